@@ -1,0 +1,31 @@
+"""Sync Monitor's entry point.
+
+    python app.py            serve on HOST:PORT (default 127.0.0.1:8050)
+    gunicorn app:server      the same app under gunicorn (production)
+
+Configuration comes from environment variables only: see the README's table.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from dashapp.config import ConfigError, load_settings
+from dashapp.db import StartupError
+from dashapp.startup import create_app
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+try:
+    settings = load_settings()
+    app = create_app(settings)
+except (ConfigError, StartupError) as exc:
+    print(f"sync-monitor: cannot start: {exc}", file=sys.stderr)
+    sys.exit(2)
+
+server = app.server
+
+if __name__ == "__main__":
+    print(f"Sync Monitor on http://{settings.host}:{settings.port}", file=sys.stderr)
+    app.run(host=settings.host, port=settings.port, debug=False)

@@ -1,0 +1,115 @@
+/* Sync Monitor's browser side: time formatting in the viewer's zone, AG Grid cell renderers,
+   and the clientside callbacks of the refresh bar. No data is made here: every value arrives
+   from the server; this file only formats it. */
+(function () {
+  "use strict";
+
+  var UNITS = [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]];
+
+  function relative(iso, nowMs) {
+    if (!iso) { return ""; }
+    var seconds = Math.round((Date.parse(iso) - nowMs) / 1000);
+    var abs = Math.abs(seconds);
+    if (abs < 10) { return "just now"; }
+    for (var i = 0; i < UNITS.length; i++) {
+      var unit = UNITS[i];
+      if (abs >= unit[1] || unit[1] === 1) {
+        var n = Math.floor(abs / unit[1]);
+        return seconds < 0 ? n + " " + unit[0] + " ago" : "in " + n + " " + unit[0];
+      }
+    }
+    return "";
+  }
+
+  function absolute(iso, zone) {
+    if (!iso) { return ""; }
+    var options = { year: "numeric", month: "short", day: "numeric", hour: "2-digit",
+                    minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short" };
+    if (zone) { options.timeZone = zone; }
+    return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
+  }
+
+  function clockTime(iso, zone) {
+    var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    if (zone) { options.timeZone = zone; }
+    return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || isNaN(seconds)) { return "—"; }
+    var s = Math.round(seconds);
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    if (h) { return h + "h " + m + "m"; }
+    if (m) { return m + "m " + r + "s"; }
+    return r + "s";
+  }
+
+  function formatCount(value) {
+    return value === null || value === undefined ? "—" : Number(value).toLocaleString("en-US");
+  }
+
+  var BADGES = { success: "success", failed: "danger", running: "primary", partial: "warning" };
+
+  window.syncMonitor = {
+    relative: relative, absolute: absolute, duration: duration, formatCount: formatCount
+  };
+
+  var React = window.React;
+  var renderers = window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
+
+  function useTicking(ms) {  /* re-render every ms, so "2 min ago" stays true between refreshes */
+    var state = React.useState(0);
+    React.useEffect(function () {
+      var timer = setInterval(function () { state[1](function (n) { return n + 1; }); }, ms);
+      return function () { clearInterval(timer); };
+    }, [ms]);
+  }
+
+  renderers.RelativeTime = function (props) {
+    useTicking(5000);
+    if (!props.value) { return React.createElement("span", { className: "text-muted" }, "—"); }
+    return React.createElement("span", {
+      title: absolute(props.value, props.timeZone), className: "relative-time",
+      "data-iso": props.value
+    }, relative(props.value, Date.now()));
+  };
+
+  renderers.NextSync = function (props) {
+    if (props.value) { return React.createElement(renderers.RelativeTime, props); }
+    var why = props.data && props.data.next_sync_note;
+    return React.createElement("span", { className: "text-muted small", title: why || "" },
+      "— " + (why || ""));
+  };
+
+  renderers.StatusBadge = function (props) {
+    var status = props.value === null || props.value === undefined ? "unknown" : String(props.value);
+    var colour = BADGES[status] || "secondary";
+    var cls = "badge status-badge text-bg-" + colour + (status === "running" ? " status-running" : "");
+    return React.createElement("span", { className: cls }, status);
+  };
+
+  renderers.Duration = function (props) {
+    var running = props.data && props.data.status === "running";
+    return React.createElement("span", { title: running ? "running so far" : "" },
+      duration(props.value) + (running ? " …" : ""));
+  };
+
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.syncMonitor = {
+    stampReceived: function (state) { return Date.now(); },
+
+    refreshStatus: function (tick, received, state, config) {
+      var zone = config && config.display_timezone;
+      var every = (config && config.refresh_seconds) || 30;
+      if (!state) { return ["loading…", "", false]; }
+      var left = every;
+      if (received) { left = Math.max(0, every - Math.floor((Date.now() - received) / 1000) % every); }
+      var updated = state.updated_at ? "updated " + clockTime(state.updated_at, zone) : "not loaded yet";
+      var text = updated + ", next in " + left + "s";
+      if (state.ok) { return [text, "", false]; }
+      var banner = "Refresh failed: " + state.error +
+        (state.updated_at ? " — showing the numbers from " + clockTime(state.updated_at, zone) + "." : "");
+      return [text, banner, true];
+    }
+  };
+})();

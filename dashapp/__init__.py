@@ -1,0 +1,1 @@
+"""Sync Monitor: the Dash app (pages, components, JSON routes, recorder, demo, configuration)."""

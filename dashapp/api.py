@@ -1,0 +1,76 @@
+"""The JSON routes. Every route here is listed in ROUTES, the app's API surface in one screen.
+
+Unknown query parameters are ignored; a bad value of a known one is a 400 naming it; a database
+that cannot answer is a 503 with its error, never a 500 with a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import payloads, runtime
+from queries._sql import utc_now
+from queries.recent_syncs import MAX_LIMIT
+
+log = logging.getLogger(__name__)
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+class BadParameter(ValueError):
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+
+
+def int_param(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"{raw[:40]!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise BadParameter(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+@api.get("/stats")
+def stats():
+    return jsonify(payloads.stats(runtime.engine(), utc_now()))
+
+
+@api.get("/crm-status")
+def crm_status():
+    return jsonify(payloads.crm_statuses(runtime.engine(), utc_now()))
+
+
+@api.get("/recent-syncs")
+def recent_syncs():
+    limit = int_param("limit", 20, 1, MAX_LIMIT)
+    return jsonify(payloads.recent(runtime.engine(), limit, utc_now()))
+
+
+@api.errorhandler(BadParameter)
+def bad_parameter(exc: BadParameter):
+    return jsonify({"error": str(exc)}), 400
+
+
+@api.errorhandler(SQLAlchemyError)
+def database_error(exc: SQLAlchemyError):
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    log.warning("API query failed: %s", detail)
+    return jsonify({"error": f"database unavailable: {detail}"}), 503
+
+
+ROUTES = {
+    "/api/stats": stats,
+    "/api/crm-status": crm_status,
+    "/api/recent-syncs": recent_syncs,
+}
+
+
+def register(server: Flask) -> None:
+    server.register_blueprint(api)

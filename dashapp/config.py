@@ -1,0 +1,103 @@
+"""Every setting of Sync Monitor, read from environment variables only.
+
+Each setting has its default here and a row in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the app cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    sync_schema: str
+    sqlite_path: Path
+    redis_url: str | None
+    celery_broker_url: str | None
+    refresh_seconds: int
+    host: str
+    port: int
+    display_timezone: str | None
+    data_timezone: str
+    demo_interval_seconds: float
+
+    @property
+    def embedded(self) -> bool:
+        """True when no DATABASE_URL is set: the app runs on its own SQLite demo file."""
+        return not self.database_url
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float, low: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < low:
+        raise ConfigError(f"{name}={value} is below {low}")
+    return value
+
+
+def _zone(env: dict[str, str], name: str, default: str | None) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not an IANA time zone such as Europe/Berlin") from None
+    return raw
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build the settings from ``env`` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    schema = env.get("SYNC_SCHEMA", "").strip() or "orchestration"
+    if not _IDENTIFIER.match(schema):
+        raise ConfigError(f"SYNC_SCHEMA={schema!r} is not a plain SQL identifier")
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    sqlite_path = Path(env.get("SQLITE_PATH", "").strip() or PROJECT_ROOT / "data" / "demo.sqlite3")
+    return Settings(
+        database_url=env.get("DATABASE_URL", "").strip() or None,
+        sync_schema=schema,
+        sqlite_path=sqlite_path.resolve(),
+        redis_url=redis_url,
+        celery_broker_url=env.get("CELERY_BROKER_URL", "").strip() or redis_url,
+        refresh_seconds=_int(env, "REFRESH_SECONDS", 30, 2, 86400),
+        host=env.get("HOST", "").strip() or "127.0.0.1",
+        port=_int(env, "PORT", 8050, 1, 65535),
+        display_timezone=_zone(env, "DISPLAY_TIMEZONE", None),
+        data_timezone=_zone(env, "SYNC_TIMEZONE", "UTC") or "UTC",
+        demo_interval_seconds=_float(env, "DEMO_INTERVAL_SECONDS", 5.0, 0.2),
+    )

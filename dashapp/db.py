@@ -1,0 +1,99 @@
+"""Engines for the warehouse (PostgreSQL) and the embedded demo (SQLite), and the start-up check.
+
+Every connection is set up the same way whatever the backend:
+- on PostgreSQL the session time zone is the zone the user's naive TIMESTAMP columns hold
+  (``SYNC_TIMEZONE``, UTC by default), so ``timestamptz`` columns compare correctly too, whatever
+  zone the database or the role defaults to;
+- on SQLite, which has no schemas, the demo file is ATTACHed under the schema name, so the same
+  ``orchestration.sync_history`` SQL runs on both.
+The schema name travels with the engine as the execution option ``sync_schema``; the query
+functions read it from there (``queries._sql.table``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import QueuePool
+
+from dashapp.config import Settings
+from dashapp.sync_tables import DEFAULT_SCHEMA
+
+
+class StartupError(RuntimeError):
+    """The app cannot start; the message is one line naming what is missing."""
+
+
+def schema_map(schema: str) -> dict[str, str]:
+    """The ``schema_translate_map`` that points the Core tables at ``schema``."""
+    return {DEFAULT_SCHEMA: schema}
+
+
+def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine:
+    """A pooled engine whose connections see ``path`` as database ``schema``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(":memory:", check_same_thread=False, timeout=30)
+        conn.execute("ATTACH DATABASE ? AS " + _quote(schema), (str(path),))
+        conn.execute(f"PRAGMA {_quote(schema)}.journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=5)
+    return _with_options(engine, schema, data_timezone)
+
+
+def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", **kwargs: object) -> Engine:
+    """A pooled, pre-pinging engine whose sessions run in ``data_timezone``."""
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _set_zone(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute("SET TIME ZONE %s", (data_timezone,))
+        cur.close()
+        dbapi_conn.commit()
+
+    return _with_options(engine, schema, data_timezone)
+
+
+def _with_options(engine: Engine, schema: str, data_timezone: str) -> Engine:
+    return engine.execution_options(
+        sync_schema=schema, data_timezone=data_timezone, schema_translate_map=schema_map(schema)
+    )
+
+
+def make_engine(settings: Settings) -> Engine:
+    if settings.embedded:
+        return sqlite_engine(settings.sqlite_path, settings.sync_schema, settings.data_timezone)
+    url = settings.database_url or ""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if not path or path == ":memory:":
+            raise StartupError("DATABASE_URL: a SQLite URL needs a file path, e.g. sqlite:////tmp/sync.db")
+        return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone)
+    return postgres_engine(url, settings.sync_schema, settings.data_timezone)
+
+
+def check_database(engine: Engine, schema: str) -> None:
+    """Raise StartupError unless the database answers and holds ``schema.sync_history``."""
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("sync_history", schema=schema):
+                raise StartupError(
+                    f"table {schema}.sync_history not found in {engine.url!r}"
+                    " (set SYNC_SCHEMA if it lives in another schema)"
+                )
+    except StartupError:
+        raise
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StartupError(f"cannot reach the database at {engine.url!r}: {detail}") from None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

@@ -1,0 +1,275 @@
+"""The embedded demo: a warehouse's sync history, written through the real recorder.
+
+With no DATABASE_URL the app runs on a SQLite file holding the user's two tables. ``backfill``
+fills it with the runs the ten CRMs' schedules would have made since the last recorded run
+(30 days on a new file), and ``LiveSimulator`` keeps running syncs in real time while the app
+serves. Every run goes through ``record_sync``, the API production sync code uses, so the demo
+exercises the real write path; the pages read the file exactly as they read a warehouse.
+
+The simulated outcomes come from a seeded generator (this module is a stand-in for the CRMs'
+APIs, on the write side); nothing on the read path is generated.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, func, insert, select, update
+
+from dashapp.recorder import close_abandoned, record_sync
+from dashapp.sync_tables import metadata, sync_history, sync_schedule
+from queries._sql import bind_time, data_zone, to_utc, utc_now
+
+log = logging.getLogger(__name__)
+HISTORY = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Job:
+    crm: str
+    sync_type: str
+    endpoint: str
+    every_minutes: int  # the cadence the simulation runs at
+    volume: int  # typical records per run
+    seconds: int  # typical duration
+    failure_rate: float
+    errors: tuple[str, ...]
+    crontab: tuple[str, str] | None = None  # (minute, hour) when the schedule is a crontab
+
+
+class ReadTimeout(Exception):
+    pass
+
+
+class HTTPError(Exception):
+    pass
+
+
+class AuthenticationError(Exception):
+    pass
+
+
+class WarehouseError(Exception):
+    pass
+
+
+_TIMEOUT = "ReadTimeout|HTTPSConnectionPool(host='{host}', port=443): Read timed out. (read timeout=30)"
+JOBS = (
+    Job("hubspot", "contacts", "/crm/v3/objects/contacts", 60, 1800, 95, 0.04, (
+        "HTTPError|429 Client Error: Too Many Requests for url: https://api.hubapi.com/crm/v3/objects/contacts?limit=100&after=48213",
+        "HTTPError|502 Server Error: Bad Gateway for url: https://api.hubapi.com/crm/v3/objects/contacts",
+    )),
+    Job("hubspot", "deals", "/crm/v3/objects/deals", 120, 600, 60, 0.03, (
+        "HTTPError|429 Client Error: Too Many Requests for url: https://api.hubapi.com/crm/v3/objects/deals?limit=100",
+    )),
+    Job("callrail", "calls", "/v3/a/ACC8154748ae6bd4e278a7cddd38a662f4f/calls.json", 30, 420, 40, 0.05, (
+        _TIMEOUT.replace("{host}", "api.callrail.com"),
+    )),
+    Job("genius", "appointments", "/api/v2/appointments", 60, 350, 75, 0.06, (
+        "AuthenticationError|401 Unauthorized: access token expired at 2026-11-02T04:00:00Z",
+        "WarehouseError|duplicate key value violates unique constraint \"genius_appointment_pkey\" DETAIL: Key (appointment_id)=(88412) already exists.",
+    )),
+    Job("salesrabbit", "leads", "/leads", 120, 260, 35, 0.03, (
+        "HTTPError|500 Server Error: Internal Server Error for url: https://api.salesrabbit.com/leads?page=7",
+    )),
+    Job("arrivy", "tasks", "/api/tasks", 60, 150, 25, 0.02, (
+        _TIMEOUT.replace("{host}", "www.arrivy.com"),
+    )),
+    Job("five9", "call_logs", "ws:getCallLogReport", 30, 900, 120, 0.05, (
+        "HTTPError|SOAP fault: Report is not ready yet (reportId a1b2c3d4-5e6f-7a8b-9c0d-112233445566)",
+        _TIMEOUT.replace("{host}", "api.five9.com"),
+    )),
+    Job("marketsharp", "contacts", "/odata/Contacts", 240, 700, 150, 0.04, (
+        "HTTPError|400 Bad Request: OData query exceeds the maximum of 5000 records",
+    )),
+    Job("leadconduit", "events", "/events", 60, 500, 30, 0.02, (
+        "HTTPError|503 Server Error: Service Unavailable for url: https://app.leadconduit.com/events",
+    )),
+    Job("salespro", "estimates", "/api/estimates", 180, 120, 45, 0.03, (
+        "WarehouseError|value too long for type character varying(255) in column \"customer_notes\"",
+    )),
+    Job("gsheet", "budget_sheet", "sheets/v4/spreadsheets/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms", 720, 40, 8, 0.02, (
+        "HTTPError|403 Forbidden: The caller does not have permission",
+    ), crontab=("0", "6,18")),
+)
+_ERRORS = {"ReadTimeout": ReadTimeout, "HTTPError": HTTPError,
+           "AuthenticationError": AuthenticationError, "WarehouseError": WarehouseError}
+
+
+class SimClock:
+    """A clock the backfill moves by hand, so runs carry historical times."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.now = moment
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def simulate_run(db, job: Job, rng: random.Random, clock, advance) -> None:
+    """One sync of ``job`` through the recorder; ``advance(seconds)`` lets time pass."""
+    duration = max(2.0, rng.gauss(job.seconds, job.seconds * 0.25))
+    volume = max(0, int(rng.gauss(job.volume, job.volume * 0.3)))
+    roll = rng.random()
+    try:
+        with record_sync(job.crm, job.sync_type, endpoint=job.endpoint, db=db, clock=clock,
+                         configuration={"batch_size": 100, "full_sync": False}) as run:
+            steps = max(1, min(5, int(duration // 5)))
+            for _ in range(steps):
+                advance(duration / steps)
+                created = int(volume / steps * 0.3)
+                run.add(processed=volume // steps, created=created, updated=volume // steps - created)
+            if roll < job.failure_rate:
+                kind, message = rng.choice(job.errors).split("|", 1)
+                raise _ERRORS[kind](message)
+            if roll < job.failure_rate * 2:
+                rejected = max(1, volume // 50)
+                run.add(failed=rejected)
+                run.mark_partial(f"{rejected} of {volume} records rejected: missing required field 'email'")
+    except tuple(_ERRORS.values()):
+        pass  # recorded as failed by record_sync; a real task would log and retry
+
+
+def backfill(engine: Engine, until: datetime | None = None, seed: int = 7) -> int:
+    """Record the runs the schedules would have made since the last one (30 days when empty).
+
+    Returns the number of runs written. Idempotent: a second call soon after adds almost none.
+    """
+    until = until or utc_now()
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        last = conn.execute(select(func.max(sync_history.c.start_time))).scalar()
+    close_abandoned(engine, started_before=until - timedelta(minutes=10),
+                    reason="WorkerLost: the demo process stopped while this run was open")
+    last_utc = to_utc_value(engine, last)
+    since = max(last_utc + timedelta(minutes=1), until - HISTORY) if last_utc else until - HISTORY
+    rng = random.Random(f"{seed}:{since.isoformat()}")
+    starts = sorted(
+        (start, index)
+        for index, job in enumerate(JOBS)
+        for start in _occurrences(job, since, until - timedelta(minutes=2), rng)
+    )
+    clock = SimClock(since)
+    with engine.begin() as conn:  # one transaction: thousands of runs in a few seconds
+        for start, index in starts:
+            clock.now = start
+
+            def advance(seconds: float) -> None:
+                clock.now += timedelta(seconds=seconds)
+
+            simulate_run(conn, JOBS[index], rng, clock, advance)
+        _write_schedules(conn, until)
+    log.info("demo backfill wrote %d runs from %s to %s", len(starts), since, until)
+    return len(starts)
+
+
+def to_utc_value(engine: Engine, value: object) -> datetime | None:
+    converted = to_utc(pd.Series([value]), data_zone(engine))[0]
+    return None if pd.isna(converted) else converted.to_pydatetime()
+
+
+def _occurrences(job: Job, since: datetime, until: datetime, rng: random.Random):
+    step = timedelta(minutes=job.every_minutes)
+    epoch = datetime(2026, 1, 1, tzinfo=UTC)
+    if job.crontab:
+        hours = [int(h) for h in job.crontab[1].split(",")]
+        day = since.replace(hour=0, minute=0, second=0, microsecond=0)
+        while day <= until:
+            for hour in hours:
+                moment = day.replace(hour=hour, minute=int(job.crontab[0]))
+                if since <= moment <= until:
+                    yield moment + timedelta(seconds=rng.uniform(0, 20))
+            day += timedelta(days=1)
+        return
+    moment = epoch + ((since - epoch) // step + 1) * step
+    while moment <= until:
+        yield moment + timedelta(seconds=rng.uniform(0, 90))
+        moment += step
+
+
+def _write_schedules(conn, now: datetime) -> None:
+    """One schedule per job: interval ones with and without a stored next_run, a crontab one,
+    and a disabled legacy schedule whose nearer next_run must not count."""
+    conn.execute(sync_schedule.delete())
+    for index, job in enumerate(JOBS):
+        last = now - timedelta(minutes=job.every_minutes // 2)
+        row = {
+            "name": f"{job.crm}-{job.sync_type}", "crm_source": job.crm, "model_name": job.sync_type,
+            "mode": "delta", "enabled": True, "last_run": bind_time(conn, last),
+        }
+        if job.crontab:
+            row.update(recurrence_type="crontab", crontab_minute=job.crontab[0], crontab_hour=job.crontab[1])
+        else:
+            row.update(recurrence_type="interval", every=job.every_minutes, period="minutes")
+            if index % 2 == 0:  # the others leave next_run NULL, to be derived from last_run
+                row["next_run"] = bind_time(conn, last + timedelta(minutes=job.every_minutes))
+        conn.execute(insert(sync_schedule).values(**row))
+    conn.execute(insert(sync_schedule).values(
+        name="hubspot-contacts-legacy", crm_source="hubspot", model_name="contacts", mode="full",
+        recurrence_type="interval", every=5, period="minutes", enabled=False,
+        next_run=bind_time(conn, now + timedelta(minutes=1)),
+    ))
+
+
+class LiveSimulator:
+    """Starts a simulated sync every ``interval`` seconds while the app serves.
+
+    Only one process per demo file runs it (a file lock), so several gunicorn workers do not
+    multiply the runs.
+    """
+
+    def __init__(self, engine: Engine, lock_path: Path, interval: float, max_running: int = 3) -> None:
+        self.engine = engine
+        self.lock_path = lock_path
+        self.interval = interval
+        self.max_running = max_running
+        self._stop = threading.Event()
+        self._rng = random.Random()
+        self._running: list[threading.Thread] = []
+
+    def start(self) -> bool:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.lock_path, "w")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        threading.Thread(target=self._loop, name="demo-simulator", daemon=True).start()
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        turn = 0
+        while not self._stop.wait(self.interval):
+            self._running = [t for t in self._running if t.is_alive()]
+            if len(self._running) >= self.max_running:
+                continue
+            job = JOBS[turn % len(JOBS)]
+            turn += 1
+            thread = threading.Thread(target=self._run, args=(job,), daemon=True)
+            thread.start()
+            self._running.append(thread)
+
+    def _run(self, job: Job) -> None:
+        scale = self.interval * 4 / job.seconds  # live runs last a few refreshes, not minutes
+        try:
+            simulate_run(self.engine, job, self._rng, utc_now,
+                         lambda seconds: self._stop.wait(seconds * scale))
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(sync_schedule)
+                    .where(sync_schedule.c.crm_source == job.crm, sync_schedule.c.enabled)
+                    .where(sync_schedule.c.model_name == job.sync_type)
+                    .values(last_run=bind_time(conn, utc_now()))
+                )
+        except Exception:
+            log.exception("demo run of %s %s failed to record", job.crm, job.sync_type)

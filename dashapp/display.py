@@ -1,0 +1,62 @@
+"""How values read on screen and in JSON: CRM display names, status colours, UTC ISO times."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+CRM_NAMES = {
+    "hubspot": "HubSpot",
+    "callrail": "CallRail",
+    "genius": "Genius",
+    "salesrabbit": "SalesRabbit",
+    "arrivy": "Arrivy",
+    "five9": "Five9",
+    "marketsharp": "MarketSharp",
+    "leadconduit": "LeadConduit",
+    "salespro": "SalesPro",
+    "gsheet": "Google Sheets",
+}
+
+# Bootstrap colour per status; anything else (an unknown status) is grey and shown as it is.
+STATUS_COLOURS = {"success": "success", "failed": "danger", "running": "primary", "partial": "warning"}
+
+
+def crm_name(crm_source: str) -> str:
+    """``hubspot`` -> ``HubSpot``; an unknown source is title-cased (``new_crm`` -> ``New Crm``)."""
+    return CRM_NAMES.get(crm_source) or crm_source.replace("_", " ").replace("-", " ").title()
+
+
+def iso_utc(value: object) -> str | None:
+    """An ISO 8601 UTC time with a trailing Z, or None for a missing time."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    moment = pd.Timestamp(value)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def percent(value: float) -> str:
+    """``93.75`` -> ``93.75%``."""
+    return f"{value:.2f}%"
+
+
+def count(value: object) -> int:
+    """A record count for display and JSON: NULL (old rows) counts as 0."""
+    if value is None:
+        return 0
+    try:
+        return 0 if math.isnan(float(value)) else int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def seconds(value: object) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return round(float(value), 3)
+
+
+def text(value: object) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)

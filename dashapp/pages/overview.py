@@ -1,0 +1,82 @@
+"""Overview (``/``): the five cards and the CRM sync status table, refreshed on an interval.
+
+Numbers: ``dashapp.payloads.stats`` -> ``queries.overview.overview_counts``; rows:
+``dashapp.payloads.crm_statuses`` -> ``queries.crm_status.crm_status``. The same payloads are
+served at /api/stats and /api/crm-status.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import display, ids, payloads, runtime
+from dashapp.components.crm_status_grid import crm_status_grid
+from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.components.stat_cards import Stat, stat_cards
+from queries._sql import utc_now
+
+log = logging.getLogger(__name__)
+
+REFRESH = RefreshIds(
+    interval=ids.OVERVIEW_INTERVAL,
+    button=ids.OVERVIEW_REFRESH_BUTTON,
+    state=ids.OVERVIEW_REFRESH_STATE,
+    received=ids.OVERVIEW_REFRESH_RECEIVED,
+    text=ids.OVERVIEW_REFRESH_TEXT,
+    banner=ids.OVERVIEW_ERROR_BANNER,
+)
+
+
+def layout(**_query: str) -> html.Div:
+    settings = runtime.settings()
+    return html.Div([
+        dbc.Row([
+            dbc.Col(html.H4("Overview", className="mb-0"), xs=12, sm=6),
+            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
+        ], className="align-items-center mb-3 g-2"),
+        dbc.Row(id=ids.OVERVIEW_CARDS, className="g-3 mb-2"),
+        html.H5("CRM sync status", className="mt-2"),
+        crm_status_grid(settings.display_timezone),
+    ])
+
+
+def overview_cards(overview: dict) -> list[dbc.Col]:
+    return stat_cards([
+        Stat("active", "Active", f"{overview['active_syncs']:,}", "primary"),
+        Stat("completed", "Completed 24h", f"{overview['completed_today']:,}", "success"),
+        Stat("failed", "Failed 24h", f"{overview['failed_today']:,}", "danger"),
+        Stat("partial", "Partial 24h", f"{overview['partial_today']:,}", "warning"),
+        Stat("success-rate", "Success rate 24h", display.percent(overview["success_rate"]), "dark"),
+    ])
+
+
+@callback(
+    Output(ids.OVERVIEW_CARDS, "children"),
+    Output(ids.CRM_STATUS_GRID, "rowData"),
+    Output(REFRESH.state, "data"),
+    Input(REFRESH.interval, "n_intervals"),
+    Input(REFRESH.button, "n_clicks"),
+    State(REFRESH.state, "data"),
+)
+def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | None):
+    now = utc_now()
+    engine = runtime.engine()
+    try:
+        stats = payloads.stats(engine, now)
+        crms = payloads.crm_statuses(engine, now)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        log.warning("overview refresh failed: %s", detail)
+        return no_update, no_update, failed(now, previous, detail)
+    return overview_cards(stats["overview"]), crms["crms"], refreshed(now)
+
+
+register_clientside(REFRESH)
+dash.register_page(
+    __name__, path="/", name="Overview", title="Sync Monitor · Overview", order=0, layout=layout
+)

@@ -1,0 +1,183 @@
+"""The API production sync code calls to record its runs: the only writer of sync_history.
+
+    from dashapp.recorder import record_sync
+
+    with record_sync("hubspot", "contacts", endpoint="/crm/v3/objects/contacts") as run:
+        for batch in pages():
+            ...
+            run.add(processed=len(batch), created=c, updated=u, failed=f)
+        if rejected:
+            run.mark_partial(f"{rejected} records rejected by the warehouse")
+
+Entering writes a ``running`` row. Counts accumulate in memory and are written at least every
+``flush_seconds`` while the run lasts (and on ``run.flush()``), so the overview shows progress.
+Leaving closes the row as ``success``; as ``partial`` when asked; or as ``failed`` with the
+exception's message, and the exception propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, update
+
+from dashapp.sync_tables import sync_history
+from queries._sql import bind_time, connect, utc_now
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+_default_engine: Engine | None = None
+
+
+def set_default_engine(engine: Engine | None) -> None:
+    """The engine ``record_sync`` uses when none is passed (the app sets it at start)."""
+    global _default_engine
+    _default_engine = engine
+
+
+def default_engine() -> Engine:
+    global _default_engine
+    if _default_engine is None:
+        from dashapp.config import load_settings
+        from dashapp.db import make_engine
+
+        _default_engine = make_engine(load_settings())
+    return _default_engine
+
+
+class SyncRun:
+    """One open run. Use ``add``, ``mark_partial``, ``metrics`` and ``flush`` inside the block."""
+
+    def __init__(self, db: Engine | Connection, clock: Clock, flush_seconds: float) -> None:
+        self.id: int | None = None
+        self.processed = self.created = self.updated = self.failed = 0
+        self.metrics: dict[str, Any] = {}
+        self.started_at: datetime | None = None
+        self._partial_reason: str | None = None
+        self._partial = False
+        self._db = db
+        self._clock = clock
+        self._flush_seconds = flush_seconds
+        self._flushed_at: datetime | None = None
+
+    def add(self, processed: int = 0, created: int = 0, updated: int = 0, failed: int = 0) -> None:
+        self.processed += processed
+        self.created += created
+        self.updated += updated
+        self.failed += failed
+        now = self._clock()
+        if self._flushed_at is None or (now - self._flushed_at).total_seconds() >= self._flush_seconds:
+            self.flush()
+
+    def mark_partial(self, reason: str | None = None) -> None:
+        """Close the run as ``partial`` (some records failed); ``reason`` goes to error_message."""
+        self._partial = True
+        self._partial_reason = reason
+
+    def flush(self) -> None:
+        """Write the counts so far to the open row."""
+        self._write(self._counts())
+        self._flushed_at = self._clock()
+
+    def _counts(self) -> dict[str, int]:
+        return {
+            "records_processed": self.processed,
+            "records_created": self.created,
+            "records_updated": self.updated,
+            "records_failed": self.failed,
+        }
+
+    def _open(self, values: dict[str, Any]) -> None:
+        with connect(self._db) as conn:
+            self.started_at = self._clock()
+            started = bind_time(conn, self.started_at)
+            result = conn.execute(
+                insert(sync_history).values(
+                    **values, start_time=started, created_at=started, status="running", **self._counts()
+                )
+            )
+            self.id = int(result.inserted_primary_key[0])
+            _commit(conn, self._db)
+        self._flushed_at = self.started_at
+
+    def _close(self, status: str, error: str | None) -> None:
+        ended = self._clock()
+        seconds = max((ended - self.started_at).total_seconds(), 0.0) if self.started_at else 0.0
+        metrics = {"duration_seconds": round(seconds, 3), **self.metrics}
+        if seconds > 0:
+            metrics.setdefault("records_per_second", round(self.processed / seconds, 3))
+        self._write({
+            **self._counts(),
+            "status": status,
+            "end_time": bind_time(self._db, ended),
+            "error_message": error,
+            "performance_metrics": metrics,
+        })
+
+    def _write(self, values: dict[str, Any]) -> None:
+        with connect(self._db) as conn:
+            conn.execute(update(sync_history).where(sync_history.c.id == self.id).values(**values))
+            _commit(conn, self._db)
+
+
+def _commit(conn: Connection, db: Engine | Connection) -> None:
+    if db is not conn:  # an engine: our own connection, our own transaction
+        conn.commit()
+
+
+def close_abandoned(db: Engine | Connection, started_before: datetime, reason: str) -> int:
+    """Close as ``failed`` the runs still ``running`` that started before ``started_before``:
+    what a sync worker calls at start for the runs its previous life left open. Returns how many."""
+    with connect(db) as conn:
+        result = conn.execute(
+            update(sync_history)
+            .where(sync_history.c.status == "running")
+            .where(sync_history.c.start_time < bind_time(conn, started_before))
+            .values(status="failed", error_message=reason)
+        )
+        _commit(conn, db)
+    return result.rowcount
+
+
+@contextmanager
+def record_sync(
+    crm_source: str,
+    sync_type: str,
+    *,
+    endpoint: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    db: Engine | Connection | None = None,
+    clock: Clock = utc_now,
+    flush_seconds: float = 5.0,
+) -> Iterator[SyncRun]:
+    """Record one sync run around the block; see the module docstring.
+
+    ``db`` defaults to the app's database (``DATABASE_URL``, else the embedded demo). A
+    Connection is written on as it is and the caller commits; an Engine commits each write.
+    ``clock`` returns aware UTC datetimes; the demo passes a simulated one to backfill history.
+    """
+    run = SyncRun(db if db is not None else default_engine(), clock, flush_seconds)
+    run._open({
+        "crm_source": crm_source,
+        "sync_type": sync_type,
+        "endpoint": endpoint,
+        "configuration": configuration or {},
+        "performance_metrics": {},
+    })
+    try:
+        yield run
+    except BaseException as exc:
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        try:
+            run._close("failed", message)
+        except Exception:  # never hide the sync's own error behind the recorder's
+            log.exception("could not close sync run %s as failed", run.id)
+        raise
+    if run._partial:
+        run._close("partial", run._partial_reason)
+    else:
+        run._close("success", None)

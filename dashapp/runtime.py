@@ -1,0 +1,34 @@
+"""The running app's settings and database engine, set once by ``dashapp.app_factory.build_app``.
+
+Page callbacks and API routes read them here instead of at import time, so a test can point the
+one Dash app of its process at the database it wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from dashapp.config import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings | None = None
+    engine: Engine | None = None
+
+
+current = Runtime()
+
+
+def engine() -> Engine:
+    if current.engine is None:
+        raise RuntimeError("the app has no database engine yet; call build_app first")
+    return current.engine
+
+
+def settings() -> Settings:
+    if current.settings is None:
+        raise RuntimeError("the app has no settings yet; call build_app first")
+    return current.settings

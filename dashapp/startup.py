@@ -1,0 +1,49 @@
+"""Start-up: settings, the database engine and its check, and the embedded demo.
+
+Anything that stops the start raises StartupError (or ConfigError) with one line naming what is
+missing; ``app.py`` prints that line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+
+from dash import Dash
+from sqlalchemy import Engine
+
+from dashapp.app_factory import build_app
+from dashapp.config import Settings, load_settings
+from dashapp.db import check_database, make_engine
+from dashapp.demo import LiveSimulator, backfill
+from dashapp.recorder import set_default_engine
+
+log = logging.getLogger(__name__)
+
+
+def prepare_engine(settings: Settings) -> Engine:
+    engine = make_engine(settings)
+    if settings.embedded:
+        _fill_demo(settings, engine)
+    check_database(engine, settings.sync_schema)
+    set_default_engine(engine)
+    return engine
+
+
+def _fill_demo(settings: Settings, engine: Engine) -> None:
+    """Backfill the demo file (one process at a time) and keep one live simulator running."""
+    lock_dir = settings.sqlite_path.parent
+    with open(lock_dir.joinpath(settings.sqlite_path.name + ".backfill.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        written = backfill(engine)
+    log.info("embedded demo at %s: %d runs added", settings.sqlite_path, written)
+    simulator = LiveSimulator(
+        engine, lock_dir / (settings.sqlite_path.name + ".live.lock"), settings.demo_interval_seconds
+    )
+    if simulator.start():
+        log.info("demo simulator records a run every %.1f s", settings.demo_interval_seconds)
+
+
+def create_app(settings: Settings | None = None) -> Dash:
+    settings = settings or load_settings()
+    return build_app(settings, prepare_engine(settings))

@@ -1,0 +1,93 @@
+"""What every query module shares: the qualified table names, running SQL into a DataFrame,
+and the one place where database times become UTC.
+
+The user's columns are ``TIMESTAMP`` without time zone holding ``SYNC_TIMEZONE`` (UTC by
+default); ``timestamptz`` columns come back tz-aware. Both leave here as tz-aware UTC pandas
+columns, and times going in are bound as naive values in the data zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import Connection, DateTime, Engine, TextClause, bindparam, inspect, text
+
+DEFAULT_SCHEMA = "orchestration"
+Connectable = Engine | Connection
+
+
+@contextmanager
+def connect(db: Connectable) -> Iterator[Connection]:
+    """Use ``db`` as it is when it is a connection; open (and close) one when it is an engine."""
+    if isinstance(db, Connection):
+        yield db
+    else:
+        with db.connect() as conn:
+            yield conn
+
+
+def schema(db: Connectable) -> str:
+    return db.get_execution_options().get("sync_schema", DEFAULT_SCHEMA)
+
+
+def data_zone(db: Connectable) -> ZoneInfo:
+    return ZoneInfo(db.get_execution_options().get("data_timezone", "UTC"))
+
+
+def table(conn: Connection, name: str) -> str:
+    """``"schema"."name"`` for SQL text; both parts come from configuration, never from users."""
+    return f'"{schema(conn)}"."{name}"'
+
+
+def has_table(conn: Connection, name: str) -> bool:
+    return inspect(conn).has_table(name, schema=schema(conn))
+
+
+def sql(statement: str, *, times: tuple[str, ...] = (), params: tuple[str, ...] = ()) -> TextClause:
+    """A text statement whose ``times`` result columns and ``params`` binds are DATETIME-typed,
+    so SQLite (which stores times as text) parses and formats them like PostgreSQL."""
+    clause = text(statement)
+    if params:
+        clause = clause.bindparams(*(bindparam(p, type_=DateTime()) for p in params))
+    if times:
+        clause = clause.columns(**{c: DateTime() for c in times})
+    return clause
+
+
+def bind_time(db: Connectable, moment: datetime) -> datetime:
+    """A UTC moment as the naive value the user's columns would hold for it."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(data_zone(db)).replace(tzinfo=None)
+
+
+def read_frame(conn: Connection, clause: TextClause, params: dict | None = None,
+               times: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Run ``clause`` and return its rows as a DataFrame, ``times`` columns as UTC timestamps."""
+    result = conn.execute(clause, params or {})
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    for column in times:
+        frame[column] = to_utc(frame[column], data_zone(conn))
+    return frame
+
+
+def to_utc(values: pd.Series, zone: ZoneInfo) -> pd.Series:
+    """Naive values are taken to be in ``zone``; aware ones keep their instant. Result: UTC."""
+    if values.empty:
+        return pd.Series(values, dtype="datetime64[us, UTC]")
+    aware = [_aware(v, zone) for v in values]
+    return pd.Series(pd.to_datetime(aware, utc=True), index=values.index).astype("datetime64[us, UTC]")
+
+
+def _aware(value: object, zone: ZoneInfo) -> datetime | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return None
+    moment = pd.Timestamp(value).to_pydatetime()
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,33 @@
+"""The most recent runs, newest start_time first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from queries._sql import Connectable, connect, read_frame, sql, table
+from queries.durations import add_duration
+
+MAX_LIMIT = 500
+TIMES = ("start_time", "end_time")
+
+_RECENT = """
+SELECT id, crm_source, sync_type, status, start_time, end_time,
+       records_processed, records_created, records_updated, records_failed, error_message
+FROM {h}
+ORDER BY start_time DESC, id DESC
+LIMIT :limit
+"""
+
+
+def recent_syncs(db: Connectable, limit: int, now: datetime) -> pd.DataFrame:
+    """The ``limit`` newest runs (1..MAX_LIMIT) with ``duration_seconds`` as of ``now``."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    with connect(db) as conn:
+        frame = read_frame(
+            conn, sql(_RECENT.format(h=table(conn, "sync_history")), times=TIMES),
+            {"limit": limit}, times=TIMES,
+        )
+    return add_duration(frame, now)
