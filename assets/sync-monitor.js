@@ -54,6 +54,9 @@
     relative: relative, absolute: absolute, duration: duration, formatCount: formatCount
   };
 
+  var functions = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
+  functions.formatCount = formatCount;
+
   var React = window.React;
   var renderers = window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
 

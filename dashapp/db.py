@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import URL, Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from dashapp.config import Settings
@@ -49,7 +49,7 @@ def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine
 
 def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", **kwargs: object) -> Engine:
     """A pooled, pre-pinging engine whose sessions run in ``data_timezone``."""
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(psycopg2_url(url), pool_pre_ping=True, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _set_zone(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -59,6 +59,15 @@ def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", **kwargs:
         dbapi_conn.commit()
 
     return _with_options(engine, schema, data_timezone)
+
+
+def psycopg2_url(url: str) -> URL:
+    """``postgresql://`` and ``postgres://`` URLs use psycopg2, the driver Sync Monitor ships
+    (SQLAlchemy 2.1 would otherwise look for psycopg 3)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
 
 
 def _with_options(engine: Engine, schema: str, data_timezone: str) -> Engine:
@@ -76,7 +85,10 @@ def make_engine(settings: Settings) -> Engine:
         if not path or path == ":memory:":
             raise StartupError("DATABASE_URL: a SQLite URL needs a file path, e.g. sqlite:////tmp/sync.db")
         return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone)
-    return postgres_engine(url, settings.sync_schema, settings.data_timezone)
+    try:
+        return postgres_engine(url, settings.sync_schema, settings.data_timezone)
+    except (ArgumentError, ImportError, ValueError) as exc:
+        raise StartupError(f"DATABASE_URL is not a usable database URL: {exc}") from None
 
 
 def check_database(engine: Engine, schema: str) -> None:

@@ -146,8 +146,6 @@ def backfill(engine: Engine, until: datetime | None = None, seed: int = 7) -> in
     with engine.begin() as conn:
         metadata.create_all(conn)
         last = conn.execute(select(func.max(sync_history.c.start_time))).scalar()
-    close_abandoned(engine, started_before=until - timedelta(minutes=10),
-                    reason="WorkerLost: the demo process stopped while this run was open")
     last_utc = to_utc_value(engine, last)
     since = max(last_utc + timedelta(minutes=1), until - HISTORY) if last_utc else until - HISTORY
     rng = random.Random(f"{seed}:{since.isoformat()}")
@@ -241,6 +239,10 @@ class LiveSimulator:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return False
+        # Holding the lock, this is the only simulator alive: any run still open was left by a
+        # previous process that stopped, so close it as a worker would at start.
+        close_abandoned(self.engine, started_before=utc_now(),
+                        reason="WorkerLost: the demo process stopped while this run was open")
         threading.Thread(target=self._loop, name="demo-simulator", daemon=True).start()
         return True
 

@@ -10,7 +10,7 @@ import dash_ag_grid as dag
 
 from dashapp import ids
 
-_NUMBER = {"function": "syncMonitor.formatCount(params.value)"}
+_NUMBER = {"function": "formatCount(params.value)"}  # dashAgGridFunctions, assets/sync-monitor.js
 
 
 def crm_status_grid(display_timezone: str | None) -> dag.AgGrid:

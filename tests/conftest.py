@@ -1,0 +1,133 @@
+"""Shared fixtures: a real PostgreSQL database made for the test run (session zone not UTC), a
+SQLite file per test, the one Dash app of the process, and headless Chromium for dash_duo.
+
+A test that needs a service it cannot reach is skipped on a developer's machine and fails under
+CI (CI=true), so a green CI run always means the service was really exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from dashapp.config import load_settings
+from dashapp.db import postgres_engine, psycopg2_url, sqlite_engine
+from dashapp.sync_tables import metadata
+
+CI = os.environ.get("CI", "").lower() == "true"
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# The test database's own zone: far from UTC, so a naive-UTC mix-up moves rows across the
+# 24-hour line and the tests see it.
+DATABASE_TIMEZONE = "America/Los_Angeles"
+
+
+def need(service: str, problem: str) -> None:
+    """Skip (developer) or fail (CI) a test whose service is missing."""
+    message = f"{service} is not available: {problem}"
+    if CI:
+        pytest.fail(message + " (CI=true: a missing service fails the run)")
+    pytest.skip(message)
+
+
+def _admin_engine() -> Engine:
+    return create_engine(psycopg2_url(ADMIN_URL), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database made for this run, holding the user's two tables, default zone not UTC."""
+    name = f"sync_monitor_test_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f"ALTER DATABASE \"{name}\" SET timezone TO '{DATABASE_TIMEZONE}'"))
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no PostgreSQL"
+        admin.dispose()
+        need("PostgreSQL", f"{ADMIN_URL}: {str(exc).splitlines()[0]}")
+    url = psycopg2_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    plain = create_engine(url)
+    with plain.begin() as conn:
+        conn.execute(text("CREATE SCHEMA orchestration"))
+        metadata.create_all(conn)
+    plain.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    """The run's database, emptied for this test, through the app's own engine set-up."""
+    engine = postgres_engine(postgres_url, "orchestration")
+    with engine.begin() as conn:
+        metadata.create_all(conn)  # a test may have dropped one
+        conn.execute(text(
+            "TRUNCATE orchestration.sync_history, orchestration.sync_schedule RESTART IDENTITY"
+        ))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Engine]:
+    engine = sqlite_engine(tmp_path / "sync.sqlite3", "orchestration")
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def db(request: pytest.FixtureRequest) -> Engine:
+    """The same test on real PostgreSQL and on SQLite."""
+    return request.getfixturevalue("pg_engine" if request.param == "postgres" else "sqlite_db")
+
+
+@pytest.fixture(scope="session")
+def dash_app():
+    """The process's one Dash app; each test points it at its own engine with ``use_engine``."""
+    from dashapp.app_factory import build_app
+
+    settings = load_settings({"REFRESH_SECONDS": "2"})
+    return build_app(settings, engine=None)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def use_engine(dash_app):
+    """Point the app at an engine (and optionally other settings) for one test."""
+    from dashapp import runtime
+
+    saved = (runtime.current.settings, runtime.current.engine)
+
+    def point(engine: Engine, **env: str) -> None:
+        runtime.current.engine = engine
+        runtime.current.settings = load_settings({"REFRESH_SECONDS": "2", **env})
+
+    yield point
+    runtime.current.settings, runtime.current.engine = saved
+
+
+@pytest.fixture
+def browser_ready() -> None:
+    for tool in ("chromium", "chromedriver"):
+        if shutil.which(tool) is None:
+            need("Chromium", f"{tool} is not on PATH (apt-get install chromium chromium-driver)")
+
+
+def pytest_setup_options():
+    """Extra flags for dash_duo's headless Chromium: no background traffic on a closed network."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    for flag in ("--disable-background-networking", "--disable-component-update", "--no-first-run",
+                 "--window-size=1280,900"):
+        options.add_argument(flag)
+    return options

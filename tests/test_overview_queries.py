@@ -1,0 +1,134 @@
+"""The overview's queries on real PostgreSQL and on SQLite, against rows the test wrote."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from queries._sql import utc_now
+from queries.crm_status import crm_status
+from queries.overview import overview_counts, success_rate
+from queries.recent_syncs import recent_syncs
+from tests.rows import (
+    H,
+    M,
+    Run,
+    edge_case_runs,
+    expected_overview,
+    insert_runs,
+    insert_schedules,
+    latest_per_crm,
+)
+
+
+def test_overview_counts_follow_the_definitions(db):
+    now = utc_now()
+    runs = insert_runs(db, edge_case_runs(), now)
+    counts = overview_counts(db, now).as_dict()
+    assert counts == expected_overview(runs)
+    # the rows were chosen so each definition is exercised, not zero
+    assert counts["active_syncs"] == 1 and counts["completed_today"] == 3 and counts["failed_today"] == 2
+
+
+def test_overview_counts_on_an_empty_table(db):
+    assert overview_counts(db, utc_now()).as_dict() == {
+        "active_syncs": 0, "completed_today": 0, "failed_today": 0, "partial_today": 0, "success_rate": 0.0,
+    }
+
+
+def test_a_run_moves_out_of_the_window_as_time_passes(db):
+    now = utc_now()
+    insert_runs(db, edge_case_runs(), now)
+    later = overview_counts(db, now + timedelta(minutes=11)).as_dict()
+    # the failed hubspot run ended 23h50m before `now`: 11 minutes later it is outside
+    assert later["failed_today"] == expected_overview(edge_case_runs())["failed_today"] - 1
+
+
+@pytest.mark.parametrize(("completed", "failed", "rate"), [(15, 1, 93.75), (0, 0, 0.0), (2, 1, 66.67)])
+def test_success_rate_rounds_to_two_decimals(completed, failed, rate):
+    assert success_rate(completed, failed) == rate
+
+
+def test_crm_status_is_the_latest_run_of_each_crm(db):
+    now = utc_now()
+    runs = insert_runs(db, edge_case_runs(), now)
+    frame = crm_status(db, now)
+    latest = latest_per_crm(runs)
+    assert list(frame["crm_source"]) == sorted(latest)
+    for row in frame.to_dict("records"):
+        run = latest[row["crm_source"]]
+        assert row["id"] == run.id
+        assert row["status"] == run.status  # 'queued' is shown as it is
+        assert abs((row["start_time"].to_pydatetime() - run.start(now)).total_seconds()) < 1e-3
+        expected = (run.end_ago and (run.start_ago - run.end_ago).total_seconds()) or run.start_ago.total_seconds()
+        if run.status != "running" and run.end_ago is None:
+            assert math.isnan(row["duration_seconds"])
+        else:
+            assert row["duration_seconds"] == pytest.approx(expected, abs=0.01)
+    genius = frame.set_index("crm_source").loc["genius"]
+    assert genius["status"] == "running" and genius["duration_seconds"] == pytest.approx(600, abs=0.01)
+
+
+def test_next_sync_ignores_disabled_schedules_and_derives_null_next_run(db):
+    now = utc_now()
+    insert_runs(db, edge_case_runs(), now)
+    insert_schedules(db, [
+        # interval, NULL next_run: derived from last_run
+        {"crm_source": "hubspot", "recurrence_type": "interval", "every": 60, "period": "minutes",
+         "last_run": now - 20 * M, "next_run": None, "enabled": True},
+        # disabled, with a nearer next_run: must not count
+        {"crm_source": "hubspot", "recurrence_type": "interval", "every": 5, "period": "minutes",
+         "last_run": now - 4 * M, "next_run": now + M, "enabled": False},
+        # a stored future next_run, and a crontab every quarter hour: the earlier wins
+        {"crm_source": "genius", "recurrence_type": "interval", "every": 1, "period": "days",
+         "next_run": now + 2 * H, "enabled": True},
+        {"crm_source": "genius", "recurrence_type": "crontab", "crontab_minute": "*/15", "enabled": True},
+        # a stale stored next_run: stepped forward by the interval
+        {"crm_source": "callrail", "recurrence_type": "interval", "every": 30, "period": "minutes",
+         "last_run": now - 40 * M, "next_run": now - 10 * M, "enabled": True},
+    ], now)
+    frame = crm_status(db, now).set_index("crm_source")
+
+    def close(actual, expected):
+        assert abs((actual.to_pydatetime() - expected).total_seconds()) < 0.01
+
+    close(frame.loc["hubspot", "next_sync"], now + 40 * M)
+    quarter = now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
+    close(frame.loc["genius", "next_sync"], quarter)
+    close(frame.loc["callrail", "next_sync"], now + 20 * M)
+    assert frame.loc["five9", "next_sync"] is None or str(frame.loc["five9", "next_sync"]) == "NaT"
+    assert frame.loc["five9", "next_sync_note"] == "no enabled schedule"
+
+
+def test_without_a_schedule_table_next_sync_says_why(db):
+    now = utc_now()
+    insert_runs(db, edge_case_runs()[:2], now)
+    with db.begin() as conn:
+        conn.execute(text("DROP TABLE orchestration.sync_schedule"))
+    frame = crm_status(db, now)
+    assert frame["next_sync"].isna().all()
+    assert "sync_schedule" in frame["next_sync_note"].iloc[0] and "does not exist" in frame["next_sync_note"].iloc[0]
+    assert overview_counts(db, now).completed_today == 1
+
+
+def test_recent_syncs_are_newest_first_and_limited(db):
+    now = utc_now()
+    runs = insert_runs(db, edge_case_runs(), now)
+    frame = recent_syncs(db, 4, now)
+    expected = sorted(runs, key=lambda r: r.start_ago)[:4]
+    assert list(frame["id"]) == [r.id for r in expected]
+    assert list(frame["status"]) == [r.status for r in expected]
+    with pytest.raises(ValueError, match="limit"):
+        recent_syncs(db, 0, now)
+
+
+def test_unicode_and_long_error_messages_come_back_whole(db):
+    now = utc_now()
+    message = "Ошибка: 顧客 not found — ünïcödé ✓ " + "x" * 20000
+    insert_runs(db, [edge_case_runs()[0]], now)
+    insert_runs(db, [Run("hubspot", "contacts", "failed", M, M / 2, error=message)], now)
+    frame = recent_syncs(db, 1, now)
+    assert frame["error_message"].iloc[0] == message
