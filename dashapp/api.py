@@ -6,22 +6,15 @@ that cannot answer is a 503 with its error, never a 500 with a stack trace.
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, Flask, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import payloads, runtime
+from dashapp import http_errors, payloads, runtime
+from dashapp.export import export
+from dashapp.http_errors import BadParameter
 from queries._sql import utc_now
 from queries.recent_syncs import MAX_LIMIT
 
-log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
-
-
-class BadParameter(ValueError):
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"{name}: {problem}")
 
 
 def int_param(name: str, default: int, low: int, high: int) -> int:
@@ -53,24 +46,15 @@ def recent_syncs():
     return jsonify(payloads.recent(runtime.engine(), limit, utc_now()))
 
 
-@api.errorhandler(BadParameter)
-def bad_parameter(exc: BadParameter):
-    return jsonify({"error": str(exc)}), 400
-
-
-@api.errorhandler(SQLAlchemyError)
-def database_error(exc: SQLAlchemyError):
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    log.warning("API query failed: %s", detail)
-    return jsonify({"error": f"database unavailable: {detail}"}), 503
-
-
 ROUTES = {
     "/api/stats": stats,
     "/api/crm-status": crm_status,
     "/api/recent-syncs": recent_syncs,
+    "/export/sync-history.csv": "dashapp.export.sync_history_export",
 }
 
 
 def register(server: Flask) -> None:
     server.register_blueprint(api)
+    server.register_blueprint(export)
+    http_errors.register(server)

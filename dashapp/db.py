@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from dashapp.config import Settings
+from dashapp.http_errors import error_line
 from dashapp.sync_tables import DEFAULT_SCHEMA
 
 
@@ -103,8 +104,7 @@ def check_database(engine: Engine, schema: str) -> None:
     except StartupError:
         raise
     except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise StartupError(f"cannot reach the database at {engine.url!r}: {detail}") from None
+        raise StartupError(f"cannot reach the database at {engine.url!r}: {error_line(exc)}") from None
 
 
 def _quote(identifier: str) -> str:

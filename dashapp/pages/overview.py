@@ -18,6 +18,7 @@ from dashapp import display, ids, payloads, runtime
 from dashapp.components.crm_status_grid import crm_status_grid
 from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
 from dashapp.components.stat_cards import Stat, stat_cards
+from dashapp.http_errors import error_line
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,8 @@ def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | N
         stats = payloads.stats(engine, now)
         crms = payloads.crm_statuses(engine, now)
     except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        log.warning("overview refresh failed: %s", detail)
-        return no_update, no_update, failed(now, previous, detail)
+        log.warning("overview refresh failed: %s", error_line(exc))
+        return no_update, no_update, failed(now, previous, error_line(exc))
     return overview_cards(stats["overview"]), crms["crms"], refreshed(now)
 
 

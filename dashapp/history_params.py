@@ -1,0 +1,98 @@
+"""The history's query-string parameters, shared by the page URL, /export and /api/history.
+
+    range=24h|7d|30d|all      (default 7d; ignored when start or end is given)
+    start, end                ISO 8601 (a time without an offset is UTC); start_time in [start, end)
+    crm_source, status, sync_type   repeated or comma-separated
+    q                         text the error message contains
+    sort                      column:asc|desc, comma-separated (default start_time:desc)
+    filter                    AG Grid's column filter model, as JSON
+    id                        one run, for the detail panel
+
+``parse`` raises BadParameter naming the parameter; the export and API answer it with a 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlencode
+
+from dashapp.http_errors import BadParameter
+from queries.history import FilterError, HistoryFilter, parse_filter_model, parse_sort, parse_time
+
+RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
+DEFAULT_RANGE = "7d"
+LISTS = ("crm_source", "status", "sync_type")
+
+
+def values(args: Mapping[str, list[str]], name: str) -> tuple[str, ...]:
+    """Repeated and comma-separated values, blanks dropped, order kept, duplicates removed."""
+    found: list[str] = []
+    for raw in args.get(name, []):
+        for item in raw.split(","):
+            item = item.strip()
+            if item and item not in found:
+                found.append(item)
+    return tuple(found)
+
+
+def first(args: Mapping[str, list[str]], name: str) -> str | None:
+    items = [v for v in args.get(name, []) if v.strip()]
+    return items[0].strip() if items else None
+
+
+def parse(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC") -> HistoryFilter:
+    """A HistoryFilter from query-string arguments (each name -> its list of values)."""
+    try:
+        start = parse_time(first(args, "start"), "start") if first(args, "start") else None
+        end = parse_time(first(args, "end"), "end") if first(args, "end") else None
+    except FilterError as exc:
+        name = str(exc).split(":", 1)[0]
+        raise BadParameter(name, str(exc).split(":", 1)[1].strip()) from None
+    if start and end and end <= start:
+        raise BadParameter("end", "must be after start")
+    chosen = first(args, "range") or DEFAULT_RANGE
+    if chosen not in RANGES:
+        raise BadParameter("range", f"{chosen[:20]!r} is not one of {', '.join(RANGES)}")
+    if start is None and end is None and RANGES[chosen] is not None:
+        start = now - RANGES[chosen]
+    ids: tuple[int, ...] = ()
+    if first(args, "id"):
+        try:
+            ids = (int(first(args, "id") or ""),)
+        except ValueError:
+            raise BadParameter("id", "not a whole number") from None
+    try:
+        return HistoryFilter(
+            start=start, end=end,
+            crm_sources=values(args, "crm_source"), statuses=values(args, "status"),
+            sync_types=values(args, "sync_type"), q=first(args, "q"), ids=ids,
+            columns=parse_filter_model(first(args, "filter")), sort=parse_sort(first(args, "sort")), zone=zone,
+        )
+    except FilterError as exc:
+        name = str(exc).split(":", 1)[0]
+        raise BadParameter(name if name in ("sort", "filter") else "filter", str(exc)) from None
+
+
+def from_search(search: str | None) -> dict[str, list[str]]:
+    """``?status=failed&crm_source=genius`` -> {"status": ["failed"], "crm_source": ["genius"]}."""
+    return parse_qs((search or "").lstrip("?"), keep_blank_values=False)
+
+
+def to_search(state: Mapping[str, object]) -> str:
+    """The query string for a page state; empty values are left out, lists joined by commas."""
+    pairs = []
+    for name, value in state.items():
+        if value in (None, "", [], (), {}):
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        pairs.append((name, str(value)))
+    return ("?" + urlencode(pairs)) if pairs else ""
+
+
+def export_name(f: HistoryFilter, now: datetime, extension: str) -> str:
+    """``sync-history-<from>-<to>.<ext>``, dates in UTC."""
+    start = f.start.strftime("%Y%m%d") if f.start else "all"
+    end = (f.end or now).strftime("%Y%m%d")
+    return f"sync-history-{start}-{end}.{extension}"

@@ -1,0 +1,387 @@
+"""The history explorer's SQL: a filter (quick filters, AG Grid's filter model, a sort model)
+becomes one parameterised WHERE and ORDER BY, used for the page, the count and the export.
+
+Column ids and operators map onto the whitelists below; every value is a bound parameter. Input
+that cannot be applied raises FilterError with a message naming the problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from queries._sql import Connectable, bind_time, connect, data_zone, read_frame, sql, table
+from queries.durations import add_duration
+
+TEXT, NUMBER, DATE = "text", "number", "date"
+# Grid column id -> kind. The SQL for each is the column itself, but duration (see _expression).
+COLUMNS = {
+    "id": NUMBER,
+    "crm_source": TEXT,
+    "sync_type": TEXT,
+    "status": TEXT,
+    "endpoint": TEXT,
+    "start_time": DATE,
+    "end_time": DATE,
+    "duration_seconds": NUMBER,
+    "records_processed": NUMBER,
+    "records_created": NUMBER,
+    "records_updated": NUMBER,
+    "records_failed": NUMBER,
+    "error_message": TEXT,
+}
+TEXT_OPS = {"contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank"}
+NUMBER_OPS = {"equals", "notEqual", "lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual",
+              "inRange", "blank", "notBlank"}
+DATE_OPS = {"equals", "notEqual", "lessThan", "greaterThan", "inRange", "blank", "notBlank"}
+MAX_TEXT = 1000  # characters in one filter value
+MAX_CHOICES = 200  # values in one multi-select
+MAX_PAGE = 1000
+TIMES = ("start_time", "end_time")
+EXPORT_COLUMNS = ("id", "crm_source", "sync_type", "endpoint", "status", "start_time", "end_time",
+                  "duration_seconds", "records_processed", "records_created", "records_updated",
+                  "records_failed", "error_message")
+
+
+class FilterError(ValueError):
+    """A filter or sort that cannot be applied; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    start: datetime | None = None  # start_time >= start (aware)
+    end: datetime | None = None  # start_time < end (aware)
+    crm_sources: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    sync_types: tuple[str, ...] = ()
+    q: str | None = None  # error_message contains, case-insensitive
+    ids: tuple[int, ...] = ()
+    columns: dict = field(default_factory=dict)  # AG Grid's filterModel
+    sort: tuple[tuple[str, str], ...] = ()  # (column id, "asc" | "desc"); default newest first
+    zone: str = "UTC"  # the zone grid date filters are given in (the viewer's)
+
+
+class _Builder:
+    """Collects SQL fragments and their bound parameters."""
+
+    def __init__(self, conn: Connection, zone: str) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self.params: dict[str, object] = {}
+        self.time_params: list[str] = []
+        self.zone = _zone(zone)
+
+    def bind(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        if isinstance(value, datetime):
+            value = bind_time(self.conn, value)
+            self.time_params.append(name)
+        self.params[name] = value
+        return f":{name}"
+
+    def like(self, column: str, pattern: str) -> str:
+        operator = "ILIKE" if self.postgres else "LIKE"  # SQLite's LIKE ignores ASCII case
+        return f"{column} {operator} {self.bind(pattern)} ESCAPE '\\'"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        raise FilterError(f"time zone {name[:60]!r} is not known") from None
+
+
+def _expression(b: _Builder, column: str) -> str:
+    if column == "duration_seconds":
+        if b.postgres:
+            return "EXTRACT(EPOCH FROM (end_time - start_time))"
+        return "((julianday(end_time) - julianday(start_time)) * 86400.0)"
+    return column
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise FilterError(f"{what}: expected text")
+    text = str(value)
+    if len(text) > MAX_TEXT:
+        raise FilterError(f"{what}: the text is longer than {MAX_TEXT} characters")
+    if "\x00" in text:
+        raise FilterError(f"{what}: the text holds a NUL character")
+    return text
+
+
+def _number(value: object, what: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise FilterError(f"{what}: {str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(number) or abs(number) > 1e15:
+        raise FilterError(f"{what}: {str(value)[:40]!r} is not a usable number")
+    return number
+
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def parse_time(value: object, what: str, zone: ZoneInfo = UTC_ZONE) -> datetime:
+    """ISO 8601 (``2026-11-20``, ``2026-11-20T10:00:00Z``, ``2026-11-20 10:00:00``); a value
+    without an offset is in ``zone``. Returns an aware UTC datetime."""
+    text = _text(value, what).strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise FilterError(f"{what}: {text[:40]!r} is not an ISO 8601 date or time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    if not 1900 <= moment.year <= 2999:
+        raise FilterError(f"{what}: {text[:40]!r} is out of range")
+    return moment.astimezone(UTC)
+
+
+def _condition(b: _Builder, column: str, model: dict) -> str:
+    what = f"filter on {column}"
+    if not isinstance(model, dict):
+        raise FilterError(f"{what}: not a filter model")
+    if "conditions" in model or "condition1" in model:
+        joiner = str(model.get("operator", "AND")).upper()
+        if joiner not in ("AND", "OR"):
+            raise FilterError(f"{what}: operator must be AND or OR")
+        parts = model.get("conditions") or [model.get("condition1"), model.get("condition2")]
+        clauses = [_condition(b, column, part) for part in parts if part]
+        if not clauses or len(clauses) > 10:
+            raise FilterError(f"{what}: between 1 and 10 conditions")
+        return "(" + f" {joiner} ".join(clauses) + ")"
+    kind = COLUMNS[column]
+    op = model.get("type")
+    expr = _expression(b, column)
+    if op == "blank":
+        return f"({expr} IS NULL OR {expr} = '')" if kind == TEXT else f"{expr} IS NULL"
+    if op == "notBlank":
+        return f"({expr} IS NOT NULL AND {expr} <> '')" if kind == TEXT else f"{expr} IS NOT NULL"
+    if kind == TEXT:
+        return _text_condition(b, expr, op, _text(model.get("filter", ""), what), what)
+    if kind == NUMBER:
+        return _number_condition(b, expr, op, model, what)
+    return _date_condition(b, expr, op, model, what)
+
+
+def _text_condition(b: _Builder, expr: str, op: object, value: str, what: str) -> str:
+    if op not in TEXT_OPS:
+        raise FilterError(f"{what}: unknown text operator {str(op)[:30]!r}")
+    escaped = _escape_like(value)
+    return {
+        "contains": lambda: b.like(expr, f"%{escaped}%"),
+        "notContains": lambda: f"({expr} IS NULL OR NOT ({b.like(expr, f'%{escaped}%')}))",
+        "equals": lambda: f"{expr} = {b.bind(value)}",
+        "notEqual": lambda: f"({expr} IS NULL OR {expr} <> {b.bind(value)})",
+        "startsWith": lambda: b.like(expr, f"{escaped}%"),
+        "endsWith": lambda: b.like(expr, f"%{escaped}"),
+    }[op]()
+
+
+def _number_condition(b: _Builder, expr: str, op: object, model: dict, what: str) -> str:
+    if op not in NUMBER_OPS:
+        raise FilterError(f"{what}: unknown number operator {str(op)[:30]!r}")
+    value = _number(model.get("filter"), what)
+    if op == "inRange":
+        high = _number(model.get("filterTo"), what)
+        return f"{expr} BETWEEN {b.bind(min(value, high))} AND {b.bind(max(value, high))}"
+    if op == "notEqual":
+        return f"({expr} IS NULL OR {expr} <> {b.bind(value)})"
+    symbol = {"equals": "=", "lessThan": "<", "lessThanOrEqual": "<=", "greaterThan": ">",
+              "greaterThanOrEqual": ">="}[op]
+    return f"{expr} {symbol} {b.bind(value)}"
+
+
+def _date_condition(b: _Builder, expr: str, op: object, model: dict, what: str) -> str:
+    """Grid dates are whole days in the viewer's zone: ``equals`` is that day, ``lessThan`` before
+    it, ``greaterThan`` after it, ``inRange`` both days included."""
+    if op not in DATE_OPS:
+        raise FilterError(f"{what}: unknown date operator {str(op)[:30]!r}")
+    day = parse_time(model.get("dateFrom"), what, b.zone)
+    next_day = day + timedelta(days=1)
+    if op == "equals":
+        return f"({expr} >= {b.bind(day)} AND {expr} < {b.bind(next_day)})"
+    if op == "notEqual":
+        return f"({expr} IS NULL OR {expr} < {b.bind(day)} OR {expr} >= {b.bind(next_day)})"
+    if op == "lessThan":
+        return f"{expr} < {b.bind(day)}"
+    if op == "greaterThan":
+        return f"{expr} >= {b.bind(next_day)}"
+    last = parse_time(model.get("dateTo"), what, b.zone)
+    low, high = min(day, last), max(day, last)
+    return f"({expr} >= {b.bind(low)} AND {expr} < {b.bind(high + timedelta(days=1))})"
+
+
+def _choices(b: _Builder, column: str, values: tuple[str, ...]) -> str:
+    if len(values) > MAX_CHOICES:
+        raise FilterError(f"{column}: at most {MAX_CHOICES} values")
+    binds = ", ".join(b.bind(_text(v, column)) for v in values)
+    return f"{column} IN ({binds})"
+
+
+def _where(b: _Builder, f: HistoryFilter) -> str:
+    clauses: list[str] = []
+    if f.start is not None:
+        clauses.append(f"start_time >= {b.bind(f.start)}")
+    if f.end is not None:
+        clauses.append(f"start_time < {b.bind(f.end)}")
+    for column, values in (("crm_source", f.crm_sources), ("status", f.statuses), ("sync_type", f.sync_types)):
+        if values:
+            clauses.append(_choices(b, column, values))
+    if f.ids:
+        clauses.append("id IN (" + ", ".join(b.bind(int(i)) for i in f.ids[:MAX_CHOICES]) + ")")
+    if f.q:
+        clauses.append(b.like("error_message", f"%{_escape_like(_text(f.q, 'q'))}%"))
+    if not isinstance(f.columns, dict):
+        raise FilterError("filter: not a filter model")
+    for column, model in f.columns.items():
+        if column not in COLUMNS:
+            raise FilterError(f"filter: unknown column {str(column)[:40]!r}")
+        clauses.append(_condition(b, column, model))
+    return ("WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+def _order(b: _Builder, sort: tuple[tuple[str, str], ...]) -> str:
+    parts: list[str] = []
+    for column, direction in sort or (("start_time", "desc"),):
+        if column not in COLUMNS:
+            raise FilterError(f"sort: unknown column {str(column)[:40]!r}")
+        if direction not in ("asc", "desc"):
+            raise FilterError(f"sort: direction of {column} must be asc or desc")
+        parts.append(f"{_expression(b, column)} {direction.upper()} NULLS LAST")
+    if not any(column == "id" for column, _ in sort):
+        parts.append("id DESC")
+    return "ORDER BY " + ", ".join(parts)
+
+
+def parse_sort(text: str | None) -> tuple[tuple[str, str], ...]:
+    """``start_time:desc,crm_source:asc`` -> (("start_time", "desc"), ("crm_source", "asc"))."""
+    if not text:
+        return ()
+    pairs = []
+    for part in text.split(","):
+        column, _, direction = part.strip().partition(":")
+        pairs.append((column, (direction or "asc").lower()))
+    if len(pairs) > len(COLUMNS):
+        raise FilterError("sort: too many columns")
+    return tuple(pairs)
+
+
+def parse_filter_model(text: str | None) -> dict:
+    if not text:
+        return {}
+    if len(text) > 20_000:
+        raise FilterError("filter: longer than 20000 characters")
+    try:
+        model = json.loads(text)
+    except ValueError:
+        raise FilterError("filter: not valid JSON") from None
+    if not isinstance(model, dict):
+        raise FilterError("filter: must be a JSON object of column filters")
+    return model
+
+
+_PAGE = """
+SELECT id, crm_source, sync_type, status, start_time, end_time, records_processed,
+       records_created, records_updated, records_failed,
+       SUBSTR(error_message, 1, 300) AS error_excerpt
+FROM {h}
+{where}
+{order}
+LIMIT :limit OFFSET :offset
+"""
+
+
+def history_page(db: Connectable, f: HistoryFilter, offset: int, limit: int, now: datetime) -> pd.DataFrame:
+    """Rows ``offset`` .. ``offset + limit`` of the filtered, sorted history."""
+    if not 0 <= offset <= 10_000_000 or not 1 <= limit <= MAX_PAGE:
+        raise FilterError(f"page: offset 0..10000000 and limit 1..{MAX_PAGE}")
+    with connect(db) as conn:
+        b = _Builder(conn, f.zone)
+        where, order = _where(b, f), _order(b, f.sort)
+        statement = sql(_PAGE.format(h=table(conn, "sync_history"), where=where, order=order),
+                        times=TIMES, params=tuple(b.time_params))
+        frame = read_frame(conn, statement, {**b.params, "limit": limit, "offset": offset}, times=TIMES)
+    return add_duration(frame, now)
+
+
+def history_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> tuple[int, bool]:
+    """(rows matching, exact?). Counting stops at ``cap``; past it PostgreSQL's planner estimate
+    is returned with exact=False, which the page shows as "about"."""
+    with connect(db) as conn:
+        b = _Builder(conn, f.zone)
+        where = _where(b, f)
+        h = table(conn, "sync_history")
+        capped = sql(f"SELECT COUNT(*) FROM (SELECT 1 FROM {h} {where} LIMIT :cap) AS capped",
+                     params=tuple(b.time_params))
+        count = int(conn.execute(capped, {**b.params, "cap": cap + 1}).scalar_one())
+        if count <= cap:
+            return count, True
+        if b.postgres:
+            plan = conn.execute(sql(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {h} {where}",
+                                    params=tuple(b.time_params)), b.params).scalar_one()
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            return max(int(plan[0]["Plan"]["Plan Rows"]), cap + 1), False
+        return cap + 1, False
+
+
+def history_row(db: Connectable, run_id: int) -> dict | None:
+    """Every column of one run, times as UTC timestamps, JSON columns as Python values."""
+    with connect(db) as conn:
+        statement = sql(f"SELECT * FROM {table(conn, 'sync_history')} WHERE id = :id",
+                        times=(*TIMES, "created_at"))
+        frame = read_frame(conn, statement, {"id": int(run_id)}, times=(*TIMES, "created_at"))
+    if frame.empty:
+        return None
+    row = frame.iloc[0].to_dict()
+    for column in ("configuration", "performance_metrics"):
+        if isinstance(row.get(column), str):
+            with contextlib.suppress(ValueError):
+                row[column] = json.loads(row[column])
+    return row
+
+
+_EXPORT = """
+SELECT id, crm_source, sync_type, endpoint, status, start_time, end_time, {duration} AS duration_seconds,
+       records_processed, records_created, records_updated, records_failed, error_message
+FROM {h}
+{where}
+{order}
+"""
+
+
+def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterator[list[tuple]]:
+    """Every matching row, in chunks, from a server-side cursor (flat memory on PostgreSQL).
+
+    Times are aware UTC datetimes; the column order is EXPORT_COLUMNS.
+    """
+    with connect(db) as conn:
+        b = _Builder(conn, f.zone)
+        where, order = _where(b, f), _order(b, f.sort)
+        statement = sql(_EXPORT.format(h=table(conn, "sync_history"), where=where, order=order,
+                                       duration=_expression(b, "duration_seconds")),
+                        times=TIMES, params=tuple(b.time_params))
+        zone = data_zone(conn)
+        result = conn.execution_options(stream_results=True, yield_per=chunk).execute(statement, b.params)
+        for rows in result.partitions(chunk):
+            yield [(*row[:5], _utc(row[5], zone), _utc(row[6], zone), *row[7:]) for row in rows]
+
+
+def _utc(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
+
