@@ -84,6 +84,26 @@
       "— " + (why || ""));
   };
 
+  function compact(iso, zone) {  /* 2026-11-20 14:03:22, in the viewer's zone */
+    var options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+                    second: "2-digit", hour12: false };
+    if (zone) { options.timeZone = zone; }
+    var parts = {};
+    new Intl.DateTimeFormat("en-US", options).formatToParts(new Date(iso)).forEach(function (p) {
+      parts[p.type] = p.value;
+    });
+    return parts.year + "-" + parts.month + "-" + parts.day + " " + (parts.hour === "24" ? "00" : parts.hour) +
+      ":" + parts.minute + ":" + parts.second;
+  }
+
+  renderers.LocalTime = function (props) {
+    useTicking(30000);
+    if (!props.value) { return React.createElement("span", { className: "text-muted" }, "—"); }
+    return React.createElement("span", {
+      title: absolute(props.value, props.timeZone) + " (" + relative(props.value, Date.now()) + ")"
+    }, compact(props.value, props.timeZone));
+  };
+
   renderers.StatusBadge = function (props) {
     var status = props.value === null || props.value === undefined ? "unknown" : String(props.value);
     var colour = BADGES[status] || "secondary";
@@ -100,6 +120,24 @@
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.syncMonitor = {
     stampReceived: function (state) { return Date.now(); },
+
+    viewerTimezone: function (config) {
+      return (config && config.display_timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    },
+
+    purgeHistoryGrid: function () {  /* quick filters changed: the grid asks for its rows again */
+      var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
+      if (api) { api.purgeInfiniteCache(); }
+      return Date.now();
+    },
+
+    pushSearch: function (search) {
+      if (typeof search !== "string") { return window.dash_clientside.no_update; }
+      if (search !== window.location.search) {
+        window.history.pushState({}, "", window.location.pathname + search);
+      }
+      return search;
+    },
 
     refreshStatus: function (tick, received, state, config) {
       var zone = config && config.display_timezone;

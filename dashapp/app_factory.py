@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Dash, dcc, html
+from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from sqlalchemy import Engine
 
 from dashapp import api, ids, runtime
@@ -31,7 +31,13 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         update_title=None,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    from dashapp.pages import overview  # noqa: F401  (registers the page and its callbacks)
+    from dashapp.pages import history, overview  # noqa: F401  (register the pages and their callbacks)
+
+    dash.clientside_callback(
+        ClientsideFunction("syncMonitor", "viewerTimezone"),
+        Output(ids.VIEWER_TIMEZONE, "data"),
+        Input(ids.APP_CONFIG, "data"),
+    )
 
     app.layout = _layout
     api.register(app.server)
@@ -46,6 +52,7 @@ def _layout() -> html.Div:
             "refresh_seconds": current.refresh_seconds,
             "display_timezone": current.display_timezone,
         }),
+        dcc.Store(id=ids.VIEWER_TIMEZONE),
         dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
         navbar(),
         dbc.Container(dash.page_container, fluid=True, className="py-3"),

@@ -6,7 +6,7 @@
     q                         text the error message contains
     sort                      column:asc|desc, comma-separated (default start_time:desc)
     filter                    AG Grid's column filter model, as JSON
-    id                        one run, for the detail panel
+    id                        (page only) one run to open in the detail panel
 
 ``parse`` raises BadParameter naming the parameter; the export and API answer it with a 400.
 """
@@ -56,17 +56,11 @@ def parse(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC") -> Hi
         raise BadParameter("range", f"{chosen[:20]!r} is not one of {', '.join(RANGES)}")
     if start is None and end is None and RANGES[chosen] is not None:
         start = now - RANGES[chosen]
-    ids: tuple[int, ...] = ()
-    if first(args, "id"):
-        try:
-            ids = (int(first(args, "id") or ""),)
-        except ValueError:
-            raise BadParameter("id", "not a whole number") from None
     try:
         return HistoryFilter(
             start=start, end=end,
             crm_sources=values(args, "crm_source"), statuses=values(args, "status"),
-            sync_types=values(args, "sync_type"), q=first(args, "q"), ids=ids,
+            sync_types=values(args, "sync_type"), q=first(args, "q"),
             columns=parse_filter_model(first(args, "filter")), sort=parse_sort(first(args, "sort")), zone=zone,
         )
     except FilterError as exc:

@@ -8,6 +8,8 @@ import logging
 from flask import Flask, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from queries.history import FilterError
+
 log = logging.getLogger(__name__)
 
 
@@ -26,6 +28,10 @@ def error_line(exc: BaseException) -> str:
 def register(server: Flask) -> None:
     @server.errorhandler(BadParameter)
     def bad_parameter(exc: BadParameter):
+        return jsonify({"error": str(exc)}), 400
+
+    @server.errorhandler(FilterError)
+    def bad_filter(exc: FilterError):  # its message starts with the parameter: "sort: ..."
         return jsonify({"error": str(exc)}), 400
 
     @server.errorhandler(SQLAlchemyError)

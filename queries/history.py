@@ -63,7 +63,6 @@ class HistoryFilter:
     statuses: tuple[str, ...] = ()
     sync_types: tuple[str, ...] = ()
     q: str | None = None  # error_message contains, case-insensitive
-    ids: tuple[int, ...] = ()
     columns: dict = field(default_factory=dict)  # AG Grid's filterModel
     sort: tuple[tuple[str, str], ...] = ()  # (column id, "asc" | "desc"); default newest first
     zone: str = "UTC"  # the zone grid date filters are given in (the viewer's)
@@ -241,8 +240,6 @@ def _where(b: _Builder, f: HistoryFilter) -> str:
     for column, values in (("crm_source", f.crm_sources), ("status", f.statuses), ("sync_type", f.sync_types)):
         if values:
             clauses.append(_choices(b, column, values))
-    if f.ids:
-        clauses.append("id IN (" + ", ".join(b.bind(int(i)) for i in f.ids[:MAX_CHOICES]) + ")")
     if f.q:
         clauses.append(b.like("error_message", f"%{_escape_like(_text(f.q, 'q'))}%"))
     if not isinstance(f.columns, dict):
@@ -377,7 +374,11 @@ def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterat
         zone = data_zone(conn)
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(statement, b.params)
         for rows in result.partitions(chunk):
-            yield [(*row[:5], _utc(row[5], zone), _utc(row[6], zone), *row[7:]) for row in rows]
+            yield [(*row[:5], _utc(row[5], zone), _utc(row[6], zone), _round(row[7]), *row[8:]) for row in rows]
+
+
+def _round(seconds: object) -> float | None:
+    return None if seconds is None else round(float(seconds), 3)
 
 
 def _utc(value: datetime | None, zone: ZoneInfo) -> datetime | None:

@@ -1,0 +1,64 @@
+"""The history grid: AG Grid's infinite row model, every filter and sort applied in SQL.
+
+The column ids are those of ``queries.history.COLUMNS``; the filter options offered are the ones
+``queries.history`` maps onto SQL.
+"""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+
+from dashapp import ids
+
+_TEXT = {"filter": "agTextColumnFilter", "filterParams": {
+    "filterOptions": ["contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank"],
+    "maxNumConditions": 2, "buttons": ["reset"], "debounceMs": 400}}
+_NUMBER = {"filter": "agNumberColumnFilter", "type": "rightAligned", "filterParams": {
+    "filterOptions": ["equals", "notEqual", "lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual",
+                      "inRange", "blank", "notBlank"],
+    "maxNumConditions": 2, "buttons": ["reset"], "debounceMs": 400},
+    "valueFormatter": {"function": "formatCount(params.value)"}}
+_DATE = {"filter": "agDateColumnFilter", "filterParams": {
+    "filterOptions": ["equals", "notEqual", "lessThan", "greaterThan", "inRange", "blank", "notBlank"],
+    "maxNumConditions": 2, "buttons": ["reset"]}}
+
+
+def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[tuple[str, str], ...]) -> dag.AgGrid:
+    zone = {"timeZone": display_timezone}
+    columns = [
+        {"field": "id", "headerName": "ID", **_NUMBER, "valueFormatter": None, "width": 100},
+        {"field": "crm_source", "headerName": "CRM", **_TEXT, "width": 130},
+        {"field": "sync_type", "headerName": "Sync type", **_TEXT, "width": 140},
+        {"field": "status", "headerName": "Status", **_TEXT, "cellRenderer": "StatusBadge", "width": 120},
+        {"field": "start_time", "headerName": "Start", **_DATE, "cellRenderer": "LocalTime",
+         "cellRendererParams": zone, "width": 180},
+        {"field": "end_time", "headerName": "End", **_DATE, "cellRenderer": "LocalTime",
+         "cellRendererParams": zone, "width": 180},
+        {"field": "duration_seconds", "headerName": "Duration", **_NUMBER, "valueFormatter": None,
+         "cellRenderer": "Duration", "width": 120},
+        {"field": "records_processed", "headerName": "Processed", **_NUMBER, "width": 125},
+        {"field": "records_created", "headerName": "Created", **_NUMBER, "width": 115},
+        {"field": "records_updated", "headerName": "Updated", **_NUMBER, "width": 115},
+        {"field": "records_failed", "headerName": "Failed", **_NUMBER, "width": 105},
+        {"field": "error_message", "headerName": "Error", **_TEXT, "width": 380,
+         "tooltipField": "error_message"},
+    ]
+    order = {column: index for index, (column, _) in enumerate(sort)}
+    for column in columns:
+        if column["field"] in order:
+            column["sort"] = dict(sort)[column["field"]]
+            column["sortIndex"] = order[column["field"]]
+    return dag.AgGrid(
+        id=ids.HISTORY_GRID,
+        rowModelType="infinite",
+        columnDefs=columns,
+        defaultColDef={"sortable": True, "resizable": True, "floatingFilter": False},
+        filterModel=filter_model,
+        dashGridOptions={
+            "cacheBlockSize": 100, "maxBlocksInCache": 20, "infiniteInitialRowCount": 1,
+            "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+            "multiSortKey": "ctrl", "alwaysMultiSort": False, "tooltipShowDelay": 400,
+        },
+        className="history-grid",
+        style={"height": "65vh", "width": "100%"},
+    )

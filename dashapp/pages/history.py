@@ -1,0 +1,260 @@
+"""History (``/history``): every run, filtered, sorted and paged in SQL, with CSV export.
+
+Rows: ``queries.history.history_page``; count: ``queries.history.history_count``; filter
+choices: ``queries.choices.distinct_values``; one run: ``queries.history.history_row``. The
+filter state lives in the URL (``dashapp.history_params``), which ``/export/sync-history.csv``
+takes as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import display, history_params, ids, runtime
+from dashapp.components.history_grid import history_grid
+from dashapp.http_errors import BadParameter, error_line
+from queries._sql import utc_now
+from queries.choices import distinct_values
+from queries.history import history_count, history_page, history_row
+
+log = logging.getLogger(__name__)
+RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom (UTC)"}
+QUICK_FILTERS = [
+    State(ids.HISTORY_RANGE, "value"), State(ids.HISTORY_START, "value"), State(ids.HISTORY_END, "value"),
+    State(ids.HISTORY_CRM, "value"), State(ids.HISTORY_STATUS, "value"), State(ids.HISTORY_SYNC_TYPE, "value"),
+    State(ids.HISTORY_SEARCH_TEXT, "value"),
+]
+
+
+def _as_lists(query: dict) -> dict[str, list[str]]:
+    return {k: (v if isinstance(v, list) else [v]) for k, v in query.items() if isinstance(v, str | list)}
+
+
+def _choices(column: str) -> list[dict]:
+    try:
+        values = distinct_values(runtime.engine(), column)
+    except SQLAlchemyError as exc:
+        log.warning("history choices for %s failed: %s", column, error_line(exc))
+        return []
+    label = display.crm_name if column == "crm_source" else str
+    return [{"label": label(v), "value": v} for v in values]
+
+
+def layout(**query: str | list[str]) -> html.Div:
+    args = _as_lists(query)
+    settings = runtime.settings()
+    chosen_range = history_params.first(args, "range") or history_params.DEFAULT_RANGE
+    start, end = history_params.first(args, "start"), history_params.first(args, "end")
+    if start or end:
+        chosen_range = "custom"
+    problem = None
+    try:
+        initial = history_params.parse(args, utc_now())
+        filter_model, sort = initial.columns, initial.sort
+    except BadParameter as exc:
+        problem, filter_model, sort = f"The link's filters could not be applied: {exc}", {}, ()
+    run_id = history_params.first(args, "id")
+    detail = _detail(int(run_id)) if run_id and run_id.isdigit() else None
+    multi = {"multi": True, "clearable": True, "className": "history-dropdown"}
+    return html.Div([
+        dcc.Store(id=ids.HISTORY_URL_SEARCH),
+        dcc.Store(id=ids.HISTORY_URL_PUSHED),
+        dcc.Store(id=ids.HISTORY_PURGED),
+        html.H4("History", className="mb-3"),
+        dbc.Row([
+            dbc.Col(dbc.RadioItems(
+                id=ids.HISTORY_RANGE, value=chosen_range, inline=True, className="btn-group",
+                inputClassName="btn-check", labelClassName="btn btn-outline-secondary btn-sm",
+                labelCheckedClassName="active",
+                options=[{"label": label, "value": value} for value, label in RANGE_LABELS.items()],
+            ), xs=12, lg="auto", className="mb-2"),
+            dbc.Col(html.Div([
+                dbc.Input(id=ids.HISTORY_START, type="datetime-local", value=(start or "")[:16], size="sm",
+                          debounce=True, placeholder="from (UTC)"),
+                dbc.Input(id=ids.HISTORY_END, type="datetime-local", value=(end or "")[:16], size="sm",
+                          debounce=True, placeholder="to (UTC)"),
+            ], id=ids.HISTORY_CUSTOM_RANGE, className=_custom_class(chosen_range)), xs=12, lg="auto",
+                className="mb-2"),
+        ], className="g-2 align-items-center"),
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id=ids.HISTORY_CRM, options=_choices("crm_source"), placeholder="CRM",
+                                 value=list(history_params.values(args, "crm_source")), **multi), xs=12, md=3),
+            dbc.Col(dcc.Dropdown(id=ids.HISTORY_STATUS, options=_choices("status"), placeholder="Status",
+                                 value=list(history_params.values(args, "status")), **multi), xs=12, md=3),
+            dbc.Col(dcc.Dropdown(id=ids.HISTORY_SYNC_TYPE, options=_choices("sync_type"), placeholder="Sync type",
+                                 value=list(history_params.values(args, "sync_type")), **multi), xs=12, md=3),
+            dbc.Col(dbc.Input(id=ids.HISTORY_SEARCH_TEXT, type="search", placeholder="Error message contains…",
+                              value=history_params.first(args, "q") or "", debounce=True), xs=12, md=3),
+        ], className="g-2 mb-2"),
+        dbc.Row([
+            dbc.Col(html.Span("", id=ids.HISTORY_COUNT, className="text-muted"), className="align-self-center"),
+            dbc.Col(html.A(dbc.Button("Download CSV", size="sm", color="primary"), id=ids.HISTORY_DOWNLOAD,
+                           href="/export/sync-history.csv", download=""), width="auto"),
+        ], className="mb-2"),
+        dbc.Alert(problem, id=ids.HISTORY_MESSAGE, color="warning", is_open=bool(problem), dismissable=True,
+                  className="small"),
+        history_grid(settings.display_timezone, filter_model, sort),
+        html.Div("Click a row for every column. Shift-click headers to sort on several columns.",
+                 className="text-muted small mt-1"),
+        dbc.Offcanvas(detail, id=ids.HISTORY_DETAIL, title=f"Run {run_id}" if detail else "Run",
+                      is_open=detail is not None, placement="end", scrollable=True,
+                      style={"width": "min(640px, 100vw)"}),
+    ])
+
+
+def _state_args(range_value, start, end, crms, statuses, sync_types, q, request: dict | None) -> dict[str, list[str]]:
+    """The page's controls (and the grid's filter and sort) as query-string arguments."""
+    state: dict[str, object] = {}
+    if range_value == "custom":
+        state.update(start=start or None, end=end or None, range="all")
+    elif range_value != history_params.DEFAULT_RANGE:
+        state["range"] = range_value
+    state.update(crm_source=crms or [], status=statuses or [], sync_type=sync_types or [], q=(q or "").strip())
+    request = request or {}
+    if request.get("filterModel"):
+        state["filter"] = json.dumps(request["filterModel"], separators=(",", ":"))
+    sort = [f"{s['colId']}:{s['sort']}" for s in request.get("sortModel") or [] if isinstance(s, dict)]
+    if sort:
+        state["sort"] = ",".join(sort)
+    return state
+
+
+def _rows(frame) -> list[dict]:
+    return [
+        {
+            "id": int(row["id"]),
+            "crm_source": row["crm_source"],
+            "sync_type": row["sync_type"],
+            "status": display.text(row["status"]),
+            "start_time": display.iso_utc(row["start_time"]),
+            "end_time": display.iso_utc(row["end_time"]),
+            "duration_seconds": display.seconds(row["duration_seconds"]),
+            "records_processed": display.count(row["records_processed"]),
+            "records_created": display.count(row["records_created"]),
+            "records_updated": display.count(row["records_updated"]),
+            "records_failed": display.count(row["records_failed"]),
+            "error_message": display.text(row["error_excerpt"]),
+        }
+        for row in frame.to_dict("records")
+    ]
+
+
+@callback(
+    Output(ids.HISTORY_GRID, "getRowsResponse"),
+    Output(ids.HISTORY_COUNT, "children"),
+    Output(ids.HISTORY_MESSAGE, "children"),
+    Output(ids.HISTORY_MESSAGE, "is_open"),
+    Output(ids.HISTORY_URL_SEARCH, "data"),
+    Output(ids.HISTORY_DOWNLOAD, "href"),
+    Input(ids.HISTORY_GRID, "getRowsRequest"),
+    *QUICK_FILTERS,
+    State(ids.VIEWER_TIMEZONE, "data"),
+    State(ids.HISTORY_GRID, "getRowsResponse"),
+    prevent_initial_call=True,
+)
+def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response):
+    if not request:
+        return (no_update,) * 6
+    now = utc_now()
+    state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request)
+    search = history_params.to_search(state)
+    href = "/export/sync-history.csv" + search
+    first_block = int(request.get("startRow", 0)) == 0
+    try:
+        selection = history_params.parse(_as_lists(state), now, zone=zone or "UTC")
+        start_row = int(request.get("startRow", 0))
+        limit = max(1, int(request.get("endRow", start_row + 100)) - start_row)
+        engine = runtime.engine()
+        rows = _rows(history_page(engine, selection, start_row, limit, now))
+        count_text = no_update
+        response = {"rowData": rows}
+        if first_block:
+            count, exact = history_count(engine, selection)
+            count_text = f"{count:,} matching runs" if exact else f"about {count:,} matching runs"
+            if exact:
+                response["rowCount"] = count
+        if len(rows) < limit:
+            response["rowCount"] = start_row + len(rows)
+    except BadParameter as exc:
+        return last_response or {"rowData": [], "rowCount": 0}, no_update, \
+            f"This filter cannot be applied: {exc}. Showing the last rows that could.", True, no_update, no_update
+    except SQLAlchemyError as exc:
+        log.warning("history query failed: %s", error_line(exc))
+        return last_response or {"rowData": [], "rowCount": 0}, no_update, \
+            f"The database did not answer: {error_line(exc)}", True, no_update, no_update
+    return response, count_text, None, False, search, href
+
+
+clientside_callback(
+    ClientsideFunction("syncMonitor", "purgeHistoryGrid"),
+    Output(ids.HISTORY_PURGED, "data"),
+    Input(ids.HISTORY_RANGE, "value"), Input(ids.HISTORY_START, "value"), Input(ids.HISTORY_END, "value"),
+    Input(ids.HISTORY_CRM, "value"), Input(ids.HISTORY_STATUS, "value"), Input(ids.HISTORY_SYNC_TYPE, "value"),
+    Input(ids.HISTORY_SEARCH_TEXT, "value"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction("syncMonitor", "pushSearch"),
+    Output(ids.HISTORY_URL_PUSHED, "data"),
+    Input(ids.HISTORY_URL_SEARCH, "data"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    "function (value) { return value === 'custom' ? 'd-flex gap-2' : 'd-none'; }",
+    Output(ids.HISTORY_CUSTOM_RANGE, "className"),
+    Input(ids.HISTORY_RANGE, "value"),
+    prevent_initial_call=True,
+)
+
+
+def _custom_class(chosen_range: str) -> str:
+    return "d-flex gap-2" if chosen_range == "custom" else "d-none"
+
+
+def _detail(run_id: int) -> html.Div | None:
+    try:
+        row = history_row(runtime.engine(), run_id)
+    except SQLAlchemyError as exc:
+        return dbc.Alert(f"The database did not answer: {error_line(exc)}", color="danger")
+    if row is None:
+        return dbc.Alert(f"No run with id {run_id}.", color="warning")
+    plain = [(k, v) for k, v in row.items() if k not in ("configuration", "performance_metrics", "error_message")]
+    items = []
+    for key, value in plain:
+        shown = display.iso_utc(value) if key.endswith(("_time", "_at")) else value
+        items.append(html.Tr([html.Th(key, className="text-nowrap pe-3"),
+                              html.Td("—" if shown is None else str(shown), className="text-break")]))
+    sections = [dbc.Table(html.Tbody(items), size="sm", className="mb-3")]
+    for key in ("configuration", "performance_metrics"):
+        sections += [html.H6(key), html.Pre(json.dumps(row.get(key), indent=2, ensure_ascii=False, default=str),
+                                            className="bg-light p-2 small")]
+    sections += [html.H6("error_message"),
+                 html.Pre(row.get("error_message") or "—", className="bg-light p-2 small text-wrap",
+                          id="history-detail-error")]
+    return html.Div(sections, id=ids.HISTORY_DETAIL_BODY)
+
+
+@callback(
+    Output(ids.HISTORY_DETAIL, "children"),
+    Output(ids.HISTORY_DETAIL, "title"),
+    Output(ids.HISTORY_DETAIL, "is_open"),
+    Input(ids.HISTORY_GRID, "selectedRows"),
+    prevent_initial_call=True,
+)
+def open_detail(selected):
+    run_id = (selected or [{}])[0].get("id")
+    if not isinstance(run_id, int):
+        return no_update, no_update, no_update
+    return _detail(run_id), f"Run {run_id}", True
+
+
+dash.register_page(__name__, path="/history", name="History", title="Sync Monitor · History", order=1,
+                   layout=layout)
