@@ -63,9 +63,9 @@ def parse(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC") -> Hi
             sync_types=values(args, "sync_type"), q=first(args, "q"),
             columns=parse_filter_model(first(args, "filter")), sort=parse_sort(first(args, "sort")), zone=zone,
         )
-    except FilterError as exc:
-        name = str(exc).split(":", 1)[0]
-        raise BadParameter(name if name in ("sort", "filter") else "filter", str(exc)) from None
+    except FilterError as exc:  # its message reads "sort: ..." or "filter: ..."
+        name, _, problem = str(exc).partition(": ")
+        raise BadParameter(name, problem) from None
 
 
 def from_search(search: str | None) -> dict[str, list[str]]:

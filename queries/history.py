@@ -150,7 +150,7 @@ def parse_time(value: object, what: str, zone: ZoneInfo = UTC_ZONE) -> datetime:
 
 
 def _condition(b: _Builder, column: str, model: dict) -> str:
-    what = f"filter on {column}"
+    what = f"filter: column {column}"
     if not isinstance(model, dict):
         raise FilterError(f"{what}: not a filter model")
     if "conditions" in model or "condition1" in model:
@@ -271,6 +271,10 @@ def parse_sort(text: str | None) -> tuple[tuple[str, str], ...]:
     pairs = []
     for part in text.split(","):
         column, _, direction = part.strip().partition(":")
+        if column not in COLUMNS:
+            raise FilterError(f"sort: unknown column {column[:40]!r}")
+        if (direction or "asc").lower() not in ("asc", "desc"):
+            raise FilterError(f"sort: direction of {column} must be asc or desc")
         pairs.append((column, (direction or "asc").lower()))
     if len(pairs) > len(COLUMNS):
         raise FilterError("sort: too many columns")
@@ -288,6 +292,9 @@ def parse_filter_model(text: str | None) -> dict:
         raise FilterError("filter: not valid JSON") from None
     if not isinstance(model, dict):
         raise FilterError("filter: must be a JSON object of column filters")
+    unknown = [str(column)[:40] for column in model if column not in COLUMNS]
+    if unknown:
+        raise FilterError(f"filter: unknown column {unknown[0]!r}")
     return model
 
 

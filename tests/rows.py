@@ -106,3 +106,22 @@ def latest_per_crm(runs: list[Run]) -> dict[str, Run]:
         if best is None or run.start_ago < best.start_ago:
             latest[run.crm_source] = run
     return latest
+
+
+def history_runs() -> list[Run]:
+    """60 runs over 10 days, three CRMs, every status, NULLs, Unicode, LIKE wildcards in text."""
+    crms = ["hubspot", "genius", "callrail"]
+    statuses = ["success", "failed", "partial", "success", "running", "weird"]
+    errors = [None, "HTTPError: 429 Too Many Requests", "ReadTimeout: api.callrail.com", "Ошибка ✓ 顧客 100%_done",
+              "it's a \"quoted\" value; DROP", None]
+    runs = []
+    for i in range(60):
+        status = statuses[i % len(statuses)]
+        open_run = status == "running"
+        runs.append(Run(
+            crms[i % 3], ["contacts", "calls"][i % 2], status,
+            start_ago=timedelta(hours=4 * i + 1, minutes=i), end_ago=None if open_run else timedelta(hours=4 * i + 1),
+            processed=None if i % 17 == 0 else (i * 37) % 500, created=i % 7, updated=(i * 3) % 11, failed=i % 4,
+            error=errors[i % len(errors)],
+        ))
+    return runs

@@ -21,7 +21,7 @@ from dashapp.components.history_grid import history_grid
 from dashapp.http_errors import BadParameter, error_line
 from queries._sql import utc_now
 from queries.choices import distinct_values
-from queries.history import history_count, history_page, history_row
+from queries.history import FilterError, history_count, history_page, history_row
 
 log = logging.getLogger(__name__)
 RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom (UTC)"}
@@ -97,8 +97,9 @@ def layout(**query: str | list[str]) -> html.Div:
             dbc.Col(html.A(dbc.Button("Download CSV", size="sm", color="primary"), id=ids.HISTORY_DOWNLOAD,
                            href="/export/sync-history.csv", download=""), width="auto"),
         ], className="mb-2"),
-        dbc.Alert(problem, id=ids.HISTORY_MESSAGE, color="warning", is_open=bool(problem), dismissable=True,
+        dbc.Alert(problem, id=ids.HISTORY_LINK_MESSAGE, color="warning", is_open=bool(problem), dismissable=True,
                   className="small"),
+        dbc.Alert(id=ids.HISTORY_MESSAGE, color="warning", is_open=False, className="small"),
         history_grid(settings.display_timezone, filter_model, sort),
         html.Div("Click a row for every column. Shift-click headers to sort on several columns.",
                  className="text-muted small mt-1"),
@@ -181,7 +182,7 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
                 response["rowCount"] = count
         if len(rows) < limit:
             response["rowCount"] = start_row + len(rows)
-    except BadParameter as exc:
+    except (BadParameter, FilterError) as exc:
         return last_response or {"rowData": [], "rowCount": 0}, no_update, \
             f"This filter cannot be applied: {exc}. Showing the last rows that could.", True, no_update, no_update
     except SQLAlchemyError as exc:

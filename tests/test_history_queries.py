@@ -1,0 +1,231 @@
+"""The history's filter, sort, paging and count in SQL, on PostgreSQL and SQLite, checked against
+the same rules applied in Python to the rows the test wrote."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from dashapp.sync_tables import sync_history
+from queries._sql import utc_now
+from queries.choices import distinct_values
+from queries.history import FilterError, HistoryFilter, history_count, history_page, history_row, history_rows
+from tests.rows import Run, history_runs, insert_runs
+
+
+@pytest.fixture
+def written(db):
+    now = utc_now()
+    return db, insert_runs(db, history_runs(), now), now
+
+
+def ids_of(db, f: HistoryFilter, now, limit=1000) -> list[int]:
+    return [int(i) for i in history_page(db, f, 0, limit, now)["id"]]
+
+
+def newest_first(runs: list[Run]) -> list[int]:
+    return [r.id for r in sorted(runs, key=lambda r: (r.start_ago, -r.id))]
+
+
+def text_filter(column, op, value="") -> HistoryFilter:
+    return HistoryFilter(columns={column: {"filterType": "text", "type": op, "filter": value}})
+
+
+@pytest.mark.parametrize(("op", "value", "rule"), [
+    ("contains", "too many", lambda e: e is not None and "too many" in e.lower()),
+    ("notContains", "429", lambda e: e is None or "429" not in e),
+    ("equals", "ReadTimeout: api.callrail.com", lambda e: e == "ReadTimeout: api.callrail.com"),
+    ("notEqual", "ReadTimeout: api.callrail.com", lambda e: e != "ReadTimeout: api.callrail.com"),
+    ("startsWith", "Ошибка", lambda e: e is not None and e.startswith("Ошибка")),
+    ("endsWith", "DROP", lambda e: e is not None and e.endswith("DROP")),
+    ("blank", "", lambda e: not e),
+    ("notBlank", "", lambda e: bool(e)),
+    ("contains", "100%_", lambda e: e is not None and "100%_" in e),  # wildcards are literal
+    ("contains", "%", lambda e: e is not None and "%" in e),
+])
+def test_text_operators(written, op, value, rule):
+    db, runs, now = written
+    expected = newest_first([r for r in runs if rule(r.error)])
+    assert ids_of(db, text_filter("error_message", op, value), now) == expected
+
+
+@pytest.mark.parametrize(("model", "rule"), [
+    ({"type": "equals", "filter": 74}, lambda v: v == 74),
+    ({"type": "notEqual", "filter": 74}, lambda v: v != 74),
+    ({"type": "lessThan", "filter": 100}, lambda v: v is not None and v < 100),
+    ({"type": "lessThanOrEqual", "filter": 111}, lambda v: v is not None and v <= 111),
+    ({"type": "greaterThan", "filter": 400}, lambda v: v is not None and v > 400),
+    ({"type": "greaterThanOrEqual", "filter": 407}, lambda v: v is not None and v >= 407),
+    ({"type": "inRange", "filter": 300, "filterTo": 100}, lambda v: v is not None and 100 <= v <= 300),
+    ({"type": "blank"}, lambda v: v is None),
+])
+def test_number_operators(written, model, rule):
+    db, runs, now = written
+    f = HistoryFilter(columns={"records_processed": {"filterType": "number", **model}})
+    assert ids_of(db, f, now) == newest_first([r for r in runs if rule(r.processed)])
+
+
+def test_date_operators_take_whole_days_in_the_viewers_zone(written):
+    db, runs, now = written
+    zone = "Asia/Tokyo"
+    from zoneinfo import ZoneInfo
+
+    tokyo = ZoneInfo(zone)
+    day = (now - timedelta(days=3)).astimezone(tokyo).date()
+    start_day = lambda r: r.start(now).astimezone(tokyo).date()  # noqa: E731
+    cases = [
+        ({"type": "equals", "dateFrom": f"{day} 00:00:00"}, lambda r: start_day(r) == day),
+        ({"type": "lessThan", "dateFrom": f"{day} 00:00:00"}, lambda r: start_day(r) < day),
+        ({"type": "greaterThan", "dateFrom": f"{day} 00:00:00"}, lambda r: start_day(r) > day),
+        ({"type": "inRange", "dateFrom": f"{day - timedelta(days=2)} 00:00:00", "dateTo": f"{day} 00:00:00"},
+         lambda r: day - timedelta(days=2) <= start_day(r) <= day),
+    ]
+    for model, rule in cases:
+        f = HistoryFilter(columns={"start_time": {"filterType": "date", **model}}, zone=zone)
+        expected = newest_first([r for r in runs if rule(r)])
+        assert expected, model
+        assert ids_of(db, f, now) == expected, model
+
+
+def test_combined_conditions_and_quick_filters(written):
+    db, runs, now = written
+    f = HistoryFilter(
+        start=now - timedelta(days=7), crm_sources=("hubspot", "genius"), statuses=("failed", "partial", "weird"),
+        sync_types=("contacts",), q="TOO",
+        columns={"records_processed": {"filterType": "number", "operator": "OR", "conditions": [
+            {"type": "lessThan", "filter": 100}, {"type": "greaterThan", "filter": 300}]}},
+    )
+
+    def rule(r: Run) -> bool:
+        return (r.start_ago <= timedelta(days=7) and r.crm_source in ("hubspot", "genius")
+                and r.status in ("failed", "partial", "weird") and r.sync_type == "contacts"
+                and r.error is not None and "too" in r.error.lower()
+                and r.processed is not None and (r.processed < 100 or r.processed > 300))
+
+    expected = newest_first([r for r in runs if rule(r)])
+    assert ids_of(db, f, now) == expected
+    assert history_count(db, f) == (len(expected), True)
+
+
+def test_multi_sort_with_nulls_last(written):
+    db, runs, now = written
+    f = HistoryFilter(sort=(("crm_source", "asc"), ("records_processed", "desc")))
+    got = ids_of(db, f, now)
+    with_value = sorted([r for r in runs if r.processed is not None], key=lambda r: (r.crm_source, -r.processed, -r.id))
+    expected = []
+    for crm in sorted({r.crm_source for r in runs}):
+        expected += [r.id for r in with_value if r.crm_source == crm]
+        expected += [r.id for r in sorted(runs, key=lambda r: -r.id) if r.crm_source == crm and r.processed is None]
+    assert got == expected
+
+
+def test_duration_sort_and_filter(written):
+    db, runs, now = written
+    f = HistoryFilter(sort=(("duration_seconds", "desc"),),
+                      columns={"duration_seconds": {"filterType": "number", "type": "greaterThan", "filter": 60}})
+    durations = {r.id: (r.start_ago - r.end_ago).total_seconds() for r in runs if r.end_ago is not None}
+    expected = [i for i, _ in sorted(((i, d) for i, d in durations.items() if d > 60), key=lambda p: (-p[1], -p[0]))]
+    assert ids_of(db, f, now) == expected
+
+
+def test_pages_tile_the_whole_result(written):
+    db, runs, now = written
+    f = HistoryFilter(sort=(("records_created", "asc"),))
+    whole = ids_of(db, f, now)
+    pages = []
+    for offset in range(0, len(runs), 7):
+        pages += [int(i) for i in history_page(db, f, offset, 7, now)["id"]]
+    assert pages == whole and len(whole) == len(runs)
+    assert history_page(db, f, len(runs), 7, now).empty
+
+
+def test_count_caps_and_says_so(written):
+    db, runs, now = written
+    assert history_count(db, HistoryFilter()) == (len(runs), True)
+    count, exact = history_count(db, HistoryFilter(), cap=10)
+    assert not exact and count > 10
+
+
+HOSTILE = ["'; DROP TABLE orchestration.sync_history; --", "\" OR 1=1 --", "/* */ UNION SELECT 1", "%' OR '1'='1",
+           "\\", "' ; DELETE FROM orchestration.sync_history WHERE ''='"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_text_is_only_ever_a_value(written, value):
+    db, runs, now = written
+    for column in ("crm_source", "error_message", "status"):
+        for op in ("contains", "equals", "startsWith"):
+            assert ids_of(db, text_filter(column, op, value), now) == []
+    assert ids_of(db, HistoryFilter(crm_sources=(value,), q=value), now) == []
+    with db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sync_history)).scalar_one() == len(runs)
+
+
+@pytest.mark.parametrize(("f", "message"), [
+    (HistoryFilter(columns={"nope; DROP": {"filterType": "text", "type": "contains", "filter": "x"}}),
+     "unknown column"),
+    (HistoryFilter(columns={"status": {"filterType": "text", "type": "regex", "filter": "x"}}),
+     "unknown text operator"),
+    (HistoryFilter(columns={"records_failed": {"filterType": "number", "type": "equals", "filter": "ten"}}),
+     "is not a number"),
+    (HistoryFilter(columns={"records_failed": {"filterType": "number", "type": "equals", "filter": "nan"}}),
+     "not a usable number"),
+    (HistoryFilter(columns={"start_time": {"filterType": "date", "type": "equals", "dateFrom": "Tuesday"}}),
+     "not an ISO 8601"),
+    (HistoryFilter(columns={"error_message": {"filterType": "text", "type": "contains", "filter": "x" * 10_240}}),
+     "longer than 1000"),
+    (HistoryFilter(q="a\x00b"), "NUL"),
+    (HistoryFilter(sort=(("id; DROP TABLE x", "asc"),)), "unknown column"),
+    (HistoryFilter(sort=(("id", "sideways"),)), "asc or desc"),
+    (HistoryFilter(columns={"status": "contains"}), "not a filter model"),
+])
+def test_filters_that_cannot_apply_say_why(written, f, message):
+    db, runs, now = written
+    with pytest.raises(FilterError, match=message):
+        history_page(db, f, 0, 10, now)
+    assert history_count(db, HistoryFilter())[0] == len(runs)
+
+
+def test_one_row_has_every_column(written):
+    db, runs, now = written
+    unicode_run = next(r for r in runs if r.error and r.error.startswith("Ошибка"))
+    row = history_row(db, unicode_run.id)
+    assert row["error_message"] == unicode_run.error and row["crm_source"] == unicode_run.crm_source
+    assert row["configuration"] == {} and row["performance_metrics"] == {}
+    assert history_row(db, 10**9) is None
+
+
+def test_streamed_rows_match_the_page_query(written):
+    db, runs, now = written
+    f = HistoryFilter(statuses=("failed", "success"), sort=(("records_updated", "desc"),))
+    streamed = [row for chunk in history_rows(db, f, chunk=4) for row in chunk]
+    assert [row[0] for row in streamed] == ids_of(db, f, now)
+    by_id = {r.id: r for r in runs}
+    for row in streamed:
+        run = by_id[row[0]]
+        assert abs((row[5] - run.start(now)).total_seconds()) < 1e-3
+        assert row[5].utcoffset() == timedelta(0)
+
+
+def test_filter_choices_are_the_distinct_values(written):
+    db, runs, _ = written
+    assert distinct_values(db, "crm_source") == sorted({r.crm_source for r in runs})
+    assert distinct_values(db, "status") == sorted({r.status for r in runs})
+    assert distinct_values(db, "sync_type") == sorted({r.sync_type for r in runs})
+
+
+def test_the_grid_keeps_its_last_rows_when_a_filter_cannot_apply(dash_app, use_engine, pg_engine):
+    from dashapp.pages.history import load_rows
+
+    use_engine(pg_engine)
+    runs = insert_runs(pg_engine, history_runs(), utc_now())
+    good = load_rows({"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}},
+                     "all", "", "", [], [], [], "", "UTC", None)
+    assert good[0]["rowCount"] == len(runs) and good[1] == f"{len(runs):,} matching runs"
+    bad_request = {"startRow": 0, "endRow": 100, "sortModel": [],
+                   "filterModel": {"records_failed": {"filterType": "number", "type": "equals", "filter": "lots"}}}
+    kept, count, message, shown, *_ = load_rows(bad_request, "all", "", "", [], [], [], "", "UTC", good[0])
+    assert kept == good[0] and shown is True
+    assert "filter: column records_failed: 'lots' is not a number" in message
