@@ -104,6 +104,12 @@
     }, compact(props.value, props.timeZone));
   };
 
+  renderers.RunLink = function (props) {  /* opens the run's row in the history */
+    if (props.value === null || props.value === undefined) { return ""; }
+    return React.createElement("a", { href: "/history?range=all&id=" + props.value, className: "run-link" },
+      "#" + props.value);
+  };
+
   renderers.StatusBadge = function (props) {
     var status = props.value === null || props.value === undefined ? "unknown" : String(props.value);
     var colour = BADGES[status] || "secondary";

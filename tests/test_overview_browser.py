@@ -85,3 +85,17 @@ def test_the_overview_fits_a_390_px_phone(dash_duo, dash_app, use_engine, pg_eng
     assert overflow <= 0
     assert dash_duo.driver.find_element(By.ID, "stat-success-rate").is_displayed()
     assert dash_duo.get_logs() == []
+
+
+def test_recent_activity_links_each_run_to_its_row_in_the_history(dash_duo, dash_app, use_engine, pg_engine):
+    use_engine(pg_engine)
+    runs = insert_runs(pg_engine, edge_case_runs(), utc_now())
+    newest = min(runs, key=lambda r: r.start_ago)
+    failed = next(r for r in sorted(runs, key=lambda r: r.start_ago) if r.status == "failed")
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_contains_text("#recent-activity-grid", f"#{newest.id}", timeout=15)
+    assert len(dash_duo.find_elements("#recent-activity-grid .run-link")) == min(20, len(runs))
+    link = dash_duo.find_element(f'#recent-activity-grid a[href$="id={failed.id}"]')
+    dash_duo.driver.execute_script("arguments[0].click()", link)  # the grid's scrollbar may overlap it
+    dash_duo.wait_for_contains_text("#history-detail-error", failed.error, timeout=15)
+    assert dash_duo.get_logs() == []

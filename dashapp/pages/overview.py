@@ -1,8 +1,9 @@
-"""Overview (``/``): the five cards and the CRM sync status table, refreshed on an interval.
+"""Overview (``/``): five cards, CRM sync status and recent activity, refreshed on an interval.
 
-Numbers: ``dashapp.payloads.stats`` -> ``queries.overview.overview_counts``; rows:
-``dashapp.payloads.crm_statuses`` -> ``queries.crm_status.crm_status``. The same payloads are
-served at /api/stats and /api/crm-status.
+Numbers: ``dashapp.payloads.stats`` -> ``queries.overview.overview_counts``; CRM rows:
+``dashapp.payloads.crm_statuses`` -> ``queries.crm_status.crm_status``; recent activity:
+``dashapp.payloads.recent`` -> ``queries.recent_syncs.recent_syncs``. The same payloads are
+served at /api/stats, /api/crm-status and /api/recent-syncs.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, ids, payloads, runtime
 from dashapp.components.crm_status_grid import crm_status_grid
+from dashapp.components.recent_activity import recent_activity_grid
 from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
 from dashapp.components.stat_cards import Stat, stat_cards
 from dashapp.http_errors import error_line
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
+RECENT_RUNS = 20
 
 REFRESH = RefreshIds(
     interval=ids.OVERVIEW_INTERVAL,
@@ -43,6 +46,8 @@ def layout(**_query: str) -> html.Div:
         dbc.Row(id=ids.OVERVIEW_CARDS, className="g-3 mb-2"),
         html.H5("CRM sync status", className="mt-2"),
         crm_status_grid(settings.display_timezone),
+        html.H5("Recent activity", className="mt-4"),
+        recent_activity_grid(settings.display_timezone),
     ])
 
 
@@ -59,6 +64,7 @@ def overview_cards(overview: dict) -> list[dbc.Col]:
 @callback(
     Output(ids.OVERVIEW_CARDS, "children"),
     Output(ids.CRM_STATUS_GRID, "rowData"),
+    Output(ids.RECENT_ACTIVITY_GRID, "rowData"),
     Output(REFRESH.state, "data"),
     Input(REFRESH.interval, "n_intervals"),
     Input(REFRESH.button, "n_clicks"),
@@ -70,10 +76,11 @@ def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | N
     try:
         stats = payloads.stats(engine, now)
         crms = payloads.crm_statuses(engine, now)
+        recent = payloads.recent(engine, RECENT_RUNS, now)
     except SQLAlchemyError as exc:
         log.warning("overview refresh failed: %s", error_line(exc))
-        return no_update, no_update, failed(now, previous, error_line(exc))
-    return overview_cards(stats["overview"]), crms["crms"], refreshed(now)
+        return no_update, no_update, no_update, failed(now, previous, error_line(exc))
+    return overview_cards(stats["overview"]), crms["crms"], recent["syncs"], refreshed(now)
 
 
 register_clientside(REFRESH)
