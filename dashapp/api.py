@@ -6,9 +6,11 @@ that cannot answer is a 503 with its error, never a 500 with a stack trace.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Flask, jsonify, request
 
-from dashapp import http_errors, payloads, runtime
+from dashapp import history_params, http_errors, payloads, runtime
 from dashapp.export import export
 from dashapp.http_errors import BadParameter
 from queries._sql import utc_now
@@ -40,6 +42,24 @@ def crm_status():
     return jsonify(payloads.crm_statuses(runtime.engine(), utc_now()))
 
 
+@api.get("/performance-charts")
+def performance_charts():
+    now = utc_now()
+    days = int_param("days", 7, 1, 365)
+    args = request.args.to_dict(flat=False)
+    frames = payloads.performance_frames(
+        runtime.engine(), now - timedelta(days=days), now,
+        history_params.values(args, "crm_source"), history_params.values(args, "sync_type"))
+    return jsonify(payloads.performance_charts(frames))
+
+
+@api.get("/errors")
+def errors():
+    now = utc_now()
+    start = now - timedelta(days=int_param("days", 7, 1, 365))
+    return jsonify(payloads.errors_json(payloads.errors_frames(runtime.engine(), start, now), start, now))
+
+
 @api.get("/recent-syncs")
 def recent_syncs():
     limit = int_param("limit", 20, 1, MAX_LIMIT)
@@ -50,6 +70,8 @@ ROUTES = {
     "/api/stats": stats,
     "/api/crm-status": crm_status,
     "/api/recent-syncs": recent_syncs,
+    "/api/performance-charts": performance_charts,
+    "/api/errors": errors,
     "/export/sync-history.csv": "dashapp.export.sync_history_export",
 }
 

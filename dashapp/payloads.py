@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from dashapp import display
+from queries import errors, performance
 from queries.crm_status import crm_status
 from queries.overview import overview_counts
 from queries.recent_syncs import recent_syncs
@@ -64,3 +65,83 @@ def recent(engine: Engine, limit: int, now: datetime) -> dict:
         for row in frame.to_dict("records")
     ]
     return {"syncs": syncs, "total": len(syncs)}
+
+
+def performance_frames(engine: Engine, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> dict:
+    """The performance page's DataFrames, one query each, for the figures and for the JSON."""
+    window = (engine, start, end)
+    selection = {"crm_sources": tuple(crm_sources), "sync_types": tuple(sync_types)}
+    return {
+        "duration_by_crm": performance.duration_percentiles(*window, by_crm=True, **selection),
+        "duration_overall": performance.duration_percentiles(*window, by_crm=False, **selection),
+        "records_by_crm": performance.records_by_crm(*window, **selection),
+        "success_rate": performance.success_rate_by_day(*window, **selection),
+        "runs_per_day": performance.runs_per_day(*window, **selection),
+        "throughput": performance.throughput(*window, **selection),
+    }
+
+
+def _floats(series) -> list[float | None]:
+    return [None if v is None or v != v else round(float(v), 3) for v in series]
+
+
+def performance_charts(frames: dict) -> dict:
+    """The JSON of /api/performance-charts: the reference's four series, then the page's detail."""
+    overall, by_crm = frames["duration_overall"], frames["duration_by_crm"]
+    records, rate = frames["records_by_crm"], frames["success_rate"]
+    runs, speed = frames["runs_per_day"], frames["throughput"]
+    per_day = runs.groupby("day", sort=True)["runs"].sum()
+    return {
+        "sync_duration_trend": {"labels": list(overall["day"]), "data": _floats(overall["p50"]),
+                                "p95": _floats(overall["p95"])},
+        "records_by_crm": {"labels": [display.crm_name(c) for c in records["crm_source"]],
+                           "data": [int(v) for v in records["records"]]},
+        "success_rate_trend": {"labels": list(rate["day"]), "data": _floats(rate["success_rate"])},
+        "sync_frequency": {"labels": [str(d) for d in per_day.index], "data": [int(v) for v in per_day]},
+        "duration_by_crm": [
+            {"day": r["day"], "crm_source": r["crm_source"], "p50_seconds": _floats([r["p50"]])[0],
+             "p95_seconds": _floats([r["p95"]])[0], "runs": int(r["runs"])} for r in by_crm.to_dict("records")],
+        "runs_per_day_by_crm": [
+            {"day": r["day"], "crm_source": r["crm_source"], "runs": int(r["runs"])} for r in runs.to_dict("records")],
+        "throughput": [
+            {"crm_source": r["crm_source"], "sync_type": r["sync_type"],
+             "records_per_second": _floats([r["records_per_second"]])[0], "runs": int(r["runs"])}
+            for r in speed.to_dict("records")],
+    }
+
+
+def errors_frames(engine: Engine, start: datetime, end: datetime) -> dict:
+    return {
+        "recent": errors.recent_failures(engine, 10),
+        "classes": errors.error_classes(engine, start, end),
+        "rates": errors.failure_rates(engine, start, end),
+    }
+
+
+def history_link(search: str, start: datetime, end: datetime) -> str:
+    """The history filtered to the failed runs whose message contains ``search`` in the window."""
+    from dashapp.history_params import to_search
+
+    return "/history" + to_search({"status": ["failed"], "q": search, "start": display.iso_utc(start),
+                                   "end": display.iso_utc(end), "range": "all"})
+
+
+def errors_json(frames: dict, start: datetime, end: datetime) -> dict:
+    """The JSON of /api/errors and the records the errors page renders."""
+    return {
+        "recent_failures": [
+            {"id": int(r["id"]), "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]),
+             "sync_type": r["sync_type"], "start_time": display.iso_utc(r["start_time"]),
+             "end_time": display.iso_utc(r["end_time"]), "error_message": display.text(r["error_message"])}
+            for r in frames["recent"].to_dict("records")],
+        "error_classes": [
+            {"error_class": r["error_class"], "count": int(r["runs"]), "sample": r["sample"],
+             "last_seen": display.iso_utc(r["last_seen"]), "history_link": history_link(r["search"], start, end)}
+            for r in frames["classes"].to_dict("records")],
+        "crm_failure_rates": [
+            {"crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "finished": int(r["finished"]),
+             "failed": int(r["failed"]), "failure_rate": float(r["failure_rate"])}
+            for r in frames["rates"].to_dict("records")],
+        "start": display.iso_utc(start),
+        "end": display.iso_utc(end),
+    }

@@ -47,6 +47,20 @@ def has_table(conn: Connection, name: str) -> bool:
     return inspect(conn).has_table(name, schema=schema(conn))
 
 
+def duration_sql(conn: Connection) -> str:
+    """end_time - start_time in seconds, as SQL for this backend (NULL while end_time is NULL)."""
+    if conn.dialect.name == "postgresql":
+        return "EXTRACT(EPOCH FROM (end_time - start_time))"
+    return "((julianday(end_time) - julianday(start_time)) * 86400.0)"
+
+
+def day_sql(conn: Connection, column: str = "start_time") -> str:
+    """The calendar day of ``column`` (in the data zone) as 'YYYY-MM-DD' text."""
+    if conn.dialect.name == "postgresql":
+        return f"to_char({column}, 'YYYY-MM-DD')"
+    return f"strftime('%Y-%m-%d', {column})"
+
+
 def sql(statement: str, *, times: tuple[str, ...] = (), params: tuple[str, ...] = ()) -> TextClause:
     """A text statement whose ``times`` result columns and ``params`` binds are DATETIME-typed,
     so SQLite (which stores times as text) parses and formats them like PostgreSQL."""
@@ -87,6 +101,49 @@ def _aware(value: object, zone: ZoneInfo) -> datetime | None:
         return None
     moment = pd.Timestamp(value).to_pydatetime()
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+class FilterError(ValueError):
+    """A filter or sort that cannot be applied; the message says which and why."""
+
+
+MAX_CHOICES = 200  # values in one IN list
+
+
+class Binds:
+    """Collects bound parameters for SQL text built from whitelisted pieces; values never enter
+    the SQL itself. ``time_params`` names the DATETIME binds, for ``sql(..., params=...)``."""
+
+    def __init__(self, conn: Connection, zone: str = "UTC") -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+        self.params: dict[str, object] = {}
+        self.time_params: list[str] = []
+        try:
+            self.zone = ZoneInfo(zone)
+        except (ValueError, KeyError, OSError):
+            raise FilterError(f"time zone {zone[:60]!r} is not known") from None
+
+    def bind(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        if isinstance(value, datetime):
+            value = bind_time(self.conn, value)
+            self.time_params.append(name)
+        self.params[name] = value
+        return f":{name}"
+
+    def like(self, column: str, pattern: str) -> str:
+        operator = "ILIKE" if self.postgres else "LIKE"  # SQLite's LIKE ignores ASCII case
+        return f"{column} {operator} {self.bind(pattern)} ESCAPE '\\'"
+
+    def in_list(self, column: str, values: tuple[str, ...]) -> str:
+        if len(values) > MAX_CHOICES:
+            raise FilterError(f"{column}: at most {MAX_CHOICES} values")
+        return f"{column} IN ({', '.join(self.bind(v) for v in values)})"
+
+    def frame(self, statement: str) -> pd.DataFrame:
+        """Run ``statement`` with the collected parameters."""
+        return read_frame(self.conn, sql(statement, params=tuple(self.time_params)), self.params)
 
 
 def utc_now() -> datetime:

@@ -16,9 +16,18 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection
 
-from queries._sql import Connectable, bind_time, connect, data_zone, read_frame, sql, table
+from queries._sql import (  # noqa: F401  (FilterError is part of this module's interface)
+    Binds,
+    Connectable,
+    FilterError,
+    connect,
+    data_zone,
+    duration_sql,
+    read_frame,
+    sql,
+    table,
+)
 from queries.durations import add_duration
 
 TEXT, NUMBER, DATE = "text", "number", "date"
@@ -43,16 +52,11 @@ NUMBER_OPS = {"equals", "notEqual", "lessThan", "lessThanOrEqual", "greaterThan"
               "inRange", "blank", "notBlank"}
 DATE_OPS = {"equals", "notEqual", "lessThan", "greaterThan", "inRange", "blank", "notBlank"}
 MAX_TEXT = 1000  # characters in one filter value
-MAX_CHOICES = 200  # values in one multi-select
 MAX_PAGE = 1000
 TIMES = ("start_time", "end_time")
 EXPORT_COLUMNS = ("id", "crm_source", "sync_type", "endpoint", "status", "start_time", "end_time",
                   "duration_seconds", "records_processed", "records_created", "records_updated",
                   "records_failed", "error_message")
-
-
-class FilterError(ValueError):
-    """A filter or sort that cannot be applied; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -68,42 +72,8 @@ class HistoryFilter:
     zone: str = "UTC"  # the zone grid date filters are given in (the viewer's)
 
 
-class _Builder:
-    """Collects SQL fragments and their bound parameters."""
-
-    def __init__(self, conn: Connection, zone: str) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-        self.params: dict[str, object] = {}
-        self.time_params: list[str] = []
-        self.zone = _zone(zone)
-
-    def bind(self, value: object) -> str:
-        name = f"p{len(self.params)}"
-        if isinstance(value, datetime):
-            value = bind_time(self.conn, value)
-            self.time_params.append(name)
-        self.params[name] = value
-        return f":{name}"
-
-    def like(self, column: str, pattern: str) -> str:
-        operator = "ILIKE" if self.postgres else "LIKE"  # SQLite's LIKE ignores ASCII case
-        return f"{column} {operator} {self.bind(pattern)} ESCAPE '\\'"
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        raise FilterError(f"time zone {name[:60]!r} is not known") from None
-
-
-def _expression(b: _Builder, column: str) -> str:
-    if column == "duration_seconds":
-        if b.postgres:
-            return "EXTRACT(EPOCH FROM (end_time - start_time))"
-        return "((julianday(end_time) - julianday(start_time)) * 86400.0)"
-    return column
+def _expression(b: Binds, column: str) -> str:
+    return duration_sql(b.conn) if column == "duration_seconds" else column
 
 
 def _escape_like(text: str) -> str:
@@ -149,7 +119,7 @@ def parse_time(value: object, what: str, zone: ZoneInfo = UTC_ZONE) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _condition(b: _Builder, column: str, model: dict) -> str:
+def _condition(b: Binds, column: str, model: dict) -> str:
     what = f"filter: column {column}"
     if not isinstance(model, dict):
         raise FilterError(f"{what}: not a filter model")
@@ -176,7 +146,7 @@ def _condition(b: _Builder, column: str, model: dict) -> str:
     return _date_condition(b, expr, op, model, what)
 
 
-def _text_condition(b: _Builder, expr: str, op: object, value: str, what: str) -> str:
+def _text_condition(b: Binds, expr: str, op: object, value: str, what: str) -> str:
     if op not in TEXT_OPS:
         raise FilterError(f"{what}: unknown text operator {str(op)[:30]!r}")
     escaped = _escape_like(value)
@@ -190,7 +160,7 @@ def _text_condition(b: _Builder, expr: str, op: object, value: str, what: str) -
     }[op]()
 
 
-def _number_condition(b: _Builder, expr: str, op: object, model: dict, what: str) -> str:
+def _number_condition(b: Binds, expr: str, op: object, model: dict, what: str) -> str:
     if op not in NUMBER_OPS:
         raise FilterError(f"{what}: unknown number operator {str(op)[:30]!r}")
     value = _number(model.get("filter"), what)
@@ -204,7 +174,7 @@ def _number_condition(b: _Builder, expr: str, op: object, model: dict, what: str
     return f"{expr} {symbol} {b.bind(value)}"
 
 
-def _date_condition(b: _Builder, expr: str, op: object, model: dict, what: str) -> str:
+def _date_condition(b: Binds, expr: str, op: object, model: dict, what: str) -> str:
     """Grid dates are whole days in the viewer's zone: ``equals`` is that day, ``lessThan`` before
     it, ``greaterThan`` after it, ``inRange`` both days included."""
     if op not in DATE_OPS:
@@ -224,14 +194,7 @@ def _date_condition(b: _Builder, expr: str, op: object, model: dict, what: str) 
     return f"({expr} >= {b.bind(low)} AND {expr} < {b.bind(high + timedelta(days=1))})"
 
 
-def _choices(b: _Builder, column: str, values: tuple[str, ...]) -> str:
-    if len(values) > MAX_CHOICES:
-        raise FilterError(f"{column}: at most {MAX_CHOICES} values")
-    binds = ", ".join(b.bind(_text(v, column)) for v in values)
-    return f"{column} IN ({binds})"
-
-
-def _where(b: _Builder, f: HistoryFilter) -> str:
+def _where(b: Binds, f: HistoryFilter) -> str:
     clauses: list[str] = []
     if f.start is not None:
         clauses.append(f"start_time >= {b.bind(f.start)}")
@@ -239,7 +202,7 @@ def _where(b: _Builder, f: HistoryFilter) -> str:
         clauses.append(f"start_time < {b.bind(f.end)}")
     for column, values in (("crm_source", f.crm_sources), ("status", f.statuses), ("sync_type", f.sync_types)):
         if values:
-            clauses.append(_choices(b, column, values))
+            clauses.append(b.in_list(column, tuple(_text(v, column) for v in values)))
     if f.q:
         clauses.append(b.like("error_message", f"%{_escape_like(_text(f.q, 'q'))}%"))
     if not isinstance(f.columns, dict):
@@ -251,7 +214,7 @@ def _where(b: _Builder, f: HistoryFilter) -> str:
     return ("WHERE " + " AND ".join(clauses)) if clauses else ""
 
 
-def _order(b: _Builder, sort: tuple[tuple[str, str], ...]) -> str:
+def _order(b: Binds, sort: tuple[tuple[str, str], ...]) -> str:
     parts: list[str] = []
     for column, direction in sort or (("start_time", "desc"),):
         if column not in COLUMNS:
@@ -314,7 +277,7 @@ def history_page(db: Connectable, f: HistoryFilter, offset: int, limit: int, now
     if not 0 <= offset <= 10_000_000 or not 1 <= limit <= MAX_PAGE:
         raise FilterError(f"page: offset 0..10000000 and limit 1..{MAX_PAGE}")
     with connect(db) as conn:
-        b = _Builder(conn, f.zone)
+        b = Binds(conn, f.zone)
         where, order = _where(b, f), _order(b, f.sort)
         statement = sql(_PAGE.format(h=table(conn, "sync_history"), where=where, order=order),
                         times=TIMES, params=tuple(b.time_params))
@@ -326,7 +289,7 @@ def history_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> tupl
     """(rows matching, exact?). Counting stops at ``cap``; past it PostgreSQL's planner estimate
     is returned with exact=False, which the page shows as "about"."""
     with connect(db) as conn:
-        b = _Builder(conn, f.zone)
+        b = Binds(conn, f.zone)
         where = _where(b, f)
         h = table(conn, "sync_history")
         capped = sql(f"SELECT COUNT(*) FROM (SELECT 1 FROM {h} {where} LIMIT :cap) AS capped",
@@ -373,7 +336,7 @@ def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterat
     Times are aware UTC datetimes; the column order is EXPORT_COLUMNS.
     """
     with connect(db) as conn:
-        b = _Builder(conn, f.zone)
+        b = Binds(conn, f.zone)
         where, order = _where(b, f), _order(b, f.sort)
         statement = sql(_EXPORT.format(h=table(conn, "sync_history"), where=where, order=order,
                                        duration=_expression(b, "duration_seconds")),

@@ -1,0 +1,131 @@
+"""Errors (``/errors``): the latest failures, error classes, and the CRMs that fail most.
+
+Everything: ``dashapp.payloads.errors_frames`` -> ``queries.errors``; served as /api/errors.
+Clicking a class (bar or link) opens the history filtered to its runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import ids, payloads, runtime
+from dashapp.components import figures
+from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.http_errors import error_line
+from queries._sql import utc_now
+
+log = logging.getLogger(__name__)
+DAY_CHOICES = (1, 7, 30, 90)
+REFRESH = RefreshIds(
+    interval=ids.ERRORS_INTERVAL, button=ids.ERRORS_REFRESH_BUTTON, state=ids.ERRORS_REFRESH_STATE,
+    received=ids.ERRORS_REFRESH_RECEIVED, text=ids.ERRORS_REFRESH_TEXT, banner=ids.ERRORS_ERROR_BANNER,
+)
+
+
+def layout(**_query: str) -> html.Div:
+    settings = runtime.settings()
+    return html.Div([
+        dcc.Location(id=ids.ERRORS_NAVIGATE, refresh=True),
+        dbc.Row([
+            dbc.Col(html.H4("Errors", className="mb-0"), xs=12, sm=6),
+            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
+        ], className="align-items-center mb-3 g-2"),
+        dbc.Row(dbc.Col(dbc.Select(id=ids.ERRORS_DAYS, value="7", size="sm", options=[
+            {"label": "Last 24 hours" if d == 1 else f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
+            xs=12, md=3), className="mb-3"),
+        dbc.Row([
+            dbc.Col(dbc.Card(dbc.CardBody([
+                dcc.Graph(id=ids.ERRORS_CLASS_CHART, config={"displaylogo": False}),
+                html.Div(id=ids.ERRORS_CLASS_TABLE),
+            ]), className="shadow-sm h-100"), xs=12, lg=7),
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.H6("Most problematic CRMs"), html.Div(id=ids.ERRORS_CRM_RATES),
+            ]), className="shadow-sm h-100"), xs=12, lg=5),
+        ], className="g-3 mb-3"),
+        dbc.Card(dbc.CardBody([html.H6("Latest failures"), html.Div(id=ids.ERRORS_RECENT)]), className="shadow-sm"),
+    ])
+
+
+def _class_table(classes: list[dict]) -> dbc.Table | html.Div:
+    if not classes:
+        return html.Div()
+    rows = [html.Tr([
+        html.Td(f"{rank}.", className="text-muted"),
+        html.Td(f"{c['count']:,}", className="text-end"),
+        html.Td(dcc.Link(c["error_class"], href=c["history_link"], className="error-class-link text-break")),
+    ]) for rank, c in enumerate(classes, start=1)]
+    return dbc.Table([html.Thead(html.Tr([html.Th(""), html.Th("Runs", className="text-end"),
+                                          html.Th("Error class")])),
+                      html.Tbody(rows)], size="sm", hover=True, className="mt-2 small")
+
+
+def _rates_table(rates: list[dict]) -> dbc.Table | html.Div:
+    if not rates:
+        return html.Div("No finished runs in this period.", className="text-muted")
+    rows = [html.Tr([html.Td(r["name"]), html.Td(f"{r['failure_rate']:.2f}%", className="text-end"),
+                     html.Td(f"{r['failed']:,} of {r['finished']:,}", className="text-end text-muted")])
+            for r in rates]
+    return dbc.Table([html.Thead(html.Tr([html.Th("CRM"), html.Th("Failure rate", className="text-end"),
+                                          html.Th("Failed runs", className="text-end")])),
+                      html.Tbody(rows)], size="sm", className="small", id="crm-failure-rates-table")
+
+
+def _recent_list(recent: list[dict]) -> dbc.ListGroup | html.Div:
+    if not recent:
+        return html.Div("No failed runs recorded.", className="text-muted")
+    return dbc.ListGroup([
+        dbc.ListGroupItem([
+            html.Div([html.Strong(f"{r['name']} · {r['sync_type']}"),
+                      html.A(f"#{r['id']}", href=f"/history?range=all&id={r['id']}", className="ms-2 small"),
+                      html.Span((r["start_time"] or "").replace("T", " ").replace("Z", " UTC"),
+                                className="float-end text-muted small")]),
+            html.Pre(r["error_message"] or "—", className="mb-0 small text-wrap text-danger"),
+        ]) for r in recent
+    ], flush=True)
+
+
+@callback(
+    Output(ids.ERRORS_CLASS_CHART, "figure"),
+    Output(ids.ERRORS_CLASS_TABLE, "children"),
+    Output(ids.ERRORS_CRM_RATES, "children"),
+    Output(ids.ERRORS_RECENT, "children"),
+    Output(REFRESH.state, "data"),
+    Input(REFRESH.interval, "n_intervals"),
+    Input(REFRESH.button, "n_clicks"),
+    Input(ids.ERRORS_DAYS, "value"),
+    State(REFRESH.state, "data"),
+)
+def refresh_errors(_ticks, _clicks, days, previous):
+    now = utc_now()
+    days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else 7
+    start = now - timedelta(days=days)
+    try:
+        data = payloads.errors_json(payloads.errors_frames(runtime.engine(), start, now), start, now)
+    except SQLAlchemyError as exc:
+        log.warning("errors refresh failed: %s", error_line(exc))
+        return no_update, no_update, no_update, no_update, failed(now, previous, error_line(exc))
+    why = f"No failed runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
+    return (figures.error_classes(data["error_classes"], why), _class_table(data["error_classes"]),
+            _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"]), refreshed(now))
+
+
+@callback(
+    Output(ids.ERRORS_NAVIGATE, "href"),
+    Input(ids.ERRORS_CLASS_CHART, "clickData"),
+    prevent_initial_call=True,
+)
+def open_class(click):
+    points = (click or {}).get("points") or []
+    if not points or not points[0].get("customdata"):
+        return no_update
+    return points[0]["customdata"][0]
+
+
+register_clientside(REFRESH)
+dash.register_page(__name__, path="/errors", name="Errors", title="Sync Monitor · Errors", order=3, layout=layout)

@@ -1,0 +1,100 @@
+"""Performance (``/performance``): durations, volumes, success rate, frequency and throughput.
+
+Every chart: ``dashapp.payloads.performance_frames`` -> ``queries.performance``; the same frames
+are served at /api/performance-charts.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import ids, payloads, runtime
+from dashapp.components import figures
+from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.http_errors import error_line
+from dashapp.pages.history import _choices
+from queries._sql import FilterError, utc_now
+
+log = logging.getLogger(__name__)
+DAY_CHOICES = (7, 14, 30, 90)
+REFRESH = RefreshIds(
+    interval=ids.PERFORMANCE_INTERVAL, button=ids.PERFORMANCE_REFRESH_BUTTON, state=ids.PERFORMANCE_REFRESH_STATE,
+    received=ids.PERFORMANCE_REFRESH_RECEIVED, text=ids.PERFORMANCE_REFRESH_TEXT,
+    banner=ids.PERFORMANCE_ERROR_BANNER,
+)
+CHARTS = (ids.DURATION_CHART, ids.RECORDS_CHART, ids.SUCCESS_RATE_CHART, ids.FREQUENCY_CHART, ids.THROUGHPUT_CHART)
+
+
+def _card(chart_id: str, height: int = 340) -> dbc.Card:
+    return dbc.Card(dbc.CardBody(dcc.Graph(id=chart_id, config={"displaylogo": False, "responsive": True},
+                                           style={"height": f"{height}px"})), className="shadow-sm h-100")
+
+
+def layout(**_query: str) -> html.Div:
+    settings = runtime.settings()
+    multi = {"multi": True, "clearable": True}
+    return html.Div([
+        dbc.Row([
+            dbc.Col(html.H4("Performance", className="mb-0"), xs=12, sm=6),
+            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
+        ], className="align-items-center mb-3 g-2"),
+        dbc.Row([
+            dbc.Col(dbc.Select(id=ids.PERFORMANCE_DAYS, value="7", size="sm",
+                               options=[{"label": f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
+                    xs=12, md=2),
+            dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_CRM, options=_choices("crm_source"), placeholder="All CRMs",
+                                 **multi), xs=12, md=5),
+            dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_SYNC_TYPE, options=_choices("sync_type"),
+                                 placeholder="All sync types", **multi), xs=12, md=5),
+        ], className="g-2 mb-3"),
+        dbc.Row([dbc.Col(_card(ids.DURATION_CHART, 380), xs=12)], className="g-3 mb-3"),
+        dbc.Row([
+            dbc.Col(_card(ids.SUCCESS_RATE_CHART), xs=12, lg=6),
+            dbc.Col(_card(ids.RECORDS_CHART), xs=12, lg=6),
+        ], className="g-3 mb-3"),
+        dbc.Row([
+            dbc.Col(_card(ids.FREQUENCY_CHART), xs=12, lg=6),
+            dbc.Col(_card(ids.THROUGHPUT_CHART, 420), xs=12, lg=6),
+        ], className="g-3 mb-3"),
+    ])
+
+
+@callback(
+    *(Output(chart, "figure") for chart in CHARTS),
+    Output(REFRESH.state, "data"),
+    Input(REFRESH.interval, "n_intervals"),
+    Input(REFRESH.button, "n_clicks"),
+    Input(ids.PERFORMANCE_DAYS, "value"),
+    Input(ids.PERFORMANCE_CRM, "value"),
+    Input(ids.PERFORMANCE_SYNC_TYPE, "value"),
+    State(REFRESH.state, "data"),
+)
+def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
+    now = utc_now()
+    days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else DAY_CHOICES[0]
+    start = now - timedelta(days=days)
+    try:
+        frames = payloads.performance_frames(runtime.engine(), start, now, crms or (), sync_types or ())
+    except (SQLAlchemyError, FilterError) as exc:
+        log.warning("performance refresh failed: %s", error_line(exc))
+        return (*(no_update for _ in CHARTS), failed(now, previous, error_line(exc)))
+    why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} for this selection"
+    return (
+        figures.duration_trend(frames["duration_by_crm"], why),
+        figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
+        figures.success_rate_trend(frames["success_rate"], why.replace("finished ", "")),
+        figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", "")),
+        figures.throughput(frames["throughput"], why),
+        refreshed(now),
+    )
+
+
+register_clientside(REFRESH)
+dash.register_page(__name__, path="/performance", name="Performance", title="Sync Monitor · Performance",
+                   order=2, layout=layout)
