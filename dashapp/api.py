@@ -47,9 +47,8 @@ def performance_charts():
     now = utc_now()
     days = int_param("days", 7, 1, 365)
     args = request.args.to_dict(flat=False)
-    frames = payloads.performance_frames(
-        runtime.engine(), now - timedelta(days=days), now,
-        history_params.values(args, "crm_source"), history_params.values(args, "sync_type"))
+    frames = payloads.performance_frames(runtime.engine(), days, now, history_params.values(args, "crm_source"),
+                                         history_params.values(args, "sync_type"))
     return jsonify(payloads.performance_charts(frames))
 
 

@@ -3,6 +3,7 @@ hostnames) replaced by placeholders, so the same failure groups as one class. Pu
 
 from __future__ import annotations
 
+import functools
 import re
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -23,6 +24,7 @@ MAX_LENGTH = 240
 _PLACEHOLDER = re.compile(r"<(?:uuid|time|host|value|id|n)>|'<value>'|\"<value>\"")
 
 
+@functools.lru_cache(maxsize=65_536)  # the same messages come back at every refresh
 def error_class(message: str | None) -> str:
     """``HTTPError: 429 ... url: https://api.hubapi.com/...?after=48213`` ->
     ``HTTPError: <n> ... url: https://<host>/...?after=<n>``."""

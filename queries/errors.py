@@ -56,7 +56,7 @@ def failure_rates(db: Connectable, start: datetime, end: datetime) -> pd.DataFra
         b = Binds(conn)
         return b.frame(f"""
             SELECT crm_source, finished, failed,
-                   ROUND(CAST(failed * 100.0 / finished AS NUMERIC), 2) AS failure_rate
+                   CAST(ROUND(CAST(failed * 100.0 / finished AS NUMERIC), 2) AS DOUBLE PRECISION) AS failure_rate
             FROM (SELECT crm_source, COUNT(*) AS finished,
                          COUNT(*) FILTER (WHERE status = 'failed') AS failed
                   FROM {table(conn, 'sync_history')}

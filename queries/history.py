@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from sqlalchemy import Connection, TextClause
 
 from queries._sql import (  # noqa: F401  (FilterError is part of this module's interface)
     Binds,
@@ -47,6 +48,7 @@ COLUMNS = {
     "records_failed": NUMBER,
     "error_message": TEXT,
 }
+NOT_NULL = {"id", "crm_source", "sync_type", "start_time"}  # the user's NOT NULL columns
 TEXT_OPS = {"contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank"}
 NUMBER_OPS = {"equals", "notEqual", "lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual",
               "inRange", "blank", "notBlank"}
@@ -221,7 +223,13 @@ def _order(b: Binds, sort: tuple[tuple[str, str], ...]) -> str:
             raise FilterError(f"sort: unknown column {str(column)[:40]!r}")
         if direction not in ("asc", "desc"):
             raise FilterError(f"sort: direction of {column} must be asc or desc")
-        parts.append(f"{_expression(b, column)} {direction.upper()} NULLS LAST")
+        # NOT NULL columns keep their index order (start_time DESC walks its index backwards);
+        # a NULLS clause there would force a sort of every matching row.
+        nulls = "" if column in NOT_NULL else " NULLS LAST"
+        # on PostgreSQL an interval sorts like its seconds, without numeric arithmetic per row
+        expression = "(end_time - start_time)" if column == "duration_seconds" and b.postgres else \
+            _expression(b, column)
+        parts.append(f"{expression} {direction.upper()}{nulls}")
     if not any(column == "id" for column, _ in sort):
         parts.append("id DESC")
     return "ORDER BY " + ", ".join(parts)
@@ -321,13 +329,25 @@ def history_row(db: Connectable, run_id: int) -> dict | None:
     return row
 
 
-_EXPORT = """
-SELECT id, crm_source, sync_type, endpoint, status, start_time, end_time, {duration} AS duration_seconds,
-       records_processed, records_created, records_updated, records_failed, error_message
-FROM {h}
-{where}
-{order}
-"""
+def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False) -> tuple[TextClause, Binds]:
+    """The export's SELECT (EXPORT_COLUMNS, filtered and sorted) and its bound parameters.
+
+    ``iso_times`` formats times as ISO 8601 UTC text in SQL (PostgreSQL), for COPY; a timestamp
+    column is read in the session zone, which the engine sets to the data zone."""
+    b = Binds(conn, f.zone)
+    where, order = _where(b, f), _order(b, f.sort)
+    duration = _expression(b, "duration_seconds")
+    if iso_times:  # to_json writes ISO 8601 with a T at a third of to_char's cost
+        stamp = "(to_json(({c}::timestamptz) AT TIME ZONE 'UTC') #>> '{{}}') || 'Z' AS {c}"
+        start, end = stamp.format(c="start_time"), stamp.format(c="end_time")
+        duration = f"ROUND(CAST({duration} AS NUMERIC), 3)"
+    else:
+        start, end = "start_time", "end_time"
+    statement = (f"SELECT id, crm_source, sync_type, endpoint, status, {start}, {end}, {duration} AS duration_seconds, "
+                 f"records_processed, records_created, records_updated, records_failed, error_message "
+                 f"FROM {table(conn, 'sync_history')} {where} {order}")
+    times = () if iso_times else TIMES
+    return sql(statement, times=times, params=tuple(b.time_params)), b
 
 
 def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterator[list[tuple]]:
@@ -336,11 +356,7 @@ def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterat
     Times are aware UTC datetimes; the column order is EXPORT_COLUMNS.
     """
     with connect(db) as conn:
-        b = Binds(conn, f.zone)
-        where, order = _where(b, f), _order(b, f.sort)
-        statement = sql(_EXPORT.format(h=table(conn, "sync_history"), where=where, order=order,
-                                       duration=_expression(b, "duration_seconds")),
-                        times=TIMES, params=tuple(b.time_params))
+        statement, b = export_select(conn, f)
         zone = data_zone(conn)
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(statement, b.params)
         for rows in result.partitions(chunk):

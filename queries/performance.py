@@ -1,7 +1,12 @@
-"""The performance page's aggregates, bucketed by day of start_time and computed in SQL.
+"""The performance page's aggregates, by calendar day (UTC, of start_time), computed in SQL.
 
-Percentiles: PostgreSQL's percentile_cont (interpolated); SQLite, which has none, takes the
-nearest rank with window functions. Durations count finished runs that succeeded or were partial.
+Two statements cover the whole page:
+- ``daily_rollup``: one scan grouping runs by day, CRM and sync type into counts and sums; the
+  small per-chart tables (records by CRM, success rate per day, runs per day, throughput) are
+  re-grouped from its few hundred rows by the ``*_from`` functions;
+- ``daily_percentiles``: p50 and p95 duration per day and CRM and per day overall (PostgreSQL:
+  percentile_disc over GROUPING SETS, one sort; SQLite: nearest rank with window functions).
+Durations count finished runs that succeeded or were partial.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import pandas as pd
 
 from queries._sql import Binds, Connectable, connect, day_sql, duration_sql, table
 
-FINISHED = "end_time IS NOT NULL AND status IN ('success', 'partial')"
+FINISHED_OK = "end_time IS NOT NULL AND status IN ('success', 'partial')"
+ALL = "all"
 
 
 def _window(b: Binds, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> str:
@@ -24,87 +30,99 @@ def _window(b: Binds, start: datetime, end: datetime, crm_sources=(), sync_types
     return " AND ".join(clauses)
 
 
-def duration_percentiles(db: Connectable, start: datetime, end: datetime, *, by_crm: bool = True,
-                         crm_sources=(), sync_types=()) -> pd.DataFrame:
-    """Per day (and CRM, or 'all'): p50 and p95 duration in seconds and the run count."""
+def _day(conn) -> str:
+    """The day bucket: date_trunc on PostgreSQL (a third of to_char's cost; labelled in Python),
+    'YYYY-MM-DD' text on SQLite."""
+    return "date_trunc('day', start_time)" if conn.dialect.name == "postgresql" else day_sql(conn)
+
+
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    if not frame.empty and not isinstance(frame["day"].iloc[0], str):
+        frame["day"] = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in frame["day"]]
+    return frame
+
+
+def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> pd.DataFrame:
+    """Per day, CRM and sync type: runs, completed, failed, partial, records (NULL as 0), and the
+    runs, records and seconds of finished runs with a duration above 0 (for throughput)."""
     with connect(db) as conn:
         b = Binds(conn)
-        where = _window(b, start, end, crm_sources, sync_types)
-        group = "crm_source" if by_crm else "'all'"
-        runs = (f"SELECT {day_sql(conn)} AS day, {group} AS crm_source, {duration_sql(conn)} AS seconds "
-                f"FROM {table(conn, 'sync_history')} WHERE {where} AND {FINISHED}")
-        if b.postgres:
-            statement = f"""
-                SELECT day, crm_source,
-                       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS p50,
-                       percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds) AS p95,
-                       COUNT(*) AS runs
-                FROM ({runs}) d GROUP BY day, crm_source ORDER BY day, crm_source"""
+        timed = "end_time > start_time"
+        if b.postgres:  # sum intervals, take their seconds once per group
+            timed_seconds = f"EXTRACT(EPOCH FROM SUM(CASE WHEN {timed} THEN end_time - start_time END))"
         else:
-            statement = f"""
-                WITH d AS ({runs}),
-                r AS (SELECT day, crm_source, seconds,
-                             ROW_NUMBER() OVER (PARTITION BY day, crm_source ORDER BY seconds) AS rn,
-                             COUNT(*) OVER (PARTITION BY day, crm_source) AS n FROM d)
-                SELECT day, crm_source,
-                       MIN(CASE WHEN rn >= 0.5 * n THEN seconds END) AS p50,
-                       MIN(CASE WHEN rn >= 0.95 * n THEN seconds END) AS p95,
-                       MAX(n) AS runs
-                FROM r GROUP BY day, crm_source ORDER BY day, crm_source"""
-        return b.frame(statement)
-
-
-def records_by_crm(db: Connectable, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> pd.DataFrame:
-    """Records processed per CRM in the window (NULL counts as 0), largest first."""
-    with connect(db) as conn:
-        b = Binds(conn)
-        where = _window(b, start, end, crm_sources, sync_types)
-        return b.frame(f"""
-            SELECT crm_source, COALESCE(SUM(records_processed), 0) AS records
-            FROM {table(conn, 'sync_history')} WHERE {where}
-            GROUP BY crm_source ORDER BY records DESC, crm_source""")
-
-
-def success_rate_by_day(db: Connectable, start: datetime, end: datetime, crm_sources=(),
-                        sync_types=()) -> pd.DataFrame:
-    """Per day: completed, failed, partial, and the success rate (0 when nothing finished)."""
-    with connect(db) as conn:
-        b = Binds(conn)
-        where = _window(b, start, end, crm_sources, sync_types)
-        return b.frame(f"""
-            SELECT day, completed, failed, partial,
-                   CASE WHEN completed + failed = 0 THEN 0
-                        ELSE ROUND(CAST(completed * 100.0 / (completed + failed) AS NUMERIC), 2) END AS success_rate
-            FROM (SELECT {day_sql(conn)} AS day,
-                         COUNT(*) FILTER (WHERE status = 'success') AS completed,
-                         COUNT(*) FILTER (WHERE status = 'failed') AS failed,
-                         COUNT(*) FILTER (WHERE status = 'partial') AS partial
-                  FROM {table(conn, 'sync_history')} WHERE {where} GROUP BY 1) per_day
-            ORDER BY day""")
-
-
-def runs_per_day(db: Connectable, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> pd.DataFrame:
-    """Per day and CRM: how many runs started."""
-    with connect(db) as conn:
-        b = Binds(conn)
-        where = _window(b, start, end, crm_sources, sync_types)
-        return b.frame(f"""
-            SELECT {day_sql(conn)} AS day, crm_source, COUNT(*) AS runs
-            FROM {table(conn, 'sync_history')} WHERE {where}
-            GROUP BY 1, 2 ORDER BY 1, 2""")
-
-
-def throughput(db: Connectable, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> pd.DataFrame:
-    """Per CRM and sync type: records per second over finished runs with a duration above 0
-    (total records / total seconds), with the run count."""
-    with connect(db) as conn:
-        b = Binds(conn)
-        where = _window(b, start, end, crm_sources, sync_types)
-        seconds = duration_sql(conn)
-        return b.frame(f"""
-            SELECT crm_source, sync_type,
-                   SUM(COALESCE(records_processed, 0)) / SUM({seconds}) AS records_per_second,
-                   COUNT(*) AS runs
+            timed_seconds = f"SUM(CASE WHEN {timed} THEN {duration_sql(conn)} END)"
+        return _labelled(b.frame(f"""
+            SELECT {_day(conn)} AS day, crm_source, sync_type,
+                   COUNT(*) AS runs,
+                   COUNT(*) FILTER (WHERE status = 'success') AS completed,
+                   COUNT(*) FILTER (WHERE status = 'failed') AS failed,
+                   COUNT(*) FILTER (WHERE status = 'partial') AS partial,
+                   COUNT(*) FILTER (WHERE {timed}) AS timed_runs,
+                   COALESCE(SUM(records_processed), 0) AS records,
+                   COALESCE(SUM(CASE WHEN {timed} THEN COALESCE(records_processed, 0) END), 0) AS timed_records,
+                   CAST(COALESCE({timed_seconds}, 0) AS DOUBLE PRECISION) AS timed_seconds
             FROM {table(conn, 'sync_history')}
-            WHERE {where} AND end_time IS NOT NULL AND {seconds} > 0
-            GROUP BY crm_source, sync_type ORDER BY records_per_second DESC""")
+            WHERE {_window(b, start, end, crm_sources, sync_types)}
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""))
+
+
+def daily_percentiles(db: Connectable, start: datetime, end: datetime, crm_sources=(),
+                      sync_types=()) -> pd.DataFrame:
+    """Per day and CRM, and per day over all CRMs (crm_source = 'all'): p50, p95 (nearest rank,
+    in seconds) and runs."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        window = f"WHERE {_window(b, start, end, crm_sources, sync_types)} AND {FINISHED_OK}"
+        if b.postgres:  # percentile_disc sorts the intervals themselves: no per-row arithmetic
+            return _labelled(b.frame(f"""
+                SELECT day, CASE WHEN GROUPING(crm_source) = 1 THEN '{ALL}' ELSE crm_source END AS crm_source,
+                       CAST(EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY span))
+                            AS DOUBLE PRECISION) AS p50,
+                       CAST(EXTRACT(EPOCH FROM percentile_disc(0.95) WITHIN GROUP (ORDER BY span))
+                            AS DOUBLE PRECISION) AS p95,
+                       COUNT(*) AS runs
+                FROM (SELECT {_day(conn)} AS day, crm_source, end_time - start_time AS span
+                      FROM {table(conn, 'sync_history')} {window}) d
+                GROUP BY GROUPING SETS ((day, crm_source), (day)) ORDER BY 1, 2"""))
+        runs = (f"SELECT {day_sql(conn)} AS day, crm_source, {duration_sql(conn)} AS seconds "
+                f"FROM {table(conn, 'sync_history')} {window}")
+        ranked = """
+            SELECT day, crm_source, seconds,
+                   ROW_NUMBER() OVER (PARTITION BY day, crm_source ORDER BY seconds) AS rn,
+                   COUNT(*) OVER (PARTITION BY day, crm_source) AS n FROM d"""
+        return b.frame(f"""
+            WITH d AS ({runs} UNION ALL SELECT day, '{ALL}', seconds FROM ({runs}) o), r AS ({ranked})
+            SELECT day, crm_source,
+                   MIN(CASE WHEN rn >= 0.5 * n THEN seconds END) AS p50,
+                   MIN(CASE WHEN rn >= 0.95 * n THEN seconds END) AS p95,
+                   MAX(n) AS runs
+            FROM r GROUP BY day, crm_source ORDER BY 1, 2""")
+
+
+def records_by_crm_from(rollup: pd.DataFrame) -> pd.DataFrame:
+    """Records processed per CRM, largest first."""
+    frame = rollup.groupby("crm_source", as_index=False)["records"].sum()
+    return frame.sort_values(["records", "crm_source"], ascending=[False, True]).reset_index(drop=True)
+
+
+def success_rate_from(rollup: pd.DataFrame) -> pd.DataFrame:
+    """Per day: completed, failed, partial and the success rate (two decimals, 0 when none)."""
+    frame = rollup.groupby("day", as_index=False)[["completed", "failed", "partial"]].sum()
+    finished = frame["completed"] + frame["failed"]
+    rate = (frame["completed"] * 100.0 / finished.where(finished > 0)).round(2).fillna(0.0)
+    return frame.assign(success_rate=rate)
+
+
+def runs_per_day_from(rollup: pd.DataFrame) -> pd.DataFrame:
+    return rollup.groupby(["day", "crm_source"], as_index=False)["runs"].sum()
+
+
+def throughput_from(rollup: pd.DataFrame) -> pd.DataFrame:
+    """Per CRM and sync type: total records / total seconds of timed runs, fastest first."""
+    sums = ["timed_records", "timed_seconds", "timed_runs"]
+    frame = rollup.groupby(["crm_source", "sync_type"], as_index=False)[sums].sum()
+    frame = frame[frame["timed_seconds"] > 0]
+    frame = frame.assign(records_per_second=frame["timed_records"] / frame["timed_seconds"], runs=frame["timed_runs"])
+    return frame[["crm_source", "sync_type", "records_per_second", "runs"]].sort_values(
+        "records_per_second", ascending=False).reset_index(drop=True)

@@ -115,6 +115,14 @@ def use_engine(dash_app):
     runtime.current.settings, runtime.current.engine = saved
 
 
+@pytest.fixture(autouse=True)
+def fresh_day_cache():
+    """Tests reuse one database with new rows: no closed day may come from an earlier test."""
+    from dashapp.payloads import DAYS
+
+    DAYS.clear()
+
+
 @pytest.fixture
 def browser_ready() -> None:
     for tool in ("chromium", "chromedriver"):

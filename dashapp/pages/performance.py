@@ -7,7 +7,6 @@ are served at /api/performance-charts.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import dash
 import dash_bootstrap_components as dbc
@@ -78,13 +77,13 @@ def layout(**_query: str) -> html.Div:
 def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
     now = utc_now()
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else DAY_CHOICES[0]
-    start = now - timedelta(days=days)
+    start = payloads.window_days(days, now)[0]
     try:
-        frames = payloads.performance_frames(runtime.engine(), start, now, crms or (), sync_types or ())
+        frames = payloads.performance_frames(runtime.engine(), days, now, crms or (), sync_types or ())
     except (SQLAlchemyError, FilterError) as exc:
         log.warning("performance refresh failed: %s", error_line(exc))
         return (*(no_update for _ in CHARTS), failed(now, previous, error_line(exc)))
-    why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} for this selection"
+    why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} (UTC days) for this selection"
     return (
         figures.duration_trend(frames["duration_by_crm"], why),
         figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),

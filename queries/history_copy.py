@@ -1,0 +1,76 @@
+"""The history export on PostgreSQL at COPY speed: ``COPY (SELECT ...) TO STDOUT WITH CSV``.
+
+The SELECT is the export's own (``queries.history.export_select``), its bound values rendered
+into the statement by psycopg2's quoting (COPY takes no parameters). The server writes CSV;
+a worker thread moves it through a small bounded queue to the caller, so memory stays flat
+and a slow client slows the COPY instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+
+from sqlalchemy import Engine
+
+from queries.history import EXPORT_COLUMNS, HistoryFilter, export_select
+
+_DONE = object()
+
+
+class _Stopped(Exception):
+    pass
+
+
+def copy_statement(engine: Engine, f: HistoryFilter) -> str:
+    with engine.connect() as conn:
+        clause, binds = export_select(conn, f, iso_times=True)
+        compiled = clause.bindparams(**binds.params).compile(dialect=conn.dialect)
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cursor:
+            select = cursor.mogrify(str(compiled), compiled.params).decode()
+    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER false)"
+
+
+def copy_csv(engine: Engine, f: HistoryFilter, queue_size: int = 16) -> Iterator[bytes]:
+    """The CSV bytes of every matching row, a header first; raises FilterError before any I/O."""
+    statement = copy_statement(engine, f)
+    pieces: queue.Queue = queue.Queue(maxsize=queue_size)
+    stop = threading.Event()
+
+    class Pipe:
+        def write(self, data: bytes | str) -> None:
+            if stop.is_set():
+                raise _Stopped()
+            pieces.put(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+    def run() -> None:
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cursor:
+                cursor.copy_expert(statement, Pipe(), size=64 * 1024)
+            raw.rollback()
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which re-raises it
+            raw.invalidate() if isinstance(exc, _Stopped) else raw.rollback()
+            pieces.put(exc)
+        finally:
+            raw.close()
+            pieces.put(_DONE)
+
+    worker = threading.Thread(target=run, name="history-copy", daemon=True)
+    worker.start()
+    try:
+        yield (",".join(EXPORT_COLUMNS) + "\n").encode()
+        while (piece := pieces.get()) is not _DONE:
+            if isinstance(piece, BaseException):
+                if isinstance(piece, _Stopped):
+                    return
+                raise piece
+            yield piece
+    finally:
+        stop.set()
+        while worker.is_alive():  # drain, so a blocked put() sees the stop and the COPY ends
+            with contextlib.suppress(queue.Empty):
+                pieces.get(timeout=0.05)
