@@ -27,7 +27,7 @@ from dashapp.db import postgres_engine
 from queries._sql import utc_now
 from queries.choices import distinct_values
 from queries.crm_status import crm_status
-from queries.errors import error_classes, failure_rates, recent_failures
+from queries.errors import daily_messages
 from queries.history import HistoryFilter, history_count, history_page
 from queries.overview import overview_counts
 from queries.performance import daily_percentiles, daily_rollup
@@ -60,8 +60,8 @@ def cases(now) -> list[tuple[str, Callable]]:
         ("performance: daily rollup, 7 d (uncached)", lambda e: daily_rollup(e, week, now)),
         ("performance: daily p50/p95 per CRM and overall, 7 d (uncached)", lambda e: daily_percentiles(e, week, now)),
         ("performance page refresh (closed days cached)", lambda e: payloads.performance_frames(e, 7, now)),
-        ("errors: classes, rates, latest, 7 d", lambda e: (
-            error_classes(e, week, now), failure_rates(e, week, now), recent_failures(e))),
+        ("errors: daily messages, 7 d (uncached)", lambda e: daily_messages(e, week, now)),
+        ("errors page refresh (closed days cached)", lambda e: payloads.errors_frames(e, 7, now)),
     ]
 
 

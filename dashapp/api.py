@@ -6,11 +6,10 @@ that cannot answer is a 503 with its error, never a 500 with a stack trace.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Flask, jsonify, request
 
 from dashapp import history_params, http_errors, payloads, runtime
+from dashapp.day_cache import day_start
 from dashapp.export import export
 from dashapp.http_errors import BadParameter
 from queries._sql import utc_now
@@ -55,8 +54,9 @@ def performance_charts():
 @api.get("/errors")
 def errors():
     now = utc_now()
-    start = now - timedelta(days=int_param("days", 7, 1, 365))
-    return jsonify(payloads.errors_json(payloads.errors_frames(runtime.engine(), start, now), start, now))
+    days = int_param("days", 7, 1, 365)
+    start = day_start(payloads.window_days(days, now)[0])
+    return jsonify(payloads.errors_json(payloads.errors_frames(runtime.engine(), days, now), start, now))
 
 
 @api.get("/recent-syncs")

@@ -1,9 +1,9 @@
 """Per-day aggregates of days that no longer change, kept in memory so a refresh only asks the
 database for the last two days.
 
-A day is closed once it ended more than a day ago: runs that started on it and finish late are
-then almost all in. Closed days are kept for ``ttl`` seconds (an hour), which also picks up the
-rare run that finishes later still. One cache per process.
+A day is closed once it ended ``settle`` seconds ago (an hour): runs that started on it and
+finish late are then almost all in. Closed days are kept for ``ttl`` seconds (an hour), which
+also picks up the rare run that finishes later still. One cache per process.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ def day_start(day: date) -> datetime:
 
 
 class DayCache:
-    def __init__(self, ttl: float = 3600.0, max_entries: int = 5000) -> None:
+    def __init__(self, ttl: float = 3600.0, settle: float = 3600.0, max_entries: int = 5000) -> None:
         self.ttl = ttl
+        self.settle = timedelta(seconds=settle)
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple, tuple[float, dict[str, pd.DataFrame]]] = OrderedDict()
         self._lock = threading.Lock()
@@ -33,7 +34,7 @@ class DayCache:
         """The frames (each with a 'day' column, 'YYYY-MM-DD') for ``days``: cached closed days
         from memory, the rest from one ``compute(start, end)`` call over the days from the first
         missing one through ``now``."""
-        closed_before = now.date() - timedelta(days=1)
+        closed_before = (now - self.settle).date()  # days before this one have settled
         cached: list[dict[str, pd.DataFrame]] = []
         first_missing = None
         with self._lock:

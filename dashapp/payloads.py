@@ -130,11 +130,19 @@ def performance_charts(frames: dict) -> dict:
     }
 
 
-def errors_frames(engine: Engine, start: datetime, end: datetime) -> dict:
+def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
+    """The errors page's DataFrames for the last ``days`` calendar days (UTC, today included)."""
+
+    def compute(start: datetime, end: datetime) -> dict:
+        return {"rollup": performance.daily_rollup(engine, start, end),
+                "messages": errors.daily_messages(engine, start, end)}
+
+    key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), "errors")
+    parts = DAYS.frames(key, window_days(days, now), now, compute)
     return {
         "recent": errors.recent_failures(engine, 10),
-        "classes": errors.error_classes(engine, start, end),
-        "rates": errors.failure_rates(engine, start, end),
+        "classes": errors.classes_from(parts["messages"]),
+        "rates": errors.failure_rates_from(parts["rollup"]),
     }
 
 

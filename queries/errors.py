@@ -1,4 +1,10 @@
-"""The errors page: recent failures, error classes, and the CRMs that fail most."""
+"""The errors page: recent failures, error classes, and the CRMs that fail most.
+
+``daily_messages`` counts failed runs per day and distinct message (first 500 characters) in
+SQL; ``classes_from`` turns those few distinct texts into error classes. Failure rates come from
+the performance page's ``daily_rollup`` (``failure_rates_from``), so both are per-day tables the
+app can keep for days that no longer change.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries._sql import Binds, Connectable, connect, read_frame, sql, table
+from queries._sql import Binds, Connectable, connect, day_sql, read_frame, sql, table
 from queries.error_classes import error_class, search_text
 
 TIMES = ("start_time", "end_time")
@@ -22,45 +28,41 @@ def recent_failures(db: Connectable, limit: int = 10) -> pd.DataFrame:
         return read_frame(conn, statement, {"limit": int(limit)}, times=TIMES)
 
 
-def error_classes(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
-    """Failed runs started in [start, end) grouped by error class, most frequent first.
-
-    SQL groups the distinct messages (their first 500 characters) and counts them; the classes
-    are then made from those few distinct texts, not from every row.
-    """
+def daily_messages(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
+    """Failed runs started in [start, end), per day and distinct message: runs and last start."""
     with connect(db) as conn:
         b = Binds(conn)
-        messages = b.frame(f"""
-            SELECT SUBSTR(error_message, 1, 500) AS message, COUNT(*) AS runs,
-                   MAX(start_time) AS last_seen, MIN(crm_source) AS crm_source,
-                   COUNT(DISTINCT crm_source) AS crms
+        frame = b.frame(f"""
+            SELECT {day_sql(conn)} AS day, SUBSTR(error_message, 1, 500) AS message, COUNT(*) AS runs,
+                   MAX(start_time) AS last_seen
             FROM {table(conn, 'sync_history')}
             WHERE status = 'failed' AND start_time >= {b.bind(start)} AND start_time < {b.bind(end)}
-            GROUP BY SUBSTR(error_message, 1, 500)""")
+            GROUP BY 1, 2""")
+    frame["last_seen"] = frame["last_seen"].astype(str)
+    return frame
+
+
+def classes_from(messages: pd.DataFrame) -> pd.DataFrame:
+    """Error classes, most frequent first: runs, a sample message, last seen, a search text."""
     columns = ["error_class", "runs", "sample", "last_seen", "search"]
     if messages.empty:
         return pd.DataFrame(columns=columns)
-    messages["error_class"] = [error_class(m) for m in messages["message"]]
-    messages["last_seen"] = messages["last_seen"].astype(str)
-    messages = messages.sort_values("runs", ascending=False)
-    grouped = messages.groupby("error_class", sort=False).agg(
+    texts = messages.groupby("message", as_index=False, dropna=False).agg(
+        runs=("runs", "sum"), last_seen=("last_seen", "max"))
+    texts["error_class"] = [error_class(None if pd.isna(m) else m) for m in texts["message"]]
+    texts = texts.sort_values("runs", ascending=False)
+    grouped = texts.groupby("error_class", sort=False).agg(
         runs=("runs", "sum"), sample=("message", "first"), last_seen=("last_seen", "max")).reset_index()
     grouped["search"] = [search_text(c) for c in grouped["error_class"]]
     return grouped.sort_values(["runs", "error_class"], ascending=[False, True]).reset_index(drop=True)[columns]
 
 
-def failure_rates(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
-    """Per CRM, runs finished in the window started in [start, end): failed, total and the
-    failure rate in percent; worst first."""
-    with connect(db) as conn:
-        b = Binds(conn)
-        return b.frame(f"""
-            SELECT crm_source, finished, failed,
-                   CAST(ROUND(CAST(failed * 100.0 / finished AS NUMERIC), 2) AS DOUBLE PRECISION) AS failure_rate
-            FROM (SELECT crm_source, COUNT(*) AS finished,
-                         COUNT(*) FILTER (WHERE status = 'failed') AS failed
-                  FROM {table(conn, 'sync_history')}
-                  WHERE start_time >= {b.bind(start)} AND start_time < {b.bind(end)}
-                    AND status IN ('success', 'failed', 'partial')
-                  GROUP BY crm_source) per_crm
-            ORDER BY failure_rate DESC, failed DESC, crm_source""")
+def failure_rates_from(rollup: pd.DataFrame) -> pd.DataFrame:
+    """Per CRM: finished runs (success, failed, partial), failed, and the failure rate in percent
+    (two decimals); worst first."""
+    frame = rollup.groupby("crm_source", as_index=False)[["completed", "failed", "partial"]].sum()
+    frame["finished"] = frame["completed"] + frame["failed"] + frame["partial"]
+    frame = frame[frame["finished"] > 0]
+    frame = frame.assign(failure_rate=(frame["failed"] * 100.0 / frame["finished"]).round(2))
+    return frame.sort_values(["failure_rate", "failed", "crm_source"], ascending=[False, False, True])[
+        ["crm_source", "finished", "failed", "failure_rate"]].reset_index(drop=True)

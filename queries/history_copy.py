@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from queries.history import EXPORT_COLUMNS, HistoryFilter, export_select
 
 _DONE = object()
+PIECE_BYTES = 64 * 1024
 
 
 class _Stopped(Exception):
@@ -41,16 +42,30 @@ def copy_csv(engine: Engine, f: HistoryFilter, queue_size: int = 16) -> Iterator
     stop = threading.Event()
 
     class Pipe:
+        """psycopg2 writes one row per call: gather them into ~64 KB pieces per hand-off."""
+
+        def __init__(self) -> None:
+            self.buffer = bytearray()
+
         def write(self, data: bytes | str) -> None:
+            self.buffer += data if isinstance(data, bytes) else data.encode("utf-8")
+            if len(self.buffer) >= PIECE_BYTES:
+                self.flush()
+
+        def flush(self) -> None:
             if stop.is_set():
                 raise _Stopped()
-            pieces.put(data if isinstance(data, bytes) else data.encode("utf-8"))
+            if self.buffer:
+                pieces.put(bytes(self.buffer))
+                self.buffer.clear()
 
     def run() -> None:
         raw = engine.raw_connection()
         try:
+            pipe = Pipe()
             with raw.cursor() as cursor:
-                cursor.copy_expert(statement, Pipe(), size=64 * 1024)
+                cursor.copy_expert(statement, pipe)
+            pipe.flush()
             raw.rollback()
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, which re-raises it
             raw.invalidate() if isinstance(exc, _Stopped) else raw.rollback()

@@ -13,7 +13,7 @@ import pytest
 
 from queries._sql import utc_now
 from queries.error_classes import error_class, search_text
-from queries.errors import error_classes, failure_rates, recent_failures
+from queries.errors import classes_from, daily_messages, failure_rates_from, recent_failures
 from queries.performance import (
     ALL,
     daily_percentiles,
@@ -123,7 +123,7 @@ def test_error_classes_group_messages_that_differ_only_in_values(db):
             for i, m in enumerate(messages)]
     runs.append(Run("hubspot", "contacts", "success", timedelta(hours=1), timedelta(minutes=30)))
     insert_runs(db, runs, now)
-    classes = error_classes(db, now - timedelta(days=1), now)
+    classes = classes_from(daily_messages(db, now - timedelta(days=1), now))
     assert list(classes["runs"]) == [3, 2, 1]
     assert classes["error_class"].iloc[0] == error_class(messages[0])
     assert "<n>" in classes["error_class"].iloc[0] and "<host>" in classes["error_class"].iloc[0]
@@ -132,7 +132,7 @@ def test_error_classes_group_messages_that_differ_only_in_values(db):
 
     recent = recent_failures(db, 10)
     assert list(recent["error_message"]) == messages  # newest first
-    rates = failure_rates(db, now - timedelta(days=1), now)
+    rates = failure_rates_from(daily_rollup(db, now - timedelta(days=1), now))
     assert rates.to_dict("records")[0] == {"crm_source": "hubspot", "finished": 7, "failed": 6,
                                            "failure_rate": pytest.approx(round(600 / 7, 2))}
 
@@ -162,7 +162,8 @@ def test_errors_json_links_each_class_to_its_runs(client, db):
     now = utc_now()
     runs = insert_runs(db, history_runs(), now)
     body = client.get("/api/errors?days=30").get_json()
-    failed = [r for r in runs if r.status == "failed" and r.start_ago <= timedelta(days=30)]
+    first_day = (now - timedelta(days=29)).strftime("%Y-%m-%d")
+    failed = [r for r in runs if r.status == "failed" and day(r, now) >= first_day]
     assert sum(c["count"] for c in body["error_classes"]) == len(failed)
     top = body["error_classes"][0]
     page = client.get(top["history_link"].replace("/history", "/export/sync-history.csv"))
@@ -172,7 +173,7 @@ def test_errors_json_links_each_class_to_its_runs(client, db):
 
 
 def test_closed_days_come_from_the_cache(db):
-    """A second call asks the database only for the days from yesterday on."""
+    """A second call asks the database only for the days that have not settled (ended < 1 h ago)."""
     from dashapp import payloads
 
     now = utc_now()
@@ -193,7 +194,7 @@ def test_closed_days_come_from_the_cache(db):
     finally:
         performance.daily_rollup = saved
     assert calls[0][0].date() == (now - timedelta(days=6)).date()
-    assert calls[1][0].date() == (now - timedelta(days=1)).date()
+    assert calls[1][0].date() == (now - timedelta(hours=1)).date()
     for name in first:
         assert first[name].reset_index(drop=True).equals(second[name].reset_index(drop=True)), name
     first_day = (now - timedelta(days=6)).strftime("%Y-%m-%d")

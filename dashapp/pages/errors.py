@@ -7,7 +7,6 @@ Clicking a class (bar or link) opens the history filtered to its runs.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import dash
 import dash_bootstrap_components as dbc
@@ -17,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import ids, payloads, runtime
 from dashapp.components import figures
 from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.day_cache import day_start
 from dashapp.http_errors import error_line
 from queries._sql import utc_now
 
@@ -37,7 +37,7 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
         ], className="align-items-center mb-3 g-2"),
         dbc.Row(dbc.Col(dbc.Select(id=ids.ERRORS_DAYS, value="7", size="sm", options=[
-            {"label": "Last 24 hours" if d == 1 else f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
+            {"label": "Today (UTC)" if d == 1 else f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
             xs=12, md=3), className="mb-3"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
@@ -104,9 +104,9 @@ def _recent_list(recent: list[dict]) -> dbc.ListGroup | html.Div:
 def refresh_errors(_ticks, _clicks, days, previous):
     now = utc_now()
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else 7
-    start = now - timedelta(days=days)
+    start = day_start(payloads.window_days(days, now)[0])
     try:
-        data = payloads.errors_json(payloads.errors_frames(runtime.engine(), start, now), start, now)
+        data = payloads.errors_json(payloads.errors_frames(runtime.engine(), days, now), start, now)
     except SQLAlchemyError as exc:
         log.warning("errors refresh failed: %s", error_line(exc))
         return no_update, no_update, no_update, no_update, failed(now, previous, error_line(exc))
