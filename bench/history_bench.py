@@ -126,7 +126,7 @@ class PeakRss:
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        while not self._stop.wait(0.02):
+        while not self._stop.wait(0.1):
             self.peak = max(self.peak, self.process.memory_info().rss)
 
     def __enter__(self) -> PeakRss:

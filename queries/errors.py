@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries._sql import Binds, Connectable, connect, day_sql, read_frame, sql, table
+from queries._sql import Binds, Connectable, connect, day_sql, label_days, read_frame, sql, table
 from queries.error_classes import error_class, search_text
 
 TIMES = ("start_time", "end_time")
@@ -32,14 +32,12 @@ def daily_messages(db: Connectable, start: datetime, end: datetime) -> pd.DataFr
     """Failed runs started in [start, end), per day and distinct message: runs and last start."""
     with connect(db) as conn:
         b = Binds(conn)
-        frame = b.frame(f"""
+        return label_days(b.frame(f"""
             SELECT {day_sql(conn)} AS day, SUBSTR(error_message, 1, 500) AS message, COUNT(*) AS runs,
                    MAX(start_time) AS last_seen
             FROM {table(conn, 'sync_history')}
             WHERE status = 'failed' AND start_time >= {b.bind(start)} AND start_time < {b.bind(end)}
-            GROUP BY 1, 2""")
-    frame["last_seen"] = frame["last_seen"].astype(str)
-    return frame
+            GROUP BY 1, 2""", times=("last_seen",)))
 
 
 def classes_from(messages: pd.DataFrame) -> pd.DataFrame:

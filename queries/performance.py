@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries._sql import Binds, Connectable, connect, day_sql, duration_sql, table
+from queries._sql import Binds, Connectable, connect, day_sql, duration_sql, label_days, table
 
 FINISHED_OK = "end_time IS NOT NULL AND status IN ('success', 'partial')"
 ALL = "all"
@@ -30,18 +30,6 @@ def _window(b: Binds, start: datetime, end: datetime, crm_sources=(), sync_types
     return " AND ".join(clauses)
 
 
-def _day(conn) -> str:
-    """The day bucket: date_trunc on PostgreSQL (a third of to_char's cost; labelled in Python),
-    'YYYY-MM-DD' text on SQLite."""
-    return "date_trunc('day', start_time)" if conn.dialect.name == "postgresql" else day_sql(conn)
-
-
-def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    if not frame.empty and not isinstance(frame["day"].iloc[0], str):
-        frame["day"] = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in frame["day"]]
-    return frame
-
-
 def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> pd.DataFrame:
     """Per day, CRM and sync type: runs, completed, failed, partial, records (NULL as 0), and the
     runs, records and seconds of finished runs with a duration above 0 (for throughput)."""
@@ -52,8 +40,8 @@ def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=()
             timed_seconds = f"EXTRACT(EPOCH FROM SUM(CASE WHEN {timed} THEN end_time - start_time END))"
         else:
             timed_seconds = f"SUM(CASE WHEN {timed} THEN {duration_sql(conn)} END)"
-        return _labelled(b.frame(f"""
-            SELECT {_day(conn)} AS day, crm_source, sync_type,
+        return label_days(b.frame(f"""
+            SELECT {day_sql(conn)} AS day, crm_source, sync_type,
                    COUNT(*) AS runs,
                    COUNT(*) FILTER (WHERE status = 'success') AS completed,
                    COUNT(*) FILTER (WHERE status = 'failed') AS failed,
@@ -75,14 +63,14 @@ def daily_percentiles(db: Connectable, start: datetime, end: datetime, crm_sourc
         b = Binds(conn)
         window = f"WHERE {_window(b, start, end, crm_sources, sync_types)} AND {FINISHED_OK}"
         if b.postgres:  # percentile_disc sorts the intervals themselves: no per-row arithmetic
-            return _labelled(b.frame(f"""
+            return label_days(b.frame(f"""
                 SELECT day, CASE WHEN GROUPING(crm_source) = 1 THEN '{ALL}' ELSE crm_source END AS crm_source,
                        CAST(EXTRACT(EPOCH FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY span))
                             AS DOUBLE PRECISION) AS p50,
                        CAST(EXTRACT(EPOCH FROM percentile_disc(0.95) WITHIN GROUP (ORDER BY span))
                             AS DOUBLE PRECISION) AS p95,
                        COUNT(*) AS runs
-                FROM (SELECT {_day(conn)} AS day, crm_source, end_time - start_time AS span
+                FROM (SELECT {day_sql(conn)} AS day, crm_source, end_time - start_time AS span
                       FROM {table(conn, 'sync_history')} {window}) d
                 GROUP BY GROUPING SETS ((day, crm_source), (day)) ORDER BY 1, 2"""))
         runs = (f"SELECT {day_sql(conn)} AS day, crm_source, {duration_sql(conn)} AS seconds "
