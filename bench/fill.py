@@ -52,11 +52,12 @@ FROM (
 ) runs
 """
 
+# The README's recommendation. (status, start_time) and (crm_source, start_time) were measured
+# too and changed no page query by more than a few milliseconds, so they are not recommended.
 RECOMMENDED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS sync_history_end_time_idx ON orchestration.sync_history (end_time)",
-    "CREATE INDEX IF NOT EXISTS sync_history_status_start_idx ON orchestration.sync_history (status, start_time)",
-    "CREATE INDEX IF NOT EXISTS sync_history_crm_start_idx ON orchestration.sync_history (crm_source, start_time)",
 )
+OTHER_INDEXES = ("sync_history_status_start_idx", "sync_history_crm_start_idx")
 
 
 def database_url(admin_url: str, database: str) -> str:
@@ -90,6 +91,8 @@ def set_recommended_indexes(url: str, present: bool) -> None:
                 conn.execute(text(statement))
             else:
                 conn.execute(text("DROP INDEX IF EXISTS orchestration." + statement.split()[5]))
+        for name in OTHER_INDEXES:
+            conn.execute(text(f"DROP INDEX IF EXISTS orchestration.{name}"))
         conn.execute(text("ANALYZE orchestration.sync_history"))
     engine.dispose()
 

@@ -99,15 +99,14 @@ def to_utc(values: pd.Series, zone: ZoneInfo) -> pd.Series:
     """Naive values are taken to be in ``zone``; aware ones keep their instant. Result: UTC."""
     if values.empty:
         return pd.Series(values, dtype="datetime64[us, UTC]")
-    aware = [_aware(v, zone) for v in values]
-    return pd.Series(pd.to_datetime(aware, utc=True), index=values.index).astype("datetime64[us, UTC]")
-
-
-def _aware(value: object, zone: ZoneInfo) -> datetime | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
-        return None
-    moment = pd.Timestamp(value).to_pydatetime()
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    if values.dtype == object:  # None mixed in, or aware datetimes in a zone pandas did not infer
+        aware = values.map(lambda v: v.tzinfo is not None if hasattr(v, "tzinfo") else None).dropna()
+        if aware.any():
+            return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+        values = pd.to_datetime(values)
+    if getattr(values.dt, "tz", None) is None:
+        values = values.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+    return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
 
 
 class FilterError(ValueError):
