@@ -64,7 +64,7 @@ def day_sql(conn: Connection, column: str = "start_time") -> str:
 
 def label_days(frame: pd.DataFrame, column: str = "day") -> pd.DataFrame:
     if not frame.empty and not isinstance(frame[column].iloc[0], str):
-        frame[column] = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in frame[column]]
+        frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")
     return frame
 
 

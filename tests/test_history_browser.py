@@ -43,7 +43,9 @@ def test_filter_sort_open_and_download(dash_duo, dash_app, use_engine, pg_engine
     runs = insert_runs(pg_engine, history_runs(), utc_now())
     failed = [r for r in runs if r.status == "failed"]
     dash_duo.start_server(dash_app)
-    dash_duo.wait_for_page(f"{dash_duo.server_url}/history?status=failed&range=30d")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/history?range=30d")
+    dash_duo.wait_for_text_to_equal("#history-count", f"{len(runs):,} matching runs", timeout=15)
+    dash_duo.select_dcc_dropdown("#history-status", value="failed")
     dash_duo.wait_for_text_to_equal("#history-count", f"{len(failed):,} matching runs", timeout=15)
 
     search = dash_duo.find_element("#history-error-search")
