@@ -57,7 +57,7 @@ def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[t
         dashGridOptions={
             "cacheBlockSize": 100, "maxBlocksInCache": 20, "infiniteInitialRowCount": 1,
             "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-            "multiSortKey": "ctrl", "alwaysMultiSort": False, "tooltipShowDelay": 400,
+            "tooltipShowDelay": 400,  # several sort columns: shift-click, AG Grid's default
         },
         className="history-grid",
         style={"height": "65vh", "width": "100%"},
