@@ -35,10 +35,7 @@ def crm_statuses(engine: Engine, now: datetime) -> dict:
                 "sync_type": row["sync_type"],
                 "last_sync": display.iso_utc(row["start_time"]),
                 "status": display.text(row["status"]),
-                "records_processed": display.count(row["records_processed"]),
-                "records_created": display.count(row["records_created"]),
-                "records_updated": display.count(row["records_updated"]),
-                "records_failed": display.count(row["records_failed"]),
+                **_counts(row),
                 "duration_seconds": display.seconds(row["duration_seconds"]),
                 "next_sync": display.iso_utc(row["next_sync"]),
                 "next_sync_note": display.text(row["next_sync_note"]),
@@ -48,25 +45,28 @@ def crm_statuses(engine: Engine, now: datetime) -> dict:
     }
 
 
+def _counts(row: dict) -> dict:
+    return {name: display.count(row[name])
+            for name in ("records_processed", "records_created", "records_updated", "records_failed")}
+
+
+def run_record(row: dict, error_column: str = "error_message") -> dict:
+    """One run as the JSON and the grids carry it (``error_column``: the message or an excerpt)."""
+    return {
+        "id": int(row["id"]),
+        "crm_source": row["crm_source"],
+        "sync_type": row["sync_type"],
+        "status": display.text(row["status"]),
+        "start_time": display.iso_utc(row["start_time"]),
+        "end_time": display.iso_utc(row["end_time"]),
+        "duration_seconds": display.seconds(row["duration_seconds"]),
+        **_counts(row),
+        "error_message": display.text(row[error_column]),
+    }
+
+
 def recent(engine: Engine, limit: int, now: datetime) -> dict:
-    frame = recent_syncs(engine, limit, now)
-    syncs = [
-        {
-            "id": int(row["id"]),
-            "crm_source": row["crm_source"],
-            "sync_type": row["sync_type"],
-            "status": display.text(row["status"]),
-            "start_time": display.iso_utc(row["start_time"]),
-            "end_time": display.iso_utc(row["end_time"]),
-            "duration_seconds": display.seconds(row["duration_seconds"]),
-            "records_processed": display.count(row["records_processed"]),
-            "records_created": display.count(row["records_created"]),
-            "records_updated": display.count(row["records_updated"]),
-            "records_failed": display.count(row["records_failed"]),
-            "error_message": display.text(row["error_message"]),
-        }
-        for row in frame.to_dict("records")
-    ]
+    syncs = [run_record(row) for row in recent_syncs(engine, limit, now).to_dict("records")]
     return {"syncs": syncs, "total": len(syncs)}
 
 

@@ -16,11 +16,11 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import display, history_params, ids, runtime
+from dashapp import display, history_params, ids, payloads, runtime
+from dashapp.components.filter_options import filter_options
 from dashapp.components.history_grid import history_grid
 from dashapp.http_errors import BadParameter, error_line
 from queries._sql import utc_now
-from queries.choices import distinct_values
 from queries.history import FilterError, history_count, history_page, history_row
 
 log = logging.getLogger(__name__)
@@ -34,16 +34,6 @@ QUICK_FILTERS = [
 
 def _as_lists(query: dict) -> dict[str, list[str]]:
     return {k: (v if isinstance(v, list) else [v]) for k, v in query.items() if isinstance(v, str | list)}
-
-
-def _choices(column: str) -> list[dict]:
-    try:
-        values = distinct_values(runtime.engine(), column)
-    except SQLAlchemyError as exc:
-        log.warning("history choices for %s failed: %s", column, error_line(exc))
-        return []
-    label = display.crm_name if column == "crm_source" else str
-    return [{"label": label(v), "value": v} for v in values]
 
 
 def layout(**query: str | list[str]) -> html.Div:
@@ -83,11 +73,11 @@ def layout(**query: str | list[str]) -> html.Div:
                 className="mb-2"),
         ], className="g-2 align-items-center"),
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_CRM, options=_choices("crm_source"), placeholder="CRM",
+            dbc.Col(dcc.Dropdown(id=ids.HISTORY_CRM, options=filter_options("crm_source"), placeholder="CRM",
                                  value=list(history_params.values(args, "crm_source")), **multi), xs=12, md=3),
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_STATUS, options=_choices("status"), placeholder="Status",
+            dbc.Col(dcc.Dropdown(id=ids.HISTORY_STATUS, options=filter_options("status"), placeholder="Status",
                                  value=list(history_params.values(args, "status")), **multi), xs=12, md=3),
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_SYNC_TYPE, options=_choices("sync_type"), placeholder="Sync type",
+            dbc.Col(dcc.Dropdown(id=ids.HISTORY_SYNC_TYPE, options=filter_options("sync_type"), placeholder="Sync type",
                                  value=list(history_params.values(args, "sync_type")), **multi), xs=12, md=3),
             dbc.Col(dbc.Input(id=ids.HISTORY_SEARCH_TEXT, type="search", placeholder="Error message contains…",
                               value=history_params.first(args, "q") or "", debounce=True), xs=12, md=3),
@@ -126,26 +116,6 @@ def _state_args(range_value, start, end, crms, statuses, sync_types, q, request:
     return state
 
 
-def _rows(frame) -> list[dict]:
-    return [
-        {
-            "id": int(row["id"]),
-            "crm_source": row["crm_source"],
-            "sync_type": row["sync_type"],
-            "status": display.text(row["status"]),
-            "start_time": display.iso_utc(row["start_time"]),
-            "end_time": display.iso_utc(row["end_time"]),
-            "duration_seconds": display.seconds(row["duration_seconds"]),
-            "records_processed": display.count(row["records_processed"]),
-            "records_created": display.count(row["records_created"]),
-            "records_updated": display.count(row["records_updated"]),
-            "records_failed": display.count(row["records_failed"]),
-            "error_message": display.text(row["error_excerpt"]),
-        }
-        for row in frame.to_dict("records")
-    ]
-
-
 @callback(
     Output(ids.HISTORY_GRID, "getRowsResponse"),
     Output(ids.HISTORY_COUNT, "children"),
@@ -172,7 +142,8 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
         start_row = int(request.get("startRow", 0))
         limit = max(1, int(request.get("endRow", start_row + 100)) - start_row)
         engine = runtime.engine()
-        rows = _rows(history_page(engine, selection, start_row, limit, now))
+        page = history_page(engine, selection, start_row, limit, now)
+        rows = [payloads.run_record(row, "error_excerpt") for row in page.to_dict("records")]
         count_text = no_update
         response = {"rowData": rows}
         if first_block:

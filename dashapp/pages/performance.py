@@ -15,9 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import ids, payloads, runtime
 from dashapp.components import figures
+from dashapp.components.filter_options import filter_options
 from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
 from dashapp.http_errors import error_line
-from dashapp.pages.history import _choices
 from queries._sql import FilterError, utc_now
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,9 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(dbc.Select(id=ids.PERFORMANCE_DAYS, value="7", size="sm",
                                options=[{"label": f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
                     xs=12, md=2),
-            dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_CRM, options=_choices("crm_source"), placeholder="All CRMs",
+            dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_CRM, options=filter_options("crm_source"), placeholder="All CRMs",
                                  **multi), xs=12, md=5),
-            dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_SYNC_TYPE, options=_choices("sync_type"),
+            dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_SYNC_TYPE, options=filter_options("sync_type"),
                                  placeholder="All sync types", **multi), xs=12, md=5),
         ], className="g-2 mb-3"),
         dbc.Row([dbc.Col(_card(ids.DURATION_CHART, 380), xs=12)], className="g-3 mb-3"),
