@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
 
-from dashapp import history_params, http_errors, payloads, runtime
+from dashapp import health, history_params, http_errors, payloads, runtime
 from dashapp.day_cache import day_start
 from dashapp.export import export
 from dashapp.http_errors import BadParameter
@@ -16,6 +16,7 @@ from queries._sql import utc_now
 from queries.recent_syncs import MAX_LIMIT
 
 api = Blueprint("api", __name__, url_prefix="/api")
+probes = Blueprint("probes", __name__)
 
 
 def int_param(name: str, default: int, low: int, high: int) -> int:
@@ -59,6 +60,24 @@ def errors():
     return jsonify(payloads.errors_json(payloads.errors_frames(runtime.engine(), days, now), start, now))
 
 
+@api.get("/system-health")
+def system_health():
+    return jsonify(health.system_health(runtime.settings(), runtime.engine()))
+
+
+@probes.get("/healthz")
+def healthz():
+    """The process is alive: always 200, no I/O."""
+    return jsonify({"status": "ok"})
+
+
+@probes.get("/readyz")
+def readyz():
+    """Ready to serve: 200 when the database answers, else 503 with its error."""
+    ok, error = health.ready(runtime.engine())
+    return (jsonify({"status": "ready"}), 200) if ok else (jsonify({"status": "not ready", "error": error}), 503)
+
+
 @api.get("/recent-syncs")
 def recent_syncs():
     limit = int_param("limit", 20, 1, MAX_LIMIT)
@@ -71,11 +90,15 @@ ROUTES = {
     "/api/recent-syncs": recent_syncs,
     "/api/performance-charts": performance_charts,
     "/api/errors": errors,
+    "/api/system-health": system_health,
+    "/healthz": healthz,
+    "/readyz": readyz,
     "/export/sync-history.csv": "dashapp.export.sync_history_export",
 }
 
 
 def register(server: Flask) -> None:
     server.register_blueprint(api)
+    server.register_blueprint(probes)
     server.register_blueprint(export)
     http_errors.register(server)

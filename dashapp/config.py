@@ -32,6 +32,10 @@ class Settings:
     display_timezone: str | None
     data_timezone: str
     demo_interval_seconds: float
+    celery_queues: tuple[str, ...]
+    health_refresh_seconds: int
+    health_cache_seconds: float
+    health_timeout_seconds: float
 
     @property
     def embedded(self) -> bool:
@@ -100,4 +104,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         display_timezone=_zone(env, "DISPLAY_TIMEZONE", None),
         data_timezone=_zone(env, "SYNC_TIMEZONE", "UTC") or "UTC",
         demo_interval_seconds=_float(env, "DEMO_INTERVAL_SECONDS", 5.0, 0.2),
+        celery_queues=tuple(q.strip() for q in (env.get("CELERY_QUEUES") or "celery").split(",") if q.strip()),
+        health_refresh_seconds=_int(env, "HEALTH_REFRESH_SECONDS", 10, 2, 3600),
+        health_cache_seconds=_float(env, "HEALTH_CACHE_SECONDS", 5.0, 0.0),
+        health_timeout_seconds=_float(env, "HEALTH_TIMEOUT_SECONDS", 1.5, 0.1),
     )

@@ -50,6 +50,7 @@ def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine
 
 def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", **kwargs: object) -> Engine:
     """A pooled, pre-pinging engine whose sessions run in ``data_timezone``."""
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     engine = create_engine(psycopg2_url(url), pool_pre_ping=True, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -37,6 +37,10 @@ def _fill_demo(settings: Settings, engine: Engine) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         written = backfill(engine)
     log.info("embedded demo at %s: %d runs added", settings.sqlite_path, written)
+    if settings.celery_broker_url:
+        log.info("demo runs come from Celery beat (sync_monitor.demo_sync): start "
+                 "`celery -A dashapp.worker worker --beat`")
+        return
     simulator = LiveSimulator(
         engine, lock_dir / (settings.sqlite_path.name + ".live.lock"), settings.demo_interval_seconds
     )

@@ -12,10 +12,11 @@ import logging
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, html, no_update
+from dash import Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import display, ids, payloads, runtime
+from dashapp import display, health, ids, payloads, runtime
+from dashapp.components import health_strip
 from dashapp.components.crm_status_grid import crm_status_grid
 from dashapp.components.recent_activity import recent_activity_grid
 from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
@@ -43,6 +44,8 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(html.H4("Overview", className="mb-0"), xs=12, sm=6),
             dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
         ], className="align-items-center mb-3 g-2"),
+        dcc.Interval(id=ids.HEALTH_STRIP_INTERVAL, interval=settings.health_refresh_seconds * 1000),
+        html.Div(id=ids.HEALTH_STRIP, className="mb-3"),
         dbc.Row(id=ids.OVERVIEW_CARDS, className="g-3 mb-2"),
         html.H5("CRM sync status", className="mt-2"),
         crm_status_grid(settings.display_timezone),
@@ -81,6 +84,12 @@ def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | N
         log.warning("overview refresh failed: %s", error_line(exc))
         return no_update, no_update, no_update, failed(now, previous, error_line(exc))
     return overview_cards(stats["overview"]), crms["crms"], recent["syncs"], refreshed(now)
+
+
+@callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"))
+def refresh_health_strip(_ticks):
+    """On its own interval, so a slow or absent service never holds the numbers above back."""
+    return health_strip.strip(health.system_health(runtime.settings(), runtime.engine()))
 
 
 register_clientside(REFRESH)

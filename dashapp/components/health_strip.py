@@ -1,0 +1,76 @@
+"""Service health as coloured pills (the overview's strip) and as detail cards (/health).
+
+Both render the snapshot of ``dashapp.health.system_health``, the same JSON /api/system-health
+serves.
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+COLOURS = {"healthy": "success", "degraded": "warning", "unhealthy": "danger", "not_configured": "secondary"}
+LABELS = {"database": "Database", "redis": "Redis", "celery": "Celery"}
+
+
+def _summary(name: str, probe: dict) -> str:
+    status = probe.get("status", "unknown")
+    if status == "unhealthy":
+        return "down"
+    if status == "not_configured":
+        return "not configured"
+    if name == "database":
+        return f"{probe.get('response_time_ms', 0):.0f} ms"
+    if name == "redis":
+        return f"{probe.get('memory_used_mb', 0):.1f} MB"
+    workers, waiting = probe.get("active_workers", 0), probe.get("pending_tasks") or 0
+    return f"{workers} worker{'s' if workers != 1 else ''}, {waiting} waiting"
+
+
+def strip(snapshot: dict) -> list:
+    pills = []
+    for name, label in LABELS.items():
+        probe = snapshot.get(name) or {}
+        status = probe.get("status", "unknown")
+        pills.append(html.A(dbc.Badge(
+            [html.Span("●", className="me-1"), f"{label}: {_summary(name, probe)}"],
+            color=COLOURS.get(status, "secondary"), className="me-2 health-pill",
+            id=f"health-pill-{name}", title=probe.get("error") or status,
+        ), href="/health"))
+    problems = [f"{LABELS[n]}: {snapshot[n]['error']}" for n in LABELS
+                if (snapshot.get(n) or {}).get("status") in ("unhealthy", "degraded") and snapshot[n].get("error")]
+    if problems:
+        pills.append(html.Div("; ".join(problems), className="small text-danger mt-1", id="health-strip-errors"))
+    return pills
+
+
+def _rows(pairs: list[tuple[str, object]]) -> html.Tbody:
+    return html.Tbody([html.Tr([html.Th(k, className="fw-normal text-muted"), html.Td("—" if v is None else str(v))])
+                       for k, v in pairs])
+
+
+def details(snapshot: dict) -> list:
+    cards = []
+    for name, label in LABELS.items():
+        probe = snapshot.get(name) or {}
+        status = probe.get("status", "unknown")
+        shown = {k: v for k, v in probe.items() if k not in ("status", "error", "workers", "queues")}
+        pairs = [(k.replace("_", " "), v) for k, v in shown.items()]
+        for queue, depth in (probe.get("queues") or {}).items():
+            pairs.append((f"queue {queue}", depth))
+        body = [dbc.Table(_rows(pairs), size="sm", className="mb-2 small")]
+        if probe.get("error"):
+            body.insert(0, dbc.Alert(probe["error"], color=COLOURS.get(status, "secondary"), className="small py-2",
+                                     id=f"health-error-{name}"))
+        if probe.get("workers"):
+            head = html.Thead(html.Tr([html.Th(h) for h in ("worker", "active", "reserved", "scheduled",
+                                                                "concurrency", "uptime s")]))
+            rows = [html.Tr([html.Td(w["name"]), html.Td(w["active"]), html.Td(w["reserved"]), html.Td(w["scheduled"]),
+                             html.Td(w["concurrency"]), html.Td(w["uptime_seconds"])]) for w in probe["workers"]]
+            body.append(dbc.Table([head, html.Tbody(rows)], size="sm", className="small", id="health-workers"))
+        cards.append(dbc.Col(dbc.Card([
+            dbc.CardHeader([html.Strong(label), dbc.Badge(status, color=COLOURS.get(status, "secondary"),
+                                                          className="ms-2", id=f"health-status-{name}")]),
+            dbc.CardBody(body),
+        ], className="shadow-sm h-100"), xs=12, lg=4))
+    return cards

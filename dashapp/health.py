@@ -1,0 +1,157 @@
+"""System health: the three probes run at once, answered within a deadline, cached briefly and
+shared between viewers and server processes.
+
+- Each probe runs in a thread of its own; one still running from an earlier call is waited on
+  again, never started twice, so a hung broker costs one thread, not one per viewer.
+- The answer comes within HEALTH_TIMEOUT_SECONDS (+ a little): a probe that has not answered by
+  then is reported ``unhealthy`` with "no answer within ...".
+- Results are kept HEALTH_CACHE_SECONDS: in Redis when REDIS_URL is set (every process reads the
+  same snapshot, and a short lock lets one process probe while the others wait for its result),
+  otherwise in the process. A cache that fails is skipped, never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from sqlalchemy import Engine
+
+from dashapp import display, health_probes
+from dashapp.config import Settings
+from queries._sql import utc_now
+
+log = logging.getLogger(__name__)
+CACHE_KEY = "sync_monitor:health:v1"
+LOCK_KEY = "sync_monitor:health:lock"
+CACHE_IO_TIMEOUT = 0.2  # seconds for one cache read or write
+
+_pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="health-probe")
+_in_flight: dict[str, Future] = {}
+_in_flight_lock = threading.Lock()
+_local: dict[str, Any] = {"at": 0.0, "value": None}
+_local_lock = threading.Lock()
+
+
+def _submit(name: str, function, *args) -> Future:
+    with _in_flight_lock:
+        running = _in_flight.get(name)
+        if running is not None and not running.done():
+            return running
+        future = _pool.submit(function, *args)
+        _in_flight[name] = future
+        return future
+
+
+def probe_all(settings: Settings, engine: Engine) -> dict:
+    """Run the three probes now, concurrently; every answer within the deadline."""
+    timeout = settings.health_timeout_seconds
+    futures = {
+        "database": _submit("database", health_probes.database, engine),
+        "redis": _submit("redis", health_probes.redis_probe, settings.redis_url, timeout / 2),
+        "celery": _submit("celery", health_probes.celery_probe, settings.celery_broker_url,
+                          settings.celery_queues, timeout),
+    }
+    wait(futures.values(), timeout=timeout + 0.3)
+    snapshot: dict[str, Any] = {}
+    for name, future in futures.items():
+        if future.done():
+            try:
+                snapshot[name] = future.result()
+            except Exception as exc:  # noqa: BLE001 - probes do not raise; this is a last guard
+                snapshot[name] = {"status": health_probes.UNHEALTHY, "error": f"probe failed: {exc}"}
+        else:
+            snapshot[name] = {"status": health_probes.UNHEALTHY,
+                              "error": f"no answer within {timeout + 0.3:.1f} s"}
+    snapshot["checked_at"] = display.iso_utc(utc_now())
+    return snapshot
+
+
+def system_health(settings: Settings, engine: Engine) -> dict:
+    """The health snapshot, from the shared cache when it is fresh."""
+    ttl = settings.health_cache_seconds
+    if ttl <= 0:
+        return probe_all(settings, engine)
+    client = _cache_client(settings)
+    keys = _keys(engine)
+    if client is not None:
+        cached = _shared_read(client, keys)
+        if cached is not None:
+            return cached
+        if not _shared_lock(client, keys, settings):  # another process is probing: wait for its answer
+            deadline = time.monotonic() + settings.health_timeout_seconds + 0.5
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+                cached = _shared_read(client, keys)
+                if cached is not None:
+                    return cached
+    with _local_lock:  # one probe round per process at a time; the others take its answer
+        if _local["value"] is not None and time.monotonic() - _local["at"] < ttl:
+            return _local["value"]
+        snapshot = probe_all(settings, engine)
+        _local.update(at=time.monotonic(), value=snapshot)
+    if client is not None and snapshot["redis"].get("status") != health_probes.UNHEALTHY:
+        _shared_write(client, keys, snapshot, ttl)
+    return snapshot
+
+
+def _keys(engine: Engine) -> tuple[str, str]:
+    """Cache and lock keys of this database, so installations sharing a Redis stay apart."""
+    name = hashlib.sha1(f"{engine.url!r}|{engine.get_execution_options().get('sync_schema')}".encode()).hexdigest()
+    return f"{CACHE_KEY}:{name[:12]}", f"{LOCK_KEY}:{name[:12]}"
+
+
+def _cache_client(settings: Settings):
+    if not settings.redis_url:
+        return None
+    return health_probes.redis_client(settings.redis_url, CACHE_IO_TIMEOUT)
+
+
+def _shared_read(client, keys: tuple[str, str]) -> dict | None:
+    try:
+        raw = client.get(keys[0])
+    except Exception as exc:  # noqa: BLE001
+        log.debug("health cache read skipped: %s", exc)
+        return None
+    return json.loads(raw) if raw else None
+
+
+def _shared_lock(client, keys: tuple[str, str], settings: Settings) -> bool:
+    try:
+        return bool(client.set(keys[1], "1", nx=True, px=int((settings.health_timeout_seconds + 1) * 1000)))
+    except Exception:  # noqa: BLE001 - no shared lock: probe here
+        return True
+
+
+def _shared_write(client, keys: tuple[str, str], snapshot: dict, ttl: float) -> None:
+    try:
+        client.set(keys[0], json.dumps(snapshot), px=int(ttl * 1000))
+        client.delete(keys[1])
+    except Exception as exc:  # noqa: BLE001
+        log.debug("health cache write skipped: %s", exc)
+
+
+def clear_cache(settings: Settings, engine: Engine) -> None:
+    """Forget cached snapshots (tests, and after configuration changes)."""
+    with _local_lock:
+        _local.update(at=0.0, value=None)
+    client = _cache_client(settings)
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.delete(*_keys(engine))
+
+
+def ready(engine: Engine, timeout: float = 2.0) -> tuple[bool, str | None]:
+    """Whether the database answers SELECT 1 within ``timeout``."""
+    future = _submit("ready", health_probes.database, engine)
+    done, _ = wait([future], timeout=timeout)
+    if not done:
+        return False, f"the database did not answer within {timeout:.0f} s"
+    result = future.result()
+    return result["status"] != health_probes.UNHEALTHY, result.get("error")

@@ -1,0 +1,191 @@
+"""One probe per service. Each returns a dict with ``status`` (healthy, degraded, unhealthy,
+not_configured), its figures, and ``error`` when not healthy. A probe never raises; its own
+timeouts bound it, and ``dashapp.health`` bounds all of them together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+import redis
+from celery import Celery
+from sqlalchemy import Engine
+
+from dashapp.http_errors import error_line
+from queries import health as health_sql
+
+HEALTHY, DEGRADED, UNHEALTHY, NOT_CONFIGURED = "healthy", "degraded", "unhealthy", "not_configured"
+SLOW_DATABASE_MS = 200.0
+REDIS_MEMORY_WARN = 0.8
+RUNS: Counter[str] = Counter()  # how often each probe really ran (the cache's tests read it)
+
+
+def _failed(exc: BaseException) -> str:
+    return error_line(exc) if exc.__class__.__module__.startswith("sqlalchemy") else \
+        (f"{type(exc).__name__}: {exc}".strip() or type(exc).__name__)
+
+
+def database(engine: Engine) -> dict:
+    RUNS["database"] += 1
+    try:
+        with engine.connect() as conn:
+            latency = health_sql.ping_ms(conn)
+            facts = health_sql.details(conn)
+    except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+        return {"status": UNHEALTHY, "error": _failed(exc), "connection_count": None, "response_time_ms": None}
+    result = {"status": HEALTHY, "response_time_ms": latency, **facts}
+    if latency > SLOW_DATABASE_MS:
+        result.update(status=DEGRADED, error=f"SELECT 1 took {latency:.0f} ms (over {SLOW_DATABASE_MS:.0f} ms)")
+    return result
+
+
+def redis_client(url: str, timeout: float) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                                retry_on_timeout=False, health_check_interval=0)
+
+
+def redis_probe(url: str | None, timeout: float) -> dict:
+    empty = {"memory_used_mb": None, "connected_clients": None}
+    if not url:
+        return {"status": NOT_CONFIGURED, **empty, "error": "REDIS_URL is not set"}
+    RUNS["redis"] += 1
+    client = redis_client(url, timeout)
+    try:
+        started = time.perf_counter()
+        client.ping()
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        info = client.info()
+    except Exception as exc:  # noqa: BLE001
+        return {"status": UNHEALTHY, **empty, "error": _failed(exc)}
+    finally:
+        client.close()
+    used, limit = int(info.get("used_memory", 0)), int(info.get("maxmemory", 0) or 0)
+    result = {
+        "status": HEALTHY, "response_time_ms": latency,
+        "memory_used_mb": round(used / 1e6, 2), "maxmemory_mb": round(limit / 1e6, 2) if limit else None,
+        "memory_percent": round(used * 100 / limit, 1) if limit else None,
+        "connected_clients": int(info.get("connected_clients", 0)),
+        "version": info.get("redis_version"), "uptime_seconds": int(info.get("uptime_in_seconds", 0)),
+    }
+    if limit and used > REDIS_MEMORY_WARN * limit:
+        result.update(status=DEGRADED, error=f"memory at {result['memory_percent']}% of maxmemory")
+    return result
+
+
+_celery_apps: dict[str, Celery] = {}
+_depths: dict[str, deque] = {}
+_lock = threading.Lock()
+
+
+def _celery_app(broker: str, timeout: float) -> Celery:
+    with _lock:
+        if broker not in _celery_apps:
+            app = Celery("sync_monitor_probe", broker=broker)
+            app.conf.update(broker_connection_timeout=timeout, broker_connection_retry=False,
+                            broker_connection_max_retries=0,
+                            broker_transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout,
+                                                      "max_retries": 0})
+            _celery_apps[broker] = app
+        return _celery_apps[broker]
+
+
+def queue_depths(broker: str, queues: tuple[str, ...], timeout: float) -> dict[str, int]:
+    """Messages waiting in each queue: Redis list lengths (kombu's priority lists included), or a
+    passive queue declare on AMQP."""
+    scheme = urlparse(broker).scheme
+    if scheme in ("redis", "rediss"):
+        client = redis_client(broker, timeout)
+        try:
+            pipe = client.pipeline()
+            names = [(q, f"{q}\x06\x16{p}" if p else q) for q in queues for p in (0, 3, 6, 9)]
+            for _, key in names:
+                pipe.llen(key)
+            depths: dict[str, int] = dict.fromkeys(queues, 0)
+            for (queue, _), length in zip(names, pipe.execute(), strict=True):
+                depths[queue] += int(length)
+            return depths
+        finally:
+            client.close()
+    from kombu import Connection
+
+    with Connection(broker, connect_timeout=timeout) as conn:
+        channel = conn.channel()
+        depths = {}
+        for queue in queues:
+            try:
+                depths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except Exception:  # noqa: BLE001 - a queue nobody declared yet holds nothing
+                channel = conn.channel()
+                depths[queue] = 0
+        return depths
+
+
+def _growing(broker: str, total: int) -> list[int] | None:
+    """The last depths when the queue grew at each of the last three probes, else None."""
+    with _lock:
+        history = _depths.setdefault(broker, deque(maxlen=4))
+        history.append(total)
+        values = list(history)
+    if len(values) >= 4 and all(b > a for a, b in zip(values, values[1:], strict=False)):
+        return values
+    return None
+
+
+def celery_probe(broker: str | None, queues: tuple[str, ...], timeout: float) -> dict:
+    empty = {"active_workers": 0, "pending_tasks": None, "workers": []}
+    if not broker:
+        return {"status": NOT_CONFIGURED, **empty, "error": "CELERY_BROKER_URL (or REDIS_URL) is not set"}
+    RUNS["celery"] += 1
+    step = timeout / 2  # ping, then the rest in parallel: two round trips in all
+    try:
+        depths = queue_depths(broker, queues, step)
+    except Exception as exc:  # noqa: BLE001
+        return {"status": UNHEALTHY, **empty, "error": f"broker unreachable: {_failed(exc)}"}
+    pending = sum(depths.values())
+    app = _celery_app(broker, step)
+    try:
+        names = sorted(app.control.inspect(timeout=step).ping() or {})
+    except Exception as exc:  # noqa: BLE001
+        return {"status": UNHEALTHY, **empty, "pending_tasks": pending, "queues": depths,
+                "error": f"inspect failed: {_failed(exc)}"}
+    workers = _worker_details(app, names, step) if names else []
+    result = {"status": HEALTHY, "active_workers": len(names), "pending_tasks": pending, "queues": depths,
+              "workers": workers, "active_tasks": sum(w["active"] or 0 for w in workers)}
+    growth = _growing(broker, pending)
+    if not names and pending:
+        result.update(status=DEGRADED, error=f"no worker replied within {step:.1f} s while {pending} tasks wait")
+    elif not names:
+        result.update(status=DEGRADED, error=f"no worker replied within {step:.1f} s")
+    elif growth:
+        result.update(status=DEGRADED, error="queue keeps growing: " + " → ".join(map(str, growth)))
+    return result
+
+
+def _worker_details(app: Celery, names: list[str], timeout: float) -> list[dict]:
+    inspector = app.control.inspect(timeout=timeout, destination=names, limit=len(names))
+    calls = {"active": inspector.active, "reserved": inspector.reserved,
+             "scheduled": inspector.scheduled, "stats": inspector.stats}
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+        replies = {name: (future.result() or {}) for name, future in futures.items()}
+    workers = []
+    for name in names:
+        stats = replies["stats"].get(name) or {}
+        pool_info = stats.get("pool") or {}
+        workers.append({
+            "name": name,
+            "active": _count(replies["active"].get(name)),
+            "reserved": _count(replies["reserved"].get(name)),
+            "scheduled": _count(replies["scheduled"].get(name)),
+            "concurrency": pool_info.get("max-concurrency"),
+            "uptime_seconds": stats.get("uptime"),
+        })
+    return workers
+
+
+def _count(tasks: list | None) -> int | None:
+    return None if tasks is None else len(tasks)

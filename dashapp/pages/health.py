@@ -1,0 +1,41 @@
+"""Health (``/health``): database, Redis and Celery in detail, on their own refresh interval.
+
+Everything: ``dashapp.health.system_health`` (probes in ``dashapp.health_probes``), the same
+snapshot as /api/system-health.
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, dcc, html
+
+from dashapp import health, ids, runtime
+from dashapp.components import health_strip
+
+
+def layout(**_query: str) -> html.Div:
+    settings = runtime.settings()
+    return html.Div([
+        dcc.Interval(id=ids.HEALTH_PAGE_INTERVAL, interval=settings.health_refresh_seconds * 1000),
+        dbc.Row([
+            dbc.Col(html.H4("System health", className="mb-0"), xs=12, sm=6),
+            dbc.Col(html.Span("checking…", id=ids.HEALTH_PAGE_CHECKED, className="text-muted small"),
+                    xs=12, sm=6, className="text-sm-end"),
+        ], className="align-items-center mb-3 g-2"),
+        dbc.Row(id=ids.HEALTH_PAGE_BODY, className="g-3"),
+    ])
+
+
+@callback(
+    Output(ids.HEALTH_PAGE_BODY, "children"),
+    Output(ids.HEALTH_PAGE_CHECKED, "children"),
+    Input(ids.HEALTH_PAGE_INTERVAL, "n_intervals"),
+)
+def refresh_health(_ticks):
+    snapshot = health.system_health(runtime.settings(), runtime.engine())
+    checked = (snapshot.get("checked_at") or "").replace("T", " ").replace("Z", " UTC")
+    return health_strip.details(snapshot), f"checked {checked}, every {runtime.settings().health_refresh_seconds} s"
+
+
+dash.register_page(__name__, path="/health", name="Health", title="Sync Monitor · Health", order=4, layout=layout)

@@ -1,0 +1,92 @@
+"""Sync Monitor's Celery app: ``celery -A dashapp.worker worker`` and ``celery -A dashapp.worker beat``.
+
+Broker: CELERY_BROKER_URL (default REDIS_URL). Tasks:
+- ``sync_monitor.demo_sync``: one simulated CRM sync of the embedded demo, written through the
+  recorder; Celery beat runs it every DEMO_INTERVAL_SECONDS when a broker is configured;
+- ``sync_monitor.retry_sync``: runs the handler registered for (crm_source, sync_type) inside
+  ``record_sync``, so the retried run is recorded like any other (the failed-operations console
+  calls it);
+- ``sync_monitor.hold``: keeps one worker slot busy for N seconds; operators (and the tests) use it
+  to check that monitoring sees active tasks.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+
+from dashapp.config import load_settings
+from dashapp.recorder import default_engine, record_sync
+
+settings = load_settings()
+app = Celery("sync_monitor", broker=settings.celery_broker_url or "memory://")
+app.conf.update(
+    task_default_queue=settings.celery_queues[0],
+    worker_prefetch_multiplier=1,  # the broker's queue length then counts every waiting task
+    task_acks_late=True,
+    broker_connection_retry_on_startup=True,
+    broker_connection_timeout=2,
+    broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+    worker_hijack_root_logger=False,
+    timezone="UTC",
+)
+if settings.celery_broker_url and settings.embedded:
+    app.conf.beat_schedule = {
+        "demo-sync": {"task": "sync_monitor.demo_sync", "schedule": settings.demo_interval_seconds},
+    }
+
+Handler = Callable[..., dict | None]
+HANDLERS: dict[tuple[str, str], Handler] = {}
+
+
+def handler(crm_source: str, sync_type: str) -> Callable[[Handler], Handler]:
+    """Register the function that re-runs one (crm_source, sync_type) sync:
+
+        @handler("hubspot", "contacts")
+        def sync_contacts(run, payload): ...   # use run.add(...); return extra metrics or None
+    """
+    def register(function: Handler) -> Handler:
+        HANDLERS[(crm_source, sync_type)] = function
+        return function
+    return register
+
+
+_rng = random.Random()
+
+
+@app.task(name="sync_monitor.demo_sync")
+def demo_sync() -> int | None:
+    """One simulated sync of the next demo job, recorded through the recorder."""
+    from dashapp.demo import JOBS, simulate_run
+    from queries._sql import utc_now
+
+    job = JOBS[int(time.time() // max(settings.demo_interval_seconds, 0.2)) % len(JOBS)]
+    scale = settings.demo_interval_seconds * 4 / job.seconds
+    simulate_run(default_engine(), job, _rng, utc_now, lambda seconds: time.sleep(seconds * scale))
+    return None
+
+
+@app.task(name="sync_monitor.retry_sync")
+def retry_sync(crm_source: str, sync_type: str, payload: dict[str, Any] | None = None) -> int:
+    """Re-run a sync through its registered handler; returns the recorded run's id."""
+    function = HANDLERS.get((crm_source, sync_type))
+    with record_sync(crm_source, sync_type, configuration={"retry": True, **(payload or {})}) as run:
+        if function is None:
+            raise LookupError(f"no retry handler registered for {crm_source}/{sync_type}")
+        metrics = function(run, payload or {})
+        if metrics:
+            run.metrics.update(metrics)
+    return int(run.id or 0)
+
+
+@app.task(name="sync_monitor.hold")
+def hold(seconds: float) -> float:
+    time.sleep(max(0.0, min(float(seconds), 3600.0)))
+    return seconds
+
+
+celery = app  # ``celery -A dashapp.worker`` finds either name
