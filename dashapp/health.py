@@ -1,8 +1,9 @@
 """System health: the three probes run at once, answered within a deadline, cached briefly and
 shared between viewers and server processes.
 
-- Each probe runs in a thread of its own; one still running from an earlier call is waited on
-  again, never started twice, so a hung broker costs one thread, not one per viewer.
+- Each probe runs in a thread of its own; one still running from an earlier call (same probe,
+  same target) is waited on again, never started twice, so a hung broker costs one thread, not
+  one per viewer.
 - The answer comes within HEALTH_TIMEOUT_SECONDS (+ a little): a probe that has not answered by
   then is reported ``unhealthy`` with "no answer within ...".
 - Results are kept HEALTH_CACHE_SECONDS: in Redis when REDIS_URL is set (every process reads the
@@ -18,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from typing import Any
 
 from sqlalchemy import Engine
@@ -32,7 +33,6 @@ CACHE_KEY = "sync_monitor:health:v1"
 LOCK_KEY = "sync_monitor:health:lock"
 CACHE_IO_TIMEOUT = 0.2  # seconds for one cache read or write
 
-_pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="health-probe")
 _in_flight: dict[str, Future] = {}
 _in_flight_lock = threading.Lock()
 _local: dict[str, Any] = {"at": 0.0, "value": None}
@@ -40,13 +40,29 @@ _local_lock = threading.Lock()
 
 
 def _submit(name: str, function, *args) -> Future:
+    """Run ``function(*args)``, or join the same probe of the same target still running."""
+    key = f"{name}|{args!r}"
     with _in_flight_lock:
-        running = _in_flight.get(name)
+        running = _in_flight.get(key)
         if running is not None and not running.done():
             return running
-        future = _pool.submit(function, *args)
-        _in_flight[name] = future
-        return future
+        for stale in [k for k, f in _in_flight.items() if f.done()]:
+            del _in_flight[stale]
+        future: Future = Future()
+        _in_flight[key] = future
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+                future.set_exception(exc)
+
+    # A thread per probe run, not a pool: a pool whose threads die (killed, or stuck past any
+    # deadline) keeps counting them and would queue every later probe forever. The in-flight
+    # table above bounds the threads to one per probe and target.
+    threading.Thread(target=run, name=f"health-probe-{name}", daemon=True).start()
+    return future
 
 
 def probe_all(settings: Settings, engine: Engine) -> dict:

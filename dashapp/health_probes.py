@@ -76,21 +76,20 @@ def redis_probe(url: str | None, timeout: float) -> dict:
     return result
 
 
-_celery_apps: dict[str, Celery] = {}
 _depths: dict[str, deque] = {}
 _lock = threading.Lock()
 
 
 def _celery_app(broker: str, timeout: float) -> Celery:
-    with _lock:
-        if broker not in _celery_apps:
-            app = Celery("sync_monitor_probe", broker=broker)
-            app.conf.update(broker_connection_timeout=timeout, broker_connection_retry=False,
-                            broker_connection_max_retries=0,
-                            broker_transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout,
-                                                      "max_retries": 0})
-            _celery_apps[broker] = app
-        return _celery_apps[broker]
+    """A Celery app for one probe, closed after it. A shared one would share its producer pool
+    between probes, and one probe abandoned past its deadline could leave the next one waiting
+    for a pooled connection forever."""
+    app = Celery("sync_monitor_probe", broker=broker, set_as_current=False)
+    app.conf.update(broker_connection_timeout=timeout, broker_connection_retry=False,
+                    broker_connection_max_retries=0, broker_pool_limit=None,
+                    broker_transport_options={"socket_timeout": timeout, "socket_connect_timeout": timeout,
+                                              "max_retries": 0})
+    return app
 
 
 def queue_depths(broker: str, queues: tuple[str, ...], timeout: float) -> dict[str, int]:
@@ -148,11 +147,13 @@ def celery_probe(broker: str | None, queues: tuple[str, ...], timeout: float) ->
     pending = sum(depths.values())
     app = _celery_app(broker, step)
     try:
-        names = sorted(app.control.inspect(timeout=step).ping() or {})
+        names = sorted(_inspect(app, "ping", step) or {})
+        workers = _worker_details(app, names, step) if names else []
     except Exception as exc:  # noqa: BLE001
         return {"status": UNHEALTHY, **empty, "pending_tasks": pending, "queues": depths,
                 "error": f"inspect failed: {_failed(exc)}"}
-    workers = _worker_details(app, names, step) if names else []
+    finally:
+        app.close()
     result = {"status": HEALTHY, "active_workers": len(names), "pending_tasks": pending, "queues": depths,
               "workers": workers, "active_tasks": sum(w["active"] or 0 for w in workers)}
     growth = _growing(broker, pending)
@@ -165,13 +166,20 @@ def celery_probe(broker: str | None, queues: tuple[str, ...], timeout: float) ->
     return result
 
 
+def _inspect(app: Celery, method: str, timeout: float, names: list[str] | None = None) -> dict | None:
+    """One remote-control call on a connection of its own (calls run in parallel threads, and a
+    connection must not be shared between them)."""
+    with app.connection_for_write() as connection:
+        inspector = app.control.inspect(timeout=timeout, connection=connection, destination=names,
+                                        limit=len(names) if names else None)
+        return getattr(inspector, method)()
+
+
 def _worker_details(app: Celery, names: list[str], timeout: float) -> list[dict]:
-    inspector = app.control.inspect(timeout=timeout, destination=names, limit=len(names))
-    calls = {"active": inspector.active, "reserved": inspector.reserved,
-             "scheduled": inspector.scheduled, "stats": inspector.stats}
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = {name: pool.submit(call) for name, call in calls.items()}
-        replies = {name: (future.result() or {}) for name, future in futures.items()}
+    methods = ("active", "reserved", "scheduled", "stats")
+    with ThreadPoolExecutor(max_workers=len(methods)) as pool:
+        futures = {m: pool.submit(_inspect, app, m, timeout, names) for m in methods}
+        replies = {m: (future.result() or {}) for m, future in futures.items()}
     workers = []
     for name in names:
         stats = replies["stats"].get(name) or {}

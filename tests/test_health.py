@@ -1,0 +1,180 @@
+"""System health against real services: Redis, a Celery worker started here, PostgreSQL, and
+sockets that refuse or never answer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from dashapp import health, health_probes
+from dashapp.config import load_settings
+from dashapp.db import postgres_engine
+from tests.conftest import closed_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BOUND = 2.5  # seconds: the health callback's promise (2 s) plus scheduling slack on 2 cores
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"sm_test_{uuid.uuid4().hex[:8]}"
+
+
+def settings_for(redis_url: str | None, queue: str = "celery", **extra: str):
+    env = {"HEALTH_CACHE_SECONDS": "0", "CELERY_QUEUES": queue, **extra}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return load_settings(env)
+
+
+@pytest.fixture
+def worker(redis_url, queue):
+    """A real Celery worker on its own queue; yields its node name."""
+    name = f"sm-test-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    env = {**os.environ, "CELERY_BROKER_URL": redis_url, "CELERY_QUEUES": queue, "REDIS_URL": ""}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "dashapp.worker", "worker", "-n", name, "-Q", queue,
+         "--pool=threads", "--concurrency=2", "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    app = Celery(broker=redis_url)
+    deadline = time.monotonic() + 30
+    while name not in (app.control.inspect(timeout=0.5, destination=[name]).ping() or {}):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Celery worker did not start: {process.stderr.read()[-2000:]}")
+    yield name
+    process.send_signal(signal.SIGQUIT)  # cold shutdown: do not wait for held tasks
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def send(redis_url: str, queue: str, task: str, *args) -> None:
+    Celery(broker=redis_url).send_task(task, args=list(args), queue=queue)
+
+
+def test_a_running_worker_is_seen_with_its_active_task(redis_url, queue, worker, pg_engine):
+    settings = settings_for(redis_url, queue)
+    send(redis_url, queue, "sync_monitor.hold", 4)
+    deadline = time.monotonic() + 10
+    while True:
+        snapshot = health.probe_all(settings, pg_engine)
+        celery = snapshot["celery"]
+        if celery.get("active_tasks") == 1 or time.monotonic() > deadline:
+            break
+    assert celery["status"] == "healthy", celery
+    assert celery["active_workers"] == 1
+    assert [w["name"] for w in celery["workers"]] == [worker]
+    assert celery["workers"][0]["active"] == 1 and celery["workers"][0]["concurrency"] == 2
+    assert snapshot["database"]["status"] == "healthy" and snapshot["database"]["connection_count"] >= 1
+    assert snapshot["redis"]["status"] == "healthy" and snapshot["redis"]["memory_used_mb"] > 0
+
+
+def test_tasks_waiting_with_no_worker_are_counted_and_degraded(redis_url, queue, pg_engine):
+    for _ in range(3):
+        send(redis_url, queue, "sync_monitor.hold", 1)
+    started = time.monotonic()
+    celery = health.probe_all(settings_for(redis_url, queue), pg_engine)["celery"]
+    assert time.monotonic() - started < BOUND
+    assert celery["pending_tasks"] == 3 and celery["queues"] == {queue: 3}
+    assert celery["active_workers"] == 0
+    assert celery["status"] == "degraded" and "3 tasks wait" in celery["error"]
+
+
+def test_a_queue_that_keeps_growing_is_degraded(redis_url, queue, worker):
+    settings = settings_for(redis_url, queue)
+    results = []
+    for _ in range(4):  # the worker holds two tasks at a time; each round adds three
+        for _ in range(3):
+            send(redis_url, queue, "sync_monitor.hold", 30)
+        time.sleep(0.3)
+        results.append(health_probes.celery_probe(settings.celery_broker_url, (queue,), 1.0))
+    assert results[-1]["status"] == "degraded" and "keeps growing" in results[-1]["error"]
+
+
+@pytest.fixture
+def black_hole():
+    """A socket that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize("where", ["closed", "black_hole"])
+def test_redis_and_broker_that_do_not_answer_are_unhealthy_within_the_bound(where, black_hole, pg_engine):
+    port = closed_port() if where == "closed" else black_hole
+    url = f"redis://127.0.0.1:{port}/0"
+    started = time.monotonic()
+    snapshot = health.system_health(settings_for(url, HEALTH_CACHE_SECONDS="5"), pg_engine)
+    elapsed = time.monotonic() - started
+    assert elapsed < BOUND, elapsed
+    assert snapshot["redis"]["status"] == "unhealthy" and snapshot["redis"]["error"]
+    assert snapshot["celery"]["status"] == "unhealthy" and snapshot["celery"]["error"]
+    assert snapshot["database"]["status"] == "healthy"  # the rest keeps working
+
+
+def test_two_calls_inside_the_window_cost_one_inspect_even_across_processes(redis_url, pg_engine):
+    settings = settings_for(redis_url, HEALTH_CACHE_SECONDS="30")
+    health.clear_cache(settings, pg_engine)
+    before = health_probes.RUNS["celery"]
+    first = health.system_health(settings, pg_engine)
+    with health._local_lock:  # another server process: its own memory is empty
+        health._local.update(at=0.0, value=None)
+    second = health.system_health(settings, pg_engine)
+    assert health_probes.RUNS["celery"] - before == 1
+    assert first == second
+    health.clear_cache(settings, pg_engine)
+
+
+def test_not_configured_services_say_so(pg_engine):
+    snapshot = health.probe_all(settings_for(None), pg_engine)
+    assert snapshot["redis"]["status"] == "not_configured"
+    assert snapshot["celery"]["status"] == "not_configured"
+
+
+def test_health_routes(dash_app, use_engine, pg_engine, redis_url):
+    use_engine(pg_engine, REDIS_URL=redis_url, HEALTH_CACHE_SECONDS="0")
+    client = dash_app.server.test_client()
+    body = client.get("/api/system-health").get_json()
+    assert set(body["database"]) >= {"status", "connection_count", "response_time_ms"}
+    assert set(body["celery"]) >= {"status", "active_workers", "pending_tasks"}
+    assert set(body["redis"]) >= {"status", "memory_used_mb", "connected_clients"}
+    assert body["database"]["status"] == "healthy" and body["redis"]["status"] == "healthy"
+    assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
+    use_engine(postgres_engine("postgresql://postgres@127.0.0.1:1/down", "orchestration"), REDIS_URL=redis_url)
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.get_json()["error"]
+    down = client.get("/api/system-health").get_json()
+    assert down["database"]["status"] == "unhealthy" and down["redis"]["status"] == "healthy"
