@@ -19,7 +19,7 @@ from celery import Celery
 from dashapp import health, health_probes
 from dashapp.config import load_settings
 from dashapp.db import postgres_engine
-from tests.conftest import closed_port
+from tests.conftest import closed_port, need
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUND = 2.5  # seconds: the health callback's promise (2 s) plus scheduling slack on 2 cores
@@ -178,3 +178,28 @@ def test_health_routes(dash_app, use_engine, pg_engine, redis_url):
     assert response.status_code == 503 and response.get_json()["error"]
     down = client.get("/api/system-health").get_json()
     assert down["database"]["status"] == "unhealthy" and down["redis"]["status"] == "healthy"
+
+
+AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def test_rabbitmq_queue_depth_by_passive_declare(queue, pg_engine):
+    from kombu import Connection
+
+    try:
+        with Connection(AMQP_URL, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001
+        need("RabbitMQ", f"{AMQP_URL}: {exc}")
+    app = Celery(broker=AMQP_URL)
+    for _ in range(4):
+        app.send_task("sync_monitor.hold", args=[1], queue=queue)
+    settings = load_settings({"CELERY_BROKER_URL": AMQP_URL, "CELERY_QUEUES": f"{queue},never_declared_{queue}",
+                              "HEALTH_CACHE_SECONDS": "0"})
+    started = time.monotonic()
+    celery = health.probe_all(settings, pg_engine)["celery"]
+    assert time.monotonic() - started < BOUND
+    assert celery["queues"] == {queue: 4, f"never_declared_{queue}": 0}
+    assert celery["pending_tasks"] == 4 and celery["status"] == "degraded"
+    with Connection(AMQP_URL) as conn:
+        conn.channel().queue_delete(queue)
