@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from dashapp import display
 from dashapp.day_cache import DayCache
+from dashapp.history_params import to_search
 from queries import errors, performance
 from queries.crm_status import crm_status
 from queries.overview import overview_counts
@@ -148,8 +149,6 @@ def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
 
 def history_link(search: str, start: datetime, end: datetime) -> str:
     """The history filtered to the failed runs whose message contains ``search`` in the window."""
-    from dashapp.history_params import to_search
-
     return "/history" + to_search({"status": ["failed"], "q": search, "start": display.iso_utc(start),
                                    "end": display.iso_utc(end), "range": "all"})
 
