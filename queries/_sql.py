@@ -51,7 +51,9 @@ def duration_sql(conn: Connection) -> str:
     """end_time - start_time in seconds, as SQL for this backend (NULL while end_time is NULL)."""
     if conn.dialect.name == "postgresql":
         return "EXTRACT(EPOCH FROM (end_time - start_time))"
-    return "((julianday(end_time) - julianday(start_time)) * 86400.0)"
+    # julianday() is a float of days: about 50 µs of error, so round to the millisecond, or a run
+    # of exactly 60 s could compare as 60.00004
+    return "ROUND((julianday(end_time) - julianday(start_time)) * 86400.0, 3)"
 
 
 def day_sql(conn: Connection, column: str = "start_time") -> str:
