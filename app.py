@@ -1,6 +1,7 @@
 """Sync Monitor's entry point.
 
     python app.py            serve on HOST:PORT (default 127.0.0.1:8050)
+    python app.py db upgrade create or upgrade the app's own schema (APP_SCHEMA); `db current` shows it
     gunicorn app:server      the same app under gunicorn (production)
 
 Configuration comes from environment variables only: see the README's table.
@@ -16,6 +17,11 @@ from dashapp.db import StartupError
 from dashapp.startup import create_app
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+if __name__ == "__main__" and sys.argv[1:2] == ["db"]:
+    from dashapp.cli import database_command
+
+    sys.exit(database_command(sys.argv[2:]))
 
 try:
     settings = load_settings()

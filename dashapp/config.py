@@ -23,6 +23,7 @@ class ConfigError(ValueError):
 class Settings:
     database_url: str | None
     sync_schema: str
+    app_schema: str
     sqlite_path: Path
     redis_url: str | None
     celery_broker_url: str | None
@@ -90,11 +91,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     schema = env.get("SYNC_SCHEMA", "").strip() or "orchestration"
     if not _IDENTIFIER.match(schema):
         raise ConfigError(f"SYNC_SCHEMA={schema!r} is not a plain SQL identifier")
+    app_schema = env.get("APP_SCHEMA", "").strip() or "sync_monitor"
+    if not _IDENTIFIER.match(app_schema) or app_schema == schema:
+        raise ConfigError(f"APP_SCHEMA={app_schema!r} must be a plain SQL identifier other than SYNC_SCHEMA")
     redis_url = env.get("REDIS_URL", "").strip() or None
     sqlite_path = Path(env.get("SQLITE_PATH", "").strip() or PROJECT_ROOT / "data" / "demo.sqlite3")
     return Settings(
         database_url=env.get("DATABASE_URL", "").strip() or None,
         sync_schema=schema,
+        app_schema=app_schema,
         sqlite_path=sqlite_path.resolve(),
         redis_url=redis_url,
         celery_broker_url=env.get("CELERY_BROKER_URL", "").strip() or redis_url,

@@ -28,27 +28,40 @@ class StartupError(RuntimeError):
     """The app cannot start; the message is one line naming what is missing."""
 
 
-def schema_map(schema: str) -> dict[str, str]:
-    """The ``schema_translate_map`` that points the Core tables at ``schema``."""
-    return {DEFAULT_SCHEMA: schema}
+APP_DEFAULT_SCHEMA = "sync_monitor"
+
+
+def schema_map(schema: str, app_schema: str | None = APP_DEFAULT_SCHEMA) -> dict[str, str | None]:
+    """The ``schema_translate_map`` that points the Core tables at ``schema`` (the user's) and
+    ``app_schema`` (the app's own; None on SQLite, whose app tables are plain tables)."""
+    return {DEFAULT_SCHEMA: schema, APP_DEFAULT_SCHEMA: app_schema}
+
+
+def app_file(path: Path) -> Path:
+    """The SQLite file of the app's own tables, beside the sync file."""
+    return path.with_name(path.stem + "-monitor" + path.suffix)
 
 
 def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine:
-    """A pooled engine whose connections see ``path`` as database ``schema``."""
+    """A pooled engine whose connections see ``path`` as database ``schema``, with the app's own
+    tables as plain tables in the main database (``app_file(path)``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    main = app_file(path)
 
     def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(":memory:", check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(str(main), check_same_thread=False, timeout=30)
         conn.execute("ATTACH DATABASE ? AS " + _quote(schema), (str(path),))
         conn.execute(f"PRAGMA {_quote(schema)}.journal_mode=WAL")
+        conn.execute("PRAGMA main.journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
     engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=5)
-    return _with_options(engine, schema, data_timezone)
+    return _with_options(engine, schema, data_timezone, None)
 
 
-def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", **kwargs: object) -> Engine:
+def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", app_schema: str = APP_DEFAULT_SCHEMA,
+                    **kwargs: object) -> Engine:
     """A pooled, pre-pinging engine whose sessions run in ``data_timezone``."""
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     engine = create_engine(psycopg2_url(url), pool_pre_ping=True, **kwargs)
@@ -60,7 +73,7 @@ def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", **kwargs:
         cur.close()
         dbapi_conn.commit()
 
-    return _with_options(engine, schema, data_timezone)
+    return _with_options(engine, schema, data_timezone, app_schema)
 
 
 def psycopg2_url(url: str) -> URL:
@@ -72,9 +85,10 @@ def psycopg2_url(url: str) -> URL:
     return parsed
 
 
-def _with_options(engine: Engine, schema: str, data_timezone: str) -> Engine:
+def _with_options(engine: Engine, schema: str, data_timezone: str, app_schema: str | None) -> Engine:
     return engine.execution_options(
-        sync_schema=schema, data_timezone=data_timezone, schema_translate_map=schema_map(schema)
+        sync_schema=schema, app_schema=app_schema, data_timezone=data_timezone,
+        schema_translate_map=schema_map(schema, app_schema),
     )
 
 
@@ -88,7 +102,7 @@ def make_engine(settings: Settings) -> Engine:
             raise StartupError("DATABASE_URL: a SQLite URL needs a file path, e.g. sqlite:////tmp/sync.db")
         return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone)
     try:
-        return postgres_engine(url, settings.sync_schema, settings.data_timezone)
+        return postgres_engine(url, settings.sync_schema, settings.data_timezone, settings.app_schema)
     except (ArgumentError, ImportError, ValueError) as exc:
         raise StartupError(f"DATABASE_URL is not a usable database URL: {exc}") from None
 

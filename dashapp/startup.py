@@ -12,6 +12,7 @@ import logging
 from dash import Dash
 from sqlalchemy import Engine
 
+from dashapp import migrate
 from dashapp.app_factory import build_app
 from dashapp.config import Settings, load_settings
 from dashapp.db import check_database, make_engine
@@ -35,6 +36,7 @@ def _fill_demo(settings: Settings, engine: Engine) -> None:
     lock_dir = settings.sqlite_path.parent
     with open(lock_dir.joinpath(settings.sqlite_path.name + ".backfill.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        migrate.upgrade(engine)  # the demo holds the app's own tables too
         written = backfill(engine)
     log.info("embedded demo at %s: %d runs added", settings.sqlite_path, written)
     if settings.celery_broker_url:

@@ -1,0 +1,38 @@
+"""``python app.py db upgrade`` / ``db current``: the app's own schema, by Alembic migrations in
+``dashapp/migrations``. Never touches the user's schema. On PostgreSQL it needs a role that may
+create the schema (once); the app itself then only reads and writes its own tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, text
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _config(connection, app_schema: str | None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes.update(connection=connection, app_schema=app_schema)
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Bring the app's schema to ``revision``; returns the revision it is at afterwards."""
+    app_schema = engine.get_execution_options().get("app_schema")
+    with engine.begin() as conn:
+        if app_schema is not None:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{app_schema}"'))
+        command.upgrade(_config(conn, app_schema), revision)
+    return current(engine)
+
+
+def current(engine: Engine) -> str | None:
+    app_schema = engine.get_execution_options().get("app_schema")
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table_schema": app_schema})
+        return context.get_current_revision()
