@@ -1,0 +1,164 @@
+"""The API page's SQL over the app's own tables: call statistics, rate limits, breakers.
+
+Latency percentiles are computed in SQL: percentile_cont on PostgreSQL, nearest rank with window
+functions on SQLite. Times in the app's tables are naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Connection, DateTime, bindparam, text
+
+from queries._sql import Connectable, connect, to_utc
+
+UTC_ZONE = UTC
+
+
+def app_table(conn: Connection, name: str) -> str:
+    app_schema = conn.get_execution_options().get("app_schema")
+    return f'"{app_schema}"."{name}"' if app_schema else f'"{name}"'
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _frame(conn: Connection, statement: str, params: dict, times: tuple[str, ...] = ()) -> pd.DataFrame:
+    clause = text(statement).bindparams(*(bindparam(k, type_=DateTime()) for k in params
+                                          if isinstance(params[k], datetime)))
+    if times:
+        clause = clause.columns(**{t: DateTime() for t in times})
+    result = conn.execute(clause, {k: _naive(v) if isinstance(v, datetime) else v for k, v in params.items()})
+    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    for column in times:
+        frame[column] = to_utc(frame[column], UTC_ZONE)  # type: ignore[arg-type]
+    return frame
+
+
+def call_stats(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per CRM and endpoint: calls, successes (2xx/3xx), 4xx, 5xx, no response, error rate (%),
+    retries, average and p50/p95/p99 latency in ms."""
+    with connect(db) as conn:
+        t = app_table(conn, "api_calls")
+        window = "called_at >= :start AND called_at < :end"
+        counts = """
+            COUNT(*) AS calls,
+            COUNT(*) FILTER (WHERE status_code < 400) AS successes,
+            COUNT(*) FILTER (WHERE status_code >= 400 AND status_code < 500) AS client_errors,
+            COUNT(*) FILTER (WHERE status_code >= 500) AS server_errors,
+            COUNT(*) FILTER (WHERE status_code IS NULL) AS no_response,
+            COALESCE(SUM(retries), 0) AS retries,
+            AVG(duration_ms) AS avg_ms"""
+        if conn.dialect.name == "postgresql":
+            statement = f"""
+                SELECT crm_source, endpoint, {counts},
+                       percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms,
+                       percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99_ms
+                FROM {t} WHERE {window} GROUP BY crm_source, endpoint ORDER BY crm_source, endpoint"""
+        else:
+            statement = f"""
+                WITH r AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY crm_source, endpoint ORDER BY duration_ms) AS rn,
+                                  COUNT(*) OVER (PARTITION BY crm_source, endpoint) AS n
+                           FROM {t} WHERE {window})
+                SELECT crm_source, endpoint, {counts},
+                       MIN(CASE WHEN rn >= 0.5 * n THEN duration_ms END) AS p50_ms,
+                       MIN(CASE WHEN rn >= 0.95 * n THEN duration_ms END) AS p95_ms,
+                       MIN(CASE WHEN rn >= 0.99 * n THEN duration_ms END) AS p99_ms
+                FROM r GROUP BY crm_source, endpoint ORDER BY crm_source, endpoint"""
+        frame = _frame(conn, statement, {"start": start, "end": end})
+    failures = frame["client_errors"] + frame["server_errors"] + frame["no_response"]
+    return frame.assign(error_rate=(failures * 100.0 / frame["calls"]).round(2))
+
+
+def rate_limits(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per CRM and endpoint with a rate limit seen: the latest observation (limit, remaining,
+    reset) and the 429 count in the window."""
+    with connect(db) as conn:
+        t = app_table(conn, "api_calls")
+        statement = f"""
+            WITH latest AS (
+                SELECT crm_source, endpoint, MAX(called_at) AS seen_at
+                FROM {t} WHERE called_at >= :start AND called_at < :end AND rate_limit_remaining IS NOT NULL
+                GROUP BY crm_source, endpoint),
+            limited AS (
+                SELECT crm_source, endpoint, COUNT(*) AS throttled
+                FROM {t} WHERE called_at >= :start AND called_at < :end AND status_code = 429
+                GROUP BY crm_source, endpoint)
+            SELECT l.crm_source, l.endpoint, l.seen_at,
+                   (SELECT c.rate_limit_limit FROM {t} c WHERE c.crm_source = l.crm_source
+                      AND c.endpoint = l.endpoint AND c.called_at = l.seen_at LIMIT 1) AS rate_limit,
+                   (SELECT c.rate_limit_remaining FROM {t} c WHERE c.crm_source = l.crm_source
+                      AND c.endpoint = l.endpoint AND c.called_at = l.seen_at LIMIT 1) AS remaining,
+                   (SELECT c.rate_limit_reset_at FROM {t} c WHERE c.crm_source = l.crm_source
+                      AND c.endpoint = l.endpoint AND c.called_at = l.seen_at LIMIT 1) AS reset_at,
+                   COALESCE(x.throttled, 0) AS throttled
+            FROM latest l LEFT JOIN limited x ON x.crm_source = l.crm_source AND x.endpoint = l.endpoint
+            ORDER BY l.crm_source, l.endpoint"""
+        frame = _frame(conn, statement, {"start": start, "end": end}, times=("seen_at", "reset_at"))
+    used = [None if (lim is None or pd.isna(lim) or lim <= 0 or pd.isna(rem)) else round((1 - rem / lim) * 100, 1)
+            for lim, rem in zip(frame["rate_limit"], frame["remaining"], strict=True)]
+    return frame.assign(percent_used=used)
+
+
+def breaker_states(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per breaker: its transitions in the window, oldest first (the page derives state, time
+    OPEN and the timeline from these few rows)."""
+    with connect(db) as conn:
+        t = app_table(conn, "circuit_breaker_events")
+        statement = f"""
+            SELECT breaker, crm_source, occurred_at, from_state, to_state, failure_count, reason
+            FROM {t}
+            WHERE occurred_at < :end AND (occurred_at >= :start OR id IN (
+                SELECT MAX(id) FROM {t} WHERE occurred_at < :start GROUP BY breaker))
+            ORDER BY breaker, occurred_at, id"""
+        return _frame(conn, statement, {"start": start, "end": end}, times=("occurred_at",))
+
+
+
+BUCKETS = {"minute": ("date_trunc('minute', called_at)", "strftime('%Y-%m-%d %H:%M:00', called_at)"),
+           "hour": ("date_trunc('hour', called_at)", "strftime('%Y-%m-%d %H:00:00', called_at)")}
+
+
+def call_series(db: Connectable, start: datetime, end: datetime, bucket: str = "hour") -> pd.DataFrame:
+    """Per time bucket and CRM: calls, failures (4xx, 5xx, no response) and average latency."""
+    with connect(db) as conn:
+        postgres, sqlite = BUCKETS[bucket]
+        expression = postgres if conn.dialect.name == "postgresql" else sqlite
+        statement = f"""
+            SELECT {expression} AS bucket, crm_source, COUNT(*) AS calls,
+                   COUNT(*) FILTER (WHERE status_code IS NULL OR status_code >= 400) AS failures,
+                   AVG(duration_ms) AS avg_ms
+            FROM {app_table(conn, 'api_calls')} WHERE called_at >= :start AND called_at < :end
+            GROUP BY 1, 2 ORDER BY 1, 2"""
+        frame = _frame(conn, statement, {"start": start, "end": end})
+    frame["bucket"] = to_utc(pd.Series(pd.to_datetime(frame["bucket"]), index=frame.index), UTC_ZONE)  # type: ignore[arg-type]
+    return frame
+
+
+def breaker_summary(events: pd.DataFrame, start: datetime, end: datetime) -> list[dict]:
+    """Per breaker, from its transitions: state now, failure count, last transition, and the
+    seconds it spent OPEN inside [start, end)."""
+    summaries = []
+    for breaker, rows in events.groupby("breaker", sort=True):
+        rows = rows.sort_values("occurred_at")
+        open_seconds, opened = 0.0, None
+        for row in rows.itertuples(index=False):
+            moment = max(row.occurred_at.to_pydatetime(), start)
+            if row.to_state == "OPEN" and opened is None:
+                opened = moment
+            elif row.to_state != "OPEN" and opened is not None:
+                open_seconds += (moment - opened).total_seconds()
+                opened = None
+        if opened is not None:
+            open_seconds += (end - opened).total_seconds()
+        last = rows.iloc[-1]
+        summaries.append({
+            "breaker": breaker, "crm_source": last["crm_source"], "state": last["to_state"],
+            "failure_count": int(last["failure_count"]), "last_transition": last["occurred_at"],
+            "last_reason": last["reason"], "open_seconds": round(open_seconds, 1),
+            "transitions": rows[rows["occurred_at"] >= pd.Timestamp(start)].to_dict("records"),
+        })
+    return summaries

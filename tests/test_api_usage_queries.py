@@ -1,0 +1,99 @@
+"""The API page's queries on PostgreSQL and SQLite, from calls and transitions the test recorded."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy
+import pytest
+
+from dashapp import api_calls, migrate
+from queries.api_usage import breaker_states, breaker_summary, call_series, call_stats, rate_limits
+
+
+@pytest.fixture
+def recorded(db):
+    migrate.upgrade(db)
+    writer = api_calls.Writer(db, flush_seconds=0.05)
+    with db.begin() as conn:
+        from dashapp.monitor_tables import api_calls as calls_table
+        from dashapp.monitor_tables import breaker_events
+
+        conn.execute(calls_table.delete())
+        conn.execute(breaker_events.delete())
+    api_calls.use_writer(writer)
+    yield db, writer
+    writer.close()
+    api_calls.use_writer(None)
+
+
+def test_call_statistics_and_percentiles(recorded):
+    db, writer = recorded
+    now = datetime.now(UTC)
+    rng = random.Random(5)
+    calls = []
+    for i in range(400):
+        crm, endpoint = [("hubspot", "/contacts"), ("hubspot", "/deals"), ("genius", "/appointments")][i % 3]
+        status = rng.choice([200, 200, 200, 201, 404, 429, 500, 503, None])
+        ms = round(rng.lognormvariate(4, 0.6), 3)
+        calls.append((crm, endpoint, status, ms, i % 4))
+        api_calls.record_api_call(crm, endpoint, "GET", status, ms, retries=i % 4,
+                                  called_at=now - timedelta(minutes=i))
+    api_calls.record_api_call("hubspot", "/contacts", "GET", 200, 1.0, called_at=now - timedelta(days=3))  # outside
+    writer.flush()
+    frame = call_stats(db, now - timedelta(hours=24), now + timedelta(seconds=1)).set_index(["crm_source", "endpoint"])
+    postgres = db.dialect.name == "postgresql"
+    for key in {(c, e) for c, e, *_ in calls}:
+        mine = [c for c in calls if (c[0], c[1]) == key]
+        row = frame.loc[key]
+        assert row["calls"] == len(mine)
+        assert row["successes"] == sum(1 for c in mine if c[2] is not None and c[2] < 400)
+        assert row["client_errors"] == sum(1 for c in mine if c[2] is not None and 400 <= c[2] < 500)
+        assert row["server_errors"] == sum(1 for c in mine if c[2] is not None and c[2] >= 500)
+        assert row["no_response"] == sum(1 for c in mine if c[2] is None)
+        assert row["retries"] == sum(c[4] for c in mine)
+        latencies = numpy.array([c[3] for c in mine])
+        method = "linear" if postgres else "inverted_cdf"
+        for q, column in ((50, "p50_ms"), (95, "p95_ms"), (99, "p99_ms")):
+            assert row[column] == pytest.approx(numpy.percentile(latencies, q, method=method), rel=1e-9)
+        assert row["avg_ms"] == pytest.approx(latencies.mean())
+        failures = len(mine) - row["successes"]
+        assert row["error_rate"] == pytest.approx(round(failures * 100 / len(mine), 2))
+    series = call_series(db, now - timedelta(hours=24), now + timedelta(seconds=1), "hour")
+    assert int(series["calls"].sum()) == len(calls)
+
+
+def test_rate_limits_take_the_latest_observation(recorded):
+    db, writer = recorded
+    now = datetime.now(UTC).replace(microsecond=0)
+    for minutes, remaining in ((30, 90), (20, 50), (10, 7)):
+        api_calls.record_api_call("hubspot", "/contacts", "GET", 200, 10, called_at=now - timedelta(minutes=minutes),
+                                  headers={"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": str(remaining),
+                                           "X-RateLimit-Reset": "60"})
+    api_calls.record_api_call("hubspot", "/contacts", "GET", 429, 10, called_at=now - timedelta(minutes=5),
+                              headers={"Retry-After": "120"})
+    api_calls.record_api_call("genius", "/jobs", "GET", 200, 10, called_at=now - timedelta(minutes=5))  # no limit
+    writer.flush()
+    frame = rate_limits(db, now - timedelta(hours=1), now + timedelta(seconds=1))
+    assert list(frame["crm_source"]) == ["hubspot"]
+    row = frame.iloc[0]
+    assert row["remaining"] == 0 and row["throttled"] == 1  # the 429 is the latest observation
+    assert abs((row["reset_at"].to_pydatetime() - (now - timedelta(minutes=5) + timedelta(seconds=120)))
+               .total_seconds()) < 1
+
+
+def test_breaker_time_open_in_the_window(recorded):
+    db, writer = recorded
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(hours=1)
+    for minutes, (a, b, failures) in ((90, ("CLOSED", "OPEN", 5)), (50, ("OPEN", "HALF_OPEN", 5)),
+                                      (50, ("HALF_OPEN", "CLOSED", 0)), (20, ("CLOSED", "OPEN", 5))):
+        api_calls.record_transition("hubspot-contacts", "hubspot", a, b, failures, "test",
+                                    at=now - timedelta(minutes=minutes))
+    writer.flush()
+    summary = breaker_summary(breaker_states(db, start, now), start, now)[0]
+    # OPEN from before the window until 50 min ago (10 min inside it), then again for the last 20 min
+    assert summary["state"] == "OPEN" and summary["failure_count"] == 5
+    assert summary["open_seconds"] == pytest.approx(30 * 60, abs=1)
+    assert len(summary["transitions"]) == 3
