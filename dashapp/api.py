@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
 
-from dashapp import health, history_params, http_errors, payloads, runtime
+from dashapp import api_usage_payloads, health, history_params, http_errors, payloads, runtime
 from dashapp.day_cache import day_start
 from dashapp.export import export
 from dashapp.http_errors import BadParameter
@@ -60,6 +60,22 @@ def errors():
     return jsonify(payloads.errors_json(payloads.errors_frames(runtime.engine(), days, now), start, now))
 
 
+@api.get("/api-stats")
+def api_stats():
+    return jsonify(api_usage_payloads.api_stats(runtime.engine(), int_param("hours", 24, 1, 24 * 90), utc_now()))
+
+
+@api.get("/rate-limits")
+def rate_limits():
+    return jsonify(api_usage_payloads.rate_limit_list(runtime.engine(), int_param("hours", 24, 1, 24 * 90),
+                                                      utc_now()))
+
+
+@api.get("/circuit-breakers")
+def circuit_breakers():
+    return jsonify(api_usage_payloads.breaker_list(runtime.engine(), int_param("hours", 24, 1, 24 * 90), utc_now()))
+
+
 @api.get("/system-health")
 def system_health():
     return jsonify(health.system_health(runtime.settings(), runtime.engine()))
@@ -90,6 +106,9 @@ ROUTES = {
     "/api/recent-syncs": recent_syncs,
     "/api/performance-charts": performance_charts,
     "/api/errors": errors,
+    "/api/api-stats": api_stats,
+    "/api/rate-limits": rate_limits,
+    "/api/circuit-breakers": circuit_breakers,
     "/api/system-health": system_health,
     "/healthz": healthz,
     "/readyz": readyz,

@@ -31,7 +31,14 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         update_title=None,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    from dashapp.pages import errors, health, history, overview, performance  # noqa: F401  (pages, callbacks)
+    from dashapp.pages import (  # noqa: F401  (register the pages and their callbacks)
+        api_usage,
+        errors,
+        health,
+        history,
+        overview,
+        performance,
+    )
 
     dash.clientside_callback(
         ClientsideFunction("syncMonitor", "viewerTimezone"),

@@ -12,6 +12,7 @@ APIs, on the write side); nothing on the read path is generated.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import random
@@ -23,6 +24,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
+from dashapp import api_calls
+from dashapp.api_calls import record_api_call, record_transition
+from dashapp.circuit_breaker import CircuitBreaker, CircuitOpenError
 from dashapp.recorder import close_abandoned, record_sync
 from dashapp.sync_tables import metadata, sync_history, sync_schedule
 from queries._sql import bind_time, data_zone, to_utc, utc_now
@@ -113,21 +117,81 @@ class SimClock:
         return self.now
 
 
-def simulate_run(db, job: Job, rng: random.Random, clock, advance) -> None:
+class DemoApi:
+    """The simulated CRM APIs' side of a run: each page fetched is recorded with
+    ``record_api_call`` (rate-limit headers in the CRM's dialect), and each job has a circuit
+    breaker whose transitions are recorded. Both through the same APIs sync code uses."""
+
+    LIMIT, WINDOW = 100, 60.0  # calls per window, seconds
+
+    def __init__(self) -> None:
+        self.used: dict[str, tuple[float, int]] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}
+
+    def breaker(self, job: Job, clock) -> CircuitBreaker:
+        if job.crm + job.sync_type not in self.breakers:
+            self.breakers[job.crm + job.sync_type] = CircuitBreaker(
+                f"{job.crm}-{job.sync_type}", job.crm, failure_threshold=3, reset_timeout=600,
+                clock=lambda: clock().timestamp(),
+                on_transition=lambda *a: record_transition(*a, at=clock()))
+        return self.breakers[job.crm + job.sync_type]
+
+    def call(self, job: Job, clock, rng: random.Random, status: int | None = 200, error: str | None = None) -> None:
+        now = clock().timestamp()
+        window_start, used = self.used.get(job.crm, (now, 0))
+        if now - window_start >= self.WINDOW:
+            window_start, used = now, 0
+        used = min(used + 1 + rng.randrange(12), self.LIMIT)
+        self.used[job.crm] = (window_start, used)
+        remaining, reset = self.LIMIT - used, max(1, int(window_start + self.WINDOW - now))
+        if job.crm == "hubspot":
+            headers = {"X-HubSpot-RateLimit-Max": str(self.LIMIT), "X-HubSpot-RateLimit-Remaining": str(remaining),
+                       "X-HubSpot-RateLimit-Interval-Milliseconds": str(reset * 1000)}
+        else:
+            headers = {"X-RateLimit-Limit": str(self.LIMIT), "X-RateLimit-Remaining": str(remaining),
+                       "X-RateLimit-Reset": str(reset)}
+        if status == 429:
+            headers["Retry-After"] = str(reset)
+        latency = rng.lognormvariate(5.0, 0.5) if status is not None else 30_000.0
+        record_api_call(job.crm, job.endpoint, "GET", status, latency, headers=headers, error=error,
+                        called_at=clock())
+
+
+def _api_failure(message: str) -> tuple[int | None, str]:
+    """The HTTP side of a simulated error: its status code (None for a timeout)."""
+    if "Read timed out" in message:
+        return None, message
+    for code in (429, 401, 403, 400, 500, 502, 503):
+        if f"{code} " in message:
+            return code, message
+    return 200, message  # a warehouse error: the API call itself went well
+
+
+def simulate_run(db, job: Job, rng: random.Random, clock, advance, api: DemoApi | None = None) -> None:
     """One sync of ``job`` through the recorder; ``advance(seconds)`` lets time pass."""
     duration = max(2.0, rng.gauss(job.seconds, job.seconds * 0.25))
     volume = max(0, int(rng.gauss(job.volume, job.volume * 0.3)))
     roll = rng.random()
+    api = api or DemoApi()
     try:
         with record_sync(job.crm, job.sync_type, endpoint=job.endpoint, db=db, clock=clock,
                          configuration={"batch_size": 100, "full_sync": False}) as run:
             steps = max(1, min(5, int(duration // 5)))
+            breaker = api.breaker(job, clock)
             for _ in range(steps):
                 advance(duration / steps)
+                with contextlib.suppress(CircuitOpenError), breaker:
+                    api.call(job, clock, rng)
                 created = int(volume / steps * 0.3)
                 run.add(processed=volume // steps, created=created, updated=volume // steps - created)
             if roll < job.failure_rate:
                 kind, message = rng.choice(job.errors).split("|", 1)
+                status, error = _api_failure(f"{kind}: {message}")
+                if status != 200:
+                    for _attempt in range(3):  # the sync's retries, each through the breaker
+                        with contextlib.suppress(CircuitOpenError, ConnectionError), breaker:
+                            api.call(job, clock, rng, status, error)
+                            raise ConnectionError(error)
                 raise _ERRORS[kind](message)
             if roll < job.failure_rate * 2:
                 rejected = max(1, volume // 50)
@@ -155,6 +219,7 @@ def backfill(engine: Engine, until: datetime | None = None, seed: int = 7) -> in
         for start in _occurrences(job, since, until - timedelta(minutes=2), rng)
     )
     clock = SimClock(since)
+    api = DemoApi()
     with engine.begin() as conn:  # one transaction: thousands of runs in a few seconds
         for start, index in starts:
             clock.now = start
@@ -162,8 +227,9 @@ def backfill(engine: Engine, until: datetime | None = None, seed: int = 7) -> in
             def advance(seconds: float) -> None:
                 clock.now += timedelta(seconds=seconds)
 
-            simulate_run(conn, JOBS[index], rng, clock, advance)
+            simulate_run(conn, JOBS[index], rng, clock, advance, api)
         _write_schedules(conn, until)
+    api_calls.writer().flush()
     log.info("demo backfill wrote %d runs from %s to %s", len(starts), since, until)
     return len(starts)
 
@@ -230,6 +296,7 @@ class LiveSimulator:
         self.max_running = max_running
         self._stop = threading.Event()
         self._rng = random.Random()
+        self._api = DemoApi()
         self._running: list[threading.Thread] = []
 
     def start(self) -> bool:
@@ -265,7 +332,7 @@ class LiveSimulator:
         scale = self.interval * 4 / job.seconds  # live runs last a few refreshes, not minutes
         try:
             simulate_run(self.engine, job, self._rng, utc_now,
-                         lambda seconds: self._stop.wait(seconds * scale))
+                         lambda seconds: self._stop.wait(seconds * scale), self._api)
             with self.engine.begin() as conn:
                 conn.execute(
                     update(sync_schedule)

@@ -33,6 +33,7 @@ def prepare_engine(settings: Settings) -> Engine:
 
 def _fill_demo(settings: Settings, engine: Engine) -> None:
     """Backfill the demo file (one process at a time) and keep one live simulator running."""
+    set_default_engine(engine)  # the demo's API calls and runs go to this file
     lock_dir = settings.sqlite_path.parent
     with open(lock_dir.joinpath(settings.sqlite_path.name + ".backfill.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, DateTime, bindparam, text
+from sqlalchemy import Connection, DateTime, bindparam, inspect, text
 
 from queries._sql import Connectable, connect, to_utc
 
@@ -19,6 +19,12 @@ UTC_ZONE = UTC
 def app_table(conn: Connection, name: str) -> str:
     app_schema = conn.get_execution_options().get("app_schema")
     return f'"{app_schema}"."{name}"' if app_schema else f'"{name}"'
+
+
+def migrated(db: Connectable) -> bool:
+    """Whether the app's own tables exist (``python app.py db upgrade`` has run)."""
+    with connect(db) as conn:
+        return inspect(conn).has_table("api_calls", schema=conn.get_execution_options().get("app_schema"))
 
 
 def _naive(moment: datetime) -> datetime:

@@ -130,3 +130,35 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
 
 def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def api_series(series: list[dict], value: str, title: str, why_empty: str) -> go.Figure:
+    """Lines per CRM over time from /api/api-stats' ``series`` (``value``: calls or avg_ms)."""
+    if not series:
+        return empty(title, why_empty)
+    figure = _figure(title)
+    frame = pd.DataFrame(series)
+    for crm, rows in frame.groupby("crm_source", sort=True):
+        figure.add_scatter(x=pd.to_datetime(rows["bucket"]), y=rows[value], name=crm_name(crm), mode="lines")
+    return figure
+
+
+STATE_COLOURS = {"CLOSED": "#198754", "HALF_OPEN": "#ffc107", "OPEN": "#dc3545"}
+
+
+def breaker_timeline(breakers: list[dict], why_empty: str) -> go.Figure:
+    """Each breaker's transitions in the window, coloured by the state entered."""
+    title = "Circuit-breaker transitions"
+    points = [(b["breaker"], t) for b in breakers for t in b["transitions"]]
+    if not points:
+        return empty(title, why_empty)
+    figure = _figure(title)
+    for state, colour in STATE_COLOURS.items():
+        mine = [(name, t) for name, t in points if t["to"] == state]
+        figure.add_scatter(x=pd.to_datetime([t["at"] for _, t in mine]), y=[name for name, _ in mine],
+                           mode="markers", name=f"→ {state}", marker={"color": colour, "size": 9},
+                           customdata=[t["reason"] for _, t in mine],
+                           hovertemplate="%{y}<br>%{x}<br>%{customdata}<extra></extra>")
+    figure.update_layout(hovermode="closest", height=max(260, 30 * len(breakers) + 120))
+    figure.update_yaxes(automargin=True)
+    return figure

@@ -1,0 +1,84 @@
+"""The numbers behind the API page, as /api/api-stats, /api/rate-limits and /api/circuit-breakers
+serve them and the page renders them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from dashapp import display
+from queries import api_usage
+
+NOT_MIGRATED = "the app's own tables do not exist yet: run `python app.py db upgrade`"
+WARN_PERCENT, CRITICAL_PERCENT = 80.0, 95.0
+
+
+def _number(value) -> float | None:
+    return None if value is None or value != value else round(float(value), 3)
+
+
+def level(percent_used: float | None) -> str:
+    if percent_used is None:
+        return "unknown"
+    return "critical" if percent_used >= CRITICAL_PERCENT else "warning" if percent_used >= WARN_PERCENT else "ok"
+
+
+def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
+    start = now - timedelta(hours=hours)
+    base = {"start": display.iso_utc(start), "end": display.iso_utc(now)}
+    if not api_usage.migrated(engine):
+        return {**base, "endpoints": [], "series": [], "note": NOT_MIGRATED}
+    stats = api_usage.call_stats(engine, start, now)
+    series = api_usage.call_series(engine, start, now, "minute" if hours <= 2 else "hour")
+    return {
+        **base,
+        "endpoints": [{
+            "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "endpoint": r["endpoint"],
+            "calls": int(r["calls"]), "successes": int(r["successes"]), "client_errors": int(r["client_errors"]),
+            "server_errors": int(r["server_errors"]), "no_response": int(r["no_response"]),
+            "error_rate": _number(r["error_rate"]), "retries": int(r["retries"]), "avg_ms": _number(r["avg_ms"]),
+            "p50_ms": _number(r["p50_ms"]), "p95_ms": _number(r["p95_ms"]), "p99_ms": _number(r["p99_ms"]),
+        } for r in stats.to_dict("records")],
+        "series": [{
+            "bucket": display.iso_utc(r["bucket"]), "crm_source": r["crm_source"], "calls": int(r["calls"]),
+            "failures": int(r["failures"]), "avg_ms": _number(r["avg_ms"]),
+        } for r in series.to_dict("records")],
+    }
+
+
+def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
+    start = now - timedelta(hours=hours)
+    if not api_usage.migrated(engine):
+        return {"limits": [], "note": NOT_MIGRATED}
+    frame = api_usage.rate_limits(engine, start, now)
+    limits = [{
+        "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "endpoint": r["endpoint"],
+        "limit": None if r["rate_limit"] is None or r["rate_limit"] != r["rate_limit"] else int(r["rate_limit"]),
+        "remaining": None if r["remaining"] is None or r["remaining"] != r["remaining"] else int(r["remaining"]),
+        "percent_used": _number(r["percent_used"]), "level": level(_number(r["percent_used"])),
+        "reset_at": display.iso_utc(r["reset_at"]), "seen_at": display.iso_utc(r["seen_at"]),
+        "throttled": int(r["throttled"]),
+    } for r in frame.to_dict("records")]
+    return {"limits": sorted(limits, key=lambda x: -(x["percent_used"] or -1))}
+
+
+def breaker_list(engine: Engine, hours: int, now: datetime) -> dict:
+    start = now - timedelta(hours=hours)
+    if not api_usage.migrated(engine):
+        return {"breakers": [], "note": NOT_MIGRATED}
+    summaries = api_usage.breaker_summary(api_usage.breaker_states(engine, start, now), start, now)
+    return {"breakers": [{
+        "breaker": s["breaker"], "crm_source": s["crm_source"], "name": display.crm_name(s["crm_source"]),
+        "state": s["state"], "failure_count": s["failure_count"],
+        "last_transition": display.iso_utc(s["last_transition"]), "last_reason": s["last_reason"],
+        "open_seconds": s["open_seconds"],
+        "transitions": [{"at": display.iso_utc(t["occurred_at"]), "from": t["from_state"], "to": t["to_state"],
+                         "failure_count": int(t["failure_count"]), "reason": t["reason"]} for t in s["transitions"]],
+    } for s in summaries]}
+
+
+def tightest(limits: dict) -> dict | None:
+    """The rate limit closest to exhaustion, for the overview's card."""
+    known = [x for x in limits.get("limits", []) if x["percent_used"] is not None]
+    return max(known, key=lambda x: x["percent_used"]) if known else None

@@ -1,0 +1,174 @@
+"""API usage (``/api-usage``): CRM API calls, rate limits and circuit breakers.
+
+Everything: ``dashapp.api_usage_payloads`` -> ``queries.api_usage``; served as /api/api-stats,
+/api/rate-limits and /api/circuit-breakers. The reset countdowns tick in the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import api_usage_payloads, ids, runtime
+from dashapp.components import figures
+from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.http_errors import error_line
+from queries._sql import utc_now
+
+log = logging.getLogger(__name__)
+WINDOWS = {1: "Last hour", 24: "Last 24 hours", 168: "Last 7 days"}
+LEVEL_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
+STATE_COLOURS = {"CLOSED": "success", "HALF_OPEN": "warning", "OPEN": "danger"}
+REFRESH = RefreshIds(
+    interval=ids.API_USAGE_INTERVAL, button=ids.API_USAGE_REFRESH_BUTTON, state=ids.API_USAGE_REFRESH_STATE,
+    received=ids.API_USAGE_REFRESH_RECEIVED, text=ids.API_USAGE_REFRESH_TEXT, banner=ids.API_USAGE_ERROR_BANNER,
+)
+_MS = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
+_NUMBER = {**_MS, "valueFormatter": {"function": "formatCount(params.value)"}}
+
+
+def layout(**_query: str) -> html.Div:
+    settings = runtime.settings()
+    columns = [
+        {"field": "name", "headerName": "CRM", "filter": "agTextColumnFilter", "pinned": "left", "width": 130},
+        {"field": "endpoint", "headerName": "Endpoint", "filter": "agTextColumnFilter", "width": 260},
+        {"field": "calls", "headerName": "Calls", **_NUMBER, "width": 100},
+        {"field": "successes", "headerName": "OK", **_NUMBER, "width": 90},
+        {"field": "client_errors", "headerName": "4xx", **_NUMBER, "width": 85},
+        {"field": "server_errors", "headerName": "5xx", **_NUMBER, "width": 85},
+        {"field": "no_response", "headerName": "No response", **_NUMBER, "width": 125},
+        {"field": "error_rate", "headerName": "Error %", **_MS, "width": 100},
+        {"field": "retries", "headerName": "Retries", **_NUMBER, "width": 100},
+        {"field": "avg_ms", "headerName": "Avg ms", **_MS, "width": 100},
+        {"field": "p50_ms", "headerName": "p50 ms", **_MS, "width": 100},
+        {"field": "p95_ms", "headerName": "p95 ms", **_MS, "width": 100},
+        {"field": "p99_ms", "headerName": "p99 ms", **_MS, "width": 100},
+    ]
+    graph = {"config": {"displaylogo": False, "responsive": True}, "style": {"height": "320px"}}
+    return html.Div([
+        dcc.Store(id=ids.RATE_LIMIT_RESETS),
+        dbc.Row([
+            dbc.Col(html.H4("API usage", className="mb-0"), xs=12, sm=6),
+            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
+        ], className="align-items-center mb-3 g-2"),
+        dbc.Row(dbc.Col(dbc.Select(id=ids.API_USAGE_HOURS, value="24", size="sm",
+                                   options=[{"label": v, "value": str(k)} for k, v in WINDOWS.items()]), xs=12, md=3),
+                className="mb-3"),
+        dbc.Alert(id=ids.API_USAGE_NOTE, color="info", is_open=False, className="small"),
+        html.H5("Rate limits"),
+        dbc.Row(id=ids.RATE_LIMIT_TILES, className="g-3 mb-3"),
+        html.H5("Circuit breakers"),
+        dbc.Row(id=ids.BREAKER_TILES, className="g-3 mb-2"),
+        dcc.Graph(id=ids.BREAKER_TIMELINE, config={"displaylogo": False}),
+        dbc.Row([
+            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=ids.API_LATENCY_CHART, **graph)), className="shadow-sm"),
+                    xs=12, lg=6),
+            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=ids.API_VOLUME_CHART, **graph)), className="shadow-sm"),
+                    xs=12, lg=6),
+        ], className="g-3 my-2"),
+        html.H5("Calls per CRM and endpoint"),
+        dag.AgGrid(id=ids.API_STATS_GRID, rowData=[], columnDefs=columns,
+                   defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
+                   dashGridOptions={"domLayout": "autoHeight"}, style={"width": "100%"}),
+    ])
+
+
+def _rate_tile(index: int, limit: dict) -> dbc.Col:
+    percent = limit["percent_used"] or 0
+    return dbc.Col(dbc.Card(dbc.CardBody([
+        html.Div([html.Strong(limit["name"]), html.Span(f" {limit['endpoint']}", className="text-muted small")],
+                 className="text-truncate"),
+        dbc.Progress(value=percent, color=LEVEL_COLOURS[limit["level"]], className="my-2",
+                     label=f"{percent:.0f}%" if limit["percent_used"] is not None else ""),
+        html.Div([
+            html.Span(f"{limit['remaining'] if limit['remaining'] is not None else '—'} of "
+                      f"{limit['limit'] if limit['limit'] is not None else '—'} left", className="me-2"),
+            html.Span("", id={"type": ids.RESET_COUNTDOWN, "index": index}, className="text-muted reset-countdown"),
+        ], className="small"),
+        html.Div(f"{limit['throttled']:,} × 429 in the window", className="small text-danger" if limit["throttled"]
+                 else "small text-muted"),
+    ]), className=f"shadow-sm h-100 border-{LEVEL_COLOURS[limit['level']]} rate-limit-tile",
+        id=f"rate-limit-{limit['crm_source']}-{index}"), xs=12, sm=6, lg=3)
+
+
+def _breaker_tile(breaker: dict) -> dbc.Col:
+    minutes = breaker["open_seconds"] / 60
+    return dbc.Col(dbc.Card(dbc.CardBody([
+        html.Div([html.Strong(breaker["breaker"]),
+                  dbc.Badge(breaker["state"], color=STATE_COLOURS.get(breaker["state"], "secondary"),
+                            className="ms-2 breaker-state")]),
+        html.Div(f"{breaker['failure_count']} failures · open {minutes:.0f} min in the window",
+                 className="small text-muted"),
+        html.Div(f"last: {(breaker['last_transition'] or '').replace('T', ' ').replace('Z', ' UTC')}",
+                 className="small text-muted", title=breaker["last_reason"] or ""),
+    ]), className="shadow-sm h-100", id=f"breaker-{breaker['breaker']}"), xs=12, sm=6, lg=3)
+
+
+@callback(
+    Output(ids.RATE_LIMIT_TILES, "children"),
+    Output(ids.RATE_LIMIT_RESETS, "data"),
+    Output(ids.BREAKER_TILES, "children"),
+    Output(ids.BREAKER_TIMELINE, "figure"),
+    Output(ids.API_LATENCY_CHART, "figure"),
+    Output(ids.API_VOLUME_CHART, "figure"),
+    Output(ids.API_STATS_GRID, "rowData"),
+    Output(ids.API_USAGE_NOTE, "children"),
+    Output(ids.API_USAGE_NOTE, "is_open"),
+    Output(REFRESH.state, "data"),
+    Input(REFRESH.interval, "n_intervals"),
+    Input(REFRESH.button, "n_clicks"),
+    Input(ids.API_USAGE_HOURS, "value"),
+    State(REFRESH.state, "data"),
+)
+def refresh_api_usage(_ticks, _clicks, hours, previous):
+    now = utc_now()
+    hours = int(hours) if str(hours).isdigit() and int(hours) in WINDOWS else 24
+    engine = runtime.engine()
+    try:
+        stats = api_usage_payloads.api_stats(engine, hours, now)
+        limits = api_usage_payloads.rate_limit_list(engine, hours, now)
+        breakers = api_usage_payloads.breaker_list(engine, hours, now)
+    except SQLAlchemyError as exc:
+        log.warning("API usage refresh failed: %s", error_line(exc))
+        return (*(no_update for _ in range(9)), failed(now, previous, error_line(exc)))
+    note = stats.get("note")
+    why = f"No API calls recorded in the {WINDOWS[hours].lower()}"
+    return (
+        [_rate_tile(i, limit) for i, limit in enumerate(limits["limits"])] or
+        [dbc.Col(html.Div("No rate-limit headers seen in this window.", className="text-muted small"))],
+        [limit["reset_at"] for limit in limits["limits"]],
+        [_breaker_tile(b) for b in breakers["breakers"]] or
+        [dbc.Col(html.Div("No circuit-breaker transitions recorded.", className="text-muted small"))],
+        figures.breaker_timeline(breakers["breakers"], "No transitions in this window"),
+        figures.api_series(stats["series"], "avg_ms", "Average latency (ms)", why),
+        figures.api_series(stats["series"], "calls", "Calls", why),
+        stats["endpoints"],
+        note, bool(note),
+        refreshed(now),
+    )
+
+
+clientside_callback(
+    """function (tick, resets) {
+        var now = Date.now();
+        return (resets || []).map(function (iso) {
+            if (!iso) { return ""; }
+            var left = Math.round((Date.parse(iso) - now) / 1000);
+            if (left <= 0) { return "window reset"; }
+            var m = Math.floor(left / 60), s = left % 60;
+            return "resets in " + (m ? m + "m " : "") + s + "s";
+        });
+    }""",
+    Output({"type": ids.RESET_COUNTDOWN, "index": ALL}, "children"),
+    Input(ids.CLOCK_TICK, "n_intervals"),
+    State(ids.RATE_LIMIT_RESETS, "data"),
+)
+
+register_clientside(REFRESH)
+dash.register_page(__name__, path="/api-usage", name="API usage", title="Sync Monitor · API usage", order=4,
+                   layout=layout)
