@@ -100,7 +100,7 @@ def read_frame(conn: Connection, clause: TextClause, params: dict | None = None,
 def to_utc(values: pd.Series, zone: ZoneInfo) -> pd.Series:
     """Naive values are taken to be in ``zone``; aware ones keep their instant. Result: UTC."""
     if values.empty:
-        return pd.Series(values, dtype="datetime64[us, UTC]")
+        return pd.Series([], index=values.index, dtype="datetime64[us, UTC]")
     if values.dtype == object:  # None mixed in, or aware datetimes in a zone pandas did not infer
         aware = values.map(lambda v: v.tzinfo is not None if hasattr(v, "tzinfo") else None).dropna()
         if aware.any():

@@ -104,9 +104,20 @@ def rate_limits(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame
             FROM latest l LEFT JOIN limited x ON x.crm_source = l.crm_source AND x.endpoint = l.endpoint
             ORDER BY l.crm_source, l.endpoint"""
         frame = _frame(conn, statement, {"start": start, "end": end}, times=("seen_at", "reset_at"))
-    used = [None if (lim is None or pd.isna(lim) or lim <= 0 or pd.isna(rem)) else round((1 - rem / lim) * 100, 1)
-            for lim, rem in zip(frame["rate_limit"], frame["remaining"], strict=True)]
-    return frame.assign(percent_used=used)
+    return frame.assign(percent_used=[percent_used(lim, rem) for lim, rem in
+                                      zip(frame["rate_limit"], frame["remaining"], strict=True)])
+
+
+def percent_used(limit, remaining) -> float | None:
+    """1 - remaining/limit, in percent; nothing remaining is 100% even when no limit was sent
+    (a 429 with only Retry-After)."""
+    if remaining is None or pd.isna(remaining):
+        return None
+    if remaining == 0:
+        return 100.0
+    if limit is None or pd.isna(limit) or limit <= 0:
+        return None
+    return round((1 - remaining / limit) * 100, 1)
 
 
 def breaker_states(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:

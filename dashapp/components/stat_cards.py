@@ -26,7 +26,7 @@ def stat_cards(stats: list[Stat]) -> list[dbc.Col]:
                 ]),
                 className="h-100 shadow-sm",
             ),
-            xs=6, md=4, xl=True, className="mb-3",
+            xs=6, md=4, xl=2, className="mb-3",
         )
         for stat in stats
     ]

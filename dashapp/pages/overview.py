@@ -15,7 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import display, health, ids, payloads, runtime
+from dashapp import api_usage_payloads, display, health, ids, payloads, runtime
 from dashapp.components import health_strip
 from dashapp.components.crm_status_grid import crm_status_grid
 from dashapp.components.recent_activity import recent_activity_grid
@@ -54,13 +54,20 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
-def overview_cards(overview: dict) -> list[dbc.Col]:
+TIGHTEST_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
+
+
+def overview_cards(overview: dict, tightest: dict | None) -> list[dbc.Col]:
+    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary") if tightest is None else Stat(
+        "tightest-limit", f"Tightest rate limit · {tightest['name']} {tightest['endpoint']}"[:60],
+        f"{tightest['percent_used']:.0f}% used", TIGHTEST_COLOURS[tightest["level"]])
     return stat_cards([
         Stat("active", "Active", f"{overview['active_syncs']:,}", "primary"),
         Stat("completed", "Completed 24h", f"{overview['completed_today']:,}", "success"),
         Stat("failed", "Failed 24h", f"{overview['failed_today']:,}", "danger"),
         Stat("partial", "Partial 24h", f"{overview['partial_today']:,}", "warning"),
         Stat("success-rate", "Success rate 24h", display.percent(overview["success_rate"]), "dark"),
+        limit,
     ])
 
 
@@ -80,10 +87,11 @@ def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | N
         stats = payloads.stats(engine, now)
         crms = payloads.crm_statuses(engine, now)
         recent = payloads.recent(engine, RECENT_RUNS, now)
+        tightest = api_usage_payloads.tightest(api_usage_payloads.rate_limit_list(engine, 1, now))
     except SQLAlchemyError as exc:
         log.warning("overview refresh failed: %s", error_line(exc))
         return no_update, no_update, no_update, failed(now, previous, error_line(exc))
-    return overview_cards(stats["overview"]), crms["crms"], recent["syncs"], refreshed(now)
+    return overview_cards(stats["overview"], tightest), crms["crms"], recent["syncs"], refreshed(now)
 
 
 @callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"))
