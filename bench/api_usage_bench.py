@@ -1,0 +1,104 @@
+"""The API page's queries on N recorded API calls (default 10,000,000 over 30 days), each beside
+its floor (the same SQL straight through psycopg2). Target: p95 at most 150 ms.
+
+    python -m bench.api_usage_bench [--rows 10000000] [--reuse] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from bench.fill import ADMIN_URL, database_url
+from bench.history_bench import Recorder, measure, p95
+from dashapp import migrate
+from dashapp.db import postgres_engine
+from queries._sql import utc_now
+from queries.api_usage import breaker_states, call_series, call_stats, rate_limits
+
+_FILL = """
+INSERT INTO sync_monitor.api_calls (called_at, crm_source, endpoint, method, status_code, duration_ms, retries,
+                                    error, rate_limit_limit, rate_limit_remaining, rate_limit_reset_at)
+SELECT at, crm, '/api/' || kind, 'GET', status, 20 + (h % 400) + CASE WHEN h % 50 = 0 THEN h % 5000 ELSE 0 END,
+       CASE WHEN h % 20 = 0 THEN 1 ELSE 0 END,
+       CASE WHEN status >= 400 THEN 'HTTP ' || status END,
+       CASE WHEN h % 3 = 0 THEN 100 END, CASE WHEN h % 3 = 0 THEN (h / 7) % 101 END,
+       CASE WHEN h % 3 = 0 THEN at + make_interval(secs => h % 60) END
+FROM (SELECT g, h, (now() AT TIME ZONE 'UTC') - make_interval(secs => g * :span / :rows) AS at,
+             (ARRAY['hubspot','callrail','genius','salesrabbit','arrivy','five9','marketsharp','leadconduit',
+                    'salespro','gsheet'])[1 + g % 10] AS crm,
+             (ARRAY['contacts','calls'])[1 + (g / 10) % 2] AS kind,
+             CASE WHEN h % 100 < 2 THEN 429 WHEN h % 100 < 4 THEN 503 WHEN h % 100 < 5 THEN 404 ELSE 200 END AS status
+      FROM (SELECT g, abs(hashtext(g::text)) AS h FROM generate_series(1, :rows) AS g) s) calls
+"""
+
+
+def fill(engine, rows: int) -> float:
+    started = time.perf_counter()
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE sync_monitor.api_calls, sync_monitor.circuit_breaker_events"))
+        conn.execute(text(_FILL), {"rows": rows, "span": 30 * 86400.0})
+        conn.execute(text("""
+            INSERT INTO sync_monitor.circuit_breaker_events (occurred_at, breaker, crm_source, from_state, to_state,
+                                                              failure_count, reason)
+            SELECT (now() AT TIME ZONE 'UTC') - make_interval(mins => g * 40), 'breaker-' || (g % 10), 'hubspot',
+                   CASE WHEN g % 2 = 0 THEN 'CLOSED' ELSE 'OPEN' END, CASE WHEN g % 2 = 0 THEN 'OPEN' ELSE 'CLOSED' END,
+                   5, 'bench' FROM generate_series(1, 1000) g"""))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE sync_monitor.api_calls"))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--database", default="sync_monitor_bench")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    engine = postgres_engine(database_url(args.admin_url, args.database), "orchestration")
+    if not args.reuse:
+        print(f"filling {args.rows:,} API calls: {fill(engine, args.rows):.0f} s")
+    now = utc_now()
+    cases = [
+        ("call stats with p50/p95/p99, 1 h", lambda e: call_stats(e, now - timedelta(hours=1), now)),
+        ("call stats with p50/p95/p99, 24 h", lambda e: call_stats(e, now - timedelta(hours=24), now)),
+        ("latency and volume per hour, 24 h", lambda e: call_series(e, now - timedelta(hours=24), now, "hour")),
+        ("rate limits (latest per endpoint) + 429s, 24 h", lambda e: rate_limits(e, now - timedelta(hours=24), now)),
+        ("breaker transitions, 24 h", lambda e: breaker_states(e, now - timedelta(hours=24), now)),
+        ("call stats with p50/p95/p99, 7 d", lambda e: call_stats(e, now - timedelta(days=7), now)),
+    ]
+    recorder = Recorder(engine)
+    raw = engine.raw_connection()
+    print(f"\n{args.rows:,} API calls over 30 days")
+    print(f"{'query':<50} {'median ms':>10} {'p95 ms':>8} {'floor ms':>9}  target (p95 <= 150 ms)")
+    for name, case in cases:
+        times = measure(lambda case=case: case(engine), args.repeat)
+        recorder.statements, recorder.active = [], True
+        case(engine)
+        recorder.active = False
+        captured = list(recorder.statements)
+
+        def floor(captured=captured) -> None:
+            cursor = raw.cursor()
+            for statement, parameters in captured:
+                cursor.execute(statement, parameters)
+                if cursor.description:
+                    cursor.fetchall()
+            cursor.close()
+            raw.rollback()
+
+        floor_ms = statistics.median(measure(floor, args.repeat))
+        verdict = "ok" if p95(times) <= 150 else "MISSED"
+        print(f"{name:<50} {statistics.median(times):>10.1f} {p95(times):>8.1f} {floor_ms:>9.1f}  {verdict}")
+    raw.close()
+
+
+if __name__ == "__main__":
+    main()
