@@ -31,6 +31,13 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     return current(engine)
 
 
+def head() -> str | None:
+    """The newest revision in dashapp/migrations."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def current(engine: Engine) -> str | None:
     app_schema = engine.get_execution_options().get("app_schema")
     with engine.connect() as conn:

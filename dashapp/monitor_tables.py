@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, DateTime, Float, Integer, MetaData, String, Table, Text
 
 from dashapp.db import APP_DEFAULT_SCHEMA
+from queries.latency_histogram import COLUMNS as HISTOGRAM
 
 metadata = MetaData(schema=APP_DEFAULT_SCHEMA)
 _id = BigInteger().with_variant(Integer, "sqlite")
@@ -27,6 +28,23 @@ api_calls = Table(
     Column("rate_limit_remaining", Integer),
     Column("rate_limit_reset_at", DateTime()),
 )
+
+def _rollup(name: str) -> Table:
+    """A rollup of api_calls: one row per period (its start in ``minute``), CRM and endpoint."""
+    return Table(
+        name, metadata,
+        Column("minute", DateTime(), nullable=False),
+        Column("crm_source", String(50), nullable=False),
+        Column("endpoint", String(200), nullable=False),
+        *(Column(column, Integer, nullable=False, server_default="0")
+          for column in ("calls", "successes", "client_errors", "server_errors", "no_response", "retries")),
+        Column("duration_sum", Float, nullable=False, server_default="0"),
+        *(Column(column, Integer, nullable=False, server_default="0") for column in HISTOGRAM),
+    )
+
+
+api_call_minutes = _rollup("api_call_minutes")
+api_call_hours = _rollup("api_call_hours")
 
 breaker_events = Table(
     "circuit_breaker_events", metadata,
