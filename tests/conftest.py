@@ -116,6 +116,17 @@ def use_engine(dash_app):
     runtime.current.settings, runtime.current.engine = saved
 
 
+def empty_app_tables(engine: Engine) -> None:
+    """Migrate the app's own tables and empty them all (raw calls, rollups, breaker events)."""
+    from dashapp import migrate
+    from dashapp.monitor_tables import metadata as app_metadata
+
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        for table in app_metadata.sorted_tables:
+            conn.execute(table.delete())
+
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 

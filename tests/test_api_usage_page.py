@@ -8,19 +8,16 @@ import time
 import numpy
 import pytest
 
-from dashapp import api_calls, migrate
+from dashapp import api_calls
 from dashapp.circuit_breaker import OPEN, CircuitBreaker, CircuitOpenError
 from dashapp.monitor_tables import api_calls as calls_table
-from dashapp.monitor_tables import breaker_events
+from tests.conftest import empty_app_tables
 from tests.test_api_calls import crm_server  # noqa: F401  (the local CRM server fixture)
 
 
 @pytest.fixture
 def recorded_pg(pg_engine):
-    migrate.upgrade(pg_engine)
-    with pg_engine.begin() as conn:
-        conn.execute(calls_table.delete())
-        conn.execute(breaker_events.delete())
+    empty_app_tables(pg_engine)
     writer = api_calls.Writer(pg_engine, flush_seconds=0.05)
     api_calls.use_writer(writer)
     yield pg_engine, writer

@@ -8,20 +8,15 @@ from datetime import UTC, datetime, timedelta
 import numpy
 import pytest
 
-from dashapp import api_calls, migrate
+from dashapp import api_calls
 from queries.api_usage import breaker_states, breaker_summary, call_series, call_stats, rate_limits
+from tests.conftest import empty_app_tables
 
 
 @pytest.fixture
 def recorded(db):
-    migrate.upgrade(db)
+    empty_app_tables(db)
     writer = api_calls.Writer(db, flush_seconds=0.05)
-    with db.begin() as conn:
-        from dashapp.monitor_tables import api_calls as calls_table
-        from dashapp.monitor_tables import breaker_events
-
-        conn.execute(calls_table.delete())
-        conn.execute(breaker_events.delete())
     api_calls.use_writer(writer)
     yield db, writer
     writer.close()
