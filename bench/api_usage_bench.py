@@ -18,7 +18,7 @@ from bench.history_bench import Recorder, measure, p95
 from dashapp import migrate
 from dashapp.db import postgres_engine
 from queries._sql import utc_now
-from queries.api_usage import breaker_states, call_series, call_stats, rate_limits
+from queries.api_usage import breaker_states, call_series, call_stats, rate_limits, remaining_series
 
 _FILL = """
 INSERT INTO sync_monitor.api_calls (called_at, crm_source, endpoint, method, status_code, duration_ms, retries,
@@ -78,6 +78,7 @@ def main() -> None:
         ("call stats with p50/p95/p99, 24 h", lambda e: call_stats(e, now - timedelta(hours=24), now)),
         ("latency and volume per hour, 24 h", lambda e: call_series(e, now - timedelta(hours=24), now, "hour")),
         ("rate limits (latest per endpoint) + 429s, 24 h", lambda e: rate_limits(e, now - timedelta(hours=24), now)),
+        ("rate-limit history (lowest remaining), 24 h", lambda e: remaining_series(e, now - timedelta(hours=24), now)),
         ("breaker transitions, 24 h", lambda e: breaker_states(e, now - timedelta(hours=24), now)),
         ("call stats with p50/p95/p99, 7 d", lambda e: call_stats(e, now - timedelta(days=7), now)),
     ]

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert
 
 from dashapp import rate_limits
 from dashapp.monitor_tables import api_call_hours, api_call_minutes, api_calls, breaker_events
@@ -133,7 +133,8 @@ def _add_to_rollup(conn, rows: list[dict], table, minute: bool) -> None:
         if group is None:
             group = groups[key] = {"minute": key[0], "crm_source": key[1], "endpoint": key[2], "calls": 0,
                                    "successes": 0, "client_errors": 0, "server_errors": 0, "no_response": 0,
-                                   "retries": 0, "duration_sum": 0.0, **dict.fromkeys(latency_histogram.COLUMNS, 0)}
+                                   "retries": 0, "duration_sum": 0.0, "remaining_min": None,
+                                   **dict.fromkeys(latency_histogram.COLUMNS, 0)}
         status = row["status_code"]
         group["calls"] += 1
         if status is None:
@@ -145,6 +146,9 @@ def _add_to_rollup(conn, rows: list[dict], table, minute: bool) -> None:
         else:
             group["server_errors"] += 1
         group["retries"] += row["retries"] or 0
+        remaining = row["rate_limit_remaining"]
+        if remaining is not None and (group["remaining_min"] is None or remaining < group["remaining_min"]):
+            group["remaining_min"] = remaining
         group["duration_sum"] += row["duration_ms"]
         group[latency_histogram.COLUMNS[latency_histogram.bucket(row["duration_ms"])]] += 1
     if conn.dialect.name == "postgresql":
@@ -152,10 +156,13 @@ def _add_to_rollup(conn, rows: list[dict], table, minute: bool) -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
     statement = upsert(table)
-    added = [c for c in table.c if c.name not in ("minute", "crm_source", "endpoint")]
+    added = [c for c in table.c if c.name not in ("minute", "crm_source", "endpoint", "remaining_min")]
+    new, old = statement.excluded.remaining_min, table.c.remaining_min
+    lowest = (func.least(old, new) if conn.dialect.name == "postgresql"  # LEAST skips NULLs
+              else func.min(func.coalesce(old, new), func.coalesce(new, old)))
     statement = statement.on_conflict_do_update(
         index_elements=["minute", "crm_source", "endpoint"],
-        set_={c.name: c + statement.excluded[c.name] for c in added})
+        set_={**{c.name: c + statement.excluded[c.name] for c in added}, "remaining_min": lowest})
     conn.execute(statement, list(groups.values()))
 
 

@@ -50,7 +50,7 @@ def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
 def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
     if not api_usage.migrated(engine):
-        return {"limits": [], "note": NOT_MIGRATED}
+        return {"limits": [], "history": [], "note": NOT_MIGRATED}
     frame = api_usage.rate_limits(engine, start, now)
     limits = [{
         "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "endpoint": r["endpoint"],
@@ -60,7 +60,12 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
         "reset_at": display.iso_utc(r["reset_at"]), "seen_at": display.iso_utc(r["seen_at"]),
         "throttled": int(r["throttled"]),
     } for r in frame.to_dict("records")]
-    return {"limits": sorted(limits, key=lambda x: -(x["percent_used"] or -1))}
+    history = api_usage.remaining_series(engine, start, now)
+    return {
+        "limits": sorted(limits, key=lambda x: -(x["percent_used"] or -1)),
+        "history": [{"at": display.iso_utc(r["period"]), "crm_source": r["crm_source"], "endpoint": r["endpoint"],
+                     "remaining": int(r["remaining_min"])} for r in history.to_dict("records")],
+    }
 
 
 def breaker_list(engine: Engine, hours: int, now: datetime) -> dict:

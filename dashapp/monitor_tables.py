@@ -39,6 +39,7 @@ def _rollup(name: str) -> Table:
         *(Column(column, Integer, nullable=False, server_default="0")
           for column in ("calls", "successes", "client_errors", "server_errors", "no_response", "retries")),
         Column("duration_sum", Float, nullable=False, server_default="0"),
+        Column("remaining_min", Integer),
         *(Column(column, Integer, nullable=False, server_default="0") for column in HISTOGRAM),
     )
 

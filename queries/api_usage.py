@@ -169,6 +169,31 @@ def percent_used(limit, remaining) -> float | None:
     return round((1 - remaining / limit) * 100, 1)
 
 
+def remaining_series(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per period, CRM and endpoint: the lowest rate-limit remaining seen (the history of each
+    limit), from the rollups (whole periods) or, for windows up to two hours, the raw calls."""
+    with connect(db) as conn:
+        rollup = _rollup_table(conn, start, end)
+        if rollup:
+            statement = f"""
+                SELECT minute AS period, crm_source, endpoint, remaining_min
+                FROM {app_table(conn, rollup)}
+                WHERE minute >= :start AND minute < :end AND remaining_min IS NOT NULL
+                ORDER BY crm_source, endpoint, minute"""
+            params = {"start": _period_start(rollup, start), "end": end}
+        else:
+            minute = BUCKETS["minute"][0 if conn.dialect.name == "postgresql" else 1]
+            statement = f"""
+                SELECT {minute} AS period, crm_source, endpoint, MIN(rate_limit_remaining) AS remaining_min
+                FROM {app_table(conn, 'api_calls')}
+                WHERE called_at >= :start AND called_at < :end AND rate_limit_remaining IS NOT NULL
+                GROUP BY 1, 2, 3 ORDER BY 2, 3, 1"""
+            params = {"start": start, "end": end}
+        frame = _frame(conn, statement, params)
+    frame["period"] = to_utc(pd.Series(pd.to_datetime(frame["period"]), index=frame.index), UTC_ZONE)  # type: ignore[arg-type]
+    return frame
+
+
 def breaker_states(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
     """Per breaker: its transitions in the window, oldest first (the page derives state, time
     OPEN and the timeline from these few rows)."""

@@ -64,6 +64,10 @@ def test_the_json_routes(dash_app, use_engine, recorded_pg, crm_server):  # noqa
     assert limits["/calls.json"]["remaining"] == 37 and limits["/calls.json"]["percent_used"] == 63.0
     assert limits["/limited"]["remaining"] == 0 and limits["/limited"]["level"] == "critical"
     assert limits["/limited"]["throttled"] == 2
+    history = client.get("/api/rate-limits?hours=1").get_json()["history"]
+    assert {(h["endpoint"], h["remaining"]) for h in history} >= {("/calls.json", 37), ("/limited", 0)}
+    day = client.get("/api/rate-limits?hours=24").get_json()["history"]  # from the per-minute rollup
+    assert {(h["endpoint"], h["remaining"]) for h in day} >= {("/calls.json", 37), ("/limited", 0)}
     breakers = client.get("/api/circuit-breakers?hours=1").get_json()["breakers"]
     assert [(b["breaker"], b["state"], b["failure_count"]) for b in breakers] == [("callrail-calls", "OPEN", 3)]
     assert client.get("/api/api-stats?hours=0").status_code == 400

@@ -162,3 +162,16 @@ def breaker_timeline(breakers: list[dict], why_empty: str) -> go.Figure:
     figure.update_layout(hovermode="closest", height=max(260, 30 * len(breakers) + 120))
     figure.update_yaxes(automargin=True)
     return figure
+
+
+def remaining_history(history: list[dict], why_empty: str) -> go.Figure:
+    """The lowest remaining quota per period, one line per CRM endpoint (/api/rate-limits' history)."""
+    title = "Rate limit: lowest remaining per period"
+    if not history:
+        return empty(title, why_empty)
+    figure = _figure(title)
+    frame = pd.DataFrame(history)
+    for (crm, endpoint), rows in frame.groupby(["crm_source", "endpoint"], sort=True):
+        figure.add_scatter(x=pd.to_datetime(rows["at"]), y=rows["remaining"], mode="lines",
+                           name=f"{crm_name(crm)} {_short(endpoint, 30)}", line={"shape": "hv"})
+    return figure

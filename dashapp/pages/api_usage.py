@@ -62,6 +62,7 @@ def layout(**_query: str) -> html.Div:
         dbc.Alert(id=ids.API_USAGE_NOTE, color="info", is_open=False, className="small"),
         html.H5("Rate limits"),
         dbc.Row(id=ids.RATE_LIMIT_TILES, className="g-3 mb-3"),
+        dcc.Graph(id=ids.RATE_LIMIT_HISTORY, config={"displaylogo": False}, style={"height": "300px"}),
         html.H5("Circuit breakers"),
         dbc.Row(id=ids.BREAKER_TILES, className="g-3 mb-2"),
         dcc.Graph(id=ids.BREAKER_TIMELINE, config={"displaylogo": False}),
@@ -112,6 +113,7 @@ def _breaker_tile(breaker: dict) -> dbc.Col:
 @callback(
     Output(ids.RATE_LIMIT_TILES, "children"),
     Output(ids.RATE_LIMIT_RESETS, "data"),
+    Output(ids.RATE_LIMIT_HISTORY, "figure"),
     Output(ids.BREAKER_TILES, "children"),
     Output(ids.BREAKER_TIMELINE, "figure"),
     Output(ids.API_LATENCY_CHART, "figure"),
@@ -135,13 +137,14 @@ def refresh_api_usage(_ticks, _clicks, hours, previous):
         breakers = api_usage_payloads.breaker_list(engine, hours, now)
     except SQLAlchemyError as exc:
         log.warning("API usage refresh failed: %s", error_line(exc))
-        return (*(no_update for _ in range(9)), failed(now, previous, error_line(exc)))
+        return (*(no_update for _ in range(10)), failed(now, previous, error_line(exc)))
     note = stats.get("note")
     why = f"No API calls recorded in the {WINDOWS[hours].lower()}"
     return (
         [_rate_tile(i, limit) for i, limit in enumerate(limits["limits"])] or
         [dbc.Col(html.Div("No rate-limit headers seen in this window.", className="text-muted small"))],
         [limit["reset_at"] for limit in limits["limits"]],
+        figures.remaining_history(limits["history"], "No rate-limit headers seen in this window"),
         [_breaker_tile(b) for b in breakers["breakers"]] or
         [dbc.Col(html.Div("No circuit-breaker transitions recorded.", className="text-muted small"))],
         figures.breaker_timeline(breakers["breakers"], "No transitions in this window"),

@@ -34,6 +34,7 @@ def _rollup(table: str, unit: str, sqlite_format: str, app_schema: str | None) -
         sa.Column("endpoint", sa.String(200), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False, server_default="0") for name in COUNTS),
         sa.Column("duration_sum", sa.Float(), nullable=False, server_default="0"),
+        sa.Column("remaining_min", sa.Integer()),  # the lowest rate-limit remaining seen in the period
         *(sa.Column(name, sa.Integer(), nullable=False, server_default="0") for name in COLUMNS),
         schema=app_schema,
     )
@@ -46,14 +47,16 @@ def _rollup(table: str, unit: str, sqlite_format: str, app_schema: str | None) -
     bucket = bucket_sql(postgres)
     histogram = ", ".join(f"COUNT(*) FILTER (WHERE b = {i})" for i in range(len(COLUMNS)))
     op.execute(f"""
-        INSERT INTO {minutes} (minute, crm_source, endpoint, {", ".join(COUNTS)}, duration_sum, {", ".join(COLUMNS)})
+        INSERT INTO {minutes} (minute, crm_source, endpoint, {", ".join(COUNTS)}, duration_sum, remaining_min,
+                               {", ".join(COLUMNS)})
         SELECT m, crm_source, endpoint, COUNT(*),
                COUNT(*) FILTER (WHERE status_code < 400),
                COUNT(*) FILTER (WHERE status_code >= 400 AND status_code < 500),
                COUNT(*) FILTER (WHERE status_code >= 500),
                COUNT(*) FILTER (WHERE status_code IS NULL),
-               COALESCE(SUM(retries), 0), COALESCE(SUM(duration_ms), 0), {histogram}
-        FROM (SELECT {minute} AS m, crm_source, endpoint, status_code, retries, duration_ms, {bucket} AS b
+               COALESCE(SUM(retries), 0), COALESCE(SUM(duration_ms), 0), MIN(rate_limit_remaining), {histogram}
+        FROM (SELECT {minute} AS m, crm_source, endpoint, status_code, retries, duration_ms, rate_limit_remaining,
+                     {bucket} AS b
               FROM {calls}) c
         GROUP BY 1, 2, 3""")
 
