@@ -171,9 +171,10 @@ def percent_used(limit, remaining) -> float | None:
 
 def remaining_series(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
     """Per period, CRM and endpoint: the lowest rate-limit remaining seen (the history of each
-    limit), from the rollups (whole periods) or, for windows up to two hours, the raw calls."""
+    limit): per hour from the hourly rollup (whole hours), or per minute from the raw calls for
+    windows up to two hours."""
     with connect(db) as conn:
-        rollup = _rollup_table(conn, start, end)
+        rollup = "api_call_hours" if _rollup_table(conn, start, end) else None
         if rollup:
             statement = f"""
                 SELECT minute AS period, crm_source, endpoint, remaining_min
