@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from bench.fill import ADMIN_URL, database_url
-from bench.history_bench import Recorder, measure, p95
+from bench.history_bench import Recorder, p95, with_floor
 from dashapp import migrate
 from dashapp.db import postgres_engine
 from queries._sql import utc_now
@@ -87,22 +87,8 @@ def main() -> None:
     print(f"\n{args.rows:,} API calls over 30 days")
     print(f"{'query':<50} {'median ms':>10} {'p95 ms':>8} {'floor ms':>9}  target (p95 <= 150 ms)")
     for name, case in cases:
-        times = measure(lambda case=case: case(engine), args.repeat)
-        recorder.statements, recorder.active = [], True
-        case(engine)
-        recorder.active = False
-        captured = list(recorder.statements)
-
-        def floor(captured=captured) -> None:
-            cursor = raw.cursor()
-            for statement, parameters in captured:
-                cursor.execute(statement, parameters)
-                if cursor.description:
-                    cursor.fetchall()
-            cursor.close()
-            raw.rollback()
-
-        floor_ms = statistics.median(measure(floor, args.repeat))
+        times, floor_times = with_floor(engine, recorder, raw, case, args.repeat)
+        floor_ms = statistics.median(floor_times)
         verdict = "ok" if p95(times) <= 150 else "MISSED"
         print(f"{name:<50} {statistics.median(times):>10.1f} {p95(times):>8.1f} {floor_ms:>9.1f}  {verdict}")
     raw.close()

@@ -92,27 +92,33 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
 
 
+def with_floor(engine, recorder: Recorder, raw, case: Callable, repeat: int) -> tuple[list[float], list[float]]:
+    """Times of ``case(engine)``, and of the same SQL it sends replayed straight through the
+    driver (the floor), in milliseconds."""
+    app_times = measure(lambda: case(engine), repeat)
+    recorder.statements, recorder.active = [], True
+    case(engine)
+    recorder.active = False
+    captured = list(recorder.statements)
+
+    def floor() -> None:
+        cursor = raw.cursor()
+        for statement, parameters in captured:
+            cursor.execute(statement, parameters)
+            if cursor.description:
+                cursor.fetchall()
+        cursor.close()
+        raw.rollback()
+
+    return app_times, measure(floor, repeat)
+
+
 def run_queries(engine, repeat: int) -> list[tuple[str, float, float, float]]:
     recorder = Recorder(engine)
     raw = engine.raw_connection()
     results = []
     for name, case in cases(utc_now()):
-        app_times = measure(lambda case=case: case(engine), repeat)
-        recorder.statements, recorder.active = [], True
-        case(engine)
-        recorder.active = False
-        captured = list(recorder.statements)
-
-        def floor(captured=captured) -> None:
-            cursor = raw.cursor()
-            for statement, parameters in captured:
-                cursor.execute(statement, parameters)
-                if cursor.description:
-                    cursor.fetchall()
-            cursor.close()
-            raw.rollback()
-
-        floor_times = measure(floor, repeat)
+        app_times, floor_times = with_floor(engine, recorder, raw, case, repeat)
         results.append((name, statistics.median(app_times), p95(app_times), statistics.median(floor_times)))
     raw.close()
     return results

@@ -205,24 +205,30 @@ def record_transition(breaker: str, crm_source: str, from_state: str, to_state: 
     })
 
 
+def _timed(crm_source: str, path: str, method: str, failure: type[Exception], send: Any) -> Any:
+    """Make one HTTP call through ``send()`` and record it: its status, time and rate-limit
+    headers, or the exception (of the client's ``failure`` type) when no response came."""
+    started = time.perf_counter()
+    try:
+        response = send()
+    except failure as exc:
+        record_api_call(crm_source, path or "/", method, None, (time.perf_counter() - started) * 1000,
+                        error=f"{type(exc).__name__}: {exc}")
+        raise
+    record_api_call(crm_source, path or "/", method, response.status_code, (time.perf_counter() - started) * 1000,
+                    headers=response.headers,
+                    error=None if response.status_code < 400 else f"HTTP {response.status_code}")
+    return response
+
+
 def instrumented_session(crm_source: str):
     """A ``requests.Session`` that records every call it makes, failures included."""
     import requests
 
     class InstrumentedSession(requests.Session):
         def send(self, request: Any, **kwargs: Any):  # type: ignore[override]
-            started = time.perf_counter()
-            path = urlsplit(request.url).path or "/"
-            try:
-                response = super().send(request, **kwargs)
-            except requests.RequestException as exc:
-                record_api_call(crm_source, path, request.method, None, (time.perf_counter() - started) * 1000,
-                                error=f"{type(exc).__name__}: {exc}")
-                raise
-            record_api_call(crm_source, path, request.method, response.status_code,
-                            (time.perf_counter() - started) * 1000, headers=response.headers,
-                            error=None if response.status_code < 400 else f"HTTP {response.status_code}")
-            return response
+            return _timed(crm_source, urlsplit(request.url).path, request.method, requests.RequestException,
+                          lambda: super(InstrumentedSession, self).send(request, **kwargs))
 
     return InstrumentedSession()
 
@@ -235,18 +241,8 @@ def instrumented_httpx_client(crm_source: str, **client_options: Any):
 
     class RecordingTransport(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
-            started = time.perf_counter()
-            path = request.url.path or "/"
-            try:
-                response = inner.handle_request(request)
-            except httpx.HTTPError as exc:
-                record_api_call(crm_source, path, request.method, None, (time.perf_counter() - started) * 1000,
-                                error=f"{type(exc).__name__}: {exc}")
-                raise
-            record_api_call(crm_source, path, request.method, response.status_code,
-                            (time.perf_counter() - started) * 1000, headers=response.headers,
-                            error=None if response.status_code < 400 else f"HTTP {response.status_code}")
-            return response
+            return _timed(crm_source, request.url.path, request.method, httpx.HTTPError,
+                          lambda: inner.handle_request(request))
 
         def close(self) -> None:
             inner.close()
