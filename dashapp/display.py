@@ -19,8 +19,6 @@ CRM_NAMES = {
     "gsheet": "Google Sheets",
 }
 
-# Bootstrap colour per status; anything else (an unknown status) is grey and shown as it is.
-STATUS_COLOURS = {"success": "success", "failed": "danger", "running": "primary", "partial": "warning"}
 
 
 def crm_name(crm_source: str) -> str:

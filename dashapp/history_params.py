@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from dashapp.http_errors import BadParameter
 from queries.history import FilterError, HistoryFilter, parse_filter_model, parse_sort, parse_time
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 DEFAULT_RANGE = "7d"
-LISTS = ("crm_source", "status", "sync_type")
 
 
 def values(args: Mapping[str, list[str]], name: str) -> tuple[str, ...]:
@@ -66,11 +65,6 @@ def parse(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC") -> Hi
     except FilterError as exc:  # its message reads "sort: ..." or "filter: ..."
         name, _, problem = str(exc).partition(": ")
         raise BadParameter(name, problem) from None
-
-
-def from_search(search: str | None) -> dict[str, list[str]]:
-    """``?status=failed&crm_source=genius`` -> {"status": ["failed"], "crm_source": ["genius"]}."""
-    return parse_qs((search or "").lstrip("?"), keep_blank_values=False)
 
 
 def to_search(state: Mapping[str, object]) -> str:
