@@ -14,6 +14,7 @@ class Stat:
     label: str
     value: str
     colour: str = "secondary"
+    detail: str | None = None  # a small line under the value, truncated, full text on hover
 
 
 def stat_cards(stats: list[Stat]) -> list[dbc.Col]:
@@ -23,6 +24,8 @@ def stat_cards(stats: list[Stat]) -> list[dbc.Col]:
                 dbc.CardBody([
                     html.Div(stat.label, className="stat-label text-muted small"),
                     html.Div(stat.value, id=f"stat-{stat.key}", className=f"stat-value text-{stat.colour}"),
+                    *([html.Div(stat.detail, title=stat.detail, className="small text-muted text-truncate",
+                                id=f"stat-{stat.key}-detail")] if stat.detail else []),
                 ]),
                 className="h-100 shadow-sm",
             ),

@@ -58,9 +58,9 @@ TIGHTEST_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger",
 
 
 def overview_cards(overview: dict, tightest: dict | None) -> list[dbc.Col]:
-    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary") if tightest is None else Stat(
-        "tightest-limit", f"Tightest rate limit · {tightest['name']} {tightest['endpoint']}"[:60],
-        f"{tightest['percent_used']:.0f}% used", TIGHTEST_COLOURS[tightest["level"]])
+    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary", "no rate-limit headers in the last hour") \
+        if tightest is None else Stat("tightest-limit", "Tightest rate limit", f"{tightest['percent_used']:.0f}%",
+                                      TIGHTEST_COLOURS[tightest["level"]], f"{tightest['name']} {tightest['endpoint']}")
     return stat_cards([
         Stat("active", "Active", f"{overview['active_syncs']:,}", "primary"),
         Stat("completed", "Completed 24h", f"{overview['completed_today']:,}", "success"),
