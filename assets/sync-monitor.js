@@ -48,7 +48,8 @@
     return value === null || value === undefined ? "—" : Number(value).toLocaleString("en-US");
   }
 
-  var BADGES = { success: "success", failed: "danger", running: "primary", partial: "warning" };
+  var BADGES = { success: "success", failed: "danger", running: "primary", partial: "warning",
+                 queued: "info", resolved: "success", abandoned: "dark" };
 
   window.syncMonitor = {
     relative: relative, absolute: absolute, duration: duration, formatCount: formatCount
@@ -117,6 +118,12 @@
     return React.createElement("span", { className: cls }, status);
   };
 
+  renderers.Attempts = function (props) {  /* "1 / 3" retries used of the cap */
+    var data = props.data || {};
+    return React.createElement("span", { title: "retries so far / attempt cap" },
+      String(data.attempts || 0) + " / " + String(data.max_attempts || "?"));
+  };
+
   renderers.Duration = function (props) {
     var running = props.data && props.data.status === "running";
     return React.createElement("span", { title: running ? "running so far" : "" },
@@ -147,7 +154,7 @@
 
     refreshStatus: function (tick, received, state, config) {
       var zone = config && config.display_timezone;
-      var every = (config && config.refresh_seconds) || 30;
+      var every = (state && state.every) || (config && config.refresh_seconds) || 30;
       if (!state) { return ["loading…", "", false]; }
       var left = every;
       if (received) { left = Math.max(0, every - Math.floor((Date.now() - received) / 1000) % every); }

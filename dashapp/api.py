@@ -113,11 +113,20 @@ ROUTES = {
     "/healthz": healthz,
     "/readyz": readyz,
     "/export/sync-history.csv": "dashapp.export.sync_history_export",
+    "/api/failed-operations": "dashapp.failed_api.list_operations",
+    "/api/failed-operations/<id>": "dashapp.failed_api.one_operation",
+    "/api/failed-operations/<id>/retry (POST)": "dashapp.failed_api.retry_one",
+    "/api/failed-operations/retry (POST)": "dashapp.failed_api.retry_bulk",
+    "/api/audit": "dashapp.failed_api.audit_rows",
+    "/auth/sign-in, /auth/sign-out (POST)": "dashapp.auth_routes",
 }
 
 
 def register(server: Flask) -> None:
+    from dashapp import failed_api
+
     server.register_blueprint(api)
+    server.register_blueprint(failed_api.routes)
     server.register_blueprint(probes)
     server.register_blueprint(export)
     http_errors.register(server)

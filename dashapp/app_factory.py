@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from sqlalchemy import Engine
 
-from dashapp import api, ids, runtime
+from dashapp import api, auth, auth_routes, ids, runtime
 from dashapp.components.navbar import navbar
 from dashapp.config import PROJECT_ROOT, Settings
 
@@ -34,10 +34,12 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
     from dashapp.pages import (  # noqa: F401  (register the pages and their callbacks)
         api_usage,
         errors,
+        failed,
         health,
         history,
         overview,
         performance,
+        sign_in,
     )
 
     dash.clientside_callback(
@@ -48,6 +50,7 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
 
     app.layout = _layout
     api.register(app.server)
+    auth_routes.configure(app.server, settings)
     _app = app
     return app
 
@@ -61,6 +64,6 @@ def _layout() -> html.Div:
         }),
         dcc.Store(id=ids.VIEWER_TIMEZONE),
         dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
-        navbar(),
+        navbar(current, auth.current_user(current)),
         dbc.Container(dash.page_container, fluid=True, className="py-3"),
     ])

@@ -30,3 +30,47 @@ def database_command(args: list[str]) -> int:
     where = "SQLite main database" if settings.embedded else f"schema {settings.app_schema}"
     print(f"app schema ({where}) at revision {revision or 'none'}")
     return 0
+
+
+def users_command(args: list[str]) -> int:
+    """``python app.py users add NAME --role viewer|operator [--no-password]``: add or replace a user
+    in AUTH_USERS_FILE. The password is asked twice on a terminal, or read as one line from stdin."""
+    import argparse
+    import getpass
+
+    from dashapp.auth import ROLES, UsersFileError, add_user
+
+    parser = argparse.ArgumentParser(prog="python app.py users")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="add or replace a user")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, default="viewer")
+    add.add_argument("--no-password", action="store_true", help="a proxy-only user (AUTH_PROXY_HEADER)")
+    options = parser.parse_args(args)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"sync-monitor: {exc}", file=sys.stderr)
+        return 2
+    if settings.auth_users_file is None:
+        print("sync-monitor: set AUTH_USERS_FILE to the users file's path first", file=sys.stderr)
+        return 2
+    password = None
+    if not options.no_password:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"password for {options.name}: ")
+            if password != getpass.getpass("again: "):
+                print("sync-monitor: the passwords differ", file=sys.stderr)
+                return 2
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        if len(password) < 8:
+            print("sync-monitor: a password needs at least 8 characters", file=sys.stderr)
+            return 2
+    try:
+        add_user(settings.auth_users_file, options.name, options.role, password)
+    except (UsersFileError, OSError) as exc:
+        print(f"sync-monitor: {exc}", file=sys.stderr)
+        return 2
+    print(f"{options.name} ({options.role}) saved in {settings.auth_users_file}")
+    return 0

@@ -37,6 +37,27 @@ class Settings:
     health_refresh_seconds: int
     health_cache_seconds: float
     health_timeout_seconds: float
+    retry_task: str = "sync_monitor.retry_sync"
+    retry_queue: str | None = None
+    retry_max_attempts: int = 3
+    retry_bulk_limit: int = 1000
+    retry_handlers: tuple[str, ...] = ()
+    auth_users_file: Path | None = None
+    auth_proxy_header: str | None = None
+    secret_key: str | None = None
+    session_cookie_secure: bool = False
+    sign_in_max_failures: int = 5
+    sign_in_window_seconds: int = 900
+
+    @property
+    def retry_queue_name(self) -> str:
+        return self.retry_queue or self.celery_queues[0]
+
+    @property
+    def auth_configured(self) -> bool:
+        """True when users can sign in (a users file or a trusted proxy header); without either
+        the app is read-only for everyone."""
+        return self.auth_users_file is not None or self.auth_proxy_header is not None
 
     @property
     def embedded(self) -> bool:
@@ -85,6 +106,21 @@ def _zone(env: dict[str, str], name: str, default: str | None) -> str | None:
     return raw
 
 
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false")
+
+
+def _names(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build the settings from ``env`` (default: the process environment)."""
     env = dict(os.environ if env is None else env)
@@ -109,8 +145,31 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         display_timezone=_zone(env, "DISPLAY_TIMEZONE", None),
         data_timezone=_zone(env, "SYNC_TIMEZONE", "UTC") or "UTC",
         demo_interval_seconds=_float(env, "DEMO_INTERVAL_SECONDS", 5.0, 0.2),
-        celery_queues=tuple(q.strip() for q in (env.get("CELERY_QUEUES") or "celery").split(",") if q.strip()),
+        celery_queues=_names(env.get("CELERY_QUEUES")) or ("celery",),
         health_refresh_seconds=_int(env, "HEALTH_REFRESH_SECONDS", 10, 2, 3600),
         health_cache_seconds=_float(env, "HEALTH_CACHE_SECONDS", 5.0, 0.0),
         health_timeout_seconds=_float(env, "HEALTH_TIMEOUT_SECONDS", 1.5, 0.1),
+        retry_task=env.get("RETRY_TASK", "").strip() or "sync_monitor.retry_sync",
+        retry_queue=env.get("RETRY_QUEUE", "").strip() or None,
+        retry_max_attempts=_int(env, "RETRY_MAX_ATTEMPTS", 3, 1, 100),
+        retry_bulk_limit=_int(env, "RETRY_BULK_LIMIT", 1000, 1, 100_000),
+        retry_handlers=_names(env.get("RETRY_HANDLERS")),
+        auth_users_file=Path(users).resolve() if (users := env.get("AUTH_USERS_FILE", "").strip()) else None,
+        auth_proxy_header=_header(env, "AUTH_PROXY_HEADER"),
+        secret_key=env.get("SECRET_KEY", "").strip() or None,
+        session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),
+        sign_in_max_failures=_int(env, "SIGN_IN_MAX_FAILURES", 5, 1, 1000),
+        sign_in_window_seconds=_int(env, "SIGN_IN_WINDOW_SECONDS", 900, 1, 86400),
     )
+
+
+_HEADER = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+
+
+def _header(env: dict[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not _HEADER.match(raw):
+        raise ConfigError(f"{name}={raw!r} is not an HTTP header name such as X-Forwarded-User")
+    return raw

@@ -58,3 +58,55 @@ breaker_events = Table(
     Column("failure_count", Integer, nullable=False),
     Column("reason", Text),
 )
+
+# One row per failed run (sync_history.id) an operator has acted on; runs nobody touched yet are
+# read straight from sync_history as state "failed" with 0 attempts.
+failed_operations = Table(
+    "failed_operations", metadata,
+    Column("sync_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("crm_source", String(50), nullable=False),
+    Column("operation_type", String(100), nullable=False),  # the run's sync_type
+    Column("payload", Text),  # the run's configuration, as JSON: what the retry is given
+    Column("error", Text),  # the original run's error
+    Column("failed_at", DateTime()),
+    Column("state", String(12), nullable=False, server_default="failed"),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # retries so far
+    Column("max_attempts", Integer, nullable=False, server_default="3"),
+    Column("last_error", Text),  # the latest retry's error
+    Column("task_id", String(100)),
+    Column("queued_at", DateTime()),
+    Column("started_at", DateTime()),
+    Column("finished_at", DateTime()),
+    Column("resolved_by_run", BigInteger),  # the sync_history run that succeeded
+    Column("updated_at", DateTime(), nullable=False),
+)
+
+operation_attempts = Table(
+    "operation_attempts", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("sync_id", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("task_id", String(100), nullable=False, unique=True),
+    Column("task_name", String(200), nullable=False),
+    Column("requested_by", String(100), nullable=False),
+    Column("state", String(12), nullable=False),  # queued, running, resolved, failed
+    Column("queued_at", DateTime(), nullable=False),
+    Column("started_at", DateTime()),
+    Column("finished_at", DateTime()),
+    Column("run_id", BigInteger),  # the sync_history row the retry recorded
+    Column("error", Text),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("action", String(40), nullable=False),  # retry, sign_in, sign_out
+    Column("target", Text),  # what the action named: ids, or the filter
+    Column("operations", Integer, nullable=False, server_default="0"),
+    Column("result", String(20), nullable=False),  # ok, partial, denied, failed
+    Column("detail", Text),
+    Column("source", String(10), nullable=False),  # page, api
+)

@@ -78,6 +78,14 @@ class SyncRun:
         self._partial = True
         self._partial_reason = reason
 
+    @property
+    def is_partial(self) -> bool:
+        return self._partial
+
+    @property
+    def partial_reason(self) -> str | None:
+        return self._partial_reason
+
     def flush(self) -> None:
         """Write the counts so far to the open row."""
         self._write(self._counts())

@@ -3,9 +3,10 @@
 Broker: CELERY_BROKER_URL (default REDIS_URL). Tasks:
 - ``sync_monitor.demo_sync``: one simulated CRM sync of the embedded demo, written through the
   recorder; Celery beat runs it every DEMO_INTERVAL_SECONDS when a broker is configured;
-- ``sync_monitor.retry_sync``: runs the handler registered for (crm_source, sync_type) inside
-  ``record_sync``, so the retried run is recorded like any other (the failed-operations console
-  calls it);
+- ``sync_monitor.retry_sync``: runs the handler registered for (crm_source, sync_type)
+  (``dashapp.retry_handlers``; modules named in RETRY_HANDLERS are imported at start) inside
+  ``record_sync``, so the retried run is recorded like any other; the failed-operations console
+  sends it, and ``dashapp.retry_tracking`` (loaded here) reports each attempt's progress;
 - ``sync_monitor.hold``: keeps one worker slot busy for N seconds; operators (and the tests) use it
   to check that monitoring sees active tasks.
 """
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 
+from dashapp import retry_tracking
 from dashapp.config import load_settings
 from dashapp.recorder import default_engine, record_sync
+from dashapp.retry_handlers import HANDLERS, handler  # noqa: F401  (``handler`` stays importable here)
 
 settings = load_settings()
 app = Celery("sync_monitor", broker=settings.celery_broker_url or "memory://")
@@ -33,27 +35,12 @@ app.conf.update(
     broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2},
     worker_hijack_root_logger=False,
     timezone="UTC",
+    imports=(*(("dashapp.demo_retry",) if settings.embedded else ()), *settings.retry_handlers),
 )
 if settings.celery_broker_url and settings.embedded:
     app.conf.beat_schedule = {
         "demo-sync": {"task": "sync_monitor.demo_sync", "schedule": settings.demo_interval_seconds},
     }
-
-Handler = Callable[..., dict | None]
-HANDLERS: dict[tuple[str, str], Handler] = {}
-
-
-def handler(crm_source: str, sync_type: str) -> Callable[[Handler], Handler]:
-    """Register the function that re-runs one (crm_source, sync_type) sync:
-
-        @handler("hubspot", "contacts")
-        def sync_contacts(run, payload): ...   # use run.add(...); return extra metrics or None
-    """
-    def register(function: Handler) -> Handler:
-        HANDLERS[(crm_source, sync_type)] = function
-        return function
-    return register
-
 
 _rng = random.Random()
 
@@ -70,17 +57,24 @@ def demo_sync() -> int | None:
     return None
 
 
-@app.task(name="sync_monitor.retry_sync")
-def retry_sync(crm_source: str, sync_type: str, payload: dict[str, Any] | None = None) -> int:
-    """Re-run a sync through its registered handler; returns the recorded run's id."""
+@app.task(name="sync_monitor.retry_sync", bind=True)
+def retry_sync(self, crm_source: str, sync_type: str, payload: dict[str, Any] | None = None,
+               operation_id: int | None = None) -> dict[str, Any]:
+    """Re-run a sync through its registered handler, recorded through the recorder. Returns the
+    new run's id and status; a handler's exception fails the task with its message."""
     function = HANDLERS.get((crm_source, sync_type))
-    with record_sync(crm_source, sync_type, configuration={"retry": True, **(payload or {})}) as run:
+    marker = {"retry_of": operation_id} if operation_id else {"retry": True}
+    engine = default_engine()
+    with record_sync(crm_source, sync_type, configuration={**(payload or {}), **marker}, db=engine) as run:
+        if self.request.id:
+            retry_tracking.attach_run(engine, self.request.id, int(run.id or 0))
         if function is None:
             raise LookupError(f"no retry handler registered for {crm_source}/{sync_type}")
         metrics = function(run, payload or {})
         if metrics:
             run.metrics.update(metrics)
-    return int(run.id or 0)
+    return {"sync_id": int(run.id or 0), "status": "partial" if run.is_partial else "success",
+            "error": run.partial_reason}
 
 
 @app.task(name="sync_monitor.hold")

@@ -43,6 +43,12 @@ def table(conn: Connection, name: str) -> str:
     return f'"{schema(conn)}"."{name}"'
 
 
+def app_table(conn: Connection, name: str) -> str:
+    """One of the app's own tables: ``"APP_SCHEMA"."name"``, or plain ``"name"`` on SQLite."""
+    app_schema = conn.get_execution_options().get("app_schema")
+    return f'"{app_schema}"."{name}"' if app_schema else f'"{name}"'
+
+
 def has_table(conn: Connection, name: str) -> bool:
     return inspect(conn).has_table(name, schema=schema(conn))
 

@@ -12,15 +12,10 @@ import pandas as pd
 from sqlalchemy import Connection, DateTime, bindparam, inspect, text
 
 from queries import latency_histogram
-from queries._sql import Connectable, connect, to_utc
+from queries._sql import Connectable, app_table, connect, to_utc
 from queries.latency_histogram import COLUMNS as HISTOGRAM
 
 UTC_ZONE = UTC
-
-
-def app_table(conn: Connection, name: str) -> str:
-    app_schema = conn.get_execution_options().get("app_schema")
-    return f'"{app_schema}"."{name}"' if app_schema else f'"{name}"'
 
 
 def migrated(db: Connectable) -> bool:

@@ -1,21 +1,41 @@
-"""The navbar: one link per registered page, in registration order."""
+"""The navbar: one link per registered page (in order), and who is signed in."""
 
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
+from dash import html
+
+from dashapp.auth import User
+from dashapp.config import Settings
 
 
-def navbar() -> dbc.Navbar:
+def user_area(settings: Settings, user: User | None) -> html.Div:
+    """Signed in: name, role and a sign-out button (a POST form); else a sign-in link, or
+    "read-only" when no users are configured."""
+    if user is not None:
+        sign_out = html.Form(dbc.Button("Sign out", type="submit", size="sm", color="light", outline=True,
+                                        id="sign-out-button"),
+                             action="/auth/sign-out", method="POST", className="d-inline ms-2")
+        return html.Div([html.Span(f"{user.name} · {user.role}", id="signed-in-user", className="text-light small"),
+                         sign_out if user.via == "session" else None], className="d-flex align-items-center")
+    if not settings.auth_configured:
+        return html.Div(html.Span("read-only", className="badge text-bg-secondary", id="read-only-badge",
+                                  title="No users are configured: nobody can act"))
+    return html.Div(dbc.NavLink("Sign in", href="/sign-in", id="sign-in-link", className="text-light small"))
+
+
+def navbar(settings: Settings, user: User | None) -> dbc.Navbar:
     links = [
         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
-        for page in dash.page_registry.values()
+        for page in dash.page_registry.values() if page.get("in_navbar", True)
     ]
     return dbc.Navbar(
         dbc.Container([
             dbc.NavbarBrand("Sync Monitor", href="/"),
             dbc.NavbarToggler(id="navbar-toggler"),
-            dbc.Collapse(dbc.Nav(links, navbar=True), id="navbar-collapse", navbar=True),
+            dbc.Collapse(dbc.Nav(links, navbar=True, className="me-auto"), id="navbar-collapse", navbar=True),
+            user_area(settings, user),
         ], fluid=True),
         color="dark",
         dark=True,

@@ -39,8 +39,10 @@ def refresh_bar(rid: RefreshIds, refresh_seconds: int) -> html.Div:
     ])
 
 
-def refreshed(now: datetime) -> dict:
-    return {"ok": True, "updated_at": display.iso_utc(now), "error": None}
+def refreshed(now: datetime, every: int | None = None) -> dict:
+    """A good refresh; ``every``: the seconds to the next one when the page changed its pace."""
+    state = {"ok": True, "updated_at": display.iso_utc(now), "error": None}
+    return {**state, "every": every} if every else state
 
 
 def failed(now: datetime, previous: dict | None, error: str) -> dict:

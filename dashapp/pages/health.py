@@ -38,4 +38,4 @@ def refresh_health(_ticks):
     return health_strip.details(snapshot), f"checked {checked}, every {runtime.settings().health_refresh_seconds} s"
 
 
-dash.register_page(__name__, path="/health", name="Health", title="Sync Monitor · Health", order=5, layout=layout)
+dash.register_page(__name__, path="/health", name="Health", title="Sync Monitor · Health", order=6, layout=layout)

@@ -1,0 +1,158 @@
+"""Who is asking, and may they act. Viewers read; operators retry.
+
+Users come from configuration only:
+- ``AUTH_USERS_FILE``: a JSON file ``{"users": {"alice": {"role": "operator", "password_hash": "..."}}}``
+  written by ``python app.py users add NAME --role operator`` (werkzeug's scrypt hashes; reread
+  when the file changes, so removing a user or changing a role takes effect at the next request);
+- ``AUTH_PROXY_HEADER``: a reverse proxy that signs users in passes their name in this header;
+  their role is the users file's entry when there is one, else viewer. Only set it when the app
+  is reachable through that proxy alone, and the proxy overwrites the header.
+With neither, the app is read-only for everyone. Every check runs on the server, in each action's
+callback and API route, whatever the page shows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import has_request_context, request, session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from dashapp.config import Settings
+
+log = logging.getLogger(__name__)
+ROLES = ("viewer", "operator")
+# Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a password of anyone")
+
+
+class UsersFileError(ValueError):
+    """The users file cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    via: str  # "session", "proxy" or "basic"
+
+    @property
+    def can_act(self) -> bool:
+        return self.role == "operator"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action is refused: 401 (sign in) or 403 (not allowed)."""
+
+    status: int
+    message: str
+
+
+def parse_users(text: str, where: str) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsersFileError(f"{where}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    users = data.get("users") if isinstance(data, dict) else None
+    if not isinstance(users, dict):
+        raise UsersFileError(f'{where}: expected {{"users": {{"name": {{"role": ..., "password_hash": ...}}}}}}')
+    for name, entry in users.items():
+        if not isinstance(entry, dict) or entry.get("role") not in ROLES:
+            raise UsersFileError(f"{where}: user {name!r} needs a role, one of {', '.join(ROLES)}")
+        if not isinstance(entry.get("password_hash", ""), str):
+            raise UsersFileError(f"{where}: user {name!r} has a password_hash that is not text")
+    return users
+
+
+class UsersFile:
+    """The users file, reread when its modification time or size changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, float, int] | None = None
+        self._users: dict[str, dict[str, str]] = {}
+
+    def users(self, path: Path) -> dict[str, dict[str, str]]:
+        """The users, or none (read-only for everyone) when the file is missing or broken."""
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            log.warning("users file %s cannot be read: %s; nobody can sign in", path, exc.strerror)
+            return {}
+        key = (str(path), stat.st_mtime, stat.st_size)
+        with self._lock:
+            if key != self._key:
+                try:
+                    self._users = parse_users(path.read_text(encoding="utf-8"), str(path))
+                except (OSError, UnicodeDecodeError, UsersFileError) as exc:
+                    log.warning("%s; nobody can sign in until it is fixed", exc)
+                    self._users = {}
+                self._key = key
+            return self._users
+
+
+USERS = UsersFile()
+
+
+def known_users(settings: Settings) -> dict[str, dict[str, str]]:
+    return USERS.users(settings.auth_users_file) if settings.auth_users_file else {}
+
+
+def check_password(settings: Settings, name: str, password: str) -> User | None:
+    """The user when ``password`` is theirs; None otherwise (also for unknown names and users
+    without a password, such as proxy-only entries)."""
+    entry = known_users(settings).get(name)
+    stored = (entry or {}).get("password_hash") or ""
+    matches = check_password_hash(stored or _DUMMY_HASH, password)
+    if entry is None or not stored or not matches:
+        return None
+    return User(name, entry["role"], "session")
+
+
+def current_user(settings: Settings) -> User | None:
+    """The signed-in user of this request: the proxy's header, else the session cookie."""
+    if not has_request_context():
+        return None
+    if settings.auth_proxy_header:
+        name = (request.headers.get(settings.auth_proxy_header) or "").strip()
+        if name:
+            entry = known_users(settings).get(name)
+            return User(name[:100], entry["role"] if entry else "viewer", "proxy")
+    name = session.get("user")
+    if isinstance(name, str) and settings.auth_users_file:
+        entry = known_users(settings).get(name)
+        if entry is not None:  # removed from the file: signed out
+            return User(name, entry["role"], "session")
+    return None
+
+
+def refusal(settings: Settings, user: User | None, action: str = "retry") -> Refusal | None:
+    """None when ``user`` may ``action``; else why not."""
+    if not settings.auth_configured:
+        return Refusal(403, "read-only: no users are configured (set AUTH_USERS_FILE or AUTH_PROXY_HEADER)")
+    if user is None:
+        return Refusal(401, f"sign in as an operator to {action}")
+    if not user.can_act:
+        return Refusal(403, f"{user.name} is a viewer; only operators may {action}")
+    return None
+
+
+def add_user(path: Path, name: str, role: str, password: str | None) -> None:
+    """Add or replace ``name`` in the users file (created if missing), with a scrypt hash of
+    ``password`` (None: no password, for a proxy-only user)."""
+    if role not in ROLES:
+        raise UsersFileError(f"role must be one of {', '.join(ROLES)}")
+    if not name or len(name) > 100 or any(c.isspace() for c in name):
+        raise UsersFileError("a user name is 1-100 characters without spaces")
+    users = parse_users(path.read_text(encoding="utf-8"), str(path)) if path.exists() else {}
+    users[name] = {"role": role, "password_hash": generate_password_hash(password) if password else ""}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps({"users": users}, indent=2) + "\n", encoding="utf-8")
+    temporary.chmod(0o600)
+    temporary.replace(path)

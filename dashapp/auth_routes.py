@@ -1,0 +1,119 @@
+"""Signing in and out, and the session cookie.
+
+``POST /auth/sign-in`` (form: username, password, next) sets a signed session cookie (HttpOnly,
+SameSite=Lax, Secure when SESSION_COOKIE_SECURE) and goes back to ``next``; a wrong password or a
+limited address goes back to ``/sign-in`` with a message. ``POST /auth/sign-out`` clears it. POSTs
+from another site's page (an Origin header naming another host) are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, Flask, abort, redirect, request, session
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import audit, auth, runtime, sign_in_limit
+from dashapp.config import Settings
+
+log = logging.getLogger(__name__)
+routes = Blueprint("auth", __name__, url_prefix="/auth")
+SESSION_HOURS = 12
+
+
+def secret_key(settings: Settings) -> str:
+    """SECRET_KEY, else a random key kept in ``secret-key`` beside the SQLite files (created once,
+    mode 0600), so every worker process and restart signs cookies alike."""
+    if settings.secret_key:
+        return settings.secret_key
+    path: Path = settings.sqlite_path.parent / "secret-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def configure(server: Flask, settings: Settings) -> None:
+    server.secret_key = secret_key(settings)
+    server.config.update(
+        SESSION_COOKIE_NAME="sync_monitor_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+    )
+    server.register_blueprint(routes)
+
+
+def cross_site() -> bool:
+    """True when the request comes from another site's page (its Origin names another host)."""
+    origin = request.headers.get("Origin")
+    return bool(origin) and urlsplit(origin).netloc != request.host
+
+
+def local_path(target: str | None) -> str:
+    """``target`` when it is a path on this site, else ``/`` (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _back_to_form(error: str, name: str, target: str):
+    query = urlencode({"error": error, "username": name[:100], "next": target})
+    return redirect(f"/sign-in?{query}", code=303)
+
+
+@routes.post("/sign-in")
+def sign_in():
+    if cross_site():
+        abort(403)
+    settings = runtime.settings()
+    name = (request.form.get("username") or "").strip()
+    password = request.form.get("password") or ""
+    target = local_path(request.form.get("next"))
+    if not settings.auth_users_file:
+        return _back_to_form("no-users", name, target)
+    keys = sign_in_limit.keys(request.remote_addr, name)
+    if sign_in_limit.seconds_to_wait(settings, keys) > 0:
+        _audit(None, "refused: too many attempts", name)
+        return _back_to_form("locked", name, target)
+    user = auth.check_password(settings, name, password)
+    if user is None:
+        sign_in_limit.failed(settings, keys)
+        _audit(None, "failed", name)
+        log.info("sign-in failed for %r from %s", name[:100], request.remote_addr)
+        return _back_to_form("invalid", name, target)
+    sign_in_limit.succeeded(settings, keys)
+    session.clear()
+    session["user"] = user.name
+    session.permanent = True
+    _audit(user, "ok", name)
+    log.info("%s signed in (%s) from %s", user.name, user.role, request.remote_addr)
+    return redirect(target, code=303)
+
+
+@routes.post("/sign-out")
+def sign_out():
+    if cross_site():
+        abort(403)
+    user = auth.current_user(runtime.settings())
+    session.clear()
+    if user is not None:
+        _audit(user, "ok", user.name, action="sign_out")
+    return redirect("/", code=303)
+
+
+def _audit(user: auth.User | None, result: str, name: str, action: str = "sign_in") -> None:
+    with contextlib.suppress(SQLAlchemyError):  # logged by audit.record; signing in does not need the app's tables
+        audit.record(runtime.engine(), user, action, "ok" if result == "ok" else "denied",
+                     detail="" if result == "ok" else result, source="sign-in", actor=name or "(no name)")

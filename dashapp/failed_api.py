@@ -1,0 +1,123 @@
+"""The failed-operations JSON routes.
+
+    GET  /api/failed-operations?age=7d&crm_source=..&operation_type=..&state=..&limit=500
+    GET  /api/failed-operations/<id>             one operation with its attempts
+    POST /api/failed-operations/<id>/retry       202 queued, 409 not retryable now
+    POST /api/failed-operations/retry            bulk: {"ids": [...]} or {"filter": {"crm_source": [...], ...}}
+    GET  /api/audit?limit=50
+
+Actions need an operator: the session cookie of a signed-in user, the proxy's header, or HTTP Basic
+credentials from the users file (rate-limited like the sign-in form). 401 without, 403 for a
+viewer or when no users are configured.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, request
+from werkzeug.datastructures import MultiDict
+
+from dashapp import auth, auth_routes, failed_payloads, retry_action, runtime, sign_in_limit
+from dashapp.api import int_param
+from dashapp.http_errors import BadParameter
+from queries import failed_operations as queries
+from queries._sql import utc_now
+
+routes = Blueprint("failed_api", __name__, url_prefix="/api")
+
+
+def _user() -> auth.User | None:
+    settings = runtime.settings()
+    user = auth.current_user(settings)
+    credentials = request.authorization
+    if user is None and credentials is not None and credentials.type == "basic" and settings.auth_users_file:
+        name = credentials.username or ""
+        keys = sign_in_limit.keys(request.remote_addr, name)
+        if sign_in_limit.seconds_to_wait(settings, keys) > 0:
+            abort(Response('{"error": "too many failed sign-ins; try again later"}', 429,
+                           {"Content-Type": "application/json"}))
+        user = auth.check_password(settings, name, credentials.password or "")
+        if user is None:
+            sign_in_limit.failed(settings, keys)
+        else:
+            user = auth.User(user.name, user.role, "basic")
+    return user
+
+
+def _answer(outcome: retry_action.ActionOutcome):
+    body: dict = {"error": outcome.message} if outcome.status >= 400 else {"message": outcome.message}
+    if outcome.result is not None:
+        body.update(outcome.result.as_json())
+    headers = {"WWW-Authenticate": 'Basic realm="Sync Monitor"'} if outcome.status == 401 else {}
+    return jsonify(body), outcome.status, headers
+
+
+@routes.get("/failed-operations")
+def list_operations():
+    settings = runtime.settings()
+    f = failed_payloads.operation_filter(request.args.to_dict(flat=False), utc_now())
+    limit = int_param("limit", 500, 1, queries.MAX_LIMIT)
+    return jsonify(failed_payloads.operations_json(runtime.engine(), f, limit, settings.retry_max_attempts))
+
+
+def _one(sync_id: int) -> dict | None:
+    frame = queries.operations(runtime.engine(), queries.OperationFilter(sync_ids=(sync_id,)), 1)
+    if frame.empty:
+        return None
+    return failed_payloads.operation_record(frame.to_dict("records")[0], runtime.settings().retry_max_attempts)
+
+
+@routes.get("/failed-operations/<int:sync_id>")
+def one_operation(sync_id: int):
+    operation = _one(sync_id)
+    if operation is None:
+        return jsonify({"error": f"id: no failed or partial run {sync_id}"}), 404
+    return jsonify({**operation, "attempts_list": failed_payloads.attempts_json(runtime.engine(), sync_id)})
+
+
+@routes.post("/failed-operations/<int:sync_id>/retry")
+def retry_one(sync_id: int):
+    if auth_routes.cross_site():
+        abort(403)
+    outcome = retry_action.retry(runtime.settings(), runtime.engine(), _user(), [sync_id], f"operation {sync_id}",
+                                 "api")
+    if outcome.result is not None and not outcome.result.queued and not outcome.result.error:
+        why = outcome.result.skipped.get(sync_id, "not retryable")
+        status = 404 if why == "not a failed run" else 409
+        return jsonify({"error": f"operation {sync_id}: {why}", **outcome.result.as_json(),
+                        "operation": _one(sync_id)}), status
+    answer, status, headers = _answer(outcome)
+    return answer, status, headers
+
+
+@routes.post("/failed-operations/retry")
+def retry_bulk():
+    if auth_routes.cross_site():
+        abort(403)
+    settings = runtime.settings()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or ("ids" in body) == ("filter" in body):
+        raise BadParameter("body", 'send JSON with either "ids": [1, 2] or "filter": {"crm_source": [...], ...}')
+    user = _user()
+    if "ids" in body:
+        ids = body["ids"]
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0
+                                               for i in ids):
+            raise BadParameter("ids", "must be a list of positive whole numbers")
+        target = "operations " + ", ".join(str(i) for i in ids[:50]) + (" ..." if len(ids) > 50 else "")
+    else:
+        if not isinstance(body["filter"], dict):
+            raise BadParameter("filter", "must be an object of filter values")
+        args = MultiDict()
+        for name, value in body["filter"].items():
+            for item in value if isinstance(value, list) else [value]:
+                args.add(str(name), str(item))
+        f = failed_payloads.operation_filter(args.to_dict(flat=False), utc_now())
+        ids = [] if auth.refusal(settings, user) else queries.matching_ids(
+            runtime.engine(), f, settings.retry_bulk_limit + 1)
+        target = "filter " + failed_payloads.describe(f)
+    return _answer(retry_action.retry(settings, runtime.engine(), user, ids, target, "api"))
+
+
+@routes.get("/audit")
+def audit_rows():
+    return jsonify({"audit": failed_payloads.audit_json(runtime.engine(), int_param("limit", 50, 1, 1000))})

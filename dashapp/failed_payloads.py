@@ -1,0 +1,110 @@
+"""The failed-operations console's numbers as the JSON ``/api/failed-operations`` serves and the
+``/failed`` page renders: one record per operation, counts per state, attempts, audit rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from dashapp import display
+from dashapp.history_params import values
+from dashapp.http_errors import BadParameter
+from queries import failed_operations as queries
+from queries.failed_operations import STATES, OperationFilter
+
+AGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
+DEFAULT_AGE = "7d"
+DEFAULT_STATES = ("failed", "queued", "running", "abandoned")  # what still needs an operator
+
+
+def operation_filter(args: Mapping[str, list[str]], now: datetime) -> OperationFilter:
+    """An OperationFilter from query-string values: age (24h, 7d, 30d, all), crm_source,
+    operation_type, state (repeated or comma-separated; ``state=any`` for every state)."""
+    age = (values(args, "age") or (DEFAULT_AGE,))[0]
+    if age not in AGES:
+        raise BadParameter("age", f"{age[:40]!r} is not one of {', '.join(AGES)}")
+    states = values(args, "state") or DEFAULT_STATES
+    if states == ("any",):
+        states = ()
+    for state in states:
+        if state not in STATES:
+            raise BadParameter("state", f"{state[:40]!r} is not one of {', '.join(STATES)} (or any)")
+    window = AGES[age]
+    return OperationFilter(since=now - window if window else None, crm_sources=values(args, "crm_source"),
+                           operation_types=values(args, "operation_type"), states=states)
+
+
+def _payload(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value if value is not None else {}
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else int(value)
+
+
+def operation_record(row: dict, max_attempts: int) -> dict:
+    return {
+        "id": int(row["sync_id"]),
+        "crm_source": row["crm_source"],
+        "name": display.crm_name(row["crm_source"]),
+        "operation_type": row["operation_type"],
+        "run_status": row["run_status"],
+        "failed_at": display.iso_utc(row["failed_at"]),
+        "error": display.text(row["error"]),
+        "payload": _payload(row["payload"]),
+        "records_failed": display.count(row["records_failed"]),
+        "state": row["state"],
+        "attempts": int(row["attempts"]),
+        "max_attempts": _int(row["max_attempts"]) or max_attempts,
+        "last_error": display.text(row["last_error"]),
+        "task_id": display.text(row["task_id"]),
+        "resolved_by_run": _int(row["resolved_by_run"]),
+        **{column: display.iso_utc(row[column]) for column in queries.APP_TIMES},
+    }
+
+
+def operations_json(engine: Engine, f: OperationFilter, limit: int, max_attempts: int) -> dict:
+    frame = queries.operations(engine, f, limit)
+    counts = queries.count_by_state(engine, f)
+    matching = sum(counts[s] for s in (f.states or STATES))
+    return {
+        "operations": [operation_record(row, max_attempts) for row in frame.to_dict("records")],
+        "total": matching,
+        "counts": counts,
+        "max_attempts": max_attempts,
+    }
+
+
+def attempts_json(engine: Engine, sync_id: int) -> list[dict]:
+    return [{
+        "attempt": int(row["attempt"]), "state": row["state"], "requested_by": row["requested_by"],
+        "task_id": row["task_id"], "task_name": row["task_name"], "run_id": _int(row["run_id"]),
+        "error": display.text(row["error"]),
+        **{c: display.iso_utc(row[c]) for c in ("queued_at", "started_at", "finished_at")},
+    } for row in queries.attempts(engine, sync_id).to_dict("records")]
+
+
+def audit_json(engine: Engine, limit: int = 50) -> list[dict]:
+    return [{
+        "id": int(row["id"]), "at": display.iso_utc(row["at"]), "actor": row["actor"], "role": row["role"],
+        "action": row["action"], "target": display.text(row["target"]), "operations": int(row["operations"]),
+        "result": row["result"], "detail": display.text(row["detail"]), "source": row["source"],
+    } for row in queries.audit(engine, limit).to_dict("records")]
+
+
+def describe(f: OperationFilter) -> str:
+    """A filter in words, for the audit: ``crm_source=hubspot; state=failed; since 2026-11-16 10:00 UTC``."""
+    parts = [f"{name}={','.join(chosen)}" for name, chosen in
+             (("crm_source", f.crm_sources), ("operation_type", f.operation_types), ("state", f.states)) if chosen]
+    parts.append(f"since {f.since:%Y-%m-%d %H:%M} UTC" if f.since else "any time")
+    return "; ".join(parts)

@@ -1,0 +1,316 @@
+"""Failed operations (``/failed``): failed and partial runs with the app's record of each, retry
+one, the selected or all matching (operators, after a confirmation), and the audit log.
+
+Numbers: ``dashapp.failed_payloads`` -> ``queries.failed_operations``; served as
+/api/failed-operations and /api/audit. Actions: ``dashapp.retry_action`` (the same checks as the
+API). The page refreshes every 2 s while a retry is queued or running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import auth, failed_payloads, ids, retry_action, runtime
+from dashapp.components.failed_grid import failed_grid
+from dashapp.components.filter_options import filter_options
+from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.http_errors import BadParameter, error_line
+from queries import failed_operations as queries
+from queries._sql import utc_now
+
+log = logging.getLogger(__name__)
+REFRESH = RefreshIds(
+    interval=ids.FAILED_INTERVAL, button=ids.FAILED_REFRESH_BUTTON, state=ids.FAILED_REFRESH_STATE,
+    received=ids.FAILED_REFRESH_RECEIVED, text=ids.FAILED_REFRESH_TEXT, banner=ids.FAILED_ERROR_BANNER,
+)
+BUSY_SECONDS = 2  # the pace while retries are queued or running
+AGE_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "all": "Any time"}
+STATE_COLOURS = {"failed": "danger", "queued": "info", "running": "primary", "resolved": "success",
+                 "abandoned": "dark"}
+
+
+def _access_note(settings, user: auth.User | None) -> tuple[html.Div | str, bool]:
+    """What this viewer may do, in words, and whether the action buttons show."""
+    refused = auth.refusal(settings, user)
+    if refused is not None:
+        if refused.status == 401:
+            note = html.Span(["Read-only. ", dcc.Link("Sign in", href="/sign-in?next=/failed"),
+                              " as an operator to retry."])
+        else:
+            note = html.Span(f"Read-only: {refused.message}.")
+        return dbc.Alert(note, color="secondary", className="py-2 small mb-3"), False
+    if not settings.celery_broker_url:
+        return dbc.Alert("Retries need a Celery broker: set CELERY_BROKER_URL (or REDIS_URL) and run "
+                         "`celery -A dashapp.worker worker`.", color="warning", className="py-2 small mb-3"), False
+    return "", True
+
+
+def layout(**_query: str) -> html.Div:
+    settings = runtime.settings()
+    user = auth.current_user(settings)
+    note, can_act = _access_note(settings, user)
+    return html.Div([
+        dcc.Store(id=ids.FAILED_PENDING),
+        dcc.Store(id=ids.FAILED_ACTION_DONE),
+        dcc.Store(id=ids.FAILED_DETAILS_ID),
+        dbc.Row([
+            dbc.Col(html.H4("Failed operations", className="mb-0"), xs=12, sm=6),
+            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
+        ], className="align-items-center mb-3 g-2"),
+        html.Div(note, id=ids.FAILED_ACCESS_NOTE),
+        dbc.Row([
+            dbc.Col(dbc.Select(id=ids.FAILED_AGE, value=failed_payloads.DEFAULT_AGE, size="sm",
+                               options=[{"label": v, "value": k} for k, v in AGE_LABELS.items()]), xs=12, md=2),
+            dbc.Col(dcc.Dropdown(id=ids.FAILED_CRM, options=filter_options("crm_source"), multi=True,
+                                 placeholder="All CRMs"), xs=12, md=3),
+            dbc.Col(dcc.Dropdown(id=ids.FAILED_OPERATION_TYPE, options=filter_options("sync_type"), multi=True,
+                                 placeholder="All operation types"), xs=12, md=3),
+            dbc.Col(dcc.Dropdown(id=ids.FAILED_STATE, options=list(queries.STATES),
+                                 value=list(failed_payloads.DEFAULT_STATES), multi=True,
+                                 placeholder="Any state"), xs=12, md=4),
+        ], className="g-2 mb-2"),
+        html.Div(id=ids.FAILED_STATE_COUNTS, className="mb-2"),
+        html.Div([
+            dbc.Button("Retry selected", id=ids.FAILED_RETRY_SELECTED, color="primary", size="sm",
+                       className="me-2", disabled=True),
+            dbc.Button("Retry all matching", id=ids.FAILED_RETRY_MATCHING, color="outline-primary", size="sm",
+                       disabled=True),
+        ], id=ids.FAILED_ACTIONS, className="mb-2" if can_act else "d-none"),
+        dbc.Alert(id=ids.FAILED_ACTION_RESULT, is_open=False, dismissable=True, className="py-2 small"),
+        failed_grid(settings.display_timezone, can_act),
+        html.Div(id=ids.FAILED_SHOWING, className="small text-muted mt-1 mb-3"),
+        dbc.Card(dbc.CardBody([html.H6("Audit log"), html.Div(id=ids.FAILED_AUDIT)]), className="shadow-sm"),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle("Retry")),
+            dbc.ModalBody(id=ids.FAILED_CONFIRM_TEXT),
+            dbc.ModalFooter([
+                dbc.Button("Cancel", id=ids.FAILED_CANCEL_BUTTON, color="secondary", outline=True),
+                dbc.Button("Retry", id=ids.FAILED_CONFIRM_BUTTON, color="primary"),
+            ]),
+        ], id=ids.FAILED_CONFIRM, is_open=False),
+        dbc.Offcanvas([
+            html.Div(id=ids.FAILED_DETAILS_BODY),
+            dbc.Button("Retry this operation", id=ids.FAILED_RETRY_ONE, color="primary", size="sm",
+                       className="mt-3" if can_act else "d-none"),
+        ], id=ids.FAILED_DETAILS, title="Operation", placement="end", is_open=False, style={"width": "36rem"}),
+    ])
+
+
+def _filter(age, crm_sources, operation_types, states):
+    args = {"age": [age or failed_payloads.DEFAULT_AGE], "crm_source": list(crm_sources or []),
+            "operation_type": list(operation_types or []), "state": list(states or []) or ["any"]}
+    return failed_payloads.operation_filter(args, utc_now())
+
+
+def _state_badges(counts: dict[str, int]) -> list:
+    return [dbc.Badge(f"{state} {counts[state]:,}", color=STATE_COLOURS[state], className="me-1 state-count",
+                      id=f"state-count-{state}") for state in queries.STATES]
+
+
+def _audit_table(rows: list[dict]) -> dbc.Table | html.Div:
+    if not rows:
+        return html.Div("No actions yet.", className="text-muted small")
+    header = html.Thead(html.Tr([html.Th(h) for h in ("When (UTC)", "Who", "Action", "What", "Operations",
+                                                      "Result", "Detail")]))
+    body = html.Tbody([html.Tr([
+        html.Td((r["at"] or "").replace("T", " ").replace("Z", ""), className="text-nowrap"),
+        html.Td(f"{r['actor']} ({r['role']})"), html.Td(f"{r['action']} · {r['source']}"),
+        html.Td(r["target"] or "", className="text-break"), html.Td(f"{r['operations']:,}", className="text-end"),
+        html.Td(dbc.Badge(r["result"], color={"ok": "success", "denied": "danger", "failed": "danger",
+                                              "partial": "warning"}.get(r["result"], "secondary"))),
+        html.Td(r["detail"] or "", className="text-break"),
+    ]) for r in rows])
+    return dbc.Table([header, body], size="sm", className="small mb-0", responsive=True)
+
+
+@callback(
+    Output(ids.FAILED_GRID, "rowData"),
+    Output(ids.FAILED_STATE_COUNTS, "children"),
+    Output(ids.FAILED_SHOWING, "children"),
+    Output(ids.FAILED_AUDIT, "children"),
+    Output(ids.FAILED_RETRY_MATCHING, "children"),
+    Output(ids.FAILED_RETRY_MATCHING, "disabled"),
+    Output(REFRESH.interval, "interval"),
+    Output(REFRESH.state, "data"),
+    Input(REFRESH.interval, "n_intervals"),
+    Input(REFRESH.button, "n_clicks"),
+    Input(ids.FAILED_AGE, "value"),
+    Input(ids.FAILED_CRM, "value"),
+    Input(ids.FAILED_OPERATION_TYPE, "value"),
+    Input(ids.FAILED_STATE, "value"),
+    Input(ids.FAILED_ACTION_DONE, "data"),
+    State(REFRESH.state, "data"),
+)
+def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _done, previous):
+    now = utc_now()
+    settings = runtime.settings()
+    try:
+        f = _filter(age, crm_sources, operation_types, states)
+        data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts)
+        audit_rows = failed_payloads.audit_json(runtime.engine(), 50)
+    except (SQLAlchemyError, BadParameter) as exc:
+        problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        log.warning("failed-operations refresh failed: %s", problem)
+        if isinstance(exc, SQLAlchemyError) and "failed_operations" in problem:
+            problem = "the app's tables are missing: run `python app.py db upgrade`"
+        return (no_update,) * 7 + (failed(now, previous, problem),)
+    counts = data["counts"]
+    shown = len(data["operations"])
+    showing = (f"Showing the newest {shown:,} of {data['total']:,} matching operations." if data["total"] > shown
+               else f"{data['total']:,} matching operations." if shown else "No failed operations match these filters.")
+    retryable = counts["failed"] if not f.states or "failed" in f.states else 0
+    busy = counts["queued"] + counts["running"] > 0
+    every = BUSY_SECONDS if busy else settings.refresh_seconds
+    return (data["operations"], _state_badges(counts), showing, _audit_table(audit_rows),
+            f"Retry all matching ({retryable:,})", retryable == 0, every * 1000, refreshed(now, every))
+
+
+@callback(
+    Output(ids.FAILED_RETRY_SELECTED, "children"),
+    Output(ids.FAILED_RETRY_SELECTED, "disabled"),
+    Input(ids.FAILED_GRID, "selectedRows"),
+)
+def count_selected(rows):
+    n = len(rows or [])
+    return f"Retry selected ({n})", n == 0
+
+
+@callback(
+    Output(ids.FAILED_CONFIRM, "is_open"),
+    Output(ids.FAILED_CONFIRM_TEXT, "children"),
+    Output(ids.FAILED_PENDING, "data"),
+    Input(ids.FAILED_RETRY_SELECTED, "n_clicks"),
+    Input(ids.FAILED_RETRY_MATCHING, "n_clicks"),
+    Input(ids.FAILED_RETRY_ONE, "n_clicks"),
+    Input(ids.FAILED_CANCEL_BUTTON, "n_clicks"),
+    State(ids.FAILED_GRID, "selectedRows"),
+    State(ids.FAILED_DETAILS_ID, "data"),
+    State(ids.FAILED_AGE, "value"),
+    State(ids.FAILED_CRM, "value"),
+    State(ids.FAILED_OPERATION_TYPE, "value"),
+    State(ids.FAILED_STATE, "value"),
+    prevent_initial_call=True,
+)
+def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, crm_sources, operation_types, states):
+    trigger = ctx.triggered_id
+    if trigger == ids.FAILED_CANCEL_BUTTON or not (ctx.triggered and ctx.triggered[0].get("value")):
+        return False, no_update, None
+    if trigger == ids.FAILED_RETRY_ONE:
+        if not detail_id:
+            return False, no_update, None
+        pending = {"ids": [int(detail_id)], "target": f"operation {int(detail_id)}"}
+        text = f"Retry operation {int(detail_id)} now? Its retry is sent to Celery at once."
+    elif trigger == ids.FAILED_RETRY_SELECTED:
+        chosen = [int(r["id"]) for r in rows or []]
+        if not chosen:
+            return False, no_update, None
+        failed_now = sum(1 for r in rows if r.get("state") == "failed")
+        pending = {"ids": chosen, "target": "operations " + ", ".join(map(str, chosen[:50]))
+                   + (" ..." if len(chosen) > 50 else "")}
+        text = (f"Retry the {len(chosen):,} selected operations? {failed_now:,} of them are in state failed and "
+                "will be queued; the others are skipped.")
+    else:
+        f = _filter(age, crm_sources, operation_types, states)
+        counts = queries.count_by_state(runtime.engine(), f)
+        matching = sum(counts[s] for s in (f.states or queries.STATES))
+        retryable = counts["failed"] if not f.states or "failed" in f.states else 0
+        pending = {"filter": {"age": age, "crm_source": crm_sources or [], "operation_type": operation_types or [],
+                              "state": states or []}, "target": "filter " + failed_payloads.describe(f)}
+        text = (f"Retry all {retryable:,} failed operations matching the filter ({failed_payloads.describe(f)})? "
+                f"{matching:,} operations match in all; only those in state failed are queued.")
+    return True, text, pending
+
+
+@callback(
+    Output(ids.FAILED_ACTION_RESULT, "children"),
+    Output(ids.FAILED_ACTION_RESULT, "color"),
+    Output(ids.FAILED_ACTION_RESULT, "is_open"),
+    Output(ids.FAILED_ACTION_DONE, "data"),
+    Output(ids.FAILED_CONFIRM, "is_open", allow_duplicate=True),
+    Output(ids.FAILED_PENDING, "data", allow_duplicate=True),
+    Input(ids.FAILED_CONFIRM_BUTTON, "n_clicks"),
+    State(ids.FAILED_PENDING, "data"),
+    prevent_initial_call=True,
+)
+def confirm_retry(clicks, pending):
+    """The action itself. Who may act is checked here, on the server, whatever the page showed."""
+    if not clicks or not isinstance(pending, dict):
+        return no_update, no_update, no_update, no_update, False, None
+    settings = runtime.settings()
+    engine = runtime.engine()
+    user = auth.current_user(settings)
+    try:
+        if "filter" in pending:
+            spec = pending.get("filter") or {}
+            f = _filter(spec.get("age"), spec.get("crm_source"), spec.get("operation_type"), spec.get("state"))
+            ids_ = [] if auth.refusal(settings, user) else queries.matching_ids(
+                engine, f, settings.retry_bulk_limit + 1)
+        else:
+            ids_ = [int(i) for i in pending.get("ids") or []]
+        outcome = retry_action.retry(settings, engine, user, ids_, str(pending.get("target", ""))[:2000], "page")
+    except (SQLAlchemyError, BadParameter, TypeError, ValueError) as exc:
+        problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        log.warning("retry action failed: %s", problem)
+        return f"Retry failed: {problem}", "danger", True, no_update, False, None
+    if outcome.status in (401, 403, 413):
+        return f"Not allowed ({outcome.status}): {outcome.message}", "danger", True, no_update, False, None
+    colour = {202: "success", 200: "secondary"}.get(outcome.status, "danger")
+    return outcome.message, colour, True, utc_now().isoformat(), False, None
+
+
+@callback(
+    Output(ids.FAILED_DETAILS, "is_open"),
+    Output(ids.FAILED_DETAILS_BODY, "children"),
+    Output(ids.FAILED_DETAILS_ID, "data"),
+    Input(ids.FAILED_GRID, "cellClicked"),
+    State(ids.FAILED_GRID, "rowData"),
+    prevent_initial_call=True,
+)
+def show_details(cell, rows):
+    if not cell or cell.get("colId") == "id":  # the run link opens the history instead
+        return no_update, no_update, no_update
+    row = next((r for r in rows or [] if str(r["id"]) == str(cell.get("rowId"))), None)
+    if row is None:
+        return no_update, no_update, no_update
+    try:
+        tries = failed_payloads.attempts_json(runtime.engine(), int(row["id"]))
+    except SQLAlchemyError as exc:
+        tries = []
+        log.warning("attempts of %s: %s", row["id"], error_line(exc))
+    return True, _details(row, tries), row["id"]
+
+
+def _details(row: dict, tries: list[dict]) -> html.Div:
+    facts = [("Run", html.A(f"#{row['id']}", href=f"/history?range=all&id={row['id']}")),
+             ("CRM", row["name"]), ("Operation", row["operation_type"]),
+             ("Run status", row["run_status"]), ("State", row["state"]),
+             ("Attempts", f"{row['attempts']} of {row['max_attempts']}"),
+             ("Failed at", (row["failed_at"] or "").replace("T", " ").replace("Z", " UTC"))]
+    attempt_rows = [html.Tr([html.Td(t["attempt"]), html.Td(t["state"]), html.Td(t["requested_by"]),
+                             html.Td((t["queued_at"] or "").replace("T", " ").replace("Z", "")),
+                             html.Td(html.A(f"#{t['run_id']}", href=f"/history?range=all&id={t['run_id']}")
+                                     if t["run_id"] else "—"),
+                             html.Td(t["error"] or "", className="text-danger text-break")]) for t in tries]
+    return html.Div([
+        html.Dl([item for label, value in facts for item in (html.Dt(label, className="col-4"),
+                                                              html.Dd(value, className="col-8"))],
+                className="row small mb-2", id="failed-details-facts"),
+        html.H6("Error"), html.Pre(row["error"] or "—", className="small text-wrap text-danger"),
+        html.H6("Payload"), html.Pre(json.dumps(row["payload"], indent=2, sort_keys=True, default=str),
+                                     className="small bg-light p-2"),
+        html.H6("Retry attempts"),
+        dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("#", "State", "By", "Queued (UTC)", "Run", "Error")])),
+                   html.Tbody(attempt_rows)], size="sm", className="small", id="failed-details-attempts")
+        if tries else html.Div("Not retried yet.", className="text-muted small"),
+    ])
+
+
+register_clientside(REFRESH)
+dash.register_page(__name__, path="/failed", name="Failed ops", title="Sync Monitor · Failed operations", order=5,
+                   layout=layout)

@@ -1,0 +1,120 @@
+"""The failed-operations console's SQL: failed and partial runs of ``sync_history`` joined with the
+app's own record of each (``failed_operations``), their retry attempts, and the audit log.
+
+A run nobody acted on has no ``failed_operations`` row and reads as state ``failed`` with no
+attempts. Runs that a retry recorded (``operation_attempts.run_id``) are not operations of their
+own: their outcome shows on the operation they retried. Times in the app's tables are naive UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from queries._sql import Binds, Connectable, FilterError, app_table, connect, table, to_utc
+
+STATES = ("failed", "queued", "running", "resolved", "abandoned")
+APP_TIMES = ("queued_at", "started_at", "finished_at", "updated_at")
+MAX_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class OperationFilter:
+    """Which operations: failed or partial runs started at or after ``since`` (None: any time)."""
+
+    since: datetime | None = None
+    crm_sources: tuple[str, ...] = ()
+    operation_types: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    sync_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.states if s not in STATES]
+        if unknown:
+            raise FilterError(f"state: {unknown[0][:40]!r} is not one of {', '.join(STATES)}")
+
+
+def _from_where(b: Binds, f: OperationFilter, with_state: bool = True) -> str:
+    conn = b.conn
+    where = ["h.status IN ('failed', 'partial')",
+             f"NOT EXISTS (SELECT 1 FROM {app_table(conn, 'operation_attempts')} a WHERE a.run_id = h.id)"]
+    if f.since is not None:
+        where.append(f"h.start_time >= {b.bind(f.since)}")
+    if f.crm_sources:
+        where.append(b.in_list("h.crm_source", f.crm_sources))
+    if f.operation_types:
+        where.append(b.in_list("h.sync_type", f.operation_types))
+    if f.sync_ids:
+        where.append(f"h.id IN ({', '.join(str(int(i)) for i in f.sync_ids)})")
+    if with_state and f.states:
+        where.append(b.in_list("COALESCE(o.state, 'failed')", f.states))
+    return (f"FROM {table(conn, 'sync_history')} h LEFT JOIN {app_table(conn, 'failed_operations')} o"
+            f" ON o.sync_id = h.id WHERE " + " AND ".join(where))
+
+
+def _app_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = to_utc(pd.to_datetime(frame[column]), UTC)  # type: ignore[arg-type]
+    return frame
+
+
+def operations(db: Connectable, f: OperationFilter, limit: int = 500) -> pd.DataFrame:
+    """The newest ``limit`` operations matching ``f``, one row each with the run's details and
+    the app's state: sync_id, crm_source, operation_type, run_status, failed_at, error, payload,
+    records_failed, state, attempts, max_attempts, last_error, task_id and the attempt times."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"""
+            SELECT h.id AS sync_id, h.crm_source, h.sync_type AS operation_type, h.status AS run_status,
+                   h.start_time AS failed_at, h.error_message AS error, h.configuration AS payload,
+                   h.records_failed, COALESCE(o.state, 'failed') AS state, COALESCE(o.attempts, 0) AS attempts,
+                   o.max_attempts, o.last_error, o.task_id, o.resolved_by_run,
+                   o.queued_at, o.started_at, o.finished_at, o.updated_at
+            {_from_where(b, f)}
+            ORDER BY h.start_time DESC, h.id DESC LIMIT {max(1, min(int(limit), MAX_LIMIT))}""",
+            times=("failed_at",))
+    return _app_times(frame, APP_TIMES)
+
+
+def count_by_state(db: Connectable, f: OperationFilter) -> dict[str, int]:
+    """How many operations match ``f`` (its states ignored), per state; every state present."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"SELECT COALESCE(o.state, 'failed') AS state, COUNT(*) AS n {_from_where(b, f, False)}"
+                        " GROUP BY 1")
+    counts = dict.fromkeys(STATES, 0)
+    counts.update({str(s): int(n) for s, n in zip(frame["state"], frame["n"], strict=True)})
+    return counts
+
+
+def matching_ids(db: Connectable, f: OperationFilter, limit: int) -> list[int]:
+    """The sync ids of up to ``limit`` operations matching ``f``, oldest first."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"SELECT h.id {_from_where(b, f)} ORDER BY h.start_time, h.id LIMIT {int(limit)}")
+    return [int(i) for i in frame["id"]]
+
+
+def attempts(db: Connectable, sync_id: int) -> pd.DataFrame:
+    """The retry attempts of one operation, first to last."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"""
+            SELECT attempt, state, requested_by, task_id, task_name, run_id, error,
+                   queued_at, started_at, finished_at
+            FROM {app_table(conn, 'operation_attempts')} WHERE sync_id = {b.bind(int(sync_id))}
+            ORDER BY attempt""")
+    return _app_times(frame, ("queued_at", "started_at", "finished_at"))
+
+
+def audit(db: Connectable, limit: int = 50) -> pd.DataFrame:
+    """The newest ``limit`` audit rows."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"""
+            SELECT id, at, actor, role, action, target, operations, result, detail, source
+            FROM {app_table(conn, 'audit_log')} ORDER BY at DESC, id DESC
+            LIMIT {max(1, min(int(limit), MAX_LIMIT))}""")
+    return _app_times(frame, ("at",))
