@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=1000)
     parser.add_argument("--wait", type=float, default=6.0)
+    parser.add_argument("--sign-in", metavar="NAME", help="sign in first; the password is read from stdin")
     args = parser.parse_args()
     options = webdriver.ChromeOptions()
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -29,6 +30,8 @@ def main() -> None:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options)
     try:
+        if args.sign_in:
+            _sign_in(driver, args.url, args.sign_in, input())
         driver.get(args.url)
         time.sleep(args.wait)
         height = driver.execute_script("return document.body.scrollHeight")
@@ -44,6 +47,21 @@ def main() -> None:
         print(f"console: {len(seen)} distinct messages")
     finally:
         driver.quit()
+
+
+def _sign_in(driver: webdriver.Chrome, url: str, name: str, password: str) -> None:
+    from urllib.parse import urljoin
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(urljoin(url, "/sign-in"))
+    field = WebDriverWait(driver, 10).until(expected_conditions.presence_of_element_located((By.ID, "sign-in-username")))
+    field.send_keys(name)
+    driver.find_element(By.ID, "sign-in-password").send_keys(password)
+    driver.find_element(By.ID, "sign-in-submit").click()
+    WebDriverWait(driver, 10).until(expected_conditions.presence_of_element_located((By.ID, "signed-in-user")))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ class Run:
     updated: int | None = 0
     failed: int | None = 0
     error: str | None = None
+    configuration: dict | None = None
     id: int | None = field(default=None)
 
     def start(self, now: datetime) -> datetime:
@@ -43,6 +44,7 @@ def insert_runs(engine: Engine, runs: list[Run], now: datetime) -> list[Run]:
                 end_time=bind_time(conn, run.end(now)) if run.end_ago is not None else None,
                 records_processed=run.processed, records_created=run.created,
                 records_updated=run.updated, records_failed=run.failed, error_message=run.error,
+                **({"configuration": run.configuration} if run.configuration is not None else {}),
             ))
             run.id = int(result.inserted_primary_key[0])
     return runs

@@ -4,10 +4,7 @@ sockets that refuse or never answer."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,6 +16,7 @@ from celery import Celery
 from dashapp import health, health_probes
 from dashapp.config import load_settings
 from dashapp.db import postgres_engine
+from tests.celery_worker import celery_worker
 from tests.conftest import closed_port, need
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,25 +38,8 @@ def settings_for(redis_url: str | None, queue: str = "celery", **extra: str):
 @pytest.fixture
 def worker(redis_url, queue):
     """A real Celery worker on its own queue; yields its node name."""
-    name = f"sm-test-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-    env = {**os.environ, "CELERY_BROKER_URL": redis_url, "CELERY_QUEUES": queue, "REDIS_URL": ""}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashapp.worker", "worker", "-n", name, "-Q", queue,
-         "--pool=threads", "--concurrency=2", "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    app = Celery(broker=redis_url)
-    deadline = time.monotonic() + 30
-    while name not in (app.control.inspect(timeout=0.5, destination=[name]).ping() or {}):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the Celery worker did not start: {process.stderr.read()[-2000:]}")
-    yield name
-    process.send_signal(signal.SIGQUIT)  # cold shutdown: do not wait for held tasks
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with celery_worker(redis_url, queue) as name:
+        yield name
 
 
 def send(redis_url: str, queue: str, task: str, *args) -> None:

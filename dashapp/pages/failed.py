@@ -120,7 +120,7 @@ def _audit_table(rows: list[dict]) -> dbc.Table | html.Div:
                                                       "Result", "Detail")]))
     body = html.Tbody([html.Tr([
         html.Td((r["at"] or "").replace("T", " ").replace("Z", ""), className="text-nowrap"),
-        html.Td(f"{r['actor']} ({r['role']})"), html.Td(f"{r['action']} · {r['source']}"),
+        html.Td(f"{r['actor']} ({r['role']})"), html.Td(r["action"] if r["source"] == "sign-in" else f"{r['action']} · {r['source']}"),
         html.Td(r["target"] or "", className="text-break"), html.Td(f"{r['operations']:,}", className="text-end"),
         html.Td(dbc.Badge(r["result"], color={"ok": "success", "denied": "danger", "failed": "danger",
                                               "partial": "warning"}.get(r["result"], "secondary"))),

@@ -1,0 +1,49 @@
+"""A real Celery worker process for tests: ``celery -A dashapp.worker worker`` on its own queue,
+started and stopped by the test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def celery_worker(broker_url: str, queue: str, concurrency: int = 2, **env: str) -> Iterator[str]:
+    """Start a worker consuming ``queue`` with ``env`` added to its environment; yields its node
+    name once it answers a ping, and stops it (cold) afterwards."""
+    name = f"sm-test-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    environment = {**os.environ, "CELERY_BROKER_URL": broker_url, "CELERY_QUEUES": queue, "REDIS_URL": "", **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "dashapp.worker", "worker", "-n", name, "-Q", queue,
+         "--pool=threads", f"--concurrency={concurrency}", "--loglevel=WARNING", "--without-gossip",
+         "--without-mingle"],
+        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    app = Celery(broker=broker_url)
+    deadline = time.monotonic() + 30
+    try:
+        while name not in (app.control.inspect(timeout=0.5, destination=[name]).ping() or {}):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the Celery worker did not start: {process.stderr.read()[-2000:]}")
+        yield name
+    finally:
+        app.close()
+        process.send_signal(signal.SIGQUIT)  # cold shutdown: do not wait for held tasks
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
