@@ -26,27 +26,27 @@ routes = Blueprint("failed_api", __name__, url_prefix="/api")
 
 
 def _user() -> auth.User | None:
+    """Basic credentials when the request carries them (they win over a session cookie), else
+    the signed-in user of the session or the proxy header."""
     settings = runtime.settings()
-    user = auth.current_user(settings)
     credentials = request.authorization
-    if user is None and credentials is not None and credentials.type == "basic" and settings.auth_users_file:
-        name = credentials.username or ""
-        keys = sign_in_limit.keys(request.remote_addr, name)
-        if sign_in_limit.seconds_to_wait(settings, keys) > 0:
-            abort(Response('{"error": "too many failed sign-ins; try again later"}', 429,
-                           {"Content-Type": "application/json"}))
-        user = auth.check_password(settings, name, credentials.password or "")
-        if user is None:
-            sign_in_limit.failed(settings, keys)
-        else:
-            user = auth.User(user.name, user.role, "basic")
-    return user
+    if credentials is None or credentials.type != "basic" or not settings.auth_users_file:
+        return auth.current_user(settings)
+    name = credentials.username or ""
+    keys = sign_in_limit.keys(request.remote_addr, name)
+    if sign_in_limit.seconds_to_wait(settings, keys) > 0:
+        abort(Response('{"error": "too many failed sign-ins; try again later"}', 429,
+                       {"Content-Type": "application/json"}))
+    user = auth.check_password(settings, name, credentials.password or "")
+    if user is None:
+        sign_in_limit.failed(settings, keys)
+        return None
+    return auth.User(user.name, user.role, "basic")
 
 
 def _answer(outcome: retry_action.ActionOutcome):
-    body: dict = {"error": outcome.message} if outcome.status >= 400 else {"message": outcome.message}
-    if outcome.result is not None:
-        body.update(outcome.result.as_json())
+    body: dict = outcome.result.as_json() if outcome.result is not None else {}
+    body.update({"error": outcome.message} if outcome.status >= 400 else {"message": outcome.message})
     headers = {"WWW-Authenticate": 'Basic realm="Sync Monitor"'} if outcome.status == 401 else {}
     return jsonify(body), outcome.status, headers
 
@@ -83,7 +83,7 @@ def retry_one(sync_id: int):
     if outcome.result is not None and not outcome.result.queued and not outcome.result.error:
         why = outcome.result.skipped.get(sync_id, "not retryable")
         status = 404 if why == "not a failed run" else 409
-        return jsonify({"error": f"operation {sync_id}: {why}", **outcome.result.as_json(),
+        return jsonify({**outcome.result.as_json(), "error": f"operation {sync_id}: {why}",
                         "operation": _one(sync_id)}), status
     answer, status, headers = _answer(outcome)
     return answer, status, headers

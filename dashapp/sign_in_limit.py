@@ -36,9 +36,13 @@ class _Local:
                 count, ends = 0, time.monotonic() + window
             self._failures[key] = (count + 1, ends)
 
-    def clear(self, key: str) -> None:
+    def clear(self, key: str | None = None) -> None:
+        """Forget ``key``'s failures (all keys' when None)."""
         with self._lock:
-            self._failures.pop(key, None)
+            if key is None:
+                self._failures.clear()
+            else:
+                self._failures.pop(key, None)
 
 
 LOCAL = _Local()

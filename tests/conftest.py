@@ -97,7 +97,7 @@ def dash_app():
     """The process's one Dash app; each test points it at its own engine with ``use_engine``."""
     from dashapp.app_factory import build_app
 
-    settings = load_settings({"REFRESH_SECONDS": "2"})
+    settings = load_settings({"REFRESH_SECONDS": "2", "SECRET_KEY": "tests-sign-cookies-with-this"})
     return build_app(settings, engine=None)  # type: ignore[arg-type]
 
 

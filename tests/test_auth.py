@@ -1,0 +1,257 @@
+"""Sign-in, roles and the audit, through the app's real routes and callbacks: the users file, the
+session cookie, the sign-in limit (in Redis and in process), 401/403 from the API and from the
+page's callback, the proxy header, and the audit rows each action leaves."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import timedelta
+
+import pytest
+import redis
+
+from dashapp import auth, sign_in_limit
+from dashapp.auth import UsersFileError, add_user, parse_users
+from queries import failed_operations as queries
+from queries._sql import utc_now
+from tests.conftest import empty_app_tables
+from tests.rows import Run, insert_runs
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def users_file(tmp_path):
+    path = tmp_path / "users.json"
+    add_user(path, "alice", "operator", PASSWORD)
+    add_user(path, "bob", "viewer", PASSWORD)
+    add_user(path, "proxied", "operator", None)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_earlier_failures():
+    """Sign-in failures counted in this process by an earlier test must not lock this one out."""
+    sign_in_limit.LOCAL.clear()
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"sm_auth_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def app_env(use_engine, pg_engine, users_file, redis_url, queue):
+    """The app on the test database, with users, a Redis broker and an empty queue (no worker:
+    a retry stays queued)."""
+    empty_app_tables(pg_engine)
+    env = {"AUTH_USERS_FILE": str(users_file), "CELERY_BROKER_URL": redis_url, "CELERY_QUEUES": queue,
+           "SIGN_IN_MAX_FAILURES": "3"}
+    use_engine(pg_engine, **env)
+    return env
+
+
+@pytest.fixture
+def failed_ids(pg_engine):
+    runs = insert_runs(pg_engine, [
+        Run("retrytest", "contacts", "failed", timedelta(hours=h), timedelta(hours=h) - timedelta(minutes=1),
+            error="HTTPError: 502", configuration={"records": 1}) for h in (1, 2, 3)
+    ], utc_now())
+    return [int(r.id) for r in runs]
+
+
+def audit_rows(engine) -> list[dict]:
+    return queries.audit(engine, 100).to_dict("records")[::-1]  # oldest first
+
+
+def sign_in(client, name: str, password: str, next_path: str = "/failed"):
+    return client.post("/auth/sign-in", data={"username": name, "password": password, "next": next_path})
+
+
+def test_the_users_file(users_file):
+    settings_like = type("S", (), {"auth_users_file": users_file})()
+    assert auth.check_password(settings_like, "alice", PASSWORD) == auth.User("alice", "operator", "session")
+    assert auth.check_password(settings_like, "alice", "wrong") is None
+    assert auth.check_password(settings_like, "nobody", PASSWORD) is None
+    assert auth.check_password(settings_like, "proxied", "") is None  # proxy-only: no password works
+    stored = json.loads(users_file.read_text())
+    assert stored["users"]["alice"]["password_hash"].startswith("scrypt:")
+    assert PASSWORD not in users_file.read_text()
+    assert users_file.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(UsersFileError, match="not JSON"):
+        parse_users("{", "f.json")
+    with pytest.raises(UsersFileError, match="'eve' needs a role"):
+        parse_users('{"users": {"eve": {"role": "admin"}}}', "f.json")
+    broken = users_file.with_name("broken.json")
+    broken.write_text("[]")
+    assert auth.USERS.users(broken) == {}  # unusable: nobody signs in, nobody acts
+
+
+def test_sign_in_sets_an_http_only_same_site_cookie_and_never_logs_the_password(
+        dash_app, app_env, pg_engine, caplog):
+    client = dash_app.server.test_client()
+    with caplog.at_level(logging.DEBUG):
+        answer = sign_in(client, "alice", PASSWORD)
+    assert answer.status_code == 303 and answer.headers["Location"] == "/failed"
+    cookie = answer.headers["Set-Cookie"]
+    assert cookie.startswith("sync_monitor_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert PASSWORD not in caplog.text and "alice signed in" in caplog.text
+    rows = audit_rows(pg_engine)
+    assert [(r["actor"], r["action"], r["result"], r["source"]) for r in rows] == [
+        ("alice", "sign_in", "ok", "sign-in")]
+    page = client.get("/api/failed-operations")
+    assert page.status_code == 200
+    out = client.post("/auth/sign-out")
+    assert out.status_code == 303 and "sync_monitor_session=;" in out.headers["Set-Cookie"]
+
+
+def test_a_wrong_password_goes_back_to_the_form(dash_app, app_env, pg_engine):
+    client = dash_app.server.test_client()
+    answer = sign_in(client, "alice", "not it", "//evil.example/x")
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/sign-in?error=invalid")
+    assert "next=%2F&" in answer.headers["Location"] + "&"  # never an open redirect
+    assert "Set-Cookie" not in answer.headers
+    assert [(r["actor"], r["result"], r["detail"]) for r in audit_rows(pg_engine)] == [("alice", "denied", "failed")]
+
+
+@pytest.mark.parametrize("store", ["redis", "process"])
+def test_sign_in_attempts_are_limited(dash_app, use_engine, pg_engine, users_file, redis_url, store):
+    empty_app_tables(pg_engine)
+    env = {"AUTH_USERS_FILE": str(users_file), "SIGN_IN_MAX_FAILURES": "3"}
+    if store == "redis":
+        env["REDIS_URL"] = redis_url
+    use_engine(pg_engine, **env)
+    name = f"alice-{uuid.uuid4().hex[:6]}"
+    add_user(users_file, name, "operator", PASSWORD)
+    client = dash_app.server.test_client()
+    for _ in range(3):
+        assert "error=invalid" in sign_in(client, name, "guess").headers["Location"]
+    locked = sign_in(client, name, PASSWORD)  # even the right password waits now
+    assert "error=locked" in locked.headers["Location"] and "Set-Cookie" not in locked.headers
+    if store == "redis":
+        keys = redis.Redis.from_url(redis_url).keys("sync-monitor:sign-in-failures:*")
+        assert sorted(k.decode() for k in keys) == sorted(
+            f"sync-monitor:sign-in-failures:{k}" for k in ("address:127.0.0.1", f"user:{name}"))
+    results = [r["result"] for r in audit_rows(pg_engine)]
+    assert results == ["denied"] * 4 and audit_rows(pg_engine)[-1]["detail"] == "refused: too many attempts"
+    # Basic credentials on the API count against the same limit
+    answer = client.post("/api/failed-operations/1/retry", auth=(name, PASSWORD))
+    assert answer.status_code == 429
+
+
+def test_the_api_refuses_anonymous_viewers_and_a_read_only_app(dash_app, app_env, use_engine, pg_engine,
+                                                                failed_ids, redis_url, queue):
+    client = dash_app.server.test_client()
+    first = failed_ids[0]
+    anonymous = client.post(f"/api/failed-operations/{first}/retry")
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Basic")
+    assert anonymous.json == {"error": "sign in as an operator to retry"}
+    viewer = client.post(f"/api/failed-operations/{first}/retry", auth=("bob", PASSWORD))
+    assert viewer.status_code == 403 and "bob is a viewer" in viewer.json["error"]
+    sign_in(client, "bob", PASSWORD)
+    assert client.post(f"/api/failed-operations/{first}/retry").status_code == 403
+    assert client.post("/api/failed-operations/retry", json={"ids": failed_ids}).status_code == 403
+    assert redis.Redis.from_url(redis_url).llen(queue) == 0
+    assert {o["state"] for o in client.get("/api/failed-operations").json["operations"]} == {"failed"}
+
+    operator = client.post(f"/api/failed-operations/{first}/retry", auth=("alice", PASSWORD))
+    assert operator.status_code == 202 and operator.json["queued"] == [first]
+    again = client.post(f"/api/failed-operations/{first}/retry", auth=("alice", PASSWORD))
+    assert again.status_code == 409 and again.json["error"] == f"operation {first}: already queued"
+    assert again.json["operation"]["state"] == "queued" and again.json["operation"]["attempts"] == 1
+    missing = client.post("/api/failed-operations/987654/retry", auth=("alice", PASSWORD))
+    assert missing.status_code == 404
+    bulk = client.post("/api/failed-operations/retry", auth=("alice", PASSWORD),
+                       json={"filter": {"crm_source": ["retrytest"], "age": "24h"}})
+    assert bulk.status_code == 202 and sorted(bulk.json["queued"]) == sorted(failed_ids[1:])
+    assert bulk.json["skipped"] == [{"id": first, "reason": "already queued"}] and bulk.json["result"] == "partial"
+    assert redis.Redis.from_url(redis_url).llen(queue) == 3
+    for body, name in (({"ids": ["x"]}, "ids"), ({}, "body"), ({"filter": {"state": "nope"}}, "state")):
+        answer = client.post("/api/failed-operations/retry", auth=("alice", PASSWORD), json=body)
+        assert answer.status_code == 400 and answer.json["error"].startswith(name), answer.json
+
+    rows = audit_rows(pg_engine)
+    retries_ = [(r["actor"], r["result"], r["operations"], r["source"]) for r in rows if r["action"] == "retry"]
+    assert retries_ == [("anonymous", "denied", 1, "api"), ("bob", "denied", 1, "api"), ("bob", "denied", 1, "api"),
+                        ("bob", "denied", 3, "api"), ("alice", "ok", 1, "api"), ("alice", "none", 0, "api"),
+                        ("alice", "none", 0, "api"), ("alice", "partial", 2, "api")]
+    assert rows[-1]["target"].startswith("filter crm_source=retrytest; state=failed,queued,running,abandoned")
+
+    use_engine(pg_engine, CELERY_BROKER_URL=redis_url)  # no users at all: read-only for everyone
+    read_only = client.post(f"/api/failed-operations/{failed_ids[1]}/retry", auth=("alice", PASSWORD))
+    assert read_only.status_code == 403 and read_only.json["error"].startswith("read-only")
+
+
+def test_posts_from_another_site_are_refused(dash_app, app_env, failed_ids):
+    client = dash_app.server.test_client()
+    sign_in(client, "alice", PASSWORD)
+    evil = {"Origin": "https://evil.example"}
+    assert client.post(f"/api/failed-operations/{failed_ids[0]}/retry", headers=evil).status_code == 403
+    assert client.post("/auth/sign-in", data={"username": "alice", "password": PASSWORD},
+                       headers=evil).status_code == 403
+    same = client.post(f"/api/failed-operations/{failed_ids[0]}/retry", headers={"Origin": "http://localhost"})
+    assert same.status_code == 202
+
+
+def test_the_proxy_header_names_the_user(dash_app, use_engine, pg_engine, users_file, failed_ids, redis_url, queue):
+    empty_app_tables(pg_engine)
+    use_engine(pg_engine, AUTH_USERS_FILE=str(users_file), AUTH_PROXY_HEADER="X-Forwarded-User",
+               CELERY_BROKER_URL=redis_url, CELERY_QUEUES=queue)
+    client = dash_app.server.test_client()
+    stranger = client.post(f"/api/failed-operations/{failed_ids[0]}/retry", headers={"X-Forwarded-User": "mallory"})
+    assert stranger.status_code == 403 and "mallory is a viewer" in stranger.json["error"]
+    listed = client.post(f"/api/failed-operations/{failed_ids[0]}/retry", headers={"X-Forwarded-User": "proxied"})
+    assert listed.status_code == 202
+    assert [(r["actor"], r["role"], r["result"]) for r in audit_rows(pg_engine)] == [
+        ("mallory", "viewer", "denied"), ("proxied", "operator", "ok")]
+
+
+def test_a_user_taken_out_of_the_file_is_signed_out(dash_app, app_env, users_file, failed_ids):
+    client = dash_app.server.test_client()
+    sign_in(client, "alice", PASSWORD)
+    users = json.loads(users_file.read_text())
+    del users["users"]["alice"]
+    users_file.write_text(json.dumps(users) + "\n" * 3)  # a different size: reread at once
+    assert client.post(f"/api/failed-operations/{failed_ids[0]}/retry").status_code == 401
+
+
+def _callback(dash_app, output_part: str, inputs: list[dict], state: list[dict]) -> tuple[str, list[dict]]:
+    key = next(k for k in dash_app.callback_map if output_part in k)
+    outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True))
+               for part in key.strip(".").split("...")]
+    body = {"output": key, "outputs": outputs, "inputs": inputs, "state": state,
+            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+    return key, [body]
+
+
+def confirm(client, dash_app, pending: dict) -> str:
+    """Press the confirmation dialog's Retry button through Dash's own callback route; returns
+    the message the page shows."""
+    _, (body,) = _callback(dash_app, "retry-result.children",
+                           [{"id": "retry-confirm-button", "property": "n_clicks", "value": 1}],
+                           [{"id": "retry-pending", "property": "data", "value": pending}])
+    answer = client.post("/_dash-update-component", json=body)
+    assert answer.status_code == 200, answer.data[:500]
+    return answer.json["response"]["retry-result"]["children"]
+
+
+def test_the_page_callback_checks_the_role_on_the_server(dash_app, app_env, pg_engine, failed_ids, redis_url, queue):
+    client = dash_app.server.test_client()
+    target = failed_ids[0]
+    pending = {"ids": [target], "target": f"operation {target}"}
+    assert confirm(client, dash_app, pending) == "Not allowed (401): sign in as an operator to retry"
+    sign_in(client, "bob", PASSWORD)
+    assert confirm(client, dash_app, pending) == "Not allowed (403): bob is a viewer; only operators may retry"
+    assert redis.Redis.from_url(redis_url).llen(queue) == 0
+    assert queries.operations(pg_engine, queries.OperationFilter(sync_ids=(target,)), 1).iloc[0]["attempts"] == 0
+
+    client.post("/auth/sign-out")
+    sign_in(client, "alice", PASSWORD)
+    assert confirm(client, dash_app, pending) == "1 of 1 queued"
+    assert confirm(client, dash_app, {"filter": {"age": "7d", "crm_source": ["retrytest"], "state": ["failed"]},
+                                      "target": "filter"}) == "2 of 2 queued"
+    assert redis.Redis.from_url(redis_url).llen(queue) == 3
+    page_rows = [(r["actor"], r["result"], r["operations"]) for r in audit_rows(pg_engine) if r["source"] == "page"]
+    assert page_rows == [("anonymous", "denied", 1), ("bob", "denied", 1), ("alice", "ok", 1), ("alice", "ok", 2)]
