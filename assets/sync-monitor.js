@@ -57,7 +57,6 @@
 
   var functions = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   functions.formatCount = formatCount;
-  functions.rowIdText = function (value) { return String(value); };  /* getRowId must return a string */
 
   var React = window.React;
   var renderers = window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};

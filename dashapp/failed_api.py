@@ -112,8 +112,9 @@ def retry_bulk():
             for item in value if isinstance(value, list) else [value]:
                 args.add(str(name), str(item))
         f = failed_payloads.operation_filter(args.to_dict(flat=False), utc_now())
-        ids = [] if auth.refusal(settings, user) else queries.matching_ids(
-            runtime.engine(), f, settings.retry_bulk_limit + 1)
+        failed_only = failed_payloads.retryable(f)
+        ids = [] if auth.refusal(settings, user) or failed_only is None else queries.matching_ids(
+            runtime.engine(), failed_only, settings.retry_bulk_limit + 1)
         target = "filter " + failed_payloads.describe(f)
     return _answer(retry_action.retry(settings, runtime.engine(), user, ids, target, "api"))
 

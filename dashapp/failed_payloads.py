@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,18 +20,16 @@ from queries.failed_operations import STATES, OperationFilter
 
 AGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 DEFAULT_AGE = "7d"
-DEFAULT_STATES = ("failed", "queued", "running", "abandoned")  # what still needs an operator
 
 
 def operation_filter(args: Mapping[str, list[str]], now: datetime) -> OperationFilter:
     """An OperationFilter from query-string values: age (24h, 7d, 30d, all), crm_source,
-    operation_type, state (repeated or comma-separated; ``state=any`` for every state)."""
+    operation_type, state (repeated or comma-separated; none or ``any``: every state, so an operator
+    watching a retry sees it resolve)."""
     age = (values(args, "age") or (DEFAULT_AGE,))[0]
     if age not in AGES:
         raise BadParameter("age", f"{age[:40]!r} is not one of {', '.join(AGES)}")
-    states = values(args, "state") or DEFAULT_STATES
-    if states == ("any",):
-        states = ()
+    states = tuple(s for s in values(args, "state") if s != "any")
     for state in states:
         if state not in STATES:
             raise BadParameter("state", f"{state[:40]!r} is not one of {', '.join(STATES)} (or any)")
@@ -100,6 +99,13 @@ def audit_json(engine: Engine, limit: int = 50) -> list[dict]:
         "action": row["action"], "target": display.text(row["target"]), "operations": int(row["operations"]),
         "result": row["result"], "detail": display.text(row["detail"]), "source": row["source"],
     } for row in queries.audit(engine, limit).to_dict("records")]
+
+
+def retryable(f: OperationFilter) -> OperationFilter | None:
+    """The operations of ``f`` a retry can queue (state failed); None when its states exclude them."""
+    if f.states and "failed" not in f.states:
+        return None
+    return replace(f, states=("failed",))
 
 
 def describe(f: OperationFilter) -> str:

@@ -57,7 +57,8 @@ def _sign_in(driver: webdriver.Chrome, url: str, name: str, password: str) -> No
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(urljoin(url, "/sign-in"))
-    field = WebDriverWait(driver, 10).until(expected_conditions.presence_of_element_located((By.ID, "sign-in-username")))
+    present = expected_conditions.presence_of_element_located((By.ID, "sign-in-username"))
+    field = WebDriverWait(driver, 10).until(present)
     field.send_keys(name)
     driver.find_element(By.ID, "sign-in-password").send_keys(password)
     driver.find_element(By.ID, "sign-in-submit").click()

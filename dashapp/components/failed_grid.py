@@ -28,15 +28,19 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
         {"field": "error", "headerName": "Error", "tooltipField": "error", "minWidth": 300, "flex": 1,
          "filter": "agTextColumnFilter"},
     ]
-    selection = ({"mode": "multiRow", "checkboxes": True, "headerCheckbox": True, "enableClickSelection": False}
-                 if selectable else None)
+    options: dict = {"tooltipShowDelay": 400, "animateRows": False}
+    if selectable:  # (a rowSelection of None hangs AG Grid: leave the option out instead)
+        options["rowSelection"] = {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+                                   "enableClickSelection": False}
     return dag.AgGrid(
         id=ids.FAILED_GRID,
         rowData=[],
         columnDefs=columns,
         defaultColDef={"sortable": True, "resizable": True},
-        getRowId={"function": "rowIdText(params.data.id)"},
-        dashGridOptions={"rowSelection": selection, "tooltipShowDelay": 400, "animateRows": False},
+        # a string expression, not {"function": ...}: dash-ag-grid parses it to re-select rows, and
+        # AG Grid wants a string id, hence the rows' "row_id" (their id as text)
+        getRowId="params.data.row_id",
+        dashGridOptions=options,
         className="failed-grid",
         style={"height": "55vh", "width": "100%"},
     )

@@ -72,7 +72,7 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(dcc.Dropdown(id=ids.FAILED_OPERATION_TYPE, options=filter_options("sync_type"), multi=True,
                                  placeholder="All operation types"), xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.FAILED_STATE, options=list(queries.STATES),
-                                 value=list(failed_payloads.DEFAULT_STATES), multi=True,
+                                 value=[], multi=True,
                                  placeholder="Any state"), xs=12, md=4),
         ], className="g-2 mb-2"),
         html.Div(id=ids.FAILED_STATE_COUNTS, className="mb-2"),
@@ -104,7 +104,7 @@ def layout(**_query: str) -> html.Div:
 
 def _filter(age, crm_sources, operation_types, states):
     args = {"age": [age or failed_payloads.DEFAULT_AGE], "crm_source": list(crm_sources or []),
-            "operation_type": list(operation_types or []), "state": list(states or []) or ["any"]}
+            "operation_type": list(operation_types or []), "state": list(states or [])}
     return failed_payloads.operation_filter(args, utc_now())
 
 
@@ -120,7 +120,8 @@ def _audit_table(rows: list[dict]) -> dbc.Table | html.Div:
                                                       "Result", "Detail")]))
     body = html.Tbody([html.Tr([
         html.Td((r["at"] or "").replace("T", " ").replace("Z", ""), className="text-nowrap"),
-        html.Td(f"{r['actor']} ({r['role']})"), html.Td(r["action"] if r["source"] == "sign-in" else f"{r['action']} · {r['source']}"),
+        html.Td(f"{r['actor']} ({r['role']})"),
+        html.Td(r["action"] if r["source"] == "sign-in" else f"{r['action']} · {r['source']}"),
         html.Td(r["target"] or "", className="text-break"), html.Td(f"{r['operations']:,}", className="text-end"),
         html.Td(dbc.Badge(r["result"], color={"ok": "success", "denied": "danger", "failed": "danger",
                                               "partial": "warning"}.get(r["result"], "secondary"))),
@@ -167,7 +168,8 @@ def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _
     retryable = counts["failed"] if not f.states or "failed" in f.states else 0
     busy = counts["queued"] + counts["running"] > 0
     every = BUSY_SECONDS if busy else settings.refresh_seconds
-    return (data["operations"], _state_badges(counts), showing, _audit_table(audit_rows),
+    rows = [{**operation, "row_id": str(operation["id"])} for operation in data["operations"]]
+    return (rows, _state_badges(counts), showing, _audit_table(audit_rows),
             f"Retry all matching ({retryable:,})", retryable == 0, every * 1000, refreshed(now, every))
 
 
@@ -223,7 +225,8 @@ def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, cr
         pending = {"filter": {"age": age, "crm_source": crm_sources or [], "operation_type": operation_types or [],
                               "state": states or []}, "target": "filter " + failed_payloads.describe(f)}
         text = (f"Retry all {retryable:,} failed operations matching the filter ({failed_payloads.describe(f)})? "
-                f"{matching:,} operations match in all; only those in state failed are queued.")
+                f"{matching:,} operations match in all; those queued, running, resolved or abandoned are left as "
+                "they are.")
     return True, text, pending
 
 
@@ -249,8 +252,9 @@ def confirm_retry(clicks, pending):
         if "filter" in pending:
             spec = pending.get("filter") or {}
             f = _filter(spec.get("age"), spec.get("crm_source"), spec.get("operation_type"), spec.get("state"))
-            ids_ = [] if auth.refusal(settings, user) else queries.matching_ids(
-                engine, f, settings.retry_bulk_limit + 1)
+            failed_only = failed_payloads.retryable(f)
+            ids_ = [] if auth.refusal(settings, user) or failed_only is None else queries.matching_ids(
+                engine, failed_only, settings.retry_bulk_limit + 1)
         else:
             ids_ = [int(i) for i in pending.get("ids") or []]
         outcome = retry_action.retry(settings, engine, user, ids_, str(pending.get("target", ""))[:2000], "page")
