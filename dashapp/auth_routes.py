@@ -33,14 +33,19 @@ def secret_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     path: Path = settings.sqlite_path.parent / "secret-key"
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32))
         return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        log.warning("cannot keep a secret key in %s (%s): sessions last as long as this process; set SECRET_KEY",
+                    path, exc.strerror)
+        return secrets.token_hex(32)
 
 
 def configure(server: Flask, settings: Settings) -> None:

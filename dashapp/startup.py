@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 
 from dashapp import migrate
 from dashapp.app_factory import build_app
-from dashapp.config import Settings, load_settings
+from dashapp.auth import UsersFileError, parse_users
+from dashapp.config import ConfigError, Settings, load_settings
 from dashapp.db import check_database, make_engine
 from dashapp.demo import LiveSimulator, backfill
 from dashapp.recorder import set_default_engine
@@ -51,6 +52,21 @@ def _fill_demo(settings: Settings, engine: Engine) -> None:
         log.info("demo simulator records a run every %.1f s", settings.demo_interval_seconds)
 
 
+def check_users_file(settings: Settings) -> None:
+    """A users file that is set must exist and be usable: a typo would otherwise leave the app
+    read-only without saying why."""
+    path = settings.auth_users_file
+    if path is None:
+        return
+    try:
+        parse_users(path.read_text(encoding="utf-8"), str(path))
+    except OSError as exc:
+        raise ConfigError(f"AUTH_USERS_FILE={path}: {exc.strerror}") from None
+    except UsersFileError as exc:
+        raise ConfigError(f"AUTH_USERS_FILE: {exc}") from None
+
+
 def create_app(settings: Settings | None = None) -> Dash:
     settings = settings or load_settings()
+    check_users_file(settings)
     return build_app(settings, prepare_engine(settings))

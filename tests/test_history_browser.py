@@ -52,12 +52,13 @@ def test_filter_sort_open_and_download(dash_duo, dash_app, use_engine, pg_engine
     search.send_keys("429", Keys.ENTER)
     with_429 = [r for r in failed if r.error and "429" in r.error]
     dash_duo.wait_for_text_to_equal("#history-count", f"{len(with_429):,} matching runs", timeout=10)
-    assert "q=429" in dash_duo.driver.current_url and "status=failed" in dash_duo.driver.current_url
+    wait_for(lambda: "q=429" in dash_duo.driver.current_url)  # the URL follows the grid in a clientside callback
+    assert "status=failed" in dash_duo.driver.current_url
 
     dash_duo.find_element('#history-grid .ag-header-cell[col-id="records_processed"] .ag-header-cell-label').click()
     top = min(r.processed for r in with_429 if r.processed is not None)
     wait_for(lambda: cell(dash_duo, 0, "records_processed").text == f"{top:,}")
-    assert "sort=records_processed%3Aasc" in dash_duo.driver.current_url
+    wait_for(lambda: "sort=records_processed%3Aasc" in dash_duo.driver.current_url)
 
     wait_for(lambda: cell(dash_duo, 0, "crm_source").click() or True)
     dash_duo.wait_for_contains_text("#history-detail-error", "429", timeout=10)

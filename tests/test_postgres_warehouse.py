@@ -122,6 +122,8 @@ def test_app_serves_a_bare_warehouse_through_a_read_only_role(read_only_url, pg_
     ({"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"}, "cannot reach the database"),
     ({"SYNC_SCHEMA": "no_such_schema"}, "table no_such_schema.sync_history not found"),
     ({"REFRESH_SECONDS": "soon"}, "REFRESH_SECONDS='soon' is not a whole number"),
+    ({"AUTH_USERS_FILE": "/nonexistent/users.json"}, "AUTH_USERS_FILE=/nonexistent/users.json: No such file"),
+    ({"AUTH_PROXY_HEADER": "X User"}, "AUTH_PROXY_HEADER='X User' is not an HTTP header name"),
 ])
 def test_a_bad_start_prints_one_line_and_exits(postgres_url, env, message):
     env = {"DATABASE_URL": postgres_url, **env}
