@@ -41,6 +41,7 @@ class Settings:
     retry_queue: str | None = None
     retry_max_attempts: int = 3
     retry_bulk_limit: int = 1000
+    retry_stale_minutes: int = 60
     retry_handlers: tuple[str, ...] = ()
     auth_users_file: Path | None = None
     auth_proxy_header: str | None = None
@@ -153,6 +154,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         retry_queue=env.get("RETRY_QUEUE", "").strip() or None,
         retry_max_attempts=_int(env, "RETRY_MAX_ATTEMPTS", 3, 1, 100),
         retry_bulk_limit=_int(env, "RETRY_BULK_LIMIT", 1000, 1, 100_000),
+        retry_stale_minutes=_int(env, "RETRY_STALE_MINUTES", 60, 1, 7 * 24 * 60),
         retry_handlers=_names(env.get("RETRY_HANDLERS")),
         auth_users_file=Path(users).resolve() if (users := env.get("AUTH_USERS_FILE", "").strip()) else None,
         auth_proxy_header=_header(env, "AUTH_PROXY_HEADER"),

@@ -3,7 +3,9 @@
 ``retry`` takes sync ids (failed or partial runs), records each as a failed operation the first
 time, and claims those in state ``failed`` below the attempt cap with one conditional UPDATE:
 ``queued``, attempts + 1. Only the claims are sent to Celery, so a double click or two operators
-at once enqueue an operation once (the second finds it ``queued``). An operation at the cap
+at once enqueue an operation once (the second finds it ``queued``). An operation queued or running
+for longer than RETRY_STALE_MINUTES (its message lost, its worker killed) may be claimed again; a
+late message of the older attempt is then ignored by ``retry_tracking``. An operation at the cap
 becomes ``abandoned``. If the broker refuses, the claims it did not take go back to ``failed``
 with the broker's error, and nothing counts as an attempt.
 """
@@ -12,9 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -90,7 +93,7 @@ def _record(conn: Connection, sync_ids: list[int], now) -> set[int]:
 
 def _why(row: Any) -> str:
     if row.state in ("queued", "running"):
-        return f"already {row.state}"
+        return f"already {row.state}"  # (and not yet stale)
     if row.state == "abandoned":
         return f"abandoned after {row.attempts} attempts"
     return str(row.state)
@@ -104,16 +107,19 @@ def retry(engine: Engine, settings: Settings, sync_ids: list[int], requested_by:
         return outcome
     now = utc_now().replace(tzinfo=None)
     cap = settings.retry_max_attempts
+    claimable = or_(operations.c.state == "failed", and_(
+        operations.c.state.in_(("queued", "running")),
+        operations.c.updated_at < now - timedelta(minutes=settings.retry_stale_minutes)))
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":  # take the write lock first: two readers cannot both upgrade
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         known = _record(conn, ids, now)
         conn.execute(update(operations)
-                     .where(operations.c.sync_id.in_(ids), operations.c.state == "failed", operations.c.attempts >= cap)
+                     .where(operations.c.sync_id.in_(ids), claimable, operations.c.attempts >= cap)
                      .values(state="abandoned", updated_at=now))
         claimed = conn.execute(
             update(operations)
-            .where(operations.c.sync_id.in_(ids), operations.c.state == "failed", operations.c.attempts < cap)
+            .where(operations.c.sync_id.in_(ids), claimable, operations.c.attempts < cap)
             .values(state="queued", attempts=operations.c.attempts + 1, max_attempts=cap, queued_at=now,
                     started_at=None, finished_at=None, updated_at=now)
             .returning(operations.c.sync_id, operations.c.attempts, operations.c.crm_source,

@@ -11,12 +11,12 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from dashapp import retries
 from dashapp.config import load_settings
 from dashapp.db import postgres_engine
-from dashapp.monitor_tables import operation_attempts
+from dashapp.monitor_tables import failed_operations, operation_attempts
 from dashapp.sync_tables import sync_history
 from queries import failed_operations as queries
 from queries._sql import utc_now
@@ -177,3 +177,18 @@ def test_runs_that_are_not_failed_are_not_operations(pg_engine, settings):
                      utc_now())[0]
     outcome = retries.retry(pg_engine, settings, [int(ok.id), 999_999], "alice")
     assert outcome.queued == [] and outcome.skipped == {int(ok.id): "not a failed run", 999_999: "not a failed run"}
+
+
+def test_an_operation_stuck_in_queued_may_be_retried_after_the_stale_time(pg_engine, settings, redis_url, queue):
+    sync_id = failed_run(pg_engine, {"records": 2})
+    assert retries.retry(pg_engine, settings, [sync_id], "alice").queued == [sync_id]
+    assert retries.retry(pg_engine, settings, [sync_id], "alice").skipped == {sync_id: "already queued"}
+    with pg_engine.begin() as conn:  # its message was lost an hour and a half ago
+        lost = utc_now().replace(tzinfo=None) - timedelta(minutes=90)
+        conn.execute(update(failed_operations).values(updated_at=lost))
+    again = retries.retry(pg_engine, settings, [sync_id], "alice")
+    assert again.queued == [sync_id]
+    assert operation(pg_engine, sync_id)["attempts"] == 2
+    assert queries.attempts(pg_engine, sync_id)["task_id"].tolist() == [
+        f"sync-monitor-retry-{sync_id}-1", f"sync-monitor-retry-{sync_id}-2"]
+    assert redis.Redis.from_url(redis_url).llen(queue) == 2
