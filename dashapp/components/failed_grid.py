@@ -23,9 +23,9 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
          "type": "rightAligned"},
         {"field": "updated_at", "headerName": "Last action", "cellRenderer": "RelativeTime",
          "cellRendererParams": zone, "width": 130},
-        {"field": "last_error", "headerName": "Last retry error", "tooltipField": "last_error", "width": 220,
-         "filter": "agTextColumnFilter"},
         {"field": "error", "headerName": "Error", "tooltipField": "error", "minWidth": 300, "flex": 1,
+         "filter": "agTextColumnFilter"},
+        {"field": "last_error", "headerName": "Last retry error", "tooltipField": "last_error", "width": 260,
          "filter": "agTextColumnFilter"},
     ]
     options: dict = {"tooltipShowDelay": 400, "animateRows": False}
