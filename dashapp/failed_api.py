@@ -103,7 +103,7 @@ def retry_bulk():
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0
                                                for i in ids):
             raise BadParameter("ids", "must be a list of positive whole numbers")
-        target = "operations " + ", ".join(str(i) for i in ids[:50]) + (" ..." if len(ids) > 50 else "")
+        target = failed_payloads.describe_ids(ids)
     else:
         if not isinstance(body["filter"], dict):
             raise BadParameter("filter", "must be an object of filter values")

@@ -108,6 +108,11 @@ def retryable(f: OperationFilter) -> OperationFilter | None:
     return replace(f, states=("failed",))
 
 
+def describe_ids(sync_ids: list[int]) -> str:
+    """Operation ids for the audit: ``operations 12, 15`` (the first 50, then ``...``)."""
+    return "operations " + ", ".join(str(i) for i in sync_ids[:50]) + (" ..." if len(sync_ids) > 50 else "")
+
+
 def describe(f: OperationFilter) -> str:
     """A filter in words, for the audit: ``crm_source=hubspot; state=failed; since 2026-11-16 10:00 UTC``."""
     parts = [f"{name}={','.join(chosen)}" for name, chosen in

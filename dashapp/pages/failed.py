@@ -165,7 +165,7 @@ def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _
     shown = len(data["operations"])
     showing = (f"Showing the newest {shown:,} of {data['total']:,} matching operations." if data["total"] > shown
                else f"{data['total']:,} matching operations." if shown else "No failed operations match these filters.")
-    retryable = counts["failed"] if not f.states or "failed" in f.states else 0
+    retryable = counts["failed"] if failed_payloads.retryable(f) else 0
     busy = counts["queued"] + counts["running"] > 0
     every = BUSY_SECONDS if busy else settings.refresh_seconds
     rows = [{**operation, "row_id": str(operation["id"])} for operation in data["operations"]]
@@ -213,15 +213,14 @@ def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, cr
         if not chosen:
             return False, no_update, None
         failed_now = sum(1 for r in rows if r.get("state") == "failed")
-        pending = {"ids": chosen, "target": "operations " + ", ".join(map(str, chosen[:50]))
-                   + (" ..." if len(chosen) > 50 else "")}
+        pending = {"ids": chosen, "target": failed_payloads.describe_ids(chosen)}
         text = (f"Retry the {len(chosen):,} selected operations? {failed_now:,} of them are in state failed and "
                 "will be queued; the others are skipped.")
     else:
         f = _filter(age, crm_sources, operation_types, states)
         counts = queries.count_by_state(runtime.engine(), f)
         matching = sum(counts[s] for s in (f.states or queries.STATES))
-        retryable = counts["failed"] if not f.states or "failed" in f.states else 0
+        retryable = counts["failed"] if failed_payloads.retryable(f) else 0
         pending = {"filter": {"age": age, "crm_source": crm_sources or [], "operation_type": operation_types or [],
                               "state": states or []}, "target": "filter " + failed_payloads.describe(f)}
         text = (f"Retry all {retryable:,} failed operations matching the filter ({failed_payloads.describe(f)})? "
