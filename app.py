@@ -3,6 +3,7 @@
     python app.py            serve on HOST:PORT (default 127.0.0.1:8050)
     python app.py db upgrade create or upgrade the app's own schema (APP_SCHEMA); `db current` shows it
     python app.py users add NAME --role operator   add a user to AUTH_USERS_FILE (password asked)
+    python app.py alerts check                     evaluate the alert rules once (for cron)
     gunicorn app:server      the same app under gunicorn (production)
 
 Configuration comes from environment variables only: see the README's table.
@@ -23,6 +24,10 @@ if __name__ == "__main__" and sys.argv[1:2] == ["db"]:
     from dashapp.cli import database_command
 
     sys.exit(database_command(sys.argv[2:]))
+if __name__ == "__main__" and sys.argv[1:2] == ["alerts"]:
+    from dashapp.cli import alerts_command
+
+    sys.exit(alerts_command(sys.argv[2:]))
 if __name__ == "__main__" and sys.argv[1:2] == ["users"]:
     from dashapp.cli import users_command
 

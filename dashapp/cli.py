@@ -74,3 +74,28 @@ def users_command(args: list[str]) -> int:
         return 2
     print(f"{options.name} ({options.role}) saved in {settings.auth_users_file}")
     return 0
+
+
+def alerts_command(args: list[str]) -> int:
+    """``python app.py alerts check``: evaluate the rules once and send due notifications (cron)."""
+    if args != ["check"]:
+        print("usage: python app.py alerts check", file=sys.stderr)
+        return 2
+    from dashapp import alerts, migrate
+    from dashapp.alert_config import AlertConfigError
+
+    try:
+        settings = load_settings()
+        engine = make_engine(settings)
+        if migrate.current(engine) != migrate.head():
+            print("sync-monitor: the app's tables are not up to date: run `python app.py db upgrade`", file=sys.stderr)
+            return 2
+        outcome = alerts.evaluate(engine, settings)
+    except (ConfigError, StartupError, AlertConfigError) as exc:
+        print(f"sync-monitor: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        print(f"sync-monitor: the database refused: {error_line(exc)}", file=sys.stderr)
+        return 2
+    print(outcome.summary())
+    return 1 if outcome.rule_errors else 0

@@ -49,6 +49,19 @@ class Settings:
     session_cookie_secure: bool = False
     sign_in_max_failures: int = 5
     sign_in_window_seconds: int = 900
+    alert_rules_file: Path | None = None
+    alert_interval_seconds: int = 60
+    alert_webhook_urls: tuple[str, ...] = ()
+    alert_slack_webhook_urls: tuple[str, ...] = ()
+    alert_email_to: tuple[str, ...] = ()
+    alert_email_from: str = "sync-monitor@localhost"
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = 25
+    alert_smtp_user: str | None = None
+    alert_smtp_password: str | None = None
+    alert_smtp_starttls: bool = False
+    public_url: str | None = None
+    demo_stopped_crms: tuple[str, ...] = ()
 
     @property
     def retry_queue_name(self) -> str:
@@ -162,7 +175,28 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),
         sign_in_max_failures=_int(env, "SIGN_IN_MAX_FAILURES", 5, 1, 1000),
         sign_in_window_seconds=_int(env, "SIGN_IN_WINDOW_SECONDS", 900, 1, 86400),
+        alert_rules_file=Path(rules).resolve() if (rules := env.get("ALERT_RULES_FILE", "").strip()) else None,
+        alert_interval_seconds=_int(env, "ALERT_INTERVAL_SECONDS", 60, 5, 86400),
+        alert_webhook_urls=_urls(env, "ALERT_WEBHOOK_URLS"),
+        alert_slack_webhook_urls=_urls(env, "ALERT_SLACK_WEBHOOK_URLS"),
+        alert_email_to=_names(env.get("ALERT_EMAIL_TO")),
+        alert_email_from=env.get("ALERT_EMAIL_FROM", "").strip() or "sync-monitor@localhost",
+        alert_smtp_host=env.get("ALERT_SMTP_HOST", "").strip() or None,
+        alert_smtp_port=_int(env, "ALERT_SMTP_PORT", 25, 1, 65535),
+        alert_smtp_user=env.get("ALERT_SMTP_USER", "").strip() or None,
+        alert_smtp_password=env.get("ALERT_SMTP_PASSWORD") or None,
+        alert_smtp_starttls=_bool(env, "ALERT_SMTP_STARTTLS", False),
+        public_url=(env.get("PUBLIC_URL", "").strip().rstrip("/") or None),
+        demo_stopped_crms=_names(env.get("DEMO_STOPPED_CRMS")),
     )
+
+
+def _urls(env: dict[str, str], name: str) -> tuple[str, ...]:
+    urls = _names(env.get(name))
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{name}: {url[:60]!r} is not an http(s) URL")
+    return urls
 
 
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,100}$")

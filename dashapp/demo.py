@@ -289,8 +289,10 @@ class LiveSimulator:
     multiply the runs.
     """
 
-    def __init__(self, engine: Engine, lock_path: Path, interval: float, max_running: int = 3) -> None:
+    def __init__(self, engine: Engine, lock_path: Path, interval: float, max_running: int = 3,
+                 stopped: tuple[str, ...] = ()) -> None:
         self.engine = engine
+        self.jobs = [job for job in JOBS if job.crm not in stopped] or list(JOBS)  # DEMO_STOPPED_CRMS
         self.lock_path = lock_path
         self.interval = interval
         self.max_running = max_running
@@ -322,7 +324,7 @@ class LiveSimulator:
             self._running = [t for t in self._running if t.is_alive()]
             if len(self._running) >= self.max_running:
                 continue
-            job = JOBS[turn % len(JOBS)]
+            job = self.jobs[turn % len(self.jobs)]
             turn += 1
             thread = threading.Thread(target=self._run, args=(job,), daemon=True)
             thread.start()

@@ -110,3 +110,37 @@ audit_log = Table(
     Column("detail", Text),
     Column("source", String(10), nullable=False),  # page, api
 )
+
+# One row per firing of a rule on a subject ("late" on "hubspot"); at most one firing per pair.
+alerts = Table(
+    "alerts", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("rule", String(40), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("severity", String(10), nullable=False),  # warning, critical
+    Column("summary", Text, nullable=False),
+    Column("value", Float),
+    Column("state", String(10), nullable=False),  # firing, resolved
+    Column("fired_at", DateTime(), nullable=False),
+    Column("last_seen_at", DateTime(), nullable=False),
+    Column("resolved_at", DateTime()),
+    Column("resolved_by", String(100)),  # "auto" when the rule stopped finding it, else the operator
+    Column("resolve_note", Text),
+    Column("acknowledged_by", String(100)),
+    Column("acknowledged_at", DateTime()),
+)
+
+alert_notifications = Table(
+    "alert_notifications", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("event", String(12), nullable=False),  # firing, escalated, resolved
+    Column("channel", String(20), nullable=False),  # webhook, slack, email
+    Column("target", String(300), nullable=False),  # the URL or the addresses, for the page
+    Column("status", String(10), nullable=False),  # pending, sent, failed (gave up)
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("created_at", DateTime(), nullable=False),
+    Column("next_try_at", DateTime()),
+    Column("sent_at", DateTime()),
+)

@@ -12,7 +12,7 @@ import logging
 from dash import Dash
 from sqlalchemy import Engine
 
-from dashapp import migrate
+from dashapp import alert_config, alerts, migrate
 from dashapp.app_factory import build_app
 from dashapp.auth import UsersFileError, parse_users
 from dashapp.config import ConfigError, Settings, load_settings
@@ -46,10 +46,12 @@ def _fill_demo(settings: Settings, engine: Engine) -> None:
                  "`celery -A dashapp.worker worker --beat`")
         return
     simulator = LiveSimulator(
-        engine, lock_dir / (settings.sqlite_path.name + ".live.lock"), settings.demo_interval_seconds
+        engine, lock_dir / (settings.sqlite_path.name + ".live.lock"), settings.demo_interval_seconds,
+        stopped=settings.demo_stopped_crms,
     )
     if simulator.start():
         log.info("demo simulator records a run every %.1f s", settings.demo_interval_seconds)
+        alerts.start_loop(engine, settings)  # no beat without a broker: this process evaluates
 
 
 def check_users_file(settings: Settings) -> None:
@@ -66,7 +68,15 @@ def check_users_file(settings: Settings) -> None:
         raise ConfigError(f"AUTH_USERS_FILE: {exc}") from None
 
 
+def check_alert_rules(settings: Settings) -> None:
+    try:
+        alert_config.load(settings.alert_rules_file)
+    except alert_config.AlertConfigError as exc:
+        raise ConfigError(f"ALERT_RULES_FILE: {exc}") from None
+
+
 def create_app(settings: Settings | None = None) -> Dash:
     settings = settings or load_settings()
     check_users_file(settings)
+    check_alert_rules(settings)
     return build_app(settings, prepare_engine(settings))

@@ -37,10 +37,11 @@ app.conf.update(
     timezone="UTC",
     imports=(*(("dashapp.demo_retry",) if settings.embedded else ()), *settings.retry_handlers),
 )
+app.conf.beat_schedule = {
+    "evaluate-alerts": {"task": "sync_monitor.evaluate_alerts", "schedule": settings.alert_interval_seconds},
+}
 if settings.celery_broker_url and settings.embedded:
-    app.conf.beat_schedule = {
-        "demo-sync": {"task": "sync_monitor.demo_sync", "schedule": settings.demo_interval_seconds},
-    }
+    app.conf.beat_schedule["demo-sync"] = {"task": "sync_monitor.demo_sync", "schedule": settings.demo_interval_seconds}
 
 _rng = random.Random()
 
@@ -51,7 +52,8 @@ def demo_sync() -> int | None:
     from dashapp.demo import JOBS, simulate_run
     from queries._sql import utc_now
 
-    job = JOBS[int(time.time() // max(settings.demo_interval_seconds, 0.2)) % len(JOBS)]
+    jobs = [job for job in JOBS if job.crm not in settings.demo_stopped_crms] or list(JOBS)  # DEMO_STOPPED_CRMS
+    job = jobs[int(time.time() // max(settings.demo_interval_seconds, 0.2)) % len(jobs)]
     scale = settings.demo_interval_seconds * 4 / job.seconds
     simulate_run(default_engine(), job, _rng, utc_now, lambda seconds: time.sleep(seconds * scale))
     return None
@@ -75,6 +77,15 @@ def retry_sync(self, crm_source: str, sync_type: str, payload: dict[str, Any] | 
             run.metrics.update(metrics)
     return {"sync_id": int(run.id or 0), "status": "partial" if run.is_partial else "success",
             "error": run.partial_reason}
+
+
+@app.task(name="sync_monitor.evaluate_alerts")
+def evaluate_alerts() -> str:
+    """Run the alert rules, update alert state, send due notifications (beat: every
+    ALERT_INTERVAL_SECONDS)."""
+    from dashapp import alerts
+
+    return alerts.evaluate(default_engine(), settings).summary()
 
 
 @app.task(name="sync_monitor.hold")

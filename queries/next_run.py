@@ -83,3 +83,19 @@ def _moment(value: object) -> datetime | None:
         return None
     moment = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def interval(schedule: Mapping, now: datetime) -> timedelta | None:
+    """How often a schedule fires: ``every`` x ``period``, or for a crontab the gap between its
+    next two firings after ``now``; None when it cannot be told."""
+    kind = (schedule.get("recurrence_type") or "").strip().lower()
+    if kind == "interval":
+        every, period = schedule.get("every"), (schedule.get("period") or "").strip().lower()
+        return int(every) * PERIODS[period] if _positive(every) and period in PERIODS else None
+    if kind == "crontab":
+        first, why = _next_crontab(schedule, now)
+        if first is None:
+            return None
+        second, _ = _next_crontab(schedule, first)
+        return second - first if second is not None else None
+    return None

@@ -1,0 +1,140 @@
+"""Alert evaluation: run every rule, then turn what they find into alert state, de-duplicated.
+
+- a finding with no firing alert of its rule and subject fires one (notified: ``firing``);
+- a finding with one updates it (last seen, summary, value); a higher severity escalates it
+  (notified: ``escalated``);
+- a firing alert its rule no longer finds is resolved (by ``auto``; notified: ``resolved``),
+  unless the rule failed to run this time (its alerts are left as they are).
+
+One evaluation at a time: a PostgreSQL advisory lock (a second evaluation skips), SQLite's write
+lock. Notifications are queued in the same transaction and sent after it (``alert_notify``).
+Run by Celery beat (``sync_monitor.evaluate_alerts``, every ALERT_INTERVAL_SECONDS), by
+``python app.py alerts check`` for cron, or in the app's process for the embedded demo.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import alert_config, alert_notify, alert_rules
+from dashapp.config import Settings
+from dashapp.http_errors import error_line
+from dashapp.monitor_tables import alerts
+from queries._sql import utc_now
+
+log = logging.getLogger(__name__)
+LOCK_ID = 7_200_417  # the advisory lock key of the evaluation
+RANK = {"warning": 1, "critical": 2}
+
+
+@dataclass
+class Evaluation:
+    fired: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    firing: int = 0
+    rule_errors: dict[str, str] = field(default_factory=dict)
+    skipped: bool = False  # another evaluation held the lock
+    notifications: alert_notify.Delivery | None = None
+
+    def summary(self) -> str:
+        if self.skipped:
+            return "skipped: another evaluation is running"
+        parts = [f"{self.firing} firing", f"{len(self.fired)} fired", f"{len(self.escalated)} escalated",
+                 f"{len(self.resolved)} resolved"]
+        if self.notifications is not None:
+            parts.append(self.notifications.summary())
+        parts += [f"rule {name} failed: {why}" for name, why in self.rule_errors.items()]
+        return "; ".join(parts)
+
+
+def findings(engine: Engine, settings: Settings, config: alert_config.AlertConfig, now: datetime
+             ) -> tuple[list[alert_rules.Finding], dict[str, str]]:
+    """Every enabled rule's findings, and the rules that could not run (name -> why)."""
+    context = alert_rules.Context(engine, settings, config, now)
+    found: list[alert_rules.Finding] = []
+    errors: dict[str, str] = {}
+    for name, rule in alert_rules.RULES.items():
+        covered = alert_rules.COVERS.get(name, (name,))
+        if not any(config.enabled(r) for r in covered):
+            continue
+        try:
+            found += [f for f in rule(context) if config.enabled(f.rule)]
+        except (SQLAlchemyError, OSError, ValueError, KeyError, TypeError) as exc:
+            why = error_line(exc) if isinstance(exc, SQLAlchemyError) else f"{type(exc).__name__}: {exc}"
+            log.warning("alert rule %s could not run: %s", name, why)
+            for covered_rule in covered:
+                errors[covered_rule] = why
+    return found, errors
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def evaluate(engine: Engine, settings: Settings, now: datetime | None = None, deliver: bool = True) -> Evaluation:
+    now = now or utc_now()
+    config = alert_config.load(settings.alert_rules_file)
+    found, errors = findings(engine, settings, config, now)
+    outcome = Evaluation(rule_errors=errors)
+    stamp = _naive(now)
+    channels = alert_notify.channels(settings)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            if not conn.execute(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")).scalar():
+                outcome.skipped = True
+                return outcome
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        current = {(row.rule, row.subject): row for row in conn.execute(
+            select(alerts.c.id, alerts.c.rule, alerts.c.subject, alerts.c.severity).where(alerts.c.state == "firing"))}
+        events: list[tuple[int, str]] = []
+        unique = {(f.rule, f.subject): f for f in found}
+        for f in unique.values():
+            values = {"severity": f.severity, "summary": f.summary, "value": f.value, "last_seen_at": stamp}
+            row = current.pop((f.rule, f.subject), None)
+            if row is None:
+                new_id = conn.execute(insert(alerts).values(rule=f.rule, subject=f.subject, state="firing",
+                                                            fired_at=stamp, **values)).inserted_primary_key[0]
+                events.append((int(new_id), "firing"))
+                outcome.fired.append(f"{f.rule}:{f.subject}")
+                continue
+            conn.execute(update(alerts).where(alerts.c.id == row.id).values(**values))
+            if RANK.get(f.severity, 0) > RANK.get(row.severity, 0):
+                events.append((row.id, "escalated"))
+                outcome.escalated.append(f"{f.rule}:{f.subject}")
+        for (rule, subject), row in current.items():
+            if rule in errors:
+                continue  # the rule did not run: what it found before still stands
+            conn.execute(update(alerts).where(alerts.c.id == row.id)
+                         .values(state="resolved", resolved_at=stamp, resolved_by="auto"))
+            events.append((row.id, "resolved"))
+            outcome.resolved.append(f"{rule}:{subject}")
+        alert_notify.queue(conn, events, channels, stamp)
+        outcome.firing = len(unique)
+    if deliver:
+        outcome.notifications = alert_notify.deliver_due(engine, settings, now)
+    return outcome
+
+
+def start_loop(engine: Engine, settings: Settings) -> threading.Thread:
+    """Evaluate every ALERT_INTERVAL_SECONDS in a daemon thread: the embedded demo's evaluator
+    when no Celery beat runs (the caller holds the demo's single-process lock)."""
+    def loop() -> None:
+        while True:
+            try:
+                log.info("alerts: %s", evaluate(engine, settings).summary())
+            except SQLAlchemyError as exc:
+                log.warning("alert evaluation failed: %s", error_line(exc))
+            time.sleep(settings.alert_interval_seconds)
+
+    thread = threading.Thread(target=loop, name="alert-evaluator", daemon=True)
+    thread.start()
+    return thread

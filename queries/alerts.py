@@ -1,0 +1,68 @@
+"""The alert rules' SQL over the user's tables: failure rates per CRM, the last success per CRM,
+per (CRM, sync type) averages, a pair's recent runs, and the runs still running. Every query is
+bounded by a time window or a LIMIT; none reads a whole table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from queries._sql import Binds, Connectable, connect, duration_sql, table
+
+
+def run_rates(db: Connectable, since: datetime) -> pd.DataFrame:
+    """Per CRM, runs finished since ``since``: finished, failed, succeeded."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        return b.frame(f"""
+            SELECT crm_source, COUNT(*) AS finished,
+                   SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,
+                   SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS succeeded
+            FROM {table(conn, 'sync_history')}
+            WHERE start_time >= {b.bind(since)} AND status IN ('success', 'failed', 'partial')
+            GROUP BY crm_source""")
+
+
+def last_success(db: Connectable, since: datetime) -> pd.DataFrame:
+    """Per CRM with a success started since ``since``: the latest one's start."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        return b.frame(f"""
+            SELECT crm_source, MAX(start_time) AS last_success
+            FROM {table(conn, 'sync_history')}
+            WHERE start_time >= {b.bind(since)} AND status = 'success'
+            GROUP BY crm_source""", times=("last_success",))
+
+
+def pair_stats(db: Connectable, since: datetime) -> pd.DataFrame:
+    """Per (CRM, sync type) with runs finished since ``since``: how many, and their mean duration."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        return b.frame(f"""
+            SELECT crm_source, sync_type, COUNT(*) AS finished, AVG({duration_sql(conn)}) AS avg_seconds
+            FROM {table(conn, 'sync_history')}
+            WHERE start_time >= {b.bind(since)} AND end_time IS NOT NULL AND status IN ('success', 'failed', 'partial')
+            GROUP BY crm_source, sync_type""")
+
+
+def recent_finished(db: Connectable, crm_source: str, sync_type: str, since: datetime, limit: int) -> pd.DataFrame:
+    """The pair's newest ``limit`` finished runs started since ``since``, newest first."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        return b.frame(f"""
+            SELECT id, start_time, status, records_processed, {duration_sql(conn)} AS duration_seconds
+            FROM {table(conn, 'sync_history')}
+            WHERE crm_source = {b.bind(crm_source)} AND sync_type = {b.bind(sync_type)}
+              AND start_time >= {b.bind(since)} AND end_time IS NOT NULL
+              AND status IN ('success', 'failed', 'partial')
+            ORDER BY start_time DESC, id DESC LIMIT {int(limit)}""", times=("start_time",))
+
+
+def running(db: Connectable, limit: int = 1000) -> pd.DataFrame:
+    """Runs still open (status running), oldest first."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        return b.frame(f"""
+            SELECT id, crm_source, sync_type, start_time FROM {table(conn, 'sync_history')}
+            WHERE status = 'running' ORDER BY start_time, id LIMIT {int(limit)}""", times=("start_time",))
