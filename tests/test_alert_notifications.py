@@ -131,7 +131,8 @@ def test_a_failed_send_is_retried_later_and_shown(pg_engine, hooks, tmp_path):
     with pg_engine.connect() as conn:
         rows = conn.execute(select(alert_notifications)).mappings().all()
     assert {(r["status"], r["attempts"]) for r in rows} == {("pending", 1)}
-    assert rows[0]["last_error"].startswith("OSError: HTTP 500 from") and "down for maintenance" in rows[0]["last_error"]
+    assert rows[0]["last_error"].startswith("OSError: HTTP 500 from")
+    assert "down for maintenance" in rows[0]["last_error"]
     assert rows[0]["next_try_at"] == now.replace(tzinfo=None) + timedelta(seconds=30)
 
     assert alert_notify.deliver_due(pg_engine, settings, now + timedelta(seconds=10)).sent == 0  # not due yet
