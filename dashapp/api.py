@@ -119,12 +119,14 @@ ROUTES = {
     "/api/failed-operations/retry (POST)": "dashapp.failed_api.retry_bulk",
     "/api/audit": "dashapp.failed_api.audit_rows",
     "/auth/sign-in, /auth/sign-out (POST)": "dashapp.auth_routes",
+    "/metrics": "dashapp.metrics.metrics",
 }
 
 
 def register(server: Flask) -> None:
-    from dashapp import failed_api
+    from dashapp import failed_api, metrics
 
+    metrics.register(server)
     server.register_blueprint(api)
     server.register_blueprint(failed_api.routes)
     server.register_blueprint(probes)

@@ -37,6 +37,7 @@ WITH RECURSIVE pairs(c, t) AS (
 )
 SELECT DISTINCT t FROM pairs WHERE c IS NOT NULL AND t IS NOT NULL ORDER BY t
 """
+_PAIRS = _SYNC_TYPES.replace("SELECT DISTINCT t FROM pairs", "SELECT c, t FROM pairs").replace("ORDER BY t", "")
 
 
 def distinct_values(db: Connectable, column: str) -> list[str]:
@@ -50,3 +51,9 @@ def distinct_values(db: Connectable, column: str) -> list[str]:
         else:
             raise ValueError(f"no distinct values for {column!r}")
         return [row[0] for row in conn.execute(sql(statement))]
+
+
+def crm_sync_type_pairs(db: Connectable) -> list[tuple[str, str]]:
+    """Every (crm_source, sync_type) pair, by the same skip scan."""
+    with connect(db) as conn:
+        return [(row[0], row[1]) for row in conn.execute(sql(_PAIRS.format(h=table(conn, "sync_history"))))]

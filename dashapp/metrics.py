@@ -1,0 +1,118 @@
+"""``GET /metrics``: Prometheus text format, for teams that alert and graph in Prometheus/Grafana.
+
+Per crm_source and sync_type:
+- ``sync_monitor_last_success_timestamp_seconds`` and ``sync_monitor_last_success_duration_seconds``
+  (the latest success in the last 30 days);
+- ``sync_monitor_runs_24h{status}`` and ``sync_monitor_records_processed_24h``: runs started in
+  the last 24 hours (gauges over a window: a counter would mean counting every row ever written);
+- ``sync_monitor_active_syncs``: runs now running.
+And ``sync_monitor_alerts_firing{rule,severity}``, ``sync_monitor_up`` (1 when the database
+answered), and ``sync_monitor_http_request_duration_seconds`` (this process's requests, by route
+kind). Examples: docs/prometheus-alerts.yml, docs/grafana-dashboard.json.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import runtime
+from dashapp.http_errors import error_line
+from queries import metrics as queries
+from queries._sql import utc_now
+
+routes = Blueprint("metrics", __name__)
+REGISTRY = CollectorRegistry()
+REQUESTS = Histogram("sync_monitor_http_request_duration_seconds", "Time to answer an HTTP request, by kind",
+                     ["kind"], registry=REGISTRY,
+                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+PAIR = ["crm_source", "sync_type"]
+
+
+def kind(path: str) -> str:
+    """A small fixed set of label values: ``dash-callback``, ``api``, ``export``, ``asset``, ``page``."""
+    if path.startswith("/_dash-update-component"):
+        return "dash-callback"
+    if path.startswith(("/_dash", "/assets")):
+        return "asset"
+    for prefix in ("api", "export", "metrics", "auth"):
+        if path.startswith(f"/{prefix}"):
+            return prefix
+    return "page"
+
+
+class SyncCollector:
+    """Reads the database at each scrape (a few bounded queries)."""
+
+    def collect(self):
+        engine, now = runtime.engine(), utc_now()
+        up = GaugeMetricFamily("sync_monitor_up", "1 when the database answered this scrape")
+        try:
+            counts = queries.day_counts(engine, now - timedelta(hours=24))
+            successes = queries.last_successes(engine, now)
+            running = queries.running_counts(engine)
+        except SQLAlchemyError as exc:
+            up.add_metric([], 0)
+            yield up
+            yield GaugeMetricFamily("sync_monitor_scrape_error", error_line(exc)[:200], value=1)
+            return
+        up.add_metric([], 1)
+        yield up
+        last = GaugeMetricFamily("sync_monitor_last_success_timestamp_seconds",
+                                 "Start of the latest successful run (Unix time)", labels=PAIR)
+        took = GaugeMetricFamily("sync_monitor_last_success_duration_seconds",
+                                 "Duration of the latest successful run", labels=PAIR)
+        for row in successes.to_dict("records"):
+            last.add_metric([row["crm_source"], row["sync_type"]], row["start_time"].timestamp())
+            if row["duration_seconds"] is not None and row["duration_seconds"] == row["duration_seconds"]:
+                took.add_metric([row["crm_source"], row["sync_type"]], float(row["duration_seconds"]))
+        runs = GaugeMetricFamily("sync_monitor_runs_24h", "Runs started in the last 24 hours, by status",
+                                 labels=[*PAIR, "status"])
+        records = GaugeMetricFamily("sync_monitor_records_processed_24h",
+                                    "Records processed by runs started in the last 24 hours", labels=PAIR)
+        per_pair: dict[tuple[str, str], float] = {}
+        for row in counts.to_dict("records"):
+            runs.add_metric([row["crm_source"], row["sync_type"], row["status"]], int(row["runs"]))
+            pair = (row["crm_source"], row["sync_type"])
+            per_pair[pair] = per_pair.get(pair, 0) + float(row["records_processed"])
+        for pair, total in sorted(per_pair.items()):
+            records.add_metric(list(pair), total)
+        active = GaugeMetricFamily("sync_monitor_active_syncs", "Runs now running", labels=PAIR)
+        for row in running.to_dict("records"):
+            active.add_metric([row["crm_source"], row["sync_type"]], int(row["running"]))
+        yield from (last, took, runs, records, active)
+        firing = GaugeMetricFamily("sync_monitor_alerts_firing", "Alerts now firing", labels=["rule", "severity"])
+        try:
+            for row in queries.firing_alerts(engine).to_dict("records"):
+                firing.add_metric([row["rule"], row["severity"]], int(row["firing"]))
+        except SQLAlchemyError:
+            pass  # the app's tables are not there yet (db upgrade): no alert series
+        yield firing
+
+
+REGISTRY.register(SyncCollector())
+
+
+@routes.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+
+
+def register(server: Flask) -> None:
+    server.register_blueprint(routes)
+
+    @server.before_request
+    def _start_timer() -> None:
+        g.sync_monitor_started = time.perf_counter()
+
+    @server.after_request
+    def _observe(response):
+        started = g.get("sync_monitor_started")
+        if started is not None:
+            REQUESTS.labels(kind(request.path)).observe(time.perf_counter() - started)
+        return response
