@@ -120,14 +120,17 @@ ROUTES = {
     "/api/audit": "dashapp.failed_api.audit_rows",
     "/auth/sign-in, /auth/sign-out (POST)": "dashapp.auth_routes",
     "/metrics": "dashapp.metrics.metrics",
+    "/api/alerts": "dashapp.alert_api.list_alerts",
+    "/api/alerts/<id>/acknowledge|resolve (POST)": "dashapp.alert_api.act",
 }
 
 
 def register(server: Flask) -> None:
-    from dashapp import failed_api, metrics
+    from dashapp import alert_api, failed_api, metrics
 
     metrics.register(server)
     server.register_blueprint(api)
+    server.register_blueprint(alert_api.routes)
     server.register_blueprint(failed_api.routes)
     server.register_blueprint(probes)
     server.register_blueprint(export)

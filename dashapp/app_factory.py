@@ -32,6 +32,7 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     from dashapp.pages import (  # noqa: F401  (register the pages and their callbacks)
+        alerts,
         api_usage,
         errors,
         failed,

@@ -25,7 +25,7 @@ from queries._sql import utc_now
 routes = Blueprint("failed_api", __name__, url_prefix="/api")
 
 
-def _user() -> auth.User | None:
+def user() -> auth.User | None:
     """Basic credentials when the request carries them (they win over a session cookie), else
     the signed-in user of the session or the proxy header."""
     settings = runtime.settings()
@@ -44,7 +44,7 @@ def _user() -> auth.User | None:
     return auth.User(user.name, user.role, "basic")
 
 
-def _answer(outcome: retry_action.ActionOutcome):
+def answer(outcome: retry_action.ActionOutcome):
     body: dict = outcome.result.as_json() if outcome.result is not None else {}
     body.update({"error": outcome.message} if outcome.status >= 400 else {"message": outcome.message})
     headers = {"WWW-Authenticate": 'Basic realm="Sync Monitor"'} if outcome.status == 401 else {}
@@ -78,15 +78,14 @@ def one_operation(sync_id: int):
 def retry_one(sync_id: int):
     if auth_routes.cross_site():
         abort(403)
-    outcome = retry_action.retry(runtime.settings(), runtime.engine(), _user(), [sync_id], f"operation {sync_id}",
+    outcome = retry_action.retry(runtime.settings(), runtime.engine(), user(), [sync_id], f"operation {sync_id}",
                                  "api")
     if outcome.result is not None and not outcome.result.queued and not outcome.result.error:
         why = outcome.result.skipped.get(sync_id, "not retryable")
         status = 404 if why == "not a failed run" else 409
         return jsonify({**outcome.result.as_json(), "error": f"operation {sync_id}: {why}",
                         "operation": _one(sync_id)}), status
-    answer, status, headers = _answer(outcome)
-    return answer, status, headers
+    return answer(outcome)
 
 
 @routes.post("/failed-operations/retry")
@@ -97,7 +96,7 @@ def retry_bulk():
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or ("ids" in body) == ("filter" in body):
         raise BadParameter("body", 'send JSON with either "ids": [1, 2] or "filter": {"crm_source": [...], ...}')
-    user = _user()
+    who = user()
     if "ids" in body:
         ids = body["ids"]
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0
@@ -113,10 +112,10 @@ def retry_bulk():
                 args.add(str(name), str(item))
         f = failed_payloads.operation_filter(args.to_dict(flat=False), utc_now())
         failed_only = failed_payloads.retryable(f)
-        ids = [] if auth.refusal(settings, user) or failed_only is None else queries.matching_ids(
+        ids = [] if auth.refusal(settings, who) or failed_only is None else queries.matching_ids(
             runtime.engine(), failed_only, settings.retry_bulk_limit + 1)
         target = "filter " + failed_payloads.describe(f)
-    return _answer(retry_action.retry(settings, runtime.engine(), user, ids, target, "api"))
+    return answer(retry_action.retry(settings, runtime.engine(), who, ids, target, "api"))
 
 
 @routes.get("/audit")

@@ -146,6 +146,13 @@ class Binds:
         self.params[name] = value
         return f":{name}"
 
+    def bind_app_time(self, moment: datetime) -> str:
+        """A moment for the app's own tables, which hold naive UTC (no conversion to the data zone)."""
+        name = f"p{len(self.params)}"
+        self.params[name] = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        self.time_params.append(name)
+        return f":{name}"
+
     def like(self, column: str, pattern: str) -> str:
         operator = "ILIKE" if self.postgres else "LIKE"  # SQLite's LIKE ignores ASCII case
         return f"{column} {operator} {self.bind(pattern)} ESCAPE '\\'"

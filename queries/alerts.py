@@ -4,11 +4,13 @@ bounded by a time window or a LIMIT; none reads a whole table."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from queries._sql import Binds, Connectable, connect, duration_sql, table
+from queries._sql import Binds, Connectable, app_table, connect, duration_sql, table, to_utc
+
+UTC_ZONE = UTC
 
 
 def run_rates(db: Connectable, since: datetime) -> pd.DataFrame:
@@ -66,3 +68,45 @@ def running(db: Connectable, limit: int = 1000) -> pd.DataFrame:
         return b.frame(f"""
             SELECT id, crm_source, sync_type, start_time FROM {table(conn, 'sync_history')}
             WHERE status = 'running' ORDER BY start_time, id LIMIT {int(limit)}""", times=("start_time",))
+
+
+ALERT_STATES = ("firing", "resolved")
+
+
+def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[str, ...] = (),
+               rules: tuple[str, ...] = (), since: datetime | None = None, limit: int = 500) -> pd.DataFrame:
+    """Alerts, newest first, with how their notifications went (sent, pending, failed counts and
+    the latest error). Times in the app's tables are naive UTC."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        where = ["1 = 1"]
+        if states:
+            where.append(b.in_list("a.state", states))
+        if severities:
+            where.append(b.in_list("a.severity", severities))
+        if rules:
+            where.append(b.in_list("a.rule", rules))
+        if since is not None:
+            where.append(f"a.fired_at >= {b.bind_app_time(since)}")
+        n = app_table(conn, "alert_notifications")
+        frame = b.frame(f"""
+            SELECT a.id, a.rule, a.subject, a.severity, a.summary, a.value, a.state, a.fired_at, a.last_seen_at,
+                   a.resolved_at, a.resolved_by, a.resolve_note, a.acknowledged_by, a.acknowledged_at,
+                   (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'sent') AS sent,
+                   (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'pending') AS pending,
+                   (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'failed') AS gave_up,
+                   (SELECT MAX(x.last_error) FROM {n} x WHERE x.alert_id = a.id AND x.status <> 'sent') AS send_error
+            FROM {app_table(conn, 'alerts')} a WHERE {' AND '.join(where)}
+            ORDER BY a.fired_at DESC, a.id DESC LIMIT {max(1, min(int(limit), 5000))}""")
+    for column in ("fired_at", "last_seen_at", "resolved_at", "acknowledged_at"):
+        frame[column] = to_utc(pd.to_datetime(frame[column]), UTC_ZONE)  # type: ignore[arg-type]
+    return frame
+
+
+def firing_count(db: Connectable) -> dict[str, int]:
+    """Firing alerts per severity (the navbar's bell)."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"SELECT severity, COUNT(*) AS n FROM {app_table(conn, 'alerts')} WHERE state = 'firing'"
+                        " GROUP BY severity")
+    return {str(s): int(n) for s, n in zip(frame["severity"], frame["n"], strict=True)}

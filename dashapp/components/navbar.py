@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from dashapp.auth import User
+from dashapp.components.alert_bell import alert_bell
 from dashapp.config import Settings
 
 
@@ -35,11 +36,12 @@ def navbar(settings: Settings, user: User | None) -> dbc.Navbar:
             dbc.NavbarBrand("Sync Monitor", href="/"),
             dbc.NavbarToggler(id="navbar-toggler"),
             dbc.Collapse(dbc.Nav(links, navbar=True, className="me-auto"), id="navbar-collapse", navbar=True),
+            alert_bell(settings.refresh_seconds),
             user_area(settings, user),
         ], fluid=True),
         color="dark",
         dark=True,
-        expand="md",
+        expand="lg",
     )
 
 

@@ -1,0 +1,40 @@
+"""The alert JSON routes.
+
+    GET  /api/alerts?state=firing&severity=critical&rule=late&age=7d&limit=500
+    POST /api/alerts/<id>/acknowledge
+    POST /api/alerts/<id>/resolve        {"note": "fixed the token"}
+
+Actions need an operator (as for retries: session, proxy header or HTTP Basic); 401/403 otherwise,
+409 when the alert is not firing (or already acknowledged).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, request
+
+from dashapp import alert_actions, alert_payloads, auth_routes, runtime
+from dashapp.api import int_param
+from dashapp.failed_api import answer, user
+from dashapp.http_errors import BadParameter
+from queries._sql import utc_now
+
+routes = Blueprint("alert_api", __name__, url_prefix="/api")
+
+
+@routes.get("/alerts")
+def list_alerts():
+    f = alert_payloads.alert_filter(request.args.to_dict(flat=False), utc_now())
+    return jsonify(alert_payloads.alerts_json(runtime.engine(), f, int_param("limit", 500, 1, 5000)))
+
+
+@routes.post("/alerts/<int:alert_id>/<action>")
+def act(alert_id: int, action: str):
+    if auth_routes.cross_site():
+        abort(403)
+    if action not in ("acknowledge", "resolve"):
+        abort(404)
+    body = request.get_json(silent=True) or {}
+    note = body.get("note", "") if isinstance(body, dict) else ""
+    if not isinstance(note, str):
+        raise BadParameter("note", "must be text")
+    return answer(alert_actions.act(runtime.settings(), runtime.engine(), user(), alert_id, action, note, "api"))

@@ -1,0 +1,57 @@
+"""Alerts as ``/api/alerts`` serves them and ``/alerts`` renders them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from dashapp import display
+from dashapp.alert_config import DEFAULTS, SEVERITIES
+from dashapp.history_params import values
+from dashapp.http_errors import BadParameter
+from queries import alerts as queries
+
+AGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
+
+
+def alert_filter(args: Mapping[str, list[str]], now: datetime) -> dict:
+    """state, severity, rule (repeated or comma-separated) and age (24h, 7d default, 30d, all)."""
+    chosen = {}
+    for name, allowed in (("state", queries.ALERT_STATES), ("severity", SEVERITIES), ("rule", tuple(DEFAULTS))):
+        picked = tuple(v for v in values(args, name) if v != "any")
+        for value in picked:
+            if value not in allowed:
+                raise BadParameter(name, f"{value[:40]!r} is not one of {', '.join(allowed)}")
+        chosen[name] = picked
+    age = (values(args, "age") or ("7d",))[0]
+    if age not in AGES:
+        raise BadParameter("age", f"{age[:40]!r} is not one of {', '.join(AGES)}")
+    window = AGES[age]
+    return {"states": chosen["state"], "severities": chosen["severity"], "rules": chosen["rule"],
+            "since": now - window if window else None}
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def alert_record(row: dict) -> dict:
+    return {
+        "id": int(row["id"]), "rule": row["rule"], "subject": row["subject"], "severity": row["severity"],
+        "summary": row["summary"], "value": _number(row["value"]), "state": row["state"],
+        "fired_at": display.iso_utc(row["fired_at"]), "last_seen_at": display.iso_utc(row["last_seen_at"]),
+        "resolved_at": display.iso_utc(row["resolved_at"]), "resolved_by": display.text(row["resolved_by"]),
+        "resolve_note": display.text(row["resolve_note"]), "acknowledged_by": display.text(row["acknowledged_by"]),
+        "acknowledged_at": display.iso_utc(row["acknowledged_at"]),
+        "notifications": {"sent": int(row["sent"]), "pending": int(row["pending"]), "failed": int(row["gave_up"]),
+                          "error": display.text(row["send_error"])},
+    }
+
+
+def alerts_json(engine: Engine, f: dict, limit: int = 500) -> dict:
+    frame = queries.alert_list(engine, f["states"], f["severities"], f["rules"], f["since"], limit)
+    return {"alerts": [alert_record(row) for row in frame.to_dict("records")],
+            "firing": queries.firing_count(engine)}

@@ -1,0 +1,44 @@
+"""The navbar's bell: how many alerts are firing (red when any is critical), linking to /alerts.
+Refreshed on its own interval by ``refresh_bell``."""
+
+from __future__ import annotations
+
+import logging
+
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, dcc, html
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import ids, runtime
+from dashapp.http_errors import error_line
+from queries.alerts import firing_count
+
+log = logging.getLogger(__name__)
+# a bell drawn inline: no icon font or emoji font needed, nothing fetched
+BELL = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16' fill='white'>"
+        "<path d='M8 16a2 2 0 0 0 2-2H6a2 2 0 0 0 2 2zm.995-14.901a1 1 0 1 0-1.99 0A5.002 5.002 0 0 0 3 6c0 "
+        "1.098-.5 6-2 7h14c-1.5-1-2-5.902-2-7 0-2.42-1.72-4.44-4.005-4.901z'/></svg>")
+
+
+def alert_bell(refresh_seconds: int) -> html.A:
+    return html.A([
+        html.Img(src=BELL, alt="", width=16, height=16, className="me-1 alert-bell-icon"),
+        dbc.Badge("0", id=ids.ALERTS_BELL_COUNT, color="secondary", pill=True),
+        dcc.Interval(id=ids.ALERTS_BELL_INTERVAL, interval=refresh_seconds * 1000),
+    ], href="/alerts", id=ids.ALERTS_BELL, className="text-light text-decoration-none me-3",
+        title="Firing alerts")
+
+
+@callback(
+    Output(ids.ALERTS_BELL_COUNT, "children"),
+    Output(ids.ALERTS_BELL_COUNT, "color"),
+    Input(ids.ALERTS_BELL_INTERVAL, "n_intervals"),
+)
+def refresh_bell(_ticks):
+    try:
+        counts = firing_count(runtime.engine())
+    except SQLAlchemyError as exc:  # no app tables yet, or the database is down: the bell says "?"
+        log.debug("alert bell: %s", error_line(exc))
+        return "?", "secondary"
+    total = sum(counts.values())
+    return str(total), "danger" if counts.get("critical") else "warning" if total else "success"

@@ -1,0 +1,191 @@
+"""Alerts (``/alerts``): firing alerts by severity with acknowledge and resolve-with-a-note for
+operators, and the history with filters. Numbers: ``dashapp.alert_payloads`` ->
+``queries.alerts``; served as /api/alerts. Actions: ``dashapp.alert_actions`` (checked and
+audited on the server, like the API)."""
+
+from __future__ import annotations
+
+import logging
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashapp import alert_actions, alert_payloads, auth, ids, runtime
+from dashapp.alert_config import DEFAULTS, SEVERITIES
+from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.http_errors import BadParameter, error_line
+from queries._sql import utc_now
+from queries.alerts import ALERT_STATES
+
+log = logging.getLogger(__name__)
+REFRESH = RefreshIds(
+    interval=ids.ALERTS_INTERVAL, button=ids.ALERTS_REFRESH_BUTTON, state=ids.ALERTS_REFRESH_STATE,
+    received=ids.ALERTS_REFRESH_RECEIVED, text=ids.ALERTS_REFRESH_TEXT, banner=ids.ALERTS_ERROR_BANNER,
+)
+COLOURS = {"critical": "danger", "warning": "warning"}
+
+
+def layout(**_query: str) -> html.Div:
+    settings = runtime.settings()
+    refused = auth.refusal(settings, auth.current_user(settings), "acknowledge or resolve alerts")
+    note = dbc.Alert(f"Read-only: {refused.message}.", color="secondary", className="py-2 small") if refused else ""
+    zone = {"timeZone": settings.display_timezone}
+    return html.Div([
+        dcc.Store(id=ids.ALERTS_RESOLVE_TARGET),
+        dcc.Store(id=ids.ALERTS_ACTION_DONE),
+        dbc.Row([
+            dbc.Col(html.H4("Alerts", className="mb-0"), xs=12, sm=6),
+            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
+        ], className="align-items-center mb-3 g-2"),
+        note,
+        html.Div(id=ids.ALERTS_COUNTS, className="mb-2"),
+        dbc.Alert(id=ids.ALERTS_ACTION_RESULT, is_open=False, dismissable=True, className="py-2 small"),
+        dbc.Card(dbc.CardBody([html.H6("Firing"), html.Div(id=ids.ALERTS_ACTIVE)]), className="shadow-sm mb-3"),
+        dbc.Card(dbc.CardBody([
+            html.H6("History"),
+            dbc.Row([
+                dbc.Col(dbc.Select(id=ids.ALERTS_AGE, value="7d", size="sm", options=[
+                    {"label": label, "value": value} for value, label in
+                    (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("all", "Any time"))]),
+                    xs=12, md=3),
+                dbc.Col(dcc.Dropdown(id=ids.ALERTS_STATE, options=list(ALERT_STATES), multi=True,
+                                     placeholder="Any state"), xs=12, md=3),
+                dbc.Col(dcc.Dropdown(id=ids.ALERTS_SEVERITY, options=list(SEVERITIES), multi=True,
+                                     placeholder="Any severity"), xs=12, md=3),
+                dbc.Col(dcc.Dropdown(id=ids.ALERTS_RULE, options=list(DEFAULTS), multi=True,
+                                     placeholder="Any rule"), xs=12, md=3),
+            ], className="g-2 mb-2"),
+            dag.AgGrid(id=ids.ALERTS_HISTORY_GRID, rowData=[], columnDefs=[
+                {"field": "fired_at", "headerName": "Fired", "cellRenderer": "LocalTime", "cellRendererParams": zone,
+                 "width": 180},
+                {"field": "severity", "headerName": "Severity", "width": 110},
+                {"field": "rule", "headerName": "Rule", "width": 130},
+                {"field": "subject", "headerName": "Subject", "width": 180},
+                {"field": "state", "headerName": "State", "width": 100},
+                {"field": "resolved_at", "headerName": "Resolved", "cellRenderer": "LocalTime",
+                 "cellRendererParams": zone, "width": 180},
+                {"field": "resolved_by", "headerName": "By", "width": 110},
+                {"field": "resolve_note", "headerName": "Note", "width": 180, "tooltipField": "resolve_note"},
+                {"field": "summary", "headerName": "Summary", "minWidth": 300, "flex": 1, "tooltipField": "summary"},
+            ], defaultColDef={"sortable": True, "resizable": True, "filter": True},
+                getRowId="params.data.row_id", style={"height": "45vh", "width": "100%"}),
+        ]), className="shadow-sm"),
+        dbc.Modal([
+            dbc.ModalHeader(dbc.ModalTitle("Resolve alert")),
+            dbc.ModalBody([dbc.Label("Note (what was done)", html_for=ids.ALERTS_RESOLVE_NOTE),
+                           dbc.Textarea(id=ids.ALERTS_RESOLVE_NOTE, rows=3, maxLength=2000)]),
+            dbc.ModalFooter(dbc.Button("Resolve", id=ids.ALERTS_RESOLVE_CONFIRM, color="primary")),
+        ], id=ids.ALERTS_RESOLVE_MODAL, is_open=False),
+    ])
+
+
+def _active(rows: list[dict], can_act: bool) -> html.Div:
+    if not rows:
+        return html.Div("Nothing is firing.", className="text-muted", id="no-firing-alerts")
+    rows = sorted(rows, key=lambda r: (r["severity"] != "critical", r["fired_at"] or ""))
+    items = []
+    for r in rows:
+        sent = r["notifications"]
+        delivery = (f"notified {sent['sent']}" + (f", {sent['pending']} retrying" if sent["pending"] else "")
+                    + (f", {sent['failed']} failed" if sent["failed"] else "")) if any(
+            sent[k] for k in ("sent", "pending", "failed")) else "no notification channel configured"
+        buttons = [
+            dbc.Button("Acknowledge", id={"type": ids.ALERTS_ACK, "index": r["id"]}, size="sm", color="secondary",
+                       outline=True, className="me-1", disabled=bool(r["acknowledged_by"])),
+            dbc.Button("Resolve", id={"type": ids.ALERTS_RESOLVE, "index": r["id"]}, size="sm", color="primary",
+                       outline=True),
+        ] if can_act else []
+        items.append(dbc.ListGroupItem([
+            html.Div([
+                dbc.Badge(r["severity"], color=COLOURS.get(r["severity"], "secondary"), className="me-2"),
+                html.Strong(f"{r['rule']} · {r['subject']}"),
+                html.Span(f" since {(r['fired_at'] or '').replace('T', ' ').replace('Z', ' UTC')}",
+                          className="text-muted small"),
+                html.Span(buttons, className="float-end"),
+            ]),
+            html.Div(r["summary"], className="small mt-1"),
+            html.Div([f"acknowledged by {r['acknowledged_by']} · " if r["acknowledged_by"] else "", delivery,
+                      html.Span(f" · last send error: {sent['error']}", className="text-danger")
+                      if sent["error"] else ""], className="small text-muted"),
+        ], id=f"alert-{r['id']}", className="firing-alert"))
+    return dbc.ListGroup(items, flush=True)
+
+
+@callback(
+    Output(ids.ALERTS_ACTIVE, "children"),
+    Output(ids.ALERTS_COUNTS, "children"),
+    Output(ids.ALERTS_HISTORY_GRID, "rowData"),
+    Output(REFRESH.state, "data"),
+    Input(REFRESH.interval, "n_intervals"),
+    Input(REFRESH.button, "n_clicks"),
+    Input(ids.ALERTS_AGE, "value"),
+    Input(ids.ALERTS_STATE, "value"),
+    Input(ids.ALERTS_SEVERITY, "value"),
+    Input(ids.ALERTS_RULE, "value"),
+    Input(ids.ALERTS_ACTION_DONE, "data"),
+    State(REFRESH.state, "data"),
+)
+def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previous):
+    now = utc_now()
+    settings = runtime.settings()
+    try:
+        active = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
+            {"state": ["firing"], "age": ["all"]}, now))
+        history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
+            {"age": [age or "7d"], "state": states or [], "severity": severities or [], "rule": rules or []}, now))
+    except (SQLAlchemyError, BadParameter) as exc:
+        problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        log.warning("alerts refresh failed: %s", problem)
+        return no_update, no_update, no_update, failed(now, previous, problem)
+    counts = active["firing"]
+    badges = [dbc.Badge(f"{severity} {counts.get(severity, 0)}", color=COLOURS[severity], className="me-1",
+                        id=f"alerts-count-{severity}") for severity in ("critical", "warning")]
+    can_act = auth.refusal(settings, auth.current_user(settings)) is None
+    rows = [{**a, "row_id": str(a["id"])} for a in history["alerts"]]
+    return _active(active["alerts"], can_act), badges, rows, refreshed(now)
+
+
+@callback(
+    Output(ids.ALERTS_ACTION_RESULT, "children"),
+    Output(ids.ALERTS_ACTION_RESULT, "color"),
+    Output(ids.ALERTS_ACTION_RESULT, "is_open"),
+    Output(ids.ALERTS_ACTION_DONE, "data"),
+    Output(ids.ALERTS_RESOLVE_MODAL, "is_open"),
+    Output(ids.ALERTS_RESOLVE_TARGET, "data"),
+    Input({"type": ids.ALERTS_ACK, "index": ALL}, "n_clicks"),
+    Input({"type": ids.ALERTS_RESOLVE, "index": ALL}, "n_clicks"),
+    Input(ids.ALERTS_RESOLVE_CONFIRM, "n_clicks"),
+    State(ids.ALERTS_RESOLVE_TARGET, "data"),
+    State(ids.ALERTS_RESOLVE_NOTE, "value"),
+    prevent_initial_call=True,
+)
+def act_on_alert(_acks, _resolves, _confirm, target, note):
+    """Acknowledge at once; Resolve opens the dialog, whose button resolves with the note. The
+    role is checked on the server, in ``alert_actions.act``."""
+    trigger = ctx.triggered_id
+    if not (ctx.triggered and ctx.triggered[0].get("value")):
+        return (no_update,) * 6
+    if isinstance(trigger, dict) and trigger.get("type") == ids.ALERTS_RESOLVE:
+        return no_update, no_update, no_update, no_update, True, int(trigger["index"])
+    if isinstance(trigger, dict):
+        alert_id, action = int(trigger["index"]), "acknowledge"
+    elif target is not None:
+        alert_id, action = int(target), "resolve"
+    else:
+        return (no_update,) * 6
+    settings = runtime.settings()
+    try:
+        outcome = alert_actions.act(settings, runtime.engine(), auth.current_user(settings), alert_id, action,
+                                    note or "", "page")
+    except SQLAlchemyError as exc:
+        return f"Failed: {error_line(exc)}", "danger", True, no_update, False, None
+    ok = outcome.status == 200
+    text = outcome.message if ok else f"Not done ({outcome.status}): {outcome.message}"
+    return text, "success" if ok else "danger", True, utc_now().isoformat(), False, None
+
+
+register_clientside(REFRESH)
+dash.register_page(__name__, path="/alerts", name="Alerts", title="Sync Monitor · Alerts", order=5.5, layout=layout)
