@@ -112,7 +112,8 @@ def late(ctx: Context) -> list[Finding]:
     expected = expected_intervals(ctx)
     if not expected:
         return []
-    window = max(every for every, _ in expected.values()) * rule["critical_factor"] + timedelta(minutes=1)
+    # look back three times the critical gap, so a CRM late by a little more still says by how much
+    window = max(every for every, _ in expected.values()) * rule["critical_factor"] * 3 + timedelta(minutes=1)
     last = {r["crm_source"]: r["last_success"] for r in queries.last_success(ctx.engine, ctx.now - window)
             .to_dict("records")}
     found = []
