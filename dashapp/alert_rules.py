@@ -63,34 +63,33 @@ def _gap(delta: timedelta) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
-def error_rate(ctx: Context) -> list[Finding]:
-    rule = ctx.config["error_rate"]
+def _rate(ctx: Context, rule_name: str) -> list[Finding]:
+    """error_rate (failed share over the threshold) and success_rate (succeeded share under it),
+    per CRM over the rule's window, for CRMs with at least min_runs finished runs."""
+    rule = ctx.config[rule_name]
+    errors = rule_name == "error_rate"
     rates = queries.run_rates(ctx.engine, ctx.now - timedelta(minutes=rule["window_minutes"]))
     found = []
     for row in rates.to_dict("records"):
-        finished, failed = int(row["finished"]), int(row["failed"] or 0)
-        percent = failed * 100.0 / finished if finished else 0.0
-        if finished >= rule["min_runs"] and percent > rule["threshold"]:
-            name = display.crm_name(row["crm_source"])
-            found.append(Finding("error_rate", row["crm_source"], rule["severity"],
-                                 f"{name}: {percent:.1f}% of {finished} runs failed in the last "
-                                 f"{rule['window_minutes']} min (over {rule['threshold']:g}%)", round(percent, 2)))
+        finished = int(row["finished"])
+        counted = int((row["failed"] if errors else row["succeeded"]) or 0)
+        percent = counted * 100.0 / finished if finished else 0.0
+        breached = percent > rule["threshold"] if errors else percent < rule["threshold"]
+        if finished >= rule["min_runs"] and breached:
+            what, bound = ("failed", "over") if errors else ("succeeded", "under")
+            found.append(Finding(rule_name, row["crm_source"], rule["severity"],
+                                 f"{display.crm_name(row['crm_source'])}: {percent:.1f}% of {finished} runs {what} in "
+                                 f"the last {rule['window_minutes']} min ({bound} {rule['threshold']:g}%)",
+                                 round(percent, 2)))
     return found
+
+
+def error_rate(ctx: Context) -> list[Finding]:
+    return _rate(ctx, "error_rate")
 
 
 def success_rate(ctx: Context) -> list[Finding]:
-    rule = ctx.config["success_rate"]
-    rates = queries.run_rates(ctx.engine, ctx.now - timedelta(minutes=rule["window_minutes"]))
-    found = []
-    for row in rates.to_dict("records"):
-        finished, succeeded = int(row["finished"]), int(row["succeeded"] or 0)
-        percent = succeeded * 100.0 / finished if finished else 100.0
-        if finished >= rule["min_runs"] and percent < rule["threshold"]:
-            name = display.crm_name(row["crm_source"])
-            found.append(Finding("success_rate", row["crm_source"], rule["severity"],
-                                 f"{name}: {percent:.1f}% of {finished} runs succeeded in the last "
-                                 f"{rule['window_minutes']} min (under {rule['threshold']:g}%)", round(percent, 2)))
-    return found
+    return _rate(ctx, "success_rate")
 
 
 def expected_intervals(ctx: Context) -> dict[str, tuple[timedelta, str]]:

@@ -173,3 +173,41 @@ def test_redis_down_and_tasks_waiting_without_a_worker(pg_engine, redis_url, tmp
     healthy = load_settings({"REDIS_URL": redis_url, "CELERY_QUEUES": f"{queue}_empty", "HEALTH_CACHE_SECONDS": "0",
                              "SQLITE_PATH": str(tmp_path / "x.db")})
     assert sorted(alerts.evaluate(pg_engine, healthy).resolved) == ["no_worker:celery", "service_down:redis"]
+
+
+def test_the_beat_task_and_the_cron_command_evaluate(pg_engine, postgres_url, redis_url, tmp_path):
+    """sync_monitor.evaluate_alerts in a real worker, and `python app.py alerts check`."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from dashapp.monitor_tables import alerts as alert_table
+    from tests.celery_worker import celery_worker
+
+    empty_app_tables(pg_engine)
+    now = utc_now()
+    insert_runs(pg_engine, failing_runs(now), now)
+    queue = f"sm_beat_{uuid.uuid4().hex[:8]}"
+    with celery_worker(redis_url, queue, DATABASE_URL=postgres_url):
+        result = Celery(broker=redis_url).send_task("sync_monitor.evaluate_alerts", queue=queue)
+        assert result.id
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with pg_engine.connect() as conn:
+                found = sorted(r.rule for r in conn.execute(select(alert_table.c.rule)))
+            if found:
+                break
+            time.sleep(0.3)
+    assert found == ["error_rate", "success_rate"]
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DATABASE_URL": postgres_url, "SQLITE_PATH": str(tmp_path / "x.db")}
+    checked = subprocess.run([sys.executable, "app.py", "alerts", "check"], cwd=root, env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip().startswith("2 firing; 0 fired; 0 escalated; 0 resolved")
+    bad = subprocess.run([sys.executable, "app.py", "alerts", "check"], cwd=root, capture_output=True, text=True,
+                         env={**env, "ALERT_RULES_FILE": str(tmp_path / "missing.yaml")}, timeout=60)
+    assert bad.returncode == 2 and "missing.yaml" in bad.stderr and "Traceback" not in bad.stderr
