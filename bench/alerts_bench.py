@@ -1,0 +1,66 @@
+"""What one alert evaluation and one /metrics scrape cost on a large history.
+
+    python -m bench.alerts_bench [--rows 1000000] [--reuse] [--repeat 5]
+
+Fills a PostgreSQL database (bench.fill) unless --reuse, then times each rule's queries, a whole
+evaluation (rules, alert state, no notification channels) and the queries behind /metrics, as
+medians over --repeat runs. Tests never assert times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import timedelta
+
+from bench.fill import ADMIN_URL, database_url, fill
+from dashapp import alert_config, alert_rules, alerts, migrate
+from dashapp.config import load_settings
+from dashapp.db import postgres_engine
+from queries import metrics
+from queries._sql import utc_now
+
+
+def timed(function, repeat: int) -> float:
+    took = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        took.append((time.perf_counter() - started) * 1000)
+    return statistics.median(took)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--database", default="sync_monitor_bench")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if not args.reuse:
+        print(f"filled {args.rows:,} runs in {fill(args.admin_url, args.database, args.rows):.0f} s")
+    url = database_url(args.admin_url, args.database)
+    engine = postgres_engine(url, "orchestration")
+    migrate.upgrade(engine)
+    settings = load_settings({"DATABASE_URL": url, "HEALTH_CACHE_SECONDS": "0"})
+    config = alert_config.AlertConfig()
+    now = utc_now()
+    context = alert_rules.Context(engine, settings, config, now)
+    print(f"{'what':<28} {'median ms':>10}")
+    for name, rule in alert_rules.RULES.items():
+        print(f"rule {name:<23} {timed(lambda rule=rule: rule(context), args.repeat):>10.1f}")
+    print(f"{'whole evaluation':<28} {timed(lambda: alerts.evaluate(engine, settings), args.repeat):>10.1f}")
+
+    def scrape() -> None:
+        metrics.day_counts(engine, now - timedelta(hours=24))
+        metrics.last_successes(engine, now)
+        metrics.running_counts(engine)
+        metrics.firing_alerts(engine)
+
+    print(f"{'/metrics queries':<28} {timed(scrape, args.repeat):>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
