@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from sqlalchemy import Engine
 
-from dashapp import api, auth, auth_routes, ids, runtime
+from dashapp import api, auth, auth_routes, ids, runtime, serving
 from dashapp.components.navbar import navbar
 from dashapp.config import PROJECT_ROOT, Settings
 
@@ -30,7 +30,9 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         title="Sync Monitor",
         update_title=None,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        compress=True,  # gzip/brotli for pages, callbacks and JSON (flask-compress)
     )
+    serving.configure(app.server, settings)
     from dashapp.pages import (  # noqa: F401  (register the pages and their callbacks)
         alerts,
         api_usage,

@@ -62,6 +62,7 @@ class Settings:
     alert_smtp_starttls: bool = False
     public_url: str | None = None
     demo_stopped_crms: tuple[str, ...] = ()
+    behind_proxy: bool = False
 
     @property
     def retry_queue_name(self) -> str:
@@ -188,6 +189,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         alert_smtp_starttls=_bool(env, "ALERT_SMTP_STARTTLS", False),
         public_url=(env.get("PUBLIC_URL", "").strip().rstrip("/") or None),
         demo_stopped_crms=_names(env.get("DEMO_STOPPED_CRMS")),
+        behind_proxy=_bool(env, "BEHIND_PROXY", False),
     )
 
 
