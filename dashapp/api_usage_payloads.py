@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from dashapp import display
+from dashapp.result_cache import shared
 from queries import api_usage
 
 NOT_MIGRATED = "the app's own tables do not exist yet: run `python app.py db upgrade`"
@@ -24,6 +25,7 @@ def level(percent_used: float | None) -> str:
     return "critical" if percent_used >= CRITICAL_PERCENT else "warning" if percent_used >= WARN_PERCENT else "ok"
 
 
+@shared("api_stats")
 def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
     base = {"start": display.iso_utc(start), "end": display.iso_utc(now)}
@@ -47,6 +49,7 @@ def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
     }
 
 
+@shared("rate_limits")
 def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
     if not api_usage.migrated(engine):
@@ -68,6 +71,7 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
     }
 
 
+@shared("circuit_breakers")
 def breaker_list(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
     if not api_usage.migrated(engine):

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.day_cache import DayCache
 from dashapp.history_params import to_search
+from dashapp.result_cache import shared
 from queries import errors, performance
 from queries.crm_status import crm_status
 from queries.overview import overview_counts
@@ -22,10 +23,12 @@ from queries.recent_syncs import recent_syncs
 DAYS = DayCache()  # closed days of the performance aggregates
 
 
+@shared("stats")
 def stats(engine: Engine, now: datetime) -> dict:
     return {"overview": overview_counts(engine, now).as_dict(), "timestamp": display.iso_utc(now)}
 
 
+@shared("crm_status")
 def crm_statuses(engine: Engine, now: datetime) -> dict:
     frame = crm_status(engine, now)
     return {
@@ -66,6 +69,7 @@ def run_record(row: dict, error_column: str = "error_message") -> dict:
     }
 
 
+@shared("recent_syncs")
 def recent(engine: Engine, limit: int, now: datetime) -> dict:
     syncs = [run_record(row) for row in recent_syncs(engine, limit, now).to_dict("records")]
     return {"syncs": syncs, "total": len(syncs)}

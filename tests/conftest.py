@@ -97,7 +97,9 @@ def dash_app():
     """The process's one Dash app; each test points it at its own engine with ``use_engine``."""
     from dashapp.app_factory import build_app
 
-    settings = load_settings({"REFRESH_SECONDS": "2", "SECRET_KEY": "tests-sign-cookies-with-this"})
+    # CACHE_SECONDS=0: tests write rows and read them back at once (tests/test_result_cache.py turns it on)
+    settings = load_settings({"REFRESH_SECONDS": "2", "SECRET_KEY": "tests-sign-cookies-with-this",
+                              "CACHE_SECONDS": "0"})
     return build_app(settings, engine=None)  # type: ignore[arg-type]
 
 
@@ -110,7 +112,7 @@ def use_engine(dash_app):
 
     def point(engine: Engine, **env: str) -> None:
         runtime.current.engine = engine
-        runtime.current.settings = load_settings({"REFRESH_SECONDS": "2", **env})
+        runtime.current.settings = load_settings({"REFRESH_SECONDS": "2", "CACHE_SECONDS": "0", **env})
 
     yield point
     runtime.current.settings, runtime.current.engine = saved

@@ -1,0 +1,129 @@
+"""A short shared cache in front of the payloads the pages and the API serve, so that N viewers
+refreshing the same page cost about one set of queries per CACHE_SECONDS, whatever N is.
+
+``@shared("stats")`` on a payload function ``f(engine, *params, now)`` keys its result by the
+name, the database and the parameters (not ``now``), and keeps it CACHE_SECONDS (default a third
+of REFRESH_SECONDS; 0 turns the cache off). In Redis when REDIS_URL is set, so every worker process
+shares it, and one process computes while the others wait briefly for its answer; in this process
+otherwise. Any cache failure falls through to the database, never to an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from dashapp import runtime
+
+log = logging.getLogger(__name__)
+PREFIX = "sync-monitor:result:"
+WAIT_SECONDS = 2.0  # how long a process waits for another's answer before computing itself
+COMPUTED: dict[str, int] = {}  # name -> computations in this process (the benchmark and tests read it)
+
+_local: dict[str, tuple[float, Any]] = {}
+_local_lock = threading.Lock()
+_key_locks: dict[str, threading.Lock] = {}
+_clients: dict[str, redis.Redis] = {}
+_redis_down_until = 0.0  # after a Redis error, skip it for a few seconds instead of waiting on it
+DOWN_SECONDS = 5.0
+
+
+def _client(url: str) -> redis.Redis:
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return _clients[url]
+
+
+def _key(name: str, engine: Any, params: tuple) -> str:
+    where = f"{engine.url.render_as_string(hide_password=True)}|{engine.get_execution_options().get('sync_schema')}"
+    digest = hashlib.sha1(json.dumps([where, params], default=str).encode()).hexdigest()
+    return f"{name}:{digest}"
+
+
+def clear() -> None:
+    """Forget every cached result in this process (tests)."""
+    with _local_lock:
+        _local.clear()
+
+
+def _compute(name: str, compute: Callable[[], Any]) -> tuple[Any, str | None]:
+    """The value, and its JSON text when it has one (only JSON is cached: every reader then gets
+    its own copy, the same from Redis as from this process)."""
+    COMPUTED[name] = COMPUTED.get(name, 0) + 1
+    value = compute()
+    try:
+        return value, json.dumps(value)
+    except (TypeError, ValueError):
+        log.debug("result cache: %s is not JSON, not cached", name)
+        return value, None
+
+
+def _from_redis(url: str, key: str, ttl: float, name: str, compute: Callable[[], Any]) -> Any:
+    client = _client(url)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        cached = client.get(PREFIX + key)
+        if cached is not None:
+            return json.loads(cached)
+        if client.set(PREFIX + key + ":lock", "1", nx=True, px=int(WAIT_SECONDS * 1000)):
+            value, text = _compute(name, compute)
+            try:
+                if text is not None:
+                    client.set(PREFIX + key, text, px=max(int(ttl * 1000), 1))
+                client.delete(PREFIX + key + ":lock")
+            except redis.RedisError as exc:
+                log.debug("result cache write skipped: %s", exc)
+            return value
+        if time.monotonic() > deadline:
+            return _compute(name, compute)[0]
+        time.sleep(0.02)
+
+
+def _from_process(key: str, ttl: float, name: str, compute: Callable[[], Any]) -> Any:
+    with _local_lock:
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:  # one computation per key at a time; the others then find its result
+        with _local_lock:
+            hit = _local.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return json.loads(hit[1])
+        value, text = _compute(name, compute)
+        if text is not None:
+            with _local_lock:
+                _local[key] = (time.monotonic() + ttl, text)
+        return value
+
+
+def shared(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def cached(engine, *args: Any, **kwargs: Any) -> Any:
+            settings = runtime.current.settings
+            if settings is None or settings.cache_seconds <= 0:
+                COMPUTED[name] = COMPUTED.get(name, 0) + 1
+                return function(engine, *args, **kwargs)
+            params = tuple(a for a in args if not hasattr(a, "tzinfo")) + tuple(sorted(kwargs.items()))
+            key = _key(name, engine, params)
+
+            def compute() -> Any:
+                return function(engine, *args, **kwargs)
+
+            global _redis_down_until
+            if settings.redis_url and time.monotonic() >= _redis_down_until:
+                try:
+                    return _from_redis(settings.redis_url, key, settings.cache_seconds, name, compute)
+                except redis.RedisError as exc:
+                    _redis_down_until = time.monotonic() + DOWN_SECONDS
+                    log.warning("result cache: Redis did not answer (%s); this process's own cache for %.0f s",
+                                exc, DOWN_SECONDS)
+            return _from_process(key, settings.cache_seconds, name, compute)
+        return cached
+    return wrap
