@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from datetime import timedelta
 
 from bench.fill import ADMIN_URL, database_url, fill
+from bench.history_bench import measure
 from dashapp import alert_config, alert_rules, alerts, migrate
 from dashapp.config import load_settings
 from dashapp.db import postgres_engine
@@ -23,12 +23,8 @@ from queries._sql import utc_now
 
 
 def timed(function, repeat: int) -> float:
-    took = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        took.append((time.perf_counter() - started) * 1000)
-    return statistics.median(took)
+    """The median milliseconds of ``repeat`` runs after a warm-up (bench.history_bench.measure)."""
+    return statistics.median(measure(function, repeat))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from dashapp import alert_actions, alert_payloads, auth_routes, runtime
 from dashapp.api import int_param
-from dashapp.failed_api import answer, user
+from dashapp.api_actions import answer, user
 from dashapp.http_errors import BadParameter
 from queries._sql import utc_now
 

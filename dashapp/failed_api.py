@@ -13,42 +13,17 @@ viewer or when no users are configured.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from dashapp import auth, auth_routes, failed_payloads, retry_action, runtime, sign_in_limit
+from dashapp import auth, auth_routes, failed_payloads, retry_action, runtime
 from dashapp.api import int_param
+from dashapp.api_actions import answer, user
 from dashapp.http_errors import BadParameter
 from queries import failed_operations as queries
 from queries._sql import utc_now
 
 routes = Blueprint("failed_api", __name__, url_prefix="/api")
-
-
-def user() -> auth.User | None:
-    """Basic credentials when the request carries them (they win over a session cookie), else
-    the signed-in user of the session or the proxy header."""
-    settings = runtime.settings()
-    credentials = request.authorization
-    if credentials is None or credentials.type != "basic" or not settings.auth_users_file:
-        return auth.current_user(settings)
-    name = credentials.username or ""
-    keys = sign_in_limit.keys(request.remote_addr, name)
-    if sign_in_limit.seconds_to_wait(settings, keys) > 0:
-        abort(Response('{"error": "too many failed sign-ins; try again later"}', 429,
-                       {"Content-Type": "application/json"}))
-    user = auth.check_password(settings, name, credentials.password or "")
-    if user is None:
-        sign_in_limit.failed(settings, keys)
-        return None
-    return auth.User(user.name, user.role, "basic")
-
-
-def answer(outcome: retry_action.ActionOutcome):
-    body: dict = outcome.result.as_json() if outcome.result is not None else {}
-    body.update({"error": outcome.message} if outcome.status >= 400 else {"message": outcome.message})
-    headers = {"WWW-Authenticate": 'Basic realm="Sync Monitor"'} if outcome.status == 401 else {}
-    return jsonify(body), outcome.status, headers
 
 
 @routes.get("/failed-operations")

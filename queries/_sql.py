@@ -117,6 +117,13 @@ def to_utc(values: pd.Series, zone: ZoneInfo) -> pd.Series:
     return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
 
 
+def app_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``columns`` of a frame read from the app's own tables (naive UTC) as UTC timestamps."""
+    for column in columns:
+        frame[column] = to_utc(pd.to_datetime(frame[column]), UTC)  # type: ignore[arg-type]
+    return frame
+
+
 class FilterError(ValueError):
     """A filter or sort that cannot be applied; the message says which and why."""
 

@@ -4,13 +4,11 @@ bounded by a time window or a LIMIT; none reads a whole table."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 
-from queries._sql import Binds, Connectable, app_table, connect, duration_sql, table, to_utc
-
-UTC_ZONE = UTC
+from queries._sql import Binds, Connectable, app_table, app_times, connect, duration_sql, table
 
 
 def run_rates(db: Connectable, since: datetime) -> pd.DataFrame:
@@ -98,9 +96,7 @@ def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[
                    (SELECT MAX(x.last_error) FROM {n} x WHERE x.alert_id = a.id AND x.status <> 'sent') AS send_error
             FROM {app_table(conn, 'alerts')} a WHERE {' AND '.join(where)}
             ORDER BY a.fired_at DESC, a.id DESC LIMIT {max(1, min(int(limit), 5000))}""")
-    for column in ("fired_at", "last_seen_at", "resolved_at", "acknowledged_at"):
-        frame[column] = to_utc(pd.to_datetime(frame[column]), UTC_ZONE)  # type: ignore[arg-type]
-    return frame
+    return app_times(frame, ("fired_at", "last_seen_at", "resolved_at", "acknowledged_at"))
 
 
 def firing_count(db: Connectable) -> dict[str, int]:

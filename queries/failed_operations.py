@@ -9,11 +9,11 @@ own: their outcome shows on the operation they retried. Times in the app's table
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 
-from queries._sql import Binds, Connectable, FilterError, app_table, connect, table, to_utc
+from queries._sql import Binds, Connectable, FilterError, app_table, app_times, connect, table
 
 STATES = ("failed", "queued", "running", "resolved", "abandoned")
 APP_TIMES = ("queued_at", "started_at", "finished_at", "updated_at")
@@ -54,12 +54,6 @@ def _from_where(b: Binds, f: OperationFilter, with_state: bool = True) -> str:
             f" ON o.sync_id = h.id WHERE " + " AND ".join(where))
 
 
-def _app_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    for column in columns:
-        frame[column] = to_utc(pd.to_datetime(frame[column]), UTC)  # type: ignore[arg-type]
-    return frame
-
-
 def operations(db: Connectable, f: OperationFilter, limit: int = 500) -> pd.DataFrame:
     """The newest ``limit`` operations matching ``f``, one row each with the run's details and
     the app's state: sync_id, crm_source, operation_type, run_status, failed_at, error, payload,
@@ -75,7 +69,7 @@ def operations(db: Connectable, f: OperationFilter, limit: int = 500) -> pd.Data
             {_from_where(b, f)}
             ORDER BY h.start_time DESC, h.id DESC LIMIT {max(1, min(int(limit), MAX_LIMIT))}""",
             times=("failed_at",))
-    return _app_times(frame, APP_TIMES)
+    return app_times(frame, APP_TIMES)
 
 
 def count_by_state(db: Connectable, f: OperationFilter) -> dict[str, int]:
@@ -106,7 +100,7 @@ def attempts(db: Connectable, sync_id: int) -> pd.DataFrame:
                    queued_at, started_at, finished_at
             FROM {app_table(conn, 'operation_attempts')} WHERE sync_id = {b.bind(int(sync_id))}
             ORDER BY attempt""")
-    return _app_times(frame, ("queued_at", "started_at", "finished_at"))
+    return app_times(frame, ("queued_at", "started_at", "finished_at"))
 
 
 def audit(db: Connectable, limit: int = 50) -> pd.DataFrame:
@@ -117,4 +111,4 @@ def audit(db: Connectable, limit: int = 50) -> pd.DataFrame:
             SELECT id, at, actor, role, action, target, operations, result, detail, source
             FROM {app_table(conn, 'audit_log')} ORDER BY at DESC, id DESC
             LIMIT {max(1, min(int(limit), MAX_LIMIT))}""")
-    return _app_times(frame, ("at",))
+    return app_times(frame, ("at",))
