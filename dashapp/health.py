@@ -8,7 +8,9 @@ shared between viewers and server processes.
   then is reported ``unhealthy`` with "no answer within ...".
 - Results are kept HEALTH_CACHE_SECONDS: in Redis when REDIS_URL is set (every process reads the
   same snapshot, and a short lock lets one process probe while the others wait for its result),
-  otherwise in the process. A cache that fails is skipped, never an error.
+  otherwise in the process. After that window the last snapshot is still served, at once, while
+  one background probe round replaces it (stale-while-revalidate), so only the very first viewer
+  waits for a slow broker. A cache that fails is skipped, never an error.
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ from dashapp.config import Settings
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
-CACHE_KEY = "sync_monitor:health:v1"
+CACHE_KEY = "sync_monitor:health:v2"
 LOCK_KEY = "sync_monitor:health:lock"
 CACHE_IO_TIMEOUT = 0.2  # seconds for one cache read or write
 
 _in_flight: dict[str, Future] = {}
 _in_flight_lock = threading.Lock()
-_local: dict[str, Any] = {"at": 0.0, "value": None}
+_local: dict[str, Any] = {"at": 0.0, "value": None}  # at: time.time() of the probe round
 _local_lock = threading.Lock()
+_background = threading.Lock()  # held while this process refreshes in the background
+STALE_WINDOWS = 12  # how many cache windows old a snapshot may be and still be shown while refreshed
 
 
 def _submit(name: str, function, *args) -> Future:
@@ -90,36 +94,87 @@ def probe_all(settings: Settings, engine: Engine) -> dict:
 
 
 def system_health(settings: Settings, engine: Engine) -> dict:
-    """The health snapshot, from the shared cache when it is fresh."""
+    """The health snapshot: a fresh one from the shared cache; else the last one (up to
+    STALE_WINDOWS cache windows old) at once while one probe round refreshes it in the background,
+    so no viewer waits on a slow broker; else (the first call) a probe round now."""
     ttl = settings.health_cache_seconds
     if ttl <= 0:
         return probe_all(settings, engine)
     client = _cache_client(settings)
-    keys = _keys(engine)
-    if client is not None:
-        cached = _shared_read(client, keys)
-        if cached is not None:
-            return cached
-        if not _shared_lock(client, keys, settings):  # another process is probing: wait for its answer
-            deadline = time.monotonic() + settings.health_timeout_seconds + 0.5
-            while time.monotonic() < deadline:
-                time.sleep(0.05)
-                cached = _shared_read(client, keys)
-                if cached is not None:
-                    return cached
+    keys = _keys(engine, settings)
+    at, snapshot = _cached(client, keys)
+    if snapshot is not None and time.time() - at < ttl:
+        return snapshot
+    if snapshot is not None:
+        _refresh_in_background(settings, engine, client, keys)
+        return snapshot
+    return _refresh(settings, engine, client, keys)
+
+
+def _cached(client, keys: tuple[str, str]) -> tuple[float, dict | None]:
+    """(when it was probed, the snapshot): the shared one, else this process's own."""
+    shared = _shared_read(client, keys) if client is not None else None
+    if shared is not None:
+        return shared["at"], shared["snapshot"]
+    with _local_lock:
+        return (_local["at"], _local["value"]) if _local.get("key") == keys[0] else (0.0, None)
+
+
+def _refresh(settings: Settings, engine: Engine, client, keys: tuple[str, str]) -> dict:
+    if client is not None and not _shared_lock(client, keys, settings):
+        deadline = time.monotonic() + settings.health_timeout_seconds + 0.5  # another process probes: wait for it
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            shared = _shared_read(client, keys)
+            if shared is not None and time.time() - shared["at"] < settings.health_cache_seconds:
+                return shared["snapshot"]
     with _local_lock:  # one probe round per process at a time; the others take its answer
-        if _local["value"] is not None and time.monotonic() - _local["at"] < ttl:
+        if _local.get("key") == keys[0] and time.time() - _local["at"] < settings.health_cache_seconds:
             return _local["value"]
         snapshot = probe_all(settings, engine)
-        _local.update(at=time.monotonic(), value=snapshot)
-    if client is not None and snapshot["redis"].get("status") != health_probes.UNHEALTHY:
-        _shared_write(client, keys, snapshot, ttl)
+        _local.update(at=time.time(), value=snapshot, key=keys[0])
+    _share(client, keys, snapshot, settings)
     return snapshot
 
 
-def _keys(engine: Engine) -> tuple[str, str]:
-    """Cache and lock keys of this database, so installations sharing a Redis stay apart."""
-    name = hashlib.sha1(f"{engine.url!r}|{engine.get_execution_options().get('sync_schema')}".encode()).hexdigest()
+def _refresh_in_background(settings: Settings, engine: Engine, client, keys: tuple[str, str]) -> None:
+    """One refresh thread per process at a time, and (with Redis) one process at a time."""
+    if not _background.acquire(blocking=False):
+        return
+    if client is not None and not _shared_lock(client, keys, settings):
+        _background.release()
+        return
+
+    def run() -> None:
+        try:
+            _probe_and_share(settings, engine, client, keys)
+        except Exception as exc:  # noqa: BLE001 - a background refresh never raises into a request
+            log.warning("health refresh failed: %s", exc)
+        finally:
+            _background.release()
+
+    threading.Thread(target=run, name="health-refresh", daemon=True).start()
+
+
+def _probe_and_share(settings: Settings, engine: Engine, client, keys: tuple[str, str]) -> None:
+    snapshot = probe_all(settings, engine)
+    with _local_lock:
+        _local.update(at=time.time(), value=snapshot, key=keys[0])
+    _share(client, keys, snapshot, settings)
+
+
+def _share(client, keys: tuple[str, str], snapshot: dict, settings: Settings) -> None:
+    """Into Redis, unless Redis is what failed (its snapshot could not be read back anyway)."""
+    if client is not None and snapshot["redis"].get("status") != health_probes.UNHEALTHY:
+        _shared_write(client, keys, snapshot, settings.health_cache_seconds * STALE_WINDOWS)
+
+
+def _keys(engine: Engine, settings: Settings) -> tuple[str, str]:
+    """Cache and lock keys of this database and these services, so installations sharing a Redis
+    stay apart (and a snapshot never answers for other services)."""
+    where = (f"{engine.url!r}|{engine.get_execution_options().get('sync_schema')}|{settings.redis_url}"
+             f"|{settings.celery_broker_url}|{settings.celery_queues}")
+    name = hashlib.sha1(where.encode()).hexdigest()
     return f"{CACHE_KEY}:{name[:12]}", f"{LOCK_KEY}:{name[:12]}"
 
 
@@ -135,7 +190,7 @@ def _shared_read(client, keys: tuple[str, str]) -> dict | None:
     except Exception as exc:  # noqa: BLE001
         log.debug("health cache read skipped: %s", exc)
         return None
-    return json.loads(raw) if raw else None
+    return json.loads(raw) if raw else None  # {"at": time.time() of the probe round, "snapshot": {...}}
 
 
 def _shared_lock(client, keys: tuple[str, str], settings: Settings) -> bool:
@@ -147,7 +202,7 @@ def _shared_lock(client, keys: tuple[str, str], settings: Settings) -> bool:
 
 def _shared_write(client, keys: tuple[str, str], snapshot: dict, ttl: float) -> None:
     try:
-        client.set(keys[0], json.dumps(snapshot), px=int(ttl * 1000))
+        client.set(keys[0], json.dumps({"at": time.time(), "snapshot": snapshot}), px=int(ttl * 1000))
         client.delete(keys[1])
     except Exception as exc:  # noqa: BLE001
         log.debug("health cache write skipped: %s", exc)
@@ -156,11 +211,11 @@ def _shared_write(client, keys: tuple[str, str], snapshot: dict, ttl: float) -> 
 def clear_cache(settings: Settings, engine: Engine) -> None:
     """Forget cached snapshots (tests, and after configuration changes)."""
     with _local_lock:
-        _local.update(at=0.0, value=None)
+        _local.update(at=0.0, value=None, key=None)
     client = _cache_client(settings)
     if client is not None:
         with contextlib.suppress(Exception):
-            client.delete(*_keys(engine))
+            client.delete(*_keys(engine, settings))
 
 
 def ready(engine: Engine, timeout: float = 2.0) -> tuple[bool, str | None]:

@@ -138,6 +138,25 @@ def test_two_calls_inside_the_window_cost_one_inspect_even_across_processes(redi
     health.clear_cache(settings, pg_engine)
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
+def test_an_expired_snapshot_is_served_while_one_refresh_runs_behind_it(redis_url, pg_engine, shared):
+    settings = settings_for(redis_url if shared else None, HEALTH_CACHE_SECONDS="0.3")
+    health.clear_cache(settings_for(redis_url, HEALTH_CACHE_SECONDS="0.3"), pg_engine)
+    first = health.system_health(settings, pg_engine)
+    probed_at, before = health._local["at"], health_probes.RUNS["celery"]
+    time.sleep(0.4)  # the window has passed
+    assert health.system_health(settings, pg_engine) == first  # the last snapshot at once, not a wait
+    for _ in range(4):  # more viewers while the refresh runs: no probe round of their own
+        health.system_health(settings, pg_engine)
+    deadline = time.monotonic() + 10
+    while health._local["at"] == probed_at:
+        assert time.monotonic() < deadline, "the background refresh never replaced the snapshot"
+        time.sleep(0.05)
+    if shared:
+        assert health_probes.RUNS["celery"] - before == 1  # five requests behind it, one probe round
+    health.clear_cache(settings_for(redis_url, HEALTH_CACHE_SECONDS="0.3"), pg_engine)
+
+
 def test_not_configured_services_say_so(pg_engine):
     snapshot = health.probe_all(settings_for(None), pg_engine)
     assert snapshot["redis"]["status"] == "not_configured"
