@@ -12,7 +12,15 @@ from dashapp import display
 from dashapp.alert_config import DEFAULTS, SEVERITIES
 from dashapp.history_params import values
 from dashapp.http_errors import BadParameter
+from dashapp.result_cache import shared
 from queries import alerts as queries
+
+
+@shared("alert_bell")
+def firing_counts(engine: Engine) -> dict[str, int]:
+    """Firing alerts per severity, for the bell every page shows (shared between viewers)."""
+    return queries.firing_count(engine)
+
 
 AGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Blueprint, Flask, jsonify, request
 
 from dashapp import api_usage_payloads, health, history_params, http_errors, payloads, runtime
-from dashapp.day_cache import day_start
 from dashapp.export import export
 from dashapp.http_errors import BadParameter
 from queries._sql import utc_now
@@ -47,17 +46,14 @@ def performance_charts():
     now = utc_now()
     days = int_param("days", 7, 1, 365)
     args = request.args.to_dict(flat=False)
-    frames = payloads.performance_frames(runtime.engine(), days, now, history_params.values(args, "crm_source"),
-                                         history_params.values(args, "sync_type"))
+    frames = payloads.shared_performance_frames(runtime.engine(), days, now, history_params.values(args, "crm_source"),
+                                                history_params.values(args, "sync_type"))
     return jsonify(payloads.performance_charts(frames))
 
 
 @api.get("/errors")
 def errors():
-    now = utc_now()
-    days = int_param("days", 7, 1, 365)
-    start = day_start(payloads.window_days(days, now)[0])
-    return jsonify(payloads.errors_json(payloads.errors_frames(runtime.engine(), days, now), start, now))
+    return jsonify(payloads.errors_payload(runtime.engine(), int_param("days", 7, 1, 365), utc_now()))
 
 
 @api.get("/api-stats")

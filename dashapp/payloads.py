@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.day_cache import DayCache
+from dashapp.day_cache import DayCache, day_start
 from dashapp.history_params import to_search
 from dashapp.result_cache import shared
 from queries import errors, performance
@@ -106,6 +107,20 @@ def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(),
     }
 
 
+@shared("performance")
+def performance_tables(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
+    """``performance_frames`` as plain tables ({columns, data}), so viewers share them (callers pass
+    the selections sorted, so the cache key does not depend on their order)."""
+    frames = performance_frames(engine, days, now, crm_sources, sync_types)
+    return {name: frame.to_dict(orient="split", index=False) for name, frame in frames.items()}
+
+
+def shared_performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
+    """The performance page's DataFrames, through the shared cache."""
+    tables = performance_tables(engine, days, now, tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
+    return {name: pd.DataFrame(table["data"], columns=table["columns"]) for name, table in tables.items()}
+
+
 def _floats(series) -> list[float | None]:
     return [None if v is None or v != v else round(float(v), 3) for v in series]
 
@@ -149,6 +164,12 @@ def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
         "classes": errors.classes_from(parts["messages"]),
         "rates": errors.failure_rates_from(parts["rollup"]),
     }
+
+
+@shared("errors")
+def errors_payload(engine: Engine, days: int, now: datetime) -> dict:
+    """The JSON of /api/errors for the last ``days`` calendar days, shared between viewers."""
+    return errors_json(errors_frames(engine, days, now), day_start(window_days(days, now)[0]), now)
 
 
 def history_link(search: str, start: datetime, end: datetime) -> str:

@@ -10,6 +10,7 @@ otherwise. Any cache failure falls through to the database, never to an error.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -32,7 +33,7 @@ _local: dict[str, tuple[float, Any]] = {}
 _local_lock = threading.Lock()
 _key_locks: dict[str, threading.Lock] = {}
 _clients: dict[str, redis.Redis] = {}
-_redis_down_until = 0.0  # after a Redis error, skip it for a few seconds instead of waiting on it
+_redis_down_until: dict[str, float] = {}  # Redis URL -> after an error, skip it until then instead of waiting
 DOWN_SECONDS = 5.0
 
 
@@ -74,7 +75,16 @@ def _from_redis(url: str, key: str, ttl: float, name: str, compute: Callable[[],
         if cached is not None:
             return json.loads(cached)
         if client.set(PREFIX + key + ":lock", "1", nx=True, px=int(WAIT_SECONDS * 1000)):
-            value, text = _compute(name, compute)
+            cached = client.get(PREFIX + key)  # the holder before us may have finished since our first look
+            if cached is not None:
+                client.delete(PREFIX + key + ":lock")
+                return json.loads(cached)
+            try:
+                value, text = _compute(name, compute)
+            except Exception:  # the database failed: let the next viewer try at once, not after the lock
+                with contextlib.suppress(redis.RedisError):
+                    client.delete(PREFIX + key + ":lock")
+                raise
             try:
                 if text is not None:
                     client.set(PREFIX + key, text, px=max(int(ttl * 1000), 1))
@@ -116,12 +126,12 @@ def shared(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             def compute() -> Any:
                 return function(engine, *args, **kwargs)
 
-            global _redis_down_until
-            if settings.redis_url and time.monotonic() >= _redis_down_until:
+            url = settings.redis_url
+            if url and time.monotonic() >= _redis_down_until.get(url, 0.0):
                 try:
-                    return _from_redis(settings.redis_url, key, settings.cache_seconds, name, compute)
+                    return _from_redis(url, key, settings.cache_seconds, name, compute)
                 except redis.RedisError as exc:
-                    _redis_down_until = time.monotonic() + DOWN_SECONDS
+                    _redis_down_until[url] = time.monotonic() + DOWN_SECONDS
                     log.warning("result cache: Redis did not answer (%s); this process's own cache for %.0f s",
                                 exc, DOWN_SECONDS)
             return _from_process(key, settings.cache_seconds, name, compute)

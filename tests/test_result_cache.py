@@ -3,8 +3,12 @@ through Redis; a Redis that is down falls through to the database without an err
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
+
+import pytest
 
 from dashapp import result_cache
 from queries._sql import utc_now
@@ -49,7 +53,7 @@ def test_without_redis_the_cache_is_per_process_and_a_dead_redis_falls_through(d
 
     use_engine(pg_engine, CACHE_SECONDS="5", REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0")
     result_cache.clear()
-    result_cache._redis_down_until = 0.0
+    result_cache._redis_down_until.clear()
     started = time.monotonic()
     assert client.get("/api/crm-status").status_code == 200  # Redis refused: computed here, no error
     assert client.get("/api/crm-status").status_code == 200  # ... and not asked again for a while
@@ -60,3 +64,56 @@ def test_without_redis_the_cache_is_per_process_and_a_dead_redis_falls_through(d
     client.get("/api/crm-status")
     client.get("/api/crm-status")
     assert result_cache.COMPUTED["crm_status"] - before == 4  # CACHE_SECONDS=0: no cache
+
+
+def test_a_failed_computation_leaves_no_lock_behind(dash_app, use_engine, pg_engine, redis_url):
+    """The database failed for the viewer who held the lock: the next one computes at once."""
+    import redis
+    from sqlalchemy.exc import OperationalError
+
+    from dashapp import runtime
+
+    use_engine(pg_engine, REDIS_URL=redis_url, CACHE_SECONDS="30")
+    result_cache.clear()
+    calls: list[int] = []
+
+    @result_cache.shared("flaky")
+    def flaky(_engine, n: int) -> dict:
+        calls.append(n)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return {"n": n}
+
+    with pytest.raises(OperationalError):
+        flaky(runtime.engine(), 1)
+    assert redis.Redis.from_url(redis_url).keys(result_cache.PREFIX + "flaky:*") == []  # no lock left
+    assert flaky(runtime.engine(), 1) == {"n": 1} and calls == [1, 1]
+    assert flaky(runtime.engine(), 1) == {"n": 1} and calls == [1, 1]  # then cached
+
+
+def _without_now(payload: dict) -> dict:
+    """The payload without the window's end, which is "now" to the second and so moves between two requests."""
+    text = json.dumps({k: v for k, v in payload.items() if k != "end"})
+    return json.loads(re.sub(r"end=[0-9T%A-Z]+", "end=", text))
+
+
+@pytest.mark.parametrize("path,name", [("/api/performance-charts?days=7", "performance"),
+                                       ("/api/errors?days=7", "errors")])
+def test_the_performance_and_errors_pages_are_shared_too(dash_app, use_engine, pg_engine, redis_url, path, name):
+    """Through Redis and back the answer is the one computed straight from the database."""
+    from tests.rows import history_runs
+
+    insert_runs(pg_engine, [*edge_case_runs(), *history_runs()], utc_now())
+    client = dash_app.server.test_client()
+    use_engine(pg_engine, CACHE_SECONDS="0")
+    direct = client.get(path).json
+    use_engine(pg_engine, REDIS_URL=redis_url, CACHE_SECONDS="30")
+    result_cache.clear()
+    before = result_cache.COMPUTED.get(name, 0)
+    first, second = client.get(path).json, client.get(path).json
+    result_cache.clear()  # another process: from Redis
+    third = client.get(path).json
+    assert result_cache.COMPUTED[name] - before == 1
+    for answer in (first, second, third):
+        assert _without_now(answer) == _without_now(direct)
+    assert direct["sync_duration_trend" if name == "performance" else "error_classes"]  # there is something in it

@@ -9,9 +9,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import ids, runtime
+from dashapp import alert_payloads, ids, runtime
 from dashapp.http_errors import error_line
-from queries.alerts import firing_count
 
 log = logging.getLogger(__name__)
 # a bell drawn inline: no icon font or emoji font needed, nothing fetched
@@ -36,7 +35,7 @@ def alert_bell(refresh_seconds: int) -> html.A:
 )
 def refresh_bell(_ticks):
     try:
-        counts = firing_count(runtime.engine())
+        counts = alert_payloads.firing_counts(runtime.engine())
     except SQLAlchemyError as exc:  # no app tables yet, or the database is down: the bell says "?"
         log.debug("alert bell: %s", error_line(exc))
         return "?", "secondary"

@@ -1,6 +1,7 @@
 """Errors (``/errors``): the latest failures, error classes, and the CRMs that fail most.
 
-Everything: ``dashapp.payloads.errors_frames`` -> ``queries.errors``; served as /api/errors.
+Everything: ``dashapp.payloads.errors_payload`` (the shared cache) -> ``errors_frames`` ->
+``queries.errors``; served as /api/errors.
 Clicking a class (bar or link) opens the history filtered to its runs.
 """
 
@@ -106,7 +107,7 @@ def refresh_errors(_ticks, _clicks, days, previous):
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else 7
     start = day_start(payloads.window_days(days, now)[0])
     try:
-        data = payloads.errors_json(payloads.errors_frames(runtime.engine(), days, now), start, now)
+        data = payloads.errors_payload(runtime.engine(), days, now)
     except SQLAlchemyError as exc:
         log.warning("errors refresh failed: %s", error_line(exc))
         return no_update, no_update, no_update, no_update, failed(now, previous, error_line(exc))

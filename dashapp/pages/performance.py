@@ -1,7 +1,8 @@
 """Performance (``/performance``): durations, volumes, success rate, frequency and throughput.
 
-Every chart: ``dashapp.payloads.performance_frames`` -> ``queries.performance``; the same frames
-are served at /api/performance-charts.
+Every chart: ``dashapp.payloads.shared_performance_frames`` (the shared cache) ->
+``performance_frames`` -> ``queries.performance``; the same frames are served at
+/api/performance-charts.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else DAY_CHOICES[0]
     start = payloads.window_days(days, now)[0]
     try:
-        frames = payloads.performance_frames(runtime.engine(), days, now, crms or (), sync_types or ())
+        frames = payloads.shared_performance_frames(runtime.engine(), days, now, crms or (), sync_types or ())
     except (SQLAlchemyError, FilterError) as exc:
         log.warning("performance refresh failed: %s", error_line(exc))
         return (*(no_update for _ in CHARTS), failed(now, previous, error_line(exc)))
