@@ -64,6 +64,7 @@ class Settings:
     demo_stopped_crms: tuple[str, ...] = ()
     behind_proxy: bool = False
     cache_seconds: float = 10.0
+    statement_timeout_seconds: float = 10.0
 
     @property
     def retry_queue_name(self) -> str:
@@ -192,6 +193,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         demo_stopped_crms=_names(env.get("DEMO_STOPPED_CRMS")),
         behind_proxy=_bool(env, "BEHIND_PROXY", False),
         cache_seconds=_float(env, "CACHE_SECONDS", _int(env, "REFRESH_SECONDS", 30, 2, 86400) / 3, 0.0),
+        statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", 10.0, 0.0),
     )
 
 

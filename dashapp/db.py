@@ -61,8 +61,10 @@ def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine
 
 
 def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", app_schema: str = APP_DEFAULT_SCHEMA,
-                    **kwargs: object) -> Engine:
-    """A pooled, pre-pinging engine whose sessions run in ``data_timezone``."""
+                    statement_timeout_seconds: float = 0, **kwargs: object) -> Engine:
+    """A pooled, pre-pinging engine whose sessions run in ``data_timezone``; with
+    ``statement_timeout_seconds``, PostgreSQL cancels any statement that runs longer (waiting for
+    a lock included), so a slow database fails one panel in seconds instead of hanging the page."""
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     engine = create_engine(psycopg2_url(url), pool_pre_ping=True, **kwargs)
 
@@ -70,6 +72,8 @@ def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", app_schem
     def _set_zone(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         cur = dbapi_conn.cursor()
         cur.execute("SET TIME ZONE %s", (data_timezone,))
+        if statement_timeout_seconds > 0:
+            cur.execute("SET statement_timeout = %s", (max(1, round(statement_timeout_seconds * 1000)),))
         cur.close()
         dbapi_conn.commit()
 
@@ -92,7 +96,9 @@ def _with_options(engine: Engine, schema: str, data_timezone: str, app_schema: s
     )
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, serving: bool = False) -> Engine:
+    """The engine for ``settings``; ``serving``: the web app's, whose statements are cut off after
+    DB_STATEMENT_TIMEOUT_SECONDS (the CLI's migrations and the worker's runs are not)."""
     if settings.embedded:
         return sqlite_engine(settings.sqlite_path, settings.sync_schema, settings.data_timezone)
     url = settings.database_url or ""
@@ -102,7 +108,8 @@ def make_engine(settings: Settings) -> Engine:
             raise StartupError("DATABASE_URL: a SQLite URL needs a file path, e.g. sqlite:////tmp/sync.db")
         return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone)
     try:
-        return postgres_engine(url, settings.sync_schema, settings.data_timezone, settings.app_schema)
+        return postgres_engine(url, settings.sync_schema, settings.data_timezone, settings.app_schema,
+                               settings.statement_timeout_seconds if serving else 0)
     except (ArgumentError, ImportError, ValueError) as exc:
         raise StartupError(f"DATABASE_URL is not a usable database URL: {exc}") from None
 

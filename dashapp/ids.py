@@ -10,6 +10,9 @@ OVERVIEW_REFRESH_RECEIVED = "overview-refresh-received"
 OVERVIEW_REFRESH_TEXT = "overview-refresh-text"
 OVERVIEW_ERROR_BANNER = "overview-error-banner"
 OVERVIEW_CARDS = "overview-cards"
+OVERVIEW_CARDS_NOTE = "overview-cards-note"
+CRM_STATUS_NOTE = "crm-status-note"
+RECENT_ACTIVITY_NOTE = "recent-activity-note"
 CRM_STATUS_GRID = "crm-status-grid"
 VIEWER_TIMEZONE = "viewer-timezone"  # dcc.Store: DISPLAY_TIMEZONE, or the browser's own zone
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def prepare_engine(settings: Settings) -> Engine:
-    engine = make_engine(settings)
+    engine = make_engine(settings, serving=True)
     if settings.embedded:
         _fill_demo(settings, engine)
     check_database(engine, settings.sync_schema)

@@ -6,21 +6,18 @@ Everything: ``dashapp.api_usage_payloads`` -> ``queries.api_usage``; served as /
 
 from __future__ import annotations
 
-import logging
+from functools import partial
 
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
-from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import api_usage_payloads, ids, runtime
-from dashapp.components import figures
+from dashapp.components import figures, panel_note
 from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
-from dashapp.http_errors import error_line
 from queries._sql import utc_now
 
-log = logging.getLogger(__name__)
 WINDOWS = {1: "Last hour", 24: "Last 24 hours", 168: "Last 7 days"}
 LEVEL_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
 STATE_COLOURS = {"CLOSED": "success", "HALF_OPEN": "warning", "OPEN": "danger"}
@@ -28,6 +25,7 @@ REFRESH = RefreshIds(
     interval=ids.API_USAGE_INTERVAL, button=ids.API_USAGE_REFRESH_BUTTON, state=ids.API_USAGE_REFRESH_STATE,
     received=ids.API_USAGE_REFRESH_RECEIVED, text=ids.API_USAGE_REFRESH_TEXT, banner=ids.API_USAGE_ERROR_BANNER,
 )
+LIMITS, BREAKERS, CALLS = "Rate limits", "Circuit breakers", "API calls"  # the panels, as notes name them
 _MS = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
 _NUMBER = {**_MS, "valueFormatter": {"function": "formatCount(params.value)"}}
 
@@ -121,6 +119,7 @@ def _breaker_tile(breaker: dict) -> dbc.Col:
     Output(ids.API_STATS_GRID, "rowData"),
     Output(ids.API_USAGE_NOTE, "children"),
     Output(ids.API_USAGE_NOTE, "is_open"),
+    Output(ids.API_USAGE_NOTE, "color"),
     Output(REFRESH.state, "data"),
     Input(REFRESH.interval, "n_intervals"),
     Input(REFRESH.button, "n_clicks"),
@@ -131,30 +130,60 @@ def refresh_api_usage(_ticks, _clicks, hours, previous):
     now = utc_now()
     hours = int(hours) if str(hours).isdigit() and int(hours) in WINDOWS else 24
     engine = runtime.engine()
-    try:
-        stats = api_usage_payloads.api_stats(engine, hours, now)
-        limits = api_usage_payloads.rate_limit_list(engine, hours, now)
-        breakers = api_usage_payloads.breaker_list(engine, hours, now)
-    except SQLAlchemyError as exc:
-        log.warning("API usage refresh failed: %s", error_line(exc))
-        return (*(no_update for _ in range(10)), failed(now, previous, error_line(exc)))
-    note = stats.get("note")
-    why = f"No API calls recorded in the {WINDOWS[hours].lower()}"
+    stats, stats_error = panel_note.load(CALLS, lambda: api_usage_payloads.api_stats(engine, hours, now))
+    limits, limits_error = panel_note.load(LIMITS, lambda: api_usage_payloads.rate_limit_list(engine, hours, now))
+    breakers, breakers_error = panel_note.load(BREAKERS, lambda: api_usage_payloads.breaker_list(engine, hours, now))
+    errors = {LIMITS: limits_error, BREAKERS: breakers_error, CALLS: stats_error}
+    loaded = panel_note.loaded_before(previous)
+    if all(errors.values()):  # the database is down: the banner says so
+        state = panel_note.remember(failed(now, previous, stats_error), loaded, errors)
+        return (*(no_update for _ in range(11)), state)
+
+    def parts(panel: str, count: int, render, payload, empty: dict) -> tuple:
+        """A panel that failed after loading keeps its parts; one that never loaded shows its
+        empty state saying so."""
+        if errors[panel] and panel in loaded:
+            return (no_update,) * count
+        return render(payload or empty, f"{panel} did not load" if errors[panel] else None)
+
+    notes = [panel_note.sentence(panel, error, loaded) for panel, error in errors.items() if error]
+    if stats and stats.get("note"):
+        notes.append(stats["note"])
+    note = " ".join(notes) or None
+    return (
+        *parts(LIMITS, 3, _limit_parts, limits, {"limits": [], "history": []}),
+        *parts(BREAKERS, 2, _breaker_parts, breakers, {"breakers": []}),
+        *parts(CALLS, 3, partial(_calls_parts, hours=hours), stats, {"series": [], "endpoints": []}),
+        note, bool(note), "warning" if any(errors.values()) else "info",
+        panel_note.remember(refreshed(now), loaded, errors),
+    )
+
+
+def _limit_parts(limits: dict, why: str | None) -> tuple:
+    why = why or "No rate-limit headers seen in this window"
     return (
         [_rate_tile(i, limit) for i, limit in enumerate(limits["limits"])] or
-        [dbc.Col(html.Div("No rate-limit headers seen in this window.", className="text-muted small"))],
+        [dbc.Col(html.Div(why + ".", className="text-muted small"))],
         [limit["reset_at"] for limit in limits["limits"]],
-        figures.remaining_history(limits["history"], "No rate-limit headers seen in this window"),
+        figures.remaining_history(limits["history"], why),
+    )
+
+
+def _breaker_parts(breakers: dict, why: str | None) -> tuple:
+    return (
         [_breaker_tile(b) for b in breakers["breakers"]] or
-        [dbc.Col(html.Div("No circuit-breaker transitions recorded.", className="text-muted small"))],
-        figures.breaker_timeline(breakers["breakers"], "No transitions in this window"),
+        [dbc.Col(html.Div((why or "No circuit-breaker transitions recorded") + ".", className="text-muted small"))],
+        figures.breaker_timeline(breakers["breakers"], why or "No transitions in this window"),
+    )
+
+
+def _calls_parts(stats: dict, why: str | None, hours: int) -> tuple:
+    why = why or f"No API calls recorded in the {WINDOWS[hours].lower()}"
+    return (
         figures.api_series(stats["series"], "avg_ms", "Average latency (ms)", why),
         figures.api_series(stats["series"], "calls", "Calls", why),
         stats["endpoints"],
-        note, bool(note),
-        refreshed(now),
     )
-
 
 clientside_callback(
     """function (tick, resets) {

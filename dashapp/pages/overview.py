@@ -8,24 +8,20 @@ served at /api/stats, /api/crm-status and /api/recent-syncs.
 
 from __future__ import annotations
 
-import logging
-
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
-from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import api_usage_payloads, display, health, ids, payloads, runtime
-from dashapp.components import health_strip
+from dashapp.components import health_strip, panel_note
 from dashapp.components.crm_status_grid import crm_status_grid
 from dashapp.components.recent_activity import recent_activity_grid
 from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
 from dashapp.components.stat_cards import Stat, stat_cards
-from dashapp.http_errors import error_line
 from queries._sql import utc_now
 
-log = logging.getLogger(__name__)
 RECENT_RUNS = 20
+CARDS, CRMS, RECENT = "The cards", "CRM sync status", "Recent activity"  # the panels, as their notes name them
 
 REFRESH = RefreshIds(
     interval=ids.OVERVIEW_INTERVAL,
@@ -46,10 +42,13 @@ def layout(**_query: str) -> html.Div:
         ], className="align-items-center mb-3 g-2"),
         dcc.Interval(id=ids.HEALTH_STRIP_INTERVAL, interval=settings.health_refresh_seconds * 1000),
         html.Div(id=ids.HEALTH_STRIP, className="mb-3"),
+        html.Div(id=ids.OVERVIEW_CARDS_NOTE),
         dbc.Row(id=ids.OVERVIEW_CARDS, className="g-3 mb-2"),
         html.H5("CRM sync status", className="mt-2"),
+        html.Div(id=ids.CRM_STATUS_NOTE),
         crm_status_grid(settings.display_timezone),
         html.H5("Recent activity", className="mt-4"),
+        html.Div(id=ids.RECENT_ACTIVITY_NOTE),
         recent_activity_grid(settings.display_timezone),
     ])
 
@@ -75,24 +74,36 @@ def overview_cards(overview: dict, tightest: dict | None) -> list[dbc.Col]:
     Output(ids.OVERVIEW_CARDS, "children"),
     Output(ids.CRM_STATUS_GRID, "rowData"),
     Output(ids.RECENT_ACTIVITY_GRID, "rowData"),
+    Output(ids.OVERVIEW_CARDS_NOTE, "children"),
+    Output(ids.CRM_STATUS_NOTE, "children"),
+    Output(ids.RECENT_ACTIVITY_NOTE, "children"),
     Output(REFRESH.state, "data"),
     Input(REFRESH.interval, "n_intervals"),
     Input(REFRESH.button, "n_clicks"),
     State(REFRESH.state, "data"),
 )
 def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | None):
+    """Each panel loads on its own: one that fails keeps its numbers and says why; when every
+    panel fails (the database is down) the banner says so instead."""
     now = utc_now()
     engine = runtime.engine()
-    try:
-        stats = payloads.stats(engine, now)
-        crms = payloads.crm_statuses(engine, now)
-        recent = payloads.recent(engine, RECENT_RUNS, now)
-        tightest = api_usage_payloads.tightest(api_usage_payloads.rate_limit_list(engine, 1, now))
-    except SQLAlchemyError as exc:
-        log.warning("overview refresh failed: %s", error_line(exc))
-        return no_update, no_update, no_update, failed(now, previous, error_line(exc))
-    return overview_cards(stats["overview"], tightest), crms["crms"], recent["syncs"], refreshed(now)
-
+    cards, cards_error = panel_note.load(CARDS, lambda: overview_cards(
+        payloads.stats(engine, now)["overview"],
+        api_usage_payloads.tightest(api_usage_payloads.rate_limit_list(engine, 1, now))))
+    crms, crms_error = panel_note.load(CRMS, lambda: payloads.crm_statuses(engine, now)["crms"])
+    recent, recent_error = panel_note.load(RECENT, lambda: payloads.recent(engine, RECENT_RUNS, now)["syncs"])
+    errors = {CARDS: cards_error, CRMS: crms_error, RECENT: recent_error}
+    loaded = panel_note.loaded_before(previous)
+    if all(errors.values()):
+        return (no_update,) * 3 + (None,) * 3 + (
+            panel_note.remember(failed(now, previous, cards_error), loaded, errors),)
+    return (
+        no_update if cards_error else cards,
+        no_update if crms_error else crms,
+        no_update if recent_error else recent,
+        *(panel_note.note(panel, error, loaded) for panel, error in errors.items()),
+        panel_note.remember(refreshed(now), loaded, errors),
+    )
 
 @callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"))
 def refresh_health_strip(_ticks):
