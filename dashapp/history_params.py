@@ -27,7 +27,7 @@ DEFAULT_RANGE = "7d"
 def values(args: Mapping[str, list[str]], name: str) -> tuple[str, ...]:
     """Repeated and comma-separated values, blanks dropped, order kept, duplicates removed."""
     found: list[str] = []
-    for raw in args.get(name, []):
+    for raw in _checked(args, name):
         for item in raw.split(","):
             item = item.strip()
             if item and item not in found:
@@ -35,8 +35,16 @@ def values(args: Mapping[str, list[str]], name: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _checked(args: Mapping[str, list[str]], name: str) -> list[str]:
+    """The raw values of ``name``; a NUL character (which no text column can hold) is a BadParameter."""
+    raw = args.get(name, [])
+    if any("\x00" in value for value in raw):
+        raise BadParameter(name, "contains a NUL character")
+    return raw
+
+
 def first(args: Mapping[str, list[str]], name: str) -> str | None:
-    items = [v for v in args.get(name, []) if v.strip()]
+    items = [v for v in _checked(args, name) if v.strip()]
     return items[0].strip() if items else None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from queries.history import FilterError
@@ -25,7 +25,32 @@ def error_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _nul_in(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_nul_in(v) for v in value)
+    return False
+
+
+def refuse_nul_characters() -> None:
+    """Before an API, export or sign-in request: a NUL character in a parameter, a form field or
+    the JSON body (PostgreSQL text cannot hold one) is a 400 naming where it was."""
+    if not request.path.startswith(("/api/", "/export/", "/auth/")):
+        return None
+    for name, value in [*request.args.items(multi=True), *request.form.items(multi=True)]:
+        if "\x00" in name or "\x00" in value:
+            raise BadParameter(name.replace("\x00", "\\x00")[:40], "contains a NUL character")
+    if request.is_json and _nul_in(request.get_json(silent=True)):
+        raise BadParameter("body", "contains a NUL character")
+    return None
+
+
 def register(server: Flask) -> None:
+    server.before_request(refuse_nul_characters)
+
     @server.errorhandler(BadParameter)
     def bad_parameter(exc: BadParameter):
         return jsonify({"error": str(exc)}), 400

@@ -263,6 +263,8 @@ def parse_filter_model(text: str | None) -> dict:
         raise FilterError("filter: not valid JSON") from None
     if not isinstance(model, dict):
         raise FilterError("filter: must be a JSON object of column filters")
+    if "\x00" in json.dumps(model, ensure_ascii=False):
+        raise FilterError("filter: contains a NUL character, which no column holds")
     unknown = [str(column)[:40] for column in model if column not in COLUMNS]
     if unknown:
         raise FilterError(f"filter: unknown column {unknown[0]!r}")

@@ -16,6 +16,7 @@ from dashapp import auth, sign_in_limit
 from dashapp.auth import UsersFileError, add_user, parse_users
 from queries import failed_operations as queries
 from queries._sql import utc_now
+from tests.callbacks import callback_body
 from tests.conftest import empty_app_tables
 from tests.rows import Run, insert_runs
 
@@ -217,19 +218,10 @@ def test_a_user_taken_out_of_the_file_is_signed_out(dash_app, app_env, users_fil
     assert client.post(f"/api/failed-operations/{failed_ids[0]}/retry").status_code == 401
 
 
-def _callback(dash_app, output_part: str, inputs: list[dict], state: list[dict]) -> tuple[str, list[dict]]:
-    key = next(k for k in dash_app.callback_map if output_part in k)
-    outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True))
-               for part in key.strip(".").split("...")]
-    body = {"output": key, "outputs": outputs, "inputs": inputs, "state": state,
-            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
-    return key, [body]
-
-
 def confirm(client, dash_app, pending: dict) -> str:
     """Press the confirmation dialog's Retry button through Dash's own callback route; returns
     the message the page shows."""
-    _, (body,) = _callback(dash_app, "retry-result.children",
+    _, (body,) = callback_body(dash_app, "retry-result.children",
                            [{"id": "retry-confirm-button", "property": "n_clicks", "value": 1}],
                            [{"id": "retry-pending", "property": "data", "value": pending}])
     answer = client.post("/_dash-update-component", json=body)

@@ -21,7 +21,7 @@ from dashapp.components.filter_options import filter_options
 from dashapp.components.history_grid import history_grid
 from dashapp.http_errors import BadParameter, error_line
 from queries._sql import utc_now
-from queries.history import FilterError, history_count, history_page, history_row
+from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row
 
 log = logging.getLogger(__name__)
 RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom (UTC)"}
@@ -110,10 +110,27 @@ def _state_args(range_value, start, end, crms, statuses, sync_types, q, request:
     request = request or {}
     if request.get("filterModel"):
         state["filter"] = json.dumps(request["filterModel"], separators=(",", ":"))
-    sort = [f"{s['colId']}:{s['sort']}" for s in request.get("sortModel") or [] if isinstance(s, dict)]
-    if sort:
-        state["sort"] = ",".join(sort)
+    sort_model = request.get("sortModel") or []
+    if not isinstance(sort_model, list) or not all(isinstance(s, dict) and isinstance(s.get("colId"), str)
+                                                   and isinstance(s.get("sort"), str) for s in sort_model):
+        raise BadParameter("sort", "the grid's sort model must be a list of {colId, sort}")
+    if sort_model:
+        state["sort"] = ",".join(f"{s['colId']}:{s['sort']}" for s in sort_model)
     return state
+
+
+def _block(request: dict) -> tuple[int, int]:
+    """The grid's startRow and the number of rows it asks for, checked here so that a bad value is
+    named as the grid sent it (the query checks the offset's range)."""
+    start, end = request.get("startRow", 0), request.get("endRow")
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise BadParameter("startRow", f"must be a whole number from 0, got {str(start)[:20]!r}")
+    if end is None:
+        return start, 100
+    if not isinstance(end, int) or isinstance(end, bool) or not start < end <= start + MAX_PAGE:
+        raise BadParameter("endRow", f"must be a whole number from startRow + 1 to startRow + {MAX_PAGE}, "
+                                     f"got {str(end)[:20]!r}")
+    return start, end - start
 
 
 @callback(
@@ -130,17 +147,16 @@ def _state_args(range_value, start, end, crms, statuses, sync_types, q, request:
     prevent_initial_call=True,
 )
 def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response):
-    if not request:
+    if not request or not isinstance(request, dict):
         return (no_update,) * 6
     now = utc_now()
-    state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request)
-    search = history_params.to_search(state)
-    href = "/export/sync-history.csv" + search
-    first_block = int(request.get("startRow", 0)) == 0
     try:
+        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request)
+        search = history_params.to_search(state)
+        href = "/export/sync-history.csv" + search
+        start_row, limit = _block(request)
+        first_block = start_row == 0
         selection = history_params.parse(_as_lists(state), now, zone=zone or "UTC")
-        start_row = int(request.get("startRow", 0))
-        limit = max(1, int(request.get("endRow", start_row + 100)) - start_row)
         engine = runtime.engine()
         page = history_page(engine, selection, start_row, limit, now)
         rows = [payloads.run_record(row, "error_excerpt") for row in page.to_dict("records")]
