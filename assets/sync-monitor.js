@@ -152,6 +152,22 @@
       return search;
     },
 
+    alertRequest: function (acks, resolves, confirm, target, note) {
+      /* A click on the alerts page becomes a request in a Store, which the server acts on: the
+         buttons are re-rendered at every refresh, and a server callback fed by them would be
+         called again then, dropping the answer of one still on its way. */
+      var dc = window.dash_clientside, nu = dc.no_update, cc = dc.callback_context;
+      var clicked = cc.triggered && cc.triggered.length && cc.triggered[0].value;
+      var id = cc.triggered_id;
+      if (!clicked) { return [nu, nu, nu]; }
+      if (id && id.type === "alert-resolve") { return [nu, true, id.index]; }
+      if (id && id.type === "alert-acknowledge") {
+        return [{ id: id.index, action: "acknowledge", note: "", at: Date.now() }, nu, nu];
+      }
+      if (target === null || target === undefined) { return [nu, nu, nu]; }
+      return [{ id: target, action: "resolve", note: note || "", at: Date.now() }, false, null];
+    },
+
     refreshStatus: function (tick, received, state, config) {
       var zone = config && config.display_timezone;
       var every = (state && state.every) || (config && config.refresh_seconds) || 30;

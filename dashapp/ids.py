@@ -145,3 +145,4 @@ ALERTS_RESOLVE_CONFIRM = "alert-resolve-confirm"
 ALERTS_RESOLVE_TARGET = "alert-resolve-target"  # dcc.Store: the alert the dialog resolves
 ALERTS_ACTION_RESULT = "alert-action-result"
 ALERTS_ACTION_DONE = "alert-action-done"
+ALERTS_REQUEST = "alert-request"  # dcc.Store: {id, action, note} from a click, which the server carries out

@@ -190,6 +190,28 @@ def test_history_grid_filter_and_sort_model(client, dash_app):
     sweep()
 
 
+def test_alert_page_action_requests(client, dash_app):
+    """The alerts page's action (the Store its buttons fill), posted to its Dash callback with crafted
+    ids, actions and notes: always a "Not done" message on the page, nothing changed (no alert fires)."""
+    assert client.get("/_dash-dependencies").status_code == 200
+    signed_in = client.post("/auth/sign-in", data={"username": "alice", "password": "a-long-password", "next": "/"})
+    assert signed_in.status_code in (302, 303)  # the page's callbacks use the session, not Basic
+
+    @SWEEP
+    @given(st.one_of(st.integers(), st.sampled_from([2**63, 10**30]), JSON),
+           st.one_of(st.sampled_from(["acknowledge", "resolve", "delete"]), JSON), JSON)
+    def sweep(ident, action, note) -> None:
+        request = {"id": ident, "action": action, "note": note}
+        _, (body,) = callback_body(dash_app, "alert-action-result.children",
+                                   [{"id": "alert-request", "property": "data", "value": request}], [])
+        answer = client.post("/_dash-update-component", json=body)
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+        message = answer.get_json()["response"]["alert-action-result"]["children"]
+        assert message.startswith("Not done"), message
+
+    sweep()
+
+
 def test_sign_in_form_fields(client, pg_engine):
     """The sign-in form with crafted names, passwords and ``next`` values: a redirect back to this
     site, a 400 naming the field, or 429 once the attempts run out; never a 500."""

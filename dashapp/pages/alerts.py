@@ -10,7 +10,7 @@ import logging
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import alert_actions, alert_payloads, auth, ids, runtime
@@ -36,6 +36,7 @@ def layout(**_query: str) -> html.Div:
     return html.Div([
         dcc.Store(id=ids.ALERTS_RESOLVE_TARGET),
         dcc.Store(id=ids.ALERTS_ACTION_DONE),
+        dcc.Store(id=ids.ALERTS_REQUEST),
         dbc.Row([
             dbc.Col(html.H4("Alerts", className="mb-0"), xs=12, sm=6),
             dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
@@ -148,11 +149,9 @@ def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previ
     return _active(active["alerts"], can_act), badges, rows, refreshed(now)
 
 
-@callback(
-    Output(ids.ALERTS_ACTION_RESULT, "children"),
-    Output(ids.ALERTS_ACTION_RESULT, "color"),
-    Output(ids.ALERTS_ACTION_RESULT, "is_open"),
-    Output(ids.ALERTS_ACTION_DONE, "data"),
+clientside_callback(
+    ClientsideFunction("syncMonitor", "alertRequest"),
+    Output(ids.ALERTS_REQUEST, "data"),
     Output(ids.ALERTS_RESOLVE_MODAL, "is_open"),
     Output(ids.ALERTS_RESOLVE_TARGET, "data"),
     Input({"type": ids.ALERTS_ACK, "index": ALL}, "n_clicks"),
@@ -162,29 +161,34 @@ def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previ
     State(ids.ALERTS_RESOLVE_NOTE, "value"),
     prevent_initial_call=True,
 )
-def act_on_alert(_acks, _resolves, _confirm, target, note):
-    """Acknowledge at once; Resolve opens the dialog, whose button resolves with the note. The
-    role is checked on the server, in ``alert_actions.act``."""
-    trigger = ctx.triggered_id
-    if not (ctx.triggered and ctx.triggered[0].get("value")):
-        return (no_update,) * 6
-    if isinstance(trigger, dict) and trigger.get("type") == ids.ALERTS_RESOLVE:
-        return no_update, no_update, no_update, no_update, True, int(trigger["index"])
-    if isinstance(trigger, dict):
-        alert_id, action = int(trigger["index"]), "acknowledge"
-    elif target is not None:
-        alert_id, action = int(target), "resolve"
-    else:
-        return (no_update,) * 6
+
+
+@callback(
+    Output(ids.ALERTS_ACTION_RESULT, "children"),
+    Output(ids.ALERTS_ACTION_RESULT, "color"),
+    Output(ids.ALERTS_ACTION_RESULT, "is_open"),
+    Output(ids.ALERTS_ACTION_DONE, "data"),
+    Input(ids.ALERTS_REQUEST, "data"),
+    prevent_initial_call=True,
+)
+def act_on_alert(request: dict | None):
+    """Acknowledge, or resolve with the dialog's note: ``request`` is {id, action, note} from the
+    browser (``alertRequest``). The role is checked on the server, in ``alert_actions.act``."""
+    try:
+        alert_id, action, note = int(request["id"]), str(request["action"]), str(request.get("note") or "")
+    except (TypeError, KeyError, ValueError):
+        return "Not done: the request names no alert.", "danger", True, no_update
+    if action not in ("acknowledge", "resolve"):
+        return f"Not done: {action[:40]!r} is neither acknowledge nor resolve.", "danger", True, no_update
     settings = runtime.settings()
     try:
         outcome = alert_actions.act(settings, runtime.engine(), auth.current_user(settings), alert_id, action,
-                                    note or "", "page")
+                                    note, "page")
     except SQLAlchemyError as exc:
-        return f"Failed: {error_line(exc)}", "danger", True, no_update, False, None
+        return f"Failed: {error_line(exc)}", "danger", True, no_update
     ok = outcome.status == 200
     text = outcome.message if ok else f"Not done ({outcome.status}): {outcome.message}"
-    return text, "success" if ok else "danger", True, utc_now().isoformat(), False, None
+    return text, "success" if ok else "danger", True, utc_now().isoformat()
 
 
 register_clientside(REFRESH)
