@@ -10,8 +10,10 @@ import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pandas as pd
 import pytest
 from selenium.webdriver.common.by import By
+from sqlalchemy import text
 
 from dashapp import alerts
 from dashapp.auth import add_user
@@ -137,3 +139,30 @@ def test_late_fires_on_the_page_is_handled_and_resolves(dash_duo, dash_app, late
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, f"#alert-{late_id}")
     logs = dash_duo.get_logs()
     assert logs == [], "\n".join(e["message"][:300] for e in logs)
+
+
+@pytest.mark.usefixtures("browser_ready")
+def test_refreshes_keep_the_buttons_and_an_answer_still_arrives(dash_duo, dash_app, late_crm, pg_engine):
+    """Refreshes (every 2 s) leave an unchanged firing list as it is, so the button a user found is
+    still the one on the page; and while its acknowledgement waits on a locked row, refreshes land
+    around it and the answer still reaches the page."""
+    alerts.evaluate(pg_engine, late_crm)
+    late_id = int(firing(pg_engine)[("late", "latecrm")]["id"])
+    dash_duo.start_server(dash_app)
+    dash_duo.driver.get(dash_duo.server_url + "/sign-in?next=/alerts")
+    dash_duo.wait_for_element("#sign-in-username", timeout=10).send_keys("alice")
+    dash_duo.find_element("#sign-in-password").send_keys(PASSWORD)
+    dash_duo.find_element("#sign-in-submit").click()
+    dash_duo.wait_for_contains_text(f"#alert-{late_id}", "Latecrm", timeout=15)
+    button = dash_duo.find_element(f"#alert-{late_id} button")
+    time.sleep(4.5)  # two refreshes with nothing changed: the list is not drawn again (no stale button)
+    assert button.text == "Acknowledge"
+    with pg_engine.connect() as conn:
+        conn.execute(text("SELECT id FROM sync_monitor.alerts WHERE id = :id FOR UPDATE"), {"id": late_id})
+        button.click()  # its UPDATE waits on the lock
+        time.sleep(5)  # two refreshes re-render the list meanwhile
+        assert pd.isna(alert_list(pg_engine).set_index("id").loc[late_id, "acknowledged_by"])
+        conn.rollback()
+    dash_duo.wait_for_contains_text("#alert-action-result", f"alert {late_id} acknowledged", timeout=10)
+    assert alert_list(pg_engine).set_index("id").loc[late_id, "acknowledged_by"] == "alice"
+    assert dash_duo.get_logs() == []

@@ -5,6 +5,8 @@ audited on the server, like the API)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import dash
@@ -146,7 +148,12 @@ def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previ
                         id=f"alerts-count-{severity}") for severity in ("critical", "warning")]
     can_act = auth.refusal(settings, auth.current_user(settings)) is None
     rows = [{**a, "row_id": str(a["id"])} for a in history["alerts"]]
-    return _active(active["alerts"], can_act), badges, rows, refreshed(now)
+    # the firing list is drawn again only when it changed, so a refresh never swaps a button
+    # from under the pointer that is about to click it
+    drawn = hashlib.sha256(json.dumps([active["alerts"], can_act], sort_keys=True, default=str).encode()).hexdigest()
+    unchanged = bool(previous and previous.get("ok") and previous.get("drawn") == drawn)
+    firing = no_update if unchanged else _active(active["alerts"], can_act)
+    return firing, badges, rows, {**refreshed(now), "drawn": drawn}
 
 
 clientside_callback(
