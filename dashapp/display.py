@@ -1,8 +1,11 @@
-"""How values read on screen and in JSON: CRM display names, status colours, UTC ISO times."""
+"""How values read on screen and in JSON: CRM display names, status colours, UTC ISO times, a
+time in the viewer's zone."""
 
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
@@ -33,6 +36,19 @@ def iso_utc(value: object) -> str | None:
     moment = pd.Timestamp(value)
     moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_clock(value: object, zone: str | None) -> str:
+    """A time as the viewer reads it: ``2026-11-23 14:05 PST`` in ``zone`` (an IANA name; UTC when
+    missing or unknown), or "" for a missing time."""
+    moment = iso_utc(value)
+    if moment is None:
+        return ""
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def percent(value: float) -> str:

@@ -4,6 +4,7 @@ answers 401/403/409; and a success resolves the late alert with a second webhook
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -15,7 +16,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import text
 
-from dashapp import alerts
+from dashapp import alerts, runtime
 from dashapp.auth import add_user
 from queries._sql import utc_now
 from queries.alerts import alert_list
@@ -147,13 +148,17 @@ def test_refreshes_keep_the_buttons_and_an_answer_still_arrives(dash_duo, dash_a
     still the one on the page; and while its acknowledgement waits on a locked row, refreshes land
     around it and the answer still reaches the page."""
     alerts.evaluate(pg_engine, late_crm)
-    late_id = int(firing(pg_engine)[("late", "latecrm")]["id"])
+    late = firing(pg_engine)[("late", "latecrm")]
+    late_id = int(late["id"])
+    runtime.current.settings = dataclasses.replace(late_crm, display_timezone="America/Los_Angeles")
+    fired_here = pd.Timestamp(late["fired_at"]).tz_convert("America/Los_Angeles")  # read as UTC
     dash_duo.start_server(dash_app)
     dash_duo.driver.get(dash_duo.server_url + "/sign-in?next=/alerts")
     dash_duo.wait_for_element("#sign-in-username", timeout=10).send_keys("alice")
     dash_duo.find_element("#sign-in-password").send_keys(PASSWORD)
     dash_duo.find_element("#sign-in-submit").click()
     dash_duo.wait_for_contains_text(f"#alert-{late_id}", "Latecrm", timeout=15)
+    assert f"since {fired_here:%Y-%m-%d %H:%M %Z}" in dash_duo.find_element(f"#alert-{late_id}").text  # PST or PDT
     button = dash_duo.find_element(f"#alert-{late_id} button")
     time.sleep(4.5)  # two refreshes with nothing changed: the list is not drawn again (no stale button)
     assert button.text == "Acknowledge"

@@ -15,7 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import alert_actions, alert_payloads, auth, ids, runtime
+from dashapp import alert_actions, alert_payloads, auth, display, ids, runtime
 from dashapp.alert_config import DEFAULTS, SEVERITIES
 from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
 from dashapp.http_errors import BadParameter, error_line
@@ -85,7 +85,7 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
-def _active(rows: list[dict], can_act: bool) -> html.Div:
+def _active(rows: list[dict], can_act: bool, zone: str | None) -> html.Div:
     if not rows:
         return html.Div("Nothing is firing.", className="text-muted", id="no-firing-alerts")
     rows = sorted(rows, key=lambda r: (r["severity"] != "critical", r["fired_at"] or ""))
@@ -105,8 +105,8 @@ def _active(rows: list[dict], can_act: bool) -> html.Div:
             html.Div([
                 dbc.Badge(r["severity"], color=COLOURS.get(r["severity"], "secondary"), className="me-2"),
                 html.Strong(f"{r['rule']} · {r['subject']}"),
-                html.Span(f" since {(r['fired_at'] or '').replace('T', ' ').replace('Z', ' UTC')}",
-                          className="text-muted small"),
+                html.Span(f" since {display.local_clock(r['fired_at'], zone)}", className="text-muted small",
+                          title=r["fired_at"] or ""),
                 html.Span(buttons, className="float-end"),
             ]),
             html.Div(r["summary"], className="small mt-1"),
@@ -130,8 +130,9 @@ def _active(rows: list[dict], can_act: bool) -> html.Div:
     Input(ids.ALERTS_RULE, "value"),
     Input(ids.ALERTS_ACTION_DONE, "data"),
     State(REFRESH.state, "data"),
+    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previous):
+def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previous, zone):
     now = utc_now()
     settings = runtime.settings()
     try:
@@ -150,9 +151,10 @@ def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previ
     rows = [{**a, "row_id": str(a["id"])} for a in history["alerts"]]
     # the firing list is drawn again only when it changed, so a refresh never swaps a button
     # from under the pointer that is about to click it
-    drawn = hashlib.sha256(json.dumps([active["alerts"], can_act], sort_keys=True, default=str).encode()).hexdigest()
+    drawn = json.dumps([active["alerts"], can_act, zone], sort_keys=True, default=str)
+    drawn = hashlib.sha256(drawn.encode()).hexdigest()
     unchanged = bool(previous and previous.get("ok") and previous.get("drawn") == drawn)
-    firing = no_update if unchanged else _active(active["alerts"], can_act)
+    firing = no_update if unchanged else _active(active["alerts"], can_act, zone)
     return firing, badges, rows, {**refreshed(now), "drawn": drawn}
 
 
