@@ -52,6 +52,11 @@ class Refusal:
     status: int
     message: str
 
+    @property
+    def read_only_note(self) -> str:
+        """The line a page shows above actions it hides: "Read-only: sign in as an operator …"."""
+        return f"Read-only: {self.message.removeprefix('read-only: ')}."
+
 
 def parse_users(text: str, where: str) -> dict[str, dict[str, str]]:
     try:

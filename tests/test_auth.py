@@ -14,6 +14,7 @@ import redis
 
 from dashapp import auth, sign_in_limit
 from dashapp.auth import UsersFileError, add_user, parse_users
+from dashapp.config import load_settings
 from queries import failed_operations as queries
 from queries._sql import utc_now
 from tests.callbacks import callback_body
@@ -247,3 +248,9 @@ def test_the_page_callback_checks_the_role_on_the_server(dash_app, app_env, pg_e
     assert redis.Redis.from_url(redis_url).llen(queue) == 3
     page_rows = [(r["actor"], r["result"], r["operations"]) for r in audit_rows(pg_engine) if r["source"] == "page"]
     assert page_rows == [("anonymous", "denied", 1), ("bob", "denied", 1), ("alice", "ok", 1), ("alice", "ok", 2)]
+
+
+def test_the_read_only_note_says_read_only_once(tmp_path):
+    settings = load_settings({"AUTH_USERS_FILE": str(tmp_path / "absent.json")})
+    refused = auth.refusal(settings, None, "retry")
+    assert refused.read_only_note.startswith("Read-only: ") and refused.read_only_note.count("ead-only") == 1

@@ -33,7 +33,7 @@ COLOURS = {"critical": "danger", "warning": "warning"}
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     refused = auth.refusal(settings, auth.current_user(settings), "acknowledge or resolve alerts")
-    note = dbc.Alert(f"Read-only: {refused.message}.", color="secondary", className="py-2 small") if refused else ""
+    note = dbc.Alert(refused.read_only_note, color="secondary", className="py-2 small") if refused else ""
     zone = {"timeZone": settings.display_timezone}
     return html.Div([
         dcc.Store(id=ids.ALERTS_RESOLVE_TARGET),

@@ -43,7 +43,7 @@ def _access_note(settings, user: auth.User | None) -> tuple[html.Div | str, bool
             note = html.Span(["Read-only. ", dcc.Link("Sign in", href="/sign-in?next=/failed"),
                               " as an operator to retry."])
         else:
-            note = html.Span(f"Read-only: {refused.message}.")
+            note = html.Span(refused.read_only_note)
         return dbc.Alert(note, color="secondary", className="py-2 small mb-3"), False
     if not settings.celery_broker_url:
         return dbc.Alert("Retries need a Celery broker: set CELERY_BROKER_URL (or REDIS_URL) and run "
