@@ -20,6 +20,7 @@ from dashapp import alerts, runtime
 from dashapp.auth import add_user
 from queries._sql import utc_now
 from queries.alerts import alert_list
+from tests.browser_steps import sign_in
 from tests.conftest import empty_app_tables
 from tests.rows import Run, insert_runs, insert_schedules
 
@@ -107,10 +108,7 @@ def test_late_fires_on_the_page_is_handled_and_resolves(dash_duo, dash_app, late
         ("firing", "late", "latecrm"), ("firing", "error_rate", "ratecrm")}
 
     dash_duo.start_server(dash_app)
-    dash_duo.driver.get(dash_duo.server_url + "/sign-in?next=/alerts")
-    dash_duo.wait_for_element("#sign-in-username", timeout=10).send_keys("alice")
-    dash_duo.find_element("#sign-in-password").send_keys(PASSWORD)
-    dash_duo.find_element("#sign-in-submit").click()
+    sign_in(dash_duo, "alice", PASSWORD, "/alerts")
     dash_duo.wait_for_contains_text(f"#alert-{late_id}", "Latecrm: no successful sync for 25 min", timeout=15)
     dash_duo.wait_for_text_to_equal("#alerts-bell-count", str(len(found)), timeout=15)
     assert "bg-danger" in dash_duo.find_element("#alerts-bell-count").get_attribute("class")
@@ -153,10 +151,7 @@ def test_refreshes_keep_the_buttons_and_an_answer_still_arrives(dash_duo, dash_a
     runtime.current.settings = dataclasses.replace(late_crm, display_timezone="America/Los_Angeles")
     fired_here = pd.Timestamp(late["fired_at"]).tz_convert("America/Los_Angeles")  # read as UTC
     dash_duo.start_server(dash_app)
-    dash_duo.driver.get(dash_duo.server_url + "/sign-in?next=/alerts")
-    dash_duo.wait_for_element("#sign-in-username", timeout=10).send_keys("alice")
-    dash_duo.find_element("#sign-in-password").send_keys(PASSWORD)
-    dash_duo.find_element("#sign-in-submit").click()
+    sign_in(dash_duo, "alice", PASSWORD, "/alerts")
     dash_duo.wait_for_contains_text(f"#alert-{late_id}", "Latecrm", timeout=15)
     assert f"since {fired_here:%Y-%m-%d %H:%M %Z}" in dash_duo.find_element(f"#alert-{late_id}").text  # PST or PDT
     button = dash_duo.find_element(f"#alert-{late_id} button")

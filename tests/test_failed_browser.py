@@ -15,6 +15,7 @@ from selenium.webdriver.common.keys import Keys
 from dashapp.auth import add_user
 from queries import failed_operations as queries
 from queries._sql import utc_now
+from tests.browser_steps import sign_in
 from tests.celery_worker import celery_worker
 from tests.conftest import empty_app_tables
 from tests.rows import Run, insert_runs
@@ -41,13 +42,6 @@ def console(dash_app, use_engine, pg_engine, postgres_url, redis_url, tmp_path):
         yield [int(r.id) for r in runs]
 
 
-def sign_in(dash_duo, name: str) -> None:
-    dash_duo.wait_for_element("#sign-in-username", timeout=10).send_keys(name)
-    dash_duo.find_element("#sign-in-password").send_keys(PASSWORD)
-    dash_duo.find_element("#sign-in-submit").click()
-    dash_duo.wait_for_contains_text("#signed-in-user", name, timeout=10)
-
-
 def state_cell(sync_id: int) -> str:
     return f'#failed-operations-grid .ag-row[row-id="{sync_id}"] .ag-cell[col-id="state"]'
 
@@ -56,8 +50,7 @@ def test_an_operator_retries_and_watches_them_resolve_a_viewer_cannot_act(dash_d
     first, second, third, other = console
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_contains_text("#read-only-badge, #sign-in-link", "Sign in", timeout=10)
-    dash_duo.driver.get(dash_duo.server_url + "/sign-in?next=/failed")
-    sign_in(dash_duo, "alice")
+    sign_in(dash_duo, "alice", PASSWORD, "/failed")
     dash_duo.wait_for_contains_text(state_cell(first), "failed", timeout=15)
     assert "alice · operator" in dash_duo.find_element("#signed-in-user").text
 
@@ -93,8 +86,7 @@ def test_an_operator_retries_and_watches_them_resolve_a_viewer_cannot_act(dash_d
     # the viewer: same page, same rows, nothing to act with
     dash_duo.find_element("#sign-out-button").click()
     dash_duo.wait_for_element("#sign-in-link", timeout=10)
-    dash_duo.driver.get(dash_duo.server_url + "/sign-in?next=/failed")
-    sign_in(dash_duo, "bob")
+    sign_in(dash_duo, "bob", PASSWORD, "/failed")
     dash_duo.wait_for_contains_text(state_cell(first), "resolved", timeout=15)
     assert "d-none" in dash_duo.find_element("#failed-actions").get_attribute("class")
     assert "bob is a viewer" in dash_duo.find_element("#failed-access-note").text

@@ -1,0 +1,12 @@
+"""Steps the browser tests share: signing in through the page's own form."""
+
+from __future__ import annotations
+
+
+def sign_in(dash_duo, name: str, password: str, next_path: str) -> None:
+    """Open the sign-in page for ``next_path``, sign in as ``name``, wait until the navbar names them."""
+    dash_duo.driver.get(dash_duo.server_url + f"/sign-in?next={next_path}")
+    dash_duo.wait_for_element("#sign-in-username", timeout=10).send_keys(name)
+    dash_duo.find_element("#sign-in-password").send_keys(password)
+    dash_duo.find_element("#sign-in-submit").click()
+    dash_duo.wait_for_contains_text("#signed-in-user", name, timeout=10)
