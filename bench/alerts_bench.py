@@ -9,11 +9,10 @@ medians over --repeat runs. Tests never assert times.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from datetime import timedelta
 
-from bench.fill import ADMIN_URL, database_url, fill
+from bench.fill import database_arguments, database_url, fill
 from bench.history_bench import measure
 from dashapp import alert_config, alert_rules, alerts, migrate
 from dashapp.config import load_settings
@@ -28,12 +27,7 @@ def timed(function, repeat: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--database", default="sync_monitor_bench")
-    parser.add_argument("--admin-url", default=ADMIN_URL)
-    parser.add_argument("--reuse", action="store_true")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = database_arguments(__doc__.splitlines()[0], 1_000_000, repeat=5)
     args = parser.parse_args()
     if not args.reuse:
         print(f"filled {args.rows:,} runs in {fill(args.admin_url, args.database, args.rows):.0f} s")

@@ -6,14 +6,13 @@ its floor (the same SQL straight through psycopg2). Target: p95 at most 150 ms.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from datetime import timedelta
 
 from sqlalchemy import text
 
-from bench.fill import ADMIN_URL, database_url
+from bench.fill import database_arguments, database_url
 from bench.history_bench import Recorder, p95, with_floor
 from dashapp import migrate
 from dashapp.db import postgres_engine
@@ -62,12 +61,7 @@ def fill(engine, rows: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--database", default="sync_monitor_bench")
-    parser.add_argument("--admin-url", default=ADMIN_URL)
-    parser.add_argument("--reuse", action="store_true")
-    parser.add_argument("--repeat", type=int, default=7)
+    parser = database_arguments(__doc__.splitlines()[0], 10_000_000, repeat=7)
     args = parser.parse_args()
     engine = postgres_engine(database_url(args.admin_url, args.database), "orchestration")
     if not args.reuse:

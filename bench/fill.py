@@ -97,12 +97,21 @@ def set_recommended_indexes(url: str, present: bool) -> None:
     engine.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+def database_arguments(description: str, rows: int, repeat: int | None = None) -> argparse.ArgumentParser:
+    """The options every benchmark on a filled database takes: --rows, --database, --admin-url and,
+    with ``repeat``, --reuse (keep an already filled database) and --repeat."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rows", type=int, default=rows)
     parser.add_argument("--database", default="sync_monitor_bench")
     parser.add_argument("--admin-url", default=ADMIN_URL)
-    args = parser.parse_args()
+    if repeat is not None:
+        parser.add_argument("--reuse", action="store_true", help="keep an already filled database")
+        parser.add_argument("--repeat", type=int, default=repeat)
+    return parser
+
+
+def main() -> None:
+    args = database_arguments(__doc__.splitlines()[0], 1_000_000).parse_args()
     seconds = fill(args.admin_url, args.database, args.rows)
     print(f"filled {args.database} with {args.rows:,} runs in {seconds:.1f} s")
 

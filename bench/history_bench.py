@@ -10,7 +10,6 @@ rows, 2 cores): page queries p95 <= 100 ms; export >= 50% of COPY's rows/s, < 10
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import threading
 import time
@@ -20,7 +19,7 @@ from datetime import timedelta
 import psutil
 from sqlalchemy import event
 
-from bench.fill import ADMIN_URL, database_url, fill, set_recommended_indexes
+from bench.fill import database_arguments, database_url, fill, set_recommended_indexes
 from dashapp import payloads
 from dashapp.config import load_settings
 from dashapp.db import postgres_engine
@@ -193,12 +192,7 @@ def report(title: str, results, export) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--database", default="sync_monitor_bench")
-    parser.add_argument("--admin-url", default=ADMIN_URL)
-    parser.add_argument("--reuse", action="store_true", help="keep an already filled database")
-    parser.add_argument("--repeat", type=int, default=15)
+    parser = database_arguments(__doc__.splitlines()[0], 1_000_000, repeat=15)
     parser.add_argument("--skip-export", action="store_true")
     args = parser.parse_args()
     if not args.reuse:
