@@ -39,6 +39,14 @@ def refresh_bar(rid: RefreshIds, refresh_seconds: int) -> html.Div:
     ])
 
 
+def page_header(title: str, rid: RefreshIds, refresh_seconds: int) -> dbc.Row:
+    """A self-refreshing page's first row: its title, and the refresh bar on the right."""
+    return dbc.Row([
+        dbc.Col(html.H4(title, className="mb-0"), xs=12, sm=6),
+        dbc.Col(refresh_bar(rid, refresh_seconds), xs=12, sm=6),
+    ], className="align-items-center mb-3 g-2")
+
+
 def refreshed(now: datetime, every: int | None = None) -> dict:
     """A good refresh; ``every``: the seconds to the next one when the page changed its pace."""
     state = {"ok": True, "updated_at": display.iso_utc(now), "error": None}

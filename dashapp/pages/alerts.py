@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import alert_actions, alert_payloads, auth, display, ids, runtime
 from dashapp.alert_config import DEFAULTS, SEVERITIES
-from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.http_errors import BadParameter, error_line
 from queries._sql import utc_now
 from queries.alerts import ALERT_STATES
@@ -39,10 +39,7 @@ def layout(**_query: str) -> html.Div:
         dcc.Store(id=ids.ALERTS_RESOLVE_TARGET),
         dcc.Store(id=ids.ALERTS_ACTION_DONE),
         dcc.Store(id=ids.ALERTS_REQUEST),
-        dbc.Row([
-            dbc.Col(html.H4("Alerts", className="mb-0"), xs=12, sm=6),
-            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
-        ], className="align-items-center mb-3 g-2"),
+        page_header("Alerts", REFRESH, settings.refresh_seconds),
         note,
         html.Div(id=ids.ALERTS_COUNTS, className="mb-2"),
         dbc.Alert(id=ids.ALERTS_ACTION_RESULT, is_open=False, dismissable=True, className="py-2 small"),

@@ -15,7 +15,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, 
 
 from dashapp import api_usage_payloads, ids, runtime
 from dashapp.components import figures, panel_note
-from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import utc_now
 
 WINDOWS = {1: "Last hour", 24: "Last 24 hours", 168: "Last 7 days"}
@@ -50,10 +50,7 @@ def layout(**_query: str) -> html.Div:
     graph = {"config": {"displaylogo": False, "responsive": True}, "style": {"height": "320px"}}
     return html.Div([
         dcc.Store(id=ids.RATE_LIMIT_RESETS),
-        dbc.Row([
-            dbc.Col(html.H4("API usage", className="mb-0"), xs=12, sm=6),
-            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
-        ], className="align-items-center mb-3 g-2"),
+        page_header("API usage", REFRESH, settings.refresh_seconds),
         dbc.Row(dbc.Col(dbc.Select(id=ids.API_USAGE_HOURS, value="24", size="sm",
                                    options=[{"label": v, "value": str(k)} for k, v in WINDOWS.items()]), xs=12, md=3),
                 className="mb-3"),

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import ids, payloads, runtime
 from dashapp.components import figures
-from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.day_cache import day_start
 from dashapp.http_errors import error_line
 from queries._sql import utc_now
@@ -33,10 +33,7 @@ def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
         dcc.Location(id=ids.ERRORS_NAVIGATE, refresh=True),
-        dbc.Row([
-            dbc.Col(html.H4("Errors", className="mb-0"), xs=12, sm=6),
-            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
-        ], className="align-items-center mb-3 g-2"),
+        page_header("Errors", REFRESH, settings.refresh_seconds),
         dbc.Row(dbc.Col(dbc.Select(id=ids.ERRORS_DAYS, value="7", size="sm", options=[
             {"label": "Today (UTC)" if d == 1 else f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
             xs=12, md=3), className="mb-3"),

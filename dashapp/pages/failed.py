@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import auth, failed_payloads, ids, retry_action, runtime
 from dashapp.components.failed_grid import failed_grid
 from dashapp.components.filter_options import filter_options
-from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.http_errors import BadParameter, error_line
 from queries import failed_operations as queries
 from queries._sql import utc_now
@@ -59,10 +59,7 @@ def layout(**_query: str) -> html.Div:
         dcc.Store(id=ids.FAILED_PENDING),
         dcc.Store(id=ids.FAILED_ACTION_DONE),
         dcc.Store(id=ids.FAILED_DETAILS_ID),
-        dbc.Row([
-            dbc.Col(html.H4("Failed operations", className="mb-0"), xs=12, sm=6),
-            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
-        ], className="align-items-center mb-3 g-2"),
+        page_header("Failed operations", REFRESH, settings.refresh_seconds),
         html.Div(note, id=ids.FAILED_ACCESS_NOTE),
         dbc.Row([
             dbc.Col(dbc.Select(id=ids.FAILED_AGE, value=failed_payloads.DEFAULT_AGE, size="sm",

@@ -16,7 +16,7 @@ from dashapp import api_usage_payloads, display, health, ids, payloads, runtime
 from dashapp.components import health_strip, panel_note
 from dashapp.components.crm_status_grid import crm_status_grid
 from dashapp.components.recent_activity import recent_activity_grid
-from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.components.stat_cards import Stat, stat_cards
 from queries._sql import utc_now
 
@@ -36,10 +36,7 @@ REFRESH = RefreshIds(
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
-        dbc.Row([
-            dbc.Col(html.H4("Overview", className="mb-0"), xs=12, sm=6),
-            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
-        ], className="align-items-center mb-3 g-2"),
+        page_header("Overview", REFRESH, settings.refresh_seconds),
         dcc.Interval(id=ids.HEALTH_STRIP_INTERVAL, interval=settings.health_refresh_seconds * 1000),
         html.Div(id=ids.HEALTH_STRIP, className="mb-3"),
         html.Div(id=ids.OVERVIEW_CARDS_NOTE),

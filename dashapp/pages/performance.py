@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import ids, payloads, runtime
 from dashapp.components import figures
 from dashapp.components.filter_options import filter_options
-from dashapp.components.refresh_bar import RefreshIds, failed, refresh_bar, refreshed, register_clientside
+from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.http_errors import error_line
 from queries._sql import FilterError, utc_now
 
@@ -40,10 +40,7 @@ def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     multi = {"multi": True, "clearable": True}
     return html.Div([
-        dbc.Row([
-            dbc.Col(html.H4("Performance", className="mb-0"), xs=12, sm=6),
-            dbc.Col(refresh_bar(REFRESH, settings.refresh_seconds), xs=12, sm=6),
-        ], className="align-items-center mb-3 g-2"),
+        page_header("Performance", REFRESH, settings.refresh_seconds),
         dbc.Row([
             dbc.Col(dbc.Select(id=ids.PERFORMANCE_DAYS, value="7", size="sm",
                                options=[{"label": f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
