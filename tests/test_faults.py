@@ -124,7 +124,7 @@ def test_redis_stopped_and_started_while_viewers_refresh(dash_duo, dash_app, use
     dash_duo.start_server(dash_app)
     cards_show(dash_duo, expected_overview(runs))
     dash_duo.wait_for_contains_text("#health-pill-redis", " MB", timeout=10)
-    assert own_redis_keys(own_redis)  # the shared cache is in use
+    wait_for_cached_keys(own_redis, 10, "the shared cache never used Redis")  # kept 1 s: a refresh writes again
 
     own_redis.stop()
     dash_duo.wait_for_contains_text("#health-pill-redis", "down", timeout=15)
@@ -138,17 +138,18 @@ def test_redis_stopped_and_started_while_viewers_refresh(dash_duo, dash_app, use
 
     own_redis.start()
     dash_duo.wait_for_contains_text("#health-pill-redis", " MB", timeout=20)
-    deadline = time.monotonic() + result_cache.DOWN_SECONDS + 10
-    while not own_redis_keys(own_redis):  # after a few seconds the cache goes back to Redis
-        assert time.monotonic() < deadline, "the result cache never went back to Redis"
-        time.sleep(0.5)
+    wait_for_cached_keys(own_redis, result_cache.DOWN_SECONDS + 10, "the result cache never went back to Redis")
     assert dash_duo.get_logs() == []
 
 
-def own_redis_keys(server: RedisServer) -> list:
+def wait_for_cached_keys(server: RedisServer, seconds: float, failure: str) -> None:
+    """Until the result cache has a key in ``server`` (each lives CACHE_SECONDS, so poll)."""
     import redis
 
-    return redis.Redis.from_url(server.url).keys(result_cache.PREFIX + "*")
+    client, deadline = redis.Redis.from_url(server.url), time.monotonic() + seconds
+    while not client.keys(result_cache.PREFIX + "*"):
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.2)
 
 
 def test_a_celery_worker_killed_mid_retry_loses_nothing(pg_engine, postgres_url, tmp_path: Path, dash_app,
