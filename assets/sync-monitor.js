@@ -48,15 +48,21 @@
     return value === null || value === undefined ? "—" : Number(value).toLocaleString("en-US");
   }
 
+  function formatMs(value) {  /* latencies: whole milliseconds, 28926.192 -> "28,926" */
+    return value === null || value === undefined ? "—" :
+      Number(value).toLocaleString("en-US", { maximumFractionDigits: 0 });
+  }
+
   var BADGES = { success: "success", failed: "danger", running: "primary", partial: "warning",
                  queued: "info", resolved: "success", abandoned: "dark" };
 
   window.syncMonitor = {
-    relative: relative, absolute: absolute, duration: duration, formatCount: formatCount
+    relative: relative, absolute: absolute, duration: duration, formatCount: formatCount, formatMs: formatMs
   };
 
   var functions = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   functions.formatCount = formatCount;
+  functions.formatMs = formatMs;
 
   var React = window.React;
   var renderers = window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy
+import pandas as pd
 import pytest
 
 from dashapp import api_calls
@@ -76,14 +77,15 @@ def test_the_json_routes(dash_app, use_engine, recorded_pg, crm_server):  # noqa
 def test_the_page_shows_calls_quota_countdown_and_an_open_breaker(dash_duo, dash_app, use_engine, recorded_pg,
                                                                   crm_server, browser_ready):  # noqa: F811
     engine, writer = recorded_pg
-    use_engine(engine)
+    use_engine(engine, DISPLAY_TIMEZONE="America/Los_Angeles")
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/api-usage")
     dash_duo.wait_for_contains_text("#rate-limit-tiles", "No rate-limit headers", timeout=15)
     drive(crm_server, writer)
     dash_duo.find_element("#api-usage-refresh-button").click()  # within one refresh
     dash_duo.wait_for_contains_text("#rate-limit-tiles", "37 of 100 left", timeout=15)
-    assert "2 × 429 in the window" in dash_duo.find_element("#rate-limit-tiles").text
+    # a periodic refresh may land while drive() still calls: wait for the one after its last call
+    dash_duo.wait_for_contains_text("#rate-limit-tiles", "2 × 429 in the window", timeout=15)
     countdown = dash_duo.find_element("#rate-limit-tiles").text
     first = [line for line in countdown.splitlines() if "resets in" in line]
     assert first, countdown
@@ -94,4 +96,17 @@ def test_the_page_shows_calls_quota_countdown_and_an_open_breaker(dash_duo, dash
     badge = dash_duo.find_element("#breaker-tiles .breaker-state")
     assert badge.text == "OPEN" and "bg-danger" in badge.get_attribute("class")
     dash_duo.wait_for_contains_text("#api-stats-grid", "/calls.json", timeout=5)
+    client = dash_app.server.test_client()
+    breaker = client.get("/api/circuit-breakers?hours=24").get_json()["breakers"][0]
+    here = pd.Timestamp(breaker["last_transition"]).tz_convert("America/Los_Angeles")
+    assert f"last: {here:%Y-%m-%d %H:%M %Z}" in dash_duo.find_element("#breaker-callrail-calls").text
+    endpoint = next(e for e in client.get("/api/api-stats?hours=24").get_json()["endpoints"]
+                    if e["endpoint"] == "/calls.json")
+    shown = dash_duo.driver.execute_script("""  // the cell as the grid formats it (it may be scrolled out of view)
+        const api = window.dash_ag_grid.getApi("api-stats-grid");
+        let text = null;
+        api.forEachNode(node => { if (node.data.endpoint === "/calls.json") {
+            text = api.getCellValue({rowNode: node, colKey: "p95_ms", useFormatter: true}); } });
+        return text;""")
+    assert shown == f"{endpoint['p95_ms']:,.0f}"  # whole milliseconds
     assert dash_duo.get_logs() == []

@@ -13,7 +13,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dashapp import api_usage_payloads, ids, runtime
+from dashapp import api_usage_payloads, display, ids, runtime
 from dashapp.components import figures, panel_note
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import utc_now
@@ -28,6 +28,7 @@ REFRESH = RefreshIds(
 LIMITS, BREAKERS, CALLS = "Rate limits", "Circuit breakers", "API calls"  # the panels, as notes name them
 _MS = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
 _NUMBER = {**_MS, "valueFormatter": {"function": "formatCount(params.value)"}}
+_LATENCY = {**_MS, "valueFormatter": {"function": "formatMs(params.value)"}}
 
 
 def layout(**_query: str) -> html.Div:
@@ -42,10 +43,10 @@ def layout(**_query: str) -> html.Div:
         {"field": "no_response", "headerName": "No response", **_NUMBER, "width": 125},
         {"field": "error_rate", "headerName": "Error %", **_MS, "width": 100},
         {"field": "retries", "headerName": "Retries", **_NUMBER, "width": 100},
-        {"field": "avg_ms", "headerName": "Avg ms", **_MS, "width": 100},
-        {"field": "p50_ms", "headerName": "p50 ms", **_MS, "width": 100},
-        {"field": "p95_ms", "headerName": "p95 ms", **_MS, "width": 100},
-        {"field": "p99_ms", "headerName": "p99 ms", **_MS, "width": 100},
+        {"field": "avg_ms", "headerName": "Avg ms", **_LATENCY, "width": 100},
+        {"field": "p50_ms", "headerName": "p50 ms", **_LATENCY, "width": 100},
+        {"field": "p95_ms", "headerName": "p95 ms", **_LATENCY, "width": 100},
+        {"field": "p99_ms", "headerName": "p99 ms", **_LATENCY, "width": 100},
     ]
     graph = {"config": {"displaylogo": False, "responsive": True}, "style": {"height": "320px"}}
     return html.Div([
@@ -92,7 +93,7 @@ def _rate_tile(index: int, limit: dict) -> dbc.Col:
         id=f"rate-limit-{limit['crm_source']}-{index}"), xs=12, sm=6, lg=3)
 
 
-def _breaker_tile(breaker: dict) -> dbc.Col:
+def _breaker_tile(breaker: dict, zone: str | None) -> dbc.Col:
     minutes = breaker["open_seconds"] / 60
     return dbc.Col(dbc.Card(dbc.CardBody([
         html.Div([html.Strong(breaker["breaker"]),
@@ -100,7 +101,7 @@ def _breaker_tile(breaker: dict) -> dbc.Col:
                             className="ms-2 breaker-state")]),
         html.Div(f"{breaker['failure_count']} failures · open {minutes:.0f} min in the window",
                  className="small text-muted"),
-        html.Div(f"last: {(breaker['last_transition'] or '').replace('T', ' ').replace('Z', ' UTC')}",
+        html.Div(f"last: {display.local_clock(breaker['last_transition'], zone)}",
                  className="small text-muted", title=breaker["last_reason"] or ""),
     ]), className="shadow-sm h-100", id=f"breaker-{breaker['breaker']}"), xs=12, sm=6, lg=3)
 
@@ -122,8 +123,9 @@ def _breaker_tile(breaker: dict) -> dbc.Col:
     Input(REFRESH.button, "n_clicks"),
     Input(ids.API_USAGE_HOURS, "value"),
     State(REFRESH.state, "data"),
+    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_api_usage(_ticks, _clicks, hours, previous):
+def refresh_api_usage(_ticks, _clicks, hours, previous, zone):
     now = utc_now()
     hours = int(hours) if str(hours).isdigit() and int(hours) in WINDOWS else 24
     engine = runtime.engine()
@@ -149,7 +151,7 @@ def refresh_api_usage(_ticks, _clicks, hours, previous):
     note = " ".join(notes) or None
     return (
         *parts(LIMITS, 3, _limit_parts, limits, {"limits": [], "history": []}),
-        *parts(BREAKERS, 2, _breaker_parts, breakers, {"breakers": []}),
+        *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone), breakers, {"breakers": []}),
         *parts(CALLS, 3, partial(_calls_parts, hours=hours), stats, {"series": [], "endpoints": []}),
         note, bool(note), "warning" if any(errors.values()) else "info",
         panel_note.remember(refreshed(now), loaded, errors),
@@ -166,9 +168,9 @@ def _limit_parts(limits: dict, why: str | None) -> tuple:
     )
 
 
-def _breaker_parts(breakers: dict, why: str | None) -> tuple:
+def _breaker_parts(breakers: dict, why: str | None, zone: str | None) -> tuple:
     return (
-        [_breaker_tile(b) for b in breakers["breakers"]] or
+        [_breaker_tile(b, zone) for b in breakers["breakers"]] or
         [dbc.Col(html.Div((why or "No circuit-breaker transitions recorded") + ".", className="text-muted small"))],
         figures.breaker_timeline(breakers["breakers"], why or "No transitions in this window"),
     )
