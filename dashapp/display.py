@@ -38,9 +38,9 @@ def iso_utc(value: object) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def local_clock(value: object, zone: str | None) -> str:
-    """A time as the viewer reads it: ``2026-11-23 14:05 PST`` in ``zone`` (an IANA name; UTC when
-    missing or unknown), or "" for a missing time."""
+def local_clock(value: object, zone: str | None, seconds: bool = False) -> str:
+    """A time as the viewer reads it: ``2026-11-23 14:05 PST`` (``14:05:09 PST`` with ``seconds``)
+    in ``zone`` (an IANA name; UTC when missing or unknown), or "" for a missing time."""
     moment = iso_utc(value)
     if moment is None:
         return ""
@@ -48,7 +48,8 @@ def local_clock(value: object, zone: str | None) -> str:
         tz = ZoneInfo(zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    shape = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(tz).strftime(shape)
 
 
 def percent(value: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from queries._sql import utc_now
@@ -39,11 +40,14 @@ def test_an_empty_period_says_so(dash_duo, dash_app, use_engine, pg_engine):
 
 
 def test_an_error_class_opens_the_history_filtered_to_it(dash_duo, dash_app, use_engine, pg_engine):
-    use_engine(pg_engine)
+    use_engine(pg_engine, DISPLAY_TIMEZONE="Asia/Tokyo")
     runs = insert_runs(pg_engine, history_runs(), utc_now())
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/errors")
     dash_duo.wait_for_element(".error-class-link", timeout=15)
+    newest = dash_app.server.test_client().get("/api/errors?days=7").get_json()["recent_failures"][0]
+    in_tokyo = pd.Timestamp(newest["start_time"]).tz_convert("Asia/Tokyo")
+    dash_duo.wait_for_contains_text("#recent-failures", f"{in_tokyo:%Y-%m-%d %H:%M:%S} JST", timeout=10)  # viewer's
     first_day = (utc_now() - timedelta(days=6)).strftime("%Y-%m-%d")  # default: 7 calendar days
     in_week = [r for r in runs if r.status == "failed" and r.error and "429" in r.error
                and r.start(utc_now()).strftime("%Y-%m-%d") >= first_day]

@@ -14,7 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import ids, payloads, runtime
+from dashapp import display, ids, payloads, runtime
 from dashapp.components import figures
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.day_cache import day_start
@@ -74,15 +74,15 @@ def _rates_table(rates: list[dict]) -> dbc.Table | html.Div:
                       html.Tbody(rows)], size="sm", className="small", id="crm-failure-rates-table")
 
 
-def _recent_list(recent: list[dict]) -> dbc.ListGroup | html.Div:
+def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.Div:
     if not recent:
         return html.Div("No failed runs recorded.", className="text-muted")
     return dbc.ListGroup([
         dbc.ListGroupItem([
             html.Div([html.Strong(f"{r['name']} · {r['sync_type']}"),
                       html.A(f"#{r['id']}", href=f"/history?range=all&id={r['id']}", className="ms-2 small"),
-                      html.Span((r["start_time"] or "").replace("T", " ").replace("Z", " UTC"),
-                                className="float-end text-muted small")]),
+                      html.Span(display.local_clock(r["start_time"], zone, seconds=True),
+                                className="float-end text-muted small", title=r["start_time"] or "")]),
             html.Pre(r["error_message"] or "—", className="mb-0 small text-wrap text-danger"),
         ]) for r in recent
     ], flush=True)
@@ -98,8 +98,9 @@ def _recent_list(recent: list[dict]) -> dbc.ListGroup | html.Div:
     Input(REFRESH.button, "n_clicks"),
     Input(ids.ERRORS_DAYS, "value"),
     State(REFRESH.state, "data"),
+    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_errors(_ticks, _clicks, days, previous):
+def refresh_errors(_ticks, _clicks, days, previous, zone):
     now = utc_now()
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else 7
     start = day_start(payloads.window_days(days, now)[0])
@@ -110,7 +111,7 @@ def refresh_errors(_ticks, _clicks, days, previous):
         return no_update, no_update, no_update, no_update, failed(now, previous, error_line(exc))
     why = f"No failed runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
     return (figures.error_classes(data["error_classes"], why), _class_table(data["error_classes"]),
-            _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"]), refreshed(now))
+            _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone), refreshed(now))
 
 
 @callback(

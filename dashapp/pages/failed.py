@@ -16,7 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import auth, failed_payloads, ids, retry_action, runtime
+from dashapp import auth, display, failed_payloads, ids, retry_action, runtime
 from dashapp.components.failed_grid import failed_grid
 from dashapp.components.filter_options import filter_options
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
@@ -110,13 +110,13 @@ def _state_badges(counts: dict[str, int]) -> list:
                       id=f"state-count-{state}") for state in queries.STATES]
 
 
-def _audit_table(rows: list[dict]) -> dbc.Table | html.Div:
+def _audit_table(rows: list[dict], zone: str | None) -> dbc.Table | html.Div:
     if not rows:
         return html.Div("No actions yet.", className="text-muted small")
-    header = html.Thead(html.Tr([html.Th(h) for h in ("When (UTC)", "Who", "Action", "What", "Operations",
+    header = html.Thead(html.Tr([html.Th(h) for h in ("When", "Who", "Action", "What", "Operations",
                                                       "Result", "Detail")]))
     body = html.Tbody([html.Tr([
-        html.Td((r["at"] or "").replace("T", " ").replace("Z", ""), className="text-nowrap"),
+        html.Td(display.local_clock(r["at"], zone, seconds=True), className="text-nowrap", title=r["at"] or ""),
         html.Td(f"{r['actor']} ({r['role']})"),
         html.Td(r["action"] if r["source"] == "sign-in" else f"{r['action']} · {r['source']}"),
         html.Td(r["target"] or "", className="text-break"), html.Td(f"{r['operations']:,}", className="text-end"),
@@ -144,8 +144,9 @@ def _audit_table(rows: list[dict]) -> dbc.Table | html.Div:
     Input(ids.FAILED_STATE, "value"),
     Input(ids.FAILED_ACTION_DONE, "data"),
     State(REFRESH.state, "data"),
+    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _done, previous):
+def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _done, previous, zone):
     now = utc_now()
     settings = runtime.settings()
     try:
@@ -166,7 +167,7 @@ def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _
     busy = counts["queued"] + counts["running"] > 0
     every = BUSY_SECONDS if busy else settings.refresh_seconds
     rows = [{**operation, "row_id": str(operation["id"])} for operation in data["operations"]]
-    return (rows, _state_badges(counts), showing, _audit_table(audit_rows),
+    return (rows, _state_badges(counts), showing, _audit_table(audit_rows, zone),
             f"Retry all matching ({retryable:,})", retryable == 0, every * 1000, refreshed(now, every))
 
 
@@ -270,9 +271,10 @@ def confirm_retry(clicks, pending):
     Output(ids.FAILED_DETAILS_ID, "data"),
     Input(ids.FAILED_GRID, "cellClicked"),
     State(ids.FAILED_GRID, "rowData"),
+    State(ids.VIEWER_TIMEZONE, "data"),
     prevent_initial_call=True,
 )
-def show_details(cell, rows):
+def show_details(cell, rows, zone):
     if not cell or cell.get("colId") == "id":  # the run link opens the history instead
         return no_update, no_update, no_update
     row = next((r for r in rows or [] if str(r["id"]) == str(cell.get("rowId"))), None)
@@ -283,17 +285,17 @@ def show_details(cell, rows):
     except SQLAlchemyError as exc:
         tries = []
         log.warning("attempts of %s: %s", row["id"], error_line(exc))
-    return True, _details(row, tries), row["id"]
+    return True, _details(row, tries, zone), row["id"]
 
 
-def _details(row: dict, tries: list[dict]) -> html.Div:
+def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
     facts = [("Run", html.A(f"#{row['id']}", href=f"/history?range=all&id={row['id']}")),
              ("CRM", row["name"]), ("Operation", row["operation_type"]),
              ("Run status", row["run_status"]), ("State", row["state"]),
              ("Attempts", f"{row['attempts']} of {row['max_attempts']}"),
-             ("Failed at", (row["failed_at"] or "").replace("T", " ").replace("Z", " UTC"))]
+             ("Failed at", display.local_clock(row["failed_at"], zone, seconds=True))]
     attempt_rows = [html.Tr([html.Td(t["attempt"]), html.Td(t["state"]), html.Td(t["requested_by"]),
-                             html.Td((t["queued_at"] or "").replace("T", " ").replace("Z", "")),
+                             html.Td(display.local_clock(t["queued_at"], zone, seconds=True)),
                              html.Td(html.A(f"#{t['run_id']}", href=f"/history?range=all&id={t['run_id']}")
                                      if t["run_id"] else "—"),
                              html.Td(t["error"] or "", className="text-danger text-break")]) for t in tries]

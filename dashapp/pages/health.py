@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 
-from dashapp import health, ids, runtime
+from dashapp import display, health, ids, runtime
 from dashapp.components import health_strip
 
 
@@ -31,10 +31,11 @@ def layout(**_query: str) -> html.Div:
     Output(ids.HEALTH_PAGE_BODY, "children"),
     Output(ids.HEALTH_PAGE_CHECKED, "children"),
     Input(ids.HEALTH_PAGE_INTERVAL, "n_intervals"),
+    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_health(_ticks):
+def refresh_health(_ticks, zone):
     snapshot = health.system_health(runtime.settings(), runtime.engine())
-    checked = (snapshot.get("checked_at") or "").replace("T", " ").replace("Z", " UTC")
+    checked = display.local_clock(snapshot.get("checked_at"), zone, seconds=True)
     return health_strip.details(snapshot), f"checked {checked}, every {runtime.settings().health_refresh_seconds} s"
 
 
