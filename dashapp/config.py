@@ -81,10 +81,6 @@ class Settings:
         """True when no DATABASE_URL is set: the app runs on its own SQLite demo file."""
         return not self.database_url
 
-    @property
-    def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.sqlite_path}"
-
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name, "").strip()
