@@ -7,6 +7,8 @@ made by ``refreshed`` or ``failed``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,10 +49,26 @@ def page_header(title: str, rid: RefreshIds, refresh_seconds: int) -> dbc.Row:
     ], className="align-items-center mb-3 g-2")
 
 
-def refreshed(now: datetime, every: int | None = None) -> dict:
-    """A good refresh; ``every``: the seconds to the next one when the page changed its pace."""
+def refreshed(now: datetime, every: int | None = None, drawn: str | None = None) -> dict:
+    """A good refresh; ``every``: the seconds to the next one when the page changed its pace;
+    ``drawn``: the fingerprint (``fingerprint``) of what the page drew."""
     state = {"ok": True, "updated_at": display.iso_utc(now), "error": None}
-    return {**state, "every": every} if every else state
+    if every:
+        state["every"] = every
+    if drawn:
+        state["drawn"] = drawn
+    return state
+
+
+def fingerprint(*content: object) -> str:
+    """What a refresh would draw, in a few bytes, to compare with the last one's."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def still_drawn(previous: dict | None, drawn: str) -> bool:
+    """Whether the page already shows ``drawn``: then the refresh leaves it alone, so links and
+    buttons are not swapped from under a pointer about to click them."""
+    return bool(previous and previous.get("ok") and previous.get("drawn") == drawn)
 
 
 def failed(now: datetime, previous: dict | None, error: str) -> dict:

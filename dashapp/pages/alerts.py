@@ -5,8 +5,6 @@ audited on the server, like the API)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 
 import dash
@@ -17,7 +15,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import alert_actions, alert_payloads, auth, display, ids, runtime
 from dashapp.alert_config import DEFAULTS, SEVERITIES
-from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.components.refresh_bar import (
+    RefreshIds,
+    failed,
+    fingerprint,
+    page_header,
+    refreshed,
+    register_clientside,
+    still_drawn,
+)
 from dashapp.http_errors import BadParameter, error_line
 from queries._sql import utc_now
 from queries.alerts import ALERT_STATES
@@ -146,13 +152,9 @@ def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previ
                         id=f"alerts-count-{severity}") for severity in ("critical", "warning")]
     can_act = auth.refusal(settings, auth.current_user(settings)) is None
     rows = [{**a, "row_id": str(a["id"])} for a in history["alerts"]]
-    # the firing list is drawn again only when it changed, so a refresh never swaps a button
-    # from under the pointer that is about to click it
-    drawn = json.dumps([active["alerts"], can_act, zone], sort_keys=True, default=str)
-    drawn = hashlib.sha256(drawn.encode()).hexdigest()
-    unchanged = bool(previous and previous.get("ok") and previous.get("drawn") == drawn)
-    firing = no_update if unchanged else _active(active["alerts"], can_act, zone)
-    return firing, badges, rows, {**refreshed(now), "drawn": drawn}
+    drawn = fingerprint(active["alerts"], can_act, zone)  # the firing list, with its buttons
+    firing = no_update if still_drawn(previous, drawn) else _active(active["alerts"], can_act, zone)
+    return firing, badges, rows, refreshed(now, drawn=drawn)
 
 
 clientside_callback(
