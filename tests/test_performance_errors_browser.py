@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pandas as pd
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 
 from queries._sql import utc_now
 from tests.rows import Run, history_runs, insert_runs
@@ -51,8 +53,12 @@ def test_an_error_class_opens_the_history_filtered_to_it(dash_duo, dash_app, use
     first_day = (utc_now() - timedelta(days=6)).strftime("%Y-%m-%d")  # default: 7 calendar days
     in_week = [r for r in runs if r.status == "failed" and r.error and "429" in r.error
                and r.start(utc_now()).strftime("%Y-%m-%d") >= first_day]
-    link = next(a for a in dash_duo.find_elements(".error-class-link") if "Too Many Requests" in a.text)
-    link.click()
+    for _ in range(5):  # the table is drawn again at each refresh (2 s here): find the link afresh if it was
+        try:
+            next(a for a in dash_duo.find_elements(".error-class-link") if "Too Many Requests" in a.text).click()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.2)
     dash_duo.wait_for_text_to_equal("#history-count", f"{len(in_week):,} matching runs", timeout=15)
     assert "status=failed" in dash_duo.driver.current_url
     assert dash_duo.get_logs() == []
