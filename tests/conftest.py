@@ -168,6 +168,19 @@ def browser_ready() -> None:
             need("Chromium", f"{tool} is not on PATH (apt-get install chromium chromium-driver)")
 
 
+def _dash_test_ports() -> None:
+    """DASH_TEST_PORT moves dash_duo's servers off their default ports, so two checkouts can run
+    browser tests side by side."""
+    port = os.environ.get("DASH_TEST_PORT")
+    if port:
+        from dash.testing.application_runners import BaseDashRunner
+
+        BaseDashRunner._next_port = int(port)
+
+
+_dash_test_ports()
+
+
 def pytest_setup_options():
     """Extra flags for dash_duo's headless Chromium: no background traffic on a closed network."""
     from selenium.webdriver.chrome.options import Options
