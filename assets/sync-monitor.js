@@ -84,11 +84,33 @@
     }, relative(props.value, Date.now()));
   };
 
-  renderers.NextSync = function (props) {
-    if (props.value) { return React.createElement(renderers.RelativeTime, props); }
-    var why = props.data && props.data.next_sync_note;
-    return React.createElement("span", { className: "text-muted small", title: why || "" },
-      "— " + (why || ""));
+  var NEXT_SOURCES = { beat: "from Celery beat's task (its interval or crontab after its last run)",
+                       schedule: "from the sync_schedule row's own fields",
+                       estimated: "estimated: the latest run plus the schedule's interval" };
+
+  renderers.NextSync = function (props) {  /* "in 4 min"; "due 2 min ago" once beat is late to fire it */
+    useTicking(5000);
+    var data = props.data || {};
+    var why = data.next_sync_note;
+    if (!props.value) {
+      return React.createElement("span", { className: "text-muted small", title: why || "" }, "— " + (why || ""));
+    }
+    var source = NEXT_SOURCES[data.next_sync_source] || "";
+    var past = Date.parse(props.value) < Date.now();
+    return React.createElement("span", {
+      title: absolute(props.value, props.timeZone) + (source ? " · " + source : "") + (why ? " · " + why : ""),
+      className: "relative-time next-sync" + (past ? " text-warning-emphasis" : ""), "data-iso": props.value,
+      "data-source": data.next_sync_source || ""
+    }, (past ? "due " : "") + relative(props.value, Date.now()));
+  };
+
+  renderers.CrmName = function (props) {  /* a CRM row that groups its sync types: a caret to open it */
+    var data = props.data || {};
+    if (data.level === 1) { return React.createElement("span", { className: "text-muted ps-3" }, "↳"); }
+    if (!data.expandable) { return props.value || ""; }
+    return React.createElement("span", { className: "crm-group", role: "button",
+      title: data.expanded ? "hide its sync types" : "show each sync type" },
+      (data.expanded ? "▾ " : "▸ ") + (props.value || ""));
   };
 
   function compact(iso, zone) {  /* 2026-11-20 14:03:22, in the viewer's zone */
@@ -117,11 +139,14 @@
       "#" + props.value);
   };
 
-  renderers.StatusBadge = function (props) {
+  renderers.StatusBadge = function (props) {  /* the raw value, coloured by its class (completed: green) */
     var status = props.value === null || props.value === undefined ? "unknown" : String(props.value);
-    var colour = BADGES[status] || "secondary";
-    var cls = "badge status-badge text-bg-" + colour + (status === "running" ? " status-running" : "");
-    return React.createElement("span", { className: cls }, status);
+    var data = props.data || {};
+    var kind = data.status_class !== undefined ? (data.status_class || "unknown") : status;
+    var colour = BADGES[kind] || "secondary";
+    var cls = "badge status-badge text-bg-" + colour + (kind === "running" ? " status-running" : "");
+    var title = kind === status ? "" : (kind === "unknown" ? "a status in no class: counted nowhere" : "counted as " + kind);
+    return React.createElement("span", { className: cls, title: title }, status);
   };
 
   renderers.Attempts = function (props) {  /* "1 / 3" retries used of the cap */
@@ -131,7 +156,8 @@
   };
 
   renderers.Duration = function (props) {
-    var running = props.data && props.data.status === "running";
+    var data = props.data || {};
+    var running = (data.status_class !== undefined ? data.status_class : data.status) === "running";
     return React.createElement("span", { title: running ? "running so far" : "" },
       duration(props.value) + (running ? " …" : ""));
   };

@@ -20,8 +20,7 @@ from dashapp.alert_config import AlertConfig
 from dashapp.config import Settings
 from queries import alerts as queries
 from queries import api_usage
-from queries.crm_status import enabled_schedules
-from queries.next_run import interval
+from queries.schedules import crm_intervals
 
 HISTORY_DAYS = 30  # how far back the per-pair rules look for a pair's recent runs
 
@@ -95,12 +94,8 @@ def success_rate(ctx: Context) -> list[Finding]:
 def expected_intervals(ctx: Context) -> dict[str, tuple[timedelta, str]]:
     """crm_source -> (the longest acceptable gap between successes, where it comes from): the
     shortest enabled schedule's interval, or the rules file's SLA, which wins."""
-    found: dict[str, tuple[timedelta, str]] = {}
-    schedules = enabled_schedules(ctx.engine)
-    for row in ([] if schedules is None else schedules.to_dict("records")):
-        every = interval(row, ctx.now)
-        if every is not None and (row["crm_source"] not in found or every < found[row["crm_source"]][0]):
-            found[row["crm_source"]] = (every, f"schedule every {_gap(every)}")
+    found = {crm: (every, f"{source} every {_gap(every)}")
+             for crm, (every, source) in crm_intervals(ctx.engine, ctx.now).items()}
     for crm, sla in ctx.config.sla.items():
         found[crm] = (sla, f"SLA {_gap(sla)}")
     return found

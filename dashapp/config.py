@@ -65,6 +65,8 @@ class Settings:
     behind_proxy: bool = False
     cache_seconds: float = 10.0
     statement_timeout_seconds: float = 10.0
+    status_aliases: tuple[tuple[str, str], ...] = (("completed", "success"), ("in_progress", "running"))
+    beat_schema: str | None = None
 
     @property
     def retry_queue_name(self) -> str:
@@ -190,7 +192,34 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         behind_proxy=_bool(env, "BEHIND_PROXY", False),
         cache_seconds=_float(env, "CACHE_SECONDS", _int(env, "REFRESH_SECONDS", 30, 2, 86400) / 3, 0.0),
         statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", 10.0, 0.0),
+        status_aliases=_aliases(env, "STATUS_ALIASES", "completed=success,in_progress=running"),
+        beat_schema=_identifier(env, "BEAT_SCHEMA"),
     )
+
+
+STATUS_CLASSES = ("running", "success", "failed", "partial")
+_STATUS_VALUE = re.compile(r"^[A-Za-z0-9_. -]{1,20}$")
+
+
+def _aliases(env: dict[str, str], name: str, default: str) -> tuple[tuple[str, str], ...]:
+    """``raw=class`` pairs, comma-separated: raw status values counted as one of the four classes."""
+    raw = env.get(name)
+    pairs = []
+    for part in _names(default if raw is None else raw):
+        value, _, target = (piece.strip() for piece in part.partition("="))
+        if not _STATUS_VALUE.match(value) or target not in STATUS_CLASSES:
+            raise ConfigError(f"{name}: {part[:60]!r} is not raw=class with class one of {', '.join(STATUS_CLASSES)}")
+        if value in STATUS_CLASSES:
+            raise ConfigError(f"{name}: {value!r} is already a class and cannot be an alias")
+        pairs.append((value, target))
+    return tuple(pairs)
+
+
+def _identifier(env: dict[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if raw and not _IDENTIFIER.match(raw):
+        raise ConfigError(f"{name}={raw!r} is not a plain SQL identifier")
+    return raw or None
 
 
 def _urls(env: dict[str, str], name: str) -> tuple[str, ...]:

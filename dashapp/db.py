@@ -42,7 +42,7 @@ def app_file(path: Path) -> Path:
     return path.with_name(path.stem + "-monitor" + path.suffix)
 
 
-def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine:
+def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC", **options: object) -> Engine:
     """A pooled engine whose connections see ``path`` as database ``schema``, with the app's own
     tables as plain tables in the main database (``app_file(path)``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,11 +57,12 @@ def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine
         return conn
 
     engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=5)
-    return _with_options(engine, schema, data_timezone, None)
+    return _with_options(engine, schema, data_timezone, None, **options)
 
 
 def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", app_schema: str = APP_DEFAULT_SCHEMA,
-                    statement_timeout_seconds: float = 0, **kwargs: object) -> Engine:
+                    statement_timeout_seconds: float = 0, *, status_aliases: object = None,
+                    beat_schema: str | None = None, **kwargs: object) -> Engine:
     """A pooled, pre-pinging engine whose sessions run in ``data_timezone``; with
     ``statement_timeout_seconds``, PostgreSQL cancels any statement that runs longer (waiting for
     a lock included), so a slow database fails one panel in seconds instead of hanging the page."""
@@ -77,7 +78,8 @@ def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", app_schem
         cur.close()
         dbapi_conn.commit()
 
-    return _with_options(engine, schema, data_timezone, app_schema)
+    return _with_options(engine, schema, data_timezone, app_schema, status_aliases=status_aliases,
+                         beat_schema=beat_schema)
 
 
 def psycopg2_url(url: str) -> URL:
@@ -89,27 +91,33 @@ def psycopg2_url(url: str) -> URL:
     return parsed
 
 
-def _with_options(engine: Engine, schema: str, data_timezone: str, app_schema: str | None) -> Engine:
-    return engine.execution_options(
-        sync_schema=schema, app_schema=app_schema, data_timezone=data_timezone,
-        schema_translate_map=schema_map(schema, app_schema),
-    )
+def _with_options(engine: Engine, schema: str, data_timezone: str, app_schema: str | None,
+                  status_aliases: object = None, beat_schema: str | None = None) -> Engine:
+    """The settings every query reads from its connection: schemas, the data zone, the status
+    aliases (``STATUS_ALIASES``; None: the defaults) and where beat's tables are (``BEAT_SCHEMA``;
+    None: the search path)."""
+    options: dict[str, object] = {"sync_schema": schema, "app_schema": app_schema, "data_timezone": data_timezone,
+                                  "schema_translate_map": schema_map(schema, app_schema), "beat_schema": beat_schema}
+    if status_aliases is not None:
+        options["status_aliases"] = tuple(status_aliases)  # type: ignore[call-overload]
+    return engine.execution_options(**options)
 
 
 def make_engine(settings: Settings, *, serving: bool = False) -> Engine:
     """The engine for ``settings``; ``serving``: the web app's, whose statements are cut off after
     DB_STATEMENT_TIMEOUT_SECONDS (the CLI's migrations and the worker's runs are not)."""
+    options = {"status_aliases": settings.status_aliases, "beat_schema": settings.beat_schema}
     if settings.embedded:
-        return sqlite_engine(settings.sqlite_path, settings.sync_schema, settings.data_timezone)
+        return sqlite_engine(settings.sqlite_path, settings.sync_schema, settings.data_timezone, **options)
     url = settings.database_url or ""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if not path or path == ":memory:":
             raise StartupError("DATABASE_URL: a SQLite URL needs a file path, e.g. sqlite:////tmp/sync.db")
-        return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone)
+        return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone, **options)
     try:
         return postgres_engine(url, settings.sync_schema, settings.data_timezone, settings.app_schema,
-                               settings.statement_timeout_seconds if serving else 0)
+                               settings.statement_timeout_seconds if serving else 0, **options)
     except (ArgumentError, ImportError, ValueError) as exc:
         raise StartupError(f"DATABASE_URL is not a usable database URL: {exc}") from None
 

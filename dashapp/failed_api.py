@@ -35,7 +35,8 @@ def list_operations():
 
 
 def _one(sync_id: int) -> dict | None:
-    frame = queries.operations(runtime.engine(), queries.OperationFilter(sync_ids=(sync_id,)), 1)
+    engine = runtime.engine()
+    frame = queries.operations(engine, queries.OperationFilter(sync_ids=(sync_id,)), 1, queries.has_app_tables(engine))
     if frame.empty:
         return None
     return failed_payloads.operation_record(frame.to_dict("records")[0], runtime.settings().retry_max_attempts)
@@ -95,4 +96,6 @@ def retry_bulk():
 
 @routes.get("/audit")
 def audit_rows():
-    return jsonify({"audit": failed_payloads.audit_json(runtime.engine(), int_param("limit", 50, 1, 1000))})
+    engine = runtime.engine()
+    note = {} if queries.has_app_tables(engine) else {"note": failed_payloads.READ_ONLY_NOTE}
+    return jsonify({"audit": failed_payloads.audit_json(engine, int_param("limit", 50, 1, 1000)), **note})

@@ -18,6 +18,10 @@ from dashapp.http_errors import BadParameter
 from queries import failed_operations as queries
 from queries.failed_operations import STATES, OperationFilter
 
+READ_ONLY_NOTE = ("read-only: the app's own tables do not exist yet, so these are the failed and partial runs "
+                  "straight from sync_history; run `python app.py db upgrade` to turn on retries, their "
+                  "attempts and the audit log")
+
 AGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 DEFAULT_AGE = "7d"
 
@@ -58,6 +62,7 @@ def operation_record(row: dict, max_attempts: int) -> dict:
         "name": display.crm_name(row["crm_source"]),
         "operation_type": row["operation_type"],
         "run_status": row["run_status"],
+        "run_class": display.text(row.get("run_class")),
         "failed_at": display.iso_utc(row["failed_at"]),
         "error": display.text(row["error"]),
         "payload": _payload(row["payload"]),
@@ -73,18 +78,23 @@ def operation_record(row: dict, max_attempts: int) -> dict:
 
 
 def operations_json(engine: Engine, f: OperationFilter, limit: int, max_attempts: int) -> dict:
-    frame = queries.operations(engine, f, limit)
-    counts = queries.count_by_state(engine, f)
+    """The operations matching ``f``; before ``db upgrade``, the runs alone with a ``note``."""
+    app_tables = queries.has_app_tables(engine)
+    frame = queries.operations(engine, f, limit, app_tables)
+    counts = queries.count_by_state(engine, f, app_tables)
     matching = sum(counts[s] for s in (f.states or STATES))
     return {
         "operations": [operation_record(row, max_attempts) for row in frame.to_dict("records")],
         "total": matching,
         "counts": counts,
         "max_attempts": max_attempts,
+        **({} if app_tables else {"note": READ_ONLY_NOTE}),
     }
 
 
 def attempts_json(engine: Engine, sync_id: int) -> list[dict]:
+    if not queries.has_app_tables(engine):
+        return []
     return [{
         "attempt": int(row["attempt"]), "state": row["state"], "requested_by": row["requested_by"],
         "task_id": row["task_id"], "task_name": row["task_name"], "run_id": _int(row["run_id"]),
@@ -94,6 +104,8 @@ def attempts_json(engine: Engine, sync_id: int) -> list[dict]:
 
 
 def audit_json(engine: Engine, limit: int = 50) -> list[dict]:
+    if not queries.has_app_tables(engine):
+        return []
     return [{
         "id": int(row["id"]), "at": display.iso_utc(row["at"]), "actor": row["actor"], "role": row["role"],
         "action": row["action"], "target": display.text(row["target"]), "operations": int(row["operations"]),

@@ -146,3 +146,8 @@ ALERTS_RESOLVE_TARGET = "alert-resolve-target"  # dcc.Store: the alert the dialo
 ALERTS_ACTION_RESULT = "alert-action-result"
 ALERTS_ACTION_DONE = "alert-action-done"
 ALERTS_REQUEST = "alert-request"  # dcc.Store: {id, action, note} from a click, which the server carries out
+
+FAILED_READ_ONLY_NOTE = "failed-read-only-note"
+ALERTS_NOT_MIGRATED_NOTE = "alerts-not-migrated-note"
+CRM_STATUS_DATA = "crm-status-data"
+CRM_STATUS_EXPANDED = "crm-status-expanded"

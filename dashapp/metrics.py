@@ -5,7 +5,11 @@ Per crm_source and sync_type:
   (the latest success in the last 30 days);
 - ``sync_monitor_runs_24h{status}`` and ``sync_monitor_records_processed_24h``: runs started in
   the last 24 hours (gauges over a window: a counter would mean counting every row ever written);
-- ``sync_monitor_active_syncs``: runs now running.
+- ``sync_monitor_active_syncs``: runs now running (status class running).
+Per crm_source: ``sync_monitor_expected_interval_seconds{source}``, how often its most frequent
+schedule fires (beat's or the schedule row's: the intervals the ``late`` alert rule uses), so a
+Prometheus rule can compare ``time() - last success`` with it. Statuses count by their class
+(``queries.outcomes``); ``status="unknown"`` holds values in no class.
 And ``sync_monitor_alerts_firing{rule,severity}``, ``sync_monitor_up`` (1 when the database
 answered), and ``sync_monitor_http_request_duration_seconds`` (this process's requests, by route
 kind). Examples: docs/prometheus-alerts.yml, docs/grafana-dashboard.json.
@@ -25,6 +29,7 @@ from dashapp import runtime
 from dashapp.http_errors import error_line
 from queries import metrics as queries
 from queries._sql import utc_now
+from queries.schedules import crm_intervals
 
 routes = Blueprint("metrics", __name__)
 REGISTRY = CollectorRegistry()
@@ -56,6 +61,7 @@ class SyncCollector:
             counts = queries.day_counts(engine, now - timedelta(hours=24))
             successes = queries.last_successes(engine, now)
             running = queries.running_counts(engine)
+            intervals = crm_intervals(engine, now)
         except SQLAlchemyError as exc:
             up.add_metric([], 0)
             yield up
@@ -85,7 +91,12 @@ class SyncCollector:
         active = GaugeMetricFamily("sync_monitor_active_syncs", "Runs now running", labels=PAIR)
         for row in running.to_dict("records"):
             active.add_metric([row["crm_source"], row["sync_type"]], int(row["running"]))
-        yield from (last, took, runs, records, active)
+        expected = GaugeMetricFamily("sync_monitor_expected_interval_seconds",
+                                     "How often the CRM's most frequent schedule fires",
+                                     labels=["crm_source", "source"])
+        for crm, (every, source) in sorted(intervals.items()):
+            expected.add_metric([crm, source], every.total_seconds())
+        yield from (last, took, runs, records, active, expected)
         firing = GaugeMetricFamily("sync_monitor_alerts_firing", "Alerts now firing", labels=["rule", "severity"])
         try:
             for row in queries.firing_alerts(engine).to_dict("records"):

@@ -29,25 +29,54 @@ def stats(engine: Engine, now: datetime) -> dict:
     return {"overview": overview_counts(engine, now).as_dict(), "timestamp": display.iso_utc(now)}
 
 
+# worst first: a CRM collapsed to one row shows the state of its worst sync type
+WORST_FIRST = ("failed", "partial", None, "running", "success")
+
+
+def _type_record(row: dict) -> dict:
+    return {
+        "sync_type": row["sync_type"],
+        "id": int(row["id"]),
+        "last_sync": display.iso_utc(row["start_time"]),
+        "status": display.text(row["status"]),
+        "status_class": display.text(row["status_class"]),
+        **_counts(row),
+        "duration_seconds": display.seconds(row["duration_seconds"]),
+        "error_message": display.text(row["error_message"]),
+        "next_sync": display.iso_utc(row["next_sync"]),
+        "next_sync_source": display.text(row["next_sync_source"]),
+        "next_sync_note": display.text(row["next_sync_note"]),
+    }
+
+
+def _crm_record(crm: str, types: list[dict]) -> dict:
+    """One CRM as the operators' scripts expect it (its most recent run, its soonest next sync)
+    with every sync type's latest run under ``sync_types``."""
+    newest = max(types, key=lambda t: (t["last_sync"] or "", t["id"]))
+    timed = [t for t in types if t["next_sync"]]
+    soonest = min(timed, key=lambda t: t["next_sync"]) if timed else types[0]
+    worst = min(types, key=lambda t: WORST_FIRST.index(t["status_class"]))
+    return {
+        "name": display.crm_name(crm),
+        "crm_source": crm,
+        **{k: newest[k] for k in ("sync_type", "last_sync", "status", "status_class", "records_processed",
+                                  "records_created", "records_updated", "records_failed", "duration_seconds")},
+        "next_sync": soonest["next_sync"],
+        "next_sync_source": soonest["next_sync_source"],
+        "next_sync_note": soonest["next_sync_note"],
+        "worst_status": worst["status"],
+        "worst_status_class": worst["status_class"],
+        "sync_types": sorted(types, key=lambda t: (WORST_FIRST.index(t["status_class"]), t["sync_type"])),
+    }
+
+
 @shared("crm_status")
 def crm_statuses(engine: Engine, now: datetime) -> dict:
-    frame = crm_status(engine, now)
-    return {
-        "crms": [
-            {
-                "name": display.crm_name(row["crm_source"]),
-                "crm_source": row["crm_source"],
-                "sync_type": row["sync_type"],
-                "last_sync": display.iso_utc(row["start_time"]),
-                "status": display.text(row["status"]),
-                **_counts(row),
-                "duration_seconds": display.seconds(row["duration_seconds"]),
-                "next_sync": display.iso_utc(row["next_sync"]),
-                "next_sync_note": display.text(row["next_sync_note"]),
-            }
-            for row in frame.to_dict("records")
-        ]
-    }
+    """``/api/crm-status``: one entry per CRM, each with ``sync_types``."""
+    by_crm: dict[str, list[dict]] = {}
+    for row in crm_status(engine, now).to_dict("records"):
+        by_crm.setdefault(row["crm_source"], []).append(_type_record(row))
+    return {"crms": [_crm_record(crm, types) for crm, types in sorted(by_crm.items())]}
 
 
 def _counts(row: dict) -> dict:
@@ -62,6 +91,7 @@ def run_record(row: dict, error_column: str = "error_message") -> dict:
         "crm_source": row["crm_source"],
         "sync_type": row["sync_type"],
         "status": display.text(row["status"]),
+        "status_class": display.text(row.get("status_class")),
         "start_time": display.iso_utc(row["start_time"]),
         "end_time": display.iso_utc(row["end_time"]),
         "duration_seconds": display.seconds(row["duration_seconds"]),
@@ -173,8 +203,9 @@ def errors_payload(engine: Engine, days: int, now: datetime) -> dict:
 
 
 def history_link(search: str, start: datetime, end: datetime) -> str:
-    """The history filtered to the failed runs whose message contains ``search`` in the window."""
-    return "/history" + to_search({"status": ["failed"], "q": search, "start": display.iso_utc(start),
+    """The history filtered to the failed and partial runs whose message contains ``search`` in the
+    window: the runs an error class counts."""
+    return "/history" + to_search({"status": ["failed", "partial"], "q": search, "start": display.iso_utc(start),
                                    "end": display.iso_utc(end), "range": "all"})
 
 
@@ -183,16 +214,19 @@ def errors_json(frames: dict, start: datetime, end: datetime) -> dict:
     return {
         "recent_failures": [
             {"id": int(r["id"]), "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]),
-             "sync_type": r["sync_type"], "start_time": display.iso_utc(r["start_time"]),
+             "sync_type": r["sync_type"], "status": display.text(r["status"]),
+             "status_class": display.text(r["status_class"]), "start_time": display.iso_utc(r["start_time"]),
              "end_time": display.iso_utc(r["end_time"]), "error_message": display.text(r["error_message"])}
             for r in frames["recent"].to_dict("records")],
         "error_classes": [
-            {"error_class": r["error_class"], "count": int(r["runs"]), "sample": r["sample"],
+            {"error_class": r["error_class"], "count": int(r["runs"]), "failed": int(r["failed"]),
+             "partial": int(r["partial"]), "sample": r["sample"],
              "last_seen": display.iso_utc(r["last_seen"]), "history_link": history_link(r["search"], start, end)}
             for r in frames["classes"].to_dict("records")],
         "crm_failure_rates": [
             {"crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "finished": int(r["finished"]),
-             "failed": int(r["failed"]), "failure_rate": float(r["failure_rate"])}
+             "failed": int(r["failed"]), "partial": int(r["partial"]), "failure_rate": float(r["failure_rate"]),
+             "partial_rate": float(r["partial_rate"])}
             for r in frames["rates"].to_dict("records")],
         "start": display.iso_utc(start),
         "end": display.iso_utc(end),

@@ -17,16 +17,18 @@ exception's message, and the exception propagates unchanged.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from dashapp.sync_tables import sync_history
 from queries._sql import bind_time, connect, utc_now
+from queries.outcomes import raw_values as status_values
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -87,9 +89,11 @@ class SyncRun:
         return self._partial_reason
 
     def flush(self) -> None:
-        """Write the counts so far to the open row."""
-        self._write(self._counts())
-        self._flushed_at = self._clock()
+        """Write the counts so far to the open row, with the time it was last seen alive
+        (``performance_metrics.last_seen_at``: where ``close_abandoned`` ends a run that died)."""
+        now = self._clock()
+        self._write({**self._counts(), "performance_metrics": {**self.metrics, LAST_SEEN: _iso(now)}})
+        self._flushed_at = now
 
     def _counts(self) -> dict[str, int]:
         return {
@@ -137,18 +141,56 @@ def _commit(conn: Connection, db: Engine | Connection) -> None:
         conn.commit()
 
 
-def close_abandoned(db: Engine | Connection, started_before: datetime, reason: str) -> int:
-    """Close as ``failed`` the runs still ``running`` that started before ``started_before``:
-    what a sync worker calls at start for the runs its previous life left open. Returns how many."""
+LAST_SEEN = "last_seen_at"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _last_seen(metrics: object, started: datetime | None) -> datetime | None:
+    """``performance_metrics.last_seen_at`` of a run (JSON text or a dict), if it is a time after its start."""
+    if isinstance(metrics, str):
+        try:
+            metrics = json.loads(metrics)
+        except ValueError:
+            return None
+    raw = metrics.get(LAST_SEEN) if isinstance(metrics, dict) else None
+    try:
+        seen = datetime.fromisoformat(str(raw).replace("Z", "+00:00")) if raw else None
+    except ValueError:
+        return None
+    if seen is None or seen.tzinfo is None:
+        return None
+    if started is not None and seen < (started if started.tzinfo else started.replace(tzinfo=UTC)):
+        return None
+    return seen
+
+
+def close_abandoned(db: Engine | Connection, started_before: datetime, reason: str, clock: Clock = utc_now) -> int:
+    """Close as ``failed`` the runs still running (status class running, aliases included) that
+    started before ``started_before``: what a sync worker calls at start for the runs its previous
+    life left open. Each gets an ``end_time``: the last time it was seen alive (its last flush),
+    else now, so it counts among the failures of its window. Returns how many."""
+    running = status_values(db, "running")
+    closed = 0
     with connect(db) as conn:
-        result = conn.execute(
-            update(sync_history)
-            .where(sync_history.c.status == "running")
+        rows = conn.execute(
+            select(sync_history.c.id, sync_history.c.start_time, sync_history.c.performance_metrics)
+            .where(sync_history.c.status.in_(running))
             .where(sync_history.c.start_time < bind_time(conn, started_before))
-            .values(status="failed", error_message=reason)
-        )
+        ).all()
+        now = clock()
+        for run_id, started, metrics in rows:
+            start = started.astimezone(UTC) if getattr(started, "tzinfo", None) else None
+            ended = _last_seen(metrics, start) or now
+            closed += conn.execute(
+                update(sync_history)
+                .where(sync_history.c.id == run_id, sync_history.c.status.in_(running))
+                .values(status="failed", error_message=reason, end_time=bind_time(conn, ended))
+            ).rowcount
         _commit(conn, db)
-    return result.rowcount
+    return closed
 
 
 @contextmanager

@@ -10,11 +10,14 @@ from sqlalchemy import Engine
 
 from dashapp import audit, auth, retries
 from dashapp.config import Settings
+from queries.failed_operations import has_app_tables
+
+NOT_MIGRATED = "retries need the app's own tables: run `python app.py db upgrade` first"
 
 
 @dataclass(frozen=True)
 class ActionOutcome:
-    status: int  # the HTTP status the API answers with: 202, 200 (nothing to queue), 401, 403, 413, 503
+    status: int  # the HTTP status: 202, 200 (nothing to queue), 401, 403, 409 (no app tables), 413, 503
     message: str
     result: retries.RetryResult | None = None
 
@@ -23,10 +26,14 @@ def retry(settings: Settings, engine: Engine, user: auth.User | None, sync_ids: 
           source: str) -> ActionOutcome:
     """Retry ``sync_ids`` for ``user``; ``target`` says in the audit what was asked for."""
     refused = auth.refusal(settings, user)
+    tables = has_app_tables(engine)  # before db upgrade there is no audit log to write to
     if refused is not None:
-        audit.record(engine, user, "retry", "denied", target=target, operations=len(sync_ids),
-                     detail=refused.message, source=source)
+        if tables:
+            audit.record(engine, user, "retry", "denied", target=target, operations=len(sync_ids),
+                         detail=refused.message, source=source)
         return ActionOutcome(refused.status, refused.message)
+    if not tables:
+        return ActionOutcome(409, NOT_MIGRATED)
     if len(sync_ids) > settings.retry_bulk_limit:
         message = (f"at most {settings.retry_bulk_limit:,} operations can be retried at once (RETRY_BULK_LIMIT);"
                    " narrow the filter")

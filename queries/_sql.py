@@ -53,6 +53,15 @@ def has_table(conn: Connection, name: str) -> bool:
     return inspect(conn).has_table(name, schema=schema(conn))
 
 
+NOT_MIGRATED = "the app's own tables do not exist yet: run `python app.py db upgrade`"
+
+
+def app_tables_exist(db: Connectable, name: str = "api_calls") -> bool:
+    """Whether the app's own tables exist (``python app.py db upgrade`` has run)."""
+    with connect(db) as conn:
+        return inspect(conn).has_table(name, schema=conn.get_execution_options().get("app_schema"))
+
+
 def duration_sql(conn: Connection) -> str:
     """end_time - start_time in seconds, as SQL for this backend (NULL while end_time is NULL)."""
     if conn.dialect.name == "postgresql":

@@ -8,19 +8,21 @@ from datetime import datetime
 
 import pandas as pd
 
+from queries import outcomes
 from queries._sql import Binds, Connectable, app_table, app_times, connect, duration_sql, table
 
 
 def run_rates(db: Connectable, since: datetime) -> pd.DataFrame:
-    """Per CRM, runs finished since ``since``: finished, failed, succeeded."""
+    """Per CRM, runs started since ``since`` that succeeded or failed (``queries.outcomes``: the
+    rates' denominator; partial runs are not in it): finished, failed, succeeded."""
     with connect(db) as conn:
         b = Binds(conn)
         return b.frame(f"""
             SELECT crm_source, COUNT(*) AS finished,
-                   SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed,
-                   SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS succeeded
+                   SUM(CASE WHEN {outcomes.in_class(conn, 'failed')} THEN 1 ELSE 0 END) AS failed,
+                   SUM(CASE WHEN {outcomes.in_class(conn, 'success')} THEN 1 ELSE 0 END) AS succeeded
             FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(since)} AND status IN ('success', 'failed', 'partial')
+            WHERE start_time >= {b.bind(since)} AND {outcomes.in_class(conn, 'success', 'failed')}
             GROUP BY crm_source""")
 
 
@@ -31,7 +33,7 @@ def last_success(db: Connectable, since: datetime) -> pd.DataFrame:
         return b.frame(f"""
             SELECT crm_source, MAX(start_time) AS last_success
             FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(since)} AND status = 'success'
+            WHERE start_time >= {b.bind(since)} AND {outcomes.in_class(conn, 'success')}
             GROUP BY crm_source""", times=("last_success",))
 
 
@@ -42,7 +44,8 @@ def pair_stats(db: Connectable, since: datetime) -> pd.DataFrame:
         return b.frame(f"""
             SELECT crm_source, sync_type, COUNT(*) AS finished, AVG({duration_sql(conn)}) AS avg_seconds
             FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(since)} AND end_time IS NOT NULL AND status IN ('success', 'failed', 'partial')
+            WHERE start_time >= {b.bind(since)} AND end_time IS NOT NULL
+              AND {outcomes.in_class(conn, *outcomes.FINISHED)}
             GROUP BY crm_source, sync_type""")
 
 
@@ -51,21 +54,23 @@ def recent_finished(db: Connectable, crm_source: str, sync_type: str, since: dat
     with connect(db) as conn:
         b = Binds(conn)
         return b.frame(f"""
-            SELECT id, start_time, status, records_processed, {duration_sql(conn)} AS duration_seconds
+            SELECT id, start_time, {outcomes.class_case(conn)} AS status, records_processed,
+                   {duration_sql(conn)} AS duration_seconds
             FROM {table(conn, 'sync_history')}
             WHERE crm_source = {b.bind(crm_source)} AND sync_type = {b.bind(sync_type)}
               AND start_time >= {b.bind(since)} AND end_time IS NOT NULL
-              AND status IN ('success', 'failed', 'partial')
+              AND {outcomes.in_class(conn, *outcomes.FINISHED)}
             ORDER BY start_time DESC, id DESC LIMIT {int(limit)}""", times=("start_time",))
 
 
 def running(db: Connectable, limit: int = 1000) -> pd.DataFrame:
-    """Runs still open (status running), oldest first."""
+    """Runs still open (status class running), oldest first."""
     with connect(db) as conn:
         b = Binds(conn)
         return b.frame(f"""
             SELECT id, crm_source, sync_type, start_time FROM {table(conn, 'sync_history')}
-            WHERE status = 'running' ORDER BY start_time, id LIMIT {int(limit)}""", times=("start_time",))
+            WHERE {outcomes.in_class(conn, 'running')} ORDER BY start_time, id LIMIT {int(limit)}""",
+                       times=("start_time",))
 
 
 ALERT_STATES = ("firing", "resolved")

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Connection, DateTime, bindparam, inspect, text
 
 from queries import latency_histogram
-from queries._sql import Connectable, app_table, connect, to_utc
+from queries._sql import Connectable, app_table, app_tables_exist, connect, to_utc
 from queries.latency_histogram import COLUMNS as HISTOGRAM
 
 UTC_ZONE = UTC
@@ -20,8 +20,7 @@ UTC_ZONE = UTC
 
 def migrated(db: Connectable) -> bool:
     """Whether the app's own tables exist (``python app.py db upgrade`` has run)."""
-    with connect(db) as conn:
-        return inspect(conn).has_table("api_calls", schema=conn.get_execution_options().get("app_schema"))
+    return app_tables_exist(db)
 
 
 def _naive(moment: datetime) -> datetime:

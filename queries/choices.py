@@ -20,7 +20,7 @@ SELECT x FROM v WHERE x IS NOT NULL
 
 # Walks (crm_source, sync_type) pairs in index order: the next sync_type of the same CRM, or
 # else the first sync_type of the next CRM.
-_SYNC_TYPES = """
+PAIRS_CTE = """
 WITH RECURSIVE pairs(c, t) AS (
     SELECT m.c, (SELECT MIN(n.sync_type) FROM {h} n WHERE n.crm_source = m.c)
     FROM (SELECT MIN(crm_source) AS c FROM {h}) m
@@ -34,10 +34,9 @@ WITH RECURSIVE pairs(c, t) AS (
             (SELECT MIN(n.sync_type) FROM {h} n
              WHERE n.crm_source = (SELECT MIN(m.crm_source) FROM {h} m WHERE m.crm_source > p.c)))
     FROM pairs p WHERE p.c IS NOT NULL
-)
-SELECT DISTINCT t FROM pairs WHERE c IS NOT NULL AND t IS NOT NULL ORDER BY t
-"""
-_PAIRS = _SYNC_TYPES.replace("SELECT DISTINCT t FROM pairs", "SELECT c, t FROM pairs").replace("ORDER BY t", "")
+)"""
+_SYNC_TYPES = PAIRS_CTE + "\nSELECT DISTINCT t FROM pairs WHERE c IS NOT NULL AND t IS NOT NULL ORDER BY t"
+_PAIRS = PAIRS_CTE + "\nSELECT c, t FROM pairs WHERE c IS NOT NULL AND t IS NOT NULL"
 
 
 def distinct_values(db: Connectable, column: str) -> list[str]:

@@ -7,11 +7,13 @@ from datetime import datetime
 
 import pandas as pd
 
+from queries.outcomes import status_class
+
 
 def add_duration(frame: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """``frame`` (a page of rows, never a whole table) with a ``duration_seconds`` column."""
-    end = frame["end_time"].where(
-        frame["end_time"].notna() | (frame["status"] != "running"), pd.Timestamp(now)
-    )
+    """``frame`` (a page of rows, never a whole table) with a ``duration_seconds`` column; a run
+    is running by its ``status_class`` column when the frame has one (else the default aliases)."""
+    classes = frame["status_class"] if "status_class" in frame else frame["status"].map(status_class)
+    end = frame["end_time"].where(frame["end_time"].notna() | (classes != "running"), pd.Timestamp(now))
     seconds = (end - frame["start_time"]).dt.total_seconds()
     return frame.assign(duration_seconds=seconds.clip(lower=0))

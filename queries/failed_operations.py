@@ -2,8 +2,10 @@
 app's own record of each (``failed_operations``), their retry attempts, and the audit log.
 
 A run nobody acted on has no ``failed_operations`` row and reads as state ``failed`` with no
-attempts. Runs that a retry recorded (``operation_attempts.run_id``) are not operations of their
-own: their outcome shows on the operation they retried. Times in the app's tables are naive UTC.
+attempts. Before ``db upgrade`` (or on a read-only warehouse) the same functions read the runs
+alone (``app_tables=False``): every run is state ``failed`` with no attempts. Runs that a retry
+recorded (``operation_attempts.run_id``) are not operations of their own: their outcome shows on
+the operation they retried. Times in the app's tables are naive UTC.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries._sql import Binds, Connectable, FilterError, app_table, app_times, connect, table
+from queries import outcomes
+from queries._sql import Binds, Connectable, FilterError, app_table, app_tables_exist, app_times, connect, table
 
 STATES = ("failed", "queued", "running", "resolved", "abandoned")
 APP_TIMES = ("queued_at", "started_at", "finished_at", "updated_at")
@@ -36,10 +39,15 @@ class OperationFilter:
             raise FilterError(f"state: {unknown[0][:40]!r} is not one of {', '.join(STATES)}")
 
 
-def _from_where(b: Binds, f: OperationFilter, with_state: bool = True) -> str:
+def has_app_tables(db: Connectable) -> bool:
+    return app_tables_exist(db, "failed_operations")
+
+
+def _from_where(b: Binds, f: OperationFilter, with_state: bool = True, app_tables: bool = True) -> str:
     conn = b.conn
-    where = ["h.status IN ('failed', 'partial')",
-             f"NOT EXISTS (SELECT 1 FROM {app_table(conn, 'operation_attempts')} a WHERE a.run_id = h.id)"]
+    where = [outcomes.in_class(conn, "failed", "partial", column="h.status")]
+    if app_tables:
+        where.append(f"NOT EXISTS (SELECT 1 FROM {app_table(conn, 'operation_attempts')} a WHERE a.run_id = h.id)")
     if f.since is not None:
         where.append(f"h.start_time >= {b.bind(f.since)}")
     if f.crm_sources:
@@ -49,34 +57,48 @@ def _from_where(b: Binds, f: OperationFilter, with_state: bool = True) -> str:
     if f.sync_ids:
         where.append(f"h.id IN ({', '.join(str(int(i)) for i in f.sync_ids)})")
     if with_state and f.states:
-        where.append(b.in_list("COALESCE(o.state, 'failed')", f.states))
-    return (f"FROM {table(conn, 'sync_history')} h LEFT JOIN {app_table(conn, 'failed_operations')} o"
-            f" ON o.sync_id = h.id WHERE " + " AND ".join(where))
+        where.append(b.in_list(_state(app_tables), f.states))
+    joined = f" LEFT JOIN {app_table(conn, 'failed_operations')} o ON o.sync_id = h.id" if app_tables else ""
+    return f"FROM {table(conn, 'sync_history')} h{joined} WHERE " + " AND ".join(where)
 
 
-def operations(db: Connectable, f: OperationFilter, limit: int = 500) -> pd.DataFrame:
+def _state(app_tables: bool) -> str:
+    return "COALESCE(o.state, 'failed')" if app_tables else "'failed'"
+
+
+_OPERATION_COLUMNS = ("o.max_attempts", "o.last_error", "o.task_id", "o.resolved_by_run", "o.queued_at",
+                      "o.started_at", "o.finished_at", "o.updated_at")
+
+
+def _app_columns(app_tables: bool) -> str:
+    if app_tables:
+        return "COALESCE(o.attempts, 0) AS attempts, " + ", ".join(_OPERATION_COLUMNS)
+    return "0 AS attempts, " + ", ".join(f"NULL AS {c[2:]}" for c in _OPERATION_COLUMNS)
+
+
+def operations(db: Connectable, f: OperationFilter, limit: int = 500, app_tables: bool = True) -> pd.DataFrame:
     """The newest ``limit`` operations matching ``f``, one row each with the run's details and
-    the app's state: sync_id, crm_source, operation_type, run_status, failed_at, error, payload,
-    records_failed, state, attempts, max_attempts, last_error, task_id and the attempt times."""
+    the app's state: sync_id, crm_source, operation_type, run_status (raw) and run_class,
+    failed_at, error, payload, records_failed, state, attempts, max_attempts, last_error, task_id
+    and the attempt times."""
     with connect(db) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
             SELECT h.id AS sync_id, h.crm_source, h.sync_type AS operation_type, h.status AS run_status,
+                   {outcomes.class_case(conn, "h.status")} AS run_class,
                    h.start_time AS failed_at, h.error_message AS error, h.configuration AS payload,
-                   h.records_failed, COALESCE(o.state, 'failed') AS state, COALESCE(o.attempts, 0) AS attempts,
-                   o.max_attempts, o.last_error, o.task_id, o.resolved_by_run,
-                   o.queued_at, o.started_at, o.finished_at, o.updated_at
-            {_from_where(b, f)}
+                   h.records_failed, {_state(app_tables)} AS state, {_app_columns(app_tables)}
+            {_from_where(b, f, True, app_tables)}
             ORDER BY h.start_time DESC, h.id DESC LIMIT {max(1, min(int(limit), MAX_LIMIT))}""",
             times=("failed_at",))
     return app_times(frame, APP_TIMES)
 
 
-def count_by_state(db: Connectable, f: OperationFilter) -> dict[str, int]:
+def count_by_state(db: Connectable, f: OperationFilter, app_tables: bool = True) -> dict[str, int]:
     """How many operations match ``f`` (its states ignored), per state; every state present."""
     with connect(db) as conn:
         b = Binds(conn)
-        frame = b.frame(f"SELECT COALESCE(o.state, 'failed') AS state, COUNT(*) AS n {_from_where(b, f, False)}"
+        frame = b.frame(f"SELECT {_state(app_tables)} AS state, COUNT(*) AS n {_from_where(b, f, False, app_tables)}"
                         " GROUP BY 1")
     counts = dict.fromkeys(STATES, 0)
     counts.update({str(s): int(n) for s, n in zip(frame["state"], frame["n"], strict=True)})

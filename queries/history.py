@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Connection, TextClause
 
+from queries import outcomes
 from queries._sql import (  # noqa: F401  (FilterError is part of this module's interface)
     Binds,
     Connectable,
@@ -202,7 +203,9 @@ def _where(b: Binds, f: HistoryFilter) -> str:
         clauses.append(f"start_time >= {b.bind(f.start)}")
     if f.end is not None:
         clauses.append(f"start_time < {b.bind(f.end)}")
-    for column, values in (("crm_source", f.crm_sources), ("status", f.statuses), ("sync_type", f.sync_types)):
+    # a status class stands for its aliases too (status=success finds completed runs)
+    statuses = outcomes.filter_values(b.conn, tuple(_text(v, "status") for v in f.statuses))
+    for column, values in (("crm_source", f.crm_sources), ("status", statuses), ("sync_type", f.sync_types)):
         if values:
             clauses.append(b.in_list(column, tuple(_text(v, column) for v in values)))
     if f.q:
@@ -272,7 +275,7 @@ def parse_filter_model(text: str | None) -> dict:
 
 
 _PAGE = """
-SELECT id, crm_source, sync_type, status, start_time, end_time, records_processed,
+SELECT id, crm_source, sync_type, status, {status_class} AS status_class, start_time, end_time, records_processed,
        records_created, records_updated, records_failed,
        SUBSTR(error_message, 1, 300) AS error_excerpt
 FROM {h}
@@ -289,7 +292,8 @@ def history_page(db: Connectable, f: HistoryFilter, offset: int, limit: int, now
     with connect(db) as conn:
         b = Binds(conn, f.zone)
         where, order = _where(b, f), _order(b, f.sort)
-        statement = sql(_PAGE.format(h=table(conn, "sync_history"), where=where, order=order),
+        statement = sql(_PAGE.format(h=table(conn, "sync_history"), where=where, order=order,
+                                     status_class=outcomes.class_case(conn)),
                         times=TIMES, params=tuple(b.time_params))
         frame = read_frame(conn, statement, {**b.params, "limit": limit, "offset": offset}, times=TIMES)
     return add_duration(frame, now)

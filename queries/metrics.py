@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from queries import outcomes
 from queries._sql import Binds, Connectable, app_table, connect, duration_sql, table
 from queries.choices import crm_sync_type_pairs
 
@@ -14,11 +15,12 @@ LAST_SUCCESS_DAYS = 30  # how far back the last success is looked for
 
 
 def day_counts(db: Connectable, since: datetime) -> pd.DataFrame:
-    """Per (CRM, sync type, status): runs started since ``since`` and their records processed."""
+    """Per (CRM, sync type, status class; ``unknown`` for a value in no class): runs started
+    since ``since`` and their records processed."""
     with connect(db) as conn:
         b = Binds(conn)
         return b.frame(f"""
-            SELECT crm_source, sync_type, COALESCE(status, 'unknown') AS status, COUNT(*) AS runs,
+            SELECT crm_source, sync_type, COALESCE({outcomes.class_case(conn)}, 'unknown') AS status, COUNT(*) AS runs,
                    COALESCE(SUM(records_processed), 0) AS records_processed
             FROM {table(conn, 'sync_history')} WHERE start_time >= {b.bind(since)}
             GROUP BY 1, 2, 3""")
@@ -35,7 +37,7 @@ def last_successes(db: Connectable, now: datetime) -> pd.DataFrame:
             b = Binds(conn)
             found = b.frame(f"""
                 SELECT start_time, {duration_sql(conn)} AS duration_seconds FROM {h}
-                WHERE crm_source = {b.bind(crm)} AND sync_type = {b.bind(kind)} AND status = 'success'
+                WHERE crm_source = {b.bind(crm)} AND sync_type = {b.bind(kind)} AND {outcomes.in_class(conn, 'success')}
                   AND start_time >= {b.bind(since)}
                 ORDER BY start_time DESC LIMIT 1""", times=("start_time",))
             if not found.empty:
@@ -48,7 +50,7 @@ def running_counts(db: Connectable) -> pd.DataFrame:
         b = Binds(conn)
         return b.frame(f"""
             SELECT crm_source, sync_type, COUNT(*) AS running FROM {table(conn, 'sync_history')}
-            WHERE status = 'running' GROUP BY 1, 2""")
+            WHERE {outcomes.in_class(conn, 'running')} GROUP BY 1, 2""")
 
 
 def firing_alerts(db: Connectable) -> pd.DataFrame:

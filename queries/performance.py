@@ -6,7 +6,8 @@ Two statements cover the whole page:
   re-grouped from its few hundred rows by the ``*_from`` functions;
 - ``daily_percentiles``: p50 and p95 duration per day and CRM and per day overall (PostgreSQL:
   percentile_disc over GROUPING SETS, one sort; SQLite: nearest rank with window functions).
-Durations count finished runs that succeeded or were partial.
+Durations count finished runs that succeeded or were partial. Statuses count by their class
+(``queries.outcomes``): ``completed`` is a success, unknown values count in no class.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from datetime import datetime
 
 import pandas as pd
 
+from queries import outcomes
 from queries._sql import Binds, Connectable, connect, day_sql, duration_sql, label_days, table
 
-FINISHED_OK = "end_time IS NOT NULL AND status IN ('success', 'partial')"
 ALL = "all"
+
+
+def finished_ok(db: Connectable) -> str:
+    """SQL: a finished run that succeeded or was partial (whose duration means something)."""
+    return f"end_time IS NOT NULL AND {outcomes.in_class(db, 'success', 'partial')}"
 
 
 def _window(b: Binds, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> str:
@@ -43,9 +49,9 @@ def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=()
         return label_days(b.frame(f"""
             SELECT {day_sql(conn)} AS day, crm_source, sync_type,
                    COUNT(*) AS runs,
-                   COUNT(*) FILTER (WHERE status = 'success') AS completed,
-                   COUNT(*) FILTER (WHERE status = 'failed') AS failed,
-                   COUNT(*) FILTER (WHERE status = 'partial') AS partial,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'success')}) AS completed,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'failed')}) AS failed,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'partial')}) AS partial,
                    COUNT(*) FILTER (WHERE {timed}) AS timed_runs,
                    COALESCE(SUM(records_processed), 0) AS records,
                    COALESCE(SUM(CASE WHEN {timed} THEN COALESCE(records_processed, 0) END), 0) AS timed_records,
@@ -61,7 +67,7 @@ def daily_percentiles(db: Connectable, start: datetime, end: datetime, crm_sourc
     in seconds) and runs."""
     with connect(db) as conn:
         b = Binds(conn)
-        window = f"WHERE {_window(b, start, end, crm_sources, sync_types)} AND {FINISHED_OK}"
+        window = f"WHERE {_window(b, start, end, crm_sources, sync_types)} AND {finished_ok(conn)}"
         if b.postgres:  # percentile_disc sorts the intervals themselves: no per-row arithmetic
             return label_days(b.frame(f"""
                 SELECT day, CASE WHEN GROUPING(crm_source) = 1 THEN '{ALL}' ELSE crm_source END AS crm_source,
@@ -95,11 +101,12 @@ def records_by_crm_from(rollup: pd.DataFrame) -> pd.DataFrame:
 
 
 def success_rate_from(rollup: pd.DataFrame) -> pd.DataFrame:
-    """Per day: completed, failed, partial and the success rate (two decimals, 0 when none)."""
+    """Per day: completed, failed, partial, the success rate and the partial rate
+    (``queries.outcomes``' definitions)."""
     frame = rollup.groupby("day", as_index=False)[["completed", "failed", "partial"]].sum()
-    finished = frame["completed"] + frame["failed"]
-    rate = (frame["completed"] * 100.0 / finished.where(finished > 0)).round(2).fillna(0.0)
-    return frame.assign(success_rate=rate)
+    counts = list(zip(frame["completed"], frame["failed"], frame["partial"], strict=True))
+    return frame.assign(success_rate=[outcomes.success_rate(int(s), int(f)) for s, f, _ in counts],
+                        partial_rate=[outcomes.partial_rate(int(s), int(f), int(p)) for s, f, p in counts])
 
 
 def runs_per_day_from(rollup: pd.DataFrame) -> pd.DataFrame:

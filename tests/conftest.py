@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from dashapp.config import load_settings
 from dashapp.db import postgres_engine, psycopg2_url, sqlite_engine
@@ -67,12 +67,54 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def pg_engine(postgres_url: str) -> Iterator[Engine]:
     """The run's database, emptied for this test, through the app's own engine set-up."""
+    from queries import table_shape
+
     engine = postgres_engine(postgres_url, "orchestration")
+    table_shape.forget(engine)
     with engine.begin() as conn:
         metadata.create_all(conn)  # a test may have dropped one
         conn.execute(text(
             "TRUNCATE orchestration.sync_history, orchestration.sync_schedule RESTART IDENTITY"
         ))
+    yield engine
+    engine.dispose()
+
+
+# The deployed shape's database runs in yet another zone, so a mix-up between the data zone, the
+# database's and a crontab's shows.
+DEPLOYED_TIMEZONE = "Europe/Berlin"
+
+
+@pytest.fixture(scope="session")
+def deployed_url(postgres_url: str) -> Iterator[str]:
+    """A second database holding exactly the user's tables as the warehouse's migrations deploy
+    them (tests/deployed_shape.py): timestamptz, plain crontab names, beat's tables."""
+    from tests import deployed_shape
+
+    name = make_url(postgres_url).database + "_deployed"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f"ALTER DATABASE \"{name}\" SET timezone TO '{DEPLOYED_TIMEZONE}'"))
+    url = psycopg2_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    plain = create_engine(url)
+    deployed_shape.create(plain)
+    plain.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def deployed_engine(deployed_url: str) -> Iterator[Engine]:
+    """The deployed-shape database, emptied for this test, through the app's own engine set-up."""
+    from queries import table_shape
+    from tests import deployed_shape
+
+    engine = postgres_engine(deployed_url, "orchestration")
+    deployed_shape.reset(engine)
+    table_shape.forget(engine)
     yield engine
     engine.dispose()
 
@@ -86,10 +128,14 @@ def sqlite_db(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
+DB_FIXTURES = {"postgres": "pg_engine", "deployed": "deployed_engine", "sqlite": "sqlite_db"}
+
+
+@pytest.fixture(params=list(DB_FIXTURES))
 def db(request: pytest.FixtureRequest) -> Engine:
-    """The same test on real PostgreSQL and on SQLite."""
-    return request.getfixturevalue("pg_engine" if request.param == "postgres" else "sqlite_db")
+    """The same test on real PostgreSQL with the documented tables, on PostgreSQL with the
+    deployed ones (and beat's), and on SQLite."""
+    return request.getfixturevalue(DB_FIXTURES[request.param])
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from queries._sql import utc_now
 from queries.crm_status import crm_status
-from queries.overview import overview_counts, success_rate
+from queries.outcomes import success_rate
+from queries.overview import overview_counts
 from queries.recent_syncs import recent_syncs
 from tests.rows import (
     H,
@@ -30,12 +31,14 @@ def test_overview_counts_follow_the_definitions(db):
     counts = overview_counts(db, now).as_dict()
     assert counts == expected_overview(runs)
     # the rows were chosen so each definition is exercised, not zero
-    assert counts["active_syncs"] == 1 and counts["completed_today"] == 3 and counts["failed_today"] == 2
+    # in_progress is running, completed a success, and a failed run that never closed counts
+    assert counts["active_syncs"] == 2 and counts["completed_today"] == 4 and counts["failed_today"] == 3
 
 
 def test_overview_counts_on_an_empty_table(db):
     assert overview_counts(db, utc_now()).as_dict() == {
         "active_syncs": 0, "completed_today": 0, "failed_today": 0, "partial_today": 0, "success_rate": 0.0,
+        "partial_rate": 0.0,
     }
 
 
@@ -52,27 +55,42 @@ def test_success_rate_rounds_to_two_decimals(completed, failed, rate):
     assert success_rate(completed, failed) == rate
 
 
-def test_crm_status_is_the_latest_run_of_each_crm(db):
+def test_crm_status_is_the_latest_run_of_each_crm_and_sync_type(db):
     now = utc_now()
     runs = insert_runs(db, edge_case_runs(), now)
     frame = crm_status(db, now)
-    latest = latest_per_crm(runs)
-    assert list(frame["crm_source"]) == sorted(latest)
+    latest: dict[tuple[str, str], object] = {}
+    for run in runs:
+        key = (run.crm_source, run.sync_type)
+        if key not in latest or run.start_ago < latest[key].start_ago:
+            latest[key] = run
+    assert list(zip(frame["crm_source"], frame["sync_type"], strict=True)) == sorted(latest)
+    assert len(frame) > len(latest_per_crm(runs))  # hubspot's deals is not hidden behind its contacts
     for row in frame.to_dict("records"):
-        run = latest[row["crm_source"]]
+        run = latest[(row["crm_source"], row["sync_type"])]
         assert row["id"] == run.id
         assert row["status"] == run.status  # 'queued' is shown as it is
         assert abs((row["start_time"].to_pydatetime() - run.start(now)).total_seconds()) < 1e-3
         expected = (run.end_ago and (run.start_ago - run.end_ago).total_seconds()) or run.start_ago.total_seconds()
-        if run.status != "running" and run.end_ago is None:
+        if run.status not in ("running", "in_progress") and run.end_ago is None:
             assert math.isnan(row["duration_seconds"])
         else:
             assert row["duration_seconds"] == pytest.approx(expected, abs=0.01)
     genius = frame.set_index("crm_source").loc["genius"]
     assert genius["status"] == "running" and genius["duration_seconds"] == pytest.approx(600, abs=0.01)
+    arrivy = frame.set_index("crm_source").loc["arrivy"]
+    assert arrivy["status"] == "in_progress" and arrivy["status_class"] == "running"
+    assert arrivy["duration_seconds"] == pytest.approx(240, abs=0.01)  # running: now - start
 
 
-def test_next_sync_ignores_disabled_schedules_and_derives_null_next_run(db):
+@pytest.fixture(params=["pg_engine", "sqlite_db"])
+def documented(request: pytest.FixtureRequest):
+    """The documented shape only: its sync_schedule keeps last_run and next_run."""
+    return request.getfixturevalue(request.param)
+
+
+def test_next_sync_ignores_disabled_schedules_and_derives_null_next_run(documented):
+    db = documented
     now = utc_now()
     insert_runs(db, edge_case_runs(), now)
     insert_schedules(db, [
@@ -90,7 +108,7 @@ def test_next_sync_ignores_disabled_schedules_and_derives_null_next_run(db):
         {"crm_source": "callrail", "recurrence_type": "interval", "every": 30, "period": "minutes",
          "last_run": now - 40 * M, "next_run": now - 10 * M, "enabled": True},
     ], now)
-    frame = crm_status(db, now).set_index("crm_source")
+    frame = crm_status(db, now).drop_duplicates("crm_source").set_index("crm_source")
 
     def close(actual, expected):
         assert abs((actual.to_pydatetime() - expected).total_seconds()) < 0.01
@@ -101,6 +119,7 @@ def test_next_sync_ignores_disabled_schedules_and_derives_null_next_run(db):
     close(frame.loc["callrail", "next_sync"], now + 20 * M)
     assert frame.loc["five9", "next_sync"] is None or str(frame.loc["five9", "next_sync"]) == "NaT"
     assert frame.loc["five9", "next_sync_note"] == "no enabled schedule"
+    assert frame.loc["hubspot", "next_sync_source"] == "schedule"
 
 
 def test_without_a_schedule_table_next_sync_says_why(db):

@@ -110,7 +110,8 @@ def throughput(frame: pd.DataFrame, why_empty: str) -> go.Figure:
 
 
 def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
-    """Bars of error classes (records of /api/errors); each bar carries its history link."""
+    """Bars of error classes (records of /api/errors), failed runs red and partial runs amber,
+    stacked; each bar carries its history link."""
     title = "Error classes"
     if not classes:
         return empty(title, why_empty)
@@ -118,12 +119,13 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
     shown = list(reversed(top))
     labels = [f"{len(top) - i}. {_short(c['error_class'])}" for i, c in enumerate(shown)]  # unique per bar
     figure = _figure(title)
-    figure.add_bar(
-        x=[c["count"] for c in shown], y=labels, orientation="h",
-        marker_color="#dc3545", customdata=[[c["history_link"], c["sample"]] for c in shown],
-        hovertemplate="%{x} failed runs<br>%{customdata[1]}<extra></extra>",
-    )
-    figure.update_layout(hovermode="closest", height=max(300, 34 * len(shown) + 90))
+    for kind, colour in (("failed", "#dc3545"), ("partial", "#fd7e14")):
+        figure.add_bar(
+            x=[c.get(kind, c["count"] if kind == "failed" else 0) for c in shown], y=labels, orientation="h",
+            name=kind, marker_color=colour, customdata=[[c["history_link"], c["sample"]] for c in shown],
+            hovertemplate=f"%{{x}} {kind} runs<br>%{{customdata[1]}}<extra></extra>",
+        )
+    figure.update_layout(hovermode="closest", barmode="stack", height=max(300, 34 * len(shown) + 90))
     figure.update_yaxes(automargin=True)
     return figure
 

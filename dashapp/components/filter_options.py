@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
 from dashapp.http_errors import error_line
+from queries import outcomes
 from queries.choices import distinct_values
 
 log = logging.getLogger(__name__)
@@ -21,5 +22,19 @@ def filter_options(column: str) -> list[dict]:
     except SQLAlchemyError as exc:
         log.warning("filter options for %s failed: %s", column, error_line(exc))
         return []
+    if column == "status":
+        return status_options(values, outcomes.aliases(runtime.engine()))
     label = display.crm_name if column == "crm_source" else str
     return [{"label": label(v), "value": v} for v in values]
+
+
+def status_options(raw: list[str], aliases: tuple[tuple[str, str], ...]) -> list[dict]:
+    """The four classes (each naming the raw values it takes in, ``success (also completed)``),
+    then every raw value in no class, as it is."""
+    options = []
+    for status_class in outcomes.CLASSES:
+        also = [value for value, target in aliases if target == status_class and value in raw]
+        options.append({"label": status_class + (f" (also {', '.join(also)})" if also else ""),
+                        "value": status_class})
+    known = set(outcomes.CLASSES) | {value for value, _ in aliases}
+    return options + [{"label": f"{v} (unknown)", "value": v} for v in raw if v not in known]

@@ -152,8 +152,10 @@ def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previ
                         id=f"alerts-count-{severity}") for severity in ("critical", "warning")]
     can_act = auth.refusal(settings, auth.current_user(settings)) is None
     rows = [{**a, "row_id": str(a["id"])} for a in history["alerts"]]
-    drawn = fingerprint(active["alerts"], can_act, zone)  # the firing list, with its buttons
-    firing = no_update if still_drawn(previous, drawn) else _active(active["alerts"], can_act, zone)
+    drawn = fingerprint(active["alerts"], can_act, zone, active.get("note"))  # the firing list, with its buttons
+    firing = no_update if still_drawn(previous, drawn) else (
+        dbc.Alert(active["note"], color="info", className="py-2 small", id=ids.ALERTS_NOT_MIGRATED_NOTE)
+        if active.get("note") else _active(active["alerts"], can_act, zone))
     return firing, badges, rows, refreshed(now, drawn=drawn)
 
 

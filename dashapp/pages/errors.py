@@ -20,6 +20,7 @@ from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refr
 from dashapp.day_cache import day_start
 from dashapp.http_errors import error_line
 from queries._sql import utc_now
+from queries.outcomes import FAILURE_RATE_HELP, PARTIAL_RATE_HELP
 
 log = logging.getLogger(__name__)
 DAY_CHOICES = (1, 7, 30, 90)
@@ -46,7 +47,8 @@ def layout(**_query: str) -> html.Div:
                 html.H6("Most problematic CRMs"), html.Div(id=ids.ERRORS_CRM_RATES),
             ]), className="shadow-sm h-100"), xs=12, lg=5),
         ], className="g-3 mb-3"),
-        dbc.Card(dbc.CardBody([html.H6("Latest failures"), html.Div(id=ids.ERRORS_RECENT)]), className="shadow-sm"),
+        dbc.Card(dbc.CardBody([html.H6("Latest failed and partial runs"), html.Div(id=ids.ERRORS_RECENT)]),
+                 className="shadow-sm"),
     ])
 
 
@@ -55,10 +57,12 @@ def _class_table(classes: list[dict]) -> dbc.Table | html.Div:
         return html.Div()
     rows = [html.Tr([
         html.Td(f"{rank}.", className="text-muted"),
-        html.Td(f"{c['count']:,}", className="text-end"),
+        html.Td(f"{c['count']:,}", className="text-end",
+                title=f"{c.get('failed', 0):,} failed, {c.get('partial', 0):,} partial"),
         html.Td(dcc.Link(c["error_class"], href=c["history_link"], className="error-class-link text-break")),
     ]) for rank, c in enumerate(classes, start=1)]
-    return dbc.Table([html.Thead(html.Tr([html.Th(""), html.Th("Runs", className="text-end"),
+    return dbc.Table([html.Thead(html.Tr([html.Th(""), html.Th("Runs", className="text-end",
+                                                                 title="failed and partial runs"),
                                           html.Th("Error class")])),
                       html.Tbody(rows)], size="sm", hover=True, className="mt-2 small")
 
@@ -66,24 +70,31 @@ def _class_table(classes: list[dict]) -> dbc.Table | html.Div:
 def _rates_table(rates: list[dict]) -> dbc.Table | html.Div:
     if not rates:
         return html.Div("No finished runs in this period.", className="text-muted")
-    rows = [html.Tr([html.Td(r["name"]), html.Td(f"{r['failure_rate']:.2f}%", className="text-end"),
-                     html.Td(f"{r['failed']:,} of {r['finished']:,}", className="text-end text-muted")])
+    rows = [html.Tr([html.Td(r["name"]), html.Td(f"{r['failure_rate']:.2f}%", className="text-end text-danger"),
+                     html.Td(f"{r['partial_rate']:.2f}%", className="text-end text-warning-emphasis"),
+                     html.Td(f"{r['failed']:,} + {r['partial']:,} of {r['finished']:,}",
+                             className="text-end text-muted")])
             for r in rates]
-    return dbc.Table([html.Thead(html.Tr([html.Th("CRM"), html.Th("Failure rate", className="text-end"),
-                                          html.Th("Failed runs", className="text-end")])),
+    return dbc.Table([html.Thead(html.Tr([html.Th("CRM"),
+                                          html.Th("Failure rate", className="text-end", title=FAILURE_RATE_HELP),
+                                          html.Th("Partial rate", className="text-end", title=PARTIAL_RATE_HELP),
+                                          html.Th("Failed + partial", className="text-end")])),
                       html.Tbody(rows)], size="sm", className="small", id="crm-failure-rates-table")
 
 
 def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.Div:
     if not recent:
-        return html.Div("No failed runs recorded.", className="text-muted")
+        return html.Div("No failed or partial runs recorded.", className="text-muted")
     return dbc.ListGroup([
         dbc.ListGroupItem([
             html.Div([html.Strong(f"{r['name']} · {r['sync_type']}"),
+                      html.Span(r["status"] or "?", className="badge ms-2 text-bg-" + (
+                          "warning" if r.get("status_class") == "partial" else "danger")),
                       html.A(f"#{r['id']}", href=f"/history?range=all&id={r['id']}", className="ms-2 small"),
                       html.Span(display.local_clock(r["start_time"], zone, seconds=True),
                                 className="float-end text-muted small", title=r["start_time"] or "")]),
-            html.Pre(r["error_message"] or "—", className="mb-0 small text-wrap text-danger"),
+            html.Pre(r["error_message"] or "—", className="mb-0 small text-wrap " + (
+                "text-warning-emphasis" if r.get("status_class") == "partial" else "text-danger")),
         ]) for r in recent
     ], flush=True)
 
@@ -109,7 +120,7 @@ def refresh_errors(_ticks, _clicks, days, previous, zone):
     except SQLAlchemyError as exc:
         log.warning("errors refresh failed: %s", error_line(exc))
         return no_update, no_update, no_update, no_update, failed(now, previous, error_line(exc))
-    why = f"No failed runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
+    why = f"No failed or partial runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
     return (figures.error_classes(data["error_classes"], why), _class_table(data["error_classes"]),
             _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone), refreshed(now))
 

@@ -167,6 +167,9 @@ def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _
     busy = counts["queued"] + counts["running"] > 0
     every = BUSY_SECONDS if busy else settings.refresh_seconds
     rows = [{**operation, "row_id": str(operation["id"])} for operation in data["operations"]]
+    if data.get("note"):  # before db upgrade: the runs alone, read-only, and what the upgrade turns on
+        showing = [dbc.Alert(data["note"], color="info", className="py-2 small mb-1", id=ids.FAILED_READ_ONLY_NOTE),
+                   showing]
     return (rows, _state_badges(counts), showing, _audit_table(audit_rows, zone),
             f"Retry all matching ({retryable:,})", retryable == 0, every * 1000, refreshed(now, every))
 

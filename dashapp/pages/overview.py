@@ -14,11 +14,12 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashapp import api_usage_payloads, display, health, ids, payloads, runtime
 from dashapp.components import health_strip, panel_note
-from dashapp.components.crm_status_grid import crm_status_grid
+from dashapp.components.crm_status_grid import crm_status_grid, grid_rows, toggled
 from dashapp.components.recent_activity import recent_activity_grid
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.components.stat_cards import Stat, stat_cards
 from queries._sql import utc_now
+from queries.outcomes import PARTIAL_RATE_HELP, SUCCESS_RATE_HELP
 
 RECENT_RUNS = 20
 CARDS, CRMS, RECENT = "The cards", "CRM sync status", "Recent activity"  # the panels, as their notes name them
@@ -43,6 +44,8 @@ def layout(**_query: str) -> html.Div:
         dbc.Row(id=ids.OVERVIEW_CARDS, className="g-3 mb-2"),
         html.H5("CRM sync status", className="mt-2"),
         html.Div(id=ids.CRM_STATUS_NOTE),
+        dcc.Store(id=ids.CRM_STATUS_DATA, data=[]),
+        dcc.Store(id=ids.CRM_STATUS_EXPANDED, data=[], storage_type="session"),
         crm_status_grid(settings.display_timezone),
         html.H5("Recent activity", className="mt-4"),
         html.Div(id=ids.RECENT_ACTIVITY_NOTE),
@@ -61,15 +64,17 @@ def overview_cards(overview: dict, tightest: dict | None) -> list[dbc.Col]:
         Stat("active", "Active", f"{overview['active_syncs']:,}", "primary"),
         Stat("completed", "Completed 24h", f"{overview['completed_today']:,}", "success"),
         Stat("failed", "Failed 24h", f"{overview['failed_today']:,}", "danger"),
-        Stat("partial", "Partial 24h", f"{overview['partial_today']:,}", "warning"),
-        Stat("success-rate", "Success rate 24h", display.percent(overview["success_rate"]), "dark"),
+        Stat("partial", "Partial 24h", f"{overview['partial_today']:,}", "warning",
+             f"{display.percent(overview.get('partial_rate', 0.0))} of finished runs · {PARTIAL_RATE_HELP}"),
+        Stat("success-rate", "Success rate 24h", display.percent(overview["success_rate"]), "dark",
+             SUCCESS_RATE_HELP),
         limit,
     ])
 
 
 @callback(
     Output(ids.OVERVIEW_CARDS, "children"),
-    Output(ids.CRM_STATUS_GRID, "rowData"),
+    Output(ids.CRM_STATUS_DATA, "data"),
     Output(ids.RECENT_ACTIVITY_GRID, "rowData"),
     Output(ids.OVERVIEW_CARDS_NOTE, "children"),
     Output(ids.CRM_STATUS_NOTE, "children"),
@@ -101,6 +106,19 @@ def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | N
         *(panel_note.note(panel, error, loaded) for panel, error in errors.items()),
         panel_note.remember(refreshed(now), loaded, errors),
     )
+
+@callback(Output(ids.CRM_STATUS_GRID, "rowData"), Input(ids.CRM_STATUS_DATA, "data"),
+          Input(ids.CRM_STATUS_EXPANDED, "data"))
+def draw_crm_rows(crms: list[dict] | None, expanded: list[str] | None) -> list[dict]:
+    return grid_rows(crms or [], expanded)
+
+
+@callback(Output(ids.CRM_STATUS_EXPANDED, "data"), Input(ids.CRM_STATUS_GRID, "cellClicked"),
+          State(ids.CRM_STATUS_EXPANDED, "data"), State(ids.CRM_STATUS_DATA, "data"), prevent_initial_call=True)
+def open_or_close_crm(clicked: dict | None, expanded: list[str] | None, crms: list[dict] | None) -> list[str]:
+    """A click on a CRM that groups several sync types shows or hides them."""
+    return toggled(expanded, clicked, crms or [])
+
 
 @callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"))
 def refresh_health_strip(_ticks):
