@@ -133,8 +133,8 @@ def test_error_classes_group_messages_that_differ_only_in_values(db):
     recent = recent_failures(db, 10)
     assert list(recent["error_message"]) == messages  # newest first
     rates = failure_rates_from(daily_rollup(db, now - timedelta(days=1), now))
-    assert rates.to_dict("records")[0] == {"crm_source": "hubspot", "finished": 7, "failed": 6,
-                                           "failure_rate": pytest.approx(round(600 / 7, 2))}
+    assert rates.to_dict("records")[0] == {"crm_source": "hubspot", "finished": 7, "failed": 6, "partial": 0,
+                                           "failure_rate": pytest.approx(round(600 / 7, 2)), "partial_rate": 0.0}
 
 
 @pytest.fixture
@@ -163,12 +163,14 @@ def test_errors_json_links_each_class_to_its_runs(client, db):
     runs = insert_runs(db, history_runs(), now)
     body = client.get("/api/errors?days=30").get_json()
     first_day = (now - timedelta(days=29)).strftime("%Y-%m-%d")
-    failed = [r for r in runs if r.status == "failed" and day(r, now) >= first_day]
-    assert sum(c["count"] for c in body["error_classes"]) == len(failed)
-    top = body["error_classes"][0]
-    page = client.get(top["history_link"].replace("/history", "/export/sync-history.csv"))
-    assert page.status_code == 200
-    assert len(list(csv.DictReader(io.StringIO(page.get_data(as_text=True))))) == top["count"]
+    problems = [r for r in runs if r.status in ("failed", "partial") and day(r, now) >= first_day]
+    assert sum(c["count"] for c in body["error_classes"]) == len(problems)  # partial runs are counted too
+    assert sum(c["partial"] for c in body["error_classes"]) == sum(1 for r in problems if r.status == "partial") > 0
+    for error_class in body["error_classes"]:  # each count is exactly the runs its link opens
+        page = client.get(error_class["history_link"].replace("/history", "/export/sync-history.csv"))
+        assert page.status_code == 200
+        opened = list(csv.DictReader(io.StringIO(page.get_data(as_text=True))))
+        assert len(opened) == error_class["count"], error_class["error_class"]
     assert client.get("/api/errors?days=x").status_code == 400
 
 
