@@ -166,11 +166,11 @@ def test_errors_json_links_each_class_to_its_runs(client, db):
     problems = [r for r in runs if r.status in ("failed", "partial") and day(r, now) >= first_day]
     assert sum(c["count"] for c in body["error_classes"]) == len(problems)  # partial runs are counted too
     assert sum(c["partial"] for c in body["error_classes"]) == sum(1 for r in problems if r.status == "partial") > 0
-    for error_class in body["error_classes"]:  # each count is exactly the runs its link opens
-        page = client.get(error_class["history_link"].replace("/history", "/export/sync-history.csv"))
+    for found in body["error_classes"]:  # each count is exactly the runs its link opens
+        page = client.get(found["history_link"].replace("/history", "/export/sync-history.csv"))
         assert page.status_code == 200
         opened = list(csv.DictReader(io.StringIO(page.get_data(as_text=True))))
-        assert len(opened) == error_class["count"], error_class["error_class"]
+        assert len(opened) == found["count"], found["error_class"]
     assert client.get("/api/errors?days=x").status_code == 400
 
 

@@ -5,7 +5,6 @@ routes that answer before ``db upgrade``. The deployed database runs in Europe/B
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -222,6 +221,6 @@ def test_alerts_check_command_on_the_deployed_tables(deployed_url, deployed_engi
                               text=True, timeout=120)
         assert done.returncode == 0, done.stderr
     with db.connect() as conn:
-        fired = conn.execute(text("SELECT rule, subject, severity FROM sync_monitor.alerts WHERE state = 'firing'")).all()
+        fired = conn.execute(text("SELECT rule, subject, severity FROM sync_monitor.alerts"
+                                  " WHERE state = 'firing'")).all()
     assert ("late", "genius", "critical") in [tuple(r) for r in fired]
-    json.dumps([tuple(r) for r in fired])
