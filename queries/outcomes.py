@@ -1,5 +1,5 @@
 """One vocabulary of run statuses and one definition of success, for every count, rate, chart,
-alert rule, metric and filter (docs/sync-tables.md, "Definitions").
+alert rule, metric and filter (README, "Statuses and rates, one definition").
 
 Status classes: ``running``, ``success``, ``failed``, ``partial``. The sync engines also write
 other raw values for some of them (``completed`` is a success, ``in_progress`` is running); the
