@@ -104,13 +104,12 @@
     }, (past ? "due " : "") + relative(props.value, Date.now()));
   };
 
-  renderers.CrmName = function (props) {  /* a CRM row that groups its sync types: a caret to open it */
+  renderers.CrmName = function (props) {  /* a CRM row that groups its sync types opens on a click */
     var data = props.data || {};
-    if (data.level === 1) { return React.createElement("span", { className: "text-muted ps-3" }, "↳"); }
+    if (data.level === 1) { return React.createElement("span", { className: "text-muted ps-3" }, props.value); }
     if (!data.expandable) { return props.value || ""; }
     return React.createElement("span", { className: "crm-group", role: "button",
-      title: data.expanded ? "hide its sync types" : "show each sync type" },
-      (data.expanded ? "▾ " : "▸ ") + (props.value || ""));
+      title: data.expanded ? "hide its sync types" : "show each sync type" }, props.value || "");
   };
 
   function compact(iso, zone) {  /* 2026-11-20 14:03:22, in the viewer's zone */

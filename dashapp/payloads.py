@@ -18,6 +18,7 @@ from dashapp.history_params import to_search
 from dashapp.result_cache import shared
 from queries import errors, performance
 from queries.crm_status import crm_status
+from queries.outcomes import SUCCESS_RATE_HELP
 from queries.overview import overview_counts
 from queries.recent_syncs import recent_syncs
 
@@ -166,7 +167,9 @@ def performance_charts(frames: dict) -> dict:
                                 "p95": _floats(overall["p95"])},
         "records_by_crm": {"labels": [display.crm_name(c) for c in records["crm_source"]],
                            "data": [int(v) for v in records["records"]]},
-        "success_rate_trend": {"labels": list(rate["day"]), "data": _floats(rate["success_rate"])},
+        "success_rate_trend": {"labels": list(rate["day"]), "data": _floats(rate["success_rate"]),
+                               "partial_rate": _floats(rate["partial_rate"]) if "partial_rate" in rate else [],
+                               "definition": SUCCESS_RATE_HELP},
         "sync_frequency": {"labels": [str(d) for d in per_day.index], "data": [int(v) for v in per_day]},
         "duration_by_crm": [
             {"day": r["day"], "crm_source": r["crm_source"], "p50_seconds": _floats([r["p50"]])[0],

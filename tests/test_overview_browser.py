@@ -99,3 +99,29 @@ def test_recent_activity_links_each_run_to_its_row_in_the_history(dash_duo, dash
     dash_duo.driver.execute_script("arguments[0].click()", link)  # the grid's scrollbar may overlap it
     dash_duo.wait_for_contains_text("#history-detail-error", failed.error, timeout=15)
     assert dash_duo.get_logs() == []
+
+
+def test_a_crm_groups_its_sync_types_worst_first_and_opens_on_a_click(dash_duo, dash_app, use_engine, deployed_engine):
+    """On the deployed tables: HubSpot's contacts failed after its deals succeeded; the collapsed
+    row says failed, a click shows each type with its own next sync from beat."""
+    from tests import deployed_shape
+
+    use_engine(deployed_engine)
+    now = utc_now()
+    insert_runs(deployed_engine, [Run("hubspot", "contacts", "failed", 20 * M, 19 * M, error="HTTPError: 401"),
+                                  Run("hubspot", "deals", "completed", 5 * M, 4 * M),
+                                  Run("genius", "jobs", "success", 9 * M, 8 * M)], now)
+    task = deployed_shape.beat_task(deployed_engine, "deals", every=30, period="minutes", last_run_at=now - 5 * M)
+    deployed_shape.schedule(deployed_engine, "hubspot", "deals", periodic_task_id=task)
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_contains_text("#crm-status-grid", "2 sync types", timeout=15)
+    rows = dash_duo.find_elements("#crm-status-grid .ag-center-cols-container .ag-row")
+    assert "failed" in rows[0].text and "2 sync types" in rows[0].text  # worst CRM first, its worst state
+    dash_duo.find_element("#crm-status-grid .crm-group").click()
+    dash_duo.wait_for_contains_text("#crm-status-grid", "contacts", timeout=10)
+    text = grid_text(dash_duo)
+    assert "deals" in text and "completed" in text and ("in 24 min" in text or "in 25 min" in text)
+    assert "▾ HubSpot" in text
+    badge = dash_duo.find_element("#crm-status-grid .next-sync[data-source='beat']")
+    assert "Celery beat" in badge.get_attribute("title")
+    assert dash_duo.get_logs() == []

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from dashapp import alerts, payloads
+from dashapp import alerts, migrate, payloads
+from dashapp.api import ROUTES
 from dashapp.config import load_settings
 from dashapp.recorder import close_abandoned, record_sync
 from queries.crm_status import crm_status
@@ -193,9 +194,16 @@ def test_before_db_upgrade_nothing_503s(client_on):
     alerts_body = client.get("/api/alerts")
     assert alerts_body.status_code == 200 and alerts_body.get_json()["alerts"] == []
     assert "db upgrade" in alerts_body.get_json()["note"]
-    for path in ("/api/crm-status", "/api/stats", "/api/errors?days=7", "/api/performance-charts?days=7",
-                 "/metrics", "/failed", "/alerts", "/"):
-        assert client.get(path).status_code == 200, path
+    every_get = [path.replace("<id>", str(runs[0].id)) for path in ROUTES
+                 if "POST" not in path and not path.startswith("/auth")]
+    pages = ["/", "/history", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health"]
+    for stage in ("before", "after"):
+        for path in every_get + pages:
+            answer = client.get(path)
+            assert answer.status_code == 200, (stage, path, answer.get_data(as_text=True)[:300])
+        migrate.upgrade(db)
+    assert "note" not in client.get("/api/failed-operations?age=24h").get_json()
+    assert client.get("/api/failed-operations?age=24h").get_json()["counts"]["failed"] == 2
 
 
 def test_late_alert_from_beats_interval(deployed_engine, tmp_path):

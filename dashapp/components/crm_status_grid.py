@@ -30,19 +30,20 @@ def grid_rows(crms: list[dict], expanded: list[str] | None) -> list[dict]:
     ordered = sorted(crms, key=lambda c: (WORST_FIRST.index(c.get("worst_status_class")), c["name"]))
     for crm in ordered:
         types = crm.get("sync_types") or []
-        base = {"crm_source": crm["crm_source"], "name": crm["name"]}
+        base = {"crm_source": crm["crm_source"], "name": crm["name"], "label": crm["name"]}
         if len(types) <= 1:
             only = types[0] if types else crm
             rows.append({**base, **{k: only.get(k) for k in TYPE_FIELDS}, "row_id": crm["crm_source"], "level": 0})
             continue
         is_open = crm["crm_source"] in opened
         worst = {"status": crm["worst_status"], "status_class": crm["worst_status_class"]}
-        rows.append({**base, "row_id": crm["crm_source"], "level": 0, "expandable": True, "expanded": is_open,
+        rows.append({**base, "label": ("▾ " if is_open else "▸ ") + crm["name"],
+                     "row_id": crm["crm_source"], "level": 0, "expandable": True, "expanded": is_open,
                      "sync_type": f"{len(types)} sync types", "last_sync": crm["last_sync"], **worst,
                      **{k: crm.get(k) for k in ("next_sync", "next_sync_source", "next_sync_note")}})
         if is_open:
-            rows += [{**base, **{k: t.get(k) for k in TYPE_FIELDS}, "row_id": f"{crm['crm_source']}/{t['sync_type']}",
-                      "level": 1} for t in types]
+            rows += [{**base, **{k: t.get(k) for k in TYPE_FIELDS}, "label": "↳",
+                      "row_id": f"{crm['crm_source']}/{t['sync_type']}", "level": 1} for t in types]
     return rows
 
 
@@ -59,7 +60,7 @@ def toggled(expanded: list[str] | None, clicked: dict | None, crms: list[dict]) 
 def crm_status_grid(display_timezone: str | None) -> dag.AgGrid:
     zone = {"timeZone": display_timezone}
     columns = [
-        {"field": "name", "headerName": "CRM", "pinned": "left", "minWidth": 140, "cellRenderer": "CrmName"},
+        {"field": "label", "headerName": "CRM", "pinned": "left", "minWidth": 140, "cellRenderer": "CrmName"},
         {"field": "sync_type", "headerName": "Sync type", "minWidth": 120},
         {"field": "last_sync", "headerName": "Last sync", "cellRenderer": "RelativeTime",
          "cellRendererParams": zone, "minWidth": 120},

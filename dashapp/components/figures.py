@@ -78,8 +78,12 @@ def success_rate_trend(frame: pd.DataFrame, why_empty: str) -> go.Figure:
     figure.add_scatter(x=frame["day"], y=frame["success_rate"].astype(float), mode="lines+markers",
                        name="success rate", line={"color": "#198754"},
                        customdata=frame[["completed", "failed", "partial"]],
-                       hovertemplate="%{y:.2f}% (%{customdata[0]} ok, %{customdata[1]} failed, "
-                                     "%{customdata[2]} partial)<extra></extra>")
+                       hovertemplate="%{y:.2f}% = %{customdata[0]} ok / (%{customdata[0]} ok + %{customdata[1]} "
+                                     "failed); %{customdata[2]} partial counted apart<extra></extra>")
+    if "partial_rate" in frame:
+        figure.add_scatter(x=frame["day"], y=frame["partial_rate"].astype(float), mode="lines+markers",
+                           name="partial rate", line={"color": "#fd7e14", "dash": "dot"},
+                           hovertemplate="%{y:.2f}% partial of all finished runs<extra></extra>")
     figure.update_yaxes(range=[0, 100.5], rangemode=None)
     return figure
 
