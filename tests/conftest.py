@@ -11,7 +11,8 @@ import os
 import shutil
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,28 +41,41 @@ def _admin_engine() -> Engine:
     return create_engine(psycopg2_url(ADMIN_URL), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database made for this run, holding the user's two tables, default zone not UTC."""
-    name = f"sync_monitor_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def test_database(name: str, zone: str, create: Callable[[Engine], None]) -> Iterator[str]:
+    """A database of this run named ``name``, default zone ``zone``, its tables made by
+    ``create``; dropped at the end."""
     admin = _admin_engine()
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-            conn.execute(text(f"ALTER DATABASE \"{name}\" SET timezone TO '{DATABASE_TIMEZONE}'"))
+            conn.execute(text(f"ALTER DATABASE \"{name}\" SET timezone TO '{zone}'"))
     except Exception as exc:  # noqa: BLE001 - any failure here means "no PostgreSQL"
         admin.dispose()
         need("PostgreSQL", f"{ADMIN_URL}: {str(exc).splitlines()[0]}")
     url = psycopg2_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     plain = create_engine(url)
-    with plain.begin() as conn:
+    create(plain)
+    plain.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _documented_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
         conn.execute(text("CREATE SCHEMA orchestration"))
         metadata.create_all(conn)
-    plain.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database made for this run, holding the user's two tables, default zone not UTC."""
+    with test_database(f"sync_monitor_test_{uuid.uuid4().hex[:10]}", DATABASE_TIMEZONE, _documented_tables) as url:
+        yield url
 
 
 @pytest.fixture
@@ -91,19 +105,8 @@ def deployed_url(postgres_url: str) -> Iterator[str]:
     them (tests/deployed_shape.py): timestamptz, plain crontab names, beat's tables."""
     from tests import deployed_shape
 
-    name = make_url(postgres_url).database + "_deployed"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-        conn.execute(text(f"ALTER DATABASE \"{name}\" SET timezone TO '{DEPLOYED_TIMEZONE}'"))
-    url = psycopg2_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    plain = create_engine(url)
-    deployed_shape.create(plain)
-    plain.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with test_database(make_url(postgres_url).database + "_deployed", DEPLOYED_TIMEZONE, deployed_shape.create) as url:
+        yield url
 
 
 @pytest.fixture
