@@ -148,6 +148,7 @@ ALERTS_ACTION_DONE = "alert-action-done"
 ALERTS_REQUEST = "alert-request"  # dcc.Store: {id, action, note} from a click, which the server carries out
 
 RUN_ID = "run-id"  # dcc.Store: the run the page shows
+RUN_ZONE = "run-zone"  # dcc.Store: the viewer's zone, filled in the browser when the page opens
 RUN_INTERVAL = "run-refresh-interval"  # on while the run is running
 RUN_BODY = "run-body"
 RUN_TITLE = "run-title"

@@ -13,7 +13,7 @@ import logging
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import auth, display, ids, retry_action, run_payloads, runtime
@@ -36,14 +36,14 @@ def _can_retry(settings) -> bool:
 def layout(run_id: str | None = None, **_query: str) -> html.Div:
     settings = runtime.settings()
     parsed = parse_run_id(run_id or "")
-    if parsed is None:
-        return html.Div([html.H4("Run"), dbc.Alert(
-            f"{(run_id or '')[:40]!r} is not a run id: a run's page is /runs/<number>, e.g. /runs/42.",
-            color="warning", id=ids.RUN_BODY)])
+    body = html.Div("loading…", className="text-muted") if parsed is not None else html.Div([
+        html.H4("Run"), dbc.Alert(f"{(run_id or '')[:40]!r} is not a run id: a run's page is /runs/<number>, "
+                                  "e.g. /runs/42.", color="warning", id="run-bad-id")])
     return html.Div([
         dcc.Store(id=ids.RUN_ID, data=parsed),
+        dcc.Store(id=ids.RUN_ZONE),
         dcc.Interval(id=ids.RUN_INTERVAL, interval=settings.refresh_seconds * 1000, disabled=True),
-        html.Div(id=ids.RUN_BODY, children=html.Div("loading…", className="text-muted")),
+        html.Div(id=ids.RUN_BODY, children=body),
         html.Div(dcc.ConfirmDialogProvider(
             dbc.Button("Retry this run", color="primary", size="sm"), id=ids.RUN_RETRY,
             message=f"Retry run {parsed} now? Its retry is sent to Celery at once."),
@@ -269,9 +269,10 @@ def render(page: dict, zone: str | None) -> list:
     Output(ids.RUN_INTERVAL, "disabled"),
     Output(ids.RUN_RETRY_AREA, "className"),
     Input(ids.RUN_INTERVAL, "n_intervals"),
-    Input(ids.VIEWER_TIMEZONE, "data"),
+    Input(ids.RUN_ZONE, "data"),
     Input(ids.RUN_RETRY_RESULT, "children"),
     State(ids.RUN_ID, "data"),
+    prevent_initial_call=True,
 )
 def refresh_run(_ticks, zone, _retried, run_id):
     if not isinstance(run_id, int):
@@ -312,6 +313,15 @@ def retry_run(clicks, run_id):
         return f"Not allowed ({outcome.status}): {outcome.message}", "danger", True
     return outcome.message, {202: "success", 200: "secondary"}.get(outcome.status, "danger"), True
 
+
+# The viewer's zone (DISPLAY_TIMEZONE, else the browser's), from page-local inputs only: a callback
+# fed by the app-wide zone store would fire on every other page, where this page's outputs are not.
+clientside_callback(
+    ClientsideFunction("syncMonitor", "viewerTimezone"),
+    Output(ids.RUN_ZONE, "data"),
+    Input(ids.RUN_ID, "data"),
+    State(ids.APP_CONFIG, "data"),
+)
 
 dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", title="Sync Monitor · Run",
                    in_navbar=False, layout=layout)
