@@ -111,10 +111,27 @@
     }, compact(props.value, props.timeZone));
   };
 
-  renderers.RunLink = function (props) {  /* opens the run's row in the history */
+  renderers.RunLink = function (props) {  /* opens the run's own page */
     if (props.value === null || props.value === undefined) { return ""; }
-    return React.createElement("a", { href: "/history?range=all&id=" + props.value, className: "run-link" },
+    return React.createElement("a", { href: "/runs/" + encodeURIComponent(props.value), className: "run-link" },
       "#" + props.value);
+  };
+
+  renderers.CrmHistoryLink = function (props) {  /* a CRM row opens that CRM's history */
+    var data = props.data || {};
+    if (!data.crm_source) { return props.value || ""; }
+    var query = "?range=7d&crm_source=" + encodeURIComponent(data.crm_source) +
+      (data.sync_type ? "&sync_type=" + encodeURIComponent(data.sync_type) : "");
+    return React.createElement("a", { href: "/history" + query, className: "crm-history-link",
+      title: "This CRM's runs in the history" }, props.value);
+  };
+
+  renderers.AlertSubject = function (props) {  /* "hubspot/contacts run 42": the run links to its page */
+    var subject = props.value === null || props.value === undefined ? "" : String(props.value);
+    var found = /^(.*) run (\d+)$/.exec(subject);
+    if (!found) { return subject; }
+    return React.createElement("span", null, found[1] + " ",
+      React.createElement("a", { href: "/runs/" + found[2], className: "run-link" }, "run #" + found[2]));
   };
 
   renderers.StatusBadge = function (props) {
@@ -150,12 +167,25 @@
       return Date.now();
     },
 
-    pushSearch: function (search) {
+    pushSearch: function (search, detailOpen) {
       if (typeof search !== "string") { return window.dash_clientside.no_update; }
+      var shown = new URLSearchParams(window.location.search).get("id");
+      if (detailOpen && shown && /^\d+$/.test(shown)) {  /* the open run stays in a shareable URL */
+        search += (search ? "&" : "?") + "id=" + shown;
+      }
       if (search !== window.location.search) {
         window.history.pushState({}, "", window.location.pathname + search);
       }
       return search;
+    },
+
+    dropRunFromUrl: function (open) {  /* the history's run panel closed: its id leaves the URL */
+      var params = new URLSearchParams(window.location.search);
+      if (open || !params.has("id")) { return window.dash_clientside.no_update; }
+      params.delete("id");
+      var search = params.toString();
+      window.history.replaceState({}, "", window.location.pathname + (search ? "?" + search : ""));
+      return Date.now();
     },
 
     alertRequest: function (acks, resolves, confirm, target, note) {

@@ -34,6 +34,9 @@ HISTORY_URL_PUSHED = "history-url-pushed"
 HISTORY_PURGED = "history-purged"
 HISTORY_DETAIL = "history-detail"
 HISTORY_DETAIL_BODY = "history-detail-body"
+HISTORY_NAVIGATE = "history-navigate"  # dcc.Location: a row click opens the run's page
+HISTORY_DETAIL_CLOSED = "history-detail-closed"  # dcc.Store: the panel closed, its id left the URL
+HISTORY_ENDED_AFTER = "history-ended-after"  # dcc.Store: the link's ended_after, kept in the URL
 RECENT_ACTIVITY_GRID = "recent-activity-grid"
 
 PERFORMANCE_DAYS = "performance-days"

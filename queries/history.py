@@ -72,6 +72,7 @@ class HistoryFilter:
     columns: dict = field(default_factory=dict)  # AG Grid's filterModel
     sort: tuple[tuple[str, str], ...] = ()  # (column id, "asc" | "desc"); default newest first
     zone: str = "UTC"  # the zone grid date filters are given in (the viewer's)
+    ended_after: datetime | None = None  # end_time >= ended_after (aware): the overview cards' windows
 
 
 def _expression(b: Binds, column: str) -> str:
@@ -202,6 +203,8 @@ def _where(b: Binds, f: HistoryFilter) -> str:
         clauses.append(f"start_time >= {b.bind(f.start)}")
     if f.end is not None:
         clauses.append(f"start_time < {b.bind(f.end)}")
+    if f.ended_after is not None:
+        clauses.append(f"end_time >= {b.bind(f.ended_after)}")
     for column, values in (("crm_source", f.crm_sources), ("status", f.statuses), ("sync_type", f.sync_types)):
         if values:
             clauses.append(b.in_list(column, tuple(_text(v, column) for v in values)))

@@ -16,7 +16,7 @@ _NUMBER = {"function": "formatCount(params.value)"}  # dashAgGridFunctions, asse
 def crm_status_grid(display_timezone: str | None) -> dag.AgGrid:
     zone = {"timeZone": display_timezone}
     columns = [
-        {"field": "name", "headerName": "CRM", "pinned": "left", "minWidth": 130},
+        {"field": "name", "headerName": "CRM", "pinned": "left", "minWidth": 130, "cellRenderer": "CrmHistoryLink"},
         {"field": "sync_type", "headerName": "Sync type", "minWidth": 120},
         {"field": "last_sync", "headerName": "Last sync", "cellRenderer": "RelativeTime",
          "cellRendererParams": zone, "sort": "desc", "minWidth": 120},
