@@ -69,7 +69,8 @@ def previous_runs(page: dict):
     figure.add_scatter(x=labels, y=[r["records_processed"] for r in runs], name="records", mode="lines+markers",
                        yaxis="y2", line={"color": "#20c997"},
                        hovertemplate="%{x}<br>%{y:,} records<extra></extra>")
-    figure.update_layout(hovermode="closest", height=280, xaxis={"type": "category"},
+    figure.update_layout(hovermode="closest", height=280,
+                         xaxis={"type": "category", "tickangle": -60, "automargin": True},
                          yaxis={"title": {"text": "seconds"}},
                          yaxis2={"title": {"text": "records"}, "overlaying": "y", "side": "right",
                                  "rangemode": "tozero", "showgrid": False})

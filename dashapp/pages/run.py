@@ -186,11 +186,12 @@ def _alerts(alerts: list[dict], zone: str | None) -> html.Div:
 def _changed(page: dict, zone: str | None) -> html.Ul:
     c = page["what_changed"]
     items = []
+    so_far = " so far" if page["run"]["status_class"] == "running" else ""
     if c["duration_ratio"] is not None:
-        items.append(f"Duration {_seconds(c['duration_seconds'])}: {c['duration_ratio']:.2f}× the median "
+        items.append(f"Duration {_seconds(c['duration_seconds'])}{so_far}: {c['duration_ratio']:.2f}× the median "
                      f"({_seconds(c['median_duration_seconds'])}) of the runs before it.")
     if c["records_ratio"] is not None:
-        items.append(f"Records {c['records_processed']:,}: {c['records_ratio']:.2f}× their median "
+        items.append(f"Records {c['records_processed']:,}{so_far}: {c['records_ratio']:.2f}× their median "
                      f"({c['median_records']:,.0f}).")
     last = c["last_success"]
     if c["error_class"]:
