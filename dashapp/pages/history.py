@@ -167,7 +167,7 @@ def _block(request: dict) -> tuple[int, int]:
     State(ids.HISTORY_ENDED_AFTER, "data"),
     prevent_initial_call=True,
 )
-def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response, ended_after):
+def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response, ended_after=None):
     if not request or not isinstance(request, dict):
         return (no_update,) * 6
     now = utc_now()
