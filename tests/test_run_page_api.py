@@ -212,3 +212,32 @@ def test_times_are_utc_iso(client, db):
     (run,) = insert_runs(db, [Run("gsheet", "sheet", "success", timedelta(0), timedelta(seconds=-30))], now)
     body = client.get(f"/api/runs/{run.id}").get_json()["run"]
     assert (body["start_time"], body["end_time"]) == ("2026-11-20T12:00:00Z", "2026-11-20T12:00:30Z")
+
+
+def test_a_failed_demo_run_shows_its_429s_and_the_breaker_that_opened(client, db, writer):
+    """The embedded demo's simulated runs make their calls inside record_sync (through its pool)."""
+    import dataclasses
+    import random
+
+    from dashapp import demo
+    from dashapp.sync_tables import sync_history
+
+    hubspot = next(j for j in demo.JOBS if j.crm == "hubspot")
+    throttled = next(e for e in hubspot.errors if "429" in e)
+    job = dataclasses.replace(hubspot, failure_rate=1.0, errors=(throttled,))
+    clock = Clock(utc_now() - timedelta(minutes=5))
+
+    def advance(seconds: float) -> None:
+        clock.now += timedelta(seconds=seconds)
+
+    demo.simulate_run(db, job, random.Random(3), clock, advance, demo.DemoApi())
+    writer.flush()
+    with db.connect() as conn:
+        run_id = conn.execute(sync_history.select().with_only_columns(sync_history.c.id)).scalar_one()
+    body = client.get(f"/api/runs/{run_id}").get_json()
+    assert body["run"]["status"] == "failed" and "429" in body["run"]["error_message"]
+    assert body["api_calls_correlated"] is True
+    statuses = [c["status"] for c in body["api_calls"]]
+    assert statuses.count(429) == 3 and body["api_calls_summary"]["throttled"] == 3
+    assert 200 in statuses  # the pages fetched on the demo's pool before the 429s
+    assert [(e["to_state"], e["correlated"]) for e in body["breaker_events"]] == [("OPEN", True)]
