@@ -151,7 +151,7 @@ def previous_runs(db: Connectable, crm_source: str, sync_type: str, run_id: int,
                    SUBSTR(error_message, 1, 300) AS error_message
             FROM {table(conn, 'sync_history')}
             WHERE crm_source = {b.bind(crm_source)} AND sync_type = {b.bind(sync_type)}
-              AND (start_time < {at} OR (start_time = {at} AND id < {b.bind(int(run_id))}))
+              AND start_time <= {at} AND (start_time < {at} OR id < {b.bind(int(run_id))})
             ORDER BY start_time DESC, id DESC LIMIT {max(1, min(int(limit), 100))}""",
             times=("start_time", "end_time"))
 
