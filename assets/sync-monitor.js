@@ -104,8 +104,17 @@
     }, (past ? "due " : "") + relative(props.value, Date.now()));
   };
 
-  renderers.CrmName = function (props) {  /* a CRM row that groups its sync types opens on a click */
+  renderers.CrmName = function (props) {  /* the CRM, a link to its history; a group row's caret opens it */
     var data = props.data || {};
+    if (data.level === 1) { return React.createElement("span", { className: "text-muted ps-3" }, props.value); }
+    var link = React.createElement(renderers.CrmHistoryLink,
+      Object.assign({}, props, { value: data.name, data: Object.assign({}, data, { sync_type: data.expandable ? null : data.sync_type }) }));
+    if (!data.expandable) { return link; }
+    return React.createElement("span", null,
+      React.createElement("span", { className: "crm-group me-1", role: "button",
+        title: data.expanded ? "hide its sync types" : "show each sync type" }, data.expanded ? "▾" : "▸"),
+      link);
+  };
     if (data.level === 1) { return React.createElement("span", { className: "text-muted ps-3" }, props.value); }
     if (!data.expandable) { return props.value || ""; }
     return React.createElement("span", { className: "crm-group", role: "button",
@@ -132,10 +141,27 @@
     }, compact(props.value, props.timeZone));
   };
 
-  renderers.RunLink = function (props) {  /* opens the run's row in the history */
+  renderers.RunLink = function (props) {  /* opens the run's own page */
     if (props.value === null || props.value === undefined) { return ""; }
-    return React.createElement("a", { href: "/history?range=all&id=" + props.value, className: "run-link" },
+    return React.createElement("a", { href: "/runs/" + encodeURIComponent(props.value), className: "run-link" },
       "#" + props.value);
+  };
+
+  renderers.CrmHistoryLink = function (props) {  /* a CRM row opens that CRM's history */
+    var data = props.data || {};
+    if (!data.crm_source) { return props.value || ""; }
+    var query = "?range=7d&crm_source=" + encodeURIComponent(data.crm_source) +
+      (data.sync_type ? "&sync_type=" + encodeURIComponent(data.sync_type) : "");
+    return React.createElement("a", { href: "/history" + query, className: "crm-history-link",
+      title: "This CRM's runs in the history" }, props.value);
+  };
+
+  renderers.AlertSubject = function (props) {  /* "hubspot/contacts run 42": the run links to its page */
+    var subject = props.value === null || props.value === undefined ? "" : String(props.value);
+    var found = /^(.*) run (\d+)$/.exec(subject);
+    if (!found) { return subject; }
+    return React.createElement("span", null, found[1] + " ",
+      React.createElement("a", { href: "/runs/" + found[2], className: "run-link" }, "run #" + found[2]));
   };
 
   renderers.StatusBadge = function (props) {  /* the raw value, coloured by its class (completed: green) */
@@ -157,6 +183,15 @@
   renderers.Duration = function (props) {
     var data = props.data || {};
     var running = (data.status_class !== undefined ? data.status_class : data.status) === "running";
+    if (running && data.expected_seconds) {  /* elapsed against the usual: a bar, and "overdue" past p95 */
+      var pct = Math.min(data.progress_percent || 0, 100);
+      return React.createElement("span", { className: "run-progress", title: "usually " + duration(data.expected_seconds) +
+          (data.eta ? "; expected to finish " + absolute(data.eta) : "") },
+        duration(props.value) + " / ~" + duration(data.expected_seconds) + " ",
+        data.overdue ? React.createElement("span", { className: "badge text-bg-danger" }, "overdue") :
+          React.createElement("span", { className: "progress d-inline-flex align-middle", style: { width: "50px", height: "6px" } },
+            React.createElement("span", { className: "progress-bar", style: { width: pct + "%" } })));
+    }
     return React.createElement("span", { title: running ? "running so far" : "" },
       duration(props.value) + (running ? " …" : ""));
   };
@@ -175,12 +210,25 @@
       return Date.now();
     },
 
-    pushSearch: function (search) {
+    pushSearch: function (search, detailOpen) {
       if (typeof search !== "string") { return window.dash_clientside.no_update; }
+      var shown = new URLSearchParams(window.location.search).get("id");
+      if (detailOpen && shown && /^\d+$/.test(shown)) {  /* the open run stays in a shareable URL */
+        search += (search ? "&" : "?") + "id=" + shown;
+      }
       if (search !== window.location.search) {
         window.history.pushState({}, "", window.location.pathname + search);
       }
       return search;
+    },
+
+    dropRunFromUrl: function (open) {  /* the history's run panel closed: its id leaves the URL */
+      var params = new URLSearchParams(window.location.search);
+      if (open || !params.has("id")) { return window.dash_clientside.no_update; }
+      params.delete("id");
+      var search = params.toString();
+      window.history.replaceState({}, "", window.location.pathname + (search ? "?" + search : ""));
+      return Date.now();
     },
 
     alertRequest: function (acks, resolves, confirm, target, note) {

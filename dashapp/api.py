@@ -118,16 +118,18 @@ ROUTES = {
     "/metrics": "dashapp.metrics.metrics",
     "/api/alerts": "dashapp.alert_api.list_alerts",
     "/api/alerts/<id>/acknowledge|resolve (POST)": "dashapp.alert_api.act",
+    "/api/runs/<id>": "dashapp.run_api.one_run",
 }
 
 
 def register(server: Flask) -> None:
-    from dashapp import alert_api, failed_api, metrics
+    from dashapp import alert_api, failed_api, metrics, run_api
 
     metrics.register(server)
     server.register_blueprint(api)
     server.register_blueprint(alert_api.routes)
     server.register_blueprint(failed_api.routes)
+    server.register_blueprint(run_api.routes)
     server.register_blueprint(probes)
     server.register_blueprint(export)
     http_errors.register(server)

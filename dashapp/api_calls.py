@@ -27,6 +27,7 @@ from sqlalchemy import Engine, func, insert
 
 from dashapp import rate_limits
 from dashapp.monitor_tables import api_call_hours, api_call_minutes, api_calls, breaker_events
+from dashapp.run_context import current_run_id
 from queries import latency_histogram
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class Writer:
 
 
 _FIELDS = ("called_at", "crm_source", "endpoint", "method", "status_code", "duration_ms", "retries", "error",
-           "headers")
+           "headers", "sync_run_id")
 
 
 def _call_row(raw: tuple) -> dict:
@@ -190,10 +191,11 @@ def use_writer(new: Writer | None) -> None:
 def record_api_call(crm_source: str, endpoint: str, method: str, status_code: int | None, duration_ms: float,
                     *, retries: int = 0, error: str | None = None, headers: Mapping[str, str] | None = None,
                     called_at: datetime | None = None) -> None:
-    """Record one call (a queue append; the database write happens in batches elsewhere)."""
+    """Record one call (a queue append; the database write happens in batches elsewhere). Inside
+    ``record_sync`` the call carries the run's id (``dashapp.run_context``); outside, NULL."""
     (_writer or writer()).add_call((
         called_at or datetime.now(UTC), crm_source, endpoint[:200], method.upper()[:10], status_code,
-        float(duration_ms), retries, error, dict(headers) if headers else None,
+        float(duration_ms), retries, error, dict(headers) if headers else None, current_run_id.get(),
     ))
 
 
@@ -202,6 +204,7 @@ def record_transition(breaker: str, crm_source: str, from_state: str, to_state: 
     (_writer or writer()).add_event({
         "occurred_at": _naive_utc(at or datetime.now(UTC)), "breaker": breaker, "crm_source": crm_source,
         "from_state": from_state, "to_state": to_state, "failure_count": failure_count, "reason": reason,
+        "sync_run_id": current_run_id.get(),
     })
 
 

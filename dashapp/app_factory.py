@@ -42,6 +42,7 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         history,
         overview,
         performance,
+        run,
         sign_in,
     )
 

@@ -28,6 +28,7 @@ from dashapp import api_calls
 from dashapp.api_calls import record_api_call, record_transition
 from dashapp.circuit_breaker import CircuitBreaker, CircuitOpenError
 from dashapp.recorder import close_abandoned, record_sync
+from dashapp.run_context import ContextThreadPoolExecutor
 from dashapp.sync_tables import metadata, sync_history, sync_schedule
 from queries._sql import bind_time, data_zone, to_utc, utc_now
 
@@ -167,6 +168,11 @@ def _api_failure(message: str) -> tuple[int | None, str]:
     return 200, message  # a warehouse error: the API call itself went well
 
 
+def _fetch_page(api: DemoApi, breaker: CircuitBreaker, job: Job, clock, rng: random.Random) -> None:
+    with contextlib.suppress(CircuitOpenError), breaker:
+        api.call(job, clock, rng)
+
+
 def simulate_run(db, job: Job, rng: random.Random, clock, advance, api: DemoApi | None = None) -> None:
     """One sync of ``job`` through the recorder; ``advance(seconds)`` lets time pass."""
     duration = max(2.0, rng.gauss(job.seconds, job.seconds * 0.25))
@@ -174,14 +180,16 @@ def simulate_run(db, job: Job, rng: random.Random, clock, advance, api: DemoApi 
     roll = rng.random()
     api = api or DemoApi()
     try:
-        with record_sync(job.crm, job.sync_type, endpoint=job.endpoint, db=db, clock=clock,
-                         configuration={"batch_size": 100, "full_sync": False}) as run:
+        with ContextThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-fetch") as pool, \
+                record_sync(job.crm, job.sync_type, endpoint=job.endpoint, db=db, clock=clock,
+                            configuration={"batch_size": 100, "full_sync": False}) as run:
             steps = max(1, min(5, int(duration // 5)))
             breaker = api.breaker(job, clock)
             for _ in range(steps):
                 advance(duration / steps)
-                with contextlib.suppress(CircuitOpenError), breaker:
-                    api.call(job, clock, rng)
+                # each page is fetched on the pool's thread, as a sync fetching pages in parallel
+                # would; the pool carries the run's context, so the call names this run
+                pool.submit(_fetch_page, api, breaker, job, clock, rng).result()
                 created = int(volume / steps * 0.3)
                 run.add(processed=volume // steps, created=created, updated=volume // steps - created)
             if roll < job.failure_rate:

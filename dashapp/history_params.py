@@ -6,6 +6,7 @@
     q                         text the error message contains
     sort                      column:asc|desc, comma-separated (default start_time:desc)
     filter                    AG Grid's column filter model, as JSON
+    ended_after               ISO 8601: only runs that ended at or after it (the overview cards' 24 h)
     id                        (page only) one run to open in the detail panel
 
 ``parse`` raises BadParameter naming the parameter; the export and API answer it with a 400.
@@ -53,6 +54,7 @@ def parse(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC") -> Hi
     try:
         start = parse_time(first(args, "start"), "start") if first(args, "start") else None
         end = parse_time(first(args, "end"), "end") if first(args, "end") else None
+        ended_after = parse_time(first(args, "ended_after"), "ended_after") if first(args, "ended_after") else None
     except FilterError as exc:
         name = str(exc).split(":", 1)[0]
         raise BadParameter(name, str(exc).split(":", 1)[1].strip()) from None
@@ -69,6 +71,7 @@ def parse(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC") -> Hi
             crm_sources=values(args, "crm_source"), statuses=values(args, "status"),
             sync_types=values(args, "sync_type"), q=first(args, "q"),
             columns=parse_filter_model(first(args, "filter")), sort=parse_sort(first(args, "sort")), zone=zone,
+            ended_after=ended_after,
         )
     except FilterError as exc:  # its message reads "sort: ..." or "filter: ..."
         name, _, problem = str(exc).partition(": ")

@@ -27,6 +27,7 @@ api_calls = Table(
     Column("rate_limit_limit", Integer),
     Column("rate_limit_remaining", Integer),
     Column("rate_limit_reset_at", DateTime()),
+    Column("sync_run_id", BigInteger),  # the sync_history run the call was made in (record_sync), else NULL
 )
 
 def _rollup(name: str) -> Table:
@@ -57,6 +58,7 @@ breaker_events = Table(
     Column("to_state", String(10), nullable=False),
     Column("failure_count", Integer, nullable=False),
     Column("reason", Text),
+    Column("sync_run_id", BigInteger),  # the run the transition happened in, else NULL
 )
 
 # One row per failed run (sync_history.id) an operator has acted on; runs nobody touched yet are

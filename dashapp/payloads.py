@@ -16,7 +16,8 @@ from dashapp import display
 from dashapp.day_cache import DayCache, day_start
 from dashapp.history_params import to_search
 from dashapp.result_cache import shared
-from queries import errors, performance
+from dashapp.run_payloads import progress_json
+from queries import errors, performance, run_detail
 from queries.crm_status import crm_status
 from queries.outcomes import SUCCESS_RATE_HELP
 from queries.overview import overview_counts
@@ -62,6 +63,7 @@ def _crm_record(crm: str, types: list[dict]) -> dict:
         "crm_source": crm,
         **{k: newest[k] for k in ("sync_type", "last_sync", "status", "status_class", "records_processed",
                                   "records_created", "records_updated", "records_failed", "duration_seconds")},
+        **{k: newest[k] for k in PROGRESS if k in newest},
         "next_sync": soonest["next_sync"],
         "next_sync_source": soonest["next_sync_source"],
         "next_sync_note": soonest["next_sync_note"],
@@ -71,12 +73,33 @@ def _crm_record(crm: str, types: list[dict]) -> dict:
     }
 
 
+PROGRESS = ("expected_seconds", "expected_p95_seconds", "eta", "progress_percent", "overdue")
+
+
+def _with_progress(engine: Engine, records: list[dict], now: datetime) -> None:
+    """A running type's expected duration (median of its last 20 successes), ETA, progress and
+    ``overdue`` (past their p95), from one statement over the running pairs."""
+    running = [(r["crm_source"], r["sync_type"]) for r in records if r["status_class"] == "running"]
+    expected = {(e["crm_source"], e["sync_type"]): e
+                for e in run_detail.expected_durations(engine, running).to_dict("records")} if running else {}
+    for record in records:
+        if record["status_class"] == "running":
+            run = {"status_class": "running", "start_time": record["last_sync"],
+                   "duration_seconds": record["duration_seconds"]}
+            progress = progress_json(run, expected.get((record["crm_source"], record["sync_type"])), now)
+            record.update({k: progress[k] for k in PROGRESS})
+
+
 @shared("crm_status")
 def crm_statuses(engine: Engine, now: datetime) -> dict:
-    """``/api/crm-status``: one entry per CRM, each with ``sync_types``."""
+    """``/api/crm-status``: one entry per CRM, each with ``sync_types``; running ones carry
+    ``expected_seconds``, ``eta``, ``progress_percent`` and ``overdue``."""
+    records = [{**_type_record(row), "crm_source": row["crm_source"]}
+               for row in crm_status(engine, now).to_dict("records")]
+    _with_progress(engine, records, now)
     by_crm: dict[str, list[dict]] = {}
-    for row in crm_status(engine, now).to_dict("records"):
-        by_crm.setdefault(row["crm_source"], []).append(_type_record(row))
+    for record in records:
+        by_crm.setdefault(record.pop("crm_source"), []).append(record)
     return {"crms": [_crm_record(crm, types) for crm, types in sorted(by_crm.items())]}
 
 

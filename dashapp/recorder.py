@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from dashapp.run_context import current_run_id
 from dashapp.sync_tables import sync_history
 from queries._sql import bind_time, connect, utc_now
 from queries.outcomes import raw_values as status_values
@@ -218,15 +219,18 @@ def record_sync(
         "configuration": configuration or {},
         "performance_metrics": {},
     })
+    token = current_run_id.set(run.id)  # API calls and breaker transitions in the block name this run
     try:
         yield run
     except BaseException as exc:
+        current_run_id.reset(token)
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         try:
             run._close("failed", message)
         except Exception:  # never hide the sync's own error behind the recorder's
             log.exception("could not close sync run %s as failed", run.id)
         raise
+    current_run_id.reset(token)
     if run._partial:
         run._close("partial", run._partial_reason)
     else:

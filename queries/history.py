@@ -73,6 +73,7 @@ class HistoryFilter:
     columns: dict = field(default_factory=dict)  # AG Grid's filterModel
     sort: tuple[tuple[str, str], ...] = ()  # (column id, "asc" | "desc"); default newest first
     zone: str = "UTC"  # the zone grid date filters are given in (the viewer's)
+    ended_after: datetime | None = None  # end_time >= ended_after (aware): the overview cards' windows
 
 
 def _expression(b: Binds, column: str) -> str:
@@ -203,6 +204,10 @@ def _where(b: Binds, f: HistoryFilter) -> str:
         clauses.append(f"start_time >= {b.bind(f.start)}")
     if f.end is not None:
         clauses.append(f"start_time < {b.bind(f.end)}")
+    if f.ended_after is not None:  # as the overview counts: a failed run that never closed, by its start
+        after = b.bind(f.ended_after)
+        clauses.append(f"(end_time >= {after} OR (end_time IS NULL AND {outcomes.in_class(b.conn, 'failed')}"
+                       f" AND start_time >= {after}))")
     # a status class stands for its aliases too (status=success finds completed runs)
     statuses = outcomes.filter_values(b.conn, tuple(_text(v, "status") for v in f.statuses))
     for column, values in (("crm_source", f.crm_sources), ("status", statuses), ("sync_type", f.sync_types)):

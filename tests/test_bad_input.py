@@ -165,7 +165,8 @@ def grid_request(dash_app, request) -> dict:
             ("history-range", "all"), ("history-start", None), ("history-end", None), ("history-crm-source", []),
             ("history-status", []), ("history-sync-type", []), ("history-error-search", ""))),
          {"id": "viewer-timezone", "property": "data", "value": "UTC"},
-         {"id": "history-grid", "property": "getRowsResponse", "value": None}])
+         {"id": "history-grid", "property": "getRowsResponse", "value": None},
+         {"id": "history-ended-after", "property": "data", "value": None}])
     return body
 
 

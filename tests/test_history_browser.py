@@ -60,15 +60,16 @@ def test_filter_sort_open_and_download(dash_duo, dash_app, use_engine, pg_engine
     wait_for(lambda: cell(dash_duo, 0, "records_processed").text == f"{top:,}")
     wait_for(lambda: "sort=records_processed%3Aasc" in dash_duo.driver.current_url)
 
-    wait_for(lambda: cell(dash_duo, 0, "crm_source").click() or True)
-    dash_duo.wait_for_contains_text("#history-detail-error", "429", timeout=10)
-
     href = dash_duo.find_element("#history-download").get_attribute("href")
     assert "q=429" in href and "status=failed" in href
     with urllib.request.urlopen(href, timeout=10) as response:
         rows = list(csv.DictReader(io.StringIO(response.read().decode("utf-8"))))
-    assert [int(r["id"]) for r in rows] == [
-        r.id for r in sorted(with_429, key=lambda r: (r.processed is None, r.processed or 0, -r.id))]
+    ordered = sorted(with_429, key=lambda r: (r.processed is None, r.processed or 0, -r.id))
+    assert [int(r["id"]) for r in rows] == [r.id for r in ordered]
+
+    wait_for(lambda: cell(dash_duo, 0, "crm_source").click() or True)  # a click opens the run's page
+    wait_for(lambda: dash_duo.driver.current_url.endswith(f"/runs/{ordered[0].id}"))
+    dash_duo.wait_for_contains_text("#run-error", "429", timeout=10)
 
     dash_duo.driver.back()
     dash_duo.wait_for_text_to_equal("#history-count", f"{len(with_429):,} matching runs", timeout=10)

@@ -87,7 +87,7 @@ def test_the_overview_fits_a_390_px_phone(dash_duo, dash_app, use_engine, pg_eng
     assert dash_duo.get_logs() == []
 
 
-def test_recent_activity_links_each_run_to_its_row_in_the_history(dash_duo, dash_app, use_engine, pg_engine):
+def test_recent_activity_links_each_run_to_its_page(dash_duo, dash_app, use_engine, pg_engine):
     use_engine(pg_engine)
     runs = insert_runs(pg_engine, edge_case_runs(), utc_now())
     newest = min(runs, key=lambda r: r.start_ago)
@@ -95,9 +95,9 @@ def test_recent_activity_links_each_run_to_its_row_in_the_history(dash_duo, dash
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_contains_text("#recent-activity-grid", f"#{newest.id}", timeout=15)
     assert len(dash_duo.find_elements("#recent-activity-grid .run-link")) == min(20, len(runs))
-    link = dash_duo.find_element(f'#recent-activity-grid a[href$="id={failed.id}"]')
+    link = dash_duo.find_element(f'#recent-activity-grid a[href="/runs/{failed.id}"]')
     dash_duo.driver.execute_script("arguments[0].click()", link)  # the grid's scrollbar may overlap it
-    dash_duo.wait_for_contains_text("#history-detail-error", failed.error, timeout=15)
+    dash_duo.wait_for_contains_text("#run-error", failed.error, timeout=15)
     assert dash_duo.get_logs() == []
 
 

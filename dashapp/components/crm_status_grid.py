@@ -20,7 +20,7 @@ _NUMBER = {"function": "formatCount(params.value)"}  # dashAgGridFunctions, asse
 WORST_FIRST = ("failed", "partial", None, "running", "success")
 TYPE_FIELDS = ("sync_type", "last_sync", "status", "status_class", "records_processed", "records_created",
                "records_updated", "records_failed", "duration_seconds", "next_sync", "next_sync_source",
-               "next_sync_note")
+               "next_sync_note", "expected_seconds", "eta", "progress_percent", "overdue")
 
 
 def grid_rows(crms: list[dict], expanded: list[str] | None) -> list[dict]:
@@ -60,7 +60,7 @@ def toggled(expanded: list[str] | None, clicked: dict | None, crms: list[dict]) 
 def crm_status_grid(display_timezone: str | None) -> dag.AgGrid:
     zone = {"timeZone": display_timezone}
     columns = [
-        {"field": "label", "headerName": "CRM", "pinned": "left", "minWidth": 140, "cellRenderer": "CrmName"},
+        {"field": "label", "headerName": "CRM", "pinned": "left", "minWidth": 150, "cellRenderer": "CrmName"},
         {"field": "sync_type", "headerName": "Sync type", "minWidth": 120},
         {"field": "last_sync", "headerName": "Last sync", "cellRenderer": "RelativeTime",
          "cellRendererParams": zone, "minWidth": 120},

@@ -1,4 +1,4 @@
-"""Recent activity: the newest runs, each linking to its row in the history.
+"""Recent activity: the newest runs, each linking to its run page (``/runs/<id>``).
 
 Rows are the ``syncs`` of ``/api/recent-syncs`` as they are (``dashapp.payloads.recent``).
 """

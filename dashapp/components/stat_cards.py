@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 
 @dataclass(frozen=True)
@@ -15,11 +15,19 @@ class Stat:
     value: str
     colour: str = "secondary"
     detail: str | None = None  # a small line under the value, truncated, full text on hover
+    href: str | None = None  # where a click leads: the runs that make the number
+
+
+def _linked(stat: Stat, card: dbc.Card):
+    if not stat.href:
+        return card
+    return dcc.Link(card, href=stat.href, id=f"stat-{stat.key}-link", title=f"Open the runs behind {stat.label}",
+                    className="stat-link d-block h-100 text-reset text-decoration-none")
 
 
 def stat_cards(stats: list[Stat]) -> list[dbc.Col]:
     return [
-        dbc.Col(
+        dbc.Col(_linked(stat,
             dbc.Card(
                 dbc.CardBody([
                     html.Div(stat.label, className="stat-label text-muted small"),
@@ -28,7 +36,7 @@ def stat_cards(stats: list[Stat]) -> list[dbc.Col]:
                                 id=f"stat-{stat.key}-detail")] if stat.detail else []),
                 ]),
                 className="h-100 shadow-sm",
-            ),
+            )),
             xs=6, md=4, xl=2, className="mb-3",
         )
         for stat in stats

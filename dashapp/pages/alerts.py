@@ -6,6 +6,7 @@ audited on the server, like the API)."""
 from __future__ import annotations
 
 import logging
+import re
 
 import dash
 import dash_ag_grid as dag
@@ -69,7 +70,7 @@ def layout(**_query: str) -> html.Div:
                  "width": 180},
                 {"field": "severity", "headerName": "Severity", "width": 110},
                 {"field": "rule", "headerName": "Rule", "width": 130},
-                {"field": "subject", "headerName": "Subject", "width": 180},
+                {"field": "subject", "headerName": "Subject", "cellRenderer": "AlertSubject", "width": 180},
                 {"field": "state", "headerName": "State", "width": 100},
                 {"field": "resolved_at", "headerName": "Resolved", "cellRenderer": "LocalTime",
                  "cellRendererParams": zone, "width": 180},
@@ -86,6 +87,15 @@ def layout(**_query: str) -> html.Div:
             dbc.ModalFooter(dbc.Button("Resolve", id=ids.ALERTS_RESOLVE_CONFIRM, color="primary")),
         ], id=ids.ALERTS_RESOLVE_MODAL, is_open=False),
     ])
+
+
+RUN_SUBJECT = re.compile(r" run (\d{1,19})$")  # "stuck" names its run: "hubspot/contacts run 42"
+
+
+def _run_link(subject: str) -> dcc.Link | None:
+    found = RUN_SUBJECT.search(subject or "")
+    return dcc.Link(f"open run #{found[1]}", href=f"/runs/{found[1]}", className="ms-2 small run-link") \
+        if found else None
 
 
 def _active(rows: list[dict], can_act: bool, zone: str | None) -> html.Div:
@@ -108,6 +118,7 @@ def _active(rows: list[dict], can_act: bool, zone: str | None) -> html.Div:
             html.Div([
                 dbc.Badge(r["severity"], color=COLOURS.get(r["severity"], "secondary"), className="me-2"),
                 html.Strong(f"{r['rule']} · {r['subject']}"),
+                _run_link(r["subject"]),
                 html.Span(f" since {display.local_clock(r['fired_at'], zone)}", className="text-muted small",
                           title=r["fired_at"] or ""),
                 html.Span(buttons, className="float-end"),

@@ -90,7 +90,7 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
             html.Div([html.Strong(f"{r['name']} · {r['sync_type']}"),
                       html.Span(r["status"] or "?", className="badge ms-2 text-bg-" + (
                           "warning" if r.get("status_class") == "partial" else "danger")),
-                      html.A(f"#{r['id']}", href=f"/history?range=all&id={r['id']}", className="ms-2 small"),
+                      dcc.Link(f"#{r['id']}", href=f"/runs/{r['id']}", className="ms-2 small run-link"),
                       html.Span(display.local_clock(r["start_time"], zone, seconds=True),
                                 className="float-end text-muted small", title=r["start_time"] or "")]),
             html.Pre(r["error_message"] or "—", className="mb-0 small text-wrap " + (

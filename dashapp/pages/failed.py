@@ -278,7 +278,7 @@ def confirm_retry(clicks, pending):
     prevent_initial_call=True,
 )
 def show_details(cell, rows, zone):
-    if not cell or cell.get("colId") == "id":  # the run link opens the history instead
+    if not cell or cell.get("colId") == "id":  # the run link opens the run's page instead
         return no_update, no_update, no_update
     row = next((r for r in rows or [] if str(r["id"]) == str(cell.get("rowId"))), None)
     if row is None:
@@ -292,14 +292,14 @@ def show_details(cell, rows, zone):
 
 
 def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
-    facts = [("Run", html.A(f"#{row['id']}", href=f"/history?range=all&id={row['id']}")),
+    facts = [("Run", dcc.Link(f"#{row['id']}", href=f"/runs/{row['id']}")),
              ("CRM", row["name"]), ("Operation", row["operation_type"]),
              ("Run status", row["run_status"]), ("State", row["state"]),
              ("Attempts", f"{row['attempts']} of {row['max_attempts']}"),
              ("Failed at", display.local_clock(row["failed_at"], zone, seconds=True))]
     attempt_rows = [html.Tr([html.Td(t["attempt"]), html.Td(t["state"]), html.Td(t["requested_by"]),
                              html.Td(display.local_clock(t["queued_at"], zone, seconds=True)),
-                             html.Td(html.A(f"#{t['run_id']}", href=f"/history?range=all&id={t['run_id']}")
+                             html.Td(dcc.Link(f"#{t['run_id']}", href=f"/runs/{t['run_id']}")
                                      if t["run_id"] else "—"),
                              html.Td(t["error"] or "", className="text-danger text-break")]) for t in tries]
     return html.Div([

@@ -49,11 +49,15 @@ def layout(**query: str | list[str]) -> html.Div:
         filter_model, sort = initial.columns, initial.sort
     except BadParameter as exc:
         problem, filter_model, sort = f"The link's filters could not be applied: {exc}", {}, ()
+    ended_after = history_params.first(args, "ended_after") if not problem else None
     run_id = history_params.first(args, "id")
     detail = _detail(int(run_id)) if run_id and run_id.isdigit() else None
     multi = {"multi": True, "clearable": True, "className": "history-dropdown"}
     return html.Div([
+        dcc.Location(id=ids.HISTORY_NAVIGATE, refresh="callback-nav"),
+        dcc.Store(id=ids.HISTORY_DETAIL_CLOSED),
         dcc.Store(id=ids.HISTORY_URL_SEARCH),
+        dcc.Store(id=ids.HISTORY_ENDED_AFTER, data=ended_after),
         dcc.Store(id=ids.HISTORY_URL_PUSHED),
         dcc.Store(id=ids.HISTORY_PURGED),
         html.H4("History", className="mb-3"),
@@ -89,9 +93,10 @@ def layout(**query: str | list[str]) -> html.Div:
         ], className="mb-2"),
         dbc.Alert(problem, id=ids.HISTORY_LINK_MESSAGE, color="warning", is_open=bool(problem), dismissable=True,
                   className="small"),
+        _ended_after_note(ended_after, args),
         dbc.Alert(id=ids.HISTORY_MESSAGE, color="warning", is_open=False, className="small"),
         history_grid(settings.display_timezone, filter_model, sort),
-        html.Div("Click a row for every column. Shift-click headers to sort on several columns.",
+        html.Div("Click a row to open its run's page. Shift-click headers to sort on several columns.",
                  className="text-muted small mt-1"),
         dbc.Offcanvas(detail, id=ids.HISTORY_DETAIL, title=f"Run {run_id}" if detail else "Run",
                       is_open=detail is not None, placement="end", scrollable=True,
@@ -99,9 +104,24 @@ def layout(**query: str | list[str]) -> html.Div:
     ])
 
 
-def _state_args(range_value, start, end, crms, statuses, sync_types, q, request: dict | None) -> dict[str, list[str]]:
+def _ended_after_note(ended_after: str | None, args: dict[str, list[str]]) -> html.Div | None:
+    """A link's ``ended_after`` (an overview card's window) has no control of its own: say it, and
+    offer the same view without it."""
+    if not ended_after:
+        return None
+    rest = {k: v for k, v in args.items() if k not in ("ended_after", "id")}
+    return html.Div([
+        html.Span(["Only runs that ended at or after ",
+                   html.Span(display.local_clock(ended_after, runtime.settings().display_timezone, seconds=True),
+                             title=f"{ended_after} (UTC)"), " (the overview card's window). "]),
+        dcc.Link("Show them all", href="/history" + history_params.to_search(rest)),
+    ], className="small text-muted mb-2", id="history-ended-after-note")
+
+
+def _state_args(range_value, start, end, crms, statuses, sync_types, q, request: dict | None,
+                ended_after: str | None = None) -> dict[str, list[str]]:
     """The page's controls (and the grid's filter and sort) as query-string arguments."""
-    state: dict[str, object] = {}
+    state: dict[str, object] = {"ended_after": ended_after} if ended_after else {}
     if range_value == "custom":
         state.update(start=start or None, end=end or None, range="all")
     elif range_value != history_params.DEFAULT_RANGE:
@@ -144,14 +164,15 @@ def _block(request: dict) -> tuple[int, int]:
     *QUICK_FILTERS,
     State(ids.VIEWER_TIMEZONE, "data"),
     State(ids.HISTORY_GRID, "getRowsResponse"),
+    State(ids.HISTORY_ENDED_AFTER, "data"),
     prevent_initial_call=True,
 )
-def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response):
+def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response, ended_after=None):
     if not request or not isinstance(request, dict):
         return (no_update,) * 6
     now = utc_now()
     try:
-        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request)
+        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, ended_after)
         search = history_params.to_search(state)
         href = "/export/sync-history.csv" + search
         start_row, limit = _block(request)
@@ -192,6 +213,7 @@ clientside_callback(
     ClientsideFunction("syncMonitor", "pushSearch"),
     Output(ids.HISTORY_URL_PUSHED, "data"),
     Input(ids.HISTORY_URL_SEARCH, "data"),
+    State(ids.HISTORY_DETAIL, "is_open"),
     prevent_initial_call=True,
 )
 
@@ -227,21 +249,30 @@ def _detail(run_id: int) -> html.Div | None:
     sections += [html.H6("error_message"),
                  html.Pre(row.get("error_message") or "—", className="bg-light p-2 small text-wrap",
                           id="history-detail-error")]
+    sections.insert(0, dcc.Link(f"Open run #{run_id}'s page: its API calls, breakers and previous runs",
+                                href=f"/runs/{run_id}", id="history-detail-run-link", className="d-block mb-2"))
     return html.Div(sections, id=ids.HISTORY_DETAIL_BODY)
 
 
 @callback(
-    Output(ids.HISTORY_DETAIL, "children"),
-    Output(ids.HISTORY_DETAIL, "title"),
-    Output(ids.HISTORY_DETAIL, "is_open"),
+    Output(ids.HISTORY_NAVIGATE, "href"),
     Input(ids.HISTORY_GRID, "selectedRows"),
     prevent_initial_call=True,
 )
-def open_detail(selected):
+def open_run(selected):
+    """A click on a row opens the run's page (``/history?id=N`` still opens the quick-look panel)."""
     run_id = (selected or [{}])[0].get("id")
-    if not isinstance(run_id, int):
-        return no_update, no_update, no_update
-    return _detail(run_id), f"Run {run_id}", True
+    if not isinstance(run_id, int) or isinstance(run_id, bool):
+        return no_update
+    return f"/runs/{run_id}"
+
+
+clientside_callback(
+    ClientsideFunction("syncMonitor", "dropRunFromUrl"),
+    Output(ids.HISTORY_DETAIL_CLOSED, "data"),
+    Input(ids.HISTORY_DETAIL, "is_open"),
+    prevent_initial_call=True,
+)
 
 
 dash.register_page(__name__, path="/history", name="History", title="Sync Monitor · History", order=1,

@@ -8,11 +8,14 @@ served at /api/stats, /api/crm-status and /api/recent-syncs.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashapp import api_usage_payloads, display, health, ids, payloads, runtime
+from dashapp.card_links import card_links
 from dashapp.components import health_strip, panel_note
 from dashapp.components.crm_status_grid import crm_status_grid, grid_rows, toggled
 from dashapp.components.recent_activity import recent_activity_grid
@@ -56,20 +59,32 @@ def layout(**_query: str) -> html.Div:
 TIGHTEST_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
 
 
-def overview_cards(overview: dict, tightest: dict | None) -> list[dbc.Col]:
-    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary", "no rate-limit headers in the last hour") \
+def overview_cards(overview: dict, tightest: dict | None, now: datetime | None = None) -> list[dbc.Col]:
+    """The cards; with ``now`` (when the numbers were computed) each opens the runs it counts."""
+    links = card_links(now) if now is not None else {}
+    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary", "no rate-limit headers in the last hour",
+                 links.get("tightest-limit")) \
         if tightest is None else Stat("tightest-limit", "Tightest rate limit", f"{tightest['percent_used']:.0f}%",
-                                      TIGHTEST_COLOURS[tightest["level"]], f"{tightest['name']} {tightest['endpoint']}")
+                                      TIGHTEST_COLOURS[tightest["level"]], f"{tightest['name']} {tightest['endpoint']}",
+                                      links.get("tightest-limit"))
     return stat_cards([
-        Stat("active", "Active", f"{overview['active_syncs']:,}", "primary"),
-        Stat("completed", "Completed 24h", f"{overview['completed_today']:,}", "success"),
-        Stat("failed", "Failed 24h", f"{overview['failed_today']:,}", "danger"),
+        Stat("active", "Active", f"{overview['active_syncs']:,}", "primary", href=links.get("active")),
+        Stat("completed", "Completed 24h", f"{overview['completed_today']:,}", "success", href=links.get("completed")),
+        Stat("failed", "Failed 24h", f"{overview['failed_today']:,}", "danger", href=links.get("failed")),
         Stat("partial", "Partial 24h", f"{overview['partial_today']:,}", "warning",
-             f"{display.percent(overview.get('partial_rate', 0.0))} of finished runs · {PARTIAL_RATE_HELP}"),
+             f"{display.percent(overview.get('partial_rate', 0.0))} of finished runs · {PARTIAL_RATE_HELP}",
+             href=links.get("partial")),
         Stat("success-rate", "Success rate 24h", display.percent(overview["success_rate"]), "dark",
-             SUCCESS_RATE_HELP),
+             SUCCESS_RATE_HELP, href=links.get("success-rate")),
         limit,
     ])
+
+
+def _cards(engine, now: datetime) -> list[dbc.Col]:
+    stats = payloads.stats(engine, now)  # maybe shared: its links use the moment it was computed at
+    counted_at = datetime.fromisoformat(stats["timestamp"].replace("Z", "+00:00"))
+    return overview_cards(stats["overview"],
+                          api_usage_payloads.tightest(api_usage_payloads.rate_limit_list(engine, 1, now)), counted_at)
 
 
 @callback(
@@ -89,9 +104,7 @@ def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | N
     panel fails (the database is down) the banner says so instead."""
     now = utc_now()
     engine = runtime.engine()
-    cards, cards_error = panel_note.load(CARDS, lambda: overview_cards(
-        payloads.stats(engine, now)["overview"],
-        api_usage_payloads.tightest(api_usage_payloads.rate_limit_list(engine, 1, now))))
+    cards, cards_error = panel_note.load(CARDS, lambda: _cards(engine, now))
     crms, crms_error = panel_note.load(CRMS, lambda: payloads.crm_statuses(engine, now)["crms"])
     recent, recent_error = panel_note.load(RECENT, lambda: payloads.recent(engine, RECENT_RUNS, now)["syncs"])
     errors = {CARDS: cards_error, CRMS: crms_error, RECENT: recent_error}

@@ -1,0 +1,224 @@
+"""One run as ``GET /api/runs/<id>`` serves it and ``/runs/<id>`` renders it: every column, its
+API calls and their summary, breaker transitions, alerts, the failed operation, the runs before
+it and how this one compares, and for a running run its expected duration and ETA.
+
+SQL: ``queries.history.history_row`` (the run) and ``queries.run_detail`` (the rest).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from dashapp import display
+from dashapp.history_params import to_search
+from queries import failed_operations, outcomes, run_detail
+from queries.api_usage import migrated
+from queries.error_classes import error_class, search_text
+from queries.history import history_row
+
+COLUMNS = ("id", "crm_source", "sync_type", "endpoint", "status", "start_time", "end_time", "records_processed",
+           "records_created", "records_updated", "records_failed", "error_message", "configuration",
+           "performance_metrics", "created_at")
+
+
+def _json_value(value: object) -> object:
+    """A configuration or metrics value as JSON: parsed when it is JSON text, else as it is."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value if isinstance(value, dict | list | int | float | bool) or value is None else str(value)
+
+
+def _float(value: object) -> float | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return round(float(value), 3)
+
+
+def _int(value: object) -> int | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else int(value)
+
+
+def history_link(**state: object) -> str:
+    return "/history" + to_search({"range": "all", **state})
+
+
+def status_class(raw: object, pairs: tuple[tuple[str, str], ...] = outcomes.DEFAULT_ALIASES) -> str:
+    """The class of a raw status (``queries.outcomes``), ``unknown`` for a value in none."""
+    return outcomes.status_class(raw, pairs) or "unknown"
+
+
+def run_json(row: dict, now: datetime, pairs: tuple[tuple[str, str], ...] = outcomes.DEFAULT_ALIASES) -> dict:
+    """Every column of the run, its status class, duration and records per second."""
+    start, end = row["start_time"], row["end_time"]
+    running = status_class(row["status"], pairs) == "running"
+    duration = None
+    if start is not None and not pd.isna(start):
+        if end is not None and not pd.isna(end):
+            duration = max((end - start).total_seconds(), 0.0)
+        elif running:
+            duration = max((pd.Timestamp(now) - start).total_seconds(), 0.0)
+    processed = display.count(row.get("records_processed"))
+    known = {c for c in COLUMNS}
+    extra = {k: display.text(v) if not isinstance(v, dict | list) else v for k, v in row.items() if k not in known}
+    return {
+        "id": int(row["id"]),
+        "crm_source": row["crm_source"],
+        "name": display.crm_name(row["crm_source"]),
+        "sync_type": row["sync_type"],
+        "endpoint": display.text(row.get("endpoint")),
+        "status": display.text(row["status"]),
+        "status_class": status_class(row["status"], pairs),
+        "start_time": display.iso_utc(start),
+        "end_time": display.iso_utc(end),
+        "created_at": display.iso_utc(row.get("created_at")),
+        "duration_seconds": None if duration is None else round(duration, 3),
+        "records_processed": processed,
+        "records_created": display.count(row.get("records_created")),
+        "records_updated": display.count(row.get("records_updated")),
+        "records_failed": display.count(row.get("records_failed")),
+        "records_per_second": round(processed / duration, 3) if duration else None,
+        "error_message": display.text(row.get("error_message")),
+        "configuration": _json_value(row.get("configuration")),
+        "performance_metrics": _json_value(row.get("performance_metrics")),
+        **extra,
+    }
+
+
+def progress_json(run: dict, expected: dict | None, now: datetime) -> dict:
+    """The expected duration (median of the last successful runs of the same CRM and type), and
+    for a running run: ETA, percent of the expected time elapsed, overdue (past their p95)."""
+    median = expected and _float(expected.get("median_seconds"))
+    p95 = expected and _float(expected.get("p95_seconds"))
+    out = {"expected_seconds": median, "expected_p95_seconds": p95,
+           "expected_from_runs": _int(expected.get("runs")) if expected else 0,
+           "eta": None, "progress_percent": None, "overdue": False}
+    if run["status_class"] != "running" or not run["start_time"]:
+        return out
+    elapsed = run["duration_seconds"] or 0.0
+    if median:
+        started = datetime.fromisoformat(run["start_time"].replace("Z", "+00:00"))
+        out["eta"] = display.iso_utc(started + timedelta(seconds=median))
+        out["progress_percent"] = round(min(elapsed * 100.0 / median, 999.0), 1)
+    out["overdue"] = bool(p95 is not None and elapsed > p95)
+    return out
+
+
+def _calls(engine: Engine, run: dict, now: datetime) -> dict:
+    empty = {"api_calls": [], "api_calls_correlated": True, "api_calls_truncated": False,
+             "api_calls_summary": _summary({}), "breaker_events": [], "alerts": []}
+    if not migrated(engine):
+        return {**empty, "note": "The app's own tables are missing: run `python app.py db upgrade`."}
+    start = pd.Timestamp(run["start_time"]).to_pydatetime()
+    end = pd.Timestamp(run["end_time"]).to_pydatetime() if run["end_time"] else now
+    correlated = run_detail.has_correlated_calls(engine, run["id"])
+    scope = run_detail.CallScope(run["id"], run["crm_source"], start, end, correlated)
+    summary = _summary(run_detail.calls_summary(engine, scope))
+    calls = [{"called_at": display.iso_utc(c["called_at"]), "method": c["method"], "endpoint": c["endpoint"],
+              "status": _int(c["status_code"]), "duration_ms": _float(c["duration_ms"]),
+              "retries": _int(c["retries"]) or 0, "error": display.text(c["error"]),
+              "rate_limit_remaining": _int(c["rate_limit_remaining"]), "correlated": correlated}
+             for c in run_detail.run_calls(engine, scope).to_dict("records")]
+    events = [{"occurred_at": display.iso_utc(e["occurred_at"]), "breaker": e["breaker"],
+               "from_state": e["from_state"], "to_state": e["to_state"], "failure_count": int(e["failure_count"]),
+               "reason": display.text(e["reason"]), "correlated": bool(e["correlated"])}
+              for e in run_detail.breaker_events(engine, run["id"], run["crm_source"], start, end).to_dict("records")]
+    alerts = [{"id": int(a["id"]), "rule": a["rule"], "subject": a["subject"], "severity": a["severity"],
+               "summary": a["summary"], "state": a["state"], "fired_at": display.iso_utc(a["fired_at"]),
+               "resolved_at": display.iso_utc(a["resolved_at"])}
+              for a in run_detail.run_alerts(engine, run["id"], run["crm_source"], start, end).to_dict("records")]
+    return {"api_calls": calls, "api_calls_correlated": correlated,
+            "api_calls_truncated": summary["calls"] > len(calls), "api_calls_summary": summary,
+            "breaker_events": events, "alerts": alerts}
+
+
+def _summary(row: dict) -> dict:
+    return {
+        "calls": _int(row.get("calls")) or 0,
+        "by_class": {"ok": _int(row.get("ok")) or 0, "4xx": _int(row.get("client_errors")) or 0,
+                     "5xx": _int(row.get("server_errors")) or 0, "no_response": _int(row.get("no_response")) or 0},
+        "throttled": _int(row.get("throttled")) or 0,
+        "p50_ms": _float(row.get("p50_ms")),
+        "p95_ms": _float(row.get("p95_ms")),
+        "lowest_remaining": _int(row.get("lowest_remaining")),
+    }
+
+
+def _previous(engine: Engine, run: dict) -> tuple[list[dict], dict]:
+    start = pd.Timestamp(run["start_time"]).to_pydatetime()
+    frame = run_detail.previous_runs(engine, run["crm_source"], run["sync_type"], run["id"], start)
+    pairs = outcomes.aliases(engine)
+    previous = [{"id": int(r["id"]), "status": display.text(r["status"]),
+                 "status_class": status_class(r["status"], pairs),
+                 "start_time": display.iso_utc(r["start_time"]), "end_time": display.iso_utc(r["end_time"]),
+                 "duration_seconds": _float(r["duration_seconds"]),
+                 "records_processed": display.count(r["records_processed"]),
+                 "error_message": display.text(r["error_message"])} for r in frame.to_dict("records")]
+    # medians of at most PREVIOUS_RUNS rows already read (a bounded page, not a table)
+    durations = [p["duration_seconds"] for p in previous if p["duration_seconds"] is not None
+                 and p["status_class"] != "running"]
+    records = [p["records_processed"] for p in previous if p["status_class"] != "running"]
+    median_duration = round(statistics.median(durations), 3) if durations else None
+    median_records = statistics.median(records) if records else None
+    last_ok = run_detail.last_success(engine, run["crm_source"], run["sync_type"], start)
+    changed = {
+        "duration_seconds": run["duration_seconds"],
+        "median_duration_seconds": median_duration,
+        "duration_ratio": round(run["duration_seconds"] / median_duration, 2)
+        if run["duration_seconds"] is not None and median_duration else None,
+        "records_processed": run["records_processed"],
+        "median_records": median_records,
+        "records_ratio": round(run["records_processed"] / median_records, 2) if median_records else None,
+        "error_class": run["error_class"],
+        "last_success": None if last_ok is None else {
+            "id": int(last_ok["id"]), "start_time": display.iso_utc(last_ok["start_time"]),
+            "end_time": display.iso_utc(last_ok["end_time"])},
+        "runs_since_last_success": None if last_ok is None else
+        sum(1 for p in previous if p["start_time"] and p["start_time"] > display.iso_utc(last_ok["start_time"])),
+    }
+    return previous, changed
+
+
+def _operation(engine: Engine, run: dict, max_attempts: int) -> dict | None:
+    if run["status_class"] not in ("failed", "partial") or not migrated(engine):
+        return None
+    frame = failed_operations.operations(engine, failed_operations.OperationFilter(sync_ids=(run["id"],)), 1)
+    if frame.empty:
+        return None
+    from dashapp.failed_payloads import operation_record
+
+    record = operation_record(frame.to_dict("records")[0], max_attempts)
+    return {k: record[k] for k in ("state", "attempts", "max_attempts", "last_error", "task_id", "resolved_by_run",
+                                   "queued_at", "started_at", "finished_at", "updated_at")}
+
+
+def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3) -> dict | None:
+    """The JSON of /api/runs/<id>, or None for no such run."""
+    row = history_row(engine, run_id)
+    if row is None:
+        return None
+    run = run_json(row, now, outcomes.aliases(engine))
+    cls = error_class(run["error_message"]) if run["error_message"] else None
+    run["error_class"] = cls
+    run["error_class_link"] = history_link(status=[run["status_class"]]
+                                           if run["status_class"] in ("failed", "partial") else [],
+                                           crm_source=run["crm_source"], q=search_text(cls)) if cls else None
+    run["history_link"] = history_link(crm_source=run["crm_source"], sync_type=run["sync_type"])
+    expected = run_detail.expected_durations(engine, [(run["crm_source"], run["sync_type"])])
+    progress = progress_json(run, expected.to_dict("records")[0] if not expected.empty else None, now)
+    previous, changed = _previous(engine, run)
+    return {
+        "run": {**run, **progress},
+        **_calls(engine, run, now),
+        "previous_runs": previous,
+        "what_changed": changed,
+        "failed_operation": _operation(engine, run, max_attempts),
+        "generated_at": display.iso_utc(now),
+    }
