@@ -232,3 +232,20 @@ def test_alerts_check_command_on_the_deployed_tables(deployed_url, deployed_engi
         fired = conn.execute(text("SELECT rule, subject, severity FROM sync_monitor.alerts"
                                   " WHERE state = 'firing'")).all()
     assert ("late", "genius", "critical") in [tuple(r) for r in fired]
+
+
+def test_running_types_carry_their_expected_duration_and_eta(db):
+    now = datetime.now(UTC).replace(microsecond=0)
+    history = [Run("hubspot", "contacts", "success", (i + 1) * H, (i + 1) * H - s * timedelta(seconds=1))
+               for i, s in enumerate((90, 100, 110, 100, 100))]
+    insert_runs(db, [*history, Run("hubspot", "contacts", "in_progress", timedelta(seconds=50), None),
+                     Run("genius", "jobs", "success", 2 * H, 2 * H - 60 * timedelta(seconds=1)),
+                     Run("genius", "jobs", "running", 10 * M, None)], now)
+    crms = {c["crm_source"]: c for c in payloads.crm_statuses(db, now)["crms"]}
+    contacts = crms["hubspot"]["sync_types"][0]
+    assert contacts["status_class"] == "running" and contacts["expected_seconds"] == pytest.approx(100)
+    assert contacts["progress_percent"] == pytest.approx(50, abs=1) and contacts["overdue"] is False
+    assert contacts["eta"] == (now - timedelta(seconds=50) + timedelta(seconds=100)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert crms["hubspot"]["expected_seconds"] == pytest.approx(100)  # the CRM's entry: its newest run's
+    jobs = crms["genius"]["sync_types"][0]
+    assert jobs["overdue"] is True and jobs["expected_seconds"] == pytest.approx(60)  # 10 min against 1 min
