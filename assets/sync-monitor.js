@@ -115,11 +115,6 @@
         title: data.expanded ? "hide its sync types" : "show each sync type" }, data.expanded ? "▾" : "▸"),
       link);
   };
-    if (data.level === 1) { return React.createElement("span", { className: "text-muted ps-3" }, props.value); }
-    if (!data.expandable) { return props.value || ""; }
-    return React.createElement("span", { className: "crm-group", role: "button",
-      title: data.expanded ? "hide its sync types" : "show each sync type" }, props.value || "");
-  };
 
   function compact(iso, zone) {  /* 2026-11-20 14:03:22, in the viewer's zone */
     var options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
