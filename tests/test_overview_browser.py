@@ -121,7 +121,7 @@ def test_a_crm_groups_its_sync_types_worst_first_and_opens_on_a_click(dash_duo, 
     dash_duo.wait_for_contains_text("#crm-status-grid", "contacts", timeout=10)
     text = grid_text(dash_duo)
     assert "deals" in text and "completed" in text and ("in 24 min" in text or "in 25 min" in text)
-    assert "▾ HubSpot" in text
+    assert "▾HubSpot" in text  # the caret turned: open
     badge = dash_duo.find_element("#crm-status-grid .next-sync[data-source='beat']")
     assert "Celery beat" in badge.get_attribute("title")
     assert dash_duo.get_logs() == []
