@@ -12,9 +12,10 @@ import contextlib
 import logging
 import os
 import secrets
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import Blueprint, Flask, abort, redirect, request, session
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,10 +67,27 @@ def cross_site() -> bool:
     return bool(origin) and urlsplit(origin).netloc != request.host
 
 
+def _unsafe_character(text: str) -> bool:
+    """Whitespace or a control/format character: browsers drop tabs and newlines from URLs (so
+    ``/<TAB>/evil.example`` becomes ``//evil.example``) and a header cannot hold a newline."""
+    return any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
 def local_path(target: str | None) -> str:
-    """``target`` when it is a path on this site, else ``/`` (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """``target`` when it is a path on this app, else ``/`` (no open redirects).
+
+    Checked on the raw value and once more decoded once (``/%2F/x``, ``/%0A/x``), with backslashes
+    read as slashes, as a browser would: only a single-slash path without a scheme or host passes."""
+    if not target or len(target) > 2000 or _unsafe_character(target) or "\\" in target:
         return "/"
+    decoded = unquote(target)
+    path = decoded.split("?", 1)[0].split("#", 1)[0]
+    if _unsafe_character(path):
+        return "/"
+    for form in (target, decoded.replace("\\", "/")):
+        parts = urlsplit(form)
+        if not form.startswith("/") or form.startswith("//") or parts.scheme or parts.netloc:
+            return "/"
     return target
 
 
