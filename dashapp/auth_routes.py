@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import audit, auth, runtime, sign_in_limit
 from dashapp.config import Settings
+from dashapp.request_guard import cross_site
 
 log = logging.getLogger(__name__)
 routes = Blueprint("auth", __name__, url_prefix="/auth")
@@ -59,12 +60,6 @@ def configure(server: Flask, settings: Settings) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
     )
     server.register_blueprint(routes)
-
-
-def cross_site() -> bool:
-    """True when the request comes from another site's page (its Origin names another host)."""
-    origin = request.headers.get("Origin")
-    return bool(origin) and urlsplit(origin).netloc != request.host
 
 
 def _unsafe_character(text: str) -> bool:

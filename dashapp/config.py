@@ -65,6 +65,7 @@ class Settings:
     behind_proxy: bool = False
     cache_seconds: float = 10.0
     statement_timeout_seconds: float = 10.0
+    max_request_bytes: int = 2 * 1024 * 1024
 
     @property
     def retry_queue_name(self) -> str:
@@ -190,6 +191,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         behind_proxy=_bool(env, "BEHIND_PROXY", False),
         cache_seconds=_float(env, "CACHE_SECONDS", _int(env, "REFRESH_SECONDS", 30, 2, 86400) / 3, 0.0),
         statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", 10.0, 0.0),
+        max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
     )
 
 
