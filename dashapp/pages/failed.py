@@ -100,8 +100,10 @@ def layout(**_query: str) -> html.Div:
 
 
 def _filter(age, crm_sources, operation_types, states):
-    args = {"age": [age or failed_payloads.DEFAULT_AGE], "crm_source": list(crm_sources or []),
-            "operation_type": list(operation_types or []), "state": list(states or [])}
+    """The page's filter controls (as the browser sent them: anything) as an OperationFilter;
+    a value of the wrong type or too many values is a BadParameter naming the control."""
+    args = failed_payloads.filter_args({"age": age or failed_payloads.DEFAULT_AGE, "crm_source": crm_sources or [],
+                                        "operation_type": operation_types or [], "state": states or []})
     return failed_payloads.operation_filter(args, utc_now())
 
 
