@@ -60,6 +60,17 @@ EXPORT_COLUMNS = ("id", "crm_source", "sync_type", "endpoint", "status", "start_
                   "duration_seconds", "records_processed", "records_created", "records_updated",
                   "records_failed", "error_message")
 
+EXPORT_TEXT_COLUMNS = ("crm_source", "sync_type", "endpoint", "status", "error_message")
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection"):
+# the CSV export prefixes such text with a single quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised_text_sql(column: str) -> str:
+    """``column`` with a single quote before a leading formula character (PostgreSQL, for COPY)."""
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
+    return f"CASE WHEN left({column}, 1) IN ({starts}) THEN chr(39) || {column} ELSE {column} END AS {column}"
+
 
 @dataclass(frozen=True)
 class HistoryFilter:
@@ -331,11 +342,13 @@ def history_row(db: Connectable, run_id: int) -> dict | None:
     return row
 
 
-def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False) -> tuple[TextClause, Binds]:
+def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False,
+                  neutralise: bool = False) -> tuple[TextClause, Binds]:
     """The export's SELECT (EXPORT_COLUMNS, filtered and sorted) and its bound parameters.
 
     ``iso_times`` formats times as ISO 8601 UTC text in SQL (PostgreSQL), for COPY; a timestamp
-    column is read in the session zone, which the engine sets to the data zone."""
+    column is read in the session zone, which the engine sets to the data zone. ``neutralise``
+    (PostgreSQL, for the CSV COPY) puts a single quote before text starting with a formula character."""
     b = Binds(conn, f.zone)
     where, order = _where(b, f), _order(b, f.sort)
     duration = _expression(b, "duration_seconds")
@@ -345,8 +358,11 @@ def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False
         duration = f"ROUND(CAST({duration} AS NUMERIC), 3)"
     else:
         start, end = "start_time", "end_time"
-    statement = (f"SELECT id, crm_source, sync_type, endpoint, status, {start}, {end}, {duration} AS duration_seconds, "
-                 f"records_processed, records_created, records_updated, records_failed, error_message "
+    text_columns = {c: neutralised_text_sql(c) if neutralise else c for c in EXPORT_TEXT_COLUMNS}
+    crm_source, sync_type, endpoint, status, error_message = text_columns.values()
+    statement = (f"SELECT id, {crm_source}, {sync_type}, {endpoint}, {status}, {start}, {end}, "
+                 f"{duration} AS duration_seconds, "
+                 f"records_processed, records_created, records_updated, records_failed, {error_message} "
                  f"FROM {table(conn, 'sync_history')} {where} {order}")
     times = () if iso_times else TIMES
     return sql(statement, times=times, params=tuple(b.time_params)), b

@@ -27,7 +27,7 @@ class _Stopped(Exception):
 
 def copy_statement(engine: Engine, f: HistoryFilter) -> str:
     with engine.connect() as conn:
-        clause, binds = export_select(conn, f, iso_times=True)
+        clause, binds = export_select(conn, f, iso_times=True, neutralise=True)
         compiled = clause.bindparams(**binds.params).compile(dialect=conn.dialect)
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cursor:
