@@ -109,7 +109,7 @@ def sign_in():
     if user is None:
         sign_in_limit.failed(settings, keys)
         _audit(None, "failed", name)
-        log.info("sign-in failed for %r from %s", name[:100], request.remote_addr)
+        log.info("sign-in failed for %s from %s", _known(settings, name), request.remote_addr)
         return _back_to_form("invalid", name, target)
     sign_in_limit.succeeded(settings, keys)
     session.clear()
@@ -131,7 +131,17 @@ def sign_out():
     return redirect("/", code=303)
 
 
+UNKNOWN_NAME = "(not a user)"
+
+
+def _known(settings: Settings, name: str) -> str:
+    """``name`` when it is a user's; else a placeholder: people type passwords into the name field,
+    so a name that is nobody's is neither audited nor logged."""
+    return name if name in auth.known_users(settings) else UNKNOWN_NAME
+
+
 def _audit(user: auth.User | None, result: str, name: str, action: str = "sign_in") -> None:
+    actor = user.name if user is not None else _known(runtime.settings(), name)
     with contextlib.suppress(SQLAlchemyError):  # logged by audit.record; signing in does not need the app's tables
         audit.record(runtime.engine(), user, action, "ok" if result == "ok" else "denied",
-                     detail="" if result == "ok" else result, source="sign-in", actor=name or "(no name)")
+                     detail="" if result == "ok" else result, source="sign-in", actor=actor)

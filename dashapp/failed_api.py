@@ -92,4 +92,8 @@ def retry_bulk():
 
 @routes.get("/audit")
 def audit_rows():
+    """Operators only: the audit names every user and their role."""
+    refused = auth.refusal(runtime.settings(), user(), "read the audit log")
+    if refused is not None:
+        return answer(retry_action.ActionOutcome(refused.status, refused.message))
     return jsonify({"audit": failed_payloads.audit_json(runtime.engine(), int_param("limit", 50, 1, 1000))})

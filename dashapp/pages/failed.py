@@ -112,7 +112,9 @@ def _state_badges(counts: dict[str, int]) -> list:
                       id=f"state-count-{state}") for state in queries.STATES]
 
 
-def _audit_table(rows: list[dict], zone: str | None) -> dbc.Table | html.Div:
+def _audit_table(rows: list[dict] | None, zone: str | None) -> dbc.Table | html.Div:
+    if rows is None:
+        return html.Div("Operators see the audit log here.", className="text-muted small")
     if not rows:
         return html.Div("No actions yet.", className="text-muted small")
     header = html.Thead(html.Tr([html.Th(h) for h in ("When", "Who", "Action", "What", "Operations",
@@ -154,7 +156,8 @@ def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _
     try:
         f = _filter(age, crm_sources, operation_types, states)
         data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts)
-        audit_rows = failed_payloads.audit_json(runtime.engine(), 50)
+        may_read_audit = auth.refusal(settings, auth.current_user(settings), "read the audit log") is None
+        audit_rows = failed_payloads.audit_json(runtime.engine(), 50) if may_read_audit else None
     except (SQLAlchemyError, BadParameter) as exc:
         problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.warning("failed-operations refresh failed: %s", problem)
