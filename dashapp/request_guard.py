@@ -8,22 +8,29 @@
   ``SMALL_BODY_BYTES`` on the JSON API and the sign-in form;
 - a JSON body that is not JSON, or nests deeper than ``MAX_JSON_DEPTH``, is a 400 naming ``body``,
   before anything recursive (the parser included) can exhaust the stack. The parsed body is
-  Flask's cached one, so Dash and the routes do not parse it again.
+  Flask's cached one, so Dash and the routes do not parse it again;
+- a Dash callback request that is not shaped like one of this app's callbacks is a 400 naming the
+  part (``dashapp.dash_request``).
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
+import dash
 from flask import Flask, jsonify, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
+from dashapp import dash_request
 from dashapp.config import Settings
 
+log = logging.getLogger(__name__)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SMALL_BODY_BYTES = 64 * 1024  # the API's action bodies and the sign-in form
 SMALL_BODY_PATHS = ("/api/", "/auth/")
 MAX_JSON_DEPTH = 32
+DASH_CALLBACKS = "/_dash-update-component"
 
 
 def cross_site() -> bool:
@@ -70,12 +77,30 @@ def guard():
             return _refuse(400, "body: not valid JSON")
         if json_depth(body) > MAX_JSON_DEPTH:
             return _refuse(400, f"body: nested deeper than {MAX_JSON_DEPTH} levels")
+    if request.path == DASH_CALLBACKS:
+        wrong = dash_request.problem(request.get_json(silent=True), dash.get_app().callback_map)
+        if wrong is not None:
+            return _refuse(400, wrong)
     return None
 
 
 def configure(server: Flask, settings: Settings) -> None:
     server.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     server.before_request_funcs.setdefault(None, []).insert(0, guard)  # before every other check
+
+    @server.errorhandler(Exception)
+    def _callback_failed(exc: Exception):
+        """A Dash callback that raised on the values it was sent: the renderer sends what the app's
+        own components hold, so this is a crafted request; a 400 (logged with its traceback), not
+        a 500. Anywhere else an unexpected error stays a 500."""
+        if isinstance(exc, HTTPException):
+            return exc
+        if request.path != DASH_CALLBACKS:
+            raise exc
+        body = request.get_json(silent=True)
+        output = body.get("output") if isinstance(body, dict) else None
+        log.warning("callback %s could not use the values it was sent", str(output)[:200], exc_info=exc)
+        return _refuse(400, "inputs: the callback could not use these values")
 
     @server.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):

@@ -132,21 +132,29 @@ def parse_time(value: object, what: str, zone: ZoneInfo = UTC_ZONE) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _condition(b: Binds, column: str, model: dict) -> str:
+def _condition(b: Binds, column: str, model: dict, nested: bool = False) -> str:
+    """One column's filter: a condition, or (AG Grid's combined model) up to 10 conditions joined
+    by AND or OR, one level deep. Every value's type is checked before it is used."""
     what = f"filter: column {column}"
     if not isinstance(model, dict):
         raise FilterError(f"{what}: not a filter model")
     if "conditions" in model or "condition1" in model:
-        joiner = str(model.get("operator", "AND")).upper()
-        if joiner not in ("AND", "OR"):
+        if nested:
+            raise FilterError(f"{what}: conditions cannot be nested")
+        joiner = model.get("operator", "AND")
+        if not isinstance(joiner, str) or joiner.upper() not in ("AND", "OR"):
             raise FilterError(f"{what}: operator must be AND or OR")
         parts = model.get("conditions") or [model.get("condition1"), model.get("condition2")]
-        clauses = [_condition(b, column, part) for part in parts if part]
-        if not clauses or len(clauses) > 10:
+        if not isinstance(parts, list) or not 1 <= len(parts) <= 10:
+            raise FilterError(f"{what}: conditions must be a list of 1 to 10 conditions")
+        clauses = [_condition(b, column, part, nested=True) for part in parts if part]
+        if not clauses:
             raise FilterError(f"{what}: between 1 and 10 conditions")
-        return "(" + f" {joiner} ".join(clauses) + ")"
+        return "(" + f" {joiner.upper()} ".join(clauses) + ")"
     kind = COLUMNS[column]
     op = model.get("type")
+    if not isinstance(op, str):
+        raise FilterError(f"{what}: type must be text naming an operator")
     expr = _expression(b, column)
     if op == "blank":
         return f"({expr} IS NULL OR {expr} = '')" if kind == TEXT else f"{expr} IS NULL"
@@ -272,6 +280,8 @@ def parse_filter_model(text: str | None) -> dict:
         model = json.loads(text)
     except ValueError:
         raise FilterError("filter: not valid JSON") from None
+    except RecursionError:
+        raise FilterError("filter: nested too deeply") from None
     if not isinstance(model, dict):
         raise FilterError("filter: must be a JSON object of column filters")
     if "\x00" in json.dumps(model, ensure_ascii=False):
