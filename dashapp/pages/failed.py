@@ -209,14 +209,14 @@ def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, cr
     if trigger == ids.FAILED_RETRY_ONE:
         if not detail_id:
             return False, no_update, None
-        pending = {"ids": [int(detail_id)], "target": f"operation {int(detail_id)}"}
+        pending = {"ids": [int(detail_id)]}
         text = f"Retry operation {int(detail_id)} now? Its retry is sent to Celery at once."
     elif trigger == ids.FAILED_RETRY_SELECTED:
         chosen = [int(r["id"]) for r in rows or []]
         if not chosen:
             return False, no_update, None
         failed_now = sum(1 for r in rows if r.get("state") == "failed")
-        pending = {"ids": chosen, "target": failed_payloads.describe_ids(chosen)}
+        pending = {"ids": chosen}
         text = (f"Retry the {len(chosen):,} selected operations? {failed_now:,} of them are in state failed and "
                 "will be queued; the others are skipped.")
     else:
@@ -225,7 +225,7 @@ def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, cr
         matching = sum(counts[s] for s in (f.states or queries.STATES))
         retryable = counts["failed"] if failed_payloads.retryable(f) else 0
         pending = {"filter": {"age": age, "crm_source": crm_sources or [], "operation_type": operation_types or [],
-                              "state": states or []}, "target": "filter " + failed_payloads.describe(f)}
+                              "state": states or []}}
         text = (f"Retry all {retryable:,} failed operations matching the filter ({failed_payloads.describe(f)})? "
                 f"{matching:,} operations match in all; those queued, running, resolved or abandoned are left as "
                 "they are.")
@@ -251,15 +251,25 @@ def confirm_retry(clicks, pending):
     engine = runtime.engine()
     user = auth.current_user(settings)
     try:
+        # What the audit says was asked is built here from the ids or the filter, never taken
+        # from the browser's state.
         if "filter" in pending:
             spec = pending.get("filter") or {}
+            if not isinstance(spec, dict):
+                raise BadParameter("filter", "must be an object of filter values")
             f = _filter(spec.get("age"), spec.get("crm_source"), spec.get("operation_type"), spec.get("state"))
             failed_only = failed_payloads.retryable(f)
             ids_ = [] if auth.refusal(settings, user) or failed_only is None else queries.matching_ids(
                 engine, failed_only, settings.retry_bulk_limit + 1)
+            target = "filter " + failed_payloads.describe(f)
         else:
-            ids_ = [int(i) for i in pending.get("ids") or []]
-        outcome = retry_action.retry(settings, engine, user, ids_, str(pending.get("target", ""))[:2000], "page")
+            sent = pending.get("ids") or []
+            if not isinstance(sent, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63
+                                                     for i in sent):
+                raise BadParameter("ids", "must be a list of positive whole numbers")
+            ids_ = sent[: settings.retry_bulk_limit + 1]
+            target = failed_payloads.describe_ids(ids_)
+        outcome = retry_action.retry(settings, engine, user, ids_, target, "page")
     except (SQLAlchemyError, BadParameter, TypeError, ValueError) as exc:
         problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.warning("retry action failed: %s", problem)
