@@ -20,6 +20,7 @@ from dashapp import auth, display, failed_payloads, ids, retry_action, runtime
 from dashapp.components.failed_grid import failed_grid
 from dashapp.components.filter_options import filter_options
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.disclosure import shown_error
 from dashapp.http_errors import BadParameter, error_line
 from queries import failed_operations as queries
 from queries._sql import utc_now
@@ -163,6 +164,8 @@ def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _
         log.warning("failed-operations refresh failed: %s", problem)
         if isinstance(exc, SQLAlchemyError) and "failed_operations" in problem:
             problem = "the app's tables are missing: run `python app.py db upgrade`"
+        elif isinstance(exc, SQLAlchemyError):
+            problem = shown_error(exc)
         return (no_update,) * 7 + (failed(now, previous, problem),)
     counts = data["counts"]
     shown = len(data["operations"])
@@ -273,6 +276,7 @@ def confirm_retry(clicks, pending):
     except (SQLAlchemyError, BadParameter, TypeError, ValueError) as exc:
         problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.warning("retry action failed: %s", problem)
+        problem = shown_error(exc) if isinstance(exc, SQLAlchemyError) else problem
         return f"Retry failed: {problem}", "danger", True, no_update, False, None
     if outcome.status in (401, 403, 413):
         return f"Not allowed ({outcome.status}): {outcome.message}", "danger", True, no_update, False, None
