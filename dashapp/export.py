@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,7 +20,7 @@ from datetime import datetime
 from flask import Blueprint, Response, request, send_file
 
 from dashapp import history_params, runtime
-from dashapp.http_errors import BadParameter
+from dashapp.http_errors import BadParameter, error_line
 from queries._sql import utc_now
 from queries.history import (
     EXPORT_COLUMNS,
@@ -31,6 +32,7 @@ from queries.history import (
 )
 from queries.history_copy import copy_csv
 
+log = logging.getLogger(__name__)
 export = Blueprint("export", __name__)
 FLUSH_BYTES = 64 * 1024
 EXCEL_MAX_ROWS = 1_048_576 - 1  # one row is the header
@@ -131,8 +133,17 @@ def sync_history_export():
     first = next(body, b"")  # fail here (a 4xx/503) rather than mid-stream
 
     def replay() -> Iterator[bytes]:
+        sent = len(first)
         yield first
-        yield from body
+        try:
+            for piece in body:
+                sent += len(piece)
+                yield piece
+        except Exception as exc:
+            # Headers are gone: re-raising makes the server drop the connection without the final
+            # chunk, so the client sees a truncated download rather than a complete, short file.
+            log.error("export %s stopped after %d bytes: %s", name, sent, error_line(exc))
+            raise
 
     return Response(replay(), mimetype=FORMATS[chosen].split(";")[0], headers={
         "Content-Disposition": f'attachment; filename="{name}"',
