@@ -134,8 +134,8 @@ def test_sign_in_attempts_are_limited(dash_app, use_engine, pg_engine, users_fil
     assert "error=locked" in locked.headers["Location"] and "Set-Cookie" not in locked.headers
     if store == "redis":
         keys = redis.Redis.from_url(redis_url).keys("sync-monitor:sign-in-failures:*")
-        assert sorted(k.decode() for k in keys) == sorted(
-            f"sync-monitor:sign-in-failures:{k}" for k in ("address:127.0.0.1", f"user:{name}"))
+        assert sorted(k.decode() for k in keys) == sorted(  # per address, and per address and name together
+            f"sync-monitor:sign-in-failures:{k}" for k in ("address:127.0.0.1", f"pair:127.0.0.1|{name}"))
     results = [r["result"] for r in audit_rows(pg_engine)]
     assert results == ["denied"] * 4 and audit_rows(pg_engine)[-1]["detail"] == "refused: too many attempts"
     # Basic credentials on the API count against the same limit
