@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 from flask import Blueprint, Flask, abort, redirect, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import audit, auth, runtime, sign_in_limit
+from dashapp import audit, auth, runtime, session_generation, sign_in_limit
 from dashapp.config import Settings
 from dashapp.request_guard import cross_site
 
@@ -112,9 +112,7 @@ def sign_in():
         log.info("sign-in failed for %s from %s", _known(settings, name), request.remote_addr)
         return _back_to_form("invalid", name, target)
     sign_in_limit.succeeded(settings, keys)
-    session.clear()
-    session["user"] = user.name
-    session.permanent = True
+    auth.start_session(settings, user)
     _audit(user, "ok", name)
     log.info("%s signed in (%s) from %s", user.name, user.role, request.remote_addr)
     return redirect(target, code=303)
@@ -124,9 +122,12 @@ def sign_in():
 def sign_out():
     if cross_site():
         abort(403)
-    user = auth.current_user(runtime.settings())
+    settings = runtime.settings()
+    user = auth.current_user(settings)
     session.clear()
     if user is not None:
+        if user.via == "session":  # a copy of this cookie (or any other session of theirs) ends too
+            session_generation.advance(settings, user.name)
         _audit(user, "ok", user.name, action="sign_out")
     return redirect("/", code=303)
 

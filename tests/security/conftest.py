@@ -17,6 +17,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(autouse=True)
 def no_earlier_failures():
+    """No sign-in failures from an earlier test."""
     sign_in_limit.LOCAL.clear()
     yield
     sign_in_limit.LOCAL.clear()
