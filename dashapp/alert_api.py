@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
-from dashapp import alert_actions, alert_payloads, auth_routes, runtime
+from dashapp import alert_actions, alert_payloads, auth, auth_routes, runtime
 from dashapp.api import int_param
 from dashapp.api_actions import answer, user
 from dashapp.http_errors import BadParameter
@@ -33,8 +33,12 @@ def act(alert_id: int, action: str):
         abort(403)
     if action not in ("acknowledge", "resolve"):
         abort(404)
-    body = request.get_json(silent=True) or {}
-    note = body.get("note", "") if isinstance(body, dict) else ""
-    if not isinstance(note, str):
-        raise BadParameter("note", "must be text")
-    return answer(alert_actions.act(runtime.settings(), runtime.engine(), user(), alert_id, action, note, "api"))
+    settings = runtime.settings()
+    who = user()  # who is asking, before the body is read
+    note = ""
+    if auth.refusal(settings, who, f"{action} alerts") is None:
+        body = request.get_json(silent=True) or {}
+        note = body.get("note", "") if isinstance(body, dict) else ""
+        if not isinstance(note, str):
+            raise BadParameter("note", "must be text")
+    return answer(alert_actions.act(settings, runtime.engine(), who, alert_id, action, note, "api"))

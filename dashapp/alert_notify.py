@@ -8,6 +8,7 @@ incoming-webhook format) and e-mail over SMTP (ALERT_SMTP_HOST, ALERT_EMAIL_TO, 
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,10 +80,25 @@ def headline(alert: dict[str, Any], event: str) -> str:
     return f"{event.upper()} {alert['severity']} {alert['rule']} {alert['subject']}: {alert['summary']}"
 
 
+def slack_escape(text: object) -> str:
+    """Text from data for a Slack message: ``&``, ``<`` and ``>`` escaped as Slack asks, so a CRM
+    named ``<!channel>`` or ``<https://evil.example|Re-authenticate>`` is shown as written, never
+    as a mention or a link."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def one_line(text: object) -> str:
+    """Text from data for a mail header: control characters (CR and LF above all) become spaces."""
+    return _CONTROL.sub(" ", str(text))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
 def slack_message(alert: dict[str, Any], event: str, settings: Settings) -> dict[str, Any]:
-    text = f"{ICONS.get(event, '')} *Sync Monitor* {headline(alert, event)}"
+    text = f"{ICONS.get(event, '')} *Sync Monitor* {slack_escape(headline(alert, event))}"
     if alert.get("resolve_note"):
-        text += f"\nNote: {alert['resolve_note']}"
+        text += f"\nNote: {slack_escape(alert['resolve_note'])}"
     if settings.public_url:
         text += f"\n<{settings.public_url}/alerts|Open the alerts page>"
     return {"text": text}
@@ -96,7 +112,7 @@ def _post(url: str, body: dict[str, Any]) -> None:
 
 def _email(settings: Settings, alert: dict[str, Any], event: str) -> None:
     mail = EmailMessage()
-    mail["Subject"] = f"[Sync Monitor] {headline(alert, event)}"[:250]
+    mail["Subject"] = one_line(f"[Sync Monitor] {headline(alert, event)}")[:250]
     mail["From"] = settings.alert_email_from
     mail["To"] = ", ".join(settings.alert_email_to)
     lines = [headline(alert, event), "", f"Fired at: {display.iso_utc(alert['fired_at'])}"]

@@ -6,14 +6,17 @@ that cannot answer is a 503 with its error, never a 500 with a stack trace.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Flask, jsonify, request
 
-from dashapp import api_usage_payloads, health, history_params, http_errors, payloads, runtime
+from dashapp import api_usage_payloads, disclosure, health, history_params, http_errors, payloads, runtime
 from dashapp.export import export
 from dashapp.http_errors import BadParameter
 from queries._sql import utc_now
 from queries.recent_syncs import MAX_LIMIT
 
+log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 probes = Blueprint("probes", __name__)
 
@@ -74,7 +77,7 @@ def circuit_breakers():
 
 @api.get("/system-health")
 def system_health():
-    return jsonify(health.system_health(runtime.settings(), runtime.engine()))
+    return jsonify(disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine())))
 
 
 @probes.get("/healthz")
@@ -87,7 +90,10 @@ def healthz():
 def readyz():
     """Ready to serve: 200 when the database answers, else 503 with its error."""
     ok, error = health.ready(runtime.engine())
-    return (jsonify({"status": "ready"}), 200) if ok else (jsonify({"status": "not ready", "error": error}), 503)
+    if not ok:
+        log.warning("not ready: %s", error)
+        return jsonify({"status": "not ready", "error": disclosure.shown(error or "")}), 503
+    return jsonify({"status": "ready"}), 200
 
 
 @api.get("/recent-syncs")

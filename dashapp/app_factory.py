@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from sqlalchemy import Engine
 
-from dashapp import api, auth, auth_routes, ids, runtime, serving
+from dashapp import api, auth, auth_routes, ids, request_guard, runtime, security_headers, serving
 from dashapp.components.navbar import navbar
 from dashapp.config import PROJECT_ROOT, Settings
 
@@ -33,6 +33,8 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         compress=True,  # gzip/brotli for pages, callbacks and JSON (flask-compress)
     )
     serving.configure(app.server, settings)
+    request_guard.configure(app.server, settings)
+    security_headers.configure(app)
     from dashapp.pages import (  # noqa: F401  (register the pages and their callbacks)
         alerts,
         api_usage,

@@ -13,6 +13,7 @@ callback and API route, whatever the page shows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -22,6 +23,7 @@ from pathlib import Path
 from flask import has_request_context, request, session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dashapp import session_generation
 from dashapp.config import Settings
 
 log = logging.getLogger(__name__)
@@ -131,9 +133,29 @@ def current_user(settings: Settings) -> User | None:
     name = session.get("user")
     if isinstance(name, str) and settings.auth_users_file:
         entry = known_users(settings).get(name)
-        if entry is not None:  # removed from the file: signed out
+        # signed out: removed from the file, their password or role changed since this session
+        # began, or the session's generation ended (sign-out)
+        if entry is not None and session.get("fp") == entry_fingerprint(entry) and \
+                session.get("gen") == session_generation.current(settings, name):
             return User(name, entry["role"], "session")
     return None
+
+
+def entry_fingerprint(entry: dict[str, str]) -> str:
+    """A digest of a user's role and password hash: a session keeps it, and a change of either
+    ends every session begun before (no storage needed)."""
+    digest = hashlib.sha256(f"{entry.get('role')}\x00{entry.get('password_hash', '')}".encode()).hexdigest()
+    return digest[:32]
+
+
+def start_session(settings: Settings, user: User) -> None:
+    """Sign ``user`` in on this request's session cookie, in the current generation."""
+    entry = known_users(settings).get(user.name) or {}
+    session.clear()
+    session["user"] = user.name
+    session["fp"] = entry_fingerprint(entry)
+    session["gen"] = session_generation.current(settings, user.name)
+    session.permanent = True
 
 
 def refusal(settings: Settings, user: User | None, action: str = "retry") -> Refusal | None:

@@ -12,15 +12,17 @@ import contextlib
 import logging
 import os
 import secrets
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import Blueprint, Flask, abort, redirect, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import audit, auth, runtime, sign_in_limit
+from dashapp import audit, auth, runtime, session_generation, sign_in_limit
 from dashapp.config import Settings
+from dashapp.request_guard import cross_site
 
 log = logging.getLogger(__name__)
 routes = Blueprint("auth", __name__, url_prefix="/auth")
@@ -60,16 +62,27 @@ def configure(server: Flask, settings: Settings) -> None:
     server.register_blueprint(routes)
 
 
-def cross_site() -> bool:
-    """True when the request comes from another site's page (its Origin names another host)."""
-    origin = request.headers.get("Origin")
-    return bool(origin) and urlsplit(origin).netloc != request.host
+def _unsafe_character(text: str) -> bool:
+    """Whitespace or a control/format character: browsers drop tabs and newlines from URLs (so
+    ``/<TAB>/evil.example`` becomes ``//evil.example``) and a header cannot hold a newline."""
+    return any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
 
 
 def local_path(target: str | None) -> str:
-    """``target`` when it is a path on this site, else ``/`` (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """``target`` when it is a path on this app, else ``/`` (no open redirects).
+
+    Checked on the raw value and once more decoded once (``/%2F/x``, ``/%0A/x``), with backslashes
+    read as slashes, as a browser would: only a single-slash path without a scheme or host passes."""
+    if not target or len(target) > 2000 or _unsafe_character(target) or "\\" in target:
         return "/"
+    decoded = unquote(target)
+    path = decoded.split("?", 1)[0].split("#", 1)[0]
+    if _unsafe_character(path):
+        return "/"
+    for form in (target, decoded.replace("\\", "/")):
+        parts = urlsplit(form)
+        if not form.startswith("/") or form.startswith("//") or parts.scheme or parts.netloc:
+            return "/"
     return target
 
 
@@ -96,12 +109,10 @@ def sign_in():
     if user is None:
         sign_in_limit.failed(settings, keys)
         _audit(None, "failed", name)
-        log.info("sign-in failed for %r from %s", name[:100], request.remote_addr)
+        log.info("sign-in failed for %s from %s", _known(settings, name), request.remote_addr)
         return _back_to_form("invalid", name, target)
     sign_in_limit.succeeded(settings, keys)
-    session.clear()
-    session["user"] = user.name
-    session.permanent = True
+    auth.start_session(settings, user)
     _audit(user, "ok", name)
     log.info("%s signed in (%s) from %s", user.name, user.role, request.remote_addr)
     return redirect(target, code=303)
@@ -111,14 +122,27 @@ def sign_in():
 def sign_out():
     if cross_site():
         abort(403)
-    user = auth.current_user(runtime.settings())
+    settings = runtime.settings()
+    user = auth.current_user(settings)
     session.clear()
     if user is not None:
+        if user.via == "session":  # a copy of this cookie (or any other session of theirs) ends too
+            session_generation.advance(settings, user.name)
         _audit(user, "ok", user.name, action="sign_out")
     return redirect("/", code=303)
 
 
+UNKNOWN_NAME = "(not a user)"
+
+
+def _known(settings: Settings, name: str) -> str:
+    """``name`` when it is a user's; else a placeholder: people type passwords into the name field,
+    so a name that is nobody's is neither audited nor logged."""
+    return name if name in auth.known_users(settings) else UNKNOWN_NAME
+
+
 def _audit(user: auth.User | None, result: str, name: str, action: str = "sign_in") -> None:
+    actor = user.name if user is not None else _known(runtime.settings(), name)
     with contextlib.suppress(SQLAlchemyError):  # logged by audit.record; signing in does not need the app's tables
         audit.record(runtime.engine(), user, action, "ok" if result == "ok" else "denied",
-                     detail="" if result == "ok" else result, source="sign-in", actor=name or "(no name)")
+                     detail="" if result == "ok" else result, source="sign-in", actor=actor)

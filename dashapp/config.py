@@ -67,6 +67,7 @@ class Settings:
     statement_timeout_seconds: float = 10.0
     status_aliases: tuple[tuple[str, str], ...] = (("completed", "success"), ("in_progress", "running"))
     beat_schema: str | None = None
+    max_request_bytes: int = 2 * 1024 * 1024
 
     @property
     def retry_queue_name(self) -> str:
@@ -194,6 +195,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", 10.0, 0.0),
         status_aliases=_aliases(env, "STATUS_ALIASES", "completed=success,in_progress=running"),
         beat_schema=_identifier(env, "BEAT_SCHEMA"),
+        max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
     )
 
 

@@ -10,9 +10,9 @@ any work.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import logging
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,11 +20,19 @@ from datetime import datetime
 from flask import Blueprint, Response, request, send_file
 
 from dashapp import history_params, runtime
-from dashapp.http_errors import BadParameter
+from dashapp.http_errors import BadParameter, error_line
 from queries._sql import utc_now
-from queries.history import EXPORT_COLUMNS, HistoryFilter, history_count, history_rows
+from queries.history import (
+    EXPORT_COLUMNS,
+    EXPORT_TEXT_COLUMNS,
+    FORMULA_STARTS,
+    HistoryFilter,
+    history_count,
+    history_rows,
+)
 from queries.history_copy import copy_csv
 
+log = logging.getLogger(__name__)
 export = Blueprint("export", __name__)
 FLUSH_BYTES = 64 * 1024
 EXCEL_MAX_ROWS = 1_048_576 - 1  # one row is the header
@@ -36,12 +44,36 @@ def _iso(value: object) -> object:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(value, datetime) else value
 
 
+def neutralise(value: object) -> object:
+    """Text a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first) with a
+    single quote before it; anything else as it is."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+TEXT_POSITIONS = frozenset(EXPORT_COLUMNS.index(c) for c in EXPORT_TEXT_COLUMNS)
+
+
+def _csv_cell(value: object) -> str:
+    """One RFC 4180 cell, as COPY writes it: NULL empty, text quoted when it holds a comma, a quote,
+    a CR or an LF (``csv.writer`` leaves a lone CR unquoted when lines end with LF)."""
+    if value is None:
+        return ""
+    text = _iso(value) if isinstance(value, datetime) else value
+    text = text if isinstance(text, str) else str(text)
+    if text == "" or any(c in text for c in _QUOTE_WHEN):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+_QUOTE_WHEN = (",", '"', "\r", "\n")
+
+
 def csv_chunks(chunks: Iterator[list[tuple]]) -> Iterator[bytes]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")  # RFC 4180 quoting; LF line ends, as COPY writes
-    writer.writerow(EXPORT_COLUMNS)
+    buffer.write(",".join(EXPORT_COLUMNS) + "\n")
     for rows in chunks:
-        writer.writerows([_iso(v) for v in row] for row in rows)
+        buffer.writelines(",".join(_csv_cell(neutralise(v) if i in TEXT_POSITIONS else v) for i, v in enumerate(row))
+                          + "\n" for row in rows)
         if buffer.tell() >= FLUSH_BYTES:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -101,8 +133,17 @@ def sync_history_export():
     first = next(body, b"")  # fail here (a 4xx/503) rather than mid-stream
 
     def replay() -> Iterator[bytes]:
+        sent = len(first)
         yield first
-        yield from body
+        try:
+            for piece in body:
+                sent += len(piece)
+                yield piece
+        except Exception as exc:
+            # Headers are gone: re-raising makes the server drop the connection without the final
+            # chunk, so the client sees a truncated download rather than a complete, short file.
+            log.error("export %s stopped after %d bytes: %s", name, sent, error_line(exc))
+            raise
 
     return Response(replay(), mimetype=FORMATS[chosen].split(";")[0], headers={
         "Content-Disposition": f'attachment; filename="{name}"',

@@ -14,7 +14,6 @@ viewer or when no users are configured.
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
-from werkzeug.datastructures import MultiDict
 
 from dashapp import auth, auth_routes, failed_payloads, retry_action, runtime
 from dashapp.api import int_param
@@ -69,33 +68,35 @@ def retry_bulk():
     if auth_routes.cross_site():
         abort(403)
     settings = runtime.settings()
+    who = user()  # who is asking, before the body is read: a refused caller costs no parsing
+    if auth.refusal(settings, who) is not None:
+        return answer(retry_action.retry(settings, runtime.engine(), who, [], "bulk retry (body not read)", "api"))
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or ("ids" in body) == ("filter" in body):
         raise BadParameter("body", 'send JSON with either "ids": [1, 2] or "filter": {"crm_source": [...], ...}')
-    who = user()
     if "ids" in body:
         ids = body["ids"]
-        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63
                                                for i in ids):
             raise BadParameter("ids", "must be a list of positive whole numbers")
+        if len(ids) > settings.retry_bulk_limit:
+            raise BadParameter("ids", f"at most {settings.retry_bulk_limit:,} ids at once (RETRY_BULK_LIMIT)")
         target = failed_payloads.describe_ids(ids)
     else:
-        if not isinstance(body["filter"], dict):
-            raise BadParameter("filter", "must be an object of filter values")
-        args = MultiDict()
-        for name, value in body["filter"].items():
-            for item in value if isinstance(value, list) else [value]:
-                args.add(str(name), str(item))
-        f = failed_payloads.operation_filter(args.to_dict(flat=False), utc_now())
+        f = failed_payloads.operation_filter(failed_payloads.filter_args(body["filter"]), utc_now())
         failed_only = failed_payloads.retryable(f)
-        ids = [] if auth.refusal(settings, who) or failed_only is None else queries.matching_ids(
-            runtime.engine(), failed_only, settings.retry_bulk_limit + 1)
+        ids = [] if failed_only is None else queries.matching_ids(runtime.engine(), failed_only,
+                                                                  settings.retry_bulk_limit + 1)
         target = "filter " + failed_payloads.describe(f)
     return answer(retry_action.retry(settings, runtime.engine(), who, ids, target, "api"))
 
 
 @routes.get("/audit")
 def audit_rows():
+    """Operators only: the audit names every user and their role."""
+    refused = auth.refusal(runtime.settings(), user(), "read the audit log")
+    if refused is not None:
+        return answer(retry_action.ActionOutcome(refused.status, refused.message))
     engine = runtime.engine()
     note = {} if queries.has_app_tables(engine) else {"note": failed_payloads.READ_ONLY_NOTE}
     return jsonify({"audit": failed_payloads.audit_json(engine, int_param("limit", 50, 1, 1000)), **note})

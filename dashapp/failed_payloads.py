@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.history_params import values
+from dashapp.history_params import MAX_VALUES, values
 from dashapp.http_errors import BadParameter
 from queries import failed_operations as queries
 from queries.failed_operations import STATES, OperationFilter
@@ -40,6 +40,28 @@ def operation_filter(args: Mapping[str, list[str]], now: datetime) -> OperationF
     window = AGES[age]
     return OperationFilter(since=now - window if window else None, crm_sources=values(args, "crm_source"),
                            operation_types=values(args, "operation_type"), states=states)
+
+
+FILTER_NAMES = ("age", "crm_source", "operation_type", "state")
+
+
+def filter_args(spec: object) -> dict[str, list[str]]:
+    """A bulk retry's ``{"filter": {...}}`` as query-string values: each a string or a list of
+    strings, each list capped (``history_params.MAX_VALUES``) before any work."""
+    if not isinstance(spec, dict):
+        raise BadParameter("filter", "must be an object of filter values")
+    args: dict[str, list[str]] = {}
+    for name, value in spec.items():
+        if name not in FILTER_NAMES:
+            continue  # unknown names are ignored, as in a query string
+        items = value if isinstance(value, list) else [value]
+        if len(items) > MAX_VALUES:
+            raise BadParameter(name, f"at most {MAX_VALUES} values")
+        if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in items) or (
+                name == "age" and len(items) != 1):
+            raise BadParameter(name, "must be text or a list of text")
+        args[str(name)] = [str(item) for item in items]
+    return args
 
 
 def _payload(value: Any) -> Any:

@@ -62,4 +62,7 @@ def register(server: Flask) -> None:
     @server.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):
         log.warning("database error in a request: %s", error_line(exc))
-        return jsonify({"error": f"database unavailable: {error_line(exc)}"}), 503
+        from dashapp.disclosure import DATABASE_UNAVAILABLE, shown_error  # here: disclosure imports this module
+
+        shown = shown_error(exc)
+        return jsonify({"error": shown if shown == DATABASE_UNAVAILABLE else f"{DATABASE_UNAVAILABLE}: {shown}"}), 503

@@ -146,3 +146,11 @@ alert_notifications = Table(
     Column("next_try_at", DateTime()),
     Column("sent_at", DateTime()),
 )
+
+# One row per user whose sessions were ended (dashapp/session_generation.py, without Redis).
+session_generations = Table(
+    "session_generations", metadata,
+    Column("user_name", String(100), primary_key=True),
+    Column("generation", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(), nullable=False),
+)

@@ -61,6 +61,17 @@ EXPORT_COLUMNS = ("id", "crm_source", "sync_type", "endpoint", "status", "start_
                   "duration_seconds", "records_processed", "records_created", "records_updated",
                   "records_failed", "error_message")
 
+EXPORT_TEXT_COLUMNS = ("crm_source", "sync_type", "endpoint", "status", "error_message")
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection"):
+# the CSV export prefixes such text with a single quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised_text_sql(column: str) -> str:
+    """``column`` with a single quote before a leading formula character (PostgreSQL, for COPY)."""
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
+    return f"CASE WHEN left({column}, 1) IN ({starts}) THEN chr(39) || {column} ELSE {column} END AS {column}"
+
 
 @dataclass(frozen=True)
 class HistoryFilter:
@@ -123,21 +134,29 @@ def parse_time(value: object, what: str, zone: ZoneInfo = UTC_ZONE) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _condition(b: Binds, column: str, model: dict) -> str:
+def _condition(b: Binds, column: str, model: dict, nested: bool = False) -> str:
+    """One column's filter: a condition, or (AG Grid's combined model) up to 10 conditions joined
+    by AND or OR, one level deep. Every value's type is checked before it is used."""
     what = f"filter: column {column}"
     if not isinstance(model, dict):
         raise FilterError(f"{what}: not a filter model")
     if "conditions" in model or "condition1" in model:
-        joiner = str(model.get("operator", "AND")).upper()
-        if joiner not in ("AND", "OR"):
+        if nested:
+            raise FilterError(f"{what}: conditions cannot be nested")
+        joiner = model.get("operator", "AND")
+        if not isinstance(joiner, str) or joiner.upper() not in ("AND", "OR"):
             raise FilterError(f"{what}: operator must be AND or OR")
         parts = model.get("conditions") or [model.get("condition1"), model.get("condition2")]
-        clauses = [_condition(b, column, part) for part in parts if part]
-        if not clauses or len(clauses) > 10:
+        if not isinstance(parts, list) or not 1 <= len(parts) <= 10:
+            raise FilterError(f"{what}: conditions must be a list of 1 to 10 conditions")
+        clauses = [_condition(b, column, part, nested=True) for part in parts if part]
+        if not clauses:
             raise FilterError(f"{what}: between 1 and 10 conditions")
-        return "(" + f" {joiner} ".join(clauses) + ")"
+        return "(" + f" {joiner.upper()} ".join(clauses) + ")"
     kind = COLUMNS[column]
     op = model.get("type")
+    if not isinstance(op, str):
+        raise FilterError(f"{what}: type must be text naming an operator")
     expr = _expression(b, column)
     if op == "blank":
         return f"({expr} IS NULL OR {expr} = '')" if kind == TEXT else f"{expr} IS NULL"
@@ -269,6 +288,8 @@ def parse_filter_model(text: str | None) -> dict:
         model = json.loads(text)
     except ValueError:
         raise FilterError("filter: not valid JSON") from None
+    except RecursionError:
+        raise FilterError("filter: nested too deeply") from None
     if not isinstance(model, dict):
         raise FilterError("filter: must be a JSON object of column filters")
     if "\x00" in json.dumps(model, ensure_ascii=False):
@@ -340,11 +361,13 @@ def history_row(db: Connectable, run_id: int) -> dict | None:
     return row
 
 
-def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False) -> tuple[TextClause, Binds]:
+def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False,
+                  neutralise: bool = False) -> tuple[TextClause, Binds]:
     """The export's SELECT (EXPORT_COLUMNS, filtered and sorted) and its bound parameters.
 
     ``iso_times`` formats times as ISO 8601 UTC text in SQL (PostgreSQL), for COPY; a timestamp
-    column is read in the session zone, which the engine sets to the data zone."""
+    column is read in the session zone, which the engine sets to the data zone. ``neutralise``
+    (PostgreSQL, for the CSV COPY) puts a single quote before text starting with a formula character."""
     b = Binds(conn, f.zone)
     where, order = _where(b, f), _order(b, f.sort)
     duration = _expression(b, "duration_seconds")
@@ -354,8 +377,11 @@ def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False
         duration = f"ROUND(CAST({duration} AS NUMERIC), 3)"
     else:
         start, end = "start_time", "end_time"
-    statement = (f"SELECT id, crm_source, sync_type, endpoint, status, {start}, {end}, {duration} AS duration_seconds, "
-                 f"records_processed, records_created, records_updated, records_failed, error_message "
+    text_columns = {c: neutralised_text_sql(c) if neutralise else c for c in EXPORT_TEXT_COLUMNS}
+    crm_source, sync_type, endpoint, status, error_message = text_columns.values()
+    statement = (f"SELECT id, {crm_source}, {sync_type}, {endpoint}, {status}, {start}, {end}, "
+                 f"{duration} AS duration_seconds, "
+                 f"records_processed, records_created, records_updated, records_failed, {error_message} "
                  f"FROM {table(conn, 'sync_history')} {where} {order}")
     times = () if iso_times else TIMES
     return sql(statement, times=times, params=tuple(b.time_params)), b

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from queries.history import EXPORT_COLUMNS, HistoryFilter, export_select
 
@@ -25,9 +26,17 @@ class _Stopped(Exception):
     pass
 
 
+def _as_sqlalchemy(engine: Engine, statement: str, exc: BaseException) -> BaseException:
+    """The driver's error as SQLAlchemy's (as every other query raises it), so callers handle one kind."""
+    base = engine.dialect.loaded_dbapi.Error
+    if isinstance(exc, base):
+        return DBAPIError.instance(statement[:200], None, exc, base)  # type: ignore[arg-type]
+    return exc
+
+
 def copy_statement(engine: Engine, f: HistoryFilter) -> str:
     with engine.connect() as conn:
-        clause, binds = export_select(conn, f, iso_times=True)
+        clause, binds = export_select(conn, f, iso_times=True, neutralise=True)
         compiled = clause.bindparams(**binds.params).compile(dialect=conn.dialect)
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cursor:
@@ -36,7 +45,9 @@ def copy_statement(engine: Engine, f: HistoryFilter) -> str:
 
 
 def copy_csv(engine: Engine, f: HistoryFilter, queue_size: int = 16) -> Iterator[bytes]:
-    """The CSV bytes of every matching row, a header first; raises FilterError before any I/O."""
+    """The CSV bytes of every matching row, a header first; raises FilterError before any I/O.
+    The header waits for the first rows (or the end), so a COPY that fails at once raises before
+    the first byte; one that fails later raises mid-stream, never ends as if complete."""
     statement = copy_statement(engine, f)
     pieces: queue.Queue = queue.Queue(maxsize=queue_size)
     stop = threading.Event()
@@ -68,22 +79,31 @@ def copy_csv(engine: Engine, f: HistoryFilter, queue_size: int = 16) -> Iterator
             pipe.flush()
             raw.rollback()
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, which re-raises it
-            raw.invalidate() if isinstance(exc, _Stopped) else raw.rollback()
+            # First hand the failure on: a dead connection's rollback raises too, and a failure
+            # the reader never sees would end the CSV as if it were complete.
             pieces.put(exc)
+            with contextlib.suppress(Exception):
+                raw.invalidate() if isinstance(exc, _Stopped) else raw.rollback()
         finally:
-            raw.close()
+            with contextlib.suppress(Exception):
+                raw.close()
             pieces.put(_DONE)
 
     worker = threading.Thread(target=run, name="history-copy", daemon=True)
     worker.start()
+    header = (",".join(EXPORT_COLUMNS) + "\n").encode()
     try:
-        yield (",".join(EXPORT_COLUMNS) + "\n").encode()
         while (piece := pieces.get()) is not _DONE:
             if isinstance(piece, BaseException):
                 if isinstance(piece, _Stopped):
                     return
-                raise piece
+                # before the header when nothing came yet: the caller can still answer 503
+                raise _as_sqlalchemy(engine, statement, piece)
+            if header:
+                piece, header = header + piece, b""
             yield piece
+        if header:
+            yield header  # no rows
     finally:
         stop.set()
         while worker.is_alive():  # drain, so a blocked put() sees the stop and the COPY ends

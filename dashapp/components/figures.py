@@ -1,9 +1,15 @@
 """Plotly figures, all on one shared template, built from the DataFrames of ``queries/``.
 
 An empty DataFrame gives a figure that says why it is empty instead of blank axes.
+
+Plotly renders a subset of HTML in every label (``<a href>``, ``<b>``, ``<br>``...): each string
+that came from data (trace names, categories, hover text, annotations) goes through ``label``,
+which escapes it, so a CRM named ``<a href="...">x</a>`` shows as that text and never as a link.
 """
 
 from __future__ import annotations
+
+import html
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -30,13 +36,23 @@ pio.templates[TEMPLATE] = go.layout.Template(
 )
 
 
+def label(text: object) -> str:
+    """A data-derived string for Plotly: its markup characters escaped (Plotly shows the entities
+    as the characters themselves)."""
+    return html.escape(str(text), quote=False)
+
+
+def crm_label(crm: object) -> str:
+    return label(crm_name(crm))
+
+
 def _figure(title: str) -> go.Figure:
     return go.Figure(layout={"template": TEMPLATE, "title": {"text": title, "x": 0, "font": {"size": 14}}})
 
 
 def empty(title: str, why: str) -> go.Figure:
     figure = _figure(title)
-    figure.add_annotation(text=why, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+    figure.add_annotation(text=label(why), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
                           font={"color": "#6c757d", "size": 13})
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
@@ -51,11 +67,11 @@ def duration_trend(frame: pd.DataFrame, why_empty: str) -> go.Figure:
     crowded = frame["crm_source"].nunique() > 3  # then p95 lines start hidden; the legend shows them
     for index, (crm, rows) in enumerate(frame.groupby("crm_source", sort=True)):
         colour = COLOURS[index % len(COLOURS)]
-        name = crm_name(crm) if crm != "all" else "All CRMs"
+        name = crm_label(crm) if crm != "all" else "All CRMs"
         figure.add_scatter(x=rows["day"], y=rows["p50"], name=f"{name} p50", mode="lines+markers",
-                           line={"color": colour}, legendgroup=crm)
+                           line={"color": colour}, legendgroup=label(crm))
         figure.add_scatter(x=rows["day"], y=rows["p95"], name=f"{name} p95", mode="lines",
-                           line={"color": colour, "dash": "dot"}, legendgroup=crm,
+                           line={"color": colour, "dash": "dot"}, legendgroup=label(crm),
                            visible="legendonly" if crowded else True)
     return figure
 
@@ -65,7 +81,7 @@ def records_by_crm(frame: pd.DataFrame, why_empty: str) -> go.Figure:
     if frame.empty:
         return empty(title, why_empty)
     figure = _figure(title)
-    figure.add_bar(x=[crm_name(c) for c in frame["crm_source"]], y=frame["records"], marker_color=COLOURS[0])
+    figure.add_bar(x=[crm_label(c) for c in frame["crm_source"]], y=frame["records"], marker_color=COLOURS[0])
     figure.update_layout(hovermode="closest")
     return figure
 
@@ -94,7 +110,7 @@ def runs_per_day(frame: pd.DataFrame, why_empty: str) -> go.Figure:
         return empty(title, why_empty)
     figure = _figure(title)
     for crm, rows in frame.groupby("crm_source", sort=True):
-        figure.add_bar(x=rows["day"], y=rows["runs"], name=crm_name(crm))
+        figure.add_bar(x=rows["day"], y=rows["runs"], name=crm_label(crm))
     figure.update_layout(barmode="stack")
     return figure
 
@@ -105,7 +121,7 @@ def throughput(frame: pd.DataFrame, why_empty: str) -> go.Figure:
         return empty(title, why_empty)
     figure = _figure(title)
     ordered = frame.sort_values("records_per_second")
-    labels = [f"{crm_name(c)} · {t}" for c, t in zip(ordered["crm_source"], ordered["sync_type"], strict=True)]
+    labels = [label(f"{crm_name(c)} · {t}") for c, t in zip(ordered["crm_source"], ordered["sync_type"], strict=True)]
     figure.add_bar(x=ordered["records_per_second"].astype(float), y=labels, orientation="h",
                    marker_color=COLOURS[1], customdata=ordered["runs"],
                    hovertemplate="%{x:.1f} records/s over %{customdata} runs<extra></extra>")
@@ -121,12 +137,12 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
         return empty(title, why_empty)
     top = classes[:12]
     shown = list(reversed(top))
-    labels = [f"{len(top) - i}. {_short(c['error_class'])}" for i, c in enumerate(shown)]  # unique per bar
+    labels = [label(f"{len(top) - i}. {_short(c['error_class'])}") for i, c in enumerate(shown)]  # unique per bar
     figure = _figure(title)
     for kind, colour in (("failed", "#dc3545"), ("partial", "#fd7e14")):
         figure.add_bar(
             x=[c.get(kind, c["count"] if kind == "failed" else 0) for c in shown], y=labels, orientation="h",
-            name=kind, marker_color=colour, customdata=[[c["history_link"], c["sample"]] for c in shown],
+            name=kind, marker_color=colour, customdata=[[c["history_link"], label(c["sample"])] for c in shown],
             hovertemplate=f"%{{x}} {kind} runs<br>%{{customdata[1]}}<extra></extra>",
         )
     figure.update_layout(hovermode="closest", barmode="stack", height=max(300, 34 * len(shown) + 90))
@@ -145,7 +161,7 @@ def api_series(series: list[dict], value: str, title: str, why_empty: str) -> go
     figure = _figure(title)
     frame = pd.DataFrame(series)
     for crm, rows in frame.groupby("crm_source", sort=True):
-        figure.add_scatter(x=pd.to_datetime(rows["bucket"]), y=rows[value], name=crm_name(crm), mode="lines")
+        figure.add_scatter(x=pd.to_datetime(rows["bucket"]), y=rows[value], name=crm_label(crm), mode="lines")
     return figure
 
 
@@ -161,9 +177,9 @@ def breaker_timeline(breakers: list[dict], why_empty: str) -> go.Figure:
     figure = _figure(title)
     for state, colour in STATE_COLOURS.items():
         mine = [(name, t) for name, t in points if t["to"] == state]
-        figure.add_scatter(x=pd.to_datetime([t["at"] for _, t in mine]), y=[name for name, _ in mine],
+        figure.add_scatter(x=pd.to_datetime([t["at"] for _, t in mine]), y=[label(name) for name, _ in mine],
                            mode="markers", name=f"→ {state}", marker={"color": colour, "size": 9},
-                           customdata=[t["reason"] for _, t in mine],
+                           customdata=[label(t["reason"]) for _, t in mine],
                            hovertemplate="%{y}<br>%{x}<br>%{customdata}<extra></extra>")
     figure.update_layout(hovermode="closest", height=max(260, 30 * len(breakers) + 120))
     figure.update_yaxes(automargin=True)
@@ -179,5 +195,5 @@ def remaining_history(history: list[dict], why_empty: str) -> go.Figure:
     frame = pd.DataFrame(history)
     for (crm, endpoint), rows in frame.groupby(["crm_source", "endpoint"], sort=True):
         figure.add_scatter(x=pd.to_datetime(rows["at"]), y=rows["remaining"], mode="lines",
-                           name=f"{crm_name(crm)} {_short(endpoint, 30)}", line={"shape": "hv"})
+                           name=label(f"{crm_name(crm)} {_short(endpoint, 30)}"), line={"shape": "hv"})
     return figure

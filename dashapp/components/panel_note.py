@@ -15,6 +15,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashapp.disclosure import shown_error
 from dashapp.http_errors import error_line
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def load(name: str, fetch: Callable[[], Any]) -> tuple[Any, str | None]:
         return fetch(), None
     except SQLAlchemyError as exc:
         log.warning("%s did not load: %s", name, error_line(exc))
-        return None, error_line(exc)
+        return None, shown_error(exc)
 
 
 def loaded_before(previous: dict | None) -> set[str]:

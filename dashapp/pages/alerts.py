@@ -25,7 +25,8 @@ from dashapp.components.refresh_bar import (
     register_clientside,
     still_drawn,
 )
-from dashapp.http_errors import BadParameter, error_line
+from dashapp.disclosure import shown_error
+from dashapp.http_errors import BadParameter
 from queries._sql import utc_now
 from queries.alerts import ALERT_STATES
 
@@ -155,7 +156,7 @@ def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previ
         history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
             {"age": [age or "7d"], "state": states or [], "severity": severities or [], "rule": rules or []}, now))
     except (SQLAlchemyError, BadParameter) as exc:
-        problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        problem = shown_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.warning("alerts refresh failed: %s", problem)
         return no_update, no_update, no_update, failed(now, previous, problem)
     counts = active["firing"]
@@ -206,7 +207,7 @@ def act_on_alert(request: dict | None):
         outcome = alert_actions.act(settings, runtime.engine(), auth.current_user(settings), alert_id, action,
                                     note, "page")
     except SQLAlchemyError as exc:
-        return f"Failed: {error_line(exc)}", "danger", True, no_update
+        return f"Failed: {shown_error(exc)}", "danger", True, no_update
     ok = outcome.status == 200
     text = outcome.message if ok else f"Not done ({outcome.status}): {outcome.message}"
     return text, "success" if ok else "danger", True, utc_now().isoformat()

@@ -18,6 +18,7 @@ from dashapp import display, ids, payloads, runtime
 from dashapp.components import figures
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.day_cache import day_start
+from dashapp.disclosure import shown_error
 from dashapp.http_errors import error_line
 from queries._sql import utc_now
 from queries.outcomes import FAILURE_RATE_HELP, PARTIAL_RATE_HELP
@@ -119,7 +120,7 @@ def refresh_errors(_ticks, _clicks, days, previous, zone):
         data = payloads.errors_payload(runtime.engine(), days, now)
     except SQLAlchemyError as exc:
         log.warning("errors refresh failed: %s", error_line(exc))
-        return no_update, no_update, no_update, no_update, failed(now, previous, error_line(exc))
+        return no_update, no_update, no_update, no_update, failed(now, previous, shown_error(exc))
     why = f"No failed or partial runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
     return (figures.error_classes(data["error_classes"], why), _class_table(data["error_classes"]),
             _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone), refreshed(now))

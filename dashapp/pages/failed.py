@@ -20,6 +20,7 @@ from dashapp import auth, display, failed_payloads, ids, retry_action, runtime
 from dashapp.components.failed_grid import failed_grid
 from dashapp.components.filter_options import filter_options
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.disclosure import shown_error
 from dashapp.http_errors import BadParameter, error_line
 from queries import failed_operations as queries
 from queries._sql import utc_now
@@ -100,8 +101,10 @@ def layout(**_query: str) -> html.Div:
 
 
 def _filter(age, crm_sources, operation_types, states):
-    args = {"age": [age or failed_payloads.DEFAULT_AGE], "crm_source": list(crm_sources or []),
-            "operation_type": list(operation_types or []), "state": list(states or [])}
+    """The page's filter controls (as the browser sent them: anything) as an OperationFilter;
+    a value of the wrong type or too many values is a BadParameter naming the control."""
+    args = failed_payloads.filter_args({"age": age or failed_payloads.DEFAULT_AGE, "crm_source": crm_sources or [],
+                                        "operation_type": operation_types or [], "state": states or []})
     return failed_payloads.operation_filter(args, utc_now())
 
 
@@ -110,7 +113,9 @@ def _state_badges(counts: dict[str, int]) -> list:
                       id=f"state-count-{state}") for state in queries.STATES]
 
 
-def _audit_table(rows: list[dict], zone: str | None) -> dbc.Table | html.Div:
+def _audit_table(rows: list[dict] | None, zone: str | None) -> dbc.Table | html.Div:
+    if rows is None:
+        return html.Div("Operators see the audit log here.", className="text-muted small")
     if not rows:
         return html.Div("No actions yet.", className="text-muted small")
     header = html.Thead(html.Tr([html.Th(h) for h in ("When", "Who", "Action", "What", "Operations",
@@ -152,12 +157,15 @@ def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _
     try:
         f = _filter(age, crm_sources, operation_types, states)
         data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts)
-        audit_rows = failed_payloads.audit_json(runtime.engine(), 50)
+        may_read_audit = auth.refusal(settings, auth.current_user(settings), "read the audit log") is None
+        audit_rows = failed_payloads.audit_json(runtime.engine(), 50) if may_read_audit else None
     except (SQLAlchemyError, BadParameter) as exc:
         problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.warning("failed-operations refresh failed: %s", problem)
         if isinstance(exc, SQLAlchemyError) and "failed_operations" in problem:
             problem = "the app's tables are missing: run `python app.py db upgrade`"
+        elif isinstance(exc, SQLAlchemyError):
+            problem = shown_error(exc)
         return (no_update,) * 7 + (failed(now, previous, problem),)
     counts = data["counts"]
     shown = len(data["operations"])
@@ -207,14 +215,14 @@ def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, cr
     if trigger == ids.FAILED_RETRY_ONE:
         if not detail_id:
             return False, no_update, None
-        pending = {"ids": [int(detail_id)], "target": f"operation {int(detail_id)}"}
+        pending = {"ids": [int(detail_id)]}
         text = f"Retry operation {int(detail_id)} now? Its retry is sent to Celery at once."
     elif trigger == ids.FAILED_RETRY_SELECTED:
         chosen = [int(r["id"]) for r in rows or []]
         if not chosen:
             return False, no_update, None
         failed_now = sum(1 for r in rows if r.get("state") == "failed")
-        pending = {"ids": chosen, "target": failed_payloads.describe_ids(chosen)}
+        pending = {"ids": chosen}
         text = (f"Retry the {len(chosen):,} selected operations? {failed_now:,} of them are in state failed and "
                 "will be queued; the others are skipped.")
     else:
@@ -223,7 +231,7 @@ def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, cr
         matching = sum(counts[s] for s in (f.states or queries.STATES))
         retryable = counts["failed"] if failed_payloads.retryable(f) else 0
         pending = {"filter": {"age": age, "crm_source": crm_sources or [], "operation_type": operation_types or [],
-                              "state": states or []}, "target": "filter " + failed_payloads.describe(f)}
+                              "state": states or []}}
         text = (f"Retry all {retryable:,} failed operations matching the filter ({failed_payloads.describe(f)})? "
                 f"{matching:,} operations match in all; those queued, running, resolved or abandoned are left as "
                 "they are.")
@@ -249,18 +257,29 @@ def confirm_retry(clicks, pending):
     engine = runtime.engine()
     user = auth.current_user(settings)
     try:
+        # What the audit says was asked is built here from the ids or the filter, never taken
+        # from the browser's state.
         if "filter" in pending:
             spec = pending.get("filter") or {}
+            if not isinstance(spec, dict):
+                raise BadParameter("filter", "must be an object of filter values")
             f = _filter(spec.get("age"), spec.get("crm_source"), spec.get("operation_type"), spec.get("state"))
             failed_only = failed_payloads.retryable(f)
             ids_ = [] if auth.refusal(settings, user) or failed_only is None else queries.matching_ids(
                 engine, failed_only, settings.retry_bulk_limit + 1)
+            target = "filter " + failed_payloads.describe(f)
         else:
-            ids_ = [int(i) for i in pending.get("ids") or []]
-        outcome = retry_action.retry(settings, engine, user, ids_, str(pending.get("target", ""))[:2000], "page")
+            sent = pending.get("ids") or []
+            if not isinstance(sent, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63
+                                                     for i in sent):
+                raise BadParameter("ids", "must be a list of positive whole numbers")
+            ids_ = sent[: settings.retry_bulk_limit + 1]
+            target = failed_payloads.describe_ids(ids_)
+        outcome = retry_action.retry(settings, engine, user, ids_, target, "page")
     except (SQLAlchemyError, BadParameter, TypeError, ValueError) as exc:
         problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
         log.warning("retry action failed: %s", problem)
+        problem = shown_error(exc) if isinstance(exc, SQLAlchemyError) else problem
         return f"Retry failed: {problem}", "danger", True, no_update, False, None
     if outcome.status in (401, 403, 413):
         return f"Not allowed ({outcome.status}): {outcome.message}", "danger", True, no_update, False, None

@@ -10,7 +10,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
-from dashapp import display, health, ids, runtime
+from dashapp import disclosure, display, health, ids, runtime
 from dashapp.components import health_strip
 
 
@@ -34,7 +34,7 @@ def layout(**_query: str) -> html.Div:
     State(ids.VIEWER_TIMEZONE, "data"),
 )
 def refresh_health(_ticks, zone):
-    snapshot = health.system_health(runtime.settings(), runtime.engine())
+    snapshot = disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine()))
     checked = display.local_clock(snapshot.get("checked_at"), zone, seconds=True)
     return health_strip.details(snapshot), f"checked {checked}, every {runtime.settings().health_refresh_seconds} s"
 

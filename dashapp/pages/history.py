@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import display, history_params, ids, payloads, runtime
 from dashapp.components.filter_options import filter_options
 from dashapp.components.history_grid import history_grid
+from dashapp.disclosure import shown_error
 from dashapp.http_errors import BadParameter, error_line
 from queries._sql import utc_now
 from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row
@@ -196,7 +197,7 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
     except SQLAlchemyError as exc:
         log.warning("history query failed: %s", error_line(exc))
         return last_response or {"rowData": [], "rowCount": 0}, no_update, \
-            f"The database did not answer: {error_line(exc)}", True, no_update, no_update
+            f"The database did not answer: {shown_error(exc)}", True, no_update, no_update
     return response, count_text, None, False, search, href
 
 
@@ -233,7 +234,7 @@ def _detail(run_id: int) -> html.Div | None:
     try:
         row = history_row(runtime.engine(), run_id)
     except SQLAlchemyError as exc:
-        return dbc.Alert(f"The database did not answer: {error_line(exc)}", color="danger")
+        return dbc.Alert(f"The database did not answer: {shown_error(exc)}", color="danger")
     if row is None:
         return dbc.Alert(f"No run with id {run_id}.", color="warning")
     plain = [(k, v) for k, v in row.items() if k not in ("configuration", "performance_metrics", "error_message")]

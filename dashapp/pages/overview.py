@@ -14,7 +14,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashapp import api_usage_payloads, display, health, ids, payloads, runtime
+from dashapp import api_usage_payloads, disclosure, display, health, ids, payloads, runtime
 from dashapp.card_links import card_links
 from dashapp.components import health_strip, panel_note
 from dashapp.components.crm_status_grid import crm_status_grid, grid_rows, toggled
@@ -136,7 +136,7 @@ def open_or_close_crm(clicked: dict | None, expanded: list[str] | None, crms: li
 @callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"))
 def refresh_health_strip(_ticks):
     """On its own interval, so a slow or absent service never holds the numbers above back."""
-    return health_strip.strip(health.system_health(runtime.settings(), runtime.engine()))
+    return health_strip.strip(disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine())))
 
 
 register_clientside(REFRESH)

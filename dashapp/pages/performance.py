@@ -18,6 +18,7 @@ from dashapp import ids, payloads, runtime
 from dashapp.components import figures
 from dashapp.components.filter_options import filter_options
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.disclosure import shown_error
 from dashapp.http_errors import error_line
 from queries._sql import FilterError, utc_now
 
@@ -80,7 +81,7 @@ def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
         frames = payloads.shared_performance_frames(runtime.engine(), days, now, crms or (), sync_types or ())
     except (SQLAlchemyError, FilterError) as exc:
         log.warning("performance refresh failed: %s", error_line(exc))
-        return (*(no_update for _ in CHARTS), failed(now, previous, error_line(exc)))
+        return (*(no_update for _ in CHARTS), failed(now, previous, shown_error(exc)))
     why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} (UTC days) for this selection"
     return (
         figures.duration_trend(frames["duration_by_crm"], why),

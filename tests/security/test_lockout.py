@@ -1,0 +1,52 @@
+"""Item 5: failures count per address and name together, with a delay that grows, so an attacker
+elsewhere cannot lock a real user out; one address spraying many names is still limited."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashapp import runtime, sign_in_limit
+from tests.security.conftest import PASSWORD
+
+ATTACKER, ALICE, SPRAYER = "10.0.0.66", "10.0.0.1", "10.0.0.77"
+
+
+def attempt(client, address: str, name: str, password: str):
+    return client.post("/auth/sign-in", data={"username": name, "password": password, "next": "/failed"},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+@pytest.mark.parametrize("store", ["redis", "process"])
+def test_an_attacker_elsewhere_cannot_lock_a_user_out(client, use_engine, pg_engine, app_env, redis_url, store):
+    use_engine(pg_engine, **app_env, SIGN_IN_MAX_FAILURES="3", **({"REDIS_URL": redis_url} if store == "redis" else {}))
+    for _ in range(3):
+        assert "error=invalid" in attempt(client, ATTACKER, "alice", "guess").headers["Location"]
+    for _ in range(5):  # the attacker now waits, even with the right password
+        assert "error=locked" in attempt(client, ATTACKER, "alice", PASSWORD).headers["Location"]
+    real = attempt(client, ALICE, "alice", PASSWORD)
+    assert real.status_code == 303 and real.headers["Location"] == "/failed"
+    assert "sync_monitor_session=" in real.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("store", ["redis", "process"])
+def test_the_delay_grows_with_each_failure(use_engine, pg_engine, app_env, redis_url, store):
+    use_engine(pg_engine, **app_env, SIGN_IN_MAX_FAILURES="3", SIGN_IN_WINDOW_SECONDS="900",
+               **({"REDIS_URL": redis_url} if store == "redis" else {}))
+    settings = runtime.settings()
+    keys = sign_in_limit.keys(ATTACKER, "alice")
+    waits = []
+    for _ in range(6):
+        sign_in_limit.failed(settings, keys)
+        waits.append(sign_in_limit.seconds_to_wait(settings, keys))
+    assert waits[:2] == [0.0, 0.0]
+    assert [round(w / 30) for w in waits[2:]] == [1, 2, 4, 8]  # 30 s, 60 s, 120 s, 240 s
+    assert sign_in_limit.seconds_to_wait(settings, sign_in_limit.keys(ALICE, "alice")) == 0.0
+
+
+@pytest.mark.parametrize("store", ["redis", "process"])
+def test_one_address_spraying_names_is_still_limited(client, use_engine, pg_engine, app_env, redis_url, store):
+    use_engine(pg_engine, **app_env, SIGN_IN_MAX_FAILURES="3", **({"REDIS_URL": redis_url} if store == "redis" else {}))
+    for n in range(sign_in_limit.ADDRESS_FACTOR * 3):
+        assert "error=invalid" in attempt(client, SPRAYER, f"name{n}", "guess").headers["Location"]
+    assert "error=locked" in attempt(client, SPRAYER, "alice", PASSWORD).headers["Location"]
+    assert attempt(client, ALICE, "alice", PASSWORD).headers["Location"] == "/failed"
