@@ -1,7 +1,7 @@
 """Session generations: one row per user whose sessions were ended (sign-out, a changed password
 or role); a session cookie from an older generation is signed out. Used when REDIS_URL is not set.
 
-Revision ID: 0005
+Revision ID: 0006
 """
 
 import sqlalchemy as sa
