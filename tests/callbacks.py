@@ -12,3 +12,19 @@ def callback_body(dash_app, output_part: str, inputs: list[dict], state: list[di
     body = {"output": key, "outputs": outputs, "inputs": inputs, "state": state,
             "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
     return key, [body]
+
+
+def history_grid_body(dash_app, request: dict, crm_sources: list | None = None) -> dict:
+    """The body the history grid sends for rows ``request`` ({startRow, endRow, ...}) with every
+    filter empty but the CRMs."""
+    _, (body,) = callback_body(
+        dash_app, "history-grid.getRowsResponse",
+        [{"id": "history-grid", "property": "getRowsRequest", "value": request}],
+        [*({"id": name, "property": "value", "value": value} for name, value in (
+            ("history-range", "all"), ("history-start", None), ("history-end", None),
+            ("history-crm-source", crm_sources or []), ("history-status", []), ("history-sync-type", []),
+            ("history-error-search", ""))),
+         {"id": "viewer-timezone", "property": "data", "value": "UTC"},
+         {"id": "history-grid", "property": "getRowsResponse", "value": None},
+         {"id": "history-ended-after", "property": "data", "value": None}])
+    return body

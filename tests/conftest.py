@@ -178,6 +178,19 @@ def empty_app_tables(engine: Engine) -> None:
             conn.execute(table.delete())
 
 
+def call_writer(engine: Engine, flush_seconds: float = 60) -> Iterator:
+    """A CRM-call writer of the test's own on ``engine``'s emptied app tables, installed while the
+    test runs: ``yield from call_writer(db)`` in a fixture."""
+    from dashapp import api_calls
+
+    empty_app_tables(engine)
+    current = api_calls.Writer(engine, flush_seconds=flush_seconds)
+    api_calls.use_writer(current)
+    yield current
+    current.close()
+    api_calls.use_writer(None)
+
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 

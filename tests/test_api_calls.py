@@ -16,7 +16,7 @@ from dashapp import api_calls, migrate, rate_limits
 from dashapp.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
 from dashapp.monitor_tables import api_calls as api_calls_table
 from dashapp.monitor_tables import breaker_events
-from tests.conftest import empty_app_tables
+from tests.conftest import call_writer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -101,12 +101,7 @@ def test_migrations_from_empty_twice(db):
 
 @pytest.fixture
 def writer(db):
-    empty_app_tables(db)
-    current = api_calls.Writer(db, flush_seconds=0.05)
-    api_calls.use_writer(current)
-    yield current
-    current.close()
-    api_calls.use_writer(None)
+    yield from call_writer(db, flush_seconds=0.05)
 
 
 class FakeCrm(BaseHTTPRequestHandler):

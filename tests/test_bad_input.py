@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from dashapp import auth
 from queries._sql import utc_now
-from tests.callbacks import callback_body
+from tests.callbacks import callback_body, history_grid_body
 from tests.conftest import empty_app_tables
 from tests.rows import Run, insert_runs
 
@@ -158,16 +158,7 @@ SORT_MODEL = st.one_of(JSON, st.lists(st.fixed_dictionaries({"colId": VALUES, "s
 
 
 def grid_request(dash_app, request) -> dict:
-    _, (body,) = callback_body(
-        dash_app, "history-grid.getRowsResponse",
-        [{"id": "history-grid", "property": "getRowsRequest", "value": request}],
-        [*({"id": name, "property": "value", "value": value} for name, value in (
-            ("history-range", "all"), ("history-start", None), ("history-end", None), ("history-crm-source", []),
-            ("history-status", []), ("history-sync-type", []), ("history-error-search", ""))),
-         {"id": "viewer-timezone", "property": "data", "value": "UTC"},
-         {"id": "history-grid", "property": "getRowsResponse", "value": None},
-         {"id": "history-ended-after", "property": "data", "value": None}])
-    return body
+    return history_grid_body(dash_app, request)
 
 
 def test_history_grid_filter_and_sort_model(client, dash_app):

@@ -15,17 +15,12 @@ from dashapp.monitor_tables import api_calls as api_calls_table
 from dashapp.monitor_tables import breaker_events
 from dashapp.recorder import record_sync
 from dashapp.run_context import ContextThreadPoolExecutor, run_id, run_in_context
-from tests.conftest import empty_app_tables
+from tests.conftest import call_writer
 
 
 @pytest.fixture
 def writer(db):
-    empty_app_tables(db)
-    current = api_calls.Writer(db, flush_seconds=60)
-    api_calls.use_writer(current)
-    yield current
-    current.close()
-    api_calls.use_writer(None)
+    yield from call_writer(db)
 
 
 def _calls(db) -> dict[str, int | None]:

@@ -14,18 +14,13 @@ from dashapp.circuit_breaker import CircuitBreaker
 from dashapp.recorder import record_sync
 from queries import run_detail
 from queries._sql import utc_now
-from tests.conftest import empty_app_tables
+from tests.conftest import call_writer
 from tests.rows import Run, insert_runs
 
 
 @pytest.fixture
 def writer(db):
-    empty_app_tables(db)
-    current = api_calls.Writer(db, flush_seconds=60)
-    api_calls.use_writer(current)
-    yield current
-    current.close()
-    api_calls.use_writer(None)
+    yield from call_writer(db)
 
 
 @pytest.fixture

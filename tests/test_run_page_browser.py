@@ -13,7 +13,7 @@ from dashapp import api_calls
 from dashapp.circuit_breaker import CircuitBreaker
 from dashapp.recorder import record_sync
 from queries._sql import utc_now
-from tests.conftest import empty_app_tables
+from tests.conftest import call_writer
 from tests.rows import Run, insert_runs
 from tests.test_history_browser import cell, wait_for
 
@@ -23,12 +23,7 @@ ERROR = "HTTPError: 429 Client Error: Too Many Requests for url: https://api.hub
 
 @pytest.fixture
 def writer(pg_engine):
-    empty_app_tables(pg_engine)
-    current = api_calls.Writer(pg_engine, flush_seconds=60)
-    api_calls.use_writer(current)
-    yield current
-    current.close()
-    api_calls.use_writer(None)
+    yield from call_writer(pg_engine)
 
 
 def _failed_run_with_429s(engine, writer) -> int:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dashapp import history_params, ids
-from tests.callbacks import callback_body
+from tests.callbacks import callback_body, history_grid_body
 from tests.security.conftest import PASSWORD, sign_in
 
 MANY = [f"crm{n}" for n in range(100_000)]
@@ -59,15 +59,7 @@ def test_duplicates_are_removed_in_linear_time():
 
 
 def grid_body(dash_app, crms) -> dict:
-    _, (body,) = callback_body(
-        dash_app, "history-grid.getRowsResponse",
-        [{"id": "history-grid", "property": "getRowsRequest", "value": {"startRow": 0, "endRow": 100}}],
-        [*({"id": name, "property": "value", "value": value} for name, value in (
-            ("history-range", "all"), ("history-start", None), ("history-end", None), ("history-crm-source", crms),
-            ("history-status", []), ("history-sync-type", []), ("history-error-search", ""))),
-         {"id": "viewer-timezone", "property": "data", "value": "UTC"},
-         {"id": "history-grid", "property": "getRowsResponse", "value": None}])
-    return body
+    return history_grid_body(dash_app, {"startRow": 0, "endRow": 100}, crms)
 
 
 def test_the_history_grid_callback_with_100000_crms(client, dash_app):
