@@ -1,0 +1,1 @@
+"""Alert rules, their configuration, evaluation, notification and actions."""

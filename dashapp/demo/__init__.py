@@ -1,0 +1,1 @@
+"""The embedded demo and its retry handlers: it uses dashapp.recording as sync code would."""

@@ -1,0 +1,1 @@
+"""Probes of each service and the health snapshot."""

@@ -1,0 +1,1 @@
+"""Retries: claiming, the broker, tracking in the worker (worker only), the action (role check, audit)."""

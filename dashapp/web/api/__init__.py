@@ -1,0 +1,1 @@
+"""The JSON, export, metrics and probe routes, registered by dashapp.web.routes."""
