@@ -15,8 +15,8 @@ import logging
 import sys
 
 from dashapp.config import ConfigError, load_settings
-from dashapp.db import StartupError
 from dashapp.startup import create_app
+from dashapp.storage.db import StartupError
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -14,9 +14,12 @@ from datetime import timedelta
 
 from bench.fill import database_arguments, database_url, fill
 from bench.history_bench import measure
-from dashapp import alert_config, alert_rules, alerts, migrate
+from dashapp.alerts import config as alert_config
+from dashapp.alerts import evaluation as alerts
+from dashapp.alerts import rules as alert_rules
 from dashapp.config import load_settings
-from dashapp.db import postgres_engine
+from dashapp.storage import migrate
+from dashapp.storage.db import postgres_engine
 from queries import metrics
 from queries._sql import utc_now
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from dashapp import api_calls, migrate
-from dashapp.db import postgres_engine, sqlite_engine
-from dashapp.monitor_tables import api_calls as table
+from dashapp.recording import crm_calls as api_calls
+from dashapp.storage import migrate
+from dashapp.storage.app_tables import api_calls as table
+from dashapp.storage.db import postgres_engine, sqlite_engine
 
 HEADERS = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "42", "X-RateLimit-Reset": "30"}
 

@@ -12,8 +12,8 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from dashapp.db import psycopg2_url
-from dashapp.sync_tables import metadata
+from dashapp.storage.db import psycopg2_url
+from dashapp.storage.sync_tables import metadata
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -20,9 +20,9 @@ import psutil
 from sqlalchemy import event
 
 from bench.fill import database_arguments, database_url, fill, set_recommended_indexes
-from dashapp import payloads
 from dashapp.config import load_settings
-from dashapp.db import postgres_engine
+from dashapp.payloads import dashboard as payloads
+from dashapp.storage.db import postgres_engine
 from queries._sql import utc_now
 from queries.choices import distinct_values
 from queries.crm_status import crm_status
@@ -199,7 +199,7 @@ def main() -> None:
         print(f"filling {args.rows:,} runs: {fill(args.admin_url, args.database, args.rows):.1f} s")
     url = database_url(args.admin_url, args.database)
     engine = postgres_engine(url, "orchestration")
-    from dashapp.app_factory import build_app
+    from dashapp.web.app_factory import build_app
 
     app = build_app(load_settings({"DATABASE_URL": url}), engine)
     for present in (False, True):

@@ -35,8 +35,8 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bench.fill import database_url, fill, set_recommended_indexes
-from dashapp import migrate
-from dashapp.db import postgres_engine, psycopg2_url
+from dashapp.storage import migrate
+from dashapp.storage.db import postgres_engine, psycopg2_url
 from tests.services import PostgresServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

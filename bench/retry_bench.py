@@ -4,7 +4,7 @@
         --broker redis://127.0.0.1:6379/14 [--operations 1000]
 
 Writes N failed runs into the database's sync_history (use a scratch database), retries them in
-one call of ``dashapp.retries.retry`` (the page's and the API's path) and prints the time, then
+one call of ``dashapp.retries.claiming.retry`` (the page's and the API's path) and prints the time, then
 the same again (all already queued: the idempotent no-op). The queue is deleted afterwards.
 """
 
@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 import redis
 from sqlalchemy import insert, text
 
-from dashapp import migrate, retries
 from dashapp.config import load_settings
-from dashapp.db import postgres_engine
-from dashapp.sync_tables import metadata, sync_history
+from dashapp.retries import claiming as retries
+from dashapp.storage import migrate
+from dashapp.storage.db import postgres_engine
+from dashapp.storage.sync_tables import metadata, sync_history
 
 
 def main() -> None:

@@ -7,15 +7,15 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp.config import ConfigError, load_settings
-from dashapp.db import StartupError, make_engine
-from dashapp.http_errors import error_line
+from dashapp.errors import error_line
+from dashapp.storage.db import StartupError, make_engine
 
 
 def database_command(args: list[str]) -> int:
     if args not in (["upgrade"], ["current"]):
         print("usage: python app.py db upgrade | db current", file=sys.stderr)
         return 2
-    from dashapp import migrate
+    from dashapp.storage import migrate
 
     try:
         settings = load_settings()
@@ -38,7 +38,7 @@ def users_command(args: list[str]) -> int:
     import argparse
     import getpass
 
-    from dashapp.auth import ROLES, UsersFileError, add_user
+    from dashapp.auth.users import ROLES, UsersFileError, add_user
 
     parser = argparse.ArgumentParser(prog="python app.py users")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -81,8 +81,9 @@ def alerts_command(args: list[str]) -> int:
     if args != ["check"]:
         print("usage: python app.py alerts check", file=sys.stderr)
         return 2
-    from dashapp import alerts, migrate
-    from dashapp.alert_config import AlertConfigError
+    from dashapp.alerts import evaluation as alerts
+    from dashapp.alerts.config import AlertConfigError
+    from dashapp.storage import migrate
 
     try:
         settings = load_settings()

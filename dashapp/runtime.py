@@ -1,4 +1,4 @@
-"""The running app's settings and database engine, set once by ``dashapp.app_factory.build_app``.
+"""The running app's settings and database engine, set once by ``dashapp.web.app_factory.build_app``.
 
 Page callbacks and API routes read them here instead of at import time, so a test can point the
 one Dash app of its process at the database it wrote.

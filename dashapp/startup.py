@@ -12,13 +12,15 @@ import logging
 from dash import Dash
 from sqlalchemy import Engine
 
-from dashapp import alert_config, alerts, migrate
-from dashapp.app_factory import build_app
-from dashapp.auth import UsersFileError, parse_users
+from dashapp.alerts import config as alert_config
+from dashapp.alerts import evaluation as alerts
+from dashapp.auth.users import UsersFileError, parse_users
 from dashapp.config import ConfigError, Settings, load_settings
-from dashapp.db import check_database, make_engine
-from dashapp.demo import LiveSimulator, backfill
-from dashapp.recorder import set_default_engine
+from dashapp.demo.embedded import LiveSimulator, backfill
+from dashapp.recording.recorder import set_default_engine
+from dashapp.storage import migrate
+from dashapp.storage.db import check_database, make_engine
+from dashapp.web.app_factory import build_app
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ Broker: CELERY_BROKER_URL (default REDIS_URL). Tasks:
 - ``sync_monitor.demo_sync``: one simulated CRM sync of the embedded demo, written through the
   recorder; Celery beat runs it every DEMO_INTERVAL_SECONDS when a broker is configured;
 - ``sync_monitor.retry_sync``: runs the handler registered for (crm_source, sync_type)
-  (``dashapp.retry_handlers``; modules named in RETRY_HANDLERS are imported at start) inside
+  (``dashapp.recording.retry_handlers``; modules named in RETRY_HANDLERS are imported at start) inside
   ``record_sync``, so the retried run is recorded like any other; the failed-operations console
-  sends it, and ``dashapp.retry_tracking`` (loaded here) reports each attempt's progress;
+  sends it, and ``dashapp.retries.tracking`` (loaded here) reports each attempt's progress;
 - ``sync_monitor.hold``: keeps one worker slot busy for N seconds; operators (and the tests) use it
   to check that monitoring sees active tasks.
 """
@@ -19,10 +19,10 @@ from typing import Any
 
 from celery import Celery
 
-from dashapp import retry_tracking
 from dashapp.config import load_settings
-from dashapp.recorder import default_engine, record_sync
-from dashapp.retry_handlers import HANDLERS, handler  # noqa: F401  (``handler`` stays importable here)
+from dashapp.recording.recorder import default_engine, record_sync
+from dashapp.recording.retry_handlers import HANDLERS, handler  # noqa: F401  (``handler`` stays importable here)
+from dashapp.retries import tracking as retry_tracking
 
 settings = load_settings()
 app = Celery("sync_monitor", broker=settings.celery_broker_url or "memory://")
@@ -35,7 +35,7 @@ app.conf.update(
     broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2},
     worker_hijack_root_logger=False,
     timezone="UTC",
-    imports=(*(("dashapp.demo_retry",) if settings.embedded else ()), *settings.retry_handlers),
+    imports=(*(("dashapp.demo.retry_handlers",) if settings.embedded else ()), *settings.retry_handlers),
 )
 app.conf.beat_schedule = {
     "evaluate-alerts": {"task": "sync_monitor.evaluate_alerts", "schedule": settings.alert_interval_seconds},
@@ -49,7 +49,7 @@ _rng = random.Random()
 @app.task(name="sync_monitor.demo_sync")
 def demo_sync() -> int | None:
     """One simulated sync of the next demo job, recorded through the recorder."""
-    from dashapp.demo import JOBS, simulate_run
+    from dashapp.demo.embedded import JOBS, simulate_run
     from queries._sql import utc_now
 
     jobs = [job for job in JOBS if job.crm not in settings.demo_stopped_crms] or list(JOBS)  # DEMO_STOPPED_CRMS
@@ -83,7 +83,7 @@ def retry_sync(self, crm_source: str, sync_type: str, payload: dict[str, Any] | 
 def evaluate_alerts() -> str:
     """Run the alert rules, update alert state, send due notifications (beat: every
     ALERT_INTERVAL_SECONDS)."""
-    from dashapp import alerts
+    from dashapp.alerts import evaluation as alerts
 
     return alerts.evaluate(default_engine(), settings).summary()
 

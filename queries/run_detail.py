@@ -2,7 +2,7 @@
 the breaker transitions during it, the alerts that named it or its CRM while it ran, the runs of
 the same CRM and sync type before it, and the duration its kind of run usually takes.
 
-Calls are tied to a run by ``sync_run_id`` (``dashapp.run_context``). A run recorded before
+Calls are tied to a run by ``sync_run_id`` (``dashapp.recording.run_context``). A run recorded before
 that column existed has none: its CRM's uncorrelated calls within its time window stand in,
 marked ``correlated = false``. Times in the app's tables are naive UTC; the user's are in the
 data zone (``Binds.bind`` converts).

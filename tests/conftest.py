@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from dashapp.config import load_settings
-from dashapp.db import postgres_engine, psycopg2_url, sqlite_engine
-from dashapp.sync_tables import metadata
+from dashapp.storage.db import postgres_engine, psycopg2_url, sqlite_engine
+from dashapp.storage.sync_tables import metadata
 
 CI = os.environ.get("CI", "").lower() == "true"
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -144,7 +144,7 @@ def db(request: pytest.FixtureRequest) -> Engine:
 @pytest.fixture(scope="session")
 def dash_app():
     """The process's one Dash app; each test points it at its own engine with ``use_engine``."""
-    from dashapp.app_factory import build_app
+    from dashapp.web.app_factory import build_app
 
     # CACHE_SECONDS=0: tests write rows and read them back at once (tests/test_result_cache.py turns it on)
     settings = load_settings({"REFRESH_SECONDS": "2", "SECRET_KEY": "tests-sign-cookies-with-this",
@@ -169,8 +169,8 @@ def use_engine(dash_app):
 
 def empty_app_tables(engine: Engine) -> None:
     """Migrate the app's own tables and empty them all (raw calls, rollups, breaker events)."""
-    from dashapp import migrate
-    from dashapp.monitor_tables import metadata as app_metadata
+    from dashapp.storage import migrate
+    from dashapp.storage.app_tables import metadata as app_metadata
 
     migrate.upgrade(engine)
     with engine.begin() as conn:
@@ -181,7 +181,7 @@ def empty_app_tables(engine: Engine) -> None:
 def call_writer(engine: Engine, flush_seconds: float = 60) -> Iterator:
     """A CRM-call writer of the test's own on ``engine``'s emptied app tables, installed while the
     test runs: ``yield from call_writer(db)`` in a fixture."""
-    from dashapp import api_calls
+    from dashapp.recording import crm_calls as api_calls
 
     empty_app_tables(engine)
     current = api_calls.Writer(engine, flush_seconds=flush_seconds)
@@ -218,7 +218,7 @@ def closed_port() -> int:
 @pytest.fixture(autouse=True)
 def fresh_day_cache():
     """Tests reuse one database with new rows: no closed day may come from an earlier test."""
-    from dashapp.payloads import DAYS
+    from dashapp.payloads.dashboard import DAYS
 
     DAYS.clear()
 

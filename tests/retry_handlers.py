@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dashapp.retry_handlers import handler
+from dashapp.recording.retry_handlers import handler
 
 
 @handler("retrytest", "contacts")

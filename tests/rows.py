@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert
 
-from dashapp.sync_tables import sync_history, sync_schedule
+from dashapp.storage.sync_tables import sync_history, sync_schedule
 from queries._sql import bind_time
 from queries.outcomes import partial_rate, status_class
 

@@ -15,9 +15,10 @@ from aiosmtpd.controller import Controller
 from celery import Celery
 from sqlalchemy import select
 
-from dashapp import alert_notify, alerts
+from dashapp.alerts import evaluation as alerts
+from dashapp.alerts import notify as alert_notify
 from dashapp.config import load_settings
-from dashapp.monitor_tables import alert_notifications
+from dashapp.storage.app_tables import alert_notifications
 from queries._sql import utc_now
 from tests.conftest import closed_port, empty_app_tables
 from tests.rows import Run, insert_runs
@@ -183,7 +184,7 @@ def test_the_beat_task_and_the_cron_command_evaluate(pg_engine, postgres_url, re
     import time
     from pathlib import Path
 
-    from dashapp.monitor_tables import alerts as alert_table
+    from dashapp.storage.app_tables import alerts as alert_table
     from tests.celery_worker import celery_worker
 
     empty_app_tables(pg_engine)

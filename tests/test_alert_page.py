@@ -16,8 +16,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import text
 
-from dashapp import alerts, runtime
-from dashapp.auth import add_user
+from dashapp import runtime
+from dashapp.alerts import evaluation as alerts
+from dashapp.auth.users import add_user
 from queries._sql import utc_now
 from queries.alerts import alert_list
 from tests.browser_steps import sign_in

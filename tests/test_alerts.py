@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
-from dashapp import alerts
+from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
-from dashapp.monitor_tables import alerts as alert_table
-from dashapp.monitor_tables import api_calls, breaker_events
-from dashapp.sync_tables import sync_history
+from dashapp.storage.app_tables import alerts as alert_table
+from dashapp.storage.app_tables import api_calls, breaker_events
+from dashapp.storage.sync_tables import sync_history
 from queries._sql import utc_now
 from tests.conftest import empty_app_tables
 from tests.rows import Run, insert_runs, insert_schedules
@@ -178,7 +178,7 @@ def test_rate_limit_and_open_breaker(db, env):
 
 
 def test_a_disabled_rule_and_a_bad_rules_file(db, env, tmp_path):
-    from dashapp.alert_config import AlertConfigError, parse
+    from dashapp.alerts.config import AlertConfigError, parse
 
     now = utc_now()
     insert_runs(db, [run("ratecrm", "contacts", "failed", (i + 1) * 5 * M) for i in range(10)], now)

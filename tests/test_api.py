@@ -65,7 +65,7 @@ def test_a_bad_limit_is_a_400_naming_the_parameter(client, value):
 
 
 def test_a_database_that_cannot_answer_is_a_503_not_a_500(dash_app, use_engine):
-    from dashapp.db import postgres_engine
+    from dashapp.storage.db import postgres_engine
 
     use_engine(postgres_engine("postgresql://postgres@127.0.0.1:1/nowhere", "orchestration",
                                connect_args={"connect_timeout": 2}))

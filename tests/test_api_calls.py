@@ -12,10 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from dashapp import api_calls, migrate, rate_limits
-from dashapp.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
-from dashapp.monitor_tables import api_calls as api_calls_table
-from dashapp.monitor_tables import breaker_events
+from dashapp.recording import crm_calls as api_calls
+from dashapp.recording import rate_limits
+from dashapp.recording.circuit_breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitOpenError
+from dashapp.storage import migrate
+from dashapp.storage.app_tables import api_calls as api_calls_table
+from dashapp.storage.app_tables import breaker_events
 from tests.conftest import call_writer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

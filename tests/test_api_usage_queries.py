@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy
 import pytest
 
-from dashapp import api_calls
+from dashapp.recording import crm_calls as api_calls
 from queries.api_usage import breaker_states, breaker_summary, call_series, call_stats, rate_limits
 from tests.conftest import empty_app_tables
 

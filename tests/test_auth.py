@@ -12,8 +12,9 @@ from datetime import timedelta
 import pytest
 import redis
 
-from dashapp import auth, sign_in_limit
-from dashapp.auth import UsersFileError, add_user, parse_users
+from dashapp.auth import sign_in_limit
+from dashapp.auth import users as auth
+from dashapp.auth.users import UsersFileError, add_user, parse_users
 from dashapp.config import load_settings
 from queries import failed_operations as queries
 from queries._sql import utc_now

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from dashapp import auth
+from dashapp.auth import users as auth
 from queries._sql import utc_now
 from tests.callbacks import callback_body, history_grid_body
 from tests.conftest import empty_app_tables
@@ -207,7 +207,7 @@ def test_alert_page_action_requests(client, dash_app):
 def test_sign_in_form_fields(client, pg_engine):
     """The sign-in form with crafted names, passwords and ``next`` values: a redirect back to this
     site, a 400 naming the field, or 429 once the attempts run out; never a 500."""
-    from dashapp import sign_in_limit
+    from dashapp.auth import sign_in_limit
 
     client.environ_base.pop("HTTP_AUTHORIZATION")
     try:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from dashapp import export
+from dashapp.web.api import export
 from queries._sql import utc_now
 from queries.history import EXPORT_COLUMNS, HistoryFilter, history_rows
 from tests.rows import Run, history_runs, insert_runs

@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from dashapp.auth import add_user
+from dashapp.auth.users import add_user
 from queries import failed_operations as queries
 from queries._sql import utc_now
 from tests.browser_steps import sign_in

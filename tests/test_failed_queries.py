@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert
 
-from dashapp import failed_payloads, retries
 from dashapp.config import load_settings
-from dashapp.http_errors import BadParameter
-from dashapp.monitor_tables import failed_operations, operation_attempts
+from dashapp.errors import BadParameter
+from dashapp.payloads import failed as failed_payloads
+from dashapp.retries import claiming as retries
+from dashapp.storage.app_tables import failed_operations, operation_attempts
 from queries import failed_operations as queries
 from queries._sql import FilterError, utc_now
 from tests.conftest import closed_port, empty_app_tables

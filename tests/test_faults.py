@@ -19,12 +19,14 @@ import requests
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import alerts, result_cache, retries
+from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
-from dashapp.db import postgres_engine, psycopg2_url
-from dashapp.monitor_tables import alerts as alerts_table
-from dashapp.recorder import record_sync
-from dashapp.sync_tables import metadata
+from dashapp.payloads import result_cache
+from dashapp.recording.recorder import record_sync
+from dashapp.retries import claiming as retries
+from dashapp.storage.app_tables import alerts as alerts_table
+from dashapp.storage.db import postgres_engine, psycopg2_url
+from dashapp.storage.sync_tables import metadata
 from queries import failed_operations
 from queries._sql import utc_now
 from tests.celery_worker import celery_worker
@@ -258,7 +260,7 @@ def test_a_locked_table_times_out_one_panel_and_the_rest_loads(dash_duo, dash_ap
 
 
 def test_the_statement_timeout_comes_from_the_environment(postgres_url):
-    from dashapp.db import make_engine
+    from dashapp.storage.db import make_engine
 
     settings = load_settings({"DATABASE_URL": postgres_url, "DB_STATEMENT_TIMEOUT_SECONDS": "2.5"})
     served, cli = make_engine(settings, serving=True), make_engine(settings)

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from dashapp import health, health_probes
 from dashapp.config import load_settings
-from dashapp.db import postgres_engine
+from dashapp.health import probes as health_probes
+from dashapp.health import snapshot as health
+from dashapp.storage.db import postgres_engine
 from tests.celery_worker import celery_worker
 from tests.conftest import closed_port, need
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from dashapp.sync_tables import sync_history
+from dashapp.storage.sync_tables import sync_history
 from queries._sql import utc_now
 from queries.choices import distinct_values
 from queries.history import FilterError, HistoryFilter, history_count, history_page, history_row, history_rows
@@ -217,7 +217,7 @@ def test_filter_choices_are_the_distinct_values(written):
 
 
 def test_the_grid_keeps_its_last_rows_when_a_filter_cannot_apply(dash_app, use_engine, pg_engine):
-    from dashapp.pages.history import load_rows
+    from dashapp.web.pages.history import load_rows
 
     use_engine(pg_engine)
     runs = insert_runs(pg_engine, history_runs(), utc_now())

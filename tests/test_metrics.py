@@ -8,7 +8,7 @@ from datetime import timedelta
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
-from dashapp.monitor_tables import alerts
+from dashapp.storage.app_tables import alerts
 from queries._sql import utc_now
 from tests.conftest import empty_app_tables
 from tests.rows import Run, insert_runs

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 
-from dashapp.db import postgres_engine
-from dashapp.recorder import record_sync
+from dashapp.recording.recorder import record_sync
+from dashapp.storage.db import postgres_engine
 from queries._sql import utc_now
 from tests.rows import M, Run, edge_case_runs, expected_overview, insert_runs
 

@@ -176,7 +176,7 @@ def test_errors_json_links_each_class_to_its_runs(client, db):
 
 def test_closed_days_come_from_the_cache(db):
     """A second call asks the database only for the days that have not settled (ended < 1 h ago)."""
-    from dashapp import payloads
+    from dashapp.payloads import dashboard as payloads
 
     now = utc_now()
     runs = insert_runs(db, history_runs(), now)

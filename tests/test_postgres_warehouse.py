@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from dashapp import payloads
-from dashapp.db import postgres_engine, psycopg2_url
+from dashapp.payloads import dashboard as payloads
+from dashapp.storage.db import postgres_engine, psycopg2_url
 from queries._sql import utc_now
 from queries.overview import overview_counts
 from tests.rows import edge_case_runs, expected_overview, insert_runs

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from dashapp.recorder import close_abandoned, record_sync
-from dashapp.sync_tables import sync_history
+from dashapp.recording.recorder import close_abandoned, record_sync
+from dashapp.storage.sync_tables import sync_history
 from queries._sql import utc_now
 from queries.overview import overview_counts
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from dashapp import result_cache
+from dashapp.payloads import result_cache
 from queries._sql import utc_now
 from tests.conftest import closed_port
 from tests.rows import edge_case_runs, expected_overview, insert_runs

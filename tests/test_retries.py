@@ -13,11 +13,11 @@ import pytest
 import redis
 from sqlalchemy import func, select, update
 
-from dashapp import retries
 from dashapp.config import load_settings
-from dashapp.db import postgres_engine
-from dashapp.monitor_tables import failed_operations, operation_attempts
-from dashapp.sync_tables import sync_history
+from dashapp.retries import claiming as retries
+from dashapp.storage.app_tables import failed_operations, operation_attempts
+from dashapp.storage.db import postgres_engine
+from dashapp.storage.sync_tables import sync_history
 from queries import failed_operations as queries
 from queries._sql import utc_now
 from tests.celery_worker import celery_worker

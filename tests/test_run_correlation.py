@@ -1,5 +1,5 @@
 """Correlation at the source: API calls and breaker transitions made inside ``record_sync`` carry
-the run's id (in the run's own thread and in threads it starts through dashapp.run_context), and
+the run's id (in the run's own thread and in threads it starts through dashapp.recording.run_context), and
 calls outside a run carry NULL."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from dashapp import api_calls
-from dashapp.circuit_breaker import CircuitBreaker
-from dashapp.monitor_tables import api_calls as api_calls_table
-from dashapp.monitor_tables import breaker_events
-from dashapp.recorder import record_sync
-from dashapp.run_context import ContextThreadPoolExecutor, run_id, run_in_context
+from dashapp.recording import crm_calls as api_calls
+from dashapp.recording.circuit_breaker import CircuitBreaker
+from dashapp.recording.recorder import record_sync
+from dashapp.recording.run_context import ContextThreadPoolExecutor, run_id, run_in_context
+from dashapp.storage.app_tables import api_calls as api_calls_table
+from dashapp.storage.app_tables import breaker_events
 from tests.conftest import call_writer
 
 

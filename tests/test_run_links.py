@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from dashapp import history_params
-from dashapp.card_links import card_links
-from dashapp.components import run_figures
-from dashapp.http_errors import BadParameter
+from dashapp.errors import BadParameter
+from dashapp.payloads import history_params
+from dashapp.payloads.card_links import card_links
+from dashapp.web.components import run_figures
 from queries._sql import utc_now
 from queries.history import history_count
 from queries.overview import overview_counts
@@ -71,7 +71,7 @@ def test_the_export_takes_ended_after(dash_app, use_engine, db):
 
 
 def test_the_run_page_names_a_bad_id(dash_app):
-    from dashapp.pages import run
+    from dashapp.web.pages import run
 
     text = str(run.layout(run_id="12abc"))
     assert "is not a run id" in text and "/runs/42" in text

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashapp import api_calls
-from dashapp.circuit_breaker import CircuitBreaker
-from dashapp.recorder import record_sync
+from dashapp.recording import crm_calls as api_calls
+from dashapp.recording.circuit_breaker import CircuitBreaker
+from dashapp.recording.recorder import record_sync
 from queries import run_detail
 from queries._sql import utc_now
 from tests.conftest import call_writer
@@ -214,8 +214,8 @@ def test_a_failed_demo_run_shows_its_429s_and_the_breaker_that_opened(client, db
     import dataclasses
     import random
 
-    from dashapp import demo
-    from dashapp.sync_tables import sync_history
+    from dashapp.demo import embedded as demo
+    from dashapp.storage.sync_tables import sync_history
 
     hubspot = next(j for j in demo.JOBS if j.crm == "hubspot")
     throttled = next(e for e in hubspot.errors if "429" in e)

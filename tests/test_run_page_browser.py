@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from selenium.webdriver.common.by import By
 
-from dashapp import api_calls
-from dashapp.circuit_breaker import CircuitBreaker
-from dashapp.recorder import record_sync
+from dashapp.recording import crm_calls as api_calls
+from dashapp.recording.circuit_breaker import CircuitBreaker
+from dashapp.recording.recorder import record_sync
 from queries._sql import utc_now
 from tests.conftest import call_writer
 from tests.rows import Run, insert_runs

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from dashapp import auth
+from dashapp.auth import users as auth
 from queries._sql import utc_now
 from tests.callbacks import callback_body
 from tests.conftest import empty_app_tables

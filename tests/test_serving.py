@@ -60,8 +60,8 @@ def test_gunicorn_with_the_config_file_serves_compressed_and_cached(pg_engine, p
 def test_the_client_address_behind_a_proxy():
     from flask import Flask, request
 
-    from dashapp import serving
     from dashapp.config import load_settings
+    from dashapp.web import serving
 
     seen = {}
     for behind in ("false", "true"):

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from dashapp import alerts, migrate, payloads
-from dashapp.api import ROUTES
+from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
-from dashapp.recorder import close_abandoned, record_sync
+from dashapp.payloads import dashboard as payloads
+from dashapp.recording.recorder import close_abandoned, record_sync
+from dashapp.storage import migrate
+from dashapp.web.api.dashboard import ROUTES
 from queries.crm_status import crm_status
 from queries.overview import overview_counts
 from queries.schedules import crm_intervals

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, update
 
-from dashapp import alert_notify, audit, auth
+from dashapp.alerts import notify as alert_notify
+from dashapp.auth import audit
+from dashapp.auth import users as auth
 from dashapp.config import Settings
-from dashapp.monitor_tables import alerts
-from dashapp.retry_action import ActionOutcome
+from dashapp.retries.action import ActionOutcome
+from dashapp.storage.app_tables import alerts
 from queries._sql import utc_now
 
 

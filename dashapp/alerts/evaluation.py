@@ -23,10 +23,12 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import alert_config, alert_notify, alert_rules
+from dashapp.alerts import config as alert_config
+from dashapp.alerts import notify as alert_notify
+from dashapp.alerts import rules as alert_rules
 from dashapp.config import Settings
-from dashapp.http_errors import error_line
-from dashapp.monitor_tables import alerts
+from dashapp.errors import error_line
+from dashapp.storage.app_tables import alerts
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from dashapp import display
 from dashapp.config import Settings
-from dashapp.monitor_tables import alert_notifications as notifications
-from dashapp.monitor_tables import alerts
+from dashapp.storage.app_tables import alert_notifications as notifications
+from dashapp.storage.app_tables import alerts
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)

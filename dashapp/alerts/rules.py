@@ -1,8 +1,8 @@
 """The alert rules: each looks at the data (through ``queries/``) or the health probes and returns
 what it finds now, as Findings. A Finding is identified by its rule and subject ("late" on
-"hubspot"); ``dashapp.alerts`` turns findings into firing and resolved alerts.
+"hubspot"); ``dashapp.alerts.evaluation`` turns findings into firing and resolved alerts.
 
-Thresholds come from ``dashapp.alert_config`` (defaults, ALERT_RULES_FILE).
+Thresholds come from ``dashapp.alerts.config`` (defaults, ALERT_RULES_FILE).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import Engine
 
-from dashapp import display, health
-from dashapp.alert_config import AlertConfig
+from dashapp import display
+from dashapp.alerts.config import AlertConfig
 from dashapp.config import Settings
+from dashapp.health import snapshot as health
 from queries import alerts as queries
 from queries import api_usage
 from queries.schedules import crm_intervals

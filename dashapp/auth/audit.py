@@ -8,8 +8,8 @@ import logging
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp.auth import User
-from dashapp.monitor_tables import audit_log
+from dashapp.auth.users import User
+from dashapp.storage.app_tables import audit_log
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,9 @@ of the server and is shown to everyone."""
 
 from __future__ import annotations
 
-from dashapp import auth, runtime
-from dashapp.http_errors import error_line
+from dashapp import runtime
+from dashapp.auth import users as auth
+from dashapp.errors import error_line
 
 DATABASE_UNAVAILABLE = "database unavailable"
 _SHORT_STATUS = {"unhealthy": "unavailable", "degraded": "degraded", "not_configured": "not configured"}

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
 from dashapp.config import Settings
-from dashapp.monitor_tables import session_generations
+from dashapp.storage.app_tables import session_generations
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from pathlib import Path
 from flask import has_request_context, request, session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from dashapp import session_generation
+from dashapp.auth import session_generation
 from dashapp.config import Settings
 
 log = logging.getLogger(__name__)

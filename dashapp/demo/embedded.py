@@ -24,12 +24,12 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
-from dashapp import api_calls
-from dashapp.api_calls import record_api_call, record_transition
-from dashapp.circuit_breaker import CircuitBreaker, CircuitOpenError
-from dashapp.recorder import close_abandoned, record_sync
-from dashapp.run_context import ContextThreadPoolExecutor
-from dashapp.sync_tables import metadata, sync_history, sync_schedule
+from dashapp.recording import crm_calls as api_calls
+from dashapp.recording.circuit_breaker import CircuitBreaker, CircuitOpenError
+from dashapp.recording.crm_calls import record_api_call, record_transition
+from dashapp.recording.recorder import close_abandoned, record_sync
+from dashapp.recording.run_context import ContextThreadPoolExecutor
+from dashapp.storage.sync_tables import metadata, sync_history, sync_schedule
 from queries._sql import bind_time, data_zone, to_utc, utc_now
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 import time
 
-from dashapp.demo import JOBS, Job
-from dashapp.retry_handlers import handler
+from dashapp.demo.embedded import JOBS, Job
+from dashapp.recording.retry_handlers import handler
 
 _rng = random.Random()
 

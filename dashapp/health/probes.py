@@ -1,6 +1,6 @@
 """One probe per service. Each returns a dict with ``status`` (healthy, degraded, unhealthy,
 not_configured), its figures, and ``error`` when not healthy. A probe never raises; its own
-timeouts bound it, and ``dashapp.health`` bounds all of them together.
+timeouts bound it, and ``dashapp.health.snapshot`` bounds all of them together.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine
 
-from dashapp.http_errors import error_line
+from dashapp.errors import error_line
 from queries import health as health_sql
 
 HEALTHY, DEGRADED, UNHEALTHY, NOT_CONFIGURED = "healthy", "degraded", "unhealthy", "not_configured"

@@ -26,8 +26,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from dashapp import display, health_probes
+from dashapp import display
 from dashapp.config import Settings
+from dashapp.health import probes as health_probes
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.alert_config import DEFAULTS, SEVERITIES
-from dashapp.history_params import values
-from dashapp.http_errors import BadParameter
-from dashapp.result_cache import shared
+from dashapp.alerts.config import DEFAULTS, SEVERITIES
+from dashapp.errors import BadParameter
+from dashapp.payloads.history_params import values
+from dashapp.payloads.result_cache import shared
 from queries import alerts as queries
 from queries._sql import app_tables_exist
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dashapp.history_params import to_search
+from dashapp.payloads.history_params import to_search
 from queries.overview import WINDOW
 
 

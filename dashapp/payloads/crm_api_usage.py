@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.result_cache import shared
+from dashapp.payloads.result_cache import shared
 from queries import api_usage
 
 NOT_MIGRATED = "the app's own tables do not exist yet: run `python app.py db upgrade`"

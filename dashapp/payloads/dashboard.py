@@ -13,10 +13,10 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.day_cache import DayCache, day_start
-from dashapp.history_params import to_search
-from dashapp.result_cache import shared
-from dashapp.run_payloads import progress_json
+from dashapp.payloads.day_cache import DayCache, day_start
+from dashapp.payloads.history_params import to_search
+from dashapp.payloads.result_cache import shared
+from dashapp.payloads.runs import progress_json
 from queries import errors, performance, run_detail
 from queries.crm_status import crm_status
 from queries.outcomes import SUCCESS_RATE_HELP

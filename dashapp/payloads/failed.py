@@ -13,8 +13,8 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.history_params import MAX_VALUES, values
-from dashapp.http_errors import BadParameter
+from dashapp.errors import BadParameter
+from dashapp.payloads.history_params import MAX_VALUES, values
 from queries import failed_operations as queries
 from queries.failed_operations import STATES, OperationFilter
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from dashapp.http_errors import BadParameter
+from dashapp.errors import BadParameter
 from queries.history import FilterError, HistoryFilter, parse_filter_model, parse_sort, parse_time
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}

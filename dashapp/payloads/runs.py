@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.history_params import to_search
+from dashapp.payloads.history_params import to_search
 from queries import failed_operations, outcomes, run_detail
 from queries.api_usage import migrated
 from queries.error_classes import error_class, search_text
@@ -192,7 +192,7 @@ def _operation(engine: Engine, run: dict, max_attempts: int) -> dict | None:
     frame = failed_operations.operations(engine, failed_operations.OperationFilter(sync_ids=(run["id"],)), 1)
     if frame.empty:
         return None
-    from dashapp.failed_payloads import operation_record
+    from dashapp.payloads.failed import operation_record
 
     record = operation_record(frame.to_dict("records")[0], max_attempts)
     return {k: record[k] for k in ("state", "attempts", "max_attempts", "last_error", "task_id", "resolved_by_run",

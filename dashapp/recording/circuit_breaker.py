@@ -7,7 +7,7 @@
 
 CLOSED -> OPEN after ``failure_threshold`` failures in a row; OPEN -> HALF_OPEN once
 ``reset_timeout`` seconds have passed (the next call is a trial); HALF_OPEN -> CLOSED on its
-success, back to OPEN on its failure. Each transition goes to ``dashapp.api_calls.record_transition``.
+success, back to OPEN on its failure. Each transition goes to ``dashapp.recording.crm_calls.record_transition``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from dashapp import api_calls
+from dashapp.recording import crm_calls as api_calls
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
 

@@ -1,6 +1,6 @@
 """Recording CRM API calls from sync code, without slowing it down.
 
-    from dashapp.api_calls import record_api_call, instrumented_session, instrumented_httpx_client
+    from dashapp.recording.crm_calls import record_api_call, instrumented_session, instrumented_httpx_client
 
     record_api_call("hubspot", "/crm/v3/objects/contacts", "GET", 200, 182.5, headers=response.headers)
     session = instrumented_session("hubspot")          # requests: every call recorded by itself
@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, func, insert
 
-from dashapp import rate_limits
-from dashapp.monitor_tables import api_call_hours, api_call_minutes, api_calls, breaker_events
-from dashapp.run_context import current_run_id
+from dashapp.recording import rate_limits
+from dashapp.recording.run_context import current_run_id
+from dashapp.storage.app_tables import api_call_hours, api_call_minutes, api_calls, breaker_events
 from queries import latency_histogram
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def writer() -> Writer:
     global _writer
     with _writer_lock:
         if _writer is None:
-            from dashapp.recorder import default_engine
+            from dashapp.recording.recorder import default_engine
 
             _writer = Writer(default_engine())
         return _writer
@@ -192,7 +192,7 @@ def record_api_call(crm_source: str, endpoint: str, method: str, status_code: in
                     *, retries: int = 0, error: str | None = None, headers: Mapping[str, str] | None = None,
                     called_at: datetime | None = None) -> None:
     """Record one call (a queue append; the database write happens in batches elsewhere). Inside
-    ``record_sync`` the call carries the run's id (``dashapp.run_context``); outside, NULL."""
+    ``record_sync`` the call carries the run's id (``dashapp.recording.run_context``); outside, NULL."""
     (_writer or writer()).add_call((
         called_at or datetime.now(UTC), crm_source, endpoint[:200], method.upper()[:10], status_code,
         float(duration_ms), retries, error, dict(headers) if headers else None, current_run_id.get(),

@@ -1,6 +1,6 @@
 """The API production sync code calls to record its runs: the only writer of sync_history.
 
-    from dashapp.recorder import record_sync
+    from dashapp.recording.recorder import record_sync
 
     with record_sync("hubspot", "contacts", endpoint="/crm/v3/objects/contacts") as run:
         for batch in pages():
@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from dashapp.run_context import current_run_id
-from dashapp.sync_tables import sync_history
+from dashapp.recording.run_context import current_run_id
+from dashapp.storage.sync_tables import sync_history
 from queries._sql import bind_time, connect, utc_now
 from queries.outcomes import raw_values as status_values
 
@@ -46,7 +46,7 @@ def default_engine() -> Engine:
     global _default_engine
     if _default_engine is None:
         from dashapp.config import load_settings
-        from dashapp.db import make_engine
+        from dashapp.storage.db import make_engine
 
         _default_engine = make_engine(load_settings())
     return _default_engine

@@ -5,7 +5,7 @@ store it with each row (``sync_run_id``), so a run's page can list the calls it 
 A thread started inside the block does not see the variable by itself (a new thread starts with
 an empty context). Carry it over:
 
-    from dashapp.run_context import ContextThreadPoolExecutor, run_in_context
+    from dashapp.recording.run_context import ContextThreadPoolExecutor, run_in_context
 
     with record_sync("hubspot", "contacts") as run:
         with ContextThreadPoolExecutor(max_workers=4) as pool:      # every task runs in the run's context

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from dashapp import audit, auth, retries
+from dashapp.auth import audit
+from dashapp.auth import users as auth
 from dashapp.config import Settings
+from dashapp.retries import claiming as retries
 from queries.failed_operations import has_app_tables
 
 NOT_MIGRATED = "retries need the app's own tables: run `python app.py db upgrade` first"

@@ -10,7 +10,7 @@ from typing import Any
 from celery import Celery
 
 from dashapp.config import Settings
-from dashapp.http_errors import error_line
+from dashapp.errors import error_line
 
 
 class RetryQueueError(RuntimeError):

@@ -21,11 +21,11 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from dashapp import retry_queue
 from dashapp.config import Settings
-from dashapp.monitor_tables import failed_operations as operations
-from dashapp.monitor_tables import operation_attempts as attempts
-from dashapp.retry_tracking import task_id_for
+from dashapp.retries import broker as retry_queue
+from dashapp.retries.tracking import task_id_for
+from dashapp.storage.app_tables import failed_operations as operations
+from dashapp.storage.app_tables import operation_attempts as attempts
 from queries import failed_operations as queries
 from queries._sql import utc_now
 

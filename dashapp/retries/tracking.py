@@ -3,7 +3,7 @@ resolved, failed or abandoned, for any task sent by the console (its task id nam
 and the attempt: ``sync-monitor-retry-<sync_id>-<attempt>``).
 
 ``celery -A dashapp.worker worker`` loads this module. A warehouse that runs RETRY_TASK in a worker
-of its own adds ``import dashapp.retry_tracking`` to that worker's modules (or its ``imports``
+of its own adds ``import dashapp.retries.tracking`` to that worker's modules (or its ``imports``
 setting), so the console sees its retries run and finish.
 
 A task's outcome: an exception is a failed attempt (its message kept); a returned dict whose
@@ -20,8 +20,8 @@ from typing import Any
 from celery.signals import task_failure, task_prerun, task_success
 from sqlalchemy import Engine, case, update
 
-from dashapp.monitor_tables import failed_operations as operations
-from dashapp.monitor_tables import operation_attempts as attempts
+from dashapp.storage.app_tables import failed_operations as operations
+from dashapp.storage.app_tables import operation_attempts as attempts
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def parse_task_id(task_id: str | None) -> tuple[int, int] | None:
 
 
 def _engine() -> Engine:
-    from dashapp.recorder import default_engine
+    from dashapp.recording.recorder import default_engine
 
     return default_engine()
 

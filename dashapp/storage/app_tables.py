@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Float, Integer, MetaData, String, Table, Text
 
-from dashapp.db import APP_DEFAULT_SCHEMA
+from dashapp.storage.db import APP_DEFAULT_SCHEMA
 from queries.latency_histogram import COLUMNS as HISTOGRAM
 
 metadata = MetaData(schema=APP_DEFAULT_SCHEMA)

@@ -20,8 +20,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from dashapp.config import Settings
-from dashapp.http_errors import error_line
-from dashapp.sync_tables import DEFAULT_SCHEMA
+from dashapp.errors import error_line
+from dashapp.storage.sync_tables import DEFAULT_SCHEMA
 
 
 class StartupError(RuntimeError):

@@ -1,9 +1,9 @@
 """The user's two tables, column for column as ``shared/reference/sync-tables.md`` gives them.
 
 Sync Monitor's pages only read them, with the SQL in ``queries/``. These definitions serve the
-writers: the recorder (``dashapp.recorder``), the embedded demo, the tests and the benchmarks.
+writers: the recorder (``dashapp.recording.recorder``), the embedded demo, the tests and the benchmarks.
 The schema is written as ``orchestration`` and mapped onto ``SYNC_SCHEMA`` at execution time
-(see ``dashapp.db.schema_map``).
+(see ``dashapp.storage.db.schema_map``).
 """
 
 from __future__ import annotations

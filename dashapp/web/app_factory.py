@@ -7,9 +7,12 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from sqlalchemy import Engine
 
-from dashapp import api, auth, auth_routes, ids, request_guard, runtime, security_headers, serving
-from dashapp.components.navbar import navbar
+from dashapp import runtime
+from dashapp.auth import users as auth
 from dashapp.config import PROJECT_ROOT, Settings
+from dashapp.web import auth_routes, ids, request_guard, security_headers, serving
+from dashapp.web.api import dashboard as api
+from dashapp.web.components.navbar import navbar
 
 _app: Dash | None = None
 
@@ -35,7 +38,7 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
     serving.configure(app.server, settings)
     request_guard.configure(app.server, settings)
     security_headers.configure(app)
-    from dashapp.pages import (  # noqa: F401  (register the pages and their callbacks)
+    from dashapp.web.pages import (  # noqa: F401  (register the pages and their callbacks)
         alerts,
         api_usage,
         errors,

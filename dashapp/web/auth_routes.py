@@ -20,9 +20,11 @@ from urllib.parse import unquote, urlencode, urlsplit
 from flask import Blueprint, Flask, abort, redirect, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import audit, auth, runtime, session_generation, sign_in_limit
+from dashapp import runtime
+from dashapp.auth import audit, session_generation, sign_in_limit
+from dashapp.auth import users as auth
 from dashapp.config import Settings
-from dashapp.request_guard import cross_site
+from dashapp.web.request_guard import cross_site
 
 log = logging.getLogger(__name__)
 routes = Blueprint("auth", __name__, url_prefix="/auth")

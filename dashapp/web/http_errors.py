@@ -8,21 +8,10 @@ import logging
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashapp.errors import BadParameter, error_line
 from queries.history import FilterError
 
 log = logging.getLogger(__name__)
-
-
-class BadParameter(ValueError):
-    def __init__(self, name: str, problem: str) -> None:
-        self.name = name
-        super().__init__(f"{name}: {problem}")
-
-
-def error_line(exc: BaseException) -> str:
-    """The first line of a database error, the driver's own words where there are some."""
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _nul_in(value: object) -> bool:
@@ -62,7 +51,7 @@ def register(server: Flask) -> None:
     @server.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):
         log.warning("database error in a request: %s", error_line(exc))
-        from dashapp.disclosure import DATABASE_UNAVAILABLE, shown_error  # here: disclosure imports this module
+        from dashapp.auth.disclosure import DATABASE_UNAVAILABLE, shown_error  # here: disclosure imports this module
 
         shown = shown_error(exc)
         return jsonify({"error": shown if shown == DATABASE_UNAVAILABLE else f"{DATABASE_UNAVAILABLE}: {shown}"}), 503

@@ -10,7 +10,7 @@
   before anything recursive (the parser included) can exhaust the stack. The parsed body is
   Flask's cached one, so Dash and the routes do not parse it again;
 - a Dash callback request that is not shaped like one of this app's callbacks is a 400 naming the
-  part (``dashapp.dash_request``).
+  part (``dashapp.web.dash_request``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import dash
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from dashapp import dash_request
 from dashapp.config import Settings
+from dashapp.web import dash_request
 
 log = logging.getLogger(__name__)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from dashapp import sign_in_limit
-from dashapp.auth import add_user
+from dashapp.auth import sign_in_limit
+from dashapp.auth.users import add_user
 from tests.conftest import empty_app_tables
 
 PASSWORD = "correct horse battery"

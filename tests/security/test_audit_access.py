@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 
-from dashapp import ids
+from dashapp.web import ids
 from queries import failed_operations as queries
 from tests.callbacks import callback_body
 from tests.security.conftest import PASSWORD, sign_in

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from dashapp import ids
-from dashapp.components import figures
+from dashapp.web import ids
+from dashapp.web.components import figures
 from queries._sql import utc_now
 from tests.rows import Run, insert_runs
 from tests.security.conftest import call

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from dashapp import history_params, ids
+from dashapp.payloads import history_params
+from dashapp.web import ids
 from tests.callbacks import callback_body, history_grid_body
 from tests.security.conftest import PASSWORD, sign_in
 

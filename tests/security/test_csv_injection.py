@@ -28,7 +28,7 @@ def runs() -> list[Run]:
 def endpoint_rows(engine, values):
     from sqlalchemy import update
 
-    from dashapp.sync_tables import sync_history
+    from dashapp.storage.sync_tables import sync_history
 
     with engine.begin() as conn:
         for text in values:

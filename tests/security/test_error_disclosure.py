@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from dashapp import ids
-from dashapp.db import postgres_engine
+from dashapp.storage.db import postgres_engine
+from dashapp.web import ids
 from tests.conftest import _admin_engine
 from tests.security.conftest import call, sign_in
 

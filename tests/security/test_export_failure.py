@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from dashapp.db import postgres_engine
+from dashapp.storage.db import postgres_engine
 
 PORT = 18431
 

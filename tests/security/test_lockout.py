@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashapp import runtime, sign_in_limit
+from dashapp import runtime
+from dashapp.auth import sign_in_limit
 from tests.security.conftest import PASSWORD
 
 ATTACKER, ALICE, SPRAYER = "10.0.0.66", "10.0.0.1", "10.0.0.77"

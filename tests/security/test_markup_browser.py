@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from dashapp import alerts, runtime
+from dashapp import runtime
+from dashapp.alerts import evaluation as alerts
 from queries._sql import utc_now
 from tests.browser_steps import sign_in
 from tests.rows import Run, insert_runs

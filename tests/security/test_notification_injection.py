@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dashapp import alerts
+from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
 from queries._sql import utc_now
 from tests.conftest import empty_app_tables

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from dashapp.auth import add_user
+from dashapp.auth.users import add_user
 from tests.security.conftest import sign_in
 
 

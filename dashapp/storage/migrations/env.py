@@ -1,4 +1,4 @@
-"""Alembic environment for the app's own schema. Run through ``dashapp.migrate`` (``python app.py
+"""Alembic environment for the app's own schema. Run through ``dashapp.storage.migrate`` (``python app.py
 db upgrade``), which hands over a connection and the schema in ``config.attributes``."""
 
 from alembic import context

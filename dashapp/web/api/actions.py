@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import Response, abort, jsonify, request
 
-from dashapp import auth, runtime, sign_in_limit
-from dashapp.retry_action import ActionOutcome
+from dashapp import runtime
+from dashapp.auth import sign_in_limit
+from dashapp.auth import users as auth
+from dashapp.retries.action import ActionOutcome
 
 
 def user() -> auth.User | None:

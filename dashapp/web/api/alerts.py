@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
-from dashapp import alert_actions, alert_payloads, auth, auth_routes, runtime
-from dashapp.api import int_param
-from dashapp.api_actions import answer, user
-from dashapp.http_errors import BadParameter
+from dashapp import runtime
+from dashapp.alerts import actions as alert_actions
+from dashapp.auth import users as auth
+from dashapp.errors import BadParameter
+from dashapp.payloads import alerts as alert_payloads
+from dashapp.web import auth_routes
+from dashapp.web.api.actions import answer, user
+from dashapp.web.api.params import int_param
 from queries._sql import utc_now
 
 routes = Blueprint("alert_api", __name__, url_prefix="/api")

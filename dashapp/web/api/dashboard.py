@@ -10,28 +10,21 @@ import logging
 
 from flask import Blueprint, Flask, jsonify, request
 
-from dashapp import api_usage_payloads, disclosure, health, history_params, http_errors, payloads, runtime
-from dashapp.export import export
-from dashapp.http_errors import BadParameter
+from dashapp import runtime
+from dashapp.auth import disclosure
+from dashapp.health import snapshot as health
+from dashapp.payloads import crm_api_usage as api_usage_payloads
+from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import history_params
+from dashapp.web import http_errors
+from dashapp.web.api.export import export
+from dashapp.web.api.params import int_param
 from queries._sql import utc_now
 from queries.recent_syncs import MAX_LIMIT
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 probes = Blueprint("probes", __name__)
-
-
-def int_param(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter(name, f"{raw[:40]!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise BadParameter(name, f"must be between {low} and {high}, got {value}")
-    return value
 
 
 @api.get("/stats")
@@ -114,22 +107,25 @@ ROUTES = {
     "/api/system-health": system_health,
     "/healthz": healthz,
     "/readyz": readyz,
-    "/export/sync-history.csv": "dashapp.export.sync_history_export",
-    "/api/failed-operations": "dashapp.failed_api.list_operations",
-    "/api/failed-operations/<id>": "dashapp.failed_api.one_operation",
-    "/api/failed-operations/<id>/retry (POST)": "dashapp.failed_api.retry_one",
-    "/api/failed-operations/retry (POST)": "dashapp.failed_api.retry_bulk",
-    "/api/audit": "dashapp.failed_api.audit_rows",
-    "/auth/sign-in, /auth/sign-out (POST)": "dashapp.auth_routes",
-    "/metrics": "dashapp.metrics.metrics",
-    "/api/alerts": "dashapp.alert_api.list_alerts",
-    "/api/alerts/<id>/acknowledge|resolve (POST)": "dashapp.alert_api.act",
-    "/api/runs/<id>": "dashapp.run_api.one_run",
+    "/export/sync-history.csv": "dashapp.web.api.export.sync_history_export",
+    "/api/failed-operations": "dashapp.web.api.failed.list_operations",
+    "/api/failed-operations/<id>": "dashapp.web.api.failed.one_operation",
+    "/api/failed-operations/<id>/retry (POST)": "dashapp.web.api.failed.retry_one",
+    "/api/failed-operations/retry (POST)": "dashapp.web.api.failed.retry_bulk",
+    "/api/audit": "dashapp.web.api.failed.audit_rows",
+    "/auth/sign-in, /auth/sign-out (POST)": "dashapp.web.auth_routes",
+    "/metrics": "dashapp.web.api.metrics.metrics",
+    "/api/alerts": "dashapp.web.api.alerts.list_alerts",
+    "/api/alerts/<id>/acknowledge|resolve (POST)": "dashapp.web.api.alerts.act",
+    "/api/runs/<id>": "dashapp.web.api.runs.one_run",
 }
 
 
 def register(server: Flask) -> None:
-    from dashapp import alert_api, failed_api, metrics, run_api
+    from dashapp.web.api import alerts as alert_api
+    from dashapp.web.api import failed as failed_api
+    from dashapp.web.api import metrics
+    from dashapp.web.api import runs as run_api
 
     metrics.register(server)
     server.register_blueprint(api)

@@ -19,8 +19,9 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request, send_file
 
-from dashapp import history_params, runtime
-from dashapp.http_errors import BadParameter, error_line
+from dashapp import runtime
+from dashapp.errors import BadParameter, error_line
+from dashapp.payloads import history_params
 from queries._sql import utc_now
 from queries.history import (
     EXPORT_COLUMNS,

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request
 
-from dashapp import auth, auth_routes, failed_payloads, retry_action, runtime
-from dashapp.api import int_param
-from dashapp.api_actions import answer, user
-from dashapp.http_errors import BadParameter
+from dashapp import runtime
+from dashapp.auth import users as auth
+from dashapp.errors import BadParameter
+from dashapp.payloads import failed as failed_payloads
+from dashapp.retries import action as retry_action
+from dashapp.web import auth_routes
+from dashapp.web.api.actions import answer, user
+from dashapp.web.api.params import int_param
 from queries import failed_operations as queries
 from queries._sql import utc_now
 

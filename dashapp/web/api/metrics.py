@@ -26,7 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
-from dashapp.http_errors import error_line
+from dashapp.errors import error_line
 from queries import metrics as queries
 from queries._sql import utc_now
 from queries.schedules import crm_intervals

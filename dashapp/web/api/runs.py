@@ -1,12 +1,13 @@
 """``GET /api/runs/<id>``: one run with its API calls, breaker transitions, alerts, failed
-operation, previous runs and expected duration (``dashapp.run_payloads``). 400 for an id that is
+operation, previous runs and expected duration (``dashapp.payloads.runs``). 400 for an id that is
 not a whole number, 404 for no such run."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from dashapp import run_payloads, runtime
+from dashapp import runtime
+from dashapp.payloads import runs as run_payloads
 from queries._sql import utc_now
 
 routes = Blueprint("run_api", __name__, url_prefix="/api")

@@ -9,8 +9,10 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import alert_payloads, ids, runtime
-from dashapp.http_errors import error_line
+from dashapp import runtime
+from dashapp.errors import error_line
+from dashapp.payloads import alerts as alert_payloads
+from dashapp.web import ids
 
 log = logging.getLogger(__name__)
 # a bell drawn inline: no icon font or emoji font needed, nothing fetched

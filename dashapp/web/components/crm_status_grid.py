@@ -4,7 +4,7 @@ A CRM with one sync type is one row. A CRM with several is a row collapsed to it
 (failed, then partial, unknown, running, success), with its most recent run's time and its
 soonest next sync; a click on it shows a row per sync type beneath it. CRMs come worst first, so
 a failing type is never hidden by another type's success. Rows are built from the records of
-``/api/crm-status`` (``dashapp.payloads.crm_statuses``) by ``grid_rows``; the cell renderers live
+``/api/crm-status`` (``dashapp.payloads.dashboard.crm_statuses``) by ``grid_rows``; the cell renderers live
 in assets/sync-monitor.js.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dash_ag_grid as dag
 
-from dashapp import ids
+from dashapp.web import ids
 
 _NUMBER = {"function": "formatCount(params.value)"}  # dashAgGridFunctions, assets/sync-monitor.js
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dash_ag_grid as dag
 
-from dashapp import ids
+from dashapp.web import ids
 
 
 def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:

@@ -7,7 +7,7 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
-from dashapp.http_errors import error_line
+from dashapp.errors import error_line
 from queries import outcomes
 from queries.choices import distinct_values
 

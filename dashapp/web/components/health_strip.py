@@ -1,6 +1,6 @@
 """Service health as coloured pills (the overview's strip) and as detail cards (/health).
 
-Both render the snapshot of ``dashapp.health.system_health``, the same JSON /api/system-health
+Both render the snapshot of ``dashapp.health.snapshot.system_health``, the same JSON /api/system-health
 serves.
 """
 

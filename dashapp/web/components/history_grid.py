@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dash_ag_grid as dag
 
-from dashapp import ids
+from dashapp.web import ids
 
 _TEXT = {"filter": "agTextColumnFilter", "filterParams": {
     "filterOptions": ["contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank"],

@@ -6,9 +6,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from dashapp.auth import User
-from dashapp.components.alert_bell import alert_bell
+from dashapp.auth.users import User
 from dashapp.config import Settings
+from dashapp.web.components.alert_bell import alert_bell
 
 
 def user_area(settings: Settings, user: User | None) -> html.Div:

@@ -15,8 +15,8 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp.disclosure import shown_error
-from dashapp.http_errors import error_line
+from dashapp.auth.disclosure import shown_error
+from dashapp.errors import error_line
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """Recent activity: the newest runs, each linking to its run page (``/runs/<id>``).
 
-Rows are the ``syncs`` of ``/api/recent-syncs`` as they are (``dashapp.payloads.recent``).
+Rows are the ``syncs`` of ``/api/recent-syncs`` as they are (``dashapp.payloads.dashboard.recent``).
 """
 
 from __future__ import annotations
 
 import dash_ag_grid as dag
 
-from dashapp import ids
+from dashapp.web import ids
 
 
 def recent_activity_grid(display_timezone: str | None) -> dag.AgGrid:

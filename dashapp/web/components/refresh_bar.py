@@ -15,7 +15,8 @@ from datetime import datetime
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
 
-from dashapp import display, ids
+from dashapp import display
+from dashapp.web import ids
 
 
 @dataclass(frozen=True)

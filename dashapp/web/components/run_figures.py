@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from dashapp.components.figures import STATE_COLOURS, _figure, empty
+from dashapp.web.components.figures import STATE_COLOURS, _figure, empty
 
 CALL_CLASSES = (  # (name, colour, test on a call's status)
     ("2xx/3xx", "#198754", lambda s: s is not None and s < 400),

@@ -1,6 +1,6 @@
 """Alerts (``/alerts``): firing alerts by severity with acknowledge and resolve-with-a-note for
-operators, and the history with filters. Numbers: ``dashapp.alert_payloads`` ->
-``queries.alerts``; served as /api/alerts. Actions: ``dashapp.alert_actions`` (checked and
+operators, and the history with filters. Numbers: ``dashapp.payloads.alerts`` ->
+``queries.alerts``; served as /api/alerts. Actions: ``dashapp.alerts.actions`` (checked and
 audited on the server, like the API)."""
 
 from __future__ import annotations
@@ -14,9 +14,15 @@ import dash_bootstrap_components as dbc
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import alert_actions, alert_payloads, auth, display, ids, runtime
-from dashapp.alert_config import DEFAULTS, SEVERITIES
-from dashapp.components.refresh_bar import (
+from dashapp import display, runtime
+from dashapp.alerts import actions as alert_actions
+from dashapp.alerts.config import DEFAULTS, SEVERITIES
+from dashapp.auth import users as auth
+from dashapp.auth.disclosure import shown_error
+from dashapp.errors import BadParameter
+from dashapp.payloads import alerts as alert_payloads
+from dashapp.web import ids
+from dashapp.web.components.refresh_bar import (
     RefreshIds,
     failed,
     fingerprint,
@@ -25,8 +31,6 @@ from dashapp.components.refresh_bar import (
     register_clientside,
     still_drawn,
 )
-from dashapp.disclosure import shown_error
-from dashapp.http_errors import BadParameter
 from queries._sql import utc_now
 from queries.alerts import ALERT_STATES
 

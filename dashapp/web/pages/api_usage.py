@@ -1,6 +1,6 @@
 """API usage (``/api-usage``): CRM API calls, rate limits and circuit breakers.
 
-Everything: ``dashapp.api_usage_payloads`` -> ``queries.api_usage``; served as /api/api-stats,
+Everything: ``dashapp.payloads.crm_api_usage`` -> ``queries.api_usage``; served as /api/api-stats,
 /api/rate-limits and /api/circuit-breakers. The reset countdowns tick in the browser.
 """
 
@@ -13,9 +13,11 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from dashapp import api_usage_payloads, display, ids, runtime
-from dashapp.components import figures, panel_note
-from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp import display, runtime
+from dashapp.payloads import crm_api_usage as api_usage_payloads
+from dashapp.web import ids
+from dashapp.web.components import figures, panel_note
+from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import utc_now
 
 WINDOWS = {1: "Last hour", 24: "Last 24 hours", 168: "Last 7 days"}

@@ -1,6 +1,6 @@
 """Errors (``/errors``): the latest failures, error classes, and the CRMs that fail most.
 
-Everything: ``dashapp.payloads.errors_payload`` (the shared cache) -> ``errors_frames`` ->
+Everything: ``dashapp.payloads.dashboard.errors_payload`` (the shared cache) -> ``errors_frames`` ->
 ``queries.errors``; served as /api/errors.
 Clicking a class (bar or link) opens the history filtered to its runs.
 """
@@ -14,12 +14,14 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import display, ids, payloads, runtime
-from dashapp.components import figures
-from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
-from dashapp.day_cache import day_start
-from dashapp.disclosure import shown_error
-from dashapp.http_errors import error_line
+from dashapp import display, runtime
+from dashapp.auth.disclosure import shown_error
+from dashapp.errors import error_line
+from dashapp.payloads import dashboard as payloads
+from dashapp.payloads.day_cache import day_start
+from dashapp.web import ids
+from dashapp.web.components import figures
+from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import utc_now
 from queries.outcomes import FAILURE_RATE_HELP, PARTIAL_RATE_HELP
 

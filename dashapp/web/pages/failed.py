@@ -1,8 +1,8 @@
 """Failed operations (``/failed``): failed and partial runs with the app's record of each, retry
 one, the selected or all matching (operators, after a confirmation), and the audit log.
 
-Numbers: ``dashapp.failed_payloads`` -> ``queries.failed_operations``; served as
-/api/failed-operations and /api/audit. Actions: ``dashapp.retry_action`` (the same checks as the
+Numbers: ``dashapp.payloads.failed`` -> ``queries.failed_operations``; served as
+/api/failed-operations and /api/audit. Actions: ``dashapp.retries.action`` (the same checks as the
 API). The page refreshes every 2 s while a retry is queued or running.
 """
 
@@ -16,12 +16,16 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import auth, display, failed_payloads, ids, retry_action, runtime
-from dashapp.components.failed_grid import failed_grid
-from dashapp.components.filter_options import filter_options
-from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
-from dashapp.disclosure import shown_error
-from dashapp.http_errors import BadParameter, error_line
+from dashapp import display, runtime
+from dashapp.auth import users as auth
+from dashapp.auth.disclosure import shown_error
+from dashapp.errors import BadParameter, error_line
+from dashapp.payloads import failed as failed_payloads
+from dashapp.retries import action as retry_action
+from dashapp.web import ids
+from dashapp.web.components.failed_grid import failed_grid
+from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries import failed_operations as queries
 from queries._sql import utc_now
 

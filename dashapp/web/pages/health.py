@@ -1,6 +1,6 @@
 """Health (``/health``): database, Redis and Celery in detail, on their own refresh interval.
 
-Everything: ``dashapp.health.system_health`` (probes in ``dashapp.health_probes``), the same
+Everything: ``dashapp.health.snapshot.system_health`` (probes in ``dashapp.health.probes``), the same
 snapshot as /api/system-health.
 """
 
@@ -10,8 +10,11 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
-from dashapp import disclosure, display, health, ids, runtime
-from dashapp.components import health_strip
+from dashapp import display, runtime
+from dashapp.auth import disclosure
+from dashapp.health import snapshot as health
+from dashapp.web import ids
+from dashapp.web.components import health_strip
 
 
 def layout(**_query: str) -> html.Div:

@@ -2,7 +2,7 @@
 
 Rows: ``queries.history.history_page``; count: ``queries.history.history_count``; filter
 choices: ``queries.choices.distinct_values``; one run: ``queries.history.history_row``. The
-filter state lives in the URL (``dashapp.history_params``), which ``/export/sync-history.csv``
+filter state lives in the URL (``dashapp.payloads.history_params``), which ``/export/sync-history.csv``
 takes as it is.
 """
 
@@ -16,11 +16,14 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import display, history_params, ids, payloads, runtime
-from dashapp.components.filter_options import filter_options
-from dashapp.components.history_grid import history_grid
-from dashapp.disclosure import shown_error
-from dashapp.http_errors import BadParameter, error_line
+from dashapp import display, runtime
+from dashapp.auth.disclosure import shown_error
+from dashapp.errors import BadParameter, error_line
+from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import history_params
+from dashapp.web import ids
+from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.history_grid import history_grid
 from queries._sql import utc_now
 from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row
 

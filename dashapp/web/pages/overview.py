@@ -1,8 +1,8 @@
 """Overview (``/``): five cards, CRM sync status and recent activity, refreshed on an interval.
 
-Numbers: ``dashapp.payloads.stats`` -> ``queries.overview.overview_counts``; CRM rows:
-``dashapp.payloads.crm_statuses`` -> ``queries.crm_status.crm_status``; recent activity:
-``dashapp.payloads.recent`` -> ``queries.recent_syncs.recent_syncs``. The same payloads are
+Numbers: ``dashapp.payloads.dashboard.stats`` -> ``queries.overview.overview_counts``; CRM rows:
+``dashapp.payloads.dashboard.crm_statuses`` -> ``queries.crm_status.crm_status``; recent activity:
+``dashapp.payloads.dashboard.recent`` -> ``queries.recent_syncs.recent_syncs``. The same payloads are
 served at /api/stats, /api/crm-status and /api/recent-syncs.
 """
 
@@ -14,13 +14,18 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashapp import api_usage_payloads, disclosure, display, health, ids, payloads, runtime
-from dashapp.card_links import card_links
-from dashapp.components import health_strip, panel_note
-from dashapp.components.crm_status_grid import crm_status_grid, grid_rows, toggled
-from dashapp.components.recent_activity import recent_activity_grid
-from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
-from dashapp.components.stat_cards import Stat, stat_cards
+from dashapp import display, runtime
+from dashapp.auth import disclosure
+from dashapp.health import snapshot as health
+from dashapp.payloads import crm_api_usage as api_usage_payloads
+from dashapp.payloads import dashboard as payloads
+from dashapp.payloads.card_links import card_links
+from dashapp.web import ids
+from dashapp.web.components import health_strip, panel_note
+from dashapp.web.components.crm_status_grid import crm_status_grid, grid_rows, toggled
+from dashapp.web.components.recent_activity import recent_activity_grid
+from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.web.components.stat_cards import Stat, stat_cards
 from queries._sql import utc_now
 from queries.outcomes import PARTIAL_RATE_HELP, SUCCESS_RATE_HELP
 

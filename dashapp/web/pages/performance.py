@@ -1,6 +1,6 @@
 """Performance (``/performance``): durations, volumes, success rate, frequency and throughput.
 
-Every chart: ``dashapp.payloads.shared_performance_frames`` (the shared cache) ->
+Every chart: ``dashapp.payloads.dashboard.shared_performance_frames`` (the shared cache) ->
 ``performance_frames`` -> ``queries.performance``; the same frames are served at
 /api/performance-charts.
 """
@@ -14,12 +14,14 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import ids, payloads, runtime
-from dashapp.components import figures
-from dashapp.components.filter_options import filter_options
-from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
-from dashapp.disclosure import shown_error
-from dashapp.http_errors import error_line
+from dashapp import runtime
+from dashapp.auth.disclosure import shown_error
+from dashapp.errors import error_line
+from dashapp.payloads import dashboard as payloads
+from dashapp.web import ids
+from dashapp.web.components import figures
+from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import FilterError, utc_now
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 that moved, the alerts about it, its failed operation (retry for operators), and how it compares
 with the runs before it; for a running run, progress against its expected duration.
 
-Everything: ``dashapp.run_payloads.run_page`` -> ``queries.run_detail``; served as
+Everything: ``dashapp.payloads.runs.run_page`` -> ``queries.run_detail``; served as
 ``/api/runs/<id>``. Refreshes while the run is running.
 """
 
@@ -16,10 +16,14 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import auth, display, ids, retry_action, run_payloads, runtime
-from dashapp.components import run_figures
-from dashapp.http_errors import error_line
-from dashapp.run_api import parse_run_id
+from dashapp import display, runtime
+from dashapp.auth import users as auth
+from dashapp.errors import error_line
+from dashapp.payloads import runs as run_payloads
+from dashapp.retries import action as retry_action
+from dashapp.web import ids
+from dashapp.web.api.runs import parse_run_id
+from dashapp.web.components import run_figures
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)

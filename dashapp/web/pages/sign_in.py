@@ -1,4 +1,4 @@
-"""Sign in (``/sign-in``): a plain form posted to ``/auth/sign-in`` (``dashapp.auth_routes``),
+"""Sign in (``/sign-in``): a plain form posted to ``/auth/sign-in`` (``dashapp.web.auth_routes``),
 which sets the session cookie and comes back to ``next``. Not in the navbar's page links."""
 
 from __future__ import annotations
@@ -7,8 +7,10 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashapp import auth, ids, runtime
-from dashapp.auth_routes import local_path
+from dashapp import runtime
+from dashapp.auth import users as auth
+from dashapp.web import ids
+from dashapp.web.auth_routes import local_path
 
 MESSAGES = {
     "invalid": "That name and password do not match a user.",
