@@ -24,11 +24,16 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, func, insert, select, update
 
-from dashapp.recording import crm_calls as api_calls
-from dashapp.recording.circuit_breaker import CircuitBreaker, CircuitOpenError
-from dashapp.recording.crm_calls import record_api_call, record_transition
-from dashapp.recording.recorder import close_abandoned, record_sync
-from dashapp.recording.run_context import ContextThreadPoolExecutor
+from dashapp.recording import (
+    CircuitBreaker,
+    CircuitOpenError,
+    ContextThreadPoolExecutor,
+    close_abandoned,
+    crm_call_writer,
+    record_api_call,
+    record_sync,
+    record_transition,
+)
 from dashapp.storage.sync_tables import metadata, sync_history, sync_schedule
 from queries._sql import bind_time, data_zone, to_utc, utc_now
 
@@ -237,7 +242,7 @@ def backfill(engine: Engine, until: datetime | None = None, seed: int = 7) -> in
 
             simulate_run(conn, JOBS[index], rng, clock, advance, api)
         _write_schedules(conn, until)
-    api_calls.writer().flush()
+    crm_call_writer().flush()
     log.info("demo backfill wrote %d runs from %s to %s", len(starts), since, until)
     return len(starts)
 

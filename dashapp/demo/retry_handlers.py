@@ -8,7 +8,7 @@ import random
 import time
 
 from dashapp.demo.embedded import JOBS, Job
-from dashapp.recording.retry_handlers import handler
+from dashapp.recording import handler
 
 _rng = random.Random()
 

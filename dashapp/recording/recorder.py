@@ -1,6 +1,6 @@
 """The API production sync code calls to record its runs: the only writer of sync_history.
 
-    from dashapp.recording.recorder import record_sync
+    from dashapp.recording import record_sync
 
     with record_sync("hubspot", "contacts", endpoint="/crm/v3/objects/contacts") as run:
         for batch in pages():

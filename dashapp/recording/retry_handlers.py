@@ -1,7 +1,7 @@
 """The handlers ``sync_monitor.retry_sync`` calls, one per (crm_source, sync_type). Register them in
 a module named in RETRY_HANDLERS (the worker imports it at start):
 
-    from dashapp.recording.retry_handlers import handler
+    from dashapp.recording import handler
 
     @handler("hubspot", "contacts")
     def sync_contacts(run, payload):   # run: the recorder's SyncRun; payload: the failed run's configuration

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dashapp.config import Settings
 from dashapp.retries import broker as retry_queue
-from dashapp.retries.tracking import task_id_for
+from dashapp.retries.task_ids import task_id_for
 from dashapp.storage.app_tables import failed_operations as operations
 from dashapp.storage.app_tables import operation_attempts as attempts
 from queries import failed_operations as queries

@@ -14,28 +14,17 @@ names the attempt, so a late message from an older attempt never overwrites a ne
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from celery.signals import task_failure, task_prerun, task_success
 from sqlalchemy import Engine, case, update
 
+from dashapp.retries.task_ids import parse_task_id
 from dashapp.storage.app_tables import failed_operations as operations
 from dashapp.storage.app_tables import operation_attempts as attempts
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
-PREFIX = "sync-monitor-retry-"
-_TASK_ID = re.compile(r"^sync-monitor-retry-(\d+)-(\d+)$")
-
-
-def task_id_for(sync_id: int, attempt: int) -> str:
-    return f"{PREFIX}{sync_id}-{attempt}"
-
-
-def parse_task_id(task_id: str | None) -> tuple[int, int] | None:
-    match = _TASK_ID.match(task_id or "")
-    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def _engine() -> Engine:

@@ -1,0 +1,225 @@
+"""The layout's rules (issue 15), checked by reading the source: imports via ``ast``, never by
+importing the modules. Each test names the rule it checks and, on failure, the file and line."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Rule 1: each package's layer; a module imports only from lower layers or its own package.
+# ``base`` is what every layer may use: the settings, the running app's engine, the errors every
+# layer raises, and display helpers with no imports of ours.
+BASE = {"dashapp", "dashapp.config", "dashapp.runtime", "dashapp.errors", "dashapp.display"}
+LAYERS = {
+    "base": 0,
+    "queries": 1,
+    "dashapp.storage": 2,
+    "dashapp.recording": 3,
+    "dashapp.auth": 4,
+    "dashapp.health": 4,
+    "dashapp.retries": 5,
+    "dashapp.alerts": 6,
+    "dashapp.payloads": 7,
+    "dashapp.web": 8,
+    "dashapp.demo": 9,  # like the user's sync code, it stands on dashapp.recording
+    "dashapp.startup": 10,  # the entry points put the layers together
+    "dashapp.cli": 10,
+    "dashapp.worker": 10,
+}
+# Rule 6: what only the Celery worker loads (Celery signal handlers and the worker's app).
+WORKER_ONLY = {"dashapp.worker", "dashapp.retries.tracking"}
+WEB_ENTRY = "dashapp.web.app_factory"
+# Rule 2: writers whose SQL has not moved into queries/ yet, listed by file (see the README's layout notes).
+SQL_EXCEPTIONS = {
+    "dashapp/auth/audit.py": "the audit row's insert",
+    "dashapp/auth/session_generation.py": "the session generation counter",
+    "dashapp/recording/crm_calls.py": "the batched CRM-call writer and its rollups",
+    "dashapp/recording/recorder.py": "record_sync's inserts and updates, close_abandoned",
+    "dashapp/retries/claiming.py": "claiming failed runs for a retry",
+    "dashapp/retries/tracking.py": "the worker's state updates",
+    "dashapp/alerts/evaluation.py": "alert state",
+    "dashapp/alerts/notify.py": "notification bookkeeping",
+    "dashapp/alerts/actions.py": "acknowledge and resolve",
+    "dashapp/demo/embedded.py": "the demo's backfill and schedule",
+}
+SQL_BUILDERS = {"text", "select", "insert", "update", "delete"}
+SQL_STRING = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b", re.S)
+MAX_TOP_LEVEL_MODULES = 10
+
+
+def _module_files() -> dict[str, Path]:
+    files = {}
+    for top in ("dashapp", "queries"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            files[".".join(parts)] = path
+    return files
+
+
+MODULES = _module_files()
+
+
+def _imports(path: Path) -> Iterator[tuple[str, int]]:
+    """Every module of ours ``path`` imports (at any depth: function-level imports count), with its line."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                yield (submodule if submodule in MODULES else node.module), node.lineno
+
+
+def _graph() -> dict[str, set[str]]:
+    return {name: {target for target, _ in _imports(path) if target in MODULES and target != name}
+            for name, path in MODULES.items()}
+
+
+def _package(module: str) -> str:
+    if module in BASE:
+        return "base"
+    for package in sorted(LAYERS, key=len, reverse=True):
+        if module == package or module.startswith(package + "."):
+            return package
+    raise AssertionError(f"{module} is in no layer: add its package to tests/test_layout.py's LAYERS")
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_rule1_imports_only_go_down():
+    upward = []
+    for name, path in MODULES.items():
+        own = _package(name)
+        for target, line in _imports(path):
+            if target not in MODULES or target == name:
+                continue
+            theirs = _package(target)
+            if theirs != own and LAYERS[theirs] >= LAYERS[own]:
+                upward.append(f"{path.relative_to(ROOT)}:{line} ({own}) imports {target} ({theirs})")
+    assert upward == []
+
+
+def test_rule1_no_import_circles():
+    assert _cycles(_graph()) == []
+
+
+def test_rule1_queries_import_nothing_from_dashapp():
+    found = [f"{path.relative_to(ROOT)}:{line} imports {target}"
+             for name, path in MODULES.items() if name.startswith("queries")
+             for target, line in _imports(path) if target.split(".")[0] == "dashapp"]
+    assert found == []
+
+
+def test_rule1_sync_code_imports_one_public_module():
+    """The README and the demo import what sync code needs from ``dashapp.recording`` alone."""
+    readme = (ROOT / "README.md").read_text()
+    imports = re.findall(r"^from (dashapp[\w.]*) import", readme, re.M)
+    assert imports and set(imports) == {"dashapp.recording"}
+    demo = {target for path in (ROOT / "dashapp" / "demo").glob("*.py") for target, _ in _imports(path)
+            if target.startswith("dashapp.recording")}
+    assert demo == {"dashapp.recording"}
+
+
+def _sql_uses(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    builders = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+            for alias in node.names:
+                if alias.name in SQL_BUILDERS:
+                    builders.add(alias.asname or alias.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in builders:
+            found.append(f"{node.func.id}( at line {node.lineno}")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_STRING.search(node.value):
+            found.append(f"an SQL string at line {node.lineno}")
+    return found
+
+
+def test_rule2_no_sql_outside_queries_and_storage():
+    found = {}
+    for name, path in MODULES.items():
+        relative = path.relative_to(ROOT).as_posix()
+        if _package(name) in ("queries", "dashapp.storage"):
+            continue
+        uses = _sql_uses(path)
+        if uses and relative not in SQL_EXCEPTIONS:
+            found[relative] = uses
+    assert found == {}
+
+
+def test_rule2_the_exceptions_are_still_needed():
+    """An exception whose file no longer holds SQL is taken off the list."""
+    stale = [name for name in SQL_EXCEPTIONS if not (ROOT / name).exists() or not _sql_uses(ROOT / name)]
+    assert stale == []
+
+
+def test_rule2_finds_sql():
+    """The check itself: it sees a builder call and an SQL string."""
+    tree_text = 'from sqlalchemy import text\ntext("x")\nQ = "SELECT a FROM b"\n'
+    probe = ROOT / "tests" / "__layout_probe__.py"
+    try:
+        probe.write_text(tree_text)
+        assert _sql_uses(probe) == ["text( at line 2", "an SQL string at line 3"]
+    finally:
+        probe.unlink()
+
+
+def test_rule5_few_modules_directly_in_dashapp():
+    top = sorted(path.name for path in (ROOT / "dashapp").glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, top
+
+
+def test_rule6_web_never_imports_worker_only_code():
+    graph = _graph()
+    reached, todo = set(), [WEB_ENTRY]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(graph[module])
+    assert reached & WORKER_ONLY == set()
+    assert "dashapp.web.pages.overview" in reached  # the walk does reach the pages
+
+
+def test_rule6_signal_handlers_live_in_worker_only_modules():
+    handlers = {name for name, path in MODULES.items()
+                if any(target.startswith("celery.signals") for target, _ in _imports(path))}
+    assert handlers and handlers <= WORKER_ONLY
