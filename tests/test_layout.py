@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import dash
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Rule 1: each package's layer; a module imports only from lower layers or its own package.
@@ -223,3 +225,47 @@ def test_rule6_signal_handlers_live_in_worker_only_modules():
     handlers = {name for name, path in MODULES.items()
                 if any(target.startswith("celery.signals") for target, _ in _imports(path))}
     assert handlers and handlers <= WORKER_ONLY
+
+
+def _registrations(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "register_page", "add_url_rule", "register_blueprint", "route", "get", "post"):
+            owner = node.func.value
+            if node.func.attr in ("get", "post", "route") and not (
+                    isinstance(owner, ast.Name) and owner.id in ("server", "app", "routes", "api", "bp")):
+                continue  # dict.get, requests' get and the like
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.func.attr}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Blueprint":
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} Blueprint")
+    return found
+
+
+def test_rule3_only_the_route_table_registers_routes():
+    found = [hit for name, path in MODULES.items() if name != "dashapp.web.routes" for hit in _registrations(path)]
+    assert found == []
+
+
+def _normal(path: str) -> str:
+    return re.sub(r"<[^>]*>", "<>", path)
+
+
+def test_rule3_every_route_is_registered_from_the_table(dash_app):
+    from dashapp.web.routes import PAGES, ROUTES
+
+    rules = {(method, _normal(rule.rule)) for rule in dash_app.server.url_map.iter_rules()
+             for method in rule.methods if method in ("GET", "POST")}
+    assert {("GET" if route.method == "GET" else "POST", _normal(route.path)) for route in ROUTES} <= rules
+    registered = {page["path_template"] or page["path"] for page in dash.page_registry.values()}
+    assert {page.path for page in PAGES} == registered
+
+
+def test_rule3_the_readme_lists_every_route():
+    from dashapp.web.routes import PAGES, ROUTES
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Routes\n", 1)[1].split("\n## ", 1)[0]
+    listed = {(method, _normal(path)) for method, path in re.findall(r"`(GET|POST) (/[^`\s?]*)", section)}
+    table = {(route.method, _normal(route.path)) for route in ROUTES} | {("GET", _normal(page.path)) for page in PAGES}
+    assert listed == table

@@ -5,6 +5,7 @@ routes that answer before ``db upgrade``. The deployed database runs in Europe/B
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from dashapp.config import load_settings
 from dashapp.payloads import dashboard as payloads
 from dashapp.recording.recorder import close_abandoned, record_sync
 from dashapp.storage import migrate
-from dashapp.web.api.dashboard import ROUTES
+from dashapp.web.routes import ROUTES
 from queries.crm_status import crm_status
 from queries.overview import overview_counts
 from queries.schedules import crm_intervals
@@ -196,8 +197,8 @@ def test_before_db_upgrade_nothing_503s(client_on):
     alerts_body = client.get("/api/alerts")
     assert alerts_body.status_code == 200 and alerts_body.get_json()["alerts"] == []
     assert "db upgrade" in alerts_body.get_json()["note"]
-    every_get = [path.replace("<id>", str(runs[0].id)) for path in ROUTES
-                 if "POST" not in path and not path.startswith("/auth")]
+    every_get = [re.sub(r"<[^>]+>", str(runs[0].id), route.path) for route in ROUTES
+                 if route.method == "GET" and not route.path.startswith("/auth")]
     pages = ["/", "/history", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health"]
     for stage in ("before", "after"):
         for path in every_get + pages:

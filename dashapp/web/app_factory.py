@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from dashapp import runtime
 from dashapp.auth import users as auth
 from dashapp.config import PROJECT_ROOT, Settings
-from dashapp.web import auth_routes, ids, request_guard, security_headers, serving
-from dashapp.web.api import dashboard as api
+from dashapp.web import auth_routes, http_errors, ids, request_guard, security_headers, serving
+from dashapp.web.api import metrics
 from dashapp.web.components.navbar import navbar
 
 _app: Dash | None = None
@@ -38,19 +38,9 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
     serving.configure(app.server, settings)
     request_guard.configure(app.server, settings)
     security_headers.configure(app)
-    from dashapp.web.pages import (  # noqa: F401  (register the pages and their callbacks)
-        alerts,
-        api_usage,
-        errors,
-        failed,
-        health,
-        history,
-        overview,
-        performance,
-        run,
-        sign_in,
-    )
+    from dashapp.web import routes  # here: the pages' modules are imported after the Dash app exists
 
+    routes.register_pages()
     dash.clientside_callback(
         ClientsideFunction("syncMonitor", "viewerTimezone"),
         Output(ids.VIEWER_TIMEZONE, "data"),
@@ -58,7 +48,9 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
     )
 
     app.layout = _layout
-    api.register(app.server)
+    routes.register_routes(app.server)
+    metrics.register(app.server)
+    http_errors.register(app.server)
     auth_routes.configure(app.server, settings)
     _app = app
     return app

@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urlsplit
 
-from flask import Blueprint, Flask, abort, redirect, request, session
+from flask import Flask, abort, redirect, request, session
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
@@ -27,7 +27,6 @@ from dashapp.config import Settings
 from dashapp.web.request_guard import cross_site
 
 log = logging.getLogger(__name__)
-routes = Blueprint("auth", __name__, url_prefix="/auth")
 SESSION_HOURS = 12
 
 
@@ -61,7 +60,6 @@ def configure(server: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
     )
-    server.register_blueprint(routes)
 
 
 def _unsafe_character(text: str) -> bool:
@@ -93,7 +91,6 @@ def _back_to_form(error: str, name: str, target: str):
     return redirect(f"/sign-in?{query}", code=303)
 
 
-@routes.post("/sign-in")
 def sign_in():
     if cross_site():
         abort(403)
@@ -120,7 +117,6 @@ def sign_in():
     return redirect(target, code=303)
 
 
-@routes.post("/sign-out")
 def sign_out():
     if cross_site():
         abort(403)

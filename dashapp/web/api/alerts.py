@@ -10,7 +10,7 @@ Actions need an operator (as for retries: session, proxy header or HTTP Basic); 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import abort, jsonify, request
 
 from dashapp import runtime
 from dashapp.alerts import actions as alert_actions
@@ -22,16 +22,12 @@ from dashapp.web.api.actions import answer, user
 from dashapp.web.api.params import int_param
 from queries._sql import utc_now
 
-routes = Blueprint("alert_api", __name__, url_prefix="/api")
 
-
-@routes.get("/alerts")
 def list_alerts():
     f = alert_payloads.alert_filter(request.args.to_dict(flat=False), utc_now())
     return jsonify(alert_payloads.alerts_json(runtime.engine(), f, int_param("limit", 500, 1, 5000)))
 
 
-@routes.post("/alerts/<int:alert_id>/<action>")
 def act(alert_id: int, action: str):
     if auth_routes.cross_site():
         abort(403)

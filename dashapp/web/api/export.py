@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 
-from flask import Blueprint, Response, request, send_file
+from flask import Response, request, send_file
 
 from dashapp import runtime
 from dashapp.errors import BadParameter, error_line
@@ -34,7 +34,6 @@ from queries.history import (
 from queries.history_copy import copy_csv
 
 log = logging.getLogger(__name__)
-export = Blueprint("export", __name__)
 FLUSH_BYTES = 64 * 1024
 EXCEL_MAX_ROWS = 1_048_576 - 1  # one row is the header
 FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson",
@@ -108,7 +107,6 @@ def write_xlsx(chunks: Iterator[list[tuple]]) -> tempfile.SpooledTemporaryFile:
     return target
 
 
-@export.get("/export/sync-history.csv")
 def sync_history_export():
     now = utc_now()
     args = request.args.to_dict(flat=False)

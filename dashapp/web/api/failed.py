@@ -13,7 +13,7 @@ viewer or when no users are configured.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+from flask import abort, jsonify, request
 
 from dashapp import runtime
 from dashapp.auth import users as auth
@@ -26,10 +26,7 @@ from dashapp.web.api.params import int_param
 from queries import failed_operations as queries
 from queries._sql import utc_now
 
-routes = Blueprint("failed_api", __name__, url_prefix="/api")
 
-
-@routes.get("/failed-operations")
 def list_operations():
     settings = runtime.settings()
     f = failed_payloads.operation_filter(request.args.to_dict(flat=False), utc_now())
@@ -45,7 +42,6 @@ def _one(sync_id: int) -> dict | None:
     return failed_payloads.operation_record(frame.to_dict("records")[0], runtime.settings().retry_max_attempts)
 
 
-@routes.get("/failed-operations/<int:sync_id>")
 def one_operation(sync_id: int):
     operation = _one(sync_id)
     if operation is None:
@@ -53,7 +49,6 @@ def one_operation(sync_id: int):
     return jsonify({**operation, "attempts_list": failed_payloads.attempts_json(runtime.engine(), sync_id)})
 
 
-@routes.post("/failed-operations/<int:sync_id>/retry")
 def retry_one(sync_id: int):
     if auth_routes.cross_site():
         abort(403)
@@ -67,7 +62,6 @@ def retry_one(sync_id: int):
     return answer(outcome)
 
 
-@routes.post("/failed-operations/retry")
 def retry_bulk():
     if auth_routes.cross_site():
         abort(403)
@@ -95,7 +89,6 @@ def retry_bulk():
     return answer(retry_action.retry(settings, runtime.engine(), who, ids, target, "api"))
 
 
-@routes.get("/audit")
 def audit_rows():
     """Operators only: the audit names every user and their role."""
     refused = auth.refusal(runtime.settings(), user(), "read the audit log")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +31,6 @@ from queries import metrics as queries
 from queries._sql import utc_now
 from queries.schedules import crm_intervals
 
-routes = Blueprint("metrics", __name__)
 REGISTRY = CollectorRegistry()
 REQUESTS = Histogram("sync_monitor_http_request_duration_seconds", "Time to answer an HTTP request, by kind",
                      ["kind"], registry=REGISTRY,
@@ -109,13 +108,11 @@ class SyncCollector:
 REGISTRY.register(SyncCollector())
 
 
-@routes.get("/metrics")
 def metrics() -> Response:
     return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
 
 
 def register(server: Flask) -> None:
-    server.register_blueprint(routes)
 
     @server.before_request
     def _start_timer() -> None:

@@ -4,13 +4,12 @@ not a whole number, 404 for no such run."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import jsonify
 
 from dashapp import runtime
 from dashapp.payloads import runs as run_payloads
 from queries._sql import utc_now
 
-routes = Blueprint("run_api", __name__, url_prefix="/api")
 MAX_ID = 2**63 - 1
 
 
@@ -23,7 +22,6 @@ def parse_run_id(raw: str) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
-@routes.get("/runs/<path:raw_id>")
 def one_run(raw_id: str):
     run_id = parse_run_id(raw_id)
     if run_id is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import re
 
-import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
@@ -218,4 +217,3 @@ def act_on_alert(request: dict | None):
 
 
 register_clientside(REFRESH)
-dash.register_page(__name__, path="/alerts", name="Alerts", title="Sync Monitor · Alerts", order=5.5, layout=layout)

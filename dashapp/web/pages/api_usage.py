@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
@@ -203,5 +202,3 @@ clientside_callback(
 )
 
 register_clientside(REFRESH)
-dash.register_page(__name__, path="/api-usage", name="API usage", title="Sync Monitor · API usage", order=4,
-                   layout=layout)

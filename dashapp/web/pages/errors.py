@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
@@ -141,4 +140,3 @@ def open_class(click):
 
 
 register_clientside(REFRESH)
-dash.register_page(__name__, path="/errors", name="Errors", title="Sync Monitor · Errors", order=3, layout=layout)

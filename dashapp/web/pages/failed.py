@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
@@ -340,5 +339,3 @@ def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
 
 
 register_clientside(REFRESH)
-dash.register_page(__name__, path="/failed", name="Failed ops", title="Sync Monitor · Failed operations", order=5,
-                   layout=layout)

@@ -6,7 +6,6 @@ snapshot as /api/system-health.
 
 from __future__ import annotations
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
@@ -40,6 +39,3 @@ def refresh_health(_ticks, zone):
     snapshot = disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine()))
     checked = display.local_clock(snapshot.get("checked_at"), zone, seconds=True)
     return health_strip.details(snapshot), f"checked {checked}, every {runtime.settings().health_refresh_seconds} s"
-
-
-dash.register_page(__name__, path="/health", name="Health", title="Sync Monitor · Health", order=6, layout=layout)

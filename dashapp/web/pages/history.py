@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
@@ -277,7 +276,3 @@ clientside_callback(
     Input(ids.HISTORY_DETAIL, "is_open"),
     prevent_initial_call=True,
 )
-
-
-dash.register_page(__name__, path="/history", name="History", title="Sync Monitor · History", order=1,
-                   layout=layout)

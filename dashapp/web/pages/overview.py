@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
@@ -145,6 +144,3 @@ def refresh_health_strip(_ticks):
 
 
 register_clientside(REFRESH)
-dash.register_page(
-    __name__, path="/", name="Overview", title="Sync Monitor · Overview", order=0, layout=layout
-)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
@@ -96,5 +95,3 @@ def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
 
 
 register_clientside(REFRESH)
-dash.register_page(__name__, path="/performance", name="Performance", title="Sync Monitor · Performance",
-                   order=2, layout=layout)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
@@ -327,6 +326,3 @@ clientside_callback(
     Input(ids.RUN_ID, "data"),
     State(ids.APP_CONFIG, "data"),
 )
-
-dash.register_page(__name__, path_template="/runs/<run_id>", name="Run", title="Sync Monitor · Run",
-                   in_navbar=False, layout=layout)

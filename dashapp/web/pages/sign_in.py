@@ -3,7 +3,6 @@ which sets the session cookie and comes back to ``next``. Not in the navbar's pa
 
 from __future__ import annotations
 
-import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
@@ -43,7 +42,3 @@ def layout(error: str | None = None, username: str = "", next: str = "/failed", 
             dbc.Button("Sign in", id="sign-in-submit", type="submit", color="primary"),
         ], id=ids.SIGN_IN_FORM, action="/auth/sign-in", method="POST"),
     ]), className="shadow-sm"), xs=12, sm=8, md=6, lg=4), justify="center", className="mt-4")
-
-
-dash.register_page(__name__, path="/sign-in", name="Sign in", title="Sync Monitor · Sign in", layout=layout,
-                   in_navbar=False)
