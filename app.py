@@ -14,11 +14,15 @@ from __future__ import annotations
 import logging
 import sys
 
-from dashapp.config import ConfigError, load_settings
+from dashapp.config import ConfigError, load_settings, log_level
 from dashapp.startup import create_app
 from dashapp.storage.db import StartupError
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+try:
+    logging.basicConfig(level=log_level().upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+except ConfigError as exc:
+    print(f"sync-monitor: cannot start: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 if __name__ == "__main__" and sys.argv[1:2] == ["db"]:
     from dashapp.cli import database_command

@@ -15,6 +15,143 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its default as the environment would spell it (None: unset) and
+    what it does; ``shown`` is the default as the README says it, where the value alone would not."""
+
+    default: str | None
+    help: str
+    shown: str | None = None
+
+
+# Every setting, its default and its help, once. The README's configuration table is checked
+# against this (tests/test_layout.py); load_settings takes every default from here.
+VARIABLES: dict[str, Variable] = {
+    "DATABASE_URL": Variable(
+        None,
+        'the warehouse, e.g. `postgresql://user:pw@host:5432/db` (psycopg2)',
+        shown='unset: the embedded SQLite demo',
+    ),
+    "SYNC_SCHEMA": Variable('orchestration', 'the schema holding `sync_history` and `sync_schedule`'),
+    "APP_SCHEMA": Variable('sync_monitor', "the schema of the app's own tables (API calls, breaker transitions)"),
+    "SYNC_TIMEZONE": Variable('UTC', "the zone the user's `TIMESTAMP` columns hold"),
+    "SQLITE_PATH": Variable('data/demo.sqlite3', "the embedded demo's file"),
+    "DEMO_INTERVAL_SECONDS": Variable('5', 'how often the embedded demo starts a simulated run'),
+    "REDIS_URL": Variable(
+        None,
+        'Redis: probed on /health, and holds the shared health cache, sign-in limits and session generations',
+    ),
+    "CELERY_BROKER_URL": Variable(None, 'the Celery broker (Redis or RabbitMQ)', shown='`REDIS_URL`'),
+    "CELERY_QUEUES": Variable(
+        'celery',
+        "the queues whose depth counts as pending tasks, comma-separated; the first is the project's tasks' "
+        'queue',
+    ),
+    "HEALTH_REFRESH_SECONDS": Variable('10', 'how often the health strip and /health refresh'),
+    "HEALTH_CACHE_SECONDS": Variable(
+        '5',
+        'how long a health snapshot is fresh; up to 12 times that it is still shown while a new one is probed'
+        ' (0: probe on every request)',
+    ),
+    "HEALTH_TIMEOUT_SECONDS": Variable('1.5', "the probes' deadline"),
+    "REFRESH_SECONDS": Variable('30', 'how often pages refresh themselves (2..86400)'),
+    "HOST": Variable('127.0.0.1', 'the address `python app.py` listens on'),
+    "PORT": Variable('8050', 'the port `python app.py` listens on'),
+    "DISPLAY_TIMEZONE": Variable(
+        None,
+        'an IANA zone to show times in, e.g. `Europe/Berlin`',
+        shown="the viewer's browser zone",
+    ),
+    "RETRY_TASK": Variable(
+        'sync_monitor.retry_sync',
+        'the Celery task a retry sends (kwargs `crm_source`, `sync_type`, `payload`, `operation_id`)',
+    ),
+    "RETRY_QUEUE": Variable(None, 'the queue retries are sent to', shown='the first of `CELERY_QUEUES`'),
+    "RETRY_MAX_ATTEMPTS": Variable('3', 'retries per operation; past them it is abandoned'),
+    "RETRY_BULK_LIMIT": Variable('1000', 'the most operations one action may retry'),
+    "RETRY_STALE_MINUTES": Variable(
+        '60',
+        'an operation queued or running this long (its message lost, its worker killed) may be retried again',
+    ),
+    "RETRY_HANDLERS": Variable(
+        None,
+        'modules the worker imports to register retry handlers, comma-separated',
+        shown="unset (the demo's handlers when embedded)",
+    ),
+    "AUTH_USERS_FILE": Variable(
+        None,
+        'the users file (JSON: names, roles, scrypt hashes); `python app.py users add` writes it',
+    ),
+    "AUTH_PROXY_HEADER": Variable(None, "the header a trusted reverse proxy puts the signed-in user's name in"),
+    "SECRET_KEY": Variable(
+        None,
+        'signs session cookies; set it (the same in every process) in production',
+        shown='a random key kept in `secret-key` beside the SQLite files',
+    ),
+    "SESSION_COOKIE_SECURE": Variable('false', 'send the session cookie over HTTPS only'),
+    "SIGN_IN_MAX_FAILURES": Variable(
+        '5',
+        'failed sign-ins for one name from one address before further attempts wait (growing delays); one '
+        'address may fail 4x this many in the window',
+    ),
+    "MAX_REQUEST_BYTES": Variable(
+        '2097152',
+        'the largest request body (Dash callbacks included; the JSON API and sign-in take 64 KiB); larger is '
+        'a 413',
+    ),
+    "SIGN_IN_WINDOW_SECONDS": Variable('900', 'the window those failures are counted in'),
+    "ALERT_RULES_FILE": Variable(
+        None,
+        'YAML overriding rule thresholds, switching rules off, and per-CRM SLAs',
+        shown='unset: the defaults',
+    ),
+    "ALERT_INTERVAL_SECONDS": Variable('60', "how often the rules are evaluated (beat, or the demo's own loop)"),
+    "ALERT_WEBHOOK_URLS": Variable(None, 'URLs that receive alert events as JSON, comma-separated'),
+    "ALERT_SLACK_WEBHOOK_URLS": Variable(None, 'Slack incoming-webhook URLs, comma-separated'),
+    "ALERT_SMTP_HOST": Variable(None, 'the SMTP server for alert e-mail'),
+    "ALERT_SMTP_PORT": Variable('25', "the SMTP server's port"),
+    "ALERT_SMTP_USER": Variable(None, 'the SMTP sign-in name'),
+    "ALERT_SMTP_PASSWORD": Variable(None, 'the SMTP sign-in password'),
+    "ALERT_SMTP_STARTTLS": Variable('false', 'use STARTTLS with the SMTP server'),
+    "ALERT_EMAIL_FROM": Variable('sync-monitor@localhost', "alert e-mail's sender"),
+    "ALERT_EMAIL_TO": Variable(None, "alert e-mail's recipients, comma-separated"),
+    "PUBLIC_URL": Variable(None, "the app's address as users reach it, for links in notifications"),
+    "CACHE_SECONDS": Variable(
+        None,
+        'how long page and API results are shared between viewers (0: off)',
+        shown='`REFRESH_SECONDS` / 3',
+    ),
+    "STATUS_ALIASES": Variable(
+        'completed=success,in_progress=running',
+        'raw `status` values counted as one of the four classes (`raw=class`, comma-separated; empty: none)',
+    ),
+    "BEAT_SCHEMA": Variable(
+        None,
+        "the schema holding django-celery-beat's tables, when it is not on the role's search path",
+        shown='(the search path)',
+    ),
+    "DB_STATEMENT_TIMEOUT_SECONDS": Variable(
+        '10',
+        'the longest one page or API query may run on PostgreSQL (lock waits included) before it is cancelled'
+        ' and its panel says so (0: no limit; the CLI and the worker have none)',
+    ),
+    "BEHIND_PROXY": Variable('false', 'one reverse proxy in front: trust its `X-Forwarded-For`, `-Proto` and `-Host`'),
+    "WEB_CONCURRENCY": Variable(
+        None,
+        "gunicorn's worker processes (`gunicorn.conf.py`)",
+        shown='`2` (1 on a one-core machine)',
+    ),
+    "WEB_THREADS": Variable('8', "threads per gunicorn worker (`gunicorn.conf.py`)"),
+    "FORWARDED_ALLOW_IPS": Variable('127.0.0.1', 'the proxies gunicorn trusts for the scheme headers'),
+    "DEMO_STOPPED_CRMS": Variable(None, 'CRMs the embedded demo stops syncing (to watch "late" fire), comma-separated'),
+    "LOG_LEVEL": Variable(
+        'info',
+        'the log level of `python app.py` and gunicorn: `debug`, `info`, `warning` or `error`',
+    ),
+}
+
+
 class ConfigError(ValueError):
     """A setting has a value the app cannot use; the message names the variable."""
 
@@ -37,37 +174,41 @@ class Settings:
     health_refresh_seconds: int
     health_cache_seconds: float
     health_timeout_seconds: float
-    retry_task: str = "sync_monitor.retry_sync"
-    retry_queue: str | None = None
-    retry_max_attempts: int = 3
-    retry_bulk_limit: int = 1000
-    retry_stale_minutes: int = 60
-    retry_handlers: tuple[str, ...] = ()
-    auth_users_file: Path | None = None
-    auth_proxy_header: str | None = None
-    secret_key: str | None = None
-    session_cookie_secure: bool = False
-    sign_in_max_failures: int = 5
-    sign_in_window_seconds: int = 900
-    alert_rules_file: Path | None = None
-    alert_interval_seconds: int = 60
-    alert_webhook_urls: tuple[str, ...] = ()
-    alert_slack_webhook_urls: tuple[str, ...] = ()
-    alert_email_to: tuple[str, ...] = ()
-    alert_email_from: str = "sync-monitor@localhost"
-    alert_smtp_host: str | None = None
-    alert_smtp_port: int = 25
-    alert_smtp_user: str | None = None
-    alert_smtp_password: str | None = None
-    alert_smtp_starttls: bool = False
-    public_url: str | None = None
-    demo_stopped_crms: tuple[str, ...] = ()
-    behind_proxy: bool = False
-    cache_seconds: float = 10.0
-    statement_timeout_seconds: float = 10.0
-    status_aliases: tuple[tuple[str, str], ...] = (("completed", "success"), ("in_progress", "running"))
-    beat_schema: str | None = None
-    max_request_bytes: int = 2 * 1024 * 1024
+    retry_task: str
+    retry_queue: str | None
+    retry_max_attempts: int
+    retry_bulk_limit: int
+    retry_stale_minutes: int
+    retry_handlers: tuple[str, ...]
+    auth_users_file: Path | None
+    auth_proxy_header: str | None
+    secret_key: str | None
+    session_cookie_secure: bool
+    sign_in_max_failures: int
+    sign_in_window_seconds: int
+    alert_rules_file: Path | None
+    alert_interval_seconds: int
+    alert_webhook_urls: tuple[str, ...]
+    alert_slack_webhook_urls: tuple[str, ...]
+    alert_email_to: tuple[str, ...]
+    alert_email_from: str
+    alert_smtp_host: str | None
+    alert_smtp_port: int
+    alert_smtp_user: str | None
+    alert_smtp_password: str | None
+    alert_smtp_starttls: bool
+    public_url: str | None
+    demo_stopped_crms: tuple[str, ...]
+    behind_proxy: bool
+    cache_seconds: float
+    statement_timeout_seconds: float
+    status_aliases: tuple[tuple[str, str], ...]
+    beat_schema: str | None
+    max_request_bytes: int
+    log_level: str
+    web_concurrency: int | None
+    web_threads: int
+    forwarded_allow_ips: str
 
     @property
     def retry_queue_name(self) -> str:
@@ -85,10 +226,13 @@ class Settings:
         return not self.database_url
 
 
-def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _text(env: dict[str, str], name: str) -> str | None:
+    """The variable's value, stripped, or its default (None when it has none)."""
+    return env.get(name, "").strip() or VARIABLES[name].default
+
+
+def _int(env: dict[str, str], name: str, low: int, high: int) -> int:
+    raw = _text(env, name) or ""
     try:
         value = int(raw)
     except ValueError:
@@ -98,8 +242,8 @@ def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> i
     return value
 
 
-def _float(env: dict[str, str], name: str, default: float, low: float) -> float:
-    raw = env.get(name, "").strip()
+def _float(env: dict[str, str], name: str, low: float, default: float | None = None) -> float:
+    raw = env.get(name, "").strip() or VARIABLES[name].default
     if not raw:
         return default
     try:
@@ -111,10 +255,10 @@ def _float(env: dict[str, str], name: str, default: float, low: float) -> float:
     return value
 
 
-def _zone(env: dict[str, str], name: str, default: str | None) -> str | None:
-    raw = env.get(name, "").strip()
+def _zone(env: dict[str, str], name: str) -> str | None:
+    raw = _text(env, name)
     if not raw:
-        return default
+        return None
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
@@ -122,10 +266,8 @@ def _zone(env: dict[str, str], name: str, default: str | None) -> str | None:
     return raw
 
 
-def _bool(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = (_text(env, name) or "").lower()
     if raw in ("1", "true", "yes", "on"):
         return True
     if raw in ("0", "false", "no", "off"):
@@ -140,74 +282,89 @@ def _names(raw: str | None) -> tuple[str, ...]:
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build the settings from ``env`` (default: the process environment)."""
     env = dict(os.environ if env is None else env)
-    schema = env.get("SYNC_SCHEMA", "").strip() or "orchestration"
+    schema = _text(env, "SYNC_SCHEMA")
     if not _IDENTIFIER.match(schema):
         raise ConfigError(f"SYNC_SCHEMA={schema!r} is not a plain SQL identifier")
-    app_schema = env.get("APP_SCHEMA", "").strip() or "sync_monitor"
+    app_schema = _text(env, "APP_SCHEMA")
     if not _IDENTIFIER.match(app_schema) or app_schema == schema:
         raise ConfigError(f"APP_SCHEMA={app_schema!r} must be a plain SQL identifier other than SYNC_SCHEMA")
-    redis_url = env.get("REDIS_URL", "").strip() or None
-    sqlite_path = Path(env.get("SQLITE_PATH", "").strip() or PROJECT_ROOT / "data" / "demo.sqlite3")
+    redis_url = _text(env, "REDIS_URL")
+    sqlite_path = Path(env.get("SQLITE_PATH", "").strip() or PROJECT_ROOT / VARIABLES["SQLITE_PATH"].default)
     return Settings(
-        database_url=env.get("DATABASE_URL", "").strip() or None,
+        database_url=_text(env, "DATABASE_URL"),
         sync_schema=schema,
         app_schema=app_schema,
         sqlite_path=sqlite_path.resolve(),
         redis_url=redis_url,
-        celery_broker_url=env.get("CELERY_BROKER_URL", "").strip() or redis_url,
-        refresh_seconds=_int(env, "REFRESH_SECONDS", 30, 2, 86400),
-        host=env.get("HOST", "").strip() or "127.0.0.1",
-        port=_int(env, "PORT", 8050, 1, 65535),
-        display_timezone=_zone(env, "DISPLAY_TIMEZONE", None),
-        data_timezone=_zone(env, "SYNC_TIMEZONE", "UTC") or "UTC",
-        demo_interval_seconds=_float(env, "DEMO_INTERVAL_SECONDS", 5.0, 0.2),
-        celery_queues=_names(env.get("CELERY_QUEUES")) or ("celery",),
-        health_refresh_seconds=_int(env, "HEALTH_REFRESH_SECONDS", 10, 2, 3600),
-        health_cache_seconds=_float(env, "HEALTH_CACHE_SECONDS", 5.0, 0.0),
-        health_timeout_seconds=_float(env, "HEALTH_TIMEOUT_SECONDS", 1.5, 0.1),
-        retry_task=env.get("RETRY_TASK", "").strip() or "sync_monitor.retry_sync",
-        retry_queue=env.get("RETRY_QUEUE", "").strip() or None,
-        retry_max_attempts=_int(env, "RETRY_MAX_ATTEMPTS", 3, 1, 100),
-        retry_bulk_limit=_int(env, "RETRY_BULK_LIMIT", 1000, 1, 100_000),
-        retry_stale_minutes=_int(env, "RETRY_STALE_MINUTES", 60, 1, 7 * 24 * 60),
-        retry_handlers=_names(env.get("RETRY_HANDLERS")),
-        auth_users_file=Path(users).resolve() if (users := env.get("AUTH_USERS_FILE", "").strip()) else None,
+        celery_broker_url=_text(env, "CELERY_BROKER_URL") or redis_url,
+        refresh_seconds=_int(env, "REFRESH_SECONDS", 2, 86400),
+        host=_text(env, "HOST"),
+        port=_int(env, "PORT", 1, 65535),
+        display_timezone=_zone(env, "DISPLAY_TIMEZONE"),
+        data_timezone=_zone(env, "SYNC_TIMEZONE"),
+        demo_interval_seconds=_float(env, "DEMO_INTERVAL_SECONDS", 0.2),
+        celery_queues=_names(_text(env, "CELERY_QUEUES")) or _names(VARIABLES["CELERY_QUEUES"].default),
+        health_refresh_seconds=_int(env, "HEALTH_REFRESH_SECONDS", 2, 3600),
+        health_cache_seconds=_float(env, "HEALTH_CACHE_SECONDS", 0.0),
+        health_timeout_seconds=_float(env, "HEALTH_TIMEOUT_SECONDS", 0.1),
+        retry_task=_text(env, "RETRY_TASK"),
+        retry_queue=_text(env, "RETRY_QUEUE"),
+        retry_max_attempts=_int(env, "RETRY_MAX_ATTEMPTS", 1, 100),
+        retry_bulk_limit=_int(env, "RETRY_BULK_LIMIT", 1, 100_000),
+        retry_stale_minutes=_int(env, "RETRY_STALE_MINUTES", 1, 7 * 24 * 60),
+        retry_handlers=_names(_text(env, "RETRY_HANDLERS")),
+        auth_users_file=Path(users).resolve() if (users := _text(env, "AUTH_USERS_FILE")) else None,
         auth_proxy_header=_header(env, "AUTH_PROXY_HEADER"),
-        secret_key=env.get("SECRET_KEY", "").strip() or None,
-        session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),
-        sign_in_max_failures=_int(env, "SIGN_IN_MAX_FAILURES", 5, 1, 1000),
-        sign_in_window_seconds=_int(env, "SIGN_IN_WINDOW_SECONDS", 900, 1, 86400),
-        alert_rules_file=Path(rules).resolve() if (rules := env.get("ALERT_RULES_FILE", "").strip()) else None,
-        alert_interval_seconds=_int(env, "ALERT_INTERVAL_SECONDS", 60, 5, 86400),
+        secret_key=_text(env, "SECRET_KEY"),
+        session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE"),
+        sign_in_max_failures=_int(env, "SIGN_IN_MAX_FAILURES", 1, 1000),
+        sign_in_window_seconds=_int(env, "SIGN_IN_WINDOW_SECONDS", 1, 86400),
+        alert_rules_file=Path(rules).resolve() if (rules := _text(env, "ALERT_RULES_FILE")) else None,
+        alert_interval_seconds=_int(env, "ALERT_INTERVAL_SECONDS", 5, 86400),
         alert_webhook_urls=_urls(env, "ALERT_WEBHOOK_URLS"),
         alert_slack_webhook_urls=_urls(env, "ALERT_SLACK_WEBHOOK_URLS"),
-        alert_email_to=_names(env.get("ALERT_EMAIL_TO")),
-        alert_email_from=env.get("ALERT_EMAIL_FROM", "").strip() or "sync-monitor@localhost",
-        alert_smtp_host=env.get("ALERT_SMTP_HOST", "").strip() or None,
-        alert_smtp_port=_int(env, "ALERT_SMTP_PORT", 25, 1, 65535),
-        alert_smtp_user=env.get("ALERT_SMTP_USER", "").strip() or None,
-        alert_smtp_password=env.get("ALERT_SMTP_PASSWORD") or None,
-        alert_smtp_starttls=_bool(env, "ALERT_SMTP_STARTTLS", False),
-        public_url=(env.get("PUBLIC_URL", "").strip().rstrip("/") or None),
-        demo_stopped_crms=_names(env.get("DEMO_STOPPED_CRMS")),
-        behind_proxy=_bool(env, "BEHIND_PROXY", False),
-        cache_seconds=_float(env, "CACHE_SECONDS", _int(env, "REFRESH_SECONDS", 30, 2, 86400) / 3, 0.0),
-        statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", 10.0, 0.0),
-        status_aliases=_aliases(env, "STATUS_ALIASES", "completed=success,in_progress=running"),
+        alert_email_to=_names(_text(env, "ALERT_EMAIL_TO")),
+        alert_email_from=_text(env, "ALERT_EMAIL_FROM"),
+        alert_smtp_host=_text(env, "ALERT_SMTP_HOST"),
+        alert_smtp_port=_int(env, "ALERT_SMTP_PORT", 1, 65535),
+        alert_smtp_user=_text(env, "ALERT_SMTP_USER"),
+        alert_smtp_password=env.get("ALERT_SMTP_PASSWORD") or None,  # not stripped: spaces may be part of it
+        alert_smtp_starttls=_bool(env, "ALERT_SMTP_STARTTLS"),
+        public_url=((_text(env, "PUBLIC_URL") or "").rstrip("/") or None),
+        demo_stopped_crms=_names(_text(env, "DEMO_STOPPED_CRMS")),
+        behind_proxy=_bool(env, "BEHIND_PROXY"),
+        cache_seconds=_float(env, "CACHE_SECONDS", 0.0, default=_int(env, "REFRESH_SECONDS", 2, 86400) / 3),
+        statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", 0.0),
+        status_aliases=_aliases(env, "STATUS_ALIASES"),
         beat_schema=_identifier(env, "BEAT_SCHEMA"),
-        max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
+        max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024, 64 * 1024 * 1024),
+        log_level=log_level(env),
+        web_concurrency=_int(env, "WEB_CONCURRENCY", 1, 256) if _text(env, "WEB_CONCURRENCY") else None,
+        web_threads=_int(env, "WEB_THREADS", 1, 1000),
+        forwarded_allow_ips=_text(env, "FORWARDED_ALLOW_IPS"),
     )
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level(env: dict[str, str] | None = None) -> str:
+    """LOG_LEVEL, checked (``app.py`` sets up logging with it before the other settings are read)."""
+    level = _text(dict(os.environ if env is None else env), "LOG_LEVEL").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 STATUS_CLASSES = ("running", "success", "failed", "partial")
 _STATUS_VALUE = re.compile(r"^[A-Za-z0-9_. -]{1,20}$")
 
 
-def _aliases(env: dict[str, str], name: str, default: str) -> tuple[tuple[str, str], ...]:
+def _aliases(env: dict[str, str], name: str) -> tuple[tuple[str, str], ...]:
     """``raw=class`` pairs, comma-separated: raw status values counted as one of the four classes."""
     raw = env.get(name)
     pairs = []
-    for part in _names(default if raw is None else raw):
+    for part in _names(VARIABLES[name].default if raw is None else raw):
         value, _, target = (piece.strip() for piece in part.partition("="))
         if not _STATUS_VALUE.match(value) or target not in STATUS_CLASSES:
             raise ConfigError(f"{name}: {part[:60]!r} is not raw=class with class one of {', '.join(STATUS_CLASSES)}")

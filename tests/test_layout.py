@@ -269,3 +269,33 @@ def test_rule3_the_readme_lists_every_route():
     listed = {(method, _normal(path)) for method, path in re.findall(r"`(GET|POST) (/[^`\s?]*)", section)}
     table = {(route.method, _normal(route.path)) for route in ROUTES} | {("GET", _normal(page.path)) for page in PAGES}
     assert listed == table
+
+
+def test_rule4_every_setting_once_in_config_and_in_the_readme():
+    from dashapp.config import VARIABLES
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([A-Z_]+)` \| (.*?) \| (.*) \|$", section, re.M)
+    documented = {name: (default, meaning) for name, default, meaning in rows}
+    assert len(rows) == len(documented)  # one row per variable
+    expected = {name: (v.shown or (f"`{v.default}`" if v.default is not None else "unset"), v.help)
+                for name, v in VARIABLES.items()}
+    assert documented == expected
+
+
+def test_rule4_settings_are_read_only_through_config():
+    """Only config.py reads the environment, and it reads every variable it lists."""
+    readers = []
+    for path in [*MODULES.values(), ROOT / "app.py", ROOT / "gunicorn.conf.py"]:
+        if path.name == "config.py" and path.parent.name == "dashapp":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert readers == []
+    from dashapp.config import VARIABLES
+
+    source = (ROOT / "dashapp" / "config.py").read_text()
+    reads = source.split("VARIABLES: dict[str, Variable] = {", 1)[1].split("\n}\n", 1)[1]
+    assert [name for name in VARIABLES if f'"{name}"' not in reads] == []
