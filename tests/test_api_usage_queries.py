@@ -9,7 +9,7 @@ import numpy
 import pytest
 
 from dashapp.recording import crm_calls as api_calls
-from queries.api_usage import breaker_states, breaker_summary, call_series, call_stats, rate_limits
+from queries.crm_api_usage import breaker_states, breaker_summary, call_series, call_stats, rate_limits
 from tests.conftest import empty_app_tables
 
 

@@ -20,7 +20,7 @@ from dashapp.alerts.config import AlertConfig
 from dashapp.config import Settings
 from dashapp.health import snapshot as health
 from queries import alerts as queries
-from queries import api_usage
+from queries import crm_api_usage
 from queries.schedules import crm_intervals
 
 HISTORY_DAYS = 30  # how far back the per-pair rules look for a pair's recent runs
@@ -210,9 +210,9 @@ def robust_z(value: float, history: list[float]) -> float | None:
 
 def rate_limit(ctx: Context) -> list[Finding]:
     rule = ctx.config["rate_limit"]
-    if not api_usage.migrated(ctx.engine):
+    if not crm_api_usage.migrated(ctx.engine):
         return []
-    limits = api_usage.rate_limits(ctx.engine, ctx.now - timedelta(hours=1), ctx.now)
+    limits = crm_api_usage.rate_limits(ctx.engine, ctx.now - timedelta(hours=1), ctx.now)
     found = []
     for row in limits.to_dict("records"):
         used, reset = row["percent_used"], row["reset_at"]
@@ -228,10 +228,10 @@ def rate_limit(ctx: Context) -> list[Finding]:
 
 def breaker_open(ctx: Context) -> list[Finding]:
     rule = ctx.config["breaker_open"]
-    if not api_usage.migrated(ctx.engine):
+    if not crm_api_usage.migrated(ctx.engine):
         return []
     start = ctx.now - timedelta(days=1)
-    summaries = api_usage.breaker_summary(api_usage.breaker_states(ctx.engine, start, ctx.now), start, ctx.now)
+    summaries = crm_api_usage.breaker_summary(crm_api_usage.breaker_states(ctx.engine, start, ctx.now), start, ctx.now)
     return [Finding("breaker_open", s["breaker"], rule["severity"],
                     f"circuit breaker {s['breaker']} ({display.crm_name(s['crm_source'])}) is OPEN after "
                     f"{s['failure_count']} failures", float(s["failure_count"]))

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from dashapp import display
 from dashapp.payloads.result_cache import shared
-from queries import api_usage
+from queries import crm_api_usage
 
 NOT_MIGRATED = "the app's own tables do not exist yet: run `python app.py db upgrade`"
 WARN_PERCENT, CRITICAL_PERCENT = 80.0, 95.0
@@ -29,10 +29,10 @@ def level(percent_used: float | None) -> str:
 def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
     base = {"start": display.iso_utc(start), "end": display.iso_utc(now)}
-    if not api_usage.migrated(engine):
+    if not crm_api_usage.migrated(engine):
         return {**base, "endpoints": [], "series": [], "note": NOT_MIGRATED}
-    stats = api_usage.call_stats(engine, start, now)
-    series = api_usage.call_series(engine, start, now, "minute" if hours <= 2 else "hour")
+    stats = crm_api_usage.call_stats(engine, start, now)
+    series = crm_api_usage.call_series(engine, start, now, "minute" if hours <= 2 else "hour")
     return {
         **base,
         "endpoints": [{
@@ -52,9 +52,9 @@ def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
 @shared("rate_limits")
 def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
-    if not api_usage.migrated(engine):
+    if not crm_api_usage.migrated(engine):
         return {"limits": [], "history": [], "note": NOT_MIGRATED}
-    frame = api_usage.rate_limits(engine, start, now)
+    frame = crm_api_usage.rate_limits(engine, start, now)
     limits = [{
         "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "endpoint": r["endpoint"],
         "limit": None if r["rate_limit"] is None or r["rate_limit"] != r["rate_limit"] else int(r["rate_limit"]),
@@ -63,7 +63,7 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
         "reset_at": display.iso_utc(r["reset_at"]), "seen_at": display.iso_utc(r["seen_at"]),
         "throttled": int(r["throttled"]),
     } for r in frame.to_dict("records")]
-    history = api_usage.remaining_series(engine, start, now)
+    history = crm_api_usage.remaining_series(engine, start, now)
     return {
         "limits": sorted(limits, key=lambda x: -(x["percent_used"] or -1)),
         "history": [{"at": display.iso_utc(r["period"]), "crm_source": r["crm_source"], "endpoint": r["endpoint"],
@@ -74,9 +74,9 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
 @shared("circuit_breakers")
 def breaker_list(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
-    if not api_usage.migrated(engine):
+    if not crm_api_usage.migrated(engine):
         return {"breakers": [], "note": NOT_MIGRATED}
-    summaries = api_usage.breaker_summary(api_usage.breaker_states(engine, start, now), start, now)
+    summaries = crm_api_usage.breaker_summary(crm_api_usage.breaker_states(engine, start, now), start, now)
     return {"breakers": [{
         "breaker": s["breaker"], "crm_source": s["crm_source"], "name": display.crm_name(s["crm_source"]),
         "state": s["state"], "failure_count": s["failure_count"],

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.payloads.history_params import to_search
 from queries import failed_operations, outcomes, run_detail
-from queries.api_usage import migrated
+from queries.crm_api_usage import migrated
 from queries.error_classes import error_class, search_text
 from queries.history import history_row
 

@@ -21,7 +21,7 @@ from dashapp.web.api import dashboard, export, metrics
 from dashapp.web.api import failed as failed_api
 from dashapp.web.api import runs as run_api
 from dashapp.web.pages import alerts as alerts_page
-from dashapp.web.pages import api_usage as api_usage_page
+from dashapp.web.pages import crm_api_usage as crm_api_usage_page
 from dashapp.web.pages import errors as errors_page
 from dashapp.web.pages import failed as failed_page
 from dashapp.web.pages import health as health_page
@@ -57,7 +57,7 @@ PAGES: tuple[Page, ...] = (
     Page("/history", history_page, "History", "History"),
     Page("/performance", performance_page, "Performance", "Performance"),
     Page("/errors", errors_page, "Errors", "Errors"),
-    Page("/api-usage", api_usage_page, "API usage", "API usage"),
+    Page("/api-usage", crm_api_usage_page, "API usage", "API usage"),
     Page("/failed", failed_page, "Failed ops", "Failed operations"),
     Page("/alerts", alerts_page, "Alerts", "Alerts"),
     Page("/health", health_page, "Health", "Health"),

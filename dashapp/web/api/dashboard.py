@@ -13,9 +13,8 @@ from flask import jsonify, request
 from dashapp import runtime
 from dashapp.auth import disclosure
 from dashapp.health import snapshot as health
-from dashapp.payloads import crm_api_usage as api_usage_payloads
+from dashapp.payloads import crm_api_usage, history_params
 from dashapp.payloads import dashboard as payloads
-from dashapp.payloads import history_params
 from dashapp.web.api.params import int_param
 from queries._sql import utc_now
 from queries.recent_syncs import MAX_LIMIT
@@ -45,16 +44,16 @@ def errors():
 
 
 def api_stats():
-    return jsonify(api_usage_payloads.api_stats(runtime.engine(), int_param("hours", 24, 1, 24 * 90), utc_now()))
+    return jsonify(crm_api_usage.api_stats(runtime.engine(), int_param("hours", 24, 1, 24 * 90), utc_now()))
 
 
 def rate_limits():
-    return jsonify(api_usage_payloads.rate_limit_list(runtime.engine(), int_param("hours", 24, 1, 24 * 90),
+    return jsonify(crm_api_usage.rate_limit_list(runtime.engine(), int_param("hours", 24, 1, 24 * 90),
                                                       utc_now()))
 
 
 def circuit_breakers():
-    return jsonify(api_usage_payloads.breaker_list(runtime.engine(), int_param("hours", 24, 1, 24 * 90), utc_now()))
+    return jsonify(crm_api_usage.breaker_list(runtime.engine(), int_param("hours", 24, 1, 24 * 90), utc_now()))
 
 
 def system_health():

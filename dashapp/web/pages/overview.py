@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashapp import display, runtime
 from dashapp.auth import disclosure
 from dashapp.health import snapshot as health
-from dashapp.payloads import crm_api_usage as api_usage_payloads
+from dashapp.payloads import crm_api_usage
 from dashapp.payloads import dashboard as payloads
 from dashapp.payloads.card_links import card_links
 from dashapp.web import ids
@@ -88,7 +88,7 @@ def _cards(engine, now: datetime) -> list[dbc.Col]:
     stats = payloads.stats(engine, now)  # maybe shared: its links use the moment it was computed at
     counted_at = datetime.fromisoformat(stats["timestamp"].replace("Z", "+00:00"))
     return overview_cards(stats["overview"],
-                          api_usage_payloads.tightest(api_usage_payloads.rate_limit_list(engine, 1, now)), counted_at)
+                          crm_api_usage.tightest(crm_api_usage.rate_limit_list(engine, 1, now)), counted_at)
 
 
 @callback(

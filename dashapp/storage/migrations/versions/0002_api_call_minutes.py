@@ -1,5 +1,5 @@
 """Per-minute and per-hour rollups of API calls with a latency histogram, kept by the writer, so
-windows of hours and days read thousands of rows instead of millions (bench/api_usage_bench.py).
+windows of hours and days read thousands of rows instead of millions (bench/crm_api_usage_bench.py).
 
 Revision ID: 0002
 """

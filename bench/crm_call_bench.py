@@ -1,6 +1,6 @@
 """The cost of record_api_call at the call site, and that nothing is lost at shutdown.
 
-    python -m bench.api_call_bench [--calls 200000] [--database-url postgresql://...]
+    python -m bench.crm_call_bench [--calls 200000] [--database-url postgresql://...]
 
 Times N calls (with rate-limit headers, as the hooks pass them) on the caller's thread, then
 closes the writer and counts the rows that reached the database. Default database: a temporary

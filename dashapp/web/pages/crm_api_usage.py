@@ -1,6 +1,6 @@
 """API usage (``/api-usage``): CRM API calls, rate limits and circuit breakers.
 
-Everything: ``dashapp.payloads.crm_api_usage`` -> ``queries.api_usage``; served as /api/api-stats,
+Everything: ``dashapp.payloads.crm_api_usage`` -> ``queries.crm_api_usage``; served as /api/api-stats,
 /api/rate-limits and /api/circuit-breakers. The reset countdowns tick in the browser.
 """
 
@@ -13,7 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from dashapp import display, runtime
-from dashapp.payloads import crm_api_usage as api_usage_payloads
+from dashapp.payloads import crm_api_usage
 from dashapp.web import ids
 from dashapp.web.components import figures, panel_note
 from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
@@ -130,9 +130,9 @@ def refresh_api_usage(_ticks, _clicks, hours, previous, zone):
     now = utc_now()
     hours = int(hours) if str(hours).isdigit() and int(hours) in WINDOWS else 24
     engine = runtime.engine()
-    stats, stats_error = panel_note.load(CALLS, lambda: api_usage_payloads.api_stats(engine, hours, now))
-    limits, limits_error = panel_note.load(LIMITS, lambda: api_usage_payloads.rate_limit_list(engine, hours, now))
-    breakers, breakers_error = panel_note.load(BREAKERS, lambda: api_usage_payloads.breaker_list(engine, hours, now))
+    stats, stats_error = panel_note.load(CALLS, lambda: crm_api_usage.api_stats(engine, hours, now))
+    limits, limits_error = panel_note.load(LIMITS, lambda: crm_api_usage.rate_limit_list(engine, hours, now))
+    breakers, breakers_error = panel_note.load(BREAKERS, lambda: crm_api_usage.breaker_list(engine, hours, now))
     errors = {LIMITS: limits_error, BREAKERS: breakers_error, CALLS: stats_error}
     loaded = panel_note.loaded_before(previous)
     if all(errors.values()):  # the database is down: the banner says so

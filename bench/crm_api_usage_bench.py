@@ -1,7 +1,7 @@
 """The API page's queries on N recorded API calls (default 10,000,000 over 30 days), each beside
 its floor (the same SQL straight through psycopg2). Target: p95 at most 150 ms.
 
-    python -m bench.api_usage_bench [--rows 10000000] [--reuse] [--repeat 7]
+    python -m bench.crm_api_usage_bench [--rows 10000000] [--reuse] [--repeat 7]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bench.history_bench import Recorder, p95, with_floor
 from dashapp.storage import migrate
 from dashapp.storage.db import postgres_engine
 from queries._sql import utc_now
-from queries.api_usage import breaker_states, call_series, call_stats, rate_limits, remaining_series
+from queries.crm_api_usage import breaker_states, call_series, call_stats, rate_limits, remaining_series
 
 _FILL = """
 INSERT INTO sync_monitor.api_calls (called_at, crm_source, endpoint, method, status_code, duration_ms, retries,
