@@ -1,4 +1,4 @@
-"""The JSON routes: shapes of shared/reference/json-api.md, numbers from rows the test wrote."""
+"""The JSON routes: shapes of docs/json-api.md, numbers from rows the test wrote."""
 
 from __future__ import annotations
 

@@ -299,3 +299,12 @@ def test_rule4_settings_are_read_only_through_config():
     source = (ROOT / "dashapp" / "config.py").read_text()
     reads = source.split("VARIABLES: dict[str, Variable] = {", 1)[1].split("\n}\n", 1)[1]
     assert [name for name in VARIABLES if f'"{name}"' not in reads] == []
+
+
+def test_the_repository_stands_alone():
+    """Comments point at docs/, never at material outside the repository."""
+    outside = [f"{path.relative_to(ROOT)}" for top in ("dashapp", "queries", "tests", "bench", "scripts")
+               for path in (ROOT / top).rglob("*.py") if "shared/reference" in path.read_text()
+               and path.name != "test_layout.py"]
+    assert outside == [] and "shared/reference" not in (ROOT / "README.md").read_text()
+    assert (ROOT / "docs" / "sync-tables.md").exists() and (ROOT / "docs" / "json-api.md").exists()

@@ -1,7 +1,7 @@
 """The numbers behind the overview, as the JSON the API serves and the page renders.
 
 Each function runs the query functions from ``queries/`` and shapes their DataFrames into the
-structures of shared/reference/json-api.md. The page feeds the same records to its cards and
+structures of docs/json-api.md. The page feeds the same records to its cards and
 grid, so the screen and ``/api/...`` cannot disagree.
 """
 

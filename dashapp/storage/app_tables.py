@@ -1,5 +1,5 @@
 """The app's own tables (never the user's), in APP_SCHEMA (default ``sync_monitor``; plain
-tables on SQLite). Written by ``dashapp/migrations`` (``python app.py db upgrade``); these Core
+tables on SQLite). Written by ``dashapp/storage/migrations`` (``python app.py db upgrade``); these Core
 definitions are what the writers and readers use. Times are naive UTC.
 """
 
@@ -147,7 +147,7 @@ alert_notifications = Table(
     Column("sent_at", DateTime()),
 )
 
-# One row per user whose sessions were ended (dashapp/session_generation.py, without Redis).
+# One row per user whose sessions were ended (dashapp/auth/session_generation.py, without Redis).
 session_generations = Table(
     "session_generations", metadata,
     Column("user_name", String(100), primary_key=True),

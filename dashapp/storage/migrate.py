@@ -1,5 +1,5 @@
 """``python app.py db upgrade`` / ``db current``: the app's own schema, by Alembic migrations in
-``dashapp/migrations``. Never touches the user's schema. On PostgreSQL it needs a role that may
+``dashapp/storage/migrations``. Never touches the user's schema. On PostgreSQL it needs a role that may
 create the schema (once); the app itself then only reads and writes its own tables."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
 
 
 def head() -> str | None:
-    """The newest revision in dashapp/migrations."""
+    """The newest revision in dashapp/storage/migrations."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()

@@ -1,4 +1,4 @@
-"""The user's two tables, column for column as ``shared/reference/sync-tables.md`` gives them.
+"""The user's two tables, column for column as ``docs/sync-tables.md`` gives them.
 
 Sync Monitor's pages only read them, with the SQL in ``queries/``. These definitions serve the
 writers: the recorder (``dashapp.recording.recorder``), the embedded demo, the tests and the benchmarks.
