@@ -1,13 +1,12 @@
-"""The errors every layer raises or shows: a bad parameter (a 400 naming it, see
-``dashapp.web.http_errors``) and the first line of a database error."""
+"""The errors every layer raises or shows: a bad parameter (``queries._sql.BadParameter``, the one
+typed error, answered with a 400 naming it by ``dashapp.web.http_errors``) and the first line of a
+database error."""
 
 from __future__ import annotations
 
+from queries._sql import BadParameter
 
-class BadParameter(ValueError):
-    def __init__(self, name: str, problem: str) -> None:
-        self.name = name
-        super().__init__(f"{name}: {problem}")
+__all__ = ["BadParameter", "error_line"]
 
 
 def error_line(exc: BaseException) -> str:

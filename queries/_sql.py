@@ -133,8 +133,23 @@ def app_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-class FilterError(ValueError):
-    """A filter or sort that cannot be applied; the message says which and why."""
+class BadParameter(ValueError):
+    """The one typed error for a bad parameter (URL, export, API, grid model): ``name`` says which
+    parameter and ``problem`` why. The routes answer it with a 400, the pages with a message."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+        super().__init__(f"{name}: {problem}")
+
+
+class FilterError(BadParameter):
+    """A filter or sort that cannot be applied, raised as ``FilterError("sort: why")``: a BadParameter
+    named by the text before the first colon."""
+
+    def __init__(self, message: str) -> None:
+        name, _, problem = message.partition(": ")
+        super().__init__(name, problem)
 
 
 MAX_CHOICES = 200  # values in one IN list

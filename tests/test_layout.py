@@ -13,12 +13,12 @@ import dash
 ROOT = Path(__file__).resolve().parent.parent
 
 # Rule 1: each package's layer; a module imports only from lower layers or its own package.
-# ``base`` is what every layer may use: the settings, the running app's engine, the errors every
-# layer raises, and display helpers with no imports of ours.
+# ``base`` is what every layer above queries/ may use: the settings, the running app's engine, the
+# errors every layer raises (BadParameter itself lives in queries/), and display helpers.
 BASE = {"dashapp", "dashapp.config", "dashapp.runtime", "dashapp.errors", "dashapp.display"}
 LAYERS = {
-    "base": 0,
-    "queries": 1,
+    "queries": 0,  # imports nothing of dashapp
+    "base": 1,
     "dashapp.storage": 2,
     "dashapp.recording": 3,
     "dashapp.auth": 4,

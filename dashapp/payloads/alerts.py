@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.alerts.config import DEFAULTS, SEVERITIES
 from dashapp.errors import BadParameter
-from dashapp.payloads.history_params import values
+from dashapp.payloads.history_params import AGES, values
 from dashapp.payloads.result_cache import shared
 from queries import alerts as queries
 from queries._sql import app_tables_exist
@@ -29,7 +29,6 @@ def firing_counts(engine: Engine) -> dict[str, int]:
     return queries.firing_count(engine)
 
 
-AGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 
 
 def alert_filter(args: Mapping[str, list[str]], now: datetime) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from dashapp import display
 from dashapp.errors import BadParameter
-from dashapp.payloads.history_params import MAX_VALUES, values
+from dashapp.payloads.history_params import AGES, MAX_VALUES, values
 from queries import failed_operations as queries
 from queries.failed_operations import STATES, OperationFilter
 
@@ -22,7 +22,6 @@ READ_ONLY_NOTE = ("read-only: the app's own tables do not exist yet, so these ar
                   "straight from sync_history; run `python app.py db upgrade` to turn on retries, their "
                   "attempts and the audit log")
 
-AGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 DEFAULT_AGE = "7d"
 
 
