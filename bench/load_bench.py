@@ -37,7 +37,7 @@ from sqlalchemy import create_engine, text
 from bench.fill import database_url, fill, set_recommended_indexes
 from dashapp.storage import migrate
 from dashapp.storage.db import postgres_engine, psycopg2_url
-from tests.services import PostgresServer, RedisServer, free_port
+from tests.support.services import PostgresServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 REFRESH_SECONDS = 10

@@ -102,7 +102,7 @@ DEPLOYED_TIMEZONE = "Europe/Berlin"
 @pytest.fixture(scope="session")
 def deployed_url(postgres_url: str) -> Iterator[str]:
     """A second database holding exactly the user's tables as the warehouse's migrations deploy
-    them (tests/deployed_shape.py): timestamptz, plain crontab names, beat's tables."""
+    them (tests/support/deployed_shape.py): timestamptz, plain crontab names, beat's tables."""
     from tests import deployed_shape
 
     with test_database(make_url(postgres_url).database + "_deployed", DEPLOYED_TIMEZONE, deployed_shape.create) as url:
@@ -146,7 +146,7 @@ def dash_app():
     """The process's one Dash app; each test points it at its own engine with ``use_engine``."""
     from dashapp.web.app_factory import build_app
 
-    # CACHE_SECONDS=0: tests write rows and read them back at once (tests/test_result_cache.py turns it on)
+    # CACHE_SECONDS=0: tests write rows and read them back at once (tests/payloads/test_result_cache.py turns it on)
     settings = load_settings({"REFRESH_SECONDS": "2", "SECRET_KEY": "tests-sign-cookies-with-this",
                               "CACHE_SECONDS": "0"})
     return build_app(settings, engine=None)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from dashapp.storage.app_tables import api_calls, breaker_events
 from dashapp.storage.sync_tables import sync_history
 from queries._sql import utc_now
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs, insert_schedules
+from tests.support.rows import Run, insert_runs, insert_schedules
 
 M = timedelta(minutes=1)
 

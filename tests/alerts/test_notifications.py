@@ -21,7 +21,7 @@ from dashapp.config import load_settings
 from dashapp.storage.app_tables import alert_notifications
 from queries._sql import utc_now
 from tests.conftest import closed_port, empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support.rows import Run, insert_runs
 
 M = timedelta(minutes=1)
 
@@ -185,7 +185,7 @@ def test_the_beat_task_and_the_cron_command_evaluate(pg_engine, postgres_url, re
     from pathlib import Path
 
     from dashapp.storage.app_tables import alerts as alert_table
-    from tests.celery_worker import celery_worker
+    from tests.support.celery_worker import celery_worker
 
     empty_app_tables(pg_engine)
     now = utc_now()
@@ -203,7 +203,7 @@ def test_the_beat_task_and_the_cron_command_evaluate(pg_engine, postgres_url, re
             time.sleep(0.3)
     assert found == ["error_rate", "success_rate"]
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "DATABASE_URL": postgres_url, "SQLITE_PATH": str(tmp_path / "x.db")}
     checked = subprocess.run([sys.executable, "app.py", "alerts", "check"], cwd=root, env=env, capture_output=True,
                              text=True, timeout=60)

@@ -18,9 +18,9 @@ from dashapp.auth.users import UsersFileError, add_user, parse_users
 from dashapp.config import load_settings
 from queries import failed_operations as queries
 from queries._sql import utc_now
-from tests.callbacks import callback_body
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support.callbacks import callback_body
+from tests.support.rows import Run, insert_runs
 
 PASSWORD = "correct horse battery"
 

@@ -2,7 +2,7 @@
 started, the Celery worker killed mid-task, and a table locked past the statement timeout. No fault
 may give a 500, hang a page, or lose an alert or a queued retry.
 
-PostgreSQL and Redis here are servers of the test's own (tests/services.py), so stopping them
+PostgreSQL and Redis here are servers of the test's own (tests/support/services.py), so stopping them
 leaves the machine's shared services alone.
 """
 
@@ -29,12 +29,12 @@ from dashapp.storage.db import postgres_engine, psycopg2_url
 from dashapp.storage.sync_tables import metadata
 from queries import failed_operations
 from queries._sql import utc_now
-from tests.celery_worker import celery_worker
 from tests.conftest import empty_app_tables, need
-from tests.rows import M, Run, edge_case_runs, expected_overview, insert_runs, insert_schedules
-from tests.services import PostgresServer, RedisServer
-from tests.test_health import AMQP_URL
-from tests.test_overview_browser import cards_show
+from tests.health.test_health import AMQP_URL
+from tests.support.celery_worker import celery_worker
+from tests.support.rows import M, Run, edge_case_runs, expected_overview, insert_runs, insert_schedules
+from tests.support.services import PostgresServer, RedisServer
+from tests.web.test_overview_browser import cards_show
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 
@@ -176,7 +176,8 @@ def test_a_celery_worker_killed_mid_retry_loses_nothing(pg_engine, postgres_url,
     waiting = insert_runs(pg_engine, [Run("retrytest", "contacts", "failed", 58 * M, 57 * M, error="HTTPError: 503",
                                           configuration={"records": 6})], utc_now())[0].id
 
-    with celery_worker(AMQP_URL, queue, DATABASE_URL=postgres_url, RETRY_HANDLERS="tests.retry_handlers") as name:
+    with celery_worker(AMQP_URL, queue, DATABASE_URL=postgres_url,
+                       RETRY_HANDLERS="tests.support.retry_handlers") as name:
         assert retries.retry(pg_engine, settings, [held], "alice").queued == [held]
         state_becomes(pg_engine, held, "running")
         assert client.get("/api/system-health").get_json()["celery"]["active_workers"] == 1
@@ -189,7 +190,7 @@ def test_a_celery_worker_killed_mid_retry_loses_nothing(pg_engine, postgres_url,
         assert operation(pg_engine, waiting)["state"] == "queued"
 
     gate.touch()
-    with celery_worker(AMQP_URL, queue, DATABASE_URL=postgres_url, RETRY_HANDLERS="tests.retry_handlers"):
+    with celery_worker(AMQP_URL, queue, DATABASE_URL=postgres_url, RETRY_HANDLERS="tests.support.retry_handlers"):
         for sync_id, records in ((held, 4), (waiting, 6)):  # both run on the new worker
             row = state_becomes(pg_engine, sync_id, "resolved")
             assert row["attempts"] == 1
@@ -273,7 +274,7 @@ def test_the_statement_timeout_comes_from_the_environment(postgres_url):
 
 def test_a_locked_breaker_table_times_out_one_api_usage_panel(dash_app, use_engine, postgres_url, pg_engine):
     """The API usage page's refresh, posted as the browser does: breakers time out, the rest loads."""
-    from tests.callbacks import callback_body
+    from tests.support.callbacks import callback_body
 
     engine = postgres_engine(postgres_url, "orchestration", statement_timeout_seconds=1)
     empty_app_tables(engine)

@@ -17,10 +17,10 @@ from dashapp.config import load_settings
 from dashapp.health import probes as health_probes
 from dashapp.health import snapshot as health
 from dashapp.storage.db import postgres_engine
-from tests.celery_worker import celery_worker
 from tests.conftest import closed_port, need
+from tests.support.celery_worker import celery_worker
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOUND = 2.5  # seconds: the health callback's promise (2 s) plus scheduling slack on 2 cores
 
 

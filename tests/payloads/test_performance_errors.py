@@ -23,7 +23,7 @@ from queries.performance import (
     success_rate_from,
     throughput_from,
 )
-from tests.rows import Run, history_runs, insert_runs
+from tests.support.rows import Run, history_runs, insert_runs
 
 
 def day(run: Run, now) -> str:

@@ -13,7 +13,7 @@ import pytest
 from dashapp.payloads import result_cache
 from queries._sql import utc_now
 from tests.conftest import closed_port
-from tests.rows import edge_case_runs, expected_overview, insert_runs
+from tests.support.rows import edge_case_runs, expected_overview, insert_runs
 
 
 def test_many_viewers_cost_one_query_per_window_in_redis(dash_app, use_engine, pg_engine, redis_url):
@@ -101,7 +101,7 @@ def _without_now(payload: dict) -> dict:
                                        ("/api/errors?days=7", "errors")])
 def test_the_performance_and_errors_pages_are_shared_too(dash_app, use_engine, pg_engine, redis_url, path, name):
     """Through Redis and back the answer is the one computed straight from the database."""
-    from tests.rows import history_runs
+    from tests.support.rows import history_runs
 
     insert_runs(pg_engine, [*edge_case_runs(), *history_runs()], utc_now())
     client = dash_app.server.test_client()

@@ -16,7 +16,7 @@ from dashapp.storage.app_tables import failed_operations, operation_attempts
 from queries import failed_operations as queries
 from queries._sql import FilterError, utc_now
 from tests.conftest import closed_port, empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support.rows import Run, insert_runs
 
 H = timedelta(hours=1)
 

@@ -12,7 +12,7 @@ from dashapp.storage.sync_tables import sync_history
 from queries._sql import utc_now
 from queries.choices import distinct_values
 from queries.history import FilterError, HistoryFilter, history_count, history_page, history_row, history_rows
-from tests.rows import Run, history_runs, insert_runs
+from tests.support.rows import Run, history_runs, insert_runs
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from queries.crm_status import crm_status
 from queries.outcomes import success_rate
 from queries.overview import overview_counts
 from queries.recent_syncs import recent_syncs
-from tests.rows import (
+from tests.support.rows import (
     H,
     M,
     Run,

@@ -1,5 +1,5 @@
 """Retries through a real Celery worker (Redis broker) against the test PostgreSQL database: the
-worker runs ``sync_monitor.retry_sync`` with the handlers of tests/retry_handlers.py and records
+worker runs ``sync_monitor.retry_sync`` with the handlers of tests/support/retry_handlers.py and records
 the new run through the recorder; the console's state follows it."""
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dashapp.storage.db import postgres_engine
 from dashapp.storage.sync_tables import sync_history
 from queries import failed_operations as queries
 from queries._sql import utc_now
-from tests.celery_worker import celery_worker
 from tests.conftest import closed_port, empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support.celery_worker import celery_worker
+from tests.support.rows import Run, insert_runs
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def settings(pg_engine, postgres_url, redis_url, queue):
 
 @pytest.fixture
 def worker(settings, postgres_url, redis_url, queue):
-    with celery_worker(redis_url, queue, DATABASE_URL=postgres_url, RETRY_HANDLERS="tests.retry_handlers") as name:
+    with celery_worker(redis_url, queue, DATABASE_URL=postgres_url,
+                       RETRY_HANDLERS="tests.support.retry_handlers") as name:
         yield name
 
 

@@ -9,8 +9,8 @@ import logging
 
 from dashapp.web import ids
 from queries import failed_operations as queries
-from tests.callbacks import callback_body
 from tests.security.conftest import PASSWORD, sign_in
+from tests.support.callbacks import callback_body
 
 TYPED_PASSWORD = "hunter2-typed-into-the-name-field"
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from queries import failed_operations as queries
 from queries._sql import utc_now
-from tests.callbacks import callback_body
-from tests.rows import Run, insert_runs
 from tests.security.conftest import sign_in
+from tests.support.callbacks import callback_body
+from tests.support.rows import Run, insert_runs
 
 
 def confirm(client, dash_app, pending: dict) -> str:

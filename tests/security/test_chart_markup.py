@@ -10,8 +10,8 @@ from datetime import timedelta
 from dashapp.web import ids
 from dashapp.web.components import figures
 from queries._sql import utc_now
-from tests.rows import Run, insert_runs
 from tests.security.conftest import call
+from tests.support.rows import Run, insert_runs
 
 LINK = '<a href="https://evil.example">x</a>'
 IMG = "<img src=x onerror=alert(1)>"

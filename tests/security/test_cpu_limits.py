@@ -11,8 +11,8 @@ import pytest
 
 from dashapp.payloads import history_params
 from dashapp.web import ids
-from tests.callbacks import callback_body, history_grid_body
 from tests.security.conftest import PASSWORD, sign_in
+from tests.support.callbacks import callback_body, history_grid_body
 
 MANY = [f"crm{n}" for n in range(100_000)]
 FAST = 1.0  # seconds; the old code took tens of seconds on these

@@ -10,9 +10,9 @@ import redis
 
 from queries import failed_operations as queries
 from queries._sql import utc_now
-from tests.callbacks import callback_body
-from tests.rows import Run, insert_runs
 from tests.security.conftest import sign_in
+from tests.support.callbacks import callback_body
+from tests.support.rows import Run, insert_runs
 
 EVIL = [{"Origin": "https://evil.example"}, {"Origin": "null"}, {"Origin": "http://localhost.evil.example"},
         {"Sec-Fetch-Site": "cross-site"}]

@@ -11,7 +11,7 @@ import zipfile
 from datetime import timedelta
 
 from queries._sql import utc_now
-from tests.rows import Run, insert_runs
+from tests.support.rows import Run, insert_runs
 
 FORMULAS = ['=HYPERLINK("//e.x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
 SAFE = ["hubspot", "x=1", " =not first", "'already quoted"]

@@ -14,9 +14,9 @@ from sqlalchemy import text
 from dashapp import runtime
 from dashapp.alerts import evaluation as alerts
 from queries._sql import utc_now
-from tests.browser_steps import sign_in
-from tests.rows import Run, insert_runs
 from tests.security.conftest import PASSWORD
+from tests.support.browser_steps import sign_in
+from tests.support.rows import Run, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 

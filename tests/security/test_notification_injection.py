@@ -9,9 +9,9 @@ from datetime import timedelta
 from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
 from queries._sql import utc_now
+from tests.alerts.test_notifications import hooks, mailbox  # noqa: F401 - the fixtures
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs
-from tests.test_alert_notifications import hooks, mailbox  # noqa: F401 - the fixtures
+from tests.support.rows import Run, insert_runs
 
 SLACK_CRM = "<!channel> <https://evil.example|Re-auth>"
 MAIL_CRM = "x\r\nBcc: evil@evil.example"

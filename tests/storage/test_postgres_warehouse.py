@@ -20,9 +20,9 @@ from dashapp.payloads import dashboard as payloads
 from dashapp.storage.db import postgres_engine, psycopg2_url
 from queries._sql import utc_now
 from queries.overview import overview_counts
-from tests.rows import edge_case_runs, expected_overview, insert_runs
+from tests.support.rows import edge_case_runs, expected_overview, insert_runs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_timestamptz_columns_give_the_same_numbers(postgres_url):

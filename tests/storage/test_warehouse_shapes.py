@@ -23,11 +23,11 @@ from dashapp.web.routes import ROUTES
 from queries.crm_status import crm_status
 from queries.overview import overview_counts
 from queries.schedules import crm_intervals
-from tests import deployed_shape
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support import deployed_shape
+from tests.support.rows import Run, insert_runs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 M, H = timedelta(minutes=1), timedelta(hours=1)
 
 

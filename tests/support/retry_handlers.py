@@ -1,4 +1,4 @@
-"""Retry handlers the tests' Celery workers load (RETRY_HANDLERS=tests.retry_handlers). What a
+"""Retry handlers the tests' Celery workers load (RETRY_HANDLERS=tests.support.retry_handlers). What a
 handler does comes from the failed run's configuration, which the test writes:
 ``{"records": 7}`` succeeds with 7 records, ``{"fail": "message"}`` raises it again,
 ``{"partial": "reason"}`` ends partial, ``{"sleep": s}`` takes that long first, ``{"gate": path}``

@@ -37,7 +37,7 @@ class Run:
 
 
 def deployed(engine: Engine) -> bool:
-    """Whether ``engine`` holds the tables as the warehouse deploys them (tests/deployed_shape.py)."""
+    """Whether ``engine`` holds the tables as the warehouse deploys them (tests/support/deployed_shape.py)."""
     from queries.table_shape import shape
 
     return shape(engine).has("sync_schedule", "source_key")
@@ -68,7 +68,7 @@ def insert_runs(engine: Engine, runs: list[Run], now: datetime) -> list[Run]:
 def insert_schedules(engine: Engine, schedules: list[dict], now: datetime) -> None:
     """``schedules``: column values, with ``last_run``/``next_run`` given as UTC datetimes. In
     the deployed shape the crontab fields lose their ``crontab_`` prefix and ``last_run`` and
-    ``next_run``, which it has not, are left out (beat's tables hold them: tests/deployed_shape.py)."""
+    ``next_run``, which it has not, are left out (beat's tables hold them: tests/support/deployed_shape.py)."""
     if deployed(engine):
         from tests import deployed_shape
 

@@ -21,9 +21,9 @@ from dashapp.alerts import evaluation as alerts
 from dashapp.auth.users import add_user
 from queries._sql import utc_now
 from queries.alerts import alert_list
-from tests.browser_steps import sign_in
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs, insert_schedules
+from tests.support.browser_steps import sign_in
+from tests.support.rows import Run, insert_runs, insert_schedules
 
 M = timedelta(minutes=1)
 PASSWORD = "correct horse battery"

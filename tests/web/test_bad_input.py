@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from dashapp.auth import users as auth
 from queries._sql import utc_now
-from tests.callbacks import callback_body, history_grid_body
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support.callbacks import callback_body, history_grid_body
+from tests.support.rows import Run, insert_runs
 
 HOSTILE = ["", " ", "-1", "0", "1", "7", "365", "366", "99999999999999999999", "-99999999999999999999", "1e3",
            "NaN", "inf", "0x10", "1.5", "' OR 1=1 --", "'; DROP TABLE orchestration.sync_history; --", "\x00",

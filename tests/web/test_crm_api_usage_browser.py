@@ -13,7 +13,7 @@ from dashapp.recording import crm_calls as api_calls
 from dashapp.recording.circuit_breaker import OPEN, CircuitBreaker, CircuitOpenError
 from dashapp.storage.app_tables import api_calls as calls_table
 from tests.conftest import empty_app_tables
-from tests.test_api_calls import crm_server  # noqa: F401  (the local CRM server fixture)
+from tests.recording.test_crm_calls import crm_server  # noqa: F401  (the local CRM server fixture)
 
 
 @pytest.fixture

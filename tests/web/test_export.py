@@ -13,7 +13,7 @@ import pytest
 from dashapp.web.api import export
 from queries._sql import utc_now
 from queries.history import EXPORT_COLUMNS, HistoryFilter, history_rows
-from tests.rows import Run, history_runs, insert_runs
+from tests.support.rows import Run, history_runs, insert_runs
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from selenium.webdriver.common.keys import Keys
 from dashapp.auth.users import add_user
 from queries import failed_operations as queries
 from queries._sql import utc_now
-from tests.browser_steps import sign_in
-from tests.celery_worker import celery_worker
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support.browser_steps import sign_in
+from tests.support.celery_worker import celery_worker
+from tests.support.rows import Run, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 PASSWORD = "correct horse battery"
@@ -38,7 +38,7 @@ def console(dash_app, use_engine, pg_engine, postgres_url, redis_url, tmp_path):
         for h in (1, 2, 3)
     ] + [Run("hubspot", "deals", "failed", timedelta(hours=4), timedelta(hours=4) - timedelta(minutes=1),
              error="AuthenticationError: token expired")], utc_now())
-    with celery_worker(redis_url, queue, DATABASE_URL=postgres_url, RETRY_HANDLERS="tests.retry_handlers"):
+    with celery_worker(redis_url, queue, DATABASE_URL=postgres_url, RETRY_HANDLERS="tests.support.retry_handlers"):
         yield [int(r.id) for r in runs]
 
 

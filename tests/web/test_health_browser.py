@@ -7,8 +7,8 @@ import pytest
 
 from queries._sql import utc_now
 from tests.conftest import closed_port
-from tests.rows import edge_case_runs, expected_overview, insert_runs
-from tests.test_overview_browser import cards_show
+from tests.support.rows import edge_case_runs, expected_overview, insert_runs
+from tests.web.test_overview_browser import cards_show
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 

@@ -14,7 +14,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.keys import Keys
 
 from queries._sql import utc_now
-from tests.rows import Run, history_runs, insert_runs
+from tests.support.rows import Run, history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 

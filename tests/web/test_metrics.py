@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from dashapp.storage.app_tables import alerts
 from queries._sql import utc_now
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support.rows import Run, insert_runs
 
 M = timedelta(minutes=1)
 

@@ -10,7 +10,7 @@ import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 
 from queries._sql import utc_now
-from tests.rows import Run, history_runs, insert_runs
+from tests.support.rows import Run, history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 

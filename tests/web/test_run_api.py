@@ -15,7 +15,7 @@ from dashapp.recording.recorder import record_sync
 from queries import run_detail
 from queries._sql import utc_now
 from tests.conftest import call_writer
-from tests.rows import Run, insert_runs
+from tests.support.rows import Run, insert_runs
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from dashapp.recording.circuit_breaker import CircuitBreaker
 from dashapp.recording.recorder import record_sync
 from queries._sql import utc_now
 from tests.conftest import call_writer
-from tests.rows import Run, insert_runs
-from tests.test_history_browser import cell, wait_for
+from tests.support.rows import Run, insert_runs
+from tests.web.test_history_browser import cell, wait_for
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 ERROR = "HTTPError: 429 Client Error: Too Many Requests for url: https://api.hubapi.com/crm/v3/objects/contacts"

@@ -16,7 +16,7 @@ from dashapp.web.components import run_figures
 from queries._sql import utc_now
 from queries.history import history_count
 from queries.overview import overview_counts
-from tests.rows import Run, insert_runs
+from tests.support.rows import Run, insert_runs
 
 DAY = timedelta(hours=24)
 

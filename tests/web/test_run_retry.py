@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from dashapp.auth import users as auth
 from queries._sql import utc_now
-from tests.callbacks import callback_body
 from tests.conftest import empty_app_tables
-from tests.rows import Run, insert_runs
+from tests.support.callbacks import callback_body
+from tests.support.rows import Run, insert_runs
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from queries._sql import utc_now
 from tests.conftest import closed_port
-from tests.rows import edge_case_runs, expected_overview, insert_runs
+from tests.support.rows import edge_case_runs, expected_overview, insert_runs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fetch(url: str, headers: dict[str, str] | None = None, deadline: float | None = None):
