@@ -103,7 +103,7 @@ DEPLOYED_TIMEZONE = "Europe/Berlin"
 def deployed_url(postgres_url: str) -> Iterator[str]:
     """A second database holding exactly the user's tables as the warehouse's migrations deploy
     them (tests/support/deployed_shape.py): timestamptz, plain crontab names, beat's tables."""
-    from tests import deployed_shape
+    from tests.support import deployed_shape
 
     with test_database(make_url(postgres_url).database + "_deployed", DEPLOYED_TIMEZONE, deployed_shape.create) as url:
         yield url
@@ -113,7 +113,7 @@ def deployed_url(postgres_url: str) -> Iterator[str]:
 def deployed_engine(deployed_url: str) -> Iterator[Engine]:
     """The deployed-shape database, emptied for this test, through the app's own engine set-up."""
     from queries import table_shape
-    from tests import deployed_shape
+    from tests.support import deployed_shape
 
     engine = postgres_engine(deployed_url, "orchestration")
     deployed_shape.reset(engine)

@@ -70,7 +70,7 @@ def insert_schedules(engine: Engine, schedules: list[dict], now: datetime) -> No
     the deployed shape the crontab fields lose their ``crontab_`` prefix and ``last_run`` and
     ``next_run``, which it has not, are left out (beat's tables hold them: tests/support/deployed_shape.py)."""
     if deployed(engine):
-        from tests import deployed_shape
+        from tests.support import deployed_shape
 
         for row in schedules:
             cron = {k.removeprefix("crontab_"): v for k, v in row.items() if k.startswith("crontab_")}

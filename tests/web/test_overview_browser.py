@@ -104,7 +104,7 @@ def test_recent_activity_links_each_run_to_its_page(dash_duo, dash_app, use_engi
 def test_a_crm_groups_its_sync_types_worst_first_and_opens_on_a_click(dash_duo, dash_app, use_engine, deployed_engine):
     """On the deployed tables: HubSpot's contacts failed after its deals succeeded; the collapsed
     row says failed, a click shows each type with its own next sync from beat."""
-    from tests import deployed_shape
+    from tests.support import deployed_shape
 
     use_engine(deployed_engine)
     now = utc_now()
