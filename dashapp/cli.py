@@ -28,6 +28,8 @@ def database_command(args: list[str]) -> int:
         print(f"sync-monitor: the database refused: {error_line(exc)}", file=sys.stderr)
         return 2
     where = "SQLite main database" if settings.embedded else f"schema {settings.app_schema}"
+    if settings.monitor_database_url:
+        where += " of MONITOR_DATABASE_URL"
     print(f"app schema ({where}) at revision {revision or 'none'}")
     return 0
 

@@ -67,6 +67,7 @@ class Settings:
     statement_timeout_seconds: float = 10.0
     status_aliases: tuple[tuple[str, str], ...] = (("completed", "success"), ("in_progress", "running"))
     beat_schema: str | None = None
+    monitor_database_url: str | None = None
 
     @property
     def retry_queue_name(self) -> str:
@@ -194,6 +195,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", 10.0, 0.0),
         status_aliases=_aliases(env, "STATUS_ALIASES", "completed=success,in_progress=running"),
         beat_schema=_identifier(env, "BEAT_SCHEMA"),
+        monitor_database_url=env.get("MONITOR_DATABASE_URL", "").strip() or None,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from queries import outcomes
-from queries._sql import Binds, Connectable, app_table, connect, duration_sql, table
+from queries._sql import Binds, Connectable, app_db, app_table, connect, duration_sql, table
 from queries.choices import crm_sync_type_pairs
 
 LAST_SUCCESS_DAYS = 30  # how far back the last success is looked for
@@ -54,7 +54,7 @@ def running_counts(db: Connectable) -> pd.DataFrame:
 
 
 def firing_alerts(db: Connectable) -> pd.DataFrame:
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         b = Binds(conn)
         return b.frame(f"""
             SELECT rule, severity, COUNT(*) AS firing FROM {app_table(conn, 'alerts')}
