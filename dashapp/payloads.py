@@ -16,7 +16,7 @@ from dashapp import display
 from dashapp.day_cache import DayCache, day_start
 from dashapp.history_params import to_search
 from dashapp.result_cache import shared
-from queries import errors, performance
+from queries import errors, performance, run_rollups
 from queries.crm_status import crm_status
 from queries.overview import overview_counts
 from queries.recent_syncs import recent_syncs
@@ -114,8 +114,14 @@ def window_days(days: int, now: datetime) -> list:
 
 def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
     """The performance page's DataFrames for the last ``days`` calendar days (UTC, today
-    included): two SQL statements over the days not already in the closed-day cache."""
+    included): from the run rollups for whole hours and the raw table for the open edge when
+    they exist (``queries.run_rollups``), else two SQL statements over the days not already in
+    the closed-day cache."""
     selection = (tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
+    covered = run_rollups.ready(engine)
+    if covered is not None:
+        rows = run_rollups.run_rows(engine, day_start(window_days(days, now)[0]), now, covered, *selection)
+        return _performance_from(run_rollups.daily_rollup_from(rows), run_rollups.daily_percentiles_from(rows))
 
     def compute(start: datetime, end: datetime) -> dict:
         return {
@@ -125,7 +131,10 @@ def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(),
 
     key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), selection)
     parts = DAYS.frames(key, window_days(days, now), now, compute)
-    rollup, percentiles = parts["rollup"], parts["percentiles"]
+    return _performance_from(parts["rollup"], parts["percentiles"])
+
+
+def _performance_from(rollup: pd.DataFrame, percentiles: pd.DataFrame) -> dict:
     overall = percentiles["crm_source"] == performance.ALL
     return {
         "duration_by_crm": percentiles[~overall].reset_index(drop=True),
@@ -181,7 +190,15 @@ def performance_charts(frames: dict) -> dict:
 
 
 def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
-    """The errors page's DataFrames for the last ``days`` calendar days (UTC, today included)."""
+    """The errors page's DataFrames for the last ``days`` calendar days (UTC, today included),
+    from the rollups for whole hours when they exist."""
+    covered = run_rollups.ready(engine)
+    if covered is not None:
+        start = day_start(window_days(days, now)[0])
+        rows = run_rollups.run_rows(engine, start, now, covered, histogram=False)
+        return {"recent": errors.recent_failures(engine, 10),
+                "classes": errors.classes_from(run_rollups.error_messages(engine, start, now, covered)),
+                "rates": errors.failure_rates_from(run_rollups.daily_rollup_from(rows))}
 
     def compute(start: datetime, end: datetime) -> dict:
         return {"rollup": performance.daily_rollup(engine, start, end),

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries import failed_split, outcomes
+from queries import failed_split, outcomes, run_rollups
 from queries._sql import (
     Binds,
     Connectable,
@@ -109,8 +109,8 @@ def operations(db: Connectable, f: OperationFilter, limit: int = 500, app_tables
 
 def count_by_state(db: Connectable, f: OperationFilter, app_tables: bool = True) -> dict[str, int]:
     """How many operations match ``f`` (its states ignored), per state; every state present."""
-    if app_tables and separate_app_db(db):
-        return failed_split.count_by_state(db, f, STATES)
+    if app_tables and (separate_app_db(db) or (not f.sync_ids and run_rollups.ready(db) is not None)):
+        return failed_split.count_by_state(db, f, STATES)  # the runs counted by the rollups
     with connect(db) as conn:
         b = Binds(conn)
         frame = b.frame(f"SELECT {_state(app_tables)} AS state, COUNT(*) AS n {_from_where(b, f, False, app_tables)}"

@@ -65,6 +65,15 @@ def runs(db: Connectable, f, limit: int, after: tuple[datetime, int] | None = No
 
 
 def count_runs(db: Connectable, f) -> int:
+    """How many failed or partial runs match ``f``: from the run rollups for whole hours when
+    they exist (and ``f`` names no ids), else one count over the raw table."""
+    from queries import run_rollups
+
+    covered = None if f.sync_ids else run_rollups.ready(db)
+    if covered is not None:
+        rows = run_rollups.run_rows(db, f.since, None, covered, f.crm_sources, f.operation_types,
+                                    ("failed", "partial"), histogram=False)
+        return int(rows["runs"].sum()) if not rows.empty else 0
     with connect(db) as conn:
         b = Binds(conn)
         where = _run_where(b, f, None, True)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from queries import outcomes
+from queries import outcomes, run_rollups
 from queries._sql import Binds, Connectable, app_db, app_table, connect, duration_sql, table
 from queries.choices import crm_sync_type_pairs
 
@@ -16,7 +16,12 @@ LAST_SUCCESS_DAYS = 30  # how far back the last success is looked for
 
 def day_counts(db: Connectable, since: datetime) -> pd.DataFrame:
     """Per (CRM, sync type, status class; ``unknown`` for a value in no class): runs started
-    since ``since`` and their records processed."""
+    since ``since`` and their records processed (from the run rollups for whole hours when they exist)."""
+    covered = run_rollups.ready(db)
+    if covered is not None:
+        rows = run_rollups.run_rows(db, since, None, covered, histogram=False)
+        return rows.groupby(["crm_source", "sync_type", "status_class"], as_index=False)[
+            ["runs", "records_processed"]].sum().rename(columns={"status_class": "status"})
     with connect(db) as conn:
         b = Binds(conn)
         return b.frame(f"""

@@ -1,0 +1,311 @@
+"""The run rollups' SQL: per UTC hour, calendar day (the data zone's, as the raw queries label
+days), CRM, sync type and status class, the runs' counts, record sums, durations and a duration
+histogram (``queries.duration_histogram``); per hour and error class, the failed and partial runs.
+
+``hour_rows`` and ``error_rows`` aggregate the raw table over a time range (the builder writes
+their rows; the readers use them for the open edge of a window). ``run_rows`` answers a window
+from the rollups for whole hours (``run_days`` for whole UTC days, ``run_hours`` for the hours
+around them) and from the raw table for the edges: before the first whole hour and from
+``covered_until`` (the hour the rollups reach) on. The ``*_from`` functions turn those rows into
+the frames the performance, errors, metrics and failed-operations payloads read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from queries import duration_histogram, outcomes
+from queries._sql import (
+    Binds,
+    Connectable,
+    app_db,
+    app_table,
+    app_tables_exist,
+    connect,
+    day_sql,
+    duration_sql,
+    label_days,
+    table,
+    to_utc,
+)
+from queries.error_classes import error_class
+
+KEY = ["day", "crm_source", "sync_type", "status_class"]
+COUNTS = ["runs", "records_processed", "records_created", "records_updated", "records_failed",
+          "timed_runs", "timed_records", "duration_count"]
+SECONDS = ["timed_seconds", "duration_sum"]
+DURATIONS = duration_histogram.COLUMNS
+VALUES = COUNTS + SECONDS + DURATIONS
+ALL = "all"
+STATE = "runs"  # rollup_state's row
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return _naive_utc(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = floor_hour(moment)
+    return floor if floor == _naive_utc(moment) else floor + timedelta(hours=1)
+
+
+# -- the raw table ----------------------------------------------------------------------------
+
+def _filters(b: Binds, start: datetime | None, end: datetime | None, crm_sources=(), sync_types=(),
+             classes: tuple[str, ...] = ()) -> str:
+    where = ["1 = 1"]
+    if start is not None:
+        where.append(f"start_time >= {b.bind(start)}")
+    if end is not None:
+        where.append(f"start_time < {b.bind(end)}")
+    if crm_sources:
+        where.append(b.in_list("crm_source", tuple(crm_sources)))
+    if sync_types:
+        where.append(b.in_list("sync_type", tuple(sync_types)))
+    if classes:
+        where.append(outcomes.in_class(b.conn, *classes))
+    return " AND ".join(where)
+
+
+def _hour_sql(conn) -> str:
+    """The UTC hour of start_time: exact on PostgreSQL for any zone (the session runs in the data
+    zone, so a naive value casts to its instant); on SQLite the data zone's hour, made UTC in Python."""
+    if conn.dialect.name == "postgresql":
+        return "date_trunc('hour', start_time::timestamptz AT TIME ZONE 'UTC')"
+    return "strftime('%Y-%m-%d %H:00:00', start_time)"
+
+
+def _utc_hours(conn, values: pd.Series) -> pd.Series:
+    if conn.dialect.name == "postgresql":
+        return pd.to_datetime(values)
+    return to_utc(pd.to_datetime(values), _zone(conn)).dt.tz_convert(None)
+
+
+def _zone(conn):
+    from queries._sql import data_zone
+
+    return data_zone(conn)
+
+
+def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm_sources=(),
+              sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Runs started in [start, end) per hour (naive UTC), day, CRM, sync type and class: every
+    column of ``run_hours``. One scan; the histogram is pivoted here from (key, bucket) counts."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        seconds = duration_sql(conn)
+        timed = "end_time > start_time"
+        if b.postgres:
+            timed_seconds = f"EXTRACT(EPOCH FROM SUM(CASE WHEN {timed} THEN end_time - start_time END))"
+            duration_sum = "EXTRACT(EPOCH FROM SUM(end_time - start_time))"
+        else:
+            timed_seconds = f"SUM(CASE WHEN {timed} THEN {seconds} END)"
+            duration_sum = f"SUM({seconds})"
+        frame = b.frame(f"""
+            SELECT hour, day, crm_source, sync_type, status_class, bucket,
+                   COUNT(*) AS runs,
+                   COALESCE(SUM(records_processed), 0) AS records_processed,
+                   COALESCE(SUM(records_created), 0) AS records_created,
+                   COALESCE(SUM(records_updated), 0) AS records_updated,
+                   COALESCE(SUM(records_failed), 0) AS records_failed,
+                   COUNT(*) FILTER (WHERE {timed}) AS timed_runs,
+                   COALESCE(SUM(CASE WHEN {timed} THEN COALESCE(records_processed, 0) END), 0) AS timed_records,
+                   COUNT(end_time) AS duration_count,
+                   CAST(COALESCE({timed_seconds}, 0) AS DOUBLE PRECISION) AS timed_seconds,
+                   CAST(COALESCE({duration_sum}, 0) AS DOUBLE PRECISION) AS duration_sum
+            FROM (SELECT {_hour_sql(conn)} AS hour, {day_sql(conn)} AS day, crm_source, sync_type,
+                         COALESCE({outcomes.class_case(conn)}, 'unknown') AS status_class,
+                         {duration_histogram.bucket_sql(b.postgres, seconds)} AS bucket,
+                         start_time, end_time, records_processed, records_created, records_updated, records_failed
+                  FROM {table(conn, 'sync_history')}
+                  WHERE {_filters(b, start, end, crm_sources, sync_types, classes)}) r
+            GROUP BY 1, 2, 3, 4, 5, 6""")
+        if frame.empty:
+            return pd.DataFrame(columns=["hour", *KEY, *VALUES])
+        frame["hour"] = _utc_hours(conn, frame["hour"])
+    frame = label_days(frame)
+    key = ["hour", *KEY]
+    sums = frame.groupby(key, as_index=False)[COUNTS + SECONDS].sum()
+    timed = frame[frame["bucket"].notna()]
+    histogram = timed.pivot_table(index=key, columns="bucket", values="duration_count", aggfunc="sum", fill_value=0)
+    histogram = histogram.reindex(columns=range(len(DURATIONS)), fill_value=0)
+    histogram.columns = DURATIONS
+    merged = sums.merge(histogram.reset_index(), on=key, how="left")
+    return pd.concat([merged.drop(columns=DURATIONS), merged[DURATIONS].fillna(0).astype("int64")], axis=1)
+
+
+def error_rows(db: Connectable, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    """Failed and partial runs started in [start, end) per hour, day and error class: runs,
+    failed, partial, last seen, the most frequent message (first 500 characters) and one run of it."""
+    columns = ["hour", "day", "error_class", "runs", "failed", "partial", "last_seen", "sample", "sample_runs",
+               "sample_id"]
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"""
+            SELECT {_hour_sql(conn)} AS hour, {day_sql(conn)} AS day, SUBSTR(error_message, 1, 500) AS message,
+                   COUNT(*) AS runs,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'failed')}) AS failed,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'partial')}) AS partial,
+                   MAX(start_time) AS last_seen, MAX(id) AS sample_id
+            FROM {table(conn, 'sync_history')}
+            WHERE {_filters(b, start, end, classes=('failed', 'partial'))}
+            GROUP BY 1, 2, 3""", times=("last_seen",))
+        if frame.empty:
+            return pd.DataFrame(columns=columns)
+        frame["hour"] = _utc_hours(conn, frame["hour"])
+    frame = label_days(frame)
+    frame["error_class"] = [error_class(None if pd.isna(m) else m) for m in frame["message"]]
+    frame = frame.sort_values(["runs", "sample_id"], ascending=[False, False])
+    key = ["hour", "day", "error_class"]
+    grouped = frame.groupby(key, as_index=False, sort=False).agg(
+        runs=("runs", "sum"), failed=("failed", "sum"), partial=("partial", "sum"), last_seen=("last_seen", "max"),
+        sample=("message", "first"), sample_runs=("runs", "first"), sample_id=("sample_id", "first"))
+    grouped["last_seen"] = grouped["last_seen"].dt.tz_convert(None)
+    return grouped[columns]
+
+
+# -- the rollups ------------------------------------------------------------------------------
+
+def ready(db: Connectable) -> datetime | None:
+    """The hour the rollups reach (naive UTC; hours before it are rolled up), or None when there
+    are no rollups (no ``db upgrade``, or a build that has not finished)."""
+    if not app_tables_exist(db, "rollup_state"):
+        return None
+    with connect(app_db(db)) as conn:
+        row = conn.exec_driver_sql(
+            f"SELECT covered_until FROM {app_table(conn, 'rollup_state')} WHERE name = '{STATE}'").first()
+    if row is None or row[0] is None:
+        return None
+    value = row[0]
+    return pd.Timestamp(value).to_pydatetime() if not isinstance(value, datetime) else value
+
+
+def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
+                classes: tuple[str, ...], histogram: bool) -> pd.DataFrame:
+    conn = b.conn
+    where = []
+    if low is not None:
+        where.append(f"{period} >= {b.bind_app_time(low) if isinstance(low, datetime) else b.bind(low)}")
+    if high is not None:
+        where.append(f"{period} < {b.bind_app_time(high) if isinstance(high, datetime) else b.bind(high)}")
+    if crm_sources:
+        where.append(b.in_list("crm_source", tuple(crm_sources)))
+    if sync_types:
+        where.append(b.in_list("sync_type", tuple(sync_types)))
+    if classes:
+        where.append(b.in_list("status_class", tuple(classes)))
+    values = VALUES if histogram else COUNTS + SECONDS
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in values)
+    return b.frame(f"""
+        SELECT day, crm_source, sync_type, status_class, {sums} FROM {app_table(conn, name)}
+        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY 1, 2, 3, 4""")
+
+
+def run_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
+             crm_sources=(), sync_types=(), classes: tuple[str, ...] = (), histogram: bool = True) -> pd.DataFrame:
+    """Runs started in [start, end) (None: unbounded) per day, CRM, sync type and class, with
+    their sums and (``histogram``) duration histograms: the rollups for the whole hours before
+    ``covered``, the raw table for the rest."""
+    h0 = None if start is None else _ceil_hour(start)
+    h1 = covered if end is None else min(covered, floor_hour(end))
+    parts = []
+    if h0 is not None and h0 >= h1:  # no whole hour rolled up in the window
+        return _regroup([hour_rows(db, start, end, crm_sources, sync_types, classes)], histogram)
+    if start is not None and _naive_utc(start) < h0:
+        parts.append(hour_rows(db, start, h0.replace(tzinfo=UTC), crm_sources, sync_types, classes))
+    if end is None or h1 < _naive_utc(end):
+        parts.append(hour_rows(db, h1.replace(tzinfo=UTC), end, crm_sources, sync_types, classes))
+    d0 = None if h0 is None else (h0 if h0.hour == 0 else floor_hour(h0).replace(hour=0) + timedelta(days=1))
+    d1 = h1.replace(hour=0)
+    selection = (crm_sources, sync_types, classes, histogram)
+    with connect(app_db(db)) as conn:
+        if d0 is None or d0 < d1:
+            first_day = None if d0 is None else d0.strftime("%Y-%m-%d")
+            parts.append(_rollup_sql(Binds(conn), "run_days", "day_utc", first_day, d1.strftime("%Y-%m-%d"),
+                                     *selection))
+            if d0 is not None and h0 < d0:
+                parts.append(_rollup_sql(Binds(conn), "run_hours", "hour", h0, d0, *selection))
+            if d1 < h1:
+                parts.append(_rollup_sql(Binds(conn), "run_hours", "hour", d1, h1, *selection))
+        else:
+            parts.append(_rollup_sql(Binds(conn), "run_hours", "hour", h0, h1, *selection))
+    return _regroup(parts, histogram)
+
+
+def _regroup(parts: list[pd.DataFrame], histogram: bool) -> pd.DataFrame:
+    values = VALUES if histogram else COUNTS + SECONDS
+    parts = [p[KEY + values] for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=KEY + values)
+    frame = pd.concat(parts, ignore_index=True)
+    numbers = frame[values].astype({c: "float64" if c in SECONDS else "int64" for c in values})
+    frame = pd.concat([frame[KEY].reset_index(drop=True), numbers.reset_index(drop=True)], axis=1)
+    return frame.groupby(KEY)[values].sum().reset_index()
+
+
+def daily_rollup_from(rows: pd.DataFrame) -> pd.DataFrame:
+    """``queries.performance.daily_rollup``'s frame from ``run_rows``."""
+    columns = ["day", "crm_source", "sync_type", "runs", "completed", "failed", "partial", "timed_runs", "records",
+               "timed_records", "timed_seconds"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    narrow = rows[["day", "crm_source", "sync_type", "status_class", "runs", "records_processed", "timed_runs",
+                   "timed_records", "timed_seconds"]]
+    frame = narrow.assign(**{name: rows["runs"].where(rows["status_class"] == cls, 0)
+                             for name, cls in (("completed", "success"), ("failed", "failed"), ("partial", "partial"))},
+                          records=rows["records_processed"])
+    sums = ["runs", "completed", "failed", "partial", "timed_runs", "records", "timed_records", "timed_seconds"]
+    frame = frame.groupby(["day", "crm_source", "sync_type"], as_index=False)[sums].sum()
+    return frame.sort_values(["day", "crm_source", "sync_type"]).reset_index(drop=True)[columns]
+
+
+def daily_percentiles_from(rows: pd.DataFrame) -> pd.DataFrame:
+    """``queries.performance.daily_percentiles``' frame (p50, p95 and runs of finished runs that
+    succeeded or were partial, per day and CRM and per day over all) from the histograms."""
+    columns = ["day", "crm_source", "p50", "p95", "runs"]
+    timed = rows[rows["status_class"].isin(("success", "partial"))] if not rows.empty else rows
+    if timed.empty:
+        return pd.DataFrame(columns=columns)
+    by_crm = timed.groupby(["day", "crm_source"], as_index=False)[["duration_count", *DURATIONS]].sum()
+    overall = timed.groupby("day", as_index=False)[["duration_count", *DURATIONS]].sum().assign(crm_source=ALL)
+    frame = pd.concat([by_crm, overall], ignore_index=True)
+    frame = frame[frame["duration_count"] > 0]
+    counts = frame[DURATIONS].to_numpy().tolist()
+    frame = frame[["day", "crm_source", "duration_count"]].assign(
+        p50=[duration_histogram.percentile(c, 0.5) for c in counts],
+        p95=[duration_histogram.percentile(c, 0.95) for c in counts], runs=frame["duration_count"])
+    return frame.sort_values(["day", "crm_source"]).reset_index(drop=True)[columns]
+
+
+def error_messages(db: Connectable, start: datetime, end: datetime, covered: datetime) -> pd.DataFrame:
+    """``queries.errors.daily_messages``' frame (day, message, runs, failed, partial, last_seen)
+    with one row per hour and error class (its sample as the message) for the whole hours before
+    ``covered``, the raw table for the edges. Counts and last seen are exact; a class's sample is
+    its most frequent message in the hour that had the most."""
+    h0, h1 = _ceil_hour(start), min(covered, floor_hour(end))
+    if h0 >= h1:
+        parts = [error_rows(db, start, end)]
+    else:
+        parts = [error_rows(db, h1.replace(tzinfo=UTC), end)]
+        if _naive_utc(start) < h0:
+            parts.append(error_rows(db, start, h0.replace(tzinfo=UTC)))
+        with connect(app_db(db)) as conn:
+            b = Binds(conn)
+            parts.append(b.frame(f"""
+                SELECT hour, day, error_class, runs, failed, partial, last_seen, sample, sample_runs, sample_id
+                FROM {app_table(conn, 'error_hours')}
+                WHERE hour >= {b.bind_app_time(h0)} AND hour < {b.bind_app_time(h1)}"""))
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=["day", "message", "runs", "failed", "partial", "last_seen"])
+    frame = pd.concat(parts, ignore_index=True)
+    frame["last_seen"] = to_utc(pd.to_datetime(frame["last_seen"]), UTC)  # type: ignore[arg-type]
+    frame = frame.rename(columns={"sample": "message"})
+    frame[["runs", "failed", "partial"]] = frame[["runs", "failed", "partial"]].astype("int64")
+    return frame[["day", "message", "runs", "failed", "partial", "last_seen"]]
