@@ -246,7 +246,14 @@ def _regroup(parts: list[pd.DataFrame], histogram: bool) -> pd.DataFrame:
     frame = pd.concat(parts, ignore_index=True)
     numbers = frame[values].astype({c: "float64" if c in SECONDS else "int64" for c in values})
     frame = pd.concat([frame[KEY].reset_index(drop=True), numbers.reset_index(drop=True)], axis=1)
-    return frame.groupby(KEY)[values].sum().reset_index()
+    return _sum_by(frame, KEY, values)
+
+
+def _sum_by(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame:
+    """``frame``'s ``values`` summed per ``key``, as one consolidated frame (a groupby with
+    as_index=False inserts the key columns one by one into the ~200 columns)."""
+    sums = frame.groupby(key)[values].sum()
+    return pd.concat([sums.index.to_frame(index=False), sums.reset_index(drop=True)], axis=1)
 
 
 def daily_rollup_from(rows: pd.DataFrame) -> pd.DataFrame:
@@ -272,8 +279,8 @@ def daily_percentiles_from(rows: pd.DataFrame) -> pd.DataFrame:
     timed = rows[rows["status_class"].isin(("success", "partial"))] if not rows.empty else rows
     if timed.empty:
         return pd.DataFrame(columns=columns)
-    by_crm = timed.groupby(["day", "crm_source"], as_index=False)[["duration_count", *DURATIONS]].sum()
-    overall = timed.groupby("day", as_index=False)[["duration_count", *DURATIONS]].sum().assign(crm_source=ALL)
+    by_crm = _sum_by(timed, ["day", "crm_source"], ["duration_count", *DURATIONS])
+    overall = _sum_by(timed.assign(crm_source=ALL), ["day", "crm_source"], ["duration_count", *DURATIONS])
     frame = pd.concat([by_crm, overall], ignore_index=True)
     frame = frame[frame["duration_count"] > 0]
     counts = frame[DURATIONS].to_numpy().tolist()

@@ -174,6 +174,7 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
     upgrade = subprocess.run([sys.executable, "app.py", "db", "upgrade"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
     assert upgrade.returncode == 0, upgrade.stderr
+    assert "rollups: runs up to" in upgrade.stderr  # the build's progress, in the log
     port = _free_port()
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env={**env, "PORT": str(port)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -194,4 +195,16 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
     finally:
         process.terminate()
         process.wait(timeout=10)
+    assert "sync_monitor" not in _warehouse_schemas(pg_engine)
+
+
+def test_rollups_are_built_from_a_select_only_warehouse_into_the_monitor_database(split, pg_engine, monkeypatch):
+    from dashapp import rollups
+    from tests.test_run_rollups import assert_exact, sample_runs
+
+    now = utc_now()
+    insert_runs(pg_engine, sample_runs(), now)
+    assert rollups.build(split, now) > 0
+    assert_exact(split, monkeypatch, now)
+    assert rollups.refresh(split, now + timedelta(minutes=1))["rows"] >= 0
     assert "sync_monitor" not in _warehouse_schemas(pg_engine)

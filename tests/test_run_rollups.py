@@ -45,6 +45,24 @@ def sample_runs(null_status: bool = True) -> list[Run]:
     return runs
 
 
+@pytest.fixture(autouse=True)
+def no_rollups_left(request):
+    """Other tests share these databases and read the raw table: leave no rollups behind."""
+    engines: list[Engine] = []
+    request.node.rollup_engines = engines
+    yield
+    for engine in engines:
+        forget(engine)
+
+
+def forget(engine: Engine) -> None:
+    from dashapp.monitor_tables import error_hours, rollup_state, run_days, run_hours
+
+    with engine.begin() as conn:
+        for table in (rollup_state, run_hours, run_days, error_hours):
+            conn.execute(table.delete())
+
+
 def raw(monkeypatch, answer):
     """``answer()`` as it is without rollups (the raw table and an empty day cache)."""
     with monkeypatch.context() as patch:
@@ -101,8 +119,9 @@ def assert_exact(db: Engine, monkeypatch, now) -> None:
             monkeypatch, lambda f=f: failed_operations.count_by_state(db, f))
 
 
-def test_rollups_equal_the_raw_queries(db, monkeypatch):
+def test_rollups_equal_the_raw_queries(db, monkeypatch, request):
     empty_app_tables(db)
+    request.node.rollup_engines.append(db)
     now = utc_now()
     runs = insert_runs(db, sample_runs(not deployed(db)), now)
     assert rollups.build(db, now) > 0
@@ -133,7 +152,7 @@ def test_rollups_equal_the_raw_queries(db, monkeypatch):
 
 @pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/New_York"])
 def test_rollups_equal_the_raw_queries_with_data_in_another_zone(postgres_url, pg_engine, tmp_path, zone,
-                                                                 monkeypatch):
+                                                                 monkeypatch, request):
     """SYNC_TIMEZONE: the user's naive times in another zone (half-hour offsets too on PostgreSQL),
     days labelled in that zone, windows bounded in UTC."""
     engines = [postgres_engine(postgres_url, "orchestration", zone)]
@@ -146,8 +165,11 @@ def test_rollups_equal_the_raw_queries_with_data_in_another_zone(postgres_url, p
         now = utc_now()
         insert_runs(engine, sample_runs(), now)
         rollups.build(engine, now)
-        assert_exact(engine, monkeypatch, now)
-        engine.dispose()
+        try:
+            assert_exact(engine, monkeypatch, now)
+        finally:
+            forget(engine)
+            engine.dispose()
 
 
 def test_the_histogram_reads_percentiles_within_five_percent():
