@@ -120,8 +120,10 @@ def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(),
     selection = (tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
     covered = run_rollups.ready(engine)
     if covered is not None:
-        rows = run_rollups.run_rows(engine, day_start(window_days(days, now)[0]), now, covered, *selection)
-        return _performance_from(run_rollups.daily_rollup_from(rows), run_rollups.daily_percentiles_from(rows))
+        start = day_start(window_days(days, now)[0])
+        rows = run_rollups.run_rows(engine, start, now, covered, *selection)
+        durations = run_rollups.duration_rows(engine, start, now, covered, *selection)
+        return _performance_from(run_rollups.daily_rollup_from(rows), run_rollups.daily_percentiles_from(durations))
 
     def compute(start: datetime, end: datetime) -> dict:
         return {
@@ -195,7 +197,7 @@ def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
     covered = run_rollups.ready(engine)
     if covered is not None:
         start = day_start(window_days(days, now)[0])
-        rows = run_rollups.run_rows(engine, start, now, covered, histogram=False)
+        rows = run_rollups.run_rows(engine, start, now, covered)
         return {"recent": errors.recent_failures(engine, 10),
                 "classes": errors.classes_from(run_rollups.error_messages(engine, start, now, covered)),
                 "rates": errors.failure_rates_from(run_rollups.daily_rollup_from(rows))}

@@ -18,6 +18,7 @@ run that moved or vanished leaves nothing behind. Readers use the rollups for ho
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, update
 
 from dashapp.monitor_tables import error_hours, rollup_state, run_days, run_hours
 from queries import outcomes
@@ -63,6 +64,24 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
     return rows
 
 
+def _write(conn: Connection, target: Table, frame: pd.DataFrame) -> None:
+    """Append ``frame``'s rows to ``target``: COPY on PostgreSQL (a day of rollup rows has ~200
+    columns each, ten times faster than INSERT), executemany on SQLite."""
+    if frame.empty:
+        return
+    columns = [c.name for c in target.columns]
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(target), _records(frame, columns))
+        return
+    buffer = io.StringIO()
+    frame[columns].to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.copy_expert(f"COPY {app_table(conn, target.name)} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)",
+                       buffer)
+    cursor.close()
+
+
 def _lock(conn: Connection) -> bool:
     if conn.dialect.name == "postgresql":
         return bool(conn.execute(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")).scalar())
@@ -86,10 +105,8 @@ def recompute(engine: Engine, hours: Iterable[datetime], covered_until: datetime
         for a, b, runs, errors in computed:
             conn.execute(delete(run_hours).where(run_hours.c.hour >= a, run_hours.c.hour < b))
             conn.execute(delete(error_hours).where(error_hours.c.hour >= a, error_hours.c.hour < b))
-            if not runs.empty:
-                conn.execute(insert(run_hours), _records(runs, [c.name for c in run_hours.columns]))
-            if not errors.empty:
-                conn.execute(insert(error_hours), _records(errors, [c.name for c in error_hours.columns]))
+            _write(conn, run_hours, runs)
+            _write(conn, error_hours, errors)
             written += len(runs) + len(errors)
         _sum_days(conn, days)
         if covered_until is not None:

@@ -72,7 +72,7 @@ def count_runs(db: Connectable, f) -> int:
     covered = None if f.sync_ids else run_rollups.ready(db)
     if covered is not None:
         rows = run_rollups.run_rows(db, f.since, None, covered, f.crm_sources, f.operation_types,
-                                    ("failed", "partial"), histogram=False)
+                                    ("failed", "partial"))
         return int(rows["runs"].sum()) if not rows.empty else 0
     with connect(db) as conn:
         b = Binds(conn)

@@ -19,7 +19,7 @@ def day_counts(db: Connectable, since: datetime) -> pd.DataFrame:
     since ``since`` and their records processed (from the run rollups for whole hours when they exist)."""
     covered = run_rollups.ready(db)
     if covered is not None:
-        rows = run_rollups.run_rows(db, since, None, covered, histogram=False)
+        rows = run_rollups.run_rows(db, since, None, covered)
         return rows.groupby(["crm_source", "sync_type", "status_class"], as_index=False)[
             ["runs", "records_processed"]].sum().rename(columns={"status_class": "status"})
     with connect(db) as conn:

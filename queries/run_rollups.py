@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from queries import duration_histogram, outcomes
@@ -132,8 +133,8 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
     frame = label_days(frame)
     key = ["hour", *KEY]
     sums = frame.groupby(key, as_index=False)[COUNTS + SECONDS].sum()
-    timed = frame[frame["bucket"].notna()]
-    histogram = timed.pivot_table(index=key, columns="bucket", values="duration_count", aggfunc="sum", fill_value=0)
+    timed = frame[frame["bucket"].notna()].astype({"bucket": "int64"})
+    histogram = timed.groupby([*key, "bucket"])["duration_count"].sum().unstack(fill_value=0)
     histogram = histogram.reindex(columns=range(len(DURATIONS)), fill_value=0)
     histogram.columns = DURATIONS
     merged = sums.merge(histogram.reset_index(), on=key, how="left")
@@ -187,7 +188,7 @@ def ready(db: Connectable) -> datetime | None:
 
 
 def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
-                classes: tuple[str, ...], histogram: bool) -> pd.DataFrame:
+                classes: tuple[str, ...], key: list[str], values: list[str]) -> pd.DataFrame:
     conn = b.conn
     where = []
     if low is not None:
@@ -200,53 +201,64 @@ def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm
         where.append(b.in_list("sync_type", tuple(sync_types)))
     if classes:
         where.append(b.in_list("status_class", tuple(classes)))
-    values = VALUES if histogram else COUNTS + SECONDS
-    sums = ", ".join(f"SUM({c}) AS {c}" for c in values)
+    kind = "DOUBLE PRECISION" if b.postgres else "REAL"
+    sums = ", ".join(f"CAST(SUM({c}) AS {kind if c in SECONDS else 'BIGINT'}) AS {c}" for c in values)
     return b.frame(f"""
-        SELECT day, crm_source, sync_type, status_class, {sums} FROM {app_table(conn, name)}
-        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY 1, 2, 3, 4""")
+        SELECT {', '.join(key)}, {sums} FROM {app_table(conn, name)}
+        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY {', '.join(key)}""")
+
+
+def _window(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime, crm_sources,
+            sync_types, classes: tuple[str, ...], key: list[str], values: list[str]) -> pd.DataFrame:
+    """Runs started in [start, end) (None: unbounded), ``values`` summed per ``key``: ``run_days``
+    for whole UTC days, ``run_hours`` for the whole hours around them, both before ``covered``;
+    the raw table (``hour_rows``) for the rest."""
+    h0 = None if start is None else _ceil_hour(start)
+    h1 = covered if end is None else min(covered, floor_hour(end))
+    raw: list[tuple[datetime | None, datetime | None]] = []
+    rolled: list[tuple[str, str, object, object]] = []
+    if h0 is not None and h0 >= h1:  # no whole hour rolled up in the window
+        raw.append((start, end))
+    else:
+        if start is not None and _naive_utc(start) < h0:
+            raw.append((start, h0.replace(tzinfo=UTC)))
+        if end is None or h1 < _naive_utc(end):
+            raw.append((h1.replace(tzinfo=UTC), end))
+        d0 = None if h0 is None else (h0 if h0.hour == 0 else h0.replace(hour=0) + timedelta(days=1))
+        d1 = h1.replace(hour=0)
+        if d0 is None or d0 < d1:
+            rolled.append(("run_days", "day_utc", None if d0 is None else d0.strftime("%Y-%m-%d"),
+                           d1.strftime("%Y-%m-%d")))
+            if d0 is not None and h0 < d0:
+                rolled.append(("run_hours", "hour", h0, d0))
+            if d1 < h1:
+                rolled.append(("run_hours", "hour", d1, h1))
+        else:
+            rolled.append(("run_hours", "hour", h0, h1))
+    parts = [hour_rows(db, a, b, crm_sources, sync_types, classes) for a, b in raw]
+    if rolled:
+        with connect(app_db(db)) as conn:
+            parts += [_rollup_sql(Binds(conn), *r, crm_sources, sync_types, classes, key, values) for r in rolled]
+    parts = [p[key + values] for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=key + values)
+    frame = pd.concat(parts, ignore_index=True)
+    numbers = frame[values].astype({c: "float64" if c in SECONDS else "int64" for c in values})
+    frame = pd.concat([frame[key].reset_index(drop=True), numbers.reset_index(drop=True)], axis=1)
+    return _sum_by(frame, key, values)
 
 
 def run_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
-             crm_sources=(), sync_types=(), classes: tuple[str, ...] = (), histogram: bool = True) -> pd.DataFrame:
-    """Runs started in [start, end) (None: unbounded) per day, CRM, sync type and class, with
-    their sums and (``histogram``) duration histograms: the rollups for the whole hours before
-    ``covered``, the raw table for the rest."""
-    h0 = None if start is None else _ceil_hour(start)
-    h1 = covered if end is None else min(covered, floor_hour(end))
-    parts = []
-    if h0 is not None and h0 >= h1:  # no whole hour rolled up in the window
-        return _regroup([hour_rows(db, start, end, crm_sources, sync_types, classes)], histogram)
-    if start is not None and _naive_utc(start) < h0:
-        parts.append(hour_rows(db, start, h0.replace(tzinfo=UTC), crm_sources, sync_types, classes))
-    if end is None or h1 < _naive_utc(end):
-        parts.append(hour_rows(db, h1.replace(tzinfo=UTC), end, crm_sources, sync_types, classes))
-    d0 = None if h0 is None else (h0 if h0.hour == 0 else floor_hour(h0).replace(hour=0) + timedelta(days=1))
-    d1 = h1.replace(hour=0)
-    selection = (crm_sources, sync_types, classes, histogram)
-    with connect(app_db(db)) as conn:
-        if d0 is None or d0 < d1:
-            first_day = None if d0 is None else d0.strftime("%Y-%m-%d")
-            parts.append(_rollup_sql(Binds(conn), "run_days", "day_utc", first_day, d1.strftime("%Y-%m-%d"),
-                                     *selection))
-            if d0 is not None and h0 < d0:
-                parts.append(_rollup_sql(Binds(conn), "run_hours", "hour", h0, d0, *selection))
-            if d1 < h1:
-                parts.append(_rollup_sql(Binds(conn), "run_hours", "hour", d1, h1, *selection))
-        else:
-            parts.append(_rollup_sql(Binds(conn), "run_hours", "hour", h0, h1, *selection))
-    return _regroup(parts, histogram)
+             crm_sources=(), sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Runs started in [start, end) per day, CRM, sync type and class: their counts and sums."""
+    return _window(db, start, end, covered, crm_sources, sync_types, classes, KEY, COUNTS + SECONDS)
 
 
-def _regroup(parts: list[pd.DataFrame], histogram: bool) -> pd.DataFrame:
-    values = VALUES if histogram else COUNTS + SECONDS
-    parts = [p[KEY + values] for p in parts if not p.empty]
-    if not parts:
-        return pd.DataFrame(columns=KEY + values)
-    frame = pd.concat(parts, ignore_index=True)
-    numbers = frame[values].astype({c: "float64" if c in SECONDS else "int64" for c in values})
-    frame = pd.concat([frame[KEY].reset_index(drop=True), numbers.reset_index(drop=True)], axis=1)
-    return _sum_by(frame, KEY, values)
+def duration_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
+                  crm_sources=(), sync_types=()) -> pd.DataFrame:
+    """Finished runs that succeeded or were partial, per day and CRM: their duration histogram."""
+    return _window(db, start, end, covered, crm_sources, sync_types, ("success", "partial"), ["day", "crm_source"],
+                   ["duration_count", *DURATIONS])
 
 
 def _sum_by(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame:
@@ -262,32 +274,37 @@ def daily_rollup_from(rows: pd.DataFrame) -> pd.DataFrame:
                "timed_records", "timed_seconds"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    narrow = rows[["day", "crm_source", "sync_type", "status_class", "runs", "records_processed", "timed_runs",
-                   "timed_records", "timed_seconds"]]
-    frame = narrow.assign(**{name: rows["runs"].where(rows["status_class"] == cls, 0)
-                             for name, cls in (("completed", "success"), ("failed", "failed"), ("partial", "partial"))},
-                          records=rows["records_processed"])
+    frame = rows.assign(**{name: rows["runs"].where(rows["status_class"] == cls, 0)
+                           for name, cls in (("completed", "success"), ("failed", "failed"), ("partial", "partial"))},
+                        records=rows["records_processed"])
     sums = ["runs", "completed", "failed", "partial", "timed_runs", "records", "timed_records", "timed_seconds"]
     frame = frame.groupby(["day", "crm_source", "sync_type"], as_index=False)[sums].sum()
     return frame.sort_values(["day", "crm_source", "sync_type"]).reset_index(drop=True)[columns]
 
 
+def percentiles(histograms: np.ndarray, q: float) -> list[float | None]:
+    """``duration_histogram.percentile`` of each row of ``histograms`` at once."""
+    totals = histograms.sum(axis=1)
+    ranks = np.maximum(1, np.ceil(q * totals))
+    index = (histograms.cumsum(axis=1) >= ranks[:, None]).argmax(axis=1)
+    middles = np.round(duration_histogram.BASE * duration_histogram.RATIO ** (index + 0.5), 3)
+    return [None if t == 0 else (0.0 if i == 0 else float(m)) for t, i, m in zip(totals, index, middles, strict=True)]
+
+
 def daily_percentiles_from(rows: pd.DataFrame) -> pd.DataFrame:
     """``queries.performance.daily_percentiles``' frame (p50, p95 and runs of finished runs that
-    succeeded or were partial, per day and CRM and per day over all) from the histograms."""
+    succeeded or were partial, per day and CRM and per day over all) from ``duration_rows``."""
     columns = ["day", "crm_source", "p50", "p95", "runs"]
-    timed = rows[rows["status_class"].isin(("success", "partial"))] if not rows.empty else rows
-    if timed.empty:
+    if rows.empty:
         return pd.DataFrame(columns=columns)
-    by_crm = _sum_by(timed, ["day", "crm_source"], ["duration_count", *DURATIONS])
-    overall = _sum_by(timed.assign(crm_source=ALL), ["day", "crm_source"], ["duration_count", *DURATIONS])
-    frame = pd.concat([by_crm, overall], ignore_index=True)
+    overall = _sum_by(rows.assign(crm_source=ALL), ["day", "crm_source"], ["duration_count", *DURATIONS])
+    frame = pd.concat([rows, overall], ignore_index=True)
     frame = frame[frame["duration_count"] > 0]
-    counts = frame[DURATIONS].to_numpy().tolist()
-    frame = frame[["day", "crm_source", "duration_count"]].assign(
-        p50=[duration_histogram.percentile(c, 0.5) for c in counts],
-        p95=[duration_histogram.percentile(c, 0.95) for c in counts], runs=frame["duration_count"])
-    return frame.sort_values(["day", "crm_source"]).reset_index(drop=True)[columns]
+    histograms = frame[DURATIONS].to_numpy()
+    result = pd.DataFrame({"day": frame["day"].to_numpy(), "crm_source": frame["crm_source"].to_numpy(),
+                           "p50": percentiles(histograms, 0.5), "p95": percentiles(histograms, 0.95),
+                           "runs": frame["duration_count"].to_numpy()})
+    return result.sort_values(["day", "crm_source"]).reset_index(drop=True)[columns]
 
 
 def error_messages(db: Connectable, start: datetime, end: datetime, covered: datetime) -> pd.DataFrame:

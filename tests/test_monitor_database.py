@@ -61,7 +61,10 @@ def read_only_url(postgres_url, pg_engine):
 
 @pytest.fixture
 def split(read_only_url, monitor_url, pg_engine):
-    """The app's engine: warehouse through the SELECT-only role, app tables in the monitor database."""
+    """The app's engine: warehouse through the SELECT-only role, app tables in the monitor database.
+    The warehouse starts without the app's schema (other tests in the run may have made it)."""
+    with pg_engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS sync_monitor CASCADE"))
     engine = make_engine(load_settings({"DATABASE_URL": read_only_url, "MONITOR_DATABASE_URL": monitor_url}))
     assert separate_app_db(engine)
     empty_app_tables(engine)
