@@ -170,6 +170,17 @@ RUN_SECONDS = ("timed_seconds", "duration_sum")
 run_hours = _run_rollup("run_hours", Column("hour", DateTime(), nullable=False))
 run_days = _run_rollup("run_days", Column("day_utc", String(10), nullable=False))
 
+# run_days' histograms of the runs that succeeded or were partial, without the sync type: what
+# the performance page reads for whole days when no sync type is chosen (a tenth of the rows).
+duration_days = Table(
+    "duration_days", metadata,
+    Column("day_utc", String(10), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("crm_source", String(100), nullable=False),
+    Column("duration_count", BigInteger, nullable=False, server_default="0"),
+    *(Column(c, Integer, nullable=False, server_default="0") for c in DURATIONS),
+)
+
 error_hours = Table(
     "error_hours", metadata,
     Column("hour", DateTime(), nullable=False),

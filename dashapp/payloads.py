@@ -121,8 +121,7 @@ def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(),
     covered = run_rollups.ready(engine)
     if covered is not None:
         start = day_start(window_days(days, now)[0])
-        rows = run_rollups.run_rows(engine, start, now, covered, *selection)
-        durations = run_rollups.duration_rows(engine, start, now, covered, *selection)
+        rows, durations = run_rollups.window_rows(engine, start, now, covered, *selection, durations=True)
         return _performance_from(run_rollups.daily_rollup_from(rows), run_rollups.daily_percentiles_from(durations))
 
     def compute(start: datetime, end: datetime) -> dict:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, update
 
-from dashapp.monitor_tables import error_hours, rollup_state, run_days, run_hours
+from dashapp.monitor_tables import duration_days, error_hours, rollup_state, run_days, run_hours
 from queries import outcomes
 from queries import run_rollups as q
 from queries._sql import Binds, app_db, app_table, app_tables_exist, connect, sql, table, utc_now
@@ -115,7 +115,7 @@ def recompute(engine: Engine, hours: Iterable[datetime], covered_until: datetime
 
 
 def _sum_days(conn: Connection, days: list[str]) -> None:
-    """``run_days`` of ``days`` (UTC, 'YYYY-MM-DD') again from ``run_hours``."""
+    """``run_days`` and ``duration_days`` of ``days`` (UTC, 'YYYY-MM-DD') again from ``run_hours``."""
     values = [*q.COUNTS, *q.SECONDS, *q.DURATIONS]
     day_utc = ("to_char(hour, 'YYYY-MM-DD')" if conn.dialect.name == "postgresql"
                else "strftime('%Y-%m-%d', hour)")
@@ -123,6 +123,7 @@ def _sum_days(conn: Connection, days: list[str]) -> None:
     for start in range(0, len(days), 200):
         chunk = days[start:start + 200]
         conn.execute(delete(run_days).where(run_days.c.day_utc.in_(chunk)))
+        conn.execute(delete(duration_days).where(duration_days.c.day_utc.in_(chunk)))
         b = Binds(conn)
         low, high = b.bind_app_time(datetime.fromisoformat(chunk[0])), b.bind_app_time(
             datetime.fromisoformat(chunk[-1]) + timedelta(days=1))
@@ -133,6 +134,12 @@ def _sum_days(conn: Connection, days: list[str]) -> None:
             SELECT {day_utc}, day, crm_source, sync_type, status_class, {', '.join(f'SUM({c})' for c in values)}
             FROM {hours_table} WHERE hour >= {low} AND hour < {high} AND {day_utc} IN ({chosen})
             GROUP BY 1, 2, 3, 4, 5""", params=tuple(b.time_params)), b.params)
+        histogram = ["duration_count", *q.DURATIONS]
+        conn.execute(sql(f"""
+            INSERT INTO {_name(conn, 'duration_days')} (day_utc, day, crm_source, {', '.join(histogram)})
+            SELECT day_utc, day, crm_source, {', '.join(f'SUM({c})' for c in histogram)}
+            FROM {_name(conn, 'run_days')} WHERE day_utc IN ({chosen}) AND status_class IN ('success', 'partial')
+            GROUP BY 1, 2, 3"""), b.params)
 
 
 def _name(conn: Connection, name: str) -> str:
@@ -166,6 +173,7 @@ def build(engine: Engine, now: datetime | None = None, progress: Callable[[str],
     with app_db(engine).begin() as conn:
         conn.execute(delete(run_hours))
         conn.execute(delete(run_days))
+        conn.execute(delete(duration_days))
         conn.execute(delete(error_hours))
         _set_state(conn, covered_until=None, reconciled_day=None)
     if first is None or q.floor_hour(first) >= edge:

@@ -118,7 +118,8 @@ def read_frame(conn: Connection, clause: TextClause, params: dict | None = None,
                times: tuple[str, ...] = ()) -> pd.DataFrame:
     """Run ``clause`` and return its rows as a DataFrame, ``times`` columns as UTC timestamps."""
     result = conn.execute(clause, params or {})
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # plain tuples: pandas probes every Row object's attributes otherwise (half the time on wide rows)
+    frame = pd.DataFrame([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
     for column in times:
         frame[column] = to_utc(frame[column], data_zone(conn))
     return frame

@@ -208,37 +208,34 @@ def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm
         WHERE {' AND '.join(where) or '1 = 1'} GROUP BY {', '.join(key)}""")
 
 
-def _window(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime, crm_sources,
-            sync_types, classes: tuple[str, ...], key: list[str], values: list[str]) -> pd.DataFrame:
-    """Runs started in [start, end) (None: unbounded), ``values`` summed per ``key``: ``run_days``
-    for whole UTC days, ``run_hours`` for the whole hours around them, both before ``covered``;
-    the raw table (``hour_rows``) for the rest."""
+def _plan(start: datetime | None, end: datetime | None, covered: datetime):
+    """Which ranges of [start, end) (None: unbounded) the raw table answers, and which the
+    rollups: (``run_days``, UTC days) for whole days, (``run_hours``, hours) around them, before
+    ``covered``."""
     h0 = None if start is None else _ceil_hour(start)
     h1 = covered if end is None else min(covered, floor_hour(end))
     raw: list[tuple[datetime | None, datetime | None]] = []
     rolled: list[tuple[str, str, object, object]] = []
     if h0 is not None and h0 >= h1:  # no whole hour rolled up in the window
-        raw.append((start, end))
+        return [(start, end)], rolled
+    if start is not None and _naive_utc(start) < h0:
+        raw.append((start, h0.replace(tzinfo=UTC)))
+    if end is None or h1 < _naive_utc(end):
+        raw.append((h1.replace(tzinfo=UTC), end))
+    d0 = None if h0 is None else (h0 if h0.hour == 0 else h0.replace(hour=0) + timedelta(days=1))
+    d1 = h1.replace(hour=0)
+    if d0 is None or d0 < d1:
+        rolled.append(("run_days", "day_utc", None if d0 is None else d0.strftime("%Y-%m-%d"), d1.strftime("%Y-%m-%d")))
+        if d0 is not None and h0 < d0:
+            rolled.append(("run_hours", "hour", h0, d0))
+        if d1 < h1:
+            rolled.append(("run_hours", "hour", d1, h1))
     else:
-        if start is not None and _naive_utc(start) < h0:
-            raw.append((start, h0.replace(tzinfo=UTC)))
-        if end is None or h1 < _naive_utc(end):
-            raw.append((h1.replace(tzinfo=UTC), end))
-        d0 = None if h0 is None else (h0 if h0.hour == 0 else h0.replace(hour=0) + timedelta(days=1))
-        d1 = h1.replace(hour=0)
-        if d0 is None or d0 < d1:
-            rolled.append(("run_days", "day_utc", None if d0 is None else d0.strftime("%Y-%m-%d"),
-                           d1.strftime("%Y-%m-%d")))
-            if d0 is not None and h0 < d0:
-                rolled.append(("run_hours", "hour", h0, d0))
-            if d1 < h1:
-                rolled.append(("run_hours", "hour", d1, h1))
-        else:
-            rolled.append(("run_hours", "hour", h0, h1))
-    parts = [hour_rows(db, a, b, crm_sources, sync_types, classes) for a, b in raw]
-    if rolled:
-        with connect(app_db(db)) as conn:
-            parts += [_rollup_sql(Binds(conn), *r, crm_sources, sync_types, classes, key, values) for r in rolled]
+        rolled.append(("run_hours", "hour", h0, h1))
+    return raw, rolled
+
+
+def _combine(parts: list[pd.DataFrame], key: list[str], values: list[str]) -> pd.DataFrame:
     parts = [p[key + values] for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=key + values)
@@ -248,17 +245,42 @@ def _window(db: Connectable, start: datetime | None, end: datetime | None, cover
     return _sum_by(frame, key, values)
 
 
+DURATION_KEY = ["day", "crm_source"]
+DURATION_VALUES = ["duration_count", *DURATIONS]
+TIMED = ("success", "partial")  # the classes whose durations the performance page shows
+
+
+def window_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
+                crm_sources=(), sync_types=(), classes: tuple[str, ...] = (),
+                durations: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Runs started in [start, end): counts and sums per day, CRM, sync type and class, and (with
+    ``durations``) the duration histograms of finished runs that succeeded or were partial per
+    day and CRM. The raw edges are read once for both; whole days of the histograms come from
+    ``duration_days`` (no sync type in it) unless a sync type is chosen."""
+    raw, rolled = _plan(start, end, covered)
+    edges = [hour_rows(db, a, b, crm_sources, sync_types, classes) for a, b in raw]
+    counts, histograms = list(edges), [e[e["status_class"].isin(TIMED)] for e in edges]
+    if rolled:
+        with connect(app_db(db)) as conn:
+            for name, period, low, high in rolled:
+                counts.append(_rollup_sql(Binds(conn), name, period, low, high, crm_sources, sync_types, classes,
+                                          KEY, COUNTS + SECONDS))
+                if not durations:
+                    continue
+                if name == "run_days" and not sync_types:
+                    histograms.append(_rollup_sql(Binds(conn), "duration_days", period, low, high, crm_sources, (),
+                                                  (), DURATION_KEY, DURATION_VALUES))
+                else:
+                    histograms.append(_rollup_sql(Binds(conn), name, period, low, high, crm_sources, sync_types,
+                                                  TIMED, DURATION_KEY, DURATION_VALUES))
+    rows = _combine(counts, KEY, COUNTS + SECONDS)
+    return rows, _combine(histograms, DURATION_KEY, DURATION_VALUES) if durations else None
+
+
 def run_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
              crm_sources=(), sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
     """Runs started in [start, end) per day, CRM, sync type and class: their counts and sums."""
-    return _window(db, start, end, covered, crm_sources, sync_types, classes, KEY, COUNTS + SECONDS)
-
-
-def duration_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
-                  crm_sources=(), sync_types=()) -> pd.DataFrame:
-    """Finished runs that succeeded or were partial, per day and CRM: their duration histogram."""
-    return _window(db, start, end, covered, crm_sources, sync_types, ("success", "partial"), ["day", "crm_source"],
-                   ["duration_count", *DURATIONS])
+    return window_rows(db, start, end, covered, crm_sources, sync_types, classes)[0]
 
 
 def _sum_by(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame:
@@ -293,7 +315,8 @@ def percentiles(histograms: np.ndarray, q: float) -> list[float | None]:
 
 def daily_percentiles_from(rows: pd.DataFrame) -> pd.DataFrame:
     """``queries.performance.daily_percentiles``' frame (p50, p95 and runs of finished runs that
-    succeeded or were partial, per day and CRM and per day over all) from ``duration_rows``."""
+    succeeded or were partial, per day and CRM and per day over all) from ``window_rows``'
+    histograms."""
     columns = ["day", "crm_source", "p50", "p95", "runs"]
     if rows.empty:
         return pd.DataFrame(columns=columns)

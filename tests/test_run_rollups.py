@@ -56,10 +56,10 @@ def no_rollups_left(request):
 
 
 def forget(engine: Engine) -> None:
-    from dashapp.monitor_tables import error_hours, rollup_state, run_days, run_hours
+    from dashapp.monitor_tables import duration_days, error_hours, rollup_state, run_days, run_hours
 
     with engine.begin() as conn:
-        for table in (rollup_state, run_hours, run_days, error_hours):
+        for table in (rollup_state, run_hours, run_days, duration_days, error_hours):
             conn.execute(table.delete())
 
 

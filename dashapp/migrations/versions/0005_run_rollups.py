@@ -1,4 +1,5 @@
-"""Rollups of the user's runs per hour (and per day, summed from the hours) by CRM, sync type and
+"""Rollups of the user's runs per hour (and per day, summed from the hours; and the day's duration
+histograms per CRM without the sync type) by CRM, sync type and
 status class, with a duration histogram; error classes per hour; the rollups' state. Filled from
 the existing history by ``python app.py db upgrade`` after the migrations (dashapp/rollups.py).
 
@@ -40,6 +41,17 @@ def upgrade(app_schema: str | None = None) -> None:
     _run_rollup("run_hours", sa.Column("hour", sa.DateTime(), nullable=False), app_schema)
     _run_rollup("run_days", sa.Column("day_utc", sa.String(10), nullable=False), app_schema)
     op.create_table(
+        "duration_days",
+        sa.Column("day_utc", sa.String(10), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("crm_source", sa.String(100), nullable=False),
+        sa.Column("duration_count", sa.BigInteger(), nullable=False, server_default="0"),
+        *(sa.Column(c, sa.Integer(), nullable=False, server_default="0") for c in COLUMNS),
+        schema=app_schema,
+    )
+    op.create_index("duration_days_key", "duration_days", ["day_utc", "day", "crm_source"], unique=True,
+                    schema=app_schema)
+    op.create_table(
         "error_hours",
         sa.Column("hour", sa.DateTime(), nullable=False),
         sa.Column("day", sa.String(10), nullable=False),
@@ -66,5 +78,5 @@ def upgrade(app_schema: str | None = None) -> None:
 
 
 def downgrade(app_schema: str | None = None) -> None:
-    for name in ("rollup_state", "error_hours", "run_days", "run_hours"):
+    for name in ("rollup_state", "error_hours", "duration_days", "run_days", "run_hours"):
         op.drop_table(name, schema=app_schema)
