@@ -83,9 +83,13 @@ def _hour_sql(conn) -> str:
 
 
 def _utc_hours(conn, values: pd.Series) -> pd.Series:
+    """The hours as naive UTC. SQLite's are the data zone's: the hour that repeats when clocks go
+    back is taken as its first (summer) occurrence."""
     if conn.dialect.name == "postgresql":
         return pd.to_datetime(values)
-    return to_utc(pd.to_datetime(values), _zone(conn)).dt.tz_convert(None)
+    local = pd.to_datetime(values)
+    return local.dt.tz_localize(_zone(conn), ambiguous=np.ones(len(local), dtype=bool),
+                                nonexistent="shift_forward").dt.tz_convert("UTC").dt.tz_convert(None)
 
 
 def _zone(conn):
@@ -132,13 +136,14 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
         frame["hour"] = _utc_hours(conn, frame["hour"])
     frame = label_days(frame)
     key = ["hour", *KEY]
-    sums = frame.groupby(key, as_index=False)[COUNTS + SECONDS].sum()
-    timed = frame[frame["bucket"].notna()].astype({"bucket": "int64"})
-    histogram = timed.groupby([*key, "bucket"])["duration_count"].sum().unstack(fill_value=0)
-    histogram = histogram.reindex(columns=range(len(DURATIONS)), fill_value=0)
-    histogram.columns = DURATIONS
-    merged = sums.merge(histogram.reset_index(), on=key, how="left")
-    return pd.concat([merged.drop(columns=DURATIONS), merged[DURATIONS].fillna(0).astype("int64")], axis=1)
+    grouped = frame.groupby(key, sort=False, dropna=False)
+    sums = grouped[COUNTS + SECONDS].sum().reset_index()
+    group = grouped.ngroup().to_numpy()
+    histogram = np.zeros((len(sums), len(DURATIONS)), dtype="int64")
+    timed = frame["bucket"].notna().to_numpy()
+    np.add.at(histogram, (group[timed], frame["bucket"].to_numpy()[timed].astype("int64")),
+              frame["duration_count"].to_numpy()[timed].astype("int64"))
+    return pd.concat([sums, pd.DataFrame(histogram, columns=DURATIONS)], axis=1)
 
 
 def error_rows(db: Connectable, start: datetime | None, end: datetime | None) -> pd.DataFrame:
@@ -332,9 +337,10 @@ def daily_percentiles_from(rows: pd.DataFrame) -> pd.DataFrame:
 
 def error_messages(db: Connectable, start: datetime, end: datetime, covered: datetime) -> pd.DataFrame:
     """``queries.errors.daily_messages``' frame (day, message, runs, failed, partial, last_seen)
-    with one row per hour and error class (its sample as the message) for the whole hours before
-    ``covered``, the raw table for the edges. Counts and last seen are exact; a class's sample is
-    its most frequent message in the hour that had the most."""
+    with one row per error class (its sample as the message) for the whole hours before
+    ``covered``, summed in SQL, and the raw table's rows for the edges. Counts and last seen are
+    exact; a class's sample is its most frequent message in the hour that had the most.
+    (``day`` is left empty on the rolled-up rows: ``queries.errors.classes_from`` ignores it.)"""
     h0, h1 = _ceil_hour(start), min(covered, floor_hour(end))
     if h0 >= h1:
         parts = [error_rows(db, start, end)]
@@ -344,10 +350,18 @@ def error_messages(db: Connectable, start: datetime, end: datetime, covered: dat
             parts.append(error_rows(db, start, h0.replace(tzinfo=UTC)))
         with connect(app_db(db)) as conn:
             b = Binds(conn)
-            parts.append(b.frame(f"""
-                SELECT hour, day, error_class, runs, failed, partial, last_seen, sample, sample_runs, sample_id
-                FROM {app_table(conn, 'error_hours')}
-                WHERE hour >= {b.bind_app_time(h0)} AND hour < {b.bind_app_time(h1)}"""))
+            t = app_table(conn, "error_hours")
+            window = f"hour >= {b.bind_app_time(h0)} AND hour < {b.bind_app_time(h1)}"
+            sums = b.frame(f"""
+                SELECT error_class, SUM(runs) AS runs, SUM(failed) AS failed, SUM(partial) AS partial,
+                       MAX(last_seen) AS last_seen
+                FROM {t} WHERE {window} GROUP BY error_class""")
+            samples = b.frame(f"""
+                SELECT error_class, MIN(sample) AS sample FROM {t}
+                WHERE {window} AND (error_class, sample_runs) IN (
+                    SELECT error_class, MAX(sample_runs) FROM {t} WHERE {window} GROUP BY error_class)
+                GROUP BY error_class""")
+        parts.append(sums.merge(samples, on="error_class", how="left").assign(day=""))
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=["day", "message", "runs", "failed", "partial", "last_seen"])
