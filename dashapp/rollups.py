@@ -45,10 +45,11 @@ def available(engine: Engine) -> bool:
 
 
 def _ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
-    """Sorted hours as [start, end) ranges of consecutive hours."""
+    """Sorted hours as [start, end) ranges of consecutive hours, a day at most each (a catch-up
+    after days away stays one statement a day, well inside a statement timeout)."""
     ranges: list[list[datetime]] = []
     for hour in sorted(set(hours)):
-        if ranges and ranges[-1][1] == hour:
+        if ranges and ranges[-1][1] == hour and hour - ranges[-1][0] < timedelta(days=1):
             ranges[-1][1] = hour + timedelta(hours=1)
         else:
             ranges.append([hour, hour + timedelta(hours=1)])

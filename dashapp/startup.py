@@ -29,8 +29,7 @@ def prepare_engine(settings: Settings) -> Engine:
         _fill_demo(settings, engine)
     check_database(engine, settings.sync_schema)
     set_default_engine(engine)
-    if not settings.embedded:
-        rollups.start_loop(engine, settings.rollup_refresh_seconds)  # only when `db upgrade` built them
+    rollups.start_loop(engine, settings.rollup_refresh_seconds)  # only when `db upgrade` built them
     return engine
 
 

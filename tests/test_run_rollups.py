@@ -180,3 +180,12 @@ def test_the_histogram_reads_percentiles_within_five_percent():
         counts[h.bucket(seconds)] = 1
         assert abs(h.percentile(counts, 0.5) - seconds) <= 0.05 * seconds
     assert h.percentile([0] * h.BUCKETS, 0.5) is None
+
+
+def test_a_catch_up_recomputes_a_day_per_statement_at_most():
+    start = run_rollups.floor_hour(utc_now()) - timedelta(hours=60)
+    hours = [start + timedelta(hours=i) for i in range(50)] + [start + timedelta(hours=55)]
+    assert rollups._ranges(hours) == [(start, start + timedelta(hours=24)),
+                                      (start + timedelta(hours=24), start + timedelta(hours=48)),
+                                      (start + timedelta(hours=48), start + timedelta(hours=50)),
+                                      (start + timedelta(hours=55), start + timedelta(hours=56))]
