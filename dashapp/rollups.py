@@ -286,15 +286,17 @@ _loop: threading.Thread | None = None
 
 def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
     """The web process's refresher (one per process; the advisory lock lets one process write
-    per cycle). Does nothing without the rollup tables (no ``db upgrade``, a read-only database)."""
+    per cycle). Each cycle does nothing until the rollups exist (``db upgrade`` built them, maybe
+    after this process started); a read-only database without them costs one catalogue look."""
     global _loop
-    if _loop is not None or every_seconds <= 0 or not available(engine) or q.ready(engine) is None:
+    if _loop is not None or every_seconds <= 0:
         return _loop
 
     def loop() -> None:
         while True:
             try:
-                log.debug("rollups: %s", refresh(engine))
+                if available(engine) and q.ready(engine) is not None:
+                    log.debug("rollups: %s", refresh(engine))
             except Exception:  # noqa: BLE001 - a failed cycle is logged; readers fall back to the raw edge
                 log.exception("rollups: refresh failed")
             time.sleep(every_seconds)

@@ -178,8 +178,12 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
                              capture_output=True, text=True, timeout=120)
     assert upgrade.returncode == 0, upgrade.stderr
     assert "rollups: runs up to" in upgrade.stderr  # the build's progress, in the log
+    from dashapp import rollups
+
+    built = rollups.state(split)["refreshed_at"]
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env={**env, "PORT": str(port)},
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT,
+                               env={**env, "PORT": str(port), "ROLLUP_REFRESH_SECONDS": "1"},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -195,6 +199,10 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
                 body = response.read().decode()
                 assert "not exist" not in body and "db upgrade" not in body, (route, body[:300])
         assert json.loads(urllib.request.urlopen(f"{base}/api/alerts", timeout=5).read())["alerts"] == []
+        deadline = time.monotonic() + 20
+        while rollups.state(split)["refreshed_at"] == built:  # the web process keeps the rollups current
+            assert time.monotonic() < deadline, "the web process did not refresh the rollups"
+            time.sleep(0.5)
     finally:
         process.terminate()
         process.wait(timeout=10)
