@@ -28,6 +28,7 @@ from queries._sql import (
     day_sql,
     duration_sql,
     label_days,
+    sql,
     table,
     to_utc,
 )
@@ -208,9 +209,30 @@ def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm
         where.append(b.in_list("status_class", tuple(classes)))
     kind = "DOUBLE PRECISION" if b.postgres else "REAL"
     sums = ", ".join(f"CAST(SUM({c}) AS {kind if c in SECONDS else 'BIGINT'}) AS {c}" for c in values)
-    return b.frame(f"""
+    return _wide_frame(b, f"""
         SELECT {', '.join(key)}, {sums} FROM {app_table(conn, name)}
-        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY {', '.join(key)}""")
+        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY {', '.join(key)}""", len(key))
+
+
+def _wide_frame(b: Binds, statement: str, keys: int) -> pd.DataFrame:
+    """``b.frame(statement)``; on PostgreSQL straight through the driver's cursor, since making
+    SQLAlchemy rows of ~200 columns costs more than the query, and the numbers after the first
+    ``keys`` columns made one numpy array (pandas would infer each column's type)."""
+    if not b.postgres:
+        return b.frame(statement)
+    compiled = sql(statement, params=tuple(b.time_params)).compile(dialect=b.conn.dialect)
+    cursor = b.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), b.params)
+        rows = cursor.fetchall()
+        names = [d[0] for d in cursor.description]
+    finally:
+        cursor.close()
+    numbers = np.array([row[keys:] for row in rows], dtype=np.float64).reshape(len(rows), len(names) - keys)
+    frame = pd.DataFrame(numbers, columns=names[keys:])
+    for position, name in enumerate(names[:keys]):
+        frame.insert(position, name, [row[position] for row in rows])
+    return frame
 
 
 def _plan(start: datetime | None, end: datetime | None, covered: datetime):
