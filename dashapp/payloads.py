@@ -121,8 +121,8 @@ def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(),
     covered = run_rollups.ready(engine)
     if covered is not None:
         start = day_start(window_days(days, now)[0])
-        rows, durations = run_rollups.window_rows(engine, start, now, covered, *selection, durations=True)
-        return _performance_from(run_rollups.daily_rollup_from(rows), run_rollups.daily_percentiles_from(durations))
+        daily, durations = run_rollups.daily_rows(engine, start, now, covered, *selection, durations=True)
+        return _performance_from(daily, run_rollups.daily_percentiles_from(durations))
 
     def compute(start: datetime, end: datetime) -> dict:
         return {
@@ -196,10 +196,10 @@ def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
     covered = run_rollups.ready(engine)
     if covered is not None:
         start = day_start(window_days(days, now)[0])
-        rows = run_rollups.run_rows(engine, start, now, covered)
+        daily = run_rollups.daily_rows(engine, start, now, covered)[0]
         return {"recent": errors.recent_failures(engine, 10),
                 "classes": errors.classes_from(run_rollups.error_messages(engine, start, now, covered)),
-                "rates": errors.failure_rates_from(run_rollups.daily_rollup_from(rows))}
+                "rates": errors.failure_rates_from(daily)}
 
     def compute(start: datetime, end: datetime) -> dict:
         return {"rollup": performance.daily_rollup(engine, start, end),
