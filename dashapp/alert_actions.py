@@ -10,7 +10,7 @@ from dashapp import alert_notify, audit, auth
 from dashapp.config import Settings
 from dashapp.monitor_tables import alerts
 from dashapp.retry_action import ActionOutcome
-from queries._sql import utc_now
+from queries._sql import app_db, utc_now
 
 
 def act(settings: Settings, engine: Engine, user: auth.User | None, alert_id: int, action: str, note: str = "",
@@ -24,7 +24,7 @@ def act(settings: Settings, engine: Engine, user: auth.User | None, alert_id: in
     assert user is not None
     note = note.strip()[:2000]
     now = utc_now().replace(tzinfo=None)
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         if action == "acknowledge":
             changed = conn.execute(update(alerts).where(alerts.c.id == alert_id, alerts.c.state == "firing",
                                                         alerts.c.acknowledged_at.is_(None))

@@ -27,7 +27,7 @@ from dashapp import alert_config, alert_notify, alert_rules
 from dashapp.config import Settings
 from dashapp.http_errors import error_line
 from dashapp.monitor_tables import alerts
-from queries._sql import utc_now
+from queries._sql import app_db, utc_now
 
 log = logging.getLogger(__name__)
 LOCK_ID = 7_200_417  # the advisory lock key of the evaluation
@@ -86,7 +86,7 @@ def evaluate(engine: Engine, settings: Settings, now: datetime | None = None, de
     outcome = Evaluation(rule_errors=errors)
     stamp = _naive(now)
     channels = alert_notify.channels(settings)
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             if not conn.execute(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")).scalar():
                 outcome.skipped = True

@@ -68,6 +68,8 @@ class Settings:
     status_aliases: tuple[tuple[str, str], ...] = (("completed", "success"), ("in_progress", "running"))
     beat_schema: str | None = None
     max_request_bytes: int = 2 * 1024 * 1024
+    monitor_database_url: str | None = None
+    rollup_refresh_seconds: int = 60
 
     @property
     def retry_queue_name(self) -> str:
@@ -196,6 +198,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         status_aliases=_aliases(env, "STATUS_ALIASES", "completed=success,in_progress=running"),
         beat_schema=_identifier(env, "BEAT_SCHEMA"),
         max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
+        monitor_database_url=env.get("MONITOR_DATABASE_URL", "").strip() or None,
+        rollup_refresh_seconds=_int(env, "ROLLUP_REFRESH_SECONDS", 60, 0, 86400),
     )
 
 

@@ -12,7 +12,7 @@ import logging
 from dash import Dash
 from sqlalchemy import Engine
 
-from dashapp import alert_config, alerts, migrate
+from dashapp import alert_config, alerts, migrate, rollups
 from dashapp.app_factory import build_app
 from dashapp.auth import UsersFileError, parse_users
 from dashapp.config import ConfigError, Settings, load_settings
@@ -29,6 +29,7 @@ def prepare_engine(settings: Settings) -> Engine:
         _fill_demo(settings, engine)
     check_database(engine, settings.sync_schema)
     set_default_engine(engine)
+    rollups.start_loop(engine, settings.rollup_refresh_seconds)  # only when `db upgrade` built them
     return engine
 
 

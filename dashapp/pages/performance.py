@@ -20,6 +20,7 @@ from dashapp.components.filter_options import filter_options
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.disclosure import shown_error
 from dashapp.http_errors import error_line
+from queries import run_rollups
 from queries._sql import FilterError, utc_now
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ def layout(**_query: str) -> html.Div:
                                  **multi), xs=12, md=5),
             dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_SYNC_TYPE, options=filter_options("sync_type"),
                                  placeholder="All sync types", **multi), xs=12, md=5),
-        ], className="g-2 mb-3"),
+        ], className="g-2 mb-2"),
+        html.Div(source_note(), id=ids.PERFORMANCE_SOURCE_NOTE, className="small text-muted mb-3"),
         dbc.Row([dbc.Col(_card(ids.DURATION_CHART, 380), xs=12)], className="g-3 mb-3"),
         dbc.Row([
             dbc.Col(_card(ids.SUCCESS_RATE_CHART), xs=12, lg=6),
@@ -61,6 +63,24 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(_card(ids.THROUGHPUT_CHART, 420), xs=12, lg=6),
         ], className="g-3 mb-3"),
     ])
+
+
+UPGRADE_NOTE = ("Computed from the raw runs table (closed days are kept in memory for an hour). "
+                "`python app.py db upgrade` builds rollups of the runs that make any window, "
+                "up to 90 days and any filter, answer in milliseconds.")
+
+
+def source_note() -> str:
+    """Where the numbers come from: the run rollups (up to which hour), or the raw table and
+    how to make long windows fast."""
+    try:
+        covered = run_rollups.ready(runtime.engine())
+    except SQLAlchemyError:
+        return ""
+    if covered is None:
+        return UPGRADE_NOTE
+    return (f"Whole hours up to {covered:%Y-%m-%d %H:00} UTC from the run rollups, "
+            "the runs since then from the raw table. Percentiles within 5%.")
 
 
 @callback(
