@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from datetime import timedelta
@@ -162,7 +163,7 @@ def test_retry_audit_alerts_and_api_calls_write_only_the_monitor_database(split,
     outcome = alerts.evaluate(split, load_settings({}), deliver=False)
     assert not outcome.rule_errors
     writer = Writer(app_db(split))  # type: ignore[arg-type]
-    writer.add_call((utc_now(), "hubspot", "/x", "GET", 200, 12.0, 0, None, None))
+    writer.add_call((utc_now(), "hubspot", "/x", "GET", 200, 12.0, 0, None, None, None))  # no run
     writer.flush()
     with app_db(split).connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM sync_monitor.api_calls")).scalar() == 1
@@ -192,7 +193,9 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
         failed = _get_json(f"{base}/api/failed-operations?age=30d", time.monotonic() + 5)
         assert failed["counts"]["resolved"] == 1 and "note" not in failed
         assert {o["id"] for o in failed["operations"]} == {runs[i].id for i in (0, 1, 2, 5)}
-        for route in ("/api/alerts", "/api/api-stats", "/api/audit", "/api/performance-charts?days=30",
+        with pytest.raises(urllib.error.HTTPError, match="403"):  # the audit is for operators (issue 14)
+            urllib.request.urlopen(base + "/api/audit", timeout=10)
+        for route in ("/api/alerts", "/api/api-stats", "/api/performance-charts?days=30",
                       "/api/errors?days=30", "/metrics"):
             with urllib.request.urlopen(base + route, timeout=10) as response:
                 assert response.status == 200, route
