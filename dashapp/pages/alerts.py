@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import alert_actions, alert_payloads, auth, display, ids, runtime
 from dashapp.alert_config import DEFAULTS, SEVERITIES
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.refresh_bar import (
     RefreshIds,
     failed,
@@ -42,6 +43,7 @@ def layout(**_query: str) -> html.Div:
     note = dbc.Alert(refused.read_only_note, color="secondary", className="py-2 small") if refused else ""
     zone = {"timeZone": settings.display_timezone}
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Store(id=ids.ALERTS_RESOLVE_TARGET),
         dcc.Store(id=ids.ALERTS_ACTION_DONE),
         dcc.Store(id=ids.ALERTS_REQUEST),

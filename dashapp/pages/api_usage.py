@@ -15,6 +15,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, 
 
 from dashapp import api_usage_payloads, display, ids, runtime
 from dashapp.components import figures, panel_note
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import utc_now
 
@@ -50,6 +51,7 @@ def layout(**_query: str) -> html.Div:
     ]
     graph = {"config": {"displaylogo": False, "responsive": True}, "style": {"height": "320px"}}
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Store(id=ids.RATE_LIMIT_RESETS),
         page_header("API usage", REFRESH, settings.refresh_seconds),
         dbc.Row(dbc.Col(dbc.Select(id=ids.API_USAGE_HOURS, value="24", size="sm",

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, ids, payloads, runtime
 from dashapp.components import figures
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.day_cache import day_start
 from dashapp.http_errors import error_line
@@ -33,6 +34,7 @@ REFRESH = RefreshIds(
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Location(id=ids.ERRORS_NAVIGATE, refresh=True),
         page_header("Errors", REFRESH, settings.refresh_seconds),
         dbc.Row(dbc.Col(dbc.Select(id=ids.ERRORS_DAYS, value="7", size="sm", options=[

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import auth, display, failed_payloads, ids, retry_action, runtime
 from dashapp.components.failed_grid import failed_grid
 from dashapp.components.filter_options import filter_options
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.http_errors import BadParameter, error_line
 from queries import failed_operations as queries
@@ -56,6 +57,7 @@ def layout(**_query: str) -> html.Div:
     user = auth.current_user(settings)
     note, can_act = _access_note(settings, user)
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Store(id=ids.FAILED_PENDING),
         dcc.Store(id=ids.FAILED_ACTION_DONE),
         dcc.Store(id=ids.FAILED_DETAILS_ID),

@@ -19,7 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import display, history_params, ids, payloads, runtime
 from dashapp.components.filter_options import filter_options
 from dashapp.components.history_grid import history_grid
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.http_errors import BadParameter, error_line
+from queries import outcomes
 from queries._sql import utc_now
 from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row
 
@@ -36,20 +38,36 @@ def _as_lists(query: dict) -> dict[str, list[str]]:
     return {k: (v if isinstance(v, list) else [v]) for k, v in query.items() if isinstance(v, str | list)}
 
 
+PAGE_PARAMETERS = (*history_params.PARAMETERS, "id")
+
+
+def _known_values() -> dict[str, set[str]] | None:
+    try:
+        return history_params.known_values(runtime.engine())
+    except SQLAlchemyError as exc:  # the grid says so on its first load; values are not checked meanwhile
+        log.warning("history filter values failed: %s", error_line(exc))
+        return None
+
+
 def layout(**query: str | list[str]) -> html.Div:
     args = _as_lists(query)
     settings = runtime.settings()
-    chosen_range = history_params.first(args, "range") or history_params.DEFAULT_RANGE
-    start, end = history_params.first(args, "start"), history_params.first(args, "end")
-    if start or end:
-        chosen_range = "custom"
-    problem = None
+    if "status" in args:  # the status dropdown offers classes: an alias (completed) picks its class (success)
+        to_class = dict(outcomes.aliases(runtime.engine()))
+        args["status"] = [",".join(to_class.get(v.strip(), v) for v in raw.split(",")) for raw in args["status"]]
+    parsed = history_params.parse_all(args, utc_now(), known=_known_values())
+    ignored = unknown_parameters(args, PAGE_PARAMETERS) + parsed.ignored
+    chosen_range, selection = parsed.range, parsed.selection
+    filter_model, sort = selection.columns, selection.sort
+    start = history_params.first(args, "start") if chosen_range == "custom" and selection.start else None
+    end = history_params.first(args, "end") if chosen_range == "custom" and selection.end else None
     try:
-        initial = history_params.parse(args, utc_now())
-        filter_model, sort = initial.columns, initial.sort
+        run_id = history_params.first(args, "id")
     except BadParameter as exc:
-        problem, filter_model, sort = f"The link's filters could not be applied: {exc}", {}, ()
-    run_id = history_params.first(args, "id")
+        ignored.append(exc)
+        run_id = None
+    if run_id and not run_id.isdigit():
+        ignored.append(BadParameter("id", f"{run_id[:20]!r} is not a run id"))
     detail = _detail(int(run_id)) if run_id and run_id.isdigit() else None
     multi = {"multi": True, "clearable": True, "className": "history-dropdown"}
     return html.Div([
@@ -74,21 +92,20 @@ def layout(**query: str | list[str]) -> html.Div:
         ], className="g-2 align-items-center"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=ids.HISTORY_CRM, options=filter_options("crm_source"), placeholder="CRM",
-                                 value=list(history_params.values(args, "crm_source")), **multi), xs=12, md=3),
+                                 value=list(selection.crm_sources), **multi), xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.HISTORY_STATUS, options=filter_options("status"), placeholder="Status",
-                                 value=list(history_params.values(args, "status")), **multi), xs=12, md=3),
+                                 value=list(selection.statuses), **multi), xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.HISTORY_SYNC_TYPE, options=filter_options("sync_type"), placeholder="Sync type",
-                                 value=list(history_params.values(args, "sync_type")), **multi), xs=12, md=3),
+                                 value=list(selection.sync_types), **multi), xs=12, md=3),
             dbc.Col(dbc.Input(id=ids.HISTORY_SEARCH_TEXT, type="search", placeholder="Error message contains…",
-                              value=history_params.first(args, "q") or "", debounce=True), xs=12, md=3),
+                              value=selection.q or "", debounce=True), xs=12, md=3),
         ], className="g-2 mb-2"),
         dbc.Row([
             dbc.Col(html.Span("", id=ids.HISTORY_COUNT, className="text-muted"), className="align-self-center"),
             dbc.Col(html.A(dbc.Button("Download CSV", size="sm", color="primary"), id=ids.HISTORY_DOWNLOAD,
                            href="/export/sync-history.csv", download=""), width="auto"),
         ], className="mb-2"),
-        dbc.Alert(problem, id=ids.HISTORY_LINK_MESSAGE, color="warning", is_open=bool(problem), dismissable=True,
-                  className="small"),
+        ignored_chips(ignored, ids.HISTORY_LINK_MESSAGE),
         dbc.Alert(id=ids.HISTORY_MESSAGE, color="warning", is_open=False, className="small"),
         history_grid(settings.display_timezone, filter_model, sort),
         html.Div("Click a row for every column. Shift-click headers to sort on several columns.",

@@ -15,6 +15,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashapp import api_usage_payloads, display, health, ids, payloads, runtime
 from dashapp.components import health_strip, panel_note
 from dashapp.components.crm_status_grid import crm_status_grid, grid_rows, toggled
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.recent_activity import recent_activity_grid
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.components.stat_cards import Stat, stat_cards
@@ -37,6 +38,7 @@ REFRESH = RefreshIds(
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         page_header("Overview", REFRESH, settings.refresh_seconds),
         dcc.Interval(id=ids.HEALTH_STRIP_INTERVAL, interval=settings.health_refresh_seconds * 1000),
         html.Div(id=ids.HEALTH_STRIP, className="mb-3"),

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import ids, payloads, runtime
 from dashapp.components import figures
 from dashapp.components.filter_options import filter_options
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.http_errors import error_line
 from queries._sql import FilterError, utc_now
@@ -40,6 +41,7 @@ def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     multi = {"multi": True, "clearable": True}
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         page_header("Performance", REFRESH, settings.refresh_seconds),
         dbc.Row([
             dbc.Col(dbc.Select(id=ids.PERFORMANCE_DAYS, value="7", size="sm",
