@@ -74,10 +74,11 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
 @shared("circuit_breakers")
 def breaker_list(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
+    window = {"start": display.iso_utc(start), "end": display.iso_utc(now)}
     if not api_usage.migrated(engine):
-        return {"breakers": [], "note": NOT_MIGRATED}
+        return {**window, "breakers": [], "note": NOT_MIGRATED}
     summaries = api_usage.breaker_summary(api_usage.breaker_states(engine, start, now), start, now)
-    return {"breakers": [{
+    return {**window, "breakers": [{
         "breaker": s["breaker"], "crm_source": s["crm_source"], "name": display.crm_name(s["crm_source"]),
         "state": s["state"], "failure_count": s["failure_count"],
         "last_transition": display.iso_utc(s["last_transition"]), "last_reason": s["last_reason"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Dash, Input, Output, dcc, html
+from dash import Dash, dcc, html
 from sqlalchemy import Engine
 
 from dashapp import api, auth, auth_routes, ids, runtime, serving
@@ -43,12 +43,6 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         overview,
         performance,
         sign_in,
-    )
-
-    dash.clientside_callback(
-        ClientsideFunction("syncMonitor", "viewerTimezone"),
-        Output(ids.VIEWER_TIMEZONE, "data"),
-        Input(ids.APP_CONFIG, "data"),
     )
 
     app.layout = _layout

@@ -34,6 +34,7 @@ HISTORY_URL_PUSHED = "history-url-pushed"
 HISTORY_PURGED = "history-purged"
 HISTORY_DETAIL = "history-detail"
 HISTORY_DETAIL_BODY = "history-detail-body"
+HISTORY_RANGE_ZONE = "history-range-zone"  # "in CET": the zone the custom range is entered in
 RECENT_ACTIVITY_GRID = "recent-activity-grid"
 
 PERFORMANCE_DAYS = "performance-days"
@@ -151,3 +152,13 @@ FAILED_READ_ONLY_NOTE = "failed-read-only-note"
 ALERTS_NOT_MIGRATED_NOTE = "alerts-not-migrated-note"
 CRM_STATUS_DATA = "crm-status-data"
 CRM_STATUS_EXPANDED = "crm-status-expanded"
+
+# The navbar's view settings (dashapp/components/view_settings.py), remembered in the browser
+THEME_CHOICE = "theme-choice"  # dcc.Store: "system" | "light" | "dark", as picked
+THEME_MODE = "theme-mode"  # dcc.Store: "light" | "dark", the one in force (system preference applied)
+THEME_MENU = "theme-menu"
+THEME_SYSTEM = "theme-system"
+THEME_LIGHT = "theme-light"
+THEME_DARK = "theme-dark"
+CLOCK_CHOICE = "clock-choice"  # dcc.Store: "local" | "utc", as picked
+CLOCK_TOGGLE = "clock-toggle"

@@ -23,6 +23,11 @@ _DATE = {"filter": "agDateColumnFilter", "filterParams": {
     "maxNumConditions": 2, "buttons": ["reset"]}}
 
 
+def zoned(name: str) -> dict:
+    """A time column's header naming the zone its cells are shown in: "Start (UTC)", "Start (CET)"."""
+    return {"headerValueGetter": {"function": f"zoneHeader({name!r})"}}
+
+
 def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[tuple[str, str], ...]) -> dag.AgGrid:
     zone = {"timeZone": display_timezone}
     columns = [
@@ -30,9 +35,9 @@ def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[t
         {"field": "crm_source", "headerName": "CRM", **_TEXT, "width": 130},
         {"field": "sync_type", "headerName": "Sync type", **_TEXT, "width": 140},
         {"field": "status", "headerName": "Status", **_TEXT, "cellRenderer": "StatusBadge", "width": 120},
-        {"field": "start_time", "headerName": "Start", **_DATE, "cellRenderer": "LocalTime",
+        {"field": "start_time", "headerName": "Start", **zoned("Start"), **_DATE, "cellRenderer": "LocalTime",
          "cellRendererParams": zone, "width": 180},
-        {"field": "end_time", "headerName": "End", **_DATE, "cellRenderer": "LocalTime",
+        {"field": "end_time", "headerName": "End", **zoned("End"), **_DATE, "cellRenderer": "LocalTime",
          "cellRendererParams": zone, "width": 180},
         {"field": "duration_seconds", "headerName": "Duration", **_NUMBER, "valueFormatter": None,
          "cellRenderer": "Duration", "width": 120},

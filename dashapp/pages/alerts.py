@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import alert_actions, alert_payloads, auth, display, ids, runtime
 from dashapp.alert_config import DEFAULTS, SEVERITIES
+from dashapp.components.history_grid import zoned
 from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.refresh_bar import (
     RefreshIds,
@@ -67,13 +68,13 @@ def layout(**_query: str) -> html.Div:
                                      placeholder="Any rule"), xs=12, md=3),
             ], className="g-2 mb-2"),
             dag.AgGrid(id=ids.ALERTS_HISTORY_GRID, rowData=[], columnDefs=[
-                {"field": "fired_at", "headerName": "Fired", "cellRenderer": "LocalTime", "cellRendererParams": zone,
-                 "width": 180},
+                {"field": "fired_at", "headerName": "Fired", **zoned("Fired"), "cellRenderer": "LocalTime",
+                 "cellRendererParams": zone, "width": 180},
                 {"field": "severity", "headerName": "Severity", "width": 110},
                 {"field": "rule", "headerName": "Rule", "width": 130},
                 {"field": "subject", "headerName": "Subject", "width": 180},
                 {"field": "state", "headerName": "State", "width": 100},
-                {"field": "resolved_at", "headerName": "Resolved", "cellRenderer": "LocalTime",
+                {"field": "resolved_at", "headerName": "Resolved", **zoned("Resolved"), "cellRenderer": "LocalTime",
                  "cellRendererParams": zone, "width": 180},
                 {"field": "resolved_by", "headerName": "By", "width": 110},
                 {"field": "resolve_note", "headerName": "Note", "width": 180, "tooltipField": "resolve_note"},

@@ -124,10 +124,11 @@ def _breaker_tile(breaker: dict, zone: str | None) -> dbc.Col:
     Input(REFRESH.interval, "n_intervals"),
     Input(REFRESH.button, "n_clicks"),
     Input(ids.API_USAGE_HOURS, "value"),
+    Input(ids.THEME_MODE, "data"),
+    Input(ids.VIEWER_TIMEZONE, "data"),
     State(REFRESH.state, "data"),
-    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_api_usage(_ticks, _clicks, hours, previous, zone):
+def refresh_api_usage(_ticks, _clicks, hours, mode, zone, previous):
     now = utc_now()
     hours = int(hours) if str(hours).isdigit() and int(hours) in WINDOWS else 24
     engine = runtime.engine()
@@ -152,37 +153,39 @@ def refresh_api_usage(_ticks, _clicks, hours, previous, zone):
         notes.append(stats["note"])
     note = " ".join(notes) or None
     return (
-        *parts(LIMITS, 3, _limit_parts, limits, {"limits": [], "history": []}),
-        *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone), breakers, {"breakers": []}),
-        *parts(CALLS, 3, partial(_calls_parts, hours=hours), stats, {"series": [], "endpoints": []}),
+        *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode), limits, {"limits": [], "history": []}),
+        *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone, mode=mode), breakers, {"breakers": []}),
+        *parts(CALLS, 3, partial(_calls_parts, hours=hours, zone=zone, mode=mode), stats,
+               {"series": [], "endpoints": []}),
         note, bool(note), "warning" if any(errors.values()) else "info",
         panel_note.remember(refreshed(now), loaded, errors),
     )
 
 
-def _limit_parts(limits: dict, why: str | None) -> tuple:
+def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None) -> tuple:
     why = why or "No rate-limit headers seen in this window"
     return (
         [_rate_tile(i, limit) for i, limit in enumerate(limits["limits"])] or
         [dbc.Col(html.Div(why + ".", className="text-muted small"))],
         [limit["reset_at"] for limit in limits["limits"]],
-        figures.remaining_history(limits["history"], why),
+        figures.themed(figures.remaining_history(limits["history"], why, zone), mode),
     )
 
 
-def _breaker_parts(breakers: dict, why: str | None, zone: str | None) -> tuple:
+def _breaker_parts(breakers: dict, why: str | None, zone: str | None, mode: str | None) -> tuple:
     return (
         [_breaker_tile(b, zone) for b in breakers["breakers"]] or
         [dbc.Col(html.Div((why or "No circuit-breaker transitions recorded") + ".", className="text-muted small"))],
-        figures.breaker_timeline(breakers["breakers"], why or "No transitions in this window"),
+        figures.themed(figures.breaker_timeline(breakers["breakers"], why or "No transitions in this window",
+                                                breakers.get("start"), breakers.get("end"), zone), mode),
     )
 
 
-def _calls_parts(stats: dict, why: str | None, hours: int) -> tuple:
+def _calls_parts(stats: dict, why: str | None, hours: int, zone: str | None, mode: str | None) -> tuple:
     why = why or f"No API calls recorded in the {WINDOWS[hours].lower()}"
     return (
-        figures.api_series(stats["series"], "avg_ms", "Average latency (ms)", why),
-        figures.api_series(stats["series"], "calls", "Calls", why),
+        figures.themed(figures.api_series(stats["series"], "avg_ms", "Average latency (ms)", why, zone), mode),
+        figures.themed(figures.api_series(stats["series"], "calls", "Calls", why, zone), mode),
         stats["endpoints"],
     )
 

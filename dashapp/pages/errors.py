@@ -110,10 +110,11 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
     Input(REFRESH.interval, "n_intervals"),
     Input(REFRESH.button, "n_clicks"),
     Input(ids.ERRORS_DAYS, "value"),
+    Input(ids.THEME_MODE, "data"),
+    Input(ids.VIEWER_TIMEZONE, "data"),
     State(REFRESH.state, "data"),
-    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_errors(_ticks, _clicks, days, previous, zone):
+def refresh_errors(_ticks, _clicks, days, mode, zone, previous):
     now = utc_now()
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else 7
     start = day_start(payloads.window_days(days, now)[0])
@@ -123,7 +124,8 @@ def refresh_errors(_ticks, _clicks, days, previous, zone):
         log.warning("errors refresh failed: %s", error_line(exc))
         return no_update, no_update, no_update, no_update, failed(now, previous, error_line(exc))
     why = f"No failed or partial runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
-    return (figures.error_classes(data["error_classes"], why), _class_table(data["error_classes"]),
+    return (figures.themed(figures.error_classes(data["error_classes"], why), mode),
+            _class_table(data["error_classes"]),
             _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone), refreshed(now))
 
 

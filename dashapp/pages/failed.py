@@ -310,7 +310,7 @@ def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
                 className="row small mb-2", id="failed-details-facts"),
         html.H6("Error"), html.Pre(row["error"] or "—", className="small text-wrap text-danger"),
         html.H6("Payload"), html.Pre(json.dumps(row["payload"], indent=2, sort_keys=True, default=str),
-                                     className="small bg-light p-2"),
+                                     className="small bg-body-tertiary p-2"),
         html.H6("Retry attempts"),
         dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("#", "State", "By", "Queued (UTC)", "Run", "Error")])),
                    html.Tbody(attempt_rows)], size="sm", className="small", id="failed-details-attempts")

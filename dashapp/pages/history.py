@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import display, history_params, ids, payloads, runtime
+from dashapp import display, history_params, ids, payloads, runtime, viewer
 from dashapp.components.filter_options import filter_options
 from dashapp.components.history_grid import history_grid
 from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.http_errors import BadParameter, error_line
 from queries import outcomes
 from queries._sql import utc_now
-from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row
+from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row, parse_time
 
 log = logging.getLogger(__name__)
-RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom (UTC)"}
+RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom"}
 QUICK_FILTERS = [
     State(ids.HISTORY_RANGE, "value"), State(ids.HISTORY_START, "value"), State(ids.HISTORY_END, "value"),
     State(ids.HISTORY_CRM, "value"), State(ids.HISTORY_STATUS, "value"), State(ids.HISTORY_SYNC_TYPE, "value"),
@@ -59,8 +61,9 @@ def layout(**query: str | list[str]) -> html.Div:
     ignored = unknown_parameters(args, PAGE_PARAMETERS) + parsed.ignored
     chosen_range, selection = parsed.range, parsed.selection
     filter_model, sort = selection.columns, selection.sort
-    start = history_params.first(args, "start") if chosen_range == "custom" and selection.start else None
-    end = history_params.first(args, "end") if chosen_range == "custom" and selection.end else None
+    zone = viewer.zone()
+    start = _local_input(selection.start, zone) if chosen_range == "custom" else ""
+    end = _local_input(selection.end, zone) if chosen_range == "custom" else ""
     try:
         run_id = history_params.first(args, "id")
     except BadParameter as exc:
@@ -68,7 +71,7 @@ def layout(**query: str | list[str]) -> html.Div:
         run_id = None
     if run_id and not run_id.isdigit():
         ignored.append(BadParameter("id", f"{run_id[:20]!r} is not a run id"))
-    detail = _detail(int(run_id)) if run_id and run_id.isdigit() else None
+    detail = _detail(int(run_id), zone) if run_id and run_id.isdigit() else None
     multi = {"multi": True, "clearable": True, "className": "history-dropdown"}
     return html.Div([
         dcc.Store(id=ids.HISTORY_URL_SEARCH),
@@ -83,10 +86,12 @@ def layout(**query: str | list[str]) -> html.Div:
                 options=[{"label": label, "value": value} for value, label in RANGE_LABELS.items()],
             ), xs=12, lg="auto", className="mb-2"),
             dbc.Col(html.Div([
-                dbc.Input(id=ids.HISTORY_START, type="datetime-local", value=(start or "")[:16], size="sm",
-                          debounce=True, placeholder="from (UTC)"),
-                dbc.Input(id=ids.HISTORY_END, type="datetime-local", value=(end or "")[:16], size="sm",
-                          debounce=True, placeholder="to (UTC)"),
+                dbc.Input(id=ids.HISTORY_START, type="datetime-local", value=start, size="sm",
+                          debounce=True, placeholder="from"),
+                dbc.Input(id=ids.HISTORY_END, type="datetime-local", value=end, size="sm",
+                          debounce=True, placeholder="to"),
+                html.Small(f"in {display.zone_name(zone)}", id=ids.HISTORY_RANGE_ZONE,
+                           className="text-muted align-self-center text-nowrap"),
             ], id=ids.HISTORY_CUSTOM_RANGE, className=_custom_class(chosen_range)), xs=12, lg="auto",
                 className="mb-2"),
         ], className="g-2 align-items-center"),
@@ -116,11 +121,28 @@ def layout(**query: str | list[str]) -> html.Div:
     ])
 
 
-def _state_args(range_value, start, end, crms, statuses, sync_types, q, request: dict | None) -> dict[str, list[str]]:
-    """The page's controls (and the grid's filter and sort) as query-string arguments."""
+def _local_input(moment: datetime | None, zone: str) -> str:
+    """A UTC time as a datetime-local input shows it in ``zone``: ``2026-11-20T11:00``."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def _utc_text(value: str | None, what: str, zone: str) -> str | None:
+    """A datetime-local input's value, entered in ``zone``, as the URL carries it (UTC, with Z)."""
+    if not value:
+        return None
+    try:
+        return display.iso_utc(parse_time(value, what, ZoneInfo(zone)))
+    except FilterError as exc:
+        raise BadParameter(what, str(exc).split(":", 1)[1].strip()) from None
+
+
+def _state_args(range_value, start, end, crms, statuses, sync_types, q, request: dict | None,
+                zone: str = "UTC") -> dict[str, list[str]]:
+    """The page's controls (and the grid's filter and sort) as query-string arguments; a custom
+    range is entered in the viewer's ``zone`` and carried in UTC."""
     state: dict[str, object] = {}
     if range_value == "custom":
-        state.update(start=start or None, end=end or None, range="all")
+        state.update(start=_utc_text(start, "start", zone), end=_utc_text(end, "end", zone), range="all")
     elif range_value != history_params.DEFAULT_RANGE:
         state["range"] = range_value
     state.update(crm_source=crms or [], status=statuses or [], sync_type=sync_types or [], q=(q or "").strip())
@@ -168,12 +190,13 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
         return (no_update,) * 6
     now = utc_now()
     try:
-        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request)
+        zone = viewer.valid_zone(zone) or "UTC"
+        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, zone)
         search = history_params.to_search(state)
         href = "/export/sync-history.csv" + search
         start_row, limit = _block(request)
         first_block = start_row == 0
-        selection = history_params.parse(_as_lists(state), now, zone=zone or "UTC")
+        selection = history_params.parse(_as_lists(state), now, zone=zone)
         engine = runtime.engine()
         page = history_page(engine, selection, start_row, limit, now)
         rows = [payloads.run_record(row, "error_excerpt") for row in page.to_dict("records")]
@@ -213,6 +236,12 @@ clientside_callback(
 )
 
 clientside_callback(
+    ClientsideFunction("syncMonitor", "zoneNote"),
+    Output(ids.HISTORY_RANGE_ZONE, "children"),
+    Input(ids.VIEWER_TIMEZONE, "data"),
+)
+
+clientside_callback(
     "function (value) { return value === 'custom' ? 'd-flex gap-2' : 'd-none'; }",
     Output(ids.HISTORY_CUSTOM_RANGE, "className"),
     Input(ids.HISTORY_RANGE, "value"),
@@ -224,7 +253,7 @@ def _custom_class(chosen_range: str) -> str:
     return "d-flex gap-2" if chosen_range == "custom" else "d-none"
 
 
-def _detail(run_id: int) -> html.Div | None:
+def _detail(run_id: int, zone: str | None) -> html.Div | None:
     try:
         row = history_row(runtime.engine(), run_id)
     except SQLAlchemyError as exc:
@@ -234,15 +263,15 @@ def _detail(run_id: int) -> html.Div | None:
     plain = [(k, v) for k, v in row.items() if k not in ("configuration", "performance_metrics", "error_message")]
     items = []
     for key, value in plain:
-        shown = display.iso_utc(value) if key.endswith(("_time", "_at")) else value
+        shown = display.local_clock(value, zone, seconds=True) or None if key.endswith(("_time", "_at")) else value
         items.append(html.Tr([html.Th(key, className="text-nowrap pe-3"),
                               html.Td("—" if shown is None else str(shown), className="text-break")]))
     sections = [dbc.Table(html.Tbody(items), size="sm", className="mb-3")]
     for key in ("configuration", "performance_metrics"):
         sections += [html.H6(key), html.Pre(json.dumps(row.get(key), indent=2, ensure_ascii=False, default=str),
-                                            className="bg-light p-2 small")]
+                                            className="bg-body-tertiary p-2 small")]
     sections += [html.H6("error_message"),
-                 html.Pre(row.get("error_message") or "—", className="bg-light p-2 small text-wrap",
+                 html.Pre(row.get("error_message") or "—", className="bg-body-tertiary p-2 small text-wrap",
                           id="history-detail-error")]
     return html.Div(sections, id=ids.HISTORY_DETAIL_BODY)
 
@@ -252,13 +281,14 @@ def _detail(run_id: int) -> html.Div | None:
     Output(ids.HISTORY_DETAIL, "title"),
     Output(ids.HISTORY_DETAIL, "is_open"),
     Input(ids.HISTORY_GRID, "selectedRows"),
+    State(ids.VIEWER_TIMEZONE, "data"),
     prevent_initial_call=True,
 )
-def open_detail(selected):
+def open_detail(selected, zone):
     run_id = (selected or [{}])[0].get("id")
     if not isinstance(run_id, int):
         return no_update, no_update, no_update
-    return _detail(run_id), f"Run {run_id}", True
+    return _detail(run_id, viewer.valid_zone(zone)), f"Run {run_id}", True
 
 
 dash.register_page(__name__, path="/history", name="History", title="Sync Monitor · History", order=1,

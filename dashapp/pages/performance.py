@@ -72,9 +72,10 @@ def layout(**_query: str) -> html.Div:
     Input(ids.PERFORMANCE_DAYS, "value"),
     Input(ids.PERFORMANCE_CRM, "value"),
     Input(ids.PERFORMANCE_SYNC_TYPE, "value"),
+    Input(ids.THEME_MODE, "data"),
     State(REFRESH.state, "data"),
 )
-def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
+def refresh_performance(_ticks, _clicks, days, crms, sync_types, mode, previous):
     now = utc_now()
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else DAY_CHOICES[0]
     start = payloads.window_days(days, now)[0]
@@ -85,11 +86,13 @@ def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
         return (*(no_update for _ in CHARTS), failed(now, previous, error_line(exc)))
     why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} (UTC days) for this selection"
     return (
-        figures.duration_trend(frames["duration_by_crm"], why),
-        figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
-        figures.success_rate_trend(frames["success_rate"], why.replace("finished ", "")),
-        figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", "")),
-        figures.throughput(frames["throughput"], why),
+        *(figures.themed(figure, mode) for figure in (
+            figures.day_axis(figures.duration_trend(frames["duration_by_crm"], why)),
+            figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
+            figures.day_axis(figures.success_rate_trend(frames["success_rate"], why.replace("finished ", ""))),
+            figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""))),
+            figures.throughput(frames["throughput"], why),
+        )),
         refreshed(now),
     )
 
