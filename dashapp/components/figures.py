@@ -33,7 +33,7 @@ pio.templates[TEMPLATE] = go.layout.Template(
 
 # The same template on Bootstrap's dark body (#212529): text #dee2e6 (13.4:1), muted #adb5bd (8.3:1).
 pio.templates[TEMPLATE_DARK] = go.layout.Template(pio.templates[TEMPLATE]).update(layout={
-    "font": {"color": "#dee2e6"}, "paper_bgcolor": "#212529", "plot_bgcolor": "#212529",
+    "font": {"color": "#dee2e6"}, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
     "xaxis": {"gridcolor": "#343a40", "zerolinecolor": "#495057", "linecolor": "#495057"},
     "yaxis": {"gridcolor": "#343a40", "zerolinecolor": "#495057", "linecolor": "#495057"},
     "hoverlabel": {"bgcolor": "#343a40", "font": {"color": "#f8f9fa"}, "bordercolor": "#6c757d"},

@@ -56,6 +56,7 @@ def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[t
     return dag.AgGrid(
         id=ids.HISTORY_GRID,
         rowModelType="infinite",
+        getRowId={"function": "String(params.data.id)"},  # the selection follows the run, not the position
         columnDefs=columns,
         defaultColDef={"sortable": True, "resizable": True, "floatingFilter": False},
         filterModel=filter_model,

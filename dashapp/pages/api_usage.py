@@ -6,6 +6,7 @@ Everything: ``dashapp.api_usage_payloads`` -> ``queries.api_usage``; served as /
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 import dash
@@ -77,22 +78,38 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
-def _rate_tile(index: int, limit: dict) -> dbc.Col:
+def _rate_tile(index: int, limit: dict, now_iso: str | None = None) -> dbc.Col:
+    """A limit's card; once its window has reset it is greyed: "seen 12 min ago; window reset"."""
     percent = limit["percent_used"] or 0
+    live = limit.get("in_window", True)
+    colour = LEVEL_COLOURS[limit["level"]] if live else "secondary"
+    if live:
+        when = html.Span("", id={"type": ids.RESET_COUNTDOWN, "index": index}, className="text-muted reset-countdown")
+    else:
+        when = html.Span(f"seen {_minutes_ago(limit['seen_at'], now_iso)}; window reset",
+                         className="text-muted reset-countdown stale-limit")
     return dbc.Col(dbc.Card(dbc.CardBody([
         html.Div([html.Strong(limit["name"]), html.Span(f" {limit['endpoint']}", className="text-muted small")],
-                 className="text-truncate"),
-        dbc.Progress(value=percent, color=LEVEL_COLOURS[limit["level"]], className="my-2",
+                 className="text-truncate", title=f"{limit['name']} {limit['endpoint']}"),
+        dbc.Progress(value=percent, color=colour, className="my-2",
                      label=f"{percent:.0f}%" if limit["percent_used"] is not None else ""),
         html.Div([
             html.Span(f"{limit['remaining'] if limit['remaining'] is not None else '—'} of "
                       f"{limit['limit'] if limit['limit'] is not None else '—'} left", className="me-2"),
-            html.Span("", id={"type": ids.RESET_COUNTDOWN, "index": index}, className="text-muted reset-countdown"),
+            when,
         ], className="small"),
-        html.Div(f"{limit['throttled']:,} × 429 in the window", className="small text-danger" if limit["throttled"]
-                 else "small text-muted"),
-    ]), className=f"shadow-sm h-100 border-{LEVEL_COLOURS[limit['level']]} rate-limit-tile",
+        html.Div(f"{limit['throttled']:,} × 429 in the window",
+                 className="small text-danger" if limit["throttled"] and live else "small text-muted"),
+    ]), className=f"shadow-sm h-100 border-{colour} rate-limit-tile" + ("" if live else " opacity-75 stale"),
         id=f"rate-limit-{limit['crm_source']}-{index}"), xs=12, sm=6, lg=3)
+
+
+def _minutes_ago(seen_at: str | None, now_iso: str | None) -> str:
+    if not seen_at or not now_iso:
+        return "earlier"
+    minutes = int((datetime.fromisoformat(now_iso.replace("Z", "+00:00")) -
+                   datetime.fromisoformat(seen_at.replace("Z", "+00:00"))).total_seconds() // 60)
+    return "just now" if minutes < 1 else f"{minutes} min ago"
 
 
 def _breaker_tile(breaker: dict, zone: str | None) -> dbc.Col:
@@ -165,9 +182,9 @@ def refresh_api_usage(_ticks, _clicks, hours, mode, zone, previous):
 def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None) -> tuple:
     why = why or "No rate-limit headers seen in this window"
     return (
-        [_rate_tile(i, limit) for i, limit in enumerate(limits["limits"])] or
+        [_rate_tile(i, limit, display.iso_utc(utc_now())) for i, limit in enumerate(limits["limits"])] or
         [dbc.Col(html.Div(why + ".", className="text-muted small"))],
-        [limit["reset_at"] for limit in limits["limits"]],
+        [limit["reset_at"] for limit in limits["limits"] if limit.get("in_window", True)],  # one per countdown
         figures.themed(figures.remaining_history(limits["history"], why, zone), mode),
     )
 

@@ -59,7 +59,8 @@ TIGHTEST_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger",
 
 
 def overview_cards(overview: dict, tightest: dict | None) -> list[dbc.Col]:
-    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary", "no rate-limit headers in the last hour") \
+    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary",
+                 "no rate limit in its window (headers of the last hour)") \
         if tightest is None else Stat("tightest-limit", "Tightest rate limit", f"{tightest['percent_used']:.0f}%",
                                       TIGHTEST_COLOURS[tightest["level"]], f"{tightest['name']} {tightest['endpoint']}")
     return stat_cards([
