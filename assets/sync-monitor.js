@@ -124,6 +124,30 @@
   var functions = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   functions.formatCount = formatCount;
   functions.formatMs = formatMs;
+  var PHONE_PX = 576;  /* dashapp/components/grid_fit.py */
+
+  function marked(column, mark) { return String(column.getColDef().headerClass || "").split(" ").indexOf(mark) >= 0; }
+
+  functions.fitColumns = function (params) {  /* phones: status first, secondary columns hidden */
+    var api = params && params.api;
+    if (!api || !api.getColumns || !api.getColumns()) { return; }
+    var narrow = window.innerWidth < PHONE_PX;
+    var columns = api.getColumns();
+    var secondary = columns.filter(function (c) { return marked(c, "sm-secondary"); })
+      .map(function (c) { return c.getColId(); });
+    var visible = columns.filter(function (c) { return marked(c, "sm-secondary") && c.isVisible(); }).length;
+    if (secondary.length && (narrow ? visible > 0 : visible < secondary.length)) {
+      api.setColumnsVisible(secondary, !narrow);
+    }
+    var first = columns.filter(function (c) { return marked(c, "sm-first"); })[0];
+    if (narrow && first) {
+      if (first.getPinned()) { api.setColumnsPinned([first.getColId()], null); }
+      var pinned = columns.filter(function (c) { return c.getPinned() === "left"; }).map(function (c) { return c.getColId(); });
+      if (pinned.length) { api.setColumnsPinned(pinned, null); }
+      if (api.getAllDisplayedColumns()[0] !== first) { api.moveColumns([first.getColId()], 0); }
+    }
+  };
+
   functions.zoneHeader = function (name) { return name + " (" + zoneName(currentZone || "UTC") + ")"; };
 
   var React = window.React;
@@ -245,6 +269,31 @@
       var labelChanged = label !== lastThemeLabel;
       lastThemeLabel = label;
       return [mode === current ? nu : mode, labelChanged ? label : nu];
+    },
+
+    rowDetail: function (clicked, columns, rows, skip) {  /* a phone's tap: every column of the row */
+      var nu = window.dash_clientside.no_update;
+      if (!clicked || window.innerWidth >= PHONE_PX || (skip || []).indexOf(clicked.colId) >= 0) { return [nu, nu]; }
+      var row = null;
+      (rows || []).forEach(function (r) { if (r && r.row_id !== undefined && String(r.row_id) === clicked.rowId) { row = r; } });
+      if (!row && rows && rows[clicked.rowIndex]) { row = rows[clicked.rowIndex]; }
+      if (!row) { return [nu, nu]; }
+      var lines = (columns || []).filter(function (c) { return c.field; }).map(function (c) {
+        var value = row[c.field], shown;
+        if (value === null || value === undefined || value === "") { shown = "—"; }
+        else if (c.field === "duration_seconds") { shown = duration(value); }
+        else if (typeof value === "number") { shown = formatCount(value); }
+        else if (typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value)) {
+          shown = absolute(value, currentZone || undefined);
+        } else { shown = String(value); }
+        return { type: "Tr", namespace: "dash_html_components", props: { children: [
+          { type: "Th", namespace: "dash_html_components", props: { children: c.headerName || c.field } },
+          { type: "Td", namespace: "dash_html_components", props: { children: shown, className: "text-break" } }
+        ] } };
+      });
+      return [{ type: "Table", namespace: "dash_html_components", props: {
+        className: "table table-sm row-detail mb-0",
+        children: { type: "Tbody", namespace: "dash_html_components", props: { children: lines } } } }, true];
     },
 
     zoneNote: function (zone) { return "in " + zoneName(zone || "UTC"); },

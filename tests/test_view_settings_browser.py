@@ -115,3 +115,31 @@ def test_no_page_scrolls_sideways_at_390_or_1440(dash_duo, dash_app, use_engine,
                 wide[f"{path}@{width}"] = over
     assert wide == {}
     assert dash_duo.get_logs() == []
+
+
+def test_on_a_phone_status_comes_first_and_a_tap_shows_every_column(dash_duo, dash_app, use_engine, pg_engine):
+    use_engine(pg_engine)
+    runs = insert_runs(pg_engine, history_runs(), utc_now())
+    newest = min(runs, key=lambda r: r.start_ago)
+    dash_duo.start_server(dash_app)
+    dash_duo.driver.set_window_size(390, 900)
+    dash_duo.wait_for_page(dash_duo.server_url + "/")
+    script = ("return Array.from(document.querySelectorAll('#recent-activity-grid .ag-header-cell'))"
+              ".sort(function (a, b) { return a.getAttribute('aria-colindex') - b.getAttribute('aria-colindex'); })"
+              ".map(function (h) { return h.textContent.trim(); })")  # in the order shown, not the DOM's
+
+    def headers() -> list[str]:
+        return dash_duo.driver.execute_script(script)
+
+    wait_for(lambda: headers()[:3] == ["Status", "Time", "CRM"], timeout=15)
+    assert "Error" not in headers()
+    dash_duo.driver.execute_script(  # one step: the grid redraws its rows at each refresh
+        "var c = document.querySelector('#recent-activity-grid .ag-row[row-index=\"0\"] [col-id=\"crm_source\"]');"
+        "c.scrollIntoView({block: 'center'}); c.click();")
+    dash_duo.wait_for_element("#recent-activity-grid-detail .row-detail", timeout=5)
+    detail = dash_duo.find_element("#recent-activity-grid-detail .row-detail").text
+    assert f"Run {newest.id:,}" in detail and f"Sync type {newest.sync_type}" in detail
+    dash_duo.driver.set_window_size(1440, 900)  # wide again: every column is back
+    dash_duo.wait_for_page(dash_duo.server_url + "/")
+    wait_for(lambda: "Error" in headers(), timeout=15)
+    assert dash_duo.get_logs() == []

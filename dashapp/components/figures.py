@@ -23,8 +23,8 @@ pio.templates[TEMPLATE] = go.layout.Template(
         margin={"l": 50, "r": 20, "t": 40, "b": 40},
         paper_bgcolor="white",
         plot_bgcolor="white",
-        xaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd"},
-        yaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "rangemode": "tozero"},
+        xaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "automargin": True},  # labels never clipped
+        yaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "rangemode": "tozero", "automargin": True},
         legend={"orientation": "h", "y": -0.2},
         hovermode="x unified",
     )
@@ -69,7 +69,8 @@ def time_axis(figure: go.Figure, zone: str | None) -> go.Figure:
 def day_axis(figure: go.Figure) -> go.Figure:
     """Days are counted in UTC (SQL groups by the UTC day): the x axis says so."""
     if figure.data:
-        figure.update_xaxes(title={"text": "day (UTC)", "font": {"size": 11}})
+        figure.update_xaxes(title={"text": "day (UTC)", "font": {"size": 11}, "standoff": 4})
+        figure.update_layout(legend={"y": -0.34, "yanchor": "top"})  # below the axis title
     return figure
 
 
@@ -144,11 +145,11 @@ def throughput(frame: pd.DataFrame, why_empty: str) -> go.Figure:
         return empty(title, why_empty)
     figure = _figure(title)
     ordered = frame.sort_values("records_per_second")
-    labels = [f"{crm_name(c)} · {t}" for c, t in zip(ordered["crm_source"], ordered["sync_type"], strict=True)]
-    figure.add_bar(x=ordered["records_per_second"].astype(float), y=labels, orientation="h",
-                   marker_color=COLOURS[1], customdata=ordered["runs"],
-                   hovertemplate="%{x:.1f} records/s over %{customdata} runs<extra></extra>")
-    figure.update_layout(hovermode="closest", height=max(300, 28 * len(ordered) + 80), margin={"l": 170})
+    names = [f"{crm_name(c)} · {t}" for c, t in zip(ordered["crm_source"], ordered["sync_type"], strict=True)]
+    figure.add_bar(x=ordered["records_per_second"].astype(float), y=_unique_short(names, 22),
+                   orientation="h", marker_color=COLOURS[1], customdata=list(zip(ordered["runs"], names, strict=True)),
+                   hovertemplate="%{customdata[1]}<br>%{x:.1f} records/s over %{customdata[0]} runs<extra></extra>")
+    figure.update_layout(hovermode="closest", height=max(300, 28 * len(ordered) + 80))
     return figure
 
 
@@ -171,6 +172,17 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
     figure.update_layout(hovermode="closest", barmode="stack", height=max(300, 34 * len(shown) + 90))
     figure.update_yaxes(automargin=True)
     return figure
+
+
+def _unique_short(names: list[str], width: int) -> list[str]:
+    """Each name cut to ``width`` (its full text in the hover), kept apart when two cut the same."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        label = _short(name, width)
+        seen[label] = seen.get(label, 0) + 1
+        labels.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return labels
 
 
 def _short(text: str, width: int = 48) -> str:

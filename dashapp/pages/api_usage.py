@@ -16,6 +16,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, 
 
 from dashapp import api_usage_payloads, display, ids, runtime
 from dashapp.components import figures, panel_note
+from dashapp.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import utc_now
@@ -31,6 +32,10 @@ LIMITS, BREAKERS, CALLS = "Rate limits", "Circuit breakers", "API calls"  # the 
 _MS = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
 _NUMBER = {**_MS, "valueFormatter": {"function": "formatCount(params.value)"}}
 _LATENCY = {**_MS, "valueFormatter": {"function": "formatMs(params.value)"}}
+
+
+PHONE_HIDES = ("successes", "client_errors", "server_errors", "no_response", "retries", "p50_ms", "p95_ms", "p99_ms",
+               "avg_ms")
 
 
 def layout(**_query: str) -> html.Div:
@@ -72,9 +77,11 @@ def layout(**_query: str) -> html.Div:
                     xs=12, lg=6),
         ], className="g-3 my-2"),
         html.H5("Calls per CRM and endpoint"),
-        dag.AgGrid(id=ids.API_STATS_GRID, rowData=[], columnDefs=columns,
-                   defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
-                   dashGridOptions={"domLayout": "autoHeight"}, style={"width": "100%"}),
+        fit_to_phones(dag.AgGrid(id=ids.API_STATS_GRID, rowData=[], columnDefs=columns,
+                                 defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
+                                 dashGridOptions={"domLayout": "autoHeight"}, style={"width": "100%"}),
+                      PHONE_HIDES, first="error_rate"),
+        row_detail(ids.API_STATS_GRID),
     ])
 
 
@@ -223,5 +230,6 @@ clientside_callback(
 )
 
 register_clientside(REFRESH)
+register_row_detail(ids.API_STATS_GRID)
 dash.register_page(__name__, path="/api-usage", name="API usage", title="Sync Monitor · API usage", order=4,
                    layout=layout)

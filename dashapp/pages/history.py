@@ -200,6 +200,7 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
         engine = runtime.engine()
         page = history_page(engine, selection, start_row, limit, now)
         rows = [payloads.run_record(row, "error_excerpt") for row in page.to_dict("records")]
+        rows = [{**row, "row_id": str(row["id"])} for row in rows]  # the grid's row id: a string
         count_text = no_update
         response = {"rowData": rows}
         if first_block:

@@ -15,6 +15,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashapp import api_usage_payloads, display, health, ids, payloads, runtime
 from dashapp.components import health_strip, panel_note
 from dashapp.components.crm_status_grid import crm_status_grid, grid_rows, toggled
+from dashapp.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.recent_activity import recent_activity_grid
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
@@ -35,6 +36,12 @@ REFRESH = RefreshIds(
 )
 
 
+# On phones these columns move into a row's detail (a tap opens it); status comes first.
+PHONE_HIDES_CRM = ("last_sync", "records_processed", "records_created", "records_updated", "duration_seconds",
+                   "next_sync")
+PHONE_HIDES_RECENT = ("id", "sync_type", "records_processed", "duration_seconds", "error_message")
+
+
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
@@ -48,10 +55,12 @@ def layout(**_query: str) -> html.Div:
         html.Div(id=ids.CRM_STATUS_NOTE),
         dcc.Store(id=ids.CRM_STATUS_DATA, data=[]),
         dcc.Store(id=ids.CRM_STATUS_EXPANDED, data=[], storage_type="session"),
-        crm_status_grid(settings.display_timezone),
+        fit_to_phones(crm_status_grid(settings.display_timezone), PHONE_HIDES_CRM),
+        row_detail(ids.CRM_STATUS_GRID, skip=["name"]),
         html.H5("Recent activity", className="mt-4"),
         html.Div(id=ids.RECENT_ACTIVITY_NOTE),
-        recent_activity_grid(settings.display_timezone),
+        fit_to_phones(recent_activity_grid(settings.display_timezone), PHONE_HIDES_RECENT),
+        row_detail(ids.RECENT_ACTIVITY_GRID, skip=["id"]),
     ])
 
 
@@ -130,6 +139,8 @@ def refresh_health_strip(_ticks):
 
 
 register_clientside(REFRESH)
+register_row_detail(ids.CRM_STATUS_GRID)
+register_row_detail(ids.RECENT_ACTIVITY_GRID)
 dash.register_page(
     __name__, path="/", name="Overview", title="Sync Monitor · Overview", order=0, layout=layout
 )
