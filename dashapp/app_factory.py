@@ -8,6 +8,7 @@ from dash import Dash, dcc, html
 from sqlalchemy import Engine
 
 from dashapp import api, auth, auth_routes, ids, runtime, serving
+from dashapp.components.demo_banner import demo_banner
 from dashapp.components.navbar import navbar
 from dashapp.config import PROJECT_ROOT, Settings
 
@@ -62,5 +63,6 @@ def _layout() -> html.Div:
         dcc.Store(id=ids.VIEWER_TIMEZONE),
         dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
         navbar(current, auth.current_user(current)),
+        demo_banner(),
         dbc.Container(dash.page_container, fluid=True, className="py-3"),
     ])

@@ -162,3 +162,5 @@ THEME_LIGHT = "theme-light"
 THEME_DARK = "theme-dark"
 CLOCK_CHOICE = "clock-choice"  # dcc.Store: "local" | "utc", as picked
 CLOCK_TOGGLE = "clock-toggle"
+DEMO_BANNER = "demo-banner"  # "Filling the demo: 12 of 30 days" while the embedded demo backfills
+DEMO_PROGRESS_INTERVAL = "demo-progress-interval"
