@@ -326,6 +326,14 @@
       return Date.now();
     },
 
+    refreshHistoryGrid: function () {  /* like the other pages' refresh: the rows in view reload in place,
+                                          the scroll position and the selected run (by its id) stay */
+      if (document.hidden) { return window.dash_clientside.no_update; }
+      var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
+      if (api) { api.refreshInfiniteCache(); }
+      return Date.now();
+    },
+
     pushSearch: function (search) {
       if (typeof search !== "string") { return window.dash_clientside.no_update; }
       if (search !== window.location.search) {

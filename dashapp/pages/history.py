@@ -77,6 +77,8 @@ def layout(**query: str | list[str]) -> html.Div:
         dcc.Store(id=ids.HISTORY_URL_SEARCH),
         dcc.Store(id=ids.HISTORY_URL_PUSHED),
         dcc.Store(id=ids.HISTORY_PURGED),
+        dcc.Store(id=ids.HISTORY_REFRESHED),
+        dcc.Interval(id=ids.HISTORY_INTERVAL, interval=settings.refresh_seconds * 1000),
         html.H4("History", className="mb-3"),
         dbc.Row([
             dbc.Col(dbc.RadioItems(
@@ -113,7 +115,8 @@ def layout(**query: str | list[str]) -> html.Div:
         ignored_chips(ignored, ids.HISTORY_LINK_MESSAGE),
         dbc.Alert(id=ids.HISTORY_MESSAGE, color="warning", is_open=False, className="small"),
         history_grid(settings.display_timezone, filter_model, sort),
-        html.Div("Click a row for every column. Shift-click headers to sort on several columns.",
+        html.Div("Click a row for every column. Shift-click headers to sort on several columns. "
+                 f"The rows reload every {settings.refresh_seconds} s, keeping your place and selection.",
                  className="text-muted small mt-1"),
         dbc.Offcanvas(detail, id=ids.HISTORY_DETAIL, title=f"Run {run_id}" if detail else "Run",
                       is_open=detail is not None, placement="end", scrollable=True,
@@ -226,6 +229,13 @@ clientside_callback(
     Input(ids.HISTORY_RANGE, "value"), Input(ids.HISTORY_START, "value"), Input(ids.HISTORY_END, "value"),
     Input(ids.HISTORY_CRM, "value"), Input(ids.HISTORY_STATUS, "value"), Input(ids.HISTORY_SYNC_TYPE, "value"),
     Input(ids.HISTORY_SEARCH_TEXT, "value"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction("syncMonitor", "refreshHistoryGrid"),
+    Output(ids.HISTORY_REFRESHED, "data"),
+    Input(ids.HISTORY_INTERVAL, "n_intervals"),
     prevent_initial_call=True,
 )
 
