@@ -3,7 +3,9 @@
     python scripts/screenshot.py http://127.0.0.1:8050/ docs/overview.png [--width 1400] [--wait 6]
         [--theme light|dark] [--clock local|utc]
     python scripts/screenshot.py http://127.0.0.1:8050 docs/screenshots --all [--widths 390,1440]
-        [--themes light,dark]    every main page, named <page>-<width>-<theme>.png (the README's)
+        [--themes light,dark]    every main page, named <page>-<width>-<theme>.png
+    python scripts/screenshot.py http://127.0.0.1:8050 docs/screenshots --readme
+                                 the README's set: every page at 1440 px light, a few at 390 px and dark
 
 Prints the browser console's messages, so a look at a page also checks its console is clean, and
 says when a page scrolls sideways.
@@ -17,6 +19,8 @@ from pathlib import Path
 
 from selenium import webdriver
 
+README_EXTRAS = (("overview", 390, "light"), ("overview", 1440, "dark"), ("history", 390, "dark"),
+                 ("api-usage", 1440, "dark"))
 PAGES = {"overview": "/", "history": "/history", "performance": "/performance", "errors": "/errors",
          "api-usage": "/api-usage", "failed": "/failed", "alerts": "/alerts", "health": "/health"}
 
@@ -32,6 +36,7 @@ def main() -> None:
     parser.add_argument("--theme", choices=("light", "dark", "system"), default="light")
     parser.add_argument("--clock", choices=("local", "utc"), default="local")
     parser.add_argument("--all", action="store_true", help="url is the app's base, output a folder")
+    parser.add_argument("--readme", action="store_true", help="the README's screenshots (url: base, output: folder)")
     parser.add_argument("--widths", default="390,1440")
     parser.add_argument("--themes", default="light,dark")
     args = parser.parse_args()
@@ -45,6 +50,16 @@ def main() -> None:
     try:
         if args.sign_in:
             _sign_in(driver, args.url, args.sign_in, input())
+        if args.readme:
+            folder = Path(args.output)
+            folder.mkdir(parents=True, exist_ok=True)
+            shots = [(name, 1440, "light") for name in PAGES] + list(README_EXTRAS)
+            for name, width, theme in shots:
+                target = folder / f"{name}-{width}-{theme}.png"
+                print(f"== {target}")
+                shoot(driver, args.url.rstrip("/") + PAGES[name], str(target), width, args.height, args.wait, theme,
+                      args.clock)
+            return
         if not args.all:
             shoot(driver, args.url, args.output, args.width, args.height, args.wait, args.theme, args.clock)
             return
