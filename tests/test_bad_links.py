@@ -56,6 +56,15 @@ def test_parse_all_sets_each_bad_parameter_aside_and_keeps_the_rest():
         history_params.parse({"start": ["yesterday"], "status": ["bogus"]}, now, known=known)
 
 
+@pytest.mark.parametrize(("query", "named"), [("crm_source=nowhere", "crm_source: 'nowhere'"),
+                                              ("sync_type=contacts,teleport", "sync_type: 'teleport'")])
+def test_performance_charts_name_a_value_the_table_does_not_hold(client, db, query, named):
+    insert_runs(db, history_runs(), utc_now())
+    response = client.get(f"/api/performance-charts?{query}")
+    assert response.status_code == 400 and response.get_json()["error"].startswith(named)
+    assert client.get("/api/performance-charts?crm_source=hubspot&sync_type=contacts").status_code == 200
+
+
 @pytest.mark.parametrize("method", ["get", "post", "delete"])
 def test_an_unknown_api_path_is_a_json_404(client, method):
     response = getattr(client, method)("/api/nope/deeper?x=1")
