@@ -202,7 +202,9 @@ def simulate_run(db, job: Job, rng: random.Random, clock, advance, api: DemoApi 
                 kind, message = rng.choice(job.errors).split("|", 1)
                 status, error = _api_failure(f"{kind}: {message}")
                 if status != 200:
-                    for _attempt in range(2):  # the sync's retries, each through the breaker (it opens at 3)
+                    # the sync's retries, each through the breaker (it opens at 3 failures in a row): a
+                    # timeout is retried three times and opens it now and then; other errors twice
+                    for _attempt in range(3 if status is None else 2):
                         with contextlib.suppress(CircuitOpenError, ConnectionError), breaker:
                             api.call(job, clock, rng, status, error)
                             raise ConnectionError(error)
