@@ -5,8 +5,9 @@ fills it with the runs the ten CRMs' schedules would have made since the last re
 (30 days on a new file: the last LIVE_HISTORY at today's schedules of 1-5 minutes, the weeks
 before at the slower ones they had then), a day per transaction, reporting its progress; and
 ``LiveSimulator`` keeps running each sync when its schedule row says it is due (``due_jobs``), so
-"next sync in 2 min" comes true. One CRM (LATE_CRM) runs at three times its interval: visibly late. Every run goes through ``record_sync``, the API production sync code uses, so the demo
-exercises the real write path; the pages read the file exactly as they read a warehouse.
+"next sync in 2 min" comes true. One CRM (LATE_CRM) is visibly late: its worker stopped
+LATE_STOPPED before the demo started. Every run goes through ``record_sync``, the API production
+sync code uses, so the demo exercises the real write path; the pages read the file exactly as they read a warehouse.
 
 The simulated outcomes come from a seeded generator (this module is a stand-in for the CRMs'
 APIs, on the write side); nothing on the read path is generated.
@@ -36,8 +37,8 @@ from queries._sql import bind_time, data_zone, to_utc, utc_now
 log = logging.getLogger(__name__)
 HISTORY = timedelta(days=30)
 LIVE_HISTORY = timedelta(hours=6)  # backfilled at today's 1-5 minute schedules
-LATE_CRM = "marketsharp"  # its worker is backed up: it runs at LATE_FACTOR times its interval,
-LATE_FACTOR = 1.6  # so its next sync reads "due 1 min ago" and a `late` warning fires
+LATE_CRM = "marketsharp"  # its worker stopped LATE_STOPPED before the demo started: its next sync
+LATE_STOPPED = timedelta(minutes=20)  # reads "due 18 min ago" and a `late` alert stays firing
 LIVE_MINUTES = {"hubspot": 2, "callrail": 1, "genius": 3, "salesrabbit": 5, "arrivy": 4, "five9": 2,
                 "marketsharp": 2, "leadconduit": 3, "salespro": 5}  # per CRM; gsheet keeps its crontab
 FAILURE_RATES = {"hubspot": 0.02, "callrail": 0.02, "genius": 0.03, "salesrabbit": 0.01, "arrivy": 0.01,
@@ -280,7 +281,7 @@ def to_utc_value(engine: Engine, value: object) -> datetime | None:
 
 def _occurrences(job: Job, since: datetime, until: datetime, rng: random.Random, now: datetime | None = None):
     """When ``job`` ran in [since, until]: its crontab; else every ``every_minutes`` before
-    LIVE_HISTORY and every ``live_minutes`` (LATE_FACTOR times that for LATE_CRM) since."""
+    LIVE_HISTORY and every ``live_minutes`` since (LATE_CRM: until LATE_STOPPED before ``now``)."""
     epoch = datetime(2026, 1, 1, tzinfo=UTC)
     if job.crontab:
         hours = [int(h) for h in job.crontab[1].split(",")]
@@ -298,9 +299,10 @@ def _occurrences(job: Job, since: datetime, until: datetime, rng: random.Random,
     while moment <= min(until, live_from):
         yield moment + timedelta(seconds=rng.uniform(0, 90))
         moment += step
-    live = timedelta(minutes=job.live_minutes * (LATE_FACTOR if job.crm == LATE_CRM else 1))
+    live = timedelta(minutes=job.live_minutes)
     moment = max(moment, live_from, since)
-    while moment <= until:
+    stop = min(until, (now or until) - LATE_STOPPED) if job.crm == LATE_CRM else until
+    while moment <= stop:
         yield moment + timedelta(seconds=rng.uniform(0, 10))
         moment += live
 
@@ -338,8 +340,8 @@ def _write_schedules(conn, now: datetime, rng: random.Random | None = None) -> N
 
 def due_jobs(engine: Engine, now: datetime, jobs: list[Job] | tuple[Job, ...] = JOBS) -> list[Job]:
     """The jobs whose schedule row says they are due at ``now``: an interval one when ``last_run``
-    + ``every`` minutes has passed (LATE_FACTOR times that for LATE_CRM, whose worker is backed
-    up), the crontab one when its next firing after ``last_run`` has passed."""
+    + ``every`` minutes has passed, the crontab one when its next firing after ``last_run`` has
+    passed; never LATE_CRM, whose worker has stopped."""
     from croniter import croniter
 
     with engine.connect() as conn:
@@ -351,6 +353,8 @@ def due_jobs(engine: Engine, now: datetime, jobs: list[Job] | tuple[Job, ...] = 
     by_pair = {(r.crm_source, r.model_name): r for r in rows}
     due = []
     for job in jobs:
+        if job.crm == LATE_CRM:
+            continue
         row = by_pair.get((job.crm, job.sync_type))
         if row is None or row.last_run is None:
             due.append(job)
@@ -359,8 +363,7 @@ def due_jobs(engine: Engine, now: datetime, jobs: list[Job] | tuple[Job, ...] = 
         if row.recurrence_type == "crontab":
             upcoming = croniter(f"{row.crontab_minute} {row.crontab_hour} * * *", last).get_next(datetime)
         else:
-            upcoming = last + timedelta(minutes=(row.every or job.live_minutes) *
-                                        (LATE_FACTOR if job.crm == LATE_CRM else 1))
+            upcoming = last + timedelta(minutes=row.every or job.live_minutes)
         if upcoming <= now:
             due.append(job)
     return due

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+import time
 
 from dash import Dash
 from sqlalchemy import Engine
@@ -80,6 +81,7 @@ def _fill_then_simulate(settings: Settings, engine: Engine) -> None:
     if simulator.start():
         log.info("demo simulator runs each sync when its schedule says (checked every %.1f s)",
                  min(settings.demo_interval_seconds, 5.0))
+        time.sleep(simulator.interval * 2 + 1)  # the syncs due since the fill have started: none reads as late
         alerts.start_loop(engine, settings)  # no beat without a broker: this process evaluates
 
 
