@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Dash, Input, Output, dcc, html
+from dash import Dash, dcc, html
 from sqlalchemy import Engine
 
 from dashapp import api, auth, auth_routes, ids, request_guard, runtime, security_headers, serving
+from dashapp.components.demo_banner import demo_banner
 from dashapp.components.navbar import navbar
 from dashapp.config import PROJECT_ROOT, Settings
 
@@ -48,12 +49,6 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         sign_in,
     )
 
-    dash.clientside_callback(
-        ClientsideFunction("syncMonitor", "viewerTimezone"),
-        Output(ids.VIEWER_TIMEZONE, "data"),
-        Input(ids.APP_CONFIG, "data"),
-    )
-
     app.layout = _layout
     api.register(app.server)
     auth_routes.configure(app.server, settings)
@@ -71,5 +66,6 @@ def _layout() -> html.Div:
         dcc.Store(id=ids.VIEWER_TIMEZONE),
         dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
         navbar(current, auth.current_user(current)),
+        demo_banner(),
         dbc.Container(dash.page_container, fluid=True, className="py-3"),
     ])

@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import runtime
+from dashapp import host_stats, runtime
 from dashapp.http_errors import error_line
 from queries import metrics as queries
 from queries._sql import utc_now
@@ -125,5 +125,7 @@ def register(server: Flask) -> None:
     def _observe(response):
         started = g.get("sync_monitor_started")
         if started is not None:
-            REQUESTS.labels(kind(request.path)).observe(time.perf_counter() - started)
+            took = time.perf_counter() - started
+            REQUESTS.labels(kind(request.path)).observe(took)
+            host_stats.observe(took, request.method, request.path)
         return response

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
+import time
 
 from dash import Dash
 from sqlalchemy import Engine
 
-from dashapp import alert_config, alerts, migrate, rollups
+from dashapp import alert_config, alerts, demo, migrate, rollups
 from dashapp.app_factory import build_app
 from dashapp.auth import UsersFileError, parse_users
 from dashapp.config import ConfigError, Settings, load_settings
 from dashapp.db import check_database, make_engine
 from dashapp.demo import LiveSimulator, backfill
 from dashapp.recorder import set_default_engine
+from dashapp.sync_tables import metadata
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +37,52 @@ def prepare_engine(settings: Settings) -> Engine:
 
 
 def _fill_demo(settings: Settings, engine: Engine) -> None:
-    """Backfill the demo file (one process at a time) and keep one live simulator running."""
+    """Make the demo file's tables now, then fill it in the background (one process at a time),
+    so the app serves at once; the console and a banner on the pages say how far it is
+    (``dashapp.demo.progress``). Then keep one live simulator running."""
     set_default_engine(engine)  # the demo's API calls and runs go to this file
     lock_dir = settings.sqlite_path.parent
+    lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir.joinpath(settings.sqlite_path.name + ".backfill.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         migrate.upgrade(engine)  # the demo holds the app's own tables too
-        written = backfill(engine)
-    log.info("embedded demo at %s: %d runs added", settings.sqlite_path, written)
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+    demo.progress.filling = True
+    threading.Thread(target=_fill_then_simulate, args=(settings, engine), name="demo-fill", daemon=True).start()
+
+
+def _fill_then_simulate(settings: Settings, engine: Engine) -> None:
+    lock_dir = settings.sqlite_path.parent
+
+    def report(done: int, days: int) -> None:
+        demo.progress.days_done, demo.progress.days = done, days
+        if done == days or done % 5 == 0 or done == 1:
+            log.info("filling the demo: %d of %d days", done, days)
+
+    try:
+        with open(lock_dir.joinpath(settings.sqlite_path.name + ".backfill.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            written = backfill(engine, report=report)
+        demo.progress.runs = written
+        log.info("embedded demo at %s: %d runs added; the demo is ready", settings.sqlite_path, written)
+    except Exception as exc:  # noqa: BLE001 - the app keeps serving what is there
+        demo.progress.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.exception("the demo could not be filled")
+    finally:
+        demo.progress.filling = False
     if settings.celery_broker_url:
         log.info("demo runs come from Celery beat (sync_monitor.demo_sync): start "
                  "`celery -A dashapp.worker worker --beat`")
         return
     simulator = LiveSimulator(
-        engine, lock_dir / (settings.sqlite_path.name + ".live.lock"), settings.demo_interval_seconds,
+        engine, lock_dir / (settings.sqlite_path.name + ".live.lock"), min(settings.demo_interval_seconds, 5.0),
         stopped=settings.demo_stopped_crms,
     )
     if simulator.start():
-        log.info("demo simulator records a run every %.1f s", settings.demo_interval_seconds)
+        log.info("demo simulator runs each sync when its schedule says (checked every %.1f s)",
+                 min(settings.demo_interval_seconds, 5.0))
+        time.sleep(simulator.interval * 2 + 1)  # the syncs due since the fill have started: none reads as late
         alerts.start_loop(engine, settings)  # no beat without a broker: this process evaluates
 
 

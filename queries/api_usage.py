@@ -240,7 +240,7 @@ def breaker_summary(events: pd.DataFrame, start: datetime, end: datetime) -> lis
     seconds it spent OPEN inside [start, end)."""
     summaries = []
     for breaker, rows in events.groupby("breaker", sort=True):
-        rows = rows.sort_values("occurred_at")
+        rows = rows.sort_values("occurred_at", kind="stable")  # ties keep their id order (HALF_OPEN, then CLOSED)
         open_seconds, opened = 0.0, None
         for row in rows.itertuples(index=False):
             moment = max(row.occurred_at.to_pydatetime(), start)

@@ -8,6 +8,7 @@ from dash import html
 
 from dashapp.auth import User
 from dashapp.components.alert_bell import alert_bell
+from dashapp.components.view_settings import view_settings
 from dashapp.config import Settings
 
 
@@ -35,7 +36,8 @@ def navbar(settings: Settings, user: User | None) -> dbc.Navbar:
         dbc.Container([
             dbc.NavbarBrand("Sync Monitor", href="/"),
             dbc.NavbarToggler(id="navbar-toggler"),
-            dbc.Collapse(dbc.Nav(links, navbar=True, className="me-auto"), id="navbar-collapse", navbar=True),
+            dbc.Collapse([dbc.Nav(links, navbar=True, className="me-auto"), view_settings()],
+                         id="navbar-collapse", navbar=True),
             alert_bell(settings.refresh_seconds),
             user_area(settings, user),
         ], fluid=True),

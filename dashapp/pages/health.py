@@ -12,11 +12,13 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashapp import disclosure, display, health, ids, runtime
 from dashapp.components import health_strip
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 
 
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Interval(id=ids.HEALTH_PAGE_INTERVAL, interval=settings.health_refresh_seconds * 1000),
         dbc.Row([
             dbc.Col(html.H4("System health", className="mb-0"), xs=12, sm=6),

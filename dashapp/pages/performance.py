@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import ids, payloads, runtime
 from dashapp.components import figures
 from dashapp.components.filter_options import filter_options
+from dashapp.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.disclosure import shown_error
 from dashapp.http_errors import error_line
@@ -42,6 +43,7 @@ def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     multi = {"multi": True, "clearable": True}
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         page_header("Performance", REFRESH, settings.refresh_seconds),
         dbc.Row([
             dbc.Col(dbc.Select(id=ids.PERFORMANCE_DAYS, value="7", size="sm",
@@ -91,9 +93,10 @@ def source_note() -> str:
     Input(ids.PERFORMANCE_DAYS, "value"),
     Input(ids.PERFORMANCE_CRM, "value"),
     Input(ids.PERFORMANCE_SYNC_TYPE, "value"),
+    Input(ids.THEME_MODE, "data"),
     State(REFRESH.state, "data"),
 )
-def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
+def refresh_performance(_ticks, _clicks, days, crms, sync_types, mode, previous):
     now = utc_now()
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else DAY_CHOICES[0]
     start = payloads.window_days(days, now)[0]
@@ -104,11 +107,13 @@ def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
         return (*(no_update for _ in CHARTS), failed(now, previous, shown_error(exc)))
     why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} (UTC days) for this selection"
     return (
-        figures.duration_trend(frames["duration_by_crm"], why),
-        figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
-        figures.success_rate_trend(frames["success_rate"], why.replace("finished ", "")),
-        figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", "")),
-        figures.throughput(frames["throughput"], why),
+        *(figures.themed(figure, mode) for figure in (
+            figures.day_axis(figures.duration_trend(frames["duration_by_crm"], why)),
+            figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
+            figures.day_axis(figures.success_rate_trend(frames["success_rate"], why.replace("finished ", ""))),
+            figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""))),
+            figures.throughput(frames["throughput"], why),
+        )),
         refreshed(now),
     )
 
