@@ -4,6 +4,7 @@
     python app.py db upgrade create or upgrade the app's own schema (APP_SCHEMA); `db current` shows it
     python app.py users add NAME --role operator   add a user to AUTH_USERS_FILE (password asked)
     python app.py alerts check                     evaluate the alert rules once (for cron)
+    python app.py rollups refresh                  bring the run rollups up to date once (for cron)
     gunicorn app:server      the same app under gunicorn (production)
 
 Configuration comes from environment variables only: see the README's table.
@@ -32,6 +33,10 @@ if __name__ == "__main__" and sys.argv[1:2] == ["alerts"]:
     from dashapp.cli import alerts_command
 
     sys.exit(alerts_command(sys.argv[2:]))
+if __name__ == "__main__" and sys.argv[1:2] == ["rollups"]:
+    from dashapp.cli import rollups_command
+
+    sys.exit(rollups_command(sys.argv[2:]))
 if __name__ == "__main__" and sys.argv[1:2] == ["users"]:
     from dashapp.cli import users_command
 

@@ -6,6 +6,66 @@
 
   var UNITS = [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]];
 
+  /* View settings (dashapp/components/view_settings.py): theme and clock, kept in localStorage. */
+  var THEME_KEY = "sm-theme", CLOCK_KEY = "sm-clock";
+  var THEME_LABELS = { system: "Theme: auto", light: "Theme: light", dark: "Theme: dark" };
+
+  function stored(key, allowed, fallback) {
+    try {
+      var value = window.localStorage.getItem(key);
+      return allowed.indexOf(value) >= 0 ? value : fallback;
+    } catch (e) { return fallback; }
+  }
+
+  function remember(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* private mode: this page only */ }
+  }
+
+  function systemDark() {
+    return !!(window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches);
+  }
+
+  function themeChoice() { return stored(THEME_KEY, ["system", "light", "dark"], "system"); }
+
+  function effectiveMode(choice) {
+    return choice === "dark" || (choice !== "light" && systemDark()) ? "dark" : "light";
+  }
+
+  function applyMode(mode) {  /* Bootstrap and AG Grid read these attributes on <html> */
+    var root = document.documentElement;
+    if (root.getAttribute("data-bs-theme") !== mode) { root.setAttribute("data-bs-theme", mode); }
+    if (root.getAttribute("data-ag-theme-mode") !== mode) { root.setAttribute("data-ag-theme-mode", mode); }
+  }
+
+  applyMode(effectiveMode(themeChoice()));  /* before the first render: no white flash in a dark room */
+
+  var currentZone = null;  /* the zone every time is shown in; set by viewerTimezone */
+
+  function zoneOf(props) { return currentZone || (props && props.timeZone) || undefined; }
+
+  function zoneName(zone) {  /* "UTC", "CET", "EST", "GMT+5:30": the short name of a zone now */
+    if (!zone || zone === "UTC" || zone === "Etc/UTC") { return "UTC"; }
+    try {
+      var parts = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "short" }).formatToParts(new Date());
+      for (var i = 0; i < parts.length; i++) { if (parts[i].type === "timeZoneName") { return parts[i].value; } }
+    } catch (e) { /* an unknown zone: its name */ }
+    return zone;
+  }
+
+  function refreshGrids() {  /* the zone changed: cells and headers render again in it */
+    if (!window.dash_ag_grid || !window.dash_ag_grid.getApi) { return; }
+    var hosts = document.querySelectorAll(".ag-root-wrapper");
+    for (var i = 0; i < hosts.length; i++) {
+      var host = hosts[i].parentElement && hosts[i].parentElement.closest("div[id]");
+      if (!host) { continue; }
+      try {
+        var api = window.dash_ag_grid.getApi(host.id);
+        api.refreshHeader();
+        api.refreshCells({ force: true });
+      } catch (e) { /* not a grid, or not ready yet: it renders in the new zone when it is */ }
+    }
+  }
+
   function relative(iso, nowMs) {
     if (!iso) { return ""; }
     var seconds = Math.round((Date.parse(iso) - nowMs) / 1000);
@@ -57,12 +117,38 @@
                  queued: "info", resolved: "success", abandoned: "dark" };
 
   window.syncMonitor = {
-    relative: relative, absolute: absolute, duration: duration, formatCount: formatCount, formatMs: formatMs
+    relative: relative, absolute: absolute, duration: duration, formatCount: formatCount, formatMs: formatMs,
+    zone: function () { return currentZone; }, zoneName: zoneName
   };
 
   var functions = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   functions.formatCount = formatCount;
   functions.formatMs = formatMs;
+  var PHONE_PX = 576;  /* dashapp/components/grid_fit.py */
+
+  function marked(column, mark) { return String(column.getColDef().headerClass || "").split(" ").indexOf(mark) >= 0; }
+
+  functions.fitColumns = function (params) {  /* phones: status first, secondary columns hidden */
+    var api = params && params.api;
+    if (!api || !api.getColumns || !api.getColumns()) { return; }
+    var narrow = window.innerWidth < PHONE_PX;
+    var columns = api.getColumns();
+    var secondary = columns.filter(function (c) { return marked(c, "sm-secondary"); })
+      .map(function (c) { return c.getColId(); });
+    var visible = columns.filter(function (c) { return marked(c, "sm-secondary") && c.isVisible(); }).length;
+    if (secondary.length && (narrow ? visible > 0 : visible < secondary.length)) {
+      api.setColumnsVisible(secondary, !narrow);
+    }
+    var first = columns.filter(function (c) { return marked(c, "sm-first"); })[0];
+    if (narrow && first) {
+      if (first.getPinned()) { api.setColumnsPinned([first.getColId()], null); }
+      var pinned = columns.filter(function (c) { return c.getPinned() === "left"; }).map(function (c) { return c.getColId(); });
+      if (pinned.length) { api.setColumnsPinned(pinned, null); }
+      if (api.getAllDisplayedColumns()[0] !== first) { api.moveColumns([first.getColId()], 0); }
+    }
+  };
+
+  functions.zoneHeader = function (name) { return name + " (" + zoneName(currentZone || "UTC") + ")"; };
 
   var React = window.React;
   var renderers = window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
@@ -79,7 +165,7 @@
     useTicking(5000);
     if (!props.value) { return React.createElement("span", { className: "text-muted" }, "—"); }
     return React.createElement("span", {
-      title: absolute(props.value, props.timeZone), className: "relative-time",
+      title: absolute(props.value, zoneOf(props)), className: "relative-time",
       "data-iso": props.value
     }, relative(props.value, Date.now()));
   };
@@ -98,7 +184,7 @@
     var source = NEXT_SOURCES[data.next_sync_source] || "";
     var past = Date.parse(props.value) < Date.now();
     return React.createElement("span", {
-      title: absolute(props.value, props.timeZone) + (source ? " · " + source : "") + (why ? " · " + why : ""),
+      title: absolute(props.value, zoneOf(props)) + (source ? " · " + source : "") + (why ? " · " + why : ""),
       className: "relative-time next-sync" + (past ? " text-warning-emphasis" : ""), "data-iso": props.value,
       "data-source": data.next_sync_source || ""
     }, (past ? "due " : "") + relative(props.value, Date.now()));
@@ -132,8 +218,8 @@
     useTicking(30000);
     if (!props.value) { return React.createElement("span", { className: "text-muted" }, "—"); }
     return React.createElement("span", {
-      title: absolute(props.value, props.timeZone) + " (" + relative(props.value, Date.now()) + ")"
-    }, compact(props.value, props.timeZone));
+      title: absolute(props.value, zoneOf(props)) + " (" + relative(props.value, Date.now()) + ")"
+    }, compact(props.value, zoneOf(props)));
   };
 
   renderers.RunLink = function (props) {  /* opens the run's own page */
@@ -191,17 +277,89 @@
       duration(props.value) + (running ? " …" : ""));
   };
 
+  var lastThemeLabel = null;
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.syncMonitor = {
     stampReceived: function (state) { return Date.now(); },
 
-    viewerTimezone: function (config) {
-      return (config && config.display_timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    chooseTheme: function () {
+      var picked = { "theme-system": "system", "theme-light": "light", "theme-dark": "dark" };
+      var id = window.dash_clientside.callback_context.triggered_id;
+      if (picked[id]) { remember(THEME_KEY, picked[id]); return picked[id]; }
+      return themeChoice();
+    },
+
+    themeMode: function (choice, tick, current) {  /* every second: the system may have changed */
+      var nu = window.dash_clientside.no_update;
+      var mode = effectiveMode(choice || themeChoice());
+      applyMode(mode);
+      var label = THEME_LABELS[choice || "system"];
+      var labelChanged = label !== lastThemeLabel;
+      lastThemeLabel = label;
+      return [mode === current ? nu : mode, labelChanged ? label : nu];
+    },
+
+    rowDetail: function (clicked, columns, rows, skip) {  /* a phone's tap: every column of the row */
+      var nu = window.dash_clientside.no_update;
+      if (!clicked || window.innerWidth >= PHONE_PX || (skip || []).indexOf(clicked.colId) >= 0) { return [nu, nu]; }
+      var row = null;
+      (rows || []).forEach(function (r) { if (r && r.row_id !== undefined && String(r.row_id) === clicked.rowId) { row = r; } });
+      if (!row && rows && rows[clicked.rowIndex]) { row = rows[clicked.rowIndex]; }
+      if (!row) { return [nu, nu]; }
+      var lines = (columns || []).filter(function (c) { return c.field; }).map(function (c) {
+        var value = row[c.field], shown;
+        if (value === null || value === undefined || value === "") { shown = "—"; }
+        else if (c.field === "duration_seconds") { shown = duration(value); }
+        else if (typeof value === "number") { shown = formatCount(value); }
+        else if (typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value)) {
+          shown = absolute(value, currentZone || undefined);
+        } else { shown = String(value); }
+        return { type: "Tr", namespace: "dash_html_components", props: { children: [
+          { type: "Th", namespace: "dash_html_components", props: { children: c.headerName || c.field } },
+          { type: "Td", namespace: "dash_html_components", props: { children: shown, className: "text-break" } }
+        ] } };
+      });
+      return [{ type: "Table", namespace: "dash_html_components", props: {
+        className: "table table-sm row-detail mb-0",
+        children: { type: "Tbody", namespace: "dash_html_components", props: { children: lines } } } }, true];
+    },
+
+    zoneNote: function (zone) { return "in " + zoneName(zone || "UTC"); },
+
+    chooseClock: function () {
+      var now = stored(CLOCK_KEY, ["local", "utc"], "local");
+      if (window.dash_clientside.callback_context.triggered_id === "clock-toggle") {
+        now = now === "utc" ? "local" : "utc";
+        remember(CLOCK_KEY, now);
+      }
+      return now;
+    },
+
+    viewerTimezone: function (config, choice) {
+      var local = (config && config.display_timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+      var zone = choice === "utc" ? "UTC" : local;
+      var changed = zone !== currentZone;
+      currentZone = zone;
+      document.cookie = "sm-zone=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+      if (changed) { refreshGrids(); }
+      var label = choice === "utc" ? "Times: UTC" : "Times: local (" + zoneName(zone) + ")";
+      var title = choice === "utc" ? "Times are shown in UTC: click for your local zone (" + local + ")" :
+        "Times are shown in " + local + ": click for UTC";
+      return [zone, label, title];
     },
 
     purgeHistoryGrid: function () {  /* quick filters changed: the grid asks for its rows again */
       var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
       if (api) { api.purgeInfiniteCache(); }
+      return Date.now();
+    },
+
+    refreshHistoryGrid: function () {  /* like the other pages' refresh: the rows in view reload in place,
+                                          the scroll position and the selected run (by its id) stay */
+      if (document.hidden) { return window.dash_clientside.no_update; }
+      var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
+      if (api) { api.refreshInfiniteCache(); }
       return Date.now();
     },
 
@@ -243,12 +401,13 @@
     },
 
     refreshStatus: function (tick, received, state, config) {
-      var zone = config && config.display_timezone;
+      var zone = currentZone || (config && config.display_timezone) || "UTC";
       var every = (state && state.every) || (config && config.refresh_seconds) || 30;
       if (!state) { return ["loading…", "", false]; }
       var left = every;
       if (received) { left = Math.max(0, every - Math.floor((Date.now() - received) / 1000) % every); }
-      var updated = state.updated_at ? "updated " + clockTime(state.updated_at, zone) : "not loaded yet";
+      var updated = state.updated_at ? "updated " + clockTime(state.updated_at, zone) + " " + zoneName(zone) :
+        "not loaded yet";
       var text = updated + ", next in " + left + "s";
       if (state.ok) { return [text, "", false]; }
       var banner = "Refresh failed: " + state.error +

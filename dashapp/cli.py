@@ -21,6 +21,11 @@ def database_command(args: list[str]) -> int:
         settings = load_settings()
         engine = make_engine(settings)
         revision = migrate.upgrade(engine) if args == ["upgrade"] else migrate.current(engine)
+        if args == ["upgrade"]:
+            from dashapp.storage import rollups
+
+            if not rollups.state(engine).get("covered_until"):
+                rollups.build(engine)  # the whole history, with progress in the log
     except (ConfigError, StartupError) as exc:
         print(f"sync-monitor: {exc}", file=sys.stderr)
         return 2
@@ -28,6 +33,8 @@ def database_command(args: list[str]) -> int:
         print(f"sync-monitor: the database refused: {error_line(exc)}", file=sys.stderr)
         return 2
     where = "SQLite main database" if settings.embedded else f"schema {settings.app_schema}"
+    if settings.monitor_database_url:
+        where += " of MONITOR_DATABASE_URL"
     print(f"app schema ({where}) at revision {revision or 'none'}")
     return 0
 
@@ -100,3 +107,26 @@ def alerts_command(args: list[str]) -> int:
         return 2
     print(outcome.summary())
     return 1 if outcome.rule_errors else 0
+
+
+def rollups_command(args: list[str]) -> int:
+    """``python app.py rollups refresh`` (one cycle, for cron) or ``rollups build`` (all again)."""
+    if args not in (["refresh"], ["build"]):
+        print("usage: python app.py rollups refresh | rollups build", file=sys.stderr)
+        return 2
+    from dashapp.storage import rollups
+
+    try:
+        engine = make_engine(load_settings())
+        if not rollups.available(engine):
+            print("sync-monitor: the rollup tables do not exist: run `python app.py db upgrade`", file=sys.stderr)
+            return 2
+        outcome = rollups.refresh(engine) if args == ["refresh"] else {"rows": rollups.build(engine)}
+    except (ConfigError, StartupError) as exc:
+        print(f"sync-monitor: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        print(f"sync-monitor: the database refused: {error_line(exc)}", file=sys.stderr)
+        return 2
+    print(f"rollups: {outcome}")
+    return 0

@@ -37,7 +37,11 @@ VARIABLES: dict[str, Variable] = {
     "APP_SCHEMA": Variable('sync_monitor', "the schema of the app's own tables (API calls, breaker transitions)"),
     "SYNC_TIMEZONE": Variable('UTC', "the zone the user's `TIMESTAMP` columns hold"),
     "SQLITE_PATH": Variable('data/demo.sqlite3', "the embedded demo's file"),
-    "DEMO_INTERVAL_SECONDS": Variable('5', 'how often the embedded demo starts a simulated run'),
+    "DEMO_INTERVAL_SECONDS": Variable(
+        '5',
+        'how often the embedded demo checks which sync is due by its schedule (at most 5 s; the beat interval '
+        'of `sync_monitor.demo_sync`)',
+    ),
     "REDIS_URL": Variable(
         None,
         'Redis: probed on /health, and holds the shared health cache, sign-in limits and session generations',
@@ -149,6 +153,17 @@ VARIABLES: dict[str, Variable] = {
         'info',
         'the log level of `python app.py` and gunicorn: `debug`, `info`, `warning` or `error`',
     ),
+    "ROLLUP_REFRESH_SECONDS": Variable(
+        '60',
+        'how often the web process brings the run rollups up to date (0: never; then run '
+        '`python app.py rollups refresh` from cron)',
+    ),
+    "MONITOR_DATABASE_URL": Variable(
+        None,
+        "a database of the app's own tables (API calls, breakers, failed operations, alerts, audit, rollups); "
+        'then `DATABASE_URL` may be a SELECT-only role',
+        shown='unset: the warehouse (`DATABASE_URL`)',
+    ),
 }
 
 
@@ -209,6 +224,8 @@ class Settings:
     web_concurrency: int | None
     web_threads: int
     forwarded_allow_ips: str
+    monitor_database_url: str | None
+    rollup_refresh_seconds: int
 
     @property
     def retry_queue_name(self) -> str:
@@ -342,6 +359,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         web_concurrency=_int(env, "WEB_CONCURRENCY", 1, 256) if _text(env, "WEB_CONCURRENCY") else None,
         web_threads=_int(env, "WEB_THREADS", 1, 1000),
         forwarded_allow_ips=_text(env, "FORWARDED_ALLOW_IPS"),
+        monitor_database_url=_text(env, "MONITOR_DATABASE_URL"),
+        rollup_refresh_seconds=_int(env, "ROLLUP_REFRESH_SECONDS", 0, 86400),
     )
 
 

@@ -52,6 +52,17 @@ def local_clock(value: object, zone: str | None, seconds: bool = False) -> str:
     return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(tz).strftime(shape)
 
 
+def zone_name(zone: str | None, at: datetime | None = None) -> str:
+    """The short name of ``zone`` at ``at`` (now): ``UTC``, ``CET``, ``EST``; an unknown zone is UTC."""
+    if not zone or zone in ("UTC", "Etc/UTC"):
+        return "UTC"
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return (at or datetime.now(tz)).astimezone(tz).strftime("%Z") or zone
+
+
 def percent(value: float) -> str:
     """``93.75`` -> ``93.75%``."""
     return f"{value:.2f}%"

@@ -22,6 +22,20 @@ class Runtime:
 current = Runtime()
 
 
+@dataclass
+class DemoProgress:
+    """How far the embedded demo's backfill is, for the console and the pages' banner
+    (``dashapp.web.components.demo_banner``); written by ``dashapp.startup``."""
+    days_done: int = 0
+    days: int = 0
+    runs: int = 0
+    filling: bool = False
+    error: str | None = None
+
+
+demo_progress = DemoProgress()
+
+
 def engine() -> Engine:
     if current.engine is None:
         raise RuntimeError("the app has no database engine yet; call build_app first")

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
+import time
 
 from dash import Dash
 from sqlalchemy import Engine
 
+from dashapp import runtime
 from dashapp.alerts import config as alert_config
 from dashapp.alerts import evaluation as alerts
 from dashapp.auth.users import UsersFileError, parse_users
 from dashapp.config import ConfigError, Settings, load_settings
 from dashapp.demo.embedded import LiveSimulator, backfill
 from dashapp.recording.recorder import set_default_engine
-from dashapp.storage import migrate
+from dashapp.storage import migrate, rollups
 from dashapp.storage.db import check_database, make_engine
+from dashapp.storage.sync_tables import metadata
 from dashapp.web.app_factory import build_app
 
 log = logging.getLogger(__name__)
@@ -31,28 +35,57 @@ def prepare_engine(settings: Settings) -> Engine:
         _fill_demo(settings, engine)
     check_database(engine, settings.sync_schema)
     set_default_engine(engine)
+    rollups.start_loop(engine, settings.rollup_refresh_seconds)  # only when `db upgrade` built them
     return engine
 
 
 def _fill_demo(settings: Settings, engine: Engine) -> None:
-    """Backfill the demo file (one process at a time) and keep one live simulator running."""
+    """Make the demo file's tables now, then fill it in the background (one process at a time),
+    so the app serves at once; the console and a banner on the pages say how far it is
+    (``dashapp.runtime.demo_progress``). Then keep one live simulator running."""
     set_default_engine(engine)  # the demo's API calls and runs go to this file
     lock_dir = settings.sqlite_path.parent
+    lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir.joinpath(settings.sqlite_path.name + ".backfill.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         migrate.upgrade(engine)  # the demo holds the app's own tables too
-        written = backfill(engine)
-    log.info("embedded demo at %s: %d runs added", settings.sqlite_path, written)
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+    runtime.demo_progress.filling = True
+    threading.Thread(target=_fill_then_simulate, args=(settings, engine), name="demo-fill", daemon=True).start()
+
+
+def _fill_then_simulate(settings: Settings, engine: Engine) -> None:
+    lock_dir = settings.sqlite_path.parent
+
+    def report(done: int, days: int) -> None:
+        runtime.demo_progress.days_done, runtime.demo_progress.days = done, days
+        if done == days or done % 5 == 0 or done == 1:
+            log.info("filling the demo: %d of %d days", done, days)
+
+    try:
+        with open(lock_dir.joinpath(settings.sqlite_path.name + ".backfill.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            written = backfill(engine, report=report)
+        runtime.demo_progress.runs = written
+        log.info("embedded demo at %s: %d runs added; the demo is ready", settings.sqlite_path, written)
+    except Exception as exc:  # noqa: BLE001 - the app keeps serving what is there
+        runtime.demo_progress.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.exception("the demo could not be filled")
+    finally:
+        runtime.demo_progress.filling = False
     if settings.celery_broker_url:
         log.info("demo runs come from Celery beat (sync_monitor.demo_sync): start "
                  "`celery -A dashapp.worker worker --beat`")
         return
     simulator = LiveSimulator(
-        engine, lock_dir / (settings.sqlite_path.name + ".live.lock"), settings.demo_interval_seconds,
+        engine, lock_dir / (settings.sqlite_path.name + ".live.lock"), min(settings.demo_interval_seconds, 5.0),
         stopped=settings.demo_stopped_crms,
     )
     if simulator.start():
-        log.info("demo simulator records a run every %.1f s", settings.demo_interval_seconds)
+        log.info("demo simulator runs each sync when its schedule says (checked every %.1f s)",
+                 min(settings.demo_interval_seconds, 5.0))
+        time.sleep(simulator.interval * 2 + 1)  # the syncs due since the fill have started: none reads as late
         alerts.start_loop(engine, settings)  # no beat without a broker: this process evaluates
 
 

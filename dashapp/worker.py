@@ -48,13 +48,18 @@ _rng = random.Random()
 
 @app.task(name="sync_monitor.demo_sync")
 def demo_sync() -> int | None:
-    """One simulated sync of the next demo job, recorded through the recorder."""
-    from dashapp.demo.embedded import JOBS, simulate_run
+    """The demo jobs their schedule rows say are due, each simulated and recorded through the
+    recorder (the first due one per beat tick, so one slow run never stacks the queue)."""
+    from dashapp.demo.embedded import JOBS, due_jobs, mark_started, simulate_run
     from queries._sql import utc_now
 
     jobs = [job for job in JOBS if job.crm not in settings.demo_stopped_crms] or list(JOBS)  # DEMO_STOPPED_CRMS
-    job = jobs[int(time.time() // max(settings.demo_interval_seconds, 0.2)) % len(jobs)]
-    scale = settings.demo_interval_seconds * 4 / job.seconds
+    due = due_jobs(default_engine(), utc_now(), jobs)
+    if not due:
+        return None
+    job = due[0]
+    mark_started(default_engine(), job, utc_now())
+    scale = min(1.0, job.live_minutes * 60 / 3 / job.seconds)
     simulate_run(default_engine(), job, _rng, utc_now, lambda seconds: time.sleep(seconds * scale))
     return None
 

@@ -49,6 +49,18 @@ def app_table(conn: Connection, name: str) -> str:
     return f'"{app_schema}"."{name}"' if app_schema else f'"{name}"'
 
 
+def app_db(db: Connectable) -> Connectable:
+    """Where the app's own tables are: the engine of MONITOR_DATABASE_URL, which the warehouse
+    engine carries as the execution option ``monitor_engine``; ``db`` itself when the app's tables
+    share the warehouse (the default)."""
+    return db.get_execution_options().get("monitor_engine") or db
+
+
+def separate_app_db(db: Connectable) -> bool:
+    """True when the app's tables live in a database of their own (no SQL join with the runs)."""
+    return db.get_execution_options().get("monitor_engine") is not None
+
+
 def has_table(conn: Connection, name: str) -> bool:
     return inspect(conn).has_table(name, schema=schema(conn))
 
@@ -58,7 +70,7 @@ NOT_MIGRATED = "the app's own tables do not exist yet: run `python app.py db upg
 
 def app_tables_exist(db: Connectable, name: str = "api_calls") -> bool:
     """Whether the app's own tables exist (``python app.py db upgrade`` has run)."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         return inspect(conn).has_table(name, schema=conn.get_execution_options().get("app_schema"))
 
 
@@ -106,7 +118,8 @@ def read_frame(conn: Connection, clause: TextClause, params: dict | None = None,
                times: tuple[str, ...] = ()) -> pd.DataFrame:
     """Run ``clause`` and return its rows as a DataFrame, ``times`` columns as UTC timestamps."""
     result = conn.execute(clause, params or {})
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # plain tuples: pandas probes every Row object's attributes otherwise (half the time on wide rows)
+    frame = pd.DataFrame([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
     for column in times:
         frame[column] = to_utc(frame[column], data_zone(conn))
     return frame

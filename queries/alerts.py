@@ -9,7 +9,7 @@ from datetime import datetime
 import pandas as pd
 
 from queries import outcomes
-from queries._sql import Binds, Connectable, app_table, app_times, connect, duration_sql, table
+from queries._sql import Binds, Connectable, app_db, app_table, app_times, connect, duration_sql, table
 
 
 def run_rates(db: Connectable, since: datetime) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[
                rules: tuple[str, ...] = (), since: datetime | None = None, limit: int = 500) -> pd.DataFrame:
     """Alerts, newest first, with how their notifications went (sent, pending, failed counts and
     the latest error). Times in the app's tables are naive UTC."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         b = Binds(conn)
         where = ["1 = 1"]
         if states:
@@ -106,7 +106,7 @@ def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[
 
 def firing_count(db: Connectable) -> dict[str, int]:
     """Firing alerts per severity (the navbar's bell)."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         b = Binds(conn)
         frame = b.frame(f"SELECT severity, COUNT(*) AS n FROM {app_table(conn, 'alerts')} WHERE state = 'firing'"
                         " GROUP BY severity")

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Connection, DateTime, bindparam, inspect, text
 
 from queries import latency_histogram
-from queries._sql import Connectable, app_table, app_tables_exist, connect, to_utc
+from queries._sql import Connectable, app_db, app_table, app_tables_exist, connect, to_utc
 from queries.latency_histogram import COLUMNS as HISTOGRAM
 
 UTC_ZONE = UTC
@@ -67,7 +67,7 @@ def call_stats(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
     Up to two hours: exact, over the raw calls (percentiles in SQL). Longer: from the per-minute
     rollup (over two days: the per-hour one), whose latency histograms give percentiles within 15%
     (``queries.latency_histogram``) while reading thousands of rows instead of millions."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         rollup = _rollup_table(conn, start, end)
         if rollup:
             return _rollup_stats(conn, rollup, start, end)
@@ -125,7 +125,7 @@ def _rollup_stats(conn: Connection, rollup: str, start: datetime, end: datetime)
 def rate_limits(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
     """Per CRM and endpoint with a rate limit seen: the latest observation (limit, remaining,
     reset) and the 429 count in the window."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         t = app_table(conn, "api_calls")
         statement = f"""
             WITH latest AS (
@@ -167,7 +167,7 @@ def remaining_series(db: Connectable, start: datetime, end: datetime) -> pd.Data
     """Per period, CRM and endpoint: the lowest rate-limit remaining seen (the history of each
     limit): per hour from the hourly rollup (whole hours), or per minute from the raw calls for
     windows up to two hours."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         rollup = "api_call_hours" if _rollup_table(conn, start, end) else None
         if rollup:
             statement = f"""
@@ -192,7 +192,7 @@ def remaining_series(db: Connectable, start: datetime, end: datetime) -> pd.Data
 def breaker_states(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
     """Per breaker: its transitions in the window, oldest first (the page derives state, time
     OPEN and the timeline from these few rows)."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         t = app_table(conn, "circuit_breaker_events")
         statement = f"""
             SELECT breaker, crm_source, occurred_at, from_state, to_state, failure_count, reason
@@ -210,7 +210,7 @@ BUCKETS = {"minute": ("date_trunc('minute', called_at)", "strftime('%Y-%m-%d %H:
 
 def call_series(db: Connectable, start: datetime, end: datetime, bucket: str = "hour") -> pd.DataFrame:
     """Per time bucket and CRM: calls, failures (4xx, 5xx, no response) and average latency."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         postgres, sqlite = BUCKETS[bucket]
         rollup = _rollup_table(conn, start, end)
         if rollup:
@@ -240,7 +240,7 @@ def breaker_summary(events: pd.DataFrame, start: datetime, end: datetime) -> lis
     seconds it spent OPEN inside [start, end)."""
     summaries = []
     for breaker, rows in events.groupby("breaker", sort=True):
-        rows = rows.sort_values("occurred_at")
+        rows = rows.sort_values("occurred_at", kind="stable")  # ties keep their id order (HALF_OPEN, then CLOSED)
         open_seconds, opened = 0.0, None
         for row in rows.itertuples(index=False):
             moment = max(row.occurred_at.to_pydatetime(), start)

@@ -15,8 +15,19 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries import outcomes
-from queries._sql import Binds, Connectable, FilterError, app_table, app_tables_exist, app_times, connect, table
+from queries import failed_split, outcomes, run_rollups
+from queries._sql import (
+    Binds,
+    Connectable,
+    FilterError,
+    app_db,
+    app_table,
+    app_tables_exist,
+    app_times,
+    connect,
+    separate_app_db,
+    table,
+)
 
 STATES = ("failed", "queued", "running", "resolved", "abandoned")
 APP_TIMES = ("queued_at", "started_at", "finished_at", "updated_at")
@@ -80,7 +91,9 @@ def operations(db: Connectable, f: OperationFilter, limit: int = 500, app_tables
     """The newest ``limit`` operations matching ``f``, one row each with the run's details and
     the app's state: sync_id, crm_source, operation_type, run_status (raw) and run_class,
     failed_at, error, payload, records_failed, state, attempts, max_attempts, last_error, task_id
-    and the attempt times."""
+    and the attempt times. With the app's tables in their own database, joined in the app."""
+    if app_tables and separate_app_db(db):
+        return failed_split.operations(db, f, max(1, min(int(limit), MAX_LIMIT)))
     with connect(db) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
@@ -96,6 +109,8 @@ def operations(db: Connectable, f: OperationFilter, limit: int = 500, app_tables
 
 def count_by_state(db: Connectable, f: OperationFilter, app_tables: bool = True) -> dict[str, int]:
     """How many operations match ``f`` (its states ignored), per state; every state present."""
+    if app_tables and (separate_app_db(db) or (not f.sync_ids and run_rollups.ready(db) is not None)):
+        return failed_split.count_by_state(db, f, STATES)  # the runs counted by the rollups
     with connect(db) as conn:
         b = Binds(conn)
         frame = b.frame(f"SELECT {_state(app_tables)} AS state, COUNT(*) AS n {_from_where(b, f, False, app_tables)}"
@@ -107,6 +122,8 @@ def count_by_state(db: Connectable, f: OperationFilter, app_tables: bool = True)
 
 def matching_ids(db: Connectable, f: OperationFilter, limit: int) -> list[int]:
     """The sync ids of up to ``limit`` operations matching ``f``, oldest first."""
+    if separate_app_db(db):
+        return [int(i) for i in failed_split.operations(db, f, limit, newest_first=False)["sync_id"]]
     with connect(db) as conn:
         b = Binds(conn)
         frame = b.frame(f"SELECT h.id {_from_where(b, f)} ORDER BY h.start_time, h.id LIMIT {int(limit)}")
@@ -115,7 +132,7 @@ def matching_ids(db: Connectable, f: OperationFilter, limit: int) -> list[int]:
 
 def attempts(db: Connectable, sync_id: int) -> pd.DataFrame:
     """The retry attempts of one operation, first to last."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
             SELECT attempt, state, requested_by, task_id, task_name, run_id, error,
@@ -127,7 +144,7 @@ def attempts(db: Connectable, sync_id: int) -> pd.DataFrame:
 
 def audit(db: Connectable, limit: int = 50) -> pd.DataFrame:
     """The newest ``limit`` audit rows."""
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
             SELECT id, at, actor, role, action, target, operations, result, detail, source

@@ -3,12 +3,12 @@ and its duration, runs now running, and the app's firing alerts. Bounded windows
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from queries import outcomes
-from queries._sql import Binds, Connectable, app_table, connect, duration_sql, table
+from queries import outcomes, run_rollups
+from queries._sql import Binds, Connectable, app_db, app_table, connect, duration_sql, table
 from queries.choices import crm_sync_type_pairs
 
 LAST_SUCCESS_DAYS = 30  # how far back the last success is looked for
@@ -16,32 +16,77 @@ LAST_SUCCESS_DAYS = 30  # how far back the last success is looked for
 
 def day_counts(db: Connectable, since: datetime) -> pd.DataFrame:
     """Per (CRM, sync type, status class; ``unknown`` for a value in no class): runs started
-    since ``since`` and their records processed."""
+    since ``since`` and their records processed. With the run rollups: their whole hours
+    (``run_hours``) and one raw statement for the two edges (before the first whole hour, from
+    the rollups' edge on)."""
+    columns = ["crm_source", "sync_type", "status", "runs", "records_processed"]
+    covered = run_rollups.ready(db)
+    hours = None
+    if covered is not None:
+        first = run_rollups.floor_hour(since)
+        first = first if first == since.astimezone(UTC).replace(tzinfo=None) else first + timedelta(hours=1)
+        hours = (first, covered) if first < covered else None
     with connect(db) as conn:
         b = Binds(conn)
-        return b.frame(f"""
+        edges = ""
+        if hours is not None:
+            edges = (f" AND (start_time < {b.bind(hours[0].replace(tzinfo=UTC))}"
+                     f" OR start_time >= {b.bind(hours[1].replace(tzinfo=UTC))})")
+        frame = b.frame(f"""
             SELECT crm_source, sync_type, COALESCE({outcomes.class_case(conn)}, 'unknown') AS status, COUNT(*) AS runs,
                    COALESCE(SUM(records_processed), 0) AS records_processed
-            FROM {table(conn, 'sync_history')} WHERE start_time >= {b.bind(since)}
+            FROM {table(conn, 'sync_history')} WHERE start_time >= {b.bind(since)}{edges}
             GROUP BY 1, 2, 3""")
+    if hours is None:
+        return frame
+    with connect(app_db(db)) as conn:
+        b = Binds(conn)
+        rolled = b.frame(f"""
+            SELECT crm_source, sync_type, status_class AS status, CAST(SUM(runs) AS BIGINT) AS runs,
+                   CAST(SUM(records_processed) AS BIGINT) AS records_processed
+            FROM {app_table(conn, 'run_hours')}
+            WHERE hour >= {b.bind_app_time(hours[0])} AND hour < {b.bind_app_time(hours[1])}
+            GROUP BY 1, 2, 3""")
+    both = pd.concat([f for f in (frame, rolled) if not f.empty], ignore_index=True)
+    if both.empty:
+        return pd.DataFrame(columns=columns)
+    both[["runs", "records_processed"]] = both[["runs", "records_processed"]].astype("int64")
+    return both.groupby(["crm_source", "sync_type", "status"], as_index=False)[["runs", "records_processed"]].sum()
+
+
+RECENT_HOURS = 2  # one statement finds the last success of every pair that had one this recently
 
 
 def last_successes(db: Connectable, now: datetime) -> pd.DataFrame:
     """Per (CRM, sync type) with a success in the last LAST_SUCCESS_DAYS: the latest one's start
-    and duration. The pairs come from a skip scan; each is one probe down the start_time index."""
+    and duration. One statement over the last RECENT_HOURS answers the pairs that succeeded
+    since (on a busy warehouse, all of them); each other pair (from a skip scan) is one probe down
+    the start_time index."""
     since = now - timedelta(days=LAST_SUCCESS_DAYS)
     rows = []
     with connect(db) as conn:
         h = table(conn, "sync_history")
+        b = Binds(conn)
+        recent = b.frame(f"""
+            SELECT crm_source, sync_type, start_time, duration_seconds FROM (
+                SELECT crm_source, sync_type, start_time, {duration_sql(conn)} AS duration_seconds,
+                       ROW_NUMBER() OVER (PARTITION BY crm_source, sync_type ORDER BY start_time DESC) AS n
+                FROM {h} WHERE {outcomes.in_class(conn, 'success')}
+                  AND start_time >= {b.bind(now - timedelta(hours=RECENT_HOURS))}) r
+            WHERE n = 1""", times=("start_time",))
+        rows = recent.to_dict("records")
+        found = {(r["crm_source"], r["sync_type"]) for r in rows}
         for crm, kind in crm_sync_type_pairs(conn):
+            if (crm, kind) in found:
+                continue
             b = Binds(conn)
-            found = b.frame(f"""
+            probe = b.frame(f"""
                 SELECT start_time, {duration_sql(conn)} AS duration_seconds FROM {h}
                 WHERE crm_source = {b.bind(crm)} AND sync_type = {b.bind(kind)} AND {outcomes.in_class(conn, 'success')}
                   AND start_time >= {b.bind(since)}
                 ORDER BY start_time DESC LIMIT 1""", times=("start_time",))
-            if not found.empty:
-                rows.append({"crm_source": crm, "sync_type": kind, **found.iloc[0].to_dict()})
+            if not probe.empty:
+                rows.append({"crm_source": crm, "sync_type": kind, **probe.iloc[0].to_dict()})
     return pd.DataFrame(rows, columns=["crm_source", "sync_type", "start_time", "duration_seconds"])
 
 
@@ -54,7 +99,7 @@ def running_counts(db: Connectable) -> pd.DataFrame:
 
 
 def firing_alerts(db: Connectable) -> pd.DataFrame:
-    with connect(db) as conn:
+    with connect(app_db(db)) as conn:
         b = Binds(conn)
         return b.frame(f"""
             SELECT rule, severity, COUNT(*) AS firing FROM {app_table(conn, 'alerts')}

@@ -1,16 +1,28 @@
 """Take a screenshot of a running Sync Monitor page with headless Chromium.
 
     python scripts/screenshot.py http://127.0.0.1:8050/ docs/overview.png [--width 1400] [--wait 6]
+        [--theme light|dark] [--clock local|utc]
+    python scripts/screenshot.py http://127.0.0.1:8050 docs/screenshots --all [--widths 390,1440]
+        [--themes light,dark]    every main page, named <page>-<width>-<theme>.png
+    python scripts/screenshot.py http://127.0.0.1:8050 docs/screenshots --readme
+                                 the README's set: every page at 1440 px light, a few at 390 px and dark
 
-Prints the browser console's messages, so a look at a page also checks its console is clean.
+Prints the browser console's messages, so a look at a page also checks its console is clean, and
+says when a page scrolls sideways.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from selenium import webdriver
+
+README_EXTRAS = (("overview", 390, "light"), ("overview", 1440, "dark"), ("history", 390, "dark"),
+                 ("api-usage", 1440, "dark"))
+PAGES = {"overview": "/", "history": "/history", "performance": "/performance", "errors": "/errors",
+         "api-usage": "/api-usage", "failed": "/failed", "alerts": "/alerts", "health": "/health"}
 
 
 def main() -> None:
@@ -21,6 +33,12 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1000)
     parser.add_argument("--wait", type=float, default=6.0)
     parser.add_argument("--sign-in", metavar="NAME", help="sign in first; the password is read from stdin")
+    parser.add_argument("--theme", choices=("light", "dark", "system"), default="light")
+    parser.add_argument("--clock", choices=("local", "utc"), default="local")
+    parser.add_argument("--all", action="store_true", help="url is the app's base, output a folder")
+    parser.add_argument("--readme", action="store_true", help="the README's screenshots (url: base, output: folder)")
+    parser.add_argument("--widths", default="390,1440")
+    parser.add_argument("--themes", default="light,dark")
     args = parser.parse_args()
     options = webdriver.ChromeOptions()
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -32,21 +50,53 @@ def main() -> None:
     try:
         if args.sign_in:
             _sign_in(driver, args.url, args.sign_in, input())
-        driver.get(args.url)
-        time.sleep(args.wait)
-        height = driver.execute_script("return document.body.scrollHeight")
-        driver.set_window_size(args.width, max(args.height, height + 40))
-        time.sleep(0.5)
-        driver.save_screenshot(args.output)
-        seen: dict[str, int] = {}
-        for entry in driver.get_log("browser"):
-            key = f"{entry['level']} {entry['message'].splitlines()[0][:300]}"
-            seen[key] = seen.get(key, 0) + 1
-        for message, times in seen.items():
-            print(f"{message}  (x{times})" if times > 1 else message)
-        print(f"console: {len(seen)} distinct messages")
+        if args.readme:
+            folder = Path(args.output)
+            folder.mkdir(parents=True, exist_ok=True)
+            shots = [(name, 1440, "light") for name in PAGES] + list(README_EXTRAS)
+            for name, width, theme in shots:
+                target = folder / f"{name}-{width}-{theme}.png"
+                print(f"== {target}")
+                shoot(driver, args.url.rstrip("/") + PAGES[name], str(target), width, args.height, args.wait, theme,
+                      args.clock)
+            return
+        if not args.all:
+            shoot(driver, args.url, args.output, args.width, args.height, args.wait, args.theme, args.clock)
+            return
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, path in PAGES.items():
+            for width in (int(w) for w in args.widths.split(",")):
+                for theme in args.themes.split(","):
+                    target = folder / f"{name}-{width}-{theme}.png"
+                    print(f"== {target}")
+                    shoot(driver, args.url.rstrip("/") + path, str(target), width, args.height, args.wait, theme,
+                          args.clock)
     finally:
         driver.quit()
+
+
+def shoot(driver: webdriver.Chrome, url: str, output: str, width: int, height: int, wait: float, theme: str,
+          clock: str) -> None:
+    """One page at ``width`` in ``theme``: the navbar's own settings, kept where the page keeps them."""
+    driver.set_window_size(width, height)
+    driver.get(url)
+    driver.execute_script("localStorage.setItem('sm-theme', arguments[0]); localStorage.setItem('sm-clock', "
+                          "arguments[1]);", theme, clock)
+    driver.get(url)
+    time.sleep(wait)
+    page_height = driver.execute_script("return document.body.scrollHeight")
+    sideways = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    driver.set_window_size(width, max(height, page_height + 40))
+    time.sleep(0.5)
+    driver.save_screenshot(output)
+    seen: dict[str, int] = {}
+    for entry in driver.get_log("browser"):
+        key = f"{entry['level']} {entry['message'].splitlines()[0][:300]}"
+        seen[key] = seen.get(key, 0) + 1
+    for message, times in seen.items():
+        print(f"{message}  (x{times})" if times > 1 else message)
+    print(f"console: {len(seen)} distinct messages" + (f"; scrolls sideways by {sideways}px" if sideways > 0 else ""))
 
 
 def _sign_in(driver: webdriver.Chrome, url: str, name: str, password: str) -> None:

@@ -171,9 +171,10 @@ def empty_app_tables(engine: Engine) -> None:
     """Migrate the app's own tables and empty them all (raw calls, rollups, breaker events)."""
     from dashapp.storage import migrate
     from dashapp.storage.app_tables import metadata as app_metadata
+    from queries._sql import app_db
 
     migrate.upgrade(engine)
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         for table in app_metadata.sorted_tables:
             conn.execute(table.delete())
 

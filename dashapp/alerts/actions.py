@@ -12,7 +12,7 @@ from dashapp.auth import users as auth
 from dashapp.config import Settings
 from dashapp.retries.action import ActionOutcome
 from dashapp.storage.app_tables import alerts
-from queries._sql import utc_now
+from queries._sql import app_db, utc_now
 
 
 def act(settings: Settings, engine: Engine, user: auth.User | None, alert_id: int, action: str, note: str = "",
@@ -26,7 +26,7 @@ def act(settings: Settings, engine: Engine, user: auth.User | None, alert_id: in
     assert user is not None
     note = note.strip()[:2000]
     now = utc_now().replace(tzinfo=None)
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         if action == "acknowledge":
             changed = conn.execute(update(alerts).where(alerts.c.id == alert_id, alerts.c.state == "firing",
                                                         alerts.c.acknowledged_at.is_(None))

@@ -29,7 +29,7 @@ from dashapp.alerts import rules as alert_rules
 from dashapp.config import Settings
 from dashapp.errors import error_line
 from dashapp.storage.app_tables import alerts
-from queries._sql import utc_now
+from queries._sql import app_db, utc_now
 
 log = logging.getLogger(__name__)
 LOCK_ID = 7_200_417  # the advisory lock key of the evaluation
@@ -88,7 +88,7 @@ def evaluate(engine: Engine, settings: Settings, now: datetime | None = None, de
     outcome = Evaluation(rule_errors=errors)
     stamp = _naive(now)
     channels = alert_notify.channels(settings)
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             if not conn.execute(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")).scalar():
                 outcome.skipped = True

@@ -22,7 +22,7 @@ from dashapp import display
 from dashapp.config import Settings
 from dashapp.storage.app_tables import alert_notifications as notifications
 from dashapp.storage.app_tables import alerts
-from queries._sql import utc_now
+from queries._sql import app_db, utc_now
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -148,6 +148,7 @@ def deliver_due(engine: Engine, settings: Settings, now: datetime | None = None)
     (30 s, 1, 2, 4 minutes), and is given up after MAX_ATTEMPTS with its last error kept."""
     now = (now or utc_now()).replace(tzinfo=None)
     delivery = Delivery()
+    engine = app_db(engine)  # type: ignore[assignment]
     with engine.connect() as conn:
         due = conn.execute(select(notifications).where(notifications.c.status == "pending",
                                                        notifications.c.next_try_at <= now)

@@ -111,6 +111,10 @@ def late(ctx: Context) -> list[Finding]:
     window = max(every for every, _ in expected.values()) * rule["critical_factor"] * 3 + timedelta(minutes=1)
     last = {r["crm_source"]: r["last_success"] for r in queries.last_success(ctx.engine, ctx.now - window)
             .to_dict("records")}
+    for run in queries.running(ctx.engine).to_dict("records"):  # a run under way is on time as of its start:
+        seen = last.get(run["crm_source"])                       # its CRM is late only if that start was
+        if seen is None or pd.isna(seen) or run["start_time"] > seen:
+            last[run["crm_source"]] = run["start_time"]
     found = []
     for crm, (every, source) in sorted(expected.items()):
         seen = last.get(crm)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp.auth.users import User
 from dashapp.storage.app_tables import audit_log
-from queries._sql import utc_now
+from queries._sql import app_db, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def record(engine: Engine, user: User | None, action: str, result: str, *, targe
         "source": source,
     }
     try:
-        with engine.begin() as conn:
+        with app_db(engine).begin() as conn:
             conn.execute(insert(audit_log).values(**values))
     except SQLAlchemyError:
         log.error("could not write the audit row %s", {k: v for k, v in values.items() if k != "detail"})

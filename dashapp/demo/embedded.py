@@ -2,9 +2,12 @@
 
 With no DATABASE_URL the app runs on a SQLite file holding the user's two tables. ``backfill``
 fills it with the runs the ten CRMs' schedules would have made since the last recorded run
-(30 days on a new file), and ``LiveSimulator`` keeps running syncs in real time while the app
-serves. Every run goes through ``record_sync``, the API production sync code uses, so the demo
-exercises the real write path; the pages read the file exactly as they read a warehouse.
+(30 days on a new file: the last LIVE_HISTORY at today's schedules of 1-5 minutes, the weeks
+before at the slower ones they had then), a day per transaction, reporting its progress; and
+``LiveSimulator`` keeps running each sync when its schedule row says it is due (``due_jobs``), so
+"next sync in 2 min" comes true. One CRM (LATE_CRM) is visibly late: its worker stopped
+LATE_STOPPED before the demo started. Every run goes through ``record_sync``, the API production
+sync code uses, so the demo exercises the real write path; the pages read the file exactly as they read a warehouse.
 
 The simulated outcomes come from a seeded generator (this module is a stand-in for the CRMs'
 APIs, on the write side); nothing on the read path is generated.
@@ -39,6 +42,13 @@ from queries._sql import bind_time, data_zone, to_utc, utc_now
 
 log = logging.getLogger(__name__)
 HISTORY = timedelta(days=30)
+LIVE_HISTORY = timedelta(hours=6)  # backfilled at today's 1-5 minute schedules
+LATE_CRM = "marketsharp"  # its worker stopped LATE_STOPPED before the demo started: its next sync
+LATE_STOPPED = timedelta(minutes=20)  # reads "due 18 min ago" and a `late` alert stays firing
+LIVE_MINUTES = {"hubspot": 2, "callrail": 1, "genius": 3, "salesrabbit": 5, "arrivy": 4, "five9": 2,
+                "marketsharp": 2, "leadconduit": 3, "salespro": 5}  # per CRM; gsheet keeps its crontab
+FAILURE_RATES = {"hubspot": 0.02, "callrail": 0.02, "genius": 0.03, "salesrabbit": 0.01, "arrivy": 0.01,
+                 "five9": 0.02, "marketsharp": 0.02, "leadconduit": 0.01, "salespro": 0.01, "gsheet": 0.02}
 
 
 @dataclass(frozen=True)
@@ -46,12 +56,13 @@ class Job:
     crm: str
     sync_type: str
     endpoint: str
-    every_minutes: int  # the cadence the simulation runs at
+    every_minutes: int  # the cadence of the history before LIVE_HISTORY
     volume: int  # typical records per run
     seconds: int  # typical duration
     failure_rate: float
     errors: tuple[str, ...]
     crontab: tuple[str, str] | None = None  # (minute, hour) when the schedule is a crontab
+    live_minutes: int = 3  # the schedule today: 1-5 minutes
 
 
 class ReadTimeout(Exception):
@@ -109,6 +120,8 @@ JOBS = (
         "HTTPError|403 Forbidden: The caller does not have permission",
     ), crontab=("0", "6,18")),
 )
+JOBS = tuple(Job(**{**job.__dict__, "live_minutes": LIVE_MINUTES.get(job.crm, 3) + (job.sync_type == "deals"),
+                    "failure_rate": FAILURE_RATES.get(job.crm, job.failure_rate)}) for job in JOBS)
 _ERRORS = {"ReadTimeout": ReadTimeout, "HTTPError": HTTPError,
            "AuthenticationError": AuthenticationError, "WarehouseError": WarehouseError}
 
@@ -190,6 +203,7 @@ def simulate_run(db, job: Job, rng: random.Random, clock, advance, api: DemoApi 
                             configuration={"batch_size": 100, "full_sync": False}) as run:
             steps = max(1, min(5, int(duration // 5)))
             breaker = api.breaker(job, clock)
+            processed = 0
             for _ in range(steps):
                 advance(duration / steps)
                 # each page is fetched on the pool's thread, as a sync fetching pages in parallel
@@ -197,25 +211,30 @@ def simulate_run(db, job: Job, rng: random.Random, clock, advance, api: DemoApi 
                 pool.submit(_fetch_page, api, breaker, job, clock, rng).result()
                 created = int(volume / steps * 0.3)
                 run.add(processed=volume // steps, created=created, updated=volume // steps - created)
+                processed += volume // steps
             if roll < job.failure_rate:
                 kind, message = rng.choice(job.errors).split("|", 1)
                 status, error = _api_failure(f"{kind}: {message}")
                 if status != 200:
-                    for _attempt in range(3):  # the sync's retries, each through the breaker
+                    # the sync's retries, each through the breaker (it opens at 3 failures in a row): a
+                    # timeout is retried three times and opens it now and then; other errors twice
+                    for _attempt in range(3 if status is None else 2):
                         with contextlib.suppress(CircuitOpenError, ConnectionError), breaker:
                             api.call(job, clock, rng, status, error)
                             raise ConnectionError(error)
                 raise _ERRORS[kind](message)
-            if roll < job.failure_rate * 2:
-                rejected = max(1, volume // 50)
+            if roll < job.failure_rate * 2 and processed:
+                rejected = max(1, processed // 50)  # of the records this run processed: the counts add up
                 run.add(failed=rejected)
-                run.mark_partial(f"{rejected} of {volume} records rejected: missing required field 'email'")
+                run.mark_partial(f"{rejected} of {processed} records rejected: missing required field 'email'")
     except tuple(_ERRORS.values()):
         pass  # recorded as failed by record_sync; a real task would log and retry
 
 
-def backfill(engine: Engine, until: datetime | None = None, seed: int = 7) -> int:
-    """Record the runs the schedules would have made since the last one (30 days when empty).
+def backfill(engine: Engine, until: datetime | None = None, seed: int = 7, report=None,
+             history: timedelta = HISTORY) -> int:
+    """Record the runs the schedules would have made since the last one (30 days when empty), a
+    day per transaction, calling ``report(days_done, days)`` after each.
 
     Returns the number of runs written. Idempotent: a second call soon after adds almost none.
     """
@@ -224,24 +243,32 @@ def backfill(engine: Engine, until: datetime | None = None, seed: int = 7) -> in
         metadata.create_all(conn)
         last = conn.execute(select(func.max(sync_history.c.start_time))).scalar()
     last_utc = to_utc_value(engine, last)
-    since = max(last_utc + timedelta(minutes=1), until - HISTORY) if last_utc else until - HISTORY
+    since = max(last_utc + timedelta(minutes=1), until - history) if last_utc else until - history
     rng = random.Random(f"{seed}:{since.isoformat()}")
     starts = sorted(
         (start, index)
         for index, job in enumerate(JOBS)
-        for start in _occurrences(job, since, until - timedelta(minutes=2), rng)
+        for start in _occurrences(job, since, until - timedelta(minutes=1), rng, until)
     )
     clock = SimClock(since)
     api = DemoApi()
-    with engine.begin() as conn:  # one transaction: thousands of runs in a few seconds
-        for start, index in starts:
-            clock.now = start
+    days = max(1, (until - since).days + (1 if (until - since) % timedelta(days=1) else 0))
+    by_day: dict[int, list[tuple[datetime, int]]] = {}
+    for start, index in starts:
+        by_day.setdefault(min((start - since).days, days - 1), []).append((start, index))
+    for day in range(days):
+        with engine.begin() as conn:  # a day per transaction: the pages fill as it goes
+            for start, index in by_day.get(day, []):
+                clock.now = start
 
-            def advance(seconds: float) -> None:
-                clock.now += timedelta(seconds=seconds)
+                def advance(seconds: float) -> None:
+                    clock.now += timedelta(seconds=seconds)
 
-            simulate_run(conn, JOBS[index], rng, clock, advance, api)
-        _write_schedules(conn, until)
+                simulate_run(conn, JOBS[index], rng, clock, advance, api)
+        if report:
+            report(day + 1, days)
+    with engine.begin() as conn:
+        _write_schedules(conn, until, rng)
     crm_call_writer().flush()
     log.info("demo backfill wrote %d runs from %s to %s", len(starts), since, until)
     return len(starts)
@@ -252,8 +279,9 @@ def to_utc_value(engine: Engine, value: object) -> datetime | None:
     return None if pd.isna(converted) else converted.to_pydatetime()
 
 
-def _occurrences(job: Job, since: datetime, until: datetime, rng: random.Random):
-    step = timedelta(minutes=job.every_minutes)
+def _occurrences(job: Job, since: datetime, until: datetime, rng: random.Random, now: datetime | None = None):
+    """When ``job`` ran in [since, until]: its crontab; else every ``every_minutes`` before
+    LIVE_HISTORY and every ``live_minutes`` since (LATE_CRM: until LATE_STOPPED before ``now``)."""
     epoch = datetime(2026, 1, 1, tzinfo=UTC)
     if job.crontab:
         hours = [int(h) for h in job.crontab[1].split(",")]
@@ -265,18 +293,33 @@ def _occurrences(job: Job, since: datetime, until: datetime, rng: random.Random)
                     yield moment + timedelta(seconds=rng.uniform(0, 20))
             day += timedelta(days=1)
         return
+    live_from = (now or until) - LIVE_HISTORY
+    step = timedelta(minutes=job.every_minutes)
     moment = epoch + ((since - epoch) // step + 1) * step
-    while moment <= until:
+    while moment <= min(until, live_from):
         yield moment + timedelta(seconds=rng.uniform(0, 90))
         moment += step
+    live = timedelta(minutes=job.live_minutes)
+    moment = max(moment, live_from, since)
+    stop = min(until, (now or until) - LATE_STOPPED) if job.crm == LATE_CRM else until
+    while moment <= stop:
+        yield moment + timedelta(seconds=rng.uniform(0, 10))
+        moment += live
 
 
-def _write_schedules(conn, now: datetime) -> None:
-    """One schedule per job: interval ones with and without a stored next_run, a crontab one,
-    and a disabled legacy schedule whose nearer next_run must not count."""
+def _write_schedules(conn, now: datetime, rng: random.Random | None = None) -> None:
+    """One schedule per job at its live interval (``every`` minutes; the crontab one as it is),
+    ``last_run`` its latest run, half of them with a stored next_run; and a disabled legacy
+    schedule whose nearer next_run must not count."""
+    rng = rng or random.Random(0)
     conn.execute(sync_schedule.delete())
+    latest = {(crm, kind): to_utc(pd.Series([moment]), data_zone(conn))[0] for crm, kind, moment in conn.execute(
+        select(sync_history.c.crm_source, sync_history.c.sync_type, func.max(sync_history.c.start_time))
+        .group_by(sync_history.c.crm_source, sync_history.c.sync_type))}
     for index, job in enumerate(JOBS):
-        last = now - timedelta(minutes=job.every_minutes // 2)
+        last = latest.get((job.crm, job.sync_type))
+        last = last.to_pydatetime() if last is not None and not pd.isna(last) else \
+            now - timedelta(minutes=rng.uniform(0, job.live_minutes))
         row = {
             "name": f"{job.crm}-{job.sync_type}", "crm_source": job.crm, "model_name": job.sync_type,
             "mode": "delta", "enabled": True, "last_run": bind_time(conn, last),
@@ -284,15 +327,57 @@ def _write_schedules(conn, now: datetime) -> None:
         if job.crontab:
             row.update(recurrence_type="crontab", crontab_minute=job.crontab[0], crontab_hour=job.crontab[1])
         else:
-            row.update(recurrence_type="interval", every=job.every_minutes, period="minutes")
+            row.update(recurrence_type="interval", every=job.live_minutes, period="minutes")
             if index % 2 == 0:  # the others leave next_run NULL, to be derived from last_run
-                row["next_run"] = bind_time(conn, last + timedelta(minutes=job.every_minutes))
+                row["next_run"] = bind_time(conn, last + timedelta(minutes=job.live_minutes))
         conn.execute(insert(sync_schedule).values(**row))
     conn.execute(insert(sync_schedule).values(
         name="hubspot-contacts-legacy", crm_source="hubspot", model_name="contacts", mode="full",
         recurrence_type="interval", every=5, period="minutes", enabled=False,
         next_run=bind_time(conn, now + timedelta(minutes=1)),
     ))
+
+
+def due_jobs(engine: Engine, now: datetime, jobs: list[Job] | tuple[Job, ...] = JOBS) -> list[Job]:
+    """The jobs whose schedule row says they are due at ``now``: an interval one when ``last_run``
+    + ``every`` minutes has passed, the crontab one when its next firing after ``last_run`` has
+    passed; never LATE_CRM, whose worker has stopped."""
+    from croniter import croniter
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(sync_schedule.c.crm_source, sync_schedule.c.model_name, sync_schedule.c.every,
+                                   sync_schedule.c.last_run, sync_schedule.c.crontab_minute,
+                                   sync_schedule.c.crontab_hour, sync_schedule.c.recurrence_type)
+                            .where(sync_schedule.c.enabled)).all()
+        zone = data_zone(conn)
+    by_pair = {(r.crm_source, r.model_name): r for r in rows}
+    due = []
+    for job in jobs:
+        if job.crm == LATE_CRM:
+            continue
+        row = by_pair.get((job.crm, job.sync_type))
+        if row is None or row.last_run is None:
+            due.append(job)
+            continue
+        last = to_utc(pd.Series([row.last_run]), zone)[0].to_pydatetime()
+        if row.recurrence_type == "crontab":
+            upcoming = croniter(f"{row.crontab_minute} {row.crontab_hour} * * *", last).get_next(datetime)
+        else:
+            upcoming = last + timedelta(minutes=row.every or job.live_minutes)
+        if upcoming <= now:
+            due.append(job)
+    return due
+
+
+def mark_started(engine: Engine, job: Job, at: datetime) -> None:
+    """The schedule row of ``job`` fired at ``at``: ``last_run``, and ``next_run`` where it is kept."""
+    with engine.begin() as conn:
+        pair = (sync_schedule.c.crm_source == job.crm, sync_schedule.c.model_name == job.sync_type,
+                sync_schedule.c.enabled)
+        conn.execute(update(sync_schedule).where(*pair).values(last_run=bind_time(conn, at)))
+        if not job.crontab:
+            conn.execute(update(sync_schedule).where(*pair, sync_schedule.c.next_run.is_not(None))
+                         .values(next_run=bind_time(conn, at + timedelta(minutes=job.live_minutes))))
 
 
 class LiveSimulator:
@@ -332,28 +417,27 @@ class LiveSimulator:
         self._stop.set()
 
     def _loop(self) -> None:
-        turn = 0
+        """Each tick: start every job its schedule row says is due and is not still running."""
+        running: dict[str, threading.Thread] = {}
         while not self._stop.wait(self.interval):
-            self._running = [t for t in self._running if t.is_alive()]
-            if len(self._running) >= self.max_running:
+            try:
+                due = due_jobs(self.engine, utc_now(), self.jobs)
+            except Exception:  # noqa: BLE001 - the demo keeps going; the next tick tries again
+                log.exception("demo schedules could not be read")
                 continue
-            job = self.jobs[turn % len(self.jobs)]
-            turn += 1
-            thread = threading.Thread(target=self._run, args=(job,), daemon=True)
-            thread.start()
-            self._running.append(thread)
+            for job in due:
+                key = job.crm + "/" + job.sync_type
+                if key in running and running[key].is_alive():
+                    continue
+                mark_started(self.engine, job, utc_now())
+                running[key] = threading.Thread(target=self._run, args=(job,), daemon=True)
+                running[key].start()
 
     def _run(self, job: Job) -> None:
-        scale = self.interval * 4 / job.seconds  # live runs last a few refreshes, not minutes
+        # a run lasts its usual time, up to a third of its interval (so it ends before it is due again)
+        scale = min(1.0, job.live_minutes * 60 / 3 / job.seconds)
         try:
             simulate_run(self.engine, job, self._rng, utc_now,
                          lambda seconds: self._stop.wait(seconds * scale), self._api)
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(sync_schedule)
-                    .where(sync_schedule.c.crm_source == job.crm, sync_schedule.c.enabled)
-                    .where(sync_schedule.c.model_name == job.sync_type)
-                    .values(last_run=bind_time(conn, utc_now()))
-                )
         except Exception:
             log.exception("demo run of %s %s failed to record", job.crm, job.sync_type)

@@ -37,10 +37,57 @@ def database(engine: Engine) -> dict:
             facts = health_sql.details(conn)
     except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
         return {"status": UNHEALTHY, "error": _failed(exc), "connection_count": None, "response_time_ms": None}
-    result = {"status": HEALTHY, "response_time_ms": latency, **facts}
+    levels = database_levels(facts)
+    result = {"status": HEALTHY, "response_time_ms": latency, **facts, **({"levels": levels} if levels else {})}
+    problems = [DATABASE_PROBLEMS[name].format(**facts) for name, found in levels.items() if found != "ok"]
     if latency > SLOW_DATABASE_MS:
-        result.update(status=DEGRADED, error=f"SELECT 1 took {latency:.0f} ms (over {SLOW_DATABASE_MS:.0f} ms)")
+        problems.insert(0, f"SELECT 1 took {latency:.0f} ms (over {SLOW_DATABASE_MS:.0f} ms)")
+    if problems:
+        result.update(status=DEGRADED, error="; ".join(problems))
     return result
+
+
+# amber from, red from; the cache hit ratio is bad when low, so its limits count down
+DATABASE_LIMITS = {"connections_percent": (80.0, 95.0), "cache_hit_ratio": (0.95, 0.90),
+                   "longest_query_seconds": (60.0, 300.0), "lock_waits": (1, 5)}
+MIN_BLOCK_READS = 1_000_000
+DATABASE_PROBLEMS = {
+    "connections_percent": "{connections_used} of {max_connections} connections in use",
+    "cache_hit_ratio": "cache hit ratio {cache_hit_ratio:.2%}",
+    "longest_query_seconds": "a query has run for {longest_query_seconds:.0f} s",
+    "lock_waits": "{lock_waits} sessions waiting on a lock",
+}
+
+
+def database_levels(facts: dict) -> dict[str, str]:
+    """ok, amber or red per PostgreSQL figure (none on SQLite)."""
+    if facts.get("max_connections") is None:
+        return {}
+    values = {"connections_percent": 100.0 * facts["connections_used"] / max(facts["max_connections"], 1),
+              # judged once the database has read enough blocks to mean something (not a new one)
+              "cache_hit_ratio": facts.get("cache_hit_ratio") if facts.get("cache_block_reads", 0) >= MIN_BLOCK_READS
+              else None,
+              "longest_query_seconds": facts.get("longest_query_seconds"), "lock_waits": facts.get("lock_waits")}
+    levels = {}
+    for name, value in values.items():
+        amber, red = DATABASE_LIMITS[name]
+        if value is None:
+            levels[name] = "ok"
+        elif amber > red:  # lower is worse
+            levels[name] = "red" if value < red else "amber" if value < amber else "ok"
+        else:
+            levels[name] = "red" if value >= red else "amber" if value >= amber else "ok"
+    return levels
+
+
+def app_probe(data_path) -> dict:
+    """This process and its host (``dashapp.host_stats``): degraded when a figure is amber or red."""
+    from dashapp.health import host_stats
+
+    figures = host_stats.snapshot(data_path)
+    bad = [name.replace("_", " ") for name, found in figures["levels"].items() if found in ("amber", "red")]
+    status = DEGRADED if bad else HEALTHY
+    return {"status": status, **figures, **({"error": "high: " + ", ".join(bad)} if bad else {})}
 
 
 def redis_client(url: str, timeout: float) -> redis.Redis:

@@ -95,7 +95,14 @@ def probe_all(settings: Settings, engine: Engine) -> dict:
 
 
 def system_health(settings: Settings, engine: Engine) -> dict:
-    """The health snapshot: a fresh one from the shared cache; else the last one (up to
+    """The services' snapshot (``services_health``) and this process's own figures, read now
+    (``app``: they are the answering process's, so never cached or shared)."""
+    app = health_probes.app_probe(settings.sqlite_path.parent if settings.embedded else None)
+    return {**services_health(settings, engine), "app": app}
+
+
+def services_health(settings: Settings, engine: Engine) -> dict:
+    """The services' health snapshot: a fresh one from the shared cache; else the last one (up to
     STALE_WINDOWS cache windows old) at once while one probe round refreshes it in the background,
     so no viewer waits on a slow broker; else (the first call) a probe round now."""
     ttl = settings.health_cache_seconds

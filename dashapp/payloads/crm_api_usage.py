@@ -61,11 +61,11 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
         "remaining": None if r["remaining"] is None or r["remaining"] != r["remaining"] else int(r["remaining"]),
         "percent_used": _number(r["percent_used"]), "level": level(_number(r["percent_used"])),
         "reset_at": display.iso_utc(r["reset_at"]), "seen_at": display.iso_utc(r["seen_at"]),
-        "throttled": int(r["throttled"]),
+        "throttled": int(r["throttled"]), "in_window": in_window(r["reset_at"], now),
     } for r in frame.to_dict("records")]
     history = crm_api_usage.remaining_series(engine, start, now)
     return {
-        "limits": sorted(limits, key=lambda x: -(x["percent_used"] or -1)),
+        "limits": sorted(limits, key=lambda x: (not x["in_window"], -(x["percent_used"] or -1))),
         "history": [{"at": display.iso_utc(r["period"]), "crm_source": r["crm_source"], "endpoint": r["endpoint"],
                      "remaining": int(r["remaining_min"])} for r in history.to_dict("records")],
     }
@@ -74,10 +74,11 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
 @shared("circuit_breakers")
 def breaker_list(engine: Engine, hours: int, now: datetime) -> dict:
     start = now - timedelta(hours=hours)
+    window = {"start": display.iso_utc(start), "end": display.iso_utc(now)}
     if not crm_api_usage.migrated(engine):
-        return {"breakers": [], "note": NOT_MIGRATED}
+        return {**window, "breakers": [], "note": NOT_MIGRATED}
     summaries = crm_api_usage.breaker_summary(crm_api_usage.breaker_states(engine, start, now), start, now)
-    return {"breakers": [{
+    return {**window, "breakers": [{
         "breaker": s["breaker"], "crm_source": s["crm_source"], "name": display.crm_name(s["crm_source"]),
         "state": s["state"], "failure_count": s["failure_count"],
         "last_transition": display.iso_utc(s["last_transition"]), "last_reason": s["last_reason"],
@@ -87,7 +88,14 @@ def breaker_list(engine: Engine, hours: int, now: datetime) -> dict:
     } for s in summaries]}
 
 
+def in_window(reset_at: object, now: datetime) -> bool:
+    """The reading still counts: its window has not reset (a reading with no reset time counts)."""
+    reset = display.iso_utc(reset_at)
+    return reset is None or reset > display.iso_utc(now)
+
+
 def tightest(limits: dict) -> dict | None:
-    """The rate limit closest to exhaustion, for the overview's card."""
-    known = [x for x in limits.get("limits", []) if x["percent_used"] is not None]
+    """The rate limit closest to exhaustion among those still in their window, for the overview's
+    card: a limit read at 100% whose window has since reset is not a limit any more."""
+    known = [x for x in limits.get("limits", []) if x["percent_used"] is not None and x.get("in_window", True)]
     return max(known, key=lambda x: x["percent_used"]) if known else None

@@ -17,7 +17,7 @@ from dashapp.payloads.day_cache import DayCache, day_start
 from dashapp.payloads.history_params import to_search
 from dashapp.payloads.result_cache import shared
 from dashapp.payloads.runs import progress_json
-from queries import errors, performance, run_detail
+from queries import errors, performance, run_detail, run_rollups
 from queries.crm_status import crm_status
 from queries.outcomes import SUCCESS_RATE_HELP
 from queries.overview import overview_counts
@@ -138,8 +138,15 @@ def window_days(days: int, now: datetime) -> list:
 
 def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
     """The performance page's DataFrames for the last ``days`` calendar days (UTC, today
-    included): two SQL statements over the days not already in the closed-day cache."""
+    included): from the run rollups for whole hours and the raw table for the open edge when
+    they exist (``queries.run_rollups``), else two SQL statements over the days not already in
+    the closed-day cache."""
     selection = (tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
+    covered = run_rollups.ready(engine)
+    if covered is not None:
+        start = day_start(window_days(days, now)[0])
+        daily, durations = run_rollups.daily_rows(engine, start, now, covered, *selection, durations=True)
+        return _performance_from(daily, run_rollups.daily_percentiles_from(durations))
 
     def compute(start: datetime, end: datetime) -> dict:
         return {
@@ -149,7 +156,10 @@ def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(),
 
     key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), selection)
     parts = DAYS.frames(key, window_days(days, now), now, compute)
-    rollup, percentiles = parts["rollup"], parts["percentiles"]
+    return _performance_from(parts["rollup"], parts["percentiles"])
+
+
+def _performance_from(rollup: pd.DataFrame, percentiles: pd.DataFrame) -> dict:
     overall = percentiles["crm_source"] == performance.ALL
     return {
         "duration_by_crm": percentiles[~overall].reset_index(drop=True),
@@ -207,7 +217,15 @@ def performance_charts(frames: dict) -> dict:
 
 
 def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
-    """The errors page's DataFrames for the last ``days`` calendar days (UTC, today included)."""
+    """The errors page's DataFrames for the last ``days`` calendar days (UTC, today included),
+    from the rollups for whole hours when they exist."""
+    covered = run_rollups.ready(engine)
+    if covered is not None:
+        start = day_start(window_days(days, now)[0])
+        daily = run_rollups.daily_rows(engine, start, now, covered)[0]
+        return {"recent": errors.recent_failures(engine, 10),
+                "classes": errors.classes_from(run_rollups.error_messages(engine, start, now, covered)),
+                "rates": errors.failure_rates_from(daily)}
 
     def compute(start: datetime, end: datetime) -> dict:
         return {"rollup": performance.daily_rollup(engine, start, end),

@@ -9,16 +9,24 @@
     ended_after               ISO 8601: only runs that ended at or after it (the overview cards' 24 h)
     id                        (page only) one run to open in the detail panel
 
-``parse`` raises BadParameter naming the parameter; the export and API answer it with a 400.
+``parse_all`` reads every parameter on its own: a bad one is set aside as a BadParameter (the page
+shows each as a chip, "ignored: status 'bogus'") and its default is used. ``parse`` is the same
+parser, raising the first of them: the export and API answer it with a 400. A crm_source, status or
+sync_type value must be one the table holds (``known_values``); a status class and its aliases
+always count as known.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from dashapp.errors import BadParameter
+from queries import outcomes
+from queries._sql import Connectable
+from queries.choices import distinct_values
 from queries.history import HistoryFilter, parse_filter_model, parse_sort, parse_time
 
 # The one list of age and range choices: the history's ``range``, the failed operations' and the
@@ -61,25 +69,101 @@ def first(args: Mapping[str, list[str]], name: str) -> str | None:
     return items[0].strip() if items else None
 
 
-def parse(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC") -> HistoryFilter:
-    """A HistoryFilter from query-string arguments (each name -> its list of values)."""
-    start = parse_time(first(args, "start"), "start") if first(args, "start") else None  # FilterError is a
-    end = parse_time(first(args, "end"), "end") if first(args, "end") else None  # BadParameter naming it
-    ended_after = parse_time(first(args, "ended_after"), "ended_after") if first(args, "ended_after") else None
+PARAMETERS = ("range", "start", "end", "crm_source", "status", "sync_type", "q", "sort", "filter")
+VALUE_LISTS = {"crm_source": "a CRM", "status": "a status", "sync_type": "a sync type"}
+
+
+@dataclass
+class Parsed:
+    """What a query string asks for, with each bad parameter set aside."""
+    selection: HistoryFilter
+    ignored: list[BadParameter] = field(default_factory=list)
+    range: str = DEFAULT_RANGE  # the range control's value: a RANGES key, or "custom"
+
+
+def known_values(db: Connectable) -> dict[str, set[str]]:
+    """The values a CRM, status or sync-type parameter may take: those in sync_history (by
+    index skip scans), and for status also the classes and their aliases."""
+    known = {column: set(distinct_values(db, column)) for column in VALUE_LISTS}
+    known["status"] |= set(outcomes.CLASSES) | {raw for raw, _ in outcomes.aliases(db)}
+    return known
+
+
+def _time(args: Mapping[str, list[str]], name: str, ignored: list[BadParameter]) -> datetime | None:
+    try:
+        raw = first(args, name)
+        return parse_time(raw, name) if raw else None
+    except BadParameter as exc:  # FilterError is a BadParameter naming the parameter
+        ignored.append(exc)
+    return None
+
+
+def _listed(args: Mapping[str, list[str]], name: str, known: Mapping[str, Collection[str]] | None,
+            ignored: list[BadParameter]) -> tuple[str, ...]:
+    try:
+        found = values(args, name)
+    except BadParameter as exc:
+        ignored.append(exc)
+        return ()
+    if known is None or name not in known:
+        return found
+    for value in found:
+        if value not in known[name]:
+            ignored.append(BadParameter(name, f"{value[:40]!r} is not {VALUE_LISTS[name]} in sync_history"))
+    return tuple(v for v in found if v in known[name])
+
+
+def parse_all(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC",
+              known: Mapping[str, Collection[str]] | None = None) -> Parsed:
+    """Every parameter read on its own; a bad one is named in ``ignored`` and its default used."""
+    ignored: list[BadParameter] = []
+    start, end = _time(args, "start", ignored), _time(args, "end", ignored)
     if start and end and end <= start:
-        raise BadParameter("end", "must be after start")
-    chosen = first(args, "range") or DEFAULT_RANGE
+        ignored.append(BadParameter("end", "must be after start"))
+        end = None
+    try:
+        chosen = first(args, "range") or DEFAULT_RANGE
+    except BadParameter as exc:
+        ignored.append(exc)
+        chosen = DEFAULT_RANGE
     if chosen not in RANGES:
-        raise BadParameter("range", f"{chosen[:20]!r} is not one of {', '.join(RANGES)}")
+        ignored.append(BadParameter("range", f"{chosen[:20]!r} is not one of {', '.join(RANGES)}"))
+        chosen = DEFAULT_RANGE
+    shown_range = "custom" if start or end else chosen
     if start is None and end is None and RANGES[chosen] is not None:
         start = now - RANGES[chosen]
-    return HistoryFilter(
-        start=start, end=end,
-        crm_sources=values(args, "crm_source"), statuses=values(args, "status"),
-        sync_types=values(args, "sync_type"), q=first(args, "q"),
-        columns=parse_filter_model(first(args, "filter")), sort=parse_sort(first(args, "sort")), zone=zone,
-        ended_after=ended_after,
+    columns: dict = {}
+    sort: tuple[tuple[str, str], ...] = ()
+    for name in ("filter", "sort"):
+        try:
+            raw = first(args, name)
+            if name == "filter":
+                columns = parse_filter_model(raw)
+            else:
+                sort = parse_sort(raw)
+        except BadParameter as exc:  # FilterError names "sort" or "filter" itself
+            ignored.append(exc)
+    try:
+        q = first(args, "q")
+    except BadParameter as exc:
+        ignored.append(exc)
+        q = None
+    selection = HistoryFilter(
+        start=start, end=end, crm_sources=_listed(args, "crm_source", known, ignored),
+        statuses=_listed(args, "status", known, ignored), sync_types=_listed(args, "sync_type", known, ignored),
+        q=q, columns=columns, sort=sort, zone=zone, ended_after=_time(args, "ended_after", ignored),
     )
+    return Parsed(selection, ignored, shown_range)
+
+
+def parse(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC",
+          known: Mapping[str, Collection[str]] | None = None) -> HistoryFilter:
+    """A HistoryFilter from query-string arguments (each name -> its list of values); the first
+    bad parameter raises BadParameter."""
+    parsed = parse_all(args, now, zone, known)
+    if parsed.ignored:
+        raise parsed.ignored[0]
+    return parsed.selection
 
 
 def to_search(state: Mapping[str, object]) -> str:

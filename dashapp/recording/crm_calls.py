@@ -177,8 +177,9 @@ def writer() -> Writer:
     with _writer_lock:
         if _writer is None:
             from dashapp.recording.recorder import default_engine
+            from queries._sql import app_db
 
-            _writer = Writer(default_engine())
+            _writer = Writer(app_db(default_engine()))  # type: ignore[arg-type]
         return _writer
 
 

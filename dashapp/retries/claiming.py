@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,7 +28,7 @@ from dashapp.retries.task_ids import task_id_for
 from dashapp.storage.app_tables import failed_operations as operations
 from dashapp.storage.app_tables import operation_attempts as attempts
 from queries import failed_operations as queries
-from queries._sql import utc_now
+from queries._sql import app_db, utc_now
 
 
 @dataclass
@@ -75,10 +76,10 @@ def _insert_ignoring_duplicates(conn: Connection):
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(operations)
 
 
-def _record(conn: Connection, sync_ids: list[int], now) -> set[int]:
-    """Give every failed run among ``sync_ids`` a failed_operations row; returns the ids that
-    are operations (failed or partial runs that are not themselves retries)."""
-    runs = queries.operations(conn, queries.OperationFilter(sync_ids=tuple(sync_ids)), limit=len(sync_ids))
+def _record(conn: Connection, runs: pd.DataFrame, now) -> set[int]:
+    """Give every failed run among ``runs`` (``queries.operations`` of the ids asked for, read
+    from the warehouse before this transaction on the app's database) a failed_operations row;
+    returns the ids that are operations (failed or partial runs that are not themselves retries)."""
     new = runs[runs["updated_at"].isna()]
     if not new.empty:
         rows = [{
@@ -110,10 +111,11 @@ def retry(engine: Engine, settings: Settings, sync_ids: list[int], requested_by:
     claimable = or_(operations.c.state == "failed", and_(
         operations.c.state.in_(("queued", "running")),
         operations.c.updated_at < now - timedelta(minutes=settings.retry_stale_minutes)))
-    with engine.begin() as conn:
+    runs = queries.operations(engine, queries.OperationFilter(sync_ids=tuple(ids)), limit=len(ids))
+    with app_db(engine).begin() as conn:
         if conn.dialect.name == "sqlite":  # take the write lock first: two readers cannot both upgrade
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        known = _record(conn, ids, now)
+        known = _record(conn, runs, now)
         conn.execute(update(operations)
                      .where(operations.c.sync_id.in_(ids), claimable, operations.c.attempts >= cap)
                      .values(state="abandoned", updated_at=now))
@@ -159,7 +161,7 @@ def _give_back(engine: Engine, messages: list[tuple[str, Any]], error: str) -> N
     if not messages:
         return
     now = utc_now().replace(tzinfo=None)
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         for task_id, row in messages:
             conn.execute(update(operations)
                          .where(operations.c.sync_id == row.sync_id, operations.c.task_id == task_id,

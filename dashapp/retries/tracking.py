@@ -22,7 +22,7 @@ from sqlalchemy import Engine, case, update
 from dashapp.retries.task_ids import parse_task_id
 from dashapp.storage.app_tables import failed_operations as operations
 from dashapp.storage.app_tables import operation_attempts as attempts
-from queries._sql import utc_now
+from queries._sql import app_db, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def started(engine: Engine, task_id: str) -> None:
         return
     sync_id, attempt = parsed
     now = _now()
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         conn.execute(update(operations)
                      .where(operations.c.sync_id == sync_id, operations.c.attempts == attempt,
                             operations.c.state.in_(("queued", "running")))
@@ -54,7 +54,7 @@ def started(engine: Engine, task_id: str) -> None:
 
 def attach_run(engine: Engine, task_id: str, run_id: int) -> None:
     """Link the sync_history run a retry recorded to its attempt (the retry task calls this)."""
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         conn.execute(update(attempts).where(attempts.c.task_id == task_id).values(run_id=run_id))
 
 
@@ -70,7 +70,7 @@ def finished(engine: Engine, task_id: str, error: str | None, run_id: int | None
     else:
         values = {"state": case((operations.c.attempts >= operations.c.max_attempts, "abandoned"), else_="failed"),
                   "last_error": error[:4000]}
-    with engine.begin() as conn:
+    with app_db(engine).begin() as conn:
         conn.execute(update(operations)
                      .where(operations.c.sync_id == sync_id, operations.c.attempts == attempt,
                             operations.c.state.in_(("queued", "running")))

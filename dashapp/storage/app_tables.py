@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, DateTime, Float, Integer, MetaData, String, Table, Text
 
 from dashapp.storage.db import APP_DEFAULT_SCHEMA
+from queries.duration_histogram import COLUMNS as DURATIONS
 from queries.latency_histogram import COLUMNS as HISTOGRAM
 
 metadata = MetaData(schema=APP_DEFAULT_SCHEMA)
@@ -153,4 +154,62 @@ session_generations = Table(
     Column("user_name", String(100), primary_key=True),
     Column("generation", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", DateTime(), nullable=False),
+)
+
+
+# Rollups of the user's runs (dashapp/rollups.py keeps them; queries/run_rollups.py reads them).
+# ``hour``: the UTC hour the runs started in (naive UTC); ``day``: the calendar day of their
+# start_time as the raw queries label it (the data zone), so a window of UTC hours regroups by the
+# same days; ``status_class``: queries.outcomes' class, 'unknown' for any other value.
+def _run_rollup(name: str, period: Column) -> Table:
+    return Table(
+        name, metadata, period,
+        Column("day", String(10), nullable=False),
+        Column("crm_source", String(100), nullable=False),
+        Column("sync_type", String(100), nullable=False),
+        Column("status_class", String(10), nullable=False),
+        *(Column(c, BigInteger, nullable=False, server_default="0") for c in RUN_COUNTS),
+        *(Column(c, Float, nullable=False, server_default="0") for c in RUN_SECONDS),
+        *(Column(c, Integer, nullable=False, server_default="0") for c in DURATIONS),
+    )
+
+
+RUN_COUNTS = ("runs", "records_processed", "records_created", "records_updated", "records_failed",
+              "timed_runs", "timed_records", "duration_count")
+RUN_SECONDS = ("timed_seconds", "duration_sum")
+run_hours = _run_rollup("run_hours", Column("hour", DateTime(), nullable=False))
+run_days = _run_rollup("run_days", Column("day_utc", String(10), nullable=False))
+
+# run_days' histograms of the runs that succeeded or were partial, without the sync type: what
+# the performance page reads for whole days when no sync type is chosen (a tenth of the rows).
+duration_days = Table(
+    "duration_days", metadata,
+    Column("day_utc", String(10), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("crm_source", String(100), nullable=False),
+    Column("duration_count", BigInteger, nullable=False, server_default="0"),
+    *(Column(c, Integer, nullable=False, server_default="0") for c in DURATIONS),
+)
+
+error_hours = Table(
+    "error_hours", metadata,
+    Column("hour", DateTime(), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("error_class", String(240), nullable=False),
+    Column("runs", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("partial", Integer, nullable=False),
+    Column("last_seen", DateTime()),
+    Column("sample", Text),  # the hour's most frequent message of the class (first 500 characters)
+    Column("sample_runs", Integer, nullable=False),
+    Column("sample_id", BigInteger),  # one run with that message
+)
+
+rollup_state = Table(
+    "rollup_state", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("covered_until", DateTime()),  # hours before it are rolled up; the raw table answers after
+    Column("refreshed_at", DateTime()),
+    Column("reconciled_day", String(10)),  # the reconciliation's cursor (walks back from yesterday)
+    Column("detail", Text),
 )

@@ -105,21 +105,49 @@ def _with_options(engine: Engine, schema: str, data_timezone: str, app_schema: s
 
 def make_engine(settings: Settings, *, serving: bool = False) -> Engine:
     """The engine for ``settings``; ``serving``: the web app's, whose statements are cut off after
-    DB_STATEMENT_TIMEOUT_SECONDS (the CLI's migrations and the worker's runs are not)."""
+    DB_STATEMENT_TIMEOUT_SECONDS (the CLI's migrations and the worker's runs are not). With
+    MONITOR_DATABASE_URL, the engine carries the app's own database as the execution option
+    ``monitor_engine`` (``queries._sql.app_db`` finds it), and the warehouse is only read."""
     options = {"status_aliases": settings.status_aliases, "beat_schema": settings.beat_schema}
     if settings.embedded:
-        return sqlite_engine(settings.sqlite_path, settings.sync_schema, settings.data_timezone, **options)
-    url = settings.database_url or ""
+        engine = sqlite_engine(settings.sqlite_path, settings.sync_schema, settings.data_timezone, **options)
+    else:
+        engine = _url_engine("DATABASE_URL", settings.database_url or "", settings, serving, options)
+    if settings.monitor_database_url and settings.monitor_database_url != settings.database_url:
+        monitor = _url_engine("MONITOR_DATABASE_URL", settings.monitor_database_url, settings, serving, options,
+                              app_only=True)
+        engine = engine.execution_options(monitor_engine=monitor)
+    return engine
+
+
+def _url_engine(name: str, url: str, settings: Settings, serving: bool, options: dict,
+                app_only: bool = False) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if not path or path == ":memory:":
-            raise StartupError("DATABASE_URL: a SQLite URL needs a file path, e.g. sqlite:////tmp/sync.db")
+            raise StartupError(f"{name}: a SQLite URL needs a file path, e.g. sqlite:////tmp/sync.db")
+        if app_only:
+            return sqlite_app_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone)
         return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone, **options)
     try:
         return postgres_engine(url, settings.sync_schema, settings.data_timezone, settings.app_schema,
                                settings.statement_timeout_seconds if serving else 0, **options)
     except (ArgumentError, ImportError, ValueError) as exc:
-        raise StartupError(f"DATABASE_URL is not a usable database URL: {exc}") from None
+        raise StartupError(f"{name} is not a usable database URL: {exc}") from None
+
+
+def sqlite_app_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine:
+    """A SQLite file that holds only the app's own tables (MONITOR_DATABASE_URL=sqlite:///...)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=5)
+    return _with_options(engine, schema, data_timezone, None)
 
 
 def check_database(engine: Engine, schema: str) -> None:

@@ -11,6 +11,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
 
+from queries._sql import app_db
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -23,6 +25,7 @@ def _config(connection, app_schema: str | None) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Bring the app's schema to ``revision``; returns the revision it is at afterwards."""
+    engine = app_db(engine)  # type: ignore[assignment]
     app_schema = engine.get_execution_options().get("app_schema")
     with engine.begin() as conn:
         if app_schema is not None:
@@ -39,6 +42,7 @@ def head() -> str | None:
 
 
 def current(engine: Engine) -> str | None:
+    engine = app_db(engine)  # type: ignore[assignment]
     app_schema = engine.get_execution_options().get("app_schema")
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table_schema": app_schema})

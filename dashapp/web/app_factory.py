@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Dash, Input, Output, dcc, html
+from dash import Dash, dcc, html
 from sqlalchemy import Engine
 
 from dashapp import runtime
@@ -12,6 +12,7 @@ from dashapp.auth import users as auth
 from dashapp.config import PROJECT_ROOT, Settings
 from dashapp.web import auth_routes, http_errors, ids, request_guard, security_headers, serving
 from dashapp.web.api import metrics
+from dashapp.web.components.demo_banner import demo_banner
 from dashapp.web.components.navbar import navbar
 
 _app: Dash | None = None
@@ -41,11 +42,6 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
     from dashapp.web import routes  # here: the pages' modules are imported after the Dash app exists
 
     routes.register_pages()
-    dash.clientside_callback(
-        ClientsideFunction("syncMonitor", "viewerTimezone"),
-        Output(ids.VIEWER_TIMEZONE, "data"),
-        Input(ids.APP_CONFIG, "data"),
-    )
 
     app.layout = _layout
     routes.register_routes(app.server)
@@ -66,5 +62,6 @@ def _layout() -> html.Div:
         dcc.Store(id=ids.VIEWER_TIMEZONE),
         dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
         navbar(current, auth.current_user(current)),
+        demo_banner(),
         dbc.Container(dash.page_container, fluid=True, className="py-3"),
     ])

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 
 from dashapp.errors import BadParameter, error_line
 from queries.history import FilterError
@@ -37,7 +38,39 @@ def refuse_nul_characters() -> None:
     return None
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _api_methods(path: str) -> list[str]:
+    """The methods some ``/api/`` route answers on ``path`` (Dash's page catch-all aside)."""
+    adapter = current_app.url_map.bind_to_environ(request)  # the WSGI request, not os.environ
+    found = []
+    for method in METHODS:
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:
+            continue
+        if rule.rule.startswith("/api/"):
+            found.append(method)
+    return found
+
+
+def unknown_api_path():
+    """``/api/...`` that no API route matches would fall through to Dash's page catch-all (an HTML
+    page, 200): it is a JSON 404 naming the path instead, or a JSON 405 when another method fits."""
+    if not request.path.startswith("/api/"):
+        return None
+    if request.url_rule is not None and request.url_rule.rule.startswith("/api/"):
+        return None
+    allowed = _api_methods(request.path)
+    if allowed:
+        return jsonify({"error": f"{request.method} is not allowed on {request.path[:200]}; "
+                                 f"use {', '.join(allowed)}"}), 405
+    return jsonify({"error": f"no such API route: {request.path[:200]}"}), 404
+
+
 def register(server: Flask) -> None:
+    server.before_request(unknown_api_path)
     server.before_request(refuse_nul_characters)
 
     @server.errorhandler(BadParameter)

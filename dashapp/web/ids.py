@@ -32,16 +32,20 @@ HISTORY_DOWNLOAD = "history-download"
 HISTORY_URL_SEARCH = "history-url-search"
 HISTORY_URL_PUSHED = "history-url-pushed"
 HISTORY_PURGED = "history-purged"
+HISTORY_INTERVAL = "history-refresh-interval"  # dcc.Interval: the grid reloads its rows in place
+HISTORY_REFRESHED = "history-refreshed"
 HISTORY_DETAIL = "history-detail"
 HISTORY_DETAIL_BODY = "history-detail-body"
 HISTORY_NAVIGATE = "history-navigate"  # dcc.Location: a row click opens the run's page
 HISTORY_DETAIL_CLOSED = "history-detail-closed"  # dcc.Store: the panel closed, its id left the URL
 HISTORY_ENDED_AFTER = "history-ended-after"  # dcc.Store: the link's ended_after, kept in the URL
+HISTORY_RANGE_ZONE = "history-range-zone"  # "in CET": the zone the custom range is entered in
 RECENT_ACTIVITY_GRID = "recent-activity-grid"
 
 PERFORMANCE_DAYS = "performance-days"
 PERFORMANCE_CRM = "performance-crm-source"
 PERFORMANCE_SYNC_TYPE = "performance-sync-type"
+PERFORMANCE_SOURCE_NOTE = "performance-source-note"
 PERFORMANCE_INTERVAL = "performance-refresh-interval"
 PERFORMANCE_REFRESH_BUTTON = "performance-refresh-button"
 PERFORMANCE_REFRESH_STATE = "performance-refresh-state"
@@ -170,3 +174,15 @@ RUN_PREVIOUS_CHART = "run-previous-chart"
 RUN_RETRY = "run-retry"  # dcc.ConfirmDialogProvider around the retry button (operators)
 RUN_RETRY_AREA = "run-retry-area"
 RUN_RETRY_RESULT = "run-retry-result"
+
+# The navbar's view settings (dashapp/components/view_settings.py), remembered in the browser
+THEME_CHOICE = "theme-choice"  # dcc.Store: "system" | "light" | "dark", as picked
+THEME_MODE = "theme-mode"  # dcc.Store: "light" | "dark", the one in force (system preference applied)
+THEME_MENU = "theme-menu"
+THEME_SYSTEM = "theme-system"
+THEME_LIGHT = "theme-light"
+THEME_DARK = "theme-dark"
+CLOCK_CHOICE = "clock-choice"  # dcc.Store: "local" | "utc", as picked
+CLOCK_TOGGLE = "clock-toggle"
+DEMO_BANNER = "demo-banner"  # "Filling the demo: 12 of 30 days" while the embedded demo backfills
+DEMO_PROGRESS_INTERVAL = "demo-progress-interval"

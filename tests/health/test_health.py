@@ -130,10 +130,10 @@ def test_two_calls_inside_the_window_cost_one_inspect_even_across_processes(redi
     settings = settings_for(redis_url, HEALTH_CACHE_SECONDS="30")
     health.clear_cache(settings, pg_engine)
     before = health_probes.RUNS["celery"]
-    first = health.system_health(settings, pg_engine)
+    first = health.services_health(settings, pg_engine)
     with health._local_lock:  # another server process: its own memory is empty
         health._local.update(at=0.0, value=None)
-    second = health.system_health(settings, pg_engine)
+    second = health.services_health(settings, pg_engine)
     assert health_probes.RUNS["celery"] - before == 1
     assert first == second
     health.clear_cache(settings, pg_engine)
@@ -143,12 +143,12 @@ def test_two_calls_inside_the_window_cost_one_inspect_even_across_processes(redi
 def test_an_expired_snapshot_is_served_while_one_refresh_runs_behind_it(redis_url, pg_engine, shared):
     settings = settings_for(redis_url if shared else None, HEALTH_CACHE_SECONDS="0.3")
     health.clear_cache(settings_for(redis_url, HEALTH_CACHE_SECONDS="0.3"), pg_engine)
-    first = health.system_health(settings, pg_engine)
+    first = health.services_health(settings, pg_engine)
     probed_at, before = health._local["at"], health_probes.RUNS["celery"]
     time.sleep(0.4)  # the window has passed
-    assert health.system_health(settings, pg_engine) == first  # the last snapshot at once, not a wait
+    assert health.services_health(settings, pg_engine) == first  # the last snapshot at once, not a wait
     for _ in range(4):  # more viewers while the refresh runs: no probe round of their own
-        health.system_health(settings, pg_engine)
+        health.services_health(settings, pg_engine)
     deadline = time.monotonic() + 10
     while health._local["at"] == probed_at:
         assert time.monotonic() < deadline, "the background refresh never replaced the snapshot"
@@ -204,3 +204,44 @@ def test_rabbitmq_queue_depth_by_passive_declare(queue, pg_engine):
     assert celery["pending_tasks"] == 4 and celery["status"] == "degraded"
     with Connection(AMQP_URL) as conn:
         conn.channel().queue_delete(queue)
+
+
+def test_the_app_and_postgres_figures_with_their_thresholds(dash_app, use_engine, pg_engine):
+    """Issue 18, item 8: process and host figures, PostgreSQL's size, connections, cache, longest
+    query and lock waits, each with its level; the same in /api/system-health and on /health."""
+    from sqlalchemy import text
+
+    from dashapp.health import host_stats
+
+    use_engine(pg_engine, HEALTH_CACHE_SECONDS="0")
+    client = dash_app.server.test_client()
+    host_stats._recent.clear()  # this test's requests only
+    for _ in range(3):
+        client.get("/healthz")
+    body = client.get("/api/system-health").get_json()
+    app = body["app"]
+    assert app["uptime_seconds"] >= 0 and app["process_memory_mb"] > 0
+    assert 0 < app["host_memory_percent"] <= 100 and 0 < app["disk_percent"] <= 100
+    assert app["requests_per_minute"] > 0
+    assert [(r["method"], r["path"]) for r in app["slowest_requests"]] == [("GET", "/healthz")] * 3
+    assert set(app["levels"]) >= {"process_cpu_percent", "host_memory_percent", "disk_percent"}
+    database = body["database"]
+    with pg_engine.connect() as conn:
+        size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+        maximum = conn.execute(text("SELECT current_setting('max_connections')::int")).scalar_one()
+    assert database["database_size_mb"] == pytest.approx(size / 1e6, rel=0.05)
+    assert database["max_connections"] == maximum and 1 <= database["connections_used"] <= maximum
+    assert database["sync_history_size_mb"] is not None and database["lock_waits"] >= 0
+    assert set(database["levels"]) == {"connections_percent", "cache_hit_ratio", "longest_query_seconds", "lock_waits"}
+
+
+def test_database_thresholds_turn_amber_and_red():
+    facts = {"connections_used": 85, "max_connections": 100, "cache_hit_ratio": 0.5, "cache_block_reads": 10,
+             "longest_query_seconds": 400.0, "lock_waits": 1}
+    assert health_probes.database_levels(facts) == {
+        "connections_percent": "amber", "cache_hit_ratio": "ok",  # too few reads to judge
+        "longest_query_seconds": "red", "lock_waits": "amber"}
+    facts.update(cache_block_reads=5_000_000, connections_used=99, lock_waits=0)
+    assert health_probes.database_levels(facts) == {
+        "connections_percent": "red", "cache_hit_ratio": "red", "longest_query_seconds": "red", "lock_waits": "ok"}
+    assert health_probes.database_levels({"connection_count": None}) == {}

@@ -12,6 +12,7 @@ from flask import jsonify, request
 
 from dashapp import runtime
 from dashapp.auth import disclosure
+from dashapp.errors import BadParameter
 from dashapp.health import snapshot as health
 from dashapp.payloads import crm_api_usage, history_params
 from dashapp.payloads import dashboard as payloads
@@ -34,8 +35,14 @@ def performance_charts():
     now = utc_now()
     days = int_param("days", 7, 1, 365)
     args = request.args.to_dict(flat=False)
-    frames = payloads.shared_performance_frames(runtime.engine(), days, now, history_params.values(args, "crm_source"),
-                                                history_params.values(args, "sync_type"))
+    chosen = {name: history_params.values(args, name) for name in ("crm_source", "sync_type")}
+    known = history_params.known_values(runtime.engine())
+    for name, picked in chosen.items():  # a value the table does not hold is named, as on the export
+        unknown = [value for value in picked if value not in known[name]]
+        if unknown:
+            raise BadParameter(name, f"{unknown[0][:40]!r} is not {history_params.VALUE_LISTS[name]} in sync_history")
+    frames = payloads.shared_performance_frames(runtime.engine(), days, now, chosen["crm_source"],
+                                                chosen["sync_type"])
     return jsonify(payloads.performance_charts(frames))
 
 

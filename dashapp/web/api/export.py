@@ -113,8 +113,8 @@ def sync_history_export():
     chosen = history_params.first(args, "format") or "csv"
     if chosen not in FORMATS:
         raise BadParameter("format", f"{chosen[:20]!r} is not one of csv, ndjson, xlsx")
-    selection: HistoryFilter = history_params.parse(args, now)
     engine = runtime.engine()
+    selection: HistoryFilter = history_params.parse(args, now, known=history_params.known_values(engine))
     name = history_params.export_name(selection, now, chosen)
     if chosen == "xlsx":
         count, exact = history_count(engine, selection, cap=EXCEL_MAX_ROWS)

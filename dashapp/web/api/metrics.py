@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
 from dashapp.errors import error_line
+from dashapp.health import host_stats
 from queries import metrics as queries
 from queries._sql import utc_now
 from queries.schedules import crm_intervals
@@ -122,5 +123,7 @@ def register(server: Flask) -> None:
     def _observe(response):
         started = g.get("sync_monitor_started")
         if started is not None:
-            REQUESTS.labels(kind(request.path)).observe(time.perf_counter() - started)
+            took = time.perf_counter() - started
+            REQUESTS.labels(kind(request.path)).observe(took)
+            host_stats.observe(took, request.method, request.path)
         return response

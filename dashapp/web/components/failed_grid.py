@@ -6,6 +6,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 
 from dashapp.web import ids
+from dashapp.web.components.grid_fit import fit_to_phones
 
 
 def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
@@ -32,7 +33,7 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
     if selectable:  # (a rowSelection of None hangs AG Grid: leave the option out instead)
         options["rowSelection"] = {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
                                    "enableClickSelection": False}
-    return dag.AgGrid(
+    return fit_to_phones(dag.AgGrid(
         id=ids.FAILED_GRID,
         rowData=[],
         columnDefs=columns,
@@ -43,4 +44,5 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
         dashGridOptions=options,
         className="failed-grid",
         style={"height": "55vh", "width": "100%"},
-    )
+    ), ("failed_at", "operation_type", "run_status", "attempts", "updated_at", "error", "last_error"),
+        first="state")  # on a phone a tap opens the operation's details with every field

@@ -15,9 +15,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from dashapp.display import crm_name
+from dashapp.display import crm_name, zone_name
 
 TEMPLATE = "sync_monitor"
+TEMPLATE_DARK = "sync_monitor_dark"
 COLOURS = ["#0d6efd", "#20c997", "#fd7e14", "#6f42c1", "#d63384", "#198754", "#0dcaf0", "#ffc107",
            "#6c757d", "#dc3545"]
 
@@ -28,8 +29,8 @@ pio.templates[TEMPLATE] = go.layout.Template(
         margin={"l": 50, "r": 20, "t": 40, "b": 40},
         paper_bgcolor="white",
         plot_bgcolor="white",
-        xaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd"},
-        yaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "rangemode": "tozero"},
+        xaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "automargin": True},  # labels never clipped
+        yaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "rangemode": "tozero", "automargin": True},
         legend={"orientation": "h", "y": -0.2},
         hovermode="x unified",
     )
@@ -44,6 +45,49 @@ def label(text: object) -> str:
 
 def crm_label(crm: object) -> str:
     return label(crm_name(crm))
+
+
+# The same template on Bootstrap's dark body (#212529): text #dee2e6 (13.4:1), muted #adb5bd (8.3:1).
+pio.templates[TEMPLATE_DARK] = go.layout.Template(pio.templates[TEMPLATE]).update(layout={
+    "font": {"color": "#dee2e6"}, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+    "xaxis": {"gridcolor": "#343a40", "zerolinecolor": "#495057", "linecolor": "#495057"},
+    "yaxis": {"gridcolor": "#343a40", "zerolinecolor": "#495057", "linecolor": "#495057"},
+    "hoverlabel": {"bgcolor": "#343a40", "font": {"color": "#f8f9fa"}, "bordercolor": "#6c757d"},
+    "legend": {"bgcolor": "rgba(0,0,0,0)"},
+})
+MUTED = {"light": "#6c757d", "dark": "#adb5bd"}  # 4.7:1 on white, 8.3:1 on #212529
+
+
+def themed(figure: go.Figure, mode: str | None) -> go.Figure:
+    """``figure`` on the dark template when the viewer's theme is dark (the THEME_MODE store)."""
+    if mode == "dark":
+        figure.update_layout(template=TEMPLATE_DARK)
+        figure.update_annotations(font_color=MUTED["dark"])
+    return figure
+
+
+def in_zone(values: object, zone: str | None) -> pd.Series:
+    """UTC times as wall-clock times in ``zone`` (Plotly draws a date as it is written)."""
+    moments = pd.to_datetime(pd.Series(values), utc=True)
+    try:
+        return moments.dt.tz_convert(zone or "UTC").dt.tz_localize(None)
+    except Exception:  # an unknown zone: UTC, and the axis title says UTC
+        return moments.dt.tz_localize(None)
+
+
+def time_axis(figure: go.Figure, zone: str | None) -> go.Figure:
+    """The x axis titled with the zone its times are in: "time (CET)"."""
+    figure.update_xaxes(title={"text": f"time ({zone_name(zone)})", "font": {"size": 11}, "standoff": 4})
+    figure.update_layout(legend={"y": -0.34, "yanchor": "top"})  # below the axis title
+    return figure
+
+
+def day_axis(figure: go.Figure) -> go.Figure:
+    """Days are counted in UTC (SQL groups by the UTC day): the x axis says so."""
+    if figure.data:
+        figure.update_xaxes(title={"text": "day (UTC)", "font": {"size": 11}, "standoff": 4})
+        figure.update_layout(legend={"y": -0.34, "yanchor": "top"})  # below the axis title
+    return figure
 
 
 def _figure(title: str) -> go.Figure:
@@ -121,11 +165,12 @@ def throughput(frame: pd.DataFrame, why_empty: str) -> go.Figure:
         return empty(title, why_empty)
     figure = _figure(title)
     ordered = frame.sort_values("records_per_second")
-    labels = [label(f"{crm_name(c)} · {t}") for c, t in zip(ordered["crm_source"], ordered["sync_type"], strict=True)]
-    figure.add_bar(x=ordered["records_per_second"].astype(float), y=labels, orientation="h",
-                   marker_color=COLOURS[1], customdata=ordered["runs"],
-                   hovertemplate="%{x:.1f} records/s over %{customdata} runs<extra></extra>")
-    figure.update_layout(hovermode="closest", height=max(300, 28 * len(ordered) + 80), margin={"l": 170})
+    names = [f"{crm_name(c)} · {t}" for c, t in zip(ordered["crm_source"], ordered["sync_type"], strict=True)]
+    figure.add_bar(x=ordered["records_per_second"].astype(float), y=[label(n) for n in _unique_short(names, 22)],
+                   orientation="h", marker_color=COLOURS[1],
+                   customdata=list(zip(ordered["runs"], [label(n) for n in names], strict=True)),
+                   hovertemplate="%{customdata[1]}<br>%{x:.1f} records/s over %{customdata[0]} runs<extra></extra>")
+    figure.update_layout(hovermode="closest", height=max(300, 28 * len(ordered) + 80))
     return figure
 
 
@@ -150,43 +195,81 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
     return figure
 
 
+def _unique_short(names: list[str], width: int) -> list[str]:
+    """Each name cut to ``width`` (its full text in the hover), kept apart when two cut the same."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        label = _short(name, width)
+        seen[label] = seen.get(label, 0) + 1
+        labels.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return labels
+
+
 def _short(text: str, width: int = 48) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def api_series(series: list[dict], value: str, title: str, why_empty: str) -> go.Figure:
-    """Lines per CRM over time from /api/api-stats' ``series`` (``value``: calls or avg_ms)."""
+def api_series(series: list[dict], value: str, title: str, why_empty: str, zone: str | None = None) -> go.Figure:
+    """Lines per CRM over time from /api/api-stats' ``series`` (``value``: calls or avg_ms), in ``zone``."""
     if not series:
         return empty(title, why_empty)
     figure = _figure(title)
     frame = pd.DataFrame(series)
     for crm, rows in frame.groupby("crm_source", sort=True):
-        figure.add_scatter(x=pd.to_datetime(rows["bucket"]), y=rows[value], name=crm_label(crm), mode="lines")
-    return figure
+        figure.add_scatter(x=in_zone(rows["bucket"], zone), y=rows[value], name=crm_label(crm), mode="lines")
+    return time_axis(figure, zone)
 
 
 STATE_COLOURS = {"CLOSED": "#198754", "HALF_OPEN": "#ffc107", "OPEN": "#dc3545"}
 
 
-def breaker_timeline(breakers: list[dict], why_empty: str) -> go.Figure:
-    """Each breaker's transitions in the window, coloured by the state entered."""
-    title = "Circuit-breaker transitions"
-    points = [(b["breaker"], t) for b in breakers for t in b["transitions"]]
-    if not points:
+def breaker_bands(breaker: dict, start: str, end: str) -> list[tuple[str, str, str, str]]:
+    """(state, from, to, reason) spans of one breaker over [start, end): the state before its first
+    transition in the window, then each state entered until the next transition. Transitions at one
+    instant (HALF_OPEN then CLOSED) give a zero-length span, so the last state wins, as it did."""
+    transitions = breaker["transitions"]
+    bands = []
+    state = transitions[0]["from"] if transitions else breaker["state"]
+    since, reason = start, "state at the window's start"
+    for transition in transitions:
+        bands.append((state, since, transition["at"], reason))
+        state, since, reason = transition["to"], transition["at"], transition["reason"] or ""
+    bands.append((state, since, end, reason))
+    return [band for band in bands if band[2] > band[1] or band is bands[-1]]
+
+
+def breaker_timeline(breakers: list[dict], why_empty: str, start: str | None = None, end: str | None = None,
+                     zone: str | None = None) -> go.Figure:
+    """A state timeline: one band per breaker, each state coloured for as long as it lasted
+    (CLOSED green, HALF_OPEN amber, OPEN red), over the window [start, end) in ``zone``."""
+    title = "Circuit-breaker states"
+    if not breakers or start is None or end is None:
         return empty(title, why_empty)
     figure = _figure(title)
+    spans = [(b["breaker"], *band) for b in breakers for band in breaker_bands(b, start, end)]
     for state, colour in STATE_COLOURS.items():
-        mine = [(name, t) for name, t in points if t["to"] == state]
-        figure.add_scatter(x=pd.to_datetime([t["at"] for _, t in mine]), y=[label(name) for name, _ in mine],
-                           mode="markers", name=f"→ {state}", marker={"color": colour, "size": 9},
-                           customdata=[label(t["reason"]) for _, t in mine],
-                           hovertemplate="%{y}<br>%{x}<br>%{customdata}<extra></extra>")
-    figure.update_layout(hovermode="closest", height=max(260, 30 * len(breakers) + 120))
-    figure.update_yaxes(automargin=True)
-    return figure
+        mine = [span for span in spans if span[1] == state]
+        if not mine:
+            continue
+        begins, ends = in_zone([s[2] for s in mine], zone), in_zone([s[3] for s in mine], zone)
+        lengths = [(b - a).total_seconds() * 1000 for a, b in zip(begins, ends, strict=True)]
+        figure.add_bar(
+            base=begins, x=lengths, y=[label(s[0]) for s in mine], orientation="h", name=state,
+            marker={"color": colour, "line": {"width": 0}},
+            customdata=[[a.strftime("%Y-%m-%d %H:%M:%S"), b.strftime("%Y-%m-%d %H:%M:%S"), label(s[4])]
+                        for a, b, s in zip(begins, ends, mine, strict=True)],
+            hovertemplate=f"%{{y}}: {state}<br>%{{customdata[0]}} – %{{customdata[1]}} ({zone_name(zone)})"
+                          "<br>%{customdata[2]}<extra></extra>",
+        )
+    figure.update_layout(hovermode="closest", barmode="overlay", bargap=0.35,
+                         height=max(200, 40 * len(breakers) + 130))
+    figure.update_xaxes(type="date")
+    figure.update_yaxes(automargin=True, autorange="reversed")
+    return time_axis(figure, zone)
 
 
-def remaining_history(history: list[dict], why_empty: str) -> go.Figure:
+def remaining_history(history: list[dict], why_empty: str, zone: str | None = None) -> go.Figure:
     """The lowest remaining quota per period, one line per CRM endpoint (/api/rate-limits' history)."""
     title = "Rate limit: lowest remaining per period"
     if not history:
@@ -194,6 +277,6 @@ def remaining_history(history: list[dict], why_empty: str) -> go.Figure:
     figure = _figure(title)
     frame = pd.DataFrame(history)
     for (crm, endpoint), rows in frame.groupby(["crm_source", "endpoint"], sort=True):
-        figure.add_scatter(x=pd.to_datetime(rows["at"]), y=rows["remaining"], mode="lines",
+        figure.add_scatter(x=in_zone(rows["at"], zone), y=rows["remaining"], mode="lines",
                            name=label(f"{crm_name(crm)} {_short(endpoint, 30)}"), line={"shape": "hv"})
-    return figure
+    return time_axis(figure, zone)

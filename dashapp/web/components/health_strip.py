@@ -10,7 +10,9 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 COLOURS = {"healthy": "success", "degraded": "warning", "unhealthy": "danger", "not_configured": "secondary"}
-LABELS = {"database": "Database", "redis": "Redis", "celery": "Celery"}
+LABELS = {"database": "Database", "redis": "Redis", "celery": "Celery", "app": "App host"}
+LEVEL_CLASSES = {"amber": "text-warning-emphasis fw-semibold", "red": "text-danger fw-semibold"}
+HIDDEN = ("status", "error", "workers", "queues", "levels", "slowest_requests")
 
 
 def _summary(name: str, probe: dict) -> str:
@@ -23,6 +25,8 @@ def _summary(name: str, probe: dict) -> str:
         return f"{probe.get('response_time_ms', 0):.0f} ms"
     if name == "redis":
         return f"{probe.get('memory_used_mb', 0):.1f} MB"
+    if name == "app":
+        return f"CPU {probe.get('process_cpu_percent') or 0:.0f}%, {probe.get('process_memory_mb') or 0:.0f} MB"
     workers, waiting = probe.get("active_workers", 0), probe.get("pending_tasks") or 0
     return f"{workers} worker{'s' if workers != 1 else ''}, {waiting} waiting"
 
@@ -44,9 +48,13 @@ def strip(snapshot: dict) -> list:
     return pills
 
 
-def _rows(pairs: list[tuple[str, object]]) -> html.Tbody:
-    return html.Tbody([html.Tr([html.Th(k, className="fw-normal text-muted"), html.Td("—" if v is None else str(v))])
-                       for k, v in pairs])
+def _rows(pairs: list[tuple[str, object, str | None]]) -> html.Tbody:
+    """A figure per row; one past its amber or red threshold says so in its colour and words."""
+    return html.Tbody([html.Tr([
+        html.Th(k, className="fw-normal text-muted"),
+        html.Td(("—" if v is None else str(v)) + (f" ({level})" if level in LEVEL_CLASSES else ""),
+                className=LEVEL_CLASSES.get(level or "", "")),
+    ]) for k, v, level in pairs])
 
 
 def details(snapshot: dict) -> list:
@@ -54,11 +62,20 @@ def details(snapshot: dict) -> list:
     for name, label in LABELS.items():
         probe = snapshot.get(name) or {}
         status = probe.get("status", "unknown")
-        shown = {k: v for k, v in probe.items() if k not in ("status", "error", "workers", "queues")}
-        pairs = [(k.replace("_", " "), v) for k, v in shown.items()]
+        shown = {k: v for k, v in probe.items() if k not in HIDDEN}
+        levels = probe.get("levels") or {}
+        if "connections_used" in shown and levels.get("connections_percent"):
+            levels = {**levels, "connections_used": levels["connections_percent"]}
+        pairs = [(k.replace("_", " "), v, levels.get(k)) for k, v in shown.items()]
         for queue, depth in (probe.get("queues") or {}).items():
-            pairs.append((f"queue {queue}", depth))
-        body = [dbc.Table(_rows(pairs), size="sm", className="mb-2 small")]
+            pairs.append((f"queue {queue}", depth, None))
+        body = [dbc.Table(_rows(pairs), size="sm", className="mb-2 small", id=f"health-figures-{name}")]
+        if probe.get("slowest_requests"):
+            head = html.Thead(html.Tr([html.Th("slowest requests (5 min)"), html.Th("s")]))
+            rows = [html.Tr([html.Td(f"{r['method']} {r['path']}", className="text-break"),
+                             html.Td(f"{r['seconds']:.3f}", className=LEVEL_CLASSES.get(r["level"], ""))])
+                    for r in probe["slowest_requests"]]
+            body.append(dbc.Table([head, html.Tbody(rows)], size="sm", className="small", id="health-slowest"))
         if probe.get("error"):
             body.insert(0, dbc.Alert(probe["error"], color=COLOURS.get(status, "secondary"), className="small py-2",
                                      id=f"health-error-{name}"))
@@ -72,5 +89,5 @@ def details(snapshot: dict) -> list:
             dbc.CardHeader([html.Strong(label), dbc.Badge(status, color=COLOURS.get(status, "secondary"),
                                                           className="ms-2", id=f"health-status-{name}")]),
             dbc.CardBody(body),
-        ], className="shadow-sm h-100"), xs=12, lg=4))
+        ], className="shadow-sm h-100"), xs=12, lg=6, xxl=3))
     return cards

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 
 from dashapp.web import ids
+from dashapp.web.components.grid_fit import fit_to_phones
 
 _TEXT = {"filter": "agTextColumnFilter", "filterParams": {
     "filterOptions": ["contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank"],
@@ -23,24 +24,34 @@ _DATE = {"filter": "agDateColumnFilter", "filterParams": {
     "maxNumConditions": 2, "buttons": ["reset"]}}
 
 
+PHONE_HIDES = ("id", "sync_type", "end_time", "duration_seconds", "records_processed", "records_created",
+               "records_updated", "records_failed", "error_message")
+
+
+def zoned(name: str) -> dict:
+    """A time column's header naming the zone its cells are shown in: "Start (UTC)", "Start (CET)"."""
+    return {"headerValueGetter": {"function": f"zoneHeader({name!r})"}}
+
+
 def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[tuple[str, str], ...]) -> dag.AgGrid:
     zone = {"timeZone": display_timezone}
     columns = [
-        {"field": "id", "headerName": "ID", **_NUMBER, "valueFormatter": None, "width": 100},
-        {"field": "crm_source", "headerName": "CRM", **_TEXT, "width": 130},
-        {"field": "sync_type", "headerName": "Sync type", **_TEXT, "width": 140},
-        {"field": "status", "headerName": "Status", **_TEXT, "cellRenderer": "StatusBadge", "width": 120},
-        {"field": "start_time", "headerName": "Start", **_DATE, "cellRenderer": "LocalTime",
+        {"field": "id", "headerName": "ID", **_NUMBER, "valueFormatter": None, "width": 90},
+        {"field": "crm_source", "headerName": "CRM", **_TEXT, "width": 125},
+        {"field": "sync_type", "headerName": "Sync type", **_TEXT, "width": 135},
+        {"field": "status", "headerName": "Status", **_TEXT, "cellRenderer": "StatusBadge", "width": 115},
+        {"field": "start_time", "headerName": "Start", **zoned("Start"), **_DATE, "cellRenderer": "LocalTime",
          "cellRendererParams": zone, "width": 180},
-        {"field": "end_time", "headerName": "End", **_DATE, "cellRenderer": "LocalTime",
+        {"field": "end_time", "headerName": "End", **zoned("End"), **_DATE, "cellRenderer": "LocalTime",
          "cellRendererParams": zone, "width": 180},
         {"field": "duration_seconds", "headerName": "Duration", **_NUMBER, "valueFormatter": None,
-         "cellRenderer": "Duration", "width": 120},
-        {"field": "records_processed", "headerName": "Processed", **_NUMBER, "width": 125},
-        {"field": "records_created", "headerName": "Created", **_NUMBER, "width": 115},
-        {"field": "records_updated", "headerName": "Updated", **_NUMBER, "width": 115},
-        {"field": "records_failed", "headerName": "Failed", **_NUMBER, "width": 105},
-        {"field": "error_message", "headerName": "Error", **_TEXT, "width": 380,
+         "cellRenderer": "Duration", "width": 115},
+        {"field": "records_processed", "headerName": "Processed", **_NUMBER, "width": 120},
+        {"field": "records_created", "headerName": "Created", **_NUMBER, "width": 110},
+        {"field": "records_updated", "headerName": "Updated", **_NUMBER, "width": 110},
+        {"field": "records_failed", "headerName": "Failed", **_NUMBER, "width": 100},
+        # pinned right: on a 1440 px screen the error shows beside the first columns
+        {"field": "error_message", "headerName": "Error", **_TEXT, "width": 300, "pinned": "right",
          "tooltipField": "error_message"},
     ]
     order = {column: index for index, (column, _) in enumerate(sort)}
@@ -48,9 +59,10 @@ def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[t
         if column["field"] in order:
             column["sort"] = dict(sort)[column["field"]]
             column["sortIndex"] = order[column["field"]]
-    return dag.AgGrid(
+    return fit_to_phones(dag.AgGrid(
         id=ids.HISTORY_GRID,
         rowModelType="infinite",
+        getRowId="params.data.row_id",  # the selection follows the run, not the position (a string id)
         columnDefs=columns,
         defaultColDef={"sortable": True, "resizable": True, "floatingFilter": False},
         filterModel=filter_model,
@@ -61,4 +73,4 @@ def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[t
         },
         className="history-grid",
         style={"height": "65vh", "width": "100%"},
-    )
+    ), PHONE_HIDES)  # on a phone a tap opens the run's drawer with every column

@@ -9,6 +9,7 @@ from dash import html
 from dashapp.auth.users import User
 from dashapp.config import Settings
 from dashapp.web.components.alert_bell import alert_bell
+from dashapp.web.components.view_settings import view_settings
 
 
 def user_area(settings: Settings, user: User | None) -> html.Div:
@@ -35,7 +36,8 @@ def navbar(settings: Settings, user: User | None) -> dbc.Navbar:
         dbc.Container([
             dbc.NavbarBrand("Sync Monitor", href="/"),
             dbc.NavbarToggler(id="navbar-toggler"),
-            dbc.Collapse(dbc.Nav(links, navbar=True, className="me-auto"), id="navbar-collapse", navbar=True),
+            dbc.Collapse([dbc.Nav(links, navbar=True, className="me-auto"), view_settings()],
+                         id="navbar-collapse", navbar=True),
             alert_bell(settings.refresh_seconds),
             user_area(settings, user),
         ], fluid=True),

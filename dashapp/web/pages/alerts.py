@@ -21,6 +21,9 @@ from dashapp.auth.disclosure import shown_error
 from dashapp.errors import BadParameter
 from dashapp.payloads import alerts as alert_payloads
 from dashapp.web import ids
+from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
+from dashapp.web.components.history_grid import zoned
+from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import (
     RefreshIds,
     failed,
@@ -47,6 +50,7 @@ def layout(**_query: str) -> html.Div:
     note = dbc.Alert(refused.read_only_note, color="secondary", className="py-2 small") if refused else ""
     zone = {"timeZone": settings.display_timezone}
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Store(id=ids.ALERTS_RESOLVE_TARGET),
         dcc.Store(id=ids.ALERTS_ACTION_DONE),
         dcc.Store(id=ids.ALERTS_REQUEST),
@@ -69,20 +73,22 @@ def layout(**_query: str) -> html.Div:
                 dbc.Col(dcc.Dropdown(id=ids.ALERTS_RULE, options=list(DEFAULTS), multi=True,
                                      placeholder="Any rule"), xs=12, md=3),
             ], className="g-2 mb-2"),
-            dag.AgGrid(id=ids.ALERTS_HISTORY_GRID, rowData=[], columnDefs=[
-                {"field": "fired_at", "headerName": "Fired", "cellRenderer": "LocalTime", "cellRendererParams": zone,
-                 "width": 180},
+            fit_to_phones(dag.AgGrid(id=ids.ALERTS_HISTORY_GRID, rowData=[], columnDefs=[
+                {"field": "fired_at", "headerName": "Fired", **zoned("Fired"), "cellRenderer": "LocalTime",
+                 "cellRendererParams": zone, "width": 180},
                 {"field": "severity", "headerName": "Severity", "width": 110},
                 {"field": "rule", "headerName": "Rule", "width": 130},
                 {"field": "subject", "headerName": "Subject", "cellRenderer": "AlertSubject", "width": 180},
                 {"field": "state", "headerName": "State", "width": 100},
-                {"field": "resolved_at", "headerName": "Resolved", "cellRenderer": "LocalTime",
+                {"field": "resolved_at", "headerName": "Resolved", **zoned("Resolved"), "cellRenderer": "LocalTime",
                  "cellRendererParams": zone, "width": 180},
                 {"field": "resolved_by", "headerName": "By", "width": 110},
                 {"field": "resolve_note", "headerName": "Note", "width": 180, "tooltipField": "resolve_note"},
                 {"field": "summary", "headerName": "Summary", "minWidth": 300, "flex": 1, "tooltipField": "summary"},
             ], defaultColDef={"sortable": True, "resizable": True, "filter": True},
                 getRowId="params.data.row_id", style={"height": "45vh", "width": "100%"}),
+                ("rule", "resolved_at", "resolved_by", "resolve_note", "summary"), first="state"),
+            row_detail(ids.ALERTS_HISTORY_GRID),
         ]), className="shadow-sm"),
         dbc.Modal([
             dbc.ModalHeader(dbc.ModalTitle("Resolve alert")),
@@ -217,3 +223,4 @@ def act_on_alert(request: dict | None):
 
 
 register_clientside(REFRESH)
+register_row_detail(ids.ALERTS_HISTORY_GRID)

@@ -6,6 +6,7 @@ Everything: ``dashapp.payloads.crm_api_usage`` -> ``queries.crm_api_usage``; ser
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 import dash_ag_grid as dag
@@ -16,6 +17,8 @@ from dashapp import display, runtime
 from dashapp.payloads import crm_api_usage
 from dashapp.web import ids
 from dashapp.web.components import figures, panel_note
+from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
+from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import utc_now
 
@@ -30,6 +33,10 @@ LIMITS, BREAKERS, CALLS = "Rate limits", "Circuit breakers", "API calls"  # the 
 _MS = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
 _NUMBER = {**_MS, "valueFormatter": {"function": "formatCount(params.value)"}}
 _LATENCY = {**_MS, "valueFormatter": {"function": "formatMs(params.value)"}}
+
+
+PHONE_HIDES = ("successes", "client_errors", "server_errors", "no_response", "retries", "p50_ms", "p95_ms", "p99_ms",
+               "avg_ms")
 
 
 def layout(**_query: str) -> html.Div:
@@ -51,6 +58,7 @@ def layout(**_query: str) -> html.Div:
     ]
     graph = {"config": {"displaylogo": False, "responsive": True}, "style": {"height": "320px"}}
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Store(id=ids.RATE_LIMIT_RESETS),
         page_header("API usage", REFRESH, settings.refresh_seconds),
         dbc.Row(dbc.Col(dbc.Select(id=ids.API_USAGE_HOURS, value="24", size="sm",
@@ -70,28 +78,46 @@ def layout(**_query: str) -> html.Div:
                     xs=12, lg=6),
         ], className="g-3 my-2"),
         html.H5("Calls per CRM and endpoint"),
-        dag.AgGrid(id=ids.API_STATS_GRID, rowData=[], columnDefs=columns,
-                   defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
-                   dashGridOptions={"domLayout": "autoHeight"}, style={"width": "100%"}),
+        fit_to_phones(dag.AgGrid(id=ids.API_STATS_GRID, rowData=[], columnDefs=columns,
+                                 defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
+                                 dashGridOptions={"domLayout": "autoHeight"}, style={"width": "100%"}),
+                      PHONE_HIDES, first="error_rate"),
+        row_detail(ids.API_STATS_GRID),
     ])
 
 
-def _rate_tile(index: int, limit: dict) -> dbc.Col:
+def _rate_tile(index: int, limit: dict, now_iso: str | None = None) -> dbc.Col:
+    """A limit's card; once its window has reset it is greyed: "seen 12 min ago; window reset"."""
     percent = limit["percent_used"] or 0
+    live = limit.get("in_window", True)
+    colour = LEVEL_COLOURS[limit["level"]] if live else "secondary"
+    if live:
+        when = html.Span("", id={"type": ids.RESET_COUNTDOWN, "index": index}, className="text-muted reset-countdown")
+    else:
+        when = html.Span(f"seen {_minutes_ago(limit['seen_at'], now_iso)}; window reset",
+                         className="text-muted reset-countdown stale-limit")
     return dbc.Col(dbc.Card(dbc.CardBody([
         html.Div([html.Strong(limit["name"]), html.Span(f" {limit['endpoint']}", className="text-muted small")],
-                 className="text-truncate"),
-        dbc.Progress(value=percent, color=LEVEL_COLOURS[limit["level"]], className="my-2",
+                 className="text-truncate", title=f"{limit['name']} {limit['endpoint']}"),
+        dbc.Progress(value=percent, color=colour, className="my-2",
                      label=f"{percent:.0f}%" if limit["percent_used"] is not None else ""),
         html.Div([
             html.Span(f"{limit['remaining'] if limit['remaining'] is not None else '—'} of "
                       f"{limit['limit'] if limit['limit'] is not None else '—'} left", className="me-2"),
-            html.Span("", id={"type": ids.RESET_COUNTDOWN, "index": index}, className="text-muted reset-countdown"),
+            when,
         ], className="small"),
-        html.Div(f"{limit['throttled']:,} × 429 in the window", className="small text-danger" if limit["throttled"]
-                 else "small text-muted"),
-    ]), className=f"shadow-sm h-100 border-{LEVEL_COLOURS[limit['level']]} rate-limit-tile",
+        html.Div(f"{limit['throttled']:,} × 429 in the window",
+                 className="small text-danger" if limit["throttled"] and live else "small text-muted"),
+    ]), className=f"shadow-sm h-100 border-{colour} rate-limit-tile" + ("" if live else " opacity-75 stale"),
         id=f"rate-limit-{limit['crm_source']}-{index}"), xs=12, sm=6, lg=3)
+
+
+def _minutes_ago(seen_at: str | None, now_iso: str | None) -> str:
+    if not seen_at or not now_iso:
+        return "earlier"
+    minutes = int((datetime.fromisoformat(now_iso.replace("Z", "+00:00")) -
+                   datetime.fromisoformat(seen_at.replace("Z", "+00:00"))).total_seconds() // 60)
+    return "just now" if minutes < 1 else f"{minutes} min ago"
 
 
 def _breaker_tile(breaker: dict, zone: str | None) -> dbc.Col:
@@ -123,10 +149,11 @@ def _breaker_tile(breaker: dict, zone: str | None) -> dbc.Col:
     Input(REFRESH.interval, "n_intervals"),
     Input(REFRESH.button, "n_clicks"),
     Input(ids.API_USAGE_HOURS, "value"),
+    Input(ids.THEME_MODE, "data"),
+    Input(ids.VIEWER_TIMEZONE, "data"),
     State(REFRESH.state, "data"),
-    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_api_usage(_ticks, _clicks, hours, previous, zone):
+def refresh_api_usage(_ticks, _clicks, hours, mode, zone, previous):
     now = utc_now()
     hours = int(hours) if str(hours).isdigit() and int(hours) in WINDOWS else 24
     engine = runtime.engine()
@@ -151,37 +178,39 @@ def refresh_api_usage(_ticks, _clicks, hours, previous, zone):
         notes.append(stats["note"])
     note = " ".join(notes) or None
     return (
-        *parts(LIMITS, 3, _limit_parts, limits, {"limits": [], "history": []}),
-        *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone), breakers, {"breakers": []}),
-        *parts(CALLS, 3, partial(_calls_parts, hours=hours), stats, {"series": [], "endpoints": []}),
+        *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode), limits, {"limits": [], "history": []}),
+        *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone, mode=mode), breakers, {"breakers": []}),
+        *parts(CALLS, 3, partial(_calls_parts, hours=hours, zone=zone, mode=mode), stats,
+               {"series": [], "endpoints": []}),
         note, bool(note), "warning" if any(errors.values()) else "info",
         panel_note.remember(refreshed(now), loaded, errors),
     )
 
 
-def _limit_parts(limits: dict, why: str | None) -> tuple:
+def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None) -> tuple:
     why = why or "No rate-limit headers seen in this window"
     return (
-        [_rate_tile(i, limit) for i, limit in enumerate(limits["limits"])] or
+        [_rate_tile(i, limit, display.iso_utc(utc_now())) for i, limit in enumerate(limits["limits"])] or
         [dbc.Col(html.Div(why + ".", className="text-muted small"))],
-        [limit["reset_at"] for limit in limits["limits"]],
-        figures.remaining_history(limits["history"], why),
+        [limit["reset_at"] for limit in limits["limits"] if limit.get("in_window", True)],  # one per countdown
+        figures.themed(figures.remaining_history(limits["history"], why, zone), mode),
     )
 
 
-def _breaker_parts(breakers: dict, why: str | None, zone: str | None) -> tuple:
+def _breaker_parts(breakers: dict, why: str | None, zone: str | None, mode: str | None) -> tuple:
     return (
         [_breaker_tile(b, zone) for b in breakers["breakers"]] or
         [dbc.Col(html.Div((why or "No circuit-breaker transitions recorded") + ".", className="text-muted small"))],
-        figures.breaker_timeline(breakers["breakers"], why or "No transitions in this window"),
+        figures.themed(figures.breaker_timeline(breakers["breakers"], why or "No transitions in this window",
+                                                breakers.get("start"), breakers.get("end"), zone), mode),
     )
 
 
-def _calls_parts(stats: dict, why: str | None, hours: int) -> tuple:
+def _calls_parts(stats: dict, why: str | None, hours: int, zone: str | None, mode: str | None) -> tuple:
     why = why or f"No API calls recorded in the {WINDOWS[hours].lower()}"
     return (
-        figures.api_series(stats["series"], "avg_ms", "Average latency (ms)", why),
-        figures.api_series(stats["series"], "calls", "Calls", why),
+        figures.themed(figures.api_series(stats["series"], "avg_ms", "Average latency (ms)", why, zone), mode),
+        figures.themed(figures.api_series(stats["series"], "calls", "Calls", why, zone), mode),
         stats["endpoints"],
     )
 
@@ -202,3 +231,4 @@ clientside_callback(
 )
 
 register_clientside(REFRESH)
+register_row_detail(ids.API_STATS_GRID)

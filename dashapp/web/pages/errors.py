@@ -20,6 +20,7 @@ from dashapp.payloads import dashboard as payloads
 from dashapp.payloads.day_cache import day_start
 from dashapp.web import ids
 from dashapp.web.components import figures
+from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries._sql import utc_now
 from queries.outcomes import FAILURE_RATE_HELP, PARTIAL_RATE_HELP
@@ -35,6 +36,7 @@ REFRESH = RefreshIds(
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Location(id=ids.ERRORS_NAVIGATE, refresh=True),
         page_header("Errors", REFRESH, settings.refresh_seconds),
         dbc.Row(dbc.Col(dbc.Select(id=ids.ERRORS_DAYS, value="7", size="sm", options=[
@@ -110,10 +112,11 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
     Input(REFRESH.interval, "n_intervals"),
     Input(REFRESH.button, "n_clicks"),
     Input(ids.ERRORS_DAYS, "value"),
+    Input(ids.THEME_MODE, "data"),
+    Input(ids.VIEWER_TIMEZONE, "data"),
     State(REFRESH.state, "data"),
-    State(ids.VIEWER_TIMEZONE, "data"),
 )
-def refresh_errors(_ticks, _clicks, days, previous, zone):
+def refresh_errors(_ticks, _clicks, days, mode, zone, previous):
     now = utc_now()
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else 7
     start = day_start(payloads.window_days(days, now)[0])
@@ -123,7 +126,8 @@ def refresh_errors(_ticks, _clicks, days, previous, zone):
         log.warning("errors refresh failed: %s", error_line(exc))
         return no_update, no_update, no_update, no_update, failed(now, previous, shown_error(exc))
     why = f"No failed or partial runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
-    return (figures.error_classes(data["error_classes"], why), _class_table(data["error_classes"]),
+    return (figures.themed(figures.error_classes(data["error_classes"], why), mode),
+            _class_table(data["error_classes"]),
             _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone), refreshed(now))
 
 

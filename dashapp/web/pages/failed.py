@@ -24,6 +24,7 @@ from dashapp.retries import action as retry_action
 from dashapp.web import ids
 from dashapp.web.components.failed_grid import failed_grid
 from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from queries import failed_operations as queries
 from queries._sql import utc_now
@@ -60,6 +61,7 @@ def layout(**_query: str) -> html.Div:
     user = auth.current_user(settings)
     note, can_act = _access_note(settings, user)
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Store(id=ids.FAILED_PENDING),
         dcc.Store(id=ids.FAILED_ACTION_DONE),
         dcc.Store(id=ids.FAILED_DETAILS_ID),
@@ -330,7 +332,7 @@ def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
                 className="row small mb-2", id="failed-details-facts"),
         html.H6("Error"), html.Pre(row["error"] or "—", className="small text-wrap text-danger"),
         html.H6("Payload"), html.Pre(json.dumps(row["payload"], indent=2, sort_keys=True, default=str),
-                                     className="small bg-light p-2"),
+                                     className="small bg-body-tertiary p-2"),
         html.H6("Retry attempts"),
         dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("#", "State", "By", "Queued (UTC)", "Run", "Error")])),
                    html.Tbody(attempt_rows)], size="sm", className="small", id="failed-details-attempts")

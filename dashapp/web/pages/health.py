@@ -14,11 +14,13 @@ from dashapp.auth import disclosure
 from dashapp.health import snapshot as health
 from dashapp.web import ids
 from dashapp.web.components import health_strip
+from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 
 
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         dcc.Interval(id=ids.HEALTH_PAGE_INTERVAL, interval=settings.health_refresh_seconds * 1000),
         dbc.Row([
             dbc.Col(html.H4("System health", className="mb-0"), xs=12, sm=6),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
@@ -20,14 +22,16 @@ from dashapp.auth.disclosure import shown_error
 from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import dashboard as payloads
 from dashapp.payloads import history_params
-from dashapp.web import ids
+from dashapp.web import ids, viewer
 from dashapp.web.components.filter_options import filter_options
 from dashapp.web.components.history_grid import history_grid
+from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
+from queries import outcomes
 from queries._sql import utc_now
-from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row
+from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row, parse_time
 
 log = logging.getLogger(__name__)
-RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom (UTC)"}
+RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom"}
 QUICK_FILTERS = [
     State(ids.HISTORY_RANGE, "value"), State(ids.HISTORY_START, "value"), State(ids.HISTORY_END, "value"),
     State(ids.HISTORY_CRM, "value"), State(ids.HISTORY_STATUS, "value"), State(ids.HISTORY_SYNC_TYPE, "value"),
@@ -39,22 +43,39 @@ def _as_lists(query: dict) -> dict[str, list[str]]:
     return {k: (v if isinstance(v, list) else [v]) for k, v in query.items() if isinstance(v, str | list)}
 
 
+PAGE_PARAMETERS = (*history_params.PARAMETERS, "id")
+
+
+def _known_values() -> dict[str, set[str]] | None:
+    try:
+        return history_params.known_values(runtime.engine())
+    except SQLAlchemyError as exc:  # the grid says so on its first load; values are not checked meanwhile
+        log.warning("history filter values failed: %s", error_line(exc))
+        return None
+
+
 def layout(**query: str | list[str]) -> html.Div:
     args = _as_lists(query)
     settings = runtime.settings()
-    chosen_range = history_params.first(args, "range") or history_params.DEFAULT_RANGE
-    start, end = history_params.first(args, "start"), history_params.first(args, "end")
-    if start or end:
-        chosen_range = "custom"
-    problem = None
+    if "status" in args:  # the status dropdown offers classes: an alias (completed) picks its class (success)
+        to_class = dict(outcomes.aliases(runtime.engine()))
+        args["status"] = [",".join(to_class.get(v.strip(), v) for v in raw.split(",")) for raw in args["status"]]
+    parsed = history_params.parse_all(args, utc_now(), known=_known_values())
+    ignored = unknown_parameters(args, PAGE_PARAMETERS) + parsed.ignored
+    chosen_range, selection = parsed.range, parsed.selection
+    filter_model, sort = selection.columns, selection.sort
+    zone = viewer.zone()
+    start = _local_input(selection.start, zone) if chosen_range == "custom" else ""
+    end = _local_input(selection.end, zone) if chosen_range == "custom" else ""
     try:
-        initial = history_params.parse(args, utc_now())
-        filter_model, sort = initial.columns, initial.sort
+        run_id = history_params.first(args, "id")
     except BadParameter as exc:
-        problem, filter_model, sort = f"The link's filters could not be applied: {exc}", {}, ()
-    ended_after = history_params.first(args, "ended_after") if not problem else None
-    run_id = history_params.first(args, "id")
-    detail = _detail(int(run_id)) if run_id and run_id.isdigit() else None
+        ignored.append(exc)
+        run_id = None
+    if run_id and not run_id.isdigit():
+        ignored.append(BadParameter("id", f"{run_id[:20]!r} is not a run id"))
+    detail = _detail(int(run_id), zone) if run_id and run_id.isdigit() else None
+    ended_after = display.iso_utc(selection.ended_after) if selection.ended_after else None
     multi = {"multi": True, "clearable": True, "className": "history-dropdown"}
     return html.Div([
         dcc.Location(id=ids.HISTORY_NAVIGATE, refresh="callback-nav"),
@@ -63,6 +84,8 @@ def layout(**query: str | list[str]) -> html.Div:
         dcc.Store(id=ids.HISTORY_ENDED_AFTER, data=ended_after),
         dcc.Store(id=ids.HISTORY_URL_PUSHED),
         dcc.Store(id=ids.HISTORY_PURGED),
+        dcc.Store(id=ids.HISTORY_REFRESHED),
+        dcc.Interval(id=ids.HISTORY_INTERVAL, interval=settings.refresh_seconds * 1000),
         html.H4("History", className="mb-3"),
         dbc.Row([
             dbc.Col(dbc.RadioItems(
@@ -72,34 +95,36 @@ def layout(**query: str | list[str]) -> html.Div:
                 options=[{"label": label, "value": value} for value, label in RANGE_LABELS.items()],
             ), xs=12, lg="auto", className="mb-2"),
             dbc.Col(html.Div([
-                dbc.Input(id=ids.HISTORY_START, type="datetime-local", value=(start or "")[:16], size="sm",
-                          debounce=True, placeholder="from (UTC)"),
-                dbc.Input(id=ids.HISTORY_END, type="datetime-local", value=(end or "")[:16], size="sm",
-                          debounce=True, placeholder="to (UTC)"),
+                dbc.Input(id=ids.HISTORY_START, type="datetime-local", value=start, size="sm",
+                          debounce=True, placeholder="from"),
+                dbc.Input(id=ids.HISTORY_END, type="datetime-local", value=end, size="sm",
+                          debounce=True, placeholder="to"),
+                html.Small(f"in {display.zone_name(zone)}", id=ids.HISTORY_RANGE_ZONE,
+                           className="text-muted align-self-center text-nowrap"),
             ], id=ids.HISTORY_CUSTOM_RANGE, className=_custom_class(chosen_range)), xs=12, lg="auto",
                 className="mb-2"),
         ], className="g-2 align-items-center"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=ids.HISTORY_CRM, options=filter_options("crm_source"), placeholder="CRM",
-                                 value=list(history_params.values(args, "crm_source")), **multi), xs=12, md=3),
+                                 value=list(selection.crm_sources), **multi), xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.HISTORY_STATUS, options=filter_options("status"), placeholder="Status",
-                                 value=list(history_params.values(args, "status")), **multi), xs=12, md=3),
+                                 value=list(selection.statuses), **multi), xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.HISTORY_SYNC_TYPE, options=filter_options("sync_type"), placeholder="Sync type",
-                                 value=list(history_params.values(args, "sync_type")), **multi), xs=12, md=3),
+                                 value=list(selection.sync_types), **multi), xs=12, md=3),
             dbc.Col(dbc.Input(id=ids.HISTORY_SEARCH_TEXT, type="search", placeholder="Error message contains…",
-                              value=history_params.first(args, "q") or "", debounce=True), xs=12, md=3),
+                              value=selection.q or "", debounce=True), xs=12, md=3),
         ], className="g-2 mb-2"),
         dbc.Row([
             dbc.Col(html.Span("", id=ids.HISTORY_COUNT, className="text-muted"), className="align-self-center"),
             dbc.Col(html.A(dbc.Button("Download CSV", size="sm", color="primary"), id=ids.HISTORY_DOWNLOAD,
                            href="/export/sync-history.csv", download=""), width="auto"),
         ], className="mb-2"),
-        dbc.Alert(problem, id=ids.HISTORY_LINK_MESSAGE, color="warning", is_open=bool(problem), dismissable=True,
-                  className="small"),
+        ignored_chips(ignored, ids.HISTORY_LINK_MESSAGE),
         _ended_after_note(ended_after, args),
         dbc.Alert(id=ids.HISTORY_MESSAGE, color="warning", is_open=False, className="small"),
         history_grid(settings.display_timezone, filter_model, sort),
-        html.Div("Click a row to open its run's page. Shift-click headers to sort on several columns.",
+        html.Div("Click a row to open its run's page. Shift-click headers to sort on several columns. "
+                 f"The rows reload every {settings.refresh_seconds} s, keeping your place and selection.",
                  className="text-muted small mt-1"),
         dbc.Offcanvas(detail, id=ids.HISTORY_DETAIL, title=f"Run {run_id}" if detail else "Run",
                       is_open=detail is not None, placement="end", scrollable=True,
@@ -121,12 +146,28 @@ def _ended_after_note(ended_after: str | None, args: dict[str, list[str]]) -> ht
     ], className="small text-muted mb-2", id="history-ended-after-note")
 
 
+def _local_input(moment: datetime | None, zone: str) -> str:
+    """A UTC time as a datetime-local input shows it in ``zone``: ``2026-11-20T11:00``."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def _utc_text(value: str | None, what: str, zone: str) -> str | None:
+    """A datetime-local input's value, entered in ``zone``, as the URL carries it (UTC, with Z)."""
+    if not value:
+        return None
+    try:
+        return display.iso_utc(parse_time(value, what, ZoneInfo(zone)))
+    except FilterError as exc:
+        raise BadParameter(what, str(exc).split(":", 1)[1].strip()) from None
+
+
 def _state_args(range_value, start, end, crms, statuses, sync_types, q, request: dict | None,
-                ended_after: str | None = None) -> dict[str, list[str]]:
-    """The page's controls (and the grid's filter and sort) as query-string arguments."""
+                zone: str = "UTC", ended_after: str | None = None) -> dict[str, list[str]]:
+    """The page's controls (and the grid's filter and sort) as query-string arguments; a custom
+    range is entered in the viewer's ``zone`` and carried in UTC."""
     state: dict[str, object] = {"ended_after": ended_after} if ended_after else {}
     if range_value == "custom":
-        state.update(start=start or None, end=end or None, range="all")
+        state.update(start=_utc_text(start, "start", zone), end=_utc_text(end, "end", zone), range="all")
     elif range_value != history_params.DEFAULT_RANGE:
         state["range"] = range_value
     state.update(crm_source=crms or [], status=statuses or [], sync_type=sync_types or [], q=(q or "").strip())
@@ -175,15 +216,17 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
         return (no_update,) * 6
     now = utc_now()
     try:
-        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, ended_after)
+        zone = viewer.valid_zone(zone) or "UTC"
+        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, zone, ended_after)
         search = history_params.to_search(state)
         href = "/export/sync-history.csv" + search
         start_row, limit = _block(request)
         first_block = start_row == 0
-        selection = history_params.parse(_as_lists(state), now, zone=zone or "UTC")
+        selection = history_params.parse(_as_lists(state), now, zone=zone)
         engine = runtime.engine()
         page = history_page(engine, selection, start_row, limit, now)
         rows = [payloads.run_record(row, "error_excerpt") for row in page.to_dict("records")]
+        rows = [{**row, "row_id": str(row["id"])} for row in rows]  # the grid's row id: a string
         count_text = no_update
         response = {"rowData": rows}
         if first_block:
@@ -213,11 +256,24 @@ clientside_callback(
 )
 
 clientside_callback(
+    ClientsideFunction("syncMonitor", "refreshHistoryGrid"),
+    Output(ids.HISTORY_REFRESHED, "data"),
+    Input(ids.HISTORY_INTERVAL, "n_intervals"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
     ClientsideFunction("syncMonitor", "pushSearch"),
     Output(ids.HISTORY_URL_PUSHED, "data"),
     Input(ids.HISTORY_URL_SEARCH, "data"),
     State(ids.HISTORY_DETAIL, "is_open"),
     prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction("syncMonitor", "zoneNote"),
+    Output(ids.HISTORY_RANGE_ZONE, "children"),
+    Input(ids.VIEWER_TIMEZONE, "data"),
 )
 
 clientside_callback(
@@ -232,7 +288,7 @@ def _custom_class(chosen_range: str) -> str:
     return "d-flex gap-2" if chosen_range == "custom" else "d-none"
 
 
-def _detail(run_id: int) -> html.Div | None:
+def _detail(run_id: int, zone: str | None) -> html.Div | None:
     try:
         row = history_row(runtime.engine(), run_id)
     except SQLAlchemyError as exc:
@@ -242,15 +298,15 @@ def _detail(run_id: int) -> html.Div | None:
     plain = [(k, v) for k, v in row.items() if k not in ("configuration", "performance_metrics", "error_message")]
     items = []
     for key, value in plain:
-        shown = display.iso_utc(value) if key.endswith(("_time", "_at")) else value
+        shown = display.local_clock(value, zone, seconds=True) or None if key.endswith(("_time", "_at")) else value
         items.append(html.Tr([html.Th(key, className="text-nowrap pe-3"),
                               html.Td("—" if shown is None else str(shown), className="text-break")]))
     sections = [dbc.Table(html.Tbody(items), size="sm", className="mb-3")]
     for key in ("configuration", "performance_metrics"):
         sections += [html.H6(key), html.Pre(json.dumps(row.get(key), indent=2, ensure_ascii=False, default=str),
-                                            className="bg-light p-2 small")]
+                                            className="bg-body-tertiary p-2 small")]
     sections += [html.H6("error_message"),
-                 html.Pre(row.get("error_message") or "—", className="bg-light p-2 small text-wrap",
+                 html.Pre(row.get("error_message") or "—", className="bg-body-tertiary p-2 small text-wrap",
                           id="history-detail-error")]
     sections.insert(0, dcc.Link(f"Open run #{run_id}'s page: its API calls, breakers and previous runs",
                                 href=f"/runs/{run_id}", id="history-detail-run-link", className="d-block mb-2"))

@@ -22,6 +22,8 @@ from dashapp.payloads.card_links import card_links
 from dashapp.web import ids
 from dashapp.web.components import health_strip, panel_note
 from dashapp.web.components.crm_status_grid import crm_status_grid, grid_rows, toggled
+from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
+from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.recent_activity import recent_activity_grid
 from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
 from dashapp.web.components.stat_cards import Stat, stat_cards
@@ -41,9 +43,16 @@ REFRESH = RefreshIds(
 )
 
 
+# On phones these columns move into a row's detail (a tap opens it); status comes first.
+PHONE_HIDES_CRM = ("last_sync", "records_processed", "records_created", "records_updated", "duration_seconds",
+                   "next_sync")
+PHONE_HIDES_RECENT = ("id", "sync_type", "records_processed", "duration_seconds", "error_message")
+
+
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         page_header("Overview", REFRESH, settings.refresh_seconds),
         dcc.Interval(id=ids.HEALTH_STRIP_INTERVAL, interval=settings.health_refresh_seconds * 1000),
         html.Div(id=ids.HEALTH_STRIP, className="mb-3"),
@@ -53,10 +62,12 @@ def layout(**_query: str) -> html.Div:
         html.Div(id=ids.CRM_STATUS_NOTE),
         dcc.Store(id=ids.CRM_STATUS_DATA, data=[]),
         dcc.Store(id=ids.CRM_STATUS_EXPANDED, data=[], storage_type="session"),
-        crm_status_grid(settings.display_timezone),
+        fit_to_phones(crm_status_grid(settings.display_timezone), PHONE_HIDES_CRM),
+        row_detail(ids.CRM_STATUS_GRID, skip=["name"]),
         html.H5("Recent activity", className="mt-4"),
         html.Div(id=ids.RECENT_ACTIVITY_NOTE),
-        recent_activity_grid(settings.display_timezone),
+        fit_to_phones(recent_activity_grid(settings.display_timezone), PHONE_HIDES_RECENT),
+        row_detail(ids.RECENT_ACTIVITY_GRID, skip=["id"]),
     ])
 
 
@@ -66,8 +77,8 @@ TIGHTEST_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger",
 def overview_cards(overview: dict, tightest: dict | None, now: datetime | None = None) -> list[dbc.Col]:
     """The cards; with ``now`` (when the numbers were computed) each opens the runs it counts."""
     links = card_links(now) if now is not None else {}
-    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary", "no rate-limit headers in the last hour",
-                 links.get("tightest-limit")) \
+    limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary",
+                 "no rate limit in its window (headers of the last hour)", links.get("tightest-limit")) \
         if tightest is None else Stat("tightest-limit", "Tightest rate limit", f"{tightest['percent_used']:.0f}%",
                                       TIGHTEST_COLOURS[tightest["level"]], f"{tightest['name']} {tightest['endpoint']}",
                                       links.get("tightest-limit"))
@@ -144,3 +155,5 @@ def refresh_health_strip(_ticks):
 
 
 register_clientside(REFRESH)
+register_row_detail(ids.CRM_STATUS_GRID)
+register_row_detail(ids.RECENT_ACTIVITY_GRID)

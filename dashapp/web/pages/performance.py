@@ -20,7 +20,9 @@ from dashapp.payloads import dashboard as payloads
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from queries import run_rollups
 from queries._sql import FilterError, utc_now
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     multi = {"multi": True, "clearable": True}
     return html.Div([
+        ignored_chips(unknown_parameters(_query, ())),
         page_header("Performance", REFRESH, settings.refresh_seconds),
         dbc.Row([
             dbc.Col(dbc.Select(id=ids.PERFORMANCE_DAYS, value="7", size="sm",
@@ -51,7 +54,8 @@ def layout(**_query: str) -> html.Div:
                                  **multi), xs=12, md=5),
             dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_SYNC_TYPE, options=filter_options("sync_type"),
                                  placeholder="All sync types", **multi), xs=12, md=5),
-        ], className="g-2 mb-3"),
+        ], className="g-2 mb-2"),
+        html.Div(source_note(), id=ids.PERFORMANCE_SOURCE_NOTE, className="small text-muted mb-3"),
         dbc.Row([dbc.Col(_card(ids.DURATION_CHART, 380), xs=12)], className="g-3 mb-3"),
         dbc.Row([
             dbc.Col(_card(ids.SUCCESS_RATE_CHART), xs=12, lg=6),
@@ -64,6 +68,24 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
+UPGRADE_NOTE = ("Computed from the raw runs table (closed days are kept in memory for an hour). "
+                "`python app.py db upgrade` builds rollups of the runs that make any window, "
+                "up to 90 days and any filter, answer in milliseconds.")
+
+
+def source_note() -> str:
+    """Where the numbers come from: the run rollups (up to which hour), or the raw table and
+    how to make long windows fast."""
+    try:
+        covered = run_rollups.ready(runtime.engine())
+    except SQLAlchemyError:
+        return ""
+    if covered is None:
+        return UPGRADE_NOTE
+    return (f"Whole hours up to {covered:%Y-%m-%d %H:00} UTC from the run rollups, "
+            "the runs since then from the raw table. Percentiles within 5%.")
+
+
 @callback(
     *(Output(chart, "figure") for chart in CHARTS),
     Output(REFRESH.state, "data"),
@@ -72,9 +94,10 @@ def layout(**_query: str) -> html.Div:
     Input(ids.PERFORMANCE_DAYS, "value"),
     Input(ids.PERFORMANCE_CRM, "value"),
     Input(ids.PERFORMANCE_SYNC_TYPE, "value"),
+    Input(ids.THEME_MODE, "data"),
     State(REFRESH.state, "data"),
 )
-def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
+def refresh_performance(_ticks, _clicks, days, crms, sync_types, mode, previous):
     now = utc_now()
     days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else DAY_CHOICES[0]
     start = payloads.window_days(days, now)[0]
@@ -85,11 +108,13 @@ def refresh_performance(_ticks, _clicks, days, crms, sync_types, previous):
         return (*(no_update for _ in CHARTS), failed(now, previous, shown_error(exc)))
     why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} (UTC days) for this selection"
     return (
-        figures.duration_trend(frames["duration_by_crm"], why),
-        figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
-        figures.success_rate_trend(frames["success_rate"], why.replace("finished ", "")),
-        figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", "")),
-        figures.throughput(frames["throughput"], why),
+        *(figures.themed(figure, mode) for figure in (
+            figures.day_axis(figures.duration_trend(frames["duration_by_crm"], why)),
+            figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
+            figures.day_axis(figures.success_rate_trend(frames["success_rate"], why.replace("finished ", ""))),
+            figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""))),
+            figures.throughput(frames["throughput"], why),
+        )),
         refreshed(now),
     )
 

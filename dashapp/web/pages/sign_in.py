@@ -24,9 +24,14 @@ def layout(error: str | None = None, username: str = "", next: str = "/failed", 
     message = MESSAGES.get(error or "")
     if user is not None:
         message = message or f"You are signed in as {user.name} ({user.role})."
-    if not settings.auth_users_file:
-        message = message or MESSAGES["no-users"] + (
-            " Your reverse proxy signs you in." if settings.auth_proxy_header else "")
+    if not settings.auth_users_file:  # no form that could only fail: say how to add a user instead
+        proxy = " Your reverse proxy signs you in." if settings.auth_proxy_header else ""
+        return _centred([
+            html.H4("Sign in", className="mb-3"),
+            dbc.Alert([MESSAGES["no-users"] + proxy, " Add a user and point the app at the file, then restart:",
+                       html.Pre(ADD_USER, className="mb-0 mt-2 small")],
+                      color="secondary", className="py-2 small", id=ids.SIGN_IN_MESSAGE),
+        ])
     return dbc.Row(dbc.Col(dbc.Card(dbc.CardBody([
         html.H4("Sign in", className="mb-3"),
         dbc.Alert(message, color="danger" if error else "secondary", className="py-2 small",
@@ -42,3 +47,14 @@ def layout(error: str | None = None, username: str = "", next: str = "/failed", 
             dbc.Button("Sign in", id="sign-in-submit", type="submit", color="primary"),
         ], id=ids.SIGN_IN_FORM, action="/auth/sign-in", method="POST"),
     ]), className="shadow-sm"), xs=12, sm=8, md=6, lg=4), justify="center", className="mt-4")
+
+
+ADD_USER = ("export AUTH_USERS_FILE=data/users.json\n"
+            "python app.py users add alice --role operator   # asks for her password\n"
+            "export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex())')\n"
+            "python app.py")
+
+
+def _centred(children: list) -> dbc.Row:
+    return dbc.Row(dbc.Col(dbc.Card(dbc.CardBody(children), className="shadow-sm"), xs=12, sm=10, md=8, lg=6),
+                   justify="center", className="mt-4")

@@ -1,0 +1,306 @@
+"""Keeps the run rollups (``run_hours``, ``run_days``, ``error_hours``) in the app's own tables.
+
+Built by ``python app.py db upgrade`` from the whole history, a day at a time, with progress in
+the log (``build``). Kept current by the app (``refresh``, every ROLLUP_REFRESH_SECONDS in a
+background thread of the web process, or ``python app.py rollups refresh`` from cron):
+- the hours since the rollups' edge (``covered_until``) up to the current hour, and every hour of
+  the last ROLLUP_RECENT_HOURS, are recomputed from the raw table;
+- so is every hour that holds a run still running, in the raw table or in the rollup (a run
+  that closed since the last cycle), started in the last RUNNING_DAYS;
+- a slow reconciliation checks RECONCILE_DAYS closed UTC days per cycle, walking back from
+  yesterday to the first run and round again: the raw table's count, record sums and finished
+  count per day against ``run_days``; a day that differs (a row corrected or deleted later) has
+  its 24 hours recomputed.
+An hour is recomputed whole: its rows are deleted and written again in one transaction, so a
+run that moved or vanished leaves nothing behind. Readers use the rollups for hours before
+``covered_until`` and the raw table after it (``queries.run_rollups.run_rows``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, update
+
+from dashapp.storage.app_tables import duration_days, error_hours, rollup_state, run_days, run_hours
+from queries import outcomes
+from queries import run_rollups as q
+from queries._sql import Binds, app_db, app_table, app_tables_exist, connect, sql, table, utc_now
+
+log = logging.getLogger(__name__)
+RECENT_HOURS = 6
+RUNNING_DAYS = 7
+RECONCILE_DAYS = 2
+LOCK_ID = 7_316_016  # pg_try_advisory_xact_lock: one refresh at a time across processes
+
+
+def available(engine: Engine) -> bool:
+    return app_tables_exist(engine, "rollup_state")
+
+
+def _ranges(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted hours as [start, end) ranges of consecutive hours, a day at most each (a catch-up
+    after days away stays one statement a day, well inside a statement timeout)."""
+    ranges: list[list[datetime]] = []
+    for hour in sorted(set(hours)):
+        if ranges and ranges[-1][1] == hour and hour - ranges[-1][0] < timedelta(days=1):
+            ranges[-1][1] = hour + timedelta(hours=1)
+        else:
+            ranges.append([hour, hour + timedelta(hours=1)])
+    return [(a, b) for a, b in ranges]
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    rows = frame[columns].astype(object).where(frame[columns].notna(), None).to_dict("records")
+    for row in rows:
+        for name in ("hour", "last_seen"):
+            if isinstance(row.get(name), pd.Timestamp):
+                row[name] = row[name].to_pydatetime()
+    return rows
+
+
+def _write(conn: Connection, target: Table, frame: pd.DataFrame) -> None:
+    """Append ``frame``'s rows to ``target``: COPY on PostgreSQL (a day of rollup rows has ~200
+    columns each, ten times faster than INSERT), executemany on SQLite."""
+    if frame.empty:
+        return
+    columns = [c.name for c in target.columns]
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(target), _records(frame, columns))
+        return
+    buffer = io.StringIO()
+    frame[columns].to_csv(buffer, index=False, header=False)
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.copy_expert(f"COPY {app_table(conn, target.name)} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)",
+                       buffer)
+    cursor.close()
+
+
+def _lock(conn: Connection) -> bool:
+    if conn.dialect.name == "postgresql":
+        return bool(conn.execute(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")).scalar())
+    conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite: take the write lock first
+    return True
+
+
+def recompute(engine: Engine, hours: Iterable[datetime], covered_until: datetime | None = None) -> int:
+    """Recompute ``hours`` (naive UTC hour starts) from the raw table, and the UTC days they are
+    in; with ``covered_until``, move the rollups' edge there in the same transaction. Returns the
+    rows written, or -1 when another process holds the refresh."""
+    ranges = _ranges(hours)
+    computed = [(a, b, q.hour_rows(engine, a.replace(tzinfo=UTC), b.replace(tzinfo=UTC)),
+                 q.error_rows(engine, a.replace(tzinfo=UTC), b.replace(tzinfo=UTC))) for a, b in ranges]
+    days = sorted({(a + timedelta(hours=i)).strftime("%Y-%m-%d")
+                   for a, b in ranges for i in range(int((b - a) / timedelta(hours=1)))})
+    written = 0
+    with app_db(engine).begin() as conn:
+        if not _lock(conn):
+            return -1
+        for a, b, runs, errors in computed:
+            conn.execute(delete(run_hours).where(run_hours.c.hour >= a, run_hours.c.hour < b))
+            conn.execute(delete(error_hours).where(error_hours.c.hour >= a, error_hours.c.hour < b))
+            _write(conn, run_hours, runs)
+            _write(conn, error_hours, errors)
+            written += len(runs) + len(errors)
+        _sum_days(conn, days)
+        if covered_until is not None:
+            _set_state(conn, covered_until=covered_until, refreshed_at=utc_now().replace(tzinfo=None))
+    return written
+
+
+def _sum_days(conn: Connection, days: list[str]) -> None:
+    """``run_days`` and ``duration_days`` of ``days`` (UTC, 'YYYY-MM-DD') again from ``run_hours``."""
+    values = [*q.COUNTS, *q.SECONDS, *q.DURATIONS]
+    day_utc = ("to_char(hour, 'YYYY-MM-DD')" if conn.dialect.name == "postgresql"
+               else "strftime('%Y-%m-%d', hour)")
+    hours_table = _name(conn, "run_hours")
+    for start in range(0, len(days), 200):
+        chunk = days[start:start + 200]
+        conn.execute(delete(run_days).where(run_days.c.day_utc.in_(chunk)))
+        conn.execute(delete(duration_days).where(duration_days.c.day_utc.in_(chunk)))
+        b = Binds(conn)
+        low, high = b.bind_app_time(datetime.fromisoformat(chunk[0])), b.bind_app_time(
+            datetime.fromisoformat(chunk[-1]) + timedelta(days=1))
+        chosen = ", ".join(b.bind(d) for d in chunk)
+        conn.execute(sql(f"""
+            INSERT INTO {_name(conn, 'run_days')} (day_utc, day, crm_source, sync_type, status_class,
+                                                   {', '.join(values)})
+            SELECT {day_utc}, day, crm_source, sync_type, status_class, {', '.join(f'SUM({c})' for c in values)}
+            FROM {hours_table} WHERE hour >= {low} AND hour < {high} AND {day_utc} IN ({chosen})
+            GROUP BY 1, 2, 3, 4, 5""", params=tuple(b.time_params)), b.params)
+        histogram = ["duration_count", *q.DURATIONS]
+        conn.execute(sql(f"""
+            INSERT INTO {_name(conn, 'duration_days')} (day_utc, day, crm_source, {', '.join(histogram)})
+            SELECT day_utc, day, crm_source, {', '.join(f'SUM({c})' for c in histogram)}
+            FROM {_name(conn, 'run_days')} WHERE day_utc IN ({chosen}) AND status_class IN ('success', 'partial')
+            GROUP BY 1, 2, 3"""), b.params)
+
+
+def _name(conn: Connection, name: str) -> str:
+    return app_table(conn, name)
+
+
+def _set_state(conn: Connection, **values: object) -> None:
+    if conn.execute(update(rollup_state).where(rollup_state.c.name == q.STATE).values(**values)).rowcount == 0:
+        conn.execute(insert(rollup_state).values(name=q.STATE, **values))
+
+
+def state(engine: Engine) -> dict:
+    with app_db(engine).connect() as conn:
+        row = conn.execute(select(rollup_state).where(rollup_state.c.name == q.STATE)).mappings().first()
+    return dict(row) if row else {}
+
+
+def first_run(engine: Engine) -> datetime | None:
+    """The earliest start_time (one probe down its index), as naive UTC."""
+    with connect(engine) as conn:
+        value = Binds(conn).frame(f"SELECT MIN(start_time) AS first FROM {table(conn, 'sync_history')}",
+                                  times=("first",))["first"].iloc[0]
+    return None if pd.isna(value) else value.tz_convert(None).to_pydatetime()
+
+
+def build(engine: Engine, now: datetime | None = None, progress: Callable[[str], None] = log.info,
+          step: timedelta = timedelta(days=1)) -> int:
+    """Roll up the whole history, ``step`` at a time, up to the current hour; returns the rows written."""
+    edge = q.floor_hour(now or utc_now())
+    first = first_run(engine)
+    with app_db(engine).begin() as conn:
+        conn.execute(delete(run_hours))
+        conn.execute(delete(run_days))
+        conn.execute(delete(duration_days))
+        conn.execute(delete(error_hours))
+        _set_state(conn, covered_until=None, reconciled_day=None)
+    if first is None or q.floor_hour(first) >= edge:
+        recompute(engine, [], covered_until=edge)
+        progress("rollups: no closed hours yet")
+        return 0
+    cursor, written, began = q.floor_hour(first), 0, time.monotonic()
+    total = (edge - cursor) / timedelta(hours=1)
+    while cursor < edge:
+        stop = min(edge, cursor + step)
+        hours = [cursor + timedelta(hours=i) for i in range(int((stop - cursor) / timedelta(hours=1)))]
+        written += max(0, recompute(engine, hours))
+        done = (stop - q.floor_hour(first)) / timedelta(hours=1)
+        progress(f"rollups: runs up to {stop:%Y-%m-%d %H:00} UTC rolled up ({done / total:.0%}, "
+                 f"{written:,} rows, {time.monotonic() - began:.1f} s)")
+        cursor = stop
+    recompute(engine, [], covered_until=edge)
+    return written
+
+
+def hours_to_refresh(engine: Engine, now: datetime, covered: datetime | None) -> list[datetime]:
+    """The hours a refresh recomputes (see the module's docstring)."""
+    edge = q.floor_hour(now)
+    since = min(covered or edge, edge - timedelta(hours=RECENT_HOURS))
+    hours = {since + timedelta(hours=i) for i in range(int((edge - since) / timedelta(hours=1)))}
+    running_since = now - timedelta(days=RUNNING_DAYS)
+    with connect(engine) as conn:
+        b = Binds(conn)
+        starts = b.frame(f"""SELECT DISTINCT start_time FROM {table(conn, 'sync_history')}
+                             WHERE {outcomes.in_class(conn, 'running')} AND start_time >= {b.bind(running_since)}""",
+                         times=("start_time",))["start_time"]
+    hours.update(q.floor_hour(s.to_pydatetime()) for s in starts if not pd.isna(s))
+    with app_db(engine).connect() as conn:
+        hours.update(pd.Timestamp(h).to_pydatetime() for (h,) in conn.execute(
+            select(run_hours.c.hour).distinct().where(run_hours.c.status_class == "running",
+                                                      run_hours.c.hour >= q.floor_hour(running_since))))
+    return sorted(h for h in hours if h < edge)
+
+
+def refresh(engine: Engine, now: datetime | None = None) -> dict:
+    """One cycle: recompute the hours that may have changed and move the edge to the current hour,
+    then reconcile a few closed days. Builds everything when nothing was built yet."""
+    now = now or utc_now()
+    began = time.monotonic()
+    covered = q.ready(engine)
+    if covered is None:
+        return {"built": build(engine, now), "seconds": round(time.monotonic() - began, 3)}
+    hours = hours_to_refresh(engine, now, covered)
+    written = recompute(engine, hours, covered_until=q.floor_hour(now))
+    fixed = reconcile(engine, now)
+    return {"hours": len(hours), "rows": written, "reconciled_fixed": fixed,
+            "seconds": round(time.monotonic() - began, 3)}
+
+
+def _raw_day_totals(engine: Engine, day: datetime) -> tuple:
+    with connect(engine) as conn:
+        b = Binds(conn)
+        row = b.frame(f"""
+            SELECT COUNT(*) AS runs, COALESCE(SUM(records_processed), 0) AS p, COALESCE(SUM(records_created), 0) AS c,
+                   COALESCE(SUM(records_updated), 0) AS u, COALESCE(SUM(records_failed), 0) AS f,
+                   COUNT(end_time) AS finished,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'success')}) AS s,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'failed', 'partial')}) AS bad
+            FROM {table(conn, 'sync_history')}
+            WHERE start_time >= {b.bind(day.replace(tzinfo=UTC))}
+              AND start_time < {b.bind(day.replace(tzinfo=UTC) + timedelta(days=1))}""").iloc[0]
+    return tuple(int(v) for v in row)
+
+
+def _rollup_day_totals(engine: Engine, day: datetime) -> tuple:
+    with app_db(engine).connect() as conn:
+        b = Binds(conn)
+        row = b.frame(f"""
+            SELECT COALESCE(SUM(runs), 0) AS runs, COALESCE(SUM(records_processed), 0) AS p,
+                   COALESCE(SUM(records_created), 0) AS c, COALESCE(SUM(records_updated), 0) AS u,
+                   COALESCE(SUM(records_failed), 0) AS f, COALESCE(SUM(duration_count), 0) AS finished,
+                   COALESCE(SUM(CASE WHEN status_class = 'success' THEN runs END), 0) AS s,
+                   COALESCE(SUM(CASE WHEN status_class IN ('failed', 'partial') THEN runs END), 0) AS bad
+            FROM {_name(conn, 'run_days')} WHERE day_utc = {b.bind(day.strftime('%Y-%m-%d'))}""").iloc[0]
+    return tuple(int(v) for v in row)
+
+
+def reconcile(engine: Engine, now: datetime, days: int = RECONCILE_DAYS) -> list[str]:
+    """Check ``days`` closed UTC days against the raw table (from the cursor back); recompute
+    those that differ. Returns the days fixed."""
+    first = first_run(engine)
+    if first is None:
+        return []
+    yesterday = q.floor_hour(now).replace(hour=0) - timedelta(days=1)
+    cursor_text = state(engine).get("reconciled_day")
+    cursor = datetime.fromisoformat(cursor_text) - timedelta(days=1) if cursor_text else yesterday
+    fixed = []
+    for _ in range(days):
+        if cursor < first.replace(hour=0, minute=0, second=0, microsecond=0) or cursor > yesterday:
+            cursor = yesterday
+        if _raw_day_totals(engine, cursor) != _rollup_day_totals(engine, cursor):
+            recompute(engine, [cursor + timedelta(hours=i) for i in range(24)])
+            fixed.append(cursor.strftime("%Y-%m-%d"))
+        with app_db(engine).begin() as conn:
+            _set_state(conn, reconciled_day=cursor.strftime("%Y-%m-%d"))
+        cursor -= timedelta(days=1)
+    if fixed:
+        log.info("rollups: reconciliation recomputed %s", ", ".join(fixed))
+    return fixed
+
+
+_loop: threading.Thread | None = None
+
+
+def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
+    """The web process's refresher (one per process; the advisory lock lets one process write
+    per cycle). Each cycle does nothing until the rollups exist (``db upgrade`` built them, maybe
+    after this process started); a read-only database without them costs one catalogue look."""
+    global _loop
+    if _loop is not None or every_seconds <= 0:
+        return _loop
+
+    def loop() -> None:
+        while True:
+            try:
+                if available(engine) and q.ready(engine) is not None:
+                    log.debug("rollups: %s", refresh(engine))
+            except Exception:  # noqa: BLE001 - a failed cycle is logged; readers fall back to the raw edge
+                log.exception("rollups: refresh failed")
+            time.sleep(every_seconds)
+
+    _loop = threading.Thread(target=loop, name="rollups", daemon=True)
+    _loop.start()
+    return _loop

@@ -1,0 +1,440 @@
+"""The run rollups' SQL: per UTC hour, calendar day (the data zone's, as the raw queries label
+days), CRM, sync type and status class, the runs' counts, record sums, durations and a duration
+histogram (``queries.duration_histogram``); per hour and error class, the failed and partial runs.
+
+``hour_rows`` and ``error_rows`` aggregate the raw table over a time range (the builder writes
+their rows; the readers use them for the open edge of a window). ``run_rows`` answers a window
+from the rollups for whole hours (``run_days`` for whole UTC days, ``run_hours`` for the hours
+around them) and from the raw table for the edges: before the first whole hour and from
+``covered_until`` (the hour the rollups reach) on. The ``*_from`` functions turn those rows into
+the frames the performance, errors, metrics and failed-operations payloads read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from queries import duration_histogram, outcomes
+from queries._sql import (
+    Binds,
+    Connectable,
+    app_db,
+    app_table,
+    app_tables_exist,
+    connect,
+    day_sql,
+    duration_sql,
+    label_days,
+    sql,
+    table,
+    to_utc,
+)
+from queries.error_classes import error_class
+
+KEY = ["day", "crm_source", "sync_type", "status_class"]
+COUNTS = ["runs", "records_processed", "records_created", "records_updated", "records_failed",
+          "timed_runs", "timed_records", "duration_count"]
+SECONDS = ["timed_seconds", "duration_sum"]
+DURATIONS = duration_histogram.COLUMNS
+VALUES = COUNTS + SECONDS + DURATIONS
+ALL = "all"
+STATE = "runs"  # rollup_state's row
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return _naive_utc(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    floor = floor_hour(moment)
+    return floor if floor == _naive_utc(moment) else floor + timedelta(hours=1)
+
+
+# -- the raw table ----------------------------------------------------------------------------
+
+def _filters(b: Binds, start: datetime | None, end: datetime | None, crm_sources=(), sync_types=(),
+             classes: tuple[str, ...] = ()) -> str:
+    where = ["1 = 1"]
+    if start is not None:
+        where.append(f"start_time >= {b.bind(start)}")
+    if end is not None:
+        where.append(f"start_time < {b.bind(end)}")
+    if crm_sources:
+        where.append(b.in_list("crm_source", tuple(crm_sources)))
+    if sync_types:
+        where.append(b.in_list("sync_type", tuple(sync_types)))
+    if classes:
+        where.append(outcomes.in_class(b.conn, *classes))
+    return " AND ".join(where)
+
+
+def _hour_sql(conn) -> str:
+    """The UTC hour of start_time: exact on PostgreSQL for any zone (the session runs in the data
+    zone, so a naive value casts to its instant); on SQLite the data zone's hour, made UTC in Python."""
+    if conn.dialect.name == "postgresql":
+        return "date_trunc('hour', start_time::timestamptz AT TIME ZONE 'UTC')"
+    return "strftime('%Y-%m-%d %H:00:00', start_time)"
+
+
+def _utc_hours(conn, values: pd.Series) -> pd.Series:
+    """The hours as naive UTC. SQLite's are the data zone's: the hour that repeats when clocks go
+    back is taken as its first (summer) occurrence."""
+    if conn.dialect.name == "postgresql":
+        return pd.to_datetime(values)
+    local = pd.to_datetime(values)
+    return local.dt.tz_localize(_zone(conn), ambiguous=np.ones(len(local), dtype=bool),
+                                nonexistent="shift_forward").dt.tz_convert("UTC").dt.tz_convert(None)
+
+
+def _zone(conn):
+    from queries._sql import data_zone
+
+    return data_zone(conn)
+
+
+def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm_sources=(),
+              sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Runs started in [start, end) per hour (naive UTC), day, CRM, sync type and class: every
+    column of ``run_hours``. One scan; the histogram is pivoted here from (key, bucket) counts."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        seconds = duration_sql(conn)
+        timed = "end_time > start_time"
+        if b.postgres:
+            timed_seconds = f"EXTRACT(EPOCH FROM SUM(CASE WHEN {timed} THEN end_time - start_time END))"
+            duration_sum = "EXTRACT(EPOCH FROM SUM(end_time - start_time))"
+        else:
+            timed_seconds = f"SUM(CASE WHEN {timed} THEN {seconds} END)"
+            duration_sum = f"SUM({seconds})"
+        frame = b.frame(f"""
+            SELECT hour, day, crm_source, sync_type, status_class, bucket,
+                   COUNT(*) AS runs,
+                   COALESCE(SUM(records_processed), 0) AS records_processed,
+                   COALESCE(SUM(records_created), 0) AS records_created,
+                   COALESCE(SUM(records_updated), 0) AS records_updated,
+                   COALESCE(SUM(records_failed), 0) AS records_failed,
+                   COUNT(*) FILTER (WHERE {timed}) AS timed_runs,
+                   COALESCE(SUM(CASE WHEN {timed} THEN COALESCE(records_processed, 0) END), 0) AS timed_records,
+                   COUNT(end_time) AS duration_count,
+                   CAST(COALESCE({timed_seconds}, 0) AS DOUBLE PRECISION) AS timed_seconds,
+                   CAST(COALESCE({duration_sum}, 0) AS DOUBLE PRECISION) AS duration_sum
+            FROM (SELECT {_hour_sql(conn)} AS hour, {day_sql(conn)} AS day, crm_source, sync_type,
+                         COALESCE({outcomes.class_case(conn)}, 'unknown') AS status_class,
+                         {duration_histogram.bucket_sql(b.postgres, seconds)} AS bucket,
+                         start_time, end_time, records_processed, records_created, records_updated, records_failed
+                  FROM {table(conn, 'sync_history')}
+                  WHERE {_filters(b, start, end, crm_sources, sync_types, classes)}) r
+            GROUP BY 1, 2, 3, 4, 5, 6""")
+        if frame.empty:
+            return pd.DataFrame(columns=["hour", *KEY, *VALUES])
+        frame["hour"] = _utc_hours(conn, frame["hour"])
+    frame = label_days(frame)
+    key = ["hour", *KEY]
+    grouped = frame.groupby(key, sort=False, dropna=False)
+    sums = grouped[COUNTS + SECONDS].sum().reset_index()
+    group = grouped.ngroup().to_numpy()
+    histogram = np.zeros((len(sums), len(DURATIONS)), dtype="int64")
+    timed = frame["bucket"].notna().to_numpy()
+    np.add.at(histogram, (group[timed], frame["bucket"].to_numpy()[timed].astype("int64")),
+              frame["duration_count"].to_numpy()[timed].astype("int64"))
+    return pd.concat([sums, pd.DataFrame(histogram, columns=DURATIONS)], axis=1)
+
+
+def error_rows(db: Connectable, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    """Failed and partial runs started in [start, end) per hour, day and error class: runs,
+    failed, partial, last seen, the most frequent message (first 500 characters) and one run of it."""
+    columns = ["hour", "day", "error_class", "runs", "failed", "partial", "last_seen", "sample", "sample_runs",
+               "sample_id"]
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"""
+            SELECT {_hour_sql(conn)} AS hour, {day_sql(conn)} AS day, SUBSTR(error_message, 1, 500) AS message,
+                   COUNT(*) AS runs,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'failed')}) AS failed,
+                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'partial')}) AS partial,
+                   MAX(start_time) AS last_seen, MAX(id) AS sample_id
+            FROM {table(conn, 'sync_history')}
+            WHERE {_filters(b, start, end, classes=('failed', 'partial'))}
+            GROUP BY 1, 2, 3""", times=("last_seen",))
+        if frame.empty:
+            return pd.DataFrame(columns=columns)
+        frame["hour"] = _utc_hours(conn, frame["hour"])
+    frame = label_days(frame)
+    frame["error_class"] = [error_class(None if pd.isna(m) else m) for m in frame["message"]]
+    frame = frame.sort_values(["runs", "sample_id"], ascending=[False, False])
+    key = ["hour", "day", "error_class"]
+    grouped = frame.groupby(key, as_index=False, sort=False).agg(
+        runs=("runs", "sum"), failed=("failed", "sum"), partial=("partial", "sum"), last_seen=("last_seen", "max"),
+        sample=("message", "first"), sample_runs=("runs", "first"), sample_id=("sample_id", "first"))
+    grouped["last_seen"] = grouped["last_seen"].dt.tz_convert(None)
+    return grouped[columns]
+
+
+# -- the rollups ------------------------------------------------------------------------------
+
+def ready(db: Connectable) -> datetime | None:
+    """The hour the rollups reach (naive UTC; hours before it are rolled up), or None when there
+    are no rollups (no ``db upgrade``, or a build that has not finished)."""
+    if not app_tables_exist(db, "rollup_state"):
+        return None
+    with connect(app_db(db)) as conn:
+        row = conn.exec_driver_sql(
+            f"SELECT covered_until FROM {app_table(conn, 'rollup_state')} WHERE name = '{STATE}'").first()
+    if row is None or row[0] is None:
+        return None
+    value = row[0]
+    return pd.Timestamp(value).to_pydatetime() if not isinstance(value, datetime) else value
+
+
+def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
+                classes: tuple[str, ...], key: list[str], values: list[str]) -> pd.DataFrame:
+    conn = b.conn
+    where = []
+    if low is not None:
+        where.append(f"{period} >= {b.bind_app_time(low) if isinstance(low, datetime) else b.bind(low)}")
+    if high is not None:
+        where.append(f"{period} < {b.bind_app_time(high) if isinstance(high, datetime) else b.bind(high)}")
+    if crm_sources:
+        where.append(b.in_list("crm_source", tuple(crm_sources)))
+    if sync_types:
+        where.append(b.in_list("sync_type", tuple(sync_types)))
+    if classes:
+        where.append(b.in_list("status_class", tuple(classes)))
+    kind = "DOUBLE PRECISION" if b.postgres else "REAL"
+    sums = ", ".join(f"CAST(SUM({c}) AS {kind if c in SECONDS else 'BIGINT'}) AS {c}" for c in values)
+    return _wide_frame(b, f"""
+        SELECT {', '.join(key)}, {sums} FROM {app_table(conn, name)}
+        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY {', '.join(key)}""", len(key))
+
+
+def _wide_frame(b: Binds, statement: str, keys: int) -> pd.DataFrame:
+    """``b.frame(statement)``; on PostgreSQL straight through the driver's cursor, since making
+    SQLAlchemy rows of ~200 columns costs more than the query, and the numbers after the first
+    ``keys`` columns made one numpy array (pandas would infer each column's type)."""
+    if not b.postgres:
+        return b.frame(statement)
+    compiled = sql(statement, params=tuple(b.time_params)).compile(dialect=b.conn.dialect)
+    cursor = b.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), b.params)
+        rows = cursor.fetchall()
+        names = [d[0] for d in cursor.description]
+    finally:
+        cursor.close()
+    numbers = np.array([row[keys:] for row in rows], dtype=np.float64).reshape(len(rows), len(names) - keys)
+    frame = pd.DataFrame(numbers, columns=names[keys:])
+    for position, name in enumerate(names[:keys]):
+        frame.insert(position, name, [row[position] for row in rows])
+    return frame
+
+
+def _plan(start: datetime | None, end: datetime | None, covered: datetime):
+    """Which ranges of [start, end) (None: unbounded) the raw table answers, and which the
+    rollups: (``run_days``, UTC days) for whole days, (``run_hours``, hours) around them, before
+    ``covered``."""
+    h0 = None if start is None else _ceil_hour(start)
+    h1 = covered if end is None else min(covered, floor_hour(end))
+    raw: list[tuple[datetime | None, datetime | None]] = []
+    rolled: list[tuple[str, str, object, object]] = []
+    if h0 is not None and h0 >= h1:  # no whole hour rolled up in the window
+        return [(start, end)], rolled
+    if start is not None and _naive_utc(start) < h0:
+        raw.append((start, h0.replace(tzinfo=UTC)))
+    if end is None or h1 < _naive_utc(end):
+        raw.append((h1.replace(tzinfo=UTC), end))
+    d0 = None if h0 is None else (h0 if h0.hour == 0 else h0.replace(hour=0) + timedelta(days=1))
+    d1 = h1.replace(hour=0)
+    if d0 is None or d0 < d1:
+        rolled.append(("run_days", "day_utc", None if d0 is None else d0.strftime("%Y-%m-%d"), d1.strftime("%Y-%m-%d")))
+        if d0 is not None and h0 < d0:
+            rolled.append(("run_hours", "hour", h0, d0))
+        if d1 < h1:
+            rolled.append(("run_hours", "hour", d1, h1))
+    else:
+        rolled.append(("run_hours", "hour", h0, h1))
+    return raw, rolled
+
+
+def _combine(parts: list[pd.DataFrame], key: list[str], values: list[str]) -> pd.DataFrame:
+    parts = [p[key + values] for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=key + values)
+    frame = pd.concat(parts, ignore_index=True)
+    numbers = frame[values].astype({c: "float64" if c in SECONDS else "int64" for c in values})
+    frame = pd.concat([frame[key].reset_index(drop=True), numbers.reset_index(drop=True)], axis=1)
+    return _sum_by(frame, key, values)
+
+
+DURATION_KEY = ["day", "crm_source"]
+DURATION_VALUES = ["duration_count", *DURATIONS]
+TIMED = ("success", "partial")  # the classes whose durations the performance page shows
+
+
+DAILY = ["runs", "completed", "failed", "partial", "timed_runs", "records", "timed_records", "timed_seconds"]
+
+
+def _daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types) -> pd.DataFrame:
+    """``queries.performance.daily_rollup``'s columns summed over a rollup table in SQL (a
+    quarter of the rows the per-class key would return)."""
+    where = []
+    if low is not None:
+        where.append(f"{period} >= {b.bind_app_time(low) if isinstance(low, datetime) else b.bind(low)}")
+    if high is not None:
+        where.append(f"{period} < {b.bind_app_time(high) if isinstance(high, datetime) else b.bind(high)}")
+    if crm_sources:
+        where.append(b.in_list("crm_source", tuple(crm_sources)))
+    if sync_types:
+        where.append(b.in_list("sync_type", tuple(sync_types)))
+    kind = "DOUBLE PRECISION" if b.postgres else "REAL"
+    return _wide_frame(b, f"""
+        SELECT day, crm_source, sync_type, CAST(SUM(runs) AS BIGINT) AS runs,
+               CAST(SUM(CASE WHEN status_class = 'success' THEN runs ELSE 0 END) AS BIGINT) AS completed,
+               CAST(SUM(CASE WHEN status_class = 'failed' THEN runs ELSE 0 END) AS BIGINT) AS failed,
+               CAST(SUM(CASE WHEN status_class = 'partial' THEN runs ELSE 0 END) AS BIGINT) AS partial,
+               CAST(SUM(timed_runs) AS BIGINT) AS timed_runs, CAST(SUM(records_processed) AS BIGINT) AS records,
+               CAST(SUM(timed_records) AS BIGINT) AS timed_records, CAST(SUM(timed_seconds) AS {kind}) AS timed_seconds
+        FROM {app_table(b.conn, name)} WHERE {' AND '.join(where) or '1 = 1'}
+        GROUP BY day, crm_source, sync_type""", 3)
+
+
+def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetime, crm_sources=(), sync_types=(),
+               durations: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``queries.performance.daily_rollup``'s frame for runs started in [start, end), and (with
+    ``durations``) the duration histograms of finished runs that succeeded or were partial per
+    day and CRM. The raw edges are read once for both; whole days of the histograms come from
+    ``duration_days`` (no sync type in it) unless a sync type is chosen."""
+    raw, rolled = _plan(start, end, covered)
+    edges = [hour_rows(db, a, b, crm_sources, sync_types) for a, b in raw]
+    counts = [daily_rollup_from(e) for e in edges]
+    histograms = [e[e["status_class"].isin(TIMED)] for e in edges]
+    if rolled:
+        with connect(app_db(db)) as conn:
+            for name, period, low, high in rolled:
+                counts.append(_daily_sql(Binds(conn), name, period, low, high, crm_sources, sync_types))
+                if not durations:
+                    continue
+                if name == "run_days" and not sync_types:
+                    histograms.append(_rollup_sql(Binds(conn), "duration_days", period, low, high, crm_sources, (),
+                                                  (), DURATION_KEY, DURATION_VALUES))
+                else:
+                    histograms.append(_rollup_sql(Binds(conn), name, period, low, high, crm_sources, sync_types,
+                                                  TIMED, DURATION_KEY, DURATION_VALUES))
+    parts = [c for c in counts if not c.empty]
+    if parts:
+        frame = pd.concat(parts, ignore_index=True)
+        numbers = frame[DAILY].astype({c: "float64" if c == "timed_seconds" else "int64" for c in DAILY})
+        frame = _sum_by(pd.concat([frame[["day", "crm_source", "sync_type"]], numbers], axis=1),
+                        ["day", "crm_source", "sync_type"], DAILY)
+    else:
+        frame = pd.DataFrame(columns=["day", "crm_source", "sync_type", *DAILY])
+    frame = frame.sort_values(["day", "crm_source", "sync_type"]).reset_index(drop=True)
+    return frame, _combine(histograms, DURATION_KEY, DURATION_VALUES) if durations else None
+
+
+def window_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
+                crm_sources=(), sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Runs started in [start, end): counts and sums per day, CRM, sync type and class."""
+    raw, rolled = _plan(start, end, covered)
+    counts = [hour_rows(db, a, b, crm_sources, sync_types, classes) for a, b in raw]
+    if rolled:
+        with connect(app_db(db)) as conn:
+            counts += [_rollup_sql(Binds(conn), name, period, low, high, crm_sources, sync_types, classes,
+                                   KEY, COUNTS + SECONDS) for name, period, low, high in rolled]
+    return _combine(counts, KEY, COUNTS + SECONDS)
+
+
+def run_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
+             crm_sources=(), sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Runs started in [start, end) per day, CRM, sync type and class: their counts and sums."""
+    return window_rows(db, start, end, covered, crm_sources, sync_types, classes)
+
+
+def _sum_by(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame:
+    """``frame``'s ``values`` summed per ``key``, as one consolidated frame (a groupby with
+    as_index=False inserts the key columns one by one into the ~200 columns)."""
+    sums = frame.groupby(key)[values].sum()
+    return pd.concat([sums.index.to_frame(index=False), sums.reset_index(drop=True)], axis=1)
+
+
+def daily_rollup_from(rows: pd.DataFrame) -> pd.DataFrame:
+    """``queries.performance.daily_rollup``'s frame from ``run_rows``."""
+    columns = ["day", "crm_source", "sync_type", "runs", "completed", "failed", "partial", "timed_runs", "records",
+               "timed_records", "timed_seconds"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    frame = rows.assign(**{name: rows["runs"].where(rows["status_class"] == cls, 0)
+                           for name, cls in (("completed", "success"), ("failed", "failed"), ("partial", "partial"))},
+                        records=rows["records_processed"])
+    sums = ["runs", "completed", "failed", "partial", "timed_runs", "records", "timed_records", "timed_seconds"]
+    frame = frame.groupby(["day", "crm_source", "sync_type"], as_index=False)[sums].sum()
+    return frame.sort_values(["day", "crm_source", "sync_type"]).reset_index(drop=True)[columns]
+
+
+def percentiles(histograms: np.ndarray, q: float) -> list[float | None]:
+    """``duration_histogram.percentile`` of each row of ``histograms`` at once."""
+    totals = histograms.sum(axis=1)
+    ranks = np.maximum(1, np.ceil(q * totals))
+    index = (histograms.cumsum(axis=1) >= ranks[:, None]).argmax(axis=1)
+    middles = np.round(duration_histogram.BASE * duration_histogram.RATIO ** (index + 0.5), 3)
+    return [None if t == 0 else (0.0 if i == 0 else float(m)) for t, i, m in zip(totals, index, middles, strict=True)]
+
+
+def daily_percentiles_from(rows: pd.DataFrame) -> pd.DataFrame:
+    """``queries.performance.daily_percentiles``' frame (p50, p95 and runs of finished runs that
+    succeeded or were partial, per day and CRM and per day over all) from ``window_rows``'
+    histograms."""
+    columns = ["day", "crm_source", "p50", "p95", "runs"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    overall = _sum_by(rows.assign(crm_source=ALL), ["day", "crm_source"], ["duration_count", *DURATIONS])
+    frame = pd.concat([rows, overall], ignore_index=True)
+    frame = frame[frame["duration_count"] > 0]
+    histograms = frame[DURATIONS].to_numpy()
+    result = pd.DataFrame({"day": frame["day"].to_numpy(), "crm_source": frame["crm_source"].to_numpy(),
+                           "p50": percentiles(histograms, 0.5), "p95": percentiles(histograms, 0.95),
+                           "runs": frame["duration_count"].to_numpy()})
+    return result.sort_values(["day", "crm_source"]).reset_index(drop=True)[columns]
+
+
+def error_messages(db: Connectable, start: datetime, end: datetime, covered: datetime) -> pd.DataFrame:
+    """``queries.errors.daily_messages``' frame (day, message, runs, failed, partial, last_seen)
+    with one row per error class (its sample as the message) for the whole hours before
+    ``covered``, summed in SQL, and the raw table's rows for the edges. Counts and last seen are
+    exact; a class's sample is its most frequent message in the hour that had the most.
+    (``day`` is left empty on the rolled-up rows: ``queries.errors.classes_from`` ignores it.)"""
+    h0, h1 = _ceil_hour(start), min(covered, floor_hour(end))
+    if h0 >= h1:
+        parts = [error_rows(db, start, end)]
+    else:
+        parts = [error_rows(db, h1.replace(tzinfo=UTC), end)]
+        if _naive_utc(start) < h0:
+            parts.append(error_rows(db, start, h0.replace(tzinfo=UTC)))
+        with connect(app_db(db)) as conn:
+            b = Binds(conn)
+            t = app_table(conn, "error_hours")
+            window = f"hour >= {b.bind_app_time(h0)} AND hour < {b.bind_app_time(h1)}"
+            sums = b.frame(f"""
+                SELECT error_class, SUM(runs) AS runs, SUM(failed) AS failed, SUM(partial) AS partial,
+                       MAX(last_seen) AS last_seen
+                FROM {t} WHERE {window} GROUP BY error_class""")
+            samples = b.frame(f"""
+                SELECT error_class, MIN(sample) AS sample FROM {t}
+                WHERE {window} AND (error_class, sample_runs) IN (
+                    SELECT error_class, MAX(sample_runs) FROM {t} WHERE {window} GROUP BY error_class)
+                GROUP BY error_class""")
+        parts.append(sums.merge(samples, on="error_class", how="left").assign(day=""))
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=["day", "message", "runs", "failed", "partial", "last_seen"])
+    frame = pd.concat(parts, ignore_index=True)
+    frame["last_seen"] = to_utc(pd.to_datetime(frame["last_seen"]), UTC)  # type: ignore[arg-type]
+    frame = frame.rename(columns={"sample": "message"})
+    frame[["runs", "failed", "partial"]] = frame[["runs", "failed", "partial"]].astype("int64")
+    return frame[["day", "message", "runs", "failed", "partial", "last_seen"]]

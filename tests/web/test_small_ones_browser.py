@@ -1,0 +1,44 @@
+"""Issue 18, item 9: no sign-in form without users (it says how to add one), and the history
+reloading its rows like the other pages, keeping the selected run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from queries._sql import utc_now
+from tests.support.rows import Run, history_runs, insert_runs
+
+pytestmark = pytest.mark.usefixtures("browser_ready")
+
+
+def test_no_users_no_sign_in_form(dash_duo, dash_app, use_engine, pg_engine):
+    use_engine(pg_engine)
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_page(dash_duo.server_url + "/sign-in")
+    dash_duo.wait_for_contains_text("#sign-in-message", "No users are configured", timeout=10)
+    assert "python app.py users add" in dash_duo.find_element("#sign-in-message").text
+    assert dash_duo.find_elements("#sign-in-form") == []
+    assert dash_duo.get_logs() == []
+
+
+def test_the_history_reloads_in_place_keeping_the_selected_run(dash_duo, dash_app, use_engine, pg_engine):
+    use_engine(pg_engine)  # REFRESH_SECONDS=2 in tests
+    runs = insert_runs(pg_engine, history_runs(), utc_now())
+    this_week = [r for r in runs if r.start_ago < timedelta(days=7)]
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_page(dash_duo.server_url + "/history")
+    dash_duo.wait_for_text_to_equal("#history-count", f"{len(this_week):,} matching runs", timeout=15)
+    second = '#history-grid .ag-center-cols-container .ag-row[row-index="1"] [col-id="crm_source"]'
+    selected_id = dash_duo.driver.execute_script(
+        f"var c = document.querySelector('{second}'); c.click(); return c.closest('.ag-row').getAttribute('row-id');")
+    dash_duo.wait_for_element("#history-grid .ag-center-cols-container .ag-row-selected", timeout=10)
+    insert_runs(pg_engine, [Run("hubspot", "contacts", "success", timedelta(seconds=5), timedelta(seconds=1))],
+                utc_now())
+    dash_duo.wait_for_text_to_equal("#history-count", f"{len(this_week) + 1:,} matching runs", timeout=15)
+    selected = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#history-grid .ag-center-cols-container .ag-row-selected'))"
+        ".map(function (r) { return r.getAttribute('row-id'); })")
+    assert selected == [selected_id]  # the same run, now one row further down
+    assert dash_duo.get_logs() == []
