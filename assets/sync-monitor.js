@@ -336,11 +336,6 @@
       return now;
     },
 
-    runTimezone: function (_runId, config) {  /* the run page's own zone store: the zone alone, as the clock says */
-      if (stored(CLOCK_KEY, ["local", "utc"], "local") === "utc") { return "UTC"; }
-      return (config && config.display_timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-    },
-
     viewerTimezone: function (config, choice) {
       var local = (config && config.display_timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
       var zone = choice === "utc" ? "UTC" : local;
