@@ -336,6 +336,11 @@
       return now;
     },
 
+    pageZone: function (_trigger, config, choice) {  /* the zone alone, for a page's own store */
+      var local = (config && config.display_timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+      return choice === "utc" ? "UTC" : local;
+    },
+
     viewerTimezone: function (config, choice) {
       var local = (config && config.display_timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
       var zone = choice === "utc" ? "UTC" : local;

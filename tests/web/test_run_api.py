@@ -225,7 +225,8 @@ def test_a_failed_demo_run_shows_its_429s_and_the_breaker_that_opened(client, db
     def advance(seconds: float) -> None:
         clock.now += timedelta(seconds=seconds)
 
-    demo.simulate_run(db, job, random.Random(3), clock, advance, demo.DemoApi())
+    api = demo.DemoApi()
+    demo.simulate_run(db, job, random.Random(3), clock, advance, api)
     writer.flush()
     with db.connect() as conn:
         run_id = conn.execute(sync_history.select().with_only_columns(sync_history.c.id)).scalar_one()
@@ -233,6 +234,19 @@ def test_a_failed_demo_run_shows_its_429s_and_the_breaker_that_opened(client, db
     assert body["run"]["status"] == "failed" and "429" in body["run"]["error_message"]
     assert body["api_calls_correlated"] is True
     statuses = [c["status"] for c in body["api_calls"]]
-    assert statuses.count(429) == 3 and body["api_calls_summary"]["throttled"] == 3
+    # a 429 is retried twice (issue 18's believable demo), below the breaker's 3 failures in a row
+    assert statuses.count(429) == 2 and body["api_calls_summary"]["throttled"] == 2
     assert 200 in statuses  # the pages fetched on the demo's pool before the 429s
+    assert body["breaker_events"] == []
+
+    callrail = next(j for j in demo.JOBS if j.crm == "callrail")
+    timeout = next(e for e in callrail.errors if e.startswith("ReadTimeout"))
+    demo.simulate_run(db, dataclasses.replace(callrail, failure_rate=1.0, errors=(timeout,)), random.Random(3),
+                      clock, advance, api)
+    writer.flush()
+    with db.connect() as conn:
+        run_id = conn.execute(sync_history.select().with_only_columns(sync_history.c.id)
+                              .order_by(sync_history.c.id.desc()).limit(1)).scalar_one()
+    body = client.get(f"/api/runs/{run_id}").get_json()
+    assert [c["status"] for c in body["api_calls"]].count(None) == 3  # a timeout: three tries, no answer
     assert [(e["to_state"], e["correlated"]) for e in body["breaker_events"]] == [("OPEN", True)]

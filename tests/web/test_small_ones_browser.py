@@ -23,22 +23,19 @@ def test_no_users_no_sign_in_form(dash_duo, dash_app, use_engine, pg_engine):
     assert dash_duo.get_logs() == []
 
 
-def test_the_history_reloads_in_place_keeping_the_selected_run(dash_duo, dash_app, use_engine, pg_engine):
+def test_the_history_reloads_in_place_keeping_the_open_run(dash_duo, dash_app, use_engine, pg_engine):
+    """A row click opens the run's page (issue 17); the quick look a link opens (?id=N) stays open
+    while the rows reload in place beneath it."""
     use_engine(pg_engine)  # REFRESH_SECONDS=2 in tests
     runs = insert_runs(pg_engine, history_runs(), utc_now())
     this_week = [r for r in runs if r.start_ago < timedelta(days=7)]
     dash_duo.start_server(dash_app)
-    dash_duo.wait_for_page(dash_duo.server_url + "/history")
+    dash_duo.wait_for_page(f"{dash_duo.server_url}/history?id={this_week[1].id}")
     dash_duo.wait_for_text_to_equal("#history-count", f"{len(this_week):,} matching runs", timeout=15)
-    second = '#history-grid .ag-center-cols-container .ag-row[row-index="1"] [col-id="crm_source"]'
-    selected_id = dash_duo.driver.execute_script(
-        f"var c = document.querySelector('{second}'); c.click(); return c.closest('.ag-row').getAttribute('row-id');")
-    dash_duo.wait_for_element("#history-grid .ag-center-cols-container .ag-row-selected", timeout=10)
+    dash_duo.wait_for_element("#history-detail-run-link", timeout=10)
     insert_runs(pg_engine, [Run("hubspot", "contacts", "success", timedelta(seconds=5), timedelta(seconds=1))],
                 utc_now())
     dash_duo.wait_for_text_to_equal("#history-count", f"{len(this_week) + 1:,} matching runs", timeout=15)
-    selected = dash_duo.driver.execute_script(
-        "return Array.from(document.querySelectorAll('#history-grid .ag-center-cols-container .ag-row-selected'))"
-        ".map(function (r) { return r.getAttribute('row-id'); })")
-    assert selected == [selected_id]  # the same run, now one row further down
+    assert dash_duo.find_element("#history-detail-run-link").get_attribute("href").endswith(f"/runs/{this_week[1].id}")
+    assert f"id={this_week[1].id}" in dash_duo.driver.current_url
     assert dash_duo.get_logs() == []

@@ -321,8 +321,9 @@ def retry_run(clicks, run_id):
 # The viewer's zone (DISPLAY_TIMEZONE, else the browser's), from page-local inputs only: a callback
 # fed by the app-wide zone store would fire on every other page, where this page's outputs are not.
 clientside_callback(
-    ClientsideFunction("syncMonitor", "viewerTimezone"),
+    ClientsideFunction("syncMonitor", "pageZone"),
     Output(ids.RUN_ZONE, "data"),
     Input(ids.RUN_ID, "data"),
     State(ids.APP_CONFIG, "data"),
+    State(ids.CLOCK_CHOICE, "data"),
 )
