@@ -11,7 +11,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,17 +50,6 @@ def monitor_url(postgres_url: str):
     admin.dispose()
 
 
-@pytest.fixture
-def read_only_url(postgres_url, pg_engine):
-    role = f"sm_reader_{uuid.uuid4().hex[:8]}"
-    with pg_engine.begin() as conn:
-        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA orchestration TO {role}"))
-        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA orchestration TO {role}"))
-    yield psycopg2_url(postgres_url).set(username=role).render_as_string(hide_password=False)
-    with pg_engine.begin() as conn:
-        conn.execute(text(f"DROP OWNED BY {role}"))
-        conn.execute(text(f"DROP ROLE {role}"))
 
 
 @pytest.fixture

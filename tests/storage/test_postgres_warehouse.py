@@ -10,14 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from dashapp.payloads import dashboard as payloads
-from dashapp.storage.db import postgres_engine, psycopg2_url
+from dashapp.storage.db import postgres_engine
 from queries._sql import utc_now
 from queries.overview import overview_counts
 from tests.support.rows import edge_case_runs, expected_overview, insert_runs
@@ -50,18 +49,6 @@ def test_timestamptz_columns_give_the_same_numbers(postgres_url):
     engine.dispose()
 
 
-@pytest.fixture
-def read_only_url(postgres_url, pg_engine):
-    """A role that may only SELECT the user's tables, as the README tells a warehouse to make."""
-    role = f"sm_reader_{uuid.uuid4().hex[:8]}"
-    with pg_engine.begin() as conn:
-        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA orchestration TO {role}"))
-        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA orchestration TO {role}"))
-    yield psycopg2_url(postgres_url).set(username=role).render_as_string(hide_password=False)
-    with pg_engine.begin() as conn:
-        conn.execute(text(f"DROP OWNED BY {role}"))
-        conn.execute(text(f"DROP ROLE {role}"))
 
 
 def test_every_overview_number_works_with_a_read_only_role(read_only_url, pg_engine):
