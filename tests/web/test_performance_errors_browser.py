@@ -45,7 +45,8 @@ def test_an_empty_period_says_so(dash_duo, dash_app, use_engine, pg_engine):
 
 def test_an_error_class_opens_the_history_filtered_to_it(dash_duo, dash_app, use_engine, pg_engine):
     use_engine(pg_engine, DISPLAY_TIMEZONE="Asia/Tokyo")
-    runs = insert_runs(pg_engine, history_runs(), utc_now())
+    written_at = utc_now()
+    runs = insert_runs(pg_engine, history_runs(), written_at)
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/errors")
     dash_duo.wait_for_element(".error-class-link", timeout=15)
@@ -54,7 +55,7 @@ def test_an_error_class_opens_the_history_filtered_to_it(dash_duo, dash_app, use
     dash_duo.wait_for_contains_text("#recent-failures", f"{in_tokyo:%Y-%m-%d %H:%M:%S} JST", timeout=10)  # viewer's
     first_day = (utc_now() - timedelta(days=6)).strftime("%Y-%m-%d")  # default: 7 calendar days
     in_week = [r for r in runs if r.status == "failed" and r.error and "429" in r.error
-               and r.start(utc_now()).strftime("%Y-%m-%d") >= first_day]
+               and r.start(written_at).strftime("%Y-%m-%d") >= first_day]
     for _ in range(5):  # the table is drawn again at each refresh (2 s here): find the link afresh if it was
         try:
             next(a for a in dash_duo.find_elements(".error-class-link") if "Too Many Requests" in a.text).click()

@@ -55,7 +55,8 @@ def test_dark_mode_is_picked_remembered_and_reaches_grids_and_charts(dash_duo, d
 
 def test_local_or_utc_is_used_by_the_grid_its_headers_and_the_drawer(dash_duo, dash_app, use_engine, pg_engine):
     use_engine(pg_engine, DISPLAY_TIMEZONE="America/New_York")  # "local" is New York here
-    runs = insert_runs(pg_engine, history_runs(), utc_now())
+    written_at = utc_now()
+    runs = insert_runs(pg_engine, history_runs(), written_at)
     newest = min(runs, key=lambda r: r.start_ago)
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_page(dash_duo.server_url + "/history")
@@ -65,7 +66,7 @@ def test_local_or_utc_is_used_by_the_grid_its_headers_and_the_drawer(dash_duo, d
     header = '#history-grid .ag-header-cell[col-id="start_time"] .ag-header-cell-text'
     dash_duo.wait_for_text_to_equal(header, f"Start ({zone_now})", timeout=10)
     cell = '#history-grid .ag-center-cols-container .ag-row[row-index="0"] [col-id="start_time"]'
-    start = newest.start(utc_now())  # within the second; compare to the minute
+    start = newest.start(written_at)  # the time written, not one taken seconds later across a minute
     wait_for(lambda: dash_duo.find_element(cell).text[:16] ==
              start.astimezone(new_york).strftime("%Y-%m-%d %H:%M"), timeout=10)
     dash_duo.find_element("#clock-toggle").click()
@@ -119,7 +120,8 @@ def test_no_page_scrolls_sideways_at_390_or_1440(dash_duo, dash_app, use_engine,
 
 def test_on_a_phone_status_comes_first_and_a_tap_shows_every_column(dash_duo, dash_app, use_engine, pg_engine):
     use_engine(pg_engine)
-    runs = insert_runs(pg_engine, history_runs(), utc_now())
+    written_at = utc_now()
+    runs = insert_runs(pg_engine, history_runs(), written_at)
     newest = min(runs, key=lambda r: r.start_ago)
     dash_duo.start_server(dash_app)
     dash_duo.driver.set_window_size(390, 900)
