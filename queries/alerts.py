@@ -8,8 +8,10 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries import outcomes
+from queries import outcomes, run_rollups
 from queries._sql import Binds, Connectable, app_db, app_table, app_times, connect, duration_sql, table
+
+MAX_PAIRS = 2000  # (CRM, sync type) pairs read in one statement by recent_finished_pairs
 
 
 def run_rates(db: Connectable, since: datetime) -> pd.DataFrame:
@@ -38,7 +40,17 @@ def last_success(db: Connectable, since: datetime) -> pd.DataFrame:
 
 
 def pair_stats(db: Connectable, since: datetime) -> pd.DataFrame:
-    """Per (CRM, sync type) with runs finished since ``since``: how many, and their mean duration."""
+    """Per (CRM, sync type) with runs finished since ``since``: how many, and their mean duration.
+    From the run rollups for whole hours when they exist (their finished-run counts and duration
+    sums are exact), else from the raw table."""
+    covered = run_rollups.ready(db)
+    if covered is not None:
+        rows = run_rollups.window_rows(db, since, None, covered, classes=outcomes.FINISHED)
+        sums = rows.groupby(["crm_source", "sync_type"], as_index=False)[["duration_count", "duration_sum"]].sum()
+        sums = sums[sums["duration_count"] > 0]
+        return pd.DataFrame({"crm_source": sums["crm_source"], "sync_type": sums["sync_type"],
+                             "finished": sums["duration_count"].astype("int64"),
+                             "avg_seconds": sums["duration_sum"] / sums["duration_count"]}).reset_index(drop=True)
     with connect(db) as conn:
         b = Binds(conn)
         return b.frame(f"""
@@ -49,18 +61,50 @@ def pair_stats(db: Connectable, since: datetime) -> pd.DataFrame:
             GROUP BY crm_source, sync_type""")
 
 
+def _finished_columns(conn) -> str:
+    return (f"id, start_time, {outcomes.class_case(conn)} AS status, records_processed, "
+            f"{duration_sql(conn)} AS duration_seconds")
+
+
+def _finished_since(conn, b: Binds, since: datetime) -> str:
+    return f"start_time >= {b.bind(since)} AND end_time IS NOT NULL AND {outcomes.in_class(conn, *outcomes.FINISHED)}"
+
+
 def recent_finished(db: Connectable, crm_source: str, sync_type: str, since: datetime, limit: int) -> pd.DataFrame:
     """The pair's newest ``limit`` finished runs started since ``since``, newest first."""
     with connect(db) as conn:
         b = Binds(conn)
         return b.frame(f"""
-            SELECT id, start_time, {outcomes.class_case(conn)} AS status, records_processed,
-                   {duration_sql(conn)} AS duration_seconds
+            SELECT {_finished_columns(conn)}
             FROM {table(conn, 'sync_history')}
             WHERE crm_source = {b.bind(crm_source)} AND sync_type = {b.bind(sync_type)}
-              AND start_time >= {b.bind(since)} AND end_time IS NOT NULL
-              AND {outcomes.in_class(conn, *outcomes.FINISHED)}
+              AND {_finished_since(conn, b, since)}
             ORDER BY start_time DESC, id DESC LIMIT {int(limit)}""", times=("start_time",))
+
+
+def recent_finished_pairs(db: Connectable, pairs: list[tuple[str, str]], since: datetime,
+                          limit: int) -> dict[tuple[str, str], pd.DataFrame]:
+    """``recent_finished`` for every pair of ``pairs`` (at most MAX_PAIRS): on PostgreSQL in one
+    statement, a LATERAL subquery per pair, so an evaluation pays one round trip, not one per pair."""
+    pairs = list(dict.fromkeys(pairs))[:MAX_PAIRS]
+    if not pairs:
+        return {}
+    with connect(db) as conn:
+        if conn.dialect.name != "postgresql":
+            return {pair: recent_finished(conn, *pair, since, limit) for pair in pairs}
+        b = Binds(conn)
+        values = ", ".join(f"({b.bind(crm)}, {b.bind(kind)})" for crm, kind in pairs)
+        frame = b.frame(f"""
+            SELECT p.crm_source AS pair_crm, p.sync_type AS pair_type, r.*
+            FROM (VALUES {values}) AS p(crm_source, sync_type)
+            CROSS JOIN LATERAL (
+                SELECT {_finished_columns(conn)} FROM {table(conn, 'sync_history')} h
+                WHERE h.crm_source = p.crm_source AND h.sync_type = p.sync_type AND {_finished_since(conn, b, since)}
+                ORDER BY start_time DESC, id DESC LIMIT {int(limit)}) r""", times=("start_time",))
+    found = {pair: rows.drop(columns=["pair_crm", "pair_type"]).reset_index(drop=True)
+             for pair, rows in frame.groupby(["pair_crm", "pair_type"], sort=False)}
+    columns = [c for c in frame.columns if c not in ("pair_crm", "pair_type")]
+    return {pair: found.get(pair, pd.DataFrame(columns=columns)) for pair in pairs}
 
 
 def running(db: Connectable, limit: int = 1000) -> pd.DataFrame:

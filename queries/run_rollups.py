@@ -12,6 +12,7 @@ the frames the performance, errors, metrics and failed-operations payloads read.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -193,9 +194,9 @@ def ready(db: Connectable) -> datetime | None:
     return pd.Timestamp(value).to_pydatetime() if not isinstance(value, datetime) else value
 
 
-def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
-                classes: tuple[str, ...], key: list[str], values: list[str]) -> pd.DataFrame:
-    conn = b.conn
+def _rollup_statement(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
+                      classes: tuple[str, ...], key: list[str], values: list[str]) -> str:
+    """``values`` summed per ``key`` over the rollup table ``name`` for ``period`` in [low, high)."""
     where = []
     if low is not None:
         where.append(f"{period} >= {b.bind_app_time(low) if isinstance(low, datetime) else b.bind(low)}")
@@ -209,17 +210,25 @@ def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm
         where.append(b.in_list("status_class", tuple(classes)))
     kind = "DOUBLE PRECISION" if b.postgres else "REAL"
     sums = ", ".join(f"CAST(SUM({c}) AS {kind if c in SECONDS else 'BIGINT'}) AS {c}" for c in values)
-    return _wide_frame(b, f"""
-        SELECT {', '.join(key)}, {sums} FROM {app_table(conn, name)}
-        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY {', '.join(key)}""", len(key))
+    return f"""
+        SELECT {', '.join(key)}, {sums} FROM {app_table(b.conn, name)}
+        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY {', '.join(key)}"""
 
 
-def _wide_frame(b: Binds, statement: str, keys: int) -> pd.DataFrame:
-    """``b.frame(statement)``; on PostgreSQL straight through the driver's cursor, since making
-    SQLAlchemy rows of ~200 columns costs more than the query, and the numbers after the first
-    ``keys`` columns made one numpy array (pandas would infer each column's type)."""
+def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
+                classes: tuple[str, ...], key: list[str], values: list[str]) -> pd.DataFrame:
+    statement = _rollup_statement(b, name, period, low, high, crm_sources, sync_types, classes, key, values)
+    return _wide_frame(b, statement, len(key))
+
+
+def _wide_rows(b: Binds, statement: str, keys: int) -> tuple[list[tuple], np.ndarray, list[str]]:
+    """``statement``'s first ``keys`` columns as tuples and the numbers after them as one float
+    array; on PostgreSQL straight through the driver's cursor, since making SQLAlchemy rows of
+    ~200 columns costs more than the query. Also returns the column names."""
     if not b.postgres:
-        return b.frame(statement)
+        frame = b.frame(statement)
+        return (list(frame.iloc[:, :keys].itertuples(index=False, name=None)),
+                frame.iloc[:, keys:].to_numpy(dtype=np.float64), list(frame.columns))
     compiled = sql(statement, params=tuple(b.time_params)).compile(dialect=b.conn.dialect)
     cursor = b.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -229,9 +238,16 @@ def _wide_frame(b: Binds, statement: str, keys: int) -> pd.DataFrame:
     finally:
         cursor.close()
     numbers = np.array([row[keys:] for row in rows], dtype=np.float64).reshape(len(rows), len(names) - keys)
+    return [row[:keys] for row in rows], numbers, names
+
+
+def _wide_frame(b: Binds, statement: str, keys: int) -> pd.DataFrame:
+    """``b.frame(statement)`` through ``_wide_rows``: the numbers made one block (pandas would
+    infer each column's type)."""
+    key_rows, numbers, names = _wide_rows(b, statement, keys)
     frame = pd.DataFrame(numbers, columns=names[keys:])
     for position, name in enumerate(names[:keys]):
-        frame.insert(position, name, [row[position] for row in rows])
+        frame.insert(position, name, [row[position] for row in key_rows])
     return frame
 
 
@@ -304,8 +320,39 @@ def _daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_
         GROUP BY day, crm_source, sync_type""", 3)
 
 
+@dataclass(frozen=True)
+class Histograms:
+    """Duration histograms per (day, CRM): ``counts``' columns are ``DURATION_VALUES``
+    (the finished runs, then the buckets), one row per key."""
+    keys: list[tuple]
+    counts: np.ndarray
+
+
+def _histogram_part(rows: pd.DataFrame) -> tuple[list[tuple], np.ndarray]:
+    return (list(zip(rows["day"], rows["crm_source"], strict=True)),
+            rows[DURATION_VALUES].to_numpy(dtype=np.float64))
+
+
+def _sum_rows(keys: list[tuple], counts: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+    """``counts``' rows summed per key (numpy: the histograms are ~190 columns wide, which
+    pandas' groupby handles a column at a time)."""
+    index: dict[tuple, int] = {}
+    codes = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
+    sums = np.zeros((len(index), counts.shape[1]), dtype=np.float64)
+    np.add.at(sums, codes, counts)
+    return list(index), sums
+
+
+def _sum_histograms(parts: list[tuple[list[tuple], np.ndarray]]) -> Histograms:
+    parts = [(k, c) for k, c in parts if k]
+    if not parts:
+        return Histograms([], np.zeros((0, len(DURATION_VALUES))))
+    keys = [key for k, _ in parts for key in k]
+    return Histograms(*_sum_rows(keys, np.vstack([c for _, c in parts])))
+
+
 def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetime, crm_sources=(), sync_types=(),
-               durations: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+               durations: bool = False) -> tuple[pd.DataFrame, Histograms | None]:
     """``queries.performance.daily_rollup``'s frame for runs started in [start, end), and (with
     ``durations``) the duration histograms of finished runs that succeeded or were partial per
     day and CRM. The raw edges are read once for both; whole days of the histograms come from
@@ -313,19 +360,21 @@ def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetim
     raw, rolled = _plan(start, end, covered)
     edges = [hour_rows(db, a, b, crm_sources, sync_types) for a, b in raw]
     counts = [daily_rollup_from(e) for e in edges]
-    histograms = [e[e["status_class"].isin(TIMED)] for e in edges]
+    histograms = [_histogram_part(e[e["status_class"].isin(TIMED)]) for e in edges]
     if rolled:
         with connect(app_db(db)) as conn:
             for name, period, low, high in rolled:
                 counts.append(_daily_sql(Binds(conn), name, period, low, high, crm_sources, sync_types))
                 if not durations:
                     continue
+                b = Binds(conn)
                 if name == "run_days" and not sync_types:
-                    histograms.append(_rollup_sql(Binds(conn), "duration_days", period, low, high, crm_sources, (),
-                                                  (), DURATION_KEY, DURATION_VALUES))
+                    statement = _rollup_statement(b, "duration_days", period, low, high, crm_sources, (), (),
+                                                  DURATION_KEY, DURATION_VALUES)
                 else:
-                    histograms.append(_rollup_sql(Binds(conn), name, period, low, high, crm_sources, sync_types,
-                                                  TIMED, DURATION_KEY, DURATION_VALUES))
+                    statement = _rollup_statement(b, name, period, low, high, crm_sources, sync_types, TIMED,
+                                                  DURATION_KEY, DURATION_VALUES)
+                histograms.append(_wide_rows(b, statement, len(DURATION_KEY))[:2])
     parts = [c for c in counts if not c.empty]
     if parts:
         frame = pd.concat(parts, ignore_index=True)
@@ -335,7 +384,7 @@ def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetim
     else:
         frame = pd.DataFrame(columns=["day", "crm_source", "sync_type", *DAILY])
     frame = frame.sort_values(["day", "crm_source", "sync_type"]).reset_index(drop=True)
-    return frame, _combine(histograms, DURATION_KEY, DURATION_VALUES) if durations else None
+    return frame, _sum_histograms(histograms) if durations else None
 
 
 def window_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
@@ -386,20 +435,22 @@ def percentiles(histograms: np.ndarray, q: float) -> list[float | None]:
     return [None if t == 0 else (0.0 if i == 0 else float(m)) for t, i, m in zip(totals, index, middles, strict=True)]
 
 
-def daily_percentiles_from(rows: pd.DataFrame) -> pd.DataFrame:
+def daily_percentiles_from(histograms: Histograms) -> pd.DataFrame:
     """``queries.performance.daily_percentiles``' frame (p50, p95 and runs of finished runs that
-    succeeded or were partial, per day and CRM and per day over all) from ``window_rows``'
+    succeeded or were partial, per day and CRM and per day over all) from ``daily_rows``'
     histograms."""
     columns = ["day", "crm_source", "p50", "p95", "runs"]
-    if rows.empty:
+    if not histograms.keys:
         return pd.DataFrame(columns=columns)
-    overall = _sum_by(rows.assign(crm_source=ALL), ["day", "crm_source"], ["duration_count", *DURATIONS])
-    frame = pd.concat([rows, overall], ignore_index=True)
-    frame = frame[frame["duration_count"] > 0]
-    histograms = frame[DURATIONS].to_numpy()
-    result = pd.DataFrame({"day": frame["day"].to_numpy(), "crm_source": frame["crm_source"].to_numpy(),
-                           "p50": percentiles(histograms, 0.5), "p95": percentiles(histograms, 0.95),
-                           "runs": frame["duration_count"].to_numpy()})
+    days, overall = _sum_rows([(day,) for day, _ in histograms.keys], histograms.counts)
+    keys = histograms.keys + [(day, ALL) for (day,) in days]
+    counts = np.vstack([histograms.counts, overall])
+    finished = counts[:, 0] > 0
+    keys = [k for k, keep in zip(keys, finished, strict=True) if keep]
+    counts = counts[finished]
+    result = pd.DataFrame({"day": [k[0] for k in keys], "crm_source": [k[1] for k in keys],
+                           "p50": percentiles(counts[:, 1:], 0.5), "p95": percentiles(counts[:, 1:], 0.95),
+                           "runs": counts[:, 0].astype("int64")})
     return result.sort_values(["day", "crm_source"]).reset_index(drop=True)[columns]
 
 

@@ -131,16 +131,18 @@ def late(ctx: Context) -> list[Finding]:
 def stuck(ctx: Context) -> list[Finding]:
     rule = ctx.config["stuck"]
     ceiling = timedelta(minutes=rule["ceiling_minutes"])
+    open_runs = queries.running(ctx.engine).to_dict("records")
+    recent = queries.recent_finished_pairs(ctx.engine, [(r["crm_source"], r["sync_type"]) for r in open_runs],
+                                           ctx.now - timedelta(days=7), 50)
     medians: dict[tuple[str, str], float | None] = {}
+    for pair, runs in recent.items():
+        durations = runs["duration_seconds"].dropna()
+        medians[pair] = float(statistics.median(durations)) if len(durations) >= rule["min_runs"] else None
     found = []
-    for run in queries.running(ctx.engine).to_dict("records"):
+    for run in open_runs:
         pair = (run["crm_source"], run["sync_type"])
-        if pair not in medians:
-            recent = queries.recent_finished(ctx.engine, *pair, ctx.now - timedelta(days=7), 50)
-            durations = recent["duration_seconds"].dropna()
-            medians[pair] = float(statistics.median(durations)) if len(durations) >= rule["min_runs"] else None
         elapsed = ctx.now - run["start_time"].to_pydatetime()
-        median = medians[pair]
+        median = medians.get(pair)
         limit = min(ceiling, timedelta(seconds=median * rule["factor"])) if median else ceiling
         if elapsed > limit:
             why = f"{rule['factor']:g}x its median of {_gap(timedelta(seconds=median))}" if median and limit < ceiling \
@@ -163,10 +165,13 @@ def per_pair(ctx: Context) -> list[Finding]:
         return []
     found = []
     depth = max(int(zero["history"]), int(drop["runs"])) + 1
-    for pair in _pairs(ctx).to_dict("records"):
+    pairs = _pairs(ctx).to_dict("records")
+    recent = queries.recent_finished_pairs(ctx.engine, [(p["crm_source"], p["sync_type"]) for p in pairs],
+                                           ctx.now - timedelta(days=HISTORY_DAYS), depth * 2)
+    for pair in pairs:
         crm, kind = pair["crm_source"], pair["sync_type"]
-        runs = queries.recent_finished(ctx.engine, crm, kind, ctx.now - timedelta(days=HISTORY_DAYS), depth * 2)
-        if runs.empty:
+        runs = recent.get((crm, kind))
+        if runs is None or runs.empty:
             continue
         label = f"{display.crm_name(crm)} {kind}"
         latest = runs.iloc[0]

@@ -13,6 +13,7 @@ from dashapp.config import load_settings
 from dashapp.storage.app_tables import alerts as alert_table
 from dashapp.storage.app_tables import api_calls, breaker_events
 from dashapp.storage.sync_tables import sync_history
+from queries import alerts as alert_queries
 from queries._sql import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs, insert_schedules
@@ -190,3 +191,24 @@ def test_a_disabled_rule_and_a_bad_rules_file(db, env, tmp_path):
                           ("sla:\n  hubspot: soon\n", "not a duration"), ("rules: [\n", "not YAML")):
         with pytest.raises(AlertConfigError, match=problem):
             parse(text, "rules.yaml")
+
+
+def test_recent_finished_runs_of_many_pairs_in_one_read_equal_each_pairs_own(db):
+    """The per-pair rules read every pair's newest finished runs at once (one statement on
+    PostgreSQL); each pair's rows are exactly what its own query gives, running runs left out."""
+    now = utc_now()
+    rows = [run(crm, kind, status, (i + 1) * 7 * M, records=i)
+            for crm in ("paira", "pairb") for kind in ("contacts", "deals")
+            for i, status in enumerate(["success", "failed", "running", "partial", "success", "success"])]
+    insert_runs(db, rows, now)
+    pairs = [("paira", "contacts"), ("pairb", "deals"), ("paira", "deals"), ("nobody", "contacts"),
+             ("paira", "contacts")]
+    found = alert_queries.recent_finished_pairs(db, pairs, now - timedelta(hours=1), 3)
+    assert list(found) == [("paira", "contacts"), ("pairb", "deals"), ("paira", "deals"), ("nobody", "contacts")]
+    for pair, frame in found.items():
+        own = alert_queries.recent_finished(db, *pair, now - timedelta(hours=1), 3)
+        assert list(frame["id"]) == list(own["id"]), pair
+        assert list(frame["status"]) == list(own["status"])
+    expected = [r.id for r in rows if (r.crm_source, r.sync_type) == ("paira", "contacts") and r.status != "running"]
+    assert list(found[("paira", "contacts")]["id"]) == expected[:3]  # newest first
+    assert found[("nobody", "contacts")].empty

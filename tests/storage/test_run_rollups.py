@@ -16,7 +16,7 @@ from dashapp.payloads import dashboard as payloads
 from dashapp.storage import rollups
 from dashapp.storage.db import postgres_engine, sqlite_engine
 from dashapp.storage.sync_tables import metadata, sync_history
-from queries import failed_operations, metrics, run_rollups
+from queries import alerts, failed_operations, metrics, run_rollups
 from queries._sql import bind_time, utc_now
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, deployed, insert_runs
@@ -113,6 +113,11 @@ def assert_exact(db: Engine, monkeypatch, now) -> None:
     exact = raw(monkeypatch, lambda: metrics.day_counts(db, since))
     assert_same_frames({"counts": rolled.rename(columns={"status": "sync_type_status"})},
                        {"counts": exact.rename(columns={"status": "sync_type_status"})})
+    for since in (now - timedelta(days=7), now - timedelta(days=30, minutes=17)):  # the alert rules' averages
+        rolled = alerts.pair_stats(db, since)
+        exact = raw(monkeypatch, lambda s=since: alerts.pair_stats(db, s))
+        assert_same_frames({"pairs": rolled.rename(columns={"avg_seconds": "timed_seconds"})},
+                           {"pairs": exact.rename(columns={"avg_seconds": "timed_seconds"})})
     for f in (failed_operations.OperationFilter(since=now - timedelta(days=30)),
               failed_operations.OperationFilter(since=now - timedelta(hours=50), crm_sources=("hubspot",)),
               failed_operations.OperationFilter()):
