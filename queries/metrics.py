@@ -28,14 +28,14 @@ def day_counts(db: Connectable, since: datetime) -> pd.DataFrame:
         hours = (first, covered) if first < covered else None
     with connect(db) as conn:
         b = Binds(conn)
-        edges = ""
-        if hours is not None:
-            edges = (f" AND (start_time < {b.bind(hours[0].replace(tzinfo=UTC))}"
-                     f" OR start_time >= {b.bind(hours[1].replace(tzinfo=UTC))})")
+        window = f"start_time >= {b.bind(since)}"
+        if hours is not None:  # two ranges ORed at the top, so the planner ORs two index ranges
+            window = (f"({window} AND start_time < {b.bind(hours[0].replace(tzinfo=UTC))})"
+                      f" OR start_time >= {b.bind(hours[1].replace(tzinfo=UTC))}")
         frame = b.frame(f"""
             SELECT crm_source, sync_type, COALESCE({outcomes.class_case(conn)}, 'unknown') AS status, COUNT(*) AS runs,
                    COALESCE(SUM(records_processed), 0) AS records_processed
-            FROM {table(conn, 'sync_history')} WHERE start_time >= {b.bind(since)}{edges}
+            FROM {table(conn, 'sync_history')} WHERE {window}
             GROUP BY 1, 2, 3""")
     if hours is None:
         return frame
@@ -67,13 +67,20 @@ def last_successes(db: Connectable, now: datetime) -> pd.DataFrame:
     with connect(db) as conn:
         h = table(conn, "sync_history")
         b = Binds(conn)
+        # the latest start per pair by hashing (no sort of the window's rows), then that run's
+        # duration by one probe of the start_time index per pair
         recent = b.frame(f"""
-            SELECT crm_source, sync_type, start_time, duration_seconds FROM (
-                SELECT crm_source, sync_type, start_time, {duration_sql(conn)} AS duration_seconds,
-                       ROW_NUMBER() OVER (PARTITION BY crm_source, sync_type ORDER BY start_time DESC) AS n
-                FROM {h} WHERE {outcomes.in_class(conn, 'success')}
-                  AND start_time >= {b.bind(now - timedelta(hours=RECENT_HOURS))}) r
-            WHERE n = 1""", times=("start_time",))
+            WITH latest AS (
+                SELECT crm_source, sync_type, MAX(start_time) AS start_time FROM {h}
+                WHERE {outcomes.in_class(conn, 'success')}
+                  AND start_time >= {b.bind(now - timedelta(hours=RECENT_HOURS))}
+                GROUP BY crm_source, sync_type)
+            SELECT l.crm_source, l.sync_type, l.start_time,
+                   (SELECT {duration_sql(conn)} FROM {h} x
+                    WHERE x.start_time = l.start_time AND x.crm_source = l.crm_source AND x.sync_type = l.sync_type
+                      AND {outcomes.in_class(conn, 'success')}
+                    ORDER BY x.id DESC LIMIT 1) AS duration_seconds
+            FROM latest l""", times=("start_time",))
         rows = recent.to_dict("records")
         found = {(r["crm_source"], r["sync_type"]) for r in rows}
         for crm, kind in crm_sync_type_pairs(conn):
