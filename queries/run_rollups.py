@@ -101,9 +101,10 @@ def _zone(conn):
 
 
 def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm_sources=(),
-              sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
+              sync_types=(), classes: tuple[str, ...] = (), histogram: bool = True) -> pd.DataFrame:
     """Runs started in [start, end) per hour (naive UTC), day, CRM, sync type and class: every
-    column of ``run_hours``. One scan; the histogram is pivoted here from (key, bucket) counts."""
+    column of ``run_hours``. One scan; the histogram is pivoted here from (key, bucket) counts
+    (without ``histogram``, its columns are left at 0 and the rows are not split by bucket)."""
     with connect(db) as conn:
         b = Binds(conn)
         seconds = duration_sql(conn)
@@ -128,7 +129,7 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
                    CAST(COALESCE({duration_sum}, 0) AS DOUBLE PRECISION) AS duration_sum
             FROM (SELECT {_hour_sql(conn)} AS hour, {day_sql(conn)} AS day, crm_source, sync_type,
                          COALESCE({outcomes.class_case(conn)}, 'unknown') AS status_class,
-                         {duration_histogram.bucket_sql(b.postgres, seconds)} AS bucket,
+                         {duration_histogram.bucket_sql(b.postgres, seconds) if histogram else 'NULL'} AS bucket,
                          start_time, end_time, records_processed, records_created, records_updated, records_failed
                   FROM {table(conn, 'sync_history')}
                   WHERE {_filters(b, start, end, crm_sources, sync_types, classes)}) r
@@ -141,11 +142,11 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
     grouped = frame.groupby(key, sort=False, dropna=False)
     sums = grouped[COUNTS + SECONDS].sum().reset_index()
     group = grouped.ngroup().to_numpy()
-    histogram = np.zeros((len(sums), len(DURATIONS)), dtype="int64")
+    buckets = np.zeros((len(sums), len(DURATIONS)), dtype="int64")
     timed = frame["bucket"].notna().to_numpy()
-    np.add.at(histogram, (group[timed], frame["bucket"].to_numpy()[timed].astype("int64")),
+    np.add.at(buckets, (group[timed], frame["bucket"].to_numpy()[timed].astype("int64")),
               frame["duration_count"].to_numpy()[timed].astype("int64"))
-    return pd.concat([sums, pd.DataFrame(histogram, columns=DURATIONS)], axis=1)
+    return pd.concat([sums, pd.DataFrame(buckets, columns=DURATIONS)], axis=1)
 
 
 def error_rows(db: Connectable, start: datetime | None, end: datetime | None) -> pd.DataFrame:
@@ -294,11 +295,13 @@ TIMED = ("success", "partial")  # the classes whose durations the performance pa
 
 
 DAILY = ["runs", "completed", "failed", "partial", "timed_runs", "records", "timed_records", "timed_seconds"]
+DAILY_KEY = ("day", "crm_source", "sync_type")
 
 
-def _daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types) -> pd.DataFrame:
-    """``queries.performance.daily_rollup``'s columns summed over a rollup table in SQL (a
-    quarter of the rows the per-class key would return)."""
+def _daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
+               by: tuple[str, ...] = DAILY_KEY) -> pd.DataFrame:
+    """``queries.performance.daily_rollup``'s columns summed per ``by`` over a rollup table in
+    SQL (per day, CRM and sync type: a quarter of the rows the per-class key would return)."""
     where = []
     if low is not None:
         where.append(f"{period} >= {b.bind_app_time(low) if isinstance(low, datetime) else b.bind(low)}")
@@ -310,14 +313,14 @@ def _daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_
         where.append(b.in_list("sync_type", tuple(sync_types)))
     kind = "DOUBLE PRECISION" if b.postgres else "REAL"
     return _wide_frame(b, f"""
-        SELECT day, crm_source, sync_type, CAST(SUM(runs) AS BIGINT) AS runs,
+        SELECT {', '.join(by)}, CAST(SUM(runs) AS BIGINT) AS runs,
                CAST(SUM(CASE WHEN status_class = 'success' THEN runs ELSE 0 END) AS BIGINT) AS completed,
                CAST(SUM(CASE WHEN status_class = 'failed' THEN runs ELSE 0 END) AS BIGINT) AS failed,
                CAST(SUM(CASE WHEN status_class = 'partial' THEN runs ELSE 0 END) AS BIGINT) AS partial,
                CAST(SUM(timed_runs) AS BIGINT) AS timed_runs, CAST(SUM(records_processed) AS BIGINT) AS records,
                CAST(SUM(timed_records) AS BIGINT) AS timed_records, CAST(SUM(timed_seconds) AS {kind}) AS timed_seconds
         FROM {app_table(b.conn, name)} WHERE {' AND '.join(where) or '1 = 1'}
-        GROUP BY day, crm_source, sync_type""", 3)
+        GROUP BY {', '.join(by)}""", len(by))
 
 
 @dataclass(frozen=True)
@@ -352,19 +355,20 @@ def _sum_histograms(parts: list[tuple[list[tuple], np.ndarray]]) -> Histograms:
 
 
 def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetime, crm_sources=(), sync_types=(),
-               durations: bool = False) -> tuple[pd.DataFrame, Histograms | None]:
-    """``queries.performance.daily_rollup``'s frame for runs started in [start, end), and (with
-    ``durations``) the duration histograms of finished runs that succeeded or were partial per
-    day and CRM. The raw edges are read once for both; whole days of the histograms come from
-    ``duration_days`` (no sync type in it) unless a sync type is chosen."""
+               durations: bool = False, by: tuple[str, ...] = DAILY_KEY) -> tuple[pd.DataFrame, Histograms | None]:
+    """``queries.performance.daily_rollup``'s frame for runs started in [start, end) (summed per
+    ``by``, a part of its key: the errors page needs CRMs only), and (with ``durations``) the
+    duration histograms of finished runs that succeeded or were partial per day and CRM. The raw
+    edges are read once for both; whole days of the histograms come from ``duration_days`` (no
+    sync type in it) unless a sync type is chosen."""
     raw, rolled = _plan(start, end, covered)
-    edges = [hour_rows(db, a, b, crm_sources, sync_types) for a, b in raw]
+    edges = [hour_rows(db, a, b, crm_sources, sync_types, histogram=durations) for a, b in raw]
     counts = [daily_rollup_from(e) for e in edges]
     histograms = [_histogram_part(e[e["status_class"].isin(TIMED)]) for e in edges]
     if rolled:
         with connect(app_db(db)) as conn:
             for name, period, low, high in rolled:
-                counts.append(_daily_sql(Binds(conn), name, period, low, high, crm_sources, sync_types))
+                counts.append(_daily_sql(Binds(conn), name, period, low, high, crm_sources, sync_types, by))
                 if not durations:
                     continue
                 b = Binds(conn)
@@ -379,11 +383,10 @@ def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetim
     if parts:
         frame = pd.concat(parts, ignore_index=True)
         numbers = frame[DAILY].astype({c: "float64" if c == "timed_seconds" else "int64" for c in DAILY})
-        frame = _sum_by(pd.concat([frame[["day", "crm_source", "sync_type"]], numbers], axis=1),
-                        ["day", "crm_source", "sync_type"], DAILY)
+        frame = _sum_by(pd.concat([frame[list(by)], numbers], axis=1), list(by), DAILY)
     else:
-        frame = pd.DataFrame(columns=["day", "crm_source", "sync_type", *DAILY])
-    frame = frame.sort_values(["day", "crm_source", "sync_type"]).reset_index(drop=True)
+        frame = pd.DataFrame(columns=[*by, *DAILY])
+    frame = frame.sort_values(list(by)).reset_index(drop=True)
     return frame, _sum_histograms(histograms) if durations else None
 
 
@@ -391,7 +394,7 @@ def window_rows(db: Connectable, start: datetime | None, end: datetime | None, c
                 crm_sources=(), sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
     """Runs started in [start, end): counts and sums per day, CRM, sync type and class."""
     raw, rolled = _plan(start, end, covered)
-    counts = [hour_rows(db, a, b, crm_sources, sync_types, classes) for a, b in raw]
+    counts = [hour_rows(db, a, b, crm_sources, sync_types, classes, histogram=False) for a, b in raw]
     if rolled:
         with connect(app_db(db)) as conn:
             counts += [_rollup_sql(Binds(conn), name, period, low, high, crm_sources, sync_types, classes,

@@ -222,7 +222,7 @@ def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
     covered = run_rollups.ready(engine)
     if covered is not None:
         start = day_start(window_days(days, now)[0])
-        daily = run_rollups.daily_rows(engine, start, now, covered)[0]
+        daily = run_rollups.daily_rows(engine, start, now, covered, by=("crm_source",))[0]
         return {"recent": errors.recent_failures(engine, 10),
                 "classes": errors.classes_from(run_rollups.error_messages(engine, start, now, covered)),
                 "rates": errors.failure_rates_from(daily)}
