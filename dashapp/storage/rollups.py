@@ -192,7 +192,20 @@ def build(engine: Engine, now: datetime | None = None, progress: Callable[[str],
                  f"{written:,} rows, {time.monotonic() - began:.1f} s)")
         cursor = stop
     recompute(engine, [], covered_until=edge)
+    _vacuum(engine)
     return written
+
+
+def _vacuum(engine: Engine) -> None:
+    """On PostgreSQL, VACUUM ANALYZE the freshly built rollups: the planner learns their sizes
+    (else it guesses a few rows and sorts), and the visibility map lets the covering indexes
+    answer without visiting the table."""
+    database = app_db(engine)
+    if database.dialect.name != "postgresql":
+        return
+    with database.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for target in (run_hours, run_days, duration_days, error_hours):
+            conn.exec_driver_sql(f"VACUUM ANALYZE {app_table(conn, target.name)}")
 
 
 def hours_to_refresh(engine: Engine, now: datetime, covered: datetime | None) -> list[datetime]:
