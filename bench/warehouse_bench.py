@@ -225,13 +225,19 @@ def floor_table(engine, samples: int) -> dict[str, tuple[float, float | None]]:
     cases["performance page refresh (window x CRM)"] = cases["/api/performance-charts any window <= 90 d"]
     cases["errors page refresh (7/14/30/90 d)"] = cases["/api/errors any window <= 90 d"]
     found = {}
-    wide = run_rollups._wide_frame
+    wide = run_rollups._wide_rows
+
+    def captured(b, statement, keys):
+        frame = b.frame(statement)
+        return (list(frame.iloc[:, :keys].itertuples(index=False, name=None)),
+                frame.iloc[:, keys:].to_numpy(dtype=float), list(frame.columns))
+
     for name, case in cases.items():
         # the rollups' wide reads go straight to psycopg2: send them through SQLAlchemy while the
         # statements are captured, so the floor replays them too
-        run_rollups._wide_frame = lambda b, statement, keys: b.frame(statement)  # type: ignore[assignment]
+        run_rollups._wide_rows = captured  # type: ignore[assignment]
         _, floor_times = with_floor(engine, recorder, raw, case, min(samples, 5))
-        run_rollups._wide_frame = wide  # type: ignore[assignment]
+        run_rollups._wide_rows = wide  # type: ignore[assignment]
         ready = run_rollups.ready
         run_rollups.ready = lambda db: None  # type: ignore[assignment]
         payloads.DAYS.clear()

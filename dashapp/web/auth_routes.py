@@ -86,8 +86,10 @@ def local_path(target: str | None) -> str:
     return target
 
 
-def _back_to_form(error: str, name: str, target: str):
-    query = urlencode({"error": error, "username": name[:100], "next": target})
+def _back_to_form(error: str, target: str):
+    """The form again with its message. What was typed in the name field stays out of the URL
+    (people type passwords there; a URL lands in the history, proxies' logs and Referer headers)."""
+    query = urlencode({"error": error, "next": target})
     return redirect(f"/sign-in?{query}", code=303)
 
 
@@ -99,17 +101,17 @@ def sign_in():
     password = request.form.get("password") or ""
     target = local_path(request.form.get("next"))
     if not settings.auth_users_file:
-        return _back_to_form("no-users", name, target)
+        return _back_to_form("no-users", target)
     keys = sign_in_limit.keys(request.remote_addr, name)
     if sign_in_limit.seconds_to_wait(settings, keys) > 0:
         _audit(None, "refused: too many attempts", name)
-        return _back_to_form("locked", name, target)
+        return _back_to_form("locked", target)
     user = auth.check_password(settings, name, password)
     if user is None:
         sign_in_limit.failed(settings, keys)
         _audit(None, "failed", name)
         log.info("sign-in failed for %s from %s", _known(settings, name), request.remote_addr)
-        return _back_to_form("invalid", name, target)
+        return _back_to_form("invalid", target)
     sign_in_limit.succeeded(settings, keys)
     auth.start_session(settings, user)
     _audit(user, "ok", name)

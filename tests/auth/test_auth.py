@@ -114,9 +114,13 @@ def test_a_wrong_password_goes_back_to_the_form(dash_app, app_env, pg_engine):
     client = dash_app.server.test_client()
     answer = sign_in(client, "alice", "not it", "//evil.example/x")
     assert answer.status_code == 303 and answer.headers["Location"].startswith("/sign-in?error=invalid")
+    assert "alice" not in answer.headers["Location"]  # what was typed as the name stays out of the URL
+    typed = sign_in(client, "hunter2-typed-as-a-name", "x", "/")
+    assert "hunter2" not in typed.headers["Location"] and "username" not in typed.headers["Location"]
     assert "next=%2F&" in answer.headers["Location"] + "&"  # never an open redirect
     assert "Set-Cookie" not in answer.headers
-    assert [(r["actor"], r["result"], r["detail"]) for r in audit_rows(pg_engine)] == [("alice", "denied", "failed")]
+    assert [(r["actor"], r["result"], r["detail"]) for r in audit_rows(pg_engine)] == [
+        ("alice", "denied", "failed"), ("(not a user)", "denied", "failed")]
 
 
 @pytest.mark.parametrize("store", ["redis", "process"])
