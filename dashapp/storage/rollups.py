@@ -8,9 +8,11 @@ background thread of the web process, or ``python app.py rollups refresh`` from 
 - so is every hour that holds a run still running, in the raw table or in the rollup (a run
   that closed since the last cycle), started in the last RUNNING_DAYS;
 - a slow reconciliation checks RECONCILE_DAYS closed UTC days per cycle, walking back from
-  yesterday to the first run and round again: the raw table's count, record sums and finished
-  count per day against ``run_days``; a day that differs (a row corrected or deleted later) has
-  its 24 hours recomputed.
+  yesterday to the first run and round again: per CRM, sync type and status class, the raw
+  table's count, record sums, finished count and duration sum of the day against ``run_days``;
+  a day that differs (a row corrected, moved to another CRM or class, or deleted later) has its
+  24 hours recomputed. What it cannot see: a change that keeps every one of those figures (a
+  start moved within its UTC day, two runs trading their record counts).
 An hour is recomputed whole: its rows are deleted and written again in one transaction, so a
 run that moved or vanished leaves nothing behind. Readers use the rollups for hours before
 ``covered_until`` and the raw table after it (``queries.run_rollups.run_rows``).
@@ -31,7 +33,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, 
 from dashapp.storage.app_tables import duration_days, error_hours, rollup_state, run_days, run_hours
 from queries import outcomes
 from queries import run_rollups as q
-from queries._sql import Binds, app_db, app_table, app_tables_exist, connect, sql, table, utc_now
+from queries._sql import Binds, app_db, app_table, app_tables_exist, connect, duration_sql, sql, table, utc_now
 
 log = logging.getLogger(__name__)
 RECENT_HOURS = 6
@@ -242,37 +244,52 @@ def refresh(engine: Engine, now: datetime | None = None) -> dict:
             "seconds": round(time.monotonic() - began, 3)}
 
 
-def _raw_day_totals(engine: Engine, day: datetime) -> tuple:
+def _raw_day_totals(engine: Engine, day: datetime) -> dict[tuple, tuple]:
+    """The UTC day's runs per (CRM, sync type, status class): count, record sums, finished runs
+    and their duration sum (seconds, to the millisecond)."""
     with connect(engine) as conn:
         b = Binds(conn)
-        row = b.frame(f"""
-            SELECT COUNT(*) AS runs, COALESCE(SUM(records_processed), 0) AS p, COALESCE(SUM(records_created), 0) AS c,
+        seconds = "EXTRACT(EPOCH FROM SUM(end_time - start_time))" if b.postgres else f"SUM({duration_sql(conn)})"
+        frame = b.frame(f"""
+            SELECT crm_source, sync_type, COALESCE({outcomes.class_case(conn)}, 'unknown') AS status_class,
+                   COUNT(*) AS runs, COALESCE(SUM(records_processed), 0) AS p, COALESCE(SUM(records_created), 0) AS c,
                    COALESCE(SUM(records_updated), 0) AS u, COALESCE(SUM(records_failed), 0) AS f,
-                   COUNT(end_time) AS finished,
-                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'success')}) AS s,
-                   COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'failed', 'partial')}) AS bad
+                   COUNT(end_time) AS finished, CAST(COALESCE({seconds}, 0) AS DOUBLE PRECISION) AS seconds
             FROM {table(conn, 'sync_history')}
             WHERE start_time >= {b.bind(day.replace(tzinfo=UTC))}
-              AND start_time < {b.bind(day.replace(tzinfo=UTC) + timedelta(days=1))}""").iloc[0]
-    return tuple(int(v) for v in row)
+              AND start_time < {b.bind(day.replace(tzinfo=UTC) + timedelta(days=1))}
+            GROUP BY 1, 2, 3""")
+    return _totals(frame)
 
 
-def _rollup_day_totals(engine: Engine, day: datetime) -> tuple:
+def _rollup_day_totals(engine: Engine, day: datetime) -> dict[tuple, tuple]:
     with app_db(engine).connect() as conn:
         b = Binds(conn)
-        row = b.frame(f"""
-            SELECT COALESCE(SUM(runs), 0) AS runs, COALESCE(SUM(records_processed), 0) AS p,
-                   COALESCE(SUM(records_created), 0) AS c, COALESCE(SUM(records_updated), 0) AS u,
-                   COALESCE(SUM(records_failed), 0) AS f, COALESCE(SUM(duration_count), 0) AS finished,
-                   COALESCE(SUM(CASE WHEN status_class = 'success' THEN runs END), 0) AS s,
-                   COALESCE(SUM(CASE WHEN status_class IN ('failed', 'partial') THEN runs END), 0) AS bad
-            FROM {_name(conn, 'run_days')} WHERE day_utc = {b.bind(day.strftime('%Y-%m-%d'))}""").iloc[0]
-    return tuple(int(v) for v in row)
+        frame = b.frame(f"""
+            SELECT crm_source, sync_type, status_class, SUM(runs) AS runs, SUM(records_processed) AS p,
+                   SUM(records_created) AS c, SUM(records_updated) AS u, SUM(records_failed) AS f,
+                   SUM(duration_count) AS finished, SUM(duration_sum) AS seconds
+            FROM {_name(conn, 'run_days')} WHERE day_utc = {b.bind(day.strftime('%Y-%m-%d'))}
+            GROUP BY 1, 2, 3""")
+    return _totals(frame)
+
+
+def _totals(frame: pd.DataFrame) -> dict[tuple, tuple]:
+    return {(r.crm_source, r.sync_type, r.status_class):
+            (*(int(v) for v in (r.runs, r.p, r.c, r.u, r.f, r.finished)), float(r.seconds or 0))
+            for r in frame.itertuples(index=False) if int(r.runs)}
+
+
+def _same(raw: dict[tuple, tuple], rolled: dict[tuple, tuple]) -> bool:
+    """Equal counts and sums per key; duration sums equal to a millisecond (added in another order)."""
+    return raw.keys() == rolled.keys() and all(
+        raw[k][:-1] == rolled[k][:-1] and abs(raw[k][-1] - rolled[k][-1]) < 1e-3 for k in raw)
 
 
 def reconcile(engine: Engine, now: datetime, days: int = RECONCILE_DAYS) -> list[str]:
-    """Check ``days`` closed UTC days against the raw table (from the cursor back); recompute
-    those that differ. Returns the days fixed."""
+    """Check ``days`` closed UTC days against the raw table (from the cursor back), per CRM, sync
+    type and status class: counts, record sums, finished runs and their duration sum; recompute
+    the days that differ. Returns the days fixed."""
     first = first_run(engine)
     if first is None:
         return []
@@ -283,7 +300,7 @@ def reconcile(engine: Engine, now: datetime, days: int = RECONCILE_DAYS) -> list
     for _ in range(days):
         if cursor < first.replace(hour=0, minute=0, second=0, microsecond=0) or cursor > yesterday:
             cursor = yesterday
-        if _raw_day_totals(engine, cursor) != _rollup_day_totals(engine, cursor):
+        if not _same(_raw_day_totals(engine, cursor), _rollup_day_totals(engine, cursor)):
             recompute(engine, [cursor + timedelta(hours=i) for i in range(24)])
             fixed.append(cursor.strftime("%Y-%m-%d"))
         with app_db(engine).begin() as conn:

@@ -150,8 +150,12 @@ def test_rollups_equal_the_raw_queries(db, monkeypatch, request):
         conn.execute(update(sync_history).where(sync_history.c.id == old[0].id).values(
             status="failed", records_processed=12345, error_message="corrected later"))
         conn.execute(delete(sync_history).where(sync_history.c.id == old[-1].id))
+    moved = next(r for r in runs if timedelta(days=8) < r.start_ago < timedelta(days=12))
+    with db.begin() as conn:  # only its CRM changes: every day total stays the same
+        conn.execute(update(sync_history).where(sync_history.c.id == moved.id).values(crm_source="moved-crm"))
     fixed = rollups.reconcile(db, later, days=45)  # from its cursor back to the first run, and round again
-    assert {old[0].start(now).strftime("%Y-%m-%d"), old[-1].start(now).strftime("%Y-%m-%d")} <= set(fixed)
+    assert {old[0].start(now).strftime("%Y-%m-%d"), old[-1].start(now).strftime("%Y-%m-%d"),
+            moved.start(now).strftime("%Y-%m-%d")} <= set(fixed)
     assert rollups.reconcile(db, later, days=45) == []  # nothing left to fix
     assert_exact(db, monkeypatch, later)
 
