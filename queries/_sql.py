@@ -30,6 +30,17 @@ def connect(db: Connectable) -> Iterator[Connection]:
             yield conn
 
 
+@contextmanager
+def begin(db: Connectable) -> Iterator[Connection]:
+    """A transaction for a writer: ``db`` as it is when it is a connection (its caller's
+    transaction, which the caller commits); else a new connection, committed when the block ends."""
+    if isinstance(db, Connection):
+        yield db
+    else:
+        with db.begin() as conn:
+            yield conn
+
+
 def schema(db: Connectable) -> str:
     return db.get_execution_options().get("sync_schema", DEFAULT_SCHEMA)
 

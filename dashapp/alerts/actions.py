@@ -4,14 +4,14 @@ automatic one. A rule that still finds the problem fires a new alert at its next
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from dashapp.alerts import notify as alert_notify
 from dashapp.auth import audit
 from dashapp.auth import users as auth
 from dashapp.config import Settings
 from dashapp.retries.action import ActionOutcome
-from dashapp.storage.app_tables import alerts
+from queries import alert_state
 from queries._sql import app_db, utc_now
 
 
@@ -28,13 +28,9 @@ def act(settings: Settings, engine: Engine, user: auth.User | None, alert_id: in
     now = utc_now().replace(tzinfo=None)
     with app_db(engine).begin() as conn:
         if action == "acknowledge":
-            changed = conn.execute(update(alerts).where(alerts.c.id == alert_id, alerts.c.state == "firing",
-                                                        alerts.c.acknowledged_at.is_(None))
-                                   .values(acknowledged_by=user.name, acknowledged_at=now)).rowcount
+            changed = alert_state.acknowledge(conn, alert_id, user.name, now)
         else:
-            changed = conn.execute(update(alerts).where(alerts.c.id == alert_id, alerts.c.state == "firing")
-                                   .values(state="resolved", resolved_at=now, resolved_by=user.name,
-                                           resolve_note=note or None)).rowcount
+            changed = alert_state.resolve(conn, alert_id, user.name, note or None, now)
             if changed:
                 alert_notify.queue(conn, [(alert_id, "resolved")], alert_notify.channels(settings), now)
     if not changed:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp.alerts import config as alert_config
@@ -28,7 +28,7 @@ from dashapp.alerts import notify as alert_notify
 from dashapp.alerts import rules as alert_rules
 from dashapp.config import Settings
 from dashapp.errors import error_line
-from dashapp.storage.app_tables import alerts
+from queries import alert_state
 from queries._sql import app_db, utc_now
 
 log = logging.getLogger(__name__)
@@ -89,34 +89,27 @@ def evaluate(engine: Engine, settings: Settings, now: datetime | None = None, de
     stamp = _naive(now)
     channels = alert_notify.channels(settings)
     with app_db(engine).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            if not conn.execute(text(f"SELECT pg_try_advisory_xact_lock({LOCK_ID})")).scalar():
-                outcome.skipped = True
-                return outcome
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        current = {(row.rule, row.subject): row for row in conn.execute(
-            select(alerts.c.id, alerts.c.rule, alerts.c.subject, alerts.c.severity).where(alerts.c.state == "firing"))}
+        if not alert_state.lock_evaluation(conn, LOCK_ID):
+            outcome.skipped = True
+            return outcome
+        current = {(row.rule, row.subject): row for row in alert_state.firing(conn)}
         events: list[tuple[int, str]] = []
         unique = {(f.rule, f.subject): f for f in found}
         for f in unique.values():
-            values = {"severity": f.severity, "summary": f.summary, "value": f.value, "last_seen_at": stamp}
             row = current.pop((f.rule, f.subject), None)
             if row is None:
-                new_id = conn.execute(insert(alerts).values(rule=f.rule, subject=f.subject, state="firing",
-                                                            fired_at=stamp, **values)).inserted_primary_key[0]
-                events.append((int(new_id), "firing"))
+                new_id = alert_state.fire(conn, f.rule, f.subject, f.severity, f.summary, f.value, stamp)
+                events.append((new_id, "firing"))
                 outcome.fired.append(f"{f.rule}:{f.subject}")
                 continue
-            conn.execute(update(alerts).where(alerts.c.id == row.id).values(**values))
+            alert_state.refresh(conn, row.id, f.severity, f.summary, f.value, stamp)
             if RANK.get(f.severity, 0) > RANK.get(row.severity, 0):
                 events.append((row.id, "escalated"))
                 outcome.escalated.append(f"{f.rule}:{f.subject}")
         for (rule, subject), row in current.items():
             if rule in errors:
                 continue  # the rule did not run: what it found before still stands
-            conn.execute(update(alerts).where(alerts.c.id == row.id)
-                         .values(state="resolved", resolved_at=stamp, resolved_by="auto"))
+            alert_state.auto_resolve(conn, row.id, stamp)
             events.append((row.id, "resolved"))
             outcome.resolved.append(f"{rule}:{subject}")
         alert_notify.queue(conn, events, channels, stamp)

@@ -16,13 +16,12 @@ from email.message import EmailMessage
 from typing import Any
 
 import requests
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from dashapp import display
 from dashapp.config import Settings
-from dashapp.storage.app_tables import alert_notifications as notifications
-from dashapp.storage.app_tables import alerts
-from queries._sql import app_db, utc_now
+from queries import alert_notifications
+from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -55,8 +54,7 @@ def queue(conn: Connection, events: list[tuple[int, str]], destinations: list[tu
     rows = [{"alert_id": alert_id, "event": event, "channel": channel, "target": target[:300], "status": "pending",
              "attempts": 0, "created_at": now, "next_try_at": now}
             for alert_id, event in events for channel, target in destinations]
-    if rows:
-        conn.execute(insert(notifications), rows)
+    alert_notifications.add(conn, rows)
 
 
 def message(alert: dict[str, Any], event: str, settings: Settings) -> dict[str, Any]:
@@ -148,14 +146,7 @@ def deliver_due(engine: Engine, settings: Settings, now: datetime | None = None)
     (30 s, 1, 2, 4 minutes), and is given up after MAX_ATTEMPTS with its last error kept."""
     now = (now or utc_now()).replace(tzinfo=None)
     delivery = Delivery()
-    engine = app_db(engine)  # type: ignore[assignment]
-    with engine.connect() as conn:
-        due = conn.execute(select(notifications).where(notifications.c.status == "pending",
-                                                       notifications.c.next_try_at <= now)
-                           .order_by(notifications.c.id)).mappings().all()
-        wanted = {row["alert_id"] for row in due}
-        by_id = {row["id"]: dict(row) for row in conn.execute(select(alerts).where(alerts.c.id.in_(wanted)))
-                 .mappings()} if wanted else {}
+    due, by_id = alert_notifications.due(engine, now)
     for row in due:
         alert = by_id.get(row["alert_id"])
         attempts = row["attempts"] + 1
@@ -173,7 +164,5 @@ def deliver_due(engine: Engine, settings: Settings, now: datetime | None = None)
                       "next_try_at": None if gave_up else now + FIRST_BACKOFF * 2 ** (attempts - 1)}
             delivery.failed += 1
             delivery.gave_up += int(gave_up)
-        with engine.begin() as conn:
-            conn.execute(update(notifications).where(notifications.c.id == row["id"])
-                         .values(attempts=attempts, **values))
+        alert_notifications.record_attempt(engine, row["id"], attempts, values)
     return delivery

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp.auth.users import User
-from dashapp.storage.app_tables import audit_log
-from queries._sql import app_db, utc_now
+from queries import audit_log
+from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,7 @@ def record(engine: Engine, user: User | None, action: str, result: str, *, targe
         "source": source,
     }
     try:
-        with app_db(engine).begin() as conn:
-            conn.execute(insert(audit_log).values(**values))
+        audit_log.add_entry(engine, **values)
     except SQLAlchemyError:
         log.error("could not write the audit row %s", {k: v for k, v in values.items() if k != "detail"})
         raise

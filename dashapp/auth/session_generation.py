@@ -13,13 +13,11 @@ from __future__ import annotations
 import logging
 
 import redis
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
 from dashapp.config import Settings
-from dashapp.storage.app_tables import session_generations
+from queries import session_generations
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
@@ -44,10 +42,7 @@ def _read(settings: Settings, name: str) -> int:
         finally:
             client.close()
     try:
-        with runtime.engine().connect() as conn:
-            value = conn.execute(select(session_generations.c.generation)
-                                 .where(session_generations.c.user_name == name)).scalar()
-        return int(value or 0)
+        return session_generations.generation(runtime.engine(), name)
     except SQLAlchemyError as exc:  # no app tables (a read-only warehouse): generation 0
         log.debug("session generation of %s unavailable: %s", name, exc)
         return 0
@@ -77,17 +72,8 @@ def advance(settings: Settings, name: str) -> int | None:
 
 
 def _advance_in_table(name: str) -> int | None:
-    engine = runtime.engine()
-    at = utc_now().replace(tzinfo=None)
     try:
-        with engine.begin() as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(dialect.insert(session_generations).values(user_name=name, generation=0, updated_at=at)
-                         .on_conflict_do_nothing(index_elements=["user_name"]))
-            conn.execute(update(session_generations).where(session_generations.c.user_name == name)
-                         .values(generation=session_generations.c.generation + 1, updated_at=at))
-            return int(conn.execute(select(session_generations.c.generation)
-                                    .where(session_generations.c.user_name == name)).scalar_one())
+        return session_generations.advance(runtime.engine(), name, utc_now().replace(tzinfo=None))
     except SQLAlchemyError as exc:
         log.warning("cannot end the sessions of %s (run `python app.py db upgrade`): %s", name,
                     str(exc).splitlines()[0])

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine
 
 from dashapp.recording import (
     CircuitBreaker,
@@ -37,7 +37,8 @@ from dashapp.recording import (
     record_sync,
     record_transition,
 )
-from dashapp.storage.sync_tables import metadata, sync_history, sync_schedule
+from dashapp.storage.sync_tables import metadata
+from queries import demo_data
 from queries._sql import bind_time, data_zone, to_utc, utc_now
 
 log = logging.getLogger(__name__)
@@ -241,7 +242,7 @@ def backfill(engine: Engine, until: datetime | None = None, seed: int = 7, repor
     until = until or utc_now()
     with engine.begin() as conn:
         metadata.create_all(conn)
-        last = conn.execute(select(func.max(sync_history.c.start_time))).scalar()
+        last = demo_data.latest_start(conn)
     last_utc = to_utc_value(engine, last)
     since = max(last_utc + timedelta(minutes=1), until - history) if last_utc else until - history
     rng = random.Random(f"{seed}:{since.isoformat()}")
@@ -312,10 +313,9 @@ def _write_schedules(conn, now: datetime, rng: random.Random | None = None) -> N
     ``last_run`` its latest run, half of them with a stored next_run; and a disabled legacy
     schedule whose nearer next_run must not count."""
     rng = rng or random.Random(0)
-    conn.execute(sync_schedule.delete())
-    latest = {(crm, kind): to_utc(pd.Series([moment]), data_zone(conn))[0] for crm, kind, moment in conn.execute(
-        select(sync_history.c.crm_source, sync_history.c.sync_type, func.max(sync_history.c.start_time))
-        .group_by(sync_history.c.crm_source, sync_history.c.sync_type))}
+    demo_data.delete_schedules(conn)
+    latest = {(crm, kind): to_utc(pd.Series([moment]), data_zone(conn))[0]
+              for crm, kind, moment in demo_data.latest_starts(conn)}
     for index, job in enumerate(JOBS):
         last = latest.get((job.crm, job.sync_type))
         last = last.to_pydatetime() if last is not None and not pd.isna(last) else \
@@ -330,12 +330,12 @@ def _write_schedules(conn, now: datetime, rng: random.Random | None = None) -> N
             row.update(recurrence_type="interval", every=job.live_minutes, period="minutes")
             if index % 2 == 0:  # the others leave next_run NULL, to be derived from last_run
                 row["next_run"] = bind_time(conn, last + timedelta(minutes=job.live_minutes))
-        conn.execute(insert(sync_schedule).values(**row))
-    conn.execute(insert(sync_schedule).values(
-        name="hubspot-contacts-legacy", crm_source="hubspot", model_name="contacts", mode="full",
-        recurrence_type="interval", every=5, period="minutes", enabled=False,
-        next_run=bind_time(conn, now + timedelta(minutes=1)),
-    ))
+        demo_data.add_schedule(conn, row)
+    demo_data.add_schedule(conn, {
+        "name": "hubspot-contacts-legacy", "crm_source": "hubspot", "model_name": "contacts", "mode": "full",
+        "recurrence_type": "interval", "every": 5, "period": "minutes", "enabled": False,
+        "next_run": bind_time(conn, now + timedelta(minutes=1)),
+    })
 
 
 def due_jobs(engine: Engine, now: datetime, jobs: list[Job] | tuple[Job, ...] = JOBS) -> list[Job]:
@@ -344,12 +344,8 @@ def due_jobs(engine: Engine, now: datetime, jobs: list[Job] | tuple[Job, ...] = 
     passed; never LATE_CRM, whose worker has stopped."""
     from croniter import croniter
 
-    with engine.connect() as conn:
-        rows = conn.execute(select(sync_schedule.c.crm_source, sync_schedule.c.model_name, sync_schedule.c.every,
-                                   sync_schedule.c.last_run, sync_schedule.c.crontab_minute,
-                                   sync_schedule.c.crontab_hour, sync_schedule.c.recurrence_type)
-                            .where(sync_schedule.c.enabled)).all()
-        zone = data_zone(conn)
+    rows = demo_data.enabled_schedules(engine)
+    zone = data_zone(engine)
     by_pair = {(r.crm_source, r.model_name): r for r in rows}
     due = []
     for job in jobs:
@@ -371,13 +367,8 @@ def due_jobs(engine: Engine, now: datetime, jobs: list[Job] | tuple[Job, ...] = 
 
 def mark_started(engine: Engine, job: Job, at: datetime) -> None:
     """The schedule row of ``job`` fired at ``at``: ``last_run``, and ``next_run`` where it is kept."""
-    with engine.begin() as conn:
-        pair = (sync_schedule.c.crm_source == job.crm, sync_schedule.c.model_name == job.sync_type,
-                sync_schedule.c.enabled)
-        conn.execute(update(sync_schedule).where(*pair).values(last_run=bind_time(conn, at)))
-        if not job.crontab:
-            conn.execute(update(sync_schedule).where(*pair, sync_schedule.c.next_run.is_not(None))
-                         .values(next_run=bind_time(conn, at + timedelta(minutes=job.live_minutes))))
+    demo_data.mark_started(engine, job.crm, job.sync_type, at,
+                           None if job.crontab else at + timedelta(minutes=job.live_minutes))
 
 
 class LiveSimulator:

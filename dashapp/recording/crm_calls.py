@@ -23,12 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, insert
+from sqlalchemy import Engine
 
 from dashapp.recording import rate_limits
 from dashapp.recording.run_context import current_run_id
-from dashapp.storage.app_tables import api_call_hours, api_call_minutes, api_calls, breaker_events
-from queries import latency_histogram
+from queries import crm_call_writes
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +80,7 @@ class Writer:
                 raws = [self._calls.popleft() for _ in range(min(self.batch_size, len(self._calls)))]
                 events = [self._events.popleft() for _ in range(min(self.batch_size, len(self._events)))]
                 try:
-                    with self.engine.begin() as conn:
-                        if raws:
-                            rows = [_call_row(raw) for raw in raws]
-                            conn.execute(insert(api_calls), rows)
-                            _add_to_rollup(conn, rows, api_call_minutes, minute=True)
-                            _add_to_rollup(conn, rows, api_call_hours, minute=False)
-                        if events:
-                            conn.execute(insert(breaker_events), events)
+                    crm_call_writes.write_batch(self.engine, [_call_row(raw) for raw in raws], events)
                 except Exception as exc:  # noqa: BLE001 - keep the rows for the next try
                     self.failed_batches += 1
                     log.warning("could not write %d API calls: %s", len(raws) + len(events), exc)
@@ -122,49 +114,6 @@ def _call_row(raw: tuple) -> dict:
     row.update(called_at=_naive_utc(row["called_at"]), rate_limit_limit=limit.limit,
                rate_limit_remaining=limit.remaining, rate_limit_reset_at=_naive_utc(limit.reset_at))
     return row
-
-
-def _add_to_rollup(conn, rows: list[dict], table, minute: bool) -> None:
-    """Add a batch to a rollup (an upsert per period, CRM and endpoint)."""
-    groups: dict[tuple, dict] = {}
-    for row in rows:
-        period = row["called_at"].replace(second=0, microsecond=0)
-        key = (period if minute else period.replace(minute=0), row["crm_source"], row["endpoint"])
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = {"minute": key[0], "crm_source": key[1], "endpoint": key[2], "calls": 0,
-                                   "successes": 0, "client_errors": 0, "server_errors": 0, "no_response": 0,
-                                   "retries": 0, "duration_sum": 0.0, "remaining_min": None,
-                                   **dict.fromkeys(latency_histogram.COLUMNS, 0)}
-        status = row["status_code"]
-        group["calls"] += 1
-        if status is None:
-            group["no_response"] += 1
-        elif status < 400:
-            group["successes"] += 1
-        elif status < 500:
-            group["client_errors"] += 1
-        else:
-            group["server_errors"] += 1
-        group["retries"] += row["retries"] or 0
-        remaining = row["rate_limit_remaining"]
-        if remaining is not None and (group["remaining_min"] is None or remaining < group["remaining_min"]):
-            group["remaining_min"] = remaining
-        group["duration_sum"] += row["duration_ms"]
-        group[latency_histogram.COLUMNS[latency_histogram.bucket(row["duration_ms"])]] += 1
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(table)
-    added = [c for c in table.c if c.name not in ("minute", "crm_source", "endpoint", "remaining_min")]
-    new, old = statement.excluded.remaining_min, table.c.remaining_min
-    lowest = (func.least(old, new) if conn.dialect.name == "postgresql"  # LEAST skips NULLs
-              else func.min(func.coalesce(old, new), func.coalesce(new, old)))
-    statement = statement.on_conflict_do_update(
-        index_elements=["minute", "crm_source", "endpoint"],
-        set_={**{c.name: c + statement.excluded[c.name] for c in added}, "remaining_min": lowest})
-    conn.execute(statement, list(groups.values()))
 
 
 _writer: Writer | None = None

@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from dashapp.recording.run_context import current_run_id
-from dashapp.storage.sync_tables import sync_history
+from queries import sync_run_writes
 from queries._sql import bind_time, connect, utc_now
 from queries.outcomes import raw_values as status_values
 
@@ -108,12 +108,9 @@ class SyncRun:
         with connect(self._db) as conn:
             self.started_at = self._clock()
             started = bind_time(conn, self.started_at)
-            result = conn.execute(
-                insert(sync_history).values(
-                    **values, start_time=started, created_at=started, status="running", **self._counts()
-                )
-            )
-            self.id = int(result.inserted_primary_key[0])
+            self.id = sync_run_writes.insert_run(conn, {
+                **values, "start_time": started, "created_at": started, "status": "running", **self._counts()
+            })
             _commit(conn, self._db)
         self._flushed_at = self.started_at
 
@@ -133,7 +130,7 @@ class SyncRun:
 
     def _write(self, values: dict[str, Any]) -> None:
         with connect(self._db) as conn:
-            conn.execute(update(sync_history).where(sync_history.c.id == self.id).values(**values))
+            sync_run_writes.update_run(conn, self.id, values)
             _commit(conn, self._db)
 
 
@@ -176,20 +173,12 @@ def close_abandoned(db: Engine | Connection, started_before: datetime, reason: s
     running = status_values(db, "running")
     closed = 0
     with connect(db) as conn:
-        rows = conn.execute(
-            select(sync_history.c.id, sync_history.c.start_time, sync_history.c.performance_metrics)
-            .where(sync_history.c.status.in_(running))
-            .where(sync_history.c.start_time < bind_time(conn, started_before))
-        ).all()
+        rows = sync_run_writes.open_runs_started_before(conn, running, bind_time(conn, started_before))
         now = clock()
         for run_id, started, metrics in rows:
             start = started.astimezone(UTC) if getattr(started, "tzinfo", None) else None
             ended = _last_seen(metrics, start) or now
-            closed += conn.execute(
-                update(sync_history)
-                .where(sync_history.c.id == run_id, sync_history.c.status.in_(running))
-                .values(status="failed", error_message=reason, end_time=bind_time(conn, ended))
-            ).rowcount
+            closed += sync_run_writes.close_open_run(conn, run_id, running, reason, bind_time(conn, ended))
         _commit(conn, db)
     return closed
 

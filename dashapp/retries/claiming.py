@@ -18,16 +18,13 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine
 
 from dashapp.config import Settings
 from dashapp.retries import broker as retry_queue
 from dashapp.retries.task_ids import task_id_for
-from dashapp.storage.app_tables import failed_operations as operations
-from dashapp.storage.app_tables import operation_attempts as attempts
 from queries import failed_operations as queries
+from queries import retry_claims
 from queries._sql import app_db, utc_now
 
 
@@ -72,10 +69,6 @@ def _payload(value: Any) -> str:
     return json.dumps(value if isinstance(value, dict) else {})
 
 
-def _insert_ignoring_duplicates(conn: Connection):
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(operations)
-
-
 def _record(conn: Connection, runs: pd.DataFrame, now) -> set[int]:
     """Give every failed run among ``runs`` (``queries.operations`` of the ids asked for, read
     from the warehouse before this transaction on the app's database) a failed_operations row;
@@ -88,7 +81,7 @@ def _record(conn: Connection, runs: pd.DataFrame, now) -> set[int]:
             "failed_at": r.failed_at.tz_convert(None).to_pydatetime() if r.failed_at is not None else None,
             "updated_at": now,
         } for r in new.itertuples()]
-        conn.execute(_insert_ignoring_duplicates(conn).on_conflict_do_nothing(), rows)
+        retry_claims.add_operations(conn, rows)
     return {int(i) for i in runs["sync_id"]}
 
 
@@ -108,36 +101,21 @@ def retry(engine: Engine, settings: Settings, sync_ids: list[int], requested_by:
         return outcome
     now = utc_now().replace(tzinfo=None)
     cap = settings.retry_max_attempts
-    claimable = or_(operations.c.state == "failed", and_(
-        operations.c.state.in_(("queued", "running")),
-        operations.c.updated_at < now - timedelta(minutes=settings.retry_stale_minutes)))
+    stale_before = now - timedelta(minutes=settings.retry_stale_minutes)
     runs = queries.operations(engine, queries.OperationFilter(sync_ids=tuple(ids)), limit=len(ids))
     with app_db(engine).begin() as conn:
-        if conn.dialect.name == "sqlite":  # take the write lock first: two readers cannot both upgrade
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        retry_claims.lock_for_claims(conn)
         known = _record(conn, runs, now)
-        conn.execute(update(operations)
-                     .where(operations.c.sync_id.in_(ids), claimable, operations.c.attempts >= cap)
-                     .values(state="abandoned", updated_at=now))
-        claimed = conn.execute(
-            update(operations)
-            .where(operations.c.sync_id.in_(ids), claimable, operations.c.attempts < cap)
-            .values(state="queued", attempts=operations.c.attempts + 1, max_attempts=cap, queued_at=now,
-                    started_at=None, finished_at=None, updated_at=now)
-            .returning(operations.c.sync_id, operations.c.attempts, operations.c.crm_source,
-                       operations.c.operation_type, operations.c.payload)).all()
+        retry_claims.abandon(conn, ids, cap, stale_before, now)
+        claimed = retry_claims.claim(conn, ids, cap, stale_before, now)
         messages = [(task_id_for(row.sync_id, row.attempts), row) for row in claimed]
         if messages:
-            conn.execute(update(operations).where(operations.c.sync_id == bindparam("b_id"))
-                         .values(task_id=bindparam("b_task")),
-                         [{"b_id": row.sync_id, "b_task": task_id} for task_id, row in messages])
-            conn.execute(insert(attempts), [{
+            retry_claims.add_attempts(conn, {row.sync_id: task_id for task_id, row in messages}, [{
                 "sync_id": row.sync_id, "attempt": row.attempts, "task_id": task_id, "task_name": settings.retry_task,
                 "requested_by": requested_by[:100], "state": "queued", "queued_at": now,
             } for task_id, row in messages])
         others = [i for i in ids if i not in {row.sync_id for row in claimed}]
-        for row in conn.execute(select(operations.c.sync_id, operations.c.state, operations.c.attempts)
-                                .where(operations.c.sync_id.in_(others))):
+        for row in retry_claims.states(conn, others):
             outcome.skipped[row.sync_id] = _why(row)
     for i in others:
         outcome.skipped.setdefault(i, "not a failed run" if i not in known else "not retryable")
@@ -160,12 +138,5 @@ def _give_back(engine: Engine, messages: list[tuple[str, Any]], error: str) -> N
     """Claims the broker did not take: back to failed, the attempt not counted."""
     if not messages:
         return
-    now = utc_now().replace(tzinfo=None)
-    with app_db(engine).begin() as conn:
-        for task_id, row in messages:
-            conn.execute(update(operations)
-                         .where(operations.c.sync_id == row.sync_id, operations.c.task_id == task_id,
-                                operations.c.state == "queued")
-                         .values(state="failed", attempts=operations.c.attempts - 1, task_id=None,
-                                 last_error=f"not queued: {error}"[:4000], updated_at=now))
-            conn.execute(delete(attempts).where(attempts.c.task_id == task_id))
+    retry_claims.give_back(engine, [(row.sync_id, task_id) for task_id, row in messages],
+                           f"not queued: {error}"[:4000], utc_now().replace(tzinfo=None))

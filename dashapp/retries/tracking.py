@@ -17,12 +17,11 @@ import logging
 from typing import Any
 
 from celery.signals import task_failure, task_prerun, task_success
-from sqlalchemy import Engine, case, update
+from sqlalchemy import Engine
 
 from dashapp.retries.task_ids import parse_task_id
-from dashapp.storage.app_tables import failed_operations as operations
-from dashapp.storage.app_tables import operation_attempts as attempts
-from queries._sql import app_db, utc_now
+from queries import retry_tracking
+from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +41,12 @@ def started(engine: Engine, task_id: str) -> None:
     if parsed is None:
         return
     sync_id, attempt = parsed
-    now = _now()
-    with app_db(engine).begin() as conn:
-        conn.execute(update(operations)
-                     .where(operations.c.sync_id == sync_id, operations.c.attempts == attempt,
-                            operations.c.state.in_(("queued", "running")))
-                     .values(state="running", started_at=now, updated_at=now))
-        conn.execute(update(attempts).where(attempts.c.task_id == task_id, attempts.c.state.in_(("queued", "running")))
-                     .values(state="running", started_at=now))
+    retry_tracking.started(engine, sync_id, attempt, task_id, _now())
 
 
 def attach_run(engine: Engine, task_id: str, run_id: int) -> None:
     """Link the sync_history run a retry recorded to its attempt (the retry task calls this)."""
-    with app_db(engine).begin() as conn:
-        conn.execute(update(attempts).where(attempts.c.task_id == task_id).values(run_id=run_id))
+    retry_tracking.attach_run(engine, task_id, run_id)
 
 
 def finished(engine: Engine, task_id: str, error: str | None, run_id: int | None = None) -> None:
@@ -64,21 +55,7 @@ def finished(engine: Engine, task_id: str, error: str | None, run_id: int | None
     if parsed is None:
         return
     sync_id, attempt = parsed
-    now = _now()
-    if error is None:
-        values: dict[str, Any] = {"state": "resolved", "resolved_by_run": run_id}
-    else:
-        values = {"state": case((operations.c.attempts >= operations.c.max_attempts, "abandoned"), else_="failed"),
-                  "last_error": error[:4000]}
-    with app_db(engine).begin() as conn:
-        conn.execute(update(operations)
-                     .where(operations.c.sync_id == sync_id, operations.c.attempts == attempt,
-                            operations.c.state.in_(("queued", "running")))
-                     .values(**values, finished_at=now, updated_at=now))
-        run = {"run_id": run_id} if run_id is not None else {}
-        conn.execute(update(attempts).where(attempts.c.task_id == task_id)
-                     .values(state="resolved" if error is None else "failed", finished_at=now,
-                             error=None if error is None else error[:4000], **run))
+    retry_tracking.finished(engine, sync_id, attempt, task_id, None if error is None else error[:4000], run_id, _now())
 
 
 def outcome(result: Any) -> tuple[str | None, int | None]:

@@ -22,13 +22,11 @@ from sqlalchemy.pool import QueuePool
 from dashapp.config import Settings
 from dashapp.errors import error_line
 from dashapp.storage.sync_tables import DEFAULT_SCHEMA
+from queries._app_tables import APP_DEFAULT_SCHEMA
 
 
 class StartupError(RuntimeError):
     """The app cannot start; the message is one line naming what is missing."""
-
-
-APP_DEFAULT_SCHEMA = "sync_monitor"
 
 
 def schema_map(schema: str, app_schema: str | None = APP_DEFAULT_SCHEMA) -> dict[str, str | None]:
