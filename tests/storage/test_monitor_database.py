@@ -214,3 +214,19 @@ def test_rollups_are_built_from_a_select_only_warehouse_into_the_monitor_databas
     assert_exact(split, monkeypatch, now)
     assert rollups.refresh(split, now + timedelta(minutes=1))["rows"] >= 0
     assert "sync_monitor" not in _warehouse_schemas(pg_engine)
+
+
+def test_session_generations_live_in_the_monitor_database(split, pg_engine):
+    """Without Redis, a sign-out's generation is kept in the app's tables: with MONITOR_DATABASE_URL,
+    in the monitor database (the warehouse role may only SELECT, and has no such table)."""
+    from queries import session_generations
+
+    at = utc_now().replace(tzinfo=None)
+    assert session_generations.generation(split, "alice") == 0
+    assert session_generations.advance(split, "alice", at) == 1
+    assert session_generations.advance(split, "alice", at) == 2
+    assert session_generations.generation(split, "alice") == 2
+    with app_db(split).connect() as conn:  # type: ignore[union-attr]
+        assert conn.execute(text("SELECT generation FROM sync_monitor.session_generations "
+                                 "WHERE user_name = 'alice'")).scalar() == 2
+    assert "sync_monitor" not in _warehouse_schemas(pg_engine)
