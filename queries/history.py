@@ -31,6 +31,7 @@ from queries._sql import (  # noqa: F401  (FilterError is part of this module's 
     table,
 )
 from queries.durations import add_duration
+from queries.history_count import rollup_count
 
 TEXT, NUMBER, DATE = "text", "number", "date"
 # Grid column id -> kind. The SQL for each is the column itself, but duration (see _expression).
@@ -326,8 +327,13 @@ def history_page(db: Connectable, f: HistoryFilter, offset: int, limit: int, now
 
 
 def history_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> tuple[int, bool]:
-    """(rows matching, exact?). Counting stops at ``cap``; past it PostgreSQL's planner estimate
-    is returned with exact=False, which the page shows as "about"."""
+    """(rows matching, exact?). From the run rollups when the filter can be said in their keys
+    (``queries.history_count``: a window, CRMs, sync types, status classes), exact at any size.
+    Otherwise counting stops at ``cap``; past it PostgreSQL's planner estimate is returned with
+    exact=False, which the page shows as "about"."""
+    rolled = rollup_count(db, f, cap)
+    if rolled is not None:
+        return rolled, True
     with connect(db) as conn:
         b = Binds(conn, f.zone)
         where = _where(b, f)
