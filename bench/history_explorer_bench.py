@@ -4,7 +4,7 @@ history page's grid callback answers them (rows and, on the first block, the cou
     python -m bench.history_explorer_bench [--rows 5000000] [--days 90] [--reuse] [--samples 10]
 
 Fills a PostgreSQL database (bench.fill, --rows runs over --days days) unless --reuse, puts the
-README's recommended index, builds the run rollups as ``db upgrade`` does (or, with --reuse,
+README's recommended indexes, builds the run rollups as ``db upgrade`` does (or, with --reuse,
 brings them up to date with one refresh cycle), then calls the grid's callback
 (``dashapp.web.pages.history.load_rows``, in process: no HTTP, no JSON) for each case, every
 sample a filter not asked before (the window moves with the clock; CRMs, sync types and search
