@@ -15,14 +15,23 @@ may have closed since that hour was rolled up, moving it to another class): one 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from queries import outcomes
 from queries._sql import Binds, Connectable, app_db, app_table, connect, sql, table
 from queries.run_rollups import _ceil_hour, _naive_utc, _plan, floor_hour, ready
 
-if TYPE_CHECKING:
-    from queries.history import HistoryFilter
+
+class HistoryFilter(Protocol):
+    """What this module reads of ``queries.history.HistoryFilter`` (which imports this module)."""
+    start: datetime | None
+    end: datetime | None
+    crm_sources: tuple[str, ...]
+    statuses: tuple[str, ...]
+    sync_types: tuple[str, ...]
+    q: str | None
+    columns: dict
+    ended_after: datetime | None
 
 MAX_OPEN_HOURS = 200  # hours with a running run in the window, counted raw; past it, no rollup count
 
