@@ -56,6 +56,13 @@ FROM (
 # too and changed no page query by more than a few milliseconds, so they are not recommended.
 RECOMMENDED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS sync_history_end_time_idx ON orchestration.sync_history (end_time)",
+    # the history sorted by duration, records or CRM over a long window (bench.history_explorer_bench)
+    "CREATE INDEX IF NOT EXISTS sync_history_duration_idx ON orchestration.sync_history "
+    "((end_time - start_time) DESC NULLS LAST, id DESC) INCLUDE (start_time, end_time)",
+    "CREATE INDEX IF NOT EXISTS sync_history_records_idx ON orchestration.sync_history "
+    "(records_processed DESC NULLS LAST, id DESC) INCLUDE (start_time)",
+    "CREATE INDEX IF NOT EXISTS sync_history_crm_id_idx ON orchestration.sync_history "
+    "(crm_source, id DESC) INCLUDE (start_time)",
 )
 OTHER_INDEXES = ("sync_history_status_start_idx", "sync_history_crm_start_idx")
 

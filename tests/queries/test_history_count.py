@@ -1,0 +1,126 @@
+"""The history's count from the run rollups equals the raw table's count, exactly, for every filter
+the rollups can answer (a window, CRMs, sync types, status classes), on both table shapes and
+SQLite, also for a run that closes after its hour was rolled up; other filters count the raw table
+as before."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from dashapp.storage import rollups
+from dashapp.storage.sync_tables import sync_history
+from queries import history_count as counting
+from queries import run_rollups
+from queries._sql import bind_time, utc_now
+from queries.history import HistoryFilter, history_count
+from queries.outcomes import status_class
+from tests.conftest import empty_app_tables
+from tests.support.rows import Run, deployed, insert_runs
+
+STATUSES = ("success", "completed", "failed", "partial", "success", "weird", None, "in_progress", "success")
+CRMS = ("hubspot", "callrail", "genius")
+TYPES = ("contacts", "deals", "calls")
+
+
+def runs(null_status: bool) -> list[Run]:
+    """Runs over 50 days in every class (aliases, an unknown value, NULL where the shape allows it)."""
+    found = []
+    for i in range(240):
+        status = STATUSES[i % len(STATUSES)]
+        status = status if status is not None or null_status else "stale"
+        ago = timedelta(minutes=29 * i + (i % 7)) if i < 180 else timedelta(days=6 + (i - 180) * 0.7, minutes=i)
+        end = None if status in ("in_progress",) else ago - timedelta(seconds=30 + i)
+        found.append(Run(CRMS[i % 3], TYPES[(i // 3) % 3], status, ago, end, processed=i))
+    # running now; running since an hour that is rolled up (it closes later in the test)
+    found.append(Run("hubspot", "contacts", "running", timedelta(minutes=10), None))
+    found.append(Run("genius", "deals", "running", timedelta(hours=5, minutes=20), None))
+    return found
+
+
+@pytest.fixture
+def rolled_up(db):
+    empty_app_tables(db)
+    now = utc_now()
+    written = insert_runs(db, runs(not deployed(db)), now)
+    rollups.build(db, now)
+    assert run_rollups.ready(db) is not None
+    yield db, written, now
+    empty_app_tables(db)  # other tests share the database and read the raw table
+
+
+def expected(written: list[Run], f: HistoryFilter, now) -> int:
+    def matches(run: Run) -> bool:
+        start = run.start(now)
+        return ((f.start is None or start >= f.start) and (f.end is None or start < f.end)
+                and (not f.crm_sources or run.crm_source in f.crm_sources)
+                and (not f.sync_types or run.sync_type in f.sync_types)
+                and (not f.statuses or status_class(run.status) in f.statuses))
+    return sum(1 for run in written if matches(run))
+
+
+def filters(now) -> list[HistoryFilter]:
+    month, odd = now - timedelta(days=30), now - timedelta(days=3, minutes=17, seconds=5)
+    return [
+        HistoryFilter(start=month),
+        HistoryFilter(),
+        HistoryFilter(start=now - timedelta(hours=24)),
+        HistoryFilter(start=now - timedelta(days=7)),
+        HistoryFilter(start=month, statuses=("failed",)),
+        HistoryFilter(start=month, statuses=("success",)),  # completed too
+        HistoryFilter(start=month, statuses=("running",)),
+        HistoryFilter(start=month, statuses=("success", "partial")),
+        HistoryFilter(start=month, crm_sources=("hubspot",)),
+        HistoryFilter(start=month, crm_sources=("genius", "callrail"), statuses=("failed",)),
+        HistoryFilter(start=month, sync_types=("deals",)),
+        HistoryFilter(start=odd, end=now - timedelta(hours=2, minutes=41), crm_sources=("genius",),
+                      sync_types=("deals", "calls"), statuses=("success", "running")),
+        HistoryFilter(start=now - timedelta(minutes=40)),  # no whole hour rolled up: the raw count
+    ]
+
+
+def test_rollup_counts_equal_the_raw_count(rolled_up, monkeypatch):
+    db, written, now = rolled_up
+    for f in filters(now):
+        count, exact = history_count(db, f, cap=20)  # a cap below most counts: only the rollups are exact past it
+        raw = len(written) if f == HistoryFilter() else expected(written, f, now)
+        if f.start is None or now - f.start > timedelta(hours=1):
+            assert counting.rollup_count(db, f, cap=20) == raw, f
+            assert (count, exact) == (raw, True), f
+        with monkeypatch.context() as patch:  # the raw table's count, as without rollups
+            patch.setattr(counting, "ready", lambda db: None)
+            assert history_count(db, f) == (raw, True), f
+
+
+def test_a_run_that_closes_after_its_hour_was_rolled_up_is_counted_in_its_new_class(rolled_up):
+    db, written, now = rolled_up
+    late = written[-1]
+    month = now - timedelta(days=30)
+    failed = HistoryFilter(start=month, statuses=("failed",))
+    running = HistoryFilter(start=month, statuses=("running",))
+    before = history_count(db, failed), history_count(db, running)
+    with db.begin() as conn:  # closes now; no refresh has run since
+        conn.execute(update(sync_history).where(sync_history.c.id == late.id).values(
+            status="failed", end_time=bind_time(conn, now - timedelta(minutes=1))))
+    late.status = "failed"
+    assert history_count(db, failed) == (before[0][0] + 1, True) == (expected(written, failed, now), True)
+    assert history_count(db, running) == (before[1][0] - 1, True) == (expected(written, running, now), True)
+    assert history_count(db, HistoryFilter(start=month, crm_sources=("genius",), statuses=("failed", "running"))) \
+        == (expected(written, HistoryFilter(start=month, crm_sources=("genius",), statuses=("failed", "running")),
+                     now), True)
+
+
+@pytest.mark.parametrize("f", [
+    HistoryFilter(q="anything"),
+    HistoryFilter(statuses=("completed",)),  # an alias alone is not a whole class
+    HistoryFilter(statuses=("weird",)),
+    HistoryFilter(columns={"records_processed": {"filterType": "number", "type": "greaterThan", "filter": 3}}),
+    HistoryFilter(ended_after=utc_now() - timedelta(hours=1)),
+])
+def test_filters_the_rollups_cannot_answer_count_the_raw_table(rolled_up, f):
+    db, written, now = rolled_up
+    assert counting.rollup_count(db, f) is None
+    count, exact = history_count(db, f)
+    assert exact and count <= len(written)
