@@ -229,3 +229,20 @@ def test_the_grid_keeps_its_last_rows_when_a_filter_cannot_apply(dash_app, use_e
     kept, count, message, shown, *_ = load_rows(bad_request, "all", "", "", [], [], [], "", "UTC", good[0])
     assert kept == good[0] and shown is True
     assert "filter: column records_failed: 'lots' is not a number" in message
+
+
+def test_past_the_scroll_limit_the_grid_grows_as_it_is_scrolled(dash_app, use_engine, pg_engine, monkeypatch):
+    """An exact count above SCROLL_ROWS is shown, but not given to the grid as its row count, so
+    dragging the scrollbar never asks for a page that deep; the last block still ends the grid."""
+    from dashapp.web.pages import history
+
+    use_engine(pg_engine)
+    runs = insert_runs(pg_engine, history_runs(), utc_now())
+    monkeypatch.setattr(history, "SCROLL_ROWS", len(runs) - 1)
+    first = history.load_rows({"startRow": 0, "endRow": 5, "sortModel": [], "filterModel": {}},
+                              "all", "", "", [], [], [], "", "UTC", None)
+    assert "rowCount" not in first[0] and len(first[0]["rowData"]) == 5
+    assert first[1] == f"{len(runs):,} matching runs"
+    last = history.load_rows({"startRow": 5, "endRow": 5 + len(runs), "sortModel": [], "filterModel": {}},
+                             "all", "", "", [], [], [], "", "UTC", first[0])
+    assert last[0]["rowCount"] == len(runs)

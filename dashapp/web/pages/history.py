@@ -30,6 +30,8 @@ from queries import outcomes
 from queries._sql import utc_now
 from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row, parse_time
 
+SCROLL_ROWS = 100_000  # the most rows the grid's scrollbar spans at once
+
 log = logging.getLogger(__name__)
 RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom"}
 QUICK_FILTERS = [
@@ -232,8 +234,8 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
         if first_block:
             count, exact = history_count(engine, selection)
             count_text = f"{count:,} matching runs" if exact else f"about {count:,} matching runs"
-            if exact:
-                response["rowCount"] = count
+            if exact and count <= SCROLL_ROWS:  # past it the grid grows as it is scrolled, so a drag
+                response["rowCount"] = count    # of the scrollbar never asks for a page a million rows deep
         if len(rows) < limit:
             response["rowCount"] = start_row + len(rows)
     except (BadParameter, FilterError) as exc:
