@@ -1,4 +1,5 @@
-"""The history's query-string parameters, shared by the page URL, the grid and /export/sync-history.csv (csv, ndjson, xlsx).
+"""The history's query-string parameters, shared by the page URL, the grid and
+/export/sync-history.csv (csv, ndjson, xlsx).
 
     range=24h|7d|30d|all      (default 7d; ignored when start or end is given)
     start, end                ISO 8601 (a time without an offset is UTC); start_time in [start, end)
