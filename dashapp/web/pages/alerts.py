@@ -19,6 +19,7 @@ from dashapp.auth import users as auth
 from dashapp.auth.disclosure import shown_error
 from dashapp.payloads import alerts as alert_payloads
 from dashapp.web import ids
+from dashapp.web.components.filter_options import age_options
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.web.components.history_grid import zoned
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
@@ -59,10 +60,7 @@ def layout(**_query: str) -> html.Div:
         dbc.Card(dbc.CardBody([
             html.H6("History"),
             dbc.Row([
-                dbc.Col(dbc.Select(id=ids.ALERTS_AGE, value="7d", size="sm", options=[
-                    {"label": label, "value": value} for value, label in
-                    (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("all", "Any time"))]),
-                    xs=12, md=3),
+                dbc.Col(dbc.Select(id=ids.ALERTS_AGE, value="7d", size="sm", options=age_options()), xs=12, md=3),
                 dbc.Col(dcc.Dropdown(id=ids.ALERTS_STATE, options=list(ALERT_STATES), multi=True,
                                      placeholder="Any state"), xs=12, md=3),
                 dbc.Col(dcc.Dropdown(id=ids.ALERTS_SEVERITY, options=list(SEVERITIES), multi=True,

@@ -23,7 +23,7 @@ from dashapp.payloads import failed as failed_payloads
 from dashapp.retries import action as retry_action
 from dashapp.web import ids
 from dashapp.web.components.failed_grid import failed_grid
-from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.filter_options import age_options, filter_options
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import (
     Refresh,
@@ -42,7 +42,6 @@ REFRESH = RefreshIds(
     received=ids.FAILED_REFRESH_RECEIVED, text=ids.FAILED_REFRESH_TEXT, banner=ids.FAILED_ERROR_BANNER,
 )
 BUSY_SECONDS = 2  # the pace while retries are queued or running
-AGE_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "all": "Any time"}
 STATE_COLOURS = {"failed": "danger", "queued": "info", "running": "primary", "resolved": "success",
                  "abandoned": "dark"}
 
@@ -76,7 +75,7 @@ def layout(**_query: str) -> html.Div:
         html.Div(note, id=ids.FAILED_ACCESS_NOTE),
         dbc.Row([
             dbc.Col(dbc.Select(id=ids.FAILED_AGE, value=failed_payloads.DEFAULT_AGE, size="sm",
-                               options=[{"label": v, "value": k} for k, v in AGE_LABELS.items()]), xs=12, md=2),
+                               options=age_options()), xs=12, md=2),
             dbc.Col(dcc.Dropdown(id=ids.FAILED_CRM, options=filter_options("crm_source"), multi=True,
                                  placeholder="All CRMs"), xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.FAILED_OPERATION_TYPE, options=filter_options("sync_type"), multi=True,
