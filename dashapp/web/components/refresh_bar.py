@@ -108,8 +108,7 @@ def register_clientside(rid: RefreshIds) -> None:
 
 def chosen(value: object, choices: Collection[int], default: int) -> int:
     """A select's value (as the browser sent it: anything) as one of ``choices``, else ``default``."""
-    text = str(value)
-    return int(text) if text.isascii() and text.isdigit() and int(text) in choices else default
+    return {str(choice): choice for choice in choices}.get(str(value), default)
 
 
 @dataclass(frozen=True)
