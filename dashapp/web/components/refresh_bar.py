@@ -144,10 +144,10 @@ def refresh_callback(rid: RefreshIds, outputs: Sequence[Output], inputs: Sequenc
 
         @wraps(build)
         def refresh_page(_ticks: int | None, _clicks: int | None, *values: Any) -> tuple:
-            *values, previous = values
+            *page_values, previous = values
             now = utc_now()
             try:
-                built = build(now, previous, *values)
+                built = build(now, previous, *page_values)
             except (SQLAlchemyError, BadParameter) as exc:
                 page_log.warning("%s refresh failed: %s", what, error_line(exc))
                 return (*(no_update for _ in range(count)), failed(now, previous, problem(exc)))
