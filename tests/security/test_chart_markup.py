@@ -10,7 +10,7 @@ from datetime import timedelta
 from dashapp.web import ids
 from dashapp.web.components import figures
 from queries._sql import utc_now
-from tests.security.conftest import call
+from tests.support.callbacks import call
 from tests.support.rows import Run, insert_runs
 
 LINK = '<a href="https://evil.example">x</a>'

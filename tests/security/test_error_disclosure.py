@@ -14,7 +14,8 @@ from sqlalchemy.engine import make_url
 from dashapp.storage.db import postgres_engine
 from dashapp.web import ids
 from tests.conftest import _admin_engine
-from tests.security.conftest import call, sign_in
+from tests.security.conftest import sign_in
+from tests.support.callbacks import call
 
 ROLE = "sm_sec_nologin"
 SECRETS = (ROLE, "127.0.0.1", "5432", "not permitted")

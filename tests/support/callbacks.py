@@ -28,3 +28,20 @@ def history_grid_body(dash_app, request: dict, crm_sources: list | None = None) 
          {"id": "history-grid", "property": "getRowsResponse", "value": None},
          {"id": "history-ended-after", "property": "data", "value": None}])
     return body
+
+
+def call(client, dash_app, output_part: str, values: dict | None = None) -> dict:
+    """Call the callback whose output key contains ``output_part`` as the renderer would, its
+    inputs and state holding ``values`` (by component id; None otherwise); the response's props."""
+    if not any(output_part in k for k in dash_app.callback_map):
+        assert client.get("/_dash-dependencies").status_code == 200  # Dash registers callbacks on first use
+    key, spec = next((k, v) for k, v in dash_app.callback_map.items() if output_part in k)
+    values = values or {}
+    inputs = [{**i, "value": values.get(i["id"])} for i in spec["inputs"]]
+    state = [{**s, "value": values.get(s["id"])} for s in spec.get("state") or []]
+    outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in key.strip(".").split("...")]
+    body = {"output": key, "outputs": outputs, "inputs": inputs, "state": state,
+            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+    answer = client.post("/_dash-update-component", json=body)
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    return answer.json["response"]

@@ -139,6 +139,8 @@ def test_on_a_phone_status_comes_first_and_a_tap_shows_every_column(dash_duo, da
         "var c = document.querySelector('#recent-activity-grid .ag-row[row-index=\"0\"] [col-id=\"crm_source\"]');"
         "c.scrollIntoView({block: 'center'}); c.click();")
     dash_duo.wait_for_element("#recent-activity-grid-detail .row-detail", timeout=5)
+    # the modal fades in: its text reads empty until it is shown (a loaded machine caught it so)
+    wait_for(lambda: dash_duo.find_element("#recent-activity-grid-detail .row-detail").text, timeout=5)
     detail = dash_duo.find_element("#recent-activity-grid-detail .row-detail").text
     assert f"Run {newest.id:,}" in detail and f"Sync type {newest.sync_type}" in detail
     dash_duo.driver.set_window_size(1440, 900)  # wide again: every column is back

@@ -1,13 +1,16 @@
-"""Dropdown options for the CRM, status and sync-type filters, from the data itself."""
+"""Dropdown options for the CRM, status and sync-type filters, from the data itself; and the age
+choices (``history_params.AGES``, the one list the payloads check) as the pages offer them."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
 from dashapp.errors import error_line
+from dashapp.payloads.history_params import AGES
 from queries import outcomes
 from queries.choices import distinct_values
 
@@ -38,3 +41,16 @@ def status_options(raw: list[str], aliases: tuple[tuple[str, str], ...]) -> list
                         "value": status_class})
     known = set(outcomes.CLASSES) | {value for value, _ in aliases}
     return options + [{"label": f"{v} (unknown)", "value": v} for v in raw if v not in known]
+
+
+def age_label(window: timedelta | None, short: bool = False) -> str:
+    """An age choice in words: "Last 24 hours", "Last 7 days", "Any time" (short: "24 h", "7 d", "All")."""
+    if window is None:
+        return "All" if short else "Any time"
+    count, unit = (int(window.total_seconds() // 3600), "hour") if window < timedelta(days=2) else (window.days, "day")
+    return f"{count} {unit[0]}" if short else f"Last {count} {unit}s"
+
+
+def age_options(short: bool = False) -> list[dict]:
+    """[{"label", "value"}] for every age the consoles and the history take, newest first."""
+    return [{"label": age_label(window, short), "value": age} for age, window in AGES.items()]

@@ -1,22 +1,32 @@
 """Self-refresh for a page: a dcc.Interval, a refresh button, "updated HH:MM:SS, next in Ns",
 and a banner when a refresh fails while the page keeps its last good numbers.
 
-A page passes its own id prefix and gets the parts; its data callback returns a refresh state
-made by ``refreshed`` or ``failed``.
+A page passes its own ids (``RefreshIds``) and gets the parts; ``refresh_callback`` registers its
+data callback: the interval, the button and the last refresh state wired in, the page stating only
+its outputs, its inputs and how to build them. The state it returns is made by ``refreshed`` or
+``failed``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import wraps
+from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display
+from dashapp.auth.disclosure import shown_error
+from dashapp.errors import BadParameter, error_line
 from dashapp.web import ids
+from queries._sql import utc_now
 
 
 @dataclass(frozen=True)
@@ -94,3 +104,61 @@ def register_clientside(rid: RefreshIds) -> None:
         State(rid.state, "data"),
         State(ids.APP_CONFIG, "data"),
     )
+
+
+def chosen(value: object, choices: Collection[int], default: int) -> int:
+    """A select's value (as the browser sent it: anything) as one of ``choices``, else ``default``."""
+    return {str(choice): choice for choice in choices}.get(str(value), default)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What a page's build returns when its refresh state says more than "refreshed now"
+    (``refreshed(now, every)``, the panels loaded so far, or ``failed`` when every panel failed)."""
+    outputs: tuple
+    state: dict
+
+
+def problem_shown(exc: Exception) -> str:
+    """The banner's words for a refresh that failed: a database error as this viewer may see it,
+    a bad filter value as it is."""
+    return shown_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+
+
+def refresh_callback(rid: RefreshIds, outputs: Sequence[Output], inputs: Sequence[Input | State] = (), *,
+                     what: str, problem: Callable[[Exception], str] = problem_shown,
+                     ) -> Callable[[Callable[..., tuple | Refresh]], Callable[..., tuple]]:
+    """Register a self-refreshing page's data callback, and its refresh bar's browser side.
+
+    The callback fills ``outputs`` and the refresh state, on the interval, the Refresh button and
+    any of ``inputs`` (the page's filters, theme, zone: Inputs, then States). The decorated
+    ``build(now, previous, *values)`` gets the moment of this refresh, the last refresh state and
+    the values of ``inputs``, and returns the outputs' values (the state: ``refreshed(now)``) or a
+    ``Refresh``. When it raises a database error or a BadParameter, the log gets the detail
+    ("<what> refresh failed: ..."), every output stays as it was and the banner says ``problem(exc)``.
+    """
+    count = len(outputs)
+
+    def register(build: Callable[..., tuple | Refresh]) -> Callable[..., tuple]:
+        page_log = logging.getLogger(build.__module__)
+
+        @wraps(build)
+        def refresh_page(_ticks: int | None, _clicks: int | None, *values: Any) -> tuple:
+            *page_values, previous = values
+            now = utc_now()
+            try:
+                built = build(now, previous, *page_values)
+            except (SQLAlchemyError, BadParameter) as exc:
+                page_log.warning("%s refresh failed: %s", what, error_line(exc))
+                return (*(no_update for _ in range(count)), failed(now, previous, problem(exc)))
+            if isinstance(built, Refresh):
+                return (*built.outputs, built.state)
+            return (*built, refreshed(now))
+
+        del refresh_page.__wrapped__  # Dash calls it with the interval and button first, not as ``build``
+        callback(*outputs, Output(rid.state, "data"), Input(rid.interval, "n_intervals"),
+                 Input(rid.button, "n_clicks"), *inputs, State(rid.state, "data"))(refresh_page)
+        register_clientside(rid)
+        return refresh_page
+
+    return register

@@ -5,7 +5,6 @@ audited on the server, like the API)."""
 
 from __future__ import annotations
 
-import logging
 import re
 
 import dash_ag_grid as dag
@@ -18,25 +17,24 @@ from dashapp.alerts import actions as alert_actions
 from dashapp.alerts.config import DEFAULTS, SEVERITIES
 from dashapp.auth import users as auth
 from dashapp.auth.disclosure import shown_error
-from dashapp.errors import BadParameter
 from dashapp.payloads import alerts as alert_payloads
 from dashapp.web import ids
+from dashapp.web.components.filter_options import age_options
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.web.components.history_grid import zoned
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import (
+    Refresh,
     RefreshIds,
-    failed,
     fingerprint,
     page_header,
+    refresh_callback,
     refreshed,
-    register_clientside,
     still_drawn,
 )
 from queries._sql import utc_now
 from queries.alerts import ALERT_STATES
 
-log = logging.getLogger(__name__)
 REFRESH = RefreshIds(
     interval=ids.ALERTS_INTERVAL, button=ids.ALERTS_REFRESH_BUTTON, state=ids.ALERTS_REFRESH_STATE,
     received=ids.ALERTS_REFRESH_RECEIVED, text=ids.ALERTS_REFRESH_TEXT, banner=ids.ALERTS_ERROR_BANNER,
@@ -62,10 +60,7 @@ def layout(**_query: str) -> html.Div:
         dbc.Card(dbc.CardBody([
             html.H6("History"),
             dbc.Row([
-                dbc.Col(dbc.Select(id=ids.ALERTS_AGE, value="7d", size="sm", options=[
-                    {"label": label, "value": value} for value, label in
-                    (("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"), ("all", "Any time"))]),
-                    xs=12, md=3),
+                dbc.Col(dbc.Select(id=ids.ALERTS_AGE, value="7d", size="sm", options=age_options()), xs=12, md=3),
                 dbc.Col(dcc.Dropdown(id=ids.ALERTS_STATE, options=list(ALERT_STATES), multi=True,
                                      placeholder="Any state"), xs=12, md=3),
                 dbc.Col(dcc.Dropdown(id=ids.ALERTS_SEVERITY, options=list(SEVERITIES), multi=True,
@@ -141,33 +136,19 @@ def _active(rows: list[dict], can_act: bool, zone: str | None) -> html.Div:
     return dbc.ListGroup(items, flush=True)
 
 
-@callback(
-    Output(ids.ALERTS_ACTIVE, "children"),
-    Output(ids.ALERTS_COUNTS, "children"),
-    Output(ids.ALERTS_HISTORY_GRID, "rowData"),
-    Output(REFRESH.state, "data"),
-    Input(REFRESH.interval, "n_intervals"),
-    Input(REFRESH.button, "n_clicks"),
-    Input(ids.ALERTS_AGE, "value"),
-    Input(ids.ALERTS_STATE, "value"),
-    Input(ids.ALERTS_SEVERITY, "value"),
-    Input(ids.ALERTS_RULE, "value"),
-    Input(ids.ALERTS_ACTION_DONE, "data"),
-    State(REFRESH.state, "data"),
-    State(ids.VIEWER_TIMEZONE, "data"),
+@refresh_callback(
+    REFRESH, [Output(ids.ALERTS_ACTIVE, "children"), Output(ids.ALERTS_COUNTS, "children"),
+              Output(ids.ALERTS_HISTORY_GRID, "rowData")],
+    [Input(ids.ALERTS_AGE, "value"), Input(ids.ALERTS_STATE, "value"), Input(ids.ALERTS_SEVERITY, "value"),
+     Input(ids.ALERTS_RULE, "value"), Input(ids.ALERTS_ACTION_DONE, "data"), State(ids.VIEWER_TIMEZONE, "data")],
+    what="alerts",
 )
-def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previous, zone):
-    now = utc_now()
+def refresh_alerts(now, previous, age, states, severities, rules, _done, zone) -> Refresh:
     settings = runtime.settings()
-    try:
-        active = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
-            {"state": ["firing"], "age": ["all"]}, now))
-        history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
-            {"age": [age or "7d"], "state": states or [], "severity": severities or [], "rule": rules or []}, now))
-    except (SQLAlchemyError, BadParameter) as exc:
-        problem = shown_error(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
-        log.warning("alerts refresh failed: %s", problem)
-        return no_update, no_update, no_update, failed(now, previous, problem)
+    active = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
+        {"state": ["firing"], "age": ["all"]}, now))
+    history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
+        {"age": [age or "7d"], "state": states or [], "severity": severities or [], "rule": rules or []}, now))
     counts = active["firing"]
     badges = [dbc.Badge(f"{severity} {counts.get(severity, 0)}", color=COLOURS[severity], className="me-1",
                         id=f"alerts-count-{severity}") for severity in ("critical", "warning")]
@@ -177,7 +158,7 @@ def refresh_alerts(_ticks, _clicks, age, states, severities, rules, _done, previ
     firing = no_update if still_drawn(previous, drawn) else (
         dbc.Alert(active["note"], color="info", className="py-2 small", id=ids.ALERTS_NOT_MIGRATED_NOTE)
         if active.get("note") else _active(active["alerts"], can_act, zone))
-    return firing, badges, rows, refreshed(now, drawn=drawn)
+    return Refresh((firing, badges, rows), refreshed(now, drawn=drawn))
 
 
 clientside_callback(
@@ -222,5 +203,4 @@ def act_on_alert(request: dict | None):
     return text, "success" if ok else "danger", True, utc_now().isoformat()
 
 
-register_clientside(REFRESH)
 register_row_detail(ids.ALERTS_HISTORY_GRID)

@@ -11,7 +11,7 @@ from functools import partial
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, clientside_callback, dcc, html, no_update
 
 from dashapp import display, runtime
 from dashapp.payloads import crm_api_usage
@@ -19,7 +19,15 @@ from dashapp.web import ids
 from dashapp.web.components import figures, panel_note
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
-from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.web.components.refresh_bar import (
+    Refresh,
+    RefreshIds,
+    chosen,
+    failed,
+    page_header,
+    refresh_callback,
+    refreshed,
+)
 from queries._sql import utc_now
 
 WINDOWS = {1: "Last hour", 24: "Last 24 hours", 168: "Last 7 days"}
@@ -133,29 +141,18 @@ def _breaker_tile(breaker: dict, zone: str | None) -> dbc.Col:
     ]), className="shadow-sm h-100", id=f"breaker-{breaker['breaker']}"), xs=12, sm=6, lg=3)
 
 
-@callback(
-    Output(ids.RATE_LIMIT_TILES, "children"),
-    Output(ids.RATE_LIMIT_RESETS, "data"),
-    Output(ids.RATE_LIMIT_HISTORY, "figure"),
-    Output(ids.BREAKER_TILES, "children"),
-    Output(ids.BREAKER_TIMELINE, "figure"),
-    Output(ids.API_LATENCY_CHART, "figure"),
-    Output(ids.API_VOLUME_CHART, "figure"),
-    Output(ids.API_STATS_GRID, "rowData"),
-    Output(ids.API_USAGE_NOTE, "children"),
-    Output(ids.API_USAGE_NOTE, "is_open"),
-    Output(ids.API_USAGE_NOTE, "color"),
-    Output(REFRESH.state, "data"),
-    Input(REFRESH.interval, "n_intervals"),
-    Input(REFRESH.button, "n_clicks"),
-    Input(ids.API_USAGE_HOURS, "value"),
-    Input(ids.THEME_MODE, "data"),
-    Input(ids.VIEWER_TIMEZONE, "data"),
-    State(REFRESH.state, "data"),
+@refresh_callback(
+    REFRESH, [Output(ids.RATE_LIMIT_TILES, "children"), Output(ids.RATE_LIMIT_RESETS, "data"),
+              Output(ids.RATE_LIMIT_HISTORY, "figure"), Output(ids.BREAKER_TILES, "children"),
+              Output(ids.BREAKER_TIMELINE, "figure"), Output(ids.API_LATENCY_CHART, "figure"),
+              Output(ids.API_VOLUME_CHART, "figure"), Output(ids.API_STATS_GRID, "rowData"),
+              Output(ids.API_USAGE_NOTE, "children"), Output(ids.API_USAGE_NOTE, "is_open"),
+              Output(ids.API_USAGE_NOTE, "color")],
+    [Input(ids.API_USAGE_HOURS, "value"), Input(ids.THEME_MODE, "data"), Input(ids.VIEWER_TIMEZONE, "data")],
+    what="API usage",
 )
-def refresh_api_usage(_ticks, _clicks, hours, mode, zone, previous):
-    now = utc_now()
-    hours = int(hours) if str(hours).isdigit() and int(hours) in WINDOWS else 24
+def refresh_api_usage(now, previous, hours, mode, zone) -> Refresh:
+    hours = chosen(hours, WINDOWS, 24)
     engine = runtime.engine()
     stats, stats_error = panel_note.load(CALLS, lambda: crm_api_usage.api_stats(engine, hours, now))
     limits, limits_error = panel_note.load(LIMITS, lambda: crm_api_usage.rate_limit_list(engine, hours, now))
@@ -163,8 +160,7 @@ def refresh_api_usage(_ticks, _clicks, hours, mode, zone, previous):
     errors = {LIMITS: limits_error, BREAKERS: breakers_error, CALLS: stats_error}
     loaded = panel_note.loaded_before(previous)
     if all(errors.values()):  # the database is down: the banner says so
-        state = panel_note.remember(failed(now, previous, stats_error), loaded, errors)
-        return (*(no_update for _ in range(11)), state)
+        return Refresh((no_update,) * 11, panel_note.remember(failed(now, previous, stats_error), loaded, errors))
 
     def parts(panel: str, count: int, render, payload, empty: dict) -> tuple:
         """A panel that failed after loading keeps its parts; one that never loaded shows its
@@ -177,14 +173,13 @@ def refresh_api_usage(_ticks, _clicks, hours, mode, zone, previous):
     if stats and stats.get("note"):
         notes.append(stats["note"])
     note = " ".join(notes) or None
-    return (
+    return Refresh((
         *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode), limits, {"limits": [], "history": []}),
         *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone, mode=mode), breakers, {"breakers": []}),
         *parts(CALLS, 3, partial(_calls_parts, hours=hours, zone=zone, mode=mode), stats,
                {"series": [], "endpoints": []}),
         note, bool(note), "warning" if any(errors.values()) else "info",
-        panel_note.remember(refreshed(now), loaded, errors),
-    )
+    ), panel_note.remember(refreshed(now), loaded, errors))
 
 
 def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None) -> tuple:
@@ -230,5 +225,4 @@ clientside_callback(
     State(ids.RATE_LIMIT_RESETS, "data"),
 )
 
-register_clientside(REFRESH)
 register_row_detail(ids.API_STATS_GRID)

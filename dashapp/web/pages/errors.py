@@ -7,25 +7,18 @@ Clicking a class (bar or link) opens the history filtered to its runs.
 
 from __future__ import annotations
 
-import logging
-
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html, no_update
-from sqlalchemy.exc import SQLAlchemyError
+from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import display, runtime
-from dashapp.auth.disclosure import shown_error
-from dashapp.errors import error_line
 from dashapp.payloads import dashboard as payloads
 from dashapp.payloads.day_cache import day_start
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
-from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
-from queries._sql import utc_now
+from dashapp.web.components.refresh_bar import RefreshIds, chosen, page_header, refresh_callback
 from queries.outcomes import FAILURE_RATE_HELP, PARTIAL_RATE_HELP
 
-log = logging.getLogger(__name__)
 DAY_CHOICES = (1, 7, 30, 90)
 REFRESH = RefreshIds(
     interval=ids.ERRORS_INTERVAL, button=ids.ERRORS_REFRESH_BUTTON, state=ids.ERRORS_REFRESH_STATE,
@@ -103,32 +96,20 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
     ], flush=True)
 
 
-@callback(
-    Output(ids.ERRORS_CLASS_CHART, "figure"),
-    Output(ids.ERRORS_CLASS_TABLE, "children"),
-    Output(ids.ERRORS_CRM_RATES, "children"),
-    Output(ids.ERRORS_RECENT, "children"),
-    Output(REFRESH.state, "data"),
-    Input(REFRESH.interval, "n_intervals"),
-    Input(REFRESH.button, "n_clicks"),
-    Input(ids.ERRORS_DAYS, "value"),
-    Input(ids.THEME_MODE, "data"),
-    Input(ids.VIEWER_TIMEZONE, "data"),
-    State(REFRESH.state, "data"),
+@refresh_callback(
+    REFRESH, [Output(ids.ERRORS_CLASS_CHART, "figure"), Output(ids.ERRORS_CLASS_TABLE, "children"),
+              Output(ids.ERRORS_CRM_RATES, "children"), Output(ids.ERRORS_RECENT, "children")],
+    [Input(ids.ERRORS_DAYS, "value"), Input(ids.THEME_MODE, "data"), Input(ids.VIEWER_TIMEZONE, "data")],
+    what="errors",
 )
-def refresh_errors(_ticks, _clicks, days, mode, zone, previous):
-    now = utc_now()
-    days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else 7
+def refresh_errors(now, _previous, days, mode, zone) -> tuple:
+    days = chosen(days, DAY_CHOICES, 7)
     start = day_start(payloads.window_days(days, now)[0])
-    try:
-        data = payloads.errors_payload(runtime.engine(), days, now)
-    except SQLAlchemyError as exc:
-        log.warning("errors refresh failed: %s", error_line(exc))
-        return no_update, no_update, no_update, no_update, failed(now, previous, shown_error(exc))
+    data = payloads.errors_payload(runtime.engine(), days, now)
     why = f"No failed or partial runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
     return (figures.themed(figures.error_classes(data["error_classes"], why), mode),
             _class_table(data["error_classes"]),
-            _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone), refreshed(now))
+            _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone))
 
 
 @callback(
@@ -141,6 +122,3 @@ def open_class(click):
     if not points or not points[0].get("customdata"):
         return no_update
     return points[0]["customdata"][0]
-
-
-register_clientside(REFRESH)

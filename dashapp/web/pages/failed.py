@@ -23,9 +23,16 @@ from dashapp.payloads import failed as failed_payloads
 from dashapp.retries import action as retry_action
 from dashapp.web import ids
 from dashapp.web.components.failed_grid import failed_grid
-from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.filter_options import age_options, filter_options
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
-from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.web.components.refresh_bar import (
+    Refresh,
+    RefreshIds,
+    page_header,
+    problem_shown,
+    refresh_callback,
+    refreshed,
+)
 from queries import failed_operations as queries
 from queries._sql import utc_now
 
@@ -35,7 +42,6 @@ REFRESH = RefreshIds(
     received=ids.FAILED_REFRESH_RECEIVED, text=ids.FAILED_REFRESH_TEXT, banner=ids.FAILED_ERROR_BANNER,
 )
 BUSY_SECONDS = 2  # the pace while retries are queued or running
-AGE_LABELS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "all": "Any time"}
 STATE_COLOURS = {"failed": "danger", "queued": "info", "running": "primary", "resolved": "success",
                  "abandoned": "dark"}
 
@@ -69,7 +75,7 @@ def layout(**_query: str) -> html.Div:
         html.Div(note, id=ids.FAILED_ACCESS_NOTE),
         dbc.Row([
             dbc.Col(dbc.Select(id=ids.FAILED_AGE, value=failed_payloads.DEFAULT_AGE, size="sm",
-                               options=[{"label": v, "value": k} for k, v in AGE_LABELS.items()]), xs=12, md=2),
+                               options=age_options()), xs=12, md=2),
             dbc.Col(dcc.Dropdown(id=ids.FAILED_CRM, options=filter_options("crm_source"), multi=True,
                                  placeholder="All CRMs"), xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.FAILED_OPERATION_TYPE, options=filter_options("sync_type"), multi=True,
@@ -137,41 +143,28 @@ def _audit_table(rows: list[dict] | None, zone: str | None) -> dbc.Table | html.
     return dbc.Table([header, body], size="sm", className="small mb-0", responsive=True)
 
 
-@callback(
-    Output(ids.FAILED_GRID, "rowData"),
-    Output(ids.FAILED_STATE_COUNTS, "children"),
-    Output(ids.FAILED_SHOWING, "children"),
-    Output(ids.FAILED_AUDIT, "children"),
-    Output(ids.FAILED_RETRY_MATCHING, "children"),
-    Output(ids.FAILED_RETRY_MATCHING, "disabled"),
-    Output(REFRESH.interval, "interval"),
-    Output(REFRESH.state, "data"),
-    Input(REFRESH.interval, "n_intervals"),
-    Input(REFRESH.button, "n_clicks"),
-    Input(ids.FAILED_AGE, "value"),
-    Input(ids.FAILED_CRM, "value"),
-    Input(ids.FAILED_OPERATION_TYPE, "value"),
-    Input(ids.FAILED_STATE, "value"),
-    Input(ids.FAILED_ACTION_DONE, "data"),
-    State(REFRESH.state, "data"),
-    State(ids.VIEWER_TIMEZONE, "data"),
+def _problem(exc: Exception) -> str:
+    """The banner's words; before ``db upgrade`` the app's tables are missing, and it says so."""
+    if isinstance(exc, SQLAlchemyError) and "failed_operations" in error_line(exc):
+        return "the app's tables are missing: run `python app.py db upgrade`"
+    return problem_shown(exc)
+
+
+@refresh_callback(
+    REFRESH, [Output(ids.FAILED_GRID, "rowData"), Output(ids.FAILED_STATE_COUNTS, "children"),
+              Output(ids.FAILED_SHOWING, "children"), Output(ids.FAILED_AUDIT, "children"),
+              Output(ids.FAILED_RETRY_MATCHING, "children"), Output(ids.FAILED_RETRY_MATCHING, "disabled"),
+              Output(REFRESH.interval, "interval")],
+    [Input(ids.FAILED_AGE, "value"), Input(ids.FAILED_CRM, "value"), Input(ids.FAILED_OPERATION_TYPE, "value"),
+     Input(ids.FAILED_STATE, "value"), Input(ids.FAILED_ACTION_DONE, "data"), State(ids.VIEWER_TIMEZONE, "data")],
+    what="failed-operations", problem=_problem,
 )
-def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _done, previous, zone):
-    now = utc_now()
+def refresh_failed(now, _previous, age, crm_sources, operation_types, states, _done, zone) -> Refresh:
     settings = runtime.settings()
-    try:
-        f = _filter(age, crm_sources, operation_types, states)
-        data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts)
-        may_read_audit = auth.refusal(settings, auth.current_user(settings), "read the audit log") is None
-        audit_rows = failed_payloads.audit_json(runtime.engine(), 50) if may_read_audit else None
-    except (SQLAlchemyError, BadParameter) as exc:
-        problem = error_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
-        log.warning("failed-operations refresh failed: %s", problem)
-        if isinstance(exc, SQLAlchemyError) and "failed_operations" in problem:
-            problem = "the app's tables are missing: run `python app.py db upgrade`"
-        elif isinstance(exc, SQLAlchemyError):
-            problem = shown_error(exc)
-        return (no_update,) * 7 + (failed(now, previous, problem),)
+    f = _filter(age, crm_sources, operation_types, states)
+    data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts)
+    may_read_audit = auth.refusal(settings, auth.current_user(settings), "read the audit log") is None
+    audit_rows = failed_payloads.audit_json(runtime.engine(), 50) if may_read_audit else None
     counts = data["counts"]
     shown = len(data["operations"])
     showing = (f"Showing the newest {shown:,} of {data['total']:,} matching operations." if data["total"] > shown
@@ -183,8 +176,8 @@ def refresh_failed(_ticks, _clicks, age, crm_sources, operation_types, states, _
     if data.get("note"):  # before db upgrade: the runs alone, read-only, and what the upgrade turns on
         showing = [dbc.Alert(data["note"], color="info", className="py-2 small mb-1", id=ids.FAILED_READ_ONLY_NOTE),
                    showing]
-    return (rows, _state_badges(counts), showing, _audit_table(audit_rows, zone),
-            f"Retry all matching ({retryable:,})", retryable == 0, every * 1000, refreshed(now, every))
+    return Refresh((rows, _state_badges(counts), showing, _audit_table(audit_rows, zone),
+                    f"Retry all matching ({retryable:,})", retryable == 0, every * 1000), refreshed(now, every))
 
 
 @callback(
@@ -339,5 +332,3 @@ def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
         if tries else html.Div("Not retried yet.", className="text-muted small"),
     ])
 
-
-register_clientside(REFRESH)

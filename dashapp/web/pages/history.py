@@ -23,7 +23,7 @@ from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import dashboard as payloads
 from dashapp.payloads import history_params
 from dashapp.web import ids, viewer
-from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.filter_options import age_options, filter_options
 from dashapp.web.components.history_grid import history_grid
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from queries import outcomes
@@ -33,7 +33,6 @@ from queries.history import MAX_PAGE, FilterError, history_count, history_page, 
 SCROLL_ROWS = 100_000  # the most rows the grid's scrollbar spans at once
 
 log = logging.getLogger(__name__)
-RANGE_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d", "all": "All", "custom": "Custom"}
 QUICK_FILTERS = [
     State(ids.HISTORY_RANGE, "value"), State(ids.HISTORY_START, "value"), State(ids.HISTORY_END, "value"),
     State(ids.HISTORY_CRM, "value"), State(ids.HISTORY_STATUS, "value"), State(ids.HISTORY_SYNC_TYPE, "value"),
@@ -94,7 +93,7 @@ def layout(**query: str | list[str]) -> html.Div:
                 id=ids.HISTORY_RANGE, value=chosen_range, inline=True, className="btn-group",
                 inputClassName="btn-check", labelClassName="btn btn-outline-secondary btn-sm",
                 labelCheckedClassName="active",
-                options=[{"label": label, "value": value} for value, label in RANGE_LABELS.items()],
+                options=[*age_options(short=True), {"label": "Custom", "value": "custom"}],
             ), xs=12, lg="auto", className="mb-2"),
             dbc.Col(html.Div([
                 dbc.Input(id=ids.HISTORY_START, type="datetime-local", value=start, size="sm",

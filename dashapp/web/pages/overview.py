@@ -25,9 +25,15 @@ from dashapp.web.components.crm_status_grid import crm_status_grid, grid_rows, t
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.recent_activity import recent_activity_grid
-from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.web.components.refresh_bar import (
+    Refresh,
+    RefreshIds,
+    failed,
+    page_header,
+    refresh_callback,
+    refreshed,
+)
 from dashapp.web.components.stat_cards import Stat, stat_cards
-from queries._sql import utc_now
 from queries.outcomes import PARTIAL_RATE_HELP, SUCCESS_RATE_HELP
 
 RECENT_RUNS = 20
@@ -102,22 +108,15 @@ def _cards(engine, now: datetime) -> list[dbc.Col]:
                           crm_api_usage.tightest(crm_api_usage.rate_limit_list(engine, 1, now)), counted_at)
 
 
-@callback(
-    Output(ids.OVERVIEW_CARDS, "children"),
-    Output(ids.CRM_STATUS_DATA, "data"),
-    Output(ids.RECENT_ACTIVITY_GRID, "rowData"),
-    Output(ids.OVERVIEW_CARDS_NOTE, "children"),
-    Output(ids.CRM_STATUS_NOTE, "children"),
-    Output(ids.RECENT_ACTIVITY_NOTE, "children"),
-    Output(REFRESH.state, "data"),
-    Input(REFRESH.interval, "n_intervals"),
-    Input(REFRESH.button, "n_clicks"),
-    State(REFRESH.state, "data"),
+@refresh_callback(
+    REFRESH, [Output(ids.OVERVIEW_CARDS, "children"), Output(ids.CRM_STATUS_DATA, "data"),
+              Output(ids.RECENT_ACTIVITY_GRID, "rowData"), Output(ids.OVERVIEW_CARDS_NOTE, "children"),
+              Output(ids.CRM_STATUS_NOTE, "children"), Output(ids.RECENT_ACTIVITY_NOTE, "children")],
+    what="overview",
 )
-def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | None):
+def refresh_overview(now: datetime, previous: dict | None) -> Refresh:
     """Each panel loads on its own: one that fails keeps its numbers and says why; when every
     panel fails (the database is down) the banner says so instead."""
-    now = utc_now()
     engine = runtime.engine()
     cards, cards_error = panel_note.load(CARDS, lambda: _cards(engine, now))
     crms, crms_error = panel_note.load(CRMS, lambda: payloads.crm_statuses(engine, now)["crms"])
@@ -125,15 +124,15 @@ def refresh_overview(_ticks: int | None, _clicks: int | None, previous: dict | N
     errors = {CARDS: cards_error, CRMS: crms_error, RECENT: recent_error}
     loaded = panel_note.loaded_before(previous)
     if all(errors.values()):
-        return (no_update,) * 3 + (None,) * 3 + (
-            panel_note.remember(failed(now, previous, cards_error), loaded, errors),)
-    return (
+        return Refresh((no_update,) * 3 + (None,) * 3,
+                       panel_note.remember(failed(now, previous, cards_error), loaded, errors))
+    return Refresh((
         no_update if cards_error else cards,
         no_update if crms_error else crms,
         no_update if recent_error else recent,
         *(panel_note.note(panel, error, loaded) for panel, error in errors.items()),
-        panel_note.remember(refreshed(now), loaded, errors),
-    )
+    ), panel_note.remember(refreshed(now), loaded, errors))
+
 
 @callback(Output(ids.CRM_STATUS_GRID, "rowData"), Input(ids.CRM_STATUS_DATA, "data"),
           Input(ids.CRM_STATUS_EXPANDED, "data"))
@@ -153,7 +152,5 @@ def refresh_health_strip(_ticks):
     """On its own interval, so a slow or absent service never holds the numbers above back."""
     return health_strip.strip(disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine())))
 
-
-register_clientside(REFRESH)
 register_row_detail(ids.CRM_STATUS_GRID)
 register_row_detail(ids.RECENT_ACTIVITY_GRID)

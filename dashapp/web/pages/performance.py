@@ -7,25 +7,19 @@ Every chart: ``dashapp.payloads.dashboard.shared_performance_frames`` (the share
 
 from __future__ import annotations
 
-import logging
-
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
-from dashapp.auth.disclosure import shown_error
-from dashapp.errors import error_line
 from dashapp.payloads import dashboard as payloads
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.filter_options import filter_options
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
-from dashapp.web.components.refresh_bar import RefreshIds, failed, page_header, refreshed, register_clientside
+from dashapp.web.components.refresh_bar import RefreshIds, chosen, page_header, refresh_callback
 from queries import run_rollups
-from queries._sql import FilterError, utc_now
 
-log = logging.getLogger(__name__)
 DAY_CHOICES = (7, 14, 30, 90)
 REFRESH = RefreshIds(
     interval=ids.PERFORMANCE_INTERVAL, button=ids.PERFORMANCE_REFRESH_BUTTON, state=ids.PERFORMANCE_REFRESH_STATE,
@@ -86,37 +80,21 @@ def source_note() -> str:
             "the runs since then from the raw table. Percentiles within 5%.")
 
 
-@callback(
-    *(Output(chart, "figure") for chart in CHARTS),
-    Output(REFRESH.state, "data"),
-    Input(REFRESH.interval, "n_intervals"),
-    Input(REFRESH.button, "n_clicks"),
-    Input(ids.PERFORMANCE_DAYS, "value"),
-    Input(ids.PERFORMANCE_CRM, "value"),
-    Input(ids.PERFORMANCE_SYNC_TYPE, "value"),
-    Input(ids.THEME_MODE, "data"),
-    State(REFRESH.state, "data"),
+@refresh_callback(
+    REFRESH, [Output(chart, "figure") for chart in CHARTS],
+    [Input(ids.PERFORMANCE_DAYS, "value"), Input(ids.PERFORMANCE_CRM, "value"),
+     Input(ids.PERFORMANCE_SYNC_TYPE, "value"), Input(ids.THEME_MODE, "data")],
+    what="performance",
 )
-def refresh_performance(_ticks, _clicks, days, crms, sync_types, mode, previous):
-    now = utc_now()
-    days = int(days) if str(days).isdigit() and int(days) in DAY_CHOICES else DAY_CHOICES[0]
+def refresh_performance(now, _previous, days, crms, sync_types, mode) -> tuple:
+    days = chosen(days, DAY_CHOICES, DAY_CHOICES[0])
     start = payloads.window_days(days, now)[0]
-    try:
-        frames = payloads.shared_performance_frames(runtime.engine(), days, now, crms or (), sync_types or ())
-    except (SQLAlchemyError, FilterError) as exc:
-        log.warning("performance refresh failed: %s", error_line(exc))
-        return (*(no_update for _ in CHARTS), failed(now, previous, shown_error(exc)))
+    frames = payloads.shared_performance_frames(runtime.engine(), days, now, crms or (), sync_types or ())
     why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} (UTC days) for this selection"
-    return (
-        *(figures.themed(figure, mode) for figure in (
-            figures.day_axis(figures.duration_trend(frames["duration_by_crm"], why)),
-            figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
-            figures.day_axis(figures.success_rate_trend(frames["success_rate"], why.replace("finished ", ""))),
-            figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""))),
-            figures.throughput(frames["throughput"], why),
-        )),
-        refreshed(now),
-    )
-
-
-register_clientside(REFRESH)
+    return tuple(figures.themed(figure, mode) for figure in (
+        figures.day_axis(figures.duration_trend(frames["duration_by_crm"], why)),
+        figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
+        figures.day_axis(figures.success_rate_trend(frames["success_rate"], why.replace("finished ", ""))),
+        figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""))),
+        figures.throughput(frames["throughput"], why),
+    ))
