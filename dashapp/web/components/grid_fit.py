@@ -27,7 +27,9 @@ def fit_to_phones(grid: dag.AgGrid, secondary: Iterable[str], first: str | None 
         if marks:
             column["headerClass"] = " ".join([column.get("headerClass", ""), *marks]).strip()
     listeners = dict(getattr(grid, "eventListeners", None) or {})
-    for event in ("gridSizeChanged", "firstDataRendered"):
+    # also when rows or column definitions arrive again: a grid that re-reads its columns puts
+    # them back in their defined order (fitColumns is idempotent and cheap)
+    for event in ("gridSizeChanged", "firstDataRendered", "rowDataUpdated", "newColumnsLoaded"):
         listeners[event] = [*listeners.get(event, []), "fitColumns(params)"]
     grid.eventListeners = listeners
     return grid
