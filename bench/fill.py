@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
-from dashapp.storage.db import psycopg2_url
+from dashapp.storage.db import postgres_engine, psycopg2_url
 from dashapp.storage.sync_tables import metadata
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -115,6 +115,17 @@ def database_arguments(description: str, rows: int, repeat: int | None = None) -
         parser.add_argument("--reuse", action="store_true", help="keep an already filled database")
         parser.add_argument("--repeat", type=int, default=repeat)
     return parser
+
+
+def prepared_warehouse(args: argparse.Namespace) -> tuple[str, Engine]:
+    """The benchmarks' warehouse: filled (``args.rows`` runs over ``args.days`` days) unless
+    ``args.reuse``, with the README's recommended indexes; its URL and an engine on it."""
+    url = database_url(args.admin_url, args.database)
+    if not args.reuse:
+        print(f"filled {args.rows:,} runs over {args.days} days in "
+              f"{fill(args.admin_url, args.database, args.rows, args.days):.0f} s", flush=True)
+    set_recommended_indexes(url, True)
+    return url, postgres_engine(url, "orchestration")
 
 
 def main() -> None:

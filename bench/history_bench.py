@@ -99,17 +99,18 @@ def with_floor(engine, recorder: Recorder, raw, case: Callable, repeat: int) -> 
     case(engine)
     recorder.active = False
     captured = list(recorder.statements)
+    return app_times, measure(lambda: replay(raw, captured), repeat)
 
-    def floor() -> None:
-        cursor = raw.cursor()
-        for statement, parameters in captured:
-            cursor.execute(statement, parameters)
-            if cursor.description:
-                cursor.fetchall()
-        cursor.close()
-        raw.rollback()
 
-    return app_times, measure(floor, repeat)
+def replay(raw, captured: list) -> None:
+    """Send the captured statements straight through the driver's connection ``raw``: the floor."""
+    cursor = raw.cursor()
+    for statement, parameters in captured:
+        cursor.execute(statement, parameters)
+        if cursor.description:
+            cursor.fetchall()
+    cursor.close()
+    raw.rollback()
 
 
 def run_queries(engine, repeat: int) -> list[tuple[str, float, float, float]]:

@@ -20,11 +20,10 @@ import time
 from collections.abc import Callable
 from itertools import count
 
-from bench.fill import database_arguments, database_url, fill, set_recommended_indexes
-from bench.history_bench import Recorder, p95
+from bench.fill import database_arguments, prepared_warehouse
+from bench.history_bench import Recorder, p95, replay
 from dashapp.config import load_settings
 from dashapp.storage import migrate, rollups
-from dashapp.storage.db import postgres_engine
 from queries import history_count, run_rollups
 from queries._sql import utc_now
 
@@ -108,28 +107,13 @@ def run(engine, samples: int) -> list[tuple[str, list[float], list[float], list[
     return lines
 
 
-def replay(raw, captured) -> None:
-    cursor = raw.cursor()
-    for statement, parameters in captured:
-        cursor.execute(statement, parameters)
-        if cursor.description:
-            cursor.fetchall()
-    cursor.close()
-    raw.rollback()
-
-
 def main() -> None:
     parser = database_arguments(__doc__.splitlines()[0], 5_000_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--reuse", action="store_true", help="keep an already filled database")
     parser.add_argument("--samples", type=int, default=10)
     args = parser.parse_args()
-    url = database_url(args.admin_url, args.database)
-    if not args.reuse:
-        print(f"filled {args.rows:,} runs over {args.days} days in "
-              f"{fill(args.admin_url, args.database, args.rows, args.days):.0f} s", flush=True)
-    set_recommended_indexes(url, True)
-    engine = postgres_engine(url, "orchestration")
+    url, engine = prepared_warehouse(args)
     migrate.upgrade(engine)
     started = time.perf_counter()
     if args.reuse and run_rollups.ready(engine) is not None:

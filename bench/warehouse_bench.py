@@ -30,14 +30,13 @@ import psutil
 import requests
 from sqlalchemy import text
 
-from bench.fill import _FILL, database_arguments, database_url, fill, set_recommended_indexes
+from bench.fill import _FILL, database_arguments, prepared_warehouse
 from bench.history_bench import Recorder, p95, with_floor
 from bench.load_bench import Dash
 from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
 from dashapp.payloads import dashboard as payloads
 from dashapp.storage import migrate, rollups
-from dashapp.storage.db import postgres_engine
 from queries import failed_operations, metrics, run_rollups
 from queries._sql import utc_now
 
@@ -144,12 +143,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=15)
     parser.add_argument("--port", type=int, default=18600)
     args = parser.parse_args()
-    url = database_url(args.admin_url, args.database)
-    if not args.reuse:
-        print(f"filled {args.rows:,} runs over {args.days} days in "
-              f"{fill(args.admin_url, args.database, args.rows, args.days):.0f} s", flush=True)
-    set_recommended_indexes(url, True)
-    engine = postgres_engine(url, "orchestration")
+    url, engine = prepared_warehouse(args)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS sync_monitor CASCADE"))
         conn.execute(text("DELETE FROM orchestration.sync_history WHERE endpoint = '/bench/day'"))
