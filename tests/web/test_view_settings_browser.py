@@ -38,14 +38,14 @@ def test_dark_mode_is_picked_remembered_and_reaches_grids_and_charts(dash_duo, d
     dash_duo.find_element("#theme-menu button").click()
     dash_duo.wait_for_element("#theme-dark", timeout=5).click()
     wait_for(lambda: root_attribute(dash_duo, "data-bs-theme") == "dark")
-    wait_for(lambda: root_attribute(dash_duo, "data-ag-theme-mode") == "dark")  # set just after, by the grids' side
+    assert root_attribute(dash_duo, "data-ag-theme-mode") == "dark"
     font = "return document.querySelector('#duration-chart .js-plotly-plot')._fullLayout.font.color"
     wait_for(lambda: dash_duo.driver.execute_script(font) == "#dee2e6", timeout=15)
     dash_duo.wait_for_page(dash_duo.server_url + "/history")  # remembered across pages and reloads
     wait_for(lambda: root_attribute(dash_duo, "data-bs-theme") == "dark")
     dash_duo.wait_for_text_to_equal("#theme-menu button", "Theme: dark", timeout=10)
-    background = ("return getComputedStyle(document.querySelector('#history-grid .ag-root-wrapper'))"
-                  ".backgroundColor")
+    background = ("var grid = document.querySelector('#history-grid .ag-root-wrapper');"  # once the grid is drawn
+                  "return grid ? getComputedStyle(grid).backgroundColor : ''")
     wait_for(lambda: dash_duo.driver.execute_script(background) not in ("rgb(255, 255, 255)", ""))
     dash_duo.find_element("#theme-menu button").click()
     dash_duo.wait_for_element("#theme-light", timeout=5).click()
