@@ -314,6 +314,16 @@ def reconcile(engine: Engine, now: datetime, days: int = RECONCILE_DAYS) -> list
 _loop: threading.Thread | None = None
 
 
+def _fresh(engine: Engine, every_seconds: float) -> bool:
+    """Whether another process refreshed the rollups less than half a cycle ago (then this one
+    leaves the cycle to it rather than compute the same hours again)."""
+    refreshed = state(engine).get("refreshed_at")
+    if refreshed is None:
+        return False
+    return utc_now().replace(tzinfo=None) - pd.Timestamp(refreshed).to_pydatetime() < timedelta(
+        seconds=every_seconds / 2)
+
+
 def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
     """The web process's refresher (one per process; the advisory lock lets one process write
     per cycle). Each cycle does nothing until the rollups exist (``db upgrade`` built them, maybe
@@ -324,12 +334,14 @@ def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
 
     def loop() -> None:
         while True:
+            # first a cycle's wait: a worker that just started serves its first requests without a
+            # refresh beside it (readers are exact meanwhile: they take the raw table past the edge)
+            time.sleep(every_seconds)
             try:
-                if available(engine) and q.ready(engine) is not None:
+                if available(engine) and q.ready(engine) is not None and not _fresh(engine, every_seconds):
                     log.debug("rollups: %s", refresh(engine))
             except Exception:  # noqa: BLE001 - a failed cycle is logged; readers fall back to the raw edge
                 log.exception("rollups: refresh failed")
-            time.sleep(every_seconds)
 
     _loop = threading.Thread(target=loop, name="rollups", daemon=True)
     _loop.start()

@@ -199,3 +199,17 @@ def test_a_catch_up_recomputes_a_day_per_statement_at_most():
                                       (start + timedelta(hours=24), start + timedelta(hours=48)),
                                       (start + timedelta(hours=48), start + timedelta(hours=50)),
                                       (start + timedelta(hours=55), start + timedelta(hours=56))]
+
+
+def test_a_process_leaves_the_cycle_to_one_that_just_refreshed(db, request):
+    """Each web worker runs the refresh loop; one that finds the rollups refreshed less than half a
+    cycle ago skips its turn instead of computing the same hours again."""
+    empty_app_tables(db)
+    request.node.rollup_engines.append(db)
+    now = utc_now()
+    insert_runs(db, sample_runs(not deployed(db))[:20], now)
+    assert not rollups._fresh(db, 60)  # never refreshed
+    rollups.build(db, now)
+    rollups.refresh(db, now)
+    assert rollups._fresh(db, 60)
+    assert not rollups._fresh(db, 0.001)  # half of a millisecond's cycle has long gone
