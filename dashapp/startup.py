@@ -13,6 +13,7 @@ import time
 
 from dash import Dash
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
 from dashapp.alerts import config as alert_config
@@ -20,11 +21,13 @@ from dashapp.alerts import evaluation as alerts
 from dashapp.auth.users import UsersFileError, parse_users
 from dashapp.config import ConfigError, Settings, load_settings
 from dashapp.demo.embedded import LiveSimulator, backfill
+from dashapp.payloads import dashboard
 from dashapp.recording.recorder import set_default_engine
 from dashapp.storage import migrate, rollups
 from dashapp.storage.db import check_database, make_engine
 from dashapp.storage.sync_tables import metadata
 from dashapp.web.app_factory import build_app
+from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,25 @@ def prepare_engine(settings: Settings) -> Engine:
     check_database(engine, settings.sync_schema)
     set_default_engine(engine)
     rollups.start_loop(engine, settings.rollup_refresh_seconds)  # only when `db upgrade` built them
+    if not settings.embedded:  # the demo's file is being filled meanwhile: nothing to gain there
+        warm_up(engine)
     return engine
+
+
+def warm_up(engine: Engine) -> None:
+    """Read one day of the performance and errors pages before serving: the tables' shapes, the
+    rollups' state and the code paths behind them are then ready, so the worker's first request
+    costs what any other does. Nothing is kept (``CACHE_SECONDS`` applies as usual); a database
+    that does not answer is the first request's to report."""
+    began = time.perf_counter()
+    try:
+        now = utc_now()
+        dashboard.performance_frames(engine, 1, now)
+        dashboard.errors_frames(engine, 1, now)
+    except SQLAlchemyError as exc:
+        log.debug("warm-up skipped: %s", exc)
+        return
+    log.debug("warmed up in %.0f ms", (time.perf_counter() - began) * 1000)
 
 
 def _fill_demo(settings: Settings, engine: Engine) -> None:
