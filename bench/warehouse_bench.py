@@ -1,10 +1,13 @@
 """Every JSON route and data callback at warehouse scale, read from the run rollups.
 
-    python -m bench.warehouse_bench [--rows 1000000] [--days 90] [--reuse] [--samples 15] [--port 18600]
+    python -m bench.warehouse_bench [--rows 1000000] [--days 90] [--api-calls 20000000] [--reuse]
+                                    [--samples 15] [--port 18600]
 
 Fills a PostgreSQL database (bench.fill, --rows runs over --days days, the README's index) unless
---reuse; builds the rollups as ``db upgrade`` does, but up to a day ago, then adds a day of 86,400
-new runs and times the catch-up (one refresh cycle). Starts gunicorn (gunicorn.conf.py, one worker,
+--reuse, and the app's tables with --api-calls CRM API calls over 30 days and their rollups
+(bench.crm_api_usage_bench.fill) unless they hold that many already; builds the run rollups as
+``db upgrade`` does, but up to a day ago, then adds a day of 86,400 new runs and times the
+catch-up (one refresh cycle). Starts gunicorn (gunicorn.conf.py, one worker,
 CACHE_SECONDS=0 so every request computes) and times over HTTP, per JSON route and per page
 callback that reads data:
 - cold: every sample a window or filter not asked before (any window up to 90 days, any CRM or
@@ -30,11 +33,13 @@ import psutil
 import requests
 from sqlalchemy import text
 
+from bench import crm_api_usage_bench as api_calls
 from bench.fill import _FILL, database_arguments, prepared_warehouse
 from bench.history_bench import Recorder, p95, with_floor
 from bench.load_bench import Dash
 from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
+from dashapp.payloads import crm_api_usage as usage
 from dashapp.payloads import dashboard as payloads
 from dashapp.storage import migrate, rollups
 from queries import failed_operations, metrics, run_rollups
@@ -92,6 +97,7 @@ def timed_post(session: requests.Session, url: str, body: dict) -> float:
 def routes(samples: int) -> list[tuple[str, list[str], str]]:
     """(name, cold URLs (each new), warm URL) per JSON route."""
     days = [90 - i for i in range(samples)]
+    hours = [1, 24, 168, 720, *(719 - 37 * i for i in range(max(0, samples - 4)))][:samples]  # API calls: 30 days
     return [
         ("/api/performance-charts any window <= 90 d", [f"/api/performance-charts?days={d}" for d in days],
          "/api/performance-charts?days=90"),
@@ -109,6 +115,8 @@ def routes(samples: int) -> list[tuple[str, list[str], str]]:
         ("/api/stats", ["/api/stats"] * samples, "/api/stats"),
         ("/api/crm-status", ["/api/crm-status"] * samples, "/api/crm-status"),
         ("/api/recent-syncs", ["/api/recent-syncs"] * samples, "/api/recent-syncs"),
+        *((f"/api/{route} any window <= 30 d", [f"/api/{route}?hours={h}" for h in hours], f"/api/{route}?hours=24")
+          for route in ("api-stats", "rate-limits", "circuit-breakers")),
     ]
 
 
@@ -123,12 +131,17 @@ def callbacks(dash: Dash, samples: int) -> list[tuple[str, list[dict], dict]]:
     def errors(days: int) -> dict:
         return dash.body("error-classes-chart.figure", {"errors-days.value": str(days)}, "errors-days.value")
 
+    def crm_api_usage(hours: int) -> dict:
+        return dash.body("rate-limit-tiles.children", {"api-usage-hours.value": str(hours)}, "api-usage-hours.value")
+
     windows = (7, 14, 30, 90)
     return [
         ("performance page refresh (window x CRM)",
          [performance(windows[i % 4], CRMS[i // 4 % 10] if i >= 4 else None) for i in range(samples)],
          performance(90, None)),
         ("errors page refresh (7/14/30/90 d)", [errors(windows[i % 4]) for i in range(samples)], errors(30)),
+        ("API usage page refresh (1 h/24 h/7 d)", [crm_api_usage((1, 24, 168)[i % 3]) for i in range(samples)],
+         crm_api_usage(24)),
     ]
 
 
@@ -142,11 +155,18 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--samples", type=int, default=15)
     parser.add_argument("--port", type=int, default=18600)
+    parser.add_argument("--api-calls", type=int, default=20_000_000, help="CRM API calls over 30 days")
     args = parser.parse_args()
     url, engine = prepared_warehouse(args)
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS sync_monitor CASCADE"))
         conn.execute(text("DELETE FROM orchestration.sync_history WHERE endpoint = '/bench/day'"))
+        calls = conn.execute(text("SELECT CASE WHEN to_regclass('sync_monitor.api_calls') IS NULL THEN 0 "
+                                  "ELSE (SELECT COUNT(*) FROM sync_monitor.api_calls) END")).scalar()
+    if calls != args.api_calls:  # the app's tables afresh, with the CRM API calls (and their rollups)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS sync_monitor CASCADE"))
+        print(f"filled {args.api_calls:,} CRM API calls over 30 days in {api_calls.fill(engine, args.api_calls):.0f} s",
+              flush=True)
     migrate.upgrade(engine)
     now = utc_now()
     started = time.perf_counter()
@@ -216,6 +236,9 @@ def floor_table(engine, samples: int) -> dict[str, tuple[float, float | None]]:
         "/api/failed-operations age=30d, a CRM": lambda e: failed_operations.count_by_state(e, month),
         "/metrics": lambda e: metrics.day_counts(e, now - timedelta(hours=24)),
     }
+    cases["/api/api-stats any window <= 30 d"] = lambda e: usage.api_stats(e, 720, now)
+    cases["/api/rate-limits any window <= 30 d"] = lambda e: usage.rate_limit_list(e, 720, now)
+    cases["/api/circuit-breakers any window <= 30 d"] = lambda e: usage.breaker_list(e, 720, now)
     cases["performance page refresh (window x CRM)"] = cases["/api/performance-charts any window <= 90 d"]
     cases["errors page refresh (7/14/30/90 d)"] = cases["/api/errors any window <= 90 d"]
     found = {}
