@@ -245,3 +245,17 @@ def test_database_thresholds_turn_amber_and_red():
     assert health_probes.database_levels(facts) == {
         "connections_percent": "red", "cache_hit_ratio": "red", "longest_query_seconds": "red", "lock_waits": "ok"}
     assert health_probes.database_levels({"connection_count": None}) == {}
+
+
+def test_a_slow_callback_is_named_by_what_it_draws(dash_app, use_engine, pg_engine):
+    """The health page's slowest requests name a Dash callback by its first output, not only
+    /_dash-update-component (every callback has that path)."""
+    from dashapp.health import host_stats
+    from tests.support.callbacks import call
+
+    use_engine(pg_engine)
+    client = dash_app.server.test_client()
+    client.get("/_dash-dependencies")
+    host_stats._recent.clear()
+    call(client, dash_app, "duration-chart.figure", {"performance-days": "7"})
+    assert [r[3] for r in host_stats._recent] == ["/_dash-update-component (duration-chart)"]

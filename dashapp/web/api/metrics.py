@@ -113,6 +113,21 @@ def metrics() -> Response:
     return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
 
 
+def _shown_path() -> str:
+    """The path, and for a Dash callback what it draws (its first output's id), so the health
+    page's slowest requests say which part of which page was slow. Dash has parsed the body."""
+    if not request.path.startswith("/_dash-update-component"):
+        return request.path
+    try:  # parsed already when Dash answered; a refused request's body is not read beyond the limit
+        body = request.get_json(silent=True, cache=True)
+    except Exception:  # noqa: BLE001 - a body too large for the limit: the plain path
+        return request.path
+    output = body.get("output") if isinstance(body, dict) else None
+    if not isinstance(output, str):
+        return request.path
+    return f"{request.path} ({output.strip('.').split('...')[0].split('.')[0][:60]})"
+
+
 def register(server: Flask) -> None:
 
     @server.before_request
@@ -125,5 +140,5 @@ def register(server: Flask) -> None:
         if started is not None:
             took = time.perf_counter() - started
             REQUESTS.labels(kind(request.path)).observe(took)
-            host_stats.observe(took, request.method, request.path)
+            host_stats.observe(took, request.method, _shown_path())
         return response

@@ -182,13 +182,15 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
         return empty(title, why_empty)
     top = classes[:12]
     shown = list(reversed(top))
-    labels = [label(f"{len(top) - i}. {_short(c['error_class'])}") for i, c in enumerate(shown)]  # unique per bar
+    # short enough to leave the bars room on a phone (390 px); the whole class is in the hover
+    labels = [label(f"{len(top) - i}. {_short(c['error_class'], 30)}") for i, c in enumerate(shown)]  # unique
     figure = _figure(title)
     for kind, colour in (("failed", "#dc3545"), ("partial", "#fd7e14")):
         figure.add_bar(
             x=[c.get(kind, c["count"] if kind == "failed" else 0) for c in shown], y=labels, orientation="h",
-            name=kind, marker_color=colour, customdata=[[c["history_link"], label(c["sample"])] for c in shown],
-            hovertemplate=f"%{{x}} {kind} runs<br>%{{customdata[1]}}<extra></extra>",
+            name=kind, marker_color=colour,
+            customdata=[[c["history_link"], label(c["sample"]), label(c["error_class"])] for c in shown],
+            hovertemplate=f"%{{customdata[2]}}<br>%{{x}} {kind} runs<br>%{{customdata[1]}}<extra></extra>",
         )
     figure.update_layout(hovermode="closest", barmode="stack", height=max(300, 34 * len(shown) + 90))
     figure.update_yaxes(automargin=True)

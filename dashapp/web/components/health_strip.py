@@ -48,6 +48,22 @@ def strip(snapshot: dict) -> list:
     return pills
 
 
+UNITS = {"ms": "(ms)", "mb": "(MB)", "gb": "(GB)", "percent": "(%)", "seconds": "(s)"}
+
+
+def _label(key: str) -> str:
+    """``response_time_ms`` as "response time (ms)"."""
+    words = key.split("_")
+    unit = UNITS.get(words[-1]) if len(words) > 1 else None
+    return " ".join(words[:-1] + [unit]) if unit else " ".join(words)
+
+
+def _value(value: object) -> object:
+    """An enum-like value (``not_configured``) in words."""
+    enum_like = isinstance(value, str) and "_" in value and value.replace("_", "").isalpha()
+    return value.replace("_", " ") if enum_like else value
+
+
 def _rows(pairs: list[tuple[str, object, str | None]]) -> html.Tbody:
     """A figure per row; one past its amber or red threshold says so in its colour and words."""
     return html.Tbody([html.Tr([
@@ -66,7 +82,7 @@ def details(snapshot: dict) -> list:
         levels = probe.get("levels") or {}
         if "connections_used" in shown and levels.get("connections_percent"):
             levels = {**levels, "connections_used": levels["connections_percent"]}
-        pairs = [(k.replace("_", " "), v, levels.get(k)) for k, v in shown.items()]
+        pairs = [(_label(k), _value(v), levels.get(k)) for k, v in shown.items()]
         for queue, depth in (probe.get("queues") or {}).items():
             pairs.append((f"queue {queue}", depth, None))
         body = [dbc.Table(_rows(pairs), size="sm", className="mb-2 small", id=f"health-figures-{name}")]

@@ -69,9 +69,11 @@ def previous_runs(page: dict):
     figure.add_scatter(x=labels, y=[r["records_processed"] for r in runs], name="records", mode="lines+markers",
                        yaxis="y2", line={"color": "#20c997"},
                        hovertemplate="%{x}<br>%{y:,} records<extra></extra>")
-    figure.update_layout(hovermode="closest", height=280,
+    # no legend: the axis titles say which is which, and a legend's key would take the first bar's
+    # colour and sit on the rotated run labels
+    figure.update_layout(hovermode="closest", height=280, showlegend=False,
                          xaxis={"type": "category", "tickangle": -60, "automargin": True},
-                         yaxis={"title": {"text": "seconds"}},
-                         yaxis2={"title": {"text": "records"}, "overlaying": "y", "side": "right",
+                         yaxis={"title": {"text": "duration (s), bars"}},
+                         yaxis2={"title": {"text": "records, line"}, "overlaying": "y", "side": "right",
                                  "rangemode": "tozero", "showgrid": False})
     return figure

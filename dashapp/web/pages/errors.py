@@ -84,13 +84,14 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
         return html.Div("No failed or partial runs recorded.", className="text-muted")
     return dbc.ListGroup([
         dbc.ListGroupItem([
-            html.Div([html.Strong(f"{r['name']} · {r['sync_type']}"),
-                      html.Span(r["status"] or "?", className="badge ms-2 text-bg-" + (
-                          "warning" if r.get("status_class") == "partial" else "danger")),
-                      dcc.Link(f"#{r['id']}", href=f"/runs/{r['id']}", className="ms-2 small run-link"),
+            html.Div([html.Span([html.Strong(f"{r['name']} · {r['sync_type']}"),
+                                 html.Span(r["status"] or "?", className="badge ms-2 text-bg-" + (
+                                     "warning" if r.get("status_class") == "partial" else "danger")),
+                                 dcc.Link(f"#{r['id']}", href=f"/runs/{r['id']}", className="ms-2 small run-link")]),
                       html.Span(display.local_clock(r["start_time"], zone, seconds=True),
-                                className="float-end text-muted small", title=r["start_time"] or "")]),
-            html.Pre(r["error_message"] or "—", className="mb-0 small text-wrap " + (
+                                className="text-muted small", title=r["start_time"] or "")],
+                     className="d-flex flex-wrap justify-content-between column-gap-2"),  # the time wraps under
+            html.Pre(r["error_message"] or "—", className="mb-0 small text-wrap text-break " + (
                 "text-warning-emphasis" if r.get("status_class") == "partial" else "text-danger")),
         ]) for r in recent
     ], flush=True)

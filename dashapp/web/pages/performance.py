@@ -62,12 +62,12 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
-UPGRADE_NOTE = ("Computed from the raw runs table (closed days are kept in memory for an hour). "
-                "`python app.py db upgrade` builds rollups of the runs that make any window, "
-                "up to 90 days and any filter, answer in milliseconds.")
+UPGRADE_NOTE = ["Computed from the raw runs table (closed days are kept in memory for an hour). "
+                "An administrator's ", html.Code("python app.py db upgrade"), " builds rollups of the runs that "
+                "make any window, up to 90 days and any filter, answer in milliseconds."]
 
 
-def source_note() -> str:
+def source_note() -> str | list:
     """Where the numbers come from: the run rollups (up to which hour), or the raw table and
     how to make long windows fast."""
     try:

@@ -77,7 +77,7 @@ def _facts(run: dict, zone: str | None) -> dbc.Table:
                                         id=ids.RUN_STATUS),
                               html.Span(f" class: {run['status_class']}", className="text-muted small")])),
         ("CRM · sync type", f"{run['name']} · {run['sync_type']}"),
-        ("Endpoint", run["endpoint"] or "—"),
+        ("Endpoint", html.Span(run["endpoint"] or "—", className="text-break")),  # long URLs wrap on a phone
         ("Started", _when(run["start_time"], zone)),
         ("Ended", _when(run["end_time"], zone)),
         ("Duration", _seconds(run["duration_seconds"]) + (" so far" if run["status_class"] == "running" else "")),
@@ -148,8 +148,9 @@ def _calls_table(page: dict, zone: str | None) -> html.Div:
     calls = page["api_calls"]
     if not calls:
         return html.Div("No API calls recorded for this run.", className="text-muted small")
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Called", "Method", "Endpoint", "Status", "ms", "Remaining",
-                                                     "Error")]))
+    numeric = ("ms", "Remaining")  # headed on the side their right-aligned numbers are
+    head = html.Thead(html.Tr([html.Th(h, className="text-end" if h in numeric else None)
+                               for h in ("Called", "Method", "Endpoint", "Status", "ms", "Remaining", "Error")]))
     body = html.Tbody([html.Tr([
         html.Td(_when(c["called_at"], zone), className="text-nowrap"), html.Td(c["method"]),
         html.Td(c["endpoint"], className="text-break"),
