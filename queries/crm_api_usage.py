@@ -127,11 +127,25 @@ def rate_limits(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame
     reset) and the 429 count in the window."""
     with connect(app_db(db)) as conn:
         t = app_table(conn, "api_calls")
-        statement = f"""
-            WITH latest AS (
+        params = {"start": start, "end": end}
+        if _rollup_table(conn, start, end):
+            # long windows: the pairs that reported a limit from the hourly rollup, then each
+            # pair's latest such call by one probe down (crm_source, endpoint, called_at)
+            latest = f"""
+                SELECT p.crm_source, p.endpoint,
+                       (SELECT MAX(c.called_at) FROM {t} c WHERE c.crm_source = p.crm_source
+                          AND c.endpoint = p.endpoint AND c.called_at >= :start AND c.called_at < :end
+                          AND c.rate_limit_remaining IS NOT NULL) AS seen_at
+                FROM (SELECT DISTINCT crm_source, endpoint FROM {app_table(conn, 'api_call_hours')}
+                      WHERE minute >= :first_hour AND minute < :end AND remaining_min IS NOT NULL) p"""
+            params["first_hour"] = _period_start("api_call_hours", start)
+        else:
+            latest = f"""
                 SELECT crm_source, endpoint, MAX(called_at) AS seen_at
                 FROM {t} WHERE called_at >= :start AND called_at < :end AND rate_limit_remaining IS NOT NULL
-                GROUP BY crm_source, endpoint),
+                GROUP BY crm_source, endpoint"""
+        statement = f"""
+            WITH latest AS ({latest}),
             limited AS (
                 SELECT crm_source, endpoint, COUNT(*) AS throttled
                 FROM {t} WHERE called_at >= :start AND called_at < :end AND status_code = 429
@@ -145,8 +159,9 @@ def rate_limits(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame
                       AND c.endpoint = l.endpoint AND c.called_at = l.seen_at LIMIT 1) AS reset_at,
                    COALESCE(x.throttled, 0) AS throttled
             FROM latest l LEFT JOIN limited x ON x.crm_source = l.crm_source AND x.endpoint = l.endpoint
+            WHERE l.seen_at IS NOT NULL
             ORDER BY l.crm_source, l.endpoint"""
-        frame = _frame(conn, statement, {"start": start, "end": end}, times=("seen_at", "reset_at"))
+        frame = _frame(conn, statement, params, times=("seen_at", "reset_at"))
     return frame.assign(percent_used=[percent_used(lim, rem) for lim, rem in
                                       zip(frame["rate_limit"], frame["remaining"], strict=True)])
 

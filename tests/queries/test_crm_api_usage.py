@@ -92,6 +92,37 @@ def test_rate_limits_take_the_latest_observation(recorded):
                .total_seconds()) < 1
 
 
+def test_long_windows_find_each_latest_limit_through_the_hourly_rollup(recorded, monkeypatch):
+    """Past two hours the pairs that reported a limit come from the hourly rollup and each one's
+    latest call from one index probe; the answer equals the raw table's, 429s counted, a pair whose
+    only limit was seen before the window (in the window's first hour) left out."""
+    from queries import crm_api_usage
+
+    db, writer = recorded
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(hours=30)
+
+    def limited(crm, endpoint, ago, remaining, status=200):
+        api_calls.record_api_call(crm, endpoint, "GET", status, 10, called_at=now - ago,
+                                  headers={"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": str(remaining)})
+
+    for hours, remaining in ((29, 80), (12, 40), (3, 20)):
+        limited("hubspot", "/contacts", timedelta(hours=hours), remaining)
+    limited("hubspot", "/contacts", timedelta(hours=2), 0, status=429)
+    limited("hubspot", "/contacts", timedelta(hours=26), 5, status=429)
+    limited("genius", "/jobs", timedelta(hours=20), 60)
+    limited("callrail", "/calls", timedelta(hours=30, seconds=1), 10)  # before the window, in its first hour
+    api_calls.record_api_call("callrail", "/calls", "GET", 200, 10, called_at=now - timedelta(hours=1))  # no limit
+    writer.flush()
+    long = rate_limits(db, start, now + timedelta(seconds=1))
+    monkeypatch.setattr(crm_api_usage, "_rollup_table", lambda conn, a, b: None)
+    raw = rate_limits(db, start, now + timedelta(seconds=1))
+    assert long.to_dict("records") == raw.to_dict("records")
+    assert list(long["crm_source"]) == ["genius", "hubspot"]
+    hubspot = long.set_index("crm_source").loc["hubspot"]
+    assert hubspot["remaining"] == 0 and hubspot["throttled"] == 2
+
+
 def test_breaker_time_open_in_the_window(recorded):
     db, writer = recorded
     now = datetime.now(UTC).replace(microsecond=0)
