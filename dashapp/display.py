@@ -38,6 +38,13 @@ def iso_utc(value: object) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_utc_all(values: pd.Series) -> list[str | None]:
+    """``iso_utc`` of every value at once (a naive value is UTC): for series of thousands."""
+    moments = pd.to_datetime(values, utc=True)
+    return [None if pd.isna(m) else t for m, t in zip(moments, moments.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                                       strict=True)]
+
+
 def local_clock(value: object, zone: str | None, seconds: bool = False) -> str:
     """A time as the viewer reads it: ``2026-11-23 14:05 PST`` (``14:05:09 PST`` with ``seconds``)
     in ``zone`` (an IANA name; UTC when missing or unknown), or "" for a missing time."""

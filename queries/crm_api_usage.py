@@ -33,7 +33,8 @@ def _frame(conn: Connection, statement: str, params: dict, times: tuple[str, ...
     if times:
         clause = clause.columns(**{t: DateTime() for t in times})
     result = conn.execute(clause, {k: _naive(v) if isinstance(v, datetime) else v for k, v in params.items()})
-    frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    # plain tuples: pandas inspects SQLAlchemy rows one by one (a third of a 20,000-row answer's time)
+    frame = pd.DataFrame([tuple(row) for row in result.fetchall()], columns=list(result.keys()))
     for column in times:
         frame[column] = to_utc(frame[column], UTC_ZONE)  # type: ignore[arg-type]
     return frame

@@ -43,9 +43,9 @@ def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
             "p50_ms": _number(r["p50_ms"]), "p95_ms": _number(r["p95_ms"]), "p99_ms": _number(r["p99_ms"]),
         } for r in stats.to_dict("records")],
         "series": [{
-            "bucket": display.iso_utc(r["bucket"]), "crm_source": r["crm_source"], "calls": int(r["calls"]),
+            "bucket": bucket, "crm_source": r["crm_source"], "calls": int(r["calls"]),
             "failures": int(r["failures"]), "avg_ms": _number(r["avg_ms"]),
-        } for r in series.to_dict("records")],
+        } for bucket, r in zip(display.iso_utc_all(series["bucket"]), series.to_dict("records"), strict=True)],
     }
 
 
@@ -66,8 +66,10 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
     history = crm_api_usage.remaining_series(engine, start, now)
     return {
         "limits": sorted(limits, key=lambda x: (not x["in_window"], -(x["percent_used"] or -1))),
-        "history": [{"at": display.iso_utc(r["period"]), "crm_source": r["crm_source"], "endpoint": r["endpoint"],
-                     "remaining": int(r["remaining_min"])} for r in history.to_dict("records")],
+        "history": [{"at": at, "crm_source": crm, "endpoint": endpoint, "remaining": int(remaining)}
+                    for at, crm, endpoint, remaining in zip(
+                        display.iso_utc_all(history["period"]), history["crm_source"], history["endpoint"],
+                        history["remaining_min"], strict=True)],
     }
 
 

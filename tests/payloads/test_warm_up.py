@@ -47,3 +47,4 @@ def test_a_database_that_does_not_answer_does_not_stop_the_start():
     with pytest.raises(OperationalError, match="connect|refused"):
         dashboard.performance_frames(engine, 1, utc_now())
     engine.dispose()
+
