@@ -68,7 +68,7 @@ def themed(figure: go.Figure, mode: str | None) -> go.Figure:
 
 def in_zone(values: object, zone: str | None) -> pd.Series:
     """UTC times as wall-clock times in ``zone`` (Plotly draws a date as it is written)."""
-    moments = pd.to_datetime(pd.Series(values), utc=True)
+    moments = pd.to_datetime(pd.Series(values), utc=True, format="ISO8601")  # no guessing per call
     try:
         return moments.dt.tz_convert(zone or "UTC").dt.tz_localize(None)
     except Exception:  # an unknown zone: UTC, and the axis title says UTC
@@ -218,8 +218,9 @@ def api_series(series: list[dict], value: str, title: str, why_empty: str, zone:
         return empty(title, why_empty)
     figure = _figure(title)
     frame = pd.DataFrame(series)
+    frame["x"] = in_zone(frame["bucket"], zone)  # once for every line
     for crm, rows in frame.groupby("crm_source", sort=True):
-        figure.add_scatter(x=in_zone(rows["bucket"], zone), y=rows[value], name=crm_label(crm), mode="lines")
+        figure.add_scatter(x=rows["x"], y=rows[value], name=crm_label(crm), mode="lines")
     return time_axis(figure, zone)
 
 
@@ -278,7 +279,8 @@ def remaining_history(history: list[dict], why_empty: str, zone: str | None = No
         return empty(title, why_empty)
     figure = _figure(title)
     frame = pd.DataFrame(history)
+    frame["x"] = in_zone(frame["at"], zone)  # once for every line
     for (crm, endpoint), rows in frame.groupby(["crm_source", "endpoint"], sort=True):
-        figure.add_scatter(x=in_zone(rows["at"], zone), y=rows["remaining"], mode="lines",
+        figure.add_scatter(x=rows["x"], y=rows["remaining"], mode="lines",
                            name=label(f"{crm_name(crm)} {_short(endpoint, 30)}"), line={"shape": "hv"})
     return time_axis(figure, zone)
