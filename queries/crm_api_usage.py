@@ -55,6 +55,24 @@ def _rollup_table(conn: Connection, start: datetime, end: datetime) -> str | Non
     return name
 
 
+def _rollup_source(conn: Connection, start: datetime, end: datetime, columns: str) -> tuple[str, dict]:
+    """A subquery of rollup rows (``columns``) covering [start, end) to the minute, and its
+    parameters: whole hours from the per-hour rollup, the minutes before and after them from the
+    per-minute one (a day's window reads ~24 rows per endpoint and the edges' minutes, not 1,440)."""
+    first, end = _naive(_period_start("api_call_minutes", start)), _naive(end)
+    h0 = first if first.minute == 0 else first.replace(minute=0) + timedelta(hours=1)
+    h1 = end.replace(minute=0, second=0, microsecond=0)
+    minutes, hours = app_table(conn, "api_call_minutes"), app_table(conn, "api_call_hours")
+    if h0 >= h1:
+        return (f"(SELECT {columns} FROM {minutes} WHERE minute >= :first AND minute < :end)",
+                {"first": first, "end": end})
+    return (f"""(SELECT {columns} FROM {hours} WHERE minute >= :h0 AND minute < :h1
+                UNION ALL
+                SELECT {columns} FROM {minutes}
+                WHERE (minute >= :first AND minute < :h0) OR (minute >= :h1 AND minute < :end))""",
+            {"first": first, "h0": h0, "h1": h1, "end": end})
+
+
 def _period_start(table: str, moment: datetime) -> datetime:
     """The start of the rollup period ``moment`` falls in (windows take whole periods)."""
     moment = moment.replace(second=0, microsecond=0)
@@ -69,9 +87,8 @@ def call_stats(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
     rollup (over two days: the per-hour one), whose latency histograms give percentiles within 15%
     (``queries.latency_histogram``) while reading thousands of rows instead of millions."""
     with connect(app_db(db)) as conn:
-        rollup = _rollup_table(conn, start, end)
-        if rollup:
-            return _rollup_stats(conn, rollup, start, end)
+        if _rollup_table(conn, start, end):
+            return _rollup_stats(conn, start, end)
         t = app_table(conn, "api_calls")
         window = "called_at >= :start AND called_at < :end"
         counts = """
@@ -104,12 +121,13 @@ def call_stats(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
     return frame.assign(error_rate=(failures * 100.0 / frame["calls"]).round(2))
 
 
-def _rollup_stats(conn: Connection, rollup: str, start: datetime, end: datetime) -> pd.DataFrame:
-    sums = ", ".join(f"SUM({c}) AS {c}" for c in (*_SUMS, "duration_sum", *HISTOGRAM))
+def _rollup_stats(conn: Connection, start: datetime, end: datetime) -> pd.DataFrame:
+    values = (*_SUMS, "duration_sum", *HISTOGRAM)
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in values)
+    source, params = _rollup_source(conn, start, end, ", ".join(("crm_source", "endpoint", *values)))
     frame = _frame(conn, f"""
-        SELECT crm_source, endpoint, {sums} FROM {app_table(conn, rollup)}
-        WHERE minute >= :start AND minute < :end GROUP BY crm_source, endpoint ORDER BY crm_source, endpoint""",
-                   {"start": _period_start(rollup, start), "end": end})
+        SELECT crm_source, endpoint, {sums} FROM {source} r
+        GROUP BY crm_source, endpoint ORDER BY crm_source, endpoint""", params)
     counts = frame[HISTOGRAM].astype(int).values.tolist()
     frame = frame.assign(
         avg_ms=frame["duration_sum"] / frame["calls"],
@@ -231,12 +249,13 @@ def call_series(db: Connectable, start: datetime, end: datetime, bucket: str = "
         rollup = _rollup_table(conn, start, end)
         if rollup:
             expression = (postgres if conn.dialect.name == "postgresql" else sqlite).replace("called_at", "minute")
+            source, params = _rollup_source(
+                conn, start, end, "minute, crm_source, calls, client_errors, server_errors, no_response, duration_sum")
             frame = _frame(conn, f"""
                 SELECT {expression} AS bucket, crm_source, SUM(calls) AS calls,
                        SUM(client_errors + server_errors + no_response) AS failures,
                        SUM(duration_sum) / SUM(calls) AS avg_ms
-                FROM {app_table(conn, rollup)} WHERE minute >= :start AND minute < :end
-                GROUP BY 1, 2 ORDER BY 1, 2""", {"start": _period_start(rollup, start), "end": end})
+                FROM {source} r GROUP BY 1, 2 ORDER BY 1, 2""", params)
             frame["bucket"] = to_utc(pd.Series(pd.to_datetime(frame["bucket"]), index=frame.index), UTC_ZONE)  # type: ignore[arg-type]
             return frame
         expression = postgres if conn.dialect.name == "postgresql" else sqlite

@@ -42,10 +42,12 @@ def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
             "error_rate": _number(r["error_rate"]), "retries": int(r["retries"]), "avg_ms": _number(r["avg_ms"]),
             "p50_ms": _number(r["p50_ms"]), "p95_ms": _number(r["p95_ms"]), "p99_ms": _number(r["p99_ms"]),
         } for r in stats.to_dict("records")],
-        "series": [{
-            "bucket": bucket, "crm_source": r["crm_source"], "calls": int(r["calls"]),
-            "failures": int(r["failures"]), "avg_ms": _number(r["avg_ms"]),
-        } for bucket, r in zip(display.iso_utc_all(series["bucket"]), series.to_dict("records"), strict=True)],
+        "series": [{  # column by column: a 30-day window has thousands of rows
+            "bucket": bucket, "crm_source": crm, "calls": int(calls), "failures": int(failures),
+            "avg_ms": _number(avg),
+        } for bucket, crm, calls, failures, avg in zip(
+            display.iso_utc_all(series["bucket"]), series["crm_source"].tolist(), series["calls"].tolist(),
+            series["failures"].tolist(), series["avg_ms"].tolist(), strict=True)],
     }
 
 
