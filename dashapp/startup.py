@@ -51,10 +51,10 @@ def prepare_engine(settings: Settings) -> Engine:
 
 
 def warm_up(engine: Engine) -> None:
-    """Read one day of the performance and errors pages before serving: the tables' shapes, the
-    rollups' state and the code paths behind them are then ready, so the worker's first request
-    costs what any other does. Nothing is kept (``CACHE_SECONDS`` applies as usual); a database
-    that does not answer is the first request's to report."""
+    """Read one day of the performance and errors pages before serving: a database connection is
+    then open and the code behind them loaded, so the worker's first request costs what any other
+    does. No answer is kept (``CACHE_SECONDS`` applies as usual); a database that does not answer
+    is the first request's to report."""
     began = time.perf_counter()
     try:
         now = utc_now()
