@@ -195,9 +195,10 @@ def ready(db: Connectable) -> datetime | None:
     return pd.Timestamp(value).to_pydatetime() if not isinstance(value, datetime) else value
 
 
-def _rollup_statement(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
-                      classes: tuple[str, ...], key: list[str], values: list[str]) -> str:
-    """``values`` summed per ``key`` over the rollup table ``name`` for ``period`` in [low, high)."""
+def _rollup_where(b: Binds, period: str, low: object, high: object, crm_sources, sync_types,
+                  classes: tuple[str, ...] = ()) -> list[str]:
+    """The conditions of a rollup read: ``period`` in [low, high) (None: open), the CRMs, sync
+    types and status classes chosen."""
     where = []
     if low is not None:
         where.append(f"{period} >= {b.bind_app_time(low) if isinstance(low, datetime) else b.bind(low)}")
@@ -209,6 +210,13 @@ def _rollup_statement(b: Binds, name: str, period: str, low: object, high: objec
         where.append(b.in_list("sync_type", tuple(sync_types)))
     if classes:
         where.append(b.in_list("status_class", tuple(classes)))
+    return where
+
+
+def _rollup_statement(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
+                      classes: tuple[str, ...], key: list[str], values: list[str]) -> str:
+    """``values`` summed per ``key`` over the rollup table ``name`` for ``period`` in [low, high)."""
+    where = _rollup_where(b, period, low, high, crm_sources, sync_types, classes)
     kind = "DOUBLE PRECISION" if b.postgres else "REAL"
     sums = ", ".join(f"CAST(SUM({c}) AS {kind if c in SECONDS else 'BIGINT'}) AS {c}" for c in values)
     return f"""
@@ -302,15 +310,7 @@ def _daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_
                by: tuple[str, ...] = DAILY_KEY) -> pd.DataFrame:
     """``queries.performance.daily_rollup``'s columns summed per ``by`` over a rollup table in
     SQL (per day, CRM and sync type: a quarter of the rows the per-class key would return)."""
-    where = []
-    if low is not None:
-        where.append(f"{period} >= {b.bind_app_time(low) if isinstance(low, datetime) else b.bind(low)}")
-    if high is not None:
-        where.append(f"{period} < {b.bind_app_time(high) if isinstance(high, datetime) else b.bind(high)}")
-    if crm_sources:
-        where.append(b.in_list("crm_source", tuple(crm_sources)))
-    if sync_types:
-        where.append(b.in_list("sync_type", tuple(sync_types)))
+    where = _rollup_where(b, period, low, high, crm_sources, sync_types)
     kind = "DOUBLE PRECISION" if b.postgres else "REAL"
     return _wide_frame(b, f"""
         SELECT {', '.join(by)}, CAST(SUM(runs) AS BIGINT) AS runs,

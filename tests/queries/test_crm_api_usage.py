@@ -10,17 +10,13 @@ import pytest
 
 from dashapp.recording import crm_calls as api_calls
 from queries.crm_api_usage import breaker_states, breaker_summary, call_series, call_stats, rate_limits
-from tests.conftest import empty_app_tables
+from tests.conftest import call_writer
 
 
 @pytest.fixture
 def recorded(db):
-    empty_app_tables(db)
-    writer = api_calls.Writer(db, flush_seconds=0.05)
-    api_calls.use_writer(writer)
-    yield db, writer
-    writer.close()
-    api_calls.use_writer(None)
+    for writer in call_writer(db, flush_seconds=0.05):
+        yield db, writer
 
 
 def test_call_statistics_and_percentiles(recorded):

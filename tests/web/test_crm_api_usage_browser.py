@@ -12,18 +12,14 @@ import pytest
 from dashapp.recording import crm_calls as api_calls
 from dashapp.recording.circuit_breaker import OPEN, CircuitBreaker, CircuitOpenError
 from dashapp.storage.app_tables import api_calls as calls_table
-from tests.conftest import empty_app_tables
+from tests.conftest import call_writer
 from tests.recording.test_crm_calls import crm_server  # noqa: F401  (the local CRM server fixture)
 
 
 @pytest.fixture
 def recorded_pg(pg_engine):
-    empty_app_tables(pg_engine)
-    writer = api_calls.Writer(pg_engine, flush_seconds=0.05)
-    api_calls.use_writer(writer)
-    yield pg_engine, writer
-    writer.close()
-    api_calls.use_writer(None)
+    for writer in call_writer(pg_engine, flush_seconds=0.05):
+        yield pg_engine, writer
 
 
 def drive(crm_server: str, writer) -> dict:  # noqa: F811

@@ -11,17 +11,13 @@ from dashapp import display
 from dashapp.payloads import crm_api_usage as api_usage_payloads
 from dashapp.recording import crm_calls as api_calls
 from dashapp.web.components import figures
-from tests.conftest import empty_app_tables
+from tests.conftest import call_writer
 
 
 @pytest.fixture
 def recorded(db):
-    empty_app_tables(db)
-    writer = api_calls.Writer(db, flush_seconds=0.05)
-    api_calls.use_writer(writer)
-    yield db, writer
-    writer.close()
-    api_calls.use_writer(None)
+    for writer in call_writer(db, flush_seconds=0.05):
+        yield db, writer
 
 
 def _limit(crm: str, remaining: int, reset_seconds: int, at: datetime) -> None:
