@@ -102,7 +102,7 @@ def details(snapshot: dict) -> list:
                              html.Td(w["concurrency"]), html.Td(w["uptime_seconds"])]) for w in probe["workers"]]
             body.append(dbc.Table([head, html.Tbody(rows)], size="sm", className="small", id="health-workers"))
         cards.append(dbc.Col(dbc.Card([
-            dbc.CardHeader([html.Strong(label), dbc.Badge(status, color=COLOURS.get(status, "secondary"),
+            dbc.CardHeader([html.Strong(label), dbc.Badge(_value(status), color=COLOURS.get(status, "secondary"),
                                                           className="ms-2", id=f"health-status-{name}")]),
             dbc.CardBody(body),
         ], className="shadow-sm h-100"), xs=12, lg=6, xxl=3))
