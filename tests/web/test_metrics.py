@@ -21,18 +21,18 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def test_metrics_from_written_rows(dash_app, use_engine, pg_engine):
-    empty_app_tables(pg_engine)
-    use_engine(pg_engine)
+def test_metrics_from_written_rows(dash_app, use_engine, db):  # both table shapes and SQLite
+    empty_app_tables(db)
+    use_engine(db)
     now = utc_now()
-    runs = insert_runs(pg_engine, [
+    runs = insert_runs(db, [
         Run("hubspot", "contacts", "success", 3 * 60 * M, 3 * 60 * M - 2 * M, processed=100),
         Run("hubspot", "contacts", "success", 60 * M, 60 * M - 90 * timedelta(seconds=1), processed=40),
         Run("hubspot", "contacts", "failed", 30 * M, 29 * M, processed=5),
         Run("hubspot", "contacts", "running", 2 * M, None, processed=7),
         Run("callrail", "calls", "failed", 26 * 60 * M, 26 * 60 * M - M, processed=1),  # older than 24 h
     ], now)
-    with pg_engine.begin() as conn:
+    with db.begin() as conn:
         conn.execute(insert(alerts).values(rule="late", subject="callrail", severity="critical", summary="late",
                                            state="firing", fired_at=now.replace(tzinfo=None),
                                            last_seen_at=now.replace(tzinfo=None)))
