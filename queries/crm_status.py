@@ -1,11 +1,14 @@
-"""The state of every CRM and sync type: each pair's latest run and the next sync of the schedule
-that runs it.
+"""The state of every sync (CRM and sync type): its latest run, when it fires next, and whether
+it is fresh (``queries.freshness`` decides).
 
 One row per (crm_source, sync_type), so a failing type is never hidden behind another type's
-success. A pair's schedule is the one its latest run names (``configuration.schedule_id``, as
-runs started by a schedule, ``<mode>_scheduled``, carry it), else the CRM's schedules whose
-``model_name`` matches the sync type (case, punctuation and a plural ``s`` aside), else the CRM's
-soonest one. ``queries.next_run`` says when each fires and from which source.
+success, plus one per schedule that has never produced a run. A sync's plans are the schedule its
+latest run names (``configuration.schedule_id``, as runs started by a schedule, ``<mode>_scheduled``,
+carry it), else its CRM's schedules whose ``model_name`` matches the sync type (case, punctuation
+and a plural ``s`` aside). A schedule whose django-celery-beat task is readable (by
+``periodic_task_id``, or ``{"schedule_id": N}`` in the task's kwargs) fires by beat's arithmetic
+(``queries.beat_firing``); else by its own fields; a sync no schedule runs, by the median gap
+between its latest runs.
 """
 
 from __future__ import annotations
@@ -16,12 +19,18 @@ from datetime import datetime
 
 import pandas as pd
 
+from queries import freshness
 from queries._sql import Connectable, connect, read_frame, sql, table
+from queries.beat_firing import BeatTask, moment
+from queries.beat_tasks import beat_tasks, kwargs_schedule_id
 from queries.choices import PAIRS_CTE
 from queries.durations import add_duration
-from queries.next_run import NextSync, next_sync
+from queries.freshness import Plan
 from queries.outcomes import class_case
-from queries.schedules import all_schedules
+from queries.recent_runs import recent_runs
+from queries.run_detail import MAX_PAIRS, expected_durations
+from queries.schedules import CRON_FIELDS, all_schedules
+from queries.table_shape import shape
 
 TIMES = ("start_time", "end_time")
 
@@ -73,55 +82,150 @@ def schedule_id_of(configuration: object) -> int | None:
         return None
 
 
-def _soonest(found: list[tuple[int, NextSync]]) -> tuple[int | None, NextSync]:
-    timed = [(sid, n) for sid, n in found if n.at is not None]
-    if timed:
-        return min(timed, key=lambda pair: pair[1].at)  # type: ignore[arg-type, return-value]
-    return (found[0][0], found[0][1]) if found else (None, NextSync.none("no enabled schedule"))
+OWN_PERIODS = {"weeks": ("days", 7), "days": ("days", 1), "hours": ("hours", 1), "minutes": ("minutes", 1),
+               "seconds": ("seconds", 1), "microseconds": ("microseconds", 1)}
+STATE_COLUMNS = ("state", "state_reason", "expected_at", "overdue_seconds", "next_sync", "next_sync_source",
+                 "next_sync_note", "schedule_id")
+
+
+def own_task(row: dict) -> BeatTask:
+    """A schedule row's own fields as a task in beat's arithmetic: an interval or a crontab read
+    in UTC (the warehouse's TIME_ZONE), bounded by ``start_at`` and ``end_at``, last sent at
+    ``last_run`` (documented shape)."""
+    kind = str(row.get("recurrence_type") or "").strip().lower()
+    enabled = row.get("enabled")
+    common = {"enabled": True if enabled is None or enabled != enabled else bool(enabled),
+              "last_run_at": moment(row.get("last_run")), "start_time": moment(row.get("start_at")),
+              "expires": moment(row.get("end_at"))}
+    if kind == "interval":
+        period, factor = OWN_PERIODS.get(str(row.get("period") or "").strip().lower(), (None, 1))
+        try:
+            every = int(float(row.get("every"))) * factor  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            every = None
+        return BeatTask(kind="interval", every=every, period=period, **common)
+    if kind == "crontab":
+        fields = {f: None if row.get(f) is None or row.get(f) != row.get(f) else str(row.get(f)).strip() or "*"
+                  for f in CRON_FIELDS}
+        return BeatTask(kind="crontab", timezone="UTC", **fields, **common)
+    return BeatTask(kind=None, **common)
+
+
+def _plans(conn, now: datetime) -> tuple[list[tuple[dict, Plan]], str]:
+    """Each schedule row with its plan, and what a sync without one is told."""
+    schedules = all_schedules(conn)
+    if schedules is None:
+        return [], (f"no schedules: table {table(conn, 'sync_schedule')} does not exist; "
+                    "too few runs to estimate how often it runs")
+    found = shape(conn)
+    tasks = beat_tasks(conn)
+    by_id = {int(t["beat_id"]): t for t in tasks if t.get("beat_id") is not None}
+    by_kwargs = {}
+    for t in tasks:
+        sid = kwargs_schedule_id(t.get("beat_kwargs"))
+        if sid is not None:
+            by_kwargs.setdefault(sid, t)
+    place = found.beat_schema or "main"
+    plans = []
+    for row in schedules.to_dict("records"):
+        sid = None if row["id"] is None or row["id"] != row["id"] else int(row["id"])
+        link = row.get("periodic_task_id")
+        task = by_id.get(int(link)) if link is not None and link == link else None
+        task = task or (by_kwargs.get(sid) if sid is not None else None)
+        if task is not None:
+            plan = Plan(BeatTask.from_row(task), "beat",
+                        f"beat task #{task['beat_id']} {str(task.get('beat_name'))[:80]!r} (schema {place})", sid)
+        else:
+            missing = ("" if link is None or link != link or not found.beat_problem
+                       else f" (its beat task is unreadable: {found.beat_problem})")
+            plan = Plan(own_task(row), "schedule", f"schedule #{sid}{missing}", sid, moment(row.get("next_run")))
+        plans.append((row, plan))
+    return plans, "no schedule runs this sync, and too few runs to estimate one"
+
+
+def _pair_plans(run: dict | None, crm: str, sync_type: str, plans: list[tuple[dict, Plan]],
+                orphans: dict[str, list[Plan]]) -> list[Plan]:
+    """The schedule the run names; else the CRM's schedules for its type; else the CRM's
+    schedules that name none of its syncs (a ``model_name`` that matches no sync type)."""
+    named = schedule_id_of(run.get("configuration")) if run else None
+    if named is not None:
+        chosen = [p for r, p in plans if p.schedule_id == named]
+        if chosen:
+            return chosen
+    same = [p for r, p in plans if r["crm_source"] == crm and _loose(r["model_name"]) == _loose(sync_type)]
+    return same or orphans.get(crm, [])
 
 
 def crm_status(db: Connectable, now: datetime) -> pd.DataFrame:
-    """One row per CRM and sync type: the latest run, and ``next_sync`` (UTC or NaT),
-    ``next_sync_source`` (beat, schedule, estimated or None), ``next_sync_note`` (why there is
-    none, or whose schedule it is) and ``schedule_id``."""
+    """One row per sync: its latest run (NaN/NaT where it never ran), ``state``, ``state_reason``,
+    ``expected_at``, ``overdue_seconds``, ``next_sync`` (UTC or NaT), ``next_sync_source`` (beat,
+    schedule, estimated or None), ``next_sync_note`` (where the time came from, or why there is
+    none) and ``schedule_id``."""
     with connect(db) as conn:
         latest = latest_run_per_type(conn, now)
-        schedules = all_schedules(conn)
-        schedule_table = table(conn, "sync_schedule")
-    if schedules is None:
-        answers = [(None, NextSync.none(f"no schedules: table {schedule_table} does not exist"))] * len(latest)
-    else:
-        answers = [_for_pair(run, schedules, latest, now) for run in latest.to_dict("records")]
-    return latest.drop(columns=["configuration"]).assign(
-        next_sync=pd.Series(pd.to_datetime([a[1].at for a in answers], utc=True), index=latest.index),
-        next_sync_source=[a[1].source for a in answers],
-        next_sync_note=[a[1].note for a in answers],
-        schedule_id=[a[0] for a in answers],
+        plans, unplanned = _plans(conn, now)
+        runs = latest.to_dict("records")
+        crms = {r["crm_source"] for r in runs}
+        loose_keys = {(r["crm_source"], _loose(r["sync_type"])) for r in runs}
+        orphans: dict[str, list[Plan]] = {}
+        for row, plan in plans:
+            pair = (row["crm_source"], row["model_name"])
+            if pair[0] is None or pair[1] is None or (pair[0], _loose(pair[1])) in loose_keys:
+                continue
+            if pair[0] in crms:  # its CRM runs, but no sync of that name: the CRM's unnamed syncs follow it
+                orphans.setdefault(pair[0], []).append(plan)
+            else:  # a schedule that has never produced a run is a sync too
+                loose_keys.add((pair[0], _loose(pair[1])))
+                runs.append({"crm_source": pair[0], "sync_type": pair[1]})
+        pair_plans = [_pair_plans(r if "id" in r else None, r["crm_source"], r["sync_type"], plans, orphans)
+                      for r in runs]
+        unscheduled = [(r["crm_source"], r["sync_type"]) for r, p in zip(runs, pair_plans, strict=True)
+                       if not p and "id" in r]
+        starts: dict[tuple[str, str], list] = {}
+        for row in recent_runs(conn, unscheduled, freshness.ESTIMATE_FROM + 3).to_dict("records"):
+            starts.setdefault((row["crm_source"], row["sync_type"]), []).append(moment(row["start_time"]))
+        for i, run in enumerate(runs):
+            if not pair_plans[i]:
+                estimate = freshness.estimated_plan([s for s in starts.get((run["crm_source"], run["sync_type"]), [])
+                                                     if s is not None])
+                pair_plans[i] = [estimate] if estimate else []
+        latest_of = [_latest(r) for r in runs]
+        decided = [freshness.decide(p, lt, now, unplanned=unplanned)
+                   for p, lt in zip(pair_plans, latest_of, strict=True)]
+        late_ish = [(r["crm_source"], r["sync_type"]) for r, d in zip(runs, decided, strict=True)
+                    if d.state == "late" and "id" in r]
+        p95 = {}
+        for chunk in range(0, len(late_ish), MAX_PAIRS):  # only a late-looking sync needs its grace
+            for row in expected_durations(conn, late_ish[chunk:chunk + MAX_PAIRS]).to_dict("records"):
+                p95[(row["crm_source"], row["sync_type"])] = row["p95_seconds"]
+        for i, run in enumerate(runs):
+            if (run["crm_source"], run["sync_type"]) in p95:
+                decided[i] = freshness.decide(pair_plans[i], latest_of[i], now,
+                                              _number(p95[(run["crm_source"], run["sync_type"])]), unplanned)
+    frame = pd.DataFrame(runs, columns=list(latest.columns)).drop(columns=["configuration"])
+    return frame.assign(
+        state=[d.state for d in decided],
+        state_reason=[d.reason for d in decided],
+        expected_at=pd.Series(pd.to_datetime([d.expected_at for d in decided], utc=True), index=frame.index),
+        overdue_seconds=[d.overdue_seconds for d in decided],
+        grace_seconds=[d.grace_seconds for d in decided],
+        missed=[d.missed for d in decided],
+        next_sync=pd.Series(pd.to_datetime([d.next_sync for d in decided], utc=True), index=frame.index),
+        next_sync_source=[d.next_sync_source for d in decided],
+        next_sync_note=[d.next_sync_note for d in decided],
+        schedule_id=[p[0].schedule_id if p else None for p in pair_plans],
     )
 
 
-def _for_pair(run: dict, schedules: pd.DataFrame, latest: pd.DataFrame, now: datetime) -> tuple[int | None, NextSync]:
-    rows = schedules.to_dict("records")
+def _latest(run: dict) -> dict | None:
+    if "id" not in run or run["id"] is None or run["id"] != run["id"]:
+        return None
+    return {"id": int(run["id"]), "status": run.get("status"), "status_class": run.get("status_class"),
+            "start_time": moment(run.get("start_time"))}
 
-    def latest_start(row: dict) -> datetime | None:
-        same = latest[(latest["crm_source"] == row["crm_source"])
-                      & (latest["sync_type"].map(_loose) == _loose(row["model_name"]))]
-        moment = same["start_time"].max() if not same.empty else None
-        return None if moment is None or pd.isna(moment) else moment.to_pydatetime()
 
-    def answer(row: dict, start: datetime | None = None) -> tuple[int, NextSync]:
-        return int(row["id"]), next_sync(row, now, start or latest_start(row))
-
-    named = schedule_id_of(run.get("configuration"))
-    if named is not None:
-        for row in rows:
-            if row["id"] is not None and int(row["id"]) == named:
-                return answer(row, run["start_time"].to_pydatetime() if not pd.isna(run["start_time"]) else None)
-    crm_rows = [r for r in rows if r["crm_source"] == run["crm_source"]]
-    same_type = [r for r in crm_rows if _loose(r["model_name"]) == _loose(run["sync_type"])]
-    if same_type:
-        return _soonest([answer(r) for r in same_type])
-    sid, found = _soonest([answer(r) for r in crm_rows])
-    if found.at is not None:
-        return sid, NextSync(found.at, found.source, "the CRM's next sync: no schedule runs this type")
-    return sid, found
+def _number(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None

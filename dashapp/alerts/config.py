@@ -3,7 +3,7 @@
     rules:
       error_rate:   {threshold: 5, window_minutes: 60, min_runs: 10}     # critical over 5% failed
       success_rate: {threshold: 90, window_minutes: 60, min_runs: 10}    # warning under 90%
-      late:         {warning_factor: 1, critical_factor: 2}              # x the schedule interval
+      late:         {warning_factor: 1, critical_factor: 2}              # firings missed (SLA: x the SLA)
       stuck:        {factor: 3, ceiling_minutes: 360, min_runs: 5}       # x the median duration
       zero_records: {history: 14}
       long_run:     {factor: 2, min_excess_minutes: 15, days: 7}

@@ -21,7 +21,7 @@ from dashapp.config import Settings
 from dashapp.health import snapshot as health
 from queries import alerts as queries
 from queries import crm_api_usage
-from queries.schedules import crm_intervals
+from queries.crm_status import crm_status
 
 HISTORY_DAYS = 30  # how far back the per-pair rules look for a pair's recent runs
 
@@ -92,39 +92,43 @@ def success_rate(ctx: Context) -> list[Finding]:
     return _rate(ctx, "success_rate")
 
 
-def expected_intervals(ctx: Context) -> dict[str, tuple[timedelta, str]]:
-    """crm_source -> (the longest acceptable gap between successes, where it comes from): the
-    shortest enabled schedule's interval, or the rules file's SLA, which wins."""
-    found = {crm: (every, f"{source} every {_gap(every)}")
-             for crm, (every, source) in crm_intervals(ctx.engine, ctx.now).items()}
-    for crm, sla in ctx.config.sla.items():
-        found[crm] = (sla, f"SLA {_gap(sla)}")
-    return found
-
-
 def late(ctx: Context) -> list[Finding]:
+    """A CRM with a sync ``queries.freshness`` calls late (a firing its schedule should have sent
+    produced no run within its grace), its worst one named; warning, critical once it has missed
+    ``critical_factor`` firings. A CRM with an SLA in the rules file is also late when no success
+    came within it."""
     rule = ctx.config["late"]
-    expected = expected_intervals(ctx)
-    if not expected:
-        return []
-    # look back three times the critical gap, so a CRM late by a little more still says by how much
-    window = max(every for every, _ in expected.values()) * rule["critical_factor"] * 3 + timedelta(minutes=1)
+    found: dict[str, Finding] = {}
+    states = crm_status(ctx.engine, ctx.now)
+    for row in states[states["state"] == "late"].sort_values("overdue_seconds").to_dict("records"):
+        overdue = float(row["overdue_seconds"])
+        severity = "critical" if int(row["missed"]) >= rule["critical_factor"] else "warning"
+        crm = row["crm_source"]
+        found[crm] = Finding("late", crm, severity, f"{display.crm_name(crm)} {row['sync_type']}: overdue by "
+                             f"{_gap(timedelta(seconds=overdue))}; {row['state_reason']}", round(overdue, 1))
+    for crm, finding in _sla_late(ctx).items():
+        if crm not in found or finding.severity == "critical":
+            found[crm] = finding
+    return [found[crm] for crm in sorted(found)]
+
+
+def _sla_late(ctx: Context) -> dict[str, Finding]:
+    rule = ctx.config["late"]
+    if not ctx.config.sla:
+        return {}
+    window = max(ctx.config.sla.values()) * rule["critical_factor"] * 3 + timedelta(minutes=1)
     last = {r["crm_source"]: r["last_success"] for r in queries.last_success(ctx.engine, ctx.now - window)
             .to_dict("records")}
-    for run in queries.running(ctx.engine).to_dict("records"):  # a run under way is on time as of its start:
-        seen = last.get(run["crm_source"])                       # its CRM is late only if that start was
-        if seen is None or pd.isna(seen) or run["start_time"] > seen:
-            last[run["crm_source"]] = run["start_time"]
-    found = []
-    for crm, (every, source) in sorted(expected.items()):
+    found = {}
+    for crm, sla in sorted(ctx.config.sla.items()):
         seen = last.get(crm)
         gap = ctx.now - seen.to_pydatetime() if seen is not None and not pd.isna(seen) else None
-        if gap is not None and gap <= every * rule["warning_factor"]:
+        if gap is not None and gap <= sla * rule["warning_factor"]:
             continue
-        severity = "critical" if gap is None or gap > every * rule["critical_factor"] else "warning"
+        severity = "critical" if gap is None or gap > sla * rule["critical_factor"] else "warning"
         since = f"for {_gap(gap)}" if gap is not None else f"in the last {_gap(window)}"
-        found.append(Finding("late", crm, severity, f"{display.crm_name(crm)}: no successful sync {since} ({source})",
-                             round(gap.total_seconds(), 1) if gap is not None else None))
+        found[crm] = Finding("late", crm, severity, f"{display.crm_name(crm)}: no successful sync {since} "
+                             f"(SLA {_gap(sla)})", round(gap.total_seconds(), 1) if gap is not None else None)
     return found
 
 

@@ -17,10 +17,11 @@ from dashapp.payloads.day_cache import DayCache, day_start
 from dashapp.payloads.history_params import to_search
 from dashapp.payloads.result_cache import shared
 from dashapp.payloads.runs import progress_json
-from queries import errors, performance, run_detail, run_rollups
+from queries import errors, freshness, performance, run_detail, run_rollups
 from queries.crm_status import crm_status
 from queries.outcomes import SUCCESS_RATE_HELP
 from queries.overview import overview_counts
+from queries.recent_runs import recent_runs
 from queries.recent_syncs import recent_syncs
 
 DAYS = DayCache()  # closed days of the performance aggregates
@@ -31,20 +32,28 @@ def stats(engine: Engine, now: datetime) -> dict:
     return {"overview": overview_counts(engine, now).as_dict(), "timestamp": display.iso_utc(now)}
 
 
-# worst first: a CRM collapsed to one row shows the state of its worst sync type
+STRIP_RUNS = 30  # the ticks of a sync's latest runs on the overview
+DEFAULT_LIMIT, MAX_LIMIT = 200, 1000  # CRMs per page of /api/crm-status
+# worst first: a CRM collapsed to one row shows the status of its worst sync type
 WORST_FIRST = ("failed", "partial", None, "running", "success")
 
 
 def _type_record(row: dict) -> dict:
+    ran = row.get("id") is not None and row["id"] == row["id"]
     return {
         "sync_type": row["sync_type"],
-        "id": int(row["id"]),
-        "last_sync": display.iso_utc(row["start_time"]),
-        "status": display.text(row["status"]),
-        "status_class": display.text(row["status_class"]),
+        "id": int(row["id"]) if ran else None,
+        "last_sync": display.iso_utc(row["start_time"]) if ran else None,
+        "status": display.text(row["status"]) if ran else None,
+        "status_class": display.text(row["status_class"]) if ran else None,
         **_counts(row),
-        "duration_seconds": display.seconds(row["duration_seconds"]),
-        "error_message": display.text(row["error_message"]),
+        "duration_seconds": display.seconds(row["duration_seconds"]) if ran else None,
+        "error_message": display.text(row["error_message"]) if ran else None,
+        "state": row["state"],
+        "state_label": freshness.LABELS[row["state"]],
+        "state_reason": display.text(row["state_reason"]),
+        "expected_at": display.iso_utc(row["expected_at"]),
+        "overdue_seconds": round(float(row["overdue_seconds"]), 1),
         "next_sync": display.iso_utc(row["next_sync"]),
         "next_sync_source": display.text(row["next_sync_source"]),
         "next_sync_note": display.text(row["next_sync_note"]),
@@ -53,14 +62,21 @@ def _type_record(row: dict) -> dict:
 
 def _crm_record(crm: str, types: list[dict]) -> dict:
     """One CRM as the operators' scripts expect it (its most recent run, its soonest next sync)
-    with every sync type's latest run under ``sync_types``."""
-    newest = max(types, key=lambda t: (t["last_sync"] or "", t["id"]))
+    with every sync type's latest run under ``sync_types``, and its state: its worst type's."""
+    newest = max(types, key=lambda t: (t["last_sync"] or "", t["id"] or 0))
     timed = [t for t in types if t["next_sync"]]
     soonest = min(timed, key=lambda t: t["next_sync"]) if timed else types[0]
     worst = min(types, key=lambda t: WORST_FIRST.index(t["status_class"]))
+    worst_state = min(types, key=lambda t: (freshness.STATES.index(t["state"]), -t["overdue_seconds"]))
     return {
         "name": display.crm_name(crm),
         "crm_source": crm,
+        "state": worst_state["state"],
+        "state_label": worst_state["state_label"],
+        "state_reason": (worst_state["state_reason"] if len(types) == 1
+                         else f"{worst_state['sync_type']}: {worst_state['state_reason']}"),
+        "expected_at": worst_state["expected_at"],
+        "overdue_seconds": worst_state["overdue_seconds"],
         **{k: newest[k] for k in ("sync_type", "last_sync", "status", "status_class", "records_processed",
                                   "records_created", "records_updated", "records_failed", "duration_seconds")},
         **{k: newest[k] for k in PROGRESS if k in newest},
@@ -69,7 +85,7 @@ def _crm_record(crm: str, types: list[dict]) -> dict:
         "next_sync_note": soonest["next_sync_note"],
         "worst_status": worst["status"],
         "worst_status_class": worst["status_class"],
-        "sync_types": sorted(types, key=lambda t: (WORST_FIRST.index(t["status_class"]), t["sync_type"])),
+        "sync_types": sorted(types, key=lambda t: (freshness.STATES.index(t["state"]), t["sync_type"])),
     }
 
 
@@ -80,8 +96,10 @@ def _with_progress(engine: Engine, records: list[dict], now: datetime) -> None:
     """A running type's expected duration (median of its last 20 successes), ETA, progress and
     ``overdue`` (past their p95), from one statement over the running pairs."""
     running = [(r["crm_source"], r["sync_type"]) for r in records if r["status_class"] == "running"]
-    expected = {(e["crm_source"], e["sync_type"]): e
-                for e in run_detail.expected_durations(engine, running).to_dict("records")} if running else {}
+    expected = {}
+    for chunk in range(0, len(running), run_detail.MAX_PAIRS):
+        expected.update({(e["crm_source"], e["sync_type"]): e for e in run_detail.expected_durations(
+            engine, running[chunk:chunk + run_detail.MAX_PAIRS]).to_dict("records")})
     for record in records:
         if record["status_class"] == "running":
             run = {"status_class": "running", "start_time": record["last_sync"],
@@ -91,16 +109,49 @@ def _with_progress(engine: Engine, records: list[dict], now: datetime) -> None:
 
 
 @shared("crm_status")
-def crm_statuses(engine: Engine, now: datetime) -> dict:
-    """``/api/crm-status``: one entry per CRM, each with ``sync_types``; running ones carry
-    ``expected_seconds``, ``eta``, ``progress_percent`` and ``overdue``."""
+def all_crm_statuses(engine: Engine, now: datetime) -> dict:
+    """Every CRM, each with ``sync_types``, problems first (late, failing, ..., then by name);
+    running ones carry ``expected_seconds``, ``eta``, ``progress_percent`` and ``overdue``."""
     records = [{**_type_record(row), "crm_source": row["crm_source"]}
                for row in crm_status(engine, now).to_dict("records")]
     _with_progress(engine, records, now)
     by_crm: dict[str, list[dict]] = {}
     for record in records:
         by_crm.setdefault(record.pop("crm_source"), []).append(record)
-    return {"crms": [_crm_record(crm, types) for crm, types in sorted(by_crm.items())]}
+    crms = [_crm_record(crm, types) for crm, types in by_crm.items()]
+    crms.sort(key=lambda c: (freshness.STATES.index(c["state"]), -c["overdue_seconds"], c["name"].lower(),
+                             c["crm_source"]))
+    return {"crms": crms}
+
+
+def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search: str = "",
+                 limit: int = DEFAULT_LIMIT, offset: int = 0, strip: int = STRIP_RUNS) -> dict:
+    """``/api/crm-status``: a page of CRMs, problems first; ``state`` keeps the CRMs with a sync
+    in that state, ``search`` those whose name, source or a sync type holds it (any case).
+    ``total`` counts the CRMs that match, ``states`` every CRM by its state. Each sync type of
+    the page carries ``recent_runs``: its latest ``strip`` runs, newest first."""
+    crms = all_crm_statuses(engine, now)["crms"]
+    counts = {name: 0 for name in freshness.STATES}
+    for crm in crms:
+        counts[crm["state"]] += 1
+    needle = search.strip().casefold()
+    matching = [c for c in crms
+                if (state is None or any(t["state"] == state for t in c["sync_types"]))
+                and (not needle or needle in c["name"].casefold() or needle in c["crm_source"].casefold()
+                     or any(needle in str(t["sync_type"]).casefold() for t in c["sync_types"]))]
+    page = [{**c, "sync_types": [dict(t) for t in c["sync_types"]]} for c in matching[offset:offset + limit]]
+    if strip > 0:
+        pairs = [(c["crm_source"], t["sync_type"]) for c in page for t in c["sync_types"]]
+        ticks: dict[tuple[str, str], list[dict]] = {}
+        for row in recent_runs(engine, pairs, strip).to_dict("records"):
+            ticks.setdefault((row["crm_source"], row["sync_type"]), []).append(
+                {"id": int(row["id"]), "status": display.text(row["status"]),
+                 "status_class": display.text(row["status_class"]), "start_time": display.iso_utc(row["start_time"])})
+        for crm in page:
+            for sync in crm["sync_types"]:
+                sync["recent_runs"] = ticks.get((crm["crm_source"], sync["sync_type"]), [])
+    return {"crms": page, "total": len(matching), "offset": offset, "limit": limit, "states": counts,
+            "timestamp": display.iso_utc(now)}
 
 
 def _counts(row: dict) -> dict:

@@ -71,24 +71,28 @@ def test_error_and_success_rates_fire_once_and_resolve(db, env):
 
     later = alerts.evaluate(db, env, now + 2 * 60 * M)  # the runs have left the window
     assert sorted(later.resolved) == ["error_rate:ratecrm", "success_rate:ratecrm"]
-    assert firing(db) == {} and {a["resolved_by"] for a in every_alert(db)} == {"auto"}
+    # two hours without the runs that came every 5 min: both CRMs are late by their estimate now
+    assert set(firing(db)) == {("late", "ratecrm"), ("late", "finecrm")}
+    assert {a["resolved_by"] for a in every_alert(db) if a["rule"] != "late"} == {"auto"}
 
 
-def test_late_warns_at_one_interval_escalates_at_two_and_resolves_on_a_success(db, env, tmp_path):
+def test_late_warns_past_the_grace_escalates_at_two_missed_firings_and_resolves_on_a_run(db, env, tmp_path):
     env = settings_with(tmp_path, "sla:\n  slacrm: 30m\n")
     now = utc_now()
     insert_schedules(db, [{"crm_source": "latecrm", "recurrence_type": "interval", "every": 10, "period": "minutes"},
                           {"crm_source": "ontime", "recurrence_type": "interval", "every": 10, "period": "minutes"}],
                      now)
-    insert_runs(db, [run("latecrm", "contacts", "success", 15 * M), run("ontime", "contacts", "success", 4 * M),
+    insert_runs(db, [run("latecrm", "contacts", "success", 17 * M), run("ontime", "contacts", "success", 4 * M),
                      run("slacrm", "contacts", "success", 20 * M)], now)
     first = alerts.evaluate(db, env, now)
     assert first.fired == ["late:latecrm"]  # slacrm: 20 min against its 30 min SLA
     alert = firing(db)[("late", "latecrm")]
-    assert alert["severity"] == "warning"
-    assert "no successful sync for 15 min (schedule every 10 min)" in alert["summary"]
+    assert alert["severity"] == "warning"  # due 7 min ago, past the 5 min grace: one firing missed
+    assert alert["summary"].startswith("Latecrm contacts: overdue by 7 min; its schedule was due at ")
+    assert "(schedule #1, every 10 minutes); no run since" in alert["summary"]
+    assert alert["value"] == pytest.approx(7 * 60, abs=1)
 
-    second = alerts.evaluate(db, env, now + 12 * M)  # 27 min > 2 x 10
+    second = alerts.evaluate(db, env, now + 12 * M)  # the firings 19 and 9 min before: two missed
     assert second.escalated == ["late:latecrm"] and firing(db)[("late", "latecrm")]["severity"] == "critical"
     assert ("late", "slacrm") in firing(db)  # 30 min and more: past its SLA now
     assert len([a for a in every_alert(db) if a["rule"] == "late" and a["subject"] == "latecrm"]) == 1

@@ -104,7 +104,7 @@ def test_next_sync_ignores_disabled_schedules_and_derives_null_next_run(document
         {"crm_source": "genius", "recurrence_type": "interval", "every": 1, "period": "days",
          "next_run": now + 2 * H, "enabled": True},
         {"crm_source": "genius", "recurrence_type": "crontab", "crontab_minute": "*/15", "enabled": True},
-        # a stale stored next_run: stepped forward by the interval
+        # a stale stored next_run: the interval after its latest run (5 min ago), not stepped past now
         {"crm_source": "callrail", "recurrence_type": "interval", "every": 30, "period": "minutes",
          "last_run": now - 40 * M, "next_run": now - 10 * M, "enabled": True},
     ], now)
@@ -114,11 +114,14 @@ def test_next_sync_ignores_disabled_schedules_and_derives_null_next_run(document
         assert abs((actual.to_pydatetime() - expected).total_seconds()) < 0.01
 
     close(frame.loc["hubspot", "next_sync"], now + 40 * M)
-    quarter = now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
-    close(frame.loc["genius", "next_sync"], quarter)
-    close(frame.loc["callrail", "next_sync"], now + 20 * M)
+    # the first quarter hour after its latest run (10 min ago): a firing already past stays put
+    started = now - 10 * M
+    quarter = started.replace(second=0, microsecond=0) + timedelta(minutes=15 - started.minute % 15)
+    close(frame.loc["genius", "next_sync"], min(quarter, now + 2 * H))
+    close(frame.loc["callrail", "next_sync"], now + 25 * M)
     assert frame.loc["five9", "next_sync"] is None or str(frame.loc["five9", "next_sync"]) == "NaT"
-    assert frame.loc["five9", "next_sync_note"] == "no enabled schedule"
+    assert frame.loc["five9", "next_sync_note"] == "no schedule runs this sync, and too few runs to estimate one"
+    assert frame.loc["five9", "state"] == "failing"  # its latest run failed; no plan to be late by
     assert frame.loc["hubspot", "next_sync_source"] == "schedule"
 
 

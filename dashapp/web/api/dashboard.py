@@ -18,6 +18,7 @@ from dashapp.payloads import crm_api_usage, history_params
 from dashapp.payloads import dashboard as payloads
 from dashapp.web.api.params import int_param
 from queries._sql import utc_now
+from queries.freshness import STATES
 from queries.recent_syncs import MAX_LIMIT
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,17 @@ def stats():
 
 
 def crm_status():
-    return jsonify(payloads.crm_statuses(runtime.engine(), utc_now()))
+    """``?state=late&q=hub&limit=200&offset=0``: a page of CRMs, problems first."""
+    state = request.args.get("state") or None
+    if state is not None and state not in STATES:
+        raise BadParameter("state", f"{state[:40]!r} is not one of {', '.join(STATES)}")
+    search = request.args.get("q", "")
+    if len(search) > 200:
+        raise BadParameter("q", "must be at most 200 characters")
+    return jsonify(payloads.crm_statuses(
+        runtime.engine(), utc_now(), state=state, search=search,
+        limit=int_param("limit", payloads.DEFAULT_LIMIT, 1, payloads.MAX_LIMIT),
+        offset=int_param("offset", 0, 0, 1_000_000)))
 
 
 def performance_charts():

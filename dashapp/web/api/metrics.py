@@ -6,9 +6,9 @@ Per crm_source and sync_type:
 - ``sync_monitor_runs_24h{status}`` and ``sync_monitor_records_processed_24h``: runs started in
   the last 24 hours (gauges over a window: a counter would mean counting every row ever written);
 - ``sync_monitor_active_syncs``: runs now running (status class running).
-Per crm_source: ``sync_monitor_expected_interval_seconds{source}``, how often its most frequent
-schedule fires (beat's or the schedule row's: the intervals the ``late`` alert rule uses), so a
-Prometheus rule can compare ``time() - last success`` with it. Statuses count by their class
+- ``sync_monitor_sync_state{state}`` (1 for the sync's state: late, failing, unknown, running,
+  on_time, paused) and ``sync_monitor_sync_overdue_seconds``: ``queries.freshness``'s decision, the
+  one the overview and the ``late`` alert rule show. Statuses count by their class
 (``queries.outcomes``); ``status="unknown"`` holds values in no class.
 And ``sync_monitor_alerts_firing{rule,severity}``, ``sync_monitor_up`` (1 when the database
 answered), and ``sync_monitor_http_request_duration_seconds`` (this process's requests, by route
@@ -30,7 +30,8 @@ from dashapp.errors import error_line
 from dashapp.health import host_stats
 from queries import metrics as queries
 from queries._sql import utc_now
-from queries.schedules import crm_intervals
+from queries.crm_status import crm_status
+from queries.freshness import STATES
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Histogram("sync_monitor_http_request_duration_seconds", "Time to answer an HTTP request, by kind",
@@ -61,7 +62,7 @@ class SyncCollector:
             counts = queries.day_counts(engine, now - timedelta(hours=24))
             successes = queries.last_successes(engine, now)
             running = queries.running_counts(engine)
-            intervals = crm_intervals(engine, now)
+            states = crm_status(engine, now)
         except SQLAlchemyError as exc:
             up.add_metric([], 0)
             yield up
@@ -91,12 +92,17 @@ class SyncCollector:
         active = GaugeMetricFamily("sync_monitor_active_syncs", "Runs now running", labels=PAIR)
         for row in running.to_dict("records"):
             active.add_metric([row["crm_source"], row["sync_type"]], int(row["running"]))
-        expected = GaugeMetricFamily("sync_monitor_expected_interval_seconds",
-                                     "How often the CRM's most frequent schedule fires",
-                                     labels=["crm_source", "source"])
-        for crm, (every, source) in sorted(intervals.items()):
-            expected.add_metric([crm, source], every.total_seconds())
-        yield from (last, took, runs, records, active, expected)
+        state = GaugeMetricFamily("sync_monitor_sync_state",
+                                  "1 for each sync's state (late, failing, unknown, running, on_time, paused)",
+                                  labels=[*PAIR, "state"])
+        overdue = GaugeMetricFamily("sync_monitor_sync_overdue_seconds",
+                                    "Seconds since the run its schedule expected was due (0 when not due yet)",
+                                    labels=PAIR)
+        for row in states.to_dict("records"):
+            if row["state"] in STATES:
+                state.add_metric([row["crm_source"], row["sync_type"], row["state"]], 1)
+                overdue.add_metric([row["crm_source"], row["sync_type"]], float(row["overdue_seconds"]))
+        yield from (last, took, runs, records, active, state, overdue)
         firing = GaugeMetricFamily("sync_monitor_alerts_firing", "Alerts now firing", labels=["rule", "severity"])
         try:
             for row in queries.firing_alerts(engine).to_dict("records"):

@@ -1,0 +1,51 @@
+"""The newest runs of given (crm_source, sync_type) pairs, a few per pair: the overview's strip of
+ticks per sync, and the gaps that estimate how often an unscheduled sync runs.
+
+On PostgreSQL each pair reads its newest runs through an index (LATERAL ... LIMIT); on SQLite a
+window over the pairs' runs.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from queries import outcomes
+from queries._sql import Binds, Connectable, connect, table
+
+MAX_PER_PAIR = 50
+MAX_PAIRS = 5000
+COLUMNS = ["crm_source", "sync_type", "id", "status", "status_class", "start_time"]
+
+
+def recent_runs(db: Connectable, pairs: list[tuple[str, str]], per_pair: int) -> pd.DataFrame:
+    """Up to ``per_pair`` newest runs of each pair, newest first within a pair: crm_source,
+    sync_type, id, status, status_class, start_time (UTC)."""
+    pairs = sorted(set(pairs))[:MAX_PAIRS]
+    per_pair = max(1, min(int(per_pair), MAX_PER_PAIR))
+    if not pairs:
+        return pd.DataFrame(columns=COLUMNS)
+    with connect(db) as conn:
+        b = Binds(conn)
+        h = table(conn, "sync_history")
+        status_class = outcomes.class_case(conn, "r.status")
+        if b.postgres:
+            values = ", ".join(f"({b.bind(c)}, {b.bind(t)})" for c, t in pairs)
+            statement = f"""
+                SELECT p.crm_source, p.sync_type, r.id, r.status, {status_class} AS status_class, r.start_time
+                FROM (VALUES {values}) AS p (crm_source, sync_type)
+                CROSS JOIN LATERAL (
+                    SELECT h.id, h.status, h.start_time FROM {h} h
+                    WHERE h.crm_source = p.crm_source AND h.sync_type = p.sync_type
+                    ORDER BY h.start_time DESC, h.id DESC LIMIT {per_pair}) r
+                ORDER BY 1, 2, r.start_time DESC, r.id DESC"""
+        else:
+            wanted = " OR ".join(f"(h.crm_source = {b.bind(c)} AND h.sync_type = {b.bind(t)})" for c, t in pairs)
+            statement = f"""
+                SELECT crm_source, sync_type, id, status, {status_class} AS status_class, start_time FROM (
+                    SELECT h.crm_source, h.sync_type, h.id, h.status, h.start_time,
+                           ROW_NUMBER() OVER (PARTITION BY h.crm_source, h.sync_type
+                                              ORDER BY h.start_time DESC, h.id DESC) AS recency
+                    FROM {h} h WHERE {wanted}) r
+                WHERE recency <= {per_pair}
+                ORDER BY 1, 2, start_time DESC, id DESC"""
+        return b.frame(statement, times=("start_time",))
