@@ -1,7 +1,7 @@
 """Every JSON route and data callback at warehouse scale, read from the run rollups.
 
     python -m bench.warehouse_bench [--rows 1000000] [--days 90] [--api-calls 20000000] [--reuse]
-                                    [--samples 15] [--port 18600]
+                                    [--samples 15] [--port 18600] [--pairs 5000]
 
 Fills a PostgreSQL database (bench.fill, --rows runs over --days days, the README's index) unless
 --reuse, and the app's tables with --api-calls CRM API calls over 30 days and their rollups
@@ -156,6 +156,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=15)
     parser.add_argument("--port", type=int, default=18600)
     parser.add_argument("--api-calls", type=int, default=20_000_000, help="CRM API calls over 30 days")
+    parser.add_argument("--pairs", type=int, default=5000,
+                        help="the 5,000-sync case (bench.sync_states_bench) after the rest; 0 skips it")
     args = parser.parse_args()
     url, engine = prepared_warehouse(args)
     with engine.begin() as conn:
@@ -218,6 +220,11 @@ def main() -> None:
               f"{'' if floor_ms is None else f'{floor_ms:.1f}':>7} {'' if raw_ms is None else f'{raw_ms:.0f}':>8}")
     print(f"{'alert evaluation (in process)':<46} {stats(evaluations)}")
     print(f"\nweb worker RSS: {rss_start:.0f} MB after start, {rss_after:.0f} MB after the requests")
+    if args.pairs:
+        from bench import sync_states_bench  # it borrows this module's gunicorn starter
+
+        print(f"\n{args.pairs:,} syncs (bench.sync_states_bench):")
+        sync_states_bench.report(sync_states_bench.run(args.pairs, 20, args.samples, args.port + 40))
 
 
 def floor_table(engine, samples: int) -> dict[str, tuple[float, float | None]]:

@@ -20,6 +20,7 @@ tick at or after the moment computed here. ``tests/queries/test_beat_firing.py``
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,10 +70,7 @@ class BeatTask:
         """From a row of ``queries.beat_tasks`` (``prefix`` on every key)."""
         def get(name: str) -> object:
             value = row.get(prefix + name)
-            try:
-                return None if value is None or value != value else value
-            except (TypeError, ValueError):
-                return value
+            return None if value is None or (isinstance(value, float) and value != value) else value
 
         kind = next((k for k in ("interval", "crontab", "solar", "clocked") if get(f"{k}_id") is not None), None)
         return cls(
@@ -171,50 +169,78 @@ def _due(task: BeatTask, last: datetime, now: datetime) -> datetime | str:
         if task.clocked_time is None:
             return "a clocked task without a time"
         return task.clocked_time.astimezone(UTC)
-    made = _schedule(task, now)
+    made = _schedule(task) if task.kind != "solar" else _build(*_key(task))  # solar's cal is mutable
     if isinstance(made, str):
         return made
+    if task.kind == "interval":  # celery's remaining() for an interval that is not relative: UTC + seconds
+        try:
+            return last.astimezone(UTC) + made.run_every
+        except OverflowError as exc:
+            return f"{describe(task)} cannot be computed: {exc}"
     try:
         if task.kind == "crontab":
             last = last.astimezone(made.tz)  # TzAwareCrontab.is_due
         else:
             last = last.astimezone(UTC)  # ModelEntry.is_due: last_run_at in the app's zone (UTC)
-        return (now + made.remaining_estimate(last)).astimezone(UTC)
+        # remaining_estimate is (last + the schedule's step) - now(); with now() fixed at _EPOCH,
+        # adding _EPOCH back gives the moment itself, whatever the time is
+        return (_EPOCH + made.remaining_estimate(last)).astimezone(UTC)
     except (OverflowError, ValueError) as exc:
         return f"{describe(task)} cannot be computed: {exc}"
 
 
-def _schedule(task: BeatTask, now: datetime) -> BaseSchedule | str:
-    def frozen() -> datetime:
-        return now
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
-    if task.kind == "interval":
-        if task.period not in PERIODS or task.every is None or task.every <= 0:
-            return f"an interval of every={task.every!r} period={task.period!r}"
+
+def _epoch() -> datetime:
+    return _EPOCH
+
+
+def _key(task: BeatTask) -> tuple:
+    return (task.kind, task.every, task.period, *(getattr(task, f) for f in CRON_FIELDS), task.timezone,
+            task.event, task.latitude, task.longitude)
+
+
+def _schedule(task: BeatTask) -> BaseSchedule | str:
+    """The task's celery schedule, built once per distinct schedule (5,000 tasks share a few)."""
+    return _cached(*_key(task))
+
+
+def _build(kind: str | None, every: int | None, period: str | None, minute: str | None, hour: str | None,
+           day_of_week: str | None, day_of_month: str | None, month_of_year: str | None, timezone: str | None,
+           event: str | None, latitude: float | None, longitude: float | None) -> BaseSchedule | str:
+    task = BeatTask(kind=kind, every=every, period=period, minute=minute, hour=hour, day_of_week=day_of_week,
+                    day_of_month=day_of_month, month_of_year=month_of_year, timezone=timezone, event=event,
+                    latitude=latitude, longitude=longitude)
+    if kind == "interval":
+        if period not in PERIODS or every is None or every <= 0:
+            return f"an interval of every={every!r} period={period!r}"
         try:
-            return schedule(timedelta(**{task.period: task.every}), nowfun=frozen, app=_APP)
+            return schedule(timedelta(**{period: every}), nowfun=_epoch, app=_APP)
         except OverflowError:
-            return f"an interval of every={task.every!r} period={task.period!r} is too long"
-
-    if task.kind == "crontab":
+            return f"an interval of every={every!r} period={period!r} is too long"
+    if kind == "crontab":
         try:
-            zone = ZoneInfo(task.timezone or "UTC")
+            zone = ZoneInfo(timezone or "UTC")
         except (ValueError, KeyError, OSError):
-            return f"crontab time zone {task.timezone!r} is not known"
+            return f"crontab time zone {timezone!r} is not known"
         try:
             made = _ZonedCrontab(zone, **{f: getattr(task, f) or "*" for f in CRON_FIELDS})
         except (ParseException, ValueError, TypeError, IndexError) as exc:
             return f"{describe(task)} cannot be read: {exc}"
-        made.nowfun = frozen
+        made.nowfun = _epoch
         return made
-    if task.kind == "solar":
-        if task.event not in SOLAR_EVENTS or task.latitude is None or task.longitude is None:
-            return f"solar event {task.event!r} at {task.latitude}, {task.longitude}"
+    if kind == "solar":
+        if event not in SOLAR_EVENTS or latitude is None or longitude is None:
+            return f"solar event {event!r} at {latitude}, {longitude}"
         try:
-            return solar(task.event, task.latitude, task.longitude, nowfun=frozen, app=_APP)
+            return solar(event, latitude, longitude, nowfun=_epoch, app=_APP)
         except (ValueError, ImportError) as exc:
             return f"{describe(task)}: {exc}"
     return "its beat task has no schedule"
+
+
+_cached = functools.lru_cache(maxsize=4096)(_build)
 
 
 # -- values as the database gives them ----------------------------------------------------------

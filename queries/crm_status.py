@@ -143,17 +143,25 @@ def _plans(conn, now: datetime) -> tuple[list[tuple[dict, Plan]], str]:
     return plans, "no schedule runs this sync, and too few runs to estimate one"
 
 
-def _pair_plans(run: dict | None, crm: str, sync_type: str, plans: list[tuple[dict, Plan]],
-                orphans: dict[str, list[Plan]]) -> list[Plan]:
-    """The schedule the run names; else the CRM's schedules for its type; else the CRM's
-    schedules that name none of its syncs (a ``model_name`` that matches no sync type)."""
-    named = schedule_id_of(run.get("configuration")) if run else None
-    if named is not None:
-        chosen = [p for r, p in plans if p.schedule_id == named]
-        if chosen:
-            return chosen
-    same = [p for r, p in plans if r["crm_source"] == crm and _loose(r["model_name"]) == _loose(sync_type)]
-    return same or orphans.get(crm, [])
+class _Index:
+    """The plans by schedule id and by CRM and loose model name (5,000 syncs: no scan per sync)."""
+
+    def __init__(self, plans: list[tuple[dict, Plan]], orphans: dict[str, list[Plan]]):
+        self.by_id: dict[int, list[Plan]] = {}
+        self.by_model: dict[tuple[str, str], list[Plan]] = {}
+        for row, plan in plans:
+            if plan.schedule_id is not None:
+                self.by_id.setdefault(plan.schedule_id, []).append(plan)
+            self.by_model.setdefault((row["crm_source"], _loose(row["model_name"])), []).append(plan)
+        self.orphans = orphans
+
+    def plans(self, run: dict | None, crm: str, sync_type: str) -> list[Plan]:
+        """The schedule the run names; else the CRM's schedules for its type; else the CRM's
+        schedules that name none of its syncs (a ``model_name`` that matches no sync type)."""
+        named = schedule_id_of(run.get("configuration")) if run else None
+        if named is not None and named in self.by_id:
+            return self.by_id[named]
+        return self.by_model.get((crm, _loose(sync_type))) or self.orphans.get(crm, [])
 
 
 def crm_status(db: Connectable, now: datetime) -> pd.DataFrame:
@@ -177,8 +185,8 @@ def crm_status(db: Connectable, now: datetime) -> pd.DataFrame:
             else:  # a schedule that has never produced a run is a sync too
                 loose_keys.add((pair[0], _loose(pair[1])))
                 runs.append({"crm_source": pair[0], "sync_type": pair[1]})
-        pair_plans = [_pair_plans(r if "id" in r else None, r["crm_source"], r["sync_type"], plans, orphans)
-                      for r in runs]
+        index = _Index(plans, orphans)
+        pair_plans = [index.plans(r if "id" in r else None, r["crm_source"], r["sync_type"]) for r in runs]
         unscheduled = [(r["crm_source"], r["sync_type"]) for r, p in zip(runs, pair_plans, strict=True)
                        if not p and "id" in r]
         starts: dict[tuple[str, str], list] = {}

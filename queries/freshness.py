@@ -27,7 +27,7 @@ STATES = ("late", "failing", "unknown", "running", "on_time", "paused")  # worst
 LABELS = {"late": "Late", "failing": "Failing", "unknown": "Unknown", "running": "Running", "on_time": "On time",
           "paused": "Paused"}
 MIN_GRACE = timedelta(minutes=5)
-MAX_MISSED = 10
+MAX_MISSED = 3  # the late rule turns critical at critical_factor (2) missed firings
 MAX_GRACE = timedelta(hours=6)
 ESTIMATE_FROM = 3  # runs at least, for an unscheduled sync's interval
 
