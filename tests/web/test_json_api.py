@@ -27,9 +27,29 @@ def test_stats(client, db):
 
 def test_crm_status(client, db):
     runs = insert_runs(db, edge_case_runs(), utc_now())
-    crms = client.get("/api/crm-status").get_json()["crms"]
+    body = client.get("/api/crm-status").get_json()
+    crms = body["crms"]
     latest = latest_per_crm(runs)
-    assert [c["crm_source"] for c in crms] == sorted(latest)
+    assert sorted(c["crm_source"] for c in crms) == sorted(latest) and body["total"] == len(latest)
+    # problems first: the states in their order, worst first (no schedules here: failing before the rest)
+    order = ("late", "failing", "unknown", "running", "on_time", "paused")
+    assert [order.index(c["state"]) for c in crms] == sorted(order.index(c["state"]) for c in crms)
+    failed_last = {crm for crm, run in latest.items() if run.status in ("failed", "partial")}
+    assert {c["crm_source"] for c in crms if c["state"] == "failing"} == failed_last
+    assert sum(body["states"].values()) == len(latest) and body["states"]["failing"] == len(failed_last)
+    only = client.get("/api/crm-status?state=failing&limit=1").get_json()
+    assert only["total"] == len(failed_last) and len(only["crms"]) == 1 and only["crms"][0]["state"] == "failing"
+    assert [c["crm_source"] for c in client.get("/api/crm-status?q=HUBSP").get_json()["crms"]] == ["hubspot"]
+    second = client.get("/api/crm-status?limit=2&offset=2").get_json()["crms"]
+    assert [c["crm_source"] for c in second] == [c["crm_source"] for c in crms[2:4]]
+    hub_runs = sorted((r for r in runs if r.crm_source == "hubspot" and r.sync_type == "contacts"),
+                      key=lambda r: r.start_ago)
+    contacts = next(t for t in next(c for c in crms if c["crm_source"] == "hubspot")["sync_types"]
+                    if t["sync_type"] == "contacts")
+    assert [t["id"] for t in contacts["recent_runs"]] == [r.id for r in hub_runs]  # newest first
+    for bad, named in (("state=sideways", "state"), ("limit=0", "limit"), ("offset=-1", "offset")):
+        answer = client.get(f"/api/crm-status?{bad}")
+        assert answer.status_code == 400 and named in answer.get_json()["error"]
     by_source = {c["crm_source"]: c for c in crms}
     assert by_source["hubspot"]["name"] == "HubSpot"
     assert by_source["new_crm"]["name"] == "New Crm"
