@@ -178,10 +178,8 @@ def _due(task: BeatTask, last: datetime, now: datetime) -> datetime | str:
         except OverflowError as exc:
             return f"{describe(task)} cannot be computed: {exc}"
     try:
-        if task.kind == "crontab":
-            last = last.astimezone(made.tz)  # TzAwareCrontab.is_due
-        else:
-            last = last.astimezone(UTC)  # ModelEntry.is_due: last_run_at in the app's zone (UTC)
+        # TzAwareCrontab.is_due reads last_run_at in the crontab's zone; ModelEntry.is_due, in the app's (UTC)
+        last = last.astimezone(made.tz if task.kind == "crontab" else UTC)
         # remaining_estimate is (last + the schedule's step) - now(); with now() fixed at _EPOCH,
         # adding _EPOCH back gives the moment itself, whatever the time is
         return (_EPOCH + made.remaining_estimate(last)).astimezone(UTC)

@@ -125,20 +125,24 @@ def _plans(conn, now: datetime) -> tuple[list[tuple[dict, Plan]], str]:
         sid = kwargs_schedule_id(t.get("beat_kwargs"))
         if sid is not None:
             by_kwargs.setdefault(sid, t)
-    place = found.beat_schema or "main"
     plans = []
     for row in schedules.to_dict("records"):
         sid = None if row["id"] is None or row["id"] != row["id"] else int(row["id"])
         link = row.get("periodic_task_id")
-        task = by_id.get(int(link)) if link is not None and link == link else None
+        link = None if link is None or link != link else int(link)
+        task = by_id.get(link) if link is not None else None
         task = task or (by_kwargs.get(sid) if sid is not None else None)
         if task is not None:
             plan = Plan(BeatTask.from_row(task), "beat",
-                        f"beat task #{task['beat_id']} {str(task.get('beat_name'))[:80]!r} (schema {place})", sid)
+                        f"beat task #{task['beat_id']} {str(task.get('beat_name'))[:80]!r}, {found.beat_note}", sid)
         else:
-            missing = ("" if link is None or link != link or not found.beat_problem
-                       else f" (its beat task is unreadable: {found.beat_problem})")
-            plan = Plan(own_task(row), "schedule", f"schedule #{sid}{missing}", sid, moment(row.get("next_run")))
+            if found.beat_problem:
+                why = f" (beat's tasks unreadable: {found.beat_problem})"
+            elif link is not None:
+                why = f" (its beat task #{link} not found; {found.beat_note})"
+            else:
+                why = ""
+            plan = Plan(own_task(row), "schedule", f"schedule #{sid}{why}", sid, moment(row.get("next_run")))
         plans.append((row, plan))
     return plans, "no schedule runs this sync, and too few runs to estimate one"
 

@@ -18,76 +18,26 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from dashapp.storage.db import postgres_engine, psycopg2_url
 from queries import table_shape
 from queries.beat_firing import BeatTask, describe, next_firing
 from queries.beat_tasks import beat_tasks
 from queries.table_shape import BEAT_TABLES, shape
-from tests.conftest import DATABASE_TIMEZONE, need
+from tests.queries.conftest import owner_sql
 
 S, M, H, D = timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 NOW = datetime(2027, 3, 27, 10, 0, tzinfo=UTC)  # a Saturday, the day before Europe springs forward
 NEVER_CHECK_TIMEOUT = 100000000  # django_celery_beat.utils: "don't recheck"
 LATER = (H, D, 400 * D)
-
-
-# -- the oracle database and the app's engine -----------------------------------------------------
-
-@pytest.fixture(scope="module")
-def oracle():
-    try:
-        import django_celery_beat  # noqa: F401
-        import time_machine  # noqa: F401
-    except ImportError as exc:
-        need("django-celery-beat", f"{exc} (pip install -r requirements-dev.txt)")
-    from tests.support.beat_oracle import oracle_database
-
-    with oracle_database() as found:
-        yield found
-
-
-@pytest.fixture
-def beat(oracle):
-    """The oracle with no tasks left from an earlier test."""
-    oracle.clear()
-    return oracle
-
-
-@pytest.fixture
-def app_engine(oracle) -> Iterator[Engine]:
-    """The app's own engine on the oracle database: search path "$user", public (no ``django``)."""
-    engine = postgres_engine(oracle.url, "orchestration")
-    table_shape.forget(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def zoned_engine(oracle) -> Iterator[Engine]:
-    """The app's engine with SYNC_TIMEZONE far from UTC: beat's timestamptz columns read the same."""
-    engine = postgres_engine(oracle.url, "orchestration", DATABASE_TIMEZONE)
-    yield engine
-    engine.dispose()
-
-
-def owner_sql(url: str, *statements: str) -> None:
-    """Statements as postgres (the owner of beat's tables), each committed."""
-    engine = create_engine(psycopg2_url(url), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            for statement in statements:
-                conn.execute(text(statement))
-    finally:
-        engine.dispose()
 
 
 # -- app against library ---------------------------------------------------------------------
