@@ -141,7 +141,7 @@ def next_firing(task: BeatTask, now: datetime) -> Firing:
         last = task.date_changed or now
         if task.start_time is not None:
             last = last - NEVER_RAN_OFFSET
-    return _bounded(task, _due(task, last, now), now)
+    return _bounded(task, _due(task, last), now)
 
 
 def firing_after(task: BeatTask, moment_: datetime, now: datetime) -> Firing:
@@ -150,7 +150,7 @@ def firing_after(task: BeatTask, moment_: datetime, now: datetime) -> Firing:
     why = stopped(task, now)
     if why:
         return Firing(None, why)
-    return _bounded(task, _due(task, moment_, now), now)
+    return _bounded(task, _due(task, moment_), now)
 
 
 def _bounded(task: BeatTask, due: datetime | str, now: datetime) -> Firing:
@@ -163,8 +163,15 @@ def _bounded(task: BeatTask, due: datetime | str, now: datetime) -> Firing:
     return Firing(due, None)
 
 
-def _due(task: BeatTask, last: datetime, now: datetime) -> datetime | str:
-    """``last + remaining_estimate(last)`` for the task's celery schedule, or why it has none."""
+def _due(task: BeatTask, last: datetime) -> datetime | str:
+    """``last + remaining_estimate(last)`` for the task's celery schedule, or why it has none: a
+    pure function of the schedule and ``last``, remembered (a refresh asks again for most syncs)."""
+    return _due_of(_key(task), task.clocked_time, last.astimezone(UTC))
+
+
+@functools.lru_cache(maxsize=65536)
+def _due_of(key: tuple, clocked_time: datetime | None, last: datetime) -> datetime | str:
+    task = BeatTask(**dict(zip(_KEY_FIELDS, key, strict=True)), clocked_time=clocked_time)
     if task.kind == "clocked":
         if task.clocked_time is None:
             return "a clocked task without a time"
@@ -194,9 +201,12 @@ def _epoch() -> datetime:
     return _EPOCH
 
 
+_KEY_FIELDS = ("kind", "every", "period", *CRON_FIELDS, "timezone", "event", "latitude", "longitude")
+
+
 def _key(task: BeatTask) -> tuple:
-    return (task.kind, task.every, task.period, *(getattr(task, f) for f in CRON_FIELDS), task.timezone,
-            task.event, task.latitude, task.longitude)
+    """What defines the task's schedule (the arguments of ``_build``, in its order)."""
+    return tuple(getattr(task, f) for f in _KEY_FIELDS)
 
 
 def _schedule(task: BeatTask) -> BaseSchedule | str:

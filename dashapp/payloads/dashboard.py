@@ -43,7 +43,7 @@ def _type_record(row: dict) -> dict:
     return {
         "sync_type": row["sync_type"],
         "id": int(row["id"]) if ran else None,
-        "last_sync": display.iso_utc(row["start_time"]) if ran else None,
+        "last_sync": row["start_iso"] if ran else None,
         "status": display.text(row["status"]) if ran else None,
         "status_class": display.text(row["status_class"]) if ran else None,
         **_counts(row),
@@ -52,9 +52,9 @@ def _type_record(row: dict) -> dict:
         "state": row["state"],
         "state_label": freshness.LABELS[row["state"]],
         "state_reason": display.text(row["state_reason"]),
-        "expected_at": display.iso_utc(row["expected_at"]),
+        "expected_at": row["expected_iso"],
         "overdue_seconds": round(float(row["overdue_seconds"]), 1),
-        "next_sync": display.iso_utc(row["next_sync"]),
+        "next_sync": row["next_iso"],
         "next_sync_source": display.text(row["next_sync_source"]),
         "next_sync_note": display.text(row["next_sync_note"]),
     }
@@ -112,8 +112,10 @@ def _with_progress(engine: Engine, records: list[dict], now: datetime) -> None:
 def all_crm_statuses(engine: Engine, now: datetime) -> dict:
     """Every CRM, each with ``sync_types``, problems first (late, failing, ..., then by name);
     running ones carry ``expected_seconds``, ``eta``, ``progress_percent`` and ``overdue``."""
-    records = [{**_type_record(row), "crm_source": row["crm_source"]}
-               for row in crm_status(engine, now).to_dict("records")]
+    frame = crm_status(engine, now)
+    frame = frame.assign(**{f"{name}_iso": display.iso_utc_all(frame[column]) for name, column in  # a column at a time
+                            (("start", "start_time"), ("expected", "expected_at"), ("next", "next_sync"))})
+    records = [{**_type_record(row), "crm_source": row["crm_source"]} for row in frame.to_dict("records")]
     _with_progress(engine, records, now)
     by_crm: dict[str, list[dict]] = {}
     for record in records:

@@ -51,5 +51,10 @@ def test_metrics_from_written_rows(dash_app, use_engine, db):  # both table shap
         not in got
     assert got[("sync_monitor_records_processed_24h", pair)] == 152
     assert got[("sync_monitor_active_syncs", pair)] == 1
+    # each sync's state, as the overview has it: hubspot's latest run is running; callrail's failed
+    assert got[("sync_monitor_sync_state", tuple(sorted((*pair, ("state", "running")))))] == 1
+    calls = (("crm_source", "callrail"), ("sync_type", "calls"))
+    assert got[("sync_monitor_sync_state", tuple(sorted((*calls, ("state", "failing")))))] == 1
+    assert got[("sync_monitor_sync_overdue_seconds", calls)] == 0  # no schedule: nothing to be overdue by
     assert got[("sync_monitor_alerts_firing", (("rule", "late"), ("severity", "critical")))] == 1
     assert got[("sync_monitor_http_request_duration_seconds_count", (("kind", "api"),))] >= 1

@@ -28,10 +28,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import runtime
 from dashapp.errors import error_line
 from dashapp.health import host_stats
+from dashapp.payloads.dashboard import all_crm_statuses
 from queries import metrics as queries
 from queries._sql import utc_now
-from queries.crm_status import crm_status
-from queries.freshness import STATES
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Histogram("sync_monitor_http_request_duration_seconds", "Time to answer an HTTP request, by kind",
@@ -62,7 +61,7 @@ class SyncCollector:
             counts = queries.day_counts(engine, now - timedelta(hours=24))
             successes = queries.last_successes(engine, now)
             running = queries.running_counts(engine)
-            states = crm_status(engine, now)
+            crms = all_crm_statuses(engine, now)["crms"]  # shared with the overview's refresh
         except SQLAlchemyError as exc:
             up.add_metric([], 0)
             yield up
@@ -98,10 +97,10 @@ class SyncCollector:
         overdue = GaugeMetricFamily("sync_monitor_sync_overdue_seconds",
                                     "Seconds since the run its schedule expected was due (0 when not due yet)",
                                     labels=PAIR)
-        for row in states.to_dict("records"):
-            if row["state"] in STATES:
-                state.add_metric([row["crm_source"], row["sync_type"], row["state"]], 1)
-                overdue.add_metric([row["crm_source"], row["sync_type"]], float(row["overdue_seconds"]))
+        for crm in crms:
+            for sync in crm["sync_types"]:
+                state.add_metric([crm["crm_source"], sync["sync_type"], sync["state"]], 1)
+                overdue.add_metric([crm["crm_source"], sync["sync_type"]], float(sync["overdue_seconds"]))
         yield from (last, took, runs, records, active, state, overdue)
         firing = GaugeMetricFamily("sync_monitor_alerts_firing", "Alerts now firing", labels=["rule", "severity"])
         try:
