@@ -7,6 +7,7 @@ grid, so the screen and ``/api/...`` cannot disagree.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -32,6 +33,8 @@ def stats(engine: Engine, now: datetime) -> dict:
     return {"overview": overview_counts(engine, now).as_dict(), "timestamp": display.iso_utc(now)}
 
 
+UNREADABLE_SHORT = "permission denied (an operator sees the tables and the GRANT)"
+_UNREADABLE = re.compile(r"permission denied[^)]*")  # queries.table_shape's beat_problem, to its end
 STRIP_RUNS = 30  # the ticks of a sync's latest runs on the overview
 DEFAULT_LIMIT, MAX_LIMIT = 200, 1000  # CRMs per page of /api/crm-status
 # worst first: a CRM collapsed to one row shows the status of its worst sync type
@@ -127,11 +130,12 @@ def all_crm_statuses(engine: Engine, now: datetime) -> dict:
 
 
 def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search: str = "",
-                 limit: int = DEFAULT_LIMIT, offset: int = 0, strip: int = STRIP_RUNS) -> dict:
+                 limit: int = DEFAULT_LIMIT, offset: int = 0, strip: int = STRIP_RUNS, details: bool = True) -> dict:
     """``/api/crm-status``: a page of CRMs, problems first; ``state`` keeps the CRMs with a sync
     in that state, ``search`` those whose name, source or a sync type holds it (any case).
     ``total`` counts the CRMs that match, ``states`` every CRM by its state. Each sync type of
-    the page carries ``recent_runs``: its latest ``strip`` runs, newest first."""
+    the page carries ``recent_runs``: its latest ``strip`` runs, newest first. Without ``details``
+    (anyone but an operator) a note does not name the role and tables beat's GRANT needs."""
     crms = all_crm_statuses(engine, now)["crms"]
     counts = {name: 0 for name in freshness.STATES}
     for crm in crms:
@@ -142,6 +146,11 @@ def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search
                 and (not needle or needle in c["name"].casefold() or needle in c["crm_source"].casefold()
                      or any(needle in str(t["sync_type"]).casefold() for t in c["sync_types"]))]
     page = [{**c, "sync_types": [dict(t) for t in c["sync_types"]]} for c in matching[offset:offset + limit]]
+    if not details:
+        for entry in (e for c in page for e in (c, *c["sync_types"])):
+            for key in ("next_sync_note", "state_reason"):
+                if entry.get(key):
+                    entry[key] = _UNREADABLE.sub(UNREADABLE_SHORT, entry[key])
     if strip > 0:
         pairs = [(c["crm_source"], t["sync_type"]) for c in page for t in c["sync_types"]]
         ticks: dict[tuple[str, str], list[dict]] = {}

@@ -184,6 +184,9 @@ def test_unreadable_beat_tables_say_permission_denied_and_the_grant(warehouse, o
         assert row["next_sync_source"] == "schedule" and "permission denied" in note and "does not exist" not in note
         grant = re.search(r"GRANT SELECT ON (.*?) TO", note)
         assert grant and "django_celery_beat_clockedschedule" in grant.group(1)
+        # anyone but an operator is told it is a permission, not which role or tables
+        public = payloads.crm_statuses(reader, NOW, details=False)["crms"][0]["sync_types"][0]["next_sync_note"]
+        assert payloads.UNREADABLE_SHORT in public and "GRANT" not in public and role not in public
         owner_sql(oracle.url, *(s for s in re.findall(r"GRANT [^;]+;", note)))
         table_shape.forget(reader)
         row = crm_status(reader, NOW).to_dict("records")[0]

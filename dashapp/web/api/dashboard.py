@@ -39,7 +39,7 @@ def crm_status():
     return jsonify(payloads.crm_statuses(
         runtime.engine(), utc_now(), state=state, search=search,
         limit=int_param("limit", payloads.DEFAULT_LIMIT, 1, payloads.MAX_LIMIT),
-        offset=int_param("offset", 0, 0, 1_000_000)))
+        offset=int_param("offset", 0, 0, 1_000_000), details=disclosure.may_see_details()))
 
 
 def performance_charts():
