@@ -33,7 +33,7 @@ def stats(engine: Engine, now: datetime) -> dict:
     return {"overview": overview_counts(engine, now).as_dict(), "timestamp": display.iso_utc(now)}
 
 
-UNREADABLE_SHORT = "permission denied (an operator sees the tables and the GRANT)"
+UNREADABLE_SHORT = "permission denied (an operator sees which tables and what to grant)"
 _UNREADABLE = re.compile(r"permission denied[^)]*")  # queries.table_shape's beat_problem, to its end
 STRIP_RUNS = 30  # the ticks of a sync's latest runs on the overview
 DEFAULT_LIMIT, MAX_LIMIT = 200, 1000  # CRMs per page of /api/crm-status
