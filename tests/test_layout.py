@@ -138,6 +138,18 @@ def test_rule1_queries_import_nothing_from_dashapp():
     assert found == []
 
 
+def test_rule1_the_app_never_imports_django():
+    """Beat's arithmetic comes from celery's schedule classes; Django and django-celery-beat are
+    the tests' oracle only (requirements-dev.txt)."""
+    found = [f"{path.relative_to(ROOT)}:{line} imports {name}" for path in MODULES.values()
+             for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             if isinstance(node, ast.Import | ast.ImportFrom)
+             for name, line in ([(a.name, node.lineno) for a in node.names] if isinstance(node, ast.Import)
+                                else [(node.module or "", node.lineno)])
+             if name.split(".")[0] in ("django", "django_celery_beat")]
+    assert found == []
+
+
 def test_rule1_sync_code_imports_one_public_module():
     """The README and the demo import what sync code needs from ``dashapp.recording`` alone."""
     readme = (ROOT / "README.md").read_text()
