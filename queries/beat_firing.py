@@ -65,6 +65,11 @@ class BeatTask:
     latitude: float | None = None
     longitude: float | None = None
 
+    @functools.cached_property
+    def schedule_key(self) -> tuple:
+        """What defines the schedule (``_build``'s arguments, in order), worked out once."""
+        return tuple(getattr(self, f) for f in _KEY_FIELDS)
+
     @classmethod
     def from_row(cls, row: Mapping, prefix: str = "beat_") -> BeatTask:
         """From a row of ``queries.beat_tasks`` (``prefix`` on every key)."""
@@ -206,7 +211,7 @@ _KEY_FIELDS = ("kind", "every", "period", *CRON_FIELDS, "timezone", "event", "la
 
 def _key(task: BeatTask) -> tuple:
     """What defines the task's schedule (the arguments of ``_build``, in its order)."""
-    return tuple(getattr(task, f) for f in _KEY_FIELDS)
+    return task.schedule_key
 
 
 def _schedule(task: BeatTask) -> BaseSchedule | str:

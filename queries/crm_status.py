@@ -13,6 +13,7 @@ between its latest runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import datetime
@@ -62,6 +63,7 @@ def latest_run_per_type(db: Connectable, now: datetime) -> pd.DataFrame:
     return add_duration(frame, now)
 
 
+@functools.lru_cache(maxsize=16384)
 def _loose(name: object) -> str:
     """``Contacts``, ``contact`` and ``CONTACT-S`` alike: lower case, letters and digits, no plural s."""
     text = re.sub(r"[^a-z0-9]", "", str(name or "").lower())
