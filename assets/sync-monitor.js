@@ -174,20 +174,77 @@
                        schedule: "from the sync_schedule row's own fields",
                        estimated: "estimated: the latest run plus the schedule's interval" };
 
-  renderers.NextSync = function (props) {  /* "in 4 min"; "due 2 min ago" once beat is late to fire it */
+  function span(seconds) {  /* 35 min, 2 h 5 min, 3 d 4 h: how long, to the minute */
+    var s = Math.max(0, Math.floor(seconds));
+    if (s < 60) { return s + " s"; }
+    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    if (d) { return d + " d" + (h ? " " + h + " h" : ""); }
+    if (h) { return h + " h" + (m ? " " + m + " min" : ""); }
+    return m + " min";
+  }
+
+  renderers.NextSync = function (props) {
+    /* "in 4 min"; "due now" once its time passed; a late sync: "overdue by 35 min", counted from
+       when its run was due (expected_at), so the time it names never moves while the text grows */
     useTicking(5000);
     var data = props.data || {};
     var why = data.next_sync_note;
+    var source = NEXT_SOURCES[data.next_sync_source] || "";
+    var zone = zoneOf(props);
+    var hover = (source ? " · " + source : "") + (why ? " · " + why : "");
+    if (data.state === "late" && data.expected_at) {
+      return React.createElement("span", {
+        title: "was due " + absolute(data.expected_at, zone) +
+          (props.value ? " · next firing " + absolute(props.value, zone) : "") + hover,
+        className: "next-sync overdue text-danger-emphasis fw-semibold", "data-expected": data.expected_at,
+        "data-iso": props.value || "", "data-source": data.next_sync_source || ""
+      }, "overdue by " + span((Date.now() - Date.parse(data.expected_at)) / 1000));
+    }
     if (!props.value) {
       return React.createElement("span", { className: "text-muted small", title: why || "" }, "— " + (why || ""));
     }
-    var source = NEXT_SOURCES[data.next_sync_source] || "";
-    var past = Date.parse(props.value) < Date.now();
+    var past = Date.parse(props.value) <= Date.now();
     return React.createElement("span", {
-      title: absolute(props.value, zoneOf(props)) + (source ? " · " + source : "") + (why ? " · " + why : ""),
+      title: (past ? "was due " : "") + absolute(props.value, zone) + hover,
       className: "relative-time next-sync" + (past ? " text-warning-emphasis" : ""), "data-iso": props.value,
       "data-source": data.next_sync_source || ""
-    }, (past ? "due " : "") + relative(props.value, Date.now()));
+    }, past ? "due now" : relative(props.value, Date.now()));
+  };
+
+  var FRESHNESS = { late: 1, failing: 1, unknown: 1, running: 1, on_time: 1, paused: 1 };
+
+  renderers.FreshnessState = function (props) {  /* the state in words and colour; its reason on hover */
+    var data = props.data || {};
+    if (!FRESHNESS[data.state]) { return React.createElement("span", { className: "text-muted" }, "—"); }
+    return React.createElement("span", {
+      className: "badge freshness-state freshness-" + data.state, title: data.state_reason || "",
+      "data-state": data.state
+    }, props.value || data.state);
+  };
+
+  var TICKS = { success: "success", failed: "failed", partial: "partial", running: "running" };
+
+  renderers.RunStrip = function (props) {  /* a sync's latest runs, oldest left: each a tick linking to its page */
+    var data = props.data || {};
+    var runs = Array.isArray(data.recent_runs) ? data.recent_runs : [];
+    if (!runs.length) { return React.createElement("span", { className: "text-muted" }, "—"); }
+    var zone = zoneOf(props);
+    var ticks = [];
+    runs.forEach(function (run) {
+      var id = Number(run && run.id);
+      if (!isFinite(id) || Math.floor(id) !== id || id < 0) { return; }
+      var label = "#" + id + " " + (run.status === null || run.status === undefined ? "unknown" : String(run.status)) +
+        (run.start_time ? " " + compact(run.start_time, zone) + " " + zoneName(zone || "UTC") : "");
+      ticks.push(React.createElement("a", {
+        key: id, href: "/runs/" + id, title: label, "aria-label": label, "data-run-id": String(id),
+        className: "run-tick run-tick-" + (TICKS[run.status_class] || "unknown")
+      }));
+    });
+    return React.createElement("span", {
+      className: "run-strip", role: "group",
+      "aria-label": "latest runs, oldest first" + (data.recent_runs_of ? " (" + data.recent_runs_of + ")" : ""),
+      title: data.recent_runs_of ? "its newest sync type's runs: " + data.recent_runs_of : undefined
+    }, ticks);
   };
 
   renderers.CrmName = function (props) {  /* the CRM, a link to its history; a group row's caret opens it */
@@ -326,6 +383,26 @@
     },
 
     zoneNote: function (zone) { return "in " + zoneName(zone || "UTC"); },
+
+    crmRows: function (rows, expanded) {  /* the overview's CRM rows: a CRM's types beneath it while it is open */
+      var open = {};
+      (Array.isArray(expanded) ? expanded : []).forEach(function (id) { open[id] = true; });
+      var shown = [];
+      (Array.isArray(rows) ? rows : []).forEach(function (row) {
+        if (!row) { return; }
+        if (row.parent !== undefined && row.parent !== null) {
+          if (open[row.parent] === true) { shown.push(row); }
+          return;
+        }
+        if (row.expandable) {
+          var isOpen = open[row.row_id] === true;
+          shown.push(Object.assign({}, row, { expanded: isOpen, label: (isOpen ? "▾ " : "▸ ") + row.name }));
+          return;
+        }
+        shown.push(row);
+      });
+      return shown;
+    },
 
     chooseClock: function () {
       var now = stored(CLOCK_KEY, ["local", "utc"], "local");

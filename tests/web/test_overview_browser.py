@@ -108,17 +108,25 @@ def test_a_crm_groups_its_sync_types_worst_first_and_opens_on_a_click(dash_duo, 
 
     use_engine(deployed_engine)
     now = utc_now()
-    insert_runs(deployed_engine, [Run("hubspot", "contacts", "failed", 20 * M, 19 * M, error="HTTPError: 401"),
-                                  Run("hubspot", "deals", "completed", 5 * M, 4 * M),
-                                  Run("genius", "jobs", "success", 9 * M, 8 * M)], now)
+    contacts, deals, _ = insert_runs(deployed_engine, [
+        Run("hubspot", "contacts", "failed", 20 * M, 19 * M, error="HTTPError: 401"),
+        Run("hubspot", "deals", "completed", 5 * M, 4 * M),
+        Run("genius", "jobs", "success", 9 * M, 8 * M)], now)
     task = deployed_shape.beat_task(deployed_engine, "deals", every=30, period="minutes", last_run_at=now - 5 * M)
     deployed_shape.schedule(deployed_engine, "hubspot", "deals", periodic_task_id=task)
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_contains_text("#crm-status-grid", "2 sync types", timeout=15)
     rows = dash_duo.find_elements("#crm-status-grid .ag-center-cols-container .ag-row")
     assert "failed" in rows[0].text and "2 sync types" in rows[0].text  # worst CRM first, its worst state
+    collapsed = "#crm-status-grid .ag-center-cols-container [row-id='hubspot']"
+    assert dash_duo.find_element(f"{collapsed} [col-id='state_label']").text == "Failing"
+    strip = dash_duo.find_elements(f"{collapsed} .run-tick")  # its newest type's runs: deals
+    assert [t.get_attribute("data-run-id") for t in strip] == [str(deals.id)]
     dash_duo.find_element("#crm-status-grid .crm-group").click()
     dash_duo.wait_for_contains_text("#crm-status-grid", "contacts", timeout=10)
+    opened = "#crm-status-grid .ag-center-cols-container [row-id='hubspot/contacts']"
+    assert dash_duo.find_element(f"{opened} [col-id='state_label']").text == "Failing"
+    assert [t.get_attribute("data-run-id") for t in dash_duo.find_elements(f"{opened} .run-tick")] == [str(contacts.id)]
     text = grid_text(dash_duo)
     assert "deals" in text and "completed" in text and ("in 24 min" in text or "in 25 min" in text)
     assert "▾HubSpot" in text  # the caret turned: open

@@ -4,6 +4,11 @@ Numbers: ``dashapp.payloads.dashboard.stats`` -> ``queries.overview.overview_cou
 ``dashapp.payloads.dashboard.crm_statuses`` -> ``queries.crm_status.crm_status``; recent activity:
 ``dashapp.payloads.dashboard.recent`` -> ``queries.recent_syncs.recent_syncs``. The same payloads are
 served at /api/stats, /api/crm-status and /api/recent-syncs.
+
+The CRM panel shows one page of 50 CRMs (problems first) with a search, a state filter and a
+pager; its own callback (``show_crm_page``) loads that page after each refresh of the rest and
+whenever the search, the filter or the page changes, so neither its request nor its response
+grows with the number of syncs.
 """
 
 from __future__ import annotations
@@ -11,7 +16,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
 from dashapp import display, runtime
 from dashapp.auth import disclosure
@@ -21,7 +37,7 @@ from dashapp.payloads import dashboard as payloads
 from dashapp.payloads.card_links import card_links
 from dashapp.web import ids
 from dashapp.web.components import health_strip, panel_note
-from dashapp.web.components.crm_status_grid import crm_status_grid, grid_rows, toggled
+from dashapp.web.components.crm_status_grid import PAGE_SIZE, count_line, crm_status_grid, grid_rows, groups, toggled
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.recent_activity import recent_activity_grid
@@ -34,6 +50,8 @@ from dashapp.web.components.refresh_bar import (
     refreshed,
 )
 from dashapp.web.components.stat_cards import Stat, stat_cards
+from queries._sql import utc_now
+from queries.freshness import LABELS, STATES
 from queries.outcomes import PARTIAL_RATE_HELP, SUCCESS_RATE_HELP
 
 RECENT_RUNS = 20
@@ -49,10 +67,57 @@ REFRESH = RefreshIds(
 )
 
 
-# On phones these columns move into a row's detail (a tap opens it); status comes first.
+# On phones these columns move into a row's detail (a tap opens it); state (CRMs) and status
+# (recent activity) come first. The CRMs' strip of runs is hidden on phones (crm_status_grid).
 PHONE_HIDES_CRM = ("last_sync", "records_processed", "records_created", "records_updated", "duration_seconds",
                    "next_sync")
 PHONE_HIDES_RECENT = ("id", "sync_type", "records_processed", "duration_seconds", "error_message")
+
+
+ALL_STATES = "all"
+MAX_SEARCH = 200  # characters, as /api/crm-status takes
+
+
+def state_options(counts: dict[str, int] | None = None) -> list[dict]:
+    """The state filter's choices: all, then each state worst first, with its count of CRMs
+    ("Late (3)") once the payload has counted them."""
+    def label(text: str, count: int) -> str:
+        return text if counts is None else f"{text} ({count:,})"
+
+    every = counts or {}
+    return [{"label": label("All states", sum(every.values())), "value": ALL_STATES},
+            *({"label": label(LABELS[s], every.get(s, 0)), "value": s} for s in STATES)]
+
+
+def crm_panel(display_timezone: str | None) -> html.Div:
+    """The CRM panel: its title, search and state filter, the grid, the count line and the pager."""
+    return html.Div([
+        dbc.Row([
+            dbc.Col(html.H5("CRM sync status", className="mb-0"), xs=12, md=True),
+            dbc.Col([
+                html.Label("Search CRMs", htmlFor=ids.CRM_STATUS_SEARCH, className="visually-hidden"),
+                dbc.Input(id=ids.CRM_STATUS_SEARCH, type="search", value="", debounce=400, maxLength=MAX_SEARCH,
+                          placeholder="Search CRM or sync type", size="sm", autoComplete="off"),
+            ], xs=7, md=4, lg=3),
+            dbc.Col([
+                html.Label("Show CRMs with a sync in this state", htmlFor=ids.CRM_STATUS_STATE,
+                           className="visually-hidden"),
+                dbc.Select(id=ids.CRM_STATUS_STATE, options=state_options(), value=ALL_STATES, size="sm"),
+            ], xs=5, md=3, lg=2),
+        ], className="align-items-center g-2 mt-2 mb-2"),
+        html.Div(id=ids.CRM_STATUS_NOTE),
+        dcc.Store(id=ids.CRM_STATUS_DATA, data=[]),
+        dcc.Store(id=ids.CRM_STATUS_GROUPS, data=[]),
+        dcc.Store(id=ids.CRM_STATUS_VIEW, data={}),
+        dcc.Store(id=ids.CRM_STATUS_EXPANDED, data=[], storage_type="session"),
+        fit_to_phones(crm_status_grid(display_timezone), PHONE_HIDES_CRM, first="state_label"),
+        row_detail(ids.CRM_STATUS_GRID, skip=["label"]),
+        html.Div([
+            html.Span("loading…", id=ids.CRM_STATUS_COUNT, className="text-muted small me-3", role="status"),
+            dbc.Pagination(id=ids.CRM_STATUS_PAGER, max_value=1, active_page=1, fully_expanded=False,
+                           previous_next=True, first_last=True, size="sm", class_name="mb-0 d-none"),
+        ], className="d-flex flex-wrap align-items-center justify-content-between gap-2 mt-2"),
+    ])
 
 
 def layout(**_query: str) -> html.Div:
@@ -64,12 +129,7 @@ def layout(**_query: str) -> html.Div:
         html.Div(id=ids.HEALTH_STRIP, className="mb-3"),
         html.Div(id=ids.OVERVIEW_CARDS_NOTE),
         dbc.Row(id=ids.OVERVIEW_CARDS, className="g-3 mb-2"),
-        html.H5("CRM sync status", className="mt-2"),
-        html.Div(id=ids.CRM_STATUS_NOTE),
-        dcc.Store(id=ids.CRM_STATUS_DATA, data=[]),
-        dcc.Store(id=ids.CRM_STATUS_EXPANDED, data=[], storage_type="session"),
-        fit_to_phones(crm_status_grid(settings.display_timezone), PHONE_HIDES_CRM),
-        row_detail(ids.CRM_STATUS_GRID, skip=["name"]),
+        crm_panel(settings.display_timezone),
         html.H5("Recent activity", className="mt-4"),
         html.Div(id=ids.RECENT_ACTIVITY_NOTE),
         fit_to_phones(recent_activity_grid(settings.display_timezone), PHONE_HIDES_RECENT),
@@ -109,42 +169,95 @@ def _cards(engine, now: datetime) -> list[dbc.Col]:
 
 
 @refresh_callback(
-    REFRESH, [Output(ids.OVERVIEW_CARDS, "children"), Output(ids.CRM_STATUS_DATA, "data"),
-              Output(ids.RECENT_ACTIVITY_GRID, "rowData"), Output(ids.OVERVIEW_CARDS_NOTE, "children"),
-              Output(ids.CRM_STATUS_NOTE, "children"), Output(ids.RECENT_ACTIVITY_NOTE, "children")],
+    REFRESH, [Output(ids.OVERVIEW_CARDS, "children"), Output(ids.RECENT_ACTIVITY_GRID, "rowData"),
+              Output(ids.OVERVIEW_CARDS_NOTE, "children"), Output(ids.RECENT_ACTIVITY_NOTE, "children"),
+              Output(ids.CRM_STATUS_NOTE, "children")],
     what="overview",
 )
 def refresh_overview(now: datetime, previous: dict | None) -> Refresh:
     """Each panel loads on its own: one that fails keeps its numbers and says why; when every
-    panel fails (the database is down) the banner says so instead."""
+    panel fails (the database is down) the banner says so instead, and no panel's note does (the
+    CRM panel, which loads after this, leaves its note to the banner then: ``show_crm_page``)."""
     engine = runtime.engine()
     cards, cards_error = panel_note.load(CARDS, lambda: _cards(engine, now))
-    crms, crms_error = panel_note.load(CRMS, lambda: payloads.crm_statuses(engine, now)["crms"])
     recent, recent_error = panel_note.load(RECENT, lambda: payloads.recent(engine, RECENT_RUNS, now)["syncs"])
-    errors = {CARDS: cards_error, CRMS: crms_error, RECENT: recent_error}
+    errors = {CARDS: cards_error, RECENT: recent_error}
     loaded = panel_note.loaded_before(previous)
     if all(errors.values()):
-        return Refresh((no_update,) * 3 + (None,) * 3,
+        return Refresh((no_update,) * 2 + (None,) * 3,
                        panel_note.remember(failed(now, previous, cards_error), loaded, errors))
     return Refresh((
         no_update if cards_error else cards,
-        no_update if crms_error else crms,
         no_update if recent_error else recent,
         *(panel_note.note(panel, error, loaded) for panel, error in errors.items()),
+        no_update,  # the CRM panel's own callback says how it went
     ), panel_note.remember(refreshed(now), loaded, errors))
 
 
-@callback(Output(ids.CRM_STATUS_GRID, "rowData"), Input(ids.CRM_STATUS_DATA, "data"),
-          Input(ids.CRM_STATUS_EXPANDED, "data"))
-def draw_crm_rows(crms: list[dict] | None, expanded: list[str] | None) -> list[dict]:
-    return grid_rows(crms or [], expanded)
+def _page(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1_000_000 else 1
+
+
+@callback(
+    Output(ids.CRM_STATUS_DATA, "data"), Output(ids.CRM_STATUS_GROUPS, "data"),
+    Output(ids.CRM_STATUS_PAGER, "max_value"), Output(ids.CRM_STATUS_PAGER, "active_page"),
+    Output(ids.CRM_STATUS_PAGER, "class_name"), Output(ids.CRM_STATUS_COUNT, "children"),
+    Output(ids.CRM_STATUS_STATE, "options"), Output(ids.CRM_STATUS_VIEW, "data"),
+    Output(ids.CRM_STATUS_NOTE, "children", allow_duplicate=True),
+    Input(ids.OVERVIEW_REFRESH_STATE, "data"), Input(ids.CRM_STATUS_SEARCH, "value"),
+    Input(ids.CRM_STATUS_STATE, "value"), Input(ids.CRM_STATUS_PAGER, "active_page"),
+    State(ids.CRM_STATUS_VIEW, "data"),
+    prevent_initial_call=True,  # the first refresh of the page (its refresh state) loads it
+)
+def show_crm_page(refresh: dict | None, search: object, state: object, page: object, view: dict | None) -> tuple:
+    """One page of CRMs (problems first) for the search and state filter, after each refresh of
+    the page and whenever the search, the filter or the page changes (a new search or filter
+    starts at page 1). On a database error the grid keeps its rows and the note says why,
+    unless the page's banner already says the database is down."""
+    text = search.strip()[:MAX_SEARCH] if isinstance(search, str) else ""
+    chosen_state = state if state in STATES else None
+    number = 1 if ctx.triggered_id in (ids.CRM_STATUS_SEARCH, ids.CRM_STATUS_STATE) else _page(page)
+    engine, now = runtime.engine(), utc_now()
+
+    def load() -> dict:
+        body = payloads.crm_statuses(engine, now, state=chosen_state, search=text, limit=PAGE_SIZE,
+                                     offset=(number - 1) * PAGE_SIZE)
+        if not body["crms"] and body["total"]:  # past the last page (fewer CRMs match now): the last one
+            last = (body["total"] - 1) // PAGE_SIZE
+            body = payloads.crm_statuses(engine, now, state=chosen_state, search=text, limit=PAGE_SIZE,
+                                         offset=last * PAGE_SIZE)
+        return body
+
+    body, error = panel_note.load(CRMS, load)
+    if error is not None:
+        banner_up = isinstance(refresh, dict) and refresh.get("ok") is False
+        loaded = {CRMS} if isinstance(view, dict) and view.get("loaded") else set()
+        return (*(no_update,) * 8, no_update if banner_up else panel_note.note(CRMS, error, loaded))
+    pages = max(1, -(-body["total"] // PAGE_SIZE))
+    crms = body["crms"]
+    return (
+        grid_rows(crms), groups(crms), pages, body["offset"] // PAGE_SIZE + 1,
+        "mb-0" if pages > 1 else "mb-0 d-none",
+        count_line(body["total"], body["offset"], len(crms), text, chosen_state),
+        state_options(body["states"]), {"loaded": True}, None,
+    )
+
+
+clientside_callback(  # the page's rows, each CRM's types beneath it while it is open: no request
+    ClientsideFunction("syncMonitor", "crmRows"),
+    Output(ids.CRM_STATUS_GRID, "rowData"),
+    Input(ids.CRM_STATUS_DATA, "data"),
+    Input(ids.CRM_STATUS_EXPANDED, "data"),
+)
 
 
 @callback(Output(ids.CRM_STATUS_EXPANDED, "data"), Input(ids.CRM_STATUS_GRID, "cellClicked"),
-          State(ids.CRM_STATUS_EXPANDED, "data"), State(ids.CRM_STATUS_DATA, "data"), prevent_initial_call=True)
-def open_or_close_crm(clicked: dict | None, expanded: list[str] | None, crms: list[dict] | None) -> list[str]:
-    """A click on a CRM that groups several sync types shows or hides them."""
-    return toggled(expanded, clicked, crms or [])
+          State(ids.CRM_STATUS_EXPANDED, "data"), State(ids.CRM_STATUS_GROUPS, "data"), prevent_initial_call=True)
+def open_or_close_crm(clicked: dict | None, expanded: list[str] | None, grouped: list[str] | None) -> list[str]:
+    """A click on a CRM that groups several sync types shows or hides them (sent: the click, the
+    CRMs open and the page's CRMs that group types; never the rows)."""
+    return toggled(expanded if isinstance(expanded, list) else [], clicked if isinstance(clicked, dict) else None,
+                   grouped if isinstance(grouped, list) else [])
 
 
 @callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"))
