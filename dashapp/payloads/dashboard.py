@@ -116,9 +116,10 @@ def all_crm_statuses(engine: Engine, now: datetime) -> dict:
     """Every CRM, each with ``sync_types``, problems first (late, failing, ..., then by name);
     running ones carry ``expected_seconds``, ``eta``, ``progress_percent`` and ``overdue``."""
     frame = crm_status(engine, now)
-    frame = frame.assign(**{f"{name}_iso": display.iso_utc_all(frame[column]) for name, column in  # a column at a time
-                            (("start", "start_time"), ("expected", "expected_at"), ("next", "next_sync"))})
-    records = [{**_type_record(row), "crm_source": row["crm_source"]} for row in frame.to_dict("records")]
+    times = [display.iso_utc_all(frame[column]) for column in ("start_time", "expected_at", "next_sync")]  # at once
+    records = [{**_type_record({**row, "start_iso": start, "expected_iso": expected, "next_iso": upcoming}),
+                "crm_source": row["crm_source"]}
+               for row, start, expected, upcoming in zip(frame.to_dict("records"), *times, strict=True)]
     _with_progress(engine, records, now)
     by_crm: dict[str, list[dict]] = {}
     for record in records:
