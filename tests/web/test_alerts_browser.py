@@ -110,7 +110,8 @@ def test_late_fires_on_the_page_is_handled_and_resolves(dash_duo, dash_app, late
 
     dash_duo.start_server(dash_app)
     sign_in(dash_duo, "alice", PASSWORD, "/alerts")
-    dash_duo.wait_for_contains_text(f"#alert-{late_id}", "Latecrm: no successful sync for 25 min", timeout=15)
+    # its last run 25 min ago, every 10 min: due 15 min ago
+    dash_duo.wait_for_contains_text(f"#alert-{late_id}", "Latecrm contacts: overdue by 15 min", timeout=15)
     dash_duo.wait_for_text_to_equal("#alerts-bell-count", str(len(found)), timeout=15)
     assert "bg-danger" in dash_duo.find_element("#alerts-bell-count").get_attribute("class")
 

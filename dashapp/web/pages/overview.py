@@ -218,14 +218,15 @@ def show_crm_page(refresh: dict | None, search: object, state: object, page: obj
     chosen_state = state if state in STATES else None
     number = 1 if ctx.triggered_id in (ids.CRM_STATUS_SEARCH, ids.CRM_STATUS_STATE) else _page(page)
     engine, now = runtime.engine(), utc_now()
+    details = disclosure.may_see_details()  # the GRANT a note may carry is for operators
 
     def load() -> dict:
         body = payloads.crm_statuses(engine, now, state=chosen_state, search=text, limit=PAGE_SIZE,
-                                     offset=(number - 1) * PAGE_SIZE)
+                                     offset=(number - 1) * PAGE_SIZE, details=details)
         if not body["crms"] and body["total"]:  # past the last page (fewer CRMs match now): the last one
             last = (body["total"] - 1) // PAGE_SIZE
             body = payloads.crm_statuses(engine, now, state=chosen_state, search=text, limit=PAGE_SIZE,
-                                         offset=last * PAGE_SIZE)
+                                         offset=last * PAGE_SIZE, details=details)
         return body
 
     body, error = panel_note.load(CRMS, load)
