@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,10 +65,12 @@ class BeatTask:
     latitude: float | None = None
     longitude: float | None = None
 
-    @functools.cached_property
-    def schedule_key(self) -> tuple:
-        """What defines the schedule (``_build``'s arguments, in order), worked out once."""
-        return tuple(getattr(self, f) for f in _KEY_FIELDS)
+    schedule_key: tuple = field(init=False, repr=False, compare=False)  # _build's arguments, in order
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schedule_key", (
+            self.kind, self.every, self.period, self.minute, self.hour, self.day_of_week, self.day_of_month,
+            self.month_of_year, self.timezone, self.event, self.latitude, self.longitude))
 
     @classmethod
     def from_row(cls, row: Mapping, prefix: str = "beat_") -> BeatTask:

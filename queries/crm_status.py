@@ -86,8 +86,11 @@ def schedule_id_of(configuration: object) -> int | None:
 
 OWN_PERIODS = {"weeks": ("days", 7), "days": ("days", 1), "hours": ("hours", 1), "minutes": ("minutes", 1),
                "seconds": ("seconds", 1), "microseconds": ("microseconds", 1)}
-STATE_COLUMNS = ("state", "state_reason", "expected_at", "overdue_seconds", "next_sync", "next_sync_source",
-                 "next_sync_note", "schedule_id")
+STATE_COLUMNS_OUT = ("state", "state_reason", "expected_at", "overdue_seconds", "grace_seconds", "missed",
+                     "next_sync", "next_sync_source", "next_sync_note", "schedule_id")
+LATEST_COLUMNS = ("id", "crm_source", "sync_type", "status", "status_class", "start_time", "end_time",
+                  "records_processed", "records_created", "records_updated", "records_failed", "error_message",
+                  "duration_seconds")
 
 
 def own_task(row: dict) -> BeatTask:
@@ -123,12 +126,14 @@ def _plans(conn, now: datetime) -> tuple[list[tuple[dict, Plan]], str]:
     tasks = beat_tasks(conn)
     by_id = {int(t["beat_id"]): t for t in tasks if t.get("beat_id") is not None}
     by_kwargs = {}
-    for t in tasks:
-        sid = kwargs_schedule_id(t.get("beat_kwargs"))
-        if sid is not None:
-            by_kwargs.setdefault(sid, t)
+    rows = records(schedules)
+    if any(r.get("periodic_task_id") is None or r["periodic_task_id"] != r["periodic_task_id"] for r in rows):
+        for t in tasks:  # only schedules without periodic_task_id need the tasks' kwargs read
+            sid = kwargs_schedule_id(t.get("beat_kwargs"))
+            if sid is not None:
+                by_kwargs.setdefault(sid, t)
     plans = []
-    for row in schedules.to_dict("records"):
+    for row in rows:
         sid = None if row["id"] is None or row["id"] != row["id"] else int(row["id"])
         link = row.get("periodic_task_id")
         link = None if link is None or link != link else int(link)
@@ -170,15 +175,15 @@ class _Index:
         return self.by_model.get((crm, _loose(sync_type))) or self.orphans.get(crm, [])
 
 
-def crm_status(db: Connectable, now: datetime) -> pd.DataFrame:
-    """One row per sync: its latest run (NaN/NaT where it never ran), ``state``, ``state_reason``,
+def sync_states(db: Connectable, now: datetime) -> list[dict]:
+    """One record per sync: its latest run (NaN/NaT where it never ran), ``state``, ``state_reason``,
     ``expected_at``, ``overdue_seconds``, ``next_sync`` (UTC or NaT), ``next_sync_source`` (beat,
     schedule, estimated or None), ``next_sync_note`` (where the time came from, or why there is
     none) and ``schedule_id``."""
     with connect(db) as conn:
         latest = latest_run_per_type(conn, now)
         plans, unplanned = _plans(conn, now)
-        runs = latest.to_dict("records")
+        runs = records(latest)
         crms = {r["crm_source"] for r in runs}
         loose_keys = {(r["crm_source"], _loose(r["sync_type"])) for r in runs}
         orphans: dict[str, list[Plan]] = {}
@@ -216,19 +221,31 @@ def crm_status(db: Connectable, now: datetime) -> pd.DataFrame:
             if (run["crm_source"], run["sync_type"]) in p95:
                 decided[i] = freshness.decide(pair_plans[i], latest_of[i], now,
                                               _number(p95[(run["crm_source"], run["sync_type"])]), unplanned)
-    frame = pd.DataFrame(runs, columns=list(latest.columns)).drop(columns=["configuration"])
-    return frame.assign(
-        state=[d.state for d in decided],
-        state_reason=[d.reason for d in decided],
-        expected_at=pd.Series(pd.to_datetime([d.expected_at for d in decided], utc=True), index=frame.index),
-        overdue_seconds=[d.overdue_seconds for d in decided],
-        grace_seconds=[d.grace_seconds for d in decided],
-        missed=[d.missed for d in decided],
-        next_sync=pd.Series(pd.to_datetime([d.next_sync for d in decided], utc=True), index=frame.index),
-        next_sync_source=[d.next_sync_source for d in decided],
-        next_sync_note=[d.next_sync_note for d in decided],
-        schedule_id=[p[0].schedule_id if p else None for p in pair_plans],
-    )
+    columns = [c for c in latest.columns if c != "configuration"]
+    found = []
+    for run, decision, plans_of in zip(runs, decided, pair_plans, strict=True):
+        found.append({**{c: run.get(c) for c in columns}, "state": decision.state, "state_reason": decision.reason,
+                      "expected_at": decision.expected_at, "overdue_seconds": decision.overdue_seconds,
+                      "grace_seconds": decision.grace_seconds, "missed": decision.missed,
+                      "next_sync": decision.next_sync, "next_sync_source": decision.next_sync_source,
+                      "next_sync_note": decision.next_sync_note,
+                      "schedule_id": plans_of[0].schedule_id if plans_of else None})
+    return found
+
+
+def crm_status(db: Connectable, now: datetime) -> pd.DataFrame:
+    """``sync_states`` as a DataFrame, times as UTC timestamps (NaT where there is none)."""
+    found = sync_states(db, now)
+    frame = pd.DataFrame(found, columns=[*LATEST_COLUMNS, *STATE_COLUMNS_OUT])
+    for column in ("start_time", "end_time", "expected_at", "next_sync"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as dicts, a column at a time (``to_dict`` boxes every value: 5x slower)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*(frame[c].tolist() for c in columns), strict=True)]
 
 
 def _latest(run: dict) -> dict | None:

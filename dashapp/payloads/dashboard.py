@@ -8,7 +8,7 @@ grid, so the screen and ``/api/...`` cannot disagree.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -19,7 +19,7 @@ from dashapp.payloads.history_params import to_search
 from dashapp.payloads.result_cache import shared
 from dashapp.payloads.runs import progress_json
 from queries import errors, freshness, performance, run_detail, run_rollups
-from queries.crm_status import crm_status
+from queries.crm_status import sync_states
 from queries.outcomes import SUCCESS_RATE_HELP
 from queries.overview import overview_counts
 from queries.recent_runs import recent_runs
@@ -115,11 +115,9 @@ def _with_progress(engine: Engine, records: list[dict], now: datetime) -> None:
 def all_crm_statuses(engine: Engine, now: datetime) -> dict:
     """Every CRM, each with ``sync_types``, problems first (late, failing, ..., then by name);
     running ones carry ``expected_seconds``, ``eta``, ``progress_percent`` and ``overdue``."""
-    frame = crm_status(engine, now)
-    times = [display.iso_utc_all(frame[column]) for column in ("start_time", "expected_at", "next_sync")]  # at once
-    records = [{**_type_record({**row, "start_iso": start, "expected_iso": expected, "next_iso": upcoming}),
-                "crm_source": row["crm_source"]}
-               for row, start, expected, upcoming in zip(frame.to_dict("records"), *times, strict=True)]
+    records = [{**_type_record({**row, "start_iso": _iso(row["start_time"]), "expected_iso": _iso(row["expected_at"]),
+                                "next_iso": _iso(row["next_sync"])}), "crm_source": row["crm_source"]}
+               for row in sync_states(engine, now)]
     _with_progress(engine, records, now)
     by_crm: dict[str, list[dict]] = {}
     for record in records:
@@ -128,6 +126,13 @@ def all_crm_statuses(engine: Engine, now: datetime) -> dict:
     crms.sort(key=lambda c: (freshness.STATES.index(c["state"]), -c["overdue_seconds"], c["name"].lower(),
                              c["crm_source"]))
     return {"crms": crms}
+
+
+def _iso(moment: object) -> str | None:
+    """An aware time (datetime or Timestamp) as ISO 8601 UTC with a Z; None for none (NaT too)."""
+    if moment is None or moment != moment or not isinstance(moment, datetime):
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search: str = "",
