@@ -1,6 +1,7 @@
 """5,000 syncs (a CRM source per client): the overview's states, ``/api/crm-status`` and ``/metrics``.
 
     python -m bench.sync_states_bench [--pairs 5000] [--runs 20] [--samples 10] [--port 18640]
+                                      [--cache-seconds 0]
 
 Makes a PostgreSQL database of the deployed shape (``DATABASE_URL``'s server, a database of its
 own, dropped at the end) with ``--pairs`` CRM sources of one sync type each, ``--runs`` runs per
@@ -128,7 +129,8 @@ def floor_ms(url: str, samples: int) -> float:
     return statistics.median(times)
 
 
-def run(pairs: int, runs: int, samples: int, port: int) -> list[tuple[str, float, float, float]]:
+def run(pairs: int, runs: int, samples: int, port: int,
+        cache_seconds: float = 0) -> list[tuple[str, float, float, float]]:
     """(request, cold ms, warm p50, warm p95) per request, on a database made and dropped here."""
     name = f"sync_states_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(psycopg2_url(ADMIN_URL), isolation_level="AUTOCOMMIT")
@@ -139,7 +141,7 @@ def run(pairs: int, runs: int, samples: int, port: int) -> list[tuple[str, float
         started = time.perf_counter()
         fill(url, pairs, runs)
         print(f"filled {pairs:,} pairs x {runs} runs in {time.perf_counter() - started:.1f} s")
-        process = start_gunicorn({"DATABASE_URL": url, "CACHE_SECONDS": "0", "ALERTS_ENABLED": "false"}, port)
+        process = start_gunicorn({"DATABASE_URL": url, "CACHE_SECONDS": str(cache_seconds)}, port)
         base = f"http://127.0.0.1:{port}"
         found = []
         try:
@@ -178,8 +180,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--port", type=int, default=18640)
+    parser.add_argument("--cache-seconds", type=float, default=0,
+                        help="CACHE_SECONDS for the server (0: every request computes; the app's default is "
+                             "REFRESH_SECONDS / 3, shared by every viewer and /metrics)")
     args = parser.parse_args()
-    report(run(args.pairs, args.runs, args.samples, args.port))
+    report(run(args.pairs, args.runs, args.samples, args.port, args.cache_seconds))
 
 
 if __name__ == "__main__":
