@@ -65,7 +65,7 @@ class Plan:
         return firing_after(self.task, base, now)
 
     def describe(self) -> str:
-        return f"{self.where}, {describe(self.task)}"
+        return self.where if self.source == "estimated" else f"{self.where}, {describe(self.task)}"
 
 
 @dataclass(frozen=True)

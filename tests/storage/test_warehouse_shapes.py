@@ -254,3 +254,33 @@ def test_running_types_carry_their_expected_duration_and_eta(db):
     assert crms["hubspot"]["expected_seconds"] == pytest.approx(100)  # the CRM's entry: its newest run's
     jobs = crms["genius"]["sync_types"][0]
     assert jobs["overdue"] is True and jobs["expected_seconds"] == pytest.approx(60)  # 10 min against 1 min
+
+
+def test_beat_rows_its_validators_would_refuse_give_a_note_not_an_error(deployed_engine, dash_app, use_engine):
+    """Values a database holds though beat's forms would refuse them: every sync still gets a
+    state, its note says what cannot be read, and /api/crm-status answers 200."""
+    db = deployed_engine
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    odd = {
+        "badcron": {"crontab": ("61", "*", "*", "*", "*")},
+        "badzone": {"crontab": ("0", "9", "*", "*", "*"), "zone": "Mars/Olympus_Mons"},
+        "badperiod": {"every": 5, "period": "fortnights"},
+        "zeroevery": {"every": 0, "period": "minutes"},
+        "hugeevery": {"every": 2_000_000_000, "period": "days"},
+    }
+    for crm, kind in odd.items():
+        task = deployed_shape.beat_task(db, crm, last_run_at=now - H, **kind)
+        deployed_shape.schedule(db, crm, "contacts", periodic_task_id=task)
+        insert_runs(db, [Run(crm, "contacts", "success", H, H - M)], now)
+    rows = {r["crm_source"]: r for r in crm_status(db, now).to_dict("records")}
+    assert set(rows) == set(odd)
+    assert "cannot be read" in rows["badcron"]["next_sync_note"]
+    assert "'Mars/Olympus_Mons' is not known" in rows["badzone"]["next_sync_note"]
+    assert "every=5 period='fortnights'" in rows["badperiod"]["next_sync_note"]
+    assert "every=0" in rows["zeroevery"]["next_sync_note"]
+    huge = rows["hugeevery"]["next_sync_note"]
+    assert "too long" in huge or "cannot be computed" in huge
+    assert {r["state"] for r in rows.values()} == {"paused"}  # none will fire: none is late
+    use_engine(db)
+    answer = dash_app.server.test_client().get("/api/crm-status")
+    assert answer.status_code == 200 and answer.get_json()["total"] == len(odd)
