@@ -98,6 +98,7 @@ class Firing:
     it at its next tick); None when it will not be sent again, and ``note`` says why."""
     at: datetime | None
     note: str | None = None
+    broken: bool = False  # no time because the schedule cannot be read or computed (not a stop)
 
 
 class _ZonedCrontab(crontab):
@@ -133,8 +134,6 @@ def stopped(task: BeatTask, now: datetime) -> str | None:
         return f"its beat task expired at {iso(task.expires)}"
     if task.one_off and task.total_run_count > 0:
         return "a one-off beat task that already ran"
-    if task.kind is None:
-        return "its beat task has no schedule"
     return None
 
 
@@ -143,6 +142,8 @@ def next_firing(task: BeatTask, now: datetime) -> Firing:
     why = stopped(task, now)
     if why:
         return Firing(None, why)
+    if task.kind is None:
+        return Firing(None, "its beat task has no schedule", broken=True)
     last = task.last_run_at
     if last is None:
         last = task.date_changed or now
@@ -157,12 +158,14 @@ def firing_after(task: BeatTask, moment_: datetime, now: datetime) -> Firing:
     why = stopped(task, now)
     if why:
         return Firing(None, why)
+    if task.kind is None:
+        return Firing(None, "its beat task has no schedule", broken=True)
     return _bounded(task, _due(task, moment_), now)
 
 
 def _bounded(task: BeatTask, due: datetime | str, now: datetime) -> Firing:
     if isinstance(due, str):
-        return Firing(None, due)
+        return Firing(None, due, broken=True)
     if task.start_time is not None and due < task.start_time:
         due = task.start_time  # not due before start_time; at it, the schedule has long been due
     if task.expires is not None and due >= task.expires:
@@ -282,7 +285,11 @@ def moment(value: object) -> datetime | None:
 
 
 def iso(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value is not None else "—"
+    """``2026-12-05 09:30 UTC`` (four-digit years from year 1 on)."""
+    if value is None:
+        return "—"
+    utc = value.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%d %H:%M} UTC"
 
 
 def _flag(value: object, default: bool) -> bool:

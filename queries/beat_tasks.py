@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from queries._sql import Connectable, sql
 from queries.table_shape import BEAT_TASK, Shape, with_shape
 
-MAX_TASKS = 5000  # beat holds dozens to thousands; the bound keeps a broken table from flooding a page
+MAX_TASKS = 20_000  # beat holds dozens to thousands; a sync whose task is past it says so
 TIMES = ("beat_last_run_at", "beat_date_changed", "beat_start_time", "beat_expires", "beat_clocked_time")
 _TASK = ("id", "name", "task", "kwargs", "enabled", "last_run_at", "date_changed", "start_time", "expires",
          "one_off", "total_run_count", "interval_id", "crontab_id", "solar_id", "clocked_id")
@@ -70,5 +70,5 @@ def kwargs_schedule_id(kwargs: object) -> int | None:
     found = value.get("schedule_id") if isinstance(value, dict) else None
     try:
         return int(found) if found is not None and not isinstance(found, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 1e400 in JSON text is infinity
         return None

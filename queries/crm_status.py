@@ -23,7 +23,7 @@ import pandas as pd
 from queries import freshness
 from queries._sql import Connectable, connect, read_frame, sql, table
 from queries.beat_firing import BeatTask, moment
-from queries.beat_tasks import beat_tasks, kwargs_schedule_id
+from queries.beat_tasks import MAX_TASKS, beat_tasks, kwargs_schedule_id
 from queries.choices import PAIRS_CTE
 from queries.durations import add_duration
 from queries.freshness import Plan
@@ -80,7 +80,7 @@ def schedule_id_of(configuration: object) -> int | None:
     value = configuration.get("schedule_id") if isinstance(configuration, dict) else None
     try:
         return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 1e400 in JSON text is infinity
         return None
 
 
@@ -142,13 +142,14 @@ def _plans(conn, now: datetime) -> tuple[list[tuple[dict, Plan]], str]:
         if task is not None:
             plan = Plan(BeatTask.from_row(task), "beat",
                         f"beat task #{task['beat_id']} {str(task.get('beat_name'))[:80]!r}, {found.beat_note}", sid)
+        elif link is not None and found.has_beat and not found.beat_problem:
+            # beat will not fire a task it does not have: the row's own fields would be a guess
+            cut = (f"; beat has more than {MAX_TASKS:,} tasks and only the first {MAX_TASKS:,} were read"
+                   if len(tasks) >= MAX_TASKS else "")
+            plan = Plan(BeatTask(kind=None), "beat", f"beat task #{link}, {found.beat_note}", sid,
+                        broken=f"its beat task #{link} is not in beat's tables{cut}")
         else:
-            if found.beat_problem:
-                why = f" (beat's tasks unreadable: {found.beat_problem})"
-            elif link is not None:
-                why = f" (its beat task #{link} not found; {found.beat_note})"
-            else:
-                why = ""
+            why = f" (beat's tasks unreadable: {found.beat_problem})" if found.beat_problem else ""
             plan = Plan(own_task(row), "schedule", f"schedule #{sid}{why}", sid, moment(row.get("next_run")))
         plans.append((row, plan))
     return plans, "no schedule runs this sync, and too few runs to estimate one"
@@ -258,5 +259,5 @@ def _latest(run: dict) -> dict | None:
 def _number(value: object) -> float | None:
     try:
         return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # 1e400 in JSON text is infinity
         return None

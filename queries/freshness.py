@@ -10,7 +10,8 @@ estimate from the gaps between its latest runs. Its state, worst first:
   the sync's usual duration at p95, at least ``MIN_GRACE``. A weekday crontab over the weekend,
   a task whose ``start_time`` is ahead, a disabled, expired or finished one-off task: never late.
 - ``failing``: its latest run finished failed or partial.
-- ``unknown``: no schedule and too few runs to estimate how often it runs.
+- ``unknown``: no schedule and too few runs to estimate how often it runs, or a schedule that
+  cannot be read (a crontab beat would refuse, a beat task that is not in beat's tables).
 - ``running``: its latest run is running.
 - ``on_time``: none of the above.
 - ``paused``: every plan has stopped (disabled, expired, a one-off that ran, a schedule ended).
@@ -40,10 +41,13 @@ class Plan:
     where: str  # for notes: "beat task #12 'hubspot contacts' (django)", "schedule #3"
     schedule_id: int | None = None
     stored_next: datetime | None = None  # the documented shape's next_run
+    broken: str | None = None  # why no time can be told (its beat task is not in beat's tables)
 
     def next_sync(self, latest_start: datetime | None, now: datetime) -> Firing:
         """When it fires next: beat's answer for a beat task; a stored ``next_run`` still ahead;
         else the firing after the later of the row's ``last_run`` and the latest run."""
+        if self.broken:
+            return Firing(None, self.broken, broken=True)
         if self.source == "beat":
             return next_firing(self.task, now)
         why = stopped(self.task, now)
@@ -56,8 +60,12 @@ class Plan:
 
     def expected(self, latest_start: datetime | None, now: datetime) -> Firing:
         """The firing that should have produced the sync's next run: the first after its latest
-        run; for a beat task that has not run since it last changed, beat's own first firing."""
-        if self.source == "beat" and (self.task.last_run_at is None or latest_start is None):
+        run; beat's own next firing when beat last sent the task before that run started (that
+        send started it), or when the task has not run since it last changed."""
+        if self.broken:
+            return Firing(None, self.broken, broken=True)
+        last_sent = self.task.last_run_at
+        if self.source == "beat" and (last_sent is None or latest_start is None or last_sent <= latest_start):
             return next_firing(self.task, now)
         base = latest_start if self.source == "beat" else _later(self.task.last_run_at, latest_start)
         if base is None:
@@ -114,6 +122,8 @@ def decide(plans: list[Plan], latest: dict | None, now: datetime, p95_seconds: f
     if status_class == "running":
         return made("running", f"run #{latest['id']} started {iso(start)} and is running")
     if plans and expected is None and upcoming is None:
+        if any(f.broken for _, f in nexts):  # beat could not fire it either: not a pause an operator chose
+            return made("unknown", f"its schedule cannot be read: {note}")
         return made("paused", f"it will not run again: {note}")
     if expected is not None and expected.at is not None and now > expected.at + grace(p95_seconds):
         ran = f"no run since {iso(start)}" if start is not None else "it has never run"

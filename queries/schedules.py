@@ -18,7 +18,7 @@ from queries.table_shape import Shape, with_shape
 
 CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
 TIMES = ("last_run", "next_run", "start_at", "end_at")
-MAX_SCHEDULES = 5000  # a warehouse has dozens; the bound keeps a broken table from flooding a page
+MAX_SCHEDULES = 20_000  # a warehouse has dozens to thousands; the bound keeps a broken table from flooding a page
 
 
 def _own_columns(shape: Shape) -> list[str]:

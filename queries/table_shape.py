@@ -56,6 +56,17 @@ class Shape:
         return f'"{self.beat_schema}"."{name}"' if self.beat_schema else f'"{name}"'
 
 
+PERMISSION_SHORT = "permission denied (an operator sees which tables and what to grant)"
+
+
+def without_grant(text: str | None, found: Shape) -> str | None:
+    """``text`` with the role, tables and GRANT of ``found.beat_problem`` cut to "permission
+    denied": for anyone but an operator, and for alerts, which anyone may read."""
+    if not text or not found.beat_problem:
+        return text
+    return text.replace(found.beat_problem, PERMISSION_SHORT)
+
+
 _lock = threading.Lock()
 
 

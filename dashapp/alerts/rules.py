@@ -20,7 +20,7 @@ from dashapp.alerts.config import AlertConfig
 from dashapp.config import Settings
 from dashapp.health import snapshot as health
 from queries import alerts as queries
-from queries import crm_api_usage
+from queries import crm_api_usage, table_shape
 from queries.crm_status import crm_status
 
 HISTORY_DAYS = 30  # how far back the per-pair rules look for a pair's recent runs
@@ -100,12 +100,14 @@ def late(ctx: Context) -> list[Finding]:
     rule = ctx.config["late"]
     found: dict[str, Finding] = {}
     states = crm_status(ctx.engine, ctx.now)
+    found_shape = table_shape.shape(ctx.engine)
     for row in states[states["state"] == "late"].sort_values("overdue_seconds").to_dict("records"):
         overdue = float(row["overdue_seconds"])
         severity = "critical" if int(row["missed"]) >= rule["critical_factor"] else "warning"
         crm = row["crm_source"]
+        reason = table_shape.without_grant(row["state_reason"], found_shape)  # alerts are read by anyone
         found[crm] = Finding("late", crm, severity, f"{display.crm_name(crm)} {row['sync_type']}: overdue by "
-                             f"{_gap(timedelta(seconds=overdue))}; {row['state_reason']}", round(overdue, 1))
+                             f"{_gap(timedelta(seconds=overdue))}; {reason}", round(overdue, 1))
     for crm, finding in _sla_late(ctx).items():
         if crm not in found or finding.severity == "critical":
             found[crm] = finding

@@ -7,7 +7,6 @@ grid, so the screen and ``/api/...`` cannot disagree.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -18,7 +17,7 @@ from dashapp.payloads.day_cache import DayCache, day_start
 from dashapp.payloads.history_params import to_search
 from dashapp.payloads.result_cache import shared
 from dashapp.payloads.runs import progress_json
-from queries import errors, freshness, performance, run_detail, run_rollups
+from queries import errors, freshness, performance, run_detail, run_rollups, table_shape
 from queries.crm_status import sync_states
 from queries.outcomes import SUCCESS_RATE_HELP
 from queries.overview import overview_counts
@@ -33,8 +32,6 @@ def stats(engine: Engine, now: datetime) -> dict:
     return {"overview": overview_counts(engine, now).as_dict(), "timestamp": display.iso_utc(now)}
 
 
-UNREADABLE_SHORT = "permission denied (an operator sees which tables and what to grant)"
-_UNREADABLE = re.compile(r"permission denied[^)]*")  # queries.table_shape's beat_problem, to its end
 STRIP_RUNS = 30  # the ticks of a sync's latest runs on the overview
 DEFAULT_LIMIT, MAX_LIMIT = 200, 1000  # CRMs per page of /api/crm-status
 # worst first: a CRM collapsed to one row shows the status of its worst sync type
@@ -132,7 +129,8 @@ def _iso(moment: object) -> str | None:
     """An aware time (datetime or Timestamp) as ISO 8601 UTC with a Z; None for none (NaT too)."""
     if moment is None or moment != moment or not isinstance(moment, datetime):
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"  # four digits from year 1 on
 
 
 def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search: str = "",
@@ -153,10 +151,10 @@ def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search
                      or any(needle in str(t["sync_type"]).casefold() for t in c["sync_types"]))]
     page = [{**c, "sync_types": [dict(t) for t in c["sync_types"]]} for c in matching[offset:offset + limit]]
     if not details:
+        found = table_shape.shape(engine)
         for entry in (e for c in page for e in (c, *c["sync_types"])):
             for key in ("next_sync_note", "state_reason"):
-                if entry.get(key):
-                    entry[key] = _UNREADABLE.sub(UNREADABLE_SHORT, entry[key])
+                entry[key] = table_shape.without_grant(entry.get(key), found)
     if strip > 0:
         pairs = [(c["crm_source"], t["sync_type"]) for c in page for t in c["sync_types"]]
         ticks: dict[tuple[str, str], list[dict]] = {}

@@ -136,6 +136,10 @@ def test_late_fires_exactly_for_the_syncs_beat_holds_overdue(warehouse, app_engi
         assert rows[pair]["overdue_seconds"] == pytest.approx((NOW - expected).total_seconds())
         assert NOW - expected > rows[pair]["grace_seconds"] * S
         assert "no run since" in rows[pair]["state_reason"]
+    # beat sent it before its latest run started (that send started it): the next run is expected
+    # at beat's own next firing, not at the run's start plus the interval (the queue's delay aside)
+    hubspot = rows[("hubspot", "contacts")]
+    assert hubspot["expected_at"] == hubspot["next_sync"]
     gsheet = rows[("gsheet", "sheets")]
     assert gsheet["expected_at"].to_pydatetime() == NOW - H and beat.beat_due(missed, NOW)[0]
     assert "beat should have sent it at 2027-03-27 09:00 UTC" in gsheet["state_reason"]
@@ -186,7 +190,7 @@ def test_unreadable_beat_tables_say_permission_denied_and_the_grant(warehouse, o
         assert grant and "django_celery_beat_clockedschedule" in grant.group(1)
         # anyone but an operator is told it is a permission, not which role or tables
         public = payloads.crm_statuses(reader, NOW, details=False)["crms"][0]["sync_types"][0]["next_sync_note"]
-        assert payloads.UNREADABLE_SHORT in public and "GRANT" not in public and role not in public
+        assert table_shape.PERMISSION_SHORT in public and "GRANT" not in public and role not in public
         owner_sql(oracle.url, *(s for s in re.findall(r"GRANT [^;]+;", note)))
         table_shape.forget(reader)
         row = crm_status(reader, NOW).to_dict("records")[0]

@@ -280,7 +280,23 @@ def test_beat_rows_its_validators_would_refuse_give_a_note_not_an_error(deployed
     assert "every=0" in rows["zeroevery"]["next_sync_note"]
     huge = rows["hugeevery"]["next_sync_note"]
     assert "too long" in huge or "cannot be computed" in huge
-    assert {r["state"] for r in rows.values()} == {"paused"}  # none will fire: none is late
+    # beat could not fire them either: unknown (with why), neither late nor a pause someone chose
+    assert {r["state"] for r in rows.values()} == {"unknown"}
+    assert rows["badcron"]["state_reason"].startswith("its schedule cannot be read: ")
+    # a schedule naming a task beat does not have; a task whose kwargs hold 1e400 (JSON infinity)
+    deployed_shape.schedule(db, "ghost", "contacts", periodic_task_id=None)
+    with db.begin() as conn:
+        conn.execute(text("ALTER TABLE orchestration.sync_schedule DROP CONSTRAINT IF EXISTS "
+                          "sync_schedule_periodic_task_id_fkey"))
+        conn.execute(text("UPDATE orchestration.sync_schedule SET periodic_task_id = 999999 "
+                          "WHERE crm_source = 'ghost'"))
+        conn.execute(text("UPDATE django_celery_beat_periodictask SET kwargs = '{\"schedule_id\": 1e400}'"))
+    deployed_shape.schedule(db, "unlinked", "contacts", every=5, period="minutes")
+    insert_runs(db, [Run("ghost", "contacts", "success", H, H - M), Run("unlinked", "contacts", "success", M, 0 * M)],
+                now)
+    rows = {r["crm_source"]: r for r in crm_status(db, now).to_dict("records")}
+    assert rows["ghost"]["state"] == "unknown" and "#999999 is not in beat's tables" in rows["ghost"]["state_reason"]
+    assert rows["unlinked"]["state"] == "on_time" and rows["unlinked"]["next_sync_source"] == "schedule"
     use_engine(db)
     answer = dash_app.server.test_client().get("/api/crm-status")
-    assert answer.status_code == 200 and answer.get_json()["total"] == len(odd)
+    assert answer.status_code == 200 and answer.get_json()["total"] == len(odd) + 2
