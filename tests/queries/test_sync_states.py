@@ -13,6 +13,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from dashapp.alerts import rules
+from dashapp.alerts.config import AlertConfig
+from dashapp.config import load_settings
 from dashapp.payloads import dashboard as payloads
 from dashapp.storage.db import postgres_engine, psycopg2_url
 from queries import table_shape
@@ -191,6 +194,10 @@ def test_unreadable_beat_tables_say_permission_denied_and_the_grant(warehouse, o
         # anyone but an operator is told it is a permission, not which role or tables
         public = payloads.crm_statuses(reader, NOW, details=False)["crms"][0]["sync_types"][0]["next_sync_note"]
         assert table_shape.PERMISSION_SHORT in public and "GRANT" not in public and role not in public
+        # an alert, which anyone may read, the same: the sync is late by its schedule row's own fields
+        late = rules.late(rules.Context(reader, load_settings({}), AlertConfig(), NOW + 2 * D))
+        assert late and all(table_shape.PERMISSION_SHORT in f.summary and "GRANT" not in f.summary
+                            and role not in f.summary for f in late)
         owner_sql(oracle.url, *(s for s in re.findall(r"GRANT [^;]+;", note)))
         table_shape.forget(reader)
         row = crm_status(reader, NOW).to_dict("records")[0]
