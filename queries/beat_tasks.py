@@ -61,8 +61,9 @@ def beat_tasks(db: Connectable) -> list[dict]:
     return with_shape(db, _read)
 
 
-def kwargs_schedule_id(kwargs: object) -> int | None:
-    """``{"schedule_id": N}`` in a task's kwargs (JSON text), as the warehouse's tasks carry it."""
+def schedule_id_in(kwargs: object) -> int | None:
+    """``{"schedule_id": N}`` in a task's kwargs or a run's configuration (a dict or JSON text),
+    as the warehouse's tasks and the runs they start carry it; None for anything else."""
     try:
         value = json.loads(kwargs) if isinstance(kwargs, str) else kwargs
     except ValueError:

@@ -14,7 +14,6 @@ between its latest runs.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from datetime import datetime
 
@@ -23,7 +22,7 @@ import pandas as pd
 from queries import freshness
 from queries._sql import Connectable, connect, read_frame, sql, table
 from queries.beat_firing import BeatTask, moment
-from queries.beat_tasks import MAX_TASKS, beat_tasks, kwargs_schedule_id
+from queries.beat_tasks import MAX_TASKS, beat_tasks, schedule_id_in
 from queries.choices import PAIRS_CTE
 from queries.durations import add_duration
 from queries.freshness import Plan
@@ -68,20 +67,6 @@ def _loose(name: object) -> str:
     """``Contacts``, ``contact`` and ``CONTACT-S`` alike: lower case, letters and digits, no plural s."""
     text = re.sub(r"[^a-z0-9]", "", str(name or "").lower())
     return text[:-1] if text.endswith("s") and len(text) > 1 else text
-
-
-def schedule_id_of(configuration: object) -> int | None:
-    """``configuration.schedule_id`` of a run, whether the driver gave a dict or JSON text."""
-    if isinstance(configuration, str):
-        try:
-            configuration = json.loads(configuration)
-        except ValueError:
-            return None
-    value = configuration.get("schedule_id") if isinstance(configuration, dict) else None
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError, OverflowError):  # 1e400 in JSON text is infinity
-        return None
 
 
 OWN_PERIODS = {"weeks": ("days", 7), "days": ("days", 1), "hours": ("hours", 1), "minutes": ("minutes", 1),
@@ -129,7 +114,7 @@ def _plans(conn, now: datetime) -> tuple[list[tuple[dict, Plan]], str]:
     rows = records(schedules)
     if any(r.get("periodic_task_id") is None or r["periodic_task_id"] != r["periodic_task_id"] for r in rows):
         for t in tasks:  # only schedules without periodic_task_id need the tasks' kwargs read
-            sid = kwargs_schedule_id(t.get("beat_kwargs"))
+            sid = schedule_id_in(t.get("beat_kwargs"))
             if sid is not None:
                 by_kwargs.setdefault(sid, t)
     plans = []
@@ -170,7 +155,7 @@ class _Index:
     def plans(self, run: dict | None, crm: str, sync_type: str) -> list[Plan]:
         """The schedule the run names; else the CRM's schedules for its type; else the CRM's
         schedules that name none of its syncs (a ``model_name`` that matches no sync type)."""
-        named = schedule_id_of(run.get("configuration")) if run else None
+        named = schedule_id_in(run.get("configuration")) if run else None
         if named is not None and named in self.by_id:
             return self.by_id[named]
         return self.by_model.get((crm, _loose(sync_type))) or self.orphans.get(crm, [])
