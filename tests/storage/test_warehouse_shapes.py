@@ -300,3 +300,35 @@ def test_beat_rows_its_validators_would_refuse_give_a_note_not_an_error(deployed
     use_engine(db)
     answer = dash_app.server.test_client().get("/api/crm-status")
     assert answer.status_code == 200 and answer.get_json()["total"] == len(odd) + 2
+
+
+def test_beat_times_at_the_ends_of_what_postgresql_holds(deployed_engine, dash_app, use_engine):
+    """±infinity and years 1 and 9999 in beat's times: every sync gets a state and a note, and
+    /api/crm-status answers 200 (the driver reads ±infinity as the ends of datetime's range)."""
+    db = deployed_engine
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    cases = {"never_expires": ("expires", "infinity"), "started_long_ago": ("start_time", "-infinity"),
+             "ran_at_the_end": ("last_run_at", "infinity"), "ran_in_year_one": ("last_run_at", "0001-01-01 00:00+00"),
+             "starts_in_9999": ("start_time", "9999-12-31 00:00+00")}
+    for crm, (column, value) in cases.items():
+        task = deployed_shape.beat_task(db, crm, crontab=("0", "9", "*", "*", "*"), zone="Europe/London",
+                                        last_run_at=now - H)
+        with db.begin() as conn:
+            conn.execute(text(f"UPDATE django_celery_beat_periodictask SET {column} = '{value}' WHERE id = :id"),
+                         {"id": task})
+        deployed_shape.schedule(db, crm, "contacts", recurrence_type="crontab", periodic_task_id=task)
+        insert_runs(db, [Run(crm, "contacts", "success", H, H - M)], now)
+    rows = {r["crm_source"]: r for r in crm_status(db, now).to_dict("records")}
+    assert set(rows) == set(cases)
+    assert rows["never_expires"]["state"] == "on_time"  # 09:00 London tomorrow, forever
+    assert rows["never_expires"]["next_sync"].to_pydatetime() == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert rows["started_long_ago"]["state"] == "on_time"
+    assert rows["starts_in_9999"]["state"] == "on_time" and "9999-12-31" in rows["starts_in_9999"]["state_reason"]
+    # year 1 in London's local mean time is year 0: celery's crontab (and so beat) cannot compute it
+    assert rows["ran_in_year_one"]["state"] == "unknown"
+    assert "cannot be computed" in rows["ran_in_year_one"]["state_reason"]
+    for row in rows.values():
+        assert row["next_sync_note"] and row["state_reason"]
+    use_engine(db)
+    answer = dash_app.server.test_client().get("/api/crm-status")
+    assert answer.status_code == 200 and answer.get_json()["total"] == len(cases)
