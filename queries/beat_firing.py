@@ -176,7 +176,7 @@ def _bounded(task: BeatTask, due: datetime | str, now: datetime) -> Firing:
 def _due(task: BeatTask, last: datetime) -> datetime | str:
     """``last + remaining_estimate(last)`` for the task's celery schedule, or why it has none: a
     pure function of the schedule and ``last``, remembered (a refresh asks again for most syncs)."""
-    return _due_of(_key(task), task.clocked_time, last.astimezone(UTC))
+    return _due_of(task.schedule_key, task.clocked_time, last.astimezone(UTC))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -186,7 +186,7 @@ def _due_of(key: tuple, clocked_time: datetime | None, last: datetime) -> dateti
         if task.clocked_time is None:
             return "a clocked task without a time"
         return task.clocked_time.astimezone(UTC)
-    made = _schedule(task) if task.kind != "solar" else _build(*_key(task))  # solar's cal is mutable
+    made = _cached(*key) if task.kind != "solar" else _build(*key)  # solar's cal is mutable: one each
     if isinstance(made, str):
         return made
     if task.kind == "interval":  # celery's remaining() for an interval that is not relative: UTC + seconds
@@ -212,16 +212,6 @@ def _epoch() -> datetime:
 
 
 _KEY_FIELDS = ("kind", "every", "period", *CRON_FIELDS, "timezone", "event", "latitude", "longitude")
-
-
-def _key(task: BeatTask) -> tuple:
-    """What defines the task's schedule (the arguments of ``_build``, in its order)."""
-    return task.schedule_key
-
-
-def _schedule(task: BeatTask) -> BaseSchedule | str:
-    """The task's celery schedule, built once per distinct schedule (5,000 tasks share a few)."""
-    return _cached(*_key(task))
 
 
 def _build(kind: str | None, every: int | None, period: str | None, minute: str | None, hour: str | None,
@@ -258,7 +248,7 @@ def _build(kind: str | None, every: int | None, period: str | None, minute: str 
     return "its beat task has no schedule"
 
 
-_cached = functools.lru_cache(maxsize=4096)(_build)
+_cached = functools.lru_cache(maxsize=4096)(_build)  # each distinct schedule built once (5,000 tasks share a few)
 
 
 # -- values as the database gives them ----------------------------------------------------------

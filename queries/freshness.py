@@ -163,10 +163,6 @@ def _missed(task: BeatTask, first: datetime, until: datetime, now: datetime) -> 
     return count
 
 
-def worst(states: list[str]) -> str:
-    return min(states, key=STATES.index) if states else "unknown"
-
-
 def _soonest(found: list[tuple[Plan, Firing]]) -> tuple[Plan | None, Firing | None]:
     timed = [(p, f) for p, f in found if f.at is not None]
     return min(timed, key=lambda pf: pf[1].at) if timed else (None, None)  # type: ignore[arg-type,return-value]
