@@ -85,13 +85,53 @@ def app_tables_exist(db: Connectable, name: str = "api_calls") -> bool:
         return inspect(conn).has_table(name, schema=conn.get_execution_options().get("app_schema"))
 
 
-def duration_sql(conn: Connection) -> str:
-    """end_time - start_time in seconds, as SQL for this backend (NULL while end_time is NULL)."""
+def known_duration_sql(conn: Connection, alias: str = "") -> str:
+    """True where a run's duration is known: it has an end and both its times are finite
+    (PostgreSQL stores ±infinity, and subtracting one raises "cannot subtract infinite timestamps").
+    NULL, not false, where end_time is NULL: use it in CASE WHEN or FILTER (WHERE ...)."""
+    start, end = f"{alias}start_time", f"{alias}end_time"
     if conn.dialect.name == "postgresql":
-        return "EXTRACT(EPOCH FROM (end_time - start_time))"
+        return f"(isfinite({end}) AND isfinite({start}))"
+    return f"(julianday({end}) IS NOT NULL AND julianday({start}) IS NOT NULL)"
+
+
+def span_sql(conn: Connection, alias: str = "") -> str:
+    """end_time - start_time as an interval on PostgreSQL, NULL where the duration is unknown
+    (``known_duration_sql``): summing intervals and taking the epoch once costs less than a
+    per-row EXTRACT. On SQLite it is ``duration_sql`` (seconds)."""
+    if conn.dialect.name != "postgresql":
+        return duration_sql(conn, alias)
+    return f"CASE WHEN {known_duration_sql(conn, alias)} THEN {alias}end_time - {alias}start_time END"
+
+
+def duration_sql(conn: Connection, alias: str = "") -> str:
+    """end_time - start_time in seconds, as SQL for this backend: NULL while end_time is NULL and
+    where either time is ±infinity (an unknown duration, never an error)."""
+    start, end = f"{alias}start_time", f"{alias}end_time"
+    if conn.dialect.name == "postgresql":
+        return f"CASE WHEN {known_duration_sql(conn, alias)} THEN EXTRACT(EPOCH FROM ({end} - {start})) END"
     # julianday() is a float of days: about 50 µs of error, so round to the millisecond, or a run
     # of exactly 60 s could compare as 60.00004
-    return "ROUND((julianday(end_time) - julianday(start_time)) * 86400.0, 3)"
+    return f"ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"
+
+
+def timed_sql(conn: Connection) -> str:
+    """A run that counts for throughput: its duration is known and above 0."""
+    return f"({known_duration_sql(conn)} AND end_time > start_time)"
+
+
+def timed_seconds_sql(conn: Connection) -> str:
+    """The summed seconds of the ``timed_sql`` runs of a group (an aggregate; NULL when none)."""
+    if conn.dialect.name == "postgresql":  # sum intervals, take their seconds once per group
+        return f"EXTRACT(EPOCH FROM SUM(CASE WHEN {timed_sql(conn)} THEN end_time - start_time END))"
+    return f"SUM(CASE WHEN {timed_sql(conn)} THEN {duration_sql(conn)} END)"
+
+
+def duration_sum_sql(conn: Connection) -> str:
+    """The summed seconds of a group's runs of known duration (an aggregate; NULL when none)."""
+    if conn.dialect.name == "postgresql":
+        return f"EXTRACT(EPOCH FROM SUM({span_sql(conn)}))"
+    return f"SUM({duration_sql(conn)})"
 
 
 def day_sql(conn: Connection, column: str = "start_time") -> str:

@@ -9,7 +9,17 @@ from datetime import datetime
 import pandas as pd
 
 from queries import outcomes, run_rollups
-from queries._sql import Binds, Connectable, app_db, app_table, app_times, connect, duration_sql, table
+from queries._sql import (
+    Binds,
+    Connectable,
+    app_db,
+    app_table,
+    app_times,
+    connect,
+    duration_sql,
+    known_duration_sql,
+    table,
+)
 
 MAX_PAIRS = 2000  # (CRM, sync type) pairs read in one statement by recent_finished_pairs
 
@@ -56,7 +66,7 @@ def pair_stats(db: Connectable, since: datetime) -> pd.DataFrame:
         return b.frame(f"""
             SELECT crm_source, sync_type, COUNT(*) AS finished, AVG({duration_sql(conn)}) AS avg_seconds
             FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(since)} AND end_time IS NOT NULL
+            WHERE start_time >= {b.bind(since)} AND {known_duration_sql(conn)}
               AND {outcomes.in_class(conn, *outcomes.FINISHED)}
             GROUP BY crm_source, sync_type""")
 

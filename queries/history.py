@@ -27,6 +27,7 @@ from queries._sql import (  # noqa: F401  (FilterError is part of this module's 
     data_zone,
     duration_sql,
     read_frame,
+    span_sql,
     sql,
     table,
 )
@@ -255,7 +256,7 @@ def _order(b: Binds, sort: tuple[tuple[str, str], ...]) -> str:
         # a NULLS clause there would force a sort of every matching row.
         nulls = "" if column in NOT_NULL else " NULLS LAST"
         # on PostgreSQL an interval sorts like its seconds, without numeric arithmetic per row
-        expression = "(end_time - start_time)" if column == "duration_seconds" and b.postgres else \
+        expression = f"({span_sql(b.conn)})" if column == "duration_seconds" and b.postgres else \
             _expression(b, column)
         parts.append(f"{expression} {direction.upper()}{nulls}")
     if not any(column == "id" for column, _ in sort):

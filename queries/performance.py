@@ -17,14 +17,26 @@ from datetime import datetime
 import pandas as pd
 
 from queries import outcomes
-from queries._sql import Binds, Connectable, connect, day_sql, duration_sql, label_days, table
+from queries._sql import (
+    Binds,
+    Connectable,
+    connect,
+    day_sql,
+    duration_sql,
+    known_duration_sql,
+    label_days,
+    span_sql,
+    table,
+    timed_seconds_sql,
+    timed_sql,
+)
 
 ALL = "all"
 
 
 def finished_ok(db: Connectable) -> str:
     """SQL: a finished run that succeeded or was partial (whose duration means something)."""
-    return f"end_time IS NOT NULL AND {outcomes.in_class(db, 'success', 'partial')}"
+    return f"{known_duration_sql(db)} AND {outcomes.in_class(db, 'success', 'partial')}"
 
 
 def _window(b: Binds, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> str:
@@ -41,11 +53,8 @@ def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=()
     runs, records and seconds of finished runs with a duration above 0 (for throughput)."""
     with connect(db) as conn:
         b = Binds(conn)
-        timed = "end_time > start_time"
-        if b.postgres:  # sum intervals, take their seconds once per group
-            timed_seconds = f"EXTRACT(EPOCH FROM SUM(CASE WHEN {timed} THEN end_time - start_time END))"
-        else:
-            timed_seconds = f"SUM(CASE WHEN {timed} THEN {duration_sql(conn)} END)"
+        timed = timed_sql(conn)
+        timed_seconds = timed_seconds_sql(conn)
         return label_days(b.frame(f"""
             SELECT {day_sql(conn)} AS day, crm_source, sync_type,
                    COUNT(*) AS runs,
@@ -76,7 +85,7 @@ def daily_percentiles(db: Connectable, start: datetime, end: datetime, crm_sourc
                        CAST(EXTRACT(EPOCH FROM percentile_disc(0.95) WITHIN GROUP (ORDER BY span))
                             AS DOUBLE PRECISION) AS p95,
                        COUNT(*) AS runs
-                FROM (SELECT {day_sql(conn)} AS day, crm_source, end_time - start_time AS span
+                FROM (SELECT {day_sql(conn)} AS day, crm_source, {span_sql(conn)} AS span
                       FROM {table(conn, 'sync_history')} {window}) d
                 GROUP BY GROUPING SETS ((day, crm_source), (day)) ORDER BY 1, 2"""))
         runs = (f"SELECT {day_sql(conn)} AS day, crm_source, {duration_sql(conn)} AS seconds "

@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 
 from queries import outcomes
-from queries._sql import Binds, Connectable, app_table, app_times, connect, duration_sql, table
+from queries._sql import Binds, Connectable, app_table, app_times, connect, duration_sql, known_duration_sql, table
 
 MAX_CALLS = 500  # calls listed on the page (the summary counts them all)
 PREVIOUS_RUNS = 20  # runs of the same CRM and type before this one
@@ -182,6 +182,7 @@ def expected_durations(db: Connectable, pairs: list[tuple[str, str]], runs: int 
         b = Binds(conn)
         h = table(conn, "sync_history")
         ok = outcomes.in_class(conn, "success", column="h.status")
+        known = known_duration_sql(conn, "h.")
         if b.postgres:
             values = ", ".join(f"({b.bind(c)}, {b.bind(t)})" for c, t in pairs)
             return b.frame(f"""
@@ -192,16 +193,16 @@ def expected_durations(db: Connectable, pairs: list[tuple[str, str]], runs: int 
                 CROSS JOIN LATERAL (
                     SELECT EXTRACT(EPOCH FROM (h.end_time - h.start_time)) AS seconds FROM {h} h
                     WHERE h.crm_source = p.crm_source AND h.sync_type = p.sync_type AND {ok}
-                      AND h.end_time IS NOT NULL
+                      AND {known}
                     ORDER BY h.start_time DESC LIMIT {runs}) s
                 GROUP BY p.crm_source, p.sync_type ORDER BY 1, 2""")
         wanted = " OR ".join(f"(h.crm_source = {b.bind(c)} AND h.sync_type = {b.bind(t)})" for c, t in pairs)
-        seconds = duration_sql(conn).replace("end_time", "h.end_time").replace("start_time", "h.start_time")
+        seconds = duration_sql(conn, "h.")
         return b.frame(f"""
             WITH recent AS (
                 SELECT h.crm_source, h.sync_type, {seconds} AS seconds,
                        ROW_NUMBER() OVER (PARTITION BY h.crm_source, h.sync_type ORDER BY h.start_time DESC) AS recency
-                FROM {h} h WHERE ({wanted}) AND {ok} AND h.end_time IS NOT NULL),
+                FROM {h} h WHERE ({wanted}) AND {ok} AND {known}),
             ranked AS (
                 SELECT crm_source, sync_type, seconds,
                        ROW_NUMBER() OVER (PARTITION BY crm_source, sync_type ORDER BY seconds) AS rn,

@@ -28,9 +28,12 @@ from queries._sql import (
     connect,
     day_sql,
     duration_sql,
+    duration_sum_sql,
     label_days,
     sql,
     table,
+    timed_seconds_sql,
+    timed_sql,
     to_utc,
 )
 from queries.error_classes import error_class
@@ -108,13 +111,9 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
     with connect(db) as conn:
         b = Binds(conn)
         seconds = duration_sql(conn)
-        timed = "end_time > start_time"
-        if b.postgres:
-            timed_seconds = f"EXTRACT(EPOCH FROM SUM(CASE WHEN {timed} THEN end_time - start_time END))"
-            duration_sum = "EXTRACT(EPOCH FROM SUM(end_time - start_time))"
-        else:
-            timed_seconds = f"SUM(CASE WHEN {timed} THEN {seconds} END)"
-            duration_sum = f"SUM({seconds})"
+        timed = timed_sql(conn)
+        timed_seconds = timed_seconds_sql(conn)
+        duration_sum = duration_sum_sql(conn)
         frame = b.frame(f"""
             SELECT hour, day, crm_source, sync_type, status_class, bucket,
                    COUNT(*) AS runs,
@@ -124,7 +123,7 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
                    COALESCE(SUM(records_failed), 0) AS records_failed,
                    COUNT(*) FILTER (WHERE {timed}) AS timed_runs,
                    COALESCE(SUM(CASE WHEN {timed} THEN COALESCE(records_processed, 0) END), 0) AS timed_records,
-                   COUNT(end_time) AS duration_count,
+                   COUNT({seconds}) AS duration_count,
                    CAST(COALESCE({timed_seconds}, 0) AS DOUBLE PRECISION) AS timed_seconds,
                    CAST(COALESCE({duration_sum}, 0) AS DOUBLE PRECISION) AS duration_sum
             FROM (SELECT {_hour_sql(conn)} AS hour, {day_sql(conn)} AS day, crm_source, sync_type,

@@ -33,7 +33,18 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, 
 from dashapp.storage.app_tables import duration_days, error_hours, rollup_state, run_days, run_hours
 from queries import outcomes
 from queries import run_rollups as q
-from queries._sql import Binds, app_db, app_table, app_tables_exist, connect, duration_sql, sql, table, utc_now
+from queries._sql import (
+    Binds,
+    app_db,
+    app_table,
+    app_tables_exist,
+    connect,
+    duration_sql,
+    duration_sum_sql,
+    sql,
+    table,
+    utc_now,
+)
 
 log = logging.getLogger(__name__)
 RECENT_HOURS = 6
@@ -249,12 +260,12 @@ def _raw_day_totals(engine: Engine, day: datetime) -> dict[tuple, tuple]:
     and their duration sum (seconds, to the millisecond)."""
     with connect(engine) as conn:
         b = Binds(conn)
-        seconds = "EXTRACT(EPOCH FROM SUM(end_time - start_time))" if b.postgres else f"SUM({duration_sql(conn)})"
+        seconds = duration_sum_sql(conn)
         frame = b.frame(f"""
             SELECT crm_source, sync_type, COALESCE({outcomes.class_case(conn)}, 'unknown') AS status_class,
                    COUNT(*) AS runs, COALESCE(SUM(records_processed), 0) AS p, COALESCE(SUM(records_created), 0) AS c,
                    COALESCE(SUM(records_updated), 0) AS u, COALESCE(SUM(records_failed), 0) AS f,
-                   COUNT(end_time) AS finished, CAST(COALESCE({seconds}, 0) AS DOUBLE PRECISION) AS seconds
+                   COUNT({duration_sql(conn)}) AS finished, CAST(COALESCE({seconds}, 0) AS DOUBLE PRECISION) AS seconds
             FROM {table(conn, 'sync_history')}
             WHERE start_time >= {b.bind(day.replace(tzinfo=UTC))}
               AND start_time < {b.bind(day.replace(tzinfo=UTC) + timedelta(days=1))}
