@@ -4,10 +4,14 @@ time in the viewer's zone."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
+
+from queries.time_bounds import INFINITY, MINUS_INFINITY, infinity_name
+
+INFINITE_TEXT = {"infinity": INFINITY, "-infinity": MINUS_INFINITY}
 
 CRM_NAMES = {
     "hubspot": "HubSpot",
@@ -30,33 +34,69 @@ def crm_name(crm_source: str) -> str:
 
 
 def iso_utc(value: object) -> str | None:
-    """An ISO 8601 UTC time with a trailing Z, or None for a missing time."""
+    """An ISO 8601 UTC time with a trailing Z and a four-digit year (``0001-01-01T00:00:00Z``),
+    "infinity" / "-infinity" for PostgreSQL's infinite times, or None for a missing time."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    moment = pd.Timestamp(value)
-    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = _utc(value)
+    return infinity_name(moment) or moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _utc(value: object) -> datetime:
+    """``value`` as an aware UTC datetime (naive values are UTC); ±infinity kept."""
+    if isinstance(value, str) and value in INFINITE_TEXT:  # an iso_utc answer read again
+        return INFINITE_TEXT[value]
+    moment = value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+    if not isinstance(moment, datetime):
+        moment = pd.Timestamp(value).to_pydatetime()  # type: ignore[arg-type]
+    if moment.tzinfo is None or infinity_name(moment) is not None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """An ``iso_utc`` answer read back as an aware UTC datetime ("infinity" as INFINITY); None for None."""
+    return None if text is None else _utc(text)
+
+
+def finite(value: object) -> bool:
+    """Whether ``value`` is a time that is there and not ±infinity (a duration can be taken from it)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return False
+    return infinity_name(_utc(value)) is None
 
 
 def iso_utc_all(values: pd.Series) -> list[str | None]:
     """``iso_utc`` of every value at once (a naive value is UTC): for series of thousands."""
     moments = pd.to_datetime(values, utc=True)
-    return [None if pd.isna(m) else t for m, t in zip(moments, moments.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                                       strict=True)]
+    if moments.empty or moments.dropna().between(SAFE_FROM, SAFE_UNTIL).all():
+        texts = moments.dt.strftime("%Y-%m-%dT%H:%M:%SZ")  # four-digit years here: fast path
+        return [None if pd.isna(m) else t for m, t in zip(moments, texts, strict=True)]
+    return [iso_utc(m) for m in moments]
+
+
+SAFE_FROM, SAFE_UNTIL = pd.Timestamp("1000-01-01", tz="UTC"), pd.Timestamp("9999-12-30", tz="UTC")
 
 
 def local_clock(value: object, zone: str | None, seconds: bool = False) -> str:
     """A time as the viewer reads it: ``2026-11-23 14:05 PST`` (``14:05:09 PST`` with ``seconds``)
-    in ``zone`` (an IANA name; UTC when missing or unknown), or "" for a missing time."""
-    moment = iso_utc(value)
-    if moment is None:
+    in ``zone`` (an IANA name; UTC when missing or unknown), or "" for a missing time; "infinity"
+    / "-infinity" as such; a time the zone would put outside years 1..9999 in UTC."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
+    moment = _utc(value)
+    if (name := infinity_name(moment)) is not None:
+        return name
     try:
         tz = ZoneInfo(zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
-    shape = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(tz).strftime(shape)
+    try:
+        local = moment.astimezone(tz)
+    except (OverflowError, ValueError):  # year 1 east of UTC, 9999 west of it
+        local = moment
+    clock = local.isoformat(sep=" ", timespec="seconds" if seconds else "minutes")[:19 if seconds else 16]
+    return f"{clock} {local.strftime('%Z')}"
 
 
 def zone_name(zone: str | None, at: datetime | None = None) -> str:

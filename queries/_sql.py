@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Connection, DateTime, Engine, TextClause, bindparam, inspect, text
 
+from queries.time_bounds import FIRST, LAST, infinity_name
+
 DEFAULT_SCHEMA = "orchestration"
 Connectable = Engine | Connection
 
@@ -143,9 +145,21 @@ def day_sql(conn: Connection, column: str = "start_time") -> str:
 
 
 def label_days(frame: pd.DataFrame, column: str = "day") -> pd.DataFrame:
+    """``column`` (days from ``day_sql``) as 'YYYY-MM-DD' text, four-digit years from year 1;
+    an infinite day (date_trunc of ±infinity) is "infinity" / "-infinity"."""
     if not frame.empty and not isinstance(frame[column].iloc[0], str):
-        frame[column] = pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d")
+        frame[column] = [day_label(v) for v in frame[column]]
     return frame
+
+
+def day_label(value: object) -> str | None:
+    """One day as 'YYYY-MM-DD' (``date.isoformat`` keeps four digits), "infinity" or "-infinity"."""
+    if value is None or pd.isna(value):  # type: ignore[arg-type]
+        return None
+    moment = value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+    if isinstance(moment, datetime):
+        return infinity_name(moment) or moment.date().isoformat()
+    return str(moment)
 
 
 def sql(statement: str, *, times: tuple[str, ...] = (), params: tuple[str, ...] = ()) -> TextClause:
@@ -160,9 +174,15 @@ def sql(statement: str, *, times: tuple[str, ...] = (), params: tuple[str, ...] 
 
 
 def bind_time(db: Connectable, moment: datetime) -> datetime:
-    """A UTC moment as the naive value the user's columns would hold for it."""
+    """A UTC moment as the naive value the user's columns would hold for it; ±infinity (and a
+    moment the data zone would put past year 1..9999) as the naive end of Python's range."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(data_zone(db)).replace(tzinfo=None)
+    if infinity_name(aware) is not None:
+        return aware.replace(tzinfo=None)
+    try:
+        return aware.astimezone(data_zone(db)).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        return (FIRST if aware.year < 5000 else LAST).replace(tzinfo=None)
 
 
 def read_frame(conn: Connection, clause: TextClause, params: dict | None = None,
@@ -177,17 +197,45 @@ def read_frame(conn: Connection, clause: TextClause, params: dict | None = None,
 
 
 def to_utc(values: pd.Series, zone: ZoneInfo) -> pd.Series:
-    """Naive values are taken to be in ``zone``; aware ones keep their instant. Result: UTC."""
+    """Naive values are taken to be in ``zone``; aware ones keep their instant. Result: UTC, in
+    microseconds (years 1..9999 fit). ±infinity (``time_bounds.INFINITY``/``MINUS_INFINITY``,
+    naive or aware) stay themselves; an instant outside Python's years is clamped (``utc_moment``)."""
     if values.empty:
-        return pd.Series([], index=values.index, dtype="datetime64[us, UTC]")
+        return pd.Series([], index=values.index, dtype=UTC_TIMES)
     if values.dtype == object:  # None mixed in, or aware datetimes in a zone pandas did not infer
         aware = values.map(lambda v: v.tzinfo is not None if hasattr(v, "tzinfo") else None).dropna()
         if aware.any():
-            return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
-        values = pd.to_datetime(values)
-    if getattr(values.dt, "tz", None) is None:
-        values = values.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
-    return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+            return pd.Series([utc_moment(v, zone) for v in values], index=values.index, dtype=UTC_TIMES)
+        values = pd.to_datetime(values).astype("datetime64[us]")
+    if getattr(values.dt, "tz", None) is not None:
+        return values.dt.tz_convert("UTC").astype(UTC_TIMES)
+    values = values.astype("datetime64[us]")
+    # within a day of year 1 or 9999 a zone's offset can leave Python's range (and pandas raises):
+    # those values, and ±infinity, one at a time
+    edge = values.notna() & ((values < _SAFE_LOW) | (values > _SAFE_HIGH))
+    local = values.mask(edge).dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+    converted = local.dt.tz_convert("UTC").astype(UTC_TIMES)
+    if edge.any():
+        converted[edge] = [utc_moment(v.to_pydatetime(), zone) for v in values[edge]]
+    return converted
+
+
+UTC_TIMES = "datetime64[us, UTC]"
+_SAFE_LOW, _SAFE_HIGH = pd.Timestamp("0001-01-03"), pd.Timestamp("9999-12-29")
+
+
+def utc_moment(value: object, zone: ZoneInfo) -> datetime | None:
+    """One time as an aware UTC datetime (None when missing): naive in ``zone``; ±infinity kept;
+    an instant before year 1 or past 9999 in UTC clamped to ``time_bounds.FIRST``/``LAST``."""
+    if value is None or not isinstance(value, datetime) or pd.isna(value):
+        return None
+    if infinity_name(value) is not None:
+        return value.replace(tzinfo=UTC)
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return FIRST if moment.year < 5000 else LAST
 
 
 def app_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:

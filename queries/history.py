@@ -30,6 +30,7 @@ from queries._sql import (  # noqa: F401  (FilterError is part of this module's 
     span_sql,
     sql,
     table,
+    utc_moment,
 )
 from queries.durations import add_duration
 from queries.history_count import rollup_count
@@ -391,9 +392,8 @@ def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False
     b = Binds(conn, f.zone)
     where, order = _where(b, f), _order(b, f.sort)
     duration = _expression(b, "duration_seconds")
-    if iso_times:  # to_json writes ISO 8601 with a T at a third of to_char's cost
-        stamp = "(to_json(({c}::timestamptz) AT TIME ZONE 'UTC') #>> '{{}}') || 'Z' AS {c}"
-        start, end = stamp.format(c="start_time"), stamp.format(c="end_time")
+    if iso_times:
+        start, end = iso_time_sql("start_time"), iso_time_sql("end_time")
         duration = f"ROUND(CAST({duration} AS NUMERIC), 3)"
     else:
         start, end = "start_time", "end_time"
@@ -405,6 +405,18 @@ def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False
                  f"FROM {table(conn, 'sync_history')} {where} {order}")
     times = () if iso_times else TIMES
     return sql(statement, times=times, params=tuple(b.time_params)), b
+
+
+def iso_time_sql(column: str) -> str:
+    """``column`` as the export writes a time (PostgreSQL, for COPY): ISO 8601 UTC with a Z by
+    to_json (a T at a third of to_char's cost); ±infinity as "infinity" / "-infinity"; an instant
+    outside years 1..9999 of UTC clamped as the app clamps it (``queries.time_bounds``).
+    A timestamp column is read in the session zone, which the engine sets to the data zone."""
+    utc = f"(({column}::timestamptz) AT TIME ZONE 'UTC')"
+    return (f"CASE WHEN NOT isfinite({column}) THEN {column}::text "
+            f"WHEN {utc} < '0001-01-01' THEN '0001-01-01T00:00:00Z' "
+            f"WHEN {utc} >= '10000-01-01' THEN '9999-12-31T23:59:59.999998Z' "
+            f"ELSE (to_json({utc}) #>> '{{}}') || 'Z' END AS {column}")
 
 
 def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterator[list[tuple]]:
@@ -425,7 +437,6 @@ def _round(seconds: object) -> float | None:
 
 
 def _utc(value: datetime | None, zone: ZoneInfo) -> datetime | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
+    """A time of the export as aware UTC; ±infinity kept, never an overflow (``utc_moment``)."""
+    return utc_moment(value, zone)
 

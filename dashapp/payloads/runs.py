@@ -59,10 +59,10 @@ def run_json(row: dict, now: datetime, pairs: tuple[tuple[str, str], ...] = outc
     """Every column of the run, its status class, duration and records per second."""
     start, end = row["start_time"], row["end_time"]
     running = status_class(row["status"], pairs) == "running"
-    duration = None
-    if start is not None and not pd.isna(start):
+    duration = None  # unknown where either time is ±infinity (display.finite)
+    if display.finite(start):
         if end is not None and not pd.isna(end):
-            duration = max((end - start).total_seconds(), 0.0)
+            duration = max((end - start).total_seconds(), 0.0) if display.finite(end) else None
         elif running:
             duration = max((pd.Timestamp(now) - start).total_seconds(), 0.0)
     processed = display.count(row.get("records_processed"))
@@ -103,8 +103,8 @@ def progress_json(run: dict, expected: dict | None, now: datetime) -> dict:
     if run["status_class"] != "running" or not run["start_time"]:
         return out
     elapsed = run["duration_seconds"] or 0.0
-    if median:
-        started = datetime.fromisoformat(run["start_time"].replace("Z", "+00:00"))
+    if median and display.finite(run["start_time"]):
+        started = display.from_iso(run["start_time"])
         out["eta"] = display.iso_utc(started + timedelta(seconds=median))
         out["progress_percent"] = round(min(elapsed * 100.0 / median, 999.0), 1)
     out["overdue"] = bool(p95 is not None and elapsed > p95)
@@ -116,8 +116,8 @@ def _calls(engine: Engine, run: dict, now: datetime) -> dict:
              "api_calls_summary": _summary({}), "breaker_events": [], "alerts": []}
     if not migrated(engine):
         return {**empty, "note": "The app's own tables are missing: run `python app.py db upgrade`."}
-    start = pd.Timestamp(run["start_time"]).to_pydatetime()
-    end = pd.Timestamp(run["end_time"]).to_pydatetime() if run["end_time"] else now
+    start = display.from_iso(run["start_time"])
+    end = display.from_iso(run["end_time"]) or now
     correlated = run_detail.has_correlated_calls(engine, run["id"])
     scope = run_detail.CallScope(run["id"], run["crm_source"], start, end, correlated)
     summary = _summary(run_detail.calls_summary(engine, scope))
@@ -152,7 +152,7 @@ def _summary(row: dict) -> dict:
 
 
 def _previous(engine: Engine, run: dict) -> tuple[list[dict], dict]:
-    start = pd.Timestamp(run["start_time"]).to_pydatetime()
+    start = display.from_iso(run["start_time"])
     frame = run_detail.previous_runs(engine, run["crm_source"], run["sync_type"], run["id"], start)
     pairs = outcomes.aliases(engine)
     previous = [{"id": int(r["id"]), "status": display.text(r["status"]),

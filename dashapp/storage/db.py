@@ -4,6 +4,8 @@ Every connection is set up the same way whatever the backend:
 - on PostgreSQL the session time zone is the zone the user's naive TIMESTAMP columns hold
   (``SYNC_TIMEZONE``, UTC by default), so ``timestamptz`` columns compare correctly too, whatever
   zone the database or the role defaults to;
+- on PostgreSQL every time is a value: ±infinity and years PostgreSQL holds beyond Python's
+  1..9999 never raise (``pg_times``: the casters and what they return);
 - on SQLite, which has no schemas, the demo file is ATTACHed under the schema name, so the same
   ``orchestration.sync_history`` SQL runs on both.
 The schema name travels with the engine as the execution option ``sync_schema``; the query
@@ -21,6 +23,7 @@ from sqlalchemy.pool import QueuePool
 
 from dashapp.config import Settings
 from dashapp.errors import error_line
+from dashapp.storage import pg_times
 from dashapp.storage.sync_tables import DEFAULT_SCHEMA
 from queries._app_tables import APP_DEFAULT_SCHEMA
 
@@ -69,6 +72,7 @@ def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", app_schem
 
     @event.listens_for(engine, "connect")
     def _set_zone(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        pg_times.register(dbapi_conn)  # ±infinity and years past 1..9999 are values, never errors
         cur = dbapi_conn.cursor()
         cur.execute("SET TIME ZONE %s", (data_timezone,))
         if statement_timeout_seconds > 0:

@@ -15,7 +15,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Response, request, send_file
 
@@ -32,6 +32,7 @@ from queries.history import (
     history_rows,
 )
 from queries.history_copy import copy_csv
+from queries.time_bounds import infinity_name
 
 log = logging.getLogger(__name__)
 FLUSH_BYTES = 64 * 1024
@@ -41,7 +42,11 @@ FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson",
 
 
 def _iso(value: object) -> object:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(value, datetime) else value
+    """A time as COPY writes it (``queries.history.export_select``): ISO 8601 UTC with a Z, a
+    four-digit year, the fraction only when there is one; "infinity" / "-infinity" as they are."""
+    if not isinstance(value, datetime):
+        return value
+    return infinity_name(value) or value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def neutralise(value: object) -> object:
