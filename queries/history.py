@@ -88,6 +88,9 @@ class HistoryFilter:
     sort: tuple[tuple[str, str], ...] = ()  # (column id, "asc" | "desc"); default newest first
     zone: str = "UTC"  # the zone grid date filters are given in (the viewer's)
     ended_after: datetime | None = None  # end_time >= ended_after (aware): the overview cards' windows
+    # (low, high): only runs whose start is outside them, start_time < low or > high (/health's
+    # impossible times, queries.impossible_times.bounds)
+    outside: tuple[datetime, datetime] | None = None
 
 
 def _expression(b: Binds, column: str) -> str:
@@ -132,9 +135,13 @@ def parse_time(value: object, what: str, zone: ZoneInfo = UTC_ZONE) -> datetime:
         raise FilterError(f"{what}: {text[:40]!r} is not an ISO 8601 date or time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    if not 1900 <= moment.year <= 2999:
+    # years 1..9998, so runs at impossible times can be filtered too (a day is added to a date)
+    if not 1 <= moment.year <= 9998:
         raise FilterError(f"{what}: {text[:40]!r} is out of range")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 east of UTC
+        raise FilterError(f"{what}: {text[:40]!r} is out of range") from None
 
 
 def _condition(b: Binds, column: str, model: dict, nested: bool = False) -> str:
@@ -226,6 +233,9 @@ def _where(b: Binds, f: HistoryFilter) -> str:
         clauses.append(f"start_time >= {b.bind(f.start)}")
     if f.end is not None:
         clauses.append(f"start_time < {b.bind(f.end)}")
+    if f.outside is not None:
+        low, high = f.outside
+        clauses.append(f"(start_time < {b.bind(low)} OR start_time > {b.bind(high)})")
     if f.ended_after is not None:  # as the overview counts: a failed run that never closed, by its start
         after = b.bind(f.ended_after)
         clauses.append(f"(end_time >= {after} OR (end_time IS NULL AND {outcomes.in_class(b.conn, 'failed')}"
@@ -346,7 +356,7 @@ def history_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> tupl
     (``queries.history_count``: a window, CRMs, sync types, status classes), exact at any size.
     Otherwise counting stops at ``cap``; past it PostgreSQL's planner estimate is returned with
     exact=False, which the page shows as "about"."""
-    rolled = rollup_count(db, f, cap)
+    rolled = rollup_count(db, f, cap) if f.outside is None else None  # the rollups hold no impossible times
     if rolled is not None:
         return rolled, True
     with connect(db) as conn:

@@ -45,4 +45,7 @@ def shown_health(snapshot: dict) -> dict:
     for name, probe in snapshot.items():
         if isinstance(probe, dict) and probe.get("error"):
             public[name] = {**probe, "error": f"{name} {_SHORT_STATUS.get(probe.get('status'), 'unavailable')}"}
+    if isinstance(snapshot.get("impossible_times"), dict):  # the count only: no runs, CRMs or links
+        public["impossible_times"] = {k: v for k, v in public["impossible_times"].items()
+                                      if k in ("status", "error", "count", "count_exact", "earliest", "latest")}
     return public

@@ -15,8 +15,11 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine
 
+from dashapp import display
 from dashapp.errors import error_line
 from queries import health as health_sql
+from queries import impossible_times as impossible
+from queries._sql import utc_now
 
 HEALTHY, DEGRADED, UNHEALTHY, NOT_CONFIGURED = "healthy", "degraded", "unhealthy", "not_configured"
 SLOW_DATABASE_MS = 200.0
@@ -44,6 +47,30 @@ def database(engine: Engine) -> dict:
         problems.insert(0, f"SELECT 1 took {latency:.0f} ms (over {SLOW_DATABASE_MS:.0f} ms)")
     if problems:
         result.update(status=DEGRADED, error="; ".join(problems))
+    return result
+
+
+def impossible_times(engine: Engine) -> dict:
+    """Runs at impossible times (``queries.impossible_times``): their count (each side bounded),
+    up to 10 of each side with a link to each run, and a link to all of them in the history.
+    Degraded while there are any: their data is wrong, and no rollup counts them."""
+    now = utc_now()
+    earliest, latest = impossible.bounds(now)
+    try:
+        count, exact = impossible.impossible_count(engine, now)
+        runs = impossible.impossible_runs(engine, now) if count else None
+    except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+        return {"status": UNHEALTHY, "error": _failed(exc), "count": None, "runs": []}
+    listed = [] if runs is None else [
+        {"id": int(r["id"]), "crm_source": r["crm_source"], "sync_type": r["sync_type"],
+         "start_time": display.iso_utc(r["start_time"]), "link": f"/runs/{int(r['id'])}"}
+        for r in runs.to_dict("records")]
+    result = {"status": DEGRADED if count else HEALTHY, "count": count, "count_exact": exact,
+              "earliest": display.iso_utc(earliest), "latest": display.iso_utc(latest), "runs": listed,
+              "history_link": "/history?times=impossible"}
+    if count:
+        about = "" if exact else "at least "
+        result["error"] = f"{about}{count:,} runs start before {result['earliest']} or after {result['latest']}"
     return result
 
 

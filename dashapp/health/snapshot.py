@@ -75,6 +75,7 @@ def probe_all(settings: Settings, engine: Engine) -> dict:
     timeout = settings.health_timeout_seconds
     futures = {
         "database": _submit("database", health_probes.database, engine),
+        "impossible_times": _submit("impossible_times", health_probes.impossible_times, engine),
         "redis": _submit("redis", health_probes.redis_probe, settings.redis_url, timeout / 2),
         "celery": _submit("celery", health_probes.celery_probe, settings.celery_broker_url,
                           settings.celery_queues, timeout),

@@ -8,6 +8,8 @@
     sort                      column:asc|desc, comma-separated (default start_time:desc)
     filter                    AG Grid's column filter model, as JSON
     ended_after               ISO 8601: only runs that ended at or after it (the overview cards' 24 h)
+    times=impossible          only runs at impossible times (a start before 2000 or after a day
+                              from now, ±infinity included: /health's list); no range applies
     id                        (page only) one run to open in the detail panel
 
 ``parse_all`` reads every parameter on its own: a bad one is set aside as a BadParameter (the page
@@ -25,7 +27,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from dashapp.errors import BadParameter
-from queries import outcomes
+from queries import impossible_times, outcomes
 from queries._sql import Connectable
 from queries.choices import distinct_values
 from queries.history import HistoryFilter, parse_filter_model, parse_sort, parse_time
@@ -70,7 +72,8 @@ def first(args: Mapping[str, list[str]], name: str) -> str | None:
     return items[0].strip() if items else None
 
 
-PARAMETERS = ("range", "start", "end", "crm_source", "status", "sync_type", "q", "sort", "filter")
+PARAMETERS = ("range", "start", "end", "crm_source", "status", "sync_type", "q", "sort", "filter", "times")
+TIMES_CHOICES = ("impossible",)
 VALUE_LISTS = {"crm_source": "a CRM", "status": "a status", "sync_type": "a sync type"}
 
 
@@ -97,6 +100,21 @@ def _time(args: Mapping[str, list[str]], name: str, ignored: list[BadParameter])
     except BadParameter as exc:  # FilterError is a BadParameter naming the parameter
         ignored.append(exc)
     return None
+
+
+def _outside(args: Mapping[str, list[str]], now: datetime, ignored: list[BadParameter]) -> tuple | None:
+    """``times=impossible``: the plausible start range at ``now``, whose outside is asked for."""
+    try:
+        chosen = first(args, "times")
+    except BadParameter as exc:
+        ignored.append(exc)
+        return None
+    if chosen is None:
+        return None
+    if chosen not in TIMES_CHOICES:
+        ignored.append(BadParameter("times", f"{chosen[:20]!r} is not one of {', '.join(TIMES_CHOICES)}"))
+        return None
+    return impossible_times.bounds(now)
 
 
 def _listed(args: Mapping[str, list[str]], name: str, known: Mapping[str, Collection[str]] | None,
@@ -130,6 +148,9 @@ def parse_all(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC",
     if chosen not in RANGES:
         ignored.append(BadParameter("range", f"{chosen[:20]!r} is not one of {', '.join(RANGES)}"))
         chosen = DEFAULT_RANGE
+    outside = _outside(args, now, ignored)
+    if outside is not None and not args.get("range"):
+        chosen = "all"  # impossible times are outside any recent range
     shown_range = "custom" if start or end else chosen
     if start is None and end is None and RANGES[chosen] is not None:
         start = now - RANGES[chosen]
@@ -153,6 +174,7 @@ def parse_all(args: Mapping[str, list[str]], now: datetime, zone: str = "UTC",
         start=start, end=end, crm_sources=_listed(args, "crm_source", known, ignored),
         statuses=_listed(args, "status", known, ignored), sync_types=_listed(args, "sync_type", known, ignored),
         q=q, columns=columns, sort=sort, zone=zone, ended_after=_time(args, "ended_after", ignored),
+        outside=outside,
     )
     return Parsed(selection, ignored, shown_range)
 

@@ -39,6 +39,7 @@ HISTORY_DETAIL_BODY = "history-detail-body"
 HISTORY_NAVIGATE = "history-navigate"  # dcc.Location: a row click opens the run's page
 HISTORY_DETAIL_CLOSED = "history-detail-closed"  # dcc.Store: the panel closed, its id left the URL
 HISTORY_ENDED_AFTER = "history-ended-after"  # dcc.Store: the link's ended_after, kept in the URL
+HISTORY_TIMES = "history-times"  # dcc.Store: the link's times (impossible), kept in the URL
 HISTORY_RANGE_ZONE = "history-range-zone"  # "in CET": the zone the custom range is entered in
 RECENT_ACTIVITY_GRID = "recent-activity-grid"
 

@@ -31,6 +31,34 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
+def impossible_card(found: dict, zone: str | None) -> dbc.Col:
+    """"Runs at impossible times": the count; for operators (the snapshot as shown holds them) up
+    to 10 runs of each side, each linked to its run page, and a link to all in the history."""
+    status = found.get("status", "unknown")
+    count = found.get("count")
+    about = "" if found.get("count_exact", True) else "at least "
+    body: list = [html.P([html.Strong("—" if count is None else f"{about}{count:,}", id="health-impossible-count"),
+                          f" runs start before {found.get('earliest') or '2000'} or more than a day from now "
+                          "(±infinity included); they are left out of the hourly rollups."], className="small")]
+    if count is None and found.get("error"):
+        body.append(dbc.Alert(found["error"], color="danger", className="small py-2"))
+    if found.get("runs"):
+        head = html.Thead(html.Tr([html.Th(h) for h in ("run", "CRM", "type", "start")]))
+        rows = [html.Tr([html.Td(dcc.Link(str(r["id"]), href=r["link"])), html.Td(display.crm_name(r["crm_source"])),
+                         html.Td(r["sync_type"]),
+                         html.Td(display.local_clock(r["start_time"], zone, seconds=True), title=r["start_time"])])
+                for r in found["runs"]]
+        body.append(dbc.Table([head, html.Tbody(rows)], size="sm", className="small", id="health-impossible-runs"))
+    if found.get("history_link") and count:
+        body.append(dcc.Link("Show them all in the history", href=found["history_link"], id="health-impossible-link"))
+    return dbc.Col(dbc.Card([
+        dbc.CardHeader([html.Strong("Runs at impossible times"),
+                        dbc.Badge(status.replace("_", " "), color=health_strip.COLOURS.get(status, "secondary"),
+                                  className="ms-2", id="health-status-impossible_times")]),
+        dbc.CardBody(body),
+    ], className="shadow-sm h-100"), xs=12, lg=6, xxl=3)
+
+
 @callback(
     Output(ids.HEALTH_PAGE_BODY, "children"),
     Output(ids.HEALTH_PAGE_CHECKED, "children"),
@@ -40,4 +68,7 @@ def layout(**_query: str) -> html.Div:
 def refresh_health(_ticks, zone):
     snapshot = disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine()))
     checked = display.local_clock(snapshot.get("checked_at"), zone, seconds=True)
-    return health_strip.details(snapshot), f"checked {checked}, every {runtime.settings().health_refresh_seconds} s"
+    cards = health_strip.details(snapshot)
+    if isinstance(snapshot.get("impossible_times"), dict):
+        cards.append(impossible_card(snapshot["impossible_times"], zone))
+    return cards, f"checked {checked}, every {runtime.settings().health_refresh_seconds} s"

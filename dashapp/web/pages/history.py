@@ -83,6 +83,7 @@ def layout(**query: str | list[str]) -> html.Div:
         dcc.Store(id=ids.HISTORY_DETAIL_CLOSED),
         dcc.Store(id=ids.HISTORY_URL_SEARCH),
         dcc.Store(id=ids.HISTORY_ENDED_AFTER, data=ended_after),
+        dcc.Store(id=ids.HISTORY_TIMES, data="impossible" if selection.outside else None),
         dcc.Store(id=ids.HISTORY_URL_PUSHED),
         dcc.Store(id=ids.HISTORY_PURGED),
         dcc.Store(id=ids.HISTORY_REFRESHED),
@@ -122,6 +123,7 @@ def layout(**query: str | list[str]) -> html.Div:
         ], className="mb-2"),
         ignored_chips(ignored, ids.HISTORY_LINK_MESSAGE),
         _ended_after_note(ended_after, args),
+        _impossible_note(selection.outside is not None, args),
         dbc.Alert(id=ids.HISTORY_MESSAGE, color="warning", is_open=False, className="small"),
         history_grid(settings.display_timezone, filter_model, sort),
         html.Div("Click a row to open its run's page. Shift-click headers to sort on several columns. "
@@ -147,6 +149,19 @@ def _ended_after_note(ended_after: str | None, args: dict[str, list[str]]) -> ht
     ], className="small text-muted mb-2", id="history-ended-after-note")
 
 
+def _impossible_note(shown: bool, args: dict[str, list[str]]) -> html.Div | None:
+    """A link's ``times=impossible`` (from /health) has no control of its own: say it, and offer
+    the same view without it."""
+    if not shown:
+        return None
+    rest = {k: v for k, v in args.items() if k not in ("times", "id")}
+    return html.Div([
+        html.Span("Only runs at impossible times: a start before 2000-01-01 (UTC) or more than a day from now, "
+                  "±infinity included. "),
+        dcc.Link("Show them all", href="/history" + history_params.to_search(rest)),
+    ], className="small text-muted mb-2", id="history-times-note")
+
+
 def _local_input(moment: datetime | None, zone: str) -> str:
     """A UTC time as a datetime-local input shows it in ``zone``: ``2026-11-20T11:00``."""
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
@@ -163,10 +178,12 @@ def _utc_text(value: str | None, what: str, zone: str) -> str | None:
 
 
 def _state_args(range_value, start, end, crms, statuses, sync_types, q, request: dict | None,
-                zone: str = "UTC", ended_after: str | None = None) -> dict[str, list[str]]:
+                zone: str = "UTC", ended_after: str | None = None, times: str | None = None) -> dict[str, list[str]]:
     """The page's controls (and the grid's filter and sort) as query-string arguments; a custom
     range is entered in the viewer's ``zone`` and carried in UTC."""
     state: dict[str, object] = {"ended_after": ended_after} if ended_after else {}
+    if times:
+        state["times"] = times
     if range_value == "custom":
         state.update(start=_utc_text(start, "start", zone), end=_utc_text(end, "end", zone), range="all")
     elif range_value != history_params.DEFAULT_RANGE:
@@ -210,15 +227,18 @@ def _block(request: dict) -> tuple[int, int]:
     State(ids.VIEWER_TIMEZONE, "data"),
     State(ids.HISTORY_GRID, "getRowsResponse"),
     State(ids.HISTORY_ENDED_AFTER, "data"),
+    State(ids.HISTORY_TIMES, "data"),
     prevent_initial_call=True,
 )
-def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response, ended_after=None):
+def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response, ended_after=None,
+              times=None):
     if not request or not isinstance(request, dict):
         return (no_update,) * 6
     now = utc_now()
     try:
         zone = viewer.valid_zone(zone) or "UTC"
-        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, zone, ended_after)
+        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, zone, ended_after,
+                            times)
         search = history_params.to_search(state)
         href = "/export/sync-history.csv" + search
         start_row, limit = _block(request)
