@@ -66,8 +66,12 @@
     }
   }
 
+  function timeless(iso) {  /* "infinity", "-infinity" (PostgreSQL's infinite times): no date to show */
+    return isNaN(Date.parse(iso));
+  }
+
   function relative(iso, nowMs) {
-    if (!iso) { return ""; }
+    if (!iso || timeless(iso)) { return ""; }
     var seconds = Math.round((Date.parse(iso) - nowMs) / 1000);
     var abs = Math.abs(seconds);
     if (abs < 10) { return "just now"; }
@@ -83,6 +87,7 @@
 
   function absolute(iso, zone) {
     if (!iso) { return ""; }
+    if (timeless(iso)) { return String(iso); }
     var options = { year: "numeric", month: "short", day: "numeric", hour: "2-digit",
                     minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short" };
     if (zone) { options.timeZone = zone; }
@@ -90,6 +95,7 @@
   }
 
   function clockTime(iso, zone) {
+    if (timeless(iso)) { return String(iso); }
     var options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
     if (zone) { options.timeZone = zone; }
     return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
@@ -259,7 +265,8 @@
       link);
   };
 
-  function compact(iso, zone) {  /* 2026-11-20 14:03:22, in the viewer's zone */
+  function compact(iso, zone) {  /* 2026-11-20 14:03:22, in the viewer's zone; year 1 as 0001 */
+    if (timeless(iso)) { return String(iso); }
     var options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
                     second: "2-digit", hour12: false };
     if (zone) { options.timeZone = zone; }
@@ -267,7 +274,7 @@
     new Intl.DateTimeFormat("en-US", options).formatToParts(new Date(iso)).forEach(function (p) {
       parts[p.type] = p.value;
     });
-    return parts.year + "-" + parts.month + "-" + parts.day + " " + (parts.hour === "24" ? "00" : parts.hour) +
+    return ("000" + parts.year).slice(-4) + "-" + parts.month + "-" + parts.day + " " + (parts.hour === "24" ? "00" : parts.hour) +
       ":" + parts.minute + ":" + parts.second;
   }
 
@@ -275,7 +282,7 @@
     useTicking(30000);
     if (!props.value) { return React.createElement("span", { className: "text-muted" }, "—"); }
     return React.createElement("span", {
-      title: absolute(props.value, zoneOf(props)) + " (" + relative(props.value, Date.now()) + ")"
+      title: absolute(props.value, zoneOf(props)) + (timeless(props.value) ? "" : " (" + relative(props.value, Date.now()) + ")")
     }, compact(props.value, zoneOf(props)));
   };
 
