@@ -19,8 +19,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries import freshness
-from queries._sql import Connectable, connect, read_frame, sql, table
+from queries import freshness, time_bounds
+from queries._sql import Binds, Connectable, connect, read_frame, sql, table
 from queries.beat_firing import BeatTask, moment
 from queries.beat_tasks import MAX_TASKS, beat_tasks, schedule_id_in
 from queries.choices import PAIRS_CTE
@@ -45,7 +45,7 @@ SELECT r.id, r.crm_source, r.sync_type, r.status, {status_class} AS status_class
 FROM {h} r
 WHERE r.id IN (
     SELECT (SELECT l.id FROM {h} l
-            WHERE l.crm_source = p.c AND l.sync_type = p.t
+            WHERE l.crm_source = p.c AND l.sync_type = p.t AND l.start_time <= {latest}
             ORDER BY l.start_time DESC, l.id DESC LIMIT 1)
     FROM pairs p WHERE p.c IS NOT NULL AND p.t IS NOT NULL
 )
@@ -54,11 +54,15 @@ ORDER BY r.crm_source, r.sync_type
 
 
 def latest_run_per_type(db: Connectable, now: datetime) -> pd.DataFrame:
-    """The newest run of every (crm_source, sync_type) pair, with its status class and duration."""
+    """The newest run of every (crm_source, sync_type) pair, with its status class and duration:
+    newest among runs started by ``time_bounds.latest(now)`` (a run at +infinity or next year is
+    an impossible time, listed on /health, not the sync's latest run)."""
     with connect(db) as conn:
         h = table(conn, "sync_history")
-        statement = _LATEST_PER_PAIR.format(pairs=PAIRS_CTE.format(h=h), h=h, status_class=class_case(conn, "r.status"))
-        frame = read_frame(conn, sql(statement, times=TIMES), times=TIMES)
+        b = Binds(conn)
+        statement = _LATEST_PER_PAIR.format(pairs=PAIRS_CTE.format(h=h), h=h, status_class=class_case(conn, "r.status"),
+                                            latest=b.bind(time_bounds.latest(now)))
+        frame = read_frame(conn, sql(statement, times=TIMES, params=tuple(b.time_params)), b.params, times=TIMES)
     return add_duration(frame, now)
 
 
@@ -187,7 +191,7 @@ def sync_states(db: Connectable, now: datetime) -> list[dict]:
         unscheduled = [(r["crm_source"], r["sync_type"]) for r, p in zip(runs, pair_plans, strict=True)
                        if not p and "id" in r]
         starts: dict[tuple[str, str], list] = {}
-        for row in recent_runs(conn, unscheduled, freshness.ESTIMATE_FROM + 3).to_dict("records"):
+        for row in recent_runs(conn, unscheduled, freshness.ESTIMATE_FROM + 3, now).to_dict("records"):
             starts.setdefault((row["crm_source"], row["sync_type"]), []).append(moment(row["start_time"]))
         for i, run in enumerate(runs):
             if not pair_plans[i]:

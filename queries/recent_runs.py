@@ -7,9 +7,11 @@ window over the pairs' runs.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 
-from queries import outcomes
+from queries import outcomes, time_bounds
 from queries._sql import Binds, Connectable, connect, table
 
 MAX_PER_PAIR = 50
@@ -17,9 +19,9 @@ MAX_PAIRS = 5000
 COLUMNS = ["crm_source", "sync_type", "id", "status", "status_class", "start_time"]
 
 
-def recent_runs(db: Connectable, pairs: list[tuple[str, str]], per_pair: int) -> pd.DataFrame:
-    """Up to ``per_pair`` newest runs of each pair, newest first within a pair: crm_source,
-    sync_type, id, status, status_class, start_time (UTC)."""
+def recent_runs(db: Connectable, pairs: list[tuple[str, str]], per_pair: int, now: datetime) -> pd.DataFrame:
+    """Up to ``per_pair`` newest runs of each pair started by ``time_bounds.latest(now)``, newest
+    first within a pair: crm_source, sync_type, id, status, status_class, start_time (UTC)."""
     pairs = sorted(set(pairs))[:MAX_PAIRS]
     per_pair = max(1, min(int(per_pair), MAX_PER_PAIR))
     if not pairs:
@@ -28,6 +30,7 @@ def recent_runs(db: Connectable, pairs: list[tuple[str, str]], per_pair: int) ->
         b = Binds(conn)
         h = table(conn, "sync_history")
         status_class = outcomes.class_case(conn, "r.status")
+        latest = b.bind(time_bounds.latest(now))
         if b.postgres:
             values = ", ".join(f"({b.bind(c)}, {b.bind(t)})" for c, t in pairs)
             statement = f"""
@@ -35,7 +38,7 @@ def recent_runs(db: Connectable, pairs: list[tuple[str, str]], per_pair: int) ->
                 FROM (VALUES {values}) AS p (crm_source, sync_type)
                 CROSS JOIN LATERAL (
                     SELECT h.id, h.status, h.start_time FROM {h} h
-                    WHERE h.crm_source = p.crm_source AND h.sync_type = p.sync_type
+                    WHERE h.crm_source = p.crm_source AND h.sync_type = p.sync_type AND h.start_time <= {latest}
                     ORDER BY h.start_time DESC, h.id DESC LIMIT {per_pair}) r
                 ORDER BY 1, 2, r.start_time DESC, r.id DESC"""
         else:
@@ -45,7 +48,7 @@ def recent_runs(db: Connectable, pairs: list[tuple[str, str]], per_pair: int) ->
                     SELECT h.crm_source, h.sync_type, h.id, h.status, h.start_time,
                            ROW_NUMBER() OVER (PARTITION BY h.crm_source, h.sync_type
                                               ORDER BY h.start_time DESC, h.id DESC) AS recency
-                    FROM {h} h WHERE {wanted}) r
+                    FROM {h} h WHERE ({wanted}) AND h.start_time <= {latest}) r
                 WHERE recency <= {per_pair}
                 ORDER BY 1, 2, start_time DESC, id DESC"""
         return b.frame(statement, times=("start_time",))

@@ -158,7 +158,7 @@ def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search
     if strip > 0:
         pairs = [(c["crm_source"], t["sync_type"]) for c in page for t in c["sync_types"]]
         ticks: dict[tuple[str, str], list[dict]] = {}
-        for row in recent_runs(engine, pairs, strip).to_dict("records"):
+        for row in recent_runs(engine, pairs, strip, now).to_dict("records"):
             ticks.setdefault((row["crm_source"], row["sync_type"]), []).append(
                 {"id": int(row["id"]), "status": display.text(row["status"]),
                  "status_class": display.text(row["status_class"]), "start_time": display.iso_utc(row["start_time"])})

@@ -12,6 +12,7 @@ from queries._sql import utc_now
 from queries.crm_status import crm_status
 from queries.outcomes import success_rate
 from queries.overview import overview_counts
+from queries.recent_runs import recent_runs
 from queries.recent_syncs import recent_syncs
 from tests.support.rows import (
     H,
@@ -154,3 +155,21 @@ def test_unicode_and_long_error_messages_come_back_whole(db):
     insert_runs(db, [Run("hubspot", "contacts", "failed", M, M / 2, error=message)], now)
     frame = recent_syncs(db, 1, now)
     assert frame["error_message"].iloc[0] == message
+
+
+@pytest.mark.parametrize("name", ["pg_engine", "deployed_engine"])
+def test_a_run_at_an_impossible_time_is_not_a_syncs_latest_run(name, request):
+    """A run started at +infinity or next year (the warehouse holds them) is listed on /health,
+    not taken as the sync's latest run: the state and strip come from the runs that happened."""
+    engine = request.getfixturevalue(name)
+    now = utc_now()
+    with engine.begin() as conn:
+        ids = [conn.execute(text(
+            "INSERT INTO orchestration.sync_history (crm_source, sync_type, start_time, end_time, status) "
+            f"VALUES ('hubspot', 'contacts', {start}, NULL, 'success') RETURNING id"),
+            {"t": now - 10 * M}).scalar_one() for start in (":t", "'infinity'", ":t + interval '400 days'")]
+    frame = crm_status(engine, now)
+    row = frame.set_index("crm_source").loc["hubspot"]
+    assert row["id"] == ids[0]
+    assert "out of range" not in str(row.get("next_sync_note"))
+    assert recent_runs(engine, [("hubspot", "contacts")], 5, now)["id"].tolist() == [ids[0]]
