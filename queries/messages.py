@@ -16,7 +16,7 @@ from queries._sql import Binds, Connectable, app_db, app_table, connect, table
 
 MESSAGE_BOUND = 4000  # characters of one message in a detail view: the run page, an operation's details
 LIST_BOUND = 1000  # characters of a message in a short list (the errors page's latest runs)
-ROW_BOUND = 200  # characters of a message in a row of a grid or a long list (up to 500 rows) and its tooltip
+ROW_BOUND = 100  # characters of a message in a row of a grid or a long list (up to 500 rows) and its tooltip
 TEXT_BOUND = 4000  # characters of another text shown whole when short: configuration JSON, metrics
 CHUNK = 80_000  # characters in one "show all" answer: < 500 KB of JSON even at 6 bytes a character
 MAX_CHUNK = CHUNK

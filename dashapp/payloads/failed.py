@@ -122,6 +122,14 @@ def operations_json(engine: Engine, f: OperationFilter, limit: int, max_attempts
     }
 
 
+def operation_json(engine: Engine, sync_id: int, max_attempts: int) -> dict | None:
+    """One operation (its texts cut to ``messages.MESSAGE_BOUND``), or None for no failed or
+    partial run ``sync_id``."""
+    frame = queries.operations(engine, OperationFilter(sync_ids=(sync_id,)), 1, queries.has_app_tables(engine),
+                               bound=messages.MESSAGE_BOUND)
+    return None if frame.empty else operation_record(frame.to_dict("records")[0], max_attempts)
+
+
 def attempts_json(engine: Engine, sync_id: int) -> list[dict]:
     if not queries.has_app_tables(engine):
         return []
