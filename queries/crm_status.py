@@ -26,6 +26,7 @@ from queries.beat_tasks import MAX_TASKS, beat_tasks, schedule_id_in
 from queries.choices import PAIRS_CTE
 from queries.durations import add_duration
 from queries.freshness import Plan
+from queries.messages import ROW_BOUND
 from queries.outcomes import class_case
 from queries.recent_runs import recent_runs
 from queries.run_detail import MAX_PAIRS, expected_durations
@@ -41,7 +42,8 @@ _LATEST_PER_PAIR = """
 {pairs}
 SELECT r.id, r.crm_source, r.sync_type, r.status, {status_class} AS status_class, r.start_time, r.end_time,
        r.records_processed, r.records_created, r.records_updated, r.records_failed,
-       r.error_message, r.configuration
+       SUBSTR(r.error_message, 1, {bound}) AS error_message, LENGTH(r.error_message) AS error_message_length,
+       r.configuration
 FROM {h} r
 WHERE r.id IN (
     SELECT (SELECT l.id FROM {h} l
@@ -60,7 +62,8 @@ def latest_run_per_type(db: Connectable, now: datetime) -> pd.DataFrame:
     with connect(db) as conn:
         h = table(conn, "sync_history")
         b = Binds(conn)
-        statement = _LATEST_PER_PAIR.format(pairs=PAIRS_CTE.format(h=h), h=h, status_class=class_case(conn, "r.status"),
+        statement = _LATEST_PER_PAIR.format(pairs=PAIRS_CTE.format(h=h), h=h, bound=ROW_BOUND,
+                                            status_class=class_case(conn, "r.status"),
                                             latest=b.bind(time_bounds.latest(now)))
         frame = read_frame(conn, sql(statement, times=TIMES, params=tuple(b.time_params)), b.params, times=TIMES)
     return add_duration(frame, now)
@@ -79,7 +82,7 @@ STATE_COLUMNS_OUT = ("state", "state_reason", "expected_at", "overdue_seconds", 
                      "next_sync", "next_sync_source", "next_sync_note", "schedule_id")
 LATEST_COLUMNS = ("id", "crm_source", "sync_type", "status", "status_class", "start_time", "end_time",
                   "records_processed", "records_created", "records_updated", "records_failed", "error_message",
-                  "duration_seconds")
+                  "error_message_length", "duration_seconds")
 
 
 def own_task(row: dict) -> BeatTask:

@@ -16,18 +16,20 @@ import pandas as pd
 from queries import outcomes
 from queries._sql import Binds, Connectable, connect, day_sql, label_days, read_frame, sql, table
 from queries.error_classes import error_class, search_text
+from queries.messages import LIST_BOUND, cut
 
 PROBLEMS = ("failed", "partial")
 
 TIMES = ("start_time", "end_time")
 
 
-def recent_failures(db: Connectable, limit: int = 10) -> pd.DataFrame:
-    """The newest ``limit`` failed or partial runs with their whole messages."""
+def recent_failures(db: Connectable, limit: int = 10, bound: int = LIST_BOUND) -> pd.DataFrame:
+    """The newest ``limit`` failed or partial runs, each message cut in SQL to ``bound``
+    characters with its full length (``error_message_length``: ``queries.messages``)."""
     with connect(db) as conn:
         statement = sql(f"""
             SELECT id, crm_source, sync_type, status, {outcomes.class_case(conn)} AS status_class,
-                   start_time, end_time, error_message
+                   start_time, end_time, {cut("error_message", "error_message", bound)}
             FROM {table(conn, 'sync_history')} WHERE {outcomes.in_class(conn, *PROBLEMS)}
             ORDER BY start_time DESC, id DESC LIMIT :limit""", times=TIMES)
         return read_frame(conn, statement, {"limit": int(limit)}, times=TIMES)

@@ -28,6 +28,7 @@ from queries._sql import (
     separate_app_db,
     table,
 )
+from queries.messages import LIST_BOUND, ROW_BOUND, cut, cut_text
 
 STATES = ("failed", "queued", "running", "resolved", "abandoned")
 APP_TIMES = ("queued_at", "started_at", "finished_at", "updated_at")
@@ -77,30 +78,36 @@ def _state(app_tables: bool) -> str:
     return "COALESCE(o.state, 'failed')" if app_tables else "'failed'"
 
 
-_OPERATION_COLUMNS = ("o.max_attempts", "o.last_error", "o.task_id", "o.resolved_by_run", "o.queued_at",
+_OPERATION_COLUMNS = ("o.max_attempts", "o.task_id", "o.resolved_by_run", "o.queued_at",
                       "o.started_at", "o.finished_at", "o.updated_at")
 
 
-def _app_columns(app_tables: bool) -> str:
+def _app_columns(app_tables: bool, bound: int) -> str:
     if app_tables:
-        return "COALESCE(o.attempts, 0) AS attempts, " + ", ".join(_OPERATION_COLUMNS)
-    return "0 AS attempts, " + ", ".join(f"NULL AS {c[2:]}" for c in _OPERATION_COLUMNS)
+        return ("COALESCE(o.attempts, 0) AS attempts, " + ", ".join(_OPERATION_COLUMNS)
+                + ", " + cut("o.last_error", "last_error", bound))
+    return ("0 AS attempts, " + ", ".join(f"NULL AS {c[2:]}" for c in _OPERATION_COLUMNS)
+            + ", NULL AS last_error, NULL AS last_error_length")
 
 
-def operations(db: Connectable, f: OperationFilter, limit: int = 500, app_tables: bool = True) -> pd.DataFrame:
+def operations(db: Connectable, f: OperationFilter, limit: int = 500, app_tables: bool = True,
+               bound: int = ROW_BOUND) -> pd.DataFrame:
     """The newest ``limit`` operations matching ``f``, one row each with the run's details and
     the app's state: sync_id, crm_source, operation_type, run_status (raw) and run_class,
     failed_at, error, payload, records_failed, state, attempts, max_attempts, last_error, task_id
-    and the attempt times. With the app's tables in their own database, joined in the app."""
+    and the attempt times. The texts error, payload (the configuration's JSON text) and last_error
+    are cut in SQL to ``bound`` characters, each with its full length (``error_length``, ...:
+    ``queries.messages``). With the app's tables in their own database, joined in the app."""
     if app_tables and separate_app_db(db):
-        return failed_split.operations(db, f, max(1, min(int(limit), MAX_LIMIT)))
+        return failed_split.operations(db, f, max(1, min(int(limit), MAX_LIMIT)), bound=bound)
     with connect(db) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
             SELECT h.id AS sync_id, h.crm_source, h.sync_type AS operation_type, h.status AS run_status,
                    {outcomes.class_case(conn, "h.status")} AS run_class,
-                   h.start_time AS failed_at, h.error_message AS error, h.configuration AS payload,
-                   h.records_failed, {_state(app_tables)} AS state, {_app_columns(app_tables)}
+                   h.start_time AS failed_at, {cut("h.error_message", "error", bound)},
+                   {cut_text("h.configuration", "payload", bound)},
+                   h.records_failed, {_state(app_tables)} AS state, {_app_columns(app_tables, bound)}
             {_from_where(b, f, True, app_tables)}
             ORDER BY h.start_time DESC, h.id DESC LIMIT {max(1, min(int(limit), MAX_LIMIT))}""",
             times=("failed_at",))
@@ -130,12 +137,13 @@ def matching_ids(db: Connectable, f: OperationFilter, limit: int) -> list[int]:
     return [int(i) for i in frame["id"]]
 
 
-def attempts(db: Connectable, sync_id: int) -> pd.DataFrame:
-    """The retry attempts of one operation, first to last."""
+def attempts(db: Connectable, sync_id: int, bound: int = LIST_BOUND) -> pd.DataFrame:
+    """The retry attempts of one operation, first to last, each error cut to ``bound`` characters
+    (with ``error_length``)."""
     with connect(app_db(db)) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
-            SELECT attempt, state, requested_by, task_id, task_name, run_id, error,
+            SELECT attempt, state, requested_by, task_id, task_name, run_id, {cut("error", "error", bound)},
                    queued_at, started_at, finished_at
             FROM {app_table(conn, 'operation_attempts')} WHERE sync_id = {b.bind(int(sync_id))}
             ORDER BY attempt""")
@@ -147,7 +155,8 @@ def audit(db: Connectable, limit: int = 50) -> pd.DataFrame:
     with connect(app_db(db)) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
-            SELECT id, at, actor, role, action, target, operations, result, detail, source
+            SELECT id, at, actor, role, action, {cut("target", "target", LIST_BOUND)}, operations, result,
+                   {cut("detail", "detail", LIST_BOUND)}, source
             FROM {app_table(conn, 'audit_log')} ORDER BY at DESC, id DESC
             LIMIT {max(1, min(int(limit), MAX_LIMIT))}""")
     return app_times(frame, ("at",))

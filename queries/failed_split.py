@@ -21,13 +21,14 @@ import pandas as pd
 
 from queries import outcomes
 from queries._sql import Binds, Connectable, app_db, app_table, app_times, connect, table
+from queries.messages import ROW_BOUND, cut, cut_text
 
 PAGE = 500
 CHUNK = 1000  # ids in one IN list
 _RUN_COLUMNS = ("sync_id", "crm_source", "operation_type", "run_status", "run_class", "failed_at", "error",
-                "payload", "records_failed")
-_OPERATION_COLUMNS = ("state", "attempts", "max_attempts", "last_error", "task_id", "resolved_by_run", "queued_at",
-                      "started_at", "finished_at", "updated_at")
+                "error_length", "payload", "payload_length", "records_failed")
+_OPERATION_COLUMNS = ("state", "attempts", "max_attempts", "last_error", "last_error_length", "task_id",
+                      "resolved_by_run", "queued_at", "started_at", "finished_at", "updated_at")
 
 
 def _run_where(b: Binds, f, after: tuple[datetime, int] | None, newest_first: bool) -> str:
@@ -50,16 +51,17 @@ def _run_where(b: Binds, f, after: tuple[datetime, int] | None, newest_first: bo
 
 
 def runs(db: Connectable, f, limit: int, after: tuple[datetime, int] | None = None,
-         newest_first: bool = True) -> pd.DataFrame:
-    """Failed or partial runs matching ``f`` (its states ignored), a page from ``after``."""
+         newest_first: bool = True, bound: int = ROW_BOUND) -> pd.DataFrame:
+    """Failed or partial runs matching ``f`` (its states ignored), a page from ``after``; error
+    and payload cut to ``bound`` characters (``queries.messages``)."""
     order = "DESC" if newest_first else "ASC"
     with connect(db) as conn:
         b = Binds(conn)
         return b.frame(f"""
             SELECT h.id AS sync_id, h.crm_source, h.sync_type AS operation_type, h.status AS run_status,
                    {outcomes.class_case(conn, "h.status")} AS run_class,
-                   h.start_time AS failed_at, h.error_message AS error, h.configuration AS payload,
-                   h.records_failed
+                   h.start_time AS failed_at, {cut("h.error_message", "error", bound)},
+                   {cut_text("h.configuration", "payload", bound)}, h.records_failed
             FROM {table(conn, 'sync_history')} h WHERE {_run_where(b, f, after, newest_first)}
             ORDER BY h.start_time {order}, h.id {order} LIMIT {int(limit)}""", times=("failed_at",))
 
@@ -86,14 +88,16 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
         yield ids[start:start + CHUNK]
 
 
-def operation_rows(db: Connectable, sync_ids: list[int]) -> pd.DataFrame:
-    """The ``failed_operations`` rows of ``sync_ids`` (from the app's database)."""
+def operation_rows(db: Connectable, sync_ids: list[int], bound: int = ROW_BOUND) -> pd.DataFrame:
+    """The ``failed_operations`` rows of ``sync_ids`` (from the app's database), last_error cut to
+    ``bound`` characters."""
     frames = []
     with connect(app_db(db)) as conn:
         for chunk in _chunks(sync_ids):
             b = Binds(conn)
             frames.append(b.frame(f"""
-                SELECT sync_id, state, attempts, max_attempts, last_error, task_id, resolved_by_run,
+                SELECT sync_id, state, attempts, max_attempts, {cut("last_error", "last_error", bound)},
+                       task_id, resolved_by_run,
                        queued_at, started_at, finished_at, updated_at
                 FROM {app_table(conn, 'failed_operations')}
                 WHERE sync_id IN ({', '.join(str(int(i)) for i in chunk)})"""))
@@ -116,13 +120,13 @@ def retry_runs(db: Connectable, sync_ids: list[int] | None = None) -> set[int]:
     return found
 
 
-def _joined(db: Connectable, page: pd.DataFrame) -> pd.DataFrame:
+def _joined(db: Connectable, page: pd.DataFrame, bound: int = ROW_BOUND) -> pd.DataFrame:
     """``page`` of runs without the retries' own runs, with its operation rows (state failed,
     0 attempts where there is none)."""
     ids = [int(i) for i in page["sync_id"]]
     retried = retry_runs(db, ids)
     page = page[~page["sync_id"].isin(retried)]
-    ops = operation_rows(db, ids)
+    ops = operation_rows(db, ids, bound)
     merged = page.merge(ops.astype({"sync_id": "int64"}), on="sync_id", how="left") if not page.empty else \
         page.assign(**{c: None for c in _OPERATION_COLUMNS})
     merged["state"] = merged["state"].fillna("failed")
@@ -130,18 +134,18 @@ def _joined(db: Connectable, page: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def operations(db: Connectable, f, limit: int, newest_first: bool = True) -> pd.DataFrame:
+def operations(db: Connectable, f, limit: int, newest_first: bool = True, bound: int = ROW_BOUND) -> pd.DataFrame:
     """What ``queries.failed_operations.operations`` answers, joined in the app."""
     states = set(f.states)
     if states and "failed" not in states:
-        frame = _from_operations(db, f, limit, newest_first)
+        frame = _from_operations(db, f, limit, newest_first, bound)
     else:
         parts, after, total = [], None, 0
         while total < limit:
-            page = runs(db, f, PAGE, after, newest_first)
+            page = runs(db, f, PAGE, after, newest_first, bound)
             if page.empty:
                 break
-            joined = _joined(db, page)
+            joined = _joined(db, page, bound)
             if states:
                 joined = joined[joined["state"].isin(states)]
             parts.append(joined)
@@ -150,12 +154,12 @@ def operations(db: Connectable, f, limit: int, newest_first: bool = True) -> pd.
             after = (last["failed_at"].to_pydatetime(), int(last["sync_id"]))
             if len(page) < PAGE:
                 break
-        frame = pd.concat(parts) if parts else _joined(db, runs(db, f, 0))
+        frame = pd.concat(parts) if parts else _joined(db, runs(db, f, 0), bound)
     frame = frame.head(limit)
     return app_times(frame.reset_index(drop=True), ("queued_at", "started_at", "finished_at", "updated_at"))
 
 
-def _from_operations(db: Connectable, f, limit: int, newest_first: bool) -> pd.DataFrame:
+def _from_operations(db: Connectable, f, limit: int, newest_first: bool, bound: int) -> pd.DataFrame:
     """Walk the acted-on operations in ``f.states`` (app database), each page's runs looked up."""
     order = "DESC" if newest_first else "ASC"
     parts, offset, total = [], 0, 0
@@ -170,8 +174,8 @@ def _from_operations(db: Connectable, f, limit: int, newest_first: bool) -> pd.D
                 f" ORDER BY failed_at {order}, sync_id {order} LIMIT {PAGE} OFFSET {offset}")["sync_id"]]
         if not ids:
             break
-        page = runs(db, replace(f, sync_ids=tuple(ids), states=()), len(ids), None, newest_first)
-        joined = _joined(db, page)
+        page = runs(db, replace(f, sync_ids=tuple(ids), states=()), len(ids), None, newest_first, bound)
+        joined = _joined(db, page, bound)
         joined = joined[joined["state"].isin(f.states)]
         parts.append(joined)
         total += len(joined)
@@ -179,7 +183,7 @@ def _from_operations(db: Connectable, f, limit: int, newest_first: bool) -> pd.D
         if len(ids) < PAGE:
             break
     if not parts:
-        return _joined(db, runs(db, f, 0))
+        return _joined(db, runs(db, f, 0), bound)
     frame = pd.concat(parts)
     return frame.sort_values(["failed_at", "sync_id"], ascending=not newest_first)
 

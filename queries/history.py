@@ -34,6 +34,8 @@ from queries._sql import (  # noqa: F401  (FilterError is part of this module's 
 )
 from queries.durations import add_duration
 from queries.history_count import rollup_count
+from queries.messages import length_of
+from queries.run_detail import run_row
 
 TEXT, NUMBER, DATE = "text", "number", "date"
 # Grid column id -> kind. The SQL for each is the column itself, but duration (see _expression).
@@ -316,7 +318,7 @@ def parse_filter_model(text: str | None) -> dict:
 _PAGE = """
 SELECT id, crm_source, sync_type, status, {status_class} AS status_class, start_time, end_time, records_processed,
        records_created, records_updated, records_failed,
-       SUBSTR(error_message, 1, 300) AS error_excerpt
+       SUBSTR(error_message, 1, 300) AS error_excerpt, LENGTH(error_message) AS error_excerpt_length
 FROM {h}
 {where}
 {order}
@@ -329,7 +331,7 @@ LIMIT :limit OFFSET :offset
 _PAGE_BY_IDS = """
 SELECT id, crm_source, sync_type, status, {status_class} AS status_class, start_time, end_time, records_processed,
        records_created, records_updated, records_failed,
-       SUBSTR(error_message, 1, 300) AS error_excerpt
+       SUBSTR(error_message, 1, 300) AS error_excerpt, LENGTH(error_message) AS error_excerpt_length
 FROM {h}
 WHERE id IN (SELECT id FROM {h} {where} {order} LIMIT :limit OFFSET :offset)
 {order}
@@ -377,16 +379,13 @@ def history_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> tupl
 
 
 def history_row(db: Connectable, run_id: int) -> dict | None:
-    """Every column of one run, times as UTC timestamps, JSON columns as Python values."""
-    with connect(db) as conn:
-        statement = sql(f"SELECT * FROM {table(conn, 'sync_history')} WHERE id = :id",
-                        times=(*TIMES, "created_at"))
-        frame = read_frame(conn, statement, {"id": int(run_id)}, times=(*TIMES, "created_at"))
-    if frame.empty:
+    """Every column of one run, times as UTC timestamps, long texts cut in SQL with their lengths
+    (``queries.run_detail.run_row``), JSON columns as Python values when whole."""
+    row = run_row(db, run_id)
+    if row is None:
         return None
-    row = frame.iloc[0].to_dict()
     for column in ("configuration", "performance_metrics"):
-        if isinstance(row.get(column), str):
+        if isinstance(row.get(column), str) and len(row[column]) == length_of(row.get(f"{column}_length")):
             with contextlib.suppress(ValueError):
                 row[column] = json.loads(row[column])
     return row

@@ -8,6 +8,7 @@ import pandas as pd
 
 from queries._sql import Connectable, connect, read_frame, sql, table
 from queries.durations import add_duration
+from queries.messages import ROW_BOUND
 from queries.outcomes import class_case
 
 MAX_LIMIT = 500
@@ -15,7 +16,8 @@ TIMES = ("start_time", "end_time")
 
 _RECENT = """
 SELECT id, crm_source, sync_type, status, {status_class} AS status_class, start_time, end_time,
-       records_processed, records_created, records_updated, records_failed, error_message
+       records_processed, records_created, records_updated, records_failed,
+       SUBSTR(error_message, 1, {bound}) AS error_message, LENGTH(error_message) AS error_message_length
 FROM {h}
 ORDER BY start_time DESC, id DESC
 LIMIT :limit
@@ -28,7 +30,8 @@ def recent_syncs(db: Connectable, limit: int, now: datetime) -> pd.DataFrame:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     with connect(db) as conn:
         frame = read_frame(
-            conn, sql(_RECENT.format(h=table(conn, "sync_history"), status_class=class_case(conn)), times=TIMES),
+            conn, sql(_RECENT.format(h=table(conn, "sync_history"), status_class=class_case(conn),
+                                    bound=ROW_BOUND), times=TIMES),
             {"limit": limit}, times=TIMES,
         )
     return add_duration(frame, now)

@@ -16,7 +16,19 @@ from datetime import datetime
 import pandas as pd
 
 from queries import outcomes
-from queries._sql import Binds, Connectable, app_table, app_times, connect, duration_sql, known_duration_sql, table
+from queries._sql import (
+    Binds,
+    Connectable,
+    app_table,
+    app_times,
+    connect,
+    duration_sql,
+    known_duration_sql,
+    read_frame,
+    sql,
+    table,
+)
+from queries.messages import LIST_BOUND, MESSAGE_BOUND, ROW_BOUND, TEXT_BOUND, cut, cut_text
 
 MAX_CALLS = 500  # calls listed on the page (the summary counts them all)
 PREVIOUS_RUNS = 20  # runs of the same CRM and type before this one
@@ -43,6 +55,27 @@ def _scope_where(b: Binds, scope: CallScope, alias: str = "") -> str:
             f"AND {p}called_at >= {b.bind_app_time(scope.start)} AND {p}called_at <= {b.bind_app_time(scope.end)}")
 
 
+RUN_TIMES = ("start_time", "end_time", "created_at")
+# The run's texts that can be long, each cut in SQL with its length beside it (queries.messages).
+_RUN_TEXTS = {"error_message": (MESSAGE_BOUND, cut), "endpoint": (TEXT_BOUND, cut),
+              "configuration": (TEXT_BOUND, cut_text), "performance_metrics": (TEXT_BOUND, cut_text)}
+
+
+def run_row(db: Connectable, run_id: int) -> dict | None:
+    """Every column of one run, or None: times as UTC timestamps; error_message, endpoint,
+    configuration and performance_metrics (as JSON text) cut to their bound, each with
+    ``<column>_length``, its full length in characters."""
+    with connect(db) as conn:
+        h = table(conn, "sync_history")
+        names = list(conn.execute(sql(f"SELECT * FROM {h} WHERE 1 = 0")).keys())
+        items = [_RUN_TEXTS[n][1](n, n, _RUN_TEXTS[n][0]) if n in _RUN_TEXTS else '"' + n.replace('"', '""') + '"'
+                 for n in names]
+        times = tuple(t for t in RUN_TIMES if t in names)
+        frame = read_frame(conn, sql(f"SELECT {', '.join(items)} FROM {h} WHERE id = :id", times=times),
+                           {"id": int(run_id)}, times=times)
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
 def has_correlated_calls(db: Connectable, run_id: int) -> bool:
     """Whether any call names this run (an index lookup on the partial sync_run_id index)."""
     with connect(db) as conn:
@@ -54,11 +87,13 @@ def has_correlated_calls(db: Connectable, run_id: int) -> bool:
 
 def run_calls(db: Connectable, scope: CallScope, limit: int = MAX_CALLS) -> pd.DataFrame:
     """The run's calls in time order (at most ``limit``): called_at, method, endpoint,
-    status_code, duration_ms, retries, error, rate_limit_remaining."""
+    status_code, duration_ms, retries, error (cut to ROW_BOUND characters, with error_length),
+    rate_limit_remaining."""
     with connect(db) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
-            SELECT called_at, method, endpoint, status_code, duration_ms, retries, error, rate_limit_remaining
+            SELECT called_at, method, SUBSTR(endpoint, 1, {ROW_BOUND}) AS endpoint, status_code, duration_ms, retries,
+                   {cut("error", "error", ROW_BOUND)}, rate_limit_remaining
             FROM {app_table(conn, 'api_calls')} WHERE {_scope_where(b, scope)}
             ORDER BY called_at, id LIMIT {max(1, min(int(limit), MAX_CALLS))}""")
     return app_times(frame, ("called_at",))
@@ -109,7 +144,7 @@ def breaker_events(db: Connectable, run_id: int, crm_source: str, start: datetim
     with connect(db) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
-            SELECT occurred_at, breaker, from_state, to_state, failure_count, reason,
+            SELECT occurred_at, breaker, from_state, to_state, failure_count, {cut("reason", "reason", ROW_BOUND)},
                    CASE WHEN sync_run_id = {b.bind(int(run_id))} THEN 1 ELSE 0 END AS correlated
             FROM {app_table(conn, 'circuit_breaker_events')}
             WHERE sync_run_id = {b.bind(int(run_id))}
@@ -131,7 +166,7 @@ def run_alerts(db: Connectable, run_id: int, crm_source: str, start: datetime, e
                              *(f"subject LIKE {b.bind(crm + sep + '%')} ESCAPE '\\'" for sep in ("/", " ", "-")),
                              f"subject LIKE {b.bind('% run ' + str(int(run_id)))}"])
         frame = b.frame(f"""
-            SELECT id, rule, subject, severity, summary, state, fired_at, resolved_at
+            SELECT id, rule, subject, severity, {cut("summary", "summary", LIST_BOUND)}, state, fired_at, resolved_at
             FROM {app_table(conn, 'alerts')}
             WHERE ({named}) AND fired_at <= {b.bind_app_time(end)}
               AND (resolved_at IS NULL OR resolved_at >= {b.bind_app_time(start)})
@@ -142,13 +177,14 @@ def run_alerts(db: Connectable, run_id: int, crm_source: str, start: datetime, e
 def previous_runs(db: Connectable, crm_source: str, sync_type: str, run_id: int, start: datetime,
                   limit: int = PREVIOUS_RUNS) -> pd.DataFrame:
     """The ``limit`` runs of the same CRM and sync type that started before this one, newest
-    first: id, status, start_time, end_time, duration_seconds, records_processed, error_message."""
+    first: id, status, start_time, end_time, duration_seconds, records_processed, error_message
+    (its first ROW_BOUND characters, with error_message_length)."""
     with connect(db) as conn:
         b = Binds(conn)
         at = b.bind(start)
         return b.frame(f"""
             SELECT id, status, start_time, end_time, {duration_sql(conn)} AS duration_seconds, records_processed,
-                   SUBSTR(error_message, 1, 300) AS error_message
+                   {cut("error_message", "error_message", ROW_BOUND)}
             FROM {table(conn, 'sync_history')}
             WHERE crm_source = {b.bind(crm_source)} AND sync_type = {b.bind(sync_type)}
               AND start_time <= {at} AND (start_time < {at} OR id < {b.bind(int(run_id))})

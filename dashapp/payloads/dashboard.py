@@ -17,7 +17,7 @@ from dashapp.payloads.day_cache import DayCache, day_start
 from dashapp.payloads.history_params import to_search
 from dashapp.payloads.result_cache import shared
 from dashapp.payloads.runs import progress_json
-from queries import errors, freshness, performance, run_detail, run_rollups, table_shape
+from queries import errors, freshness, messages, performance, run_detail, run_rollups, table_shape
 from queries.crm_status import sync_states
 from queries.outcomes import SUCCESS_RATE_HELP
 from queries.overview import overview_counts
@@ -48,7 +48,7 @@ def _type_record(row: dict) -> dict:
         "status_class": display.text(row["status_class"]) if ran else None,
         **_counts(row),
         "duration_seconds": display.seconds(row["duration_seconds"]) if ran else None,
-        "error_message": display.text(row["error_message"]) if ran else None,
+        **messages.fields("error_message", row["error_message"] if ran else None, row.get("error_message_length")),
         "state": row["state"],
         "state_label": freshness.LABELS[row["state"]],
         "state_reason": display.text(row["state_reason"]),
@@ -186,7 +186,7 @@ def run_record(row: dict, error_column: str = "error_message") -> dict:
         "end_time": display.iso_utc(row["end_time"]),
         "duration_seconds": display.seconds(row["duration_seconds"]),
         **_counts(row),
-        "error_message": display.text(row[error_column]),
+        **messages.fields("error_message", row[error_column], row.get(f"{error_column}_length")),
     }
 
 
@@ -326,7 +326,8 @@ def errors_json(frames: dict, start: datetime, end: datetime) -> dict:
             {"id": int(r["id"]), "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]),
              "sync_type": r["sync_type"], "status": display.text(r["status"]),
              "status_class": display.text(r["status_class"]), "start_time": display.iso_utc(r["start_time"]),
-             "end_time": display.iso_utc(r["end_time"]), "error_message": display.text(r["error_message"])}
+             "end_time": display.iso_utc(r["end_time"]),
+             **messages.fields("error_message", r["error_message"], r.get("error_message_length"))}
             for r in frames["recent"].to_dict("records")],
         "error_classes": [
             {"error_class": r["error_class"], "count": int(r["runs"]), "failed": int(r["failed"]),

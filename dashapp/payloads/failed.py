@@ -16,6 +16,7 @@ from dashapp import display
 from dashapp.errors import BadParameter
 from dashapp.payloads.history_params import AGES, MAX_VALUES, values
 from queries import failed_operations as queries
+from queries import messages
 from queries.failed_operations import STATES, OperationFilter
 
 READ_ONLY_NOTE = ("read-only: the app's own tables do not exist yet, so these are the failed and partial runs "
@@ -72,6 +73,14 @@ def _payload(value: Any) -> Any:
     return value if value is not None else {}
 
 
+def _payload_fields(row: dict) -> dict:
+    """The run's configuration: parsed when whole; cut (``payload_truncated``), the cut text."""
+    shown = messages.fields("payload", row["payload"], row.get("payload_length"))
+    if not shown["payload_truncated"]:
+        shown["payload"] = _payload(row["payload"])
+    return shown
+
+
 def _int(value: Any) -> int | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else int(value)
 
@@ -85,13 +94,13 @@ def operation_record(row: dict, max_attempts: int) -> dict:
         "run_status": row["run_status"],
         "run_class": display.text(row.get("run_class")),
         "failed_at": display.iso_utc(row["failed_at"]),
-        "error": display.text(row["error"]),
-        "payload": _payload(row["payload"]),
+        **messages.fields("error", row["error"], row.get("error_length")),
+        **_payload_fields(row),
         "records_failed": display.count(row["records_failed"]),
         "state": row["state"],
         "attempts": int(row["attempts"]),
         "max_attempts": _int(row["max_attempts"]) or max_attempts,
-        "last_error": display.text(row["last_error"]),
+        **messages.fields("last_error", row["last_error"], row.get("last_error_length")),
         "task_id": display.text(row["task_id"]),
         "resolved_by_run": _int(row["resolved_by_run"]),
         **{column: display.iso_utc(row[column]) for column in queries.APP_TIMES},
@@ -113,13 +122,21 @@ def operations_json(engine: Engine, f: OperationFilter, limit: int, max_attempts
     }
 
 
+def operation_json(engine: Engine, sync_id: int, max_attempts: int) -> dict | None:
+    """One operation (its texts cut to ``messages.MESSAGE_BOUND``), or None for no failed or
+    partial run ``sync_id``."""
+    frame = queries.operations(engine, OperationFilter(sync_ids=(sync_id,)), 1, queries.has_app_tables(engine),
+                               bound=messages.MESSAGE_BOUND)
+    return None if frame.empty else operation_record(frame.to_dict("records")[0], max_attempts)
+
+
 def attempts_json(engine: Engine, sync_id: int) -> list[dict]:
     if not queries.has_app_tables(engine):
         return []
     return [{
         "attempt": int(row["attempt"]), "state": row["state"], "requested_by": row["requested_by"],
         "task_id": row["task_id"], "task_name": row["task_name"], "run_id": _int(row["run_id"]),
-        "error": display.text(row["error"]),
+        **messages.fields("error", row["error"], row.get("error_length")),
         **{c: display.iso_utc(row[c]) for c in ("queued_at", "started_at", "finished_at")},
     } for row in queries.attempts(engine, sync_id).to_dict("records")]
 
@@ -129,8 +146,9 @@ def audit_json(engine: Engine, limit: int = 50) -> list[dict]:
         return []
     return [{
         "id": int(row["id"]), "at": display.iso_utc(row["at"]), "actor": row["actor"], "role": row["role"],
-        "action": row["action"], "target": display.text(row["target"]), "operations": int(row["operations"]),
-        "result": row["result"], "detail": display.text(row["detail"]), "source": row["source"],
+        "action": row["action"], **messages.fields("target", row["target"], row.get("target_length")),
+        "operations": int(row["operations"]), "result": row["result"],
+        **messages.fields("detail", row["detail"], row.get("detail_length")), "source": row["source"],
     } for row in queries.audit(engine, limit).to_dict("records")]
 
 

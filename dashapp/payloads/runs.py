@@ -2,7 +2,9 @@
 API calls and their summary, breaker transitions, alerts, the failed operation, the runs before
 it and how this one compares, and for a running run its expected duration and ETA.
 
-SQL: ``queries.history.history_row`` (the run) and ``queries.run_detail`` (the rest).
+SQL: ``queries.run_detail``. Long texts arrive cut to their bound (``queries.messages``): each
+record says the full length and whether it was cut (``message_length``, ``message_truncated``);
+``GET /api/runs/<id>/error`` serves the whole message.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from sqlalchemy import Engine
 
 from dashapp import display
 from dashapp.payloads.history_params import to_search
-from queries import failed_operations, outcomes, run_detail
+from queries import failed_operations, messages, outcomes, run_detail
 from queries.crm_api_usage import migrated
 from queries.error_classes import error_class, search_text
-from queries.history import history_row
 
 COLUMNS = ("id", "crm_source", "sync_type", "endpoint", "status", "start_time", "end_time", "records_processed",
            "records_created", "records_updated", "records_failed", "error_message", "configuration",
            "performance_metrics", "created_at")
+JSON_TEXTS = ("configuration", "performance_metrics")
+LENGTHS = tuple(f"{c}_length" for c in ("error_message", "endpoint", *JSON_TEXTS))
 
 
 def _json_value(value: object) -> object:
@@ -34,6 +37,15 @@ def _json_value(value: object) -> object:
         except ValueError:
             return value
     return value if isinstance(value, dict | list | int | float | bool) or value is None else str(value)
+
+
+def _json_text(row: dict, column: str) -> dict:
+    """A JSON column read as text cut to its bound: parsed when whole, else the cut text, with
+    ``<column>_length`` and ``<column>_truncated``."""
+    shown = messages.fields(column, row.get(column), row.get(f"{column}_length"))
+    if not shown[f"{column}_truncated"]:
+        shown[column] = _json_value(row.get(column))
+    return shown
 
 
 def _float(value: object) -> float | None:
@@ -66,14 +78,14 @@ def run_json(row: dict, now: datetime, pairs: tuple[tuple[str, str], ...] = outc
         elif running:
             duration = max((pd.Timestamp(now) - start).total_seconds(), 0.0)
     processed = display.count(row.get("records_processed"))
-    known = {c for c in COLUMNS}
+    known = {*COLUMNS, *LENGTHS}
     extra = {k: display.text(v) if not isinstance(v, dict | list) else v for k, v in row.items() if k not in known}
     return {
         "id": int(row["id"]),
         "crm_source": row["crm_source"],
         "name": display.crm_name(row["crm_source"]),
         "sync_type": row["sync_type"],
-        "endpoint": display.text(row.get("endpoint")),
+        **messages.fields("endpoint", row.get("endpoint"), row.get("endpoint_length")),
         "status": display.text(row["status"]),
         "status_class": status_class(row["status"], pairs),
         "start_time": display.iso_utc(start),
@@ -85,9 +97,9 @@ def run_json(row: dict, now: datetime, pairs: tuple[tuple[str, str], ...] = outc
         "records_updated": display.count(row.get("records_updated")),
         "records_failed": display.count(row.get("records_failed")),
         "records_per_second": round(processed / duration, 3) if duration else None,
-        "error_message": display.text(row.get("error_message")),
-        "configuration": _json_value(row.get("configuration")),
-        "performance_metrics": _json_value(row.get("performance_metrics")),
+        **messages.fields("error_message", row.get("error_message"), row.get("error_message_length")),
+        **_json_text(row, "configuration"),
+        **_json_text(row, "performance_metrics"),
         **extra,
     }
 
@@ -123,15 +135,16 @@ def _calls(engine: Engine, run: dict, now: datetime) -> dict:
     summary = _summary(run_detail.calls_summary(engine, scope))
     calls = [{"called_at": display.iso_utc(c["called_at"]), "method": c["method"], "endpoint": c["endpoint"],
               "status": _int(c["status_code"]), "duration_ms": _float(c["duration_ms"]),
-              "retries": _int(c["retries"]) or 0, "error": display.text(c["error"]),
+              "retries": _int(c["retries"]) or 0, **messages.fields("error", c["error"], c["error_length"]),
               "rate_limit_remaining": _int(c["rate_limit_remaining"]), "correlated": correlated}
              for c in run_detail.run_calls(engine, scope).to_dict("records")]
     events = [{"occurred_at": display.iso_utc(e["occurred_at"]), "breaker": e["breaker"],
                "from_state": e["from_state"], "to_state": e["to_state"], "failure_count": int(e["failure_count"]),
-               "reason": display.text(e["reason"]), "correlated": bool(e["correlated"])}
+               **messages.fields("reason", e["reason"], e["reason_length"]), "correlated": bool(e["correlated"])}
               for e in run_detail.breaker_events(engine, run["id"], run["crm_source"], start, end).to_dict("records")]
     alerts = [{"id": int(a["id"]), "rule": a["rule"], "subject": a["subject"], "severity": a["severity"],
-               "summary": a["summary"], "state": a["state"], "fired_at": display.iso_utc(a["fired_at"]),
+               **messages.fields("summary", a["summary"], a["summary_length"]), "state": a["state"],
+               "fired_at": display.iso_utc(a["fired_at"]),
                "resolved_at": display.iso_utc(a["resolved_at"])}
               for a in run_detail.run_alerts(engine, run["id"], run["crm_source"], start, end).to_dict("records")]
     return {"api_calls": calls, "api_calls_correlated": correlated,
@@ -160,7 +173,8 @@ def _previous(engine: Engine, run: dict) -> tuple[list[dict], dict]:
                  "start_time": display.iso_utc(r["start_time"]), "end_time": display.iso_utc(r["end_time"]),
                  "duration_seconds": _float(r["duration_seconds"]),
                  "records_processed": display.count(r["records_processed"]),
-                 "error_message": display.text(r["error_message"])} for r in frame.to_dict("records")]
+                 **messages.fields("error_message", r["error_message"], r["error_message_length"])}
+                for r in frame.to_dict("records")]
     # medians of at most PREVIOUS_RUNS rows already read (a bounded page, not a table)
     durations = [p["duration_seconds"] for p in previous if p["duration_seconds"] is not None
                  and p["status_class"] != "running"]
@@ -189,19 +203,21 @@ def _previous(engine: Engine, run: dict) -> tuple[list[dict], dict]:
 def _operation(engine: Engine, run: dict, max_attempts: int) -> dict | None:
     if run["status_class"] not in ("failed", "partial") or not migrated(engine):
         return None
-    frame = failed_operations.operations(engine, failed_operations.OperationFilter(sync_ids=(run["id"],)), 1)
+    frame = failed_operations.operations(engine, failed_operations.OperationFilter(sync_ids=(run["id"],)), 1,
+                                         bound=messages.MESSAGE_BOUND)
     if frame.empty:
         return None
     from dashapp.payloads.failed import operation_record
 
     record = operation_record(frame.to_dict("records")[0], max_attempts)
-    return {k: record[k] for k in ("state", "attempts", "max_attempts", "last_error", "task_id", "resolved_by_run",
-                                   "queued_at", "started_at", "finished_at", "updated_at")}
+    return {k: record[k] for k in ("state", "attempts", "max_attempts", "last_error", "last_error_length",
+                                   "last_error_truncated", "task_id", "resolved_by_run", "queued_at", "started_at",
+                                   "finished_at", "updated_at")}
 
 
 def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3) -> dict | None:
     """The JSON of /api/runs/<id>, or None for no such run."""
-    row = history_row(engine, run_id)
+    row = run_detail.run_row(engine, run_id)
     if row is None:
         return None
     run = run_json(row, now, outcomes.aliases(engine))

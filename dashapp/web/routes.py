@@ -80,6 +80,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/failed-operations/<int:sync_id>/retry", failed_api.retry_one),
     Route("POST", "/api/failed-operations/retry", failed_api.retry_bulk),
     Route("GET", "/api/audit", failed_api.audit_rows),
+    Route("GET", "/api/runs/<raw_id>/error", run_api.run_error),
     Route("GET", "/api/runs/<path:raw_id>", run_api.one_run),
     Route("GET", "/api/alerts", alert_api.list_alerts),
     Route("POST", "/api/alerts/<int:alert_id>/<action>", alert_api.act),

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from queries._sql import utc_now
 from queries.crm_status import crm_status
+from queries.messages import ROW_BOUND
 from queries.outcomes import success_rate
 from queries.overview import overview_counts
 from queries.recent_runs import recent_runs
@@ -148,13 +149,16 @@ def test_recent_syncs_are_newest_first_and_limited(db):
         recent_syncs(db, 0, now)
 
 
-def test_unicode_and_long_error_messages_come_back_whole(db):
+def test_unicode_and_long_error_messages_come_back_cut_with_their_length(db):
+    """The recent list carries a message's first ROW_BOUND characters (queries.messages) and its
+    full length in characters; the page's "show all" reads the rest."""
     now = utc_now()
     message = "Ошибка: 顧客 not found — ünïcödé ✓ " + "x" * 20000
     insert_runs(db, [edge_case_runs()[0]], now)
     insert_runs(db, [Run("hubspot", "contacts", "failed", M, M / 2, error=message)], now)
     frame = recent_syncs(db, 1, now)
-    assert frame["error_message"].iloc[0] == message
+    assert frame["error_message"].iloc[0] == message[:ROW_BOUND]
+    assert int(frame["error_message_length"].iloc[0]) == len(message)
 
 
 @pytest.mark.parametrize("name", ["pg_engine", "deployed_engine"])

@@ -35,11 +35,7 @@ def list_operations():
 
 
 def _one(sync_id: int) -> dict | None:
-    engine = runtime.engine()
-    frame = queries.operations(engine, queries.OperationFilter(sync_ids=(sync_id,)), 1, queries.has_app_tables(engine))
-    if frame.empty:
-        return None
-    return failed_payloads.operation_record(frame.to_dict("records")[0], runtime.settings().retry_max_attempts)
+    return failed_payloads.operation_json(runtime.engine(), sync_id, runtime.settings().retry_max_attempts)
 
 
 def one_operation(sync_id: int):

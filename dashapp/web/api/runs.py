@@ -1,16 +1,27 @@
 """``GET /api/runs/<id>``: one run with its API calls, breaker transitions, alerts, failed
 operation, previous runs and expected duration (``dashapp.payloads.runs``). 400 for an id that is
-not a whole number, 404 for no such run."""
+not a whole number, 404 for no such run.
+
+``GET /api/runs/<id>/error?offset=0``: the run's whole error message, a chunk at a time (the
+pages' "show all"; ``queries.messages``); ``source=last_error``: its failed operation's latest
+retry error. Read by anyone who may read the run (as ``/api/runs/<id>``)."""
 
 from __future__ import annotations
 
-from flask import jsonify
+import json
+
+from flask import Response, jsonify, request
 
 from dashapp import runtime
+from dashapp.errors import BadParameter
 from dashapp.payloads import runs as run_payloads
+from dashapp.web.api.params import int_param
+from queries import messages
 from queries._sql import utc_now
+from queries.failed_operations import has_app_tables
 
 MAX_ID = 2**63 - 1
+MAX_OFFSET = 2**31 - 1  # characters: past any text PostgreSQL holds (1 GB)
 
 
 def parse_run_id(raw: str) -> int | None:
@@ -22,12 +33,38 @@ def parse_run_id(raw: str) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
+def _bad_id(raw_id: str):
+    return jsonify({"error": f"id: {raw_id[:40]!r} is not a run id (a whole number from 1)"}), 400
+
+
 def one_run(raw_id: str):
     run_id = parse_run_id(raw_id)
     if run_id is None:
-        return jsonify({"error": f"id: {raw_id[:40]!r} is not a run id (a whole number from 1)"}), 400
+        return _bad_id(raw_id)
     settings = runtime.settings()
     page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts)
     if page is None:
         return jsonify({"error": f"id: no run {run_id}"}), 404
     return jsonify(page)
+
+
+def run_error(raw_id: str):
+    """A chunk of the run's whole message as JSON text (UTF-8, not \\u-escaped: a chunk of
+    ``messages.CHUNK`` characters stays under 500 KB), with the full length and the next offset."""
+    run_id = parse_run_id(raw_id)
+    if run_id is None:
+        return _bad_id(raw_id)
+    source = request.args.get("source") or "error_message"
+    if source not in messages.SOURCES:
+        raise BadParameter("source", f"{source[:40]!r} is not one of {', '.join(messages.SOURCES)}")
+    offset = int_param("offset", 0, 0, MAX_OFFSET)
+    engine = runtime.engine()
+    if source == "last_error" and not has_app_tables(engine):
+        return jsonify({"error": f"id: no failed operation {run_id} (the app's tables do not exist yet)"}), 404
+    chunk = messages.message_chunk(engine, run_id, source, offset)
+    if chunk is None:
+        what = "run" if source == "error_message" else "failed operation"
+        return jsonify({"error": f"id: no {what} {run_id}"}), 404
+    body = {"id": run_id, "source": source, "offset": chunk.offset, "text": chunk.text,
+            "message_length": chunk.length, "next_offset": chunk.next_offset}
+    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")

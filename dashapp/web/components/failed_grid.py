@@ -8,6 +8,9 @@ import dash_ag_grid as dag
 from dashapp.web import ids
 from dashapp.web.components.grid_fit import fit_to_phones
 
+# A message cut to queries.messages.ROW_BOUND shows its full length after it (the details show more).
+_CUT = "cutMessage(params, '{prefix}')"  # assets/long-messages.js
+
 
 def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
     zone = {"timeZone": display_timezone}
@@ -25,9 +28,9 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
         {"field": "updated_at", "headerName": "Last action", "cellRenderer": "RelativeTime",
          "cellRendererParams": zone, "width": 130},
         {"field": "error", "headerName": "Error", "tooltipField": "error", "minWidth": 300, "flex": 1,
-         "filter": "agTextColumnFilter"},
+         "filter": "agTextColumnFilter", "valueFormatter": {"function": _CUT.format(prefix="message")}},
         {"field": "last_error", "headerName": "Last retry error", "tooltipField": "last_error", "width": 260,
-         "filter": "agTextColumnFilter"},
+         "filter": "agTextColumnFilter", "valueFormatter": {"function": _CUT.format(prefix="last_error")}},
     ]
     options: dict = {"tooltipShowDelay": 400, "animateRows": False}
     if selectable:  # (a rowSelection of None hangs AG Grid: leave the option out instead)

@@ -16,6 +16,7 @@ from dashapp.payloads.day_cache import day_start
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
+from dashapp.web.components.long_text import long_message
 from dashapp.web.components.refresh_bar import RefreshIds, chosen, page_header, refresh_callback
 from queries.outcomes import FAILURE_RATE_HELP, PARTIAL_RATE_HELP
 
@@ -91,8 +92,9 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
                       html.Span(display.local_clock(r["start_time"], zone, seconds=True),
                                 className="text-muted small", title=r["start_time"] or "")],
                      className="d-flex flex-wrap justify-content-between column-gap-2"),  # the time wraps under
-            html.Pre(r["error_message"] or "—", className="mb-0 small text-wrap text-break " + (
-                "text-warning-emphasis" if r.get("status_class") == "partial" else "text-danger")),
+            long_message(r["error_message"], r.get("message_length"), r.get("message_truncated", False), r["id"],
+                         class_name="mb-0 small text-wrap text-break " + (
+                             "text-warning-emphasis" if r.get("status_class") == "partial" else "text-danger")),
         ]) for r in recent
     ], flush=True)
 

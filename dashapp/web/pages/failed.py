@@ -25,6 +25,7 @@ from dashapp.web import ids
 from dashapp.web.components.failed_grid import failed_grid
 from dashapp.web.components.filter_options import age_options, filter_options
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
+from dashapp.web.components.long_text import cell_text, length_note, long_message
 from dashapp.web.components.refresh_bar import (
     Refresh,
     RefreshIds,
@@ -172,7 +173,9 @@ def refresh_failed(now, _previous, age, crm_sources, operation_types, states, _d
     retryable = counts["failed"] if failed_payloads.retryable(f) else 0
     busy = counts["queued"] + counts["running"] > 0
     every = BUSY_SECONDS if busy else settings.refresh_seconds
-    rows = [{**operation, "row_id": str(operation["id"])} for operation in data["operations"]]
+    # the payload shows in an operation's details, which read it again: the grid's rows go without
+    rows = [{**{k: v for k, v in operation.items() if not k.startswith("payload")}, "row_id": str(operation["id"])}
+            for operation in data["operations"]]
     if data.get("note"):  # before db upgrade: the runs alone, read-only, and what the upgrade turns on
         showing = [dbc.Alert(data["note"], color="info", className="py-2 small mb-1", id=ids.FAILED_READ_ONLY_NOTE),
                    showing]
@@ -300,11 +303,13 @@ def show_details(cell, rows, zone):
     row = next((r for r in rows or [] if str(r["id"]) == str(cell.get("rowId"))), None)
     if row is None:
         return no_update, no_update, no_update
-    try:
+    try:  # the grid's row carries excerpts: the operation again, its texts to the detail bound
+        row = failed_payloads.operation_json(runtime.engine(), int(row["id"]),
+                                             runtime.settings().retry_max_attempts) or row
         tries = failed_payloads.attempts_json(runtime.engine(), int(row["id"]))
     except SQLAlchemyError as exc:
         tries = []
-        log.warning("attempts of %s: %s", row["id"], error_line(exc))
+        log.warning("operation %s: %s", row["id"], error_line(exc))
     return True, _details(row, tries, zone), row["id"]
 
 
@@ -318,14 +323,24 @@ def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
                              html.Td(display.local_clock(t["queued_at"], zone, seconds=True)),
                              html.Td(dcc.Link(f"#{t['run_id']}", href=f"/runs/{t['run_id']}")
                                      if t["run_id"] else "—"),
-                             html.Td(t["error"] or "", className="text-danger text-break")]) for t in tries]
+                             html.Td(cell_text(t["error"], t.get("message_length"), t.get("message_truncated", False))
+                                     or "", className="text-danger text-break")]) for t in tries]
     return html.Div([
         html.Dl([item for label, value in facts for item in (html.Dt(label, className="col-4"),
                                                               html.Dd(value, className="col-8"))],
                 className="row small mb-2", id="failed-details-facts"),
-        html.H6("Error"), html.Pre(row["error"] or "—", className="small text-wrap text-danger"),
-        html.H6("Payload"), html.Pre(json.dumps(row["payload"], indent=2, sort_keys=True, default=str),
-                                     className="small bg-body-tertiary p-2"),
+        html.H6("Error"),
+        long_message(row["error"], row.get("message_length"), row.get("message_truncated", False), int(row["id"]),
+                     element_id="failed-details-error", class_name="small text-wrap text-break text-danger"),
+        *([html.H6("Last retry's error"),
+           long_message(row["last_error"], row.get("last_error_length"), row.get("last_error_truncated", False),
+                        int(row["id"]), "last_error", element_id="failed-details-last-error",
+                        class_name="small text-wrap text-break text-danger")] if row.get("last_error") else []),
+        html.H6("Payload"), html.Pre(row["payload"] if row.get("payload_truncated") else
+                                     json.dumps(row.get("payload"), indent=2, sort_keys=True, default=str),
+                                     className="small bg-body-tertiary p-2 text-wrap text-break"),
+        html.Div(length_note(row["payload_length"]) if row.get("payload_truncated") else None,
+                 className="small text-muted"),
         html.H6("Retry attempts"),
         dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("#", "State", "By", "Queued (UTC)", "Run", "Error")])),
                    html.Tbody(attempt_rows)], size="sm", className="small", id="failed-details-attempts")

@@ -23,6 +23,7 @@ from dashapp.retries import action as retry_action
 from dashapp.web import ids
 from dashapp.web.api.runs import parse_run_id
 from dashapp.web.components import run_figures
+from dashapp.web.components.long_text import cell_text, length_note, long_message
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ def _facts(run: dict, zone: str | None) -> dbc.Table:
                                         id=ids.RUN_STATUS),
                               html.Span(f" class: {run['status_class']}", className="text-muted small")])),
         ("CRM · sync type", f"{run['name']} · {run['sync_type']}"),
-        ("Endpoint", html.Span(run["endpoint"] or "—", className="text-break")),  # long URLs wrap on a phone
+        ("Endpoint", html.Span(cell_text(run["endpoint"], run.get("endpoint_length"),
+                                         run.get("endpoint_truncated", False)) or "—", className="text-break")),
         ("Started", _when(run["start_time"], zone)),
         ("Ended", _when(run["end_time"], zone)),
         ("Duration", _seconds(run["duration_seconds"]) + (" so far" if run["status_class"] == "running" else "")),
@@ -122,8 +124,9 @@ def _error(run: dict) -> list:
         html.Div([html.H6("Error", className="mb-0 me-2"),
                   dcc.Clipboard(target_id=ids.RUN_ERROR, title="Copy the error", id=ids.RUN_ERROR_COPY,
                                 style={"cursor": "pointer"})], className="d-flex align-items-center mt-3"),
-        html.Pre(run["error_message"], id=ids.RUN_ERROR, className="bg-light p-2 small text-wrap text-danger mb-1",
-                 style={"whiteSpace": "pre-wrap", "wordBreak": "break-word"}),
+        long_message(run["error_message"], run.get("message_length"), run.get("message_truncated", False), run["id"],
+                     element_id=ids.RUN_ERROR, class_name="bg-light p-2 small text-wrap text-danger mb-1",
+                     style={"whiteSpace": "pre-wrap", "wordBreak": "break-word"}),
         html.Div(["Error class: ", dcc.Link(run["error_class"], href=run["error_class_link"], id="run-error-class")],
                  className="small") if run.get("error_class_link") else None,
     ]
@@ -159,7 +162,8 @@ def _calls_table(page: dict, zone: str | None) -> html.Div:
                           ("warning" if c["status"] is not None and c["status"] < 500 else "danger"))),
         html.Td(f"{c['duration_ms']:,.0f}", className="text-end"),
         html.Td("—" if c["rate_limit_remaining"] is None else f"{c['rate_limit_remaining']:,}", className="text-end"),
-        html.Td(c["error"] or "", className="text-danger text-break"),
+        html.Td(cell_text(c["error"], c.get("message_length"), c.get("message_truncated", False)) or "",
+                className="text-danger text-break"),
     ]) for c in calls])
     more = (html.Div(f"The first {len(calls):,} of {page['api_calls_summary']['calls']:,} calls.",
                      className="small text-muted") if page["api_calls_truncated"] else None)
@@ -220,15 +224,22 @@ def _operation(page: dict, zone: str | None) -> html.Div | None:
         html.Span(f" · {op['attempts']} of {op['max_attempts']} retries"),
         html.Span([" · resolved by ", dcc.Link(f"#{op['resolved_by_run']}", href=f"/runs/{op['resolved_by_run']}")])
         if op["resolved_by_run"] else None,
-        html.Span(f" · last retry's error: {op['last_error']}", className="text-danger") if op["last_error"] else None,
         html.Span([" · ", dcc.Link("all failed operations", href="/failed")]),
+        html.Div([html.Span("Last retry's error:"),
+                  long_message(op["last_error"], op.get("last_error_length"), op.get("last_error_truncated", False),
+                               page["run"]["id"], "last_error", element_id="run-last-error",
+                               class_name="small text-wrap text-break text-danger mb-0")])
+        if op["last_error"] else None,
     ], className="small mb-2")
 
 
-def _json_block(title: str, value: object) -> list:
+def _json_block(title: str, value: object, length: int | None = None, truncated: bool = False) -> list:
+    """A JSON column, indented; one too long to send whole arrives as its first characters."""
+    shown = value if truncated else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
     return [html.H6(title, className="mt-3"),
-            html.Pre(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str),
-                     className="bg-light p-2 small mb-0", style={"whiteSpace": "pre-wrap"})]
+            html.Pre(shown, className="bg-light p-2 small mb-0", style={"whiteSpace": "pre-wrap"}),
+            html.Div(f"{length_note(length)}: the first {len(value):,} shown" if truncated and length else None,
+                     className="small text-muted")]
 
 
 def _card(title: str, *children) -> dbc.Card:
@@ -264,8 +275,11 @@ def render(page: dict, zone: str | None) -> list:
             dbc.Col(_card("Circuit breakers during the run", _breakers(page["breaker_events"], zone)), xs=12, lg=6),
             dbc.Col(_card("Alerts while it ran", _alerts(page["alerts"], zone)), xs=12, lg=6),
         ], className="g-3"),
-        _card("Configuration and metrics", *_json_block("configuration", run["configuration"]),
-              *_json_block("performance_metrics", run["performance_metrics"])),
+        _card("Configuration and metrics",
+              *_json_block("configuration", run["configuration"], run.get("configuration_length"),
+                           run.get("configuration_truncated", False)),
+              *_json_block("performance_metrics", run["performance_metrics"], run.get("performance_metrics_length"),
+                           run.get("performance_metrics_truncated", False))),
     ]
 
 
