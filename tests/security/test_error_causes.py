@@ -171,3 +171,20 @@ def test_sqlite_errors_in_the_same_words(sqlite_db):
             conn.execute(text(statement))
         problem = database_problem(failed.value)
         assert (problem.kind, problem.public) == (kind, public)
+
+
+def test_the_apps_own_tables_unusable_is_permission_denied_not_missing(client, warehouse, dash_app):
+    """The failed-operations page says "run db upgrade" only when its table is missing."""
+    from dashapp.storage import migrate
+    from tests.support.callbacks import call
+
+    owner = postgres_engine(warehouse.owner.url.render_as_string(hide_password=False), "orchestration")
+    migrate.upgrade(owner)  # the app's tables exist; the role may read all but failed_operations
+    owner.dispose()
+    with warehouse.owner.connect() as conn:
+        conn.execute(text(f'GRANT USAGE ON SCHEMA sync_monitor TO "{warehouse.role}"'))
+        conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA sync_monitor TO "{warehouse.role}"'))
+        conn.execute(text(f'REVOKE SELECT ON sync_monitor.failed_operations FROM "{warehouse.role}"'))
+    response = call(client, dash_app, "failed-operations-grid.rowData", {"failed-age": "all"})
+    error = response["failed-refresh-state"]["data"]["error"]
+    assert error == PERMISSION_SHORT and "db upgrade" not in error
