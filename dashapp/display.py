@@ -27,10 +27,11 @@ CRM_NAMES = {
 }
 
 
-
 def crm_name(crm_source: str) -> str:
-    """``hubspot`` -> ``HubSpot``; an unknown source is title-cased (``new_crm`` -> ``New Crm``)."""
-    return CRM_NAMES.get(crm_source) or crm_source.replace("_", " ").replace("-", " ").title()
+    """``hubspot`` -> ``HubSpot``; any other source exactly as stored (``new_crm``, ``ev"il``,
+    ``  spaced  ``): never re-cased, trimmed or with characters replaced. Whoever puts it in
+    markup (HTML, Plotly, Slack, CSV) escapes it there."""
+    return CRM_NAMES.get(crm_source, crm_source)
 
 
 def iso_utc(value: object) -> str | None:

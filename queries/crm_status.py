@@ -111,10 +111,10 @@ def own_task(row: dict) -> BeatTask:
 def _plans(conn, now: datetime) -> tuple[list[tuple[dict, Plan]], str]:
     """Each schedule row with its plan, and what a sync without one is told."""
     schedules = all_schedules(conn)
-    if schedules is None:
-        return [], (f"no schedules: table {table(conn, 'sync_schedule')} does not exist; "
-                    "too few runs to estimate how often it runs")
     found = shape(conn)
+    if schedules is None:
+        why = found.table_problems.get("sync_schedule") or f"table {table(conn, 'sync_schedule')} does not exist"
+        return [], f"no schedules: {why}; too few runs to estimate how often it runs"
     tasks = beat_tasks(conn)
     by_id = {int(t["beat_id"]): t for t in tasks if t.get("beat_id") is not None}
     by_kwargs = {}

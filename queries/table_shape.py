@@ -15,6 +15,9 @@ the first schema of its own search path, ``django``, which the app's role need n
 connection's search path that has them; else in any schema of the database, readable ones first
 and, of several, the one whose tasks ran last. ``Shape.beat_note`` says where they were found and
 why that copy; ``Shape.beat_problem`` says what stops the app reading them (with the GRANT to run).
+``sync_history`` and ``sync_schedule`` are looked up in pg_catalog too: information_schema hides
+a table the role may not read, so a revoked SELECT would read as "does not exist";
+``Shape.table_problems`` says "permission denied" with the GRANT instead.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Shape:
     beat_schema: str | None = None  # the schema holding beat's tables; "" on SQLite's main database
     beat_note: str | None = None  # where beat's tables were found, and why there
     beat_problem: str | None = None  # what stops the app reading them (permission denied: the GRANT)
+    table_problems: dict[str, str] = field(default_factory=dict)  # a user table the role may not read: the GRANT
 
     def has(self, table_name: str, column: str | None = None) -> bool:
         found = self.columns.get(table_name)
@@ -60,11 +64,13 @@ PERMISSION_SHORT = "permission denied (an operator sees which tables and what to
 
 
 def without_grant(text: str | None, found: Shape) -> str | None:
-    """``text`` with the role, tables and GRANT of ``found.beat_problem`` cut to "permission
-    denied": for anyone but an operator, and for alerts, which anyone may read."""
-    if not text or not found.beat_problem:
-        return text
-    return text.replace(found.beat_problem, PERMISSION_SHORT)
+    """``text`` with the role, tables and GRANT of ``found.beat_problem`` and of each of
+    ``found.table_problems`` cut to "permission denied": for anyone but an operator, and for
+    alerts, which anyone may read."""
+    for problem in (found.beat_problem, *found.table_problems.values()):
+        if text and problem:
+            text = text.replace(problem, PERMISSION_SHORT)
+    return text
 
 
 _lock = threading.Lock()
@@ -144,7 +150,30 @@ def _read_postgres(conn: Connection) -> Shape:
                 WHERE table_schema = :beat AND table_name = ANY (:names)"""),
                 {"beat": beat_schema, "names": list(BEAT_TABLES)}).all():
             columns.setdefault(table_name, set()).add(column)
-    return Shape({t: frozenset(c) for t, c in columns.items()}, beat_schema, note, problem)
+    return Shape({t: frozenset(c) for t, c in columns.items()}, beat_schema, note, problem,
+                 _unreadable_user_tables(conn))
+
+
+def _unreadable_user_tables(conn: Connection) -> dict[str, str]:
+    """``sync_history`` and ``sync_schedule`` where they exist but the role may not read them
+    (pg_catalog shows them; information_schema does not): table -> "permission denied" and the GRANT."""
+    sync_schema = schema(conn)
+    found = conn.execute(text("""
+        SELECT c.relname, has_schema_privilege(n.oid, 'USAGE') AS usable,
+               has_table_privilege(c.oid, 'SELECT') AS readable
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = :sync AND c.relname = ANY (:names) AND c.relkind IN ('r', 'v', 'm', 'p', 'f')"""),
+        {"sync": sync_schema, "names": list(USER_TABLES)}).all()
+    unreadable = {name: usable for name, usable, readable in found if not (usable and readable)}
+    if not unreadable:
+        return {}
+    role = conn.execute(text("SELECT current_user")).scalar_one()
+    problems = {}
+    for name, usable in unreadable.items():
+        grant = "" if usable else f'GRANT USAGE ON SCHEMA "{sync_schema}" TO "{role}"; '
+        problems[name] = (f"permission denied for table {name} in schema {sync_schema!r}: as the table's owner, "
+                          f'run {grant}GRANT SELECT ON "{sync_schema}".{name} TO "{role}";')
+    return problems
 
 
 def _find_beat(conn: Connection) -> tuple[str | None, str | None, str | None]:

@@ -263,9 +263,11 @@ def no_worker(ctx: Context) -> list[Finding]:
 
 
 def service_down(ctx: Context) -> list[Finding]:
+    """A service the health probe finds unhealthy. Its error names hosts and ports and an alert is
+    read by anyone: the summary says only that it is down (the error is on /health for operators)."""
     snapshot = ctx.health()
     return [Finding("service_down", name, ctx.config["service_down"]["severity"],
-                    f"{name}: {snapshot[name].get('error') or 'unhealthy'}")
+                    f"{name} unavailable: an operator sees its error on /health")
             for name in ("database", "redis") if (snapshot.get(name) or {}).get("status") == "unhealthy"]
 
 

@@ -1,16 +1,18 @@
 """What a failure tells whom. A database or service error names hosts, ports and roles
 (``role "x" is not permitted to log in``): signed-in operators see it, on pages, in the JSON and on
 /health; anonymous users and viewers get a short line ("database unavailable"); the detail always
-goes to the log, where the caller writes it. A statement cancelled by the timeout names nothing
-of the server and is shown to everyone."""
+goes to the log, where the caller writes it. A database error says its cause in its own words
+(``dashapp.errors.database_problem``): everyone reads "permission denied", "table x does not
+exist", "column x does not exist" or "statement timeout" with what to do; only an operator reads
+the schema, the role and the GRANT to run."""
 
 from __future__ import annotations
 
 from dashapp import runtime
 from dashapp.auth import users as auth
-from dashapp.errors import error_line
+from dashapp.errors import DATABASE_UNAVAILABLE, database_problem
 
-DATABASE_UNAVAILABLE = "database unavailable"
+__all__ = ["DATABASE_UNAVAILABLE", "may_see_details", "shown", "shown_error", "shown_health"]
 _SHORT_STATUS = {"unhealthy": "unavailable", "degraded": "degraded", "not_configured": "not configured"}
 
 
@@ -24,16 +26,12 @@ def shown(detail: str, short: str = DATABASE_UNAVAILABLE) -> str:
     return detail if may_see_details() else short
 
 
-QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement cancelled (the statement timeout)
-
-
 def shown_error(exc: BaseException) -> str:
-    """A database error as this request may see it: the driver's words for an operator, and for
-    anyone when a statement was cancelled by the timeout (which names nothing of the server);
-    else "database unavailable"."""
-    if getattr(getattr(exc, "orig", None), "pgcode", None) == QUERY_CANCELED:
-        return error_line(exc)
-    return shown(error_line(exc))
+    """A database error as this request may see it: its cause and what to do, for an operator
+    with the object, role and GRANT (``database_problem``'s ``detail``), for anyone else in words
+    that name nothing of the server (its ``public``)."""
+    problem = database_problem(exc)
+    return shown(problem.detail, problem.public)
 
 
 def shown_health(snapshot: dict) -> dict:

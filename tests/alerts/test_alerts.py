@@ -88,7 +88,7 @@ def test_late_warns_past_the_grace_escalates_at_two_missed_firings_and_resolves_
     assert first.fired == ["late:latecrm"]  # slacrm: 20 min against its 30 min SLA
     alert = firing(db)[("late", "latecrm")]
     assert alert["severity"] == "warning"  # due 7 min ago, past the 5 min grace: one firing missed
-    assert alert["summary"].startswith("Latecrm contacts: overdue by 7 min; its schedule was due at ")
+    assert alert["summary"].startswith("latecrm contacts: overdue by 7 min; its schedule was due at ")
     assert "(schedule #1, every 10 minutes); no run since" in alert["summary"]
     assert alert["value"] == pytest.approx(7 * 60, abs=1)
 

@@ -111,7 +111,7 @@ def test_late_fires_on_the_page_is_handled_and_resolves(dash_duo, dash_app, late
     dash_duo.start_server(dash_app)
     sign_in(dash_duo, "alice", PASSWORD, "/alerts")
     # its last run 25 min ago, every 10 min: due 15 min ago
-    dash_duo.wait_for_contains_text(f"#alert-{late_id}", "Latecrm contacts: overdue by 15 min", timeout=15)
+    dash_duo.wait_for_contains_text(f"#alert-{late_id}", "latecrm contacts: overdue by 15 min", timeout=15)
     dash_duo.wait_for_text_to_equal("#alerts-bell-count", str(len(found)), timeout=15)
     assert "bg-danger" in dash_duo.find_element("#alerts-bell-count").get_attribute("class")
 
@@ -154,7 +154,7 @@ def test_refreshes_keep_the_buttons_and_an_answer_still_arrives(dash_duo, dash_a
     fired_here = pd.Timestamp(late["fired_at"]).tz_convert("America/Los_Angeles")  # read as UTC
     dash_duo.start_server(dash_app)
     sign_in(dash_duo, "alice", PASSWORD, "/alerts")
-    dash_duo.wait_for_contains_text(f"#alert-{late_id}", "Latecrm", timeout=15)
+    dash_duo.wait_for_contains_text(f"#alert-{late_id}", "latecrm", timeout=15)
     assert f"since {fired_here:%Y-%m-%d %H:%M %Z}" in dash_duo.find_element(f"#alert-{late_id}").text  # PST or PDT
     button = dash_duo.find_element(f"#alert-{late_id} button")
     time.sleep(4.5)  # two refreshes with nothing changed: the list is not drawn again (no stale button)

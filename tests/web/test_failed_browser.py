@@ -66,7 +66,7 @@ def test_an_operator_retries_and_watches_them_resolve_a_viewer_cannot_act(dash_d
         f'#failed-operations-grid .ag-row[row-id="{first}"] .ag-cell[col-id="attempts"]').text == "1 / 3"
 
     # every failure of one CRM: filter, "retry all matching", confirm
-    dash_duo.select_dcc_dropdown("#failed-crm-source", value="Retrytest")
+    dash_duo.select_dcc_dropdown("#failed-crm-source", value="retrytest")
     dash_duo.find_element("body").send_keys(Keys.ESCAPE)
     dash_duo.wait_for_text_to_equal("#retry-matching-button", "Retry all matching (2)", timeout=10)
     dash_duo.find_element("#retry-matching-button").click()

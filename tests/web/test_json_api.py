@@ -52,7 +52,7 @@ def test_crm_status(client, db):
         assert answer.status_code == 400 and named in answer.get_json()["error"]
     by_source = {c["crm_source"]: c for c in crms}
     assert by_source["hubspot"]["name"] == "HubSpot"
-    assert by_source["new_crm"]["name"] == "New Crm"
+    assert by_source["new_crm"]["name"] == "new_crm"
     assert by_source["callrail"]["status"] == "queued"
     genius = by_source["genius"]
     assert genius["status"] == "running"

@@ -30,7 +30,7 @@ def test_overview_shows_the_written_rows_and_a_new_run_after_refresh(dash_duo, d
     runs = insert_runs(pg_engine, edge_case_runs(), utc_now())
     dash_duo.start_server(dash_app)
     cards_show(dash_duo, expected_overview(runs))
-    dash_duo.wait_for_contains_text("#crm-status-grid", "New Crm", timeout=10)
+    dash_duo.wait_for_contains_text("#crm-status-grid", "new_crm", timeout=10)
     text = grid_text(dash_duo)
     assert "HubSpot" in text and "Five9" in text and "queued" in text and "running" in text
     assert "SalesRabbit" not in text

@@ -11,12 +11,14 @@ Per crm_source and sync_type:
   one the overview and the ``late`` alert rule show. Statuses count by their class
 (``queries.outcomes``); ``status="unknown"`` holds values in no class.
 And ``sync_monitor_alerts_firing{rule,severity}``, ``sync_monitor_up`` (1 when the database
-answered), and ``sync_monitor_http_request_duration_seconds`` (this process's requests, by route
-kind). Examples: docs/prometheus-alerts.yml, docs/grafana-dashboard.json.
+answered; 0, and no other sync series, when it did not: its error goes to the log, never to the
+scraper, who may be anyone), and ``sync_monitor_http_request_duration_seconds`` (this process's
+requests, by route kind). Examples: docs/prometheus-alerts.yml, docs/grafana-dashboard.json.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -32,6 +34,7 @@ from dashapp.payloads.dashboard import all_crm_statuses
 from queries import metrics as queries
 from queries._sql import utc_now
 
+log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry()
 REQUESTS = Histogram("sync_monitor_http_request_duration_seconds", "Time to answer an HTTP request, by kind",
                      ["kind"], registry=REGISTRY,
@@ -63,9 +66,9 @@ class SyncCollector:
             running = queries.running_counts(engine)
             crms = all_crm_statuses(engine, now)["crms"]  # shared with the overview's refresh
         except SQLAlchemyError as exc:
+            log.warning("metrics scrape: the database did not answer: %s", error_line(exc))
             up.add_metric([], 0)
             yield up
-            yield GaugeMetricFamily("sync_monitor_scrape_error", error_line(exc)[:200], value=1)
             return
         up.add_metric([], 1)
         yield up

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import display, runtime
 from dashapp.auth import users as auth
 from dashapp.auth.disclosure import shown_error
-from dashapp.errors import BadParameter, error_line
+from dashapp.errors import BadParameter, database_problem, error_line
 from dashapp.payloads import failed as failed_payloads
 from dashapp.retries import action as retry_action
 from dashapp.web import ids
@@ -146,7 +146,8 @@ def _audit_table(rows: list[dict] | None, zone: str | None) -> dbc.Table | html.
 
 def _problem(exc: Exception) -> str:
     """The banner's words; before ``db upgrade`` the app's tables are missing, and it says so."""
-    if isinstance(exc, SQLAlchemyError) and "failed_operations" in error_line(exc):
+    if isinstance(exc, SQLAlchemyError) and "failed_operations" in error_line(exc) \
+            and database_problem(exc).kind == "missing_table":  # not "permission denied"
         return "the app's tables are missing: run `python app.py db upgrade`"
     return problem_shown(exc)
 

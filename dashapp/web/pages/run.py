@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
 from dashapp.auth import users as auth
+from dashapp.auth.disclosure import shown_error
 from dashapp.errors import error_line
 from dashapp.payloads import runs as run_payloads
 from dashapp.retries import action as retry_action
@@ -301,7 +302,7 @@ def refresh_run(_ticks, zone, _retried, run_id):
         page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts)
     except SQLAlchemyError as exc:
         log.warning("run %s: %s", run_id, error_line(exc))
-        return dbc.Alert(f"The database did not answer: {error_line(exc)}", color="danger"), False, "d-none"
+        return dbc.Alert(f"The database did not answer: {shown_error(exc)}", color="danger"), False, "d-none"
     if page is None:
         return dbc.Alert(f"No run with id {run_id}.", color="warning", id="run-missing"), True, "d-none"
     operation = page["failed_operation"]
@@ -327,7 +328,8 @@ def retry_run(clicks, run_id):
         outcome = retry_action.retry(settings, runtime.engine(), auth.current_user(settings), [run_id],
                                      f"operation {run_id}", "page")
     except SQLAlchemyError as exc:
-        return f"Retry failed: {error_line(exc)}", "danger", True
+        log.warning("retry of run %s failed: %s", run_id, error_line(exc))
+        return f"Retry failed: {shown_error(exc)}", "danger", True
     if outcome.status in (401, 403, 413):
         return f"Not allowed ({outcome.status}): {outcome.message}", "danger", True
     return outcome.message, {202: "success", 200: "secondary"}.get(outcome.status, "danger"), True
