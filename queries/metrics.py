@@ -47,11 +47,13 @@ def day_counts(db: Connectable, since: datetime) -> pd.DataFrame:
             FROM {app_table(conn, 'run_hours')}
             WHERE hour >= {b.bind_app_time(hours[0])} AND hour < {b.bind_app_time(hours[1])}
             GROUP BY 1, 2, 3""")
-    both = pd.concat([f for f in (frame, rolled) if not f.empty], ignore_index=True)
-    if both.empty:
+    parts = [f for f in (frame, rolled) if not f.empty]
+    if not parts:
         return pd.DataFrame(columns=columns)
+    both = pd.concat(parts, ignore_index=True)
     both[["runs", "records_processed"]] = both[["runs", "records_processed"]].astype("int64")
-    return both.groupby(["crm_source", "sync_type", "status"], as_index=False)[["runs", "records_processed"]].sum()
+    return both.groupby(["crm_source", "sync_type", "status"], as_index=False, dropna=False)[
+        ["runs", "records_processed"]].sum()
 
 
 RECENT_HOURS = 2  # one statement finds the last success of every pair that had one this recently
