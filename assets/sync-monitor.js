@@ -336,24 +336,9 @@
 
   var lastThemeLabel = null;
 
-  /* The history grid's empty overlay says "could not be read" after a failed first block, until the
-     grid asks again (a refresh, a filter, a sort); AG Grid reads the text when it shows the overlay. */
-  var UNREAD = { noRows: { overlayText: "The rows could not be read: see the message above" } };
-  var watched = typeof WeakSet === "function" ? new WeakSet() : null, unreadSet = false;
-
-  function plainOverlay(api) {
-    if (unreadSet) { unreadSet = false; api.setGridOption("overlayComponentParams", undefined); }
-  }
-
-  function unreadOverlay(api) {
-    unreadSet = true;
-    api.setGridOption("overlayComponentParams", UNREAD);
-    if (watched && !watched.has(api)) {
-      watched.add(api);
-      api.addEventListener("filterChanged", function () { plainOverlay(api); });
-      api.addEventListener("sortChanged", function () { plainOverlay(api); });
-    }
-  }
+  /* Whether the history grid's last answer was a failed first block with nothing read before: its
+     one row is left loading, and its next refresh starts the grid afresh (keepHistoryRows). */
+  var historyUnread = false;
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.syncMonitor = {
@@ -452,16 +437,18 @@
 
     purgeHistoryGrid: function () {  /* quick filters changed: the grid asks for its rows again */
       var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
-      if (api) { plainOverlay(api); api.purgeInfiniteCache(); }
+      historyUnread = false;
+      if (api) { api.purgeInfiniteCache(); }
       return Date.now();
     },
 
     keepHistoryRows: function (failed, request) {
       /* A block of rows could not be read (the database down, a filter it cannot apply): the grid is
-         answered with the rows it already shows there and the row count it has, so nothing moves and
-         its next refresh asks again. Not answering would keep the block loading, and AG Grid loads at
-         most two at once; answering 0 rows would empty the grid. With nothing shown yet, the grid is
-         empty and its overlay says why. */
+         answered with the rows it already shows there and the row count it has, so nothing moves,
+         and its next refresh asks again. Not answering would leave the block loading, and AG Grid
+         loads at most two at once: two failures and it never asks again. Answering 0 rows would
+         empty the grid, and dash-ag-grid's next answer after a 0 goes through a deferred path a
+         re-render can cancel. With nothing read yet, one row is left loading under the message. */
       var nu = window.dash_clientside.no_update;
       var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
       if (!failed || !api || !request || typeof request.startRow !== "number") { return nu; }
@@ -474,19 +461,21 @@
       });
       var held = [];
       for (var i = 0; i < rows.length && rows[i]; i++) { held.push(rows[i]); }
-      var count = api.isLastRowIndexKnown() ? api.getInfiniteRowCount() : null;
-      if (!held.length && request.startRow === 0) {  /* nothing read yet: empty, saying why */
-        unreadOverlay(api);
-        return { rowData: [], rowCount: 0 };
+      if (!held.length && request.startRow === 0) {
+        historyUnread = true;
+        return { rowData: [], rowCount: 1 };
       }
-      return { rowData: held, rowCount: count };  /* none held past the first block: rows left loading */
+      return { rowData: held, rowCount: api.isLastRowIndexKnown() ? api.getInfiniteRowCount() : null };
     },
 
     refreshHistoryGrid: function () {  /* like the other pages' refresh: the rows in view reload in place,
                                           the scroll position and the selected run (by its id) stay */
       if (document.hidden) { return window.dash_clientside.no_update; }
       var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
-      if (api) { plainOverlay(api); api.refreshInfiniteCache(); }
+      if (api && historyUnread) {  /* one row said to be all there is: ask afresh, the count unknown */
+        historyUnread = false;
+        api.purgeInfiniteCache();
+      } else if (api) { api.refreshInfiniteCache(); }
       return Date.now();
     },
 

@@ -235,8 +235,8 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
                              "warning", now)
     except SQLAlchemyError as exc:
         log.warning("history query failed: %s", error_line(exc))
-        return _not_answered(f"The database did not answer: {shown_error(exc)}. Showing the last rows read; "
-                             "they reload at the next refresh.", "danger", now)
+        return _not_answered(f"The database did not answer: {shown_error(exc)}. The rows shown are the "
+                             "last ones read; they reload at the next refresh.", "danger", now)
     return response, count_text, None, False, no_update, search, href, no_update
 
 
