@@ -343,6 +343,10 @@
 
   var lastThemeLabel = null;
 
+  /* Whether the history grid's last answer was a failed first block with nothing read before: its
+     one row is left loading, and its next refresh starts the grid afresh (keepHistoryRows). */
+  var historyUnread = false;
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.syncMonitor = {
     stampReceived: function (state) { return Date.now(); },
@@ -440,15 +444,45 @@
 
     purgeHistoryGrid: function () {  /* quick filters changed: the grid asks for its rows again */
       var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
+      historyUnread = false;
       if (api) { api.purgeInfiniteCache(); }
       return Date.now();
+    },
+
+    keepHistoryRows: function (failed, request) {
+      /* A block of rows could not be read (the database down, a filter it cannot apply): the grid is
+         answered with the rows it already shows there and the row count it has, so nothing moves,
+         and its next refresh asks again. Not answering would leave the block loading, and AG Grid
+         loads at most two at once: two failures and it never asks again. Answering 0 rows would
+         empty the grid, and dash-ag-grid's next answer after a 0 goes through a deferred path a
+         re-render can cancel. With nothing read yet, one row is left loading under the message. */
+      var nu = window.dash_clientside.no_update;
+      var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
+      if (!failed || !api || !request || typeof request.startRow !== "number") { return nu; }
+      var end = typeof request.endRow === "number" ? request.endRow : request.startRow + 100;
+      var rows = [];
+      api.forEachNode(function (node) {  /* the blocks the grid holds: none is created by looking */
+        if (node.data && node.rowIndex >= request.startRow && node.rowIndex < end) {
+          rows[node.rowIndex - request.startRow] = node.data;
+        }
+      });
+      var held = [];
+      for (var i = 0; i < rows.length && rows[i]; i++) { held.push(rows[i]); }
+      if (!held.length && request.startRow === 0) {
+        historyUnread = true;
+        return { rowData: [], rowCount: 1 };
+      }
+      return { rowData: held, rowCount: api.isLastRowIndexKnown() ? api.getInfiniteRowCount() : null };
     },
 
     refreshHistoryGrid: function () {  /* like the other pages' refresh: the rows in view reload in place,
                                           the scroll position and the selected run (by its id) stay */
       if (document.hidden) { return window.dash_clientside.no_update; }
       var api = window.dash_ag_grid && window.dash_ag_grid.getApi("history-grid");
-      if (api) { api.refreshInfiniteCache(); }
+      if (api && historyUnread) {  /* one row said to be all there is: ask afresh, the count unknown */
+        historyUnread = false;
+        api.purgeInfiniteCache();
+      } else if (api) { api.refreshInfiniteCache(); }
       return Date.now();
     },
 

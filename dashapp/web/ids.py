@@ -34,6 +34,7 @@ HISTORY_URL_PUSHED = "history-url-pushed"
 HISTORY_PURGED = "history-purged"
 HISTORY_INTERVAL = "history-refresh-interval"  # dcc.Interval: the grid reloads its rows in place
 HISTORY_REFRESHED = "history-refreshed"
+HISTORY_ROWS_FAILED = "history-rows-failed"  # dcc.Store: a block of rows could not be read (keepHistoryRows)
 HISTORY_DETAIL = "history-detail"
 HISTORY_DETAIL_BODY = "history-detail-body"
 HISTORY_NAVIGATE = "history-navigate"  # dcc.Location: a row click opens the run's page

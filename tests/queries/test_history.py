@@ -216,19 +216,25 @@ def test_filter_choices_are_the_distinct_values(written):
     assert distinct_values(db, "sync_type") == sorted({r.sync_type for r in runs})
 
 
-def test_the_grid_keeps_its_last_rows_when_a_filter_cannot_apply(dash_app, use_engine, pg_engine):
+def test_a_block_that_cannot_be_read_is_left_to_the_grid(dash_app, use_engine, pg_engine):
+    """A filter the query cannot apply: the server does not answer the grid (no_update), it names
+    the filter and hands the failure to the clientside keepHistoryRows, which answers with the rows
+    the grid shows (tests/web/test_outage_browser.py)."""
+    from dash import no_update
+
     from dashapp.web.pages.history import load_rows
 
     use_engine(pg_engine)
     runs = insert_runs(pg_engine, history_runs(), utc_now())
     good = load_rows({"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}},
-                     "all", "", "", [], [], [], "", "UTC", None)
+                     "all", "", "", [], [], [], "", "UTC")
     assert good[0]["rowCount"] == len(runs) and good[1] == f"{len(runs):,} matching runs"
     bad_request = {"startRow": 0, "endRow": 100, "sortModel": [],
                    "filterModel": {"records_failed": {"filterType": "number", "type": "equals", "filter": "lots"}}}
-    kept, count, message, shown, *_ = load_rows(bad_request, "all", "", "", [], [], [], "", "UTC", good[0])
-    assert kept == good[0] and shown is True
+    kept, count, message, shown, color, *_, failed = load_rows(bad_request, "all", "", "", [], [], [], "", "UTC")
+    assert kept is no_update and count is no_update and shown is True and color == "warning"
     assert "filter: column records_failed: 'lots' is not a number" in message
+    assert set(failed) == {"at"}
 
 
 def test_past_the_scroll_limit_the_grid_grows_as_it_is_scrolled(dash_app, use_engine, pg_engine, monkeypatch):
@@ -240,9 +246,9 @@ def test_past_the_scroll_limit_the_grid_grows_as_it_is_scrolled(dash_app, use_en
     runs = insert_runs(pg_engine, history_runs(), utc_now())
     monkeypatch.setattr(history, "SCROLL_ROWS", len(runs) - 1)
     first = history.load_rows({"startRow": 0, "endRow": 5, "sortModel": [], "filterModel": {}},
-                              "all", "", "", [], [], [], "", "UTC", None)
-    assert "rowCount" not in first[0] and len(first[0]["rowData"]) == 5
+                              "all", "", "", [], [], [], "", "UTC")
+    assert first[0]["rowCount"] is None and len(first[0]["rowData"]) == 5  # None, not absent: see _rows_answer
     assert first[1] == f"{len(runs):,} matching runs"
     last = history.load_rows({"startRow": 5, "endRow": 5 + len(runs), "sortModel": [], "filterModel": {}},
-                             "all", "", "", [], [], [], "", "UTC", first[0])
+                             "all", "", "", [], [], [], "", "UTC")
     assert last[0]["rowCount"] == len(runs)

@@ -25,7 +25,6 @@ def history_grid_body(dash_app, request: dict, crm_sources: list | None = None) 
             ("history-crm-source", crm_sources or []), ("history-status", []), ("history-sync-type", []),
             ("history-error-search", ""))),
          {"id": "viewer-timezone", "property": "data", "value": "UTC"},
-         {"id": "history-grid", "property": "getRowsResponse", "value": None},
          {"id": "history-ended-after", "property": "data", "value": None},
          {"id": "history-times", "property": "data", "value": None}])
     return body

@@ -87,6 +87,7 @@ def layout(**query: str | list[str]) -> html.Div:
         dcc.Store(id=ids.HISTORY_URL_PUSHED),
         dcc.Store(id=ids.HISTORY_PURGED),
         dcc.Store(id=ids.HISTORY_REFRESHED),
+        dcc.Store(id=ids.HISTORY_ROWS_FAILED),
         dcc.Interval(id=ids.HISTORY_INTERVAL, interval=settings.refresh_seconds * 1000),
         html.H4("History", className="mb-3"),
         dbc.Row([
@@ -220,20 +221,24 @@ def _block(request: dict) -> tuple[int, int]:
     Output(ids.HISTORY_COUNT, "children"),
     Output(ids.HISTORY_MESSAGE, "children"),
     Output(ids.HISTORY_MESSAGE, "is_open"),
+    Output(ids.HISTORY_MESSAGE, "color"),
     Output(ids.HISTORY_URL_SEARCH, "data"),
     Output(ids.HISTORY_DOWNLOAD, "href"),
+    Output(ids.HISTORY_ROWS_FAILED, "data"),
     Input(ids.HISTORY_GRID, "getRowsRequest"),
     *QUICK_FILTERS,
     State(ids.VIEWER_TIMEZONE, "data"),
-    State(ids.HISTORY_GRID, "getRowsResponse"),
     State(ids.HISTORY_ENDED_AFTER, "data"),
     State(ids.HISTORY_TIMES, "data"),
     prevent_initial_call=True,
 )
-def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, last_response, ended_after=None,
-              times=None):
+def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, ended_after=None, times=None):
+    """One block of rows for the grid. A block that cannot be read is not answered here: its
+    failure goes to ``HISTORY_ROWS_FAILED``, whose clientside callback (``keepHistoryRows``) answers
+    the grid with the rows it already shows, so an outage or a bad filter never empties the grid, and
+    its next refresh asks again."""
     if not request or not isinstance(request, dict):
-        return (no_update,) * 6
+        return (no_update,) * 8
     now = utc_now()
     try:
         zone = viewer.valid_zone(zone) or "UTC"
@@ -242,29 +247,42 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
         search = history_params.to_search(state)
         href = "/export/sync-history.csv" + search
         start_row, limit = _block(request)
-        first_block = start_row == 0
         selection = history_params.parse(_as_lists(state), now, zone=zone)
-        engine = runtime.engine()
-        page = history_page(engine, selection, start_row, limit, now)
-        rows = [payloads.run_record(row, "error_excerpt") for row in page.to_dict("records")]
-        rows = [{**row, "row_id": str(row["id"])} for row in rows]  # the grid's row id: a string
-        count_text = no_update
-        response = {"rowData": rows}
-        if first_block:
-            count, exact = history_count(engine, selection)
-            count_text = f"{count:,} matching runs" if exact else f"about {count:,} matching runs"
-            if exact and count <= SCROLL_ROWS:  # past it the grid grows as it is scrolled, so a drag
-                response["rowCount"] = count    # of the scrollbar never asks for a page a million rows deep
-        if len(rows) < limit:
-            response["rowCount"] = start_row + len(rows)
+        response, count_text = _rows_answer(runtime.engine(), selection, start_row, limit, now)
     except (BadParameter, FilterError) as exc:
-        return last_response or {"rowData": [], "rowCount": 0}, no_update, \
-            f"This filter cannot be applied: {exc}. Showing the last rows that could.", True, no_update, no_update
+        return _not_answered(f"This filter cannot be applied: {exc}. Showing the last rows that could.",
+                             "warning", now)
     except SQLAlchemyError as exc:
         log.warning("history query failed: %s", error_line(exc))
-        return last_response or {"rowData": [], "rowCount": 0}, no_update, \
-            f"The database did not answer: {shown_error(exc)}", True, no_update, no_update
-    return response, count_text, None, False, search, href
+        return _not_answered(f"The database did not answer: {shown_error(exc)}. The rows shown are the "
+                             "last ones read; they reload at the next refresh.", "danger", now)
+    return response, count_text, None, False, no_update, search, href, no_update
+
+
+def _rows_answer(engine, selection, start_row: int, limit: int, now: datetime) -> tuple[dict, object]:
+    """The grid's answer for rows ``start_row`` on (``rowData``, ``rowCount``), and the count's text
+    on the first block (no_update on the others). ``rowCount`` is always present, None while the
+    total is not given to the grid: dash-ag-grid passes an absent one to AG Grid's ``setRowCount``
+    as undefined after an answer of 0 rows, which leaves the grid empty under a correct count."""
+    page = history_page(engine, selection, start_row, limit, now)
+    rows = [payloads.run_record(row, "error_excerpt") for row in page.to_dict("records")]
+    rows = [{**row, "row_id": str(row["id"])} for row in rows]  # the grid's row id: a string
+    response: dict = {"rowData": rows, "rowCount": None}
+    count_text: object = no_update
+    if start_row == 0:
+        count, exact = history_count(engine, selection)
+        count_text = f"{count:,} matching runs" if exact else f"about {count:,} matching runs"
+        if exact and count <= SCROLL_ROWS:  # past it the grid grows as it is scrolled, so a drag
+            response["rowCount"] = count    # of the scrollbar never asks for a page a million rows deep
+    if len(rows) < limit:
+        response["rowCount"] = start_row + len(rows)
+    return response, count_text
+
+
+def _not_answered(message: str, color: str, now: datetime) -> tuple:
+    """The callback's outputs when a block cannot be read: the message, and the failure for
+    ``keepHistoryRows`` (stamped, so that the same failure twice is still two)."""
+    return no_update, no_update, message, True, color, no_update, no_update, {"at": now.isoformat()}
 
 
 clientside_callback(
@@ -273,6 +291,14 @@ clientside_callback(
     Input(ids.HISTORY_RANGE, "value"), Input(ids.HISTORY_START, "value"), Input(ids.HISTORY_END, "value"),
     Input(ids.HISTORY_CRM, "value"), Input(ids.HISTORY_STATUS, "value"), Input(ids.HISTORY_SYNC_TYPE, "value"),
     Input(ids.HISTORY_SEARCH_TEXT, "value"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction("syncMonitor", "keepHistoryRows"),
+    Output(ids.HISTORY_GRID, "getRowsResponse", allow_duplicate=True),
+    Input(ids.HISTORY_ROWS_FAILED, "data"),
+    State(ids.HISTORY_GRID, "getRowsRequest"),
     prevent_initial_call=True,
 )
 
