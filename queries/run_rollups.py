@@ -118,7 +118,7 @@ def _utc_hours(conn, values: pd.Series) -> pd.Series:
     back is taken as its first (summer) occurrence."""
     if conn.dialect.name == "postgresql":
         return pd.to_datetime(values)
-    local = pd.to_datetime(values)
+    local = pd.to_datetime(values, format="ISO8601")
     return local.dt.tz_localize(_zone(conn), ambiguous=np.ones(len(local), dtype=bool),
                                 nonexistent="shift_forward").dt.tz_convert("UTC").dt.tz_convert(None)
 
