@@ -58,14 +58,24 @@ def encode(value: object) -> str:
     return str(value).translate(_ESCAPES)
 
 
-def _column(values: pd.Series) -> list[str]:
+_SMALL = np.array([str(n) for n in range(4096)], dtype=object)  # the text of small counts, looked up
+
+
+def _integers(values: np.ndarray) -> np.ndarray:
+    """Integer fields as text: small non-negative ones (most counts) by one lookup, others by numpy."""
+    if values.size and values.min() >= 0 and values.max() < len(_SMALL):
+        return _SMALL[values]
+    return values.astype(str).astype(object)
+
+
+def _column(values: pd.Series) -> np.ndarray:
     """A frame's column as encoded fields: integers and floats without NULLs through numpy."""
     kind = values.dtype.kind
     if kind in "iu":
-        return values.to_numpy().astype(str).tolist()
+        return _integers(values.to_numpy())
     if kind == "f" and not values.isna().any() and np.isfinite(values.to_numpy()).all():
-        return [repr(v) for v in values.to_numpy(dtype=np.float64).tolist()]
-    return [NULL if _missing(v) else encode(v) for v in values.tolist()]
+        return np.array([repr(v) for v in values.to_numpy(dtype=np.float64).tolist()], dtype=object)
+    return np.array([NULL if _missing(v) else encode(v) for v in values.tolist()], dtype=object)
 
 
 def _missing(value: object) -> bool:
@@ -74,8 +84,12 @@ def _missing(value: object) -> bool:
 
 def encode_frame(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     """``frame``'s ``columns`` as the body of a COPY in text format (NaN and NaT are NULL)."""
-    fields = [_column(frame[name]) for name in columns]
-    return "".join(line + "\n" for line in map("\t".join, zip(*fields, strict=True)))
+    if frame.empty:
+        return ""
+    cells = np.empty((len(frame), len(columns)), dtype=object)
+    for position, name in enumerate(columns):
+        cells[:, position] = _column(frame[name])
+    return "\n".join(map("\t".join, cells.tolist())) + "\n"
 
 
 def encode_rows(rows: Iterable[Sequence[object]]) -> str:

@@ -349,6 +349,46 @@ def hours_after_id(db: Connectable, last_id: int, edge: datetime) -> list[dateti
     return sorted({floor_hour(h.to_pydatetime()) for h in hours})
 
 
+def next_start(conn, low: datetime, high: datetime) -> datetime | None:
+    """The earliest start_time in [low, high) (naive UTC bounds), as naive UTC, or None: one
+    probe down the start_time index."""
+    b = Binds(conn)
+    value = b.frame(f"""SELECT MIN(start_time) AS first FROM {table(conn, 'sync_history')}
+                        WHERE start_time >= {b.bind(low.replace(tzinfo=UTC))}
+                          AND start_time < {b.bind(high.replace(tzinfo=UTC))}""", times=("first",))["first"].iloc[0]
+    return None if pd.isna(value) else value.tz_convert(None).to_pydatetime()
+
+
+def hours_with_runs(db: Connectable, low: datetime, high: datetime) -> list[datetime]:
+    """The UTC hours in [low, high) (naive UTC) that hold a run, by a loose index scan: from each
+    run found, one probe of the start_time index jumps to the first run of a later hour, so empty
+    hours, days and decades cost nothing. One recursive statement on PostgreSQL; a probe per
+    hour found on SQLite."""
+    with connect(db) as conn:
+        if conn.dialect.name != "postgresql":
+            hours: list[datetime] = []
+            start = next_start(conn, low, high)
+            while start is not None:
+                hours.append(floor_hour(start))
+                start = next_start(conn, hours[-1] + timedelta(hours=1), high)
+            return hours
+        b = Binds(conn)
+        t = table(conn, "sync_history")
+        upper = f"s.start_time < {b.bind(high.replace(tzinfo=UTC))}"
+        after = ("date_trunc('hour', r.start_time::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+                 " + interval '1 hour'")
+        frame = b.frame(f"""
+            WITH RECURSIVE r(start_time) AS (
+                (SELECT s.start_time FROM {t} s WHERE s.start_time >= {b.bind(low.replace(tzinfo=UTC))} AND {upper}
+                 ORDER BY s.start_time LIMIT 1)
+                UNION ALL
+                SELECT (SELECT s.start_time FROM {t} s WHERE s.start_time >= {after} AND {upper}
+                        ORDER BY s.start_time LIMIT 1)
+                FROM r WHERE r.start_time IS NOT NULL)
+            SELECT start_time FROM r WHERE start_time IS NOT NULL""", times=("start_time",))
+    return [floor_hour(moment.to_pydatetime()) for moment in frame["start_time"]]
+
+
 def last_id(db: Connectable) -> int | None:
     """The highest sync_history.id the rollups have seen (None before a build)."""
     with connect(app_db(db)) as conn:

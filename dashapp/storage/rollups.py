@@ -173,33 +173,10 @@ def _naive(value: object) -> datetime | None:
     return None if value is None else pd.Timestamp(value).to_pydatetime()
 
 
-def next_start(engine: Engine, low: datetime, high: datetime) -> datetime | None:
-    """The earliest start_time in [low, high) (naive UTC bounds), as naive UTC, or None: one
-    probe down the start_time index. Runs outside [EARLIEST, now] are never asked about."""
-    with connect(engine) as conn:
-        b = Binds(conn)
-        value = b.frame(f"""SELECT MIN(start_time) AS first FROM {table(conn, 'sync_history')}
-                            WHERE start_time >= {b.bind(low.replace(tzinfo=UTC))}
-                              AND start_time < {b.bind(high.replace(tzinfo=UTC))}""",
-                        times=("first",))["first"].iloc[0]
-    return None if pd.isna(value) else value.tz_convert(None).to_pydatetime()
-
-
 def first_run(engine: Engine, now: datetime | None = None) -> datetime | None:
     """The earliest start_time the rollups cover (from EARLIEST, before the current hour)."""
-    return next_start(engine, q.EARLIEST_HOUR, q.floor_hour(now or utc_now()))
-
-
-def hours_with_runs(engine: Engine, low: datetime, high: datetime) -> list[datetime]:
-    """The hours in [low, high) (naive UTC) that hold a run: a probe per such hour, each jumping
-    from the end of the last hour found to the next run (a loose index scan), so empty hours,
-    days and decades cost nothing."""
-    hours = []
-    start = next_start(engine, low, high)
-    while start is not None:
-        hours.append(q.floor_hour(start))
-        start = next_start(engine, hours[-1] + timedelta(hours=1), high)
-    return hours
+    with connect(engine) as conn:
+        return q.next_start(conn, q.EARLIEST_HOUR, q.floor_hour(now or utc_now()))
 
 
 def max_id(engine: Engine) -> int | None:
@@ -218,22 +195,26 @@ def build(engine: Engine, now: datetime | None = None, progress: Callable[[str],
     edge = q.floor_hour(now or utc_now())
     began, written = time.monotonic(), 0
     cursor = _start_build(engine, resume)
-    while cursor < edge:
-        first = next_start(engine, cursor, edge)
-        if first is None:
-            break
-        day = q.floor_day(first)
-        stop = min(edge, day + max(step, timedelta(days=1)))
-        hours = hours_with_runs(engine, q.floor_hour(first), stop)
-        written += max(0, recompute(engine, hours, build_cursor=stop))
-        progress(f"rollups: runs up to {q.day_text(stop)} {stop:%H}:00 UTC rolled up ({len(hours)} hours with "
+    hours = q.hours_with_runs(engine, cursor, edge) if cursor < edge else []
+    for stop, chunk in _steps(hours, max(step, timedelta(days=1)), edge):
+        written += max(0, recompute(engine, chunk, build_cursor=stop))
+        progress(f"rollups: runs up to {q.day_text(stop)} {stop:%H}:00 UTC rolled up ({len(chunk)} hours with "
                  f"runs in this step, {written:,} rows, {time.monotonic() - began:.1f} s)")
-        cursor = stop
     recompute(engine, [], covered_until=edge, build_cursor=None)
     if not written:
         progress("rollups: no closed hours with runs yet")
     _vacuum(engine)
     return written
+
+
+def _steps(hours: list[datetime], step: timedelta, edge: datetime) -> list[tuple[datetime, list[datetime]]]:
+    """``hours`` (sorted) in steps of whole UTC days: (where the step ends, its hours)."""
+    steps: list[tuple[datetime, list[datetime]]] = []
+    for hour in hours:
+        if not steps or hour >= steps[-1][0]:
+            steps.append((min(edge, q.floor_day(hour) + step), []))
+        steps[-1][1].append(hour)
+    return steps
 
 
 def _start_build(engine: Engine, resume: bool) -> datetime:
