@@ -6,7 +6,8 @@ and ``queries.history.history_count`` counts the raw table up to its cap as befo
 
 The window is answered as ``queries.run_rollups`` answers the performance page: whole UTC days
 from ``run_days``, whole hours around them from ``run_hours``, the raw table for the edges (the
-part of the first hour before it starts, and everything from ``covered_until`` on). With a status
+part of the first hour before it starts, everything from ``covered_until`` on and before 2000,
+and the UTC days holding runs written since the last refresh: ``run_rollups.dirty_days``). With a status
 filter, an hour the rollups hold a running run in is counted from the raw table instead (the run
 may have closed since that hour was rolled up, moving it to another class): one probe of
 ``run_days`` finds the days that have any, and only their hours are looked at.

@@ -5,9 +5,13 @@ histogram (``queries.duration_histogram``); per hour and error class, the failed
 ``hour_rows`` and ``error_rows`` aggregate the raw table over a time range (the builder writes
 their rows; the readers use them for the open edge of a window). ``run_rows`` answers a window
 from the rollups for whole hours (``run_days`` for whole UTC days, ``run_hours`` for the hours
-around them) and from the raw table for the edges: before the first whole hour and from
-``covered_until`` (the hour the rollups reach) on. The ``*_from`` functions turn those rows into
-the frames the performance, errors, metrics and failed-operations payloads read.
+around them) and from the raw table for the edges: before the first whole hour or 2000-01-01
+(``time_bounds.EARLIEST``: older runs are never rolled up), from ``covered_until`` (the hour the
+rollups reach) on, and the UTC days holding runs written since the rollups' last cycle
+(``dirty_days``: a late run is counted before the refresh rolls it up). Keys are kept as the
+user's table holds them: a NULL CRM or sync type is a key of its own, apart from ''. The
+``*_from`` functions turn those rows into the frames the performance, errors, metrics and
+failed-operations payloads read.
 """
 
 from __future__ import annotations

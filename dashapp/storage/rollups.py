@@ -1,17 +1,26 @@
 """Keeps the run rollups (``run_hours``, ``run_days``, ``error_hours``) in the app's own tables.
 
-Built by ``python app.py db upgrade`` from the whole history, a day at a time, with progress in
-the log (``build``). Kept current by the app (``refresh``, every ROLLUP_REFRESH_SECONDS in a
-background thread of the web process, or ``python app.py rollups refresh`` from cron):
+They hold the runs started in [``time_bounds.EARLIEST``, ``covered_until``); runs outside (before
+2000, ±infinity, in the future) are never rolled up and never visited: readers take them raw.
+
+Built by ``python app.py db upgrade`` (``build``): one loose index scan finds the hours that hold
+runs, and they are rolled up a UTC day at a time, each day committed with the build's progress
+(``build_cursor``), so a killed build resumes where it stopped; readers ignore the rollups until
+the build has set ``covered_until``. Kept current by the app (``refresh``, every
+ROLLUP_REFRESH_SECONDS in a background thread of the web process, or ``python app.py rollups
+refresh`` from cron):
 - the hours since the rollups' edge (``covered_until``) up to the current hour, and every hour of
   the last ROLLUP_RECENT_HOURS, are recomputed from the raw table;
 - so is every hour that holds a run still running, in the raw table or in the rollup (a run
   that closed since the last cycle), started in the last RUNNING_DAYS;
+- so is every hour of a run written since the last cycle (id above ``last_id``, the high-water
+  mark: a late insert has a higher id), however far back it started; until then the readers
+  read its UTC day raw (``queries.run_rollups.dirty_days``);
 - a slow reconciliation checks RECONCILE_DAYS closed UTC days per cycle, walking back from
   yesterday to the first run and round again: per CRM, sync type and status class, the raw
   table's count, record sums, finished count and duration sum of the day against ``run_days``;
-  a day that differs (a row corrected, moved to another CRM or class, or deleted later) has its
-  24 hours recomputed. What it cannot see: a change that keeps every one of those figures (a
+  a day that differs (a row corrected, moved to another CRM, class or day, or deleted later) has
+  its 24 hours recomputed. What it cannot see: a change that keeps every one of those figures (a
   start moved within its UTC day, two runs trading their record counts).
 An hour is recomputed whole: its rows are deleted and written again in one transaction, so a
 run that moved or vanished leaves nothing behind. Readers use the rollups for hours before
