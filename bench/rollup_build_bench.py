@@ -121,7 +121,7 @@ def main() -> None:
                           "(now() AT TIME ZONE 'UTC') - interval '5 days' + interval '1 minute', 1)"))
     covered = run_rollups.ready(engine)
     dirty_began = time.perf_counter()
-    dirty = run_rollups.dirty_days(engine, covered)
+    dirty = run_rollups.dirty_hours(engine, covered)
     dirty_ms = (time.perf_counter() - dirty_began) * 1000
     began = time.perf_counter()
     outcome = rollups.refresh(engine, now + timedelta(minutes=1))
@@ -129,7 +129,7 @@ def main() -> None:
     with engine.connect() as conn:
         counted = conn.execute(text("SELECT COALESCE(SUM(runs), 0) FROM sync_monitor.run_days "
                                     "WHERE crm_source = 'late'")).scalar()
-    print(f"late run (5 days back): dirty days before the refresh {len(dirty)} (probe {dirty_ms:.1f} ms); "
+    print(f"late run (5 days back): dirty hours before the refresh {len(dirty)} (probe {dirty_ms:.1f} ms); "
           f"refresh {refresh_seconds:.2f} s, {outcome['hours']} hours ({outcome['late_hours']} late); "
           f"counted in run_days after it: {counted}", flush=True)
     with engine.begin() as conn:

@@ -7,7 +7,7 @@ and ``queries.history.history_count`` counts the raw table up to its cap as befo
 The window is answered as ``queries.run_rollups`` answers the performance page: whole UTC days
 from ``run_days``, whole hours around them from ``run_hours``, the raw table for the edges (the
 part of the first hour before it starts, everything from ``covered_until`` on and before 2000,
-and the UTC days holding runs written since the last refresh: ``run_rollups.dirty_days``). With a status
+and the hours holding runs written since the last refresh: ``run_rollups.dirty_hours``). With a status
 filter, an hour the rollups hold a running run in is counted from the raw table instead (the run
 may have closed since that hour was rolled up, moving it to another class): one probe of
 ``run_days`` finds the days that have any, and only their hours are looked at.
@@ -28,8 +28,7 @@ from queries.run_rollups import (
     _naive_utc,
     _plan,
     day_text,
-    dirty_days,
-    floor_day,
+    dirty_hours,
     floor_hour,
     parse_day,
     ready,
@@ -131,7 +130,7 @@ def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int |
     covered = ready(db)
     if covered is None:
         return None
-    dirty = dirty_days(db, covered)
+    dirty = dirty_hours(db, covered)
     raw, rolled = _plan(f.start, f.end, covered, dirty)
     if not rolled:
         return None
@@ -146,7 +145,7 @@ def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int |
             sums.append(f"(SELECT COALESCE(SUM(runs), 0) FROM {app_table(conn, name)} WHERE {where})")
         total = int(conn.execute(sql("SELECT " + " + ".join(sums), params=tuple(b.time_params)),
                                  b.params).scalar_one())
-        open_hours = [h for h in _open_hours(conn, f, h0, h1) if floor_day(h) not in dirty] if classes else []
+        open_hours = [h for h in _open_hours(conn, f, h0, h1) if h not in dirty] if classes else []
         if len(open_hours) > MAX_OPEN_HOURS:
             return None
         if open_hours:  # their rollup rows may be stale: take those hours from the raw table

@@ -7,8 +7,8 @@ their rows; the readers use them for the open edge of a window). ``run_rows`` an
 from the rollups for whole hours (``run_days`` for whole UTC days, ``run_hours`` for the hours
 around them) and from the raw table for the edges: before the first whole hour or 2000-01-01
 (``time_bounds.EARLIEST``: older runs are never rolled up), from ``covered_until`` (the hour the
-rollups reach) on, and the UTC days holding runs written since the rollups' last cycle
-(``dirty_days``: a late run is counted before the refresh rolls it up). Keys are kept as the
+rollups reach) on, and the UTC hours holding runs written since the rollups' last cycle
+(``dirty_hours``: a late run is counted before the refresh rolls it up). Keys are kept as the
 user's table holds them: a NULL CRM or sync type is a key of its own, apart from ''. The
 ``*_from`` functions turn those rows into the frames the performance, errors, metrics and
 failed-operations payloads read.
@@ -303,12 +303,28 @@ def _wide_frame(b: Binds, statement: str, keys: int) -> pd.DataFrame:
     return frame
 
 
+MAX_DIRTY_RANGES = 24  # past it, one raw range from the first dirty hour to the last (a backfill)
+
+
+def _dirty_ranges(dirty: frozenset[datetime], h0: datetime, h1: datetime) -> list[tuple[datetime, datetime]]:
+    """The ``dirty`` hours in [h0, h1) as ranges of consecutive hours (one range when too many)."""
+    ranges: list[list[datetime]] = []
+    for hour in sorted(h for h in dirty if h0 <= h < h1):
+        if ranges and ranges[-1][1] == hour:
+            ranges[-1][1] = hour + timedelta(hours=1)
+        else:
+            ranges.append([hour, hour + timedelta(hours=1)])
+    if len(ranges) > MAX_DIRTY_RANGES:
+        ranges = [[ranges[0][0], ranges[-1][1]]]
+    return [(a, b) for a, b in ranges]
+
+
 def _spans(start: datetime | None, end: datetime | None, covered: datetime,
            dirty: frozenset[datetime] = frozenset()):
     """Which ranges of [start, end) (None: unbounded) the raw table answers (aware bounds or
     None), and which spans of whole hours (naive UTC) the rollups do: the hours in
-    [EARLIEST_HOUR, ``covered``) but the ``dirty`` UTC days (runs written since the rollups last
-    saw them: ``dirty_days``), which are read raw like the edges."""
+    [EARLIEST_HOUR, ``covered``) but the ``dirty`` ones (holding runs written since the rollups
+    last saw them: ``dirty_hours``), which are read raw like the edges."""
     h0 = EARLIEST_HOUR if start is None else max(EARLIEST_HOUR, _ceil_hour(start))
     h1 = covered if end is None else min(covered, floor_hour(end))
     if h0 >= h1:  # no whole hour rolled up in the window
@@ -317,12 +333,11 @@ def _spans(start: datetime | None, end: datetime | None, covered: datetime,
     if start is None or _naive_utc(start) < h0:
         raw.append((start, h0.replace(tzinfo=UTC)))
     spans, cursor = [], h0
-    for day in sorted(d for d in dirty if h0 < d + timedelta(days=1) and d < h1):
-        low, high = max(day, h0), min(day + timedelta(days=1), h1)
+    for low, high in _dirty_ranges(dirty, h0, h1):
         if cursor < low:
             spans.append((cursor, low))
         raw.append((low.replace(tzinfo=UTC), high.replace(tzinfo=UTC)))
-        cursor = max(cursor, high)
+        cursor = high
     if cursor < h1:
         spans.append((cursor, h1))
     if end is None or h1 < _naive_utc(end):
@@ -415,14 +430,14 @@ def last_id(db: Connectable) -> int | None:
     return None if value is None else int(value)
 
 
-def dirty_days(db: Connectable, covered: datetime) -> frozenset[datetime]:
-    """The UTC days before ``covered`` holding runs written since the rollups' last cycle (a run
-    that arrived late): until the next refresh recomputes them, readers count those days from the
+def dirty_hours(db: Connectable, covered: datetime) -> frozenset[datetime]:
+    """The UTC hours before ``covered`` holding runs written since the rollups' last cycle (a run
+    that arrived late): until the next refresh recomputes them, readers count those hours from the
     raw table instead of from rollups that miss the run."""
     seen = last_id(db)
     if seen is None:
         return frozenset()
-    return frozenset(floor_day(hour) for hour in hours_after_id(db, seen, covered))
+    return frozenset(hours_after_id(db, seen, covered))
 
 
 def _combine(parts: list[pd.DataFrame], key: list[str], values: list[str]) -> pd.DataFrame:
@@ -499,7 +514,7 @@ def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetim
     duration histograms of finished runs that succeeded or were partial per day and CRM. The raw
     edges are read once for both; whole days of the histograms come from ``duration_days`` (no
     sync type in it) unless a sync type is chosen."""
-    raw, rolled = _plan(start, end, covered, dirty_days(db, covered))
+    raw, rolled = _plan(start, end, covered, dirty_hours(db, covered))
     edges = [hour_rows(db, a, b, crm_sources, sync_types, histogram=durations) for a, b in raw]
     counts = [daily_rollup_from(e) for e in edges]
     histograms = [_histogram_part(e[e["status_class"].isin(TIMED)]) for e in edges]
@@ -531,7 +546,7 @@ def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetim
 def window_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
                 crm_sources=(), sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
     """Runs started in [start, end): counts and sums per day, CRM, sync type and class."""
-    raw, rolled = _plan(start, end, covered, dirty_days(db, covered))
+    raw, rolled = _plan(start, end, covered, dirty_hours(db, covered))
     counts = [hour_rows(db, a, b, crm_sources, sync_types, classes, histogram=False) for a, b in raw]
     if rolled:
         with connect(app_db(db)) as conn:
@@ -601,7 +616,7 @@ def error_messages(db: Connectable, start: datetime, end: datetime, covered: dat
     ``covered``, summed in SQL, and the raw table's rows for the edges. Counts and last seen are
     exact; a class's sample is its most frequent message in the hour that had the most.
     (``day`` is left empty on the rolled-up rows: ``queries.errors.classes_from`` ignores it.)"""
-    raw, spans = _spans(start, end, covered, dirty_days(db, covered))
+    raw, spans = _spans(start, end, covered, dirty_hours(db, covered))
     parts = [error_rows(db, a, b) for a, b in raw]
     if spans:
         with connect(app_db(db)) as conn:

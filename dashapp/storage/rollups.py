@@ -15,7 +15,7 @@ refresh`` from cron):
   that closed since the last cycle), started in the last RUNNING_DAYS;
 - so is every hour of a run written since the last cycle (id above ``last_id``, the high-water
   mark: a late insert has a higher id), however far back it started; until then the readers
-  read its UTC day raw (``queries.run_rollups.dirty_days``);
+  read its hour raw (``queries.run_rollups.dirty_hours``);
 - a slow reconciliation checks RECONCILE_DAYS closed UTC days per cycle, walking back from
   yesterday to the first run and round again: per CRM, sync type and status class, the raw
   table's count, record sums, finished count and duration sum of the day against ``run_days``;

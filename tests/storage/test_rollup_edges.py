@@ -356,7 +356,9 @@ def test_a_late_run_is_counted_before_and_after_the_next_refresh(db, rolled):
         minutes=1), processed=1000, error="arrived late")], later)[0]
     covered = run_rollups.ready(db)
     day = run_rollups.floor_day(late.start(later))
-    assert run_rollups.dirty_days(db, covered) == {day}  # the day is read raw until the next cycle
+    assert run_rollups.dirty_hours(db, covered) == {run_rollups.floor_hour(late.start(later))}  # read raw meanwhile
+    window = (later - timedelta(days=6), later - timedelta(days=4))
+    assert reader_groups(db, *window) == raw_groups(db, *window)
     week = (later - timedelta(days=7), later)
     assert reader_groups(db, *week) == raw_groups(db, *week)
     assert reader_groups(db) == raw_groups(db)
@@ -366,9 +368,15 @@ def test_a_late_run_is_counted_before_and_after_the_next_refresh(db, rolled):
     assert int(messages["runs"].sum()) == sum(v[0] for v in raw_messages(db, *week).values())
     assert "arrived late" in set(messages["message"])
 
+    # a backfill: a run a day for 30 days before the first, more hours apart than readers take one by one
+    backfill = insert_runs(db, [Run("backfill", "contacts", "success", timedelta(days=d, minutes=d),
+                                    timedelta(days=d), processed=d) for d in range(8, 38)], later)
+    assert len(run_rollups.dirty_hours(db, covered)) == 1 + len(backfill) > run_rollups.MAX_DIRTY_RANGES
+    for window in ((None, None), (later - timedelta(days=40), later), (later - timedelta(days=20), later)):
+        assert reader_groups(db, *window) == raw_groups(db, *window), window
     outcome = rollups.refresh(db, later)
-    assert outcome["late_hours"] == 1
-    assert run_rollups.dirty_days(db, run_rollups.ready(db)) == frozenset()
+    assert outcome["late_hours"] == 1 + len(backfill)
+    assert run_rollups.dirty_hours(db, run_rollups.ready(db)) == frozenset()
     with app_db(db).connect() as conn:
         rolled_late = conn.execute(text(f"SELECT SUM(runs), SUM(records_processed) FROM {app_table(conn, 'run_days')} "
                                         f"WHERE crm_source = 'genius' AND day_utc = :d"),
@@ -384,3 +392,20 @@ def raw_count(db: Engine, start: datetime, end: datetime, status: str) -> int:
         return int(conn.execute(sql(f"SELECT COUNT(*) FROM {table(conn, 'sync_history')} WHERE status = "
                                     f"{b.bind(status)} AND start_time >= {b.bind(start)} AND start_time < "
                                     f"{b.bind(end)}", params=tuple(b.time_params)), b.params).scalar())
+
+
+def test_dirty_hours_are_read_raw_as_few_ranges():
+    """Consecutive dirty hours are one raw range; more ranges than MAX_DIRTY_RANGES are one."""
+    covered = datetime(2026, 3, 10, 12)
+    start, end = datetime(2026, 3, 1, 0, 30, tzinfo=UTC), datetime(2026, 3, 10, 15, tzinfo=UTC)
+    hour = datetime(2026, 3, 5, 7)
+    dirty = frozenset({hour, hour + timedelta(hours=1), datetime(2026, 2, 1), datetime(2026, 3, 11)})
+    raw, spans = run_rollups._spans(start, end, covered, dirty)
+    assert raw == [(start, datetime(2026, 3, 1, 1, tzinfo=UTC)),
+                   (hour.replace(tzinfo=UTC), (hour + timedelta(hours=2)).replace(tzinfo=UTC)),
+                   (covered.replace(tzinfo=UTC), end)]
+    assert spans == [(datetime(2026, 3, 1, 1), hour), (hour + timedelta(hours=2), covered)]
+    many = frozenset(datetime(2026, 3, 1, 5) + timedelta(hours=3 * i) for i in range(30))
+    raw, spans = run_rollups._spans(start, end, covered, many)
+    assert raw[1] == (datetime(2026, 3, 1, 5, tzinfo=UTC), datetime(2026, 3, 4, 21, tzinfo=UTC))
+    assert spans == [(datetime(2026, 3, 1, 1), datetime(2026, 3, 1, 5)), (datetime(2026, 3, 4, 21), covered)]
