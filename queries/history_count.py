@@ -6,7 +6,8 @@ and ``queries.history.history_count`` counts the raw table up to its cap as befo
 
 The window is answered as ``queries.run_rollups`` answers the performance page: whole UTC days
 from ``run_days``, whole hours around them from ``run_hours``, the raw table for the edges (the
-part of the first hour before it starts, and everything from ``covered_until`` on). With a status
+part of the first hour before it starts, everything from ``covered_until`` on and before 2000,
+and the hours holding runs written since the last refresh: ``run_rollups.dirty_hours``). With a status
 filter, an hour the rollups hold a running run in is counted from the raw table instead (the run
 may have closed since that hour was rolled up, moving it to another class): one probe of
 ``run_days`` finds the days that have any, and only their hours are looked at.
@@ -17,9 +18,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import pandas as pd
+
 from queries import outcomes
 from queries._sql import Binds, Connectable, app_db, app_table, connect, sql, table
-from queries.run_rollups import _ceil_hour, _naive_utc, _plan, floor_hour, ready
+from queries.run_rollups import (
+    EARLIEST_HOUR,
+    _ceil_hour,
+    _naive_utc,
+    _plan,
+    day_text,
+    dirty_hours,
+    floor_hour,
+    parse_day,
+    ready,
+)
 
 
 class HistoryFilter(Protocol):
@@ -117,10 +130,11 @@ def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int |
     covered = ready(db)
     if covered is None:
         return None
-    raw, rolled = _plan(f.start, f.end, covered)
+    dirty = dirty_hours(db, covered)
+    raw, rolled = _plan(f.start, f.end, covered, dirty)
     if not rolled:
         return None
-    h0 = None if f.start is None else _ceil_hour(f.start)
+    h0 = EARLIEST_HOUR if f.start is None else max(EARLIEST_HOUR, _ceil_hour(f.start))
     h1 = covered if f.end is None else min(covered, floor_hour(f.end))
     with connect(app_db(db)) as conn:
         b = Binds(conn)
@@ -131,7 +145,7 @@ def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int |
             sums.append(f"(SELECT COALESCE(SUM(runs), 0) FROM {app_table(conn, name)} WHERE {where})")
         total = int(conn.execute(sql("SELECT " + " + ".join(sums), params=tuple(b.time_params)),
                                  b.params).scalar_one())
-        open_hours = _open_hours(conn, f, h0, h1) if classes else []
+        open_hours = [h for h in _open_hours(conn, f, h0, h1) if h not in dirty] if classes else []
         if len(open_hours) > MAX_OPEN_HOURS:
             return None
         if open_hours:  # their rollup rows may be stale: take those hours from the raw table
@@ -152,13 +166,11 @@ def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int |
     return total
 
 
-def _open_hours(conn, f: HistoryFilter, h0: datetime | None, h1: datetime) -> list[datetime]:
+def _open_hours(conn, f: HistoryFilter, h0: datetime, h1: datetime) -> list[datetime]:
     """The rolled-up hours in [h0, h1) that hold a running run of ``f``'s CRMs and types."""
     b = Binds(conn)
-    day = [f"status_class = {b.bind('running')}", *_keys(b, f, ())]
-    if h0 is not None:
-        day.append(f"day_utc >= {b.bind(h0.strftime('%Y-%m-%d'))}")
-    day.append(f"day_utc <= {b.bind(h1.strftime('%Y-%m-%d'))}")
+    day = [f"status_class = {b.bind('running')}", *_keys(b, f, ()),
+           f"day_utc >= {b.bind(day_text(h0))}", f"day_utc <= {b.bind(day_text(h1))}"]
     days = [value for (value,) in conn.execute(sql(
         f"SELECT DISTINCT day_utc FROM {app_table(conn, 'run_days')} WHERE {' AND '.join(day)}"), b.params)]
     if not days:
@@ -166,8 +178,8 @@ def _open_hours(conn, f: HistoryFilter, h0: datetime | None, h1: datetime) -> li
     b = Binds(conn)
     spans = []
     for value in days:
-        start = datetime.strptime(value, "%Y-%m-%d")
-        low, high = max(start, h0) if h0 is not None else start, min(start + timedelta(days=1), h1)
+        start = parse_day(value)
+        low, high = max(start, h0), min(start + timedelta(days=1), h1)
         if low < high:
             spans.append(f"(hour >= {b.bind_app_time(low)} AND hour < {b.bind_app_time(high)})")
     if not spans:
@@ -179,6 +191,7 @@ def _open_hours(conn, f: HistoryFilter, h0: datetime | None, h1: datetime) -> li
 
 
 def _as_datetime(value: object) -> datetime:
+    """An hour of ``run_hours`` (a datetime; text on SQLite, always 2000 or later) as a datetime."""
     if isinstance(value, datetime):
         return value
-    return datetime.fromisoformat(str(value))
+    return pd.Timestamp(str(value)).to_pydatetime()

@@ -5,9 +5,13 @@ histogram (``queries.duration_histogram``); per hour and error class, the failed
 ``hour_rows`` and ``error_rows`` aggregate the raw table over a time range (the builder writes
 their rows; the readers use them for the open edge of a window). ``run_rows`` answers a window
 from the rollups for whole hours (``run_days`` for whole UTC days, ``run_hours`` for the hours
-around them) and from the raw table for the edges: before the first whole hour and from
-``covered_until`` (the hour the rollups reach) on. The ``*_from`` functions turn those rows into
-the frames the performance, errors, metrics and failed-operations payloads read.
+around them) and from the raw table for the edges: before the first whole hour or 2000-01-01
+(``time_bounds.EARLIEST``: older runs are never rolled up), from ``covered_until`` (the hour the
+rollups reach) on, and the UTC hours holding runs written since the rollups' last cycle
+(``dirty_hours``: a late run is counted before the refresh rolls it up). Keys are kept as the
+user's table holds them: a NULL CRM or sync type is a key of its own, apart from ''. The
+``*_from`` functions turn those rows into the frames the performance, errors, metrics and
+failed-operations payloads read.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from queries import duration_histogram, outcomes
+from queries import duration_histogram, outcomes, time_bounds
 from queries._sql import (
     Binds,
     Connectable,
@@ -54,6 +58,32 @@ def _naive_utc(moment: datetime) -> datetime:
 
 def floor_hour(moment: datetime) -> datetime:
     return _naive_utc(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def floor_day(moment: datetime) -> datetime:
+    """The UTC midnight before ``moment`` (naive UTC)."""
+    return floor_hour(moment).replace(hour=0)
+
+
+def day_text(moment: datetime) -> str:
+    """'YYYY-MM-DD' of ``moment``, the year always four digits (strftime's %Y gives '1' for year 1)."""
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+
+
+def parse_day(value: str) -> datetime:
+    """A 'YYYY-MM-DD' this module wrote (``day_text``) as a naive midnight."""
+    year, month, day = (int(part) for part in value.split("-"))
+    return datetime(year, month, day)
+
+
+def key_value(value: object) -> object:
+    """A CRM or sync type as a dict key: every missing value (None, NaN of a pandas column) is None."""
+    return None if value is None or (isinstance(value, float) and value != value) else value
+
+
+# The rollups hold runs started in [EARLIEST_HOUR, covered_until); runs before it (1970, year 1,
+# -infinity) and after it are read from the raw table.
+EARLIEST_HOUR = time_bounds.EARLIEST.replace(tzinfo=None)
 
 
 def _ceil_hour(moment: datetime) -> datetime:
@@ -92,7 +122,7 @@ def _utc_hours(conn, values: pd.Series) -> pd.Series:
     back is taken as its first (summer) occurrence."""
     if conn.dialect.name == "postgresql":
         return pd.to_datetime(values)
-    local = pd.to_datetime(values)
+    local = pd.to_datetime(values, format="ISO8601")
     return local.dt.tz_localize(_zone(conn), ambiguous=np.ones(len(local), dtype=bool),
                                 nonexistent="shift_forward").dt.tz_convert("UTC").dt.tz_convert(None)
 
@@ -101,6 +131,20 @@ def _zone(conn):
     from queries._sql import data_zone
 
     return data_zone(conn)
+
+
+def _fetch(b: Binds, statement: str) -> pd.DataFrame:
+    """``b.frame(statement)`` (no time columns); on PostgreSQL straight through the driver's
+    cursor: a day's tens of thousands of (key, bucket) rows cost less without SQLAlchemy's rows."""
+    if not b.postgres:
+        return b.frame(statement)
+    compiled = sql(statement, params=tuple(b.time_params)).compile(dialect=b.conn.dialect)
+    cursor = b.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), b.params)
+        return pd.DataFrame(cursor.fetchall(), columns=[d[0] for d in cursor.description])
+    finally:
+        cursor.close()
 
 
 def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm_sources=(),
@@ -114,7 +158,7 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
         timed = timed_sql(conn)
         timed_seconds = timed_seconds_sql(conn)
         duration_sum = duration_sum_sql(conn)
-        frame = b.frame(f"""
+        frame = _fetch(b, f"""
             SELECT hour, day, crm_source, sync_type, status_class, bucket,
                    COUNT(*) AS runs,
                    COALESCE(SUM(records_processed), 0) AS records_processed,
@@ -259,31 +303,141 @@ def _wide_frame(b: Binds, statement: str, keys: int) -> pd.DataFrame:
     return frame
 
 
-def _plan(start: datetime | None, end: datetime | None, covered: datetime):
-    """Which ranges of [start, end) (None: unbounded) the raw table answers, and which the
-    rollups: (``run_days``, UTC days) for whole days, (``run_hours``, hours) around them, before
-    ``covered``."""
-    h0 = None if start is None else _ceil_hour(start)
+MAX_DIRTY_RANGES = 24  # past it, one raw range from the first dirty hour to the last (a backfill)
+
+
+def _dirty_ranges(dirty: frozenset[datetime], h0: datetime, h1: datetime) -> list[tuple[datetime, datetime]]:
+    """The ``dirty`` hours in [h0, h1) as ranges of consecutive hours (one range when too many)."""
+    ranges: list[list[datetime]] = []
+    for hour in sorted(h for h in dirty if h0 <= h < h1):
+        if ranges and ranges[-1][1] == hour:
+            ranges[-1][1] = hour + timedelta(hours=1)
+        else:
+            ranges.append([hour, hour + timedelta(hours=1)])
+    if len(ranges) > MAX_DIRTY_RANGES:
+        ranges = [[ranges[0][0], ranges[-1][1]]]
+    return [(a, b) for a, b in ranges]
+
+
+def _spans(start: datetime | None, end: datetime | None, covered: datetime,
+           dirty: frozenset[datetime] = frozenset()):
+    """Which ranges of [start, end) (None: unbounded) the raw table answers (aware bounds or
+    None), and which spans of whole hours (naive UTC) the rollups do: the hours in
+    [EARLIEST_HOUR, ``covered``) but the ``dirty`` ones (holding runs written since the rollups
+    last saw them: ``dirty_hours``), which are read raw like the edges."""
+    h0 = EARLIEST_HOUR if start is None else max(EARLIEST_HOUR, _ceil_hour(start))
     h1 = covered if end is None else min(covered, floor_hour(end))
+    if h0 >= h1:  # no whole hour rolled up in the window
+        return [(start, end)], []
     raw: list[tuple[datetime | None, datetime | None]] = []
-    rolled: list[tuple[str, str, object, object]] = []
-    if h0 is not None and h0 >= h1:  # no whole hour rolled up in the window
-        return [(start, end)], rolled
-    if start is not None and _naive_utc(start) < h0:
+    if start is None or _naive_utc(start) < h0:
         raw.append((start, h0.replace(tzinfo=UTC)))
+    spans, cursor = [], h0
+    for low, high in _dirty_ranges(dirty, h0, h1):
+        if cursor < low:
+            spans.append((cursor, low))
+        raw.append((low.replace(tzinfo=UTC), high.replace(tzinfo=UTC)))
+        cursor = high
+    if cursor < h1:
+        spans.append((cursor, h1))
     if end is None or h1 < _naive_utc(end):
         raw.append((h1.replace(tzinfo=UTC), end))
-    d0 = None if h0 is None else (h0 if h0.hour == 0 else h0.replace(hour=0) + timedelta(days=1))
-    d1 = h1.replace(hour=0)
-    if d0 is None or d0 < d1:
-        rolled.append(("run_days", "day_utc", None if d0 is None else d0.strftime("%Y-%m-%d"), d1.strftime("%Y-%m-%d")))
-        if d0 is not None and h0 < d0:
-            rolled.append(("run_hours", "hour", h0, d0))
-        if d1 < h1:
-            rolled.append(("run_hours", "hour", d1, h1))
-    else:
-        rolled.append(("run_hours", "hour", h0, h1))
-    return raw, rolled
+    return raw, spans
+
+
+def _rolled(h0: datetime, h1: datetime) -> list[tuple[str, str, object, object]]:
+    """The rollup reads of the hours [h0, h1): (``run_days``, UTC days) for whole days,
+    (``run_hours``, hours) around them."""
+    d0 = h0 if h0.hour == 0 else floor_day(h0) + timedelta(days=1)
+    d1 = floor_day(h1)
+    if d0 >= d1:
+        return [("run_hours", "hour", h0, h1)]
+    rolled: list[tuple[str, str, object, object]] = [("run_days", "day_utc", day_text(d0), day_text(d1))]
+    if h0 < d0:
+        rolled.append(("run_hours", "hour", h0, d0))
+    if d1 < h1:
+        rolled.append(("run_hours", "hour", d1, h1))
+    return rolled
+
+
+def _plan(start: datetime | None, end: datetime | None, covered: datetime,
+          dirty: frozenset[datetime] = frozenset()):
+    """``_spans``' raw ranges, and its rolled-up spans as (table, period column, low, high) reads."""
+    raw, spans = _spans(start, end, covered, dirty)
+    return raw, [read for h0, h1 in spans for read in _rolled(h0, h1)]
+
+
+def hours_after_id(db: Connectable, last_id: int, edge: datetime) -> list[datetime]:
+    """The UTC hours in [EARLIEST_HOUR, ``edge``) of the runs whose id is above ``last_id``: one
+    range scan of the primary key (ids only grow, so a run written late has a higher one)."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"""
+            SELECT DISTINCT {_hour_sql(conn)} AS hour FROM {table(conn, 'sync_history')}
+            WHERE id > {b.bind(int(last_id))} AND start_time >= {b.bind(time_bounds.EARLIEST)}
+              AND start_time < {b.bind(_naive_utc(edge).replace(tzinfo=UTC))}""")
+        if frame.empty:
+            return []
+        hours = _utc_hours(conn, frame["hour"])
+    return sorted({floor_hour(h.to_pydatetime()) for h in hours})
+
+
+def next_start(conn, low: datetime, high: datetime) -> datetime | None:
+    """The earliest start_time in [low, high) (naive UTC bounds), as naive UTC, or None: one
+    probe down the start_time index."""
+    b = Binds(conn)
+    value = b.frame(f"""SELECT MIN(start_time) AS first FROM {table(conn, 'sync_history')}
+                        WHERE start_time >= {b.bind(low.replace(tzinfo=UTC))}
+                          AND start_time < {b.bind(high.replace(tzinfo=UTC))}""", times=("first",))["first"].iloc[0]
+    return None if pd.isna(value) else value.tz_convert(None).to_pydatetime()
+
+
+def hours_with_runs(db: Connectable, low: datetime, high: datetime) -> list[datetime]:
+    """The UTC hours in [low, high) (naive UTC) that hold a run, by a loose index scan: from each
+    run found, one probe of the start_time index jumps to the first run of a later hour, so empty
+    hours, days and decades cost nothing. One recursive statement on PostgreSQL; a probe per
+    hour found on SQLite."""
+    with connect(db) as conn:
+        if conn.dialect.name != "postgresql":
+            hours: list[datetime] = []
+            start = next_start(conn, low, high)
+            while start is not None:
+                hours.append(floor_hour(start))
+                start = next_start(conn, hours[-1] + timedelta(hours=1), high)
+            return hours
+        b = Binds(conn)
+        t = table(conn, "sync_history")
+        upper = f"s.start_time < {b.bind(high.replace(tzinfo=UTC))}"
+        after = ("date_trunc('hour', r.start_time::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+                 " + interval '1 hour'")
+        frame = b.frame(f"""
+            WITH RECURSIVE r(start_time) AS (
+                (SELECT s.start_time FROM {t} s WHERE s.start_time >= {b.bind(low.replace(tzinfo=UTC))} AND {upper}
+                 ORDER BY s.start_time LIMIT 1)
+                UNION ALL
+                SELECT (SELECT s.start_time FROM {t} s WHERE s.start_time >= {after} AND {upper}
+                        ORDER BY s.start_time LIMIT 1)
+                FROM r WHERE r.start_time IS NOT NULL)
+            SELECT start_time FROM r WHERE start_time IS NOT NULL""", times=("start_time",))
+    return [floor_hour(moment.to_pydatetime()) for moment in frame["start_time"]]
+
+
+def last_id(db: Connectable) -> int | None:
+    """The highest sync_history.id the rollups have seen (None before a build)."""
+    with connect(app_db(db)) as conn:
+        value = conn.exec_driver_sql(
+            f"SELECT last_id FROM {app_table(conn, 'rollup_state')} WHERE name = '{STATE}'").scalar()
+    return None if value is None else int(value)
+
+
+def dirty_hours(db: Connectable, covered: datetime) -> frozenset[datetime]:
+    """The UTC hours before ``covered`` holding runs written since the rollups' last cycle (a run
+    that arrived late): until the next refresh recomputes them, readers count those hours from the
+    raw table instead of from rollups that miss the run."""
+    seen = last_id(db)
+    if seen is None:
+        return frozenset()
+    return frozenset(hours_after_id(db, seen, covered))
 
 
 def _combine(parts: list[pd.DataFrame], key: list[str], values: list[str]) -> pd.DataFrame:
@@ -331,7 +485,7 @@ class Histograms:
 
 
 def _histogram_part(rows: pd.DataFrame) -> tuple[list[tuple], np.ndarray]:
-    return (list(zip(rows["day"], rows["crm_source"], strict=True)),
+    return (list(zip(rows["day"], map(key_value, rows["crm_source"]), strict=True)),
             rows[DURATION_VALUES].to_numpy(dtype=np.float64))
 
 
@@ -360,7 +514,7 @@ def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetim
     duration histograms of finished runs that succeeded or were partial per day and CRM. The raw
     edges are read once for both; whole days of the histograms come from ``duration_days`` (no
     sync type in it) unless a sync type is chosen."""
-    raw, rolled = _plan(start, end, covered)
+    raw, rolled = _plan(start, end, covered, dirty_hours(db, covered))
     edges = [hour_rows(db, a, b, crm_sources, sync_types, histogram=durations) for a, b in raw]
     counts = [daily_rollup_from(e) for e in edges]
     histograms = [_histogram_part(e[e["status_class"].isin(TIMED)]) for e in edges]
@@ -392,7 +546,7 @@ def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetim
 def window_rows(db: Connectable, start: datetime | None, end: datetime | None, covered: datetime,
                 crm_sources=(), sync_types=(), classes: tuple[str, ...] = ()) -> pd.DataFrame:
     """Runs started in [start, end): counts and sums per day, CRM, sync type and class."""
-    raw, rolled = _plan(start, end, covered)
+    raw, rolled = _plan(start, end, covered, dirty_hours(db, covered))
     counts = [hour_rows(db, a, b, crm_sources, sync_types, classes, histogram=False) for a, b in raw]
     if rolled:
         with connect(app_db(db)) as conn:
@@ -410,7 +564,7 @@ def run_rows(db: Connectable, start: datetime | None, end: datetime | None, cove
 def _sum_by(frame: pd.DataFrame, key: list[str], values: list[str]) -> pd.DataFrame:
     """``frame``'s ``values`` summed per ``key``, as one consolidated frame (a groupby with
     as_index=False inserts the key columns one by one into the ~200 columns)."""
-    sums = frame.groupby(key)[values].sum()
+    sums = frame.groupby(key, dropna=False)[values].sum()  # a NULL CRM or sync type is a key too
     return pd.concat([sums.index.to_frame(index=False), sums.reset_index(drop=True)], axis=1)
 
 
@@ -424,7 +578,7 @@ def daily_rollup_from(rows: pd.DataFrame) -> pd.DataFrame:
                            for name, cls in (("completed", "success"), ("failed", "failed"), ("partial", "partial"))},
                         records=rows["records_processed"])
     sums = ["runs", "completed", "failed", "partial", "timed_runs", "records", "timed_records", "timed_seconds"]
-    frame = frame.groupby(["day", "crm_source", "sync_type"], as_index=False)[sums].sum()
+    frame = frame.groupby(["day", "crm_source", "sync_type"], as_index=False, dropna=False)[sums].sum()
     return frame.sort_values(["day", "crm_source", "sync_type"]).reset_index(drop=True)[columns]
 
 
@@ -462,17 +616,14 @@ def error_messages(db: Connectable, start: datetime, end: datetime, covered: dat
     ``covered``, summed in SQL, and the raw table's rows for the edges. Counts and last seen are
     exact; a class's sample is its most frequent message in the hour that had the most.
     (``day`` is left empty on the rolled-up rows: ``queries.errors.classes_from`` ignores it.)"""
-    h0, h1 = _ceil_hour(start), min(covered, floor_hour(end))
-    if h0 >= h1:
-        parts = [error_rows(db, start, end)]
-    else:
-        parts = [error_rows(db, h1.replace(tzinfo=UTC), end)]
-        if _naive_utc(start) < h0:
-            parts.append(error_rows(db, start, h0.replace(tzinfo=UTC)))
+    raw, spans = _spans(start, end, covered, dirty_hours(db, covered))
+    parts = [error_rows(db, a, b) for a, b in raw]
+    if spans:
         with connect(app_db(db)) as conn:
             b = Binds(conn)
             t = app_table(conn, "error_hours")
-            window = f"hour >= {b.bind_app_time(h0)} AND hour < {b.bind_app_time(h1)}"
+            window = "(" + " OR ".join(f"(hour >= {b.bind_app_time(h0)} AND hour < {b.bind_app_time(h1)})"
+                                       for h0, h1 in spans) + ")"
             sums = b.frame(f"""
                 SELECT error_class, SUM(runs) AS runs, SUM(failed) AS failed, SUM(partial) AS partial,
                        MAX(last_seen) AS last_seen

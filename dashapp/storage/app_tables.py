@@ -38,8 +38,8 @@ def _run_rollup(name: str, period: Column) -> Table:
     return Table(
         name, metadata, period,
         Column("day", String(10), nullable=False),
-        Column("crm_source", String(100), nullable=False),
-        Column("sync_type", String(100), nullable=False),
+        Column("crm_source", Text),  # NULL where the run's is NULL ('' stays '')
+        Column("sync_type", Text),
         Column("status_class", String(10), nullable=False),
         *(Column(c, BigInteger, nullable=False, server_default="0") for c in RUN_COUNTS),
         *(Column(c, Float, nullable=False, server_default="0") for c in RUN_SECONDS),
@@ -59,7 +59,7 @@ duration_days = Table(
     "duration_days", metadata,
     Column("day_utc", String(10), nullable=False),
     Column("day", String(10), nullable=False),
-    Column("crm_source", String(100), nullable=False),
+    Column("crm_source", Text),
     Column("duration_count", BigInteger, nullable=False, server_default="0"),
     *(Column(c, Integer, nullable=False, server_default="0") for c in DURATIONS),
 )
@@ -85,4 +85,7 @@ rollup_state = Table(
     Column("refreshed_at", DateTime()),
     Column("reconciled_day", String(10)),  # the reconciliation's cursor (walks back from yesterday)
     Column("detail", Text),
+    # a build under way has rolled up every hour before it (NULL: none under way); a killed build resumes there
+    Column("build_cursor", DateTime()),
+    Column("last_id", BigInteger),  # the highest sync_history.id rolled up: a refresh recomputes the later rows' hours
 )

@@ -1,17 +1,26 @@
 """Keeps the run rollups (``run_hours``, ``run_days``, ``error_hours``) in the app's own tables.
 
-Built by ``python app.py db upgrade`` from the whole history, a day at a time, with progress in
-the log (``build``). Kept current by the app (``refresh``, every ROLLUP_REFRESH_SECONDS in a
-background thread of the web process, or ``python app.py rollups refresh`` from cron):
+They hold the runs started in [``time_bounds.EARLIEST``, ``covered_until``); runs outside (before
+2000, ±infinity, in the future) are never rolled up and never visited: readers take them raw.
+
+Built by ``python app.py db upgrade`` (``build``): one loose index scan finds the hours that hold
+runs, and they are rolled up a UTC day at a time, each day committed with the build's progress
+(``build_cursor``), so a killed build resumes where it stopped; readers ignore the rollups until
+the build has set ``covered_until``. Kept current by the app (``refresh``, every
+ROLLUP_REFRESH_SECONDS in a background thread of the web process, or ``python app.py rollups
+refresh`` from cron):
 - the hours since the rollups' edge (``covered_until``) up to the current hour, and every hour of
   the last ROLLUP_RECENT_HOURS, are recomputed from the raw table;
 - so is every hour that holds a run still running, in the raw table or in the rollup (a run
   that closed since the last cycle), started in the last RUNNING_DAYS;
+- so is every hour of a run written since the last cycle (id above ``last_id``, the high-water
+  mark: a late insert has a higher id), however far back it started; until then the readers
+  read its hour raw (``queries.run_rollups.dirty_hours``);
 - a slow reconciliation checks RECONCILE_DAYS closed UTC days per cycle, walking back from
   yesterday to the first run and round again: per CRM, sync type and status class, the raw
   table's count, record sums, finished count and duration sum of the day against ``run_days``;
-  a day that differs (a row corrected, moved to another CRM or class, or deleted later) has its
-  24 hours recomputed. What it cannot see: a change that keeps every one of those figures (a
+  a day that differs (a row corrected, moved to another CRM, class or day, or deleted later) has
+  its 24 hours recomputed. What it cannot see: a change that keeps every one of those figures (a
   start moved within its UTC day, two runs trading their record counts).
 An hour is recomputed whole: its rows are deleted and written again in one transaction, so a
 run that moved or vanished leaves nothing behind. Readers use the rollups for hours before
@@ -20,7 +29,6 @@ run that moved or vanished leaves nothing behind. Readers use the rollups for ho
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -45,6 +53,7 @@ from queries._sql import (
     table,
     utc_now,
 )
+from queries.copy_rows import copy_rows
 
 log = logging.getLogger(__name__)
 RECENT_HOURS = 6
@@ -79,21 +88,15 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
 
 
 def _write(conn: Connection, target: Table, frame: pd.DataFrame) -> None:
-    """Append ``frame``'s rows to ``target``: COPY on PostgreSQL (a day of rollup rows has ~200
-    columns each, ten times faster than INSERT), executemany on SQLite."""
+    """Append ``frame``'s rows to ``target``: one COPY on PostgreSQL (``queries.copy_rows``: any
+    text round-trips, NULL distinct from ''), executemany on SQLite."""
     if frame.empty:
         return
     columns = [c.name for c in target.columns]
     if conn.dialect.name != "postgresql":
         conn.execute(insert(target), _records(frame, columns))
         return
-    buffer = io.StringIO()
-    frame[columns].to_csv(buffer, index=False, header=False)
-    buffer.seek(0)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cursor.copy_expert(f"COPY {app_table(conn, target.name)} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)",
-                       buffer)
-    cursor.close()
+    copy_rows(conn, app_table(conn, target.name), columns, frame)
 
 
 def _lock(conn: Connection) -> bool:
@@ -103,14 +106,15 @@ def _lock(conn: Connection) -> bool:
     return True
 
 
-def recompute(engine: Engine, hours: Iterable[datetime], covered_until: datetime | None = None) -> int:
-    """Recompute ``hours`` (naive UTC hour starts) from the raw table, and the UTC days they are
-    in; with ``covered_until``, move the rollups' edge there in the same transaction. Returns the
-    rows written, or -1 when another process holds the refresh."""
+def recompute(engine: Engine, hours: Iterable[datetime], **new_state: object) -> int:
+    """Recompute ``hours`` (naive UTC hour starts, inside [EARLIEST, the current hour)) from the
+    raw table, and the UTC days they are in; ``new_state`` (``covered_until``, ``build_cursor``,
+    ``last_id``) is written to ``rollup_state`` in the same transaction. Returns the rows
+    written, or -1 when another process holds the refresh."""
     ranges = _ranges(hours)
     computed = [(a, b, q.hour_rows(engine, a.replace(tzinfo=UTC), b.replace(tzinfo=UTC)),
                  q.error_rows(engine, a.replace(tzinfo=UTC), b.replace(tzinfo=UTC))) for a, b in ranges]
-    days = sorted({(a + timedelta(hours=i)).strftime("%Y-%m-%d")
+    days = sorted({q.floor_day(a + timedelta(hours=i))
                    for a, b in ranges for i in range(int((b - a) / timedelta(hours=1)))})
     written = 0
     with app_db(engine).begin() as conn:
@@ -123,25 +127,27 @@ def recompute(engine: Engine, hours: Iterable[datetime], covered_until: datetime
             _write(conn, error_hours, errors)
             written += len(runs) + len(errors)
         _sum_days(conn, days)
-        if covered_until is not None:
-            _set_state(conn, covered_until=covered_until, refreshed_at=utc_now().replace(tzinfo=None))
+        if new_state:
+            if "covered_until" in new_state:
+                new_state["refreshed_at"] = utc_now().replace(tzinfo=None)
+            _set_state(conn, **new_state)
     return written
 
 
-def _sum_days(conn: Connection, days: list[str]) -> None:
-    """``run_days`` and ``duration_days`` of ``days`` (UTC, 'YYYY-MM-DD') again from ``run_hours``."""
+def _sum_days(conn: Connection, days: list[datetime]) -> None:
+    """``run_days`` and ``duration_days`` of ``days`` (UTC midnights) again from ``run_hours``."""
     values = [*q.COUNTS, *q.SECONDS, *q.DURATIONS]
     day_utc = ("to_char(hour, 'YYYY-MM-DD')" if conn.dialect.name == "postgresql"
                else "strftime('%Y-%m-%d', hour)")
     hours_table = _name(conn, "run_hours")
     for start in range(0, len(days), 200):
         chunk = days[start:start + 200]
-        conn.execute(delete(run_days).where(run_days.c.day_utc.in_(chunk)))
-        conn.execute(delete(duration_days).where(duration_days.c.day_utc.in_(chunk)))
+        names = [q.day_text(d) for d in chunk]
+        conn.execute(delete(run_days).where(run_days.c.day_utc.in_(names)))
+        conn.execute(delete(duration_days).where(duration_days.c.day_utc.in_(names)))
         b = Binds(conn)
-        low, high = b.bind_app_time(datetime.fromisoformat(chunk[0])), b.bind_app_time(
-            datetime.fromisoformat(chunk[-1]) + timedelta(days=1))
-        chosen = ", ".join(b.bind(d) for d in chunk)
+        low, high = b.bind_app_time(chunk[0]), b.bind_app_time(chunk[-1] + timedelta(days=1))
+        chosen = ", ".join(b.bind(d) for d in names)
         conn.execute(sql(f"""
             INSERT INTO {_name(conn, 'run_days')} (day_utc, day, crm_source, sync_type, status_class,
                                                    {', '.join(values)})
@@ -171,42 +177,70 @@ def state(engine: Engine) -> dict:
     return dict(row) if row else {}
 
 
-def first_run(engine: Engine) -> datetime | None:
-    """The earliest start_time (one probe down its index), as naive UTC."""
+def _naive(value: object) -> datetime | None:
+    """A time read from the app's tables (naive UTC; text on SQLite) as a datetime."""
+    return None if value is None else pd.Timestamp(value).to_pydatetime()
+
+
+def first_run(engine: Engine, now: datetime | None = None) -> datetime | None:
+    """The earliest start_time the rollups cover (from EARLIEST, before the current hour)."""
     with connect(engine) as conn:
-        value = Binds(conn).frame(f"SELECT MIN(start_time) AS first FROM {table(conn, 'sync_history')}",
-                                  times=("first",))["first"].iloc[0]
-    return None if pd.isna(value) else value.tz_convert(None).to_pydatetime()
+        return q.next_start(conn, q.EARLIEST_HOUR, q.floor_hour(now or utc_now()))
+
+
+def max_id(engine: Engine) -> int | None:
+    """The highest sync_history.id (one probe of its primary key)."""
+    with connect(engine) as conn:
+        value = conn.exec_driver_sql(f"SELECT MAX(id) FROM {table(conn, 'sync_history')}").scalar()
+    return None if value is None else int(value)
 
 
 def build(engine: Engine, now: datetime | None = None, progress: Callable[[str], None] = log.info,
-          step: timedelta = timedelta(days=1)) -> int:
-    """Roll up the whole history, ``step`` at a time, up to the current hour; returns the rows written."""
+          step: timedelta = timedelta(days=1), resume: bool = True) -> int:
+    """Roll up the runs that started in [EARLIEST, the current hour), ``step`` (whole UTC days)
+    at a time, visiting only the hours that hold runs; returns the rows written. Each step is
+    committed with its progress (``build_cursor``): a build that was killed resumes there (with
+    ``resume``) instead of starting again. Readers use the rollups only once it has finished."""
     edge = q.floor_hour(now or utc_now())
-    first = first_run(engine)
-    with app_db(engine).begin() as conn:
-        conn.execute(delete(run_hours))
-        conn.execute(delete(run_days))
-        conn.execute(delete(duration_days))
-        conn.execute(delete(error_hours))
-        _set_state(conn, covered_until=None, reconciled_day=None)
-    if first is None or q.floor_hour(first) >= edge:
-        recompute(engine, [], covered_until=edge)
-        progress("rollups: no closed hours yet")
-        return 0
-    cursor, written, began = q.floor_hour(first), 0, time.monotonic()
-    total = (edge - cursor) / timedelta(hours=1)
-    while cursor < edge:
-        stop = min(edge, cursor + step)
-        hours = [cursor + timedelta(hours=i) for i in range(int((stop - cursor) / timedelta(hours=1)))]
-        written += max(0, recompute(engine, hours))
-        done = (stop - q.floor_hour(first)) / timedelta(hours=1)
-        progress(f"rollups: runs up to {stop:%Y-%m-%d %H:00} UTC rolled up ({done / total:.0%}, "
-                 f"{written:,} rows, {time.monotonic() - began:.1f} s)")
-        cursor = stop
-    recompute(engine, [], covered_until=edge)
+    began, written = time.monotonic(), 0
+    cursor = _start_build(engine, resume)
+    hours = q.hours_with_runs(engine, cursor, edge) if cursor < edge else []
+    for stop, chunk in _steps(hours, max(step, timedelta(days=1)), edge):
+        written += max(0, recompute(engine, chunk, build_cursor=stop))
+        progress(f"rollups: runs up to {q.day_text(stop)} {stop:%H}:00 UTC rolled up ({len(chunk)} hours with "
+                 f"runs in this step, {written:,} rows, {time.monotonic() - began:.1f} s)")
+    recompute(engine, [], covered_until=edge, build_cursor=None)
+    if not written:
+        progress("rollups: no closed hours with runs yet")
     _vacuum(engine)
     return written
+
+
+def _steps(hours: list[datetime], step: timedelta, edge: datetime) -> list[tuple[datetime, list[datetime]]]:
+    """``hours`` (sorted) in steps of whole UTC days: (where the step ends, its hours)."""
+    steps: list[tuple[datetime, list[datetime]]] = []
+    for hour in hours:
+        if not steps or hour >= steps[-1][0]:
+            steps.append((min(edge, q.floor_day(hour) + step), []))
+        steps[-1][1].append(hour)
+    return steps
+
+
+def _start_build(engine: Engine, resume: bool) -> datetime:
+    """Where the build starts: the progress of an unfinished build (with ``resume``), else from
+    EARLIEST with the rollups emptied and the id high-water mark taken first (rows that arrive
+    during the build are recomputed by the first refresh)."""
+    current = state(engine)
+    cursor = _naive(current.get("build_cursor"))
+    if resume and cursor is not None and current.get("covered_until") is None:
+        log.info("rollups: resuming the build from %s UTC", cursor)
+        return cursor
+    highest = max_id(engine)
+    with app_db(engine).begin() as conn:
+        for target in (run_hours, run_days, duration_days, error_hours):
+            conn.execute(delete(target))
+        _set_state(conn, covered_until=None, reconciled_day=None, build_cursor=q.EARLIEST_HOUR, last_id=highest)
+    return q.EARLIEST_HOUR
 
 
 def _vacuum(engine: Engine) -> None:
@@ -222,36 +256,52 @@ def _vacuum(engine: Engine) -> None:
 
 
 def hours_to_refresh(engine: Engine, now: datetime, covered: datetime | None) -> list[datetime]:
-    """The hours a refresh recomputes (see the module's docstring)."""
+    """The hours a refresh recomputes for time's sake (see the module's docstring; the late
+    runs' hours are ``late_hours``)."""
     edge = q.floor_hour(now)
-    since = min(covered or edge, edge - timedelta(hours=RECENT_HOURS))
+    since = max(q.EARLIEST_HOUR, min(covered or edge, edge - timedelta(hours=RECENT_HOURS)))
     hours = {since + timedelta(hours=i) for i in range(int((edge - since) / timedelta(hours=1)))}
-    running_since = now - timedelta(days=RUNNING_DAYS)
+    running_since = max(q.EARLIEST_HOUR, edge - timedelta(days=RUNNING_DAYS))
     with connect(engine) as conn:
         b = Binds(conn)
         starts = b.frame(f"""SELECT DISTINCT start_time FROM {table(conn, 'sync_history')}
-                             WHERE {outcomes.in_class(conn, 'running')} AND start_time >= {b.bind(running_since)}""",
+                             WHERE {outcomes.in_class(conn, 'running')}
+                               AND start_time >= {b.bind(running_since.replace(tzinfo=UTC))}
+                               AND start_time < {b.bind(edge.replace(tzinfo=UTC))}""",
                          times=("start_time",))["start_time"]
     hours.update(q.floor_hour(s.to_pydatetime()) for s in starts if not pd.isna(s))
     with app_db(engine).connect() as conn:
         hours.update(pd.Timestamp(h).to_pydatetime() for (h,) in conn.execute(
             select(run_hours.c.hour).distinct().where(run_hours.c.status_class == "running",
-                                                      run_hours.c.hour >= q.floor_hour(running_since))))
+                                                      run_hours.c.hour >= running_since)))
     return sorted(h for h in hours if h < edge)
 
 
+def late_hours(engine: Engine, last_id: int | None, edge: datetime) -> list[datetime]:
+    """The hours in [EARLIEST, edge) of the runs written after ``last_id`` (the high-water mark
+    of the last cycle): one range scan of the primary key, whatever the runs' age."""
+    if last_id is None:
+        return []
+    return q.hours_after_id(engine, last_id, edge)
+
+
 def refresh(engine: Engine, now: datetime | None = None) -> dict:
-    """One cycle: recompute the hours that may have changed and move the edge to the current hour,
-    then reconcile a few closed days. Builds everything when nothing was built yet."""
+    """One cycle: recompute the hours that may have changed (the recent ones, those of running
+    runs, and those of every run written since the last cycle, however far back it started),
+    move the edge to the current hour and the id mark to the highest id, then reconcile a few
+    closed days. Builds everything when nothing was built yet (or resumes a killed build)."""
     now = now or utc_now()
     began = time.monotonic()
     covered = q.ready(engine)
     if covered is None:
         return {"built": build(engine, now), "seconds": round(time.monotonic() - began, 3)}
-    hours = hours_to_refresh(engine, now, covered)
-    written = recompute(engine, hours, covered_until=q.floor_hour(now))
+    edge = q.floor_hour(now)
+    highest = max_id(engine)  # first: a row written while the hours are computed is seen next cycle
+    late = late_hours(engine, state(engine).get("last_id"), covered)
+    hours = sorted(set(hours_to_refresh(engine, now, covered)) | set(late))
+    written = recompute(engine, hours, covered_until=edge, last_id=highest)
     fixed = reconcile(engine, now)
-    return {"hours": len(hours), "rows": written, "reconciled_fixed": fixed,
+    return {"hours": len(hours), "late_hours": len(late), "rows": written, "reconciled_fixed": fixed,
             "seconds": round(time.monotonic() - began, 3)}
 
 
@@ -280,13 +330,13 @@ def _rollup_day_totals(engine: Engine, day: datetime) -> dict[tuple, tuple]:
             SELECT crm_source, sync_type, status_class, SUM(runs) AS runs, SUM(records_processed) AS p,
                    SUM(records_created) AS c, SUM(records_updated) AS u, SUM(records_failed) AS f,
                    SUM(duration_count) AS finished, SUM(duration_sum) AS seconds
-            FROM {_name(conn, 'run_days')} WHERE day_utc = {b.bind(day.strftime('%Y-%m-%d'))}
+            FROM {_name(conn, 'run_days')} WHERE day_utc = {b.bind(q.day_text(day))}
             GROUP BY 1, 2, 3""")
     return _totals(frame)
 
 
 def _totals(frame: pd.DataFrame) -> dict[tuple, tuple]:
-    return {(r.crm_source, r.sync_type, r.status_class):
+    return {(q.key_value(r.crm_source), q.key_value(r.sync_type), r.status_class):
             (*(int(v) for v in (r.runs, r.p, r.c, r.u, r.f, r.finished)), float(r.seconds or 0))
             for r in frame.itertuples(index=False) if int(r.runs)}
 
@@ -301,21 +351,23 @@ def reconcile(engine: Engine, now: datetime, days: int = RECONCILE_DAYS) -> list
     """Check ``days`` closed UTC days against the raw table (from the cursor back), per CRM, sync
     type and status class: counts, record sums, finished runs and their duration sum; recompute
     the days that differ. Returns the days fixed."""
-    first = first_run(engine)
+    first = first_run(engine, now)
     if first is None:
         return []
-    yesterday = q.floor_hour(now).replace(hour=0) - timedelta(days=1)
+    yesterday = q.floor_day(now) - timedelta(days=1)
     cursor_text = state(engine).get("reconciled_day")
-    cursor = datetime.fromisoformat(cursor_text) - timedelta(days=1) if cursor_text else yesterday
+    cursor = q.parse_day(cursor_text) - timedelta(days=1) if cursor_text else yesterday
     fixed = []
     for _ in range(days):
-        if cursor < first.replace(hour=0, minute=0, second=0, microsecond=0) or cursor > yesterday:
+        if cursor < q.floor_day(first) or cursor > yesterday:
             cursor = yesterday
+        if cursor < q.floor_day(first):  # no closed day with runs yet
+            break
         if not _same(_raw_day_totals(engine, cursor), _rollup_day_totals(engine, cursor)):
             recompute(engine, [cursor + timedelta(hours=i) for i in range(24)])
-            fixed.append(cursor.strftime("%Y-%m-%d"))
+            fixed.append(q.day_text(cursor))
         with app_db(engine).begin() as conn:
-            _set_state(conn, reconciled_day=cursor.strftime("%Y-%m-%d"))
+            _set_state(conn, reconciled_day=q.day_text(cursor))
         cursor -= timedelta(days=1)
     if fixed:
         log.info("rollups: reconciliation recomputed %s", ", ".join(fixed))
