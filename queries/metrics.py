@@ -3,7 +3,7 @@ and its duration, runs now running, and the app's firing alerts. Bounded windows
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -16,44 +16,25 @@ LAST_SUCCESS_DAYS = 30  # how far back the last success is looked for
 
 def day_counts(db: Connectable, since: datetime) -> pd.DataFrame:
     """Per (CRM, sync type, status class; ``unknown`` for a value in no class): runs started
-    since ``since`` and their records processed. With the run rollups: their whole hours
-    (``run_hours``) and one raw statement for the two edges (before the first whole hour, from
-    the rollups' edge on)."""
+    since ``since`` and their records processed. With the run rollups, through
+    ``run_rollups.window_rows``: their whole hours, and the raw table for the edges, the hours a
+    late run made dirty and the times the rollups do not hold."""
     columns = ["crm_source", "sync_type", "status", "runs", "records_processed"]
     covered = run_rollups.ready(db)
-    hours = None
     if covered is not None:
-        first = run_rollups.floor_hour(since)
-        first = first if first == since.astimezone(UTC).replace(tzinfo=None) else first + timedelta(hours=1)
-        hours = (first, covered) if first < covered else None
+        rows = run_rollups.window_rows(db, since, None, covered)
+        if rows.empty:
+            return pd.DataFrame(columns=columns)
+        rows = rows.rename(columns={"status_class": "status"})
+        return rows.groupby(["crm_source", "sync_type", "status"], as_index=False, dropna=False)[
+            ["runs", "records_processed"]].sum()[columns]
     with connect(db) as conn:
         b = Binds(conn)
-        window = f"start_time >= {b.bind(since)}"
-        if hours is not None:  # two ranges ORed at the top, so the planner ORs two index ranges
-            window = (f"({window} AND start_time < {b.bind(hours[0].replace(tzinfo=UTC))})"
-                      f" OR start_time >= {b.bind(hours[1].replace(tzinfo=UTC))}")
-        frame = b.frame(f"""
+        return b.frame(f"""
             SELECT crm_source, sync_type, COALESCE({outcomes.class_case(conn)}, 'unknown') AS status, COUNT(*) AS runs,
                    COALESCE(SUM(records_processed), 0) AS records_processed
-            FROM {table(conn, 'sync_history')} WHERE {window}
+            FROM {table(conn, 'sync_history')} WHERE start_time >= {b.bind(since)}
             GROUP BY 1, 2, 3""")
-    if hours is None:
-        return frame
-    with connect(app_db(db)) as conn:
-        b = Binds(conn)
-        rolled = b.frame(f"""
-            SELECT crm_source, sync_type, status_class AS status, CAST(SUM(runs) AS BIGINT) AS runs,
-                   CAST(SUM(records_processed) AS BIGINT) AS records_processed
-            FROM {app_table(conn, 'run_hours')}
-            WHERE hour >= {b.bind_app_time(hours[0])} AND hour < {b.bind_app_time(hours[1])}
-            GROUP BY 1, 2, 3""")
-    parts = [f for f in (frame, rolled) if not f.empty]
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    both = pd.concat(parts, ignore_index=True)
-    both[["runs", "records_processed"]] = both[["runs", "records_processed"]].astype("int64")
-    return both.groupby(["crm_source", "sync_type", "status"], as_index=False, dropna=False)[
-        ["runs", "records_processed"]].sum()
 
 
 RECENT_HOURS = 2  # one statement finds the last success of every pair that had one this recently
