@@ -46,9 +46,12 @@ SELECT r.id, r.crm_source, r.sync_type, r.status, {status_class} AS status_class
        r.configuration
 FROM {h} r
 WHERE r.id IN (
-    SELECT (SELECT l.id FROM {h} l
-            WHERE l.crm_source = p.c AND l.sync_type = p.t AND l.start_time <= {latest}
-            ORDER BY l.start_time DESC, l.id DESC LIMIT 1)
+    SELECT COALESCE(
+        (SELECT l.id FROM {h} l
+         WHERE l.crm_source = p.c AND l.sync_type = p.t AND l.start_time <= {latest}
+         ORDER BY l.start_time DESC, l.id DESC LIMIT 1),
+        (SELECT l.id FROM {h} l  -- every run of the pair at an impossible time: its earliest
+         WHERE l.crm_source = p.c AND l.sync_type = p.t ORDER BY l.start_time, l.id LIMIT 1))
     FROM pairs p WHERE p.c IS NOT NULL AND p.t IS NOT NULL
 )
 ORDER BY r.crm_source, r.sync_type
@@ -58,7 +61,8 @@ ORDER BY r.crm_source, r.sync_type
 def latest_run_per_type(db: Connectable, now: datetime) -> pd.DataFrame:
     """The newest run of every (crm_source, sync_type) pair, with its status class and duration:
     newest among runs started by ``time_bounds.latest(now)`` (a run at +infinity or next year is
-    an impossible time, listed on /health, not the sync's latest run)."""
+    an impossible time, listed on /health, not the sync's latest run); a pair whose every run is
+    later than that still has one (its earliest), so no sync the warehouse holds goes unlisted."""
     with connect(db) as conn:
         h = table(conn, "sync_history")
         b = Binds(conn)

@@ -431,13 +431,19 @@ def iso_time_sql(column: str) -> str:
 def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterator[list[tuple]]:
     """Every matching row, in chunks, from a server-side cursor (flat memory on PostgreSQL).
 
-    Times are aware UTC datetimes; the column order is EXPORT_COLUMNS.
+    Times are aware UTC datetimes on SQLite; on PostgreSQL the export's text (``iso_time_sql``),
+    which tells ±infinity from the finite instants the app uses to stand for them. The column
+    order is EXPORT_COLUMNS.
     """
     with connect(db) as conn:
-        statement, b = export_select(conn, f)
+        postgres = conn.dialect.name == "postgresql"
+        statement, b = export_select(conn, f, iso_times=postgres)
         zone = data_zone(conn)
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(statement, b.params)
         for rows in result.partitions(chunk):
+            if postgres:
+                yield [(*row[:7], _round(row[7]), *row[8:]) for row in rows]
+                continue
             yield [(*row[:5], _utc(row[5], zone), _utc(row[6], zone), _round(row[7]), *row[8:]) for row in rows]
 
 

@@ -30,9 +30,20 @@ def cast_timestamp(value: str | None, cursor: object) -> datetime | None:
     if value in ("infinity", "-infinity"):
         return (INFINITY if value == "infinity" else MINUS_INFINITY).replace(tzinfo=None)
     try:
-        return ext.PYDATETIME(value, cursor)
+        return _finite(ext.PYDATETIME(value, cursor))
     except (ValueError, OverflowError):
         return (FIRST if value.endswith(" BC") else LAST).replace(tzinfo=None)
+
+
+def _finite(moment: datetime) -> datetime:
+    """A finite time that falls on an instant standing for ±infinity (Django writes datetime.max
+    as 9999-12-31 23:59:59.999999) moved one microsecond inwards, so only PostgreSQL's own
+    'infinity' reads as infinity (the export formats times in SQL and keeps the microsecond)."""
+    if moment.tzinfo is None:
+        stands_for = {INFINITY.replace(tzinfo=None): -1, MINUS_INFINITY.replace(tzinfo=None): 1}.get(moment)
+    else:
+        stands_for = -1 if moment == INFINITY else 1 if moment == MINUS_INFINITY else None
+    return moment if stands_for is None else moment + stands_for * timedelta(microseconds=1)
 
 
 def cast_timestamptz(value: str | None, cursor: object) -> datetime | None:
@@ -42,7 +53,7 @@ def cast_timestamptz(value: str | None, cursor: object) -> datetime | None:
     if value in ("infinity", "-infinity"):
         return INFINITY if value == "infinity" else MINUS_INFINITY
     try:
-        return ext.PYDATETIMETZ(value, cursor)
+        return _finite(ext.PYDATETIMETZ(value, cursor))
     except (ValueError, OverflowError):
         return utc_instant(value)
 

@@ -177,3 +177,15 @@ def test_a_run_at_an_impossible_time_is_not_a_syncs_latest_run(name, request):
     assert row["id"] == ids[0]
     assert "out of range" not in str(row.get("next_sync_note"))
     assert recent_runs(engine, [("hubspot", "contacts")], 5, now)["id"].tolist() == [ids[0]]
+    with engine.begin() as conn:  # a sync whose every run is at an impossible time is still listed
+        conn.execute(text("DELETE FROM orchestration.sync_history WHERE id = :id"), {"id": ids[0]})
+    assert crm_status(engine, now).set_index("crm_source").loc["hubspot"]["id"] == ids[2]
+
+
+def test_an_empty_crm_source_and_sync_type_are_a_sync_of_their_own(db):
+    """'' is a value the warehouse holds (not NULL): its runs are a sync like any other."""
+    now = utc_now()
+    runs = insert_runs(db, [Run("", "", "success", H, H - M), Run("hubspot", "", "failed", M, M / 2)], now)
+    frame = crm_status(db, now)
+    assert sorted(zip(frame["crm_source"], frame["sync_type"], frame["id"], strict=True)) == sorted(
+        (r.crm_source, r.sync_type, r.id) for r in runs)
