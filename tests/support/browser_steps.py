@@ -1,6 +1,26 @@
-"""Steps the browser tests share: signing in through the page's own form."""
+"""Steps the browser tests share: signing in through the page's own form, and waiting for a
+condition on a page that re-renders."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from selenium.common.exceptions import WebDriverException
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``condition`` until true; pages and grids re-render, so a vanished element is a retry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except WebDriverException:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not in {timeout:.0f} s: {what}")
+        time.sleep(0.2)
 
 
 def sign_in(dash_duo, name: str, password: str, next_path: str) -> None:

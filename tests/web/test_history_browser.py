@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 import urllib.request
 from datetime import timedelta
 
 import pytest
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.keys import Keys
 
 from queries._sql import utc_now
+from tests.support.browser_steps import wait_for
 from tests.support.rows import Run, history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
@@ -23,19 +22,6 @@ def cell(dash_duo, row: int, column: str):
     return dash_duo.find_element(f'#history-grid .ag-center-cols-container .ag-row[row-index="{row}"] '
                                  f'[col-id="{column}"]')
 
-
-def wait_for(condition, timeout=10.0):
-    """Poll ``condition`` until true; the grid re-renders cells, so a vanished one is a retry."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if condition():
-                return
-        except WebDriverException:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 def test_filter_sort_open_and_download(dash_duo, dash_app, use_engine, pg_engine):

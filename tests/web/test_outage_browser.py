@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from selenium.common.exceptions import WebDriverException
 from sqlalchemy import Engine, text
 
 from queries._sql import bind_time, utc_now
 from tests.conftest import _admin_engine
+from tests.support.browser_steps import wait_for
 from tests.support.rows import Run, expected_overview, history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
@@ -64,19 +64,6 @@ def archive(engine: Engine, processed: int) -> None:
             "FROM generate_series(0, :n - 1) AS g"),
             {"last": bind_time(conn, utc_now() - timedelta(days=40)), "processed": processed, "n": ARCHIVED_RUNS})
 
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until true; pages re-render, so a vanished element is a retry."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if condition():
-                return
-        except WebDriverException:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not in {timeout:.0f} s: {what}")
-        time.sleep(0.2)
 
 
 def grid_cell(dash_duo, row: int, column: str) -> str:
@@ -139,7 +126,8 @@ def test_every_open_page_comes_back_after_the_database_refused_connections(dash_
                      f"the history's error ({view})")
             assert "alert-danger" in dash_duo.find_element("#history-message").get_attribute("class")
             assert "Traceback" not in text_of(dash_duo, "#history-message")
-            assert grid_cell(dash_duo, 0, "id") == str(top.id)  # the rows read before stay in place
+            wait_for(lambda top=top: grid_cell(dash_duo, 0, "id") == str(top.id), 3,  # the rows read before stay
+                     f"the rows read before the outage ({view})")
         driver.switch_to.window(windows["overview"])
         wait_for(lambda: "Refresh failed" in text_of(dash_duo, "#overview-error-banner"), ONE_REFRESH,
                  "the overview's error")
@@ -152,26 +140,26 @@ def test_every_open_page_comes_back_after_the_database_refused_connections(dash_
         assert not dash_duo.find_elements("#history-grid .ag-overlay-no-rows-center")  # not "No Rows To Show"
         time.sleep(2 * REFRESH_SECONDS)  # a few failed refreshes, as in a real outage
         driver.switch_to.window(windows["all"])
-        assert grid_cell(dash_duo, 0, "id") == str(first.id)
+        wait_for(lambda: grid_cell(dash_duo, 0, "id") == str(first.id), 3, "the rows after failed refreshes")
         allow()
         newest = insert_runs(pg_engine, [Run("hubspot", "contacts", "failed", timedelta(minutes=2),
                                              timedelta(minutes=1), -1, 0, 0, 1, error="written after")], utc_now())
 
         driver.switch_to.window(windows["all"])
-        wait_for(lambda: grid_cell(dash_duo, 0, "id") == str(newest[0].id), ONE_REFRESH, "the history's rows")
-        assert grid_cell(dash_duo, 1, "id") == str(first.id)
-        assert not shown(dash_duo, "#history-message")
+        wait_for(lambda: [grid_cell(dash_duo, i, "id") for i in (0, 1)] == [str(newest[0].id), str(first.id)],
+                 ONE_REFRESH, "the history's rows")  # read in one go: the grid re-renders its cells
+        wait_for(lambda: not shown(dash_duo, "#history-message"), 3, "#history-message closed")
         driver.switch_to.window(windows["opened_during"])
         wait_for(lambda: grid_cell(dash_duo, 0, "id") == str(newest[0].id), ONE_REFRESH,
                  "the rows of a history opened during the outage")
         assert text_of(dash_duo, "#history-count").startswith("about ")
-        assert not shown(dash_duo, "#history-message")
+        wait_for(lambda: not shown(dash_duo, "#history-message"), 3, "#history-message closed")
         driver.switch_to.window(windows["failed"])
         wait_for(lambda: text_of(dash_duo, "#history-count") == f"{len(failed) + 1:,} matching runs", ONE_REFRESH,
                  "the failed runs' count")
-        wait_for(lambda: grid_cell(dash_duo, 0, "id") == str(newest[0].id), ONE_REFRESH, "the failed runs' rows")
-        assert grid_cell(dash_duo, 1, "id") == str(failed[0].id)
-        assert not shown(dash_duo, "#history-message")
+        wait_for(lambda: [grid_cell(dash_duo, i, "id") for i in (0, 1)] == [str(newest[0].id), str(failed[0].id)],
+                 ONE_REFRESH, "the failed runs' rows")
+        wait_for(lambda: not shown(dash_duo, "#history-message"), 3, "#history-message closed")
         driver.switch_to.window(windows["overview"])
         wait_for(lambda: text_of(dash_duo, "#stat-failed") == f"{expected['failed_today'] + 1:,}", ONE_REFRESH,
                  "the overview's numbers")

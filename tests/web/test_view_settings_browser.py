@@ -10,18 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from queries._sql import utc_now
+from tests.support.browser_steps import wait_for
 from tests.support.rows import history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 PAGES = ("/", "/history", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health")
 
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 def root_attribute(dash_duo, name: str) -> str | None:
