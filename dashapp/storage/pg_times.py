@@ -55,7 +55,7 @@ def cast_timestamptz(value: str | None, cursor: object) -> datetime | None:
     try:
         return _finite(ext.PYDATETIMETZ(value, cursor))
     except (ValueError, OverflowError):
-        return utc_instant(value)
+        return _finite(utc_instant(value))
 
 
 def utc_instant(text: str) -> datetime:

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from dashapp import display
 from dashapp.storage.db import postgres_engine
 from queries._sql import to_utc
-from queries.time_bounds import FIRST, INFINITY, LAST, MINUS_INFINITY
+from queries.time_bounds import FIRST, INFINITY, LAST, MINUS_INFINITY, infinity_name
 
 LITERALS = ["'infinity'::timestamptz", "'-infinity'::timestamptz", "'infinity'::timestamp",
             "'0001-01-01 00:00+00'::timestamptz", "'9999-12-31 23:00+00'::timestamptz",
@@ -55,3 +55,19 @@ def test_times_show_four_digit_years_infinity_and_a_utc_clock_where_the_zone_can
         "9999-12-31 23:00:00 UTC"
     assert display.from_iso("infinity") == INFINITY and not display.finite("-infinity")
     assert display.finite(datetime(1, 1, 1) + timedelta(hours=1))
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "UTC"])
+def test_only_postgres_infinity_reads_as_infinity(postgres_url, zone):
+    """Django writes datetime.max as a finite 9999-12-31 23:59:59.999999: read through the app it
+    is a time a microsecond earlier, not infinity; the same for the instant -infinity stands for."""
+    engine = postgres_engine(postgres_url, "orchestration", data_timezone=zone)
+    with engine.connect() as conn:
+        conn.execute(text(f"SET TIME ZONE '{zone}'"))
+        values = conn.execute(text(
+            "SELECT '9999-12-31 23:59:59.999999+00'::timestamptz, '9999-12-31 23:59:59.999999'::timestamp, "
+            "'0001-01-01 00:00:00.000001+00'::timestamptz, 'infinity'::timestamptz, '-infinity'::timestamp")).one()
+    engine.dispose()
+    assert [infinity_name(v) for v in values] == [None, None, None, "infinity", "-infinity"]
+    assert values[0] == LAST and values[1] == LAST.replace(tzinfo=None)
+    assert values[2] == MINUS_INFINITY + timedelta(microseconds=1)
