@@ -28,6 +28,8 @@ max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level
-# remote address, user (from the proxy header, if any), request, status, bytes, seconds taken
-access_log_format = '%(h)s "%({x-forwarded-user}i)s" "%(r)s" %(s)s %(B)s %(L)ss'
-forwarded_allow_ips = _settings.forwarded_allow_ips
+# client address (the socket's, or X-Forwarded-For's from a trusted proxy with BEHIND_PROXY), the
+# user the app identified the request as (session, HTTP Basic, or AUTH_PROXY_HEADER from a trusted
+# proxy; "-" for none: never a header as the client sent it), request, status, bytes, seconds taken
+access_log_format = '%(h)s "%({sync_monitor.user}e)s" "%(r)s" %(s)s %(B)s %(L)ss'
+forwarded_allow_ips = _settings.forwarded_allow_ips  # the scheme headers gunicorn itself reads

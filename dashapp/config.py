@@ -5,9 +5,11 @@ Each setting has its default here and a row in the README's configuration table.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -87,7 +89,11 @@ VARIABLES: dict[str, Variable] = {
         None,
         'the users file (JSON: names, roles, scrypt hashes); `python app.py users add` writes it',
     ),
-    "AUTH_PROXY_HEADER": Variable(None, "the header a trusted reverse proxy puts the signed-in user's name in"),
+    "AUTH_PROXY_HEADER": Variable(
+        None,
+        "the header a trusted reverse proxy puts the signed-in user's name in (read only on requests from "
+        '`FORWARDED_ALLOW_IPS`)',
+    ),
     "SECRET_KEY": Variable(
         None,
         'signs session cookies; set it (the same in every process) in production',
@@ -140,14 +146,24 @@ VARIABLES: dict[str, Variable] = {
         'the longest one page or API query may run on PostgreSQL (lock waits included) before it is cancelled'
         ' and its panel says so (0: no limit; the CLI and the worker have none)',
     ),
-    "BEHIND_PROXY": Variable('false', 'one reverse proxy in front: trust its `X-Forwarded-For`, `-Proto` and `-Host`'),
+    "BEHIND_PROXY": Variable(
+        'false',
+        'a reverse proxy in front: take the client address, scheme and host from `X-Forwarded-For`, `-Proto` '
+        'and `-Host`, when the request comes from `FORWARDED_ALLOW_IPS` (from anyone else they are ignored)',
+    ),
     "WEB_CONCURRENCY": Variable(
         None,
         "gunicorn's worker processes (`gunicorn.conf.py`)",
         shown='`2` (1 on a one-core machine)',
     ),
     "WEB_THREADS": Variable('8', "threads per gunicorn worker (`gunicorn.conf.py`)"),
-    "FORWARDED_ALLOW_IPS": Variable('127.0.0.1', 'the proxies gunicorn trusts for the scheme headers'),
+    "FORWARDED_ALLOW_IPS": Variable(
+        '127.0.0.1',
+        'the trusted proxies: addresses and CIDR networks, comma-separated (`*`: any peer). Only a request '
+        "whose socket peer is one of them may name its user in `AUTH_PROXY_HEADER` or its client in "
+        "`X-Forwarded-*` (gunicorn reads it too); set it to the proxy's address when the proxy runs on "
+        'another host',
+    ),
     "DEMO_STOPPED_CRMS": Variable(None, 'CRMs the embedded demo stops syncing (to watch "late" fire), comma-separated'),
     "LOG_LEVEL": Variable(
         'info',
@@ -236,6 +252,11 @@ class Settings:
         """True when users can sign in (a users file or a trusted proxy header); without either
         the app is read-only for everyone."""
         return self.auth_users_file is not None or self.auth_proxy_header is not None
+
+    @property
+    def trusted_proxies(self) -> TrustedProxies:
+        """``FORWARDED_ALLOW_IPS`` as networks (parsed once per value)."""
+        return trusted_proxies(self.forwarded_allow_ips)
 
     @property
     def embedded(self) -> bool:
@@ -358,7 +379,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         log_level=log_level(env),
         web_concurrency=_int(env, "WEB_CONCURRENCY", 1, 256) if _text(env, "WEB_CONCURRENCY") else None,
         web_threads=_int(env, "WEB_THREADS", 1, 1000),
-        forwarded_allow_ips=_text(env, "FORWARDED_ALLOW_IPS"),
+        forwarded_allow_ips=_proxies(env, "FORWARDED_ALLOW_IPS"),
         monitor_database_url=_text(env, "MONITOR_DATABASE_URL"),
         rollup_refresh_seconds=_int(env, "ROLLUP_REFRESH_SECONDS", 0, 86400),
     )
@@ -409,6 +430,51 @@ def _urls(env: dict[str, str], name: str) -> tuple[str, ...]:
 
 
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class TrustedProxies:
+    """The peers whose proxy headers count: ``any_peer`` for ``*``, else these networks."""
+
+    any_peer: bool
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    def __contains__(self, address: str) -> bool:
+        """Whether ``address`` (an IP address as text) is one of them; False for anything else."""
+        if self.any_peer:
+            return True
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 on a dual-stack socket is 127.0.0.1
+        return any(ip in network for network in self.networks)
+
+
+@lru_cache(maxsize=16)
+def trusted_proxies(raw: str) -> TrustedProxies:
+    """Parse ``FORWARDED_ALLOW_IPS`` as gunicorn does: comma-separated addresses and CIDR networks
+    (host bits must be zero), ``*`` for any peer. Raises ValueError naming a bad entry."""
+    entries = _names(raw)
+    networks = []
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network such as 10.0.0.0/8") from None
+    return TrustedProxies("*" in entries, tuple(networks))
+
+
+def _proxies(env: dict[str, str], name: str) -> str:
+    raw = _text(env, name) or ""
+    try:
+        trusted_proxies(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r}: {exc}") from None
+    return raw
 
 
 def _header(env: dict[str, str], name: str) -> str | None:

@@ -5,8 +5,10 @@ Users come from configuration only:
   written by ``python app.py users add NAME --role operator`` (werkzeug's scrypt hashes; reread
   when the file changes, so removing a user or changing a role takes effect at the next request);
 - ``AUTH_PROXY_HEADER``: a reverse proxy that signs users in passes their name in this header;
-  their role is the users file's entry when there is one, else viewer. Only set it when the app
-  is reachable through that proxy alone, and the proxy overwrites the header.
+  their role is the users file's entry when there is one, else viewer. The header counts only on a
+  request whose socket peer is a trusted proxy (``FORWARDED_ALLOW_IPS``): ``dashapp.web.trusted_proxy``
+  marks each request (``TRUSTED_PEER``) and removes the header from anyone else; without that mark
+  it never counts. The proxy must overwrite the header.
 With neither, the app is read-only for everyone. Every check runs on the server, in each action's
 callback and API route, whatever the page shows.
 """
@@ -28,6 +30,11 @@ from dashapp.config import Settings
 
 log = logging.getLogger(__name__)
 ROLES = ("viewer", "operator")
+# WSGI environ keys: whether the request's socket peer is a trusted proxy (set by the web layer's
+# middleware for every request), and the user the request was identified as (gunicorn's access
+# log prints it: ``%({sync_monitor.user}e)s``).
+TRUSTED_PEER = "sync_monitor.trusted_peer"
+USER_KEY = "sync_monitor.user"
 # Checked against when the name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a password of anyone")
 
@@ -118,18 +125,35 @@ def check_password(settings: Settings, name: str, password: str) -> User | None:
     matches = check_password_hash(stored or _DUMMY_HASH, password)
     if entry is None or not stored or not matches:
         return None
-    return User(name, entry["role"], "session")
+    return _identified(User(name, entry["role"], "session"))
+
+
+def _identified(user: User) -> User:
+    """``user``, noted on this request for the access log."""
+    if has_request_context():
+        request.environ[USER_KEY] = user.name
+    return user
+
+
+def proxy_user(settings: Settings) -> User | None:
+    """The user named in AUTH_PROXY_HEADER, when set and the request comes from a trusted proxy."""
+    if not settings.auth_proxy_header or request.environ.get(TRUSTED_PEER) is not True:
+        return None
+    name = (request.headers.get(settings.auth_proxy_header) or "").strip()
+    if not name:
+        return None
+    entry = known_users(settings).get(name)
+    return _identified(User(name[:100], entry["role"] if entry else "viewer", "proxy"))
 
 
 def current_user(settings: Settings) -> User | None:
-    """The signed-in user of this request: the proxy's header, else the session cookie."""
+    """The signed-in user of this request: the proxy's header (from a trusted proxy only), else
+    the session cookie."""
     if not has_request_context():
         return None
-    if settings.auth_proxy_header:
-        name = (request.headers.get(settings.auth_proxy_header) or "").strip()
-        if name:
-            entry = known_users(settings).get(name)
-            return User(name[:100], entry["role"] if entry else "viewer", "proxy")
+    user = proxy_user(settings)
+    if user is not None:
+        return user
     name = session.get("user")
     if isinstance(name, str) and settings.auth_users_file:
         entry = known_users(settings).get(name)
@@ -137,7 +161,7 @@ def current_user(settings: Settings) -> User | None:
         # began, or the session's generation ended (sign-out)
         if entry is not None and session.get("fp") == entry_fingerprint(entry) and \
                 session.get("gen") == session_generation.current(settings, name):
-            return User(name, entry["role"], "session")
+            return _identified(User(name, entry["role"], "session"))
     return None
 
 

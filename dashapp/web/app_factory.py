@@ -36,7 +36,7 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         compress=True,  # gzip/brotli for pages, callbacks and JSON (flask-compress)
     )
-    serving.configure(app.server, settings)
+    serving.configure(app.server, settings, runtime.settings)
     request_guard.configure(app.server, settings)
     security_headers.configure(app)
     from dashapp.web import routes  # here: the pages' modules are imported after the Dash app exists

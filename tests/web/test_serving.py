@@ -64,10 +64,15 @@ def test_the_client_address_behind_a_proxy():
     from dashapp.web import serving
 
     seen = {}
-    for behind in ("false", "true"):
-        app = Flask(f"proxy-{behind}")
-        serving.configure(app, load_settings({"BEHIND_PROXY": behind}))
-        app.add_url_rule("/ip", "ip", lambda b=behind: seen.setdefault(b, request.remote_addr) or "")
+    cases = {  # X-Forwarded-For counts only behind a proxy, and only from a trusted one
+        "direct": {"BEHIND_PROXY": "false", "FORWARDED_ALLOW_IPS": "10.0.0.2"},
+        "untrusted peer": {"BEHIND_PROXY": "true"},  # FORWARDED_ALLOW_IPS: 127.0.0.1
+        "trusted peer": {"BEHIND_PROXY": "true", "FORWARDED_ALLOW_IPS": "10.0.0.0/24"},
+    }
+    for case, env in cases.items():
+        app = Flask(case.replace(" ", "-"))
+        serving.configure(app, load_settings(env))
+        app.add_url_rule("/ip", "ip", lambda c=case: seen.setdefault(c, request.remote_addr) or "")
         app.test_client().get("/ip", environ_base={"REMOTE_ADDR": "10.0.0.2"},
                               headers={"X-Forwarded-For": "203.0.113.9"})
-    assert seen == {"false": "10.0.0.2", "true": "203.0.113.9"}  # the header counts only behind a proxy
+    assert seen == {"direct": "10.0.0.2", "untrusted peer": "10.0.0.2", "trusted peer": "203.0.113.9"}
