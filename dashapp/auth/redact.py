@@ -2,9 +2,10 @@
 and query are its credential (a Slack incoming-webhook URL lets anyone post in the channel), so
 ``https://hooks.slack.com/services/T0/B0/XXXX?token=1`` becomes ``https://hooks.slack.com/…``.
 
-Applies to every URL in a text (user and password, port, path, query and fragment dropped) and to
-the ``url: /path?query`` that requests and urllib3 print of a request they could not make
-("Max retries exceeded with url: /services/T0/B0/XXXX (Caused by ...)")."""
+Applies to every URL in a text (user and password, port, path, query and fragment dropped), to a
+host and path written without a scheme, and to the ``url: /path?query`` that requests and urllib3
+print of a request they could not make ("Max retries exceeded with url: /services/T0/B0/XXXX
+(Caused by ...)")."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]{0,19})://([^\s/?#'\"<>()\[\]]*(?:
                   r"([/?#][^\s'\"<>()]*)?")
 # "url: /path?query" (requests' and urllib3's "with url: ..."), "path: /x", "endpoint /x?y"
 _PATH_AFTER = re.compile(r"\b(url|path|endpoint)(:?\s+|=)(['\"]?)/[^\s'\"<>()]*", re.IGNORECASE)
+# host.name[:port]/path without a scheme ("Invalid URL 'hooks.slack.com/services/...'")
+_BARE = re.compile(r"(?<![\w.:/-])((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63})(?::\d{1,5})?/[^\s'\"<>()]+")
 _TRAILING = ".,;:!?"
 
 
@@ -45,4 +48,5 @@ def redact_urls(text: str | None) -> str | None:
     if not text:
         return text
     text = _URL.sub(_url, text)
+    text = _BARE.sub(lambda m: f"{m.group(1)}/{CUT}", text)
     return _PATH_AFTER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}/{CUT}", text)

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import platform
-import socket
 import subprocess
 import sys
 import threading
@@ -195,6 +194,26 @@ def test_an_error_stored_before_the_cut_is_cut_when_shown(dash_app, app_env, pg_
     assert operator == "OSError: HTTP 404 from https://hooks.slack.com/…: no_service"
 
 
+def test_every_form_of_a_url_in_requests_errors_is_cut():
+    """The texts requests itself raises for a webhook it cannot use: a closed port (urllib3's
+    "url: /path"), no scheme, a user and password in the URL; each keeps at most scheme and host."""
+    import requests
+
+    from dashapp.auth.redact import redact_urls
+
+    port = closed_port()
+    attempts = [f"http://{HOST}:{port}/services/{TOKEN}?{QUERY}", f"hooks.slack.com/services/{TOKEN}?{QUERY}",
+                f"http://user:PassWord9@{HOST}:{port}/services/{TOKEN}?{QUERY}"]
+    for url in attempts:
+        with pytest.raises(requests.RequestException) as raised:
+            requests.post(url, json={}, timeout=2)
+        error = f"{type(raised.value).__name__}: {raised.value}"
+        assert "SecretPathToken" in error or "PassWord9" in error  # requests names them ...
+        cut = redact_urls(error)
+        assert [s for s in ("SecretPathToken", "B0SECRET", QUERY, "PassWord9", "user:") if s in cut] == [], cut
+        assert "…" in cut
+
+
 # --- a broker's refusal ------------------------------------------------------------------------
 
 BROKER_WORDS = ("Error 111", "Connection refused", "connecting to", HOST)
@@ -342,26 +361,34 @@ def test_metrics_under_gunicorn_while_the_database_refuses(postgres_url, tmp_pat
 
 # --- versions on /api/system-health and /health ------------------------------------------------
 
-def test_system_health_gives_versions_to_operators_only(dash_app, use_engine, pg_engine, users_file, redis_url):
-    use_engine(pg_engine, AUTH_USERS_FILE=str(users_file), REDIS_URL=redis_url, HEALTH_CACHE_SECONDS="0")
+def test_system_health_gives_versions_and_names_to_operators_only(dash_app, use_engine, pg_engine, users_file,
+                                                                  redis_url, queue):
+    """Anyone: each service's status, latency and figures; never PostgreSQL's or Redis's version, the
+    OS build, or a Celery worker's name (it holds the host's). An operator: all of it, as before."""
+    from tests.support.celery_worker import celery_worker
+
+    use_engine(pg_engine, AUTH_USERS_FILE=str(users_file), REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url,
+               CELERY_QUEUES=queue, HEALTH_CACHE_SECONDS="0")
     with pg_engine.connect() as conn:
         postgres_version = conn.execute(text("SHOW server_version")).scalar_one()
     redis_version = redis.Redis.from_url(redis_url).info()["redis_version"]
-    versions = (postgres_version, f'"{redis_version}"', platform.release(), platform.version())
-    hostname = socket.gethostname()
-    for who in ("anonymous", "viewer"):
-        client = _anyone(dash_app, who)
-        health = client.get("/api/system-health")
-        body = health.get_data(as_text=True)
-        page = json.dumps(call(client, dash_app, "health-page-body.children"))
-        for shown in (body, page):
-            assert [v for v in versions if v in shown] == [], who
-            assert "version" not in shown, who
-            assert len(hostname) < 8 or hostname not in shown
-        assert health.json["database"]["status"] == "healthy" and health.json["database"]["response_time_ms"] >= 0
-        assert health.json["redis"]["status"] == "healthy" and health.json["redis"]["response_time_ms"] >= 0
-    operator = _anyone(dash_app, "operator")
-    health = operator.get("/api/system-health").json
-    assert health["database"]["server_version"] == postgres_version
-    assert health["redis"]["version"] == redis_version
-    assert postgres_version in json.dumps(call(operator, dash_app, "health-page-body.children"))
+    with celery_worker(redis_url, queue) as worker:
+        secrets = (postgres_version, f'"{redis_version}"', platform.release(), platform.version(), worker,
+                   worker.split("@", 1)[1], queue)
+        for who in ("anonymous", "viewer"):
+            client = _anyone(dash_app, who)
+            health = client.get("/api/system-health")
+            page = json.dumps(call(client, dash_app, "health-page-body.children"))
+            for shown in (health.get_data(as_text=True), page):
+                assert [s for s in secrets if s in shown] == [], who
+                assert "version" not in shown, who
+            assert health.json["database"]["status"] == "healthy" and health.json["database"]["response_time_ms"] >= 0
+            assert health.json["redis"]["status"] == "healthy" and health.json["redis"]["response_time_ms"] >= 0
+            assert health.json["celery"]["active_workers"] == 1
+        operator = _anyone(dash_app, "operator")
+        health = operator.get("/api/system-health").json
+        assert health["database"]["server_version"] == postgres_version
+        assert health["redis"]["version"] == redis_version
+        assert [w["name"] for w in health["celery"]["workers"]] == [worker]
+        page = json.dumps(call(operator, dash_app, "health-page-body.children"))
+        assert postgres_version in page and worker in page
