@@ -70,8 +70,12 @@ def is_broker_refusal(text: str | None) -> bool:
     return bool(text) and text.startswith(NOT_QUEUED)  # type: ignore[union-attr]
 
 
+CLASSED_CHARACTERS = 100  # the words read: a grid's row holds this many, so every view agrees
+
+
 def broker_class(text: str) -> str:
     """A broker's refusal in words for anyone: ``not queued: the broker could not be reached``."""
+    text = text[:CLASSED_CHARACTERS]
     if _NO_BROKER in text:
         return NOT_QUEUED + "no broker is configured"
     if _BROKER_REFUSED.search(text):
