@@ -132,8 +132,8 @@ ALERT_STATES = ("firing", "resolved")
 
 def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[str, ...] = (),
                rules: tuple[str, ...] = (), since: datetime | None = None, limit: int = 500) -> pd.DataFrame:
-    """Alerts, newest first, with how their notifications went (sent, pending, failed counts and
-    the latest error). Times in the app's tables are naive UTC."""
+    """Alerts, newest first, with how their notifications went (sent, pending, failed counts, and
+    the latest error of one not sent with its channel). Times in the app's tables are naive UTC."""
     with connect(app_db(db)) as conn:
         b = Binds(conn)
         where = ["1 = 1"]
@@ -152,7 +152,10 @@ def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[
                    (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'sent') AS sent,
                    (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'pending') AS pending,
                    (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'failed') AS gave_up,
-                   (SELECT MAX(x.last_error) FROM {n} x WHERE x.alert_id = a.id AND x.status <> 'sent') AS send_error
+                   (SELECT x.last_error FROM {n} x WHERE x.alert_id = a.id AND x.status <> 'sent'
+                      AND x.last_error IS NOT NULL ORDER BY x.id DESC LIMIT 1) AS send_error,
+                   (SELECT x.channel FROM {n} x WHERE x.alert_id = a.id AND x.status <> 'sent'
+                      AND x.last_error IS NOT NULL ORDER BY x.id DESC LIMIT 1) AS send_error_channel
             FROM {app_table(conn, 'alerts')} a WHERE {' AND '.join(where)}
             ORDER BY a.fired_at DESC, a.id DESC LIMIT {max(1, min(int(limit), 5000))}""")
     return app_times(frame, ("fired_at", "last_seen_at", "resolved_at", "acknowledged_at"))

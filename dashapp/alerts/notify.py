@@ -3,6 +3,10 @@ after the evaluation that made it and retried with back-off until sent or given 
 
 Channels (environment): ALERT_WEBHOOK_URLS (generic JSON), ALERT_SLACK_WEBHOOK_URLS (Slack's
 incoming-webhook format) and e-mail over SMTP (ALERT_SMTP_HOST, ALERT_EMAIL_TO, ...).
+
+A webhook's URL is its credential: a failed send's error is stored and logged with every URL in it
+cut to scheme and host (``dashapp.auth.redact``), and shown that way to operators only; anyone else
+reads its class ("the webhook answered 500", ``dashapp.auth.failure_classes``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import requests
 from sqlalchemy import Connection, Engine
 
 from dashapp import display
+from dashapp.auth.redact import redact_urls
 from dashapp.config import Settings
 from queries import alert_notifications
 from queries._sql import utc_now
@@ -105,7 +110,7 @@ def slack_message(alert: dict[str, Any], event: str, settings: Settings) -> dict
 def _post(url: str, body: dict[str, Any]) -> None:
     answer = requests.post(url, json=body, timeout=TIMEOUT_SECONDS)
     if answer.status_code >= 300:
-        raise OSError(f"HTTP {answer.status_code} from {url}: {answer.text[:200]}")
+        raise OSError(redact_urls(f"HTTP {answer.status_code} from {url}: {answer.text[:200]}"))
 
 
 def _email(settings: Settings, alert: dict[str, Any], event: str) -> None:
@@ -157,8 +162,9 @@ def deliver_due(engine: Engine, settings: Settings, now: datetime | None = None)
             values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
             delivery.sent += 1
         except (OSError, requests.RequestException, smtplib.SMTPException, LookupError, ValueError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            log.warning("alert notification %s (%s to %s) failed: %s", row["id"], row["channel"], row["target"], error)
+            error = redact_urls(f"{type(exc).__name__}: {exc}")[:2000]  # requests' errors name the URL too
+            log.warning("alert notification %s (%s to %s) failed: %s", row["id"], row["channel"],
+                        redact_urls(row["target"]), error)
             gave_up = attempts >= MAX_ATTEMPTS
             values = {"status": "failed" if gave_up else "pending", "last_error": error,
                       "next_try_at": None if gave_up else now + FIRST_BACKOFF * 2 ** (attempts - 1)}

@@ -1,4 +1,6 @@
-"""Alerts as ``/api/alerts`` serves them and ``/alerts`` renders them."""
+"""Alerts as ``/api/alerts`` serves them and ``/alerts`` renders them. A notification's send error
+is an operator's (``details``: its URLs cut to scheme and host); anyone else reads its class
+("the webhook answered 500", ``dashapp.auth.failure_classes``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlalchemy import Engine
 
 from dashapp import display
 from dashapp.alerts.config import DEFAULTS, SEVERITIES
+from dashapp.auth.failure_classes import notification_error
 from dashapp.errors import BadParameter
 from dashapp.payloads.history_params import AGES, values
 from dashapp.payloads.result_cache import shared
@@ -52,7 +55,7 @@ def _number(value) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
-def alert_record(row: dict) -> dict:
+def alert_record(row: dict, details: bool = False) -> dict:
     return {
         "id": int(row["id"]), "rule": row["rule"], "subject": row["subject"], "severity": row["severity"],
         "summary": row["summary"], "value": _number(row["value"]), "state": row["state"],
@@ -61,13 +64,15 @@ def alert_record(row: dict) -> dict:
         "resolve_note": display.text(row["resolve_note"]), "acknowledged_by": display.text(row["acknowledged_by"]),
         "acknowledged_at": display.iso_utc(row["acknowledged_at"]),
         "notifications": {"sent": int(row["sent"]), "pending": int(row["pending"]), "failed": int(row["gave_up"]),
-                          "error": display.text(row["send_error"])},
+                          "error": notification_error(display.text(row.get("send_error_channel")),
+                                                      display.text(row["send_error"]), details)},
     }
 
 
-def alerts_json(engine: Engine, f: dict, limit: int = 500) -> dict:
+def alerts_json(engine: Engine, f: dict, limit: int = 500, details: bool = False) -> dict:
+    """The alerts matching ``f``; ``details`` (an operator asks): send errors as stored, URLs cut."""
     if not app_tables_exist(engine, "alerts"):
         return {"alerts": [], "firing": {}, "note": NOT_MIGRATED_NOTE}
     frame = queries.alert_list(engine, f["states"], f["severities"], f["rules"], f["since"], limit)
-    return {"alerts": [alert_record(row) for row in frame.to_dict("records")],
+    return {"alerts": [alert_record(row, details) for row in frame.to_dict("records")],
             "firing": queries.firing_count(engine)}

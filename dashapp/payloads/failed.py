@@ -1,5 +1,10 @@
 """The failed-operations console's numbers as the JSON ``/api/failed-operations`` serves and the
-``/failed`` page renders: one record per operation, counts per state, attempts, audit rows."""
+``/failed`` page renders: one record per operation, counts per state, attempts, audit rows.
+
+An operation's ``last_error`` is the retried sync's own error (shown to everyone), or the app's
+own words about its broker when a retry could not be queued (``not queued: ...``): that one names
+hosts and ports, so only an operator (``details``) reads it; anyone else reads its class
+("not queued: the broker could not be reached", ``dashapp.auth.failure_classes``)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
+from dashapp.auth.failure_classes import retry_error
 from dashapp.errors import BadParameter
 from dashapp.payloads.history_params import AGES, MAX_VALUES, values
 from queries import failed_operations as queries
@@ -85,7 +91,17 @@ def _int(value: Any) -> int | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else int(value)
 
 
-def operation_record(row: dict, max_attempts: int) -> dict:
+def last_error_fields(text: object, length: object, details: bool) -> dict:
+    """``last_error`` with its length and cut flag, as this reader may see it: a broker's refusal
+    is replaced by its class (its own length then) unless ``details``."""
+    shown = messages.fields("last_error", text, length)
+    public = retry_error(shown["last_error"], details)
+    if public != shown["last_error"]:
+        shown = {"last_error": public, "last_error_length": len(public or ""), "last_error_truncated": False}
+    return shown
+
+
+def operation_record(row: dict, max_attempts: int, details: bool = False) -> dict:
     return {
         "id": int(row["sync_id"]),
         "crm_source": row["crm_source"],
@@ -100,21 +116,22 @@ def operation_record(row: dict, max_attempts: int) -> dict:
         "state": row["state"],
         "attempts": int(row["attempts"]),
         "max_attempts": _int(row["max_attempts"]) or max_attempts,
-        **messages.fields("last_error", row["last_error"], row.get("last_error_length")),
+        **last_error_fields(row["last_error"], row.get("last_error_length"), details),
         "task_id": display.text(row["task_id"]),
         "resolved_by_run": _int(row["resolved_by_run"]),
         **{column: display.iso_utc(row[column]) for column in queries.APP_TIMES},
     }
 
 
-def operations_json(engine: Engine, f: OperationFilter, limit: int, max_attempts: int) -> dict:
-    """The operations matching ``f``; before ``db upgrade``, the runs alone with a ``note``."""
+def operations_json(engine: Engine, f: OperationFilter, limit: int, max_attempts: int, details: bool = False) -> dict:
+    """The operations matching ``f``; before ``db upgrade``, the runs alone with a ``note``;
+    ``details``: an operator asks (a broker's refusal as it was)."""
     app_tables = queries.has_app_tables(engine)
     frame = queries.operations(engine, f, limit, app_tables)
     counts = queries.count_by_state(engine, f, app_tables)
     matching = sum(counts[s] for s in (f.states or STATES))
     return {
-        "operations": [operation_record(row, max_attempts) for row in frame.to_dict("records")],
+        "operations": [operation_record(row, max_attempts, details) for row in frame.to_dict("records")],
         "total": matching,
         "counts": counts,
         "max_attempts": max_attempts,
@@ -122,12 +139,12 @@ def operations_json(engine: Engine, f: OperationFilter, limit: int, max_attempts
     }
 
 
-def operation_json(engine: Engine, sync_id: int, max_attempts: int) -> dict | None:
+def operation_json(engine: Engine, sync_id: int, max_attempts: int, details: bool = False) -> dict | None:
     """One operation (its texts cut to ``messages.MESSAGE_BOUND``), or None for no failed or
     partial run ``sync_id``."""
     frame = queries.operations(engine, OperationFilter(sync_ids=(sync_id,)), 1, queries.has_app_tables(engine),
                                bound=messages.MESSAGE_BOUND)
-    return None if frame.empty else operation_record(frame.to_dict("records")[0], max_attempts)
+    return None if frame.empty else operation_record(frame.to_dict("records")[0], max_attempts, details)
 
 
 def attempts_json(engine: Engine, sync_id: int) -> list[dict]:

@@ -200,7 +200,7 @@ def _previous(engine: Engine, run: dict) -> tuple[list[dict], dict]:
     return previous, changed
 
 
-def _operation(engine: Engine, run: dict, max_attempts: int) -> dict | None:
+def _operation(engine: Engine, run: dict, max_attempts: int, details: bool) -> dict | None:
     if run["status_class"] not in ("failed", "partial") or not migrated(engine):
         return None
     frame = failed_operations.operations(engine, failed_operations.OperationFilter(sync_ids=(run["id"],)), 1,
@@ -209,14 +209,15 @@ def _operation(engine: Engine, run: dict, max_attempts: int) -> dict | None:
         return None
     from dashapp.payloads.failed import operation_record
 
-    record = operation_record(frame.to_dict("records")[0], max_attempts)
+    record = operation_record(frame.to_dict("records")[0], max_attempts, details)
     return {k: record[k] for k in ("state", "attempts", "max_attempts", "last_error", "last_error_length",
                                    "last_error_truncated", "task_id", "resolved_by_run", "queued_at", "started_at",
                                    "finished_at", "updated_at")}
 
 
-def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3) -> dict | None:
-    """The JSON of /api/runs/<id>, or None for no such run."""
+def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3, details: bool = False) -> dict | None:
+    """The JSON of /api/runs/<id>, or None for no such run; ``details``: an operator asks (its
+    failed operation's ``last_error`` when a broker refused the retry, ``payloads.failed``)."""
     row = run_detail.run_row(engine, run_id)
     if row is None:
         return None
@@ -235,6 +236,6 @@ def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3) 
         **_calls(engine, run, now),
         "previous_runs": previous,
         "what_changed": changed,
-        "failed_operation": _operation(engine, run, max_attempts),
+        "failed_operation": _operation(engine, run, max_attempts, details),
         "generated_at": display.iso_utc(now),
     }

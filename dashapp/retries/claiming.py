@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
+from dashapp.auth.failure_classes import NOT_QUEUED
 from dashapp.config import Settings
 from dashapp.retries import broker as retry_queue
 from dashapp.retries.task_ids import task_id_for
@@ -135,8 +136,10 @@ def retry(engine: Engine, settings: Settings, sync_ids: list[int], requested_by:
 
 
 def _give_back(engine: Engine, messages: list[tuple[str, Any]], error: str) -> None:
-    """Claims the broker did not take: back to failed, the attempt not counted."""
+    """Claims the broker did not take: back to failed, the attempt not counted, the broker's words
+    kept after ``not queued:`` (infrastructure: ``failure_classes`` tells anyone but an operator
+    only its class)."""
     if not messages:
         return
     retry_claims.give_back(engine, [(row.sync_id, task_id) for task_id, row in messages],
-                           f"not queued: {error}"[:4000], utc_now().replace(tzinfo=None))
+                           f"{NOT_QUEUED}{error}"[:4000], utc_now().replace(tzinfo=None))

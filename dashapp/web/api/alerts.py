@@ -14,6 +14,7 @@ from flask import abort, jsonify, request
 
 from dashapp import runtime
 from dashapp.alerts import actions as alert_actions
+from dashapp.auth import disclosure
 from dashapp.auth import users as auth
 from dashapp.errors import BadParameter
 from dashapp.payloads import alerts as alert_payloads
@@ -25,7 +26,8 @@ from queries._sql import utc_now
 
 def list_alerts():
     f = alert_payloads.alert_filter(request.args.to_dict(flat=False), utc_now())
-    return jsonify(alert_payloads.alerts_json(runtime.engine(), f, int_param("limit", 500, 1, 5000)))
+    return jsonify(alert_payloads.alerts_json(runtime.engine(), f, int_param("limit", 500, 1, 5000),
+                                              details=disclosure.may_see_details()))
 
 
 def act(alert_id: int, action: str):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from flask import abort, jsonify, request
 
 from dashapp import runtime
+from dashapp.auth import disclosure
 from dashapp.auth import users as auth
 from dashapp.errors import BadParameter
 from dashapp.payloads import failed as failed_payloads
@@ -31,11 +32,13 @@ def list_operations():
     settings = runtime.settings()
     f = failed_payloads.operation_filter(request.args.to_dict(flat=False), utc_now())
     limit = int_param("limit", 500, 1, queries.MAX_LIMIT)
-    return jsonify(failed_payloads.operations_json(runtime.engine(), f, limit, settings.retry_max_attempts))
+    return jsonify(failed_payloads.operations_json(runtime.engine(), f, limit, settings.retry_max_attempts,
+                                                   details=disclosure.may_see_details()))
 
 
 def _one(sync_id: int) -> dict | None:
-    return failed_payloads.operation_json(runtime.engine(), sync_id, runtime.settings().retry_max_attempts)
+    return failed_payloads.operation_json(runtime.engine(), sync_id, runtime.settings().retry_max_attempts,
+                                          details=disclosure.may_see_details())
 
 
 def one_operation(sync_id: int):

@@ -4,7 +4,9 @@ not a whole number, 404 for no such run.
 
 ``GET /api/runs/<id>/error?offset=0``: the run's whole error message, a chunk at a time (the
 pages' "show all"; ``queries.messages``); ``source=last_error``: its failed operation's latest
-retry error. Read by anyone who may read the run (as ``/api/runs/<id>``)."""
+retry error. Read by anyone who may read the run (as ``/api/runs/<id>``); a retry the broker did
+not take says so in its class ("not queued: the broker could not be reached") to anyone but an
+operator, in both."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import json
 from flask import Response, jsonify, request
 
 from dashapp import runtime
+from dashapp.auth import disclosure
+from dashapp.auth.failure_classes import is_broker_refusal, retry_error
 from dashapp.errors import BadParameter
 from dashapp.payloads import runs as run_payloads
 from dashapp.web.api.params import int_param
@@ -42,10 +46,22 @@ def one_run(raw_id: str):
     if run_id is None:
         return _bad_id(raw_id)
     settings = runtime.settings()
-    page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts)
+    page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts,
+                                 details=disclosure.may_see_details())
     if page is None:
         return jsonify({"error": f"id: no run {run_id}"}), 404
     return jsonify(page)
+
+
+def _public_last_error(engine, run_id: int, chunk: messages.Chunk) -> messages.Chunk:
+    """A broker's refusal (infrastructure) as its class for anyone but an operator: the whole
+    class at offset 0, nothing after (``payloads.failed.last_error_fields`` shows the same)."""
+    head = chunk if chunk.offset == 0 else messages.message_chunk(engine, run_id, "last_error", 0, 200)
+    if head is None or not is_broker_refusal(head.text):
+        return chunk
+    public = retry_error(head.text, False) or ""
+    text = public if chunk.offset == 0 else ""
+    return messages.Chunk(text, chunk.offset, len(public), None)
 
 
 def run_error(raw_id: str):
@@ -65,6 +81,8 @@ def run_error(raw_id: str):
     if chunk is None:
         what = "run" if source == "error_message" else "failed operation"
         return jsonify({"error": f"id: no {what} {run_id}"}), 404
+    if source == "last_error" and not disclosure.may_see_details():
+        chunk = _public_last_error(engine, run_id, chunk)
     body = {"id": run_id, "source": source, "offset": chunk.offset, "text": chunk.text,
             "message_length": chunk.length, "next_offset": chunk.next_offset}
     return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")

@@ -16,7 +16,7 @@ from dashapp import display, runtime
 from dashapp.alerts import actions as alert_actions
 from dashapp.alerts.config import DEFAULTS, SEVERITIES
 from dashapp.auth import users as auth
-from dashapp.auth.disclosure import shown_error
+from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.payloads import alerts as alert_payloads
 from dashapp.web import ids
 from dashapp.web.components.filter_options import age_options
@@ -145,10 +145,12 @@ def _active(rows: list[dict], can_act: bool, zone: str | None) -> html.Div:
 )
 def refresh_alerts(now, previous, age, states, severities, rules, _done, zone) -> Refresh:
     settings = runtime.settings()
+    details = may_see_details()  # a send error's text for operators, its class for anyone else
     active = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
-        {"state": ["firing"], "age": ["all"]}, now))
+        {"state": ["firing"], "age": ["all"]}, now), details=details)
     history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
-        {"age": [age or "7d"], "state": states or [], "severity": severities or [], "rule": rules or []}, now))
+        {"age": [age or "7d"], "state": states or [], "severity": severities or [], "rule": rules or []}, now),
+        details=details)
     counts = active["firing"]
     badges = [dbc.Badge(f"{severity} {counts.get(severity, 0)}", color=COLOURS[severity], className="me-1",
                         id=f"alerts-count-{severity}") for severity in ("critical", "warning")]

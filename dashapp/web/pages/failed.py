@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
 from dashapp.auth import users as auth
-from dashapp.auth.disclosure import shown_error
+from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.errors import BadParameter, database_problem, error_line
 from dashapp.payloads import failed as failed_payloads
 from dashapp.retries import action as retry_action
@@ -164,7 +164,8 @@ def _problem(exc: Exception) -> str:
 def refresh_failed(now, _previous, age, crm_sources, operation_types, states, _done, zone) -> Refresh:
     settings = runtime.settings()
     f = _filter(age, crm_sources, operation_types, states)
-    data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts)
+    data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts,
+                                           details=may_see_details())
     may_read_audit = auth.refusal(settings, auth.current_user(settings), "read the audit log") is None
     audit_rows = failed_payloads.audit_json(runtime.engine(), 50) if may_read_audit else None
     counts = data["counts"]
@@ -305,8 +306,8 @@ def show_details(cell, rows, zone):
     if row is None:
         return no_update, no_update, no_update
     try:  # the grid's row carries excerpts: the operation again, its texts to the detail bound
-        row = failed_payloads.operation_json(runtime.engine(), int(row["id"]),
-                                             runtime.settings().retry_max_attempts) or row
+        row = failed_payloads.operation_json(runtime.engine(), int(row["id"]), runtime.settings().retry_max_attempts,
+                                             details=may_see_details()) or row
         tries = failed_payloads.attempts_json(runtime.engine(), int(row["id"]))
     except SQLAlchemyError as exc:
         tries = []

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
 from dashapp.auth import users as auth
-from dashapp.auth.disclosure import shown_error
+from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.errors import error_line
 from dashapp.payloads import runs as run_payloads
 from dashapp.retries import action as retry_action
@@ -299,7 +299,8 @@ def refresh_run(_ticks, zone, _retried, run_id):
         return no_update, True, "d-none"
     settings = runtime.settings()
     try:
-        page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts)
+        page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts,
+                                     details=may_see_details())
     except SQLAlchemyError as exc:
         log.warning("run %s: %s", run_id, error_line(exc))
         return dbc.Alert(f"The database did not answer: {shown_error(exc)}", color="danger"), False, "d-none"
