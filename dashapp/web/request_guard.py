@@ -5,9 +5,9 @@
   ``Sec-Fetch-Site`` says ``cross-site``. This covers the JSON API, the sign-in form and Dash's
   ``/_dash-update-component`` alike (API clients such as curl send neither header);
 - a body over MAX_REQUEST_BYTES is a 413 (``MAX_CONTENT_LENGTH``, every route), over
-  ``SMALL_BODY_BYTES`` on the JSON API and the sign-in form: by its Content-Length, and for a
-  chunked body (no Content-Length) while it is read, through werkzeug's limited stream set to the
-  path's limit (``request.max_content_length``), so more than the limit is never read;
+  ``SMALL_BODY_BYTES`` on the JSON API and the sign-in form: by its Content-Length, and a chunked
+  body (no Content-Length) by reading it here through a stream limited to one byte more than the
+  path's limit (``request.max_content_length``), so more than that is never read;
 - a JSON body that is not JSON, or nests deeper than ``MAX_JSON_DEPTH``, is a 400 naming ``body``,
   before anything recursive (the parser included) can exhaust the stack. The parsed body is
   Flask's cached one, so Dash and the routes do not parse it again;
@@ -73,9 +73,14 @@ def guard():
     if limit is not None and (request.content_length or 0) > limit:
         return _refuse(413, f"body: larger than {limit:,} bytes")
     if limit is not None and request.content_length is None:
-        try:  # a chunked body: read here, at most the limit (then cached for the view and Dash)
-            request.get_data(cache=True)
-        except RequestEntityTooLarge:
+        # a chunked body: read here, at most one byte more than the limit (werkzeug's limited
+        # stream stops at its limit without a word), and kept for the view and Dash
+        request.max_content_length = limit + 1
+        try:
+            body = request.get_data(cache=True)
+        finally:
+            request.max_content_length = limit
+        if len(body) > limit:
             return _refuse(413, f"body: larger than {limit:,} bytes")
     if request.is_json:
         try:
