@@ -77,10 +77,10 @@ def guard():
         # stream stops at its limit without a word), and kept for the view and Dash
         request.max_content_length = limit + 1
         try:
-            body = request.get_data(cache=True)
+            data = request.get_data(cache=True)
         finally:
             request.max_content_length = limit
-        if len(body) > limit:
+        if len(data) > limit:
             return _refuse(413, f"body: larger than {limit:,} bytes")
     if request.is_json:
         try:
