@@ -1,6 +1,6 @@
 """The Core definitions of the app's own tables that the writers in ``queries/`` use: the CRM
 calls and their rollups, breaker transitions, failed operations and their attempts, the audit log,
-alerts and their notifications, session generations. They live in APP_SCHEMA (default
+alerts and their notifications, session generations, sign-in attempts. They live in APP_SCHEMA (default
 ``sync_monitor``; plain tables on SQLite): the engine's ``schema_translate_map`` points
 APP_DEFAULT_SCHEMA at it. ``dashapp/storage/app_tables.py`` re-exports them beside the run rollups'
 tables, on the same ``metadata``; ``dashapp/storage/migrations`` creates them. Times are naive UTC.
@@ -113,7 +113,10 @@ audit_log = Table(
     Column("operations", Integer, nullable=False, server_default="0"),
     Column("result", String(20), nullable=False),  # ok, partial, denied, failed
     Column("detail", Text),
-    Column("source", String(10), nullable=False),  # page, api
+    Column("source", String(10), nullable=False),  # page, api, sign-in
+    # a refusal is a counted summary: one row per source, actor, action, result, detail and minute
+    Column("repeats", Integer, nullable=False, server_default="1"),  # the requests this row stands for
+    Column("summary_key", String(64), unique=True),  # NULL for an ordinary row
 )
 
 # One row per firing of a rule on a subject ("late" on "hubspot"); at most one firing per pair.
@@ -156,4 +159,14 @@ session_generations = Table(
     Column("user_name", String(100), primary_key=True),
     Column("generation", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", DateTime(), nullable=False),
+)
+
+# Sign-in attempts per key (``address:<a>`` or ``pair:<a>|<name>``), reserved before a password is
+# checked (dashapp/auth/sign_in_limit.py, without Redis or while it does not answer).
+sign_in_attempts = Table(
+    "sign_in_attempts", metadata,
+    Column("key", String(250), primary_key=True),
+    Column("failures", Integer, nullable=False, server_default="0"),  # reserved attempts in the window
+    Column("window_ends", DateTime(), nullable=False),
+    Column("last_failure", DateTime()),
 )

@@ -151,12 +151,12 @@ def attempts(db: Connectable, sync_id: int, bound: int = LIST_BOUND) -> pd.DataF
 
 
 def audit(db: Connectable, limit: int = 50) -> pd.DataFrame:
-    """The newest ``limit`` audit rows."""
+    """The newest ``limit`` audit rows (``repeats``: the requests a refusals' summary row counts, else 1)."""
     with connect(app_db(db)) as conn:
         b = Binds(conn)
         frame = b.frame(f"""
             SELECT id, at, actor, role, action, {cut("target", "target", LIST_BOUND)}, operations, result,
-                   {cut("detail", "detail", LIST_BOUND)}, source
+                   {cut("detail", "detail", LIST_BOUND)}, source, repeats
             FROM {app_table(conn, 'audit_log')} ORDER BY at DESC, id DESC
             LIMIT {max(1, min(int(limit), MAX_LIMIT))}""")
     return app_times(frame, ("at",))

@@ -48,15 +48,17 @@ class User:
     name: str
     role: str
     via: str  # "session", "proxy" or "basic"
+    paused: str = ""  # why this session may not act now (its sign-out cannot be checked), else ""
 
     @property
     def can_act(self) -> bool:
-        return self.role == "operator"
+        return self.role == "operator" and not self.paused
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why an action is refused: 401 (sign in) or 403 (not allowed)."""
+    """Why an action is refused: 401 (sign in), 403 (not allowed) or 503 (actions paused: sign-outs
+    cannot be checked right now)."""
 
     status: int
     message: str
@@ -159,8 +161,14 @@ def current_user(settings: Settings) -> User | None:
         entry = known_users(settings).get(name)
         # signed out: removed from the file, their password or role changed since this session
         # began, or the session's generation ended (sign-out)
-        if entry is not None and session.get("fp") == entry_fingerprint(entry) and \
-                session.get("gen") == session_generation.current(settings, name):
+        if entry is None or session.get("fp") != entry_fingerprint(entry):
+            return None
+        try:
+            generation = session_generation.current(settings, name)
+        except session_generation.Unknown as unknown:
+            # fails closed: this may be a signed-out copy of the cookie, so it reads, but does not act
+            return _identified(User(name, "viewer", "session", paused=unknown.paused))
+        if session.get("gen") == generation:
             return _identified(User(name, entry["role"], "session"))
     return None
 
@@ -178,7 +186,10 @@ def start_session(settings: Settings, user: User) -> None:
     session.clear()
     session["user"] = user.name
     session["fp"] = entry_fingerprint(entry)
-    session["gen"] = session_generation.current(settings, user.name)
+    try:
+        session["gen"] = session_generation.current(settings, user.name)
+    except session_generation.Unknown:
+        session["gen"] = None  # reads (actions paused) while the store is down; signed out once it answers
     session.permanent = True
 
 
@@ -188,6 +199,8 @@ def refusal(settings: Settings, user: User | None, action: str = "retry") -> Ref
         return Refusal(403, "read-only: no users are configured (set AUTH_USERS_FILE or AUTH_PROXY_HEADER)")
     if user is None:
         return Refusal(401, f"sign in as an operator to {action}")
+    if user.paused:
+        return Refusal(503, user.paused)
     if not user.can_act:
         return Refusal(403, f"{user.name} is a viewer; only operators may {action}")
     return None

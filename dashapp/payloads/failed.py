@@ -166,6 +166,7 @@ def audit_json(engine: Engine, limit: int = 50) -> list[dict]:
         "action": row["action"], **messages.fields("target", row["target"], row.get("target_length")),
         "operations": int(row["operations"]), "result": row["result"],
         **messages.fields("detail", row["detail"], row.get("detail_length")), "source": row["source"],
+        "repeats": int(row["repeats"]),
     } for row in queries.audit(engine, limit).to_dict("records")]
 
 

@@ -22,12 +22,13 @@ from queries._app_tables import (
     metadata,
     operation_attempts,
     session_generations,
+    sign_in_attempts,
 )
 from queries.duration_histogram import COLUMNS as DURATIONS
 
 __all__ = ["alert_notifications", "alerts", "api_call_hours", "api_call_minutes", "api_calls", "audit_log",
            "breaker_events", "duration_days", "error_hours", "failed_operations", "metadata", "operation_attempts",
-           "rollup_state", "run_days", "run_hours", "session_generations"]
+           "rollup_state", "run_days", "run_hours", "session_generations", "sign_in_attempts"]
 
 
 # Rollups of the user's runs (dashapp/rollups.py keeps them; queries/run_rollups.py reads them).

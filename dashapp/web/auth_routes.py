@@ -102,17 +102,18 @@ def sign_in():
     target = local_path(request.form.get("next"))
     if not settings.auth_users_file:
         return _back_to_form("no-users", target)
-    keys = sign_in_limit.keys(request.remote_addr, name)
-    if sign_in_limit.seconds_to_wait(settings, keys) > 0:
+    # the attempt is reserved (and counted as a failure) before the password is checked, so a
+    # burst of attempts gets no more checks than the limit allows
+    attempt = sign_in_limit.reserve(settings, sign_in_limit.keys(request.remote_addr, name))
+    if attempt.refused:
         _audit(None, "refused: too many attempts", name)
         return _back_to_form("locked", target)
     user = auth.check_password(settings, name, password)
     if user is None:
-        sign_in_limit.failed(settings, keys)
         _audit(None, "failed", name)
         log.info("sign-in failed for %s from %s", _known(settings, name), request.remote_addr)
         return _back_to_form("invalid", target)
-    sign_in_limit.succeeded(settings, keys)
+    sign_in_limit.succeeded(settings, attempt)
     auth.start_session(settings, user)
     _audit(user, "ok", name)
     log.info("%s signed in (%s) from %s", user.name, user.role, request.remote_addr)

@@ -5,7 +5,9 @@
   ``Sec-Fetch-Site`` says ``cross-site``. This covers the JSON API, the sign-in form and Dash's
   ``/_dash-update-component`` alike (API clients such as curl send neither header);
 - a body over MAX_REQUEST_BYTES is a 413 (``MAX_CONTENT_LENGTH``, every route), over
-  ``SMALL_BODY_BYTES`` on the JSON API and the sign-in form;
+  ``SMALL_BODY_BYTES`` on the JSON API and the sign-in form: by its Content-Length, and a chunked
+  body (no Content-Length) by reading it here through a stream limited to one byte more than the
+  path's limit (``request.max_content_length``), so more than that is never read;
 - a JSON body that is not JSON, or nests deeper than ``MAX_JSON_DEPTH``, is a 400 naming ``body``,
   before anything recursive (the parser included) can exhaust the stack. The parsed body is
   Flask's cached one, so Dash and the routes do not parse it again;
@@ -65,9 +67,21 @@ def guard():
         return None
     if cross_site():
         return _refuse(403, "origin: requests from another site's page are refused")
-    limit = SMALL_BODY_BYTES if request.path.startswith(SMALL_BODY_PATHS) else None
+    if request.path.startswith(SMALL_BODY_PATHS):  # before the stream is opened: a chunked body obeys it too
+        request.max_content_length = min(SMALL_BODY_BYTES, request.max_content_length or SMALL_BODY_BYTES)
+    limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         return _refuse(413, f"body: larger than {limit:,} bytes")
+    if limit is not None and request.content_length is None:
+        # a chunked body: read here, at most one byte more than the limit (werkzeug's limited
+        # stream stops at its limit without a word), and kept for the view and Dash
+        request.max_content_length = limit + 1
+        try:
+            data = request.get_data(cache=True)
+        finally:
+            request.max_content_length = limit
+        if len(data) > limit:
+            return _refuse(413, f"body: larger than {limit:,} bytes")
     if request.is_json:
         try:
             body = request.get_json(silent=False)
@@ -104,4 +118,5 @@ def configure(server: Flask, settings: Settings) -> None:
 
     @server.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):
-        return _refuse(413, f"body: larger than {server.config['MAX_CONTENT_LENGTH']:,} bytes")
+        limit = request.max_content_length or server.config["MAX_CONTENT_LENGTH"]
+        return _refuse(413, f"body: larger than {limit:,} bytes")

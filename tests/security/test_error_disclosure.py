@@ -63,9 +63,14 @@ def test_anonymous_users_and_viewers_learn_only_that_the_database_is_unavailable
         assert ROLE in caplog.text  # the detail went to the log
 
 
-def test_an_operator_sees_the_detail(refusing_app, dash_app):
+def test_an_operator_sees_the_detail(refusing_app, dash_app, use_engine, refusing_engine, users_file, redis_url):
+    # sign-outs are kept in Redis here: with them in the refusing database, the session could not
+    # be checked, and would read as a viewer (tests/security/test_revocation_outage.py)
+    use_engine(refusing_engine, AUTH_USERS_FILE=str(users_file), HEALTH_CACHE_SECONDS="0", REDIS_URL=redis_url)
     client = refusing_app
     sign_in(client, "alice")
     stats = client.get("/api/stats")
     assert stats.status_code == 503 and f'role "{ROLE}" is not permitted to log in' in stats.json["error"]
     assert ROLE in client.get("/api/system-health").json["database"]["error"]
+    use_engine(refusing_engine, AUTH_USERS_FILE=str(users_file), HEALTH_CACHE_SECONDS="0")
+    assert client.get("/api/stats").json == {"error": "database unavailable"}  # actions paused: a viewer

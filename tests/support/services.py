@@ -80,13 +80,15 @@ class PostgresServer:
 
 
 class RedisServer:
-    """A redis-server of its own: nothing on disk, stopped with SHUTDOWN NOSAVE."""
+    """A redis-server of its own: nothing on disk (``keep_data``: an append-only file in a
+    temporary folder, so that what it held survives a stop and start), stopped with SIGTERM."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_data: bool = False) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not on PATH")
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        self.folder = Path(tempfile.mkdtemp(prefix="sm-redis-")) if keep_data else None
 
     @property
     def url(self) -> str:
@@ -94,7 +96,8 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             *(["--appendonly", "yes", "--dir", str(self.folder)] if self.folder else ["--appendonly", "no"])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + 15
@@ -115,3 +118,5 @@ class RedisServer:
 
     def close(self) -> None:
         self.stop()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)

@@ -19,14 +19,15 @@ def user() -> auth.User | None:
     if credentials is None or credentials.type != "basic" or not settings.auth_users_file:
         return auth.current_user(settings)
     name = credentials.username or ""
-    keys = sign_in_limit.keys(request.remote_addr, name)
-    if sign_in_limit.seconds_to_wait(settings, keys) > 0:
+    # reserved (and counted as a failure) before the password is checked, as on the sign-in form
+    attempt = sign_in_limit.reserve(settings, sign_in_limit.keys(request.remote_addr, name))
+    if attempt.refused:
         abort(Response('{"error": "too many failed sign-ins; try again later"}', 429,
                        {"Content-Type": "application/json"}))
     user = auth.check_password(settings, name, credentials.password or "")
     if user is None:
-        sign_in_limit.failed(settings, keys)
         return None
+    sign_in_limit.succeeded(settings, attempt)
     return auth.User(user.name, user.role, "basic")
 
 

@@ -19,7 +19,8 @@ def user_area(settings: Settings, user: User | None) -> html.Div:
         sign_out = html.Form(dbc.Button("Sign out", type="submit", size="sm", color="light", outline=True,
                                         id="sign-out-button"),
                              action="/auth/sign-out", method="POST", className="d-inline ms-2")
-        return html.Div([html.Span(f"{user.name} · {user.role}", id="signed-in-user", className="text-light small"),
+        who = f"{user.name} · {user.role}" + (" · actions paused" if user.paused else "")
+        return html.Div([html.Span(who, id="signed-in-user", className="text-light small", title=user.paused or None),
                          sign_out if user.via == "session" else None], className="d-flex align-items-center")
     if not settings.auth_configured:
         return html.Div(html.Span("read-only", className="badge text-bg-secondary", id="read-only-badge",

@@ -137,8 +137,10 @@ def _audit_table(rows: list[dict] | None, zone: str | None) -> dbc.Table | html.
         html.Td(f"{r['actor']} ({r['role']})"),
         html.Td(r["action"] if r["source"] == "sign-in" else f"{r['action']} · {r['source']}"),
         html.Td(r["target"] or "", className="text-break"), html.Td(f"{r['operations']:,}", className="text-end"),
-        html.Td(dbc.Badge(r["result"], color={"ok": "success", "denied": "danger", "failed": "danger",
-                                              "partial": "warning"}.get(r["result"], "secondary"))),
+        html.Td([dbc.Badge(r["result"], color={"ok": "success", "denied": "danger", "failed": "danger",
+                                               "partial": "warning"}.get(r["result"], "secondary")),
+                 html.Span(f" ×{r['repeats']:,}", title=f"{r['repeats']:,} requests in this minute")
+                 if r.get("repeats", 1) > 1 else ""], className="text-nowrap"),
         html.Td(r["detail"] or "", className="text-break"),
     ]) for r in rows])
     return dbc.Table([header, body], size="sm", className="small mb-0", responsive=True)

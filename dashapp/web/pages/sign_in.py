@@ -23,7 +23,8 @@ def layout(error: str | None = None, username: str = "", next: str = "/failed", 
     user = auth.current_user(settings)
     message = MESSAGES.get(error or "")
     if user is not None:
-        message = message or f"You are signed in as {user.name} ({user.role})."
+        message = message or f"You are signed in as {user.name} ({user.role})." + (
+            f" Read-only: {user.paused}." if user.paused else "")
     if not settings.auth_users_file:  # no form that could only fail: say how to add a user instead
         proxy = " Your reverse proxy signs you in." if settings.auth_proxy_header else ""
         return _centred([
