@@ -252,6 +252,10 @@ def render(page: dict, zone: str | None) -> list:
     matched = None if page["api_calls_correlated"] or not page["api_calls"] else dbc.Alert(
         "This run was recorded before calls carried their run's id: these are the CRM's calls within the run's "
         "time window, matched by time.", color="info", className="small py-2", id=ids.RUN_CALLS_NOTE)
+    window = page.get("calls_window") or {}
+    bounded = None if not window.get("bounded") else html.Div(
+        f"Breakers, alerts and calls without a run id: {window['reason']}.", className="small text-muted mb-2",
+        id=ids.RUN_CALLS_WINDOW)
     return [
         dbc.Row([
             dbc.Col(html.H4(f"Run #{run['id']} · {run['name']} · {run['sync_type']}", id=ids.RUN_TITLE,
@@ -269,7 +273,7 @@ def render(page: dict, zone: str | None) -> list:
                           _changed(page, zone)), xs=12, lg=6),
         ], className="g-3"),
         _card("CRM API calls", page.get("note") and dbc.Alert(page["note"], color="warning", className="small"),
-              matched, _summary(page),
+              matched, bounded, _summary(page),
               dcc.Graph(id=ids.RUN_CALLS_CHART, figure=run_figures.calls_timeline(page), config={"displaylogo": False}),
               _calls_table(page, zone)),
         dbc.Row([
