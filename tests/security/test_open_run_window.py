@@ -92,6 +92,21 @@ def test_a_run_open_for_40_days_counts_the_calls_of_its_usual_p99_duration(clien
     assert [e["occurred_at"] for e in page["breaker_events"]] == [
         (start + timedelta(seconds=p99 / 2)).replace(microsecond=0).isoformat().replace("+00:00", "Z")]
 
+    from dashapp.web import ids
+    from dashapp.web.pages.run import render
+
+    def find(node, wanted: str):
+        if getattr(node, "id", None) == wanted:
+            return node
+        children = node if isinstance(node, list) else getattr(node, "children", None)
+        for child in children if isinstance(children, list) else [children] if children is not None else []:
+            if (found := find(child, wanted)) is not None:
+                return found
+        return None
+
+    note = find(render(page, "UTC"), ids.RUN_CALLS_WINDOW)  # the page says which window it used
+    assert note is not None and window["reason"] in note.children
+
 
 def test_without_history_of_its_type_the_crm_then_a_day_and_never_past_now(client, pg_engine):
     now = _now()
@@ -157,3 +172,26 @@ def test_the_run_payload_is_computed_once_per_cache_window(dash_app, use_engine,
         assert other.json["run"]["id"] == runs[1].id and len(statements) > computed
     finally:
         event.remove(pg_engine, "before_cursor_execute", count)
+
+
+def test_the_usual_duration_is_percentile_cont_on_every_backend(db):
+    """``queries.run_detail.usual_duration`` on PostgreSQL (both table shapes) and SQLite: the p99
+    of the latest finished runs of the pair, runs without an end or ending before they start left out."""
+    from queries import run_detail
+
+    now = _now()
+    rng = random.Random(99)
+    lengths = [rng.randint(60, 9_000) for _ in range(37)]
+    insert_runs(db, _finished("hubspot", "contacts", lengths, now) + [
+        Run("hubspot", "contacts", "running", 2 * H, None),  # not finished
+        Run("hubspot", "contacts", "failed", H, 2 * H),  # ends before it starts
+        Run("hubspot", "deals", "success", 5 * D, 4 * D),  # another type
+    ], now)
+    seconds, runs = run_detail.usual_duration(db, "hubspot", "contacts")
+    assert runs == len(lengths) and seconds == pytest.approx(_cont([float(s) for s in lengths], 0.99), abs=0.01)
+    seconds, runs = run_detail.usual_duration(db, "hubspot", None)
+    assert runs == len(lengths) + 1
+    assert seconds == pytest.approx(_cont([float(s) for s in lengths] + [D.total_seconds()], 0.99), abs=0.01)
+    assert run_detail.usual_duration(db, "zoho", "contacts") is None
+    seconds, runs = run_detail.usual_duration(db, "hubspot", "contacts", runs=10)  # the latest 10 only
+    assert runs == 10 and seconds == pytest.approx(_cont([float(s) for s in lengths[:10]], 0.99), abs=0.01)
