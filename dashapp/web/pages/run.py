@@ -12,7 +12,7 @@ import json
 import logging
 
 import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
@@ -302,8 +302,10 @@ def refresh_run(_ticks, zone, _retried, run_id):
     if not isinstance(run_id, int):
         return no_update, True, "d-none"
     settings = runtime.settings()
+    # after this viewer's retry, its operation's new state at once, not the shared (cached) page
+    read = run_payloads.run_page.__wrapped__ if ctx.triggered_id == ids.RUN_RETRY_RESULT else run_payloads.run_page
     try:
-        page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts)
+        page = read(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts)
     except SQLAlchemyError as exc:
         log.warning("run %s: %s", run_id, error_line(exc))
         return dbc.Alert(f"The database did not answer: {shown_error(exc)}", color="danger"), False, "d-none"
