@@ -20,7 +20,9 @@ bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.web_concurrency or (min(2, multiprocessing.cpu_count()) or 1)
 worker_class = "gthread"
 threads = _settings.web_threads
-timeout = 60  # a request (an export streams longer: it keeps writing, so it is not killed)
+timeout = 60  # a worker's heartbeat, not a request's: an export streams longer while it keeps writing
+# Exports are bounded in the app (dashapp/web/export_limits.py): per client, WEB_THREADS - 2 per process, and a
+# write deadline (EXPORT_WRITE_TIMEOUT_SECONDS) set on environ['gunicorn.socket'], which gthread writes with sendall.
 graceful_timeout = 30
 keepalive = 5
 max_requests = 5000  # recycle a worker now and then; the jitter keeps both from restarting at once

@@ -180,6 +180,11 @@ VARIABLES: dict[str, Variable] = {
         'then `DATABASE_URL` may be a SELECT-only role',
         shown='unset: the warehouse (`DATABASE_URL`)',
     ),
+    "EXPORT_WRITE_TIMEOUT_SECONDS": Variable(
+        '30',
+        'how long the export waits for a client to take the next chunk before it drops the connection and '
+        'frees its thread (1..3600)',
+    ),
 }
 
 
@@ -242,6 +247,7 @@ class Settings:
     forwarded_allow_ips: str
     monitor_database_url: str | None
     rollup_refresh_seconds: int
+    export_write_timeout_seconds: int
 
     @property
     def retry_queue_name(self) -> str:
@@ -382,6 +388,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         forwarded_allow_ips=_proxies(env, "FORWARDED_ALLOW_IPS"),
         monitor_database_url=_text(env, "MONITOR_DATABASE_URL"),
         rollup_refresh_seconds=_int(env, "ROLLUP_REFRESH_SECONDS", 0, 86400),
+        export_write_timeout_seconds=_int(env, "EXPORT_WRITE_TIMEOUT_SECONDS", 1, 3600),
     )
 
 

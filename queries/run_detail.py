@@ -34,6 +34,7 @@ MAX_CALLS = 500  # calls listed on the page (the summary counts them all)
 PREVIOUS_RUNS = 20  # runs of the same CRM and type before this one
 EXPECTED_FROM = 20  # successful runs the expected duration is taken from
 MAX_PAIRS = 200  # (crm_source, sync_type) pairs in one expected_durations call
+USUAL_FROM = 200  # finished runs a run without an end takes its usual (p99) duration from
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class CallScope:
 
     run_id: int
     crm_source: str
-    start: datetime  # aware UTC
-    end: datetime  # aware UTC: the run's end, or now while it runs
+    start: datetime | None  # aware UTC; None (with end): no time window, nothing matched by time
+    end: datetime | None  # aware UTC: the run's end, or the bounded end of a run without one
     correlated: bool = True
 
 
@@ -51,6 +52,8 @@ def _scope_where(b: Binds, scope: CallScope, alias: str = "") -> str:
     p = f"{alias}." if alias else ""
     if scope.correlated:
         return f"{p}sync_run_id = {b.bind(int(scope.run_id))}"
+    if scope.start is None or scope.end is None:
+        return "1 = 0"
     return (f"{p}sync_run_id IS NULL AND {p}crm_source = {b.bind(scope.crm_source)} "
             f"AND {p}called_at >= {b.bind_app_time(scope.start)} AND {p}called_at <= {b.bind_app_time(scope.end)}")
 
@@ -136,29 +139,33 @@ def calls_summary(db: Connectable, scope: CallScope) -> dict:
     return row
 
 
-def breaker_events(db: Connectable, run_id: int, crm_source: str, start: datetime, end: datetime,
+def breaker_events(db: Connectable, run_id: int, crm_source: str, start: datetime | None, end: datetime | None,
                    limit: int = 200) -> pd.DataFrame:
     """Transitions of the CRM's breakers during the run (those the run itself caused, and any
-    other of the same CRM in its window): occurred_at, breaker, from_state, to_state,
-    failure_count, reason, correlated."""
+    other of the same CRM in its window; no window: only its own): occurred_at, breaker,
+    from_state, to_state, failure_count, reason, correlated."""
     with connect(db) as conn:
         b = Binds(conn)
+        in_window = "1 = 0" if start is None or end is None else (
+            f"crm_source = {b.bind(crm_source)} AND occurred_at >= {b.bind_app_time(start)} "
+            f"AND occurred_at <= {b.bind_app_time(end)}")
         frame = b.frame(f"""
             SELECT occurred_at, breaker, from_state, to_state, failure_count, {cut("reason", "reason", ROW_BOUND)},
                    CASE WHEN sync_run_id = {b.bind(int(run_id))} THEN 1 ELSE 0 END AS correlated
             FROM {app_table(conn, 'circuit_breaker_events')}
-            WHERE sync_run_id = {b.bind(int(run_id))}
-               OR (crm_source = {b.bind(crm_source)} AND occurred_at >= {b.bind_app_time(start)}
-                   AND occurred_at <= {b.bind_app_time(end)})
+            WHERE sync_run_id = {b.bind(int(run_id))} OR ({in_window})
             ORDER BY occurred_at, id LIMIT {max(1, min(int(limit), 1000))}""")
     return app_times(frame, ("occurred_at",))
 
 
-def run_alerts(db: Connectable, run_id: int, crm_source: str, start: datetime, end: datetime,
+def run_alerts(db: Connectable, run_id: int, crm_source: str, start: datetime | None, end: datetime | None,
                limit: int = 50) -> pd.DataFrame:
     """Alerts that named this run or its CRM (``crm``, ``crm/type``, ``crm endpoint``, a breaker
-    ``crm-...``) and were firing at some moment of the run: id, rule, subject, severity, summary,
-    state, fired_at, resolved_at."""
+    ``crm-...``) and were firing at some moment of the run (no window: none): id, rule, subject,
+    severity, summary, state, fired_at, resolved_at."""
+    if start is None or end is None:
+        return pd.DataFrame(columns=["id", "rule", "subject", "severity", "summary", "summary_length", "state",
+                                     "fired_at", "resolved_at"])
     with connect(db) as conn:
         b = Binds(conn)
         crm = crm_source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -247,6 +254,34 @@ def expected_durations(db: Connectable, pairs: list[tuple[str, str]], runs: int 
             SELECT crm_source, sync_type,
                    {_interpolated(0.5)} AS median_seconds, {_interpolated(0.95)} AS p95_seconds, MAX(n) AS runs
             FROM ranked GROUP BY crm_source, sync_type ORDER BY 1, 2""")
+
+
+def usual_duration(db: Connectable, crm_source: str, sync_type: str | None, fraction: float = 0.99,
+                   runs: int = USUAL_FROM) -> tuple[float, int] | None:
+    """(seconds, runs): the ``fraction`` percentile (percentile_cont) of the durations of the
+    latest ``runs`` finished runs (any outcome: an end, both times finite, end not before start)
+    of ``crm_source`` and ``sync_type`` (None: any of its types); None when it has none."""
+    runs = max(1, min(int(runs), 1000))
+    with connect(db) as conn:
+        b = Binds(conn)
+        h = table(conn, "sync_history")
+        kind = "" if sync_type is None else f"AND h.sync_type = {b.bind(sync_type)}"
+        seconds = duration_sql(conn, "h.")
+        recent = f"""
+            SELECT {seconds} AS seconds FROM {h} h
+            WHERE h.crm_source = {b.bind(crm_source)} {kind} AND {known_duration_sql(conn, "h.")} AND {seconds} >= 0
+            ORDER BY h.start_time DESC LIMIT {runs}"""
+        if b.postgres:
+            frame = b.frame(f"SELECT {_cont(fraction)} AS seconds, COUNT(*) AS runs FROM ({recent}) s")
+        else:
+            frame = b.frame(f"""
+                WITH s AS ({recent}),
+                ranked AS (SELECT seconds, ROW_NUMBER() OVER (ORDER BY seconds) AS rn, COUNT(*) OVER () AS n FROM s)
+                SELECT {_interpolated(fraction)} AS seconds, MAX(n) AS runs FROM ranked""")
+    row = frame.iloc[0]
+    if pd.isna(row["runs"]) or not row["runs"] or pd.isna(row["seconds"]):
+        return None
+    return max(float(row["seconds"]), 0.0), int(row["runs"])
 
 
 def _cont(fraction: float) -> str:

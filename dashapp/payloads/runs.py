@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from dashapp import display
 from dashapp.payloads.history_params import to_search
+from dashapp.payloads.result_cache import shared
 from queries import failed_operations, messages, outcomes, run_detail
 from queries.crm_api_usage import migrated
 from queries.error_classes import error_class, search_text
@@ -123,13 +124,64 @@ def progress_json(run: dict, expected: dict | None, now: datetime) -> dict:
     return out
 
 
+OPEN_RUN_MOST = timedelta(days=1)  # the longest window by time of a run without an end
+
+
+def span_text(seconds: float) -> str:
+    """A duration as a person reads it: ``3 h 10 min``, ``4 min 5 s``, ``12 s``."""
+    whole = max(int(round(seconds)), 0)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else "",
+             f"{secs} s" if secs and not (days or hours) else ""]
+    return " ".join(p for p in parts if p) or "0 s"
+
+
+def calls_window(engine: Engine, run: dict, now: datetime) -> tuple[datetime | None, datetime | None, dict]:
+    """The window in which the CRM's calls without a run id, its breakers' transitions and its
+    alerts are matched to ``run`` by time: (from, to, ``calls_window`` as the payload says it).
+
+    A run with an end: its start to its end. A run without one (end NULL or ±infinity): its start
+    plus what its kind of run can take, the p99 duration of the latest finished runs of its CRM
+    and sync type (else of its CRM, else OPEN_RUN_MOST), at most OPEN_RUN_MOST and never past
+    now; so a run left open 40 days is not credited with every call of its CRM since. A run whose
+    start is not a finite time has no window: nothing is matched to it by time."""
+    start = display.from_iso(run["start_time"])
+    end = display.from_iso(run["end_time"])
+    if start is None or not display.finite(start):
+        return None, None, {"from": None, "to": None, "bounded": True, "seconds": None, "basis": None, "from_runs": 0,
+                            "reason": "its start is not a finite time: nothing is matched to it by time"}
+    if end is not None and display.finite(end):
+        return start, end, {"from": display.iso_utc(start), "to": display.iso_utc(end), "bounded": False,
+                            "seconds": round(max((end - start).total_seconds(), 0.0), 3), "basis": "end",
+                            "from_runs": 0, "reason": None}
+    crm, kind = run["crm_source"], run["sync_type"]
+    usual, basis, of = run_detail.usual_duration(engine, crm, kind), "crm_sync_type", f"{display.crm_name(crm)} {kind}"
+    if usual is None:
+        usual, basis, of = run_detail.usual_duration(engine, crm, None), "crm", display.crm_name(crm)
+    most = OPEN_RUN_MOST.total_seconds()
+    if usual is None:
+        seconds, runs, why = most, 0, f"no finished {display.crm_name(crm)} run to measure: at most {span_text(most)}"
+        basis = "default"
+    else:
+        seconds, runs = min(usual[0], most), usual[1]
+        why = f"the p99 of {runs} finished {of} runs" + ("" if usual[0] <= most else f", capped at {span_text(most)}")
+    to = min(start + timedelta(seconds=seconds), now)
+    taken = max((to - start).total_seconds(), 0.0)
+    cut_by_now = to < start + timedelta(seconds=seconds)
+    reason = (f"the run has no end: matched by time over its first {span_text(taken)} "
+              + ("(so far; " if cut_by_now else "(") + why + ")")
+    return start, to, {"from": display.iso_utc(start), "to": display.iso_utc(to), "bounded": True,
+                       "seconds": round(taken, 3), "basis": basis, "from_runs": runs, "reason": reason}
+
+
 def _calls(engine: Engine, run: dict, now: datetime) -> dict:
     empty = {"api_calls": [], "api_calls_correlated": True, "api_calls_truncated": False,
-             "api_calls_summary": _summary({}), "breaker_events": [], "alerts": []}
+             "api_calls_summary": _summary({}), "calls_window": None, "breaker_events": [], "alerts": []}
     if not migrated(engine):
         return {**empty, "note": "The app's own tables are missing: run `python app.py db upgrade`."}
-    start = display.from_iso(run["start_time"])
-    end = display.from_iso(run["end_time"]) or now
+    start, end, window = calls_window(engine, run, now)
     correlated = run_detail.has_correlated_calls(engine, run["id"])
     scope = run_detail.CallScope(run["id"], run["crm_source"], start, end, correlated)
     summary = _summary(run_detail.calls_summary(engine, scope))
@@ -149,7 +201,7 @@ def _calls(engine: Engine, run: dict, now: datetime) -> dict:
               for a in run_detail.run_alerts(engine, run["id"], run["crm_source"], start, end).to_dict("records")]
     return {"api_calls": calls, "api_calls_correlated": correlated,
             "api_calls_truncated": summary["calls"] > len(calls), "api_calls_summary": summary,
-            "breaker_events": events, "alerts": alerts}
+            "calls_window": window, "breaker_events": events, "alerts": alerts}
 
 
 def _summary(row: dict) -> dict:
@@ -215,9 +267,12 @@ def _operation(engine: Engine, run: dict, max_attempts: int, details: bool) -> d
                                    "finished_at", "updated_at")}
 
 
+@shared("run_page")
 def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3, details: bool = False) -> dict | None:
     """The JSON of /api/runs/<id>, or None for no such run; ``details``: an operator asks (its
-    failed operation's ``last_error`` when a broker refused the retry, ``payloads.failed``)."""
+    failed operation's ``last_error`` when a broker refused the retry, ``payloads.failed``).
+    Shared between viewers for CACHE_SECONDS (``result_cache``: keyed by the run's id and
+    ``details``, not ``now``), so a crowd (or a loop) on one run costs one computation per window."""
     row = run_detail.run_row(engine, run_id)
     if row is None:
         return None

@@ -178,6 +178,7 @@ RUN_PROGRESS = "run-progress"
 RUN_CALLS_TABLE = "run-calls-table"
 RUN_CALLS_CHART = "run-calls-chart"
 RUN_CALLS_NOTE = "run-calls-note"
+RUN_CALLS_WINDOW = "run-calls-window"
 RUN_PREVIOUS_CHART = "run-previous-chart"
 RUN_RETRY = "run-retry"  # dcc.ConfirmDialogProvider around the retry button (operators)
 RUN_RETRY_AREA = "run-retry-area"

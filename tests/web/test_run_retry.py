@@ -35,13 +35,16 @@ def _signed_in(dash_app, name: str, password: str):
     return client
 
 
-def _page_state(client, dash_app, run_id: int) -> str:
-    """The retry area's class after the page's refresh callback, as the browser would call it."""
+def _page_state(client, dash_app, run_id: int, after_retry: bool = False) -> str:
+    """The retry area's class after the page's refresh callback, as the browser would call it (on
+    its timer, or ``after_retry``: on the retry's result)."""
     _, (body,) = callback_body(dash_app, "run-body.children",
                                [{"id": "run-refresh-interval", "property": "n_intervals", "value": None},
                                 {"id": "run-zone", "property": "data", "value": "UTC"},
                                 {"id": "run-retry-result", "property": "children", "value": None}],
                                [{"id": "run-id", "property": "data", "value": run_id}])
+    if after_retry:
+        body["changedPropIds"] = ["run-retry-result.children"]
     answer = client.post("/_dash-update-component", json=body)
     assert answer.status_code == 200
     return answer.get_json()["response"]["run-retry-area"]["className"]
@@ -82,3 +85,19 @@ def test_an_operator_retries_the_run_from_its_page(dash_app, failed_run, pg_engi
                              {"i": failed_run.id}).one()
     assert tuple(state) == ("queued", 1)
     assert _page_state(alice, dash_app, failed_run.id) == "d-none"  # queued: nothing to retry now
+
+
+def test_after_a_retry_the_page_reads_the_run_fresh_not_the_shared_copy(dash_app, failed_run, use_engine, pg_engine):
+    from dashapp import runtime
+    from dashapp.payloads import result_cache
+
+    settings = runtime.current.settings
+    use_engine(pg_engine, AUTH_USERS_FILE=str(settings.auth_users_file), CELERY_BROKER_URL=settings.celery_broker_url,
+               RETRY_QUEUE="sm_run_page_test", CACHE_SECONDS="30")  # the run page shared for 30 s
+    result_cache.clear()
+    alice = _signed_in(dash_app, "alice", "a-long-password")
+    assert _page_state(alice, dash_app, failed_run.id) == "mb-2"
+    assert "queued" in _click(alice, dash_app, failed_run.id).lower()
+    assert _page_state(alice, dash_app, failed_run.id) == "mb-2"  # the timer inside the window: the shared copy
+    assert _page_state(alice, dash_app, failed_run.id, after_retry=True) == "d-none"  # the retry's own: fresh
+    result_cache.clear()

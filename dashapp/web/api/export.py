@@ -4,8 +4,12 @@ On PostgreSQL the CSV is written by the server itself (``COPY ... TO STDOUT``,
 ``queries.history_copy``); elsewhere, and for NDJSON, rows come from a server-side cursor in
 chunks (``queries.history.history_rows``). Either way: RFC 4180 quoting, UTF-8, a header row, LF
 line ends, flat memory whatever the row count. XLSX is written to a temporary file in
-XlsxWriter's constant-memory mode, up to Excel's row limit; past it the route answers 400 before
-any work.
+XlsxWriter's constant-memory mode, up to XLSX_MAX_ROWS (200,000: about 13 s of a worker's time);
+past it the route answers 400, pointing at CSV, before any work.
+
+Bounded (``dashapp.web.export_limits``): exports at once per client and per process, one export
+of all history at a time per client without sign-in, and a write deadline
+(EXPORT_WRITE_TIMEOUT_SECONDS) after which a client that does not read is dropped.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from flask import Response, request, send_file
+from flask import Response, jsonify, request
 
 from dashapp import runtime
+from dashapp.auth import users as auth
 from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import history_params
+from dashapp.web import export_limits
 from queries._sql import utc_now
 from queries.history import (
     EXPORT_COLUMNS,
@@ -37,6 +43,8 @@ from queries.time_bounds import infinity_name
 log = logging.getLogger(__name__)
 FLUSH_BYTES = 64 * 1024
 EXCEL_MAX_ROWS = 1_048_576 - 1  # one row is the header
+# XlsxWriter writes ~15,000 rows a second: 200,000 rows hold a worker thread ~13 s (1M took 67 s)
+XLSX_MAX_ROWS = 200_000
 FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -112,6 +120,24 @@ def write_xlsx(chunks: Iterator[list[tuple]]) -> tempfile.SpooledTemporaryFile:
     return target
 
 
+def _write_deadline(seconds: int) -> bool:
+    """A timeout on the client's socket, so a write the client does not take within ``seconds``
+    raises in the server and the connection is dropped: gunicorn's (gthread) and the dev
+    server's socket; False where the server gives none (then only the proxy's limits hold)."""
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    if sock is None or not hasattr(sock, "settimeout"):
+        return False
+    sock.settimeout(seconds)
+    return True
+
+
+def _refused(refusal: export_limits.ExportRefused):
+    answer = jsonify(refusal.body())
+    answer.status_code = refusal.status
+    answer.headers["Retry-After"] = str(refusal.retry_after)
+    return answer
+
+
 def sync_history_export():
     now = utc_now()
     args = request.args.to_dict(flat=False)
@@ -119,16 +145,51 @@ def sync_history_export():
     if chosen not in FORMATS:
         raise BadParameter("format", f"{chosen[:20]!r} is not one of csv, ndjson, xlsx")
     engine = runtime.engine()
+    settings = runtime.settings()
     selection: HistoryFilter = history_params.parse(args, now, known=history_params.known_values(engine))
     name = history_params.export_name(selection, now, chosen)
-    if chosen == "xlsx":
-        count, exact = history_count(engine, selection, cap=EXCEL_MAX_ROWS)
-        if count > EXCEL_MAX_ROWS:
-            about = "" if exact else "about "
-            raise BadParameter("format", f"xlsx holds at most {EXCEL_MAX_ROWS:,} rows and {about}{count:,} "
-                                         "match: use csv or narrow the filters")
-        return send_file(write_xlsx(history_rows(engine, selection)), mimetype=FORMATS["xlsx"],
-                         as_attachment=True, download_name=name)
+    anonymous_wide = settings.auth_configured and auth.current_user(settings) is None and \
+        export_limits.wide(selection.start, selection.end, now)
+    try:
+        slot = export_limits.acquire(settings, request.remote_addr, anonymous_wide)
+    except export_limits.ExportRefused as refusal:
+        return _refused(refusal)
+    try:
+        _write_deadline(settings.export_write_timeout_seconds)
+        answer = _xlsx(engine, selection, name, slot) if chosen == "xlsx" else \
+            _stream(engine, selection, name, chosen, slot)
+    except BaseException:
+        slot.release()
+        raise
+    answer.call_on_close(slot.release)
+    return answer
+
+
+def _xlsx(engine, selection: HistoryFilter, name: str, slot: export_limits.Slot) -> Response:
+    most = min(XLSX_MAX_ROWS, EXCEL_MAX_ROWS)
+    count, exact = history_count(engine, selection, cap=most)
+    if count > most:
+        about = "" if exact else "about "
+        raise BadParameter("format", f"xlsx holds at most {most:,} rows here and {about}{count:,} match: "
+                                     "use format=csv (no row limit) or narrow the filters")
+    target = write_xlsx(history_rows(engine, selection))
+    size = target.seek(0, io.SEEK_END)
+    target.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while piece := target.read(FLUSH_BYTES):
+                slot.renew()
+                yield piece
+        finally:
+            target.close()
+            slot.release()
+
+    return Response(chunks(), mimetype=FORMATS["xlsx"], headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(size)})
+
+
+def _stream(engine, selection: HistoryFilter, name: str, chosen: str, slot: export_limits.Slot) -> Response:
     if chosen == "csv" and engine.dialect.name == "postgresql":
         body = copy_csv(engine, selection)  # the server writes the CSV: COPY speed
     else:
@@ -138,19 +199,23 @@ def sync_history_export():
 
     def replay() -> Iterator[bytes]:
         sent = len(first)
-        yield first
         try:
+            yield first
             for piece in body:
                 sent += len(piece)
+                slot.renew()
                 yield piece
         except Exception as exc:
             # Headers are gone: re-raising makes the server drop the connection without the final
             # chunk, so the client sees a truncated download rather than a complete, short file.
             log.error("export %s stopped after %d bytes: %s", name, sent, error_line(exc))
             raise
+        finally:  # read to the end, failed, or closed by the server (the client left, the deadline)
+            slot.release()
 
+    # No X-Accel-Buffering: a proxy in front buffers (README, "Behind a reverse proxy"), so a slow
+    # client holds the proxy's memory or disk, not one of the app's threads.
     return Response(replay(), mimetype=FORMATS[chosen].split(";")[0], headers={
         "Content-Disposition": f'attachment; filename="{name}"',
         "Content-Type": FORMATS[chosen],
-        "X-Accel-Buffering": "no",
     })

@@ -12,7 +12,7 @@ import json
 import logging
 
 import dash_bootstrap_components as dbc
-from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
@@ -252,6 +252,10 @@ def render(page: dict, zone: str | None) -> list:
     matched = None if page["api_calls_correlated"] or not page["api_calls"] else dbc.Alert(
         "This run was recorded before calls carried their run's id: these are the CRM's calls within the run's "
         "time window, matched by time.", color="info", className="small py-2", id=ids.RUN_CALLS_NOTE)
+    window = page.get("calls_window") or {}
+    bounded = None if not window.get("bounded") else html.Div(
+        f"Breakers, alerts and calls without a run id: {window['reason']}.", className="small text-muted mb-2",
+        id=ids.RUN_CALLS_WINDOW)
     return [
         dbc.Row([
             dbc.Col(html.H4(f"Run #{run['id']} · {run['name']} · {run['sync_type']}", id=ids.RUN_TITLE,
@@ -269,7 +273,7 @@ def render(page: dict, zone: str | None) -> list:
                           _changed(page, zone)), xs=12, lg=6),
         ], className="g-3"),
         _card("CRM API calls", page.get("note") and dbc.Alert(page["note"], color="warning", className="small"),
-              matched, _summary(page),
+              matched, bounded, _summary(page),
               dcc.Graph(id=ids.RUN_CALLS_CHART, figure=run_figures.calls_timeline(page), config={"displaylogo": False}),
               _calls_table(page, zone)),
         dbc.Row([
@@ -298,9 +302,10 @@ def refresh_run(_ticks, zone, _retried, run_id):
     if not isinstance(run_id, int):
         return no_update, True, "d-none"
     settings = runtime.settings()
+    # after this viewer's retry, its operation's new state at once, not the shared (cached) page
+    read = run_payloads.run_page.__wrapped__ if ctx.triggered_id == ids.RUN_RETRY_RESULT else run_payloads.run_page
     try:
-        page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts,
-                                     details=may_see_details())
+        page = read(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts, details=may_see_details())
     except SQLAlchemyError as exc:
         log.warning("run %s: %s", run_id, error_line(exc))
         return dbc.Alert(f"The database did not answer: {shown_error(exc)}", color="danger"), False, "d-none"
