@@ -43,13 +43,15 @@ PAGES = {
 
 
 @pytest.fixture
-def refused(dash_app, use_engine, tmp_path):
-    """The app on a database nothing listens for, with an operator (alice); its port."""
+def refused(dash_app, use_engine, tmp_path, redis_url):
+    """The app on a database nothing listens for, with an operator (alice) whose sign-outs are
+    kept in Redis (kept in the app's tables, a session could not be confirmed: actions pause and
+    an operator reads what a viewer does); its port."""
     port = closed_port()
     users = tmp_path / "users.json"
     add_user(users, "alice", "operator", PASSWORD)
     engine = postgres_engine(f"postgresql://postgres@127.0.0.1:{port}/nothing", "orchestration")
-    use_engine(engine, AUTH_USERS_FILE=str(users))
+    use_engine(engine, AUTH_USERS_FILE=str(users), REDIS_URL=redis_url)
     yield port
     engine.dispose()
 
