@@ -13,20 +13,13 @@ from sqlalchemy import event, text
 
 from dashapp.payloads import result_cache
 from queries._sql import app_table
+from tests.support.percentiles import percentile_cont
 from tests.support.rows import Run, insert_runs
 
 H = timedelta(hours=1)
 D = timedelta(days=1)
 CALL_EVERY = timedelta(minutes=5)
 
-
-def _cont(values: list[float], fraction: float) -> float:
-    """percentile_cont: linear between the closest ranks."""
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
 
 
 def _now() -> datetime:
@@ -72,7 +65,7 @@ def test_a_run_open_for_40_days_counts_the_calls_of_its_usual_p99_duration(clien
     start = now - 40 * D
     times = _calls(pg_engine, "hubspot", start - D, now)  # from before its start to now: ~11,800 calls
     _calls(pg_engine, "pipedrive", start, now)  # another CRM's: never counted
-    p99 = _cont([float(s) for s in lengths], 0.99)
+    p99 = percentile_cont([float(s) for s in lengths], 0.99)
     window_end = start + timedelta(seconds=p99)
     _breaker(pg_engine, "hubspot", start + timedelta(seconds=p99 / 2))  # in the window
     _breaker(pg_engine, "hubspot", start + timedelta(seconds=p99) + H)  # after it: not the run's
@@ -122,7 +115,7 @@ def test_without_history_of_its_type_the_crm_then_a_day_and_never_past_now(clien
     zoho_times = _calls(pg_engine, "zoho", now - 11 * D, now)
 
     close_page = client.get(f"/api/runs/{runs[0].id}").json
-    close_end = now - 10 * D + timedelta(seconds=_cont([float(s) for s in other_type], 0.99))
+    close_end = now - 10 * D + timedelta(seconds=percentile_cont([float(s) for s in other_type], 0.99))
     assert close_page["calls_window"]["basis"] == "crm"
     assert close_page["api_calls_summary"]["calls"] == sum(1 for t in close_times if now - 10 * D <= t <= close_end)
 
@@ -188,10 +181,11 @@ def test_the_usual_duration_is_percentile_cont_on_every_backend(db):
         Run("hubspot", "deals", "success", 5 * D, 4 * D),  # another type
     ], now)
     seconds, runs = run_detail.usual_duration(db, "hubspot", "contacts")
-    assert runs == len(lengths) and seconds == pytest.approx(_cont([float(s) for s in lengths], 0.99), abs=0.01)
+    expected = percentile_cont([float(s) for s in lengths], 0.99)
+    assert runs == len(lengths) and seconds == pytest.approx(expected, abs=0.01)
     seconds, runs = run_detail.usual_duration(db, "hubspot", None)
     assert runs == len(lengths) + 1
-    assert seconds == pytest.approx(_cont([float(s) for s in lengths] + [D.total_seconds()], 0.99), abs=0.01)
+    assert seconds == pytest.approx(percentile_cont([float(s) for s in lengths] + [D.total_seconds()], 0.99), abs=0.01)
     assert run_detail.usual_duration(db, "zoho", "contacts") is None
     seconds, runs = run_detail.usual_duration(db, "hubspot", "contacts", runs=10)  # the latest 10 only
-    assert runs == 10 and seconds == pytest.approx(_cont([float(s) for s in lengths[:10]], 0.99), abs=0.01)
+    assert runs == 10 and seconds == pytest.approx(percentile_cont([float(s) for s in lengths[:10]], 0.99), abs=0.01)

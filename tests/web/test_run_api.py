@@ -15,6 +15,7 @@ from dashapp.recording.recorder import record_sync
 from queries import run_detail
 from queries._sql import utc_now
 from tests.conftest import call_writer
+from tests.support.percentiles import percentile_cont
 from tests.support.rows import Run, insert_runs
 
 
@@ -37,14 +38,6 @@ def _successes(crm: str, kind: str, seconds: list[int], first_ago: timedelta) ->
         runs.append(Run(crm, kind, "success", start, start - timedelta(seconds=length), processed=1000 + n))
     return runs
 
-
-def _cont(values: list[float], fraction: float) -> float:
-    """percentile_cont: linear interpolation between closest ranks."""
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
 
 
 class Clock:
@@ -96,7 +89,7 @@ def test_a_failed_run_shows_its_calls_429s_breaker_and_history(client, db, write
     assert shown["configuration"] == {"batch_size": 100}
     assert shown["performance_metrics"]["duration_seconds"] == 60.0
     assert shown["eta"] is None and shown["overdue"] is False
-    assert shown["expected_seconds"] == pytest.approx(_cont(lengths, 0.5))
+    assert shown["expected_seconds"] == pytest.approx(percentile_cont(lengths, 0.5))
 
     calls = body["api_calls"]
     assert body["api_calls_correlated"] is True
@@ -132,7 +125,7 @@ def test_a_running_run_has_an_eta_from_its_history_and_overdue_past_p95(client, 
         Run("callrail", "calls", "in_progress", timedelta(seconds=300), None, processed=900),
     ], now)
     recent = lengths[:20]
-    median, p95 = _cont(recent, 0.5), _cont(recent, 0.95)
+    median, p95 = percentile_cont(recent, 0.5), percentile_cont(recent, 0.95)
 
     body = client.get(f"/api/runs/{on_time.id}").get_json()["run"]
     assert body["status_class"] == "running"
@@ -163,10 +156,10 @@ def test_expected_durations_for_many_pairs_in_one_statement(db):
     got = {(r["crm_source"], r["sync_type"]): r for r in frame.to_dict("records")}
     assert set(got) == {("genius", "jobs"), ("five9", "calls")}  # arrivy has no success
     genius = [*a, 60]  # 'completed' is a success too
-    assert got[("genius", "jobs")]["median_seconds"] == pytest.approx(_cont(genius, 0.5))
-    assert got[("genius", "jobs")]["p95_seconds"] == pytest.approx(_cont(genius, 0.95))
-    assert got[("five9", "calls")]["median_seconds"] == pytest.approx(_cont(b[:20], 0.5))
-    assert got[("five9", "calls")]["p95_seconds"] == pytest.approx(_cont(b[:20], 0.95))
+    assert got[("genius", "jobs")]["median_seconds"] == pytest.approx(percentile_cont(genius, 0.5))
+    assert got[("genius", "jobs")]["p95_seconds"] == pytest.approx(percentile_cont(genius, 0.95))
+    assert got[("five9", "calls")]["median_seconds"] == pytest.approx(percentile_cont(b[:20], 0.5))
+    assert got[("five9", "calls")]["p95_seconds"] == pytest.approx(percentile_cont(b[:20], 0.95))
     assert int(got[("five9", "calls")]["runs"]) == 20
 
 
