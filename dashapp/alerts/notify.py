@@ -23,7 +23,7 @@ import requests
 from sqlalchemy import Connection, Engine
 
 from dashapp import display
-from dashapp.auth.redact import redact_urls
+from dashapp.auth.redact import redact_urls, without_secrets_of
 from dashapp.config import Settings
 from queries import alert_notifications
 from queries._sql import utc_now
@@ -110,7 +110,7 @@ def slack_message(alert: dict[str, Any], event: str, settings: Settings) -> dict
 def _post(url: str, body: dict[str, Any]) -> None:
     answer = requests.post(url, json=body, timeout=TIMEOUT_SECONDS)
     if answer.status_code >= 300:
-        raise OSError(redact_urls(f"HTTP {answer.status_code} from {url}: {answer.text[:200]}"))
+        raise OSError(without_secrets_of(f"HTTP {answer.status_code} from {url}: {answer.text[:200]}", url))
 
 
 def _email(settings: Settings, alert: dict[str, Any], event: str) -> None:
@@ -162,7 +162,9 @@ def deliver_due(engine: Engine, settings: Settings, now: datetime | None = None)
             values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
             delivery.sent += 1
         except (OSError, requests.RequestException, smtplib.SMTPException, LookupError, ValueError) as exc:
-            error = redact_urls(f"{type(exc).__name__}: {exc}")[:2000]  # requests' errors name the URL too
+            # requests' errors name the URL, and a server may echo its path: a webhook's credential
+            url = row["target"] if row["channel"] in ("webhook", "slack") else ""
+            error = (without_secrets_of(f"{type(exc).__name__}: {exc}", url) or "")[:2000]
             log.warning("alert notification %s (%s to %s) failed: %s", row["id"], row["channel"],
                         redact_urls(row["target"]), error)
             gave_up = attempts >= MAX_ATTEMPTS

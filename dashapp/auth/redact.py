@@ -10,6 +10,7 @@ print of a request they could not make ("Max retries exceeded with url: /service
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 CUT = "…"
 # scheme://[user[:password]@]host[:port][/path][?query][#fragment], up to a space, quote or bracket
@@ -50,3 +51,24 @@ def redact_urls(text: str | None) -> str | None:
     text = _URL.sub(_url, text)
     text = _BARE.sub(lambda m: f"{m.group(1)}/{CUT}", text)
     return _PATH_AFTER.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}/{CUT}", text)
+
+
+def without_secrets_of(text: str | None, url: str) -> str | None:
+    """``text`` without any part of ``url`` that is its credential: a server that answers with
+    the path it was called on (``internal error for /hook/SECRET?key=...``) or one of its segments
+    (``unknown token XXXX``) would otherwise put it back. The user, password, path, each path
+    segment of 4 characters or more, the query, each query value and the fragment become ``…``
+    (the path ``/…``);
+    then every URL is cut as ``redact_urls`` does."""
+    if not text:
+        return text
+    parts = urlsplit(url)
+    secrets = {parts.path, parts.query, parts.fragment, parts.username or "", parts.password or ""}
+    secrets.update(segment for segment in parts.path.split("/") if len(segment) >= 4)
+    secrets.update(value for _, value in parse_qsl(parts.query) if len(value) >= 4)
+    for secret in sorted((s for s in secrets if s and s != "/"), key=len, reverse=True):
+        cut = f"/{CUT}" if secret == parts.path and secret.startswith("/") else CUT
+        text = text.replace(secret, cut)
+        if unquote(secret) != secret:
+            text = text.replace(unquote(secret), cut)
+    return redact_urls(text)
