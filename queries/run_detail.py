@@ -257,15 +257,17 @@ def expected_durations(db: Connectable, pairs: list[tuple[str, str]], runs: int 
 
 
 def usual_duration(db: Connectable, crm_source: str, sync_type: str | None, fraction: float = 0.99,
-                   runs: int = USUAL_FROM) -> tuple[float, int] | None:
+                   runs: int = USUAL_FROM, now: datetime | None = None) -> tuple[float, int] | None:
     """(seconds, runs): the ``fraction`` percentile (percentile_cont) of the durations of the
-    latest ``runs`` finished runs (any outcome: an end, both times finite, end not before start)
-    of ``crm_source`` and ``sync_type`` (None: any of its types); None when it has none."""
+    latest ``runs`` finished runs (any outcome: an end, both times finite, end not before start,
+    and with ``now``, not after it) of ``crm_source`` and ``sync_type`` (None: any of its types);
+    None when it has none."""
     runs = max(1, min(int(runs), 1000))
     with connect(db) as conn:
         b = Binds(conn)
         h = table(conn, "sync_history")
         kind = "" if sync_type is None else f"AND h.sync_type = {b.bind(sync_type)}"
+        kind += "" if now is None else f" AND h.end_time <= {b.bind(now)}"
         seconds = duration_sql(conn, "h.")
         recent = f"""
             SELECT {seconds} AS seconds FROM {h} h

@@ -142,7 +142,8 @@ def calls_window(engine: Engine, run: dict, now: datetime) -> tuple[datetime | N
     """The window in which the CRM's calls without a run id, its breakers' transitions and its
     alerts are matched to ``run`` by time: (from, to, ``calls_window`` as the payload says it).
 
-    A run with an end: its start to its end. A run without one (end NULL or ±infinity): its start
+    A run with an end: its start to its end. A run without one (end NULL or ±infinity, or an end
+    still in the future, which no finished run can have): its start
     plus what its kind of run can take, the p99 duration of the latest finished runs of its CRM
     and sync type (else of its CRM, else OPEN_RUN_MOST), at most OPEN_RUN_MOST and never past
     now; so a run left open 40 days is not credited with every call of its CRM since. A run whose
@@ -152,14 +153,15 @@ def calls_window(engine: Engine, run: dict, now: datetime) -> tuple[datetime | N
     if start is None or not display.finite(start):
         return None, None, {"from": None, "to": None, "bounded": True, "seconds": None, "basis": None, "from_runs": 0,
                             "reason": "its start is not a finite time: nothing is matched to it by time"}
-    if end is not None and display.finite(end):
+    if end is not None and display.finite(end) and end <= now:
         return start, end, {"from": display.iso_utc(start), "to": display.iso_utc(end), "bounded": False,
                             "seconds": round(max((end - start).total_seconds(), 0.0), 3), "basis": "end",
                             "from_runs": 0, "reason": None}
     crm, kind = run["crm_source"], run["sync_type"]
-    usual, basis, of = run_detail.usual_duration(engine, crm, kind), "crm_sync_type", f"{display.crm_name(crm)} {kind}"
+    usual = run_detail.usual_duration(engine, crm, kind, now=now)
+    basis, of = "crm_sync_type", f"{display.crm_name(crm)} {kind}"
     if usual is None:
-        usual, basis, of = run_detail.usual_duration(engine, crm, None), "crm", display.crm_name(crm)
+        usual, basis, of = run_detail.usual_duration(engine, crm, None, now=now), "crm", display.crm_name(crm)
     most = OPEN_RUN_MOST.total_seconds()
     if usual is None:
         seconds, runs, why = most, 0, f"no finished {display.crm_name(crm)} run to measure: at most {span_text(most)}"
@@ -170,7 +172,8 @@ def calls_window(engine: Engine, run: dict, now: datetime) -> tuple[datetime | N
     to = min(start + timedelta(seconds=seconds), now)
     taken = max((to - start).total_seconds(), 0.0)
     cut_by_now = to < start + timedelta(seconds=seconds)
-    reason = (f"the run has no end: matched by time over its first {span_text(taken)} "
+    no_end = "its end is in the future" if end is not None and display.finite(end) else "the run has no end"
+    reason = (f"{no_end}: matched by time over its first {span_text(taken)} "
               + ("(so far; " if cut_by_now else "(") + why + ")")
     return start, to, {"from": display.iso_utc(start), "to": display.iso_utc(to), "bounded": True,
                        "seconds": round(taken, 3), "basis": basis, "from_runs": runs, "reason": reason}

@@ -189,3 +189,13 @@ def test_the_usual_duration_is_percentile_cont_on_every_backend(db):
     assert run_detail.usual_duration(db, "zoho", "contacts") is None
     seconds, runs = run_detail.usual_duration(db, "hubspot", "contacts", runs=10)  # the latest 10 only
     assert runs == 10 and seconds == pytest.approx(percentile_cont([float(s) for s in lengths[:10]], 0.99), abs=0.01)
+
+
+def test_an_end_in_the_future_is_bounded_like_no_end(client, pg_engine):
+    now = _now()
+    [run] = insert_runs(pg_engine, [Run("pipedrive", "deals", "success", 40 * D, -3000 * D)], now)
+    times = _calls(pg_engine, "pipedrive", now - 41 * D, now)
+    window = client.get(f"/api/runs/{run.id}").json
+    assert window["calls_window"]["bounded"] is True and window["calls_window"]["basis"] == "default"
+    assert window["calls_window"]["reason"].startswith("its end is in the future")
+    assert window["api_calls_summary"]["calls"] == sum(1 for t in times if now - 40 * D <= t <= now - 39 * D)
