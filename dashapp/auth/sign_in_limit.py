@@ -31,6 +31,7 @@ import redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
+from dashapp.auth.addresses import client_key
 from dashapp.config import Settings
 from dashapp.errors import database_problem, error_line
 from queries import sign_in_attempts
@@ -167,7 +168,9 @@ def _client(settings: Settings) -> redis.Redis | None:
 
 
 def keys(address: str | None, name: str) -> tuple[str, ...]:
-    where = (address or "unknown")[:100]
+    """The attempt's keys: its client (an IPv6 client by its /64, ``addresses.client_key``), and
+    its client and name together."""
+    where = client_key(address)
     return (f"address:{where}", f"pair:{where}|{name.strip().lower()[:100]}")
 
 

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 
 import redis
 
+from dashapp.auth.addresses import client_key
 from dashapp.config import Settings
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def wide(start: datetime | None, end: datetime | None, now: datetime) -> bool:
 
 
 def limits(address: str | None, anonymous_wide: bool) -> list[Limit]:
-    where = address or "unknown"
+    where = client_key(address)  # an IPv6 client by its /64
     found = [Limit(f"client:{where}", PER_CLIENT, "exports_per_client",
                    f"at most {PER_CLIENT} exports at once per client; wait for one to finish")]
     if anonymous_wide:

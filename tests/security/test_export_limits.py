@@ -228,3 +228,18 @@ def test_xlsx_over_200000_rows_is_a_400_pointing_at_csv(dash_app, use_engine, pg
     assert "at most 200,000 rows" in answer.json["error"] and "format=csv" in answer.json["error"]
     assert "200,001 match" in answer.json["error"]
     assert export_limits.PROCESS.held(export_limits.PROCESS_KEY) == 0  # its slot given back
+
+
+def test_an_ipv6_client_is_its_64_network(dash_app, use_engine, pg_engine):
+    """A host that picks a new address in its /64 per request is one client."""
+    use_engine(pg_engine)
+    many_runs(pg_engine, 100)
+    client = dash_app.server.test_client()
+    held = [client.get(ALL, environ_base={"REMOTE_ADDR": f"2001:db8:7:1::{n}"}) for n in (1, 2)]
+    assert [r.status_code for r in held] == [200, 200]
+    third = client.get(ALL, environ_base={"REMOTE_ADDR": "2001:db8:7:1:ffff:1:2:3"})
+    assert third.status_code == 429 and third.json["limit"] == "exports_per_client"
+    other = client.get(ALL, environ_base={"REMOTE_ADDR": "2001:db8:7:2::1"})  # the next /64: another client
+    assert other.status_code == 200 and len(other.get_data(as_text=True).splitlines()) == 101
+    for response in held:
+        response.close()

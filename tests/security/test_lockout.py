@@ -62,3 +62,21 @@ def test_one_address_spraying_names_is_still_limited(client, use_engine, pg_engi
         assert "error=invalid" in attempt(client, SPRAYER, f"name{n}", "guess").headers["Location"]
     assert "error=locked" in attempt(client, SPRAYER, "alice", PASSWORD).headers["Location"]
     assert attempt(client, ALICE, "alice", PASSWORD).headers["Location"] == "/failed"
+
+
+def test_an_ipv6_client_rotating_within_its_64_is_locked_out(client, app_env, use_engine, pg_engine):
+    use_engine(pg_engine, **app_env, SIGN_IN_MAX_FAILURES="3")
+    for n in range(3):
+        answer = client.post("/auth/sign-in", data={"username": "alice", "password": "guess", "next": "/"},
+                             environ_base={"REMOTE_ADDR": f"2001:db8:9:1::{n + 1:x}"})
+        assert "error=invalid" in answer.headers["Location"]
+    rotated = client.post("/auth/sign-in", data={"username": "alice", "password": PASSWORD, "next": "/"},
+                          environ_base={"REMOTE_ADDR": "2001:db8:9:1:abcd::99"})
+    assert "error=locked" in rotated.headers["Location"]
+    elsewhere = client.post("/auth/sign-in", data={"username": "alice", "password": PASSWORD, "next": "/"},
+                            environ_base={"REMOTE_ADDR": "2001:db8:9:2::1"})  # another /64
+    assert elsewhere.status_code == 303 and elsewhere.headers["Location"] == "/"
+    mapped = client.post("/auth/sign-in", data={"username": "alice", "password": "guess", "next": "/"},
+                         environ_base={"REMOTE_ADDR": "::ffff:203.0.113.9"})
+    assert "error=invalid" in mapped.headers["Location"]
+    assert sign_in_limit.keys("::ffff:203.0.113.9", "Alice") == sign_in_limit.keys("203.0.113.9", "alice")
