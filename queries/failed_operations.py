@@ -151,12 +151,22 @@ def attempts(db: Connectable, sync_id: int, bound: int = LIST_BOUND) -> pd.DataF
 
 
 def audit(db: Connectable, limit: int = 50) -> pd.DataFrame:
-    """The newest ``limit`` audit rows (``repeats``: the requests a refusals' summary row counts, else 1)."""
+    """The newest ``limit`` entries (actions and sign-ins, one row each) and, among them, the
+    refusals' summary rows (``repeats``: the requests one counts; at most ``limit``) since the
+    oldest of those entries: refusals, however many and however varied, never push an entry out."""
+    n = max(1, min(int(limit), MAX_LIMIT))
     with connect(app_db(db)) as conn:
         b = Binds(conn)
+        columns = (f"id, at, actor, role, action, {cut('target', 'target', LIST_BOUND)}, operations, result, "
+                   f"{cut('detail', 'detail', LIST_BOUND)}, source, repeats")
+        table = app_table(conn, "audit_log")
         frame = b.frame(f"""
-            SELECT id, at, actor, role, action, {cut("target", "target", LIST_BOUND)}, operations, result,
-                   {cut("detail", "detail", LIST_BOUND)}, source, repeats
-            FROM {app_table(conn, 'audit_log')} ORDER BY at DESC, id DESC
-            LIMIT {max(1, min(int(limit), MAX_LIMIT))}""")
+            WITH entries AS (
+                SELECT {columns} FROM {table} WHERE summary_key IS NULL ORDER BY at DESC, id DESC LIMIT {n}),
+            refusals AS (
+                SELECT {columns} FROM {table}
+                WHERE summary_key IS NOT NULL
+                  AND ((SELECT COUNT(*) FROM entries) < {n} OR at >= (SELECT MIN(at) FROM entries))
+                ORDER BY at DESC, id DESC LIMIT {n})
+            SELECT * FROM (SELECT * FROM entries UNION ALL SELECT * FROM refusals) a ORDER BY at DESC, id DESC""")
     return app_times(frame, ("at",))

@@ -57,3 +57,43 @@ def test_successful_actions_stay_one_row_each(client, pg_engine, app_env):
         assert sign_in(client, "alice", PASSWORD).status_code == 303
     rows = client.get("/api/audit").json["audit"]
     assert [(r["action"], r["result"], r["repeats"]) for r in rows] == [("sign_in", "ok", 1)] * 3
+
+
+def test_varied_refusals_never_push_an_entry_out(client, pg_engine, app_env):
+    """Refusals that differ in action and detail make a summary row each; the latest entries stay,
+    with the newest summaries (at most ``limit``) beside them."""
+    from dashapp import runtime
+    from dashapp.auth import audit
+
+    assert sign_in(client, "alice", PASSWORD).status_code == 303
+    for n in range(120):
+        audit.record(runtime.engine(), None, ("retry", "acknowledge", "resolve")[n % 3], "denied",
+                     detail=f"variant {n}", source="api")
+    rows = client.get("/api/audit?limit=50").json["audit"]
+    assert [(r["actor"], r["action"], r["result"]) for r in rows if r["repeats"] == 1 and r["result"] == "ok"] == [
+        ("alice", "sign_in", "ok")]
+    summaries = [r["detail"] for r in rows if r["result"] == "denied"]
+    assert summaries == [f"variant {n}" for n in range(119, 69, -1)]  # the newest 50, newest first
+    assert len(client.get("/api/audit?limit=5").json["audit"]) == 1 + 5
+
+
+def test_the_audit_query_keeps_entries_on_every_backend(db):
+    from queries import audit_log, failed_operations
+    from tests.conftest import empty_app_tables
+
+    empty_app_tables(db)
+    first = utc_now().replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
+    for n in range(4):
+        audit_log.add_entry(db, at=first + timedelta(minutes=n), actor="alice", role="operator", action="retry",
+                            target=f"operation {n}", operations=1, result="ok", detail="", source="api")
+    for n in range(10):  # refusals: three older than the entries shown, seven among and after them
+        audit_log.add_repeat(db, summary_key=f"key {n}", at=first + timedelta(minutes=n - 3, seconds=30),
+                             actor="anonymous", role="none", action="retry", target="", operations=0,
+                             result="denied", detail=f"variant {n}", source="api")
+    rows = failed_operations.audit(db, 3).to_dict("records")
+    assert [r["target"] for r in rows if r["result"] == "ok"] == ["operation 3", "operation 2", "operation 1"]
+    # the refusals since the oldest entry shown (operation 1, at minute 1), newest first, at most 3
+    assert [r["detail"] for r in rows if r["result"] == "denied"] == ["variant 9", "variant 8", "variant 7"]
+    shown = failed_operations.audit(db, 10).to_dict("records")
+    assert len([r for r in shown if r["result"] == "ok"]) == 4
+    assert [r["detail"] for r in shown if r["result"] == "denied"] == [f"variant {n}" for n in range(9, -1, -1)]
