@@ -32,9 +32,14 @@ def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
     if not crm_api_usage.migrated(engine):
         return {**base, "endpoints": [], "series": [], "note": NOT_MIGRATED}
     stats = crm_api_usage.call_stats(engine, start, now)
-    series = crm_api_usage.call_series(engine, start, now, "minute" if hours <= 2 else "hour")
+    size = "minute" if hours <= 2 else "hour"
+    series = crm_api_usage.call_series(engine, start, now, size)
+    width = timedelta(minutes=1) if size == "minute" else timedelta(hours=1)
+    still_filling = display.iso_utc(now - width)  # a bucket that starts after this has not ended yet
+    buckets = display.iso_utc_all(series["bucket"])
     return {
         **base,
+        "bucket_seconds": int(width.total_seconds()),
         "endpoints": [{
             "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "endpoint": r["endpoint"],
             "calls": int(r["calls"]), "successes": int(r["successes"]), "client_errors": int(r["client_errors"]),
@@ -44,9 +49,9 @@ def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
         } for r in stats.to_dict("records")],
         "series": [{  # column by column: a 30-day window has thousands of rows
             "bucket": bucket, "crm_source": crm, "calls": int(calls), "failures": int(failures),
-            "avg_ms": _number(avg),
+            "avg_ms": _number(avg), "partial": bucket > still_filling,
         } for bucket, crm, calls, failures, avg in zip(
-            display.iso_utc_all(series["bucket"]), series["crm_source"].tolist(), series["calls"].tolist(),
+            buckets, series["crm_source"].tolist(), series["calls"].tolist(),
             series["failures"].tolist(), series["avg_ms"].tolist(), strict=True)],
     }
 

@@ -10,6 +10,8 @@ which escapes it, so a CRM named ``<a href="...">x</a>`` shows as that text and 
 from __future__ import annotations
 
 import html
+import os
+from datetime import date
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,20 +24,29 @@ TEMPLATE_DARK = "sync_monitor_dark"
 COLOURS = ["#0d6efd", "#20c997", "#fd7e14", "#6f42c1", "#d63384", "#198754", "#0dcaf0", "#ffc107",
            "#6c757d", "#dc3545"]
 
+# The legend sits in the figure's container, at its bottom, under the x axis title: Plotly reserves
+# the room a container-referenced legend takes (the plot area shrinks; the legend never lies on
+# ticks or titles) and wraps a horizontal legend to the figure's width. Axes push their margins
+# for their tick labels and titles (automargin), and a title keeps its distance from the ticks.
+LEGEND = {"orientation": "h", "xref": "container", "x": 0, "xanchor": "left", "yref": "container", "y": 0,
+          "yanchor": "bottom", "font": {"size": 11}, "itemsizing": "constant", "tracegroupgap": 4}
+AXIS_TITLE = {"font": {"size": 11}, "standoff": 8}
+
 pio.templates[TEMPLATE] = go.layout.Template(
     layout=go.Layout(
-        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12},
+        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12, "color": "#212529"},
         colorway=COLOURS,
-        margin={"l": 50, "r": 20, "t": 40, "b": 40},
+        margin={"l": 8, "r": 12, "t": 40, "b": 6, "pad": 2},
         paper_bgcolor="white",
         plot_bgcolor="white",
-        xaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "automargin": True},  # labels never clipped
-        yaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "rangemode": "tozero", "automargin": True},
-        legend={"orientation": "h", "y": -0.2},
+        xaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "automargin": True, "title": AXIS_TITLE},
+        yaxis={"gridcolor": "#eee", "zerolinecolor": "#ddd", "rangemode": "tozero", "automargin": True,
+               "title": AXIS_TITLE},
+        legend=LEGEND,
         hovermode="x unified",
+        hoverlabel={"namelength": -1},  # the hover names the series in full (phones have no legend)
     )
 )
-
 
 def label(text: object) -> str:
     """A data-derived string for Plotly: its markup characters escaped (Plotly shows the entities
@@ -48,8 +59,9 @@ def crm_label(crm: object) -> str:
 
 
 # The same template on Bootstrap's dark body (#212529): text #dee2e6 (13.4:1), muted #adb5bd (8.3:1).
+DARK_BACKGROUND = "#212529"
 pio.templates[TEMPLATE_DARK] = go.layout.Template(pio.templates[TEMPLATE]).update(layout={
-    "font": {"color": "#dee2e6"}, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+    "font": {"color": "#dee2e6"}, "paper_bgcolor": DARK_BACKGROUND, "plot_bgcolor": DARK_BACKGROUND,
     "xaxis": {"gridcolor": "#343a40", "zerolinecolor": "#495057", "linecolor": "#495057"},
     "yaxis": {"gridcolor": "#343a40", "zerolinecolor": "#495057", "linecolor": "#495057"},
     "hoverlabel": {"bgcolor": "#343a40", "font": {"color": "#f8f9fa"}, "bordercolor": "#6c757d"},
@@ -58,11 +70,18 @@ pio.templates[TEMPLATE_DARK] = go.layout.Template(pio.templates[TEMPLATE]).updat
 MUTED = {"light": "#6c757d", "dark": "#adb5bd"}  # 4.7:1 on white, 8.3:1 on #212529
 
 
-def themed(figure: go.Figure, mode: str | None) -> go.Figure:
-    """``figure`` on the dark template when the viewer's theme is dark (the THEME_MODE store)."""
-    if mode == "dark":
-        figure.update_layout(template=TEMPLATE_DARK)
-        figure.update_annotations(font_color=MUTED["dark"])
+def theme_of(mode: str | None) -> str:
+    """The template for the viewer's theme (the THEME_MODE store): dark, else light."""
+    return TEMPLATE_DARK if mode == "dark" else TEMPLATE
+
+
+def themed(figure: go.Figure | dict, mode: str | None) -> go.Figure:
+    """``figure`` on the template of the viewer's theme, light or dark (so a figure switches both
+    ways), its notes (annotations) in that theme's muted colour. A figure's dict (a dcc.Graph's
+    current ``figure``) is accepted too, for re-theming a drawn chart."""
+    figure = go.Figure(figure) if isinstance(figure, dict) else figure
+    figure.update_layout(template=theme_of(mode))
+    figure.update_annotations(font_color=MUTED["dark" if mode == "dark" else "light"])
     return figure
 
 
@@ -77,16 +96,14 @@ def in_zone(values: object, zone: str | None) -> pd.Series:
 
 def time_axis(figure: go.Figure, zone: str | None) -> go.Figure:
     """The x axis titled with the zone its times are in: "time (CET)"."""
-    figure.update_xaxes(title={"text": f"time ({zone_name(zone)})", "font": {"size": 11}, "standoff": 4})
-    figure.update_layout(legend={"y": -0.34, "yanchor": "top"})  # below the axis title
+    figure.update_xaxes(title_text=f"time ({zone_name(zone)})")
     return figure
 
 
 def day_axis(figure: go.Figure) -> go.Figure:
     """Days are counted in UTC (SQL groups by the UTC day): the x axis says so."""
     if figure.data:
-        figure.update_xaxes(title={"text": "day (UTC)", "font": {"size": 11}, "standoff": 4})
-        figure.update_layout(legend={"y": -0.34, "yanchor": "top"})  # below the axis title
+        figure.update_xaxes(title_text="day (UTC)")
     return figure
 
 
@@ -97,26 +114,34 @@ def _figure(title: str) -> go.Figure:
 def empty(title: str, why: str) -> go.Figure:
     figure = _figure(title)
     figure.add_annotation(text=label(why), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                          font={"color": "#6c757d", "size": 13})
+                          font={"color": MUTED["light"], "size": 13})
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return figure
 
 
 def duration_trend(frame: pd.DataFrame, why_empty: str) -> go.Figure:
+    """One line per CRM (its daily median) and its p95 dotted in the same colour. The legend has one
+    entry per CRM and one for every p95 line (hidden at first when more than three CRMs are drawn):
+    20 series would take the plot's height in legend; the hover gives both numbers either way."""
     title = "Sync duration: daily median and p95 (seconds)"
     if frame.empty:
         return empty(title, why_empty)
     figure = _figure(title)
-    crowded = frame["crm_source"].nunique() > 3  # then p95 lines start hidden; the legend shows them
+    crowded = frame["crm_source"].nunique() > 3
     for index, (crm, rows) in enumerate(frame.groupby("crm_source", sort=True)):
         colour = COLOURS[index % len(COLOURS)]
         name = crm_label(crm) if crm != "all" else "All CRMs"
-        figure.add_scatter(x=rows["day"], y=rows["p50"], name=f"{name} p50", mode="lines+markers",
-                           line={"color": colour}, legendgroup=label(crm))
-        figure.add_scatter(x=rows["day"], y=rows["p95"], name=f"{name} p95", mode="lines",
-                           line={"color": colour, "dash": "dot"}, legendgroup=label(crm),
-                           visible="legendonly" if crowded else True)
+        figure.add_scatter(x=rows["day"], y=rows["p50"], name=name, mode="lines+markers", legendgroup=name,
+                           line={"color": colour}, customdata=rows[["p95"]].astype(float),
+                           hovertemplate="p50 %{y:.1f} s · p95 %{customdata[0]:.1f} s")
+        figure.add_scatter(x=rows["day"], y=rows["p95"], name=f"{name} p95", mode="lines", legendgroup="p95",
+                           line={"color": colour, "dash": "dot", "width": 1.5}, showlegend=False,
+                           hovertemplate="p95 %{y:.1f} s", visible="legendonly" if crowded else True)
+    # the legend's one p95 entry: a click shows or hides every p95 line (their legend group)
+    figure.add_scatter(x=[None], y=[None], name="p95 (dotted)", mode="lines", legendgroup="p95", legendrank=2000,
+                       line={"color": MUTED["light"], "dash": "dot"}, hoverinfo="skip",
+                       visible="legendonly" if crowded else True)
     return figure
 
 
@@ -148,15 +173,27 @@ def success_rate_trend(frame: pd.DataFrame, why_empty: str) -> go.Figure:
     return figure
 
 
-def runs_per_day(frame: pd.DataFrame, why_empty: str) -> go.Figure:
+def runs_per_day(frame: pd.DataFrame, why_empty: str, today: date | None = None) -> go.Figure:
+    """Stacked bars of runs per day and CRM; ``today`` (UTC), a day still in progress, is drawn
+    hatched and its hover says "so far" instead of reading as a slow day."""
     title = "Sync frequency: runs per day"
     if frame.empty:
         return empty(title, why_empty)
     figure = _figure(title)
     for crm, rows in frame.groupby("crm_source", sort=True):
-        figure.add_bar(x=rows["day"], y=rows["runs"], name=crm_label(crm))
+        partial = [_day(d) == today for d in rows["day"]]
+        figure.add_bar(x=rows["day"], y=rows["runs"], name=crm_label(crm),
+                       marker={"pattern": {"shape": ["/" if p else "" for p in partial], "solidity": 0.5}},
+                       hovertemplate=["%{y} so far (today, UTC)" if p else "%{y}" for p in partial])
     figure.update_layout(barmode="stack")
     return figure
+
+
+def _day(value: object) -> date | None:
+    try:
+        return pd.Timestamp(value).date()
+    except (TypeError, ValueError):
+        return None
 
 
 def throughput(frame: pd.DataFrame, why_empty: str) -> go.Figure:
@@ -183,7 +220,7 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
     top = classes[:12]
     shown = list(reversed(top))
     # short enough to leave the bars room on a phone (390 px); the whole class is in the hover
-    labels = [label(f"{len(top) - i}. {_short(c['error_class'], 30)}") for i, c in enumerate(shown)]  # unique
+    labels = [label(text) for text in error_labels([c["error_class"] for c in shown], len(top))]
     figure = _figure(title)
     for kind, colour in (("failed", "#dc3545"), ("partial", "#fd7e14")):
         figure.add_bar(
@@ -195,6 +232,28 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
     figure.update_layout(hovermode="closest", barmode="stack", height=max(300, 34 * len(shown) + 90))
     figure.update_yaxes(automargin=True)
     return figure
+
+
+def error_labels(classes: list[str], top: int, width: int = 30) -> list[str]:
+    """The error classes' axis labels (``classes`` bottom-up, so the first is number ``top``): its
+    rank and as much of its text as tells it from the others, within ``width`` characters."""
+    ranks = [top - i for i in range(len(classes))]
+    return [f"{rank}. {text}" for rank, text in zip(ranks, _distinct_short(classes, width), strict=True)]
+
+
+def _distinct_short(names: list[str], width: int) -> list[str]:
+    """Each name in ``width`` characters; names that would cut the same keep their beginning and
+    then, after "…", the part where they differ: "HTTPError: 429…objects/deals"."""
+    cut = [_short(name, width) for name in names]
+    head = width // 2 - 1
+    for shared in {c for c in cut if cut.count(c) > 1}:
+        group = [names[i] for i, c in enumerate(cut) if c == shared]
+        common = len(os.path.commonprefix(group))
+        for i, c in enumerate(cut):
+            if c == shared and common < len(names[i]):
+                tail = names[i][max(head, common - 4):]
+                cut[i] = names[i][:head].rstrip() + "…" + _short(tail, width - head)
+    return _unique_short(cut, width + 4)
 
 
 def _unique_short(names: list[str], width: int) -> list[str]:
@@ -213,14 +272,32 @@ def _short(text: str, width: int = 48) -> str:
 
 
 def api_series(series: list[dict], value: str, title: str, why_empty: str, zone: str | None = None) -> go.Figure:
-    """Lines per CRM over time from /api/api-stats' ``series`` (``value``: calls or avg_ms), in ``zone``."""
+    """Lines per CRM over time from /api/api-stats' ``series`` (``value``: calls or avg_ms), in ``zone``.
+
+    A bucket still in progress (``partial``: its end is after the window's end, now) is not drawn as
+    a full one: the line stops at the last whole bucket, and a dotted segment leads to a hollow
+    marker whose hover says "so far", instead of a plunge."""
     if not series:
         return empty(title, why_empty)
     figure = _figure(title)
     frame = pd.DataFrame(series)
     frame["x"] = in_zone(frame["bucket"], zone)  # once for every line
-    for crm, rows in frame.groupby("crm_source", sort=True):
-        figure.add_scatter(x=rows["x"], y=rows[value], name=crm_label(crm), mode="lines")
+    frame["partial"] = frame["partial"].fillna(False).astype(bool) if "partial" in frame else False
+    number = ",.0f" if value == "calls" else ",.1f"
+    for index, (crm, rows) in enumerate(frame.groupby("crm_source", sort=True)):
+        name, colour = crm_label(crm), COLOURS[index % len(COLOURS)]
+        whole, partial = rows[~rows["partial"]], rows[rows["partial"]]
+        figure.add_scatter(x=whole["x"], y=whole[value], name=name, mode="lines", legendgroup=name,
+                           line={"color": colour}, hovertemplate=f"%{{y:{number}}}")
+        if partial.empty:
+            continue
+        joined = pd.concat([whole.tail(1), partial])
+        figure.add_scatter(x=joined["x"], y=joined[value], mode="lines", legendgroup=name, showlegend=False,
+                           line={"color": colour, "dash": "dot"}, hoverinfo="skip", name=f"{name} so far")
+        figure.add_scatter(x=partial["x"], y=partial[value], mode="markers", legendgroup=name, showlegend=False,
+                           name=f"{name} (so far)", marker={"color": colour, "symbol": "circle-open", "size": 8,
+                                                            "line": {"width": 2}},
+                           hovertemplate=f"%{{y:{number}}} so far (this bucket is still filling)")
     return time_axis(figure, zone)
 
 

@@ -95,6 +95,6 @@ def refresh_performance(now, _previous, days, crms, sync_types, mode) -> tuple:
         figures.day_axis(figures.duration_trend(frames["duration_by_crm"], why)),
         figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
         figures.day_axis(figures.success_rate_trend(frames["success_rate"], why.replace("finished ", ""))),
-        figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""))),
+        figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""), now.date())),
         figures.throughput(frames["throughput"], why),
     ))

@@ -24,6 +24,7 @@ from dashapp.retries import action as retry_action
 from dashapp.web import ids
 from dashapp.web.api.runs import parse_run_id
 from dashapp.web.components import run_figures
+from dashapp.web.components.figures import themed
 from dashapp.web.components.long_text import cell_text, length_note, long_message
 from queries._sql import utc_now
 
@@ -247,7 +248,7 @@ def _card(title: str, *children) -> dbc.Card:
     return dbc.Card(dbc.CardBody([html.H6(title), *children]), className="shadow-sm mb-3")
 
 
-def render(page: dict, zone: str | None) -> list:
+def render(page: dict, zone: str | None, mode: str | None = None) -> list:
     run = page["run"]
     matched = None if page["api_calls_correlated"] or not page["api_calls"] else dbc.Alert(
         "This run was recorded before calls carried their run's id: these are the CRM's calls within the run's "
@@ -268,13 +269,14 @@ def render(page: dict, zone: str | None) -> list:
         dbc.Row([
             dbc.Col(_card("The run", _facts(run, zone), *_error(run), _operation(page, zone)), xs=12, lg=6),
             dbc.Col(_card("Compared with its previous runs",
-                          dcc.Graph(id=ids.RUN_PREVIOUS_CHART, figure=run_figures.previous_runs(page),
+                          dcc.Graph(id=ids.RUN_PREVIOUS_CHART, figure=themed(run_figures.previous_runs(page), mode),
                                     config={"displaylogo": False}),
                           _changed(page, zone)), xs=12, lg=6),
         ], className="g-3"),
         _card("CRM API calls", page.get("note") and dbc.Alert(page["note"], color="warning", className="small"),
               matched, bounded, _summary(page),
-              dcc.Graph(id=ids.RUN_CALLS_CHART, figure=run_figures.calls_timeline(page), config={"displaylogo": False}),
+              dcc.Graph(id=ids.RUN_CALLS_CHART, figure=themed(run_figures.calls_timeline(page), mode),
+                        config={"displaylogo": False}),
               _calls_table(page, zone)),
         dbc.Row([
             dbc.Col(_card("Circuit breakers during the run", _breakers(page["breaker_events"], zone)), xs=12, lg=6),
@@ -296,9 +298,10 @@ def render(page: dict, zone: str | None) -> list:
     Input(ids.RUN_ZONE, "data"),
     Input(ids.RUN_RETRY_RESULT, "children"),
     State(ids.RUN_ID, "data"),
+    State(ids.THEME_MODE, "data"),
     prevent_initial_call=True,
 )
-def refresh_run(_ticks, zone, _retried, run_id):
+def refresh_run(_ticks, zone, _retried, run_id, mode):
     if not isinstance(run_id, int):
         return no_update, True, "d-none"
     settings = runtime.settings()
@@ -314,7 +317,20 @@ def refresh_run(_ticks, zone, _retried, run_id):
     operation = page["failed_operation"]
     retryable = operation is not None and operation["state"] == "failed" and _can_retry(settings)
     running = page["run"]["status_class"] == "running"
-    return render(page, zone), not running, "mb-2" if retryable else "d-none"
+    return render(page, zone, mode), not running, "mb-2" if retryable else "d-none"
+
+
+@callback(
+    Output(ids.RUN_PREVIOUS_CHART, "figure"),
+    Output(ids.RUN_CALLS_CHART, "figure"),
+    Input(ids.THEME_MODE, "data"),
+    State(ids.RUN_PREVIOUS_CHART, "figure"),
+    State(ids.RUN_CALLS_CHART, "figure"),
+    prevent_initial_call=True,
+)
+def retheme_run_charts(mode, previous, calls):
+    """The theme changed while the run's page is open: its charts switch at once, as drawn."""
+    return tuple(no_update if figure is None else themed(figure, mode) for figure in (previous, calls))
 
 
 @callback(
