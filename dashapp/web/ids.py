@@ -168,6 +168,7 @@ CRM_STATUS_PAGER = "crm-status-pager"  # dbc.Pagination: 50 CRMs a page
 CRM_STATUS_COUNT = "crm-status-count"  # "1–50 of 5,000 CRMs"
 RUN_ID = "run-id"  # dcc.Store: the run the page shows
 RUN_ZONE = "run-zone"  # dcc.Store: the viewer's zone, filled in the browser when the page opens
+RUN_THEME = "run-theme"  # dcc.Store: THEME_MODE, copied on the run page (its charts are drawn by a callback)
 RUN_INTERVAL = "run-refresh-interval"  # on while the run is running
 RUN_BODY = "run-body"
 RUN_TITLE = "run-title"

@@ -185,7 +185,7 @@ def runs_per_day(frame: pd.DataFrame, why_empty: str, today: date | None = None)
         figure.add_bar(x=rows["day"], y=rows["runs"], name=crm_label(crm),
                        marker={"pattern": {"shape": ["/" if p else "" for p in partial], "solidity": 0.5}},
                        hovertemplate=["%{y} so far (today, UTC)" if p else "%{y}" for p in partial])
-    figure.update_layout(barmode="stack")
+    figure.update_layout(barmode="stack", legend_traceorder="normal")  # the legend in the CRMs' order
     return figure
 
 

@@ -17,6 +17,7 @@ from dashapp import display, runtime
 from dashapp.payloads import crm_api_usage
 from dashapp.web import ids
 from dashapp.web.components import figures, panel_note
+from dashapp.web.components.chart_box import chart
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import (
@@ -75,14 +76,14 @@ def layout(**_query: str) -> html.Div:
         dbc.Alert(id=ids.API_USAGE_NOTE, color="info", is_open=False, className="small"),
         html.H5("Rate limits"),
         dbc.Row(id=ids.RATE_LIMIT_TILES, className="g-3 mb-3"),
-        dcc.Graph(id=ids.RATE_LIMIT_HISTORY, config={"displaylogo": False}, style={"height": "300px"}),
+        chart(dcc.Graph(id=ids.RATE_LIMIT_HISTORY, config={"displaylogo": False}, style={"height": "340px"})),
         html.H5("Circuit breakers"),
         dbc.Row(id=ids.BREAKER_TILES, className="g-3 mb-2"),
-        dcc.Graph(id=ids.BREAKER_TIMELINE, config={"displaylogo": False}),
+        chart(dcc.Graph(id=ids.BREAKER_TIMELINE, config={"displaylogo": False})),
         dbc.Row([
-            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=ids.API_LATENCY_CHART, **graph)), className="shadow-sm"),
+            dbc.Col(dbc.Card(dbc.CardBody(chart(dcc.Graph(id=ids.API_LATENCY_CHART, **graph))), className="shadow-sm"),
                     xs=12, lg=6),
-            dbc.Col(dbc.Card(dbc.CardBody(dcc.Graph(id=ids.API_VOLUME_CHART, **graph)), className="shadow-sm"),
+            dbc.Col(dbc.Card(dbc.CardBody(chart(dcc.Graph(id=ids.API_VOLUME_CHART, **graph))), className="shadow-sm"),
                     xs=12, lg=6),
         ], className="g-3 my-2"),
         html.H5("Calls per CRM and endpoint"),

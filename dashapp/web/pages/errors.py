@@ -15,6 +15,7 @@ from dashapp.payloads import dashboard as payloads
 from dashapp.payloads.day_cache import day_start
 from dashapp.web import ids
 from dashapp.web.components import figures
+from dashapp.web.components.chart_box import chart
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.long_text import long_message
 from dashapp.web.components.refresh_bar import RefreshIds, chosen, page_header, refresh_callback
@@ -38,7 +39,7 @@ def layout(**_query: str) -> html.Div:
             xs=12, md=3), className="mb-3"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
-                dcc.Graph(id=ids.ERRORS_CLASS_CHART, config={"displaylogo": False}),
+                chart(dcc.Graph(id=ids.ERRORS_CLASS_CHART, config={"displaylogo": False})),
                 html.Div(id=ids.ERRORS_CLASS_TABLE),
             ]), className="shadow-sm h-100"), xs=12, lg=7),
             dbc.Col(dbc.Card(dbc.CardBody([

@@ -15,6 +15,7 @@ from dashapp import runtime
 from dashapp.payloads import dashboard as payloads
 from dashapp.web import ids
 from dashapp.web.components import figures
+from dashapp.web.components.chart_box import chart
 from dashapp.web.components.filter_options import filter_options
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import RefreshIds, chosen, page_header, refresh_callback
@@ -30,8 +31,8 @@ CHARTS = (ids.DURATION_CHART, ids.RECORDS_CHART, ids.SUCCESS_RATE_CHART, ids.FRE
 
 
 def _card(chart_id: str, height: int = 340) -> dbc.Card:
-    return dbc.Card(dbc.CardBody(dcc.Graph(id=chart_id, config={"displaylogo": False, "responsive": True},
-                                           style={"height": f"{height}px"})), className="shadow-sm h-100")
+    return dbc.Card(dbc.CardBody(chart(dcc.Graph(id=chart_id, config={"displaylogo": False, "responsive": True},
+                                                 style={"height": f"{height}px"}))), className="shadow-sm h-100")
 
 
 def layout(**_query: str) -> html.Div:

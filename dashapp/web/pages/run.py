@@ -24,6 +24,7 @@ from dashapp.retries import action as retry_action
 from dashapp.web import ids
 from dashapp.web.api.runs import parse_run_id
 from dashapp.web.components import run_figures
+from dashapp.web.components.chart_box import chart
 from dashapp.web.components.figures import themed
 from dashapp.web.components.long_text import cell_text, length_note, long_message
 from queries._sql import utc_now
@@ -48,6 +49,7 @@ def layout(run_id: str | None = None, **_query: str) -> html.Div:
     return html.Div([
         dcc.Store(id=ids.RUN_ID, data=parsed),
         dcc.Store(id=ids.RUN_ZONE),
+        dcc.Store(id=ids.RUN_THEME),
         dcc.Interval(id=ids.RUN_INTERVAL, interval=settings.refresh_seconds * 1000, disabled=True),
         html.Div(id=ids.RUN_BODY, children=body),
         html.Div(dcc.ConfirmDialogProvider(
@@ -269,14 +271,15 @@ def render(page: dict, zone: str | None, mode: str | None = None) -> list:
         dbc.Row([
             dbc.Col(_card("The run", _facts(run, zone), *_error(run), _operation(page, zone)), xs=12, lg=6),
             dbc.Col(_card("Compared with its previous runs",
-                          dcc.Graph(id=ids.RUN_PREVIOUS_CHART, figure=themed(run_figures.previous_runs(page), mode),
-                                    config={"displaylogo": False}),
+                          chart(dcc.Graph(id=ids.RUN_PREVIOUS_CHART,
+                                          figure=themed(run_figures.previous_runs(page), mode),
+                                          config={"displaylogo": False})),
                           _changed(page, zone)), xs=12, lg=6),
         ], className="g-3"),
         _card("CRM API calls", page.get("note") and dbc.Alert(page["note"], color="warning", className="small"),
               matched, bounded, _summary(page),
-              dcc.Graph(id=ids.RUN_CALLS_CHART, figure=themed(run_figures.calls_timeline(page), mode),
-                        config={"displaylogo": False}),
+              chart(dcc.Graph(id=ids.RUN_CALLS_CHART, figure=themed(run_figures.calls_timeline(page), mode),
+                              config={"displaylogo": False})),
               _calls_table(page, zone)),
         dbc.Row([
             dbc.Col(_card("Circuit breakers during the run", _breakers(page["breaker_events"], zone)), xs=12, lg=6),
@@ -297,11 +300,11 @@ def render(page: dict, zone: str | None, mode: str | None = None) -> list:
     Input(ids.RUN_INTERVAL, "n_intervals"),
     Input(ids.RUN_ZONE, "data"),
     Input(ids.RUN_RETRY_RESULT, "children"),
+    Input(ids.RUN_THEME, "data"),
     State(ids.RUN_ID, "data"),
-    State(ids.THEME_MODE, "data"),
     prevent_initial_call=True,
 )
-def refresh_run(_ticks, zone, _retried, run_id, mode):
+def refresh_run(_ticks, zone, _retried, mode, run_id):
     if not isinstance(run_id, int):
         return no_update, True, "d-none"
     settings = runtime.settings()
@@ -319,18 +322,6 @@ def refresh_run(_ticks, zone, _retried, run_id, mode):
     running = page["run"]["status_class"] == "running"
     return render(page, zone, mode), not running, "mb-2" if retryable else "d-none"
 
-
-@callback(
-    Output(ids.RUN_PREVIOUS_CHART, "figure"),
-    Output(ids.RUN_CALLS_CHART, "figure"),
-    Input(ids.THEME_MODE, "data"),
-    State(ids.RUN_PREVIOUS_CHART, "figure"),
-    State(ids.RUN_CALLS_CHART, "figure"),
-    prevent_initial_call=True,
-)
-def retheme_run_charts(mode, previous, calls):
-    """The theme changed while the run's page is open: its charts switch at once, as drawn."""
-    return tuple(no_update if figure is None else themed(figure, mode) for figure in (previous, calls))
 
 
 @callback(
@@ -365,4 +356,12 @@ clientside_callback(
     Input(ids.RUN_ID, "data"),
     State(ids.APP_CONFIG, "data"),
     State(ids.CLOCK_CHOICE, "data"),
+)
+
+# The theme in force, copied into the page's own store: the run's charts are redrawn in it at once
+# when the viewer switches (they are drawn by ``refresh_run``, so no callback can name them directly).
+clientside_callback(
+    "function (mode) { return mode || 'light'; }",
+    Output(ids.RUN_THEME, "data"),
+    Input(ids.THEME_MODE, "data"),
 )
