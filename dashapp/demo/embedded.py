@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
+from dashapp.demo.latency import call_latency
 from dashapp.recording import (
     CircuitBreaker,
     CircuitOpenError,
@@ -172,7 +173,7 @@ class DemoApi:
                        "X-RateLimit-Reset": str(reset)}
         if status == 429:
             headers["Retry-After"] = str(reset)
-        latency = rng.lognormvariate(5.0, 0.5) if status is not None else 30_000.0
+        latency = call_latency(job.crm, job.endpoint, rng) if status is not None else 30_000.0
         record_api_call(job.crm, job.endpoint, "GET", status, latency, headers=headers, error=error,
                         called_at=clock())
 
