@@ -64,7 +64,10 @@
     var drawn = asked && !(gd._fullLayout.legend && gd._fullLayout.legend.visible === false);
     if (asked && drawn !== want) {
       gd._smBusy = true;
-      window.Plotly.relayout(gd, { "legend.visible": want }).then(function () {
+      /* Plotly keeps the room it reserved for a container legend once the legend is gone: give it
+         back, and have the axes work their margins out again */
+      if (!want && gd._fullLayout._reservedMargin) { delete gd._fullLayout._reservedMargin.legend; }
+      window.Plotly.relayout(gd, { "legend.visible": want, "xaxis.automargin": true }).then(function () {
         gd._smBusy = false;
         resize(gd, host, want && phone());
       }, function () { gd._smBusy = false; });

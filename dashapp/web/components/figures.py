@@ -343,7 +343,7 @@ def breaker_timeline(breakers: list[dict], why_empty: str, start: str | None = N
                           "<br>%{customdata[2]}<extra></extra>",
         )
     figure.update_layout(hovermode="closest", barmode="overlay", bargap=0.35,
-                         height=max(200, 40 * len(breakers) + 130))
+                         height=max(220, 40 * len(breakers) + 160))  # the bands, and under them the legend
     figure.update_xaxes(type="date")
     figure.update_yaxes(automargin=True, autorange="reversed")
     return time_axis(figure, zone)
