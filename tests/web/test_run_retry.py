@@ -41,7 +41,8 @@ def _page_state(client, dash_app, run_id: int, after_retry: bool = False) -> str
     _, (body,) = callback_body(dash_app, "run-body.children",
                                [{"id": "run-refresh-interval", "property": "n_intervals", "value": None},
                                 {"id": "run-zone", "property": "data", "value": "UTC"},
-                                {"id": "run-retry-result", "property": "children", "value": None}],
+                                {"id": "run-retry-result", "property": "children", "value": None},
+                                {"id": "run-theme", "property": "data", "value": "light"}],
                                [{"id": "run-id", "property": "data", "value": run_id}])
     if after_retry:
         body["changedPropIds"] = ["run-retry-result.children"]
