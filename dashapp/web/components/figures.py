@@ -230,11 +230,11 @@ def error_classes(classes: list[dict], why_empty: str) -> go.Figure:
             hovertemplate=f"%{{customdata[2]}}<br>%{{x}} {kind} runs<br>%{{customdata[1]}}<extra></extra>",
         )
     figure.update_layout(hovermode="closest", barmode="stack", height=max(300, 34 * len(shown) + 90))
-    figure.update_yaxes(automargin=True)
+    figure.update_yaxes(automargin=True, tickfont={"size": 11})  # leaves the bars room at 390 px
     return figure
 
 
-def error_labels(classes: list[str], top: int, width: int = 30) -> list[str]:
+def error_labels(classes: list[str], top: int, width: int = 26) -> list[str]:
     """The error classes' axis labels (``classes`` bottom-up, so the first is number ``top``): its
     rank and as much of its text as tells it from the others, within ``width`` characters."""
     ranks = [top - i for i in range(len(classes))]
@@ -245,14 +245,15 @@ def _distinct_short(names: list[str], width: int) -> list[str]:
     """Each name in ``width`` characters; names that would cut the same keep their beginning and
     then, after "…", the part where they differ: "HTTPError: 429…objects/deals"."""
     cut = [_short(name, width) for name in names]
-    head = width // 2 - 1
+    head = width // 2 + 2
     for shared in {c for c in cut if cut.count(c) > 1}:
         group = [names[i] for i, c in enumerate(cut) if c == shared]
         common = len(os.path.commonprefix(group))
         for i, c in enumerate(cut):
             if c == shared and common < len(names[i]):
-                tail = names[i][max(head, common - 4):]
-                cut[i] = names[i][:head].rstrip() + "…" + _short(tail, width - head)
+                word = max(names[i].rfind(mark, 0, common) for mark in " /:=?&.,")  # the differing word's start
+                start = max(head, word + 1 if word >= common - 12 else common - 4)
+                cut[i] = names[i][:head].rstrip() + "…" + _short(names[i][start:], width - head)
     return _unique_short(cut, width + 4)
 
 
