@@ -1,0 +1,236 @@
+"""What a demanding viewer checks on a drawn page, shared by the browser sweep
+(tests/web/test_every_page_browser.py) and ``scripts/screenshot.py --check``.
+
+- ``contrast``: axe-core's color-contrast rule (tests/axe/node_modules/axe-core, installed by
+  .ci/setup from the pinned tests/axe/package-lock.json; nothing downloads at test time);
+- ``geometry``: a Plotly legend over an x-axis title or tick label, two header cells of one AG Grid
+  overlapping, a light chart in the dark theme, sideways scroll, a state colour without words.
+
+Each finding names the lane whose files decide it (issue 24): A figures, B grids, D colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+AXE_JS = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+# which lane's files decide each check (issue 24's lanes)
+LANES = {"contrast": "D", "state-words": "D", "legend-over-axis": "A", "light-chart-in-dark": "A",
+         "grid-headers-overlap": "B", "sideways-scroll": "any", "console": "any"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    text: str
+
+    @property
+    def lane(self) -> str:
+        return LANES[self.check]
+
+    def __str__(self) -> str:
+        return f"[{self.check}, lane {self.lane}] {self.text}"
+
+
+def axe_source() -> str:
+    if not AXE_JS.exists():
+        raise FileNotFoundError(f"{AXE_JS} is missing: run `bash .ci/setup` (npm ci in tests/axe)")
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+_RUN_AXE = """
+var done = arguments[arguments.length - 1];
+if (!window.axe) { (0, eval)(arguments[0]); }
+axe.run(document, {runOnly: {type: 'rule', values: ['color-contrast']}, resultTypes: ['violations']})
+  .then(function (result) {
+    var out = [];
+    result.violations.forEach(function (v) { v.nodes.forEach(function (n) {
+      var data = (n.any[0] || {}).data || {};
+      out.push({target: n.target.join(' '), ratio: data.contrastRatio, expected: data.expectedContrastRatio,
+                fg: data.fgColor, bg: data.bgColor, html: (n.html || '').slice(0, 120)});
+    }); });
+    done(out);
+  })
+  .catch(function (e) { done([{error: String(e)}]); });
+"""
+
+
+def contrast(driver, source: str | None = None) -> list[Finding]:
+    """axe-core's color-contrast violations on the page as drawn now (axe injected once per page)."""
+    driver.set_script_timeout(60)
+    nodes = driver.execute_async_script(_RUN_AXE, source if source is not None else axe_source())
+    found = []
+    for n in nodes:
+        if "error" in n:
+            found.append(Finding("contrast", f"axe failed: {n['error']}"))
+        else:
+            found.append(Finding("contrast", f"{n['target']}: {n['ratio']}:1 (needs {n['expected']}), "
+                                             f"{n['fg']} on {n['bg']}: {n['html']}"))
+    return found
+
+
+# One pass over the page; returns {check: [text, ...]}.
+GEOMETRY_JS = r"""
+var out = {"legend-over-axis": [], "grid-headers-overlap": [], "light-chart-in-dark": [],
+           "sideways-scroll": [], "state-words": []};
+function visible(r) { return r.width > 0.5 && r.height > 0.5; }
+function overlap(a, b, slack) {
+  slack = slack || 1;
+  return Math.min(a.right, b.right) - Math.max(a.left, b.left) > slack &&
+         Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > slack;
+}
+function clip(r, box) {
+  return {left: Math.max(r.left, box.left), right: Math.min(r.right, box.right),
+          top: Math.max(r.top, box.top), bottom: Math.min(r.bottom, box.bottom)};
+}
+function name(el) {
+  var holder = el.closest('[id]');
+  return holder ? '#' + holder.id : el.tagName.toLowerCase();
+}
+function shown(el) {
+  var s = getComputedStyle(el);
+  return s.display !== 'none' && s.visibility !== 'hidden' && visible(el.getBoundingClientRect());
+}
+// legends against the x axis's title and tick labels, in the same figure
+document.querySelectorAll('.js-plotly-plot').forEach(function (plot) {
+  var where = name(plot.parentElement || plot);
+  plot.querySelectorAll('g.legend').forEach(function (legend) {
+    if (!shown(legend)) { return; }
+    var bg = legend.querySelector('rect.bg');
+    var box = (bg || legend).getBoundingClientRect();
+    if (!visible(box)) { return; }
+    var hits = [];
+    plot.querySelectorAll('.g-xtitle text, .xtick text').forEach(function (t) {
+      var r = t.getBoundingClientRect();
+      if (visible(r) && t.textContent.trim() && overlap(box, r, 1)) {
+        hits.push((t.closest('.g-xtitle') ? 'x title ' : 'x tick ') + JSON.stringify(t.textContent.trim()));
+      }
+    });
+    if (hits.length) {
+      out["legend-over-axis"].push(where + ': the legend covers ' + hits.slice(0, 4).join(', ') +
+                                   (hits.length > 4 ? ' and ' + (hits.length - 4) + ' more' : ''));
+    }
+  });
+});
+// header cells of one grid: clipped to the part of the header they show in, per header row
+document.querySelectorAll('.ag-root-wrapper').forEach(function (grid) {
+  var rows = {};
+  grid.querySelectorAll('.ag-header-cell').forEach(function (cell) {
+    var r = cell.getBoundingClientRect();
+    if (!visible(r)) { return; }
+    var part = cell.closest('.ag-pinned-left-header, .ag-pinned-right-header, .ag-header-viewport, .ag-header');
+    var c = part ? clip(r, part.getBoundingClientRect()) : r;
+    if (c.right - c.left <= 1) { return; }  // scrolled out of its part
+    var row = cell.closest('.ag-header-row');
+    var key = row ? (row.getAttribute('aria-rowindex') || '0') : '0';
+    (rows[key] = rows[key] || []).push({rect: c, text: (cell.textContent || cell.getAttribute('col-id') || '').trim()});
+  });
+  var where = name(grid);
+  Object.keys(rows).forEach(function (key) {
+    var cells = rows[key];
+    for (var i = 0; i < cells.length; i++) { for (var j = i + 1; j < cells.length; j++) {
+      if (overlap(cells[i].rect, cells[j].rect, 1)) {
+        out["grid-headers-overlap"].push(where + ': header ' + JSON.stringify(cells[i].text) + ' overlaps ' +
+                                         JSON.stringify(cells[j].text));
+      }
+    } }
+  });
+});
+// a chart's own background in the dark theme
+function light(colour) {
+  var m = (colour || '').match(/rgba?\(([^)]+)\)/);
+  if (!m) { return colour === '#fff' || colour === '#ffffff' || colour === 'white'; }
+  var p = m[1].split(',').map(Number);
+  if (p.length > 3 && p[3] < 0.1) { return false; }
+  return (0.2126 * p[0] + 0.7152 * p[1] + 0.0722 * p[2]) / 255 > 0.5;
+}
+if (document.documentElement.getAttribute('data-bs-theme') === 'dark') {
+  document.querySelectorAll('.js-plotly-plot').forEach(function (plot) {
+    var layout = plot._fullLayout || {};
+    var svg = plot.querySelector('.main-svg');
+    var paper = layout.paper_bgcolor, area = layout.plot_bgcolor;
+    var svgBg = svg ? getComputedStyle(svg).backgroundColor : '';
+    [['paper', paper], ['plot area', area], ['main-svg', svgBg]].forEach(function (pair) {
+      if (pair[1] && light(pair[1])) {
+        out["light-chart-in-dark"].push(name(plot.parentElement || plot) + ': ' + pair[0] + ' background ' + pair[1]);
+      }
+    });
+  });
+}
+var over = document.documentElement.scrollWidth - window.innerWidth;
+if (over > 0) {
+  var widest = [];
+  document.querySelectorAll('body *').forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    if (r.right > window.innerWidth + 0.5 && widest.length < 3 && el.id) { widest.push('#' + el.id); }
+  });
+  out["sideways-scroll"].push('scrolls sideways by ' + over + ' px' + (widest.length ? ' (' + widest.join(', ') + ')' : ''));
+}
+// state colours carry words: a badge has text (or aria-label), a run tick an aria-label or title
+document.querySelectorAll('.badge, .run-tick, .freshness-state').forEach(function (el) {
+  if (!shown(el)) { return; }
+  var words = (el.textContent || '').trim() || el.getAttribute('aria-label') || el.getAttribute('title');
+  if (!words) { out["state-words"].push(name(el) + ': a ' + el.className + ' with no words'); }
+});
+return out;
+"""
+
+
+def geometry(driver) -> list[Finding]:
+    """The geometric checks on the page as drawn now."""
+    found = driver.execute_script(GEOMETRY_JS)
+    return [Finding(check, text) for check, texts in found.items() for text in texts]
+
+
+def severe_console(entries: list[dict]) -> list[Finding]:
+    return [Finding("console", e["message"][:300]) for e in entries if e.get("level") == "SEVERE"]
+
+
+# The page has settled: no Dash callback pending, every graph drawn, every grid past its loading
+# overlay, and the DOM the same size as on the previous look (wait_settled polls it).
+SETTLED_JS = r"""
+if (document.readyState !== 'complete' || !document.getElementById('react-entry-point')) { return -1; }
+if (document.querySelector('[data-dash-is-loading="true"]')) { return -1; }
+var graphs = document.querySelectorAll('.dash-graph');
+for (var i = 0; i < graphs.length; i++) {
+  var plot = graphs[i].querySelector('.js-plotly-plot');
+  if (!plot || !plot._fullLayout || !plot.querySelector('.main-svg')) { return -1; }
+}
+if (document.querySelector('.ag-overlay-loading-center, .ag-overlay-loading-wrapper')) { return -1; }
+return document.getElementsByTagName('*').length;
+"""
+
+
+def wait_settled(driver, timeout: float = 20.0, quiet_looks: int = 3) -> None:
+    """Wait until the page has drawn and stopped changing (``quiet_looks`` equal looks, 0.2 s apart)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last, same = None, 0
+    while time.monotonic() < deadline:
+        size = driver.execute_script(SETTLED_JS)
+        if size != -1 and size == last:
+            same += 1
+            if same >= quiet_looks:
+                return
+        else:
+            same = 0
+        last = size
+        time.sleep(0.2)
+    raise AssertionError(f"the page did not settle in {timeout:.0f} s")
+
+
+def apply_view(driver, url: str, width: int, theme: str, height: int = 900) -> None:
+    """Open ``url`` at ``width`` px in ``theme`` (the navbar's own setting, kept in localStorage
+    'sm-theme'), as a user who picked it and reloaded would see it."""
+    driver.set_window_size(width, height)
+    if not driver.current_url.startswith(url.split("/", 3)[0] + "//" + url.split("/", 3)[2]):
+        driver.get(url)  # same origin first, so localStorage is the app's
+    driver.execute_script("localStorage.setItem('sm-theme', arguments[0])", theme)
+    driver.get(url)
+
+
+def theme_applied(driver, theme: str) -> bool:
+    return driver.execute_script("return document.documentElement.getAttribute('data-bs-theme')") == theme
