@@ -17,8 +17,9 @@ from pathlib import Path
 AXE_JS = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 # which lane's files decide each check (issue 24's lanes)
-LANES = {"contrast": "D", "state-words": "D", "legend-over-axis": "A", "light-chart-in-dark": "A",
-         "grid-headers-overlap": "B", "sideways-scroll": "any", "console": "any"}
+LANES = {"contrast": "D", "state-words": "D", "light-panel-in-dark": "D",
+         "legend-over-axis": "A", "light-chart-in-dark": "A", "grid-headers-overlap": "B",
+         "sideways-scroll": "any", "console": "any"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def contrast(driver, source: str | None = None) -> list[Finding]:
 # One pass over the page; returns {check: [text, ...]}.
 GEOMETRY_JS = r"""
 var out = {"legend-over-axis": [], "grid-headers-overlap": [], "light-chart-in-dark": [],
-           "sideways-scroll": [], "state-words": []};
+           "sideways-scroll": [], "state-words": [], "light-panel-in-dark": []};
 function visible(r) { return r.width > 0.5 && r.height > 0.5; }
 function overlap(a, b, slack) {
   slack = slack || 1;
@@ -161,12 +162,33 @@ if (document.documentElement.getAttribute('data-bs-theme') === 'dark') {
 }
 var over = document.documentElement.scrollWidth - window.innerWidth;
 if (over > 0) {
-  var widest = [];
+  // the outermost elements that reach past the window's right edge, named by id or class
+  var wide = [];
   document.querySelectorAll('body *').forEach(function (el) {
     var r = el.getBoundingClientRect();
-    if (r.right > window.innerWidth + 0.5 && widest.length < 3 && el.id) { widest.push('#' + el.id); }
+    if (r.right <= window.innerWidth + 0.5 || !visible(r) || wide.length >= 4) { return; }
+    if (wide.some(function (w) { return w.el.contains(el); })) { return; }
+    var classes = typeof el.className === 'string' ? el.className.trim().split(/\s+/).join('.') : '';
+    wide.push({el: el, text: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+               (classes ? '.' + classes : '') + ' to ' + Math.round(r.right) + ' px'});
   });
-  out["sideways-scroll"].push('scrolls sideways by ' + over + ' px' + (widest.length ? ' (' + widest.join(', ') + ')' : ''));
+  out["sideways-scroll"].push('scrolls sideways by ' + over + ' px: ' +
+                              wide.map(function (w) { return w.text; }).join('; '));
+}
+// in the dark theme no grid, code block, card or panel stays light
+if (document.documentElement.getAttribute('data-bs-theme') === 'dark') {
+  document.querySelectorAll('.ag-root-wrapper, pre, code, .card, .modal-content, .dropdown-menu, .list-group-item, ' +
+                            '.table, .form-control, .form-select, .bg-light').forEach(function (el) {
+    if (!shown(el)) { return; }
+    var bg = getComputedStyle(el).backgroundColor;
+    if (light(bg)) { out["light-panel-in-dark"].push(name(el) + ': ' + el.tagName.toLowerCase() + '.' +
+                                                      String(el.className).trim().split(/\s+/).slice(0, 3).join('.') +
+                                                      ' has a light background ' + bg); }
+  });
+  if (document.documentElement.getAttribute('data-ag-theme-mode') !== 'dark') {
+    var mode = document.documentElement.getAttribute('data-ag-theme-mode');
+    out["light-panel-in-dark"].push('data-ag-theme-mode is ' + mode + ': the grids did not switch');
+  }
 }
 // state colours carry words: a badge has text (or aria-label), a run tick an aria-label or title
 document.querySelectorAll('.badge, .run-tick, .freshness-state').forEach(function (el) {

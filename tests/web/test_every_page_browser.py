@@ -3,7 +3,8 @@ PostgreSQL holding data this module writes (several CRMs, failures, partials, a 
 late CRM, CRM calls with 429s and rate limits, a breaker that opened, firing alerts, failed
 operations), checked as a demanding viewer would (tests/support/page_checks.py):
 
-- lane D (colours): axe-core's color-contrast rule finds nothing; every state colour has words;
+- lane D (colours): axe-core's color-contrast rule finds nothing; every state colour has words; in
+  dark, every grid, code block, card and panel is dark;
 - lane A (figures): no legend over an x-axis title or tick label; no light chart in the dark theme;
 - lane B (grids): no two header cells of one grid overlap;
 - every lane: no sideways scroll at 390 px, no SEVERE message in the browser console.
@@ -164,8 +165,9 @@ def _check(look, view: tuple[str, int, str], *checks: str) -> None:
 
 @pytest.mark.parametrize("view", VIEWS, ids=IDS)
 def test_lane_d_contrast_and_state_words(seen, view):
-    """axe-core color-contrast: no violation; every badge, tick and state has words (lane D)."""
-    _check(seen, view, "contrast", "state-words")
+    """axe-core color-contrast: no violation; every badge, tick and state has words; in dark, no grid,
+    code block, card or panel stays light and the grids' theme switched (lane D)."""
+    _check(seen, view, "contrast", "state-words", "light-panel-in-dark")
 
 
 @pytest.mark.parametrize("view", VIEWS, ids=IDS)
