@@ -6,6 +6,7 @@ operations), checked as a demanding viewer would (tests/support/page_checks.py):
 - lane D (colours): axe-core's color-contrast rule finds nothing; every state colour has words; in
   dark, every grid, code block, card and panel is dark;
 - lane A (figures): no legend over an x-axis title or tick label; no light chart in the dark theme;
+  a chart's text at 4.5:1 on its background;
 - lane B (grids): no two header cells of one grid overlap;
 - every lane: no sideways scroll at 390 px, no SEVERE message in the browser console.
 
@@ -172,8 +173,9 @@ def test_lane_d_contrast_and_state_words(seen, view):
 
 @pytest.mark.parametrize("view", VIEWS, ids=IDS)
 def test_lane_a_legends_clear_of_axes_and_charts_dark_in_dark(seen, view):
-    """No legend over an x-axis title or tick label; in dark, no chart on a light background (lane A)."""
-    _check(seen, view, "legend-over-axis", "light-chart-in-dark")
+    """No legend over an x-axis title or tick label; in dark, no chart on a light background; a chart's
+    text readable on its background (lane A)."""
+    _check(seen, view, "legend-over-axis", "light-chart-in-dark", "chart-contrast")
 
 
 @pytest.mark.parametrize("view", VIEWS, ids=IDS)
