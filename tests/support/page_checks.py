@@ -289,7 +289,8 @@ def severe_console(entries: list[dict]) -> list[Finding]:
 
 
 # The page has settled: no Dash callback pending, every graph drawn, every grid past its loading
-# overlay, and the DOM the same size as on the previous look (wait_settled polls it).
+# overlay, and the same layout as on the previous looks (wait_settled polls it): the number of
+# elements, the page's height, and where every grid header cell and chart sits.
 SETTLED_JS = r"""
 if (document.readyState !== 'complete' || !document.getElementById('react-entry-point')) { return -1; }
 if (document.querySelector('[data-dash-is-loading="true"]')) { return -1; }
@@ -299,12 +300,18 @@ for (var i = 0; i < graphs.length; i++) {
   if (!plot || !plot._fullLayout || !plot.querySelector('.main-svg')) { return -1; }
 }
 if (document.querySelector('.ag-overlay-loading-center, .ag-overlay-loading-wrapper')) { return -1; }
-return document.getElementsByTagName('*').length;
+var shape = [document.getElementsByTagName('*').length, document.body.scrollHeight];
+document.querySelectorAll('.ag-header-cell, .js-plotly-plot .main-svg, g.legend').forEach(function (el) {
+  var r = el.getBoundingClientRect();
+  shape.push(Math.round(r.left), Math.round(r.top), Math.round(r.width), Math.round(r.height));
+});
+return shape.join(',');
 """
 
 
 def wait_settled(driver, timeout: float = 20.0, quiet_looks: int = 3) -> None:
-    """Wait until the page has drawn and stopped changing (``quiet_looks`` equal looks, 0.2 s apart)."""
+    """Wait until the page has drawn and its layout stopped changing (``quiet_looks`` more equal
+    looks, 0.2 s apart)."""
     import time
 
     deadline = time.monotonic() + timeout

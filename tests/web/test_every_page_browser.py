@@ -16,8 +16,7 @@ findings kept, and each check is its own test, named by lane, page, width and th
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -138,7 +137,7 @@ def sweep_duo(request, dash_app, sweep_app, tmp_path_factory) -> Iterator[DashCo
 
 
 @pytest.fixture(scope="module")
-def seen(sweep_duo, sweep_app) -> Iterator[dict]:
+def seen(sweep_duo, sweep_app) -> Iterator[Callable[[str, int, str], list[page_checks.Finding]]]:
     """(page, width, theme) -> its findings, each view opened once (by the first check that asks)."""
     axe = page_checks.axe_source()
     views: dict[tuple[str, int, str], list[page_checks.Finding]] = {}
@@ -191,9 +190,14 @@ def test_every_lane_no_sideways_scroll_and_a_clean_console(seen, view):
 
 
 def test_the_sweep_saw_the_data_it_wrote(sweep_duo, sweep_app):
-    """The pages above were not empty: the run page names the run, the history counts every run."""
+    """The pages above were not empty: the run page shows the run's error and its two 429s, the
+    alerts page the late CRM and a warning count, the failed operations grid a failure of ratecrm."""
     sweep_duo.driver.set_window_size(1440, 900)
     sweep_duo.wait_for_page(f"{sweep_duo.server_url}/runs/{sweep_app}")
     sweep_duo.wait_for_contains_text("#run-error", ERROR, timeout=15)
     assert sweep_duo.find_element("#run-calls-429").text == "429 2"
-    assert os.path.exists(page_checks.AXE_JS)
+    sweep_duo.wait_for_page(f"{sweep_duo.server_url}/alerts")
+    sweep_duo.wait_for_contains_text("#alerts-active", "latecrm", timeout=15)
+    sweep_duo.wait_for_contains_text("#alerts-counts", "warning", timeout=15)
+    sweep_duo.wait_for_page(f"{sweep_duo.server_url}/failed")
+    sweep_duo.wait_for_contains_text("#failed-operations-grid", "ratecrm", timeout=15)
