@@ -11,7 +11,8 @@ operations), checked as a demanding viewer would (tests/support/page_checks.py):
 - every lane: no sideways scroll at 390 px, no SEVERE message in the browser console.
 
 One app server and one browser for the module; each (page, width, theme) is opened once, its
-findings kept, and each check is its own test, named by lane, page, width and theme.
+findings kept, and each check is its own test, named by lane, page, width and theme. /failed and
+/alerts are seen again signed in as an operator (their buttons), after every other view.
 """
 
 from __future__ import annotations
@@ -36,24 +37,30 @@ from dashapp.storage.sync_tables import metadata
 from queries._sql import utc_now
 from tests.conftest import empty_app_tables, forget_rollups
 from tests.support import page_checks
-from tests.support.browser_steps import wait_for
+from tests.support.browser_steps import sign_in, wait_for
 from tests.support.rows import Run, history_runs, insert_runs, insert_schedules
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 
 M, H = timedelta(minutes=1), timedelta(hours=1)
-PAGES = ("/", "/history", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health", "/runs/{run}",
-         "/sign-in")
+# {failed}: the run page of a failed run with 429s and a breaker; {running}: of a running one (its
+# progress bar). "operator:" views are seen signed in as an operator (their action buttons), last.
+PAGES = ("/", "/history", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health", "/runs/{failed}",
+         "/runs/{running}", "/sign-in")
+OPERATOR_PAGES = ("operator:/failed", "operator:/alerts")
 WIDTHS = (1440, 390)
 THEMES = ("light", "dark")
-VIEWS = [(page, width, theme) for width in WIDTHS for theme in THEMES for page in PAGES]
-IDS = [f"{page.replace('{run}', 'N')}-{width}-{theme}" for page, width, theme in VIEWS]
+VIEWS = [(page, width, theme) for pages in (PAGES, OPERATOR_PAGES) for width in WIDTHS for theme in THEMES
+         for page in pages]
+IDS = [f"{page.replace('{failed}', 'failed').replace('{running}', 'running')}-{width}-{theme}"
+       for page, width, theme in VIEWS]
+PASSWORD = "correct horse battery"
 ERROR = "HTTPError: 429 Client Error: Too Many Requests for url: https://api.hubapi.com/crm/v3/objects/contacts"
 
 
-def _write(engine) -> int:
+def _write(engine) -> dict[str, int]:
     """The module's data, through the tests' row writer, the recorder and the CRM-call writer;
-    returns the id of the failed run with 429s (the run page's subject)."""
+    returns the ids of the run pages' subjects: the failed run with 429s and a running run."""
     now = utc_now()
     more = [Run(crm, kind, status, h * H + 20 * M, h * H, processed=300 + 7 * h, created=h, updated=2 * h,
                 failed=4 if status == "partial" else 0,
@@ -67,7 +74,8 @@ def _write(engine) -> int:
              for i in range(10)]
     more += [Run("latecrm", "contacts", "success", 25 * M, 24 * M, processed=10),
              Run("arrivy", "tasks", "running", 4 * M, None, processed=120)]
-    insert_runs(engine, history_runs() + more, now)
+    written = insert_runs(engine, history_runs() + more, now)
+    running = next(r for r in written if r.crm_source == "arrivy" and r.status == "running")
     insert_schedules(engine, [{"crm_source": "latecrm", "recurrence_type": "interval", "every": 10,
                                "period": "minutes"}], now)
     breaker = CircuitBreaker("hubspot-contacts", "hubspot", failure_threshold=2, reset_timeout=600)
@@ -88,12 +96,12 @@ def _write(engine) -> int:
         api_calls.record_api_call("callrail", "/v3/a/calls.json", "GET", 200, 90.0 + 40 * i,
                                   headers={"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": str(900 - 10 * i)})
     api_calls.writer().flush()
-    return int(run.id)
+    return {"failed": int(run.id), "running": int(running.id)}
 
 
 @pytest.fixture(scope="module")
-def sweep_app(dash_app, postgres_url, tmp_path_factory) -> Iterator[int]:
-    """The module's database and app settings (one app for every page); yields the run page's id."""
+def sweep_app(dash_app, postgres_url, tmp_path_factory) -> Iterator[dict[str, int]]:
+    """The module's database and app settings (one app for every page); yields the run pages' ids."""
     from queries import table_shape
 
     engine = postgres_engine(postgres_url, "orchestration")
@@ -104,16 +112,16 @@ def sweep_app(dash_app, postgres_url, tmp_path_factory) -> Iterator[int]:
     forget_rollups(engine)
     empty_app_tables(engine)
     users = tmp_path_factory.mktemp("sweep") / "users.json"
-    add_user(users, "alice", "operator", "correct horse battery")
+    add_user(users, "alice", "operator", PASSWORD)
     saved = (runtime.current.settings, runtime.current.engine)
     env = {"REFRESH_SECONDS": "2", "CACHE_SECONDS": "0", "HEALTH_CACHE_SECONDS": "0", "AUTH_USERS_FILE": str(users)}
     runtime.current.engine, runtime.current.settings = engine, load_settings(env)
     writer = api_calls.Writer(engine, flush_seconds=60)
     api_calls.use_writer(writer)
     try:
-        run_id = _write(engine)
+        runs = _write(engine)
         alerts.evaluate(engine, runtime.settings(), deliver=False)
-        yield run_id
+        yield runs
     finally:
         writer.close()
         api_calls.use_writer(None)
@@ -141,13 +149,18 @@ def seen(sweep_duo, sweep_app) -> Iterator[Callable[[str, int, str], list[page_c
     """(page, width, theme) -> its findings, each view opened once (by the first check that asks)."""
     axe = page_checks.axe_source()
     views: dict[tuple[str, int, str], list[page_checks.Finding]] = {}
+    signed_in: list[str] = []
 
     def look(page: str, width: int, theme: str) -> list[page_checks.Finding]:
         key = (page, width, theme)
         if key not in views:
             driver = sweep_duo.driver
+            if page.startswith("operator:") and not signed_in:
+                sign_in(sweep_duo, "alice", PASSWORD, "/")
+                signed_in.append("alice")
             sweep_duo.get_logs()  # what earlier pages said is theirs
-            page_checks.apply_view(driver, sweep_duo.server_url + page.format(run=sweep_app), width, theme)
+            path = page.removeprefix("operator:").format(**sweep_app)
+            page_checks.apply_view(driver, sweep_duo.server_url + path, width, theme)
             wait_for(lambda: page_checks.theme_applied(driver, theme), what=f"data-bs-theme={theme}")
             page_checks.wait_settled(driver)
             found = page_checks.geometry(driver) + page_checks.contrast(driver, axe)
@@ -193,7 +206,7 @@ def test_the_sweep_saw_the_data_it_wrote(sweep_duo, sweep_app):
     """The pages above were not empty: the run page shows the run's error and its two 429s, the
     alerts page the late CRM and a warning count, the failed operations grid a failure of ratecrm."""
     sweep_duo.driver.set_window_size(1440, 900)
-    sweep_duo.wait_for_page(f"{sweep_duo.server_url}/runs/{sweep_app}")
+    sweep_duo.wait_for_page(f"{sweep_duo.server_url}/runs/{sweep_app['failed']}")
     sweep_duo.wait_for_contains_text("#run-error", ERROR, timeout=15)
     assert sweep_duo.find_element("#run-calls-429").text == "429 2"
     sweep_duo.wait_for_page(f"{sweep_duo.server_url}/alerts")
@@ -201,3 +214,5 @@ def test_the_sweep_saw_the_data_it_wrote(sweep_duo, sweep_app):
     sweep_duo.wait_for_contains_text("#alerts-counts", "warning", timeout=15)
     sweep_duo.wait_for_page(f"{sweep_duo.server_url}/failed")
     sweep_duo.wait_for_contains_text("#failed-operations-grid", "ratecrm", timeout=15)
+    sweep_duo.wait_for_page(f"{sweep_duo.server_url}/runs/{sweep_app['running']}")
+    sweep_duo.wait_for_element("#run-title .progress, #run-page .progress, .progress", timeout=15)
