@@ -72,20 +72,19 @@ def main() -> None:
                 print(f"== {target}")
                 shoot(driver, args.url.rstrip("/") + PAGES[name], str(target), width, args.height, args.wait, theme,
                       args.clock, checker)
-            return
-        if not args.all:
+        elif not args.all:
             shoot(driver, args.url, args.output, args.width, args.height, args.wait, args.theme, args.clock,
                   checker)
-            return
-        folder = Path(args.output)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, path in PAGES.items():
-            for width in (int(w) for w in args.widths.split(",")):
-                for theme in args.themes.split(","):
-                    target = folder / f"{name}-{width}-{theme}.png"
-                    print(f"== {target}")
-                    shoot(driver, args.url.rstrip("/") + path, str(target), width, args.height, args.wait, theme,
-                          args.clock, checker)
+        else:
+            folder = Path(args.output)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, path in PAGES.items():
+                for width in (int(w) for w in args.widths.split(",")):
+                    for theme in args.themes.split(","):
+                        target = folder / f"{name}-{width}-{theme}.png"
+                        print(f"== {target}")
+                        shoot(driver, args.url.rstrip("/") + path, str(target), width, args.height, args.wait,
+                              theme, args.clock, checker)
     finally:
         driver.quit()
     if checker is not None:
@@ -120,7 +119,11 @@ def shoot(driver: webdriver.Chrome, url: str, output: str, width: int, height: i
     driver.get(url)
     time.sleep(wait)
     console = driver.get_log("browser")
-    if checker is not None:  # at the window's own size, as a viewer sees it
+    if checker is not None:  # at the window's own size, as a viewer sees it, once its layout is still
+        try:
+            page_checks.wait_settled(driver)
+        except AssertionError as exc:
+            print(f"  {exc}; checked as it is")
         checker.run(driver, console)
     page_height = driver.execute_script("return document.body.scrollHeight")
     sideways = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
