@@ -35,7 +35,7 @@ from dashapp.recording.recorder import record_sync
 from dashapp.storage.db import postgres_engine
 from dashapp.storage.sync_tables import metadata
 from queries._sql import utc_now
-from tests.conftest import empty_app_tables, forget_rollups
+from tests.conftest import empty_app_tables, forget_rollups, need
 from tests.support import page_checks
 from tests.support.browser_steps import sign_in, wait_for
 from tests.support.rows import Run, history_runs, insert_runs, insert_schedules
@@ -147,6 +147,8 @@ def sweep_duo(request, dash_app, sweep_app, tmp_path_factory) -> Iterator[DashCo
 @pytest.fixture(scope="module")
 def seen(sweep_duo, sweep_app) -> Iterator[Callable[[str, int, str], list[page_checks.Finding]]]:
     """(page, width, theme) -> its findings, each view opened once (by the first check that asks)."""
+    if not page_checks.AXE_JS.exists():
+        need("axe-core", f"{page_checks.AXE_JS} is missing: bash .ci/setup (npm ci in tests/axe)")
     axe = page_checks.axe_source()
     views: dict[tuple[str, int, str], list[page_checks.Finding]] = {}
     signed_in: list[str] = []
