@@ -41,8 +41,8 @@ VARIABLES: dict[str, Variable] = {
     "SQLITE_PATH": Variable('data/demo.sqlite3', "the embedded demo's file"),
     "DEMO_INTERVAL_SECONDS": Variable(
         '5',
-        'how often the embedded demo checks which sync is due by its schedule (at most 5 s; the beat interval '
-        'of `sync_monitor.demo_sync`)',
+        "how often the embedded demo checks which sync is due by its schedule (at most 5 s; with a broker, in "
+        "Celery beat's process)",
     ),
     "REDIS_URL": Variable(
         None,

@@ -3,9 +3,12 @@
 Broker: CELERY_BROKER_URL (default REDIS_URL). The worker consumes two queues, the retries one
 (RETRY_QUEUE) ahead of the project's (the first of CELERY_QUEUES): on Redis it always empties the
 retries queue first, so a retry an operator asks for never waits behind routine work. Tasks:
-- ``sync_monitor.demo_sync``: the embedded demo's beat (every DEMO_INTERVAL_SECONDS when a broker
-  is configured): it sends ``sync_monitor.demo_run`` for each sync its schedule row says is due,
-  recording the send on the row (``last_run``) as beat records its own;
+- the embedded demo's beat: in Celery beat's own process (``celery -A dashapp.worker beat``, or a
+  worker's ``--beat``) when a broker is configured, every DEMO_INTERVAL_SECONDS (at most 5 s) it
+  sends ``sync_monitor.demo_run`` for each sync its schedule row says is due, recording the send on
+  the row (``last_run``) as beat records its own; so a send never waits for a worker slot, and a
+  sync sent that no worker has started reads "queued". ``sync_monitor.demo_sync`` does the same
+  once, for whoever sends it;
 - ``sync_monitor.demo_run``: one simulated sync starts (its ``running`` row, through the recorder)
   and sends ``sync_monitor.demo_finish`` to end it once its duration has passed: no worker slot
   is held while a demo sync "runs";
@@ -19,13 +22,16 @@ retries queue first, so a retry an operator asks for never waits behind routine 
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init
 from kombu import Queue
 
 from dashapp.config import load_settings
@@ -53,19 +59,32 @@ app.conf.update(
 app.conf.beat_schedule = {
     "evaluate-alerts": {"task": "sync_monitor.evaluate_alerts", "schedule": settings.alert_interval_seconds},
 }
-if settings.celery_broker_url and settings.embedded:
-    app.conf.beat_schedule["demo-sync"] = {  # a tick that waited past the next one is dropped
-        "task": "sync_monitor.demo_sync", "schedule": settings.demo_interval_seconds,
-        "options": {"expires": max(settings.demo_interval_seconds, 1.0)}}
+log = logging.getLogger(__name__)
+
+
+@beat_init.connect
+def _start_demo_beat(**_: Any) -> None:
+    """The demo's schedule rows are its beat's tables: beat's process sends what they say is due."""
+    if settings.celery_broker_url and settings.embedded:
+        threading.Thread(target=_demo_beat, name="demo-beat", daemon=True).start()
+
+
+def _demo_beat() -> None:
+    interval = min(settings.demo_interval_seconds, 5.0)
+    while True:
+        try:
+            send_due_demo_runs()
+        except Exception:  # noqa: BLE001 - the demo's beat keeps going; the next tick tries again
+            log.exception("the demo's schedules could not be read")
+        time.sleep(interval)
 
 _rng = random.Random()
 _apis: list[Any] = []  # the demo's CRM APIs of this worker process (their breakers), made once
 
 
-@app.task(name="sync_monitor.demo_sync")
-def demo_sync() -> int:
-    """The demo's beat: a ``demo_run`` for each job its schedule row says is due, the send marked on
-    the row first (``last_run``, as beat marks its tasks). Returns how many it sent."""
+def send_due_demo_runs() -> int:
+    """A ``demo_run`` for each demo job its schedule row says is due, the send marked on the row
+    first (``last_run``, as beat marks its tasks). Returns how many it sent."""
     from dashapp.demo.embedded import JOBS, due_jobs, mark_started
     from queries._sql import utc_now
 
@@ -75,6 +94,12 @@ def demo_sync() -> int:
         mark_started(default_engine(), job, utc_now())
         demo_run.delay(job.crm, job.sync_type)
     return len(due)
+
+
+@app.task(name="sync_monitor.demo_sync")
+def demo_sync() -> int:
+    """``send_due_demo_runs`` once (the demo's beat runs it in beat's process on its own)."""
+    return send_due_demo_runs()
 
 
 @app.task(name="sync_monitor.demo_run")

@@ -85,10 +85,13 @@ def test_a_demo_sync_holds_no_worker_slot_while_it_runs(redis_url, queue, tmp_pa
         started = wait_for(lambda: [r for r in runs() if r.status == "running"], what="the demo run's running row")
         assert len(started) == 1 and started[0].end_time is None
         # the run is open, and yet no task is active: its finish waits as a scheduled task
-        inspector = app.control.inspect(timeout=2, destination=[name])
-        active = inspector.active() or {}
-        if [r for r in runs() if r.status == "running"]:
-            assert active.get(name) == [], active
+        inspector = app.control.inspect(timeout=1, destination=[name])
+
+        def idle_while_open():
+            idle = (inspector.active() or {}).get(name) == []
+            return idle and [r for r in runs() if r.status == "running"]
+
+        assert wait_for(idle_while_open, what="no active task while the demo run is open")
         ended = wait_for(lambda: [r for r in runs() if r.status != "running"], timeout=60, what="the run's end")
         assert ended[0].id == started[0].id and ended[0].end_time is not None
         assert ended[0].status in ("success", "failed", "partial")
