@@ -147,7 +147,7 @@ def decide(plans: list[Plan], latest: dict | None, now: datetime, p95_seconds: f
         waited = now - first_sent
         by = "beat" if send_plan.source == "beat" else "its schedule"
         queued = (waited, f"sent by {by} at {iso(last_sent)}, waiting for a worker"
-                          + (f" (first sent {iso(first_sent)})" if first_sent < last_sent else ""))
+                          + (f" (due since {iso(first_sent)})" if first_sent < last_sent else ""))
     if plans and expected is None and upcoming is None:
         if any(f.broken for _, f in nexts):  # beat could not fire it either: not a pause an operator chose
             return made("unknown", f"its schedule cannot be read: {note}")
