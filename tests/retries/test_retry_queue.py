@@ -4,8 +4,14 @@ and read "running" while they run; a demo sync holds no worker slot while it "ru
 
 from __future__ import annotations
 
+import json
+import os
+import random
+import subprocess
+import sys
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
@@ -13,14 +19,20 @@ from celery import Celery
 from sqlalchemy import select
 
 from dashapp.config import load_settings
+from dashapp.demo import embedded as demo
+from dashapp.recording import crm_calls as api_calls
 from dashapp.retries import claiming as retries
 from dashapp.storage import migrate
 from dashapp.storage.db import sqlite_engine
 from dashapp.storage.sync_tables import metadata, sync_history
+from queries import demo_data
+from queries._sql import bind_time, utc_now
+from queries.crm_status import crm_status
 from tests.conftest import empty_app_tables
 from tests.retries.test_retries import failed_run, operation, settled
-from tests.support.celery_worker import celery_worker
+from tests.support.celery_worker import ROOT, celery_worker
 
+M = timedelta(minutes=1)
 ROUTINE = 6  # hold tasks sent before the retry: two run, four wait
 
 
@@ -97,3 +109,43 @@ def test_a_demo_sync_holds_no_worker_slot_while_it_runs(redis_url, queue, tmp_pa
         assert ended[0].status in ("success", "failed", "partial")
         app.close()
     engine.dispose()
+
+
+def test_the_demo_beat_sends_due_syncs_from_beat_itself_and_they_read_queued(redis_url, queue, tmp_path):
+    """No worker at all: beat's process still sends the due demo sync and marks its schedule row,
+    so the overview reads it Queued (waiting for a worker), not late."""
+    database = tmp_path / "demo.sqlite3"
+    engine = sqlite_engine(database, "orchestration")
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+    migrate.upgrade(engine)
+    job = next(j for j in demo.JOBS if j.crm == "hubspot" and j.sync_type == "contacts")
+    before = utc_now() - 10 * M
+    writer = api_calls.Writer(engine, flush_seconds=0.05)
+    api_calls.use_writer(writer)
+    try:
+        demo.simulate_run(engine, job, random.Random(1), lambda: before, lambda seconds: None)
+    finally:
+        writer.close()
+        api_calls.use_writer(None)
+    with engine.begin() as conn:
+        demo_data.add_schedule(conn, {
+            "name": "hubspot-contacts", "crm_source": "hubspot", "model_name": "contacts", "mode": "delta",
+            "enabled": True, "last_run": bind_time(conn, before), "recurrence_type": "interval",
+            "every": job.live_minutes, "period": "minutes"})
+    environment = {**os.environ, "CELERY_BROKER_URL": redis_url, "CELERY_QUEUES": queue, "REDIS_URL": "",
+                   "DATABASE_URL": "", "SQLITE_PATH": str(database), "DEMO_INTERVAL_SECONDS": "1"}
+    beat = subprocess.Popen([sys.executable, "-m", "celery", "-A", "dashapp.worker", "beat", "--loglevel=WARNING",
+                             "-s", str(tmp_path / "beat-schedule")], cwd=ROOT, env=environment,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        broker = redis.Redis.from_url(redis_url)
+        wait_for(lambda: broker.llen(queue) >= 1, what="beat's process to send the due demo sync")
+        message = json.loads(broker.lindex(queue, 0))
+        assert message["headers"]["task"] == "sync_monitor.demo_run"
+        row = next(r for r in crm_status(engine, utc_now()).to_dict("records") if r["crm_source"] == "hubspot")
+        assert row["state"] == "queued" and "waiting for a worker" in row["state_reason"], row["state_reason"]
+    finally:
+        beat.terminate()
+        beat.wait(timeout=15)
+        engine.dispose()
