@@ -217,7 +217,7 @@
     }, past ? "due now" : relative(props.value, Date.now()));
   };
 
-  var FRESHNESS = { late: 1, failing: 1, unknown: 1, running: 1, on_time: 1, paused: 1 };
+  var FRESHNESS = { late: 1, failing: 1, unknown: 1, running: 1, queued: 1, on_time: 1, paused: 1 };
 
   renderers.FreshnessState = function (props) {  /* the state in words and colour; its reason on hover */
     var data = props.data || {};

@@ -41,8 +41,8 @@ VARIABLES: dict[str, Variable] = {
     "SQLITE_PATH": Variable('data/demo.sqlite3', "the embedded demo's file"),
     "DEMO_INTERVAL_SECONDS": Variable(
         '5',
-        'how often the embedded demo checks which sync is due by its schedule (at most 5 s; the beat interval '
-        'of `sync_monitor.demo_sync`)',
+        "how often the embedded demo checks which sync is due by its schedule (at most 5 s; with a broker, in "
+        "Celery beat's process)",
     ),
     "REDIS_URL": Variable(
         None,
@@ -54,6 +54,12 @@ VARIABLES: dict[str, Variable] = {
         "the queues whose depth counts as pending tasks, comma-separated; the first is the project's tasks' "
         'queue',
     ),
+    "CELERY_QUEUE_WARN": Variable(
+        '10',
+        'waiting tasks (all probed queues together) above which the Celery card turns amber, saying how many '
+        'wait',
+    ),
+    "CELERY_QUEUE_CRITICAL": Variable('50', 'waiting tasks above which the Celery card turns red'),
     "HEALTH_REFRESH_SECONDS": Variable('10', 'how often the health strip and /health refresh'),
     "HEALTH_CACHE_SECONDS": Variable(
         '5',
@@ -73,7 +79,12 @@ VARIABLES: dict[str, Variable] = {
         'sync_monitor.retry_sync',
         'the Celery task a retry sends (kwargs `crm_source`, `sync_type`, `payload`, `operation_id`)',
     ),
-    "RETRY_QUEUE": Variable(None, 'the queue retries are sent to', shown='the first of `CELERY_QUEUES`'),
+    "RETRY_QUEUE": Variable(
+        None,
+        "the queue retries are sent to; `celery -A dashapp.worker worker` consumes it ahead of the project's "
+        'queue, and /health counts its depth too',
+        shown='the first of `CELERY_QUEUES` + `_retries`',
+    ),
     "RETRY_MAX_ATTEMPTS": Variable('3', 'retries per operation; past them it is abandoned'),
     "RETRY_BULK_LIMIT": Variable('1000', 'the most operations one action may retry'),
     "RETRY_STALE_MINUTES": Variable(
@@ -207,6 +218,8 @@ class Settings:
     data_timezone: str
     demo_interval_seconds: float
     celery_queues: tuple[str, ...]
+    celery_queue_warn: int
+    celery_queue_critical: int
     health_refresh_seconds: int
     health_cache_seconds: float
     health_timeout_seconds: float
@@ -251,7 +264,17 @@ class Settings:
 
     @property
     def retry_queue_name(self) -> str:
-        return self.retry_queue or self.celery_queues[0]
+        return self.retry_queue or f"{self.celery_queues[0]}_retries"
+
+    @property
+    def worker_queues(self) -> tuple[str, ...]:
+        """What the worker consumes, in order: the retries queue, then the project's."""
+        return tuple(dict.fromkeys((self.retry_queue_name, self.celery_queues[0])))
+
+    @property
+    def probed_queues(self) -> tuple[str, ...]:
+        """The queues whose depth /health counts: CELERY_QUEUES and the retries queue."""
+        return tuple(dict.fromkeys((*self.celery_queues, self.retry_queue_name)))
 
     @property
     def auth_configured(self) -> bool:
@@ -348,6 +371,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         data_timezone=_zone(env, "SYNC_TIMEZONE"),
         demo_interval_seconds=_float(env, "DEMO_INTERVAL_SECONDS", 0.2),
         celery_queues=_names(_text(env, "CELERY_QUEUES")) or _names(VARIABLES["CELERY_QUEUES"].default),
+        celery_queue_warn=_int(env, "CELERY_QUEUE_WARN", 1, 10_000_000),
+        celery_queue_critical=_int(env, "CELERY_QUEUE_CRITICAL", 1, 10_000_000),
         health_refresh_seconds=_int(env, "HEALTH_REFRESH_SECONDS", 2, 3600),
         health_cache_seconds=_float(env, "HEALTH_CACHE_SECONDS", 0.0),
         health_timeout_seconds=_float(env, "HEALTH_TIMEOUT_SECONDS", 0.1),

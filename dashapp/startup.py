@@ -102,7 +102,7 @@ def _fill_then_simulate(settings: Settings, engine: Engine) -> None:
     finally:
         runtime.demo_progress.filling = False
     if settings.celery_broker_url:
-        log.info("demo runs come from Celery beat (sync_monitor.demo_sync): start "
+        log.info("demo runs come from Celery beat (sync_monitor.demo_run): start "
                  "`celery -A dashapp.worker worker --beat`")
         return
     simulator = LiveSimulator(

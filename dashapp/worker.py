@@ -1,8 +1,17 @@
 """Sync Monitor's Celery app: ``celery -A dashapp.worker worker`` and ``celery -A dashapp.worker beat``.
 
-Broker: CELERY_BROKER_URL (default REDIS_URL). Tasks:
-- ``sync_monitor.demo_sync``: one simulated CRM sync of the embedded demo, written through the
-  recorder; Celery beat runs it every DEMO_INTERVAL_SECONDS when a broker is configured;
+Broker: CELERY_BROKER_URL (default REDIS_URL). The worker consumes two queues, the retries one
+(RETRY_QUEUE) ahead of the project's (the first of CELERY_QUEUES): on Redis it always empties the
+retries queue first, so a retry an operator asks for never waits behind routine work. Tasks:
+- the embedded demo's beat: in Celery beat's own process (``celery -A dashapp.worker beat``, or a
+  worker's ``--beat``) when a broker is configured, every DEMO_INTERVAL_SECONDS (at most 5 s) it
+  sends ``sync_monitor.demo_run`` for each sync its schedule row says is due, recording the send on
+  the row (``last_run``) as beat records its own; so a send never waits for a worker slot, and a
+  sync sent that no worker has started reads "queued". ``sync_monitor.demo_sync`` does the same
+  once, for whoever sends it;
+- ``sync_monitor.demo_run``: one simulated sync starts (its ``running`` row, through the recorder)
+  and sends ``sync_monitor.demo_finish`` to end it once its duration has passed: no worker slot
+  is held while a demo sync "runs";
 - ``sync_monitor.retry_sync``: runs the handler registered for (crm_source, sync_type)
   (``dashapp.recording.retry_handlers``; modules named in RETRY_HANDLERS are imported at start) inside
   ``record_sync``, so the retried run is recorded like any other; the failed-operations console
@@ -13,11 +22,17 @@ Broker: CELERY_BROKER_URL (default REDIS_URL). Tasks:
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init
+from kombu import Queue
 
 from dashapp.config import load_settings
 from dashapp.recording.recorder import default_engine, record_sync
@@ -28,11 +43,15 @@ settings = load_settings()
 app = Celery("sync_monitor", broker=settings.celery_broker_url or "memory://")
 app.conf.update(
     task_default_queue=settings.celery_queues[0],
+    # retries first: the worker consumes (and, on Redis, always polls first) the retries queue
+    task_queues=tuple(Queue(name) for name in settings.worker_queues),
+    task_routes={settings.retry_task: {"queue": settings.retry_queue_name}},
     worker_prefetch_multiplier=1,  # the broker's queue length then counts every waiting task
     task_acks_late=True,
     broker_connection_retry_on_startup=True,
     broker_connection_timeout=2,
-    broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+    broker_transport_options={"socket_timeout": 2, "socket_connect_timeout": 2,
+                              "queue_order_strategy": "priority"},  # Redis: queues in the order given
     worker_hijack_root_logger=False,
     timezone="UTC",
     imports=(*(("dashapp.demo.retry_handlers",) if settings.embedded else ()), *settings.retry_handlers),
@@ -40,28 +59,73 @@ app.conf.update(
 app.conf.beat_schedule = {
     "evaluate-alerts": {"task": "sync_monitor.evaluate_alerts", "schedule": settings.alert_interval_seconds},
 }
-if settings.celery_broker_url and settings.embedded:
-    app.conf.beat_schedule["demo-sync"] = {"task": "sync_monitor.demo_sync", "schedule": settings.demo_interval_seconds}
+log = logging.getLogger(__name__)
+
+
+@beat_init.connect
+def _start_demo_beat(**_: Any) -> None:
+    """The demo's schedule rows are its beat's tables: beat's process sends what they say is due."""
+    if settings.celery_broker_url and settings.embedded:
+        threading.Thread(target=_demo_beat, name="demo-beat", daemon=True).start()
+
+
+def _demo_beat() -> None:
+    interval = min(settings.demo_interval_seconds, 5.0)
+    while True:
+        try:
+            send_due_demo_runs()
+        except Exception:  # noqa: BLE001 - the demo's beat keeps going; the next tick tries again
+            log.exception("the demo's schedules could not be read")
+        time.sleep(interval)
 
 _rng = random.Random()
+_apis: list[Any] = []  # the demo's CRM APIs of this worker process (their breakers), made once
 
 
-@app.task(name="sync_monitor.demo_sync")
-def demo_sync() -> int | None:
-    """The demo jobs their schedule rows say are due, each simulated and recorded through the
-    recorder (the first due one per beat tick, so one slow run never stacks the queue)."""
-    from dashapp.demo.embedded import JOBS, due_jobs, mark_started, simulate_run
+def send_due_demo_runs() -> int:
+    """A ``demo_run`` for each demo job its schedule row says is due, the send marked on the row
+    first (``last_run``, as beat marks its tasks). Returns how many it sent."""
+    from dashapp.demo.embedded import JOBS, due_jobs, mark_started
     from queries._sql import utc_now
 
     jobs = [job for job in JOBS if job.crm not in settings.demo_stopped_crms] or list(JOBS)  # DEMO_STOPPED_CRMS
     due = due_jobs(default_engine(), utc_now(), jobs)
-    if not due:
+    for job in due:
+        mark_started(default_engine(), job, utc_now())
+        demo_run.delay(job.crm, job.sync_type)
+    return len(due)
+
+
+@app.task(name="sync_monitor.demo_sync")
+def demo_sync() -> int:
+    """``send_due_demo_runs`` once (the demo's beat runs it in beat's process on its own)."""
+    return send_due_demo_runs()
+
+
+@app.task(name="sync_monitor.demo_run")
+def demo_run(crm: str, sync_type: str) -> int | None:
+    """Start one demo sync (its running row) and send its finish for when its duration has passed."""
+    from dashapp.demo.embedded import job_named, start_live_run
+
+    job = job_named(crm, sync_type)
+    if job is None:
         return None
-    job = due[0]
-    mark_started(default_engine(), job, utc_now())
-    scale = min(1.0, job.live_minutes * 60 / 3 / job.seconds)
-    simulate_run(default_engine(), job, _rng, utc_now, lambda seconds: time.sleep(seconds * scale))
-    return None
+    run_id, started_at, plan = start_live_run(default_engine(), job, _rng)
+    demo_finish.apply_async((run_id, started_at.isoformat(), crm, sync_type, asdict(plan)), countdown=plan.duration)
+    return run_id
+
+
+@app.task(name="sync_monitor.demo_finish")
+def demo_finish(run_id: int, started_at: str, crm: str, sync_type: str, plan: dict[str, Any]) -> int:
+    """End a demo sync ``demo_run`` started: its pages, counts and outcome, recorded now."""
+    from dashapp.demo.embedded import DemoApi, RunPlan, finish_live_run, job_named
+
+    job = job_named(crm, sync_type)
+    if job is not None:
+        _apis[:] = _apis or [DemoApi()]
+        finish_live_run(default_engine(), job, run_id, datetime.fromisoformat(started_at), RunPlan(**plan), _rng,
+                        _apis[0])
+    return run_id
 
 
 @app.task(name="sync_monitor.retry_sync", bind=True)

@@ -10,6 +10,9 @@ estimate from the gaps between its latest runs. Its state, worst first:
   the sync's usual duration at p95, at least ``MIN_GRACE``. A weekday crontab over the weekend,
   a task whose ``start_time`` is ahead, a disabled, expired or finished one-off task: never late.
 - ``failing``: its latest run finished failed or partial.
+- ``queued``: its plan sent it (beat's ``last_run_at``, the schedule row's ``last_run``) after its
+  latest run started, and no worker has started it yet: never late while it waits less than
+  ``QUEUED_LIMIT``; past that it is late, and says how long it has been queued.
 - ``unknown``: no schedule and too few runs to estimate how often it runs, or a schedule that
   cannot be read (a crontab beat would refuse, a beat task that is not in beat's tables).
 - ``running``: its latest run is running.
@@ -24,9 +27,10 @@ from datetime import datetime, timedelta
 
 from queries.beat_firing import BeatTask, Firing, describe, firing_after, iso, next_firing, stopped
 
-STATES = ("late", "failing", "unknown", "running", "on_time", "paused")  # worst first
-LABELS = {"late": "Late", "failing": "Failing", "unknown": "Unknown", "running": "Running", "on_time": "On time",
-          "paused": "Paused"}
+STATES = ("late", "failing", "unknown", "running", "queued", "on_time", "paused")  # worst first
+LABELS = {"late": "Late", "failing": "Failing", "unknown": "Unknown", "running": "Running", "queued": "Queued",
+          "on_time": "On time", "paused": "Paused"}
+QUEUED_LIMIT = timedelta(minutes=15)  # a send waiting longer for a worker is late after all
 MIN_GRACE = timedelta(minutes=5)
 MAX_MISSED = 3  # the late rule turns critical at critical_factor (2) missed firings
 MAX_GRACE = timedelta(hours=6)
@@ -75,6 +79,19 @@ class Plan:
     def describe(self) -> str:
         return self.where if self.source == "estimated" else f"{self.where}, {describe(self.task)}"
 
+    def sent_since(self, latest_start: datetime | None, now: datetime) -> tuple[datetime, datetime] | None:
+        """(last sent, first sent) when the plan sent the sync after its latest run started (beat's
+        ``last_run_at``, a schedule row's ``last_run``) and no run has started since: it waits in a
+        queue. The first send is the firing due after that run (when no later than the last send)."""
+        sent = self.task.last_run_at
+        if self.broken or self.source == "estimated" or sent is None or sent > now:
+            return None
+        if latest_start is not None and sent <= latest_start:
+            return None
+        first = firing_after(self.task, latest_start, now).at if latest_start is not None else None
+        return sent, (first if first is not None and latest_start is not None and latest_start < first <= sent
+                      else sent)
+
 
 @dataclass(frozen=True)
 class Freshness:
@@ -97,9 +114,11 @@ def grace(p95_seconds: float | None) -> timedelta:
 
 
 def decide(plans: list[Plan], latest: dict | None, now: datetime, p95_seconds: float | None = None,
-           unplanned: str = "no schedule runs this sync, and too few runs to estimate one") -> Freshness:
+           unplanned: str = "no schedule runs this sync, and too few runs to estimate one",
+           queued_limit: timedelta = QUEUED_LIMIT) -> Freshness:
     """The state of one sync: ``plans`` its schedules, ``latest`` its newest run (``status_class``,
-    ``start_time`` aware UTC, ``id``) or None when it never ran; ``unplanned`` says why it has none."""
+    ``start_time`` aware UTC, ``id``) or None when it never ran; ``unplanned`` says why it has none;
+    a sync sent and waiting for a worker is queued, not late, for up to ``queued_limit``."""
     start = latest.get("start_time") if latest else None
     status_class = latest.get("status_class") if latest else None
     nexts = [(plan, plan.next_sync(start, now)) for plan in plans]
@@ -121,18 +140,33 @@ def decide(plans: list[Plan], latest: dict | None, now: datetime, p95_seconds: f
 
     if status_class == "running":
         return made("running", f"run #{latest['id']} started {iso(start)} and is running")
+    sends = [(plan, found) for plan in plans if (found := plan.sent_since(start, now)) is not None]
+    queued = None
+    if sends:
+        send_plan, (last_sent, first_sent) = min(sends, key=lambda pf: pf[1][1])
+        waited = now - first_sent
+        by = "beat" if send_plan.source == "beat" else "its schedule"
+        queued = (waited, f"sent by {by} at {iso(last_sent)}, waiting for a worker"
+                          + (f" (due since {iso(first_sent)})" if first_sent < last_sent else ""))
     if plans and expected is None and upcoming is None:
         if any(f.broken for _, f in nexts):  # beat could not fire it either: not a pause an operator chose
             return made("unknown", f"its schedule cannot be read: {note}")
         return made("paused", f"it will not run again: {note}")
-    if expected is not None and expected.at is not None and now > expected.at + grace(p95_seconds):
+    late = expected is not None and expected.at is not None and now > expected.at + grace(p95_seconds)
+    if late and queued is not None and queued[0] < queued_limit:
+        late = False  # beat sent it and it waits for a worker: queued, not late (below)
+    if late:
         ran = f"no run since {iso(start)}" if start is not None else "it has never run"
+        if queued is not None:
+            ran += f"; queued for {_span(queued[0].total_seconds())} ({queued[1]})"
         due = {"beat": "beat should have sent it at", "schedule": "its schedule was due at",
                "estimated": "at its usual pace it was due at"}[expect_plan.source]
         return made("late", f"{due} {iso(expected.at)} ({expect_plan.describe()}); {ran}",
                     _missed(expect_plan.task, expected.at, now - grace(p95_seconds), now))
     if status_class in ("failed", "partial"):
         return made("failing", f"its latest run #{latest['id']} ({iso(start)}) finished {latest.get('status')}")
+    if queued is not None:
+        return made("queued", queued[1])
     if not plans:
         return made("unknown", note)
     if latest is None:

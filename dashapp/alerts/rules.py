@@ -94,7 +94,8 @@ def success_rate(ctx: Context) -> list[Finding]:
 
 def late(ctx: Context) -> list[Finding]:
     """A CRM with a sync ``queries.freshness`` calls late (a firing its schedule should have sent
-    produced no run within its grace), its worst one named; warning, critical once it has missed
+    produced no run within its grace; never one beat sent that waits for a worker, ``queued``,
+    until it has waited ``freshness.QUEUED_LIMIT``), its worst one named; warning, critical once it has missed
     ``critical_factor`` firings. A CRM with an SLA in the rules file is also late when no success
     came within it."""
     rule = ctx.config["late"]

@@ -37,6 +37,8 @@ from dashapp.recording import (
     record_api_call,
     record_sync,
     record_transition,
+    resume_sync,
+    start_sync,
 )
 from dashapp.storage.sync_tables import metadata
 from queries import demo_data
@@ -193,44 +195,100 @@ def _fetch_page(api: DemoApi, breaker: CircuitBreaker, job: Job, clock, rng: ran
         api.call(job, clock, rng)
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What one simulated run will do, drawn when it starts: how long it lasts (s), how many
+    records it fetches, and the roll that decides its outcome (JSON-able, so a task can pass it on)."""
+    duration: float
+    volume: int
+    roll: float
+
+
+def plan_run(job: Job, rng: random.Random) -> RunPlan:
+    return RunPlan(max(2.0, rng.gauss(job.seconds, job.seconds * 0.25)),
+                   max(0, int(rng.gauss(job.volume, job.volume * 0.3))), rng.random())
+
+
 def simulate_run(db, job: Job, rng: random.Random, clock, advance, api: DemoApi | None = None) -> None:
     """One sync of ``job`` through the recorder; ``advance(seconds)`` lets time pass."""
-    duration = max(2.0, rng.gauss(job.seconds, job.seconds * 0.25))
-    volume = max(0, int(rng.gauss(job.volume, job.volume * 0.3)))
-    roll = rng.random()
+    plan = plan_run(job, rng)
     api = api or DemoApi()
     try:
-        with ContextThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-fetch") as pool, \
-                record_sync(job.crm, job.sync_type, endpoint=job.endpoint, db=db, clock=clock,
-                            configuration={"batch_size": 100, "full_sync": False}) as run:
-            steps = max(1, min(5, int(duration // 5)))
-            breaker = api.breaker(job, clock)
-            processed = 0
-            for _ in range(steps):
-                advance(duration / steps)
-                # each page is fetched on the pool's thread, as a sync fetching pages in parallel
-                # would; the pool carries the run's context, so the call names this run
-                pool.submit(_fetch_page, api, breaker, job, clock, rng).result()
-                created = int(volume / steps * 0.3)
-                run.add(processed=volume // steps, created=created, updated=volume // steps - created)
-                processed += volume // steps
-            if roll < job.failure_rate:
-                kind, message = rng.choice(job.errors).split("|", 1)
-                status, error = _api_failure(f"{kind}: {message}")
-                if status != 200:
-                    # the sync's retries, each through the breaker (it opens at 3 failures in a row): a
-                    # timeout is retried three times and opens it now and then; other errors twice
-                    for _attempt in range(3 if status is None else 2):
-                        with contextlib.suppress(CircuitOpenError, ConnectionError), breaker:
-                            api.call(job, clock, rng, status, error)
-                            raise ConnectionError(error)
-                raise _ERRORS[kind](message)
-            if roll < job.failure_rate * 2 and processed:
-                rejected = max(1, processed // 50)  # of the records this run processed: the counts add up
-                run.add(failed=rejected)
-                run.mark_partial(f"{rejected} of {processed} records rejected: missing required field 'email'")
+        with record_sync(job.crm, job.sync_type, endpoint=job.endpoint, db=db, clock=clock,
+                         configuration=RUN_CONFIGURATION) as run:
+            _play(run, job, plan, rng, clock, advance, api, api.breaker(job, clock))
     except tuple(_ERRORS.values()):
         pass  # recorded as failed by record_sync; a real task would log and retry
+
+
+RUN_CONFIGURATION = {"batch_size": 100, "full_sync": False}
+
+
+def _play(run, job: Job, plan: RunPlan, rng: random.Random, clock, advance, api: DemoApi,
+          breaker: CircuitBreaker) -> None:
+    """The run's pages, counts and outcome, inside its recorder block (raises the job's error)."""
+    with ContextThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-fetch") as pool:
+        steps = max(1, min(5, int(plan.duration // 5)))
+        processed, volume = 0, plan.volume
+        for _ in range(steps):
+            advance(plan.duration / steps)
+            # each page is fetched on the pool's thread, as a sync fetching pages in parallel
+            # would; the pool carries the run's context, so the call names this run
+            pool.submit(_fetch_page, api, breaker, job, clock, rng).result()
+            created = int(volume / steps * 0.3)
+            run.add(processed=volume // steps, created=created, updated=volume // steps - created)
+            processed += volume // steps
+    if plan.roll < job.failure_rate:
+        kind, message = rng.choice(job.errors).split("|", 1)
+        status, error = _api_failure(f"{kind}: {message}")
+        if status != 200:
+            # the sync's retries, each through the breaker (it opens at 3 failures in a row): a
+            # timeout is retried three times and opens it now and then; other errors twice
+            for _attempt in range(3 if status is None else 2):
+                with contextlib.suppress(CircuitOpenError, ConnectionError), breaker:
+                    api.call(job, clock, rng, status, error)
+                    raise ConnectionError(error)
+        raise _ERRORS[kind](message)
+    if plan.roll < job.failure_rate * 2 and processed:
+        rejected = max(1, processed // 50)  # of the records this run processed: the counts add up
+        run.add(failed=rejected)
+        run.mark_partial(f"{rejected} of {processed} records rejected: missing required field 'email'")
+
+
+def live_scale(job: Job) -> float:
+    """A live run lasts its usual time, up to a third of its interval (so it ends before it is due again)."""
+    return min(1.0, job.live_minutes * 60 / 3 / job.seconds)
+
+
+def job_named(crm: str, sync_type: str) -> Job | None:
+    return next((job for job in JOBS if job.crm == crm and job.sync_type == sync_type), None)
+
+
+def start_live_run(db, job: Job, rng: random.Random) -> tuple[int, datetime, RunPlan]:
+    """The first half of a live run split in two (Celery's ``sync_monitor.demo_run``): its
+    ``running`` row now; returns its id, its start and its plan, whose scaled duration later
+    ``finish_live_run`` ends it. Nothing waits in between."""
+    plan = plan_run(job, rng)
+    plan = RunPlan(plan.duration * live_scale(job), plan.volume, plan.roll)
+    run = start_sync(job.crm, job.sync_type, endpoint=job.endpoint, db=db, configuration=RUN_CONFIGURATION)
+    assert run.id is not None and run.started_at is not None
+    return run.id, run.started_at, plan
+
+
+def finish_live_run(db, job: Job, run_id: int, started_at: datetime, plan: RunPlan, rng: random.Random,
+                    api: DemoApi) -> None:
+    """The second half: the pages it fetched, at the times they were due since its start, its
+    counts and its outcome; the row closed now (when its duration has passed)."""
+    pages = SimClock(started_at)
+
+    def advance(seconds: float) -> None:
+        pages.now = min(pages.now + timedelta(seconds=seconds), utc_now())
+
+    try:
+        with resume_sync(run_id, started_at, db=db) as run:
+            _play(run, job, plan, rng, pages, advance, api, api.breaker(job, utc_now))
+    except tuple(_ERRORS.values()):
+        pass  # recorded as failed, as simulate_run's
 
 
 def backfill(engine: Engine, until: datetime | None = None, seed: int = 7, report=None,
@@ -426,8 +484,7 @@ class LiveSimulator:
                 running[key].start()
 
     def _run(self, job: Job) -> None:
-        # a run lasts its usual time, up to a third of its interval (so it ends before it is due again)
-        scale = min(1.0, job.live_minutes * 60 / 3 / job.seconds)
+        scale = live_scale(job)
         try:
             simulate_run(self.engine, job, self._rng, utc_now,
                          lambda seconds: self._stop.wait(seconds * scale), self._api)

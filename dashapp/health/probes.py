@@ -208,7 +208,23 @@ def _growing(broker: str, total: int) -> list[int] | None:
     return None
 
 
-def celery_probe(broker: str | None, queues: tuple[str, ...], timeout: float) -> dict:
+QUEUE_WARN, QUEUE_CRITICAL = 10, 50  # CELERY_QUEUE_WARN, CELERY_QUEUE_CRITICAL's defaults
+
+
+def backlog(depths: dict[str, int], warn: int, critical: int) -> tuple[str, str] | None:
+    """(status, why) when more tasks wait than ``warn`` (degraded: amber) or ``critical``
+    (unhealthy: red), naming the count and the queues that hold them; None when few wait."""
+    pending = sum(depths.values())
+    if pending <= warn:
+        return None
+    level, limit, name = (UNHEALTHY, critical, "CELERY_QUEUE_CRITICAL") if pending > critical else \
+        (DEGRADED, warn, "CELERY_QUEUE_WARN")
+    where = ", ".join(f"{count} in {queue}" for queue, count in depths.items() if count)
+    return level, f"{pending} tasks waiting for a worker, over {limit} ({name}): {where}"
+
+
+def celery_probe(broker: str | None, queues: tuple[str, ...], timeout: float, warn: int = QUEUE_WARN,
+                 critical: int = QUEUE_CRITICAL) -> dict:
     empty = {"active_workers": 0, "pending_tasks": None, "workers": []}
     if not broker:
         return {"status": NOT_CONFIGURED, **empty, "error": "CELERY_BROKER_URL (or REDIS_URL) is not set"}
@@ -231,12 +247,18 @@ def celery_probe(broker: str | None, queues: tuple[str, ...], timeout: float) ->
     result = {"status": HEALTHY, "active_workers": len(names), "pending_tasks": pending, "queues": depths,
               "workers": workers, "active_tasks": sum(w["active"] or 0 for w in workers)}
     growth = _growing(broker, pending)
+    problems: list[str] = []
     if not names and pending:
-        result.update(status=DEGRADED, error=f"no worker replied within {step:.1f} s while {pending} tasks wait")
+        problems.append(f"no worker replied within {step:.1f} s while {pending} tasks wait")
     elif not names:
-        result.update(status=DEGRADED, error=f"no worker replied within {step:.1f} s")
+        problems.append(f"no worker replied within {step:.1f} s")
     elif growth:
-        result.update(status=DEGRADED, error="queue keeps growing: " + " → ".join(map(str, growth)))
+        problems.append("queue keeps growing: " + " → ".join(map(str, growth)))
+    waiting = backlog(depths, warn, critical)
+    if waiting:
+        problems.insert(0, waiting[1])
+    if problems:
+        result.update(status=waiting[0] if waiting else DEGRADED, error="; ".join(problems))
     return result
 
 

@@ -78,7 +78,7 @@ def probe_all(settings: Settings, engine: Engine) -> dict:
         "impossible_times": _submit("impossible_times", health_probes.impossible_times, engine),
         "redis": _submit("redis", health_probes.redis_probe, settings.redis_url, timeout / 2),
         "celery": _submit("celery", health_probes.celery_probe, settings.celery_broker_url,
-                          settings.celery_queues, timeout),
+                          settings.probed_queues, timeout, settings.celery_queue_warn, settings.celery_queue_critical),
     }
     wait(futures.values(), timeout=timeout + 0.3)
     snapshot: dict[str, Any] = {}
@@ -182,7 +182,7 @@ def _keys(engine: Engine, settings: Settings) -> tuple[str, str]:
     """Cache and lock keys of this database and these services, so installations sharing a Redis
     stay apart (and a snapshot never answers for other services)."""
     where = (f"{engine.url!r}|{engine.get_execution_options().get('sync_schema')}|{settings.redis_url}"
-             f"|{settings.celery_broker_url}|{settings.celery_queues}")
+             f"|{settings.celery_broker_url}|{settings.probed_queues}")
     name = hashlib.sha1(where.encode()).hexdigest()
     return f"{CACHE_KEY}:{name[:12]}", f"{LOCK_KEY}:{name[:12]}"
 

@@ -1,6 +1,7 @@
 """What sync code imports, in one module: ``from dashapp.recording import record_sync, ...``.
 
-- runs: ``record_sync`` (a context manager around one run), ``close_abandoned``;
+- runs: ``record_sync`` (a context manager around one run), ``start_sync`` and ``resume_sync`` (a run
+  started in one task and finished in another), ``close_abandoned``;
 - calls to a CRM's API: ``record_api_call``, ``instrumented_session`` (requests),
   ``instrumented_httpx_client`` (httpx), ``crm_call_writer`` (the batched writer, to flush);
 - ``CircuitBreaker`` / ``CircuitOpenError``, whose transitions are recorded;
@@ -22,12 +23,12 @@ from dashapp.recording.crm_calls import (
 from dashapp.recording.crm_calls import writer as crm_call_writer
 from dashapp.recording.rate_limits import RateLimit
 from dashapp.recording.rate_limits import parse as parse_rate_limit
-from dashapp.recording.recorder import SyncRun, close_abandoned, record_sync
+from dashapp.recording.recorder import SyncRun, close_abandoned, record_sync, resume_sync, start_sync
 from dashapp.recording.retry_handlers import handler
 from dashapp.recording.run_context import ContextThreadPoolExecutor, run_id, run_in_context
 
 __all__ = [
     "CircuitBreaker", "CircuitOpenError", "ContextThreadPoolExecutor", "RateLimit", "SyncRun", "close_abandoned",
     "crm_call_writer", "handler", "instrumented_httpx_client", "instrumented_session", "parse_rate_limit",
-    "record_api_call", "record_sync", "record_transition", "run_id", "run_in_context",
+    "record_api_call", "record_sync", "record_transition", "resume_sync", "run_id", "run_in_context", "start_sync",
 ]

@@ -183,6 +183,39 @@ def close_abandoned(db: Engine | Connection, started_before: datetime, reason: s
     return closed
 
 
+def start_sync(
+    crm_source: str,
+    sync_type: str,
+    *,
+    endpoint: str | None = None,
+    configuration: dict[str, Any] | None = None,
+    db: Engine | Connection | None = None,
+    clock: Clock = utc_now,
+) -> SyncRun:
+    """Open a run (its ``running`` row) that another task finishes: a sync split into a task that
+    starts it and one that ends it (``resume_sync(run.id, run.started_at)``), so no worker slot is
+    held while it waits on something else."""
+    run = SyncRun(db if db is not None else default_engine(), clock, 5.0)
+    run._open({
+        "crm_source": crm_source,
+        "sync_type": sync_type,
+        "endpoint": endpoint,
+        "configuration": configuration or {},
+        "performance_metrics": {},
+    })
+    return run
+
+
+@contextmanager
+def resume_sync(run_id: int, started_at: datetime, *, db: Engine | Connection | None = None,
+                clock: Clock = utc_now, flush_seconds: float = 5.0) -> Iterator[SyncRun]:
+    """The rest of a run ``start_sync`` opened, closed as ``record_sync`` closes its block."""
+    run = SyncRun(db if db is not None else default_engine(), clock, flush_seconds)
+    run.id, run.started_at, run._flushed_at = run_id, started_at, None
+    with _closing(run):
+        yield run
+
+
 @contextmanager
 def record_sync(
     crm_source: str,
@@ -200,14 +233,15 @@ def record_sync(
     Connection is written on as it is and the caller commits; an Engine commits each write.
     ``clock`` returns aware UTC datetimes; the demo passes a simulated one to backfill history.
     """
-    run = SyncRun(db if db is not None else default_engine(), clock, flush_seconds)
-    run._open({
-        "crm_source": crm_source,
-        "sync_type": sync_type,
-        "endpoint": endpoint,
-        "configuration": configuration or {},
-        "performance_metrics": {},
-    })
+    run = start_sync(crm_source, sync_type, endpoint=endpoint, configuration=configuration, db=db, clock=clock)
+    run._flush_seconds = flush_seconds
+    with _closing(run):
+        yield run
+
+
+@contextmanager
+def _closing(run: SyncRun) -> Iterator[SyncRun]:
+    """Close ``run`` when the block ends: success, partial when asked, failed with the exception."""
     token = current_run_id.set(run.id)  # API calls and breaker transitions in the block name this run
     try:
         yield run

@@ -169,7 +169,7 @@ def test_the_api_refuses_anonymous_viewers_and_a_read_only_app(dash_app, app_env
     sign_in(client, "bob", PASSWORD)
     assert client.post(f"/api/failed-operations/{first}/retry").status_code == 403
     assert client.post("/api/failed-operations/retry", json={"ids": failed_ids}).status_code == 403
-    assert redis.Redis.from_url(redis_url).llen(queue) == 0
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 0
     assert {o["state"] for o in client.get("/api/failed-operations").json["operations"]} == {"failed"}
 
     operator = client.post(f"/api/failed-operations/{first}/retry", auth=("alice", PASSWORD))
@@ -183,7 +183,7 @@ def test_the_api_refuses_anonymous_viewers_and_a_read_only_app(dash_app, app_env
                        json={"filter": {"crm_source": ["retrytest"], "age": "24h"}})
     assert bulk.status_code == 202 and sorted(bulk.json["queued"]) == sorted(failed_ids[1:])
     assert bulk.json["skipped"] == [] and bulk.json["result"] == "ok"  # the queued one is not "failed"
-    assert redis.Redis.from_url(redis_url).llen(queue) == 3
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 3
     for body, name in (({"ids": ["x"]}, "ids"), ({}, "body"), ({"filter": {"state": "nope"}}, "state")):
         answer = client.post("/api/failed-operations/retry", auth=("alice", PASSWORD), json=body)
         assert answer.status_code == 400 and answer.json["error"].startswith(name), answer.json
@@ -254,7 +254,7 @@ def test_the_page_callback_checks_the_role_on_the_server(dash_app, app_env, pg_e
     assert confirm(client, dash_app, pending) == "Not allowed (401): sign in as an operator to retry"
     sign_in(client, "bob", PASSWORD)
     assert confirm(client, dash_app, pending) == "Not allowed (403): bob is a viewer; only operators may retry"
-    assert redis.Redis.from_url(redis_url).llen(queue) == 0
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 0
     assert queries.operations(pg_engine, queries.OperationFilter(sync_ids=(target,)), 1).iloc[0]["attempts"] == 0
 
     client.post("/auth/sign-out")
@@ -262,7 +262,7 @@ def test_the_page_callback_checks_the_role_on_the_server(dash_app, app_env, pg_e
     assert confirm(client, dash_app, pending) == "1 of 1 queued"
     assert confirm(client, dash_app, {"filter": {"age": "7d", "crm_source": ["retrytest"], "state": ["failed"]},
                                       "target": "filter"}) == "2 of 2 queued"
-    assert redis.Redis.from_url(redis_url).llen(queue) == 3
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 3
     page_rows = [(r["actor"], r["result"], r["operations"]) for r in audit_rows(pg_engine) if r["source"] == "page"]
     assert page_rows == [("anonymous", "denied", 1), ("bob", "denied", 1), ("alice", "ok", 1), ("alice", "ok", 2)]
 

@@ -70,7 +70,7 @@ def test_tasks_waiting_with_no_worker_are_counted_and_degraded(redis_url, queue,
     started = time.monotonic()
     celery = health.probe_all(settings_for(redis_url, queue), pg_engine)["celery"]
     assert time.monotonic() - started < BOUND
-    assert celery["pending_tasks"] == 3 and celery["queues"] == {queue: 3}
+    assert celery["pending_tasks"] == 3 and celery["queues"] == {queue: 3, f"{queue}_retries": 0}
     assert celery["active_workers"] == 0
     assert celery["status"] == "degraded" and "3 tasks wait" in celery["error"]
 
@@ -200,7 +200,7 @@ def test_rabbitmq_queue_depth_by_passive_declare(queue, pg_engine):
     started = time.monotonic()
     celery = health.probe_all(settings, pg_engine)["celery"]
     assert time.monotonic() - started < BOUND
-    assert celery["queues"] == {queue: 4, f"never_declared_{queue}": 0}
+    assert celery["queues"] == {queue: 4, f"never_declared_{queue}": 0, f"{queue}_retries": 0}
     assert celery["pending_tasks"] == 4 and celery["status"] == "degraded"
     with Connection(AMQP_URL) as conn:
         conn.channel().queue_delete(queue)

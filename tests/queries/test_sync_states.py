@@ -167,7 +167,8 @@ def test_late_fires_exactly_for_the_syncs_beat_holds_overdue(warehouse, app_engi
     body = payloads.crm_statuses(db, NOW, limit=3)
     assert [c["crm_source"] for c in body["crms"]] == ["marketsharp", "gsheet", "callrail"]
     assert [c["state_label"] for c in body["crms"]] == ["Late"] * 3
-    assert body["states"] == {"late": 3, "failing": 0, "unknown": 0, "running": 1, "on_time": 3, "paused": 3}
+    assert body["states"] == {"late": 3, "failing": 0, "unknown": 0, "running": 1, "queued": 0, "on_time": 3,
+                              "paused": 3}
     assert body["total"] == 10 and len(body["crms"]) == 3
 
 

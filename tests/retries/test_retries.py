@@ -144,7 +144,7 @@ def test_two_concurrent_retries_of_one_operation_enqueue_once(pg_engine, setting
         thread.join(timeout=30)
     assert sorted(len(o.queued) for o in outcomes) == [0, 1]
     assert [o.skipped for o in outcomes if not o.queued] == [{sync_id: "already queued"}]
-    assert redis.Redis.from_url(redis_url).llen(queue) == 1  # one message on the broker
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 1  # one message on the broker
     with pg_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(operation_attempts)).scalar() == 1
     assert operation(pg_engine, sync_id)["attempts"] == 1
@@ -156,7 +156,7 @@ def test_a_double_click_on_the_same_selection_queues_nothing_twice(pg_engine, se
     second = retries.retry(pg_engine, settings, ids + ids, "alice")
     assert sorted(first.queued) == sorted(ids) and second.queued == []
     assert second.requested == 3 and set(second.skipped.values()) == {"already queued"}
-    assert redis.Redis.from_url(redis_url).llen(queue) == 3
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 3
 
 
 def test_a_broker_that_is_down_gives_the_claim_back(pg_engine, postgres_url, queue):
@@ -192,4 +192,4 @@ def test_an_operation_stuck_in_queued_may_be_retried_after_the_stale_time(pg_eng
     assert operation(pg_engine, sync_id)["attempts"] == 2
     assert queries.attempts(pg_engine, sync_id)["task_id"].tolist() == [
         f"sync-monitor-retry-{sync_id}-1", f"sync-monitor-retry-{sync_id}-2"]
-    assert redis.Redis.from_url(redis_url).llen(queue) == 2
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 2

@@ -39,7 +39,7 @@ def test_a_dash_callback_from_another_site_queues_nothing(client, dash_app, pg_e
     sign_in(client, "alice")
     answer = client.post("/_dash-update-component", json=confirm_body(dash_app, failed_id), headers=headers)
     assert answer.status_code == 403 and answer.json["error"].startswith("origin:")
-    assert redis.Redis.from_url(redis_url).llen(queue) == 0
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 0
     frame = queries.operations(pg_engine, queries.OperationFilter(sync_ids=(failed_id,)), 1)
     assert frame.iloc[0]["attempts"] == 0
     for path, kwargs in (("/auth/sign-out", {}), ("/api/failed-operations/retry", {"json": {"ids": [failed_id]}}),
@@ -50,4 +50,4 @@ def test_a_dash_callback_from_another_site_queues_nothing(client, dash_app, pg_e
     same = client.post("/_dash-update-component", json=confirm_body(dash_app, failed_id),
                        headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
     assert same.status_code == 200 and same.json["response"]["retry-result"]["children"] == "1 of 1 queued"
-    assert redis.Redis.from_url(redis_url).llen(queue) == 1
+    assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 1

@@ -17,17 +17,21 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
+from dashapp.config import load_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
 def celery_worker(broker_url: str, queue: str, concurrency: int = 2, **env: str) -> Iterator[str]:
-    """Start a worker consuming ``queue`` with ``env`` added to its environment; yields its node
-    name once it answers a ping, and stops it (cold) afterwards."""
+    """Start a worker consuming ``queue`` and its retries queue (first, as the worker does with
+    no ``-Q``) with ``env`` added to its environment; yields its node name once it answers a
+    ping, and stops it (cold) afterwards."""
     name = f"sm-test-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     environment = {**os.environ, "CELERY_BROKER_URL": broker_url, "CELERY_QUEUES": queue, "REDIS_URL": "", **env}
+    queues = load_settings({"CELERY_QUEUES": queue, "RETRY_QUEUE": env.get("RETRY_QUEUE", "")}).worker_queues
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashapp.worker", "worker", "-n", name, "-Q", queue,
+        [sys.executable, "-m", "celery", "-A", "dashapp.worker", "worker", "-n", name, "-Q", ",".join(queues),
          "--pool=threads", f"--concurrency={concurrency}", "--loglevel=WARNING", "--without-gossip",
          "--without-mingle"],
         cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -245,7 +245,7 @@ def test_five_thousand_syncs_page_fifty_crms_at_a_time(dash_duo, dash_app, use_e
     rows_become(dash_duo, [c["crm_source"] for c in first])  # problems first
     choices = dash_duo.find_element("#crm-status-state").text.splitlines()
     assert choices == ["All states (5,000)", "Late (10)", "Failing (10)", "Unknown (4,980)", "Running (0)",
-                       "On time (0)", "Paused (0)"]
+                       "Queued (0)", "On time (0)", "Paused (0)"]
 
     search = dash_duo.find_element("#crm-status-search")
     search.send_keys("crm04242")  # debounced: sent when typing stops

@@ -6,7 +6,7 @@ Per crm_source and sync_type:
 - ``sync_monitor_runs_24h{status}`` and ``sync_monitor_records_processed_24h``: runs started in
   the last 24 hours (gauges over a window: a counter would mean counting every row ever written);
 - ``sync_monitor_active_syncs``: runs now running (status class running).
-- ``sync_monitor_sync_state{state}`` (1 for the sync's state: late, failing, unknown, running,
+- ``sync_monitor_sync_state{state}`` (1 for the sync's state: late, failing, unknown, running, queued,
   on_time, paused) and ``sync_monitor_sync_overdue_seconds``: ``queries.freshness``'s decision, the
   one the overview and the ``late`` alert rule show. Statuses count by their class
 (``queries.outcomes``); ``status="unknown"`` holds values in no class.
@@ -95,7 +95,7 @@ class SyncCollector:
         for row in running.to_dict("records"):
             active.add_metric([row["crm_source"], row["sync_type"]], int(row["running"]))
         state = GaugeMetricFamily("sync_monitor_sync_state",
-                                  "1 for each sync's state (late, failing, unknown, running, on_time, paused)",
+                                  "1 for each sync's state (late, failing, unknown, running, queued, on_time, paused)",
                                   labels=[*PAIR, "state"])
         overdue = GaugeMetricFamily("sync_monitor_sync_overdue_seconds",
                                     "Seconds since the run its schedule expected was due (0 when not due yet)",

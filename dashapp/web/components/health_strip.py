@@ -17,7 +17,7 @@ HIDDEN = ("status", "error", "workers", "queues", "levels", "slowest_requests")
 
 def _summary(name: str, probe: dict) -> str:
     status = probe.get("status", "unknown")
-    if status == "unhealthy":
+    if status == "unhealthy" and not (name == "celery" and probe.get("active_workers")):  # red for a backlog: up
         return "down"
     if status == "not_configured":
         return "not configured"
