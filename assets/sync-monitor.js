@@ -8,7 +8,7 @@
 
   /* View settings (dashapp/components/view_settings.py): theme and clock, kept in localStorage. */
   var THEME_KEY = "sm-theme", CLOCK_KEY = "sm-clock";
-  var THEME_LABELS = { system: "Theme: auto", light: "Theme: light", dark: "Theme: dark" };
+  var THEME_LABELS = { system: "Theme: System", light: "Theme: Light", dark: "Theme: Dark" };  /* the menu's words */
 
   function stored(key, allowed, fallback) {
     try {

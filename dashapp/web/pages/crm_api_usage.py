@@ -30,7 +30,7 @@ from dashapp.web.components.refresh_bar import (
 )
 from queries._sql import utc_now
 
-WINDOWS = {1: "Last hour", 24: "Last 24 hours", 168: "Last 7 days"}
+WINDOWS = {1: "Past hour", 24: "Past 24 hours", 168: "Past 7 days"}  # rolling, as the history's ages
 LEVEL_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
 STATE_COLOURS = {"CLOSED": "success", "HALF_OPEN": "warning", "OPEN": "danger"}
 REFRESH = RefreshIds(
