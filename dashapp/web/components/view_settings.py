@@ -24,7 +24,7 @@ def view_settings() -> html.Div:
         dbc.Button("Local time", id=ids.CLOCK_TOGGLE, size="sm", color="light", outline=True,
                    className="me-2 text-nowrap", title="Times are shown in your local zone: click for UTC"),
         dbc.DropdownMenu([
-            dbc.DropdownMenuItem("System", id=ids.THEME_SYSTEM, title="follow the system's light or dark setting"),
+            dbc.DropdownMenuItem("System", id=ids.THEME_SYSTEM),  # the system's light or dark setting
             dbc.DropdownMenuItem("Light", id=ids.THEME_LIGHT),
             dbc.DropdownMenuItem("Dark", id=ids.THEME_DARK),
         ], id=ids.THEME_MENU, label="Theme", size="sm", color="secondary", align_end=True,
