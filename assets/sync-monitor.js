@@ -177,6 +177,8 @@
 
   function sizeNow(api) {
     if (!api || (api.isDestroyed && api.isDestroyed()) || !api.getColumns || !api.getColumns()) { return; }
+    var root = rootOf(api);
+    if (root) { api.smSized = sizeKey(api, root); }
     var shown = api.getColumns().filter(function (c) { return c.isVisible(); });
     var rows = [];
     api.forEachNode(function (node) { if (node.data) { rows.push(node.data); } });
@@ -198,7 +200,7 @@
       .map(function (c) { return c.getColId(); }).concat(shrunk);
     if (fit.length) {
       api.autoSizeColumns(fit, true);  /* the cells' width; the header wraps, down to its longest word */
-      var root = rootOf(api), wider = [];
+      var wider = [];
       fit.forEach(function (id) {
         var cell = root && root.querySelector('.ag-header-cell[col-id="' + id.replace(/"/g, '\\"') + '"]');
         var need = cell ? headerNeed(cell) : 0, column = api.getColumn(id);
@@ -256,6 +258,28 @@
       try { sizeNow(api); } catch (e) { /* destroyed meanwhile: the next grid sizes itself */ }
     }, 60);
   };
+
+  function sizeKey(api, root) { return api.getDisplayedRowCount() + ":" + root.clientWidth; }
+
+  /* A grid whose first rows came before dash-ag-grid attached its listeners would wait for its
+     next refresh: once a second, any grid whose rows or width changed since it was last sized
+     is fitted and sized now. */
+  function sweepGrids() {
+    if (!window.dash_ag_grid || !window.dash_ag_grid.getApi) { return; }
+    var roots = document.querySelectorAll(".ag-root-wrapper");
+    for (var i = 0; i < roots.length; i++) {
+      if (!roots[i].querySelector(".ag-header-cell.sm-fit, .ag-header-cell.sm-text")) { continue; }
+      var host = roots[i].parentElement && roots[i].parentElement.closest("div[id]"), api = null;
+      try { api = host && window.dash_ag_grid.getApi(host.id); } catch (e) { api = null; }
+      if (!api || api.smSizing || (api.isDestroyed && api.isDestroyed()) || api.smSized === sizeKey(api, roots[i])) {
+        continue;
+      }
+      functions.fitColumns({ api: api });
+      functions.sizeColumns({ api: api });
+    }
+  }
+
+  setInterval(sweepGrids, 1000);
 
   functions.zoneHeader = function (name) { return name + " (" + zoneName(currentZone || "UTC") + ")"; };
 
