@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from selenium.webdriver.common.by import By
 
+from dashapp import display
 from dashapp.recording import crm_calls as api_calls
 from dashapp.recording.circuit_breaker import CircuitBreaker
 from dashapp.recording.recorder import record_sync
@@ -101,6 +102,6 @@ def test_a_card_opens_the_history_whose_count_is_its_number(dash_duo, dash_app, 
         dash_duo.wait_for_page(dash_duo.server_url + "/")
         dash_duo.wait_for_text_to_equal(f"#stat-{key}", f"{count:,}", timeout=15)
         dash_duo.driver.find_element(By.ID, f"stat-{key}-link").click()
-        dash_duo.wait_for_text_to_equal("#history-count", f"{count:,} matching runs", timeout=15)
+        dash_duo.wait_for_text_to_equal("#history-count", display.plural(count, "matching run"), timeout=15)
     assert expected == {"failed": 3, "completed": 2, "active": 1}
     assert dash_duo.get_logs() == []
