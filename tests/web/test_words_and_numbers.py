@@ -79,6 +79,15 @@ def test_success_rate_is_a_dash_before_any_run_has_finished(pg_engine):
     assert "50.00%" in texts(overview_cards(counts, None)[4])
 
 
+def test_card_subtitles_wrap_instead_of_being_cut(pg_engine):
+    now = utc_now()
+    insert_runs(pg_engine, [Run("hubspot", "deals", "partial", 30 * M, 29 * M, processed=10, failed=2)], now)
+    partial = overview_cards(overview_counts(pg_engine, now).as_dict(), None)[3]
+    detail = partial.children.children.children[2]  # the column, the card, its body: label, value, detail
+    assert detail.id == "stat-partial-detail" and "text-truncate" not in detail.className
+    assert detail.children.startswith("100.00% of finished runs")
+
+
 def test_an_error_class_ending_in_a_full_stop_gets_no_second_one(pg_engine):
     now = utc_now()
     message = 'duplicate key value violates unique constraint "genius_pkey" DETAIL: Key (id)=(88412) already exists.'
