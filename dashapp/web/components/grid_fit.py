@@ -30,10 +30,22 @@ SIZE_EVENTS = ("firstDataRendered", "rowDataUpdated", "modelUpdated", "gridSizeC
                "columnVisible")
 
 
+def _right_aligned(column: dict) -> bool:
+    kind = column.get("type")
+    return kind == "rightAligned" or (isinstance(kind, list) and "rightAligned" in kind)
+
+
 def _mark(column: dict, mark: str) -> None:
+    """Add ``mark`` to the column's header classes; a right-aligned column keeps its type's own
+    (a colDef's ``headerClass`` and ``cellClass`` replace those its type sets)."""
+    extra = ["ag-right-aligned-header"] if _right_aligned(column) else []
     marks = column.get("headerClass", "").split()
-    if mark not in marks:
-        column["headerClass"] = " ".join([*marks, mark])
+    column["headerClass"] = " ".join(dict.fromkeys([*marks, *extra, mark]))
+
+
+def _cell_mark(column: dict, mark: str) -> None:
+    extra = ["ag-right-aligned-cell"] if _right_aligned(column) else []
+    column["cellClass"] = " ".join(dict.fromkeys([*column.get("cellClass", "").split(), *extra, mark]))
 
 
 def size_by_content(grid: dag.AgGrid, text: Iterable[str] = ()) -> dag.AgGrid:
@@ -50,13 +62,13 @@ def size_by_content(grid: dag.AgGrid, text: Iterable[str] = ()) -> dag.AgGrid:
             column.pop("width", None)
             column["flex"] = column.get("flex") or 1
             column["minWidth"] = TEXT_MIN_PX
-            column["cellClass"] = " ".join([column.get("cellClass", ""), "sm-text-cell"]).strip()
+            _cell_mark(column, "sm-text-cell")
             column.setdefault("tooltipField", field)
         else:
             _mark(column, FIT)
             column.pop("flex", None)
             column.pop("minWidth", None)
-            column["cellClass"] = " ".join([column.get("cellClass", ""), "sm-fit-cell"]).strip()
+            _cell_mark(column, "sm-fit-cell")
     defaults = dict(getattr(grid, "defaultColDef", None) or {})
     grid.defaultColDef = {**defaults, "wrapHeaderText": True, "autoHeaderHeight": True}
     options = dict(getattr(grid, "dashGridOptions", None) or {})
@@ -74,8 +86,8 @@ def fit_to_phones(grid: dag.AgGrid, secondary: Iterable[str], first: str | None 
     for column in grid.columnDefs:
         marks = [FIRST] if column.get("field") == first else []
         marks += [SECONDARY] if column.get("field") in hidden else []
-        if marks:
-            column["headerClass"] = " ".join([column.get("headerClass", ""), *marks]).strip()
+        for mark in marks:
+            _mark(column, mark)
     listeners = dict(getattr(grid, "eventListeners", None) or {})
     # also when rows or column definitions arrive again: a grid that re-reads its columns puts
     # them back in their defined order (fitColumns is idempotent and cheap)
