@@ -8,7 +8,7 @@
 
   /* View settings (dashapp/components/view_settings.py): theme and clock, kept in localStorage. */
   var THEME_KEY = "sm-theme", CLOCK_KEY = "sm-clock";
-  var THEME_LABELS = { system: "Theme: auto", light: "Theme: light", dark: "Theme: dark" };
+  var THEME_LABELS = { system: "Theme: System", light: "Theme: Light", dark: "Theme: Dark" };  /* the menu's words */
 
   function stored(key, allowed, fallback) {
     try {
@@ -127,9 +127,22 @@
     zone: function () { return currentZone; }, zoneName: zoneName
   };
 
+  function formatPercent(value) {  /* an error rate in percent: 2.35 -> "2.35%" */
+    return value === null || value === undefined ? "—" :
+      Number(value).toLocaleString("en-US", { maximumFractionDigits: 2 }) + "%";
+  }
+
+  function acknowledged(data) {  /* the alerts history's Acknowledged: "alice · 2026-12-06 06:50:00" */
+    if (!data || (!data.acknowledged_by && !data.acknowledged_at)) { return ""; }
+    return (data.acknowledged_by || "someone") +
+      (data.acknowledged_at ? " · " + compact(data.acknowledged_at, zoneOf()) : "");
+  }
+
   var functions = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   functions.formatCount = formatCount;
   functions.formatMs = formatMs;
+  functions.formatPercent = formatPercent;
+  functions.acknowledged = acknowledged;
   var PHONE_PX = 576;  /* dashapp/components/grid_fit.py */
 
   function marked(column, mark) { return String(column.getColDef().headerClass || "").split(" ").indexOf(mark) >= 0; }
@@ -153,6 +166,120 @@
       if (api.getAllDisplayedColumns()[0] !== first) { api.moveColumns([first.getColId()], 0); }
     }
   };
+
+  /* Grids sized by content (dashapp/web/components/grid_fit.py, size_by_content): "sm-fit" columns
+     (status, numbers, times) take the width of what they show, header included, so they are never
+     cut; "sm-text" columns (error, summary, note) share what is left, and one whose every loaded
+     cell is empty shrinks to its header. With no free text shown, the spare room is spread over
+     every column, none narrower than its content. Debounced: rows, sizes and columns change in
+     bursts. */
+  function emptyValue(v) { return v === null || v === undefined || v === ""; }
+
+  function sizeNow(api) {
+    if (!api || (api.isDestroyed && api.isDestroyed()) || !api.getColumns || !api.getColumns()) { return; }
+    var root = rootOf(api);
+    if (root) { api.smSized = sizeKey(api, root); }
+    var shown = api.getColumns().filter(function (c) { return c.isVisible(); });
+    var rows = [];
+    api.forEachNode(function (node) { if (node.data) { rows.push(node.data); } });
+    var text = shown.filter(function (c) { return marked(c, "sm-text"); });
+    var state = [], shrunk = [], flexing = 0;
+    text.forEach(function (c) {
+      var field = c.getColDef().field;
+      var empty = rows.length > 0 && rows.every(function (r) { return emptyValue(r[field]); });
+      if (empty) {
+        shrunk.push(c.getColId());
+        if (c.getFlex()) { state.push({ colId: c.getColId(), flex: null }); }
+      } else {
+        flexing += 1;
+        if (!c.getFlex()) { state.push({ colId: c.getColId(), flex: c.getColDef().flex || 1 }); }
+      }
+    });
+    if (state.length) { api.applyColumnState({ state: state }); }
+    var fit = shown.filter(function (c) { return marked(c, "sm-fit"); })
+      .map(function (c) { return c.getColId(); }).concat(shrunk);
+    if (fit.length) {
+      api.autoSizeColumns(fit, true);  /* the cells' width; the header wraps, down to its longest word */
+      var wider = [];
+      fit.forEach(function (id) {
+        var cell = root && root.querySelector('.ag-header-cell[col-id="' + id.replace(/"/g, '\\"') + '"]');
+        var need = cell ? headerNeed(cell) : 0, column = api.getColumn(id);
+        if (column && need > column.getActualWidth()) { wider.push({ key: id, newWidth: need }); }
+      });
+      if (wider.length) { api.setColumnWidths(wider); }
+    }
+    if (!flexing) {
+      var limits = shown.filter(function (c) { return !c.getColDef().suppressSizeToFit; })
+        .map(function (c) { return { key: c.getColId(), minWidth: c.getActualWidth() }; });
+      api.sizeColumnsToFit({ columnLimits: limits });
+    }
+  }
+
+  var measurer = null;
+
+  function textWidth(text, font) {
+    measurer = measurer || document.createElement("canvas").getContext("2d");
+    measurer.font = font;
+    return measurer.measureText(text).width;
+  }
+
+  /* The least width a header needs to wrap without cutting a word: its longest word, plus what
+     sits beside its text (padding, the filter and menu buttons, a sort arrow). */
+  function headerNeed(cell) {
+    var text = cell.querySelector(".ag-header-cell-text");
+    if (!text || !text.textContent) { return 0; }
+    var label = text.parentElement;
+    var beside = cell.getBoundingClientRect().width - label.getBoundingClientRect().width;
+    Array.prototype.forEach.call(label.children, function (child) {
+      if (child !== text) { beside += child.getBoundingClientRect().width; }
+    });
+    var font = window.getComputedStyle(text).font, longest = 0;
+    text.textContent.split(/\s+/).forEach(function (word) { longest = Math.max(longest, textWidth(word, font)); });
+    return Math.ceil(longest + beside + 6);
+  }
+
+  function rootOf(api) {  /* the grid's element: the host whose id dash-ag-grid knows this api by */
+    var hosts = document.querySelectorAll(".ag-root-wrapper");
+    for (var i = 0; i < hosts.length; i++) {
+      var host = hosts[i].parentElement && hosts[i].parentElement.closest("div[id]");
+      try {
+        if (host && window.dash_ag_grid && window.dash_ag_grid.getApi(host.id) === api) { return hosts[i]; }
+      } catch (e) { /* not a grid yet */ }
+    }
+    return null;
+  }
+
+  functions.sizeColumns = function (params) {
+    var api = params && params.api;
+    if (!api) { return; }
+    if (api.smSizing) { clearTimeout(api.smSizing); }
+    api.smSizing = setTimeout(function () {
+      api.smSizing = null;
+      try { sizeNow(api); } catch (e) { /* destroyed meanwhile: the next grid sizes itself */ }
+    }, 60);
+  };
+
+  function sizeKey(api, root) { return api.getDisplayedRowCount() + ":" + root.clientWidth; }
+
+  /* A grid whose first rows came before dash-ag-grid attached its listeners would wait for its
+     next refresh: once a second, any grid whose rows or width changed since it was last sized
+     is fitted and sized now. */
+  function sweepGrids() {
+    if (!window.dash_ag_grid || !window.dash_ag_grid.getApi) { return; }
+    var roots = document.querySelectorAll(".ag-root-wrapper");
+    for (var i = 0; i < roots.length; i++) {
+      if (!roots[i].querySelector(".ag-header-cell.sm-fit, .ag-header-cell.sm-text")) { continue; }
+      var host = roots[i].parentElement && roots[i].parentElement.closest("div[id]"), api = null;
+      try { api = host && window.dash_ag_grid.getApi(host.id); } catch (e) { api = null; }
+      if (!api || api.smSizing || (api.isDestroyed && api.isDestroyed()) || api.smSized === sizeKey(api, roots[i])) {
+        continue;
+      }
+      functions.fitColumns({ api: api });
+      functions.sizeColumns({ api: api });
+    }
+  }
+
+  setInterval(sweepGrids, 1000);
 
   functions.zoneHeader = function (name) { return name + " (" + zoneName(currentZone || "UTC") + ")"; };
 
@@ -341,6 +468,30 @@
       duration(props.value) + (running ? " …" : ""));
   };
 
+  /* A cell as its grid formats it, in words (the phone's row detail): the column's own formatter
+     ("formatMs(params.value)", "acknowledged(params.data)"), a renderer's text (a duration, a time
+     in the viewer's zone), else the value; never a raw decimal like 575.281. */
+  var FORMATTER = /^\s*(\w+)\(params(?:\.(value|data))?\s*(?:,\s*'(\w+)')?\)\s*$/;
+
+  function cellText(column, value, row) {
+    var formatter = column && column.valueFormatter && column.valueFormatter.function;
+    var found = typeof formatter === "string" ? FORMATTER.exec(formatter) : null;
+    if (found && typeof functions[found[1]] === "function") {
+      var arg = found[2] === "value" ? value : found[2] === "data" ? row :
+        { value: value, data: row, colDef: column };
+      var text = found[3] ? functions[found[1]](arg, found[3]) : functions[found[1]](arg);
+      if (!emptyValue(text)) { return String(text); }
+    }
+    if (emptyValue(value)) { return "—"; }
+    var renderer = column && column.cellRenderer;
+    if (renderer === "Duration" || column.field === "duration_seconds") { return duration(value); }
+    if (typeof value === "number") { return formatCount(value); }
+    if (typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value)) {
+      return absolute(value, currentZone || undefined);
+    }
+    return String(value);
+  }
+
   var lastThemeLabel = null;
 
   /* Whether the history grid's last answer was a failed first block with nothing read before: its
@@ -376,13 +527,7 @@
       if (!row && rows && rows[clicked.rowIndex]) { row = rows[clicked.rowIndex]; }
       if (!row) { return [nu, nu]; }
       var lines = (columns || []).filter(function (c) { return c.field; }).map(function (c) {
-        var value = row[c.field], shown;
-        if (value === null || value === undefined || value === "") { shown = "—"; }
-        else if (c.field === "duration_seconds") { shown = duration(value); }
-        else if (typeof value === "number") { shown = formatCount(value); }
-        else if (typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value)) {
-          shown = absolute(value, currentZone || undefined);
-        } else { shown = String(value); }
+        var value = row[c.field], shown = cellText(c, value, row);
         return { type: "Tr", namespace: "dash_html_components", props: { children: [
           { type: "Th", namespace: "dash_html_components", props: { children: c.headerName || c.field } },
           { type: "Td", namespace: "dash_html_components", props: { children: shown, className: "text-break" } }
@@ -394,6 +539,8 @@
     },
 
     zoneNote: function (zone) { return "in " + zoneName(zone || "UTC"); },
+
+    cellText: function (column, value, row) { return cellText(column, value, row); },
 
     crmRows: function (rows, expanded) {  /* the overview's CRM rows: a CRM's types beneath it while it is open */
       var open = {};

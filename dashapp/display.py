@@ -111,9 +111,36 @@ def zone_name(zone: str | None, at: datetime | None = None) -> str:
     return (at or datetime.now(tz)).astimezone(tz).strftime("%Z") or zone
 
 
-def percent(value: float) -> str:
-    """``93.75`` -> ``93.75%``."""
-    return f"{value:.2f}%"
+def percent(value: float | None) -> str:
+    """``93.75`` -> ``93.75%``; None (nothing to divide: no finished run) -> ``—``."""
+    return "—" if value is None else f"{value:.2f}%"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 matching run``, ``0 runs``, ``1,250 runs``: the count and the word it takes."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in one full stop: ``"… already exists."`` stays as it is, ``"Timeout"`` gains one."""
+    stripped = text.rstrip()
+    return stripped if stripped.endswith((".", "!", "?", "…")) else stripped + "."
+
+
+def span(seconds: float | None) -> str:
+    """How long, to the minute past an hour: ``42 s``, ``35 min``, ``2 h 5 min``, ``3 d 4 h`` (the
+    browser's ``span`` in assets/sync-monitor.js reads the same); None -> ``—``."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "—"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    d, h, m = s // 86400, s % 86400 // 3600, s % 3600 // 60
+    if d:
+        return f"{d} d" + (f" {h} h" if h else "")
+    if h:
+        return f"{h} h" + (f" {m} min" if m else "")
+    return f"{m} min"
 
 
 def count(value: object) -> int:

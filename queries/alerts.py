@@ -161,6 +161,20 @@ def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[
     return app_times(frame, ("fired_at", "last_seen_at", "resolved_at", "acknowledged_at"))
 
 
+def firing_by_acknowledgement(db: Connectable) -> dict[str, dict[str, int]]:
+    """Firing alerts per severity, those nobody has acknowledged yet apart from those someone has:
+    ``{"unacknowledged": {"critical": 1}, "acknowledged": {"warning": 2}}`` (the navbar's bell)."""
+    with connect(app_db(db)) as conn:
+        b = Binds(conn)
+        frame = b.frame(f"SELECT severity, CASE WHEN acknowledged_by IS NULL THEN 0 ELSE 1 END AS acked, "
+                        f"COUNT(*) AS n FROM {app_table(conn, 'alerts')} WHERE state = 'firing' "
+                        "GROUP BY severity, CASE WHEN acknowledged_by IS NULL THEN 0 ELSE 1 END")
+    counts: dict[str, dict[str, int]] = {"unacknowledged": {}, "acknowledged": {}}
+    for severity, acked, n in zip(frame["severity"], frame["acked"], frame["n"], strict=True):
+        counts["acknowledged" if int(acked) else "unacknowledged"][str(severity)] = int(n)
+    return counts
+
+
 def firing_count(db: Connectable) -> dict[str, int]:
     """Firing alerts per severity (the navbar's bell)."""
     with connect(app_db(db)) as conn:

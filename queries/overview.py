@@ -37,10 +37,10 @@ class OverviewCounts:
     completed_today: int
     failed_today: int
     partial_today: int
-    success_rate: float
+    success_rate: float | None  # None: no run finished (succeeded or failed) in the window
     partial_rate: float = 0.0
 
-    def as_dict(self) -> dict[str, int | float]:
+    def as_dict(self) -> dict[str, int | float | None]:
         return asdict(self)
 
 
@@ -55,5 +55,6 @@ def overview_counts(db: Connectable, now: datetime) -> OverviewCounts:
         died = conn.execute(sql(_DIED_24H.format(h=h, **classes), params=("cutoff",)), cutoff).scalar_one()
     completed, failed, partial = (int(v or 0) for v in row)
     failed += int(died or 0)
-    return OverviewCounts(int(active), completed, failed, partial, outcomes.success_rate(completed, failed),
+    rate = outcomes.success_rate(completed, failed) if completed + failed else None
+    return OverviewCounts(int(active), completed, failed, partial, rate,
                           outcomes.partial_rate(completed, failed, partial))

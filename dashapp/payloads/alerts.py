@@ -23,13 +23,13 @@ NOT_MIGRATED_NOTE = ("alerts are off: the app's own tables do not exist yet; run
                      "to keep alerts, acknowledge and resolve them, and send notifications")
 
 
-@shared("alert_bell")
-def firing_counts(engine: Engine) -> dict[str, int]:
-    """Firing alerts per severity, for the bell every page shows (shared between viewers); none
-    before ``db upgrade``."""
+@shared("alert_bell_acknowledged")
+def firing_counts(engine: Engine) -> dict[str, dict[str, int]]:
+    """Firing alerts per severity, not yet acknowledged and acknowledged, for the bell every page
+    shows (shared between viewers); none before ``db upgrade``."""
     if not app_tables_exist(engine, "alerts"):
-        return {}
-    return queries.firing_count(engine)
+        return {"unacknowledged": {}, "acknowledged": {}}
+    return queries.firing_by_acknowledgement(engine)
 
 
 

@@ -90,6 +90,7 @@ API_USAGE_NOTE = "api-usage-note"
 RATE_LIMIT_TILES = "rate-limit-tiles"
 RATE_LIMIT_RESETS = "rate-limit-resets"
 RESET_COUNTDOWN = "reset-countdown"  # pattern-matching type, one per rate-limit tile
+RATE_LIMIT_TILE = "rate-limit-tile"  # pattern-matching type: each tile's wrapper (greyed once its window resets)
 BREAKER_TILES = "breaker-tiles"
 BREAKER_TIMELINE = "breaker-timeline"
 API_LATENCY_CHART = "api-latency-chart"

@@ -39,7 +39,7 @@ def test_overview_counts_follow_the_definitions(db):
 
 def test_overview_counts_on_an_empty_table(db):
     assert overview_counts(db, utc_now()).as_dict() == {
-        "active_syncs": 0, "completed_today": 0, "failed_today": 0, "partial_today": 0, "success_rate": 0.0,
+        "active_syncs": 0, "completed_today": 0, "failed_today": 0, "partial_today": 0, "success_rate": None,
         "partial_rate": 0.0,
     }
 

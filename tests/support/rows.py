@@ -131,7 +131,7 @@ def expected_overview(runs: list[Run]) -> dict[str, float]:
         "completed_today": completed,
         "failed_today": failed,
         "partial_today": partial,
-        "success_rate": round(completed * 100 / finished, 2) if finished else 0.0,
+        "success_rate": round(completed * 100 / finished, 2) if finished else None,
         "partial_rate": partial_rate(completed, failed, partial),
     }
 

@@ -81,7 +81,7 @@ def test_the_page_shows_calls_quota_countdown_and_an_open_breaker(dash_duo, dash
     dash_duo.find_element("#api-usage-refresh-button").click()  # within one refresh
     dash_duo.wait_for_contains_text("#rate-limit-tiles", "37 of 100 left", timeout=15)
     # a periodic refresh may land while drive() still calls: wait for the one after its last call
-    dash_duo.wait_for_contains_text("#rate-limit-tiles", "2 × 429 in the window", timeout=15)
+    dash_duo.wait_for_contains_text("#rate-limit-tiles", "2 × 429 in the past 24 hours", timeout=15)
     countdown = dash_duo.find_element("#rate-limit-tiles").text
     first = [line for line in countdown.splitlines() if "resets in" in line]
     assert first, countdown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from selenium.webdriver.common.by import By
 
+from dashapp import display
 from dashapp.recording.recorder import record_sync
 from dashapp.storage.db import postgres_engine
 from queries._sql import utc_now
@@ -18,7 +19,7 @@ def cards_show(dash_duo, expected: dict) -> None:
     dash_duo.wait_for_text_to_equal("#stat-completed", f"{expected['completed_today']:,}")
     dash_duo.wait_for_text_to_equal("#stat-failed", f"{expected['failed_today']:,}")
     dash_duo.wait_for_text_to_equal("#stat-partial", f"{expected['partial_today']:,}")
-    dash_duo.wait_for_text_to_equal("#stat-success-rate", f"{expected['success_rate']:.2f}%")
+    dash_duo.wait_for_text_to_equal("#stat-success-rate", display.percent(expected["success_rate"]))
 
 
 def grid_text(dash_duo) -> str:

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from selenium.webdriver.common.by import By
 
+from dashapp import display
 from dashapp.recording import crm_calls as api_calls
 from dashapp.recording.circuit_breaker import CircuitBreaker
 from dashapp.recording.recorder import record_sync
@@ -60,11 +61,11 @@ def test_a_click_in_the_history_opens_the_run_page_which_survives_a_reload(dash_
     run_id = _failed_run_with_429s(pg_engine, writer)
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/history?range=all&status=failed")
-    dash_duo.wait_for_text_to_equal("#history-count", "1 matching runs", timeout=15)
+    dash_duo.wait_for_text_to_equal("#history-count", "1 matching run", timeout=15)
     wait_for(lambda: cell(dash_duo, 0, "crm_source").click() or True)
     wait_for(lambda: dash_duo.driver.current_url.endswith(f"/runs/{run_id}"))
     _shows_the_run(dash_duo, run_id)
-    assert "3 run(s)" not in dash_duo.find_element("#run-what-changed").text  # the last success is the newest
+    assert "3 runs" not in dash_duo.find_element("#run-what-changed").text  # the last success is the newest
     dash_duo.driver.refresh()
     _shows_the_run(dash_duo, run_id)
 
@@ -101,6 +102,6 @@ def test_a_card_opens_the_history_whose_count_is_its_number(dash_duo, dash_app, 
         dash_duo.wait_for_page(dash_duo.server_url + "/")
         dash_duo.wait_for_text_to_equal(f"#stat-{key}", f"{count:,}", timeout=15)
         dash_duo.driver.find_element(By.ID, f"stat-{key}-link").click()
-        dash_duo.wait_for_text_to_equal("#history-count", f"{count:,} matching runs", timeout=15)
+        dash_duo.wait_for_text_to_equal("#history-count", display.plural(count, "matching run"), timeout=15)
     assert expected == {"failed": 3, "completed": 2, "active": 1}
     assert dash_duo.get_logs() == []

@@ -39,11 +39,14 @@ def test_a_limit_past_its_window_is_greyed_and_not_the_tightest(recorded, dash_a
     tightest = api_usage_payloads.tightest(limits)
     assert tightest["crm_source"] == "genius" and tightest["level"] == "ok"
     stale = _rate_tile(1, limits["limits"][1], display.iso_utc(now))
-    card = stale.children
+    card = stale.children.children  # the column, its wrapper (greyed in the browser at its reset), the card
     assert "stale" in card.className and "border-secondary" in card.className
     texts = str(card.to_plotly_json())
     assert "seen 12 min ago; window reset" in texts
-    live = _rate_tile(0, limits["limits"][0], display.iso_utc(now)).children
+    # its 429 count names its own span, the page's window, not "the window" the limit resets
+    assert "0 × 429 in the past hour" in str(_rate_tile(1, limits["limits"][1], display.iso_utc(now), 1)
+                                             .to_plotly_json())
+    live = _rate_tile(0, limits["limits"][0], display.iso_utc(now)).children.children
     assert "stale" not in live.className
 
 

@@ -28,7 +28,7 @@ def test_dark_mode_is_picked_remembered_and_reaches_grids_and_charts(dash_duo, d
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_page(dash_duo.server_url + "/performance")
     wait_for(lambda: root_attribute(dash_duo, "data-bs-theme") == "light")  # headless: the system is light
-    dash_duo.wait_for_text_to_equal("#theme-menu button", "Theme: auto", timeout=10)
+    dash_duo.wait_for_text_to_equal("#theme-menu button", "Theme: System", timeout=10)
     dash_duo.find_element("#theme-menu button").click()
     dash_duo.wait_for_element("#theme-dark", timeout=5).click()
     wait_for(lambda: root_attribute(dash_duo, "data-bs-theme") == "dark")
@@ -37,7 +37,7 @@ def test_dark_mode_is_picked_remembered_and_reaches_grids_and_charts(dash_duo, d
     wait_for(lambda: dash_duo.driver.execute_script(font) == "#dee2e6", timeout=15)
     dash_duo.wait_for_page(dash_duo.server_url + "/history")  # remembered across pages and reloads
     wait_for(lambda: root_attribute(dash_duo, "data-bs-theme") == "dark")
-    dash_duo.wait_for_text_to_equal("#theme-menu button", "Theme: dark", timeout=10)
+    dash_duo.wait_for_text_to_equal("#theme-menu button", "Theme: Dark", timeout=10)
     background = ("var grid = document.querySelector('#history-grid .ag-root-wrapper');"  # once the grid is drawn
                   "return grid ? getComputedStyle(grid).backgroundColor : ''")
     wait_for(lambda: dash_duo.driver.execute_script(background) not in ("rgb(255, 255, 255)", ""))

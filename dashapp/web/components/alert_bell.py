@@ -1,4 +1,5 @@
-"""The navbar's bell: how many alerts are firing (red when any is critical), linking to /alerts.
+"""The navbar's bell: how many firing alerts nobody has acknowledged yet (red when any of them is
+critical; its title also counts the firing ones already acknowledged), linking to /alerts.
 Refreshed on its own interval by ``refresh_bell``."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dash import Input, Output, callback, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
+from dashapp.display import plural
 from dashapp.errors import error_line
 from dashapp.payloads import alerts as alert_payloads
 from dashapp.web import ids
@@ -27,12 +29,24 @@ def alert_bell(refresh_seconds: int) -> html.A:
         dbc.Badge("0", id=ids.ALERTS_BELL_COUNT, color="secondary", pill=True),
         dcc.Interval(id=ids.ALERTS_BELL_INTERVAL, interval=refresh_seconds * 1000),
     ], href="/alerts", id=ids.ALERTS_BELL, className="text-light text-decoration-none me-3",
-        title="Firing alerts")
+        title="Firing alerts not yet acknowledged")
+
+
+def bell(counts: dict[str, dict[str, int]]) -> tuple[str, str, str]:
+    """The bell's count, colour and title: firing alerts not yet acknowledged (red when one of them
+    is critical, amber when any, grey when only acknowledged ones fire, green when none does)."""
+    waiting, acked = counts.get("unacknowledged") or {}, counts.get("acknowledged") or {}
+    total, seen = sum(waiting.values()), sum(acked.values())
+    colour = "danger" if waiting.get("critical") else "warning" if total else "secondary" if seen else "success"
+    title = (f"{plural(total, 'firing alert')} not yet acknowledged"
+             + (f"; {seen:,} more firing, acknowledged" if seen else ""))
+    return str(total), colour, title
 
 
 @callback(
     Output(ids.ALERTS_BELL_COUNT, "children"),
     Output(ids.ALERTS_BELL_COUNT, "color"),
+    Output(ids.ALERTS_BELL, "title"),
     Input(ids.ALERTS_BELL_INTERVAL, "n_intervals"),
 )
 def refresh_bell(_ticks):
@@ -40,6 +54,5 @@ def refresh_bell(_ticks):
         counts = alert_payloads.firing_counts(runtime.engine())
     except SQLAlchemyError as exc:  # no app tables yet, or the database is down: the bell says "?"
         log.debug("alert bell: %s", error_line(exc))
-        return "?", "secondary"
-    total = sum(counts.values())
-    return str(total), "danger" if counts.get("critical") else "warning" if total else "success"
+        return "?", "secondary", "Firing alerts: unknown (the database did not answer)"
+    return bell(counts)

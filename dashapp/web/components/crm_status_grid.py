@@ -17,6 +17,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 
 from dashapp.web import ids
+from dashapp.web.components.grid_fit import size_by_content
 
 _NUMBER = {"function": "formatCount(params.value)"}  # dashAgGridFunctions, assets/sync-monitor.js
 
@@ -87,7 +88,7 @@ def count_line(total: int, offset: int, shown: int, search: str = "", state: str
 
 def crm_status_grid(display_timezone: str | None) -> dag.AgGrid:
     zone = {"timeZone": display_timezone}
-    columns = [  # widths: proportions the grid scales to fit (the strip keeps its own)
+    columns = [  # widths: each column's content's (size_by_content; the strip keeps its own)
         {"field": "label", "headerName": "CRM", "pinned": "left", "width": 150, "minWidth": 130,
          "cellRenderer": "CrmName"},
         {"field": "state_label", "headerName": "State", "cellRenderer": "FreshnessState", "width": 118,
@@ -110,7 +111,7 @@ def crm_status_grid(display_timezone: str | None) -> dag.AgGrid:
         {"field": "duration_seconds", "headerName": "Duration", "type": "rightAligned",
          "cellRenderer": "Duration", "width": 130, "minWidth": 100},
     ]
-    return dag.AgGrid(
+    return size_by_content(dag.AgGrid(
         id=ids.CRM_STATUS_GRID,
         rowData=[],
         columnDefs=columns,
@@ -120,7 +121,7 @@ def crm_status_grid(display_timezone: str | None) -> dag.AgGrid:
         getRowStyle={"styleConditions": [{"condition": "params.data.level === 1",
                                           "style": {"backgroundColor": "var(--bs-tertiary-bg)"}}]},
         dashGridOptions={"domLayout": "autoHeight"},
-        columnSize="responsiveSizeToFit",
+        # no columnSize: sized by content (a fit to the width may not cut Duration or a state)
         className="crm-status-grid",
         style={"width": "100%"},
-    )
+    ))

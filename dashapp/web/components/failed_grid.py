@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 
 from dashapp.web import ids
-from dashapp.web.components.grid_fit import fit_to_phones
+from dashapp.web.components.grid_fit import fit_to_phones, size_by_content
 
 # A message cut to queries.messages.ROW_BOUND shows its full length after it (the details show more).
 _CUT = "cutMessage(params, '{prefix}')"  # assets/long-messages.js
@@ -36,7 +36,7 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
     if selectable:  # (a rowSelection of None hangs AG Grid: leave the option out instead)
         options["rowSelection"] = {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
                                    "enableClickSelection": False}
-    return fit_to_phones(dag.AgGrid(
+    return fit_to_phones(size_by_content(dag.AgGrid(
         id=ids.FAILED_GRID,
         rowData=[],
         columnDefs=columns,
@@ -47,5 +47,6 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
         dashGridOptions=options,
         className="failed-grid",
         style={"height": "55vh", "width": "100%"},
-    ), ("failed_at", "operation_type", "run_status", "attempts", "updated_at", "error", "last_error"),
+    ), text=("error", "last_error")),
+        ("failed_at", "operation_type", "run_status", "attempts", "updated_at", "error", "last_error"),
         first="state")  # on a phone a tap opens the operation's details with every field

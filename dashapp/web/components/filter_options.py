@@ -44,11 +44,19 @@ def status_options(raw: list[str], aliases: tuple[tuple[str, str], ...]) -> list
 
 
 def age_label(window: timedelta | None, short: bool = False) -> str:
-    """An age choice in words: "Last 24 hours", "Last 7 days", "Any time" (short: "24 h", "7 d", "All")."""
+    """An age choice in words: "Past 24 hours", "Past 7 days", "Any time" (short: "Past 24 h", "Past 7 d",
+    "All"). "Past" is a rolling window ending now (7 days: the last 168 hours); the day charts' "Last
+    7 UTC days (today so far)" are calendar days (``day_window_label``)."""
     if window is None:
         return "All" if short else "Any time"
     count, unit = (int(window.total_seconds() // 3600), "hour") if window < timedelta(days=2) else (window.days, "day")
-    return f"{count} {unit[0]}" if short else f"Last {count} {unit}s"
+    return f"Past {count} {unit[0]}" if short else f"Past {count} {unit}s"
+
+
+def day_window_label(days: int) -> str:
+    """A day chart's window in words: calendar days in UTC, today's so far ("Last 7 UTC days (today so
+    far)"; one: "Today (UTC, so far)")."""
+    return "Today (UTC, so far)" if days == 1 else f"Last {days} UTC days (today so far)"
 
 
 def age_options(short: bool = False) -> list[dict]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
+from dashapp import display
+
 COLOURS = {"healthy": "success", "degraded": "warning", "unhealthy": "danger", "not_configured": "secondary"}
 LABELS = {"database": "Database", "redis": "Redis", "celery": "Celery", "app": "App host"}
 LEVEL_CLASSES = {"amber": "text-warning-emphasis fw-semibold", "red": "text-danger fw-semibold"}
@@ -64,6 +66,15 @@ def _value(value: object) -> object:
     return value.replace("_", " ") if enum_like else value
 
 
+def uptime(seconds: object) -> str:
+    """An uptime as people say it: ``3 d 4 h``, ``2 h 5 min``, ``42 s``; ``—`` when unknown."""
+    return display.span(float(seconds)) if isinstance(seconds, int | float) and not isinstance(seconds, bool) else "—"
+
+
+def _seconds_title(seconds: object) -> str:
+    return f"{seconds:,} s" if isinstance(seconds, int) else ""
+
+
 def _rows(pairs: list[tuple[str, object, str | None]]) -> html.Tbody:
     """A figure per row; one past its amber or red threshold says so in its colour and words."""
     return html.Tbody([html.Tr([
@@ -82,7 +93,8 @@ def details(snapshot: dict) -> list:
         levels = probe.get("levels") or {}
         if "connections_used" in shown and levels.get("connections_percent"):
             levels = {**levels, "connections_used": levels["connections_percent"]}
-        pairs = [(_label(k), _value(v), levels.get(k)) for k, v in shown.items()]
+        pairs = [(_label(k), _value(v), levels.get(k)) if k != "uptime_seconds" else ("uptime", uptime(v), None)
+                 for k, v in shown.items()]
         for queue, depth in (probe.get("queues") or {}).items():
             pairs.append((f"queue {queue}", depth, None))
         body = [dbc.Table(_rows(pairs), size="sm", className="mb-2 small", id=f"health-figures-{name}")]
@@ -97,9 +109,11 @@ def details(snapshot: dict) -> list:
                                      id=f"health-error-{name}"))
         if probe.get("workers"):
             head = html.Thead(html.Tr([html.Th(h) for h in ("worker", "active", "reserved", "scheduled",
-                                                                "concurrency", "uptime s")]))
+                                                                "concurrency", "uptime")]))
             rows = [html.Tr([html.Td(w["name"]), html.Td(w["active"]), html.Td(w["reserved"]), html.Td(w["scheduled"]),
-                             html.Td(w["concurrency"]), html.Td(w["uptime_seconds"])]) for w in probe["workers"]]
+                             html.Td(w["concurrency"]), html.Td(uptime(w.get("uptime_seconds")),
+                                                                title=_seconds_title(w.get("uptime_seconds")))])
+                    for w in probe["workers"]]
             body.append(dbc.Table([head, html.Tbody(rows)], size="sm", className="small", id="health-workers"))
         cards.append(dbc.Col(dbc.Card([
             dbc.CardHeader([html.Strong(label), dbc.Badge(_value(status), color=COLOURS.get(status, "secondary"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 
 from dashapp.web import ids
-from dashapp.web.components.grid_fit import fit_to_phones
+from dashapp.web.components.grid_fit import fit_to_phones, size_by_content
 
 _TEXT = {"filter": "agTextColumnFilter", "filterParams": {
     "filterOptions": ["contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank"],
@@ -50,16 +50,15 @@ def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[t
         {"field": "records_created", "headerName": "Created", **_NUMBER, "width": 110},
         {"field": "records_updated", "headerName": "Updated", **_NUMBER, "width": 110},
         {"field": "records_failed", "headerName": "Failed", **_NUMBER, "width": 100},
-        # pinned right: on a 1440 px screen the error shows beside the first columns
-        {"field": "error_message", "headerName": "Error", **_TEXT, "width": 300, "pinned": "right",
-         "tooltipField": "error_message"},
+        # the room left (size_by_content); narrow while no row in view has an error
+        {"field": "error_message", "headerName": "Error", **_TEXT, "tooltipField": "error_message"},
     ]
     order = {column: index for index, (column, _) in enumerate(sort)}
     for column in columns:
         if column["field"] in order:
             column["sort"] = dict(sort)[column["field"]]
             column["sortIndex"] = order[column["field"]]
-    return fit_to_phones(dag.AgGrid(
+    return fit_to_phones(size_by_content(dag.AgGrid(
         id=ids.HISTORY_GRID,
         rowModelType="infinite",
         getRowId="params.data.row_id",  # the selection follows the run, not the position (a string id)
@@ -73,4 +72,4 @@ def history_grid(display_timezone: str | None, filter_model: dict, sort: tuple[t
         },
         className="history-grid",
         style={"height": "65vh", "width": "100%"},
-    ), PHONE_HIDES)  # on a phone a tap opens the run's drawer with every column
+    ), text=("error_message",)), PHONE_HIDES)  # on a phone a tap opens the run's drawer with every column

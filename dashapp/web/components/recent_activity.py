@@ -8,6 +8,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 
 from dashapp.web import ids
+from dashapp.web.components.grid_fit import size_by_content
 
 
 def recent_activity_grid(display_timezone: str | None) -> dag.AgGrid:
@@ -23,14 +24,13 @@ def recent_activity_grid(display_timezone: str | None) -> dag.AgGrid:
          "valueFormatter": {"function": "formatCount(params.value)"}},
         {"field": "duration_seconds", "headerName": "Duration", "type": "rightAligned", "cellRenderer": "Duration",
          "width": 110},
-        {"field": "error_message", "headerName": "Error", "tooltipField": "error_message", "flex": 1,
-         "minWidth": 240},
+        {"field": "error_message", "headerName": "Error", "tooltipField": "error_message"},
     ]
-    return dag.AgGrid(
+    return size_by_content(dag.AgGrid(
         id=ids.RECENT_ACTIVITY_GRID,
         rowData=[],
         columnDefs=columns,
         defaultColDef={"sortable": False, "resizable": True},
         dashGridOptions={"domLayout": "autoHeight", "tooltipShowDelay": 300},
         style={"width": "100%"},
-    )
+    ), text=("error_message",))

@@ -14,7 +14,7 @@ class Stat:
     label: str
     value: str
     colour: str = "secondary"
-    detail: str | None = None  # a small line under the value, truncated, full text on hover
+    detail: str | None = None  # small text under the value, wrapped (never cut), also on hover
     href: str | None = None  # where a click leads: the runs that make the number
 
 
@@ -32,7 +32,7 @@ def stat_cards(stats: list[Stat]) -> list[dbc.Col]:
                 dbc.CardBody([
                     html.Div(stat.label, className="stat-label text-muted small"),
                     html.Div(stat.value, id=f"stat-{stat.key}", className=f"stat-value text-{stat.colour}"),
-                    *([html.Div(stat.detail, title=stat.detail, className="small text-muted text-truncate",
+                    *([html.Div(stat.detail, title=stat.detail, className="small text-muted stat-detail",
                                 id=f"stat-{stat.key}-detail")] if stat.detail else []),
                 ]),
                 className="h-100 shadow-sm",

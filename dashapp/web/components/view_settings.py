@@ -1,5 +1,5 @@
-"""The navbar's view settings, remembered in the browser (localStorage): light, dark or the
-system's theme, and times in the viewer's local zone or in UTC.
+"""The navbar's view settings, remembered in the browser (localStorage): the theme (System, Light or
+Dark: "Theme: System" follows the system's setting), and times in the viewer's local zone or in UTC.
 
 The theme sets Bootstrap's ``data-bs-theme`` and AG Grid's ``data-ag-theme-mode`` on <html>
 (assets/sync-monitor.js, also before the first paint) and is the ``THEME_MODE`` store that figure
@@ -24,7 +24,7 @@ def view_settings() -> html.Div:
         dbc.Button("Local time", id=ids.CLOCK_TOGGLE, size="sm", color="light", outline=True,
                    className="me-2 text-nowrap", title="Times are shown in your local zone: click for UTC"),
         dbc.DropdownMenu([
-            dbc.DropdownMenuItem("Follow the system", id=ids.THEME_SYSTEM),
+            dbc.DropdownMenuItem("System", id=ids.THEME_SYSTEM),  # the system's light or dark setting
             dbc.DropdownMenuItem("Light", id=ids.THEME_LIGHT),
             dbc.DropdownMenuItem("Dark", id=ids.THEME_DARK),
         ], id=ids.THEME_MENU, label="Theme", size="sm", color="secondary", align_end=True,

@@ -20,7 +20,7 @@ from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.payloads import alerts as alert_payloads
 from dashapp.web import ids
 from dashapp.web.components.filter_options import age_options
-from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
+from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail, size_by_content
 from dashapp.web.components.history_grid import zoned
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import (
@@ -68,13 +68,16 @@ def layout(**_query: str) -> html.Div:
                 dbc.Col(dcc.Dropdown(id=ids.ALERTS_RULE, options=list(DEFAULTS), multi=True,
                                      placeholder="Any rule"), xs=12, md=3),
             ], className="g-2 mb-2"),
-            fit_to_phones(dag.AgGrid(id=ids.ALERTS_HISTORY_GRID, rowData=[], columnDefs=[
+            fit_to_phones(size_by_content(dag.AgGrid(id=ids.ALERTS_HISTORY_GRID, rowData=[], columnDefs=[
                 {"field": "fired_at", "headerName": "Fired", **zoned("Fired"), "cellRenderer": "LocalTime",
                  "cellRendererParams": zone, "width": 180},
                 {"field": "severity", "headerName": "Severity", "width": 110},
                 {"field": "rule", "headerName": "Rule", "width": 130},
                 {"field": "subject", "headerName": "Subject", "cellRenderer": "AlertSubject", "width": 180},
                 {"field": "state", "headerName": "State", "width": 100},
+                # who acknowledged it and when (the bell counts only the firing ones nobody has)
+                {"field": "acknowledged_at", "headerName": "Acknowledged", "width": 200,
+                 "valueFormatter": {"function": "acknowledged(params.data)"}},
                 {"field": "resolved_at", "headerName": "Resolved", **zoned("Resolved"), "cellRenderer": "LocalTime",
                  "cellRendererParams": zone, "width": 180},
                 {"field": "resolved_by", "headerName": "By", "width": 110},
@@ -82,7 +85,8 @@ def layout(**_query: str) -> html.Div:
                 {"field": "summary", "headerName": "Summary", "minWidth": 300, "flex": 1, "tooltipField": "summary"},
             ], defaultColDef={"sortable": True, "resizable": True, "filter": True},
                 getRowId="params.data.row_id", style={"height": "45vh", "width": "100%"}),
-                ("rule", "resolved_at", "resolved_by", "resolve_note", "summary"), first="state"),
+                text=("resolve_note", "summary")),
+                ("rule", "acknowledged_at", "resolved_at", "resolved_by", "resolve_note", "summary"), first="state"),
             row_detail(ids.ALERTS_HISTORY_GRID),
         ]), className="shadow-sm"),
         dbc.Modal([

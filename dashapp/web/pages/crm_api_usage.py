@@ -18,7 +18,7 @@ from dashapp.payloads import crm_api_usage
 from dashapp.web import ids
 from dashapp.web.components import figures, panel_note
 from dashapp.web.components.chart_box import chart
-from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
+from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail, size_by_content
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import (
     Refresh,
@@ -31,7 +31,7 @@ from dashapp.web.components.refresh_bar import (
 )
 from queries._sql import utc_now
 
-WINDOWS = {1: "Last hour", 24: "Last 24 hours", 168: "Last 7 days"}
+WINDOWS = {1: "Past hour", 24: "Past 24 hours", 168: "Past 7 days"}  # rolling, as the history's ages
 LEVEL_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
 STATE_COLOURS = {"CLOSED": "success", "HALF_OPEN": "warning", "OPEN": "danger"}
 REFRESH = RefreshIds(
@@ -39,7 +39,8 @@ REFRESH = RefreshIds(
     received=ids.API_USAGE_REFRESH_RECEIVED, text=ids.API_USAGE_REFRESH_TEXT, banner=ids.API_USAGE_ERROR_BANNER,
 )
 LIMITS, BREAKERS, CALLS = "Rate limits", "Circuit breakers", "API calls"  # the panels, as notes name them
-_MS = {"type": "rightAligned", "filter": "agNumberColumnFilter"}
+# numbers filter from the header's menu: a floating filter box would set their width, not the numbers
+_MS = {"type": "rightAligned", "filter": "agNumberColumnFilter", "floatingFilter": False}
 _NUMBER = {**_MS, "valueFormatter": {"function": "formatCount(params.value)"}}
 _LATENCY = {**_MS, "valueFormatter": {"function": "formatMs(params.value)"}}
 
@@ -58,7 +59,8 @@ def layout(**_query: str) -> html.Div:
         {"field": "client_errors", "headerName": "4xx", **_NUMBER, "width": 85},
         {"field": "server_errors", "headerName": "5xx", **_NUMBER, "width": 85},
         {"field": "no_response", "headerName": "No response", **_NUMBER, "width": 125},
-        {"field": "error_rate", "headerName": "Error %", **_MS, "width": 100},
+        {"field": "error_rate", "headerName": "Error %", **_MS, "width": 100,
+         "valueFormatter": {"function": "formatPercent(params.value)"}},
         {"field": "retries", "headerName": "Retries", **_NUMBER, "width": 100},
         {"field": "avg_ms", "headerName": "Avg ms", **_LATENCY, "width": 100},
         {"field": "p50_ms", "headerName": "p50 ms", **_LATENCY, "width": 100},
@@ -87,16 +89,20 @@ def layout(**_query: str) -> html.Div:
                     xs=12, lg=6),
         ], className="g-3 my-2"),
         html.H5("Calls per CRM and endpoint"),
-        fit_to_phones(dag.AgGrid(id=ids.API_STATS_GRID, rowData=[], columnDefs=columns,
-                                 defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
-                                 dashGridOptions={"domLayout": "autoHeight"}, style={"width": "100%"}),
-                      PHONE_HIDES, first="error_rate"),
+        fit_to_phones(size_by_content(dag.AgGrid(
+            id=ids.API_STATS_GRID, rowData=[], columnDefs=columns,
+            defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
+            dashGridOptions={"domLayout": "autoHeight"}, style={"width": "100%"}),
+            text=("endpoint",)),  # every number fits; a long endpoint path is cut, whole on hover
+            PHONE_HIDES, first="error_rate"),
         row_detail(ids.API_STATS_GRID),
     ])
 
 
-def _rate_tile(index: int, limit: dict, now_iso: str | None = None) -> dbc.Col:
-    """A limit's card; once its window has reset it is greyed: "seen 12 min ago; window reset"."""
+def _rate_tile(index: int, limit: dict, now_iso: str | None = None, hours: int = 24) -> dbc.Col:
+    """A limit's card; once its window has reset it is greyed: "seen 12 min ago; window reset" (and a
+    live one whose countdown runs out greys in the browser: ``limit-reset``, assets/grids.css). Its
+    429 count names its own span, the page's window: "2 × 429 in the past 24 hours"."""
     percent = limit["percent_used"] or 0
     live = limit.get("in_window", True)
     colour = LEVEL_COLOURS[limit["level"]] if live else "secondary"
@@ -105,7 +111,7 @@ def _rate_tile(index: int, limit: dict, now_iso: str | None = None) -> dbc.Col:
     else:
         when = html.Span(f"seen {_minutes_ago(limit['seen_at'], now_iso)}; window reset",
                          className="text-muted reset-countdown stale-limit")
-    return dbc.Col(dbc.Card(dbc.CardBody([
+    return dbc.Col(html.Div(dbc.Card(dbc.CardBody([
         html.Div([html.Strong(limit["name"]), html.Span(f" {limit['endpoint']}", className="text-muted small")],
                  className="text-truncate", title=f"{limit['name']} {limit['endpoint']}"),
         dbc.Progress(value=percent, color=colour, className="my-2",
@@ -115,10 +121,11 @@ def _rate_tile(index: int, limit: dict, now_iso: str | None = None) -> dbc.Col:
                       f"{limit['limit'] if limit['limit'] is not None else '—'} left", className="me-2"),
             when,
         ], className="small"),
-        html.Div(f"{limit['throttled']:,} × 429 in the window",
-                 className="small text-danger" if limit["throttled"] and live else "small text-muted"),
+        html.Div(f"{limit['throttled']:,} × 429 in the {WINDOWS.get(hours, f'past {hours} hours').lower()}",
+                 className="small text-danger throttled" if limit["throttled"] and live else "small text-muted"),
     ]), className=f"shadow-sm h-100 border-{colour} rate-limit-tile" + ("" if live else " opacity-75 stale"),
-        id=f"rate-limit-{limit['crm_source']}-{index}"), xs=12, sm=6, lg=3)
+        id=f"rate-limit-{limit['crm_source']}-{index}"),
+        id={"type": ids.RATE_LIMIT_TILE, "index": index}, className="h-100"), xs=12, sm=6, lg=3)
 
 
 def _minutes_ago(seen_at: str | None, now_iso: str | None) -> str:
@@ -175,7 +182,8 @@ def refresh_api_usage(now, previous, hours, mode, zone) -> Refresh:
         notes.append(stats["note"])
     note = " ".join(notes) or None
     return Refresh((
-        *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode), limits, {"limits": [], "history": []}),
+        *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode, hours=hours), limits,
+               {"limits": [], "history": []}),
         *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone, mode=mode), breakers, {"breakers": []}),
         *parts(CALLS, 3, partial(_calls_parts, hours=hours, zone=zone, mode=mode), stats,
                {"series": [], "endpoints": []}),
@@ -183,10 +191,10 @@ def refresh_api_usage(now, previous, hours, mode, zone) -> Refresh:
     ), panel_note.remember(refreshed(now), loaded, errors))
 
 
-def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None) -> tuple:
+def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None, hours: int = 24) -> tuple:
     why = why or "No rate-limit headers seen in this window"
     return (
-        [_rate_tile(i, limit, display.iso_utc(utc_now())) for i, limit in enumerate(limits["limits"])] or
+        [_rate_tile(i, limit, display.iso_utc(utc_now()), hours) for i, limit in enumerate(limits["limits"])] or
         [dbc.Col(html.Div(why + ".", className="text-muted small"))],
         [limit["reset_at"] for limit in limits["limits"] if limit.get("in_window", True)],  # one per countdown
         figures.themed(figures.remaining_history(limits["history"], why, zone), mode),
@@ -210,20 +218,25 @@ def _calls_parts(stats: dict, why: str | None, hours: int, zone: str | None, mod
         stats["endpoints"],
     )
 
-clientside_callback(
-    """function (tick, resets) {
-        var now = Date.now();
-        return (resets || []).map(function (iso) {
-            if (!iso) { return ""; }
-            var left = Math.round((Date.parse(iso) - now) / 1000);
-            if (left <= 0) { return "window reset"; }
+clientside_callback(  # a live limit whose reset time passes reads "window reset" and turns grey at once
+    """function (tick, resets, tiles) {
+        var now = Date.now(), texts = [], classes = [];
+        (tiles || []).forEach(function (_, i) {
+            var iso = (resets || [])[i];
+            var left = iso ? Math.round((Date.parse(iso) - now) / 1000) : null;
+            if (left === null) { texts.push(""); classes.push("h-100"); return; }
+            if (left <= 0) { texts.push("window reset"); classes.push("h-100 limit-reset"); return; }
             var m = Math.floor(left / 60), s = left % 60;
-            return "resets in " + (m ? m + "m " : "") + s + "s";
+            texts.push("resets in " + (m ? m + "m " : "") + s + "s");
+            classes.push("h-100");
         });
+        return [texts.slice(0, (resets || []).length), classes];
     }""",
     Output({"type": ids.RESET_COUNTDOWN, "index": ALL}, "children"),
+    Output({"type": ids.RATE_LIMIT_TILE, "index": ALL}, "className"),
     Input(ids.CLOCK_TICK, "n_intervals"),
     State(ids.RATE_LIMIT_RESETS, "data"),
+    State({"type": ids.RATE_LIMIT_TILE, "index": ALL}, "id"),
 )
 
 register_row_detail(ids.API_STATS_GRID)

@@ -16,6 +16,7 @@ from dashapp.payloads.day_cache import day_start
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.chart_box import chart
+from dashapp.web.components.filter_options import day_window_label
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.long_text import long_message
 from dashapp.web.components.refresh_bar import RefreshIds, chosen, page_header, refresh_callback
@@ -35,7 +36,7 @@ def layout(**_query: str) -> html.Div:
         dcc.Location(id=ids.ERRORS_NAVIGATE, refresh=True),
         page_header("Errors", REFRESH, settings.refresh_seconds),
         dbc.Row(dbc.Col(dbc.Select(id=ids.ERRORS_DAYS, value="7", size="sm", options=[
-            {"label": "Today (UTC)" if d == 1 else f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
+            {"label": day_window_label(d), "value": str(d)} for d in DAY_CHOICES]),
             xs=12, md=3), className="mb-3"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([

@@ -271,7 +271,8 @@ def _rows_answer(engine, selection, start_row: int, limit: int, now: datetime) -
     count_text: object = no_update
     if start_row == 0:
         count, exact = history_count(engine, selection)
-        count_text = f"{count:,} matching runs" if exact else f"about {count:,} matching runs"
+        matching = display.plural(count, "matching run")
+        count_text = matching if exact else f"about {matching}"
         if exact and count <= SCROLL_ROWS:  # past it the grid grows as it is scrolled, so a drag
             response["rowCount"] = count    # of the scrollbar never asks for a page a million rows deep
     if len(rows) < limit:

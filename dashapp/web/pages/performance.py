@@ -16,7 +16,7 @@ from dashapp.payloads import dashboard as payloads
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.chart_box import chart
-from dashapp.web.components.filter_options import filter_options
+from dashapp.web.components.filter_options import day_window_label, filter_options
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import RefreshIds, chosen, page_header, refresh_callback
 from queries import run_rollups
@@ -43,12 +43,12 @@ def layout(**_query: str) -> html.Div:
         page_header("Performance", REFRESH, settings.refresh_seconds),
         dbc.Row([
             dbc.Col(dbc.Select(id=ids.PERFORMANCE_DAYS, value="7", size="sm",
-                               options=[{"label": f"Last {d} days", "value": str(d)} for d in DAY_CHOICES]),
-                    xs=12, md=2),
+                               options=[{"label": day_window_label(d), "value": str(d)} for d in DAY_CHOICES]),
+                    xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_CRM, options=filter_options("crm_source"), placeholder="All CRMs",
                                  **multi), xs=12, md=5),
             dbc.Col(dcc.Dropdown(id=ids.PERFORMANCE_SYNC_TYPE, options=filter_options("sync_type"),
-                                 placeholder="All sync types", **multi), xs=12, md=5),
+                                 placeholder="All sync types", **multi), xs=12, md=4),
         ], className="g-2 mb-2"),
         html.Div(source_note(), id=ids.PERFORMANCE_SOURCE_NOTE, className="small text-muted mb-3"),
         dbc.Row([dbc.Col(_card(ids.DURATION_CHART, 380), xs=12)], className="g-3 mb-3"),

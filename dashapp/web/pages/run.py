@@ -208,12 +208,13 @@ def _changed(page: dict, zone: str | None) -> html.Ul:
     last = c["last_success"]
     if c["error_class"]:
         if last is None:
-            items.append(f"Error class: {c['error_class']}. No successful run before it.")
+            items.append(f"Error class: {display.sentence(c['error_class'])} No successful run before it.")
         else:
-            items.append(html.Span([f"Error class: {c['error_class']}. Last success: ",
+            items.append(html.Span([f"Error class: {display.sentence(c['error_class'])} Last success: ",
                                     dcc.Link(f"#{last['id']}", href=f"/runs/{last['id']}"), " (",
                                     _when(last["start_time"], zone),
-                                    f"); {c['runs_since_last_success']} run(s) between it and this one."]))
+                                    f"); {display.plural(c['runs_since_last_success'], 'run')} between it and this "
+                                    "one."]))
     return html.Ul([html.Li(i) for i in items] or [html.Li("No earlier run to compare with.")],
                    className="small mb-0", id="run-what-changed")
 
