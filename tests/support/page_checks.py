@@ -21,7 +21,7 @@ AXE_JS = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-cor
 
 # which lane's files decide each check (issue 24's lanes)
 LANES = {"contrast": "D", "state-words": "D", "light-panel-in-dark": "D",
-         "legend-over-axis": "A", "light-chart-in-dark": "A", "chart-contrast": "A", "grid-headers-overlap": "B",
+         "legend-over-axis": "A", "chart-title-cut": "A", "light-chart-in-dark": "A", "chart-contrast": "A", "grid-headers-overlap": "B",
          "sideways-scroll": "any", "console": "any"}
 
 
@@ -152,7 +152,7 @@ def contrast(driver, source: str | None = None) -> list[Finding]:
 
 # One pass over the page; returns {check: [text, ...]}.
 GEOMETRY_JS = r"""
-var out = {"legend-over-axis": [], "grid-headers-overlap": [], "light-chart-in-dark": [],
+var out = {"legend-over-axis": [], "chart-title-cut": [], "grid-headers-overlap": [], "light-chart-in-dark": [],
            "sideways-scroll": [], "state-words": [], "light-panel-in-dark": []};
 function visible(r) { return r.width > 0.5 && r.height > 0.5; }
 function overlap(a, b, slack) {
@@ -190,6 +190,19 @@ document.querySelectorAll('.js-plotly-plot').forEach(function (plot) {
     if (hits.length) {
       out["legend-over-axis"].push(where + ': the legend covers ' + hits.slice(0, 4).join(', ') +
                                    (hits.length > 4 ? ' and ' + (hits.length - 4) + ' more' : ''));
+    }
+  });
+});
+// a chart's title fits its figure: none runs past the figure's right edge (Plotly never wraps one)
+document.querySelectorAll('.js-plotly-plot').forEach(function (plot) {
+  var svg = plot.querySelector('.main-svg');
+  if (!svg) { return; }
+  var edge = svg.getBoundingClientRect().right;
+  plot.querySelectorAll('.g-gtitle text, .gtitle').forEach(function (t) {
+    var r = t.getBoundingClientRect();
+    if (visible(r) && r.right > edge + 1) {
+      out["chart-title-cut"].push(name(plot.parentElement || plot) + ': the title ' + JSON.stringify(t.textContent.trim()) +
+                                  ' runs ' + Math.round(r.right - edge) + ' px past the chart');
     }
   });
 });

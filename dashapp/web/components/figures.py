@@ -124,7 +124,7 @@ def duration_trend(frame: pd.DataFrame, why_empty: str) -> go.Figure:
     """One line per CRM (its daily median) and its p95 dotted in the same colour. The legend has one
     entry per CRM and one for every p95 line (hidden at first when more than three CRMs are drawn):
     20 series would take the plot's height in legend; the hover gives both numbers either way."""
-    title = "Sync duration: daily median and p95 (seconds)"
+    title = "Duration (s): daily median and p95"
     if frame.empty:
         return empty(title, why_empty)
     figure = _figure(title)
