@@ -202,8 +202,9 @@ document.querySelectorAll('.js-plotly-plot').forEach(function (plot) {
   plot.querySelectorAll('.g-gtitle text, .gtitle').forEach(function (t) {
     var r = t.getBoundingClientRect();
     if (visible(r) && r.right > edge + 1) {
-      out["chart-title-cut"].push(name(plot.parentElement || plot) + ': the title ' + JSON.stringify(t.textContent.trim()) +
-                                  ' runs ' + Math.round(r.right - edge) + ' px past the chart');
+      out["chart-title-cut"].push(name(plot.parentElement || plot) + ': the title ' +
+                                  JSON.stringify(t.textContent.trim()) + ' runs ' +
+                                  Math.round(r.right - edge) + ' px past the chart');
     }
   });
 });
