@@ -213,10 +213,12 @@ def to_utc(values: pd.Series, zone: ZoneInfo) -> pd.Series:
     # within a day of year 1 or 9999 a zone's offset can leave Python's range (and pandas raises):
     # those values, and ±infinity, one at a time
     edge = values.notna() & ((values < _SAFE_LOW) | (values > _SAFE_HIGH))
-    local = values.mask(edge).dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+    local = values.mask(edge).dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
     converted = local.dt.tz_convert("UTC").astype(UTC_TIMES)
-    if edge.any():
-        converted[edge] = [utc_moment(v.to_pydatetime(), zone) for v in values[edge]]
+    # the edges, and local times a clock change made ambiguous or skipped, one at a time as PostgreSQL reads them
+    single = edge | (values.notna() & local.isna())
+    if single.any():
+        converted[single] = [utc_moment(v.to_pydatetime(), zone) for v in values[single]]
     return converted
 
 
@@ -231,11 +233,15 @@ def utc_moment(value: object, zone: ZoneInfo) -> datetime | None:
         return None
     if infinity_name(value) is not None:
         return value.replace(tzinfo=UTC)
-    moment = value if value.tzinfo is not None else value.replace(tzinfo=zone)
     try:
-        return moment.astimezone(UTC)
+        if value.tzinfo is not None:
+            return value.astimezone(UTC)
+        # a local time a clock change repeated or skipped: PostgreSQL's reading (``AT TIME ZONE``) is
+        # the later of the two instants it could be (standard time after a fall-back; the offset
+        # before a spring-forward gap)
+        return max(value.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
     except (OverflowError, ValueError):
-        return FIRST if moment.year < 5000 else LAST
+        return FIRST if value.year < 5000 else LAST
 
 
 def app_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:

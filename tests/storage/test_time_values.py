@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from dashapp import display
 from dashapp.storage.db import postgres_engine
-from queries._sql import to_utc
+from queries._sql import to_utc, utc_moment
 from queries.time_bounds import FIRST, INFINITY, LAST, MINUS_INFINITY, infinity_name
 
 LITERALS = ["'infinity'::timestamptz", "'-infinity'::timestamptz", "'infinity'::timestamp",
@@ -71,3 +71,26 @@ def test_only_postgres_infinity_reads_as_infinity(postgres_url, zone):
     assert [infinity_name(v) for v in values] == [None, None, None, "infinity", "-infinity"]
     assert values[0] == LAST and values[1] == LAST.replace(tzinfo=None)
     assert values[2] == MINUS_INFINITY + timedelta(microseconds=1)
+
+
+CLOCK_CHANGES = {  # local times a clock change repeated (fall-back) or skipped (spring-forward), and one either side
+    "America/New_York": ["2026-11-01 01:30", "2026-11-01 01:00", "2026-03-08 02:30", "2026-03-08 01:59",
+                         "2026-06-01 12:00"],
+    "Australia/Lord_Howe": ["2026-04-05 01:45", "2026-10-04 02:15", "2026-10-04 02:45"],  # 30-minute changes
+    "Europe/Dublin": ["2026-10-25 01:30", "2026-03-29 01:30"],  # summer time is its standard time
+}
+
+
+@pytest.mark.parametrize("zone", sorted(CLOCK_CHANGES))
+def test_naive_times_at_a_clock_change_read_as_postgres_reads_them(postgres_url, zone):
+    """A naive time in the hour a clock change repeats or skips is one instant, the one PostgreSQL's
+    ``AT TIME ZONE`` gives (the oracle), in the vector path and one at a time; never NaT."""
+    engine = postgres_engine(postgres_url, "orchestration", data_timezone=zone)
+    locals_ = [datetime.fromisoformat(v) for v in CLOCK_CHANGES[zone]]
+    with engine.connect() as conn:
+        oracle = [conn.execute(text("SELECT CAST(:v AS timestamp) AT TIME ZONE :z"), {"v": v, "z": zone}).scalar()
+                  for v in locals_]
+    engine.dispose()
+    vector = to_utc(pd.Series(locals_), display.ZoneInfo(zone))
+    assert [t.to_pydatetime() for t in vector] == [o.astimezone(UTC) for o in oracle]
+    assert [utc_moment(v, display.ZoneInfo(zone)) for v in locals_] == [o.astimezone(UTC) for o in oracle]
