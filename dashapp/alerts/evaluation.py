@@ -12,7 +12,7 @@ Run by Celery beat (``sync_monitor.evaluate_alerts``, every ALERT_INTERVAL_SECON
 ``python app.py alerts check`` for cron, or in the app's process for the embedded demo.
 Scheduled runs (``on_schedule``) are once per interval however many schedulers send them (two
 workers each with ``--beat``, two demo processes): each claims the interval in ``periodic_runs``
-first, and one sent less than 0.9 of an interval after the last skips.
+first, and one that comes less than the interval (less ``SLACK_SECONDS``) after the last skips.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ from queries._sql import app_db, utc_now
 log = logging.getLogger(__name__)
 LOCK_ID = 7_200_417  # the advisory lock key of the evaluation
 RANK = {"warning": 1, "critical": 2}
+# How late a scheduled evaluation may claim its interval and the next still run on time: a beat's
+# task reaches a worker later than it was sent (a cold worker's first took over a second).
+SLACK_SECONDS = 2.0
 
 
 @dataclass
@@ -127,7 +130,8 @@ def evaluate(engine: Engine, settings: Settings, now: datetime | None = None, de
 def on_schedule(engine: Engine, settings: Settings) -> Evaluation:
     """A scheduled evaluation: ``evaluate`` when this interval is not claimed yet, else skipped
     (another scheduler's evaluation of this interval ran, or runs, already)."""
-    if not periodic.claim(engine, periodic.ALERTS, settings.alert_interval_seconds):
+    every = settings.alert_interval_seconds
+    if not periodic.claim(engine, periodic.ALERTS, every, min(every / 2, max(every * periodic.SLACK, SLACK_SECONDS))):
         return Evaluation(skipped=True, skip_reason="this interval was evaluated already (ALERT_INTERVAL_SECONDS="
                                                     f"{settings.alert_interval_seconds})")
     return evaluate(engine, settings)

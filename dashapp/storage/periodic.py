@@ -2,9 +2,11 @@
 all of them: the run rollups' refresh (a loop in every web process) and the alert evaluation (sent
 by every Celery beat, or the demo's loop). Before each run the process claims the job's interval
 in ``periodic_runs`` with one conditional upsert: it wins only when the job last started at least
-``SHARE`` of an interval ago, by the database's clock (instances on other hosts need not agree on
-the time). Of two processes that ask at once, the row lock lets one win; every other asker skips
-until the next interval. ``SHARE`` below 1 leaves room for a scheduler that ticks a little early.
+the interval less a slack ago, by the database's clock (instances on other hosts need not agree
+on the time). Of two processes that ask at once, the row lock lets one win; every other asker
+skips until the next interval. The slack (a tenth of the interval by default) leaves room for a
+tick that comes a little early or a claim made a little late; a job whose claim comes through a
+queue (a beat's task reaching a worker that starts cold) gives more.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import Engine, select, text
 from dashapp.storage.app_tables import periodic_runs
 from queries._sql import app_db, app_table, utc_now
 
-SHARE = 0.9  # of an interval: the least time between two runs of a job
+SLACK = 0.1  # of an interval, by default: two runs of a job are at least the rest of it apart
 ROLLUPS = "rollups-refresh"
 ALERTS = "alert-evaluation"
 
@@ -27,10 +29,16 @@ def _me() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:200]
 
 
-def claim(engine: Engine, name: str, every_seconds: float) -> bool:
+def least_gap(every_seconds: float, slack_seconds: float | None = None) -> float:
+    """The least time between two runs of a job run every ``every_seconds``."""
+    slack = every_seconds * SLACK if slack_seconds is None else slack_seconds
+    return max(0.0, every_seconds - slack)
+
+
+def claim(engine: Engine, name: str, every_seconds: float, slack_seconds: float | None = None) -> bool:
     """Claim this interval of job ``name`` (run every ``every_seconds``): True for the one process
-    that may run it now, False when it last started less than ``SHARE`` of an interval ago."""
-    gap = max(0.0, every_seconds * SHARE)
+    that may run it now, False when it last started less than ``least_gap`` ago."""
+    gap = least_gap(every_seconds, slack_seconds)
     with app_db(engine).begin() as conn:
         target = app_table(conn, periodic_runs.name)
         if conn.dialect.name == "postgresql":

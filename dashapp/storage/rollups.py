@@ -399,8 +399,12 @@ def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
             # refresh beside it (readers are exact meanwhile: they take the raw table past the edge)
             time.sleep(every_seconds)
             try:
-                if _ready(engine) and periodic.claim(engine, periodic.ROLLUPS, every_seconds):
+                if not _ready(engine):
+                    continue
+                if periodic.claim(engine, periodic.ROLLUPS, every_seconds):
                     log.info("rollups: refreshed: %s", refresh(engine))
+                else:
+                    log.debug("rollups: cycle left to the process that claimed it")
             except Exception:  # noqa: BLE001 - a failed cycle is logged; readers fall back to the raw edge
                 log.exception("rollups: refresh failed")
 
