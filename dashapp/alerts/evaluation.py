@@ -131,9 +131,10 @@ def on_schedule(engine: Engine, settings: Settings) -> Evaluation:
     """A scheduled evaluation: ``evaluate`` when this interval is not claimed yet, else skipped
     (another scheduler's evaluation of this interval ran, or runs, already)."""
     every = settings.alert_interval_seconds
-    if not periodic.claim(engine, periodic.ALERTS, every, min(every / 2, max(every * periodic.SLACK, SLACK_SECONDS))):
-        return Evaluation(skipped=True, skip_reason="this interval was evaluated already (ALERT_INTERVAL_SECONDS="
-                                                    f"{settings.alert_interval_seconds})")
+    slack = min(every / 2, max(every * periodic.SLACK, SLACK_SECONDS))
+    if not periodic.claim(engine, periodic.ALERTS, every, slack):
+        why = f"this interval was evaluated already (ALERT_INTERVAL_SECONDS={every})"
+        return Evaluation(skipped=True, skip_reason=why)
     return evaluate(engine, settings)
 
 

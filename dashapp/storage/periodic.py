@@ -4,7 +4,8 @@ by every Celery beat, or the demo's loop). Before each run the process claims th
 in ``periodic_runs`` with one conditional upsert: it wins only when the job last started at least
 the interval less a slack ago, by the database's clock (instances on other hosts need not agree
 on the time). Of two processes that ask at once, the row lock lets one win; every other asker
-skips until the next interval. The slack (a tenth of the interval by default) leaves room for a
+skips until the next interval. Before ``python app.py db upgrade`` has made the table every process
+runs the job, as before it existed. The slack (a tenth of the interval by default) leaves room for a
 tick that comes a little early or a claim made a little late; a job whose claim comes through a
 queue (a beat's task reaching a worker that starts cold) gives more.
 """
@@ -18,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select, text
 
 from dashapp.storage.app_tables import periodic_runs
-from queries._sql import app_db, app_table, utc_now
+from queries._sql import app_db, app_table, app_tables_exist, utc_now
 
 SLACK = 0.1  # of an interval, by default: two runs of a job are at least the rest of it apart
 ROLLUPS = "rollups-refresh"
@@ -38,13 +39,15 @@ def least_gap(every_seconds: float, slack_seconds: float | None = None) -> float
 def claim(engine: Engine, name: str, every_seconds: float, slack_seconds: float | None = None) -> bool:
     """Claim this interval of job ``name`` (run every ``every_seconds``): True for the one process
     that may run it now, False when it last started less than ``least_gap`` ago."""
+    if not app_tables_exist(engine, periodic_runs.name):
+        return True
     gap = least_gap(every_seconds, slack_seconds)
     with app_db(engine).begin() as conn:
         target = app_table(conn, periodic_runs.name)
         if conn.dialect.name == "postgresql":
             statement = text(f"""
                 INSERT INTO {target} AS p (name, started_at, runs, started_by)
-                VALUES (:name, now() AT TIME ZONE 'UTC', 1, :by)
+                VALUES (:name, statement_timestamp() AT TIME ZONE 'UTC', 1, :by)
                 ON CONFLICT (name) DO UPDATE
                 SET started_at = EXCLUDED.started_at, runs = p.runs + 1, started_by = EXCLUDED.started_by
                 WHERE p.started_at <= EXCLUDED.started_at - make_interval(secs => :gap)""")

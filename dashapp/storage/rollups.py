@@ -378,11 +378,6 @@ def reconcile(engine: Engine, now: datetime, days: int = RECONCILE_DAYS) -> list
 _loop: threading.Thread | None = None
 
 
-def _ready(engine: Engine) -> bool:
-    """Whether the rollups are built and the cycles' table exists (``db upgrade`` made both)."""
-    return available(engine) and app_tables_exist(engine, "periodic_runs") and q.ready(engine) is not None
-
-
 def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
     """The web process's refresher (one per process, in every instance). Each cycle is claimed in
     ``periodic_runs`` first (``dashapp.storage.periodic``): one process of all of them refreshes per
@@ -399,7 +394,7 @@ def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
             # refresh beside it (readers are exact meanwhile: they take the raw table past the edge)
             time.sleep(every_seconds)
             try:
-                if not _ready(engine):
+                if not available(engine) or q.ready(engine) is None:
                     continue
                 if periodic.claim(engine, periodic.ROLLUPS, every_seconds):
                     log.info("rollups: refreshed: %s", refresh(engine))
