@@ -151,10 +151,10 @@ def retry_sync(self, crm_source: str, sync_type: str, payload: dict[str, Any] | 
 @app.task(name="sync_monitor.evaluate_alerts")
 def evaluate_alerts() -> str:
     """Run the alert rules, update alert state, send due notifications (beat: every
-    ALERT_INTERVAL_SECONDS)."""
+    ALERT_INTERVAL_SECONDS); skipped when another beat's message ran this interval already."""
     from dashapp.alerts import evaluation as alerts
 
-    return alerts.evaluate(default_engine(), settings).summary()
+    return alerts.on_schedule(default_engine(), settings).summary()
 
 
 @app.task(name="sync_monitor.hold")

@@ -10,6 +10,9 @@ One evaluation at a time: a PostgreSQL advisory lock (a second evaluation skips)
 lock. Notifications are queued in the same transaction and sent after it (``alert_notify``).
 Run by Celery beat (``sync_monitor.evaluate_alerts``, every ALERT_INTERVAL_SECONDS), by
 ``python app.py alerts check`` for cron, or in the app's process for the embedded demo.
+Scheduled runs (``on_schedule``) are once per interval however many schedulers send them (two
+workers each with ``--beat``, two demo processes): each claims the interval in ``periodic_runs``
+first, and one that comes less than the interval (less ``SLACK_SECONDS``) after the last skips.
 """
 
 from __future__ import annotations
@@ -28,12 +31,16 @@ from dashapp.alerts import notify as alert_notify
 from dashapp.alerts import rules as alert_rules
 from dashapp.config import Settings
 from dashapp.errors import error_line
+from dashapp.storage import periodic
 from queries import alert_state
 from queries._sql import app_db, utc_now
 
 log = logging.getLogger(__name__)
 LOCK_ID = 7_200_417  # the advisory lock key of the evaluation
 RANK = {"warning": 1, "critical": 2}
+# How late a scheduled evaluation may claim its interval and the next still run on time: a beat's
+# task reaches a worker later than it was sent (a cold worker's first took over a second).
+SLACK_SECONDS = 2.0
 
 
 @dataclass
@@ -43,12 +50,13 @@ class Evaluation:
     resolved: list[str] = field(default_factory=list)
     firing: int = 0
     rule_errors: dict[str, str] = field(default_factory=dict)
-    skipped: bool = False  # another evaluation held the lock
+    skipped: bool = False  # another evaluation held the lock, or ran in this interval
+    skip_reason: str = "another evaluation is running"
     notifications: alert_notify.Delivery | None = None
 
     def summary(self) -> str:
         if self.skipped:
-            return "skipped: another evaluation is running"
+            return f"skipped: {self.skip_reason}"
         parts = [f"{self.firing} firing", f"{len(self.fired)} fired", f"{len(self.escalated)} escalated",
                  f"{len(self.resolved)} resolved"]
         if self.notifications is not None:
@@ -119,13 +127,24 @@ def evaluate(engine: Engine, settings: Settings, now: datetime | None = None, de
     return outcome
 
 
+def on_schedule(engine: Engine, settings: Settings) -> Evaluation:
+    """A scheduled evaluation: ``evaluate`` when this interval is not claimed yet, else skipped
+    (another scheduler's evaluation of this interval ran, or runs, already)."""
+    every = settings.alert_interval_seconds
+    slack = min(every / 2, max(every * periodic.SLACK, SLACK_SECONDS))
+    if not periodic.claim(engine, periodic.ALERTS, every, slack):
+        why = f"this interval was evaluated already (ALERT_INTERVAL_SECONDS={every})"
+        return Evaluation(skipped=True, skip_reason=why)
+    return evaluate(engine, settings)
+
+
 def start_loop(engine: Engine, settings: Settings) -> threading.Thread:
     """Evaluate every ALERT_INTERVAL_SECONDS in a daemon thread: the embedded demo's evaluator
     when no Celery beat runs (the caller holds the demo's single-process lock)."""
     def loop() -> None:
         while True:
             try:
-                log.info("alerts: %s", evaluate(engine, settings).summary())
+                log.info("alerts: %s", on_schedule(engine, settings).summary())
             except SQLAlchemyError as exc:
                 log.warning("alert evaluation failed: %s", error_line(exc))
             time.sleep(settings.alert_interval_seconds)

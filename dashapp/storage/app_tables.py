@@ -28,7 +28,7 @@ from queries.duration_histogram import COLUMNS as DURATIONS
 
 __all__ = ["alert_notifications", "alerts", "api_call_hours", "api_call_minutes", "api_calls", "audit_log",
            "breaker_events", "duration_days", "error_hours", "failed_operations", "metadata", "operation_attempts",
-           "rollup_state", "run_days", "run_hours", "session_generations", "sign_in_attempts"]
+           "periodic_runs", "rollup_state", "run_days", "run_hours", "session_generations", "sign_in_attempts"]
 
 
 # Rollups of the user's runs (dashapp/rollups.py keeps them; queries/run_rollups.py reads them).
@@ -89,4 +89,14 @@ rollup_state = Table(
     # a build under way has rolled up every hour before it (NULL: none under way); a killed build resumes there
     Column("build_cursor", DateTime()),
     Column("last_id", BigInteger),  # the highest sync_history.id rolled up: a refresh recomputes the later rows' hours
+)
+
+# Jobs every instance runs on a timer that must run once per interval across all of them
+# (dashapp/storage/periodic.py): when the current interval was claimed, how many were, and by whom.
+periodic_runs = Table(
+    "periodic_runs", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("started_at", DateTime(), nullable=False),
+    Column("runs", BigInteger, nullable=False, server_default="0"),
+    Column("started_by", String(200)),  # host:pid of the process that claimed it
 )

@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, update
 
+from dashapp.storage import periodic
 from dashapp.storage.app_tables import duration_days, error_hours, rollup_state, run_days, run_hours
 from queries import outcomes
 from queries import run_rollups as q
@@ -377,20 +378,12 @@ def reconcile(engine: Engine, now: datetime, days: int = RECONCILE_DAYS) -> list
 _loop: threading.Thread | None = None
 
 
-def _fresh(engine: Engine, every_seconds: float) -> bool:
-    """Whether another process refreshed the rollups less than half a cycle ago (then this one
-    leaves the cycle to it rather than compute the same hours again)."""
-    refreshed = state(engine).get("refreshed_at")
-    if refreshed is None:
-        return False
-    return utc_now().replace(tzinfo=None) - pd.Timestamp(refreshed).to_pydatetime() < timedelta(
-        seconds=every_seconds / 2)
-
-
 def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
-    """The web process's refresher (one per process; the advisory lock lets one process write
-    per cycle). Each cycle does nothing until the rollups exist (``db upgrade`` built them, maybe
-    after this process started); a read-only database without them costs one catalogue look."""
+    """The web process's refresher (one per process, in every instance). Each cycle is claimed in
+    ``periodic_runs`` first (``dashapp.storage.periodic``): one process of all of them refreshes per
+    cycle and the others skip it; the advisory lock still keeps two writers apart. Each cycle does
+    nothing until the rollups exist (``db upgrade`` built them, maybe after this process started);
+    a read-only database without them costs one catalogue look."""
     global _loop
     if _loop is not None or every_seconds <= 0:
         return _loop
@@ -401,8 +394,12 @@ def start_loop(engine: Engine, every_seconds: float) -> threading.Thread | None:
             # refresh beside it (readers are exact meanwhile: they take the raw table past the edge)
             time.sleep(every_seconds)
             try:
-                if available(engine) and q.ready(engine) is not None and not _fresh(engine, every_seconds):
-                    log.debug("rollups: %s", refresh(engine))
+                if not available(engine) or q.ready(engine) is None:
+                    continue
+                if periodic.claim(engine, periodic.ROLLUPS, every_seconds):
+                    log.info("rollups: refreshed: %s", refresh(engine))
+                else:
+                    log.debug("rollups: cycle left to the process that claimed it")
             except Exception:  # noqa: BLE001 - a failed cycle is logged; readers fall back to the raw edge
                 log.exception("rollups: refresh failed")
 

@@ -88,7 +88,7 @@ def test_breaker_opens_cools_down_and_recovers():
 
 
 def test_migrations_from_empty_twice(db):
-    assert migrate.head() == "0011"
+    assert migrate.head() == "0012"
     assert migrate.upgrade(db) == migrate.head()
     assert migrate.upgrade(db) == migrate.head()  # idempotent
     schema = db.get_execution_options().get("app_schema")

@@ -201,15 +201,17 @@ def test_a_catch_up_recomputes_a_day_per_statement_at_most():
                                       (start + timedelta(hours=55), start + timedelta(hours=56))]
 
 
-def test_a_process_leaves_the_cycle_to_one_that_just_refreshed(db, request):
-    """Each web worker runs the refresh loop; one that finds the rollups refreshed less than half a
-    cycle ago skips its turn instead of computing the same hours again."""
+def test_one_process_of_all_claims_each_refresh_cycle(db, request):
+    """Each web worker of each instance runs the refresh loop; the cycle is claimed first
+    (``dashapp.storage.periodic``), so one that finds it claimed less than 0.9 of a cycle ago
+    skips its turn instead of computing the same hours again."""
+    from dashapp.storage import periodic
+
     empty_app_tables(db)
     request.node.rollup_engines.append(db)
-    now = utc_now()
-    insert_runs(db, sample_runs(not deployed(db))[:20], now)
-    assert not rollups._fresh(db, 60)  # never refreshed
-    rollups.build(db, now)
-    rollups.refresh(db, now)
-    assert rollups._fresh(db, 60)
-    assert not rollups._fresh(db, 0.001)  # half of a millisecond's cycle has long gone
+    assert periodic.last(db, periodic.ROLLUPS) is None  # never refreshed
+    assert periodic.claim(db, periodic.ROLLUPS, 60)
+    assert [periodic.claim(db, periodic.ROLLUPS, 60) for _ in range(3)] == [False] * 3
+    assert periodic.last(db, periodic.ROLLUPS)["runs"] == 1
+    assert periodic.claim(db, periodic.ROLLUPS, 0.001)  # 0.9 of a millisecond's cycle has long gone
+    assert periodic.last(db, periodic.ROLLUPS)["runs"] == 2

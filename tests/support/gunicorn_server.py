@@ -1,6 +1,6 @@
 """The app under real gunicorn with the repository's gunicorn.conf.py (2 worker processes, 8
 threads each), for tests that need a real server: concurrent bursts across processes, chunked
-request bodies."""
+request bodies, several instances behind one nginx (tests/deploy/)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """gunicorn serving the app with ``env`` (DATABASE_URL and the rest) on a free port; yields
-    its base URL, and stops it at the end."""
-    port = closed_port()
+def gunicorn(env: dict[str, str], tmp_path: Path, port: int | None = None, log: Path | None = None
+             ) -> Iterator[str]:
+    """gunicorn serving the app with ``env`` (DATABASE_URL and the rest) on ``port`` (default a
+    free one); yields its base URL, and stops it at the end. With ``log``, gunicorn's output (its
+    access log and the app's log) is written to that file."""
+    port = port or closed_port()
     full = {**os.environ, "PORT": str(port), "SQLITE_PATH": str(tmp_path / "x.db"), "SECRET_KEY": "gunicorn-test",
             "WEB_CONCURRENCY": "2", **env}
+    output = log.open("ab") if log else subprocess.DEVNULL
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:server"], cwd=ROOT,
-                               env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               env=full, stdout=output, stderr=output)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -42,3 +45,5 @@ def gunicorn(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if log:
+            output.close()
