@@ -130,3 +130,40 @@ def rollups_command(args: list[str]) -> int:
         return 2
     print(f"rollups: {outcome}")
     return 0
+
+
+def demo_command(args: list[str]) -> int:
+    """``python app.py demo fill``: the embedded demo's tables, schedules and 30 days of runs (and
+    their API calls) written into DATABASE_URL, for a demo on PostgreSQL (compose's ``demo``
+    profile). Idempotent: a second fill adds only the runs since the last one."""
+    if args != ["fill"]:
+        print("usage: python app.py demo fill", file=sys.stderr)
+        return 2
+    from sqlalchemy.schema import CreateSchema
+
+    from dashapp.demo.embedded import backfill
+    from dashapp.recording.recorder import set_default_engine
+    from dashapp.storage import migrate
+    from dashapp.storage.sync_tables import metadata
+
+    try:
+        settings = load_settings()
+        if settings.embedded:
+            print("sync-monitor: set DATABASE_URL to the database to fill (without it the app fills its own demo)",
+                  file=sys.stderr)
+            return 2
+        engine = make_engine(settings)
+        with engine.begin() as conn:
+            conn.execute(CreateSchema(settings.sync_schema, if_not_exists=True))
+            metadata.create_all(conn)
+        migrate.upgrade(engine)  # the demo's API calls go to the app's own tables
+        set_default_engine(engine)
+        written = backfill(engine)
+    except (ConfigError, StartupError) as exc:
+        print(f"sync-monitor: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        print(f"sync-monitor: the database refused: {error_line(exc)}", file=sys.stderr)
+        return 2
+    print(f"demo: {written} runs written")
+    return 0
