@@ -5,7 +5,7 @@
     python app.py users add NAME --role operator   add a user to AUTH_USERS_FILE (password asked)
     python app.py alerts check                     evaluate the alert rules once (for cron)
     python app.py rollups refresh                  bring the run rollups up to date once (for cron)
-    python app.py demo fill                        write the demo's 30 days of runs into DATABASE_URL
+    python app.py demo fill [--days N]             write the demo's runs (30 days) into DATABASE_URL
     gunicorn app:server      the same app under gunicorn (production)
 
 Configuration comes from environment variables only: see the README's table.

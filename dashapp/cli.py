@@ -133,12 +133,15 @@ def rollups_command(args: list[str]) -> int:
 
 
 def demo_command(args: list[str]) -> int:
-    """``python app.py demo fill``: the embedded demo's tables, schedules and 30 days of runs (and
-    their API calls) written into DATABASE_URL, for a demo on PostgreSQL (compose's ``demo``
-    profile). Idempotent: a second fill adds only the runs since the last one."""
-    if args != ["fill"]:
-        print("usage: python app.py demo fill", file=sys.stderr)
+    """``python app.py demo fill [--days N]``: the embedded demo's tables, schedules and N days
+    (default 30) of runs (and their API calls) written into DATABASE_URL, for a demo on PostgreSQL
+    (compose's ``demo`` profile). Idempotent: a second fill adds only the runs since the last one."""
+    days = _demo_days(args)
+    if days is None:
+        print("usage: python app.py demo fill [--days N]  (N from 1 to 30)", file=sys.stderr)
         return 2
+    from datetime import timedelta
+
     from sqlalchemy.schema import CreateSchema
 
     from dashapp.demo.embedded import backfill
@@ -158,7 +161,7 @@ def demo_command(args: list[str]) -> int:
             metadata.create_all(conn)
         migrate.upgrade(engine)  # the demo's API calls go to the app's own tables
         set_default_engine(engine)
-        written = backfill(engine)
+        written = backfill(engine, history=timedelta(days=days))
     except (ConfigError, StartupError) as exc:
         print(f"sync-monitor: {exc}", file=sys.stderr)
         return 2
@@ -167,3 +170,12 @@ def demo_command(args: list[str]) -> int:
         return 2
     print(f"demo: {written} runs written")
     return 0
+
+
+def _demo_days(args: list[str]) -> int | None:
+    """The days ``demo fill`` asks for (30 when not given); None for anything it does not take."""
+    if args == ["fill"]:
+        return 30
+    if len(args) == 3 and args[:2] == ["fill", "--days"] and args[2].isdigit() and 1 <= int(args[2]) <= 30:
+        return int(args[2])
+    return None
