@@ -111,3 +111,25 @@ def test_web_worker_and_beat_run_from_the_compose_file(image, warehouse, redis_u
     finally:
         client.close()
         compose("down", "--remove-orphans", "--timeout", "5", env=env, files=files, timeout=180)
+
+
+def test_the_readme_lines_for_the_warehouse_compose_file_are_valid(tmp_path):
+    """The README's block for the warehouse's compose file, beside stand-ins for its db and redis,
+    is valid compose and gives each service its command."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Docker and compose", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    document = yaml.safe_load(block)
+    document["services"] = {**document["services"], "db": {"image": "postgres:16"}, "redis": {"image": "redis:7"}}
+    path = tmp_path / "warehouse-compose.yaml"
+    path.write_text(yaml.safe_dump(document))
+    env = {"SYNC_MONITOR_DATABASE_URL": "postgresql://reader@db/warehouse", "SYNC_MONITOR_APP_DATABASE_URL": "",
+           "SYNC_MONITOR_SECRET_KEY": "from-env"}
+    done = compose("config", env=env, files=(path,))
+    assert done.returncode == 0, done.stderr
+    services = yaml.safe_load(done.stdout)["services"]
+    assert services["sync-monitor-worker"]["command"][:4] == ["celery", "-A", "dashapp.worker", "worker"]
+    assert services["sync-monitor-beat"]["command"][:4] == ["celery", "-A", "dashapp.worker", "beat"]
+    assert services["sync-monitor-migrate"]["command"] == ["python", "app.py", "db", "upgrade"]
+    assert services["sync-monitor"]["environment"]["SECRET_KEY"] == "from-env"
+    assert "command" not in services["sync-monitor"]  # the image's own: gunicorn
