@@ -18,6 +18,7 @@ from tests.conftest import test_database as database_of_this_run
 from tests.deploy.docker import (
     APP_UID,
     PREFIX,
+    ROOT,
     container,
     docker,
     get,
@@ -46,6 +47,9 @@ def test_the_image_serves_the_warehouse_as_a_user_of_its_own(image, warehouse):
 
         status, kind, body = get(f"{base}/")
         assert status == 200 and kind.startswith("text/html") and "Sync Monitor" in body
+        status, kind, body = get(f"{base}/assets/sync-monitor.css")  # the assets are in the image and served
+        assert status == 200 and kind.startswith("text/css")
+        assert body == (ROOT / "assets" / "sync-monitor.css").read_text()
 
         status, kind, body = get(f"{base}/api/stats")
         assert status == 200, body
