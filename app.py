@@ -5,6 +5,7 @@
     python app.py users add NAME --role operator   add a user to AUTH_USERS_FILE (password asked)
     python app.py alerts check                     evaluate the alert rules once (for cron)
     python app.py rollups refresh                  bring the run rollups up to date once (for cron)
+    python app.py demo fill [--days N]             write the demo's runs (30 days) into DATABASE_URL
     gunicorn app:server      the same app under gunicorn (production)
 
 Configuration comes from environment variables only: see the README's table.
@@ -37,6 +38,10 @@ if __name__ == "__main__" and sys.argv[1:2] == ["rollups"]:
     from dashapp.cli import rollups_command
 
     sys.exit(rollups_command(sys.argv[2:]))
+if __name__ == "__main__" and sys.argv[1:2] == ["demo"]:
+    from dashapp.cli import demo_command
+
+    sys.exit(demo_command(sys.argv[2:]))
 if __name__ == "__main__" and sys.argv[1:2] == ["users"]:
     from dashapp.cli import users_command
 
