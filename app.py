@@ -47,12 +47,16 @@ if __name__ == "__main__" and sys.argv[1:2] == ["users"]:
 
     sys.exit(users_command(sys.argv[2:]))
 
+# Under gunicorn a worker that exits 3 (its "worker failed to boot") stops the whole server, where
+# any other status would have it booted again and again: a container then exits with the line.
+CANNOT_START = 3 if "gunicorn" in sys.modules and __name__ != "__main__" else 2
+
 try:
     settings = load_settings()
     app = create_app(settings)
 except (ConfigError, StartupError) as exc:
     print(f"sync-monitor: cannot start: {exc}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(CANNOT_START)
 
 server = app.server
 
