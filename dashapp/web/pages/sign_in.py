@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from dashapp import runtime
 from dashapp.auth import users as auth
+from dashapp.payloads import paths
 from dashapp.web import ids
 from dashapp.web.auth_routes import local_path
 
@@ -46,7 +47,7 @@ def layout(error: str | None = None, username: str = "", next: str = "/failed", 
                       required=True, className="mb-3"),
             dcc.Input(type="hidden", name="next", value=local_path(next), id="sign-in-next"),
             dbc.Button("Sign in", id="sign-in-submit", type="submit", color="primary"),
-        ], id=ids.SIGN_IN_FORM, action="/auth/sign-in", method="POST"),
+        ], id=ids.SIGN_IN_FORM, action=paths.href("/auth/sign-in"), method="POST"),
     ]), className="shadow-sm"), xs=12, sm=8, md=6, lg=4), justify="center", className="mt-4")
 
 
