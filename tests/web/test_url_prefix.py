@@ -146,6 +146,27 @@ def _layout(client) -> str:
     return client.get(PREFIX + "_dash-layout").get_data(as_text=True)
 
 
+def _components(node) -> list:
+    """Every Dash component in ``node``'s tree."""
+    found = [node] if hasattr(node, "to_plotly_json") else []
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            found += _components(child)
+    return found
+
+
+def test_the_sign_in_form_posts_and_returns_under_the_prefix(under_prefix, dash_app):
+    from dashapp.web.pages import sign_in as sign_in_page
+
+    for asked, kept in ((None, PREFIX + "failed"), (PREFIX + "history?range=7d", PREFIX + "history?range=7d"),
+                        ("/history", PREFIX)):
+        with dash_app.server.test_request_context(PREFIX + "sign-in"):
+            form = sign_in_page.layout(next=asked)
+        parts = {getattr(c, "id", None): c for c in _components(form)}
+        assert parts["sign-in-next"].value == kept and parts["sign-in-form"].action == PREFIX + "auth/sign-in"
+
+
 @pytest.mark.parametrize("target", ["/failed", "/", "/ingestion/monitoringX/", "/ingestion/monitoring/../admin",
                                     "/ingestion/monitoring/%2e%2e/admin", "//evil.example/ingestion/monitoring/",
                                     "https://evil.example/ingestion/monitoring/"])
