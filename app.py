@@ -61,5 +61,5 @@ except (ConfigError, StartupError) as exc:
 server = app.server
 
 if __name__ == "__main__":
-    print(f"Sync Monitor on http://{settings.host}:{settings.port}", file=sys.stderr)
+    print(f"Sync Monitor on http://{settings.host}:{settings.port}{settings.url_prefix}", file=sys.stderr)
     app.run(host=settings.host, port=settings.port, debug=False)

@@ -7,8 +7,8 @@
   function fetchAll(runId, source, done, failed) {
     var parts = [];
     function next(offset) {
-      var url = "/api/runs/" + encodeURIComponent(runId) + "/error?source=" + encodeURIComponent(source) +
-        "&offset=" + offset;
+      var url = window.syncMonitorPath("/api/runs/" + encodeURIComponent(runId)) + "/error?source=" +
+        encodeURIComponent(source) + "&offset=" + offset;
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (answer) {
           return answer.json().then(function (body) { return { ok: answer.ok, body: body }; });

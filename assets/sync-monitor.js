@@ -369,7 +369,7 @@
       var label = "#" + id + " " + (run.status === null || run.status === undefined ? "unknown" : String(run.status)) +
         (run.start_time ? " " + compact(run.start_time, zone) + " " + zoneName(zone || "UTC") : "");
       ticks.push(React.createElement("a", {
-        key: id, href: "/runs/" + id, title: label, "aria-label": label, "data-run-id": String(id),
+        key: id, href: window.syncMonitorPath("/runs/" + id), title: label, "aria-label": label, "data-run-id": String(id),
         className: "run-tick run-tick-" + (TICKS[run.status_class] || "unknown")
       }));
     });
@@ -415,7 +415,7 @@
 
   renderers.RunLink = function (props) {  /* opens the run's own page */
     if (props.value === null || props.value === undefined) { return ""; }
-    return React.createElement("a", { href: "/runs/" + encodeURIComponent(props.value), className: "run-link" },
+    return React.createElement("a", { href: window.syncMonitorPath("/runs/" + encodeURIComponent(props.value)), className: "run-link" },
       "#" + props.value);
   };
 
@@ -424,7 +424,7 @@
     if (!data.crm_source) { return props.value || ""; }
     var query = "?range=7d&crm_source=" + encodeURIComponent(data.crm_source) +
       (data.sync_type ? "&sync_type=" + encodeURIComponent(data.sync_type) : "");
-    return React.createElement("a", { href: "/history" + query, className: "crm-history-link",
+    return React.createElement("a", { href: window.syncMonitorPath("/history" + query), className: "crm-history-link",
       title: "This CRM's runs in the history" }, props.value);
   };
 
@@ -433,7 +433,7 @@
     var found = /^(.*) run (\d+)$/.exec(subject);
     if (!found) { return subject; }
     return React.createElement("span", null, found[1] + " ",
-      React.createElement("a", { href: "/runs/" + found[2], className: "run-link" }, "run #" + found[2]));
+      React.createElement("a", { href: window.syncMonitorPath("/runs/" + found[2]), className: "run-link" }, "run #" + found[2]));
   };
 
   renderers.StatusBadge = function (props) {  /* the raw value, coloured by its class (completed: green) */
@@ -581,7 +581,7 @@
       var zone = choice === "utc" ? "UTC" : local;
       var changed = zone !== currentZone;
       currentZone = zone;
-      document.cookie = "sm-zone=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+      document.cookie = "sm-zone=" + encodeURIComponent(zone) + "; path=" + window.syncMonitorPrefix() + "; max-age=31536000; SameSite=Lax";
       if (changed) { refreshGrids(); }
       var label = choice === "utc" ? "Times: UTC" : "Times: local (" + zoneName(zone) + ")";
       var title = choice === "utc" ? "Times are shown in UTC: click for your local zone (" + local + ")" :

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +138,18 @@ VARIABLES: dict[str, Variable] = {
     "ALERT_SMTP_STARTTLS": Variable('false', 'use STARTTLS with the SMTP server'),
     "ALERT_EMAIL_FROM": Variable('sync-monitor@localhost', "alert e-mail's sender"),
     "ALERT_EMAIL_TO": Variable(None, "alert e-mail's recipients, comma-separated"),
-    "PUBLIC_URL": Variable(None, "the app's address as users reach it, for links in notifications"),
+    "PUBLIC_URL": Variable(
+        None,
+        "the app's address as users reach it, for links in notifications; without a path, `URL_PREFIX` is "
+        'appended (`https://wh.example.com` -> `https://wh.example.com/ingestion/monitoring/...`), with one it '
+        'is used as written',
+    ),
+    "URL_PREFIX": Variable(
+        '/',
+        'the path the app is served under, e.g. `/ingestion/monitoring/`: every page, asset, callback, JSON '
+        'route, /healthz, /metrics, redirect and the cookies live under it, and anything outside it is a 404 '
+        '(the proxy passes the full URI; see "Behind a reverse proxy")',
+    ),
     "CACHE_SECONDS": Variable(
         None,
         'how long page and API results are shared between viewers (0: off)',
@@ -261,6 +273,21 @@ class Settings:
     monitor_database_url: str | None
     rollup_refresh_seconds: int
     export_write_timeout_seconds: int
+    url_prefix: str = "/"
+
+    def href(self, path: str) -> str:
+        """``path`` (an app path such as ``/history?range=all``) as browsers request it: under URL_PREFIX."""
+        return self.url_prefix[:-1] + path
+
+    @property
+    def public_base(self) -> str | None:
+        """The app's address for links in notifications, without a trailing slash: PUBLIC_URL, with
+        URL_PREFIX appended when PUBLIC_URL has no path of its own (None when PUBLIC_URL is unset)."""
+        if not self.public_url:
+            return None
+        if urlsplit(self.public_url).path.strip("/"):
+            return self.public_url
+        return self.public_url + self.url_prefix[:-1]
 
     @property
     def retry_queue_name(self) -> str:
@@ -414,6 +441,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         monitor_database_url=_text(env, "MONITOR_DATABASE_URL"),
         rollup_refresh_seconds=_int(env, "ROLLUP_REFRESH_SECONDS", 0, 86400),
         export_write_timeout_seconds=_int(env, "EXPORT_WRITE_TIMEOUT_SECONDS", 1, 3600),
+        url_prefix=url_prefix(env),
     )
 
 
@@ -426,6 +454,39 @@ def log_level(env: dict[str, str] | None = None) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+# Unreserved URL characters only: a prefix also goes into the cookie path, HTML and JavaScript as it is.
+_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
+def url_prefix(env: dict[str, str] | None = None) -> str:
+    """URL_PREFIX with one leading and one trailing slash (``ingestion/monitoring`` is
+    ``/ingestion/monitoring/``); raises ConfigError naming the problem with a bad value."""
+    raw = _text(dict(os.environ if env is None else env), "URL_PREFIX") or "/"
+    problem = _prefix_problem(raw)
+    if problem:
+        raise ConfigError(f"URL_PREFIX={raw[:80]!r} {problem}; use a plain path such as /ingestion/monitoring/")
+    segments = raw.strip("/").split("/") if raw.strip("/") else []
+    return "/" + "".join(segment + "/" for segment in segments)
+
+
+def _prefix_problem(raw: str) -> str | None:
+    if "://" in raw:
+        return "is a URL, not a path"
+    for text, what in (("?", "a query (?)"), ("#", "a fragment (#)"), ("//", "an empty segment (//)"),
+                       ("%", "a %-escape"), ("\\", "a backslash")):
+        if text in raw:
+            return f"holds {what}"
+    if any(ch.isspace() for ch in raw):
+        return "holds a space"
+    segments = raw.strip("/").split("/") if raw.strip("/") else []
+    if any(segment in (".", "..") for segment in segments):
+        return "holds a . or .. segment"
+    bad = next((segment for segment in segments if not _PREFIX_SEGMENT.match(segment)), None)
+    if bad is not None:
+        return f"holds a character other than letters, digits and - _ . ~ (in {bad[:40]!r})"
+    return None
 
 
 STATUS_CLASSES = ("running", "success", "failed", "partial")

@@ -46,3 +46,9 @@ def settings() -> Settings:
     if current.settings is None:
         raise RuntimeError("the app has no settings yet; call build_app first")
     return current.settings
+
+
+def href(path: str) -> str:
+    """``path`` (an app path such as ``/runs/7`` or ``/history?range=all``) as browsers request it:
+    under the running app's URL_PREFIX; as it is when no app runs in this process (a script)."""
+    return current.settings.href(path) if current.settings is not None else path

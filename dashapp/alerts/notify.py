@@ -62,9 +62,15 @@ def queue(conn: Connection, events: list[tuple[int, str]], destinations: list[tu
     alert_notifications.add(conn, rows)
 
 
+def alerts_link(settings: Settings) -> str | None:
+    """The alerts page's address for a notification (``Settings.public_base``: PUBLIC_URL, with
+    URL_PREFIX when PUBLIC_URL has no path), None without PUBLIC_URL."""
+    return f"{settings.public_base}/alerts" if settings.public_base else None
+
+
 def message(alert: dict[str, Any], event: str, settings: Settings) -> dict[str, Any]:
     """The generic webhook body."""
-    link = f"{settings.public_url}/alerts" if settings.public_url else None
+    link = alerts_link(settings)
     return {
         "event": event,
         "alert": {
@@ -102,8 +108,8 @@ def slack_message(alert: dict[str, Any], event: str, settings: Settings) -> dict
     text = f"{ICONS.get(event, '')} *Sync Monitor* {slack_escape(headline(alert, event))}"
     if alert.get("resolve_note"):
         text += f"\nNote: {slack_escape(alert['resolve_note'])}"
-    if settings.public_url:
-        text += f"\n<{settings.public_url}/alerts|Open the alerts page>"
+    if link := alerts_link(settings):
+        text += f"\n<{link}|Open the alerts page>"
     return {"text": text}
 
 
@@ -123,8 +129,8 @@ def _email(settings: Settings, alert: dict[str, Any], event: str) -> None:
         lines.append(f"Resolved at: {display.iso_utc(alert['resolved_at'])} by {alert['resolved_by']}")
     if alert.get("resolve_note"):
         lines.append(f"Note: {alert['resolve_note']}")
-    if settings.public_url:
-        lines.append(f"Alerts: {settings.public_url}/alerts")
+    if link := alerts_link(settings):
+        lines.append(f"Alerts: {link}")
     mail.set_content("\n".join(lines) + "\n")
     with smtplib.SMTP(settings.alert_smtp_host or "localhost", settings.alert_smtp_port,
                       timeout=TIMEOUT_SECONDS) as smtp:

@@ -15,7 +15,7 @@ import redis
 from celery import Celery
 from sqlalchemy import Engine
 
-from dashapp import display
+from dashapp import display, runtime
 from dashapp.errors import error_line
 from queries import health as health_sql
 from queries import impossible_times as impossible
@@ -63,11 +63,11 @@ def impossible_times(engine: Engine) -> dict:
         return {"status": UNHEALTHY, "error": _failed(exc), "count": None, "runs": []}
     listed = [] if runs is None else [
         {"id": int(r["id"]), "crm_source": r["crm_source"], "sync_type": r["sync_type"],
-         "start_time": display.iso_utc(r["start_time"]), "link": f"/runs/{int(r['id'])}"}
+         "start_time": display.iso_utc(r["start_time"]), "link": runtime.href(f"/runs/{int(r['id'])}")}
         for r in runs.to_dict("records")]
     result = {"status": DEGRADED if count else HEALTHY, "count": count, "count_exact": exact,
               "earliest": display.iso_utc(earliest), "latest": display.iso_utc(latest), "runs": listed,
-              "history_link": "/history?times=impossible"}
+              "history_link": runtime.href("/history?times=impossible")}
     if count:
         about = "" if exact else "at least "
         result["error"] = f"{about}{count:,} runs start before {result['earliest']} or after {result['latest']}"

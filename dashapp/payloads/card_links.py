@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dashapp.payloads.history_params import to_search
+from dashapp.payloads import paths
+from dashapp.payloads.runs import history_link as _history
 from queries.overview import WINDOW
-
-
-def _history(**state: object) -> str:
-    return "/history" + to_search({"range": "all", **state})
 
 
 def card_links(now: datetime) -> dict[str, str]:
@@ -24,5 +21,5 @@ def card_links(now: datetime) -> dict[str, str]:
         "failed": _history(status=["failed"], ended_after=since),
         "partial": _history(status=["partial"], ended_after=since),
         "success-rate": _history(status=["success", "failed"], ended_after=since),
-        "tightest-limit": "/api-usage",
+        "tightest-limit": paths.href("/api-usage"),
     }

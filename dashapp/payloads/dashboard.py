@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
+from dashapp.payloads import paths
 from dashapp.payloads.day_cache import DayCache, day_start
 from dashapp.payloads.history_params import to_search
 from dashapp.payloads.result_cache import shared
@@ -315,8 +316,8 @@ def errors_payload(engine: Engine, days: int, now: datetime) -> dict:
 def history_link(search: str, start: datetime, end: datetime) -> str:
     """The history filtered to the failed and partial runs whose message contains ``search`` in the
     window: the runs an error class counts."""
-    return "/history" + to_search({"status": ["failed", "partial"], "q": search, "start": display.iso_utc(start),
-                                   "end": display.iso_utc(end), "range": "all"})
+    return paths.history(to_search({"status": ["failed", "partial"], "q": search, "start": display.iso_utc(start),
+                                    "end": display.iso_utc(end), "range": "all"}))
 
 
 def errors_json(frames: dict, start: datetime, end: datetime) -> dict:

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
+from dashapp.payloads import paths
 from dashapp.payloads.history_params import to_search
 from dashapp.payloads.result_cache import shared
 from queries import failed_operations, messages, outcomes, run_detail
@@ -60,7 +61,7 @@ def _int(value: object) -> int | None:
 
 
 def history_link(**state: object) -> str:
-    return "/history" + to_search({"range": "all", **state})
+    return paths.history(to_search({"range": "all", **state}))
 
 
 def status_class(raw: object, pairs: tuple[tuple[str, str], ...] = outcomes.DEFAULT_ALIASES) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from dashapp import runtime
 from dashapp.auth import users as auth
 from dashapp.config import PROJECT_ROOT, Settings
-from dashapp.web import auth_routes, http_errors, ids, request_guard, security_headers, serving
+from dashapp.web import auth_routes, http_errors, ids, request_guard, security_headers, serving, url_prefix
 from dashapp.web.api import metrics
 from dashapp.web.components.demo_banner import demo_banner
 from dashapp.web.components.navbar import navbar
@@ -25,6 +25,7 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
     runtime.current.settings = settings
     runtime.current.engine = engine
     if _app is not None:
+        url_prefix.apply(_app, settings)
         return _app
     app = Dash(
         __name__,
@@ -35,6 +36,7 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
         update_title=None,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         compress=True,  # gzip/brotli for pages, callbacks and JSON (flask-compress)
+        **url_prefix.dash_prefixes(settings.url_prefix),
     )
     serving.configure(app.server, settings, runtime.settings)
     request_guard.configure(app.server, settings)
@@ -48,6 +50,8 @@ def build_app(settings: Settings, engine: Engine) -> Dash:
     metrics.register(app.server)
     http_errors.register(app.server)
     auth_routes.configure(app.server, settings)
+    url_prefix.apply(app, settings)
+    url_prefix.install(app.server, runtime.settings)  # outermost: every request passes it first
     _app = app
     return app
 

@@ -1,7 +1,7 @@
 """Signing in and out, and the session cookie.
 
 ``POST /auth/sign-in`` (form: username, password, next) sets a signed session cookie (HttpOnly,
-SameSite=Lax, Secure when SESSION_COOKIE_SECURE) and goes back to ``next``; a wrong password or a
+SameSite=Lax, Secure when SESSION_COOKIE_SECURE, its path URL_PREFIX) and goes back to ``next``; a wrong password or a
 limited address goes back to ``/sign-in`` with a message. ``POST /auth/sign-out`` clears it. POSTs
 from another site's page (an Origin header naming another host) are refused.
 """
@@ -24,6 +24,7 @@ from dashapp import runtime
 from dashapp.auth import audit, session_generation, sign_in_limit
 from dashapp.auth import users as auth
 from dashapp.config import Settings
+from dashapp.payloads import paths
 from dashapp.web.request_guard import cross_site
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def configure(server: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        SESSION_COOKIE_PATH=settings.url_prefix,  # dashapp.web.url_prefix.apply keeps it so
     )
 
 
@@ -69,20 +71,22 @@ def _unsafe_character(text: str) -> bool:
 
 
 def local_path(target: str | None) -> str:
-    """``target`` when it is a path on this app, else ``/`` (no open redirects).
+    """``target`` when it is a path on this app (under URL_PREFIX), else the app's first page (no
+    open redirects, and no leaving the prefix for another app on the same host).
 
     Checked on the raw value and once more decoded once (``/%2F/x``, ``/%0A/x``), with backslashes
     read as slashes, as a browser would: only a single-slash path without a scheme or host passes."""
+    home = paths.href("/")
     if not target or len(target) > 2000 or _unsafe_character(target) or "\\" in target:
-        return "/"
+        return home
     decoded = unquote(target)
     path = decoded.split("?", 1)[0].split("#", 1)[0]
-    if _unsafe_character(path):
-        return "/"
+    if _unsafe_character(path) or not path.startswith(home) or "/../" in path + "/" or "/./" in path + "/":
+        return home
     for form in (target, decoded.replace("\\", "/")):
         parts = urlsplit(form)
         if not form.startswith("/") or form.startswith("//") or parts.scheme or parts.netloc:
-            return "/"
+            return home
     return target
 
 
@@ -90,7 +94,7 @@ def _back_to_form(error: str, target: str):
     """The form again with its message. What was typed in the name field stays out of the URL
     (people type passwords there; a URL lands in the history, proxies' logs and Referer headers)."""
     query = urlencode({"error": error, "next": target})
-    return redirect(f"/sign-in?{query}", code=303)
+    return redirect(paths.href(f"/sign-in?{query}"), code=303)
 
 
 def sign_in():
@@ -130,7 +134,7 @@ def sign_out():
         if user.via == "session":  # a copy of this cookie (or any other session of theirs) ends too
             session_generation.advance(settings, user.name)
         _audit(user, "ok", user.name, action="sign_out")
-    return redirect("/", code=303)
+    return redirect(paths.href("/"), code=303)
 
 
 UNKNOWN_NAME = "(not a user)"

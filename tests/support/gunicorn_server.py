@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def gunicorn(env: dict[str, str], tmp_path: Path, port: int | None = None, log: Path | None = None
              ) -> Iterator[str]:
     """gunicorn serving the app with ``env`` (DATABASE_URL and the rest) on ``port`` (default a
-    free one); yields its base URL, and stops it at the end. With ``log``, gunicorn's output (its
-    access log and the app's log) is written to that file."""
+    free one); yields its base URL (without URL_PREFIX, which its readiness check follows), and
+    stops it at the end. With ``log``, gunicorn's output (its access log and the app's log) is
+    written to that file."""
     port = port or closed_port()
     full = {**os.environ, "PORT": str(port), "SQLITE_PATH": str(tmp_path / "x.db"), "SECRET_KEY": "gunicorn-test",
             "WEB_CONCURRENCY": "2", **env}
@@ -31,11 +32,12 @@ def gunicorn(env: dict[str, str], tmp_path: Path, port: int | None = None, log: 
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:server"], cwd=ROOT,
                                env=full, stdout=output, stderr=output)
     base = f"http://127.0.0.1:{port}"
+    healthz = base + "/" + "".join(part + "/" for part in env.get("URL_PREFIX", "").split("/") if part) + "healthz"
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if urllib.request.urlopen(f"{base}/healthz", timeout=5).status == 200:
+                if urllib.request.urlopen(healthz, timeout=5).status == 200:
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:

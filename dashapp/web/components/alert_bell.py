@@ -14,6 +14,7 @@ from dashapp import runtime
 from dashapp.display import plural
 from dashapp.errors import error_line
 from dashapp.payloads import alerts as alert_payloads
+from dashapp.payloads import paths
 from dashapp.web import ids
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def alert_bell(refresh_seconds: int) -> html.A:
         html.Img(src=BELL, alt="", width=16, height=16, className="me-1 alert-bell-icon"),
         dbc.Badge("0", id=ids.ALERTS_BELL_COUNT, color="secondary", pill=True),
         dcc.Interval(id=ids.ALERTS_BELL_INTERVAL, interval=refresh_seconds * 1000),
-    ], href="/alerts", id=ids.ALERTS_BELL, className="text-light text-decoration-none me-3",
+    ], href=paths.href("/alerts"), id=ids.ALERTS_BELL, className="text-light text-decoration-none me-3",
         title="Firing alerts not yet acknowledged")
 
 

@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from dashapp import display
+from dashapp.payloads import paths
 
 COLOURS = {"healthy": "success", "degraded": "warning", "unhealthy": "danger", "not_configured": "secondary"}
 LABELS = {"database": "Database", "redis": "Redis", "celery": "Celery", "app": "App host"}
@@ -42,7 +43,7 @@ def strip(snapshot: dict) -> list:
             [html.Span("●", className="me-1"), f"{label}: {_summary(name, probe)}"],
             color=COLOURS.get(status, "secondary"), className="me-2 health-pill",
             id=f"health-pill-{name}", title=probe.get("error") or status,
-        ), href="/health"))
+        ), href=paths.href("/health")))
     problems = [f"{LABELS[n]}: {snapshot[n]['error']}" for n in LABELS
                 if (snapshot.get(n) or {}).get("status") in ("unhealthy", "degraded") and snapshot[n].get("error")]
     if problems:

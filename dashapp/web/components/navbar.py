@@ -8,6 +8,7 @@ from dash import html
 
 from dashapp.auth.users import User
 from dashapp.config import Settings
+from dashapp.payloads import paths
 from dashapp.web.components.alert_bell import alert_bell
 from dashapp.web.components.view_settings import view_settings
 
@@ -18,14 +19,15 @@ def user_area(settings: Settings, user: User | None) -> html.Div:
     if user is not None:
         sign_out = html.Form(dbc.Button("Sign out", type="submit", size="sm", color="light", outline=True,
                                         id="sign-out-button"),
-                             action="/auth/sign-out", method="POST", className="d-inline ms-2")
+                             action=paths.href("/auth/sign-out"), method="POST", className="d-inline ms-2")
         who = f"{user.name} · {user.role}" + (" · actions paused" if user.paused else "")
         return html.Div([html.Span(who, id="signed-in-user", className="text-light small", title=user.paused or None),
                          sign_out if user.via == "session" else None], className="d-flex align-items-center")
     if not settings.auth_configured:
         return html.Div(html.Span("read-only", className="badge text-bg-secondary", id="read-only-badge",
                                   title="No users are configured: nobody can act"))
-    return html.Div(dbc.NavLink("Sign in", href="/sign-in", id="sign-in-link", className="text-light small"))
+    return html.Div(dbc.NavLink("Sign in", href=paths.href("/sign-in"), id="sign-in-link",
+                                className="text-light small"))
 
 
 def navbar(settings: Settings, user: User | None) -> dbc.Navbar:
@@ -35,7 +37,7 @@ def navbar(settings: Settings, user: User | None) -> dbc.Navbar:
     ]
     return dbc.Navbar(
         dbc.Container([
-            dbc.NavbarBrand("Sync Monitor", href="/"),
+            dbc.NavbarBrand("Sync Monitor", href=paths.href("/")),
             dbc.NavbarToggler(id="navbar-toggler"),
             dbc.Collapse([dbc.Nav(links, navbar=True, className="me-auto"), view_settings()],
                          id="navbar-collapse", navbar=True),

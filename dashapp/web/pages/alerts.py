@@ -18,6 +18,7 @@ from dashapp.alerts.config import DEFAULTS, SEVERITIES
 from dashapp.auth import users as auth
 from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.payloads import alerts as alert_payloads
+from dashapp.payloads import paths
 from dashapp.web import ids
 from dashapp.web.components.filter_options import age_options
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail, size_by_content
@@ -103,7 +104,7 @@ RUN_SUBJECT = re.compile(r" run (\d{1,19})$")  # "stuck" names its run: "hubspot
 
 def _run_link(subject: str) -> dcc.Link | None:
     found = RUN_SUBJECT.search(subject or "")
-    return dcc.Link(f"open run #{found[1]}", href=f"/runs/{found[1]}", className="ms-2 small run-link") \
+    return dcc.Link(f"open run #{found[1]}", href=paths.run(found[1]), className="ms-2 small run-link") \
         if found else None
 
 

@@ -12,6 +12,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import display, runtime
 from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import paths
 from dashapp.payloads.day_cache import day_start
 from dashapp.web import ids
 from dashapp.web.components import figures
@@ -90,7 +91,7 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
             html.Div([html.Span([html.Strong(f"{r['name']} · {r['sync_type']}"),
                                  html.Span(r["status"] or "?", className="badge ms-2 text-bg-" + (
                                      "warning" if r.get("status_class") == "partial" else "danger")),
-                                 dcc.Link(f"#{r['id']}", href=f"/runs/{r['id']}", className="ms-2 small run-link")]),
+                                 dcc.Link(f"#{r['id']}", href=paths.run(r['id']), className="ms-2 small run-link")]),
                       html.Span(display.local_clock(r["start_time"], zone, seconds=True),
                                 className="text-muted small", title=r["start_time"] or "")],
                      className="d-flex flex-wrap justify-content-between column-gap-2"),  # the time wraps under

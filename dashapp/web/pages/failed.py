@@ -20,6 +20,7 @@ from dashapp.auth import users as auth
 from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.errors import BadParameter, database_problem, error_line
 from dashapp.payloads import failed as failed_payloads
+from dashapp.payloads import paths
 from dashapp.retries import action as retry_action
 from dashapp.web import ids
 from dashapp.web.components.failed_grid import failed_grid
@@ -52,7 +53,8 @@ def _access_note(settings, user: auth.User | None) -> tuple[html.Div | str, bool
     refused = auth.refusal(settings, user)
     if refused is not None:
         if refused.status == 401:
-            note = html.Span(["Read-only. ", dcc.Link("Sign in", href="/sign-in?next=/failed"),
+            sign_in = paths.href("/sign-in?next=" + paths.href("/failed"))
+            note = html.Span(["Read-only. ", dcc.Link("Sign in", href=sign_in),
                               " as an operator to retry."])
         else:
             note = html.Span(refused.read_only_note)
@@ -318,14 +320,14 @@ def show_details(cell, rows, zone):
 
 
 def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
-    facts = [("Run", dcc.Link(f"#{row['id']}", href=f"/runs/{row['id']}")),
+    facts = [("Run", dcc.Link(f"#{row['id']}", href=paths.run(row['id']))),
              ("CRM", row["name"]), ("Operation", row["operation_type"]),
              ("Run status", row["run_status"]), ("State", row["state"]),
              ("Attempts", f"{row['attempts']} of {row['max_attempts']}"),
              ("Failed at", display.local_clock(row["failed_at"], zone, seconds=True))]
     attempt_rows = [html.Tr([html.Td(t["attempt"]), html.Td(t["state"]), html.Td(t["requested_by"]),
                              html.Td(display.local_clock(t["queued_at"], zone, seconds=True)),
-                             html.Td(dcc.Link(f"#{t['run_id']}", href=f"/runs/{t['run_id']}")
+                             html.Td(dcc.Link(f"#{t['run_id']}", href=paths.run(t['run_id']))
                                      if t["run_id"] else "—"),
                              html.Td(cell_text(t["error"], t.get("message_length"), t.get("message_truncated", False))
                                      or "", className="text-danger text-break")]) for t in tries]

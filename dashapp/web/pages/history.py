@@ -21,7 +21,7 @@ from dashapp import display, runtime
 from dashapp.auth.disclosure import shown_error
 from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import dashboard as payloads
-from dashapp.payloads import history_params
+from dashapp.payloads import history_params, paths
 from dashapp.web import ids, viewer
 from dashapp.web.components.filter_options import age_options, filter_options
 from dashapp.web.components.history_grid import history_grid
@@ -120,7 +120,7 @@ def layout(**query: str | list[str]) -> html.Div:
         dbc.Row([
             dbc.Col(html.Span("", id=ids.HISTORY_COUNT, className="text-muted"), className="align-self-center"),
             dbc.Col(html.A(dbc.Button("Download CSV", size="sm", color="primary"), id=ids.HISTORY_DOWNLOAD,
-                           href="/export/sync-history.csv", download=""), width="auto"),
+                           href=paths.href("/export/sync-history.csv"), download=""), width="auto"),
         ], className="mb-2"),
         ignored_chips(ignored, ids.HISTORY_LINK_MESSAGE),
         _ended_after_note(ended_after, args),
@@ -146,7 +146,7 @@ def _ended_after_note(ended_after: str | None, args: dict[str, list[str]]) -> ht
         html.Span(["Only runs that ended at or after ",
                    html.Span(display.local_clock(ended_after, runtime.settings().display_timezone, seconds=True),
                              title=f"{ended_after} (UTC)"), " (the overview card's window). "]),
-        dcc.Link("Show them all", href="/history" + history_params.to_search(rest)),
+        dcc.Link("Show them all", href=paths.history(history_params.to_search(rest))),
     ], className="small text-muted mb-2", id="history-ended-after-note")
 
 
@@ -159,7 +159,7 @@ def _impossible_note(shown: bool, args: dict[str, list[str]]) -> html.Div | None
     return html.Div([
         html.Span("Only runs at impossible times: a start before 2000-01-01 (UTC) or more than a day from now, "
                   "±infinity included. "),
-        dcc.Link("Show them all", href="/history" + history_params.to_search(rest)),
+        dcc.Link("Show them all", href=paths.history(history_params.to_search(rest))),
     ], className="small text-muted mb-2", id="history-times-note")
 
 
@@ -245,7 +245,7 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
         state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, zone, ended_after,
                             times)
         search = history_params.to_search(state)
-        href = "/export/sync-history.csv" + search
+        href = paths.href("/export/sync-history.csv" + search)
         start_row, limit = _block(request)
         selection = history_params.parse(_as_lists(state), now, zone=zone)
         response, count_text = _rows_answer(runtime.engine(), selection, start_row, limit, now)
@@ -357,7 +357,7 @@ def _detail(run_id: int, zone: str | None) -> html.Div | None:
                  html.Pre(row.get("error_message") or "—", className="bg-body-tertiary p-2 small text-wrap",
                           id="history-detail-error")]
     sections.insert(0, dcc.Link(f"Open run #{run_id}'s page: its API calls, breakers and previous runs",
-                                href=f"/runs/{run_id}", id="history-detail-run-link", className="d-block mb-2"))
+                                href=paths.run(run_id), id="history-detail-run-link", className="d-block mb-2"))
     return html.Div(sections, id=ids.HISTORY_DETAIL_BODY)
 
 
@@ -371,7 +371,7 @@ def open_run(selected):
     run_id = (selected or [{}])[0].get("id")
     if not isinstance(run_id, int) or isinstance(run_id, bool):
         return no_update
-    return f"/runs/{run_id}"
+    return paths.run(run_id)
 
 
 clientside_callback(

@@ -19,6 +19,7 @@ from dashapp import display, runtime
 from dashapp.auth import users as auth
 from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.errors import error_line
+from dashapp.payloads import paths
 from dashapp.payloads import runs as run_payloads
 from dashapp.retries import action as retry_action
 from dashapp.web import ids
@@ -211,7 +212,7 @@ def _changed(page: dict, zone: str | None) -> html.Ul:
             items.append(f"Error class: {display.sentence(c['error_class'])} No successful run before it.")
         else:
             items.append(html.Span([f"Error class: {display.sentence(c['error_class'])} Last success: ",
-                                    dcc.Link(f"#{last['id']}", href=f"/runs/{last['id']}"), " (",
+                                    dcc.Link(f"#{last['id']}", href=paths.run(last['id'])), " (",
                                     _when(last["start_time"], zone),
                                     f"); {display.plural(c['runs_since_last_success'], 'run')} between it and this "
                                     "one."]))
@@ -227,9 +228,9 @@ def _operation(page: dict, zone: str | None) -> html.Div | None:
         html.Span("Failed operation: "), dbc.Badge(op["state"], color=STATE_COLOURS.get(op["state"], "secondary"),
                                                    id="run-operation-state"),
         html.Span(f" · {op['attempts']} of {op['max_attempts']} retries"),
-        html.Span([" · resolved by ", dcc.Link(f"#{op['resolved_by_run']}", href=f"/runs/{op['resolved_by_run']}")])
+        html.Span([" · resolved by ", dcc.Link(f"#{op['resolved_by_run']}", href=paths.run(op['resolved_by_run']))])
         if op["resolved_by_run"] else None,
-        html.Span([" · ", dcc.Link("all failed operations", href="/failed")]),
+        html.Span([" · ", dcc.Link("all failed operations", href=paths.href("/failed"))]),
         html.Div([html.Span("Last retry's error:"),
                   long_message(op["last_error"], op.get("last_error_length"), op.get("last_error_truncated", False),
                                page["run"]["id"], "last_error", element_id="run-last-error",
@@ -265,7 +266,7 @@ def render(page: dict, zone: str | None, mode: str | None = None) -> list:
             dbc.Col(html.H4(f"Run #{run['id']} · {run['name']} · {run['sync_type']}", id=ids.RUN_TITLE,
                             className="mb-0"), xs=12, md=8),
             dbc.Col(html.Div([dcc.Link("its history", href=run["history_link"], className="small me-3"),
-                              html.A("JSON", href=f"/api/runs/{run['id']}", className="small")],
+                              html.A("JSON", href=paths.href(f"/api/runs/{run['id']}"), className="small")],
                              className="text-md-end"), xs=12, md=4),
         ], className="align-items-center mb-3"),
         _progress(run, zone),

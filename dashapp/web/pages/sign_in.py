@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from dashapp import runtime
 from dashapp.auth import users as auth
+from dashapp.payloads import paths
 from dashapp.web import ids
 from dashapp.web.auth_routes import local_path
 
@@ -18,7 +19,7 @@ MESSAGES = {
 }
 
 
-def layout(error: str | None = None, username: str = "", next: str = "/failed", **_query: str) -> html.Div:  # noqa: A002
+def layout(error: str | None = None, username: str = "", next: str | None = None, **_query: str) -> html.Div:  # noqa: A002
     settings = runtime.settings()
     user = auth.current_user(settings)
     message = MESSAGES.get(error or "")
@@ -44,9 +45,10 @@ def layout(error: str | None = None, username: str = "", next: str = "/failed", 
             dbc.Label("Password", html_for="sign-in-password"),
             dbc.Input(id="sign-in-password", name="password", type="password", autoComplete="current-password",
                       required=True, className="mb-3"),
-            dcc.Input(type="hidden", name="next", value=local_path(next), id="sign-in-next"),
+            dcc.Input(type="hidden", name="next", value=local_path(next or paths.href("/failed")),
+                      id="sign-in-next"),
             dbc.Button("Sign in", id="sign-in-submit", type="submit", color="primary"),
-        ], id=ids.SIGN_IN_FORM, action="/auth/sign-in", method="POST"),
+        ], id=ids.SIGN_IN_FORM, action=paths.href("/auth/sign-in"), method="POST"),
     ]), className="shadow-sm"), xs=12, sm=8, md=6, lg=4), justify="center", className="mt-4")
 
 
