@@ -65,6 +65,25 @@ def test_the_image_serves_the_warehouse_as_a_user_of_its_own(image, warehouse):
         assert _health(web) == "healthy", logs(web)
 
 
+@pytest.mark.parametrize("written", ["/ingestion/monitoring/", "ingestion/monitoring"])
+def test_the_image_under_a_path_is_healthy_and_serves_only_there(image, warehouse, written):
+    """URL_PREFIX as a user may write it (with or without its slashes): the HEALTHCHECK asks the
+    prefixed /healthz and Docker reads the container healthy; pages and JSON answer under the path
+    and nothing outside it."""
+    url, expected = warehouse
+    port = closed_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**web_env(url, port), "URL_PREFIX": written}
+    with container("web-prefix", env, options=("--health-interval", "1s")) as web:
+        wait_for_http(f"{base}/ingestion/monitoring/healthz", web)
+        assert _health(web) == "healthy", logs(web)
+        status, kind, body = get(f"{base}/ingestion/monitoring/")
+        assert status == 200 and kind.startswith("text/html") and "/ingestion/monitoring/_dash-" in body
+        status, _, body = get(f"{base}/ingestion/monitoring/api/stats")
+        assert status == 200 and json.loads(body)["overview"]["completed_today"] == expected["completed_today"]
+        assert get(f"{base}/healthz")[0] == 404 and get(f"{base}/api/stats")[0] == 404
+
+
 def _process_uids(container_name: str) -> set[int]:
     """The real and effective uids of every process in the container (from /proc)."""
     script = "for f in /proc/[0-9]*/status; do grep '^Uid:' $f; done"
