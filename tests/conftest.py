@@ -205,9 +205,8 @@ def call_writer(engine: Engine, flush_seconds: float = 60) -> Iterator:
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture
-def redis_url() -> str:
-    """Redis database 15 (TEST_REDIS_URL), emptied for this test."""
+def empty_redis() -> str:
+    """Redis database 15 (TEST_REDIS_URL), emptied; a missing Redis skips or fails (``need``)."""
     import redis
 
     try:
@@ -217,6 +216,12 @@ def redis_url() -> str:
         need("Redis", f"{REDIS_URL}: {exc}")
     client.flushdb()
     return REDIS_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """Redis database 15 (TEST_REDIS_URL), emptied for this test."""
+    return empty_redis()
 
 
 def closed_port() -> int:

@@ -36,7 +36,7 @@ from queries import alert_state
 from queries._sql import app_db, utc_now
 from tests import conftest
 from tests.alerts.test_notifications import Hooks
-from tests.conftest import DEPLOYED_TIMEZONE, REDIS_URL, need
+from tests.conftest import DEPLOYED_TIMEZONE, REDIS_URL, empty_redis
 from tests.support import deployed_shape
 from tests.support.gunicorn_server import ROOT, gunicorn
 from tests.support.nginx import NginxServer, nginx
@@ -66,15 +66,6 @@ class Pair:
         return redis.Redis.from_url(REDIS_URL)
 
 
-def _redis() -> None:
-    try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-        client.ping()
-    except redis.RedisError as exc:
-        need("Redis", f"{REDIS_URL}: {exc}")
-    client.flushdb()
-
-
 def _upgrade(database_url: str, tmp: Path) -> None:
     """``python app.py db upgrade``: the app's tables, and the rollups built from the runs."""
     env = {**os.environ, "DATABASE_URL": database_url, "SQLITE_PATH": str(tmp / "x.db")}
@@ -86,7 +77,7 @@ def _upgrade(database_url: str, tmp: Path) -> None:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory) -> Iterator[Pair]:
     tmp = tmp_path_factory.mktemp("two_instances")
-    _redis()
+    empty_redis()
     name = f"sm_two_instances_{uuid.uuid4().hex[:10]}"
     with conftest.test_database(name, DEPLOYED_TIMEZONE, deployed_shape.create) as url:
         engine = postgres_engine(url, "orchestration")
