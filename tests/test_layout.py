@@ -36,11 +36,13 @@ LAYERS = {
 WORKER_ONLY = {"dashapp.worker", "dashapp.retries.tracking"}
 WEB_ENTRY = "dashapp.web.app_factory"
 # Rule 2: files outside queries/ and storage/ allowed to hold SQL, by file, each with the reason
-# (none: every writer's SQL is in queries/; see the README's layout notes).
+# (none: every writer's SQL is in queries/; see docs/architecture.md, "The layer rules").
 SQL_EXCEPTIONS: dict[str, str] = {}
 SQL_BUILDERS = {"text", "select", "insert", "update", "delete"}
 SQL_STRING = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b", re.S)
 MAX_TOP_LEVEL_MODULES = 10
+DOCS = ROOT / "docs"
+README_MAX_LINES = 250  # the front door; everything else is in docs/ behind docs/README.md
 
 
 def _module_files() -> dict[str, Path]:
@@ -150,10 +152,16 @@ def test_rule1_the_app_never_imports_django():
     assert found == []
 
 
+def _documents() -> dict[str, str]:
+    """The README and every Markdown file in docs/, by path from the root."""
+    paths = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    return {path.relative_to(ROOT).as_posix(): path.read_text() for path in paths}
+
+
 def test_rule1_sync_code_imports_one_public_module():
-    """The README and the demo import what sync code needs from ``dashapp.recording`` alone."""
-    readme = (ROOT / "README.md").read_text()
-    imports = re.findall(r"^from (dashapp[\w.]*) import", readme, re.M)
+    """The docs (docs/recording.md) and the demo import what sync code needs from ``dashapp.recording`` alone."""
+    imports = [name for text in _documents().values()
+               for name in re.findall(r"^from (dashapp[\w.]*) import", text, re.M)]
     assert imports and set(imports) == {"dashapp.recording"}
     demo = {target for path in (ROOT / "dashapp" / "demo").glob("*.py") for target, _ in _imports(path)
             if target.startswith("dashapp.recording")}
@@ -263,21 +271,20 @@ def test_rule3_every_route_is_registered_from_the_table(dash_app):
     assert {page.path for page in PAGES} == registered
 
 
-def test_rule3_the_readme_lists_every_route():
+def test_rule3_the_api_docs_list_every_route():
     from dashapp.web.routes import PAGES, ROUTES
 
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Routes\n", 1)[1].split("\n## ", 1)[0]
+    api = (DOCS / "json-api.md").read_text()
+    section = api.split("\n## Routes\n", 1)[1].split("\n## ", 1)[0]
     listed = {(method, _normal(path)) for method, path in re.findall(r"`(GET|POST) (/[^`\s?]*)", section)}
     table = {(route.method, _normal(route.path)) for route in ROUTES} | {("GET", _normal(page.path)) for page in PAGES}
     assert listed == table
 
 
-def test_rule4_every_setting_once_in_config_and_in_the_readme():
+def test_rule4_every_setting_once_in_config_and_in_the_configuration_docs():
     from dashapp.config import VARIABLES
 
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    section = (DOCS / "configuration.md").read_text()
     rows = re.findall(r"^\| `([A-Z_]+)` \| (.*?) \| (.*) \|$", section, re.M)
     documented = {name: (default, meaning) for name, default, meaning in rows}
     assert len(rows) == len(documented)  # one row per variable
@@ -309,5 +316,34 @@ def test_the_repository_stands_alone():
     outside = [f"{path.relative_to(ROOT)}" for top in ("dashapp", "queries", "tests", "bench", "scripts")
                for path in (ROOT / top).rglob("*.py") if "shared/reference" in path.read_text()
                and path.name != "test_layout.py"]
-    assert outside == [] and "shared/reference" not in (ROOT / "README.md").read_text()
+    assert outside == [] and [name for name, text in _documents().items() if "shared/reference" in text] == []
     assert (ROOT / "docs" / "sync-tables.md").exists() and (ROOT / "docs" / "json-api.md").exists()
+
+
+def _links(text: str) -> list[str]:
+    """The local targets of a Markdown text's links and images, without their #anchors."""
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [target.split("#", 1)[0] for target in targets
+            if not re.match(r"[a-z]+:", target) and not target.startswith("#")]
+
+
+def test_docs_every_link_resolves():
+    """Every link and image in the README and docs/ names a file or folder of the repository."""
+    broken = [f"{name}: {target}" for name, text in _documents().items() for target in _links(text)
+              if not ((ROOT / name).parent / target).exists()]
+    assert broken == []
+
+
+def test_docs_the_readme_is_a_front_door():
+    """The README stays short, and links the docs' index; the rest lives in docs/."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= README_MAX_LINES
+    assert "docs/README.md" in _links(readme)
+
+
+def test_docs_the_index_lists_every_docs_file():
+    """docs/README.md links every file and folder directly in docs/, so nothing there is an orphan."""
+    linked = {target.rstrip("/") for target in _links((DOCS / "README.md").read_text())}
+    present = {path.name for path in DOCS.iterdir() if path.name != "README.md" and not path.name.startswith(".")}
+    assert sorted(present - linked) == []
+

@@ -113,11 +113,11 @@ def test_web_worker_and_beat_run_from_the_compose_file(image, warehouse, redis_u
         compose("down", "--remove-orphans", "--timeout", "5", env=env, files=files, timeout=180)
 
 
-def test_the_readme_lines_for_the_warehouse_compose_file_are_valid(tmp_path):
-    """The README's block for the warehouse's compose file, beside stand-ins for its db and redis,
-    is valid compose and gives each service its command."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Docker and compose", 1)[1].split("\n## ", 1)[0]
+def test_the_documented_lines_for_the_warehouse_compose_file_are_valid(tmp_path):
+    """The block for the warehouse's compose file (docs/deploy.md), beside stand-ins for its db and
+    redis, is valid compose and gives each service its command."""
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    section = deploy.split("\n## Docker and compose\n", 1)[1].split("\n## ", 1)[0]
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     document = yaml.safe_load(block)
     document["services"] = {**document["services"], "db": {"image": "postgres:16"}, "redis": {"image": "redis:7"}}
