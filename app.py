@@ -17,7 +17,7 @@ import logging
 import sys
 
 from dashapp.config import ConfigError, load_settings, log_level
-from dashapp.startup import create_app
+from dashapp.startup import create_app, serving_engine
 from dashapp.storage.db import StartupError
 
 try:
@@ -53,7 +53,7 @@ CANNOT_START = 3 if "gunicorn" in sys.modules and __name__ != "__main__" else 2
 
 try:
     settings = load_settings()
-    app = create_app(settings)
+    app = create_app(settings, serving_engine(settings))
 except (ConfigError, StartupError) as exc:
     print(f"sync-monitor: cannot start: {exc}", file=sys.stderr)
     sys.exit(CANNOT_START)

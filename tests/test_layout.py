@@ -34,7 +34,7 @@ LAYERS = {
 }
 # Rule 6: what only the Celery worker loads (Celery signal handlers and the worker's app).
 WORKER_ONLY = {"dashapp.worker", "dashapp.retries.tracking"}
-WEB_ENTRY = "dashapp.web.app_factory"
+WEB_ENTRY = "dashapp.startup"  # the web process: app.py and gunicorn build the app there
 # Rule 2: files outside queries/ and storage/ allowed to hold SQL, by file, each with the reason
 # (none: every writer's SQL is in queries/; see the README's layout notes).
 SQL_EXCEPTIONS: dict[str, str] = {}
