@@ -200,9 +200,9 @@ def main() -> None:
         print(f"filling {args.rows:,} runs: {fill(args.admin_url, args.database, args.rows):.1f} s")
     url = database_url(args.admin_url, args.database)
     engine = postgres_engine(url, "orchestration")
-    from dashapp.web.app_factory import build_app
+    from dashapp.startup import create_app
 
-    app = build_app(load_settings({"DATABASE_URL": url}), engine)
+    app = create_app(load_settings({"DATABASE_URL": url}), engine)
     for present in (False, True):
         set_recommended_indexes(url, present)
         title = "with the README's recommended indexes" if present else "with only the user's three indexes"

@@ -122,9 +122,9 @@ def main() -> None:
     else:
         rows = rollups.build(engine, utc_now(), progress=lambda line: None)
         print(f"rollups built in {time.perf_counter() - started:.1f} s ({rows:,} rows)", flush=True)
-    from dashapp.web.app_factory import build_app
+    from dashapp.startup import create_app
 
-    build_app(load_settings({"DATABASE_URL": url, "CACHE_SECONDS": "0"}), engine)
+    create_app(load_settings({"DATABASE_URL": url, "CACHE_SECONDS": "0"}), engine)
     with engine.connect() as conn:
         total = conn.exec_driver_sql("SELECT COUNT(*) FROM orchestration.sync_history").scalar_one()
     print(f"\n{total:,} runs; grid callback, 30-day window ({args.samples} samples, ms)")

@@ -1,6 +1,8 @@
 """Every setting of Sync Monitor, read from environment variables only.
 
-Each setting has its default here and a row in the README's configuration table.
+Each setting is defined once, in VARIABLES: the Settings field it fills, its type and bounds (the
+reader), its default and its help; the README's configuration table is checked against it and
+``load_settings`` reads every variable through it.
 """
 
 from __future__ import annotations
@@ -8,9 +10,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,201 +22,561 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
+class ConfigError(ValueError):
+    """A setting has a value the app cannot use; the message names the variable."""
+
+
+Reader = Callable[[dict[str, str], str], Any]
+"""How one variable's text (``env``, its name) becomes its value: its type and bounds. Raises
+ConfigError naming the variable."""
+
+
 @dataclass(frozen=True)
 class Variable:
-    """One environment variable: its default as the environment would spell it (None: unset) and
-    what it does; ``shown`` is the default as the README says it, where the value alone would not."""
+    """One environment variable, defined once: the Settings field it fills, how it is read (its type
+    and bounds), its default as the environment would spell it (None: unset), what it does, and
+    ``shown``: the default as the docs say it, where the value alone would not."""
 
+    field: str
+    read: Reader
     default: str | None
     help: str
     shown: str | None = None
 
 
-# Every setting, its default and its help, once. The README's configuration table is checked
-# against this (tests/test_layout.py); load_settings takes every default from here.
+@dataclass(frozen=True)
+class Whole:
+    """A whole number from ``low`` to ``high``; None when unset without a default."""
+
+    low: int
+    high: int
+
+    def __call__(self, env: dict[str, str], name: str) -> int | None:
+        return None if _text(env, name) is None else _int(env, name, self.low, self.high)
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number of at least ``low``; None when unset without a default."""
+
+    low: float
+
+    def __call__(self, env: dict[str, str], name: str) -> float | None:
+        return _float(env, name, self.low)
+
+
+def _text(env: dict[str, str], name: str) -> str | None:
+    """The variable's value, stripped, or its default (None when it has none)."""
+    return env.get(name, "").strip() or VARIABLES[name].default
+
+
+def _int(env: dict[str, str], name: str, low: int, high: int) -> int:
+    raw = _text(env, name) or ""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, low: float, default: float | None = None) -> float:
+    raw = env.get(name, "").strip() or VARIABLES[name].default
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < low:
+        raise ConfigError(f"{name}={value} is below {low}")
+    return value
+
+
+def _zone(env: dict[str, str], name: str) -> str | None:
+    raw = _text(env, name)
+    if not raw:
+        return None
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not an IANA time zone such as Europe/Berlin") from None
+    return raw
+
+
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = (_text(env, name) or "").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false")
+
+
+def _names(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level(env: dict[str, str] | None = None) -> str:
+    """LOG_LEVEL, checked (``app.py`` sets up logging with it before the other settings are read)."""
+    return _level(dict(os.environ if env is None else env), "LOG_LEVEL")
+
+
+def _level(env: dict[str, str], name: str) -> str:
+    level = (_text(env, name) or "").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"{name}={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+# Unreserved URL characters only: a prefix also goes into the cookie path, HTML and JavaScript as it is.
+_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
+
+
+def _prefix(env: dict[str, str], name: str) -> str:
+    """URL_PREFIX with one leading and one trailing slash (``ingestion/monitoring`` is
+    ``/ingestion/monitoring/``); raises ConfigError naming the problem with a bad value."""
+    raw = _text(env, name) or "/"
+    problem = _prefix_problem(raw)
+    if problem:
+        raise ConfigError(f"{name}={raw[:80]!r} {problem}; use a plain path such as /ingestion/monitoring/")
+    segments = raw.strip("/").split("/") if raw.strip("/") else []
+    return "/" + "".join(segment + "/" for segment in segments)
+
+
+def _prefix_problem(raw: str) -> str | None:
+    if "://" in raw:
+        return "is a URL, not a path"
+    for text, what in (("?", "a query (?)"), ("#", "a fragment (#)"), ("//", "an empty segment (//)"),
+                       ("%", "a %-escape"), ("\\", "a backslash")):
+        if text in raw:
+            return f"holds {what}"
+    if any(ch.isspace() for ch in raw):
+        return "holds a space"
+    segments = raw.strip("/").split("/") if raw.strip("/") else []
+    if any(segment in (".", "..") for segment in segments):
+        return "holds a . or .. segment"
+    bad = next((segment for segment in segments if not _PREFIX_SEGMENT.match(segment)), None)
+    if bad is not None:
+        return f"holds a character other than letters, digits and - _ . ~ (in {bad[:40]!r})"
+    return None
+
+
+STATUS_CLASSES = ("running", "success", "failed", "partial")
+_STATUS_VALUE = re.compile(r"^[A-Za-z0-9_. -]{1,20}$")
+
+
+def _aliases(env: dict[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    """``raw=class`` pairs, comma-separated: raw status values counted as one of the four classes."""
+    raw = env.get(name)
+    pairs = []
+    for part in _names(VARIABLES[name].default if raw is None else raw):
+        value, _, target = (piece.strip() for piece in part.partition("="))
+        if not _STATUS_VALUE.match(value) or target not in STATUS_CLASSES:
+            raise ConfigError(f"{name}: {part[:60]!r} is not raw=class with class one of {', '.join(STATUS_CLASSES)}")
+        if value in STATUS_CLASSES:
+            raise ConfigError(f"{name}: {value!r} is already a class and cannot be an alias")
+        pairs.append((value, target))
+    return tuple(pairs)
+
+
+def _identifier(env: dict[str, str], name: str) -> str | None:
+    raw = _text(env, name)
+    if raw and not _IDENTIFIER.match(raw):
+        raise ConfigError(f"{name}={raw!r} is not a plain SQL identifier")
+    return raw or None
+
+
+def _urls(env: dict[str, str], name: str) -> tuple[str, ...]:
+    urls = _names(env.get(name))
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{name}: {url[:60]!r} is not an http(s) URL")
+    return urls
+
+
+_HEADER = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class TrustedProxies:
+    """The peers whose proxy headers count: ``any_peer`` for ``*``, else these networks."""
+
+    any_peer: bool
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    def __contains__(self, address: str) -> bool:
+        """Whether ``address`` (an IP address as text) is one of them; False for anything else."""
+        if self.any_peer:
+            return True
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 on a dual-stack socket is 127.0.0.1
+        return any(ip in network for network in self.networks)
+
+
+@lru_cache(maxsize=16)
+def trusted_proxies(raw: str) -> TrustedProxies:
+    """Parse ``FORWARDED_ALLOW_IPS`` as gunicorn does: comma-separated addresses and CIDR networks
+    (host bits must be zero), ``*`` for any peer. Raises ValueError naming a bad entry."""
+    entries = _names(raw)
+    networks = []
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network such as 10.0.0.0/8") from None
+    return TrustedProxies("*" in entries, tuple(networks))
+
+
+def _proxies(env: dict[str, str], name: str) -> str:
+    raw = _text(env, name) or ""
+    try:
+        trusted_proxies(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r}: {exc}") from None
+    return raw
+
+
+def _header(env: dict[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not _HEADER.match(raw):
+        raise ConfigError(f"{name}={raw!r} is not an HTTP header name such as X-Forwarded-User")
+    return raw
+
+
+def _app_schema(env: dict[str, str], name: str) -> str:
+    schema = _text(env, name) or ""
+    if not _IDENTIFIER.match(schema) or schema == _text(env, "SYNC_SCHEMA"):
+        raise ConfigError(f"{name}={schema!r} must be a plain SQL identifier other than SYNC_SCHEMA")
+    return schema
+
+
+def _broker(env: dict[str, str], name: str) -> str | None:
+    """CELERY_BROKER_URL, or REDIS_URL when it is unset."""
+    return _text(env, name) or _text(env, "REDIS_URL")
+
+
+def _cache_seconds(env: dict[str, str], name: str) -> float:
+    """CACHE_SECONDS, or a third of REFRESH_SECONDS when it is unset."""
+    return _float(env, name, 0.0, default=_int(env, "REFRESH_SECONDS", 2, 86400) / 3)
+
+
+def _file(env: dict[str, str], name: str) -> Path | None:
+    """A path, absolute (a relative default is the project's, a relative value the working directory's)."""
+    raw = env.get(name, "").strip()
+    if raw:
+        return Path(raw).resolve()
+    default = VARIABLES[name].default
+    return (PROJECT_ROOT / default).resolve() if default else None
+
+
+def _name_list(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated names; the default's when the value holds none."""
+    return _names(_text(env, name)) or _names(VARIABLES[name].default)
+
+
+def _secret(env: dict[str, str], name: str) -> str | None:
+    return env.get(name) or None  # not stripped: spaces may be part of it
+
+
+def _address(env: dict[str, str], name: str) -> str | None:
+    return (_text(env, name) or "").rstrip("/") or None
+
+
+# The readers the table uses, by the type they read.
+TEXT: Reader = _text
+IDENTIFIER: Reader = _identifier
+ZONE: Reader = _zone
+FLAG: Reader = _bool
+FILE: Reader = _file
+NAMES: Reader = _name_list
+URLS: Reader = _urls
+HEADER: Reader = _header
+SECRET: Reader = _secret
+ADDRESS: Reader = _address
+PREFIX: Reader = _prefix
+LEVEL: Reader = _level
+ALIASES: Reader = _aliases
+PROXIES: Reader = _proxies
+
+
+# Every setting once: its field, type and bounds, default and help. The README's configuration table
+# is checked against this (tests/test_layout.py); load_settings reads every variable through it.
 VARIABLES: dict[str, Variable] = {
     "DATABASE_URL": Variable(
+        "database_url", TEXT,
         None,
         'the warehouse, e.g. `postgresql://user:pw@host:5432/db` (psycopg2)',
         shown='unset: the embedded SQLite demo',
     ),
-    "SYNC_SCHEMA": Variable('orchestration', 'the schema holding `sync_history` and `sync_schedule`'),
-    "APP_SCHEMA": Variable('sync_monitor', "the schema of the app's own tables (API calls, breaker transitions)"),
-    "SYNC_TIMEZONE": Variable('UTC', "the zone the user's `TIMESTAMP` columns hold"),
-    "SQLITE_PATH": Variable('data/demo.sqlite3', "the embedded demo's file"),
+    "SYNC_SCHEMA": Variable(
+        "sync_schema", IDENTIFIER,
+        'orchestration', 'the schema holding `sync_history` and `sync_schedule`'),
+    "APP_SCHEMA": Variable(
+        "app_schema", _app_schema,
+        'sync_monitor', "the schema of the app's own tables (API calls, breaker transitions)"),
+    "SYNC_TIMEZONE": Variable(
+        "data_timezone", ZONE,
+        'UTC', "the zone the user's `TIMESTAMP` columns hold"),
+    "SQLITE_PATH": Variable(
+        "sqlite_path", FILE,
+        'data/demo.sqlite3', "the embedded demo's file"),
     "DEMO_INTERVAL_SECONDS": Variable(
+        "demo_interval_seconds", Number(0.2),
         '5',
         "how often the embedded demo checks which sync is due by its schedule (at most 5 s; with a broker, in "
         "Celery beat's process)",
     ),
     "REDIS_URL": Variable(
+        "redis_url", TEXT,
         None,
         'Redis: probed on /health, and holds the shared health cache, sign-in limits and session generations',
     ),
-    "CELERY_BROKER_URL": Variable(None, 'the Celery broker (Redis or RabbitMQ)', shown='`REDIS_URL`'),
+    "CELERY_BROKER_URL": Variable(
+        "celery_broker_url", _broker,
+        None, 'the Celery broker (Redis or RabbitMQ)', shown='`REDIS_URL`'),
     "CELERY_QUEUES": Variable(
+        "celery_queues", NAMES,
         'celery',
         "the queues whose depth counts as pending tasks, comma-separated; the first is the project's tasks' "
         'queue',
     ),
     "CELERY_QUEUE_WARN": Variable(
+        "celery_queue_warn", Whole(1, 10_000_000),
         '10',
         'waiting tasks (all probed queues together) above which the Celery card turns amber, saying how many '
         'wait',
     ),
-    "CELERY_QUEUE_CRITICAL": Variable('50', 'waiting tasks above which the Celery card turns red'),
-    "HEALTH_REFRESH_SECONDS": Variable('10', 'how often the health strip and /health refresh'),
+    "CELERY_QUEUE_CRITICAL": Variable(
+        "celery_queue_critical", Whole(1, 10_000_000),
+        '50', 'waiting tasks above which the Celery card turns red'),
+    "HEALTH_REFRESH_SECONDS": Variable(
+        "health_refresh_seconds", Whole(2, 3600),
+        '10', 'how often the health strip and /health refresh'),
     "HEALTH_CACHE_SECONDS": Variable(
+        "health_cache_seconds", Number(0.0),
         '5',
         'how long a health snapshot is fresh; up to 12 times that it is still shown while a new one is probed'
         ' (0: probe on every request)',
     ),
-    "HEALTH_TIMEOUT_SECONDS": Variable('1.5', "the probes' deadline"),
-    "REFRESH_SECONDS": Variable('30', 'how often pages refresh themselves (2..86400)'),
-    "HOST": Variable('127.0.0.1', 'the address `python app.py` listens on'),
-    "PORT": Variable('8050', 'the port `python app.py` listens on'),
+    "HEALTH_TIMEOUT_SECONDS": Variable(
+        "health_timeout_seconds", Number(0.1),
+        '1.5', "the probes' deadline"),
+    "REFRESH_SECONDS": Variable(
+        "refresh_seconds", Whole(2, 86400),
+        '30', 'how often pages refresh themselves (2..86400)'),
+    "HOST": Variable(
+        "host", TEXT,
+        '127.0.0.1', 'the address `python app.py` listens on'),
+    "PORT": Variable(
+        "port", Whole(1, 65535),
+        '8050', 'the port `python app.py` listens on'),
     "DISPLAY_TIMEZONE": Variable(
+        "display_timezone", ZONE,
         None,
         'an IANA zone to show times in, e.g. `Europe/Berlin`',
         shown="the viewer's browser zone",
     ),
     "RETRY_TASK": Variable(
+        "retry_task", TEXT,
         'sync_monitor.retry_sync',
         'the Celery task a retry sends (kwargs `crm_source`, `sync_type`, `payload`, `operation_id`)',
     ),
     "RETRY_QUEUE": Variable(
+        "retry_queue", TEXT,
         None,
         "the queue retries are sent to; `celery -A dashapp.worker worker` consumes it ahead of the project's "
         'queue, and /health counts its depth too',
         shown='the first of `CELERY_QUEUES` + `_retries`',
     ),
-    "RETRY_MAX_ATTEMPTS": Variable('3', 'retries per operation; past them it is abandoned'),
-    "RETRY_BULK_LIMIT": Variable('1000', 'the most operations one action may retry'),
+    "RETRY_MAX_ATTEMPTS": Variable(
+        "retry_max_attempts", Whole(1, 100),
+        '3', 'retries per operation; past them it is abandoned'),
+    "RETRY_BULK_LIMIT": Variable(
+        "retry_bulk_limit", Whole(1, 100_000),
+        '1000', 'the most operations one action may retry'),
     "RETRY_STALE_MINUTES": Variable(
+        "retry_stale_minutes", Whole(1, 7 * 24 * 60),
         '60',
         'an operation queued or running this long (its message lost, its worker killed) may be retried again',
     ),
     "RETRY_HANDLERS": Variable(
+        "retry_handlers", NAMES,
         None,
         'modules the worker imports to register retry handlers, comma-separated',
         shown="unset (the demo's handlers when embedded)",
     ),
     "AUTH_USERS_FILE": Variable(
+        "auth_users_file", FILE,
         None,
         'the users file (JSON: names, roles, scrypt hashes); `python app.py users add` writes it',
     ),
     "AUTH_PROXY_HEADER": Variable(
+        "auth_proxy_header", HEADER,
         None,
         "the header a trusted reverse proxy puts the signed-in user's name in (read only on requests from "
         '`FORWARDED_ALLOW_IPS`)',
     ),
     "SECRET_KEY": Variable(
+        "secret_key", TEXT,
         None,
         'signs session cookies; set it (the same in every process) in production',
         shown='a random key kept in `secret-key` beside the SQLite files',
     ),
-    "SESSION_COOKIE_SECURE": Variable('false', 'send the session cookie over HTTPS only'),
+    "SESSION_COOKIE_SECURE": Variable(
+        "session_cookie_secure", FLAG,
+        'false', 'send the session cookie over HTTPS only'),
     "SIGN_IN_MAX_FAILURES": Variable(
+        "sign_in_max_failures", Whole(1, 1000),
         '5',
         'failed sign-ins for one name from one address before further attempts wait (growing delays); one '
         'address may fail 4x this many in the window',
     ),
     "MAX_REQUEST_BYTES": Variable(
+        "max_request_bytes", Whole(64 * 1024, 64 * 1024 * 1024),
         '2097152',
         'the largest request body (Dash callbacks included; the JSON API and sign-in take 64 KiB); larger is '
         'a 413',
     ),
-    "SIGN_IN_WINDOW_SECONDS": Variable('900', 'the window those failures are counted in'),
+    "SIGN_IN_WINDOW_SECONDS": Variable(
+        "sign_in_window_seconds", Whole(1, 86400),
+        '900', 'the window those failures are counted in'),
     "ALERT_RULES_FILE": Variable(
+        "alert_rules_file", FILE,
         None,
         'YAML overriding rule thresholds, switching rules off, and per-CRM SLAs',
         shown='unset: the defaults',
     ),
-    "ALERT_INTERVAL_SECONDS": Variable('60', "how often the rules are evaluated (beat, or the demo's own loop)"),
-    "ALERT_WEBHOOK_URLS": Variable(None, 'URLs that receive alert events as JSON, comma-separated'),
-    "ALERT_SLACK_WEBHOOK_URLS": Variable(None, 'Slack incoming-webhook URLs, comma-separated'),
-    "ALERT_SMTP_HOST": Variable(None, 'the SMTP server for alert e-mail'),
-    "ALERT_SMTP_PORT": Variable('25', "the SMTP server's port"),
-    "ALERT_SMTP_USER": Variable(None, 'the SMTP sign-in name'),
-    "ALERT_SMTP_PASSWORD": Variable(None, 'the SMTP sign-in password'),
-    "ALERT_SMTP_STARTTLS": Variable('false', 'use STARTTLS with the SMTP server'),
-    "ALERT_EMAIL_FROM": Variable('sync-monitor@localhost', "alert e-mail's sender"),
-    "ALERT_EMAIL_TO": Variable(None, "alert e-mail's recipients, comma-separated"),
+    "ALERT_INTERVAL_SECONDS": Variable(
+        "alert_interval_seconds", Whole(5, 86400),
+        '60', "how often the rules are evaluated (beat, or the demo's own loop)"),
+    "ALERT_WEBHOOK_URLS": Variable(
+        "alert_webhook_urls", URLS,
+        None, 'URLs that receive alert events as JSON, comma-separated'),
+    "ALERT_SLACK_WEBHOOK_URLS": Variable(
+        "alert_slack_webhook_urls", URLS,
+        None, 'Slack incoming-webhook URLs, comma-separated'),
+    "ALERT_SMTP_HOST": Variable(
+        "alert_smtp_host", TEXT,
+        None, 'the SMTP server for alert e-mail'),
+    "ALERT_SMTP_PORT": Variable(
+        "alert_smtp_port", Whole(1, 65535),
+        '25', "the SMTP server's port"),
+    "ALERT_SMTP_USER": Variable(
+        "alert_smtp_user", TEXT,
+        None, 'the SMTP sign-in name'),
+    "ALERT_SMTP_PASSWORD": Variable(
+        "alert_smtp_password", SECRET,
+        None, 'the SMTP sign-in password'),
+    "ALERT_SMTP_STARTTLS": Variable(
+        "alert_smtp_starttls", FLAG,
+        'false', 'use STARTTLS with the SMTP server'),
+    "ALERT_EMAIL_FROM": Variable(
+        "alert_email_from", TEXT,
+        'sync-monitor@localhost', "alert e-mail's sender"),
+    "ALERT_EMAIL_TO": Variable(
+        "alert_email_to", NAMES,
+        None, "alert e-mail's recipients, comma-separated"),
     "PUBLIC_URL": Variable(
+        "public_url", ADDRESS,
         None,
         "the app's address as users reach it, for links in notifications; without a path, `URL_PREFIX` is "
         'appended (`https://wh.example.com` -> `https://wh.example.com/ingestion/monitoring/...`), with one it '
         'is used as written',
     ),
     "URL_PREFIX": Variable(
+        "url_prefix", PREFIX,
         '/',
         'the path the app is served under, e.g. `/ingestion/monitoring/`: every page, asset, callback, JSON '
         'route, /healthz, /metrics, redirect and the cookies live under it, and anything outside it is a 404 '
         '(the proxy passes the full URI; see "Behind a reverse proxy")',
     ),
     "CACHE_SECONDS": Variable(
+        "cache_seconds", _cache_seconds,
         None,
         'how long page and API results are shared between viewers (0: off)',
         shown='`REFRESH_SECONDS` / 3',
     ),
     "STATUS_ALIASES": Variable(
+        "status_aliases", ALIASES,
         'completed=success,in_progress=running',
         'raw `status` values counted as one of the four classes (`raw=class`, comma-separated; empty: none)',
     ),
     "BEAT_SCHEMA": Variable(
+        "beat_schema", IDENTIFIER,
         None,
         "the schema holding django-celery-beat's tables, when it is not on the role's search path",
         shown='(the search path)',
     ),
     "DB_STATEMENT_TIMEOUT_SECONDS": Variable(
+        "statement_timeout_seconds", Number(0.0),
         '10',
         'the longest one page or API query may run on PostgreSQL (lock waits included) before it is cancelled'
         ' and its panel says so (0: no limit; the CLI and the worker have none)',
     ),
     "BEHIND_PROXY": Variable(
+        "behind_proxy", FLAG,
         'false',
         'a reverse proxy in front: take the client address, scheme and host from `X-Forwarded-For`, `-Proto` '
         'and `-Host`, when the request comes from `FORWARDED_ALLOW_IPS` (from anyone else they are ignored)',
     ),
     "WEB_CONCURRENCY": Variable(
+        "web_concurrency", Whole(1, 256),
         None,
         "gunicorn's worker processes (`gunicorn.conf.py`)",
         shown='`2` (1 on a one-core machine)',
     ),
-    "WEB_THREADS": Variable('8', "threads per gunicorn worker (`gunicorn.conf.py`)"),
+    "WEB_THREADS": Variable(
+        "web_threads", Whole(1, 1000),
+        '8', "threads per gunicorn worker (`gunicorn.conf.py`)"),
     "FORWARDED_ALLOW_IPS": Variable(
+        "forwarded_allow_ips", PROXIES,
         '127.0.0.1',
         'the trusted proxies: addresses and CIDR networks, comma-separated (`*`: any peer). Only a request '
         "whose socket peer is one of them may name its user in `AUTH_PROXY_HEADER` or its client in "
         "`X-Forwarded-*` (gunicorn reads it too); set it to the proxy's address when the proxy runs on "
         'another host',
     ),
-    "DEMO_STOPPED_CRMS": Variable(None, 'CRMs the embedded demo stops syncing (to watch "late" fire), comma-separated'),
+    "DEMO_STOPPED_CRMS": Variable(
+        "demo_stopped_crms", NAMES,
+        None, 'CRMs the embedded demo stops syncing (to watch "late" fire), comma-separated'),
     "LOG_LEVEL": Variable(
+        "log_level", LEVEL,
         'info',
         'the log level of `python app.py` and gunicorn: `debug`, `info`, `warning` or `error`',
     ),
     "ROLLUP_REFRESH_SECONDS": Variable(
+        "rollup_refresh_seconds", Whole(0, 86400),
         '60',
         'how often the web process brings the run rollups up to date (0: never; then run '
         '`python app.py rollups refresh` from cron)',
     ),
     "MONITOR_DATABASE_URL": Variable(
+        "monitor_database_url", TEXT,
         None,
         "a database of the app's own tables (API calls, breakers, failed operations, alerts, audit, rollups); "
         'then `DATABASE_URL` may be a SELECT-only role',
         shown='unset: the warehouse (`DATABASE_URL`)',
     ),
     "EXPORT_WRITE_TIMEOUT_SECONDS": Variable(
+        "export_write_timeout_seconds", Whole(1, 3600),
         '30',
         'how long the export waits for a client to take the next chunk before it drops the connection and '
         'frees its thread (1..3600)',
     ),
 }
-
-
-class ConfigError(ValueError):
-    """A setting has a value the app cannot use; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -320,260 +684,10 @@ class Settings:
         return not self.database_url
 
 
-def _text(env: dict[str, str], name: str) -> str | None:
-    """The variable's value, stripped, or its default (None when it has none)."""
-    return env.get(name, "").strip() or VARIABLES[name].default
-
-
-def _int(env: dict[str, str], name: str, low: int, high: int) -> int:
-    raw = _text(env, name) or ""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is outside {low}..{high}")
-    return value
-
-
-def _float(env: dict[str, str], name: str, low: float, default: float | None = None) -> float:
-    raw = env.get(name, "").strip() or VARIABLES[name].default
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value < low:
-        raise ConfigError(f"{name}={value} is below {low}")
-    return value
-
-
-def _zone(env: dict[str, str], name: str) -> str | None:
-    raw = _text(env, name)
-    if not raw:
-        return None
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name}={raw!r} is not an IANA time zone such as Europe/Berlin") from None
-    return raw
-
-
-def _bool(env: dict[str, str], name: str) -> bool:
-    raw = (_text(env, name) or "").lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={raw!r} is not true or false")
-
-
-def _names(raw: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
-
-
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Build the settings from ``env`` (default: the process environment)."""
+    """Build the settings from ``env`` (default: the process environment), each variable read by
+    its entry in VARIABLES."""
     env = dict(os.environ if env is None else env)
-    schema = _text(env, "SYNC_SCHEMA")
-    if not _IDENTIFIER.match(schema):
-        raise ConfigError(f"SYNC_SCHEMA={schema!r} is not a plain SQL identifier")
-    app_schema = _text(env, "APP_SCHEMA")
-    if not _IDENTIFIER.match(app_schema) or app_schema == schema:
-        raise ConfigError(f"APP_SCHEMA={app_schema!r} must be a plain SQL identifier other than SYNC_SCHEMA")
-    redis_url = _text(env, "REDIS_URL")
-    sqlite_path = Path(env.get("SQLITE_PATH", "").strip() or PROJECT_ROOT / VARIABLES["SQLITE_PATH"].default)
-    return Settings(
-        database_url=_text(env, "DATABASE_URL"),
-        sync_schema=schema,
-        app_schema=app_schema,
-        sqlite_path=sqlite_path.resolve(),
-        redis_url=redis_url,
-        celery_broker_url=_text(env, "CELERY_BROKER_URL") or redis_url,
-        refresh_seconds=_int(env, "REFRESH_SECONDS", 2, 86400),
-        host=_text(env, "HOST"),
-        port=_int(env, "PORT", 1, 65535),
-        display_timezone=_zone(env, "DISPLAY_TIMEZONE"),
-        data_timezone=_zone(env, "SYNC_TIMEZONE"),
-        demo_interval_seconds=_float(env, "DEMO_INTERVAL_SECONDS", 0.2),
-        celery_queues=_names(_text(env, "CELERY_QUEUES")) or _names(VARIABLES["CELERY_QUEUES"].default),
-        celery_queue_warn=_int(env, "CELERY_QUEUE_WARN", 1, 10_000_000),
-        celery_queue_critical=_int(env, "CELERY_QUEUE_CRITICAL", 1, 10_000_000),
-        health_refresh_seconds=_int(env, "HEALTH_REFRESH_SECONDS", 2, 3600),
-        health_cache_seconds=_float(env, "HEALTH_CACHE_SECONDS", 0.0),
-        health_timeout_seconds=_float(env, "HEALTH_TIMEOUT_SECONDS", 0.1),
-        retry_task=_text(env, "RETRY_TASK"),
-        retry_queue=_text(env, "RETRY_QUEUE"),
-        retry_max_attempts=_int(env, "RETRY_MAX_ATTEMPTS", 1, 100),
-        retry_bulk_limit=_int(env, "RETRY_BULK_LIMIT", 1, 100_000),
-        retry_stale_minutes=_int(env, "RETRY_STALE_MINUTES", 1, 7 * 24 * 60),
-        retry_handlers=_names(_text(env, "RETRY_HANDLERS")),
-        auth_users_file=Path(users).resolve() if (users := _text(env, "AUTH_USERS_FILE")) else None,
-        auth_proxy_header=_header(env, "AUTH_PROXY_HEADER"),
-        secret_key=_text(env, "SECRET_KEY"),
-        session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE"),
-        sign_in_max_failures=_int(env, "SIGN_IN_MAX_FAILURES", 1, 1000),
-        sign_in_window_seconds=_int(env, "SIGN_IN_WINDOW_SECONDS", 1, 86400),
-        alert_rules_file=Path(rules).resolve() if (rules := _text(env, "ALERT_RULES_FILE")) else None,
-        alert_interval_seconds=_int(env, "ALERT_INTERVAL_SECONDS", 5, 86400),
-        alert_webhook_urls=_urls(env, "ALERT_WEBHOOK_URLS"),
-        alert_slack_webhook_urls=_urls(env, "ALERT_SLACK_WEBHOOK_URLS"),
-        alert_email_to=_names(_text(env, "ALERT_EMAIL_TO")),
-        alert_email_from=_text(env, "ALERT_EMAIL_FROM"),
-        alert_smtp_host=_text(env, "ALERT_SMTP_HOST"),
-        alert_smtp_port=_int(env, "ALERT_SMTP_PORT", 1, 65535),
-        alert_smtp_user=_text(env, "ALERT_SMTP_USER"),
-        alert_smtp_password=env.get("ALERT_SMTP_PASSWORD") or None,  # not stripped: spaces may be part of it
-        alert_smtp_starttls=_bool(env, "ALERT_SMTP_STARTTLS"),
-        public_url=((_text(env, "PUBLIC_URL") or "").rstrip("/") or None),
-        demo_stopped_crms=_names(_text(env, "DEMO_STOPPED_CRMS")),
-        behind_proxy=_bool(env, "BEHIND_PROXY"),
-        cache_seconds=_float(env, "CACHE_SECONDS", 0.0, default=_int(env, "REFRESH_SECONDS", 2, 86400) / 3),
-        statement_timeout_seconds=_float(env, "DB_STATEMENT_TIMEOUT_SECONDS", 0.0),
-        status_aliases=_aliases(env, "STATUS_ALIASES"),
-        beat_schema=_identifier(env, "BEAT_SCHEMA"),
-        max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 64 * 1024, 64 * 1024 * 1024),
-        log_level=log_level(env),
-        web_concurrency=_int(env, "WEB_CONCURRENCY", 1, 256) if _text(env, "WEB_CONCURRENCY") else None,
-        web_threads=_int(env, "WEB_THREADS", 1, 1000),
-        forwarded_allow_ips=_proxies(env, "FORWARDED_ALLOW_IPS"),
-        monitor_database_url=_text(env, "MONITOR_DATABASE_URL"),
-        rollup_refresh_seconds=_int(env, "ROLLUP_REFRESH_SECONDS", 0, 86400),
-        export_write_timeout_seconds=_int(env, "EXPORT_WRITE_TIMEOUT_SECONDS", 1, 3600),
-        url_prefix=url_prefix(env),
-    )
+    return Settings(**{variable.field: variable.read(env, name) for name, variable in VARIABLES.items()})
 
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-def log_level(env: dict[str, str] | None = None) -> str:
-    """LOG_LEVEL, checked (``app.py`` sets up logging with it before the other settings are read)."""
-    level = _text(dict(os.environ if env is None else env), "LOG_LEVEL").lower()
-    if level not in LOG_LEVELS:
-        raise ConfigError(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
-    return level
-
-
-# Unreserved URL characters only: a prefix also goes into the cookie path, HTML and JavaScript as it is.
-_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
-
-
-def url_prefix(env: dict[str, str] | None = None) -> str:
-    """URL_PREFIX with one leading and one trailing slash (``ingestion/monitoring`` is
-    ``/ingestion/monitoring/``); raises ConfigError naming the problem with a bad value."""
-    raw = _text(dict(os.environ if env is None else env), "URL_PREFIX") or "/"
-    problem = _prefix_problem(raw)
-    if problem:
-        raise ConfigError(f"URL_PREFIX={raw[:80]!r} {problem}; use a plain path such as /ingestion/monitoring/")
-    segments = raw.strip("/").split("/") if raw.strip("/") else []
-    return "/" + "".join(segment + "/" for segment in segments)
-
-
-def _prefix_problem(raw: str) -> str | None:
-    if "://" in raw:
-        return "is a URL, not a path"
-    for text, what in (("?", "a query (?)"), ("#", "a fragment (#)"), ("//", "an empty segment (//)"),
-                       ("%", "a %-escape"), ("\\", "a backslash")):
-        if text in raw:
-            return f"holds {what}"
-    if any(ch.isspace() for ch in raw):
-        return "holds a space"
-    segments = raw.strip("/").split("/") if raw.strip("/") else []
-    if any(segment in (".", "..") for segment in segments):
-        return "holds a . or .. segment"
-    bad = next((segment for segment in segments if not _PREFIX_SEGMENT.match(segment)), None)
-    if bad is not None:
-        return f"holds a character other than letters, digits and - _ . ~ (in {bad[:40]!r})"
-    return None
-
-
-STATUS_CLASSES = ("running", "success", "failed", "partial")
-_STATUS_VALUE = re.compile(r"^[A-Za-z0-9_. -]{1,20}$")
-
-
-def _aliases(env: dict[str, str], name: str) -> tuple[tuple[str, str], ...]:
-    """``raw=class`` pairs, comma-separated: raw status values counted as one of the four classes."""
-    raw = env.get(name)
-    pairs = []
-    for part in _names(VARIABLES[name].default if raw is None else raw):
-        value, _, target = (piece.strip() for piece in part.partition("="))
-        if not _STATUS_VALUE.match(value) or target not in STATUS_CLASSES:
-            raise ConfigError(f"{name}: {part[:60]!r} is not raw=class with class one of {', '.join(STATUS_CLASSES)}")
-        if value in STATUS_CLASSES:
-            raise ConfigError(f"{name}: {value!r} is already a class and cannot be an alias")
-        pairs.append((value, target))
-    return tuple(pairs)
-
-
-def _identifier(env: dict[str, str], name: str) -> str | None:
-    raw = env.get(name, "").strip()
-    if raw and not _IDENTIFIER.match(raw):
-        raise ConfigError(f"{name}={raw!r} is not a plain SQL identifier")
-    return raw or None
-
-
-def _urls(env: dict[str, str], name: str) -> tuple[str, ...]:
-    urls = _names(env.get(name))
-    for url in urls:
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{name}: {url[:60]!r} is not an http(s) URL")
-    return urls
-
-
-_HEADER = re.compile(r"^[A-Za-z0-9-]{1,100}$")
-
-
-@dataclass(frozen=True)
-class TrustedProxies:
-    """The peers whose proxy headers count: ``any_peer`` for ``*``, else these networks."""
-
-    any_peer: bool
-    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-
-    def __contains__(self, address: str) -> bool:
-        """Whether ``address`` (an IP address as text) is one of them; False for anything else."""
-        if self.any_peer:
-            return True
-        try:
-            ip = ipaddress.ip_address(address.strip())
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 on a dual-stack socket is 127.0.0.1
-        return any(ip in network for network in self.networks)
-
-
-@lru_cache(maxsize=16)
-def trusted_proxies(raw: str) -> TrustedProxies:
-    """Parse ``FORWARDED_ALLOW_IPS`` as gunicorn does: comma-separated addresses and CIDR networks
-    (host bits must be zero), ``*`` for any peer. Raises ValueError naming a bad entry."""
-    entries = _names(raw)
-    networks = []
-    for entry in entries:
-        if entry == "*":
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry))
-        except ValueError:
-            raise ValueError(f"{entry!r} is not an IP address or network such as 10.0.0.0/8") from None
-    return TrustedProxies("*" in entries, tuple(networks))
-
-
-def _proxies(env: dict[str, str], name: str) -> str:
-    raw = _text(env, name) or ""
-    try:
-        trusted_proxies(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r}: {exc}") from None
-    return raw
-
-
-def _header(env: dict[str, str], name: str) -> str | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    if not _HEADER.match(raw):
-        raise ConfigError(f"{name}={raw!r} is not an HTTP header name such as X-Forwarded-User")
-    return raw

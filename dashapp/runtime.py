@@ -1,4 +1,4 @@
-"""The running app's settings and database engine, set once by ``dashapp.web.app_factory.build_app``.
+"""The running app's settings and database engine, set by ``dashapp.startup.create_app``.
 
 Page callbacks and API routes read them here instead of at import time, so a test can point the
 one Dash app of its process at the database it wrote.
@@ -38,13 +38,13 @@ demo_progress = DemoProgress()
 
 def engine() -> Engine:
     if current.engine is None:
-        raise RuntimeError("the app has no database engine yet; call build_app first")
+        raise RuntimeError("the app has no database engine yet; call create_app first")
     return current.engine
 
 
 def settings() -> Settings:
     if current.settings is None:
-        raise RuntimeError("the app has no settings yet; call build_app first")
+        raise RuntimeError("the app has no settings yet; call create_app first")
     return current.settings
 
 

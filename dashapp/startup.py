@@ -1,7 +1,9 @@
-"""Start-up: settings, the database engine and its check, and the embedded demo.
+"""Start-up: the one app factory (``create_app``), the serving engine and its checks, and the embedded demo.
 
-Anything that stops the start raises StartupError (or ConfigError) with one line naming what is
-missing; ``app.py`` prints that line and exits with status 2.
+``app.py`` (and gunicorn through it) calls ``create_app(settings, serving_engine(settings))``;
+tests and benchmarks call ``create_app`` with an engine of their own. Anything that stops the
+start raises StartupError (or ConfigError) with one line naming what is missing; ``app.py``
+prints that line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -12,28 +14,39 @@ import logging
 import threading
 import time
 
-from dash import Dash
+import dash
+import dash_bootstrap_components as dbc
+from dash import Dash, dcc, html
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
 from dashapp.alerts import config as alert_config
 from dashapp.alerts import evaluation as alerts
+from dashapp.auth import users as auth
 from dashapp.auth.users import UsersFileError, parse_users
-from dashapp.config import ConfigError, Settings, load_settings
+from dashapp.config import PROJECT_ROOT, ConfigError, Settings
 from dashapp.demo.embedded import LiveSimulator, backfill
 from dashapp.payloads import dashboard
 from dashapp.recording.recorder import set_default_engine
 from dashapp.storage import migrate, rollups
 from dashapp.storage.db import check_database, make_engine
 from dashapp.storage.sync_tables import metadata
-from dashapp.web.app_factory import build_app
+from dashapp.web import auth_routes, http_errors, ids, request_guard, security_headers, serving, url_prefix
+from dashapp.web.api import metrics
+from dashapp.web.components.demo_banner import demo_banner
+from dashapp.web.components.navbar import navbar
 from queries._sql import utc_now
 
 log = logging.getLogger(__name__)
+_app: Dash | None = None
 
 
-def prepare_engine(settings: Settings) -> Engine:
+def serving_engine(settings: Settings) -> Engine:
+    """The engine the app serves: the users file and alert rules checked first, then the demo
+    filled (embedded), the database checked, the rollups loop started and a warm-up read."""
+    check_users_file(settings)
+    check_alert_rules(settings)
     engine = make_engine(settings, serving=True)
     if settings.embedded:
         _fill_demo(settings, engine)
@@ -137,8 +150,56 @@ def check_alert_rules(settings: Settings) -> None:
         raise ConfigError(f"ALERT_RULES_FILE: {exc}") from None
 
 
-def create_app(settings: Settings | None = None) -> Dash:
-    settings = settings or load_settings()
-    check_users_file(settings)
-    check_alert_rules(settings)
-    return build_app(settings, prepare_engine(settings))
+def create_app(settings: Settings, engine: Engine | None) -> Dash:
+    """The Dash app (pages, navbar, assets, JSON routes) serving ``engine``'s data under
+    ``settings``; ``engine`` None: none yet (tests point it per test). Dash keeps page callbacks
+    globally, so a process has one app: a second call re-points that app at new settings and a
+    new engine."""
+    global _app
+    runtime.current.settings = settings
+    runtime.current.engine = engine
+    if _app is not None:
+        url_prefix.apply(_app, settings)
+        return _app
+    app = Dash(
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        title="Sync Monitor",
+        update_title=None,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        compress=True,  # gzip/brotli for pages, callbacks and JSON (flask-compress)
+        **url_prefix.dash_prefixes(settings.url_prefix),
+    )
+    serving.configure(app.server, settings, runtime.settings)
+    request_guard.configure(app.server, settings)
+    security_headers.configure(app)
+    from dashapp.web import routes  # here: the pages' modules are imported after the Dash app exists
+
+    routes.register_pages()
+
+    app.layout = _layout
+    routes.register_routes(app.server)
+    metrics.register(app.server)
+    http_errors.register(app.server)
+    auth_routes.configure(app.server, settings)
+    url_prefix.apply(app, settings)
+    url_prefix.install(app.server, runtime.settings)  # outermost: every request passes it first
+    _app = app
+    return app
+
+
+def _layout() -> html.Div:
+    current = runtime.settings()
+    return html.Div([
+        dcc.Store(id=ids.APP_CONFIG, data={
+            "refresh_seconds": current.refresh_seconds,
+            "display_timezone": current.display_timezone,
+        }),
+        dcc.Store(id=ids.VIEWER_TIMEZONE),
+        dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
+        navbar(current, auth.current_user(current)),
+        demo_banner(),
+        dbc.Container(dash.page_container, fluid=True, className="py-3"),
+    ])

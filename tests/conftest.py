@@ -154,12 +154,12 @@ def db(request: pytest.FixtureRequest) -> Engine:
 @pytest.fixture(scope="session")
 def dash_app():
     """The process's one Dash app; each test points it at its own engine with ``use_engine``."""
-    from dashapp.web.app_factory import build_app
+    from dashapp.startup import create_app
 
     # CACHE_SECONDS=0: tests write rows and read them back at once (tests/payloads/test_result_cache.py turns it on)
     settings = load_settings({"REFRESH_SECONDS": "2", "SECRET_KEY": "tests-sign-cookies-with-this",
                               "CACHE_SECONDS": "0"})
-    return build_app(settings, engine=None)  # type: ignore[arg-type]
+    return create_app(settings, None)
 
 
 @pytest.fixture

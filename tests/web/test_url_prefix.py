@@ -39,7 +39,7 @@ def under_prefix(dash_app, sqlite_db, tmp_path):
     """The process's app rebuilt under PREFIX on a SQLite file holding two runs (one failed) and
     an operator; rebuilt back at ``/`` afterwards. Yields (test client, the failed run's id)."""
     from dashapp.auth import sign_in_limit
-    from dashapp.web.app_factory import build_app
+    from dashapp.startup import create_app
 
     saved = (runtime.current.settings, runtime.current.engine)
     empty_app_tables(sqlite_db)
@@ -48,13 +48,13 @@ def under_prefix(dash_app, sqlite_db, tmp_path):
                                    Run("hubspot", "contacts", "failed", H, H / 2, error="HTTPError: 500")], now)
     users = tmp_path / "users.json"
     add_user(users, "alice", "operator", PASSWORD)
-    build_app(load_settings({"URL_PREFIX": PREFIX, "AUTH_USERS_FILE": str(users), "REFRESH_SECONDS": "2",
+    create_app(load_settings({"URL_PREFIX": PREFIX, "AUTH_USERS_FILE": str(users), "REFRESH_SECONDS": "2",
                              "CACHE_SECONDS": "0", "SQLITE_PATH": str(tmp_path / "x.sqlite3")}), sqlite_db)
     sign_in_limit.LOCAL.clear()
     try:
         yield dash_app.server.test_client(), runs[1].id
     finally:
-        build_app(*saved)
+        create_app(*saved)
         sign_in_limit.LOCAL.clear()
 
 
