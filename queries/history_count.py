@@ -20,7 +20,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from queries import outcomes
+from queries import outcomes, scope
 from queries._sql import Binds, Connectable, app_db, app_table, connect, sql, table
 from queries.run_rollups import (
     EARLIEST_HOUR,
@@ -62,18 +62,8 @@ def expressible(f: HistoryFilter) -> tuple[str, ...] | None:
 def _raw_where(b: Binds, f: HistoryFilter, low: datetime | None, high: datetime | None,
                classes: tuple[str, ...]) -> str:
     """start_time in [low, high) (None: unbounded), and ``f``'s CRMs, sync types and classes."""
-    where = ["1 = 1"]
-    if low is not None:
-        where.append(f"start_time >= {b.bind(low)}")
-    if high is not None:
-        where.append(f"start_time < {b.bind(high)}")
-    if f.crm_sources:
-        where.append(b.in_list("crm_source", tuple(f.crm_sources)))
-    if f.sync_types:
-        where.append(b.in_list("sync_type", tuple(f.sync_types)))
-    if classes:
-        where.append(outcomes.in_class(b.conn, *classes))
-    return " AND ".join(where)
+    return scope.where(scope.runs(b, start=low, end=high, crm_sources=f.crm_sources, sync_types=f.sync_types,
+                                  classes=classes))
 
 
 def _raw_count(db: Connectable, f: HistoryFilter, ranges, classes: tuple[str, ...], cap: int | None) -> int:
@@ -91,22 +81,7 @@ def _raw_count(db: Connectable, f: HistoryFilter, ranges, classes: tuple[str, ..
 
 
 def _keys(b: Binds, f: HistoryFilter, classes: tuple[str, ...]) -> list[str]:
-    where = []
-    if f.crm_sources:
-        where.append(b.in_list("crm_source", tuple(f.crm_sources)))
-    if f.sync_types:
-        where.append(b.in_list("sync_type", tuple(f.sync_types)))
-    if classes:
-        where.append(b.in_list("status_class", classes))
-    return where
-
-
-def _period(b: Binds, period: str, low: object, high: object) -> list[str]:
-    where = []
-    for value, op in ((low, ">="), (high, "<")):
-        if value is not None:
-            where.append(f"{period} {op} {b.bind_app_time(value) if isinstance(value, datetime) else b.bind(value)}")
-    return where
+    return scope.rollups(b, "hour", crm_sources=f.crm_sources, sync_types=f.sync_types, classes=classes)
 
 
 def _hours_ranges(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
@@ -138,10 +113,9 @@ def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int |
     h1 = covered if f.end is None else min(covered, floor_hour(f.end))
     with connect(app_db(db)) as conn:
         b = Binds(conn)
-        keys = _keys(b, f, classes)
         sums = []
         for name, period, low, high in rolled:
-            where = " AND ".join([*_period(b, period, low, high), *keys]) or "1 = 1"
+            where = scope.where(scope.rollups(b, period, low, high, f.crm_sources, f.sync_types, classes))
             sums.append(f"(SELECT COALESCE(SUM(runs), 0) FROM {app_table(conn, name)} WHERE {where})")
         total = int(conn.execute(sql("SELECT " + " + ".join(sums), params=tuple(b.time_params)),
                                  b.params).scalar_one())
@@ -150,9 +124,7 @@ def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int |
             return None
         if open_hours:  # their rollup rows may be stale: take those hours from the raw table
             b = Binds(conn)
-            spans = " OR ".join(f"(hour >= {b.bind_app_time(a)} AND hour < {b.bind_app_time(z)})"
-                                for a, z in _hours_ranges(open_hours))
-            where = " AND ".join([f"({spans})", *_keys(b, f, classes)])
+            where = scope.where([scope.hour_spans(b, _hours_ranges(open_hours)), *_keys(b, f, classes)])
             total -= int(conn.execute(sql(f"SELECT COALESCE(SUM(runs), 0) FROM {app_table(conn, 'run_hours')} "
                                           f"WHERE {where}", params=tuple(b.time_params)), b.params).scalar_one())
     if open_hours:
@@ -169,22 +141,16 @@ def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int |
 def _open_hours(conn, f: HistoryFilter, h0: datetime, h1: datetime) -> list[datetime]:
     """The rolled-up hours in [h0, h1) that hold a running run of ``f``'s CRMs and types."""
     b = Binds(conn)
-    day = [f"status_class = {b.bind('running')}", *_keys(b, f, ()),
-           f"day_utc >= {b.bind(day_text(h0))}", f"day_utc <= {b.bind(day_text(h1))}"]
+    day = scope.rollups(b, "day_utc", day_text(h0), day_text(h1 + timedelta(days=1)), f.crm_sources, f.sync_types,
+                        ("running",))
     days = [value for (value,) in conn.execute(sql(
-        f"SELECT DISTINCT day_utc FROM {app_table(conn, 'run_days')} WHERE {' AND '.join(day)}"), b.params)]
-    if not days:
-        return []
-    b = Binds(conn)
-    spans = []
-    for value in days:
-        start = parse_day(value)
-        low, high = max(start, h0), min(start + timedelta(days=1), h1)
-        if low < high:
-            spans.append(f"(hour >= {b.bind_app_time(low)} AND hour < {b.bind_app_time(high)})")
+        f"SELECT DISTINCT day_utc FROM {app_table(conn, 'run_days')} WHERE {scope.where(day)}"), b.params)]
+    spans = [(max(parse_day(value), h0), min(parse_day(value) + timedelta(days=1), h1)) for value in days]
+    spans = [(low, high) for low, high in spans if low < high]
     if not spans:
         return []
-    where = " AND ".join([f"({' OR '.join(spans)})", f"status_class = {b.bind('running')}", *_keys(b, f, ())])
+    b = Binds(conn)
+    where = scope.where([scope.hour_spans(b, spans), *_keys(b, f, ("running",))])
     rows = conn.execute(sql(f"SELECT DISTINCT hour FROM {app_table(conn, 'run_hours')} WHERE {where}",
                             params=tuple(b.time_params)), b.params)
     return [_naive_utc(_as_datetime(value)) for (value,) in rows]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from queries import duration_histogram, outcomes, time_bounds
+from queries import duration_histogram, outcomes, scope, time_bounds
 from queries._sql import (
     Binds,
     Connectable,
@@ -93,22 +93,6 @@ def _ceil_hour(moment: datetime) -> datetime:
 
 # -- the raw table ----------------------------------------------------------------------------
 
-def _filters(b: Binds, start: datetime | None, end: datetime | None, crm_sources=(), sync_types=(),
-             classes: tuple[str, ...] = ()) -> str:
-    where = ["1 = 1"]
-    if start is not None:
-        where.append(f"start_time >= {b.bind(start)}")
-    if end is not None:
-        where.append(f"start_time < {b.bind(end)}")
-    if crm_sources:
-        where.append(b.in_list("crm_source", tuple(crm_sources)))
-    if sync_types:
-        where.append(b.in_list("sync_type", tuple(sync_types)))
-    if classes:
-        where.append(outcomes.in_class(b.conn, *classes))
-    return " AND ".join(where)
-
-
 def _hour_sql(conn) -> str:
     """The UTC hour of start_time: exact on PostgreSQL for any zone (the session runs in the data
     zone, so a naive value casts to its instant); on SQLite the data zone's hour, made UTC in Python."""
@@ -158,6 +142,7 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
         timed = timed_sql(conn)
         timed_seconds = timed_seconds_sql(conn)
         duration_sum = duration_sum_sql(conn)
+        where = scope.runs(b, start=start, end=end, crm_sources=crm_sources, sync_types=sync_types, classes=classes)
         frame = _fetch(b, f"""
             SELECT hour, day, crm_source, sync_type, status_class, bucket,
                    COUNT(*) AS runs,
@@ -175,7 +160,7 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
                          {duration_histogram.bucket_sql(b.postgres, seconds) if histogram else 'NULL'} AS bucket,
                          start_time, end_time, records_processed, records_created, records_updated, records_failed
                   FROM {table(conn, 'sync_history')}
-                  WHERE {_filters(b, start, end, crm_sources, sync_types, classes)}) r
+                  WHERE {scope.where(where)}) r
             GROUP BY 1, 2, 3, 4, 5, 6""")
         if frame.empty:
             return pd.DataFrame(columns=["hour", *KEY, *VALUES])
@@ -206,7 +191,7 @@ def error_rows(db: Connectable, start: datetime | None, end: datetime | None) ->
                    COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'partial')}) AS partial,
                    MAX(start_time) AS last_seen, MAX(id) AS sample_id
             FROM {table(conn, 'sync_history')}
-            WHERE {_filters(b, start, end, classes=('failed', 'partial'))}
+            WHERE {scope.where(scope.runs(b, start=start, end=end, classes=('failed', 'partial')))}
             GROUP BY 1, 2, 3""", times=("last_seen",))
         if frame.empty:
             return pd.DataFrame(columns=columns)
@@ -238,33 +223,15 @@ def ready(db: Connectable) -> datetime | None:
     return pd.Timestamp(value).to_pydatetime() if not isinstance(value, datetime) else value
 
 
-def _rollup_where(b: Binds, period: str, low: object, high: object, crm_sources, sync_types,
-                  classes: tuple[str, ...] = ()) -> list[str]:
-    """The conditions of a rollup read: ``period`` in [low, high) (None: open), the CRMs, sync
-    types and status classes chosen."""
-    where = []
-    if low is not None:
-        where.append(f"{period} >= {b.bind_app_time(low) if isinstance(low, datetime) else b.bind(low)}")
-    if high is not None:
-        where.append(f"{period} < {b.bind_app_time(high) if isinstance(high, datetime) else b.bind(high)}")
-    if crm_sources:
-        where.append(b.in_list("crm_source", tuple(crm_sources)))
-    if sync_types:
-        where.append(b.in_list("sync_type", tuple(sync_types)))
-    if classes:
-        where.append(b.in_list("status_class", tuple(classes)))
-    return where
-
-
 def _rollup_statement(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
                       classes: tuple[str, ...], key: list[str], values: list[str]) -> str:
     """``values`` summed per ``key`` over the rollup table ``name`` for ``period`` in [low, high)."""
-    where = _rollup_where(b, period, low, high, crm_sources, sync_types, classes)
+    where = scope.rollups(b, period, low, high, crm_sources, sync_types, classes)
     kind = "DOUBLE PRECISION" if b.postgres else "REAL"
     sums = ", ".join(f"CAST(SUM({c}) AS {kind if c in SECONDS else 'BIGINT'}) AS {c}" for c in values)
     return f"""
         SELECT {', '.join(key)}, {sums} FROM {app_table(b.conn, name)}
-        WHERE {' AND '.join(where) or '1 = 1'} GROUP BY {', '.join(key)}"""
+        WHERE {scope.where(where)} GROUP BY {', '.join(key)}"""
 
 
 def _rollup_sql(b: Binds, name: str, period: str, low: object, high: object, crm_sources, sync_types,
@@ -463,7 +430,7 @@ def _daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_
                by: tuple[str, ...] = DAILY_KEY) -> pd.DataFrame:
     """``queries.performance.daily_rollup``'s columns summed per ``by`` over a rollup table in
     SQL (per day, CRM and sync type: a quarter of the rows the per-class key would return)."""
-    where = _rollup_where(b, period, low, high, crm_sources, sync_types)
+    where = scope.rollups(b, period, low, high, crm_sources, sync_types)
     kind = "DOUBLE PRECISION" if b.postgres else "REAL"
     return _wide_frame(b, f"""
         SELECT {', '.join(by)}, CAST(SUM(runs) AS BIGINT) AS runs,
@@ -472,7 +439,7 @@ def _daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_
                CAST(SUM(CASE WHEN status_class = 'partial' THEN runs ELSE 0 END) AS BIGINT) AS partial,
                CAST(SUM(timed_runs) AS BIGINT) AS timed_runs, CAST(SUM(records_processed) AS BIGINT) AS records,
                CAST(SUM(timed_records) AS BIGINT) AS timed_records, CAST(SUM(timed_seconds) AS {kind}) AS timed_seconds
-        FROM {app_table(b.conn, name)} WHERE {' AND '.join(where) or '1 = 1'}
+        FROM {app_table(b.conn, name)} WHERE {scope.where(where)}
         GROUP BY {', '.join(by)}""", len(by))
 
 
@@ -622,8 +589,7 @@ def error_messages(db: Connectable, start: datetime, end: datetime, covered: dat
         with connect(app_db(db)) as conn:
             b = Binds(conn)
             t = app_table(conn, "error_hours")
-            window = "(" + " OR ".join(f"(hour >= {b.bind_app_time(h0)} AND hour < {b.bind_app_time(h1)})"
-                                       for h0, h1 in spans) + ")"
+            window = scope.hour_spans(b, spans)
             sums = b.frame(f"""
                 SELECT error_class, SUM(runs) AS runs, SUM(failed) AS failed, SUM(partial) AS partial,
                        MAX(last_seen) AS last_seen
