@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Connection, TextClause
 
-from queries import outcomes, scope
+from queries import outcomes, run_rollups, scope
 from queries._sql import (  # noqa: F401  (FilterError is part of this module's interface)
     Binds,
     Connectable,
@@ -33,7 +33,6 @@ from queries._sql import (  # noqa: F401  (FilterError is part of this module's 
     utc_moment,
 )
 from queries.durations import add_duration
-from queries.history_count import rollup_count
 from queries.messages import length_of
 from queries.run_detail import run_row
 from queries.scope import escape_like
@@ -344,12 +343,24 @@ def history_page(db: Connectable, f: HistoryFilter, offset: int, limit: int, now
     return add_duration(frame, now)
 
 
+def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int | None:
+    """The exact count of ``f`` from the run rollups (``run_rollups.rollup_count``), or None when
+    ``f`` holds what their keys cannot say: text search, grid column filters, ``ended_after``,
+    impossible times (never rolled up), or a status that is not a whole class."""
+    if f.q or f.columns or f.ended_after is not None or f.outside is not None:
+        return None
+    classes = run_rollups.classes_of(f.statuses)
+    if classes is None:
+        return None
+    return run_rollups.rollup_count(db, f.start, f.end, f.crm_sources, f.sync_types, classes, cap)
+
+
 def history_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> tuple[int, bool]:
     """(rows matching, exact?). From the run rollups when the filter can be said in their keys
-    (``queries.history_count``: a window, CRMs, sync types, status classes), exact at any size.
+    (``rollup_count``: a window, CRMs, sync types, status classes), exact at any size.
     Otherwise counting stops at ``cap``; past it PostgreSQL's planner estimate is returned with
     exact=False, which the page shows as "about"."""
-    rolled = rollup_count(db, f, cap) if f.outside is None else None  # the rollups hold no impossible times
+    rolled = rollup_count(db, f, cap)
     if rolled is not None:
         return rolled, True
     with connect(db) as conn:
