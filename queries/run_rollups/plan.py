@@ -18,7 +18,7 @@ def dirty_ranges(dirty: frozenset[datetime], h0: datetime, h1: datetime) -> list
 
 
 def split_window(start: datetime | None, end: datetime | None, covered: datetime,
-           dirty: frozenset[datetime] = frozenset()):
+                 dirty: frozenset[datetime] = frozenset()):
     """Which ranges of [start, end) (None: unbounded) the raw table answers (aware bounds or
     None), and which spans of whole hours (naive UTC) the rollups do: the hours in
     [EARLIEST_HOUR, ``covered``) but the ``dirty`` ones (holding runs written since the rollups
@@ -59,7 +59,7 @@ def rollup_reads(h0: datetime, h1: datetime) -> list[tuple[str, str, object, obj
 
 
 def plan_window(start: datetime | None, end: datetime | None, covered: datetime,
-          dirty: frozenset[datetime] = frozenset()):
+                dirty: frozenset[datetime] = frozenset()):
     """``split_window``' raw ranges, and its rolled-up spans as (table, period column, low, high) reads."""
     raw, spans = split_window(start, end, covered, dirty)
     return raw, [read for h0, h1 in spans for read in rollup_reads(h0, h1)]

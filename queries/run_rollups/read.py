@@ -111,7 +111,7 @@ def window_rows(db: Connectable, start: datetime | None, end: datetime | None, c
     if rolled:
         with connect(app_db(db)) as conn:
             counts += [rollup_frame(Binds(conn), name, period, low, high, crm_sources, sync_types, classes,
-                                   KEY, COUNTS + SECONDS) for name, period, low, high in rolled]
+                                     KEY, COUNTS + SECONDS) for name, period, low, high in rolled]
     return combine_frames(counts, KEY, COUNTS + SECONDS)
 
 
