@@ -249,7 +249,7 @@ def floor_table(engine, samples: int) -> dict[str, tuple[float, float | None]]:
     cases["performance page refresh (window x CRM)"] = cases["/api/performance-charts any window <= 90 d"]
     cases["errors page refresh (7/14/30/90 d)"] = cases["/api/errors any window <= 90 d"]
     found = {}
-    wide = run_rollups._wide_rows
+    wide = run_rollups.fetch.wide_rows
 
     def captured(b, statement, keys):
         frame = b.frame(statement)
@@ -259,9 +259,9 @@ def floor_table(engine, samples: int) -> dict[str, tuple[float, float | None]]:
     for name, case in cases.items():
         # the rollups' wide reads go straight to psycopg2: send them through SQLAlchemy while the
         # statements are captured, so the floor replays them too
-        run_rollups._wide_rows = captured  # type: ignore[assignment]
+        run_rollups.fetch.wide_rows = captured  # type: ignore[assignment]
         _, floor_times = with_floor(engine, recorder, raw, case, min(samples, 5))
-        run_rollups._wide_rows = wide  # type: ignore[assignment]
+        run_rollups.fetch.wide_rows = wide  # type: ignore[assignment]
         ready = run_rollups.ready
         run_rollups.ready = lambda db: None  # type: ignore[assignment]
         payloads.DAYS.clear()

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries import outcomes, run_rollups
+from queries import outcomes, run_rollups, scope
 from queries._sql import (
     Binds,
     Connectable,
@@ -34,7 +34,7 @@ def run_rates(db: Connectable, since: datetime) -> pd.DataFrame:
                    SUM(CASE WHEN {outcomes.in_class(conn, 'failed')} THEN 1 ELSE 0 END) AS failed,
                    SUM(CASE WHEN {outcomes.in_class(conn, 'success')} THEN 1 ELSE 0 END) AS succeeded
             FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(since)} AND {outcomes.in_class(conn, 'success', 'failed')}
+            WHERE {scope.where(scope.runs(b, start=since, classes=('success', 'failed')))}
             GROUP BY crm_source""")
 
 
@@ -45,7 +45,7 @@ def last_success(db: Connectable, since: datetime) -> pd.DataFrame:
         return b.frame(f"""
             SELECT crm_source, MAX(start_time) AS last_success
             FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(since)} AND {outcomes.in_class(conn, 'success')}
+            WHERE {scope.where(scope.runs(b, start=since, classes=('success',)))}
             GROUP BY crm_source""", times=("last_success",))
 
 
@@ -66,8 +66,7 @@ def pair_stats(db: Connectable, since: datetime) -> pd.DataFrame:
         return b.frame(f"""
             SELECT crm_source, sync_type, COUNT(*) AS finished, AVG({duration_sql(conn)}) AS avg_seconds
             FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(since)} AND {known_duration_sql(conn)}
-              AND {outcomes.in_class(conn, *outcomes.FINISHED)}
+            WHERE {scope.where(scope.runs(b, start=since, classes=outcomes.FINISHED))} AND {known_duration_sql(conn)}
             GROUP BY crm_source, sync_type""")
 
 
@@ -77,7 +76,7 @@ def _finished_columns(conn) -> str:
 
 
 def _finished_since(conn, b: Binds, since: datetime) -> str:
-    return f"start_time >= {b.bind(since)} AND end_time IS NOT NULL AND {outcomes.in_class(conn, *outcomes.FINISHED)}"
+    return f"{scope.where(scope.runs(b, start=since, classes=outcomes.FINISHED))} AND end_time IS NOT NULL"
 
 
 def recent_finished(db: Connectable, crm_source: str, sync_type: str, since: datetime, limit: int) -> pd.DataFrame:

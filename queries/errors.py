@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries import outcomes
+from queries import outcomes, scope
 from queries._sql import Binds, Connectable, connect, day_sql, label_days, read_frame, sql, table
 from queries.error_classes import error_class, search_text
 from queries.messages import LIST_BOUND, cut
@@ -46,7 +46,7 @@ def daily_messages(db: Connectable, start: datetime, end: datetime) -> pd.DataFr
                    COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'partial')}) AS partial,
                    MAX(start_time) AS last_seen
             FROM {table(conn, 'sync_history')}
-            WHERE {outcomes.in_class(conn, *PROBLEMS)} AND start_time >= {b.bind(start)} AND start_time < {b.bind(end)}
+            WHERE {scope.where(scope.runs(b, start=start, end=end, classes=PROBLEMS))}
             GROUP BY 1, 2""", times=("last_seen",)))
 
 

@@ -57,17 +57,9 @@ def has_app_tables(db: Connectable) -> bool:
 
 def _from_where(b: Binds, f: OperationFilter, with_state: bool = True, app_tables: bool = True) -> str:
     conn = b.conn
-    where = [outcomes.in_class(conn, "failed", "partial", column="h.status")]
+    where = failed_split.operation_runs(b, f)
     if app_tables:
         where.append(f"NOT EXISTS (SELECT 1 FROM {app_table(conn, 'operation_attempts')} a WHERE a.run_id = h.id)")
-    if f.since is not None:
-        where.append(f"h.start_time >= {b.bind(f.since)}")
-    if f.crm_sources:
-        where.append(b.in_list("h.crm_source", f.crm_sources))
-    if f.operation_types:
-        where.append(b.in_list("h.sync_type", f.operation_types))
-    if f.sync_ids:
-        where.append(f"h.id IN ({', '.join(str(int(i)) for i in f.sync_ids)})")
     if with_state and f.states:
         where.append(b.in_list(_state(app_tables), f.states))
     joined = f" LEFT JOIN {app_table(conn, 'failed_operations')} o ON o.sync_id = h.id" if app_tables else ""

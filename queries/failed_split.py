@@ -19,7 +19,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries import outcomes
+from queries import outcomes, scope
 from queries._sql import Binds, Connectable, app_db, app_table, app_times, connect, table
 from queries.messages import ROW_BOUND, cut, cut_text
 
@@ -31,17 +31,14 @@ _OPERATION_COLUMNS = ("state", "attempts", "max_attempts", "last_error", "last_e
                       "resolved_by_run", "queued_at", "started_at", "finished_at", "updated_at")
 
 
+def operation_runs(b: Binds, f) -> list[str]:
+    """The failed or partial runs of ``sync_history h`` that ``f`` selects (its states aside)."""
+    return scope.runs(b, start=f.since, crm_sources=f.crm_sources, sync_types=f.operation_types,
+                      classes=("failed", "partial"), ids=f.sync_ids, alias="h.")
+
+
 def _run_where(b: Binds, f, after: tuple[datetime, int] | None, newest_first: bool) -> str:
-    conn = b.conn
-    where = [outcomes.in_class(conn, "failed", "partial", column="h.status")]
-    if f.since is not None:
-        where.append(f"h.start_time >= {b.bind(f.since)}")
-    if f.crm_sources:
-        where.append(b.in_list("h.crm_source", f.crm_sources))
-    if f.operation_types:
-        where.append(b.in_list("h.sync_type", f.operation_types))
-    if f.sync_ids:
-        where.append(f"h.id IN ({', '.join(str(int(i)) for i in f.sync_ids)})")
+    where = operation_runs(b, f)
     if after is not None:
         moment, last_id = after
         op = "<" if newest_first else ">"

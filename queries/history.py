@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Connection, TextClause
 
-from queries import outcomes
+from queries import outcomes, run_rollups, scope
 from queries._sql import (  # noqa: F401  (FilterError is part of this module's interface)
     Binds,
     Connectable,
@@ -33,9 +33,9 @@ from queries._sql import (  # noqa: F401  (FilterError is part of this module's 
     utc_moment,
 )
 from queries.durations import add_duration
-from queries.history_count import rollup_count
 from queries.messages import length_of
 from queries.run_detail import run_row
+from queries.scope import escape_like
 
 TEXT, NUMBER, DATE = "text", "number", "date"
 # Grid column id -> kind. The SQL for each is the column itself, but duration (see _expression).
@@ -97,10 +97,6 @@ class HistoryFilter:
 
 def _expression(b: Binds, column: str) -> str:
     return duration_sql(b.conn) if column == "duration_seconds" else column
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _text(value: object, what: str) -> str:
@@ -184,7 +180,7 @@ def _condition(b: Binds, column: str, model: dict, nested: bool = False) -> str:
 def _text_condition(b: Binds, expr: str, op: object, value: str, what: str) -> str:
     if op not in TEXT_OPS:
         raise FilterError(f"{what}: unknown text operator {str(op)[:30]!r}")
-    escaped = _escape_like(value)
+    escaped = escape_like(value)
     return {
         "contains": lambda: b.like(expr, f"%{escaped}%"),
         "notContains": lambda: f"({expr} IS NULL OR NOT ({b.like(expr, f'%{escaped}%')}))",
@@ -230,11 +226,12 @@ def _date_condition(b: Binds, expr: str, op: object, model: dict, what: str) -> 
 
 
 def _where(b: Binds, f: HistoryFilter) -> str:
-    clauses: list[str] = []
-    if f.start is not None:
-        clauses.append(f"start_time >= {b.bind(f.start)}")
-    if f.end is not None:
-        clauses.append(f"start_time < {b.bind(f.end)}")
+    # a status class stands for its aliases too (status=success finds completed runs): scope.runs
+    clauses = scope.runs(b, start=f.start, end=f.end,
+                         crm_sources=tuple(_text(v, "crm_source") for v in f.crm_sources),
+                         sync_types=tuple(_text(v, "sync_type") for v in f.sync_types),
+                         statuses=tuple(_text(v, "status") for v in f.statuses),
+                         search=_text(f.q, "q") if f.q else None)
     if f.outside is not None:
         low, high = f.outside
         clauses.append(f"(start_time < {b.bind(low)} OR start_time > {b.bind(high)})")
@@ -242,13 +239,6 @@ def _where(b: Binds, f: HistoryFilter) -> str:
         after = b.bind(f.ended_after)
         clauses.append(f"(end_time >= {after} OR (end_time IS NULL AND {outcomes.in_class(b.conn, 'failed')}"
                        f" AND start_time >= {after}))")
-    # a status class stands for its aliases too (status=success finds completed runs)
-    statuses = outcomes.filter_values(b.conn, tuple(_text(v, "status") for v in f.statuses))
-    for column, values in (("crm_source", f.crm_sources), ("status", statuses), ("sync_type", f.sync_types)):
-        if values:
-            clauses.append(b.in_list(column, tuple(_text(v, column) for v in values)))
-    if f.q:
-        clauses.append(b.like("error_message", f"%{_escape_like(_text(f.q, 'q'))}%"))
     if not isinstance(f.columns, dict):
         raise FilterError("filter: not a filter model")
     for column, model in f.columns.items():
@@ -353,12 +343,24 @@ def history_page(db: Connectable, f: HistoryFilter, offset: int, limit: int, now
     return add_duration(frame, now)
 
 
+def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int | None:
+    """The exact count of ``f`` from the run rollups (``run_rollups.rollup_count``), or None when
+    ``f`` holds what their keys cannot say: text search, grid column filters, ``ended_after``,
+    impossible times (never rolled up), or a status that is not a whole class."""
+    if f.q or f.columns or f.ended_after is not None or f.outside is not None:
+        return None
+    classes = run_rollups.classes_of(f.statuses)
+    if classes is None:
+        return None
+    return run_rollups.rollup_count(db, f.start, f.end, f.crm_sources, f.sync_types, classes, cap)
+
+
 def history_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> tuple[int, bool]:
     """(rows matching, exact?). From the run rollups when the filter can be said in their keys
-    (``queries.history_count``: a window, CRMs, sync types, status classes), exact at any size.
+    (``rollup_count``: a window, CRMs, sync types, status classes), exact at any size.
     Otherwise counting stops at ``cap``; past it PostgreSQL's planner estimate is returned with
     exact=False, which the page shows as "about"."""
-    rolled = rollup_count(db, f, cap) if f.outside is None else None  # the rollups hold no impossible times
+    rolled = rollup_count(db, f, cap)
     if rolled is not None:
         return rolled, True
     with connect(db) as conn:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from queries import outcomes, run_rollups
+from queries import outcomes, run_rollups, scope
 from queries._sql import Binds, Connectable, app_db, app_table, connect, duration_sql, table
 from queries.choices import crm_sync_type_pairs
 
@@ -33,7 +33,7 @@ def day_counts(db: Connectable, since: datetime) -> pd.DataFrame:
         return b.frame(f"""
             SELECT crm_source, sync_type, COALESCE({outcomes.class_case(conn)}, 'unknown') AS status, COUNT(*) AS runs,
                    COALESCE(SUM(records_processed), 0) AS records_processed
-            FROM {table(conn, 'sync_history')} WHERE start_time >= {b.bind(since)}
+            FROM {table(conn, 'sync_history')} WHERE {scope.where(scope.runs(b, start=since))}
             GROUP BY 1, 2, 3""")
 
 
@@ -55,8 +55,7 @@ def last_successes(db: Connectable, now: datetime) -> pd.DataFrame:
         recent = b.frame(f"""
             WITH latest AS (
                 SELECT crm_source, sync_type, MAX(start_time) AS start_time FROM {h}
-                WHERE {outcomes.in_class(conn, 'success')}
-                  AND start_time >= {b.bind(now - timedelta(hours=RECENT_HOURS))}
+                WHERE {scope.where(scope.runs(b, start=now - timedelta(hours=RECENT_HOURS), classes=('success',)))}
                 GROUP BY crm_source, sync_type)
             SELECT l.crm_source, l.sync_type, l.start_time,
                    (SELECT {duration_sql(conn)} FROM {h} x
@@ -72,8 +71,8 @@ def last_successes(db: Connectable, now: datetime) -> pd.DataFrame:
             b = Binds(conn)
             probe = b.frame(f"""
                 SELECT start_time, {duration_sql(conn)} AS duration_seconds FROM {h}
-                WHERE crm_source = {b.bind(crm)} AND sync_type = {b.bind(kind)} AND {outcomes.in_class(conn, 'success')}
-                  AND start_time >= {b.bind(since)}
+                WHERE {scope.where(scope.runs(b, start=since, crm_sources=(crm,), sync_types=(kind,),
+                                              classes=('success',)))}
                 ORDER BY start_time DESC LIMIT 1""", times=("start_time",))
             if not probe.empty:
                 rows.append({"crm_source": crm, "sync_type": kind, **probe.iloc[0].to_dict()})

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from queries import outcomes
+from queries import outcomes, scope
 from queries._sql import (
     Binds,
     Connectable,
@@ -40,12 +40,7 @@ def finished_ok(db: Connectable) -> str:
 
 
 def _window(b: Binds, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> str:
-    clauses = [f"start_time >= {b.bind(start)}", f"start_time < {b.bind(end)}"]
-    if crm_sources:
-        clauses.append(b.in_list("crm_source", tuple(crm_sources)))
-    if sync_types:
-        clauses.append(b.in_list("sync_type", tuple(sync_types)))
-    return " AND ".join(clauses)
+    return scope.where(scope.runs(b, start=start, end=end, crm_sources=crm_sources, sync_types=sync_types))
 
 
 def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> pd.DataFrame:

@@ -12,11 +12,11 @@ from sqlalchemy import update
 
 from dashapp.storage import rollups
 from dashapp.storage.sync_tables import sync_history
-from queries import history_count as counting
 from queries import run_rollups
 from queries._sql import bind_time, utc_now
-from queries.history import HistoryFilter, history_count
+from queries.history import HistoryFilter, history_count, rollup_count
 from queries.outcomes import status_class
+from queries.run_rollups import count as counting
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, deployed, insert_runs
 
@@ -87,7 +87,7 @@ def test_rollup_counts_equal_the_raw_count(rolled_up, monkeypatch):
         count, exact = history_count(db, f, cap=20)  # a cap below most counts: only the rollups are exact past it
         raw = len(written) if f == HistoryFilter() else expected(written, f, now)
         if f.start is None or now - f.start > timedelta(hours=1):
-            assert counting.rollup_count(db, f, cap=20) == raw, f
+            assert rollup_count(db, f, cap=20) == raw, f
             assert (count, exact) == (raw, True), f
         with monkeypatch.context() as patch:  # the raw table's count, as without rollups
             patch.setattr(counting, "ready", lambda db: None)
@@ -121,6 +121,6 @@ def test_a_run_that_closes_after_its_hour_was_rolled_up_is_counted_in_its_new_cl
 ])
 def test_filters_the_rollups_cannot_answer_count_the_raw_table(rolled_up, f):
     db, written, now = rolled_up
-    assert counting.rollup_count(db, f) is None
+    assert rollup_count(db, f) is None
     count, exact = history_count(db, f)
     assert exact and count <= len(written)

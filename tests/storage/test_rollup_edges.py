@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 
 from dashapp.storage import rollups
-from queries import history, history_count, run_rollups
+from queries import history, run_rollups
 from queries._sql import Binds, app_db, app_table, sql, table, utc_now
 from queries.error_classes import error_class
 from queries.run_rollups import key_value
@@ -189,7 +189,7 @@ def test_null_and_empty_keys_stay_apart(nullable_keys, rolled):
     for crm in ("", "hubspot"):  # a filter on '' matches '' only, in the rollups as in the raw table
         f = history.HistoryFilter(crm_sources=(crm,))
         exact = sum(v[0] for k, v in raw_groups(db).items() if k[0] == crm)
-        assert history_count.rollup_count(db, f) == exact
+        assert history.rollup_count(db, f) == exact
 
 
 IMPOSSIBLE = [datetime(1970, 1, 1, 0, 30), datetime(1, 1, 1, 5), datetime(9999, 12, 30, 1), datetime(1999, 12, 31, 23)]
@@ -237,8 +237,8 @@ def test_runs_at_impossible_times_are_read_raw_never_rolled_up(db, rolled):
         assert reader_groups(db, start, end) == raw_groups(db, start, end), (start, end)
     exact = sum(v[0] for v in raw_groups(db).values())
     assert exact == 3 + len(IMPOSSIBLE) + (3 if db.dialect.name == "postgresql" else 0)
-    assert history_count.rollup_count(db, history.HistoryFilter()) == exact
-    assert history_count.rollup_count(db, history.HistoryFilter(statuses=("failed",))) == exact - 3
+    assert history.rollup_count(db, history.HistoryFilter()) == exact
+    assert history.rollup_count(db, history.HistoryFilter(statuses=("failed",))) == exact - 3
     start = datetime(1960, 1, 1, tzinfo=UTC)
     rows = run_rollups.error_messages(db, start, now, covered)
     assert int(rows["runs"].sum()) == sum(v[0] for v in raw_messages(db, start, now).values())
@@ -363,7 +363,7 @@ def test_a_late_run_is_counted_before_and_after_the_next_refresh(db, rolled):
     assert reader_groups(db, *week) == raw_groups(db, *week)
     assert reader_groups(db) == raw_groups(db)
     f = history.HistoryFilter(start=week[0], end=week[1], statuses=("failed",))
-    assert history_count.rollup_count(db, f) == raw_count(db, week[0], week[1], "failed")
+    assert history.rollup_count(db, f) == raw_count(db, week[0], week[1], "failed")
     messages = run_rollups.error_messages(db, *week, covered)
     assert int(messages["runs"].sum()) == sum(v[0] for v in raw_messages(db, *week).values())
     assert "arrived late" in set(messages["message"])
@@ -383,7 +383,7 @@ def test_a_late_run_is_counted_before_and_after_the_next_refresh(db, rolled):
                                    {"d": run_rollups.day_text(day)}).one()
     assert tuple(int(v) for v in rolled_late) == (1, 1000)
     assert reader_groups(db, *week) == raw_groups(db, *week)
-    assert history_count.rollup_count(db, f) == raw_count(db, week[0], week[1], "failed")
+    assert history.rollup_count(db, f) == raw_count(db, week[0], week[1], "failed")
 
 
 def raw_count(db: Engine, start: datetime, end: datetime, status: str) -> int:
@@ -400,12 +400,12 @@ def test_dirty_hours_are_read_raw_as_few_ranges():
     start, end = datetime(2026, 3, 1, 0, 30, tzinfo=UTC), datetime(2026, 3, 10, 15, tzinfo=UTC)
     hour = datetime(2026, 3, 5, 7)
     dirty = frozenset({hour, hour + timedelta(hours=1), datetime(2026, 2, 1), datetime(2026, 3, 11)})
-    raw, spans = run_rollups._spans(start, end, covered, dirty)
+    raw, spans = run_rollups.split_window(start, end, covered, dirty)
     assert raw == [(start, datetime(2026, 3, 1, 1, tzinfo=UTC)),
                    (hour.replace(tzinfo=UTC), (hour + timedelta(hours=2)).replace(tzinfo=UTC)),
                    (covered.replace(tzinfo=UTC), end)]
     assert spans == [(datetime(2026, 3, 1, 1), hour), (hour + timedelta(hours=2), covered)]
     many = frozenset(datetime(2026, 3, 1, 5) + timedelta(hours=3 * i) for i in range(30))
-    raw, spans = run_rollups._spans(start, end, covered, many)
+    raw, spans = run_rollups.split_window(start, end, covered, many)
     assert raw[1] == (datetime(2026, 3, 1, 5, tzinfo=UTC), datetime(2026, 3, 4, 21, tzinfo=UTC))
     assert spans == [(datetime(2026, 3, 1, 1), datetime(2026, 3, 1, 5)), (datetime(2026, 3, 4, 21), covered)]
