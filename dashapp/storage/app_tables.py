@@ -31,7 +31,7 @@ __all__ = ["alert_notifications", "alerts", "api_call_hours", "api_call_minutes"
            "periodic_runs", "rollup_state", "run_days", "run_hours", "session_generations", "sign_in_attempts"]
 
 
-# Rollups of the user's runs (dashapp/rollups.py keeps them; queries/run_rollups.py reads them).
+# Rollups of the user's runs (dashapp/storage/rollups.py keeps them; queries/run_rollups/ reads them).
 # ``hour``: the UTC hour the runs started in (naive UTC); ``day``: the calendar day of their
 # start_time as the raw queries label it (the data zone), so a window of UTC hours regroups by the
 # same days; ``status_class``: queries.outcomes' class, 'unknown' for any other value.
