@@ -259,6 +259,23 @@ def _dash_test_ports() -> None:
 _dash_test_ports()
 
 
+BROWSER_FIXTURES = frozenset({"dash_duo", "dash_br", "dash_thread_server", "browser_ready"})
+SLOW_FOLDERS = ("deploy",)  # every test there runs servers or containers of its own
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they use, so a new one is marked without anyone remembering: a test that
+    drives Chromium is ``browser``; a ``container`` test and everything in tests/deploy/ is ``slow``.
+    Files whose tests are slow for other reasons say so with ``pytestmark = pytest.mark.slow``."""
+    tests = Path(__file__).parent
+    for item in items:
+        if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+        if folder in SLOW_FOLDERS or item.get_closest_marker("container"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_setup_options():
     """Extra flags for dash_duo's headless Chromium: no background traffic on a closed network."""
     from selenium.webdriver.chrome.options import Options
