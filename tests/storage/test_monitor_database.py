@@ -197,7 +197,7 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
         deadline = time.monotonic() + 20
         while rollups.state(split)["refreshed_at"] == built:  # the web process keeps the rollups current
             assert time.monotonic() < deadline, "the web process did not refresh the rollups"
-            time.sleep(0.5)
+            time.sleep(0.2)
     finally:
         process.terminate()
         process.wait(timeout=10)
