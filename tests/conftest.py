@@ -261,18 +261,28 @@ _dash_test_ports()
 
 BROWSER_FIXTURES = frozenset({"dash_duo", "dash_br", "dash_thread_server", "browser_ready"})
 SLOW_FOLDERS = ("deploy",)  # every test there runs servers or containers of its own
+# A test on ``db`` runs on three table shapes; the fast subset runs it once, on the documented
+# tables in PostgreSQL, and leaves the deployed shape and SQLite to the full run.
+SLOW_SHAPES = frozenset({"deployed", "sqlite"})
+
+
+def _slow(item: pytest.Item, tests: Path) -> bool:
+    folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+    callspec = getattr(item, "callspec", None)
+    other_shape = callspec is not None and callspec.params.get("db") in SLOW_SHAPES
+    return folder in SLOW_FOLDERS or other_shape or item.get_closest_marker("container") is not None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by what they use, so a new one is marked without anyone remembering: a test that
-    drives Chromium is ``browser``; a ``container`` test and everything in tests/deploy/ is ``slow``.
-    Files whose tests are slow for other reasons say so with ``pytestmark = pytest.mark.slow``."""
+    drives Chromium is ``browser``; a ``container`` test, everything in tests/deploy/ and a ``db``
+    test's runs on the deployed shape and SQLite are ``slow``. Files or tests slow for other reasons
+    (servers, workers, sweeps: over about 5 s alone) say so with ``pytest.mark.slow``."""
     tests = Path(__file__).parent
     for item in items:
         if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
-        folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
-        if folder in SLOW_FOLDERS or item.get_closest_marker("container"):
+        if _slow(item, tests):
             item.add_marker(pytest.mark.slow)
 
 
