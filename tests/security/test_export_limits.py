@@ -28,6 +28,7 @@ from tests.conftest import closed_port
 from tests.security.conftest import sign_in
 from tests.security.test_export_failure import many_runs
 
+pytestmark = pytest.mark.slow  # gunicorn and 60,000-row exports to stalled readers
 ROOT = Path(__file__).resolve().parents[2]
 ALL = "/export/sync-history.csv?range=all"
 ROWS = 60_000  # ~300 bytes each: an 18 MB CSV, far past the kernel's socket buffers (4 MB at most here)

@@ -34,6 +34,7 @@ from tests.conftest import _admin_engine, closed_port, empty_app_tables
 from tests.storage.test_postgres_warehouse import _free_port, _get_json
 from tests.support.rows import Run, insert_runs
 
+pytestmark = pytest.mark.slow  # the app served as a process per test (10-20 s each)
 ROOT = Path(__file__).resolve().parent.parent.parent
 H = timedelta(hours=1)
 
