@@ -45,6 +45,7 @@ def _frame(engine, statement) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow
 def test_recent_runs_follow_their_schedules_and_one_crm_is_late(filled):
     engine, until, written, days = filled
     assert days == [(1, 2), (2, 2)]

@@ -26,6 +26,7 @@ def _wait_until_expired(redis_url: str, name: str, timeout: float = 15.0) -> Non
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_many_viewers_cost_one_query_per_window_in_redis(dash_app, use_engine, pg_engine, redis_url):
     use_engine(pg_engine, REDIS_URL=redis_url, CACHE_SECONDS="3")
     result_cache.clear()
