@@ -141,6 +141,7 @@ def test_two_calls_inside_the_window_cost_one_inspect_even_across_processes(redi
     health.clear_cache(settings, pg_engine)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
 def test_an_expired_snapshot_is_served_while_one_refresh_runs_behind_it(redis_url, pg_engine, shared):
     settings = settings_for(redis_url if shared else None, HEALTH_CACHE_SECONDS="0.3")
