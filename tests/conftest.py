@@ -259,6 +259,33 @@ def _dash_test_ports() -> None:
 _dash_test_ports()
 
 
+BROWSER_FIXTURES = frozenset({"dash_duo", "dash_br", "dash_thread_server", "browser_ready"})
+SLOW_FOLDERS = ("deploy",)  # every test there runs servers or containers of its own
+# A test on ``db`` runs on three table shapes; the fast subset runs it once, on the documented
+# tables in PostgreSQL, and leaves the deployed shape and SQLite to the full run.
+SLOW_SHAPES = frozenset({"deployed", "sqlite"})
+
+
+def _slow(item: pytest.Item, tests: Path) -> bool:
+    folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+    callspec = getattr(item, "callspec", None)
+    other_shape = callspec is not None and callspec.params.get("db") in SLOW_SHAPES
+    return folder in SLOW_FOLDERS or other_shape or item.get_closest_marker("container") is not None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they use, so a new one is marked without anyone remembering: a test that
+    drives Chromium is ``browser``; a ``container`` test, everything in tests/deploy/ and a ``db``
+    test's runs on the deployed shape and SQLite are ``slow``. Files or tests slow for other reasons
+    (servers, workers, sweeps: over about 5 s alone) say so with ``pytest.mark.slow``."""
+    tests = Path(__file__).parent
+    for item in items:
+        if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+        if _slow(item, tests):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_setup_options():
     """Extra flags for dash_duo's headless Chromium: no background traffic on a closed network."""
     from selenium.webdriver.chrome.options import Options

@@ -177,6 +177,7 @@ def test_redis_down_and_tasks_waiting_without_a_worker(pg_engine, redis_url, tmp
     assert sorted(alerts.evaluate(pg_engine, healthy).resolved) == ["no_worker:celery", "service_down:redis"]
 
 
+@pytest.mark.slow
 def test_the_beat_task_and_the_cron_command_evaluate(pg_engine, postgres_url, redis_url, tmp_path):
     """sync_monitor.evaluate_alerts in a real worker, and `python app.py alerts check`."""
     import os

@@ -16,7 +16,7 @@ from dashapp.storage.db import sqlite_engine
 from dashapp.storage.sync_tables import metadata, sync_history, sync_schedule
 from queries._sql import data_zone, to_utc, utc_now
 
-
+pytestmark = pytest.mark.slow  # a demo warehouse built per module (about 15 s)
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory):
     """Thirty hours of demo (two days' transactions): six at today's schedules, the rest before."""

@@ -47,6 +47,7 @@ def send(redis_url: str, queue: str, task: str, *args) -> None:
     Celery(broker=redis_url).send_task(task, args=list(args), queue=queue)
 
 
+@pytest.mark.slow
 def test_a_running_worker_is_seen_with_its_active_task(redis_url, queue, worker, pg_engine):
     settings = settings_for(redis_url, queue)
     send(redis_url, queue, "sync_monitor.hold", 4)
@@ -75,6 +76,7 @@ def test_tasks_waiting_with_no_worker_are_counted_and_degraded(redis_url, queue,
     assert celery["status"] == "degraded" and "3 tasks wait" in celery["error"]
 
 
+@pytest.mark.slow
 def test_a_queue_that_keeps_growing_is_degraded(redis_url, queue, worker):
     settings = settings_for(redis_url, queue)
     results = []
@@ -139,6 +141,7 @@ def test_two_calls_inside_the_window_cost_one_inspect_even_across_processes(redi
     health.clear_cache(settings, pg_engine)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "in-process"])
 def test_an_expired_snapshot_is_served_while_one_refresh_runs_behind_it(redis_url, pg_engine, shared):
     settings = settings_for(redis_url if shared else None, HEALTH_CACHE_SECONDS="0.3")

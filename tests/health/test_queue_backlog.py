@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from celery import Celery
 
 from dashapp.config import load_settings
@@ -24,6 +25,7 @@ def _settings(redis_url: str, queue: str, **extra: str):
                           **extra})
 
 
+@pytest.mark.slow
 def test_waiting_tasks_above_the_threshold_turn_the_card_amber_then_red(redis_url, pg_engine):
     queue = f"sm_backlog_{uuid.uuid4().hex[:8]}"
     _send(redis_url, queue, 12)

@@ -47,6 +47,7 @@ from queries.history import EXPORT_COLUMNS, EXPORT_TEXT_COLUMNS, FORMULA_STARTS
 from tests.conftest import CI, empty_app_tables
 from tests.properties.warehouse_values import CUT_OFF, RECORD_COLUMNS, Moment, insert, row, runs
 
+pytestmark = pytest.mark.slow  # hypothesis examples over every route, export and rollup: minutes
 PASSWORD = "any value, any shape"
 SHAPES = ("documented", "deployed")
 PROPERTY_SETTINGS = settings(max_examples=25, derandomize=True, deadline=None, print_blob=True,

@@ -312,6 +312,7 @@ def make_spec(oracle, spec: dict) -> int:
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 @given(spec=task_specs())
 def test_generated_tasks_agree_with_beat(oracle, app_engine, spec: dict):
     oracle.clear()

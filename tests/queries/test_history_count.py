@@ -81,6 +81,7 @@ def filters(now) -> list[HistoryFilter]:
     ]
 
 
+@pytest.mark.slow
 def test_rollup_counts_equal_the_raw_count(rolled_up, monkeypatch):
     db, written, now = rolled_up
     for f in filters(now):

@@ -65,6 +65,7 @@ def settled(engine, sync_id: int, timeout: float = 30.0) -> dict:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_a_retry_runs_and_records_a_successful_run(pg_engine, settings, worker, postgres_url):
     sync_id = failed_run(pg_engine, {"records": 7, "batch_size": 100})
     outcome = retries.retry(pg_engine, settings, [sync_id], "alice")
@@ -97,6 +98,7 @@ def test_a_retry_runs_and_records_a_successful_run(pg_engine, settings, worker, 
         again.dispose()
 
 
+@pytest.mark.slow
 def test_a_handler_that_fails_again_counts_the_attempt_keeps_the_error_and_the_cap_abandons(
         pg_engine, settings, worker):
     sync_id = failed_run(pg_engine, {"fail": "still broken"}, error="HTTPError: 502 Bad Gateway")
@@ -121,6 +123,7 @@ def test_a_handler_that_fails_again_counts_the_attempt_keeps_the_error_and_the_c
     assert statuses == ["failed", "failed"]
 
 
+@pytest.mark.slow
 def test_a_partial_retry_is_a_failed_attempt_with_its_reason(pg_engine, settings, worker):
     sync_id = failed_run(pg_engine, {"records": 5, "partial": "2 of 5 records rejected"}, status="partial")
     retries.retry(pg_engine, settings, [sync_id], "alice")

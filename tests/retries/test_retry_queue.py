@@ -52,6 +52,7 @@ def queue() -> str:
     return f"sm_rq_{uuid.uuid4().hex[:8]}"
 
 
+@pytest.mark.slow
 def test_a_retry_sent_after_routine_work_runs_before_it_and_reads_running(pg_engine, postgres_url, redis_url,
                                                                           queue, tmp_path):
     empty_app_tables(pg_engine)
@@ -79,6 +80,7 @@ def test_a_retry_sent_after_routine_work_runs_before_it_and_reads_running(pg_eng
         sender.close()
 
 
+@pytest.mark.slow
 def test_a_demo_sync_holds_no_worker_slot_while_it_runs(redis_url, queue, tmp_path):
     database = tmp_path / "demo.sqlite3"
     engine = sqlite_engine(database, "orchestration")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from queries._sql import utc_now
 from tests.security.conftest import PASSWORD, sign_in
 from tests.support.rows import Run, insert_runs
@@ -18,6 +20,7 @@ def summed(rows: list[dict], **match: str) -> tuple[int, int]:
     return len(found), sum(r["repeats"] for r in found)
 
 
+@pytest.mark.slow
 def test_80_refused_requests_leave_the_real_entries(client, dash_app, pg_engine, app_env):
     runs = insert_runs(pg_engine, [Run("floodtest", "contacts", "failed", timedelta(hours=h), timedelta(hours=h),
                                        error="HTTPError: 502", configuration={"records": 1}) for h in (1, 2, 3)],

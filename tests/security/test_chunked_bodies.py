@@ -42,6 +42,7 @@ def served(pg_engine, postgres_url, users_file, tmp_path):
         yield url
 
 
+@pytest.mark.slow
 def test_chunked_bodies_obey_the_size_limits(served):
     big_form = urlencode({"username": "alice", "password": "x" * 1_900_000}).encode()
     status, body = chunked(served, "/auth/sign-in", big_form, "application/x-www-form-urlencoded")
@@ -56,6 +57,7 @@ def test_chunked_bodies_obey_the_size_limits(served):
     assert status == 413 and json.loads(body) == {"error": "body: larger than 2,097,152 bytes"}
 
 
+@pytest.mark.slow
 def test_a_small_chunked_body_is_read(served):
     form = urlencode({"username": "alice", "password": PASSWORD, "next": "/failed"}).encode()
     status, _ = chunked(served, "/auth/sign-in", form, "application/x-www-form-urlencoded")

@@ -53,6 +53,7 @@ def served(dash_app):
     server.shutdown()
 
 
+@pytest.mark.slow
 def test_a_copy_that_fails_midway_ends_the_stream_unfinished(use_engine, pg_engine, served, caplog):
     use_engine(pg_engine)
     many_runs(pg_engine, 200_000)

@@ -55,6 +55,7 @@ def test_the_delay_grows_with_each_failure(use_engine, pg_engine, app_env, redis
     assert not sign_in_limit.reserve(settings, sign_in_limit.keys(ALICE, "alice"), now=now).refused
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["redis", "tables"])
 def test_one_address_spraying_names_is_still_limited(client, use_engine, pg_engine, app_env, redis_url, store):
     use_engine(pg_engine, **app_env, SIGN_IN_MAX_FAILURES="3", **({"REDIS_URL": redis_url} if store == "redis" else {}))
@@ -64,6 +65,7 @@ def test_one_address_spraying_names_is_still_limited(client, use_engine, pg_engi
     assert attempt(client, ALICE, "alice", PASSWORD).headers["Location"] == "/failed"
 
 
+@pytest.mark.slow
 def test_an_ipv6_client_rotating_within_its_64_is_locked_out(client, app_env, use_engine, pg_engine):
     use_engine(pg_engine, **app_env, SIGN_IN_MAX_FAILURES="3")
     for n in range(3):

@@ -60,6 +60,7 @@ def test_every_api_name_is_the_stored_value(client, db):
         assert client.get(f"/api/runs/{run.id}").get_json()["run"]["name"] == expected[run.crm_source]
 
 
+@pytest.mark.slow
 def test_alerts_webhook_and_slack_carry_the_name_as_written(db, hooks, tmp_path):  # noqa: F811
     empty_app_tables(db)
     settings = load_settings({"ALERT_WEBHOOK_URLS": f"{hooks.url}/hook",

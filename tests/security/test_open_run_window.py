@@ -139,6 +139,7 @@ def test_a_finished_run_keeps_its_own_window(client, pg_engine):
     assert page["api_calls_summary"]["calls"] == sum(1 for t in times if now - 30 * D <= t <= now - 20 * D)
 
 
+@pytest.mark.slow
 def test_the_run_payload_is_computed_once_per_cache_window(dash_app, use_engine, app_env, pg_engine, redis_url):
     use_engine(pg_engine, **app_env, REDIS_URL=redis_url, CACHE_SECONDS="30")
     result_cache.clear()

@@ -126,6 +126,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_failed_webhook_keeps_its_url_on_the_server(case, dash_app, app_env, pg_engine, failing_hook, tmp_path,
                                                       caplog):
@@ -263,6 +264,7 @@ def _broker_views(client, dash_app, run_id: int) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_a_broker_refusal_is_a_class_for_anyone_but_an_operator(dash_app, refused_retry):
     run_id, port = refused_retry
     public = "not queued: the broker could not be reached"
@@ -301,6 +303,7 @@ def _metrics_hold_nothing(body: str, secrets: tuple[str, ...]) -> None:
     assert [s for s in secrets if s in body] == []
 
 
+@pytest.mark.slow
 def test_metrics_under_gunicorn_while_the_database_refuses(postgres_url, tmp_path):
     """The app starts on a database that answers; then its role may no longer log in, then its
     port closes (the server stopped): /metrics says ``sync_monitor_up 0`` and nothing else."""
@@ -365,6 +368,7 @@ def test_metrics_under_gunicorn_while_the_database_refuses(postgres_url, tmp_pat
 
 # --- versions on /api/system-health and /health ------------------------------------------------
 
+@pytest.mark.slow
 def test_system_health_gives_versions_and_names_to_operators_only(dash_app, use_engine, pg_engine, users_file,
                                                                   redis_url, queue):
     """Anyone: each service's status, latency and figures; never PostgreSQL's or Redis's version, the

@@ -48,6 +48,7 @@ def served(request, pg_engine, postgres_url, users_file, redis_url, tmp_path):
         yield request.param, url
 
 
+@pytest.mark.slow
 def test_a_burst_gets_no_more_password_checks_than_the_limit(served, pg_engine, redis_url):
     store, url = served
     first = burst(url, [f"guess {n}" for n in range(40)])
@@ -66,6 +67,7 @@ def test_a_burst_gets_no_more_password_checks_than_the_limit(served, pg_engine, 
         assert int(held) == MAX_FAILURES
 
 
+@pytest.mark.slow
 def test_http_basic_holds_under_a_burst_too(served):
     _store, url = served
     answers = burst(url, [f"guess {n}" for n in range(30)], auth=True)
@@ -73,6 +75,7 @@ def test_http_basic_holds_under_a_burst_too(served):
     assert set(burst(url, [PASSWORD] * 10, auth=True)) == {"429"}
 
 
+@pytest.mark.slow
 def test_the_right_password_within_the_limit_signs_in(served):
     _store, url = served
     answers = burst(url, [PASSWORD] + [f"guess {n}" for n in range(MAX_FAILURES - 2)])

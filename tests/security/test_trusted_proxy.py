@@ -195,6 +195,7 @@ def test_scheme_and_host_only_from_the_proxy():
     assert seen == {"198.51.100.1": "https://monitor.example/", CLIENT: "http://localhost/"}
 
 
+@pytest.mark.slow
 def test_gunicorn_logs_the_identified_user_never_a_sent_header(pg_engine, postgres_url, users_file, tmp_path):
     """Real gunicorn on loopback with FORWARDED_ALLOW_IPS naming another address: loopback is not
     the proxy, so its X-Forwarded-User is ignored, and the access log names only the users the app

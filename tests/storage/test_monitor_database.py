@@ -34,6 +34,7 @@ from tests.conftest import _admin_engine, closed_port, empty_app_tables
 from tests.storage.test_postgres_warehouse import _free_port, _get_json
 from tests.support.rows import Run, insert_runs
 
+pytestmark = pytest.mark.slow  # the app served as a process per test (10-20 s each)
 ROOT = Path(__file__).resolve().parent.parent.parent
 H = timedelta(hours=1)
 
@@ -197,7 +198,7 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
         deadline = time.monotonic() + 20
         while rollups.state(split)["refreshed_at"] == built:  # the web process keeps the rollups current
             assert time.monotonic() < deadline, "the web process did not refresh the rollups"
-            time.sleep(0.5)
+            time.sleep(0.2)
     finally:
         process.terminate()
         process.wait(timeout=10)

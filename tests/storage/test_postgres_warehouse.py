@@ -87,6 +87,7 @@ def _get_json(url: str, deadline: float) -> dict:
             time.sleep(0.3)
 
 
+@pytest.mark.slow
 def test_app_serves_a_bare_warehouse_through_a_read_only_role(read_only_url, pg_engine, tmp_path):
     """DATABASE_URL=postgresql://... python app.py, against only the user's two tables."""
     now = utc_now()
@@ -112,6 +113,7 @@ def test_app_serves_a_bare_warehouse_through_a_read_only_role(read_only_url, pg_
     ({"AUTH_USERS_FILE": "/nonexistent/users.json"}, "AUTH_USERS_FILE=/nonexistent/users.json: No such file"),
     ({"AUTH_PROXY_HEADER": "X User"}, "AUTH_PROXY_HEADER='X User' is not an HTTP header name"),
 ])
+@pytest.mark.slow
 def test_a_bad_start_prints_one_line_and_exits(postgres_url, env, message):
     env = {"DATABASE_URL": postgres_url, **env}
     result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env={**os.environ, **env},

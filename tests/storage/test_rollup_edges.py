@@ -294,6 +294,7 @@ class Killed(RuntimeError):
     pass
 
 
+@pytest.mark.slow
 def test_a_killed_build_resumes_where_it_stopped(db, rolled, monkeypatch):
     empty_app_tables(db)
     rolled.append(db)
@@ -343,6 +344,7 @@ def reader_groups_raw(db: Engine) -> dict:
     return groups
 
 
+@pytest.mark.slow
 def test_a_late_run_is_counted_before_and_after_the_next_refresh(db, rolled):
     empty_app_tables(db)
     rolled.append(db)

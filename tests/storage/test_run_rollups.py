@@ -125,6 +125,7 @@ def assert_exact(db: Engine, monkeypatch, now) -> None:
             monkeypatch, lambda f=f: failed_operations.count_by_state(db, f))
 
 
+@pytest.mark.slow
 def test_rollups_equal_the_raw_queries(db, monkeypatch, request):
     empty_app_tables(db)
     request.node.rollup_engines.append(db)
@@ -160,6 +161,7 @@ def test_rollups_equal_the_raw_queries(db, monkeypatch, request):
     assert_exact(db, monkeypatch, later)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/New_York"])
 def test_rollups_equal_the_raw_queries_with_data_in_another_zone(postgres_url, pg_engine, tmp_path, zone,
                                                                  monkeypatch, request):

@@ -222,6 +222,7 @@ def test_late_alert_from_beats_interval(deployed_engine, tmp_path):
     assert "late:hubspot" in outcome.fired
 
 
+@pytest.mark.slow
 def test_alerts_check_command_on_the_deployed_tables(deployed_url, deployed_engine):
     db = deployed_engine
     now = datetime.now(UTC)

@@ -19,10 +19,11 @@ from sqlalchemy import text
 from dashapp import runtime
 from dashapp.alerts import evaluation as alerts
 from dashapp.auth.users import add_user
+from dashapp.web import ids
 from queries._sql import utc_now
 from queries.alerts import alert_list
 from tests.conftest import empty_app_tables
-from tests.support.browser_steps import sign_in
+from tests.support.browser_steps import sign_in, wait_for, wait_for_refreshes
 from tests.support.rows import Run, insert_runs, insert_schedules
 
 M = timedelta(minutes=1)
@@ -142,11 +143,19 @@ def test_late_fires_on_the_page_is_handled_and_resolves(dash_duo, dash_app, late
     assert logs == [], "\n".join(e["message"][:300] for e in logs)
 
 
+
+def waiting_on_a_lock(engine) -> bool:
+    """Whether a session of the test database waits on a row lock (the app's UPDATE behind ours)."""
+    with engine.connect() as conn:
+        return bool(conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                      "AND datname = current_database()")).scalar())
+
+
 @pytest.mark.usefixtures("browser_ready")
 def test_refreshes_keep_the_buttons_and_an_answer_still_arrives(dash_duo, dash_app, late_crm, pg_engine):
     """Refreshes (every 2 s) leave an unchanged firing list as it is, so the button a user found is
-    still the one on the page; and while its acknowledgement waits on a locked row, refreshes land
-    around it and the answer still reaches the page."""
+    still the one on the page; and while its acknowledgement's UPDATE waits on a locked row (the
+    page holds its refreshes meanwhile), the answer still reaches the page once the row is free."""
     alerts.evaluate(pg_engine, late_crm)
     late = firing(pg_engine)[("late", "latecrm")]
     late_id = int(late["id"])
@@ -157,12 +166,12 @@ def test_refreshes_keep_the_buttons_and_an_answer_still_arrives(dash_duo, dash_a
     dash_duo.wait_for_contains_text(f"#alert-{late_id}", "latecrm", timeout=15)
     assert f"since {fired_here:%Y-%m-%d %H:%M %Z}" in dash_duo.find_element(f"#alert-{late_id}").text  # PST or PDT
     button = dash_duo.find_element(f"#alert-{late_id} button")
-    time.sleep(4.5)  # two refreshes with nothing changed: the list is not drawn again (no stale button)
+    wait_for_refreshes(dash_duo, ids.ALERTS_INTERVAL, 2)  # unchanged: the list is not drawn again (no stale button)
     assert button.text == "Acknowledge"
     with pg_engine.connect() as conn:
         conn.execute(text("SELECT id FROM sync_monitor.alerts WHERE id = :id FOR UPDATE"), {"id": late_id})
         button.click()  # its UPDATE waits on the lock
-        time.sleep(5)  # two refreshes re-render the list meanwhile
+        wait_for(lambda: waiting_on_a_lock(pg_engine), timeout=15, what="the acknowledgement waits on the row")
         assert pd.isna(alert_list(pg_engine).set_index("id").loc[late_id, "acknowledged_by"])
         conn.rollback()
     dash_duo.wait_for_contains_text("#alert-action-result", f"alert {late_id} acknowledged", timeout=10)

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
+from dashapp import display
 from dashapp.demo import latency
 from dashapp.payloads import crm_api_usage as api_usage_payloads
 from dashapp.payloads import dashboard as dashboard_payloads
@@ -193,3 +194,14 @@ def test_demo_endpoints_have_latencies_of_their_own():
         drawn = [latency.call_latency(job.crm, job.endpoint, rng) for _ in range(2000)]
         assert statistics.median(drawn) == pytest.approx(medians[job.endpoint], rel=0.1)
         assert max(drawn) > 2.5 * medians[job.endpoint]  # a tail, not a constant
+
+
+def test_the_dark_template_and_zone_names():
+    figure = figures.themed(figures.empty("t", "why"), "dark")
+    assert figure.layout.template.layout.font.color == "#dee2e6"
+    assert figure.layout.annotations[0].font.color == figures.MUTED["dark"]
+    assert figures.themed(figures.empty("t", "why"), "light").layout.template.layout.paper_bgcolor == "white"
+    assert display.zone_name("UTC") == "UTC" and display.zone_name("Nowhere/Else") == "UTC"
+    assert display.zone_name("Europe/Berlin", datetime(2026, 7, 1, tzinfo=UTC)) == "CEST"
+    series = figures.in_zone(["2026-07-01T12:00:00Z"], "Europe/Berlin")
+    assert str(series[0]) == "2026-07-01 14:00:00"

@@ -3,8 +3,6 @@ its counts, percentiles, quota and a ticking reset countdown; a breaker forced o
 
 from __future__ import annotations
 
-import time
-
 import numpy
 import pandas as pd
 import pytest
@@ -14,6 +12,7 @@ from dashapp.recording.circuit_breaker import OPEN, CircuitBreaker, CircuitOpenE
 from dashapp.storage.app_tables import api_calls as calls_table
 from tests.conftest import call_writer
 from tests.recording.test_crm_calls import crm_server  # noqa: F401  (the local CRM server fixture)
+from tests.support.browser_steps import wait_for
 
 
 @pytest.fixture
@@ -85,9 +84,10 @@ def test_the_page_shows_calls_quota_countdown_and_an_open_breaker(dash_duo, dash
     countdown = dash_duo.find_element("#rate-limit-tiles").text
     first = [line for line in countdown.splitlines() if "resets in" in line]
     assert first, countdown
-    time.sleep(2.2)
-    later = [line for line in dash_duo.find_element("#rate-limit-tiles").text.splitlines() if "resets in" in line]
-    assert later != first  # it ticks in the browser
+    def countdown_now() -> list[str]:
+        return [line for line in dash_duo.find_element("#rate-limit-tiles").text.splitlines() if "resets in" in line]
+
+    wait_for(lambda: countdown_now() != first, timeout=5, what="the countdown ticks in the browser")
     dash_duo.wait_for_contains_text("#breaker-tiles", "callrail-calls", timeout=5)
     badge = dash_duo.find_element("#breaker-tiles .breaker-state")
     assert badge.text == "OPEN" and "bg-danger" in badge.get_attribute("class")

@@ -94,6 +94,7 @@ def test_bad_parameters_are_a_400_naming_them(client, query, parameter):
     assert response.get_json()["error"].startswith(f"{parameter}:")
 
 
+@pytest.mark.slow
 def test_a_client_that_leaves_mid_download_stops_the_copy(dash_app, use_engine, pg_engine):
     """COPY streams through a bounded queue: closing the response ends the COPY and frees its connection."""
     from sqlalchemy import text

@@ -4,7 +4,6 @@ both actions in the audit; a viewer sees the same page with no way to act."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from queries._sql import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.browser_steps import sign_in
 from tests.support.celery_worker import celery_worker
+from tests.support.page_checks import wait_settled
 from tests.support.rows import Run, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
@@ -94,6 +94,6 @@ def test_an_operator_retries_and_watches_them_resolve_a_viewer_cannot_act(dash_d
     dash_duo.find_element(state_cell(other)).click()  # details still open for a viewer
     dash_duo.wait_for_contains_text("#failed-details-body", "AuthenticationError: token expired", timeout=10)
     assert not dash_duo.find_element("#retry-one-button").is_displayed()
-    time.sleep(0.5)
+    wait_settled(dash_duo.driver)  # whatever the last clicks set off has answered
     logs = dash_duo.get_logs()
     assert logs == [], "\n".join(e["message"][:400] for e in logs)

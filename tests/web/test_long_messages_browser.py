@@ -4,15 +4,15 @@ shows, as text (the markup in it stays text)."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
 
+from dashapp.web import ids
 from queries import messages
 from queries._sql import utc_now
+from tests.support.browser_steps import wait_for, wait_for_refreshes
 from tests.support.rows import Run, insert_runs
-from tests.web.test_history_browser import wait_for
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 EMOJI = "\U0001F600"
@@ -27,7 +27,9 @@ def _message() -> str:
     return "".join(text)
 
 
-def _show_all(dash_duo, box: str, message: str) -> None:
+def _show_all(dash_duo, box: str, message: str, refreshing: str | None) -> None:
+    """Show the whole message in ``box``; when the page refreshes (``refreshing``: its interval),
+    it stays whole through the next refresh."""
     pre = dash_duo.find_element(f"{box} pre")
     assert pre.text.startswith("Timeout ") and TAIL not in pre.text
     assert f"… {len(message):,} characters" in dash_duo.find_element(f"{box} .long-message-note").text
@@ -40,7 +42,8 @@ def _show_all(dash_duo, box: str, message: str) -> None:
     assert shown == message  # the whole message, as text: its <b> is not markup
     assert dash_duo.find_elements(f"{box} pre b") == []
     assert f"all {len(message):,} characters" in dash_duo.find_element(f"{box} .long-message-note").text
-    time.sleep(3)  # a refresh (every 2 s here) draws the list again: the message stays whole
+    if refreshing:
+        wait_for_refreshes(dash_duo, refreshing)  # a refresh (every 2 s here) draws the list again
     assert dash_duo.driver.execute_script(tail).endswith(TAIL)
 
 
@@ -56,8 +59,8 @@ def test_show_all_on_the_run_page_and_the_errors_page(dash_duo, dash_app, use_en
     # the first MESSAGE_BOUND characters, no emoji split at the cut
     wait_for(lambda: dash_duo.find_element("#run-error").get_attribute("textContent") ==
              message[:messages.MESSAGE_BOUND], timeout=15)
-    _show_all(dash_duo, "#run-body .long-message", message)
+    _show_all(dash_duo, "#run-body .long-message", message, None)  # a finished run's page does not refresh
 
     dash_duo.wait_for_page(dash_duo.server_url + "/errors", timeout=15)
     dash_duo.wait_for_element("#recent-failures .long-message", timeout=15)
-    _show_all(dash_duo, "#recent-failures .long-message", message)
+    _show_all(dash_duo, "#recent-failures .long-message", message, ids.ERRORS_INTERVAL)

@@ -6,7 +6,6 @@ sort and URL, no reload."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -14,9 +13,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
+from dashapp.web import ids
 from queries._sql import bind_time, utc_now
 from tests.conftest import _admin_engine
-from tests.support.browser_steps import wait_for
+from tests.support.browser_steps import wait_for, wait_for_callbacks
 from tests.support.rows import Run, expected_overview, history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
@@ -138,8 +138,9 @@ def test_every_open_page_comes_back_after_the_database_refused_connections(dash_
         wait_for(lambda: "The database did not answer" in text_of(dash_duo, "#history-message"), ONE_REFRESH,
                  "the error of a history opened during the outage")
         assert not dash_duo.find_elements("#history-grid .ag-overlay-no-rows-center")  # not "No Rows To Show"
-        time.sleep(2 * REFRESH_SECONDS)  # a few failed refreshes, as in a real outage
         driver.switch_to.window(windows["all"])
+        # a few failed refreshes, as in a real outage (the history's interval reloads the grid's rows)
+        wait_for_callbacks(dash_duo, f"{ids.HISTORY_GRID}.getRowsRequest", 2)
         wait_for(lambda: grid_cell(dash_duo, 0, "id") == str(first.id), 3, "the rows after failed refreshes")
         allow()
         newest = insert_runs(pg_engine, [Run("hubspot", "contacts", "failed", timedelta(minutes=2),

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from queries._sql import utc_now
 from tests.conftest import closed_port
 from tests.support.rows import edge_case_runs, expected_overview, insert_runs
@@ -28,6 +30,7 @@ def fetch(url: str, headers: dict[str, str] | None = None, deadline: float | Non
             time.sleep(0.3)
 
 
+@pytest.mark.slow
 def test_gunicorn_with_the_config_file_serves_compressed_and_cached(pg_engine, postgres_url, tmp_path):
     import json
 

@@ -238,6 +238,7 @@ def test_a_bad_prefix_is_named(raw):
     assert str(caught.value).startswith("URL_PREFIX=") and BAD[raw] in str(caught.value)
 
 
+@pytest.mark.slow
 def test_a_bad_prefix_stops_the_start_with_one_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "URL_PREFIX": "/ingestion/../x", "SQLITE_PATH": str(tmp_path / "x.sqlite3"),
            "SECRET_KEY": "x"}

@@ -3,7 +3,6 @@ both remembered; every page at 390 px and 1440 px, light and dark, without sidew
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +10,7 @@ import pytest
 
 from queries._sql import utc_now
 from tests.support.browser_steps import wait_for
+from tests.support.page_checks import wait_settled
 from tests.support.rows import history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
@@ -103,7 +103,7 @@ def test_no_page_scrolls_sideways_at_390_or_1440(dash_duo, dash_app, use_engine,
         for path in PAGES:
             dash_duo.wait_for_page(dash_duo.server_url + path)
             wait_for(lambda: root_attribute(dash_duo, "data-bs-theme") == theme)
-            time.sleep(2.5)  # the page's first refresh has drawn its grids and charts
+            wait_settled(dash_duo.driver)  # the page's first refresh has drawn its grids and charts
             over = dash_duo.driver.execute_script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
             if over > 0:

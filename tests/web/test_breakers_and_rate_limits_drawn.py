@@ -1,5 +1,5 @@
-"""Issue 18, item 6: breakers as a state timeline, rate limits past their window greyed and left out
-of the overview's tightest limit; and the dark template and zone helpers of items 4 and 7."""
+"""Circuit breakers drawn as a state timeline; rate limits past their window greyed and left out
+of the overview's tightest limit."""
 
 from __future__ import annotations
 
@@ -83,14 +83,3 @@ def test_breaker_bands_cover_the_window_and_a_recovery_shows_as_closed():
 def test_a_breaker_without_transitions_is_one_band_of_its_state():
     bands = figures.breaker_bands({"breaker": "b", "state": "OPEN", "transitions": []}, "a", "b")
     assert bands == [("OPEN", "a", "b", "state at the window's start")]
-
-
-def test_the_dark_template_and_zone_names():
-    figure = figures.themed(figures.empty("t", "why"), "dark")
-    assert figure.layout.template.layout.font.color == "#dee2e6"
-    assert figure.layout.annotations[0].font.color == figures.MUTED["dark"]
-    assert figures.themed(figures.empty("t", "why"), "light").layout.template.layout.paper_bgcolor == "white"
-    assert display.zone_name("UTC") == "UTC" and display.zone_name("Nowhere/Else") == "UTC"
-    assert display.zone_name("Europe/Berlin", datetime(2026, 7, 1, tzinfo=UTC)) == "CEST"
-    series = figures.in_zone(["2026-07-01T12:00:00Z"], "Europe/Berlin")
-    assert str(series[0]) == "2026-07-01 14:00:00"

@@ -1,5 +1,4 @@
-"""Issue 18, item 9: no sign-in form without users (it says how to add one), and the history
-reloading its rows like the other pages, keeping the selected run."""
+"""The history reloads its rows in place like the other pages, keeping the run a link opened."""
 
 from __future__ import annotations
 
@@ -13,19 +12,9 @@ from tests.support.rows import Run, history_runs, insert_runs
 pytestmark = pytest.mark.usefixtures("browser_ready")
 
 
-def test_no_users_no_sign_in_form(dash_duo, dash_app, use_engine, pg_engine):
-    use_engine(pg_engine)
-    dash_duo.start_server(dash_app)
-    dash_duo.wait_for_page(dash_duo.server_url + "/sign-in")
-    dash_duo.wait_for_contains_text("#sign-in-message", "No users are configured", timeout=10)
-    assert "python app.py users add" in dash_duo.find_element("#sign-in-message").text
-    assert dash_duo.find_elements("#sign-in-form") == []
-    assert dash_duo.get_logs() == []
-
-
 def test_the_history_reloads_in_place_keeping_the_open_run(dash_duo, dash_app, use_engine, pg_engine):
-    """A row click opens the run's page (issue 17); the quick look a link opens (?id=N) stays open
-    while the rows reload in place beneath it."""
+    """A row click opens the run's page; the quick look a link opens (?id=N) stays open while the
+    rows reload in place beneath it."""
     use_engine(pg_engine)  # REFRESH_SECONDS=2 in tests
     runs = insert_runs(pg_engine, history_runs(), utc_now())
     this_week = [r for r in runs if r.start_ago < timedelta(days=7)]
