@@ -21,7 +21,7 @@ from dashapp.config import load_settings
 from dashapp.storage import migrate
 from dashapp.storage.db import postgres_engine
 from queries import metrics
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 
 def timed(function, repeat: int) -> float:

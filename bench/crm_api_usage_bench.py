@@ -16,7 +16,7 @@ from bench.fill import database_arguments, database_url
 from bench.history_bench import Recorder, p95, with_floor
 from dashapp.storage import migrate
 from dashapp.storage.db import postgres_engine
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.crm_api_usage import breaker_states, call_series, call_stats, rate_limits, remaining_series
 
 _FILL = """

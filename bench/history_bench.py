@@ -23,8 +23,8 @@ from bench.fill import database_arguments, database_url, fill, set_recommended_i
 from dashapp.config import load_settings
 from dashapp.payloads import dashboard as payloads
 from dashapp.storage.db import postgres_engine
-from queries._sql import utc_now
 from queries.choices import distinct_values
+from queries.clock import utc_now
 from queries.crm_status import crm_status
 from queries.errors import daily_messages
 from queries.history import HistoryFilter, history_count, history_page

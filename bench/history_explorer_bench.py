@@ -25,7 +25,7 @@ from bench.history_bench import Recorder, p95, replay
 from dashapp.config import load_settings
 from dashapp.storage import migrate, rollups
 from queries import run_rollups
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.run_rollups import count as history_count
 
 CRMS = ["hubspot", "callrail", "genius", "salesrabbit", "arrivy", "five9", "marketsharp", "leadconduit", "salespro",

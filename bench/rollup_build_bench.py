@@ -24,7 +24,7 @@ from bench.fill import database_arguments, database_url, fill
 from dashapp.storage import migrate, rollups
 from dashapp.storage.db import postgres_engine
 from queries import run_rollups
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 TARGET_SECONDS = 180
 ODD_TIMES = ("1970-01-01 00:30", "0001-01-01 05:00", "9999-12-30 01:00", "-infinity", "infinity")

@@ -43,7 +43,7 @@ from dashapp.payloads import crm_api_usage as usage
 from dashapp.payloads import dashboard as payloads
 from dashapp.storage import migrate, rollups
 from queries import failed_operations, metrics, run_rollups
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 ROOT = Path(__file__).resolve().parent.parent
 CRMS = ["hubspot", "callrail", "genius", "salesrabbit", "arrivy", "five9", "marketsharp", "leadconduit", "salespro",

@@ -328,7 +328,7 @@ VARIABLES: dict[str, Variable] = {
         "app_schema", _app_schema,
         'sync_monitor', "the schema of the app's own tables (API calls, breaker transitions)"),
     "SYNC_TIMEZONE": Variable(
-        "data_timezone", ZONE,
+        "sync_timezone", ZONE,
         'UTC', "the zone the user's `TIMESTAMP` columns hold"),
     "SQLITE_PATH": Variable(
         "sqlite_path", FILE,
@@ -521,7 +521,7 @@ VARIABLES: dict[str, Variable] = {
         shown='(the search path)',
     ),
     "DB_STATEMENT_TIMEOUT_SECONDS": Variable(
-        "statement_timeout_seconds", Number(0.0),
+        "db_statement_timeout_seconds", Number(0.0),
         '10',
         'the longest one page or API query may run on PostgreSQL (lock waits included) before it is cancelled'
         ' and its panel says so (0: no limit; the CLI and the worker have none)',
@@ -591,7 +591,7 @@ class Settings:
     host: str
     port: int
     display_timezone: str | None
-    data_timezone: str
+    sync_timezone: str
     demo_interval_seconds: float
     celery_queues: tuple[str, ...]
     celery_queue_warn: int
@@ -626,7 +626,7 @@ class Settings:
     demo_stopped_crms: tuple[str, ...]
     behind_proxy: bool
     cache_seconds: float
-    statement_timeout_seconds: float
+    db_statement_timeout_seconds: float
     status_aliases: tuple[tuple[str, str], ...]
     beat_schema: str | None
     max_request_bytes: int

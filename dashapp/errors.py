@@ -1,4 +1,4 @@
-"""The errors every layer raises or shows: a bad parameter (``queries._sql.BadParameter``, the one
+"""The errors every layer raises or shows: a bad parameter (``queries.bad_parameter.BadParameter``, the one
 typed error, answered with a 400 naming it by ``dashapp.web.http_errors``), the first line of a
 database error, and a database error in its own words (``database_problem``): permission denied
 (with the GRANT to run), a missing table or column (named), a statement timeout (and the setting
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from queries._sql import BadParameter
+from queries.bad_parameter import BadParameter
 from queries.table_shape import BEAT_TABLES, PERMISSION_SHORT, USER_TABLES
 
 __all__ = ["BadParameter", "DatabaseProblem", "database_problem", "error_line"]

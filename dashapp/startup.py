@@ -36,7 +36,7 @@ from dashapp.web import auth_routes, http_errors, ids, request_guard, security_h
 from dashapp.web.api import metrics
 from dashapp.web.components.demo_banner import demo_banner
 from dashapp.web.components.navbar import navbar
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 _app: Dash | None = None

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Connection, DateTime, Engine, TextClause, bindparam, inspect, text
 
+from queries.bad_parameter import FilterError
 from queries.time_bounds import FIRST, LAST, infinity_name
 
 DEFAULT_SCHEMA = "orchestration"
@@ -48,7 +49,7 @@ def schema(db: Connectable) -> str:
 
 
 def data_zone(db: Connectable) -> ZoneInfo:
-    return ZoneInfo(db.get_execution_options().get("data_timezone", "UTC"))
+    return ZoneInfo(db.get_execution_options().get("sync_timezone", "UTC"))
 
 
 def table(conn: Connection, name: str) -> str:
@@ -251,25 +252,6 @@ def app_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-class BadParameter(ValueError):
-    """The one typed error for a bad parameter (URL, export, API, grid model): ``name`` says which
-    parameter and ``problem`` why. The routes answer it with a 400, the pages with a message."""
-
-    def __init__(self, name: str, problem: str) -> None:
-        self.name = name
-        self.problem = problem
-        super().__init__(f"{name}: {problem}")
-
-
-class FilterError(BadParameter):
-    """A filter or sort that cannot be applied, raised as ``FilterError("sort: why")``: a BadParameter
-    named by the text before the first colon."""
-
-    def __init__(self, message: str) -> None:
-        name, _, problem = message.partition(": ")
-        super().__init__(name, problem)
-
-
 MAX_CHOICES = 200  # values in one IN list
 
 
@@ -315,7 +297,3 @@ class Binds:
         """Run ``statement`` with the collected parameters; ``times`` columns come back as UTC."""
         clause = sql(statement, times=times, params=tuple(self.time_params))
         return read_frame(self.conn, clause, self.params, times=times)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

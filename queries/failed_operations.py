@@ -19,7 +19,6 @@ from queries import failed_split, outcomes, run_rollups
 from queries._sql import (
     Binds,
     Connectable,
-    FilterError,
     app_db,
     app_table,
     app_tables_exist,
@@ -28,6 +27,7 @@ from queries._sql import (
     separate_app_db,
     table,
 )
+from queries.bad_parameter import FilterError
 from queries.messages import LIST_BOUND, ROW_BOUND, cut, cut_text
 
 STATES = ("failed", "queued", "running", "resolved", "abandoned")

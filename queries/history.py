@@ -19,10 +19,9 @@ import pandas as pd
 from sqlalchemy import Connection, TextClause
 
 from queries import outcomes, run_rollups, scope
-from queries._sql import (  # noqa: F401  (FilterError is part of this module's interface)
+from queries._sql import (
     Binds,
     Connectable,
-    FilterError,
     connect,
     data_zone,
     duration_sql,
@@ -32,6 +31,7 @@ from queries._sql import (  # noqa: F401  (FilterError is part of this module's 
     table,
     utc_moment,
 )
+from queries.bad_parameter import FilterError
 from queries.durations import add_duration
 from queries.messages import length_of
 from queries.run_detail import run_row

@@ -12,6 +12,14 @@ WHOLE = {name: variable for name, variable in VARIABLES.items() if isinstance(va
 NUMBER = {name: variable for name, variable in VARIABLES.items() if isinstance(variable.read, Number)}
 
 
+def test_each_setting_is_named_alike_in_the_environment_and_in_the_code():
+    """One name per concept: SYNC_TIMEZONE is settings.sync_timezone, and so on for every variable."""
+    fields = {name: variable.field for name, variable in VARIABLES.items()}
+    assert {name: field for name, field in fields.items() if field != name.lower()} == {}
+    assert fields["SYNC_TIMEZONE"] == "sync_timezone"
+    assert load_settings({"SYNC_TIMEZONE": "Europe/Paris"}).sync_timezone == "Europe/Paris"
+
+
 def test_the_table_has_whole_numbers_and_numbers():
     assert {"PORT", "REFRESH_SECONDS", "WEB_CONCURRENCY"} <= set(WHOLE)
     assert {"HEALTH_TIMEOUT_SECONDS", "DEMO_INTERVAL_SECONDS"} <= set(NUMBER)

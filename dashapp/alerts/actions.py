@@ -12,7 +12,8 @@ from dashapp.auth import users as auth
 from dashapp.config import Settings
 from dashapp.retries.action import ActionOutcome
 from queries import alert_state
-from queries._sql import app_db, utc_now
+from queries._sql import app_db
+from queries.clock import utc_now
 
 
 def act(settings: Settings, engine: Engine, user: auth.User | None, alert_id: int, action: str, note: str = "",

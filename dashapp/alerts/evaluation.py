@@ -33,7 +33,8 @@ from dashapp.config import Settings
 from dashapp.errors import error_line
 from dashapp.storage import periodic
 from queries import alert_state
-from queries._sql import app_db, utc_now
+from queries._sql import app_db
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 LOCK_ID = 7_200_417  # the advisory lock key of the evaluation

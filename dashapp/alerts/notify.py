@@ -26,7 +26,7 @@ from dashapp import display
 from dashapp.auth.redact import redact_urls, without_secrets_of
 from dashapp.config import Settings
 from queries import alert_notifications
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp.auth.users import User
 from queries import audit_log
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from dashapp import runtime
 from dashapp.config import Settings
 from dashapp.errors import database_problem, error_line
 from queries import session_generations
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 PREFIX = "sync-monitor:session-generation:"

@@ -42,7 +42,8 @@ from dashapp.recording import (
 )
 from dashapp.storage.sync_tables import metadata
 from queries import demo_data
-from queries._sql import bind_time, data_zone, to_utc, utc_now
+from queries._sql import bind_time, data_zone, to_utc
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 HISTORY = timedelta(days=30)

@@ -19,7 +19,7 @@ from dashapp import display, runtime
 from dashapp.errors import error_line
 from queries import health as health_sql
 from queries import impossible_times as impossible
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 HEALTHY, DEGRADED, UNHEALTHY, NOT_CONFIGURED = "healthy", "degraded", "unhealthy", "not_configured"
 SLOW_DATABASE_MS = 200.0

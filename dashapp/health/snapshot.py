@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.config import Settings
 from dashapp.health import probes as health_probes
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 CACHE_KEY = "sync_monitor:health:v2"

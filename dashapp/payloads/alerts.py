@@ -14,7 +14,7 @@ from dashapp import display
 from dashapp.alerts.config import DEFAULTS, SEVERITIES
 from dashapp.auth.failure_classes import notification_error
 from dashapp.errors import BadParameter
-from dashapp.payloads.history_params import AGES, values
+from dashapp.payloads.params import AGES, values
 from dashapp.payloads.result_cache import shared
 from queries import alerts as queries
 from queries._sql import app_tables_exist

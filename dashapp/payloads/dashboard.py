@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.payloads import paths
 from dashapp.payloads.day_cache import DayCache, day_start
-from dashapp.payloads.history_params import to_search
+from dashapp.payloads.params import to_search
 from dashapp.payloads.result_cache import shared
 from dashapp.payloads.runs import progress_json
 from queries import errors, freshness, messages, performance, run_detail, run_rollups, table_shape

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.auth.failure_classes import retry_error
 from dashapp.errors import BadParameter
-from dashapp.payloads.history_params import AGES, MAX_VALUES, values
+from dashapp.payloads.params import AGES, MAX_VALUES, values
 from queries import failed_operations as queries
 from queries import messages
 from queries.failed_operations import STATES, OperationFilter
@@ -53,7 +53,7 @@ FILTER_NAMES = ("age", "crm_source", "operation_type", "state")
 
 def filter_args(spec: object) -> dict[str, list[str]]:
     """A bulk retry's ``{"filter": {...}}`` as query-string values: each a string or a list of
-    strings, each list capped (``history_params.MAX_VALUES``) before any work."""
+    strings, each list capped (``params.MAX_VALUES``) before any work."""
     if not isinstance(spec, dict):
         raise BadParameter("filter", "must be an object of filter values")
     args: dict[str, list[str]] = {}

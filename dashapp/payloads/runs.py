@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from dashapp import display
 from dashapp.payloads import paths
-from dashapp.payloads.history_params import to_search
+from dashapp.payloads.params import to_search
 from dashapp.payloads.result_cache import shared
 from queries import failed_operations, messages, outcomes, run_detail
 from queries.crm_api_usage import migrated

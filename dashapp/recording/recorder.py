@@ -28,7 +28,8 @@ from sqlalchemy import Connection, Engine
 
 from dashapp.recording.run_context import current_run_id
 from queries import sync_run_writes
-from queries._sql import bind_time, connect, utc_now
+from queries._sql import bind_time, connect
+from queries.clock import utc_now
 from queries.outcomes import raw_values as status_values
 
 log = logging.getLogger(__name__)

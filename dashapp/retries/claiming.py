@@ -26,7 +26,8 @@ from dashapp.retries import broker as retry_queue
 from dashapp.retries.task_ids import task_id_for
 from queries import failed_operations as queries
 from queries import retry_claims
-from queries._sql import app_db, utc_now
+from queries._sql import app_db
+from queries.clock import utc_now
 
 
 @dataclass

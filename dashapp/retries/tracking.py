@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from dashapp.retries.task_ids import parse_task_id
 from queries import retry_tracking
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 

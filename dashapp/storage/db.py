@@ -43,7 +43,7 @@ def app_file(path: Path) -> Path:
     return path.with_name(path.stem + "-monitor" + path.suffix)
 
 
-def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC", **options: object) -> Engine:
+def sqlite_engine(path: Path, schema: str, sync_timezone: str = "UTC", **options: object) -> Engine:
     """A pooled engine whose connections see ``path`` as database ``schema``, with the app's own
     tables as plain tables in the main database (``app_file(path)``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,14 +58,14 @@ def sqlite_engine(path: Path, schema: str, data_timezone: str = "UTC", **options
         return conn
 
     engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=5)
-    return _with_options(engine, schema, data_timezone, None, **options)
+    return _with_options(engine, schema, sync_timezone, None, **options)
 
 
-def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", app_schema: str = APP_DEFAULT_SCHEMA,
-                    statement_timeout_seconds: float = 0, *, status_aliases: object = None,
+def postgres_engine(url: str, schema: str, sync_timezone: str = "UTC", app_schema: str = APP_DEFAULT_SCHEMA,
+                    db_statement_timeout_seconds: float = 0, *, status_aliases: object = None,
                     beat_schema: str | None = None, **kwargs: object) -> Engine:
-    """A pooled, pre-pinging engine whose sessions run in ``data_timezone``; with
-    ``statement_timeout_seconds``, PostgreSQL cancels any statement that runs longer (waiting for
+    """A pooled, pre-pinging engine whose sessions run in ``sync_timezone``; with
+    ``db_statement_timeout_seconds``, PostgreSQL cancels any statement that runs longer (waiting for
     a lock included), so a slow database fails one panel in seconds instead of hanging the page."""
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     engine = create_engine(psycopg2_url(url), pool_pre_ping=True, **kwargs)
@@ -74,13 +74,13 @@ def postgres_engine(url: str, schema: str, data_timezone: str = "UTC", app_schem
     def _set_zone(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         pg_times.register(dbapi_conn)  # ±infinity and years past 1..9999 are values, never errors
         cur = dbapi_conn.cursor()
-        cur.execute("SET TIME ZONE %s", (data_timezone,))
-        if statement_timeout_seconds > 0:
-            cur.execute("SET statement_timeout = %s", (max(1, round(statement_timeout_seconds * 1000)),))
+        cur.execute("SET TIME ZONE %s", (sync_timezone,))
+        if db_statement_timeout_seconds > 0:
+            cur.execute("SET statement_timeout = %s", (max(1, round(db_statement_timeout_seconds * 1000)),))
         cur.close()
         dbapi_conn.commit()
 
-    return _with_options(engine, schema, data_timezone, app_schema, status_aliases=status_aliases,
+    return _with_options(engine, schema, sync_timezone, app_schema, status_aliases=status_aliases,
                          beat_schema=beat_schema)
 
 
@@ -93,12 +93,12 @@ def psycopg2_url(url: str) -> URL:
     return parsed
 
 
-def _with_options(engine: Engine, schema: str, data_timezone: str, app_schema: str | None,
+def _with_options(engine: Engine, schema: str, sync_timezone: str, app_schema: str | None,
                   status_aliases: object = None, beat_schema: str | None = None) -> Engine:
     """The settings every query reads from its connection: schemas, the data zone, the status
     aliases (``STATUS_ALIASES``; None: the defaults) and where beat's tables are (``BEAT_SCHEMA``;
     None: the search path)."""
-    options: dict[str, object] = {"sync_schema": schema, "app_schema": app_schema, "data_timezone": data_timezone,
+    options: dict[str, object] = {"sync_schema": schema, "app_schema": app_schema, "sync_timezone": sync_timezone,
                                   "schema_translate_map": schema_map(schema, app_schema), "beat_schema": beat_schema}
     if status_aliases is not None:
         options["status_aliases"] = tuple(status_aliases)  # type: ignore[call-overload]
@@ -112,7 +112,7 @@ def make_engine(settings: Settings, *, serving: bool = False) -> Engine:
     ``monitor_engine`` (``queries._sql.app_db`` finds it), and the warehouse is only read."""
     options = {"status_aliases": settings.status_aliases, "beat_schema": settings.beat_schema}
     if settings.embedded:
-        engine = sqlite_engine(settings.sqlite_path, settings.sync_schema, settings.data_timezone, **options)
+        engine = sqlite_engine(settings.sqlite_path, settings.sync_schema, settings.sync_timezone, **options)
     else:
         engine = _url_engine("DATABASE_URL", settings.database_url or "", settings, serving, options)
     if settings.monitor_database_url and settings.monitor_database_url != settings.database_url:
@@ -129,16 +129,16 @@ def _url_engine(name: str, url: str, settings: Settings, serving: bool, options:
         if not path or path == ":memory:":
             raise StartupError(f"{name}: a SQLite URL needs a file path, e.g. sqlite:////tmp/sync.db")
         if app_only:
-            return sqlite_app_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone)
-        return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.data_timezone, **options)
+            return sqlite_app_engine(Path(path).resolve(), settings.sync_schema, settings.sync_timezone)
+        return sqlite_engine(Path(path).resolve(), settings.sync_schema, settings.sync_timezone, **options)
     try:
-        return postgres_engine(url, settings.sync_schema, settings.data_timezone, settings.app_schema,
-                               settings.statement_timeout_seconds if serving else 0, **options)
+        return postgres_engine(url, settings.sync_schema, settings.sync_timezone, settings.app_schema,
+                               settings.db_statement_timeout_seconds if serving else 0, **options)
     except (ArgumentError, ImportError, ValueError) as exc:
         raise StartupError(f"{name} is not a usable database URL: {exc}") from None
 
 
-def sqlite_app_engine(path: Path, schema: str, data_timezone: str = "UTC") -> Engine:
+def sqlite_app_engine(path: Path, schema: str, sync_timezone: str = "UTC") -> Engine:
     """A SQLite file that holds only the app's own tables (MONITOR_DATABASE_URL=sqlite:///...)."""
     path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -149,7 +149,7 @@ def sqlite_app_engine(path: Path, schema: str, data_timezone: str = "UTC") -> En
         return conn
 
     engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=5)
-    return _with_options(engine, schema, data_timezone, None)
+    return _with_options(engine, schema, sync_timezone, None)
 
 
 def check_database(engine: Engine, schema: str) -> None:

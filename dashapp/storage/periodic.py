@@ -19,7 +19,8 @@ from datetime import timedelta
 from sqlalchemy import Engine, select, text
 
 from dashapp.storage.app_tables import periodic_runs
-from queries._sql import app_db, app_table, app_tables_exist, utc_now
+from queries._sql import app_db, app_table, app_tables_exist
+from queries.clock import utc_now
 
 SLACK = 0.1  # of an interval, by default: two runs of a job are at least the rest of it apart
 ROLLUPS = "rollups-refresh"

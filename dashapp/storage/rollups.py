@@ -42,18 +42,8 @@ from dashapp.storage import periodic
 from dashapp.storage.app_tables import duration_days, error_hours, rollup_state, run_days, run_hours
 from queries import outcomes
 from queries import run_rollups as q
-from queries._sql import (
-    Binds,
-    app_db,
-    app_table,
-    app_tables_exist,
-    connect,
-    duration_sql,
-    duration_sum_sql,
-    sql,
-    table,
-    utc_now,
-)
+from queries._sql import Binds, app_db, app_table, app_tables_exist, connect, duration_sql, duration_sum_sql, sql, table
+from queries.clock import utc_now
 from queries.copy_rows import copy_rows
 
 log = logging.getLogger(__name__)

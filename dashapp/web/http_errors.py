@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from dashapp.errors import BadParameter, error_line
-from queries.history import FilterError
+from queries.bad_parameter import FilterError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dashapp.storage.app_tables import alerts as alert_table
 from dashapp.storage.app_tables import api_calls, breaker_events
 from dashapp.storage.sync_tables import sync_history
 from queries import alerts as alert_queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs, insert_schedules
 

@@ -19,7 +19,7 @@ from dashapp.alerts import evaluation as alerts
 from dashapp.alerts import notify as alert_notify
 from dashapp.config import load_settings
 from dashapp.storage.app_tables import alert_notifications
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port, empty_app_tables
 from tests.support.rows import Run, insert_runs
 

@@ -17,7 +17,7 @@ from dashapp.auth import users as auth
 from dashapp.auth.users import UsersFileError, add_user, parse_users
 from dashapp.config import load_settings
 from queries import failed_operations as queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.callbacks import callback_body
 from tests.support.rows import Run, insert_runs

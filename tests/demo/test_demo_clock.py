@@ -14,7 +14,8 @@ from dashapp.recording import crm_calls as api_calls
 from dashapp.storage import migrate
 from dashapp.storage.db import sqlite_engine
 from dashapp.storage.sync_tables import metadata, sync_history, sync_schedule
-from queries._sql import data_zone, to_utc, utc_now
+from queries._sql import data_zone, to_utc
+from queries.clock import utc_now
 
 pytestmark = pytest.mark.slow  # a demo warehouse built per module (about 15 s)
 @pytest.fixture(scope="module")

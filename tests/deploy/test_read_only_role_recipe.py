@@ -22,7 +22,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from dashapp import display
 from dashapp.storage.db import postgres_engine, psycopg2_url
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests import conftest
 from tests.conftest import DEPLOYED_TIMEZONE
 from tests.support import deployed_shape

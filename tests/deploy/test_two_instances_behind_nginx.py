@@ -33,7 +33,8 @@ from dashapp.storage import periodic
 from dashapp.storage.app_tables import rollup_state
 from dashapp.storage.db import postgres_engine
 from queries import alert_state
-from queries._sql import app_db, utc_now
+from queries._sql import app_db
+from queries.clock import utc_now
 from tests import conftest
 from tests.alerts.test_notifications import Hooks
 from tests.conftest import DEPLOYED_TIMEZONE, REDIS_URL, empty_redis

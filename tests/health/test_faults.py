@@ -29,7 +29,7 @@ from dashapp.storage.app_tables import alerts as alerts_table
 from dashapp.storage.db import postgres_engine, psycopg2_url
 from dashapp.storage.sync_tables import metadata
 from queries import failed_operations
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables, need
 from tests.health.test_health import AMQP_URL
 from tests.support.celery_worker import celery_worker
@@ -78,7 +78,7 @@ def error_rate_runs() -> list[Run]:
 
 
 def test_postgres_restarted_while_the_overview_is_open(dash_duo, dash_app, use_engine, own_postgres):
-    engine = postgres_engine(own_postgres.url, "orchestration", statement_timeout_seconds=5,
+    engine = postgres_engine(own_postgres.url, "orchestration", db_statement_timeout_seconds=5,
                              connect_args={"connect_timeout": 2})
     empty_app_tables(engine)
     runs = insert_runs(engine, [*edge_case_runs(), *error_rate_runs()], utc_now())
@@ -227,7 +227,7 @@ def state_becomes(engine, sync_id: int, state: str, timeout: float = 45.0) -> di
 
 def test_a_locked_table_times_out_one_panel_and_the_rest_loads(dash_duo, dash_app, use_engine, pg_engine,
                                                               postgres_url):
-    engine = postgres_engine(postgres_url, "orchestration", statement_timeout_seconds=1)
+    engine = postgres_engine(postgres_url, "orchestration", db_statement_timeout_seconds=1)
     runs = insert_runs(engine, edge_case_runs(), utc_now())
     insert_schedules(engine, [{"crm_source": "hubspot", "recurrence_type": "interval", "every": 10,
                                "period": "minutes"}], utc_now())
@@ -277,7 +277,7 @@ def test_a_locked_breaker_table_times_out_one_api_usage_panel(dash_app, use_engi
     """The API usage page's refresh, posted as the browser does: breakers time out, the rest loads."""
     from tests.support.callbacks import callback_body
 
-    engine = postgres_engine(postgres_url, "orchestration", statement_timeout_seconds=1)
+    engine = postgres_engine(postgres_url, "orchestration", db_statement_timeout_seconds=1)
     empty_app_tables(engine)
     use_engine(engine)
     client = dash_app.server.test_client()

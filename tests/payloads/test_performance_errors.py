@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.error_classes import error_class, search_text
 from queries.errors import classes_from, daily_messages, failure_rates_from, recent_failures
 from queries.performance import (

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from dashapp.payloads import result_cache
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port
 from tests.support.rows import edge_case_runs, expected_overview, insert_runs
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from dashapp.payloads import dashboard
 from dashapp.startup import warm_up
 from dashapp.storage.db import postgres_engine
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port
 from tests.support.rows import history_runs, insert_runs
 

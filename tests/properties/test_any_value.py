@@ -42,7 +42,8 @@ from dashapp.storage import rollups
 from dashapp.storage.app_tables import metadata as app_metadata
 from dashapp.web.routes import ROUTES
 from queries import outcomes
-from queries._sql import app_db, app_table, utc_now
+from queries._sql import app_db, app_table
+from queries.clock import utc_now
 from queries.history import EXPORT_COLUMNS, EXPORT_TEXT_COLUMNS, FORMULA_STARTS
 from tests.conftest import CI, empty_app_tables
 from tests.properties.warehouse_values import CUT_OFF, RECORD_COLUMNS, Moment, insert, row, runs

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from queries import alert_state
-from queries._sql import app_db, utc_now
+from queries._sql import app_db
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 
 LOCK_ID = 7_200_417

@@ -14,7 +14,8 @@ from dashapp.payloads import failed as failed_payloads
 from dashapp.retries import claiming as retries
 from dashapp.storage.app_tables import failed_operations, operation_attempts
 from queries import failed_operations as queries
-from queries._sql import FilterError, utc_now
+from queries.bad_parameter import FilterError
+from queries.clock import utc_now
 from tests.conftest import closed_port, empty_app_tables
 from tests.support.rows import Run, insert_runs
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from dashapp.storage.sync_tables import sync_history
-from queries._sql import utc_now
+from queries.bad_parameter import FilterError
 from queries.choices import distinct_values
-from queries.history import FilterError, HistoryFilter, history_count, history_page, history_row, history_rows
+from queries.clock import utc_now
+from queries.history import HistoryFilter, history_count, history_page, history_row, history_rows
 from tests.support.rows import Run, history_runs, insert_runs
 
 

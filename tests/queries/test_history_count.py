@@ -13,7 +13,8 @@ from sqlalchemy import update
 from dashapp.storage import rollups
 from dashapp.storage.sync_tables import sync_history
 from queries import run_rollups
-from queries._sql import bind_time, utc_now
+from queries._sql import bind_time
+from queries.clock import utc_now
 from queries.history import HistoryFilter, history_count, rollup_count
 from queries.outcomes import status_class
 from queries.run_rollups import count as counting

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.crm_status import crm_status
 from queries.messages import ROW_BOUND
 from queries.outcomes import success_rate

@@ -20,7 +20,8 @@ from dashapp.storage import migrate
 from dashapp.storage.db import sqlite_engine
 from dashapp.storage.sync_tables import metadata
 from queries import demo_data, freshness
-from queries._sql import bind_time, utc_now
+from queries._sql import bind_time
+from queries.clock import utc_now
 from queries.crm_status import crm_status
 from tests.queries.test_sync_states import NOW, M, S, beat_fires_at, run, schedule
 from tests.queries.test_sync_states import warehouse as warehouse  # the fixture

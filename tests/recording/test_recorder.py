@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from dashapp.recording.recorder import close_abandoned, record_sync
 from dashapp.storage.sync_tables import sync_history
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.overview import overview_counts
 
 

@@ -19,7 +19,7 @@ from dashapp.storage.app_tables import failed_operations, operation_attempts
 from dashapp.storage.db import postgres_engine
 from dashapp.storage.sync_tables import sync_history
 from queries import failed_operations as queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port, empty_app_tables
 from tests.support.celery_worker import celery_worker
 from tests.support.rows import Run, insert_runs

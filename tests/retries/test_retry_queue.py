@@ -26,7 +26,8 @@ from dashapp.storage import migrate
 from dashapp.storage.db import sqlite_engine
 from dashapp.storage.sync_tables import metadata, sync_history
 from queries import demo_data
-from queries._sql import bind_time, utc_now
+from queries._sql import bind_time
+from queries.clock import utc_now
 from queries.crm_status import crm_status
 from tests.conftest import empty_app_tables
 from tests.retries.test_retries import failed_run, operation, settled

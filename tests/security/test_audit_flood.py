@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.security.conftest import PASSWORD, sign_in
 from tests.support.rows import Run, insert_runs
 

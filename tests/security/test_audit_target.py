@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from queries import failed_operations as queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.security.conftest import sign_in
 from tests.support.callbacks import callback_body
 from tests.support.rows import Run, insert_runs

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from dashapp.web import ids
 from dashapp.web.components import figures
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.callbacks import call
 from tests.support.rows import Run, insert_runs
 

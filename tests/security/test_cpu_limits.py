@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from dashapp.payloads import history_params
+from dashapp.payloads import params
 from dashapp.web import ids
 from tests.security.conftest import PASSWORD, sign_in
 from tests.support.callbacks import callback_body, history_grid_body
@@ -55,7 +55,7 @@ def test_query_string_lists_are_capped(client, path):
 
 def test_duplicates_are_removed_in_linear_time():
     many = ",".join(["a", "b"] * 20_000)
-    assert history_params.values({"crm_source": [many[: history_params.MAX_VALUE_CHARS - 1]]}, "crm_source") == (
+    assert params.values({"crm_source": [many[: params.MAX_VALUE_CHARS - 1]]}, "crm_source") == (
         "a", "b")
 
 

@@ -10,7 +10,7 @@ import io
 import zipfile
 from datetime import timedelta
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.rows import Run, insert_runs
 
 FORMULAS = ['=HYPERLINK("//e.x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]

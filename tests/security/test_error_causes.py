@@ -22,7 +22,7 @@ from dashapp.errors import DATABASE_UNAVAILABLE, TIMED_OUT, database_problem
 from dashapp.storage.db import postgres_engine
 from dashapp.storage.sync_tables import metadata
 from queries import table_shape
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.table_shape import PERMISSION_SHORT
 from tests import conftest as shared
 from tests.support import deployed_shape
@@ -73,7 +73,7 @@ def warehouse(request, reader_role) -> Iterator[Warehouse]:
                 conn.execute(text(f'GRANT USAGE ON SCHEMA {schema_name} TO "{reader_role}"'))
                 conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA {schema_name} TO "{reader_role}"'))
         app = postgres_engine(make_url(url).set(username=reader_role).render_as_string(hide_password=False),
-                              "orchestration", statement_timeout_seconds=1)
+                              "orchestration", db_statement_timeout_seconds=1)
         writer = postgres_engine(url, "orchestration")
         insert_runs(writer, [Run("hubspot", "contacts", "success", 30 * M, 29 * M, 5)], utc_now())
         writer.dispose()

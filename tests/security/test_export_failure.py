@@ -20,7 +20,7 @@ PORT = 18431
 
 @pytest.fixture
 def timing_out_engine(postgres_url):
-    engine = postgres_engine(postgres_url, "orchestration", statement_timeout_seconds=1)
+    engine = postgres_engine(postgres_url, "orchestration", db_statement_timeout_seconds=1)
     yield engine
     engine.dispose()
 

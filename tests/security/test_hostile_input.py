@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from dashapp.auth import users as auth
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.security.conftest import PASSWORD, sign_in
 from tests.security.test_cpu_limits import grid_body

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from dashapp import runtime
 from dashapp.alerts import evaluation as alerts
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.security.conftest import PASSWORD
 from tests.support.browser_steps import sign_in
 from tests.support.rows import Run, insert_runs

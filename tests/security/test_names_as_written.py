@@ -14,7 +14,7 @@ from dashapp import display
 from dashapp.alerts import evaluation as alerts
 from dashapp.alerts.notify import slack_escape
 from dashapp.config import load_settings
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.alerts.test_notifications import hooks  # noqa: F401 - the fixture
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.alerts.test_notifications import hooks, mailbox  # noqa: F401 - the fixtures
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs

@@ -39,7 +39,7 @@ from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
 from dashapp.storage.app_tables import alert_notifications
 from dashapp.storage.app_tables import alerts as alerts_table
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port, empty_app_tables
 from tests.security.conftest import sign_in
 from tests.support.callbacks import call, callback_body

@@ -24,7 +24,7 @@ from dashapp.auth import sign_in_limit
 from dashapp.config import ConfigError, load_settings
 from dashapp.web import ids, trusted_proxy
 from queries import failed_operations as queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port, empty_app_tables
 from tests.security.conftest import PASSWORD
 from tests.support.callbacks import callback_body

@@ -29,7 +29,8 @@ from dashapp.storage.app_tables import audit_log, failed_operations, operation_a
 from dashapp.storage.db import make_engine, psycopg2_url
 from queries import failed_operations as queries
 from queries import failed_split
-from queries._sql import app_db, separate_app_db, utc_now
+from queries._sql import app_db, separate_app_db
+from queries.clock import utc_now
 from tests.conftest import _admin_engine, closed_port, empty_app_tables
 from tests.storage.test_postgres_warehouse import _free_port, _get_json
 from tests.support.rows import Run, insert_runs

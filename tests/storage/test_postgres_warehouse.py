@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from dashapp.payloads import dashboard as payloads
 from dashapp.storage.db import postgres_engine
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.overview import overview_counts
 from tests.support.rows import edge_case_runs, expected_overview, insert_runs
 

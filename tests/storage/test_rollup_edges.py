@@ -17,7 +17,8 @@ from sqlalchemy import Engine, event, text
 
 from dashapp.storage import rollups
 from queries import history, run_rollups
-from queries._sql import Binds, app_db, app_table, sql, table, utc_now
+from queries._sql import Binds, app_db, app_table, sql, table
+from queries.clock import utc_now
 from queries.error_classes import error_class
 from queries.run_rollups import key_value
 from tests.conftest import empty_app_tables

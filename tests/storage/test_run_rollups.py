@@ -17,7 +17,8 @@ from dashapp.storage import rollups
 from dashapp.storage.db import postgres_engine, sqlite_engine
 from dashapp.storage.sync_tables import metadata, sync_history
 from queries import alerts, failed_operations, metrics, run_rollups
-from queries._sql import bind_time, utc_now
+from queries._sql import bind_time
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, deployed, insert_runs
 

@@ -23,7 +23,7 @@ LITERALS = ["'infinity'::timestamptz", "'-infinity'::timestamptz", "'infinity'::
 
 @pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Tokyo", "UTC"])
 def test_every_time_postgres_holds_reads_as_a_value_in_any_data_zone(postgres_url, zone):
-    engine = postgres_engine(postgres_url, "orchestration", data_timezone=zone)
+    engine = postgres_engine(postgres_url, "orchestration", sync_timezone=zone)
     with engine.connect() as conn:
         values = conn.execute(text("SELECT " + ", ".join(LITERALS))).one()
         utc = [display.iso_utc(v) for v in to_utc(pd.Series(list(values), dtype=object), display.ZoneInfo(zone))]
@@ -61,7 +61,7 @@ def test_times_show_four_digit_years_infinity_and_a_utc_clock_where_the_zone_can
 def test_only_postgres_infinity_reads_as_infinity(postgres_url, zone):
     """Django writes datetime.max as a finite 9999-12-31 23:59:59.999999: read through the app it
     is a time a microsecond earlier, not infinity; the same for the instant -infinity stands for."""
-    engine = postgres_engine(postgres_url, "orchestration", data_timezone=zone)
+    engine = postgres_engine(postgres_url, "orchestration", sync_timezone=zone)
     with engine.connect() as conn:
         conn.execute(text(f"SET TIME ZONE '{zone}'"))
         values = conn.execute(text(
@@ -85,7 +85,7 @@ CLOCK_CHANGES = {  # local times a clock change repeated (fall-back) or skipped 
 def test_naive_times_at_a_clock_change_read_as_postgres_reads_them(postgres_url, zone):
     """A naive time in the hour a clock change repeats or skips is one instant, the one PostgreSQL's
     ``AT TIME ZONE`` gives (the oracle), in the vector path and one at a time; never NaT."""
-    engine = postgres_engine(postgres_url, "orchestration", data_timezone=zone)
+    engine = postgres_engine(postgres_url, "orchestration", sync_timezone=zone)
     locals_ = [datetime.fromisoformat(v) for v in CLOCK_CHANGES[zone]]
     with engine.connect() as conn:
         oracle = [conn.execute(text("SELECT CAST(:v AS timestamp) AT TIME ZONE :z"), {"v": v, "z": zone}).scalar()

@@ -20,8 +20,8 @@ from dashapp import runtime
 from dashapp.alerts import evaluation as alerts
 from dashapp.auth.users import add_user
 from dashapp.web import ids
-from queries._sql import utc_now
 from queries.alerts import alert_list
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.browser_steps import sign_in, wait_for, wait_for_refreshes
 from tests.support.rows import Run, insert_runs, insert_schedules

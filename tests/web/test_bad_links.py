@@ -1,5 +1,5 @@
 """Issue 18, item 3: a bad parameter is named, never dropped. The export and the page read the same
-parser (dashapp.history_params.parse_all); unknown /api/ paths are a JSON 404."""
+parser (dashapp.params.parse_all); unknown /api/ paths are a JSON 404."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from dashapp.payloads import history_params
-from queries._sql import utc_now
+from dashapp.payloads import params
+from queries.clock import utc_now
 from tests.support.rows import history_runs, insert_runs
 
 
@@ -41,7 +41,7 @@ def test_known_values_an_alias_and_an_unknown_status_in_the_table_export(client,
 def test_parse_all_sets_each_bad_parameter_aside_and_keeps_the_rest():
     now = utc_now()
     known = {"crm_source": {"hubspot"}, "status": {"failed", "success"}, "sync_type": {"contacts"}}
-    parsed = history_params.parse_all(
+    parsed = params.parse_all(
         {"status": ["failed,bogus"], "range": ["fortnight"], "crm_source": ["hubspot"], "sort": ["x:asc"],
          "start": ["yesterday"]}, now, known=known)
     assert [(p.name, str(p)) for p in parsed.ignored] == [
@@ -52,8 +52,8 @@ def test_parse_all_sets_each_bad_parameter_aside_and_keeps_the_rest():
     ]
     assert parsed.selection.statuses == ("failed",) and parsed.selection.crm_sources == ("hubspot",)
     assert parsed.selection.start == now - timedelta(days=7) and parsed.range == "7d"
-    with pytest.raises(history_params.BadParameter, match="^start:"):
-        history_params.parse({"start": ["yesterday"], "status": ["bogus"]}, now, known=known)
+    with pytest.raises(params.BadParameter, match="^start:"):
+        params.parse({"start": ["yesterday"], "status": ["bogus"]}, now, known=known)
 
 
 @pytest.mark.parametrize(("query", "named"), [("crm_source=nowhere", "crm_source: 'nowhere'"),

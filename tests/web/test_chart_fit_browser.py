@@ -12,7 +12,7 @@ import pytest
 
 from dashapp.recording import crm_calls as api_calls
 from dashapp.recording.circuit_breaker import CircuitBreaker
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import call_writer
 from tests.support.browser_steps import wait_for
 from tests.support.rows import Run, history_runs, insert_runs

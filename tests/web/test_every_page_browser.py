@@ -34,7 +34,7 @@ from dashapp.recording.circuit_breaker import CircuitBreaker
 from dashapp.recording.recorder import record_sync
 from dashapp.storage.db import postgres_engine
 from dashapp.storage.sync_tables import metadata
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables, forget_rollups, need
 from tests.support import page_checks
 from tests.support.browser_steps import sign_in, wait_for

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dashapp.web.api import export
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.history import EXPORT_COLUMNS, HistoryFilter, history_rows
 from tests.support.rows import Run, history_runs, insert_runs
 

@@ -13,7 +13,7 @@ from selenium.webdriver.common.keys import Keys
 
 from dashapp.auth.users import add_user
 from queries import failed_operations as queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.browser_steps import sign_in
 from tests.support.celery_worker import celery_worker

@@ -17,8 +17,8 @@ from dashapp.alerts import actions as alert_actions
 from dashapp.alerts import evaluation as alerts
 from dashapp.auth.users import User, add_user
 from dashapp.recording import crm_calls as api_calls
-from queries._sql import utc_now
 from queries.alerts import alert_list
+from queries.clock import utc_now
 from tests.conftest import call_writer
 from tests.support.browser_steps import wait_for
 from tests.support.rows import Run, insert_runs, insert_schedules
@@ -174,21 +174,22 @@ def test_the_phone_detail_formats_numbers_as_the_grid(dash_duo, dash_app, everyt
     row = '#api-stats-grid .ag-center-cols-container .ag-row'
     dash_duo.wait_for_contains_text("#api-stats-grid", "/crm/v3/objects/contacts", timeout=15)
 
-    def open_detail() -> bool:  # in one step: the page's refresh draws the rows again every 2 s
+    def open_detail() -> bool:  # in one step, and again until it opens: a click that lands while the
+        # page's refresh (every 2 s) draws the rows again is lost
         return dash_duo.driver.execute_script("""
+            if (document.querySelector('#api-stats-grid-detail-body table')) { return true; }
             var rows = document.querySelectorAll(arguments[0]);
             for (var i = 0; i < rows.length; i++) {
               if (rows[i].textContent.indexOf('/crm/v3/objects/contacts') >= 0) {
                 var cell = rows[i].querySelector('[col-id="error_rate"]');
                 cell.scrollIntoView({block: 'center'});
                 cell.click();
-                return true;
+                return false;
               }
             }
             return false;""", row)
 
-    wait_for(open_detail, 10, "the slow endpoint's row")
-    dash_duo.wait_for_element("#api-stats-grid-detail-body table", timeout=10)
+    wait_for(open_detail, 20, "the slow endpoint's row detail")
     lines = {}
 
     def read() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port
 from tests.support.rows import edge_case_runs, expected_overview, insert_runs
 from tests.web.test_overview_browser import cards_show

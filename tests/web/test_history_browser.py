@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.browser_steps import wait_for
 from tests.support.rows import Run, history_runs, insert_runs
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.rows import Run, history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from queries._sql import bind_time, utc_now
+from queries._sql import bind_time
+from queries.clock import utc_now
 from queries.time_bounds import EARLIEST, latest
 
 # (status, start, end) as SQL; now() is the test's moment

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.rows import edge_case_runs, expected_overview, insert_runs, latest_per_crm
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

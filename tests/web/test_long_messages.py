@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from queries import errors, failed_operations, messages, run_detail
-from queries._sql import app_db, utc_now
+from queries._sql import app_db
+from queries.clock import utc_now
 from queries.crm_status import latest_run_per_type
 from queries.history import HistoryFilter, history_page, history_row
 from tests.conftest import empty_app_tables

@@ -10,7 +10,7 @@ import pytest
 
 from dashapp.web import ids
 from queries import messages
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.browser_steps import wait_for, wait_for_refreshes
 from tests.support.rows import Run, insert_runs
 

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
 from dashapp.storage.app_tables import alerts
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs
 

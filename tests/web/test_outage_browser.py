@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from dashapp.web import ids
-from queries._sql import bind_time, utc_now
+from queries._sql import bind_time
+from queries.clock import utc_now
 from tests.conftest import _admin_engine
 from tests.support.browser_steps import wait_for, wait_for_callbacks
 from tests.support.rows import Run, expected_overview, history_runs, insert_runs

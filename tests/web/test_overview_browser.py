@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from dashapp import display
 from dashapp.recording.recorder import record_sync
 from dashapp.storage.db import postgres_engine
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.rows import M, Run, edge_case_runs, expected_overview, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")

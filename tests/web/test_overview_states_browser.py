@@ -21,7 +21,7 @@ from sqlalchemy import text
 from dashapp import runtime
 from dashapp.payloads import dashboard as payloads
 from dashapp.web.components.crm_status_grid import PAGE_SIZE
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.rows import M, Run, insert_runs, insert_schedules
 
 pytestmark = pytest.mark.usefixtures("browser_ready")

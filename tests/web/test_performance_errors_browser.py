@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.rows import Run, history_runs, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")

@@ -10,7 +10,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from dashapp.payloads import dashboard as payloads
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.rows import M, Run, insert_runs, insert_schedules
 
 pytestmark = pytest.mark.usefixtures("browser_ready")

@@ -15,7 +15,7 @@ from dashapp.auth.users import add_user
 from dashapp.storage.db import postgres_engine
 from dashapp.web import ids
 from dashapp.web.components.refresh_bar import chosen
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port
 from tests.support.callbacks import call
 

@@ -13,7 +13,7 @@ from dashapp.recording import crm_calls as api_calls
 from dashapp.recording.circuit_breaker import CircuitBreaker
 from dashapp.recording.recorder import record_sync
 from queries import run_detail
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import call_writer
 from tests.support.percentiles import percentile_cont
 from tests.support.rows import Run, insert_runs

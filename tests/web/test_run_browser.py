@@ -13,7 +13,7 @@ from dashapp import display
 from dashapp.recording import crm_calls as api_calls
 from dashapp.recording.circuit_breaker import CircuitBreaker
 from dashapp.recording.recorder import record_sync
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import call_writer
 from tests.support.rows import Run, insert_runs
 from tests.web.test_history_browser import cell, wait_for

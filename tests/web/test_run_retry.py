@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from dashapp.auth import users as auth
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.callbacks import callback_body
 from tests.support.rows import Run, insert_runs

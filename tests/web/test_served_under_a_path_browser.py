@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dashapp.auth.users import add_user
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.browser_steps import wait_for
 from tests.support.gunicorn_server import gunicorn

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import closed_port
 from tests.support.rows import edge_case_runs, expected_overview, insert_runs
 

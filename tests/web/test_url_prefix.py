@@ -24,7 +24,7 @@ from dashapp.config import ConfigError, load_settings
 from dashapp.health import probes
 from dashapp.payloads.card_links import card_links
 from dashapp.web import routes
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs
 

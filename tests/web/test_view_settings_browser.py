@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from queries._sql import utc_now
+from queries.clock import utc_now
 from tests.support.browser_steps import wait_for
 from tests.support.page_checks import wait_settled
 from tests.support.rows import history_runs, insert_runs

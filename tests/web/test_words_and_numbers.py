@@ -18,8 +18,8 @@ from dashapp.web.components import health_strip
 from dashapp.web.components.alert_bell import bell
 from dashapp.web.pages.overview import overview_cards
 from dashapp.web.pages.run import _changed
-from queries._sql import utc_now
 from queries.alerts import alert_list
+from queries.clock import utc_now
 from queries.overview import overview_counts
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs, insert_schedules

@@ -21,7 +21,7 @@ from dashapp.payloads import alerts as alert_payloads
 from dashapp.web import auth_routes
 from dashapp.web.api.actions import answer, user
 from dashapp.web.api.params import int_param
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 
 def list_alerts():

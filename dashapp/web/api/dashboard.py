@@ -14,10 +14,10 @@ from dashapp import runtime
 from dashapp.auth import disclosure
 from dashapp.errors import BadParameter
 from dashapp.health import snapshot as health
-from dashapp.payloads import crm_api_usage, history_params
+from dashapp.payloads import crm_api_usage, params
 from dashapp.payloads import dashboard as payloads
 from dashapp.web.api.params import int_param
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.freshness import STATES
 from queries.recent_syncs import MAX_LIMIT
 
@@ -46,12 +46,12 @@ def performance_charts():
     now = utc_now()
     days = int_param("days", 7, 1, 365)
     args = request.args.to_dict(flat=False)
-    chosen = {name: history_params.values(args, name) for name in ("crm_source", "sync_type")}
-    known = history_params.known_values(runtime.engine())
+    chosen = {name: params.values(args, name) for name in ("crm_source", "sync_type")}
+    known = params.known_values(runtime.engine())
     for name, picked in chosen.items():  # a value the table does not hold is named, as on the export
         unknown = [value for value in picked if value not in known[name]]
         if unknown:
-            raise BadParameter(name, f"{unknown[0][:40]!r} is not {history_params.VALUE_LISTS[name]} in sync_history")
+            raise BadParameter(name, f"{unknown[0][:40]!r} is not {params.VALUE_LISTS[name]} in sync_history")
     frames = payloads.shared_performance_frames(runtime.engine(), days, now, chosen["crm_source"],
                                                 chosen["sync_type"])
     return jsonify(payloads.performance_charts(frames))

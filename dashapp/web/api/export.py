@@ -26,9 +26,9 @@ from flask import Response, jsonify, request
 from dashapp import runtime
 from dashapp.auth import users as auth
 from dashapp.errors import BadParameter, error_line
-from dashapp.payloads import history_params
+from dashapp.payloads import params
 from dashapp.web import export_limits
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.history import (
     EXPORT_COLUMNS,
     EXPORT_TEXT_COLUMNS,
@@ -141,13 +141,13 @@ def _refused(refusal: export_limits.ExportRefused):
 def sync_history_export():
     now = utc_now()
     args = request.args.to_dict(flat=False)
-    chosen = history_params.first(args, "format") or "csv"
+    chosen = params.first(args, "format") or "csv"
     if chosen not in FORMATS:
         raise BadParameter("format", f"{chosen[:20]!r} is not one of csv, ndjson, xlsx")
     engine = runtime.engine()
     settings = runtime.settings()
-    selection: HistoryFilter = history_params.parse(args, now, known=history_params.known_values(engine))
-    name = history_params.export_name(selection, now, chosen)
+    selection: HistoryFilter = params.parse(args, now, known=params.known_values(engine))
+    name = params.export_name(selection, now, chosen)
     anonymous_wide = settings.auth_configured and auth.current_user(settings) is None and \
         export_limits.wide(selection.start, selection.end, now)
     try:

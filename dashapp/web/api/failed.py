@@ -25,7 +25,7 @@ from dashapp.web import auth_routes
 from dashapp.web.api.actions import answer, user
 from dashapp.web.api.params import int_param
 from queries import failed_operations as queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 
 def list_operations():

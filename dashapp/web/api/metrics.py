@@ -32,7 +32,7 @@ from dashapp.errors import error_line
 from dashapp.health import host_stats
 from dashapp.payloads.dashboard import all_crm_statuses
 from queries import metrics as queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry()

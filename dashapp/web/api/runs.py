@@ -21,7 +21,7 @@ from dashapp.errors import BadParameter
 from dashapp.payloads import runs as run_payloads
 from dashapp.web.api.params import int_param
 from queries import messages
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.failed_operations import has_app_tables
 
 MAX_ID = 2**63 - 1

@@ -1,5 +1,5 @@
 """Dropdown options for the CRM, status and sync-type filters, from the data itself; and the age
-choices (``history_params.AGES``, the one list the payloads check) as the pages offer them."""
+choices (``params.AGES``, the one list the payloads check) as the pages offer them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
 from dashapp.errors import error_line
-from dashapp.payloads.history_params import AGES
+from dashapp.payloads.params import AGES
 from queries import outcomes
 from queries.choices import distinct_values
 

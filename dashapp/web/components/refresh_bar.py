@@ -26,7 +26,7 @@ from dashapp import display
 from dashapp.auth.disclosure import shown_error
 from dashapp.errors import BadParameter, error_line
 from dashapp.web import ids
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from dashapp.web.components.refresh_bar import (
     refreshed,
     still_drawn,
 )
-from queries._sql import utc_now
 from queries.alerts import ALERT_STATES
+from queries.clock import utc_now
 
 REFRESH = RefreshIds(
     interval=ids.ALERTS_INTERVAL, button=ids.ALERTS_REFRESH_BUTTON, state=ids.ALERTS_REFRESH_STATE,

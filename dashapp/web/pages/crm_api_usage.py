@@ -29,7 +29,7 @@ from dashapp.web.components.refresh_bar import (
     refresh_callback,
     refreshed,
 )
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 WINDOWS = {1: "Past hour", 24: "Past 24 hours", 168: "Past 7 days"}  # rolling, as the history's ages
 LEVEL_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}

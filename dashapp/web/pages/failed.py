@@ -36,7 +36,7 @@ from dashapp.web.components.refresh_bar import (
     refreshed,
 )
 from queries import failed_operations as queries
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 REFRESH = RefreshIds(

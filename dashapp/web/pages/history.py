@@ -2,7 +2,7 @@
 
 Rows: ``queries.history.history_page``; count: ``queries.history.history_count``; filter
 choices: ``queries.choices.distinct_values``; one run: ``queries.history.history_row``. The
-filter state lives in the URL (``dashapp.payloads.history_params``), which ``/export/sync-history.csv``
+filter state lives in the URL (``dashapp.payloads.params``), which ``/export/sync-history.csv``
 takes as it is.
 """
 
@@ -21,14 +21,15 @@ from dashapp import display, runtime
 from dashapp.auth.disclosure import shown_error
 from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import dashboard as payloads
-from dashapp.payloads import history_params, paths
+from dashapp.payloads import params, paths
 from dashapp.web import ids, viewer
 from dashapp.web.components.filter_options import age_options, filter_options
 from dashapp.web.components.history_grid import history_grid
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from queries import outcomes
-from queries._sql import utc_now
-from queries.history import MAX_PAGE, FilterError, history_count, history_page, history_row, parse_time
+from queries.bad_parameter import FilterError
+from queries.clock import utc_now
+from queries.history import MAX_PAGE, history_count, history_page, history_row, parse_time
 
 SCROLL_ROWS = 100_000  # the most rows the grid's scrollbar spans at once
 
@@ -44,12 +45,12 @@ def _as_lists(query: dict) -> dict[str, list[str]]:
     return {k: (v if isinstance(v, list) else [v]) for k, v in query.items() if isinstance(v, str | list)}
 
 
-PAGE_PARAMETERS = (*history_params.PARAMETERS, "id")
+PAGE_PARAMETERS = (*params.PARAMETERS, "id")
 
 
 def _known_values() -> dict[str, set[str]] | None:
     try:
-        return history_params.known_values(runtime.engine())
+        return params.known_values(runtime.engine())
     except SQLAlchemyError as exc:  # the grid says so on its first load; values are not checked meanwhile
         log.warning("history filter values failed: %s", error_line(exc))
         return None
@@ -61,7 +62,7 @@ def layout(**query: str | list[str]) -> html.Div:
     if "status" in args:  # the status dropdown offers classes: an alias (completed) picks its class (success)
         to_class = dict(outcomes.aliases(runtime.engine()))
         args["status"] = [",".join(to_class.get(v.strip(), v) for v in raw.split(",")) for raw in args["status"]]
-    parsed = history_params.parse_all(args, utc_now(), known=_known_values())
+    parsed = params.parse_all(args, utc_now(), known=_known_values())
     ignored = unknown_parameters(args, PAGE_PARAMETERS) + parsed.ignored
     chosen_range, selection = parsed.range, parsed.selection
     filter_model, sort = selection.columns, selection.sort
@@ -69,7 +70,7 @@ def layout(**query: str | list[str]) -> html.Div:
     start = _local_input(selection.start, zone) if chosen_range == "custom" else ""
     end = _local_input(selection.end, zone) if chosen_range == "custom" else ""
     try:
-        run_id = history_params.first(args, "id")
+        run_id = params.first(args, "id")
     except BadParameter as exc:
         ignored.append(exc)
         run_id = None
@@ -146,7 +147,7 @@ def _ended_after_note(ended_after: str | None, args: dict[str, list[str]]) -> ht
         html.Span(["Only runs that ended at or after ",
                    html.Span(display.local_clock(ended_after, runtime.settings().display_timezone, seconds=True),
                              title=f"{ended_after} (UTC)"), " (the overview card's window). "]),
-        dcc.Link("Show them all", href=paths.history(history_params.to_search(rest))),
+        dcc.Link("Show them all", href=paths.history(params.to_search(rest))),
     ], className="small text-muted mb-2", id="history-ended-after-note")
 
 
@@ -159,7 +160,7 @@ def _impossible_note(shown: bool, args: dict[str, list[str]]) -> html.Div | None
     return html.Div([
         html.Span("Only runs at impossible times: a start before 2000-01-01 (UTC) or more than a day from now, "
                   "±infinity included. "),
-        dcc.Link("Show them all", href=paths.history(history_params.to_search(rest))),
+        dcc.Link("Show them all", href=paths.history(params.to_search(rest))),
     ], className="small text-muted mb-2", id="history-times-note")
 
 
@@ -187,7 +188,7 @@ def _state_args(range_value, start, end, crms, statuses, sync_types, q, request:
         state["times"] = times
     if range_value == "custom":
         state.update(start=_utc_text(start, "start", zone), end=_utc_text(end, "end", zone), range="all")
-    elif range_value != history_params.DEFAULT_RANGE:
+    elif range_value != params.DEFAULT_RANGE:
         state["range"] = range_value
     state.update(crm_source=crms or [], status=statuses or [], sync_type=sync_types or [], q=(q or "").strip())
     request = request or {}
@@ -244,10 +245,10 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
         zone = viewer.valid_zone(zone) or "UTC"
         state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, zone, ended_after,
                             times)
-        search = history_params.to_search(state)
+        search = params.to_search(state)
         href = paths.href("/export/sync-history.csv" + search)
         start_row, limit = _block(request)
-        selection = history_params.parse(_as_lists(state), now, zone=zone)
+        selection = params.parse(_as_lists(state), now, zone=zone)
         response, count_text = _rows_answer(runtime.engine(), selection, start_row, limit, now)
     except (BadParameter, FilterError) as exc:
         return _not_answered(f"This filter cannot be applied: {exc}. Showing the last rows that could.",

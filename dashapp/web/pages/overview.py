@@ -50,7 +50,7 @@ from dashapp.web.components.refresh_bar import (
     refreshed,
 )
 from dashapp.web.components.stat_cards import Stat, stat_cards
-from queries._sql import utc_now
+from queries.clock import utc_now
 from queries.freshness import LABELS, STATES
 from queries.outcomes import PARTIAL_RATE_HELP, SUCCESS_RATE_HELP
 

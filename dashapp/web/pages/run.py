@@ -28,7 +28,7 @@ from dashapp.web.components import run_figures
 from dashapp.web.components.chart_box import chart
 from dashapp.web.components.figures import themed
 from dashapp.web.components.long_text import cell_text, length_note, long_message
-from queries._sql import utc_now
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 CLASS_COLOURS = {"success": "success", "failed": "danger", "running": "primary", "partial": "warning",

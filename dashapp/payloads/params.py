@@ -1,5 +1,16 @@
-"""The history's query-string parameters, shared by the page URL, the grid and
-/export/sync-history.csv (csv, ndjson, xlsx).
+"""Query-string parameters, parsed once for every route and page: lists of values, whole numbers,
+the one time window (``window``), and the history's filter.
+
+A window is ``range`` everywhere:
+
+    range=24h|7d|30d|90d|all   (a route's default when absent)
+    start, end                 ISO 8601 (a time without an offset is UTC): [start, end), either open
+
+The names routes used before (``age``, the same choices; ``days=N``; ``hours=N``) are read when
+``range``, ``start`` and ``end`` are absent: deprecated, kept for one release.
+
+The history's own parameters, shared by the page URL, the grid and /export/sync-history.csv
+(csv, ndjson, xlsx):
 
     range=24h|7d|30d|all      (default 7d; ignored when start or end is given)
     start, end                ISO 8601 (a time without an offset is UTC); start_time in [start, end)
@@ -32,11 +43,16 @@ from queries._sql import Connectable
 from queries.choices import distinct_values
 from queries.history import HistoryFilter, parse_filter_model, parse_sort, parse_time
 
-# The one list of age and range choices: the history's ``range``, the failed operations' and the
-# alerts' ``age``.
-AGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
-RANGES = AGES  # the history's ``range`` takes the same choices as the consoles' ``age``
+# The one list of window choices, for every route and page that takes a window.
+RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
+          "90d": timedelta(days=90), "all": None}
+AGES = RANGES  # deprecated name
 DEFAULT_RANGE = "7d"
+CUSTOM = "custom"  # the range control's value when start or end is given
+WINDOW_PARAMETERS = ("range", "start", "end")
+# deprecated window names: each is read only when range, start and end are all absent
+LEGACY_UNITS = {"days": timedelta(days=1), "hours": timedelta(hours=1)}
+MAX_LEGACY_SPAN = timedelta(days=3650)
 
 
 MAX_VALUES = 500  # values of one list parameter (CRMs, statuses, ...): more is a 400, before any work
@@ -206,3 +222,64 @@ def export_name(f: HistoryFilter, now: datetime, extension: str) -> str:
     start = f.start.strftime("%Y%m%d") if f.start else "all"
     end = (f.end or now).strftime("%Y%m%d")
     return f"sync-history-{start}-{end}.{extension}"
+
+
+def whole(args: Mapping[str, list[str]], name: str, default: int, low: int, high: int) -> int:
+    """A whole number in [low, high]; absent or blank is ``default``; anything else is a BadParameter."""
+    raw = first(args, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"{raw[:40]!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise BadParameter(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Window:
+    """A time window: ``range`` is a RANGES key or CUSTOM; ``start`` None reaches back to the first
+    row; ``end`` None is now. A row is in it when start <= its time < end."""
+
+    range: str
+    start: datetime | None
+    end: datetime | None = None
+
+    def to_args(self) -> dict[str, list[str]]:
+        """The query-string arguments (each name -> its values) that ask for this window again."""
+        if self.range != CUSTOM:
+            return {"range": [self.range]}
+        return {name: [value.isoformat()] for name, value in (("start", self.start), ("end", self.end)) if value}
+
+
+def window(args: Mapping[str, list[str]], now: datetime, default: str = DEFAULT_RANGE) -> Window:
+    """The window a query string asks for: ``range``, or ``start``/``end``; else a deprecated name
+    (``age``, ``days``, ``hours``); else ``default``. A bad value is a BadParameter naming it."""
+    start, end = (_moment(args, name) for name in ("start", "end"))
+    if start and end and end <= start:
+        raise BadParameter("end", "must be after start")
+    if start or end:
+        return Window(CUSTOM, start, end)
+    for name in ("range", "age"):
+        chosen = first(args, name)
+        if chosen is not None:
+            return _named(name, chosen, now)
+    for name, unit in LEGACY_UNITS.items():
+        if first(args, name) is not None:
+            count = whole(args, name, 0, 1, MAX_LEGACY_SPAN // unit)
+            return Window(CUSTOM, now - count * unit)
+    return _named("range", default, now)
+
+
+def _named(name: str, chosen: str, now: datetime) -> Window:
+    if chosen not in RANGES:
+        raise BadParameter(name, f"{chosen[:20]!r} is not one of {', '.join(RANGES)}")
+    span = RANGES[chosen]
+    return Window(chosen, None if span is None else now - span)
+
+
+def _moment(args: Mapping[str, list[str]], name: str) -> datetime | None:
+    raw = first(args, name)
+    return parse_time(raw, name) if raw else None
