@@ -21,7 +21,8 @@ from sqlalchemy import event
 
 from bench.fill import database_arguments, database_url, fill, set_recommended_indexes
 from dashapp.config import load_settings
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import errors as errors_payloads
+from dashapp.payloads import performance as performance_payloads
 from dashapp.storage.db import postgres_engine
 from queries.choices import distinct_values
 from queries.clock import utc_now
@@ -58,9 +59,9 @@ def cases(now) -> list[tuple[str, Callable]]:
                                                              ("crm_source", "status", "sync_type")]),
         ("performance: daily rollup, 7 d (uncached)", lambda e: daily_rollup(e, week, now)),
         ("performance: daily p50/p95 per CRM and overall, 7 d (uncached)", lambda e: daily_percentiles(e, week, now)),
-        ("performance page refresh (closed days cached)", lambda e: payloads.performance_frames(e, 7, now)),
+        ("performance page refresh (closed days cached)", lambda e: performance_payloads.performance_frames(e, 7, now)),
         ("errors: daily messages, 7 d (uncached)", lambda e: daily_messages(e, week, now)),
-        ("errors page refresh (closed days cached)", lambda e: payloads.errors_frames(e, 7, now)),
+        ("errors page refresh (closed days cached)", lambda e: errors_payloads.errors_frames(e, 7, now)),
     ]
 
 

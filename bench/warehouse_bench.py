@@ -40,7 +40,9 @@ from bench.load_bench import Dash
 from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
 from dashapp.payloads import crm_api_usage as usage
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import day_cache as day_cache_payloads
+from dashapp.payloads import errors as errors_payloads
+from dashapp.payloads import performance as performance_payloads
 from dashapp.storage import migrate, rollups
 from queries import failed_operations, metrics, run_rollups
 from queries.clock import utc_now
@@ -235,11 +237,12 @@ def floor_table(engine, samples: int) -> dict[str, tuple[float, float | None]]:
     now = utc_now()
     month = failed_operations.OperationFilter(since=now - timedelta(days=30))
     cases = {
-        "/api/performance-charts any window <= 90 d": lambda e: payloads.performance_frames(e, 90, now),
-        "/api/performance-charts 30 d, one CRM": lambda e: payloads.performance_frames(e, 30, now, ("hubspot",)),
+        "/api/performance-charts any window <= 90 d": lambda e: performance_payloads.performance_frames(e, 90, now),
+        "/api/performance-charts 30 d, one CRM":
+            lambda e: performance_payloads.performance_frames(e, 30, now, ("hubspot",)),
         "/api/performance-charts 30 d, one sync type":
-            lambda e: payloads.performance_frames(e, 30, now, (), ("deals",)),
-        "/api/errors any window <= 90 d": lambda e: payloads.errors_frames(e, 90, now),
+            lambda e: performance_payloads.performance_frames(e, 30, now, (), ("deals",)),
+        "/api/errors any window <= 90 d": lambda e: errors_payloads.errors_frames(e, 90, now),
         "/api/failed-operations age=30d, a CRM": lambda e: failed_operations.count_by_state(e, month),
         "/metrics": lambda e: metrics.day_counts(e, now - timedelta(hours=24)),
     }
@@ -264,7 +267,7 @@ def floor_table(engine, samples: int) -> dict[str, tuple[float, float | None]]:
         run_rollups.fetch.wide_rows = wide  # type: ignore[assignment]
         ready = run_rollups.ready
         run_rollups.ready = lambda db: None  # type: ignore[assignment]
-        payloads.DAYS.clear()
+        day_cache_payloads.DAYS.clear()
         began = time.perf_counter()
         case(engine)
         raw_ms = (time.perf_counter() - began) * 1000

@@ -27,7 +27,8 @@ from dashapp.auth import users as auth
 from dashapp.auth.users import UsersFileError, parse_users
 from dashapp.config import PROJECT_ROOT, ConfigError, Settings
 from dashapp.demo.embedded import LiveSimulator, backfill
-from dashapp.payloads import dashboard
+from dashapp.payloads import errors as errors_payloads
+from dashapp.payloads import performance as performance_payloads
 from dashapp.recording.recorder import set_default_engine
 from dashapp.storage import migrate, rollups
 from dashapp.storage.db import check_database, make_engine
@@ -71,8 +72,8 @@ def warm_up(engine: Engine) -> None:
     began = time.perf_counter()
     try:
         now = utc_now()
-        dashboard.performance_frames(engine, 1, now)
-        dashboard.errors_frames(engine, 1, now)
+        performance_payloads.performance_frames(engine, 1, now)
+        errors_payloads.errors_frames(engine, 1, now)
     except SQLAlchemyError as exc:
         log.debug("warm-up skipped: %s", exc)
         return

@@ -234,7 +234,7 @@ def closed_port() -> int:
 @pytest.fixture(autouse=True)
 def fresh_day_cache():
     """Tests reuse one database with new rows: no closed day may come from an earlier test."""
-    from dashapp.payloads.dashboard import DAYS
+    from dashapp.payloads.day_cache import DAYS
 
     DAYS.clear()
 

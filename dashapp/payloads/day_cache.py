@@ -66,3 +66,12 @@ class DayCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+DAYS = DayCache()  # closed days of the performance aggregates
+
+
+def window_days(days: int, now: datetime) -> list:
+    """The ``days`` calendar days (UTC) ending today."""
+    today = now.date()
+    return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]

@@ -17,8 +17,13 @@ from flask import Flask
 
 from dashapp.web import auth_routes
 from dashapp.web.api import alerts as alert_api
-from dashapp.web.api import dashboard, export, metrics
+from dashapp.web.api import crm_api_usage as crm_api_usage_api
+from dashapp.web.api import errors as errors_api
+from dashapp.web.api import export, metrics
 from dashapp.web.api import failed as failed_api
+from dashapp.web.api import health as health_api
+from dashapp.web.api import overview as overview_api
+from dashapp.web.api import performance as performance_api
 from dashapp.web.api import runs as run_api
 from dashapp.web.pages import alerts as alerts_page
 from dashapp.web.pages import crm_api_usage as crm_api_usage_page
@@ -66,15 +71,15 @@ PAGES: tuple[Page, ...] = (
 )
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/api/stats", dashboard.stats),
-    Route("GET", "/api/crm-status", dashboard.crm_status),
-    Route("GET", "/api/recent-syncs", dashboard.recent_syncs),
-    Route("GET", "/api/performance-charts", dashboard.performance_charts),
-    Route("GET", "/api/errors", dashboard.errors),
-    Route("GET", "/api/api-stats", dashboard.api_stats),
-    Route("GET", "/api/rate-limits", dashboard.rate_limits),
-    Route("GET", "/api/circuit-breakers", dashboard.circuit_breakers),
-    Route("GET", "/api/system-health", dashboard.system_health),
+    Route("GET", "/api/stats", overview_api.stats),
+    Route("GET", "/api/crm-status", overview_api.crm_status),
+    Route("GET", "/api/recent-syncs", overview_api.recent_syncs),
+    Route("GET", "/api/performance-charts", performance_api.performance_charts),
+    Route("GET", "/api/errors", errors_api.errors),
+    Route("GET", "/api/api-stats", crm_api_usage_api.api_stats),
+    Route("GET", "/api/rate-limits", crm_api_usage_api.rate_limits),
+    Route("GET", "/api/circuit-breakers", crm_api_usage_api.circuit_breakers),
+    Route("GET", "/api/system-health", health_api.system_health),
     Route("GET", "/api/failed-operations", failed_api.list_operations),
     Route("GET", "/api/failed-operations/<int:sync_id>", failed_api.one_operation),
     Route("POST", "/api/failed-operations/<int:sync_id>/retry", failed_api.retry_one),
@@ -88,8 +93,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/auth/sign-in", auth_routes.sign_in),
     Route("POST", "/auth/sign-out", auth_routes.sign_out),
     Route("GET", "/metrics", metrics.metrics),
-    Route("GET", "/healthz", dashboard.healthz),
-    Route("GET", "/readyz", dashboard.readyz),
+    Route("GET", "/healthz", health_api.healthz),
+    Route("GET", "/readyz", health_api.readyz),
 )
 
 

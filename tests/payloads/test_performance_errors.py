@@ -176,11 +176,12 @@ def test_errors_json_links_each_class_to_its_runs(client, db):
 
 def test_closed_days_come_from_the_cache(db):
     """A second call asks the database only for the days that have not settled (ended < 1 h ago)."""
-    from dashapp.payloads import dashboard as payloads
+    from dashapp.payloads import day_cache as day_cache_payloads
+    from dashapp.payloads import performance as performance_payloads
 
     now = utc_now()
     runs = insert_runs(db, history_runs(), now)
-    payloads.DAYS.clear()
+    day_cache_payloads.DAYS.clear()
     calls: list[tuple] = []
     original = daily_rollup
 
@@ -191,8 +192,8 @@ def test_closed_days_come_from_the_cache(db):
     import queries.performance as performance
     performance.daily_rollup, saved = counting, performance.daily_rollup
     try:
-        first = payloads.performance_frames(db, 7, now)
-        second = payloads.performance_frames(db, 7, now + timedelta(seconds=1))
+        first = performance_payloads.performance_frames(db, 7, now)
+        second = performance_payloads.performance_frames(db, 7, now + timedelta(seconds=1))
     finally:
         performance.daily_rollup = saved
     assert calls[0][0].date() == (now - timedelta(days=6)).date()

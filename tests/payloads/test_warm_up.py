@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from dashapp.payloads import dashboard
+from dashapp.payloads import day_cache as day_cache_payloads
+from dashapp.payloads import performance as performance_payloads
 from dashapp.startup import warm_up
 from dashapp.storage.db import postgres_engine
 from queries.clock import utc_now
@@ -31,9 +32,10 @@ def test_after_the_warm_up_a_first_request_opens_no_connection(postgres_url, pg_
     engine = postgres_engine(postgres_url, "orchestration")  # a worker's engine, never used yet
     try:
         assert connections_opened(engine, lambda: warm_up(engine)) >= 1
-        dashboard.DAYS.clear()
+        day_cache_payloads.DAYS.clear()
         frames: dict = {}
-        assert connections_opened(engine, lambda: frames.update(dashboard.performance_frames(engine, 7, now))) == 0
+        read = performance_payloads.performance_frames
+        assert connections_opened(engine, lambda: frames.update(read(engine, 7, now))) == 0
     finally:
         engine.dispose()
     first_day = (now - timedelta(days=6)).strftime("%Y-%m-%d")
@@ -45,6 +47,6 @@ def test_a_database_that_does_not_answer_does_not_stop_the_start():
     engine = postgres_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{closed_port()}/none", "orchestration")
     warm_up(engine)  # logged and left to the first request, which reports it on the page
     with pytest.raises(OperationalError, match="connect|refused"):
-        dashboard.performance_frames(engine, 1, utc_now())
+        performance_payloads.performance_frames(engine, 1, utc_now())
     engine.dispose()
 

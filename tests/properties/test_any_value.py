@@ -73,7 +73,7 @@ class Warehouse:
 
     def write(self, rows: list[dict]) -> tuple[datetime, list[int]]:
         """An empty warehouse holding ``rows``; returns the example's now and their ids."""
-        from dashapp.payloads.dashboard import DAYS
+        from dashapp.payloads.day_cache import DAYS
 
         with self.engine.begin() as conn:
             conn.execute(text("TRUNCATE orchestration.sync_history RESTART IDENTITY"))

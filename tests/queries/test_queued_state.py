@@ -14,7 +14,7 @@ from dashapp.alerts import rules
 from dashapp.alerts.config import AlertConfig
 from dashapp.config import load_settings
 from dashapp.demo import embedded as demo
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import overview as payloads
 from dashapp.recording import crm_calls as api_calls
 from dashapp.storage import migrate
 from dashapp.storage.db import sqlite_engine

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from dashapp.alerts import rules
 from dashapp.alerts.config import AlertConfig
 from dashapp.config import load_settings
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import overview as payloads
 from dashapp.storage.db import postgres_engine, psycopg2_url
 from queries import table_shape
 from queries.crm_status import crm_status

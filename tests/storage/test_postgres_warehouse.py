@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import overview as payloads
 from dashapp.storage.db import postgres_engine
 from queries.clock import utc_now
 from queries.overview import overview_counts

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, delete, update
 
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import day_cache as day_cache_payloads
+from dashapp.payloads import errors as errors_payloads
+from dashapp.payloads import performance as performance_payloads
 from dashapp.storage import rollups
 from dashapp.storage.db import postgres_engine, sqlite_engine
 from dashapp.storage.sync_tables import metadata, sync_history
@@ -69,7 +71,7 @@ def raw(monkeypatch, answer):
     """``answer()`` as it is without rollups (the raw table and an empty day cache)."""
     with monkeypatch.context() as patch:
         patch.setattr(run_rollups, "ready", lambda db: None)
-        payloads.DAYS.clear()
+        day_cache_payloads.DAYS.clear()
         return answer()
 
 
@@ -101,12 +103,13 @@ def assert_exact(db: Engine, monkeypatch, now) -> None:
     assert run_rollups.ready(db) is not None
     for days, crms, types in ((1, (), ()), (7, (), ()), (30, (), ()), (45, ("hubspot",), ()),
                               (30, (), ("deals",)), (7, ("genius", "callrail"), ("contacts",))):
-        rolled = payloads.performance_frames(db, days, now, crms, types)
-        exact = raw(monkeypatch, lambda d=days, c=crms, t=types: payloads.performance_frames(db, d, now, c, t))
+        rolled = performance_payloads.performance_frames(db, days, now, crms, types)
+        exact = raw(monkeypatch, lambda d=days, c=crms, t=types, read=performance_payloads.performance_frames:
+                    read(db, d, now, c, t))
         assert_same_frames(rolled, exact)
     for days in (1, 7, 30):
-        rolled = payloads.errors_frames(db, days, now)
-        exact = raw(monkeypatch, lambda d=days: payloads.errors_frames(db, d, now))
+        rolled = errors_payloads.errors_frames(db, days, now)
+        exact = raw(monkeypatch, lambda d=days: errors_payloads.errors_frames(db, d, now))
         assert_same_frames({"classes": rolled["classes"], "rates": rolled["rates"]},
                            {"classes": exact["classes"], "rates": exact["rates"]})
     since = now - timedelta(hours=24)

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from dashapp.alerts import evaluation as alerts
 from dashapp.config import load_settings
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import overview as payloads
 from dashapp.recording.recorder import close_abandoned, record_sync
 from dashapp.storage import migrate
 from dashapp.web.routes import ROUTES

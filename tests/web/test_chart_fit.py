@@ -18,7 +18,7 @@ import pytest
 from dashapp import display
 from dashapp.demo import latency
 from dashapp.payloads import crm_api_usage as api_usage_payloads
-from dashapp.payloads import dashboard as dashboard_payloads
+from dashapp.payloads import performance as performance_payloads
 from dashapp.recording import crm_calls as api_calls
 from dashapp.web.components import figures, run_figures
 from tests.conftest import call_writer
@@ -172,7 +172,7 @@ def test_today_is_drawn_as_a_day_so_far(db):
                 + [Run("hubspot", "contacts", "success", today + timedelta(hours=3, minutes=n),
                        today + timedelta(hours=3, minutes=n) - timedelta(seconds=5), 10, 5, 5) for n in range(3)],
                 now)
-    frames = dashboard_payloads.performance_frames(db, 7, now)
+    frames = performance_payloads.performance_frames(db, 7, now)
     figure = figures.runs_per_day(frames["runs_per_day"], "why", now.date())
     (bars,) = figure.data
     by_day = {pd.Timestamp(d).date(): (y, shape, hover) for d, y, shape, hover in zip(

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import text
 
 from dashapp import runtime
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import overview as payloads
 from dashapp.web.components.crm_status_grid import PAGE_SIZE
 from queries.clock import utc_now
 from tests.support.rows import M, Run, insert_runs, insert_schedules

@@ -9,7 +9,7 @@ import re
 import pytest
 from selenium.webdriver.common.by import By
 
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import overview as payloads
 from queries.clock import utc_now
 from tests.support.rows import M, Run, insert_runs, insert_schedules
 

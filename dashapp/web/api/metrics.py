@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import runtime
 from dashapp.errors import error_line
 from dashapp.health import host_stats
-from dashapp.payloads.dashboard import all_crm_statuses
+from dashapp.payloads.overview import all_crm_statuses
 from queries import metrics as queries
 from queries.clock import utc_now
 

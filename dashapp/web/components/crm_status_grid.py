@@ -1,6 +1,6 @@
 """The CRM sync status table: one row per CRM and sync type, grouped under its CRM.
 
-The page shows one page of ``/api/crm-status`` (``dashapp.payloads.dashboard.crm_statuses``) at a
+The page shows one page of ``/api/crm-status`` (``dashapp.payloads.overview.crm_statuses``) at a
 time, in its order: problems first (late, failing, unknown, running, on time, paused). A CRM with
 one sync type is one row. A CRM with several is a row in its worst state, with its newest run, its
 soonest next sync and the strip of its newest type's latest runs; a click on it shows a row per

@@ -1,6 +1,6 @@
 """Recent activity: the newest runs, each linking to its run page (``/runs/<id>``).
 
-Rows are the ``syncs`` of ``/api/recent-syncs`` as they are (``dashapp.payloads.dashboard.recent``).
+Rows are the ``syncs`` of ``/api/recent-syncs`` as they are (``dashapp.payloads.overview.recent``).
 """
 
 from __future__ import annotations

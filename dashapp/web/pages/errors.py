@@ -1,6 +1,6 @@
 """Errors (``/errors``): the latest failures, error classes, and the CRMs that fail most.
 
-Everything: ``dashapp.payloads.dashboard.errors_payload`` (the shared cache) -> ``errors_frames`` ->
+Everything: ``dashapp.payloads.errors.errors_payload`` (the shared cache) -> ``errors_frames`` ->
 ``queries.errors``; served as /api/errors.
 Clicking a class (bar or link) opens the history filtered to its runs.
 """
@@ -11,9 +11,9 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html, no_update
 
 from dashapp import display, runtime
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import errors as payloads
 from dashapp.payloads import paths
-from dashapp.payloads.day_cache import day_start
+from dashapp.payloads.day_cache import day_start, window_days
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.chart_box import chart
@@ -110,7 +110,7 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
 )
 def refresh_errors(now, _previous, days, mode, zone) -> tuple:
     days = chosen(days, DAY_CHOICES, 7)
-    start = day_start(payloads.window_days(days, now)[0])
+    start = day_start(window_days(days, now)[0])
     data = payloads.errors_payload(runtime.engine(), days, now)
     why = f"No failed or partial runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
     return (figures.themed(figures.error_classes(data["error_classes"], why), mode),

@@ -20,8 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import display, runtime
 from dashapp.auth.disclosure import shown_error
 from dashapp.errors import BadParameter, error_line
-from dashapp.payloads import dashboard as payloads
 from dashapp.payloads import params, paths
+from dashapp.payloads import run_records as payloads
 from dashapp.web import ids, viewer
 from dashapp.web.components.filter_options import age_options, filter_options
 from dashapp.web.components.history_grid import history_grid

@@ -1,8 +1,8 @@
 """Overview (``/``): five cards, CRM sync status and recent activity, refreshed on an interval.
 
-Numbers: ``dashapp.payloads.dashboard.stats`` -> ``queries.overview.overview_counts``; CRM rows:
-``dashapp.payloads.dashboard.crm_statuses`` -> ``queries.crm_status.crm_status``; recent activity:
-``dashapp.payloads.dashboard.recent`` -> ``queries.recent_syncs.recent_syncs``. The same payloads are
+Numbers: ``dashapp.payloads.overview.stats`` -> ``queries.overview.overview_counts``; CRM rows:
+``dashapp.payloads.overview.crm_statuses`` -> ``queries.crm_status.crm_status``; recent activity:
+``dashapp.payloads.overview.recent`` -> ``queries.recent_syncs.recent_syncs``. The same payloads are
 served at /api/stats, /api/crm-status and /api/recent-syncs.
 
 The CRM panel shows one page of 50 CRMs (problems first) with a search, a state filter and a
@@ -33,7 +33,7 @@ from dashapp import display, runtime
 from dashapp.auth import disclosure
 from dashapp.health import snapshot as health
 from dashapp.payloads import crm_api_usage
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import overview as payloads
 from dashapp.payloads.card_links import card_links
 from dashapp.web import ids
 from dashapp.web.components import health_strip, panel_note

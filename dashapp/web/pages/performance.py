@@ -1,6 +1,6 @@
 """Performance (``/performance``): durations, volumes, success rate, frequency and throughput.
 
-Every chart: ``dashapp.payloads.dashboard.shared_performance_frames`` (the shared cache) ->
+Every chart: ``dashapp.payloads.performance.shared_performance_frames`` (the shared cache) ->
 ``performance_frames`` -> ``queries.performance``; the same frames are served at
 /api/performance-charts.
 """
@@ -12,7 +12,8 @@ from dash import Input, Output, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
-from dashapp.payloads import dashboard as payloads
+from dashapp.payloads import performance as payloads
+from dashapp.payloads.day_cache import window_days
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.chart_box import chart
@@ -89,7 +90,7 @@ def source_note() -> str | list:
 )
 def refresh_performance(now, _previous, days, crms, sync_types, mode) -> tuple:
     days = chosen(days, DAY_CHOICES, DAY_CHOICES[0])
-    start = payloads.window_days(days, now)[0]
+    start = window_days(days, now)[0]
     frames = payloads.shared_performance_frames(runtime.engine(), days, now, crms or (), sync_types or ())
     why = f"No finished runs from {start:%Y-%m-%d} to {now:%Y-%m-%d} (UTC days) for this selection"
     return tuple(figures.themed(figure, mode) for figure in (

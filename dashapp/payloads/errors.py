@@ -1,0 +1,81 @@
+"""The errors page's numbers, as ``/api/errors`` serves them and the page renders them: recent
+failures, error classes (each with a link to its runs in the history) and failure rates per CRM.
+
+From the run rollups for whole hours when they exist, else from ``queries.errors`` and
+``queries.performance`` over the days not already in the closed-day cache (``day_cache.DAYS``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from dashapp import display
+from dashapp.payloads import paths
+from dashapp.payloads.day_cache import DAYS, day_start, window_days
+from dashapp.payloads.params import to_search
+from dashapp.payloads.result_cache import shared
+from queries import errors, messages, performance, run_rollups
+
+
+def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
+    """The errors page's DataFrames for the last ``days`` calendar days (UTC, today included),
+    from the rollups for whole hours when they exist."""
+    covered = run_rollups.ready(engine)
+    if covered is not None:
+        start = day_start(window_days(days, now)[0])
+        daily = run_rollups.daily_rows(engine, start, now, covered, by=("crm_source",))[0]
+        return {"recent": errors.recent_failures(engine, 10),
+                "classes": errors.classes_from(run_rollups.error_messages(engine, start, now, covered)),
+                "rates": errors.failure_rates_from(daily)}
+
+    def compute(start: datetime, end: datetime) -> dict:
+        return {"rollup": performance.daily_rollup(engine, start, end),
+                "messages": errors.daily_messages(engine, start, end)}
+
+    key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), "errors")
+    parts = DAYS.frames(key, window_days(days, now), now, compute)
+    return {
+        "recent": errors.recent_failures(engine, 10),
+        "classes": errors.classes_from(parts["messages"]),
+        "rates": errors.failure_rates_from(parts["rollup"]),
+    }
+
+
+@shared("errors")
+def errors_payload(engine: Engine, days: int, now: datetime) -> dict:
+    """The JSON of /api/errors for the last ``days`` calendar days, shared between viewers."""
+    return errors_json(errors_frames(engine, days, now), day_start(window_days(days, now)[0]), now)
+
+
+def history_link(search: str, start: datetime, end: datetime) -> str:
+    """The history filtered to the failed and partial runs whose message contains ``search`` in the
+    window: the runs an error class counts."""
+    return paths.history(to_search({"status": ["failed", "partial"], "q": search, "start": display.iso_utc(start),
+                                    "end": display.iso_utc(end), "range": "all"}))
+
+
+def errors_json(frames: dict, start: datetime, end: datetime) -> dict:
+    """The JSON of /api/errors and the records the errors page renders."""
+    return {
+        "recent_failures": [
+            {"id": int(r["id"]), "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]),
+             "sync_type": r["sync_type"], "status": display.text(r["status"]),
+             "status_class": display.text(r["status_class"]), "start_time": display.iso_utc(r["start_time"]),
+             "end_time": display.iso_utc(r["end_time"]),
+             **messages.fields("error_message", r["error_message"], r.get("error_message_length"))}
+            for r in frames["recent"].to_dict("records")],
+        "error_classes": [
+            {"error_class": r["error_class"], "count": int(r["runs"]), "failed": int(r["failed"]),
+             "partial": int(r["partial"]), "sample": r["sample"],
+             "last_seen": display.iso_utc(r["last_seen"]), "history_link": history_link(r["search"], start, end)}
+            for r in frames["classes"].to_dict("records")],
+        "crm_failure_rates": [
+            {"crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "finished": int(r["finished"]),
+             "failed": int(r["failed"]), "partial": int(r["partial"]), "failure_rate": float(r["failure_rate"]),
+             "partial_rate": float(r["partial_rate"])}
+            for r in frames["rates"].to_dict("records")],
+        "start": display.iso_utc(start),
+        "end": display.iso_utc(end),
+    }

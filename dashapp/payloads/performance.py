@@ -1,0 +1,99 @@
+"""The performance page's numbers, as ``/api/performance-charts`` serves them and the page draws
+them: run durations, records, success rates, runs per day and throughput per calendar day (UTC).
+
+From the run rollups for whole hours when they exist (``queries.run_rollups``), else from
+``queries.performance`` over the days not already in the closed-day cache (``day_cache.DAYS``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from dashapp import display
+from dashapp.payloads.day_cache import DAYS, day_start, window_days
+from dashapp.payloads.result_cache import shared
+from queries import performance, run_rollups
+from queries.outcomes import SUCCESS_RATE_HELP
+
+
+def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
+    """The performance page's DataFrames for the last ``days`` calendar days (UTC, today
+    included): from the run rollups for whole hours and the raw table for the open edge when
+    they exist (``queries.run_rollups``), else two SQL statements over the days not already in
+    the closed-day cache."""
+    selection = (tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
+    covered = run_rollups.ready(engine)
+    if covered is not None:
+        start = day_start(window_days(days, now)[0])
+        daily, durations = run_rollups.daily_rows(engine, start, now, covered, *selection, durations=True)
+        return _performance_from(daily, run_rollups.daily_percentiles_from(durations))
+
+    def compute(start: datetime, end: datetime) -> dict:
+        return {
+            "rollup": performance.daily_rollup(engine, start, end, *selection),
+            "percentiles": performance.daily_percentiles(engine, start, end, *selection),
+        }
+
+    key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), selection)
+    parts = DAYS.frames(key, window_days(days, now), now, compute)
+    return _performance_from(parts["rollup"], parts["percentiles"])
+
+
+def _performance_from(rollup: pd.DataFrame, percentiles: pd.DataFrame) -> dict:
+    overall = percentiles["crm_source"] == performance.ALL
+    return {
+        "duration_by_crm": percentiles[~overall].reset_index(drop=True),
+        "duration_overall": percentiles[overall].reset_index(drop=True),
+        "records_by_crm": performance.records_by_crm_from(rollup),
+        "success_rate": performance.success_rate_from(rollup),
+        "runs_per_day": performance.runs_per_day_from(rollup),
+        "throughput": performance.throughput_from(rollup),
+    }
+
+
+@shared("performance")
+def performance_tables(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
+    """``performance_frames`` as plain tables ({columns, data}), so viewers share them (callers pass
+    the selections sorted, so the cache key does not depend on their order)."""
+    frames = performance_frames(engine, days, now, crm_sources, sync_types)
+    return {name: frame.to_dict(orient="split", index=False) for name, frame in frames.items()}
+
+
+def shared_performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
+    """The performance page's DataFrames, through the shared cache."""
+    tables = performance_tables(engine, days, now, tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
+    return {name: pd.DataFrame(table["data"], columns=table["columns"]) for name, table in tables.items()}
+
+
+def _floats(series) -> list[float | None]:
+    return [None if v is None or v != v else round(float(v), 3) for v in series]
+
+
+def performance_charts(frames: dict) -> dict:
+    """The JSON of /api/performance-charts: the reference's four series, then the page's detail."""
+    overall, by_crm = frames["duration_overall"], frames["duration_by_crm"]
+    records, rate = frames["records_by_crm"], frames["success_rate"]
+    runs, speed = frames["runs_per_day"], frames["throughput"]
+    per_day = runs.groupby("day", sort=True)["runs"].sum()
+    return {
+        "sync_duration_trend": {"labels": list(overall["day"]), "data": _floats(overall["p50"]),
+                                "p95": _floats(overall["p95"])},
+        "records_by_crm": {"labels": [display.crm_name(c) for c in records["crm_source"]],
+                           "data": [int(v) for v in records["records"]]},
+        "success_rate_trend": {"labels": list(rate["day"]), "data": _floats(rate["success_rate"]),
+                               "partial_rate": _floats(rate["partial_rate"]) if "partial_rate" in rate else [],
+                               "definition": SUCCESS_RATE_HELP},
+        "sync_frequency": {"labels": [str(d) for d in per_day.index], "data": [int(v) for v in per_day]},
+        "duration_by_crm": [
+            {"day": r["day"], "crm_source": r["crm_source"], "p50_seconds": _floats([r["p50"]])[0],
+             "p95_seconds": _floats([r["p95"]])[0], "runs": int(r["runs"])} for r in by_crm.to_dict("records")],
+        "runs_per_day_by_crm": [
+            {"day": r["day"], "crm_source": r["crm_source"], "runs": int(r["runs"])} for r in runs.to_dict("records")],
+        "throughput": [
+            {"crm_source": r["crm_source"], "sync_type": r["sync_type"],
+             "records_per_second": _floats([r["records_per_second"]])[0], "runs": int(r["runs"])}
+            for r in speed.to_dict("records")],
+    }
