@@ -86,7 +86,7 @@ def send_due_demo_runs() -> int:
     """A ``demo_run`` for each demo job its schedule row says is due, the send marked on the row
     first (``last_run``, as beat marks its tasks). Returns how many it sent."""
     from dashapp.demo.embedded import JOBS, due_jobs, mark_started
-    from queries._sql import utc_now
+    from queries.clock import utc_now
 
     jobs = [job for job in JOBS if job.crm not in settings.demo_stopped_crms] or list(JOBS)  # DEMO_STOPPED_CRMS
     due = due_jobs(default_engine(), utc_now(), jobs)

@@ -140,6 +140,19 @@ def test_rule1_queries_import_nothing_from_dashapp():
     assert found == []
 
 
+def test_rule1_the_clock_and_request_errors_are_not_sql_helpers():
+    """``utc_now`` comes from queries/clock.py and BadParameter/FilterError from queries/bad_parameter.py,
+    never from the SQL helpers (queries/_sql.py), in the app, the tests, the benchmarks and the scripts."""
+    moved = {"utc_now", "BadParameter", "FilterError"}
+    paths = [ROOT / "app.py"] + [path for top in ("dashapp", "queries", "tests", "bench", "scripts")
+                                 for path in sorted((ROOT / top).rglob("*.py"))]
+    found = [f"{path.relative_to(ROOT)}:{node.lineno} imports {alias.name}"
+             for path in paths for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             if isinstance(node, ast.ImportFrom) and node.module == "queries._sql"
+             for alias in node.names if alias.name in moved]
+    assert found == []
+
+
 def test_rule1_the_app_never_imports_django():
     """Beat's arithmetic comes from celery's schedule classes; Django and django-celery-beat are
     the tests' oracle only (requirements-dev.txt)."""
