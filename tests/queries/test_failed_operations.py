@@ -78,7 +78,7 @@ def test_filters_and_counts(db, written):
     assert queries.count_by_state(db, f) == {"failed": 1, "queued": 0, "running": 0, "resolved": 1, "abandoned": 0}
     only_failed = queries.OperationFilter(since=week, states=("failed",))
     assert queries.operations(db, only_failed, 10)["sync_id"].tolist() == [runs[0].id, runs[1].id]
-    by_type = queries.OperationFilter(operation_types=("deals",))
+    by_type = queries.OperationFilter(sync_types=("deals",))
     assert queries.matching_ids(db, by_type, 10) == [runs[2].id]
     assert queries.matching_ids(db, queries.OperationFilter(), 10) == [runs[i].id for i in (2, 1, 5, 0)]  # oldest first
     with pytest.raises(FilterError, match="state"):

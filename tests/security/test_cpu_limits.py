@@ -75,7 +75,7 @@ def test_the_failed_page_callback_with_100000_crms(client, dash_app):
     assert client.get("/_dash-dependencies").status_code == 200
     sign_in(client, "alice")
     spec = next(v for k, v in dash_app.callback_map.items() if f"{ids.FAILED_GRID}.rowData" in k)
-    values = {ids.FAILED_AGE: "all", ids.FAILED_CRM: MANY}
+    values = {ids.FAILED_RANGE: "all", ids.FAILED_CRM: MANY}
     inputs = [{**i, "value": values.get(i["id"])} for i in spec["inputs"]]
     _, (body,) = callback_body(dash_app, f"{ids.FAILED_GRID}.rowData", inputs,
                                [{**s, "value": None} for s in spec["state"]])

@@ -126,7 +126,7 @@ def test_failed_operations_joined_in_the_app(split, written):
     assert queries.operations(split, only_failed, 10)["sync_id"].tolist() == [runs[0].id, runs[1].id]
     resolved = queries.OperationFilter(states=("resolved",))
     assert queries.operations(split, resolved, 10)["sync_id"].tolist() == [runs[5].id]
-    assert queries.matching_ids(split, queries.OperationFilter(operation_types=("deals",)), 10) == [runs[2].id]
+    assert queries.matching_ids(split, queries.OperationFilter(sync_types=("deals",)), 10) == [runs[2].id]
     data = failed_payloads.operations_json(split, failed_payloads.operation_filter({"age": ["7d"]}, now), 500, 3)
     assert data["total"] == 3 and data["counts"]["failed"] == 2 and data["counts"]["resolved"] == 1
     assert "note" not in data

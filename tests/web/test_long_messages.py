@@ -222,7 +222,7 @@ def test_no_page_refresh_sends_more_than_500_kb(client, dash_app, long_runs):
     sizes["errors"], errors_page = _callback_bytes(client, dash_app, "recent-failures.children",
                                                    {"errors-refresh-interval": 1, "errors-days": "7"})
     sizes["failed"], failed_page = _callback_bytes(client, dash_app, "failed-operations-grid.rowData",
-                                                   {"failed-refresh-interval": 1, "failed-age": "all"})
+                                                   {"failed-refresh-interval": 1, "failed-range": "all"})
     sizes["details"], details = _callback_bytes(client, dash_app, "failed-details-body.children", {
         "failed-operations-grid.cellClicked": {"colId": "error", "rowId": str(ids["emoji"])},
         "failed-operations-grid.rowData": [{"id": ids["emoji"]}], "viewer-timezone": "UTC"})
