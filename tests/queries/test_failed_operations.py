@@ -87,16 +87,16 @@ def test_filters_and_counts(db, written):
 
 def test_the_json_records(db, written):
     runs, now = written
-    f = failed_payloads.operation_filter({"age": ["7d"], "state": ["failed,resolved"]}, now)
+    f = failed_payloads.operation_filter({"range": ["7d"], "state": ["failed,resolved"]}, now)
     data = failed_payloads.operations_json(db, f, 500, 3)
     assert data["total"] == 3 and data["counts"]["failed"] == 2 and data["counts"]["resolved"] == 1
     first = data["operations"][0]
-    assert first["id"] == runs[0].id and first["name"] == "HubSpot" and first["operation_type"] == "contacts"
+    assert first["id"] == runs[0].id and first["name"] == "HubSpot" and first["sync_type"] == "contacts"
     assert first["payload"] == {"batch_size": 100} and first["max_attempts"] == 3
     assert first["failed_at"] == runs[0].start(now).strftime("%Y-%m-%dT%H:%M:%SZ")
     json.dumps(data)  # serialisable as it is
-    with pytest.raises(BadParameter, match="age"):
-        failed_payloads.operation_filter({"age": ["2w"]}, now)
+    with pytest.raises(BadParameter, match="range"):
+        failed_payloads.operation_filter({"range": ["2w"]}, now)
     with pytest.raises(BadParameter, match="state"):
         failed_payloads.operation_filter({"state": ["failed,nope"]}, now)
 

@@ -253,7 +253,7 @@ def _details(client, dash_app, run_id: int) -> str:
 
 def _broker_views(client, dash_app, run_id: int) -> dict[str, str]:
     return {
-        "list": client.get("/api/failed-operations?age=all").get_data(as_text=True),
+        "list": client.get("/api/failed-operations?range=all").get_data(as_text=True),
         "one": client.get(f"/api/failed-operations/{run_id}").get_data(as_text=True),
         "run": client.get(f"/api/runs/{run_id}").get_data(as_text=True),
         "error": client.get(f"/api/runs/{run_id}/error?source=last_error").get_data(as_text=True),
