@@ -130,9 +130,11 @@ ALERT_STATES = ("firing", "resolved")
 
 
 def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[str, ...] = (),
-               rules: tuple[str, ...] = (), since: datetime | None = None, limit: int = 500) -> pd.DataFrame:
-    """Alerts, newest first, with how their notifications went (sent, pending, failed counts, and
-    the latest error of one not sent with its channel). Times in the app's tables are naive UTC."""
+               rules: tuple[str, ...] = (), since: datetime | None = None, limit: int = 500,
+               until: datetime | None = None) -> pd.DataFrame:
+    """Alerts fired in [``since``, ``until``) (None: open), newest first, with how their
+    notifications went (sent, pending, failed counts, and the latest error of one not sent with its
+    channel). Times in the app's tables are naive UTC."""
     with connect(app_db(db)) as conn:
         b = Binds(conn)
         where = ["1 = 1"]
@@ -144,6 +146,8 @@ def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[
             where.append(b.in_list("a.rule", rules))
         if since is not None:
             where.append(f"a.fired_at >= {b.bind_app_time(since)}")
+        if until is not None:
+            where.append(f"a.fired_at < {b.bind_app_time(until)}")
         n = app_table(conn, "alert_notifications")
         frame = b.frame(f"""
             SELECT a.id, a.rule, a.subject, a.severity, a.summary, a.value, a.state, a.fired_at, a.last_seen_at,

@@ -37,13 +37,15 @@ MAX_LIMIT = 5000
 
 @dataclass(frozen=True)
 class OperationFilter:
-    """Which operations: failed or partial runs started at or after ``since`` (None: any time)."""
+    """Which operations: failed or partial runs started in [``since``, ``until``) (None: open), of
+    these CRMs and sync types (the runs' ``sync_type``, kept as ``operation_type`` in the app's table)."""
 
     since: datetime | None = None
     crm_sources: tuple[str, ...] = ()
-    operation_types: tuple[str, ...] = ()
+    sync_types: tuple[str, ...] = ()
     states: tuple[str, ...] = ()
     sync_ids: tuple[int, ...] = ()
+    until: datetime | None = None
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.states if s not in STATES]

@@ -33,7 +33,7 @@ _OPERATION_COLUMNS = ("state", "attempts", "max_attempts", "last_error", "last_e
 
 def operation_runs(b: Binds, f) -> list[str]:
     """The failed or partial runs of ``sync_history h`` that ``f`` selects (its states aside)."""
-    return scope.runs(b, start=f.since, crm_sources=f.crm_sources, sync_types=f.operation_types,
+    return scope.runs(b, start=f.since, end=f.until, crm_sources=f.crm_sources, sync_types=f.sync_types,
                       classes=("failed", "partial"), ids=f.sync_ids, alias="h.")
 
 
@@ -70,7 +70,7 @@ def count_runs(db: Connectable, f) -> int:
 
     covered = None if f.sync_ids else run_rollups.ready(db)
     if covered is not None:
-        rows = run_rollups.run_rows(db, f.since, None, covered, f.crm_sources, f.operation_types,
+        rows = run_rollups.run_rows(db, f.since, f.until, covered, f.crm_sources, f.sync_types,
                                     ("failed", "partial"))
         return int(rows["runs"].sum()) if not rows.empty else 0
     with connect(db) as conn:

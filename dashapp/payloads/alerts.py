@@ -14,13 +14,15 @@ from dashapp import display
 from dashapp.alerts.config import DEFAULTS, SEVERITIES
 from dashapp.auth.failure_classes import notification_error
 from dashapp.errors import BadParameter
-from dashapp.payloads.params import AGES, values
+from dashapp.payloads import params
+from dashapp.payloads.params import values
 from dashapp.payloads.result_cache import shared
 from queries import alerts as queries
 from queries._sql import app_tables_exist
 
 NOT_MIGRATED_NOTE = ("alerts are off: the app's own tables do not exist yet; run `python app.py db upgrade` "
                      "to keep alerts, acknowledge and resolve them, and send notifications")
+DEFAULT_RANGE = "7d"  # the history's window when the query string names none
 
 
 @shared("alert_bell_acknowledged")
@@ -32,10 +34,9 @@ def firing_counts(engine: Engine) -> dict[str, dict[str, int]]:
     return queries.firing_by_acknowledgement(engine)
 
 
-
-
 def alert_filter(args: Mapping[str, list[str]], now: datetime) -> dict:
-    """state, severity, rule (repeated or comma-separated) and age (24h, 7d default, 30d, all)."""
+    """state, severity, rule (repeated or comma-separated) and the window of ``fired_at`` (``range``
+    24h, 7d default, 30d, 90d, all; or ``start``/``end``; the deprecated ``age``: ``params.window``)."""
     chosen = {}
     for name, allowed in (("state", queries.ALERT_STATES), ("severity", SEVERITIES), ("rule", tuple(DEFAULTS))):
         picked = tuple(v for v in values(args, name) if v != "any")
@@ -43,12 +44,9 @@ def alert_filter(args: Mapping[str, list[str]], now: datetime) -> dict:
             if value not in allowed:
                 raise BadParameter(name, f"{value[:40]!r} is not one of {', '.join(allowed)}")
         chosen[name] = picked
-    age = (values(args, "age") or ("7d",))[0]
-    if age not in AGES:
-        raise BadParameter("age", f"{age[:40]!r} is not one of {', '.join(AGES)}")
-    window = AGES[age]
+    window = params.window(args, now, DEFAULT_RANGE)
     return {"states": chosen["state"], "severities": chosen["severity"], "rules": chosen["rule"],
-            "since": now - window if window else None}
+            "since": window.start, "until": window.end}
 
 
 def _number(value) -> float | None:
@@ -73,6 +71,7 @@ def alerts_json(engine: Engine, f: dict, limit: int = 500, details: bool = False
     """The alerts matching ``f``; ``details`` (an operator asks): send errors as stored, URLs cut."""
     if not app_tables_exist(engine, "alerts"):
         return {"alerts": [], "firing": {}, "note": NOT_MIGRATED_NOTE}
-    frame = queries.alert_list(engine, f["states"], f["severities"], f["rules"], f["since"], limit)
+    frame = queries.alert_list(engine, f["states"], f["severities"], f["rules"], f["since"], limit,
+                               f["until"])
     return {"alerts": [alert_record(row, details) for row in frame.to_dict("records")],
             "firing": queries.firing_count(engine)}

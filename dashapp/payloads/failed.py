@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.auth.failure_classes import retry_error
 from dashapp.errors import BadParameter
-from dashapp.payloads.params import AGES, MAX_VALUES, values
+from dashapp.payloads import params
+from dashapp.payloads.params import MAX_VALUES, values
 from queries import failed_operations as queries
 from queries import messages
 from queries.failed_operations import STATES, OperationFilter
@@ -29,31 +30,38 @@ READ_ONLY_NOTE = ("read-only: the app's own tables do not exist yet, so these ar
                   "straight from sync_history; run `python app.py db upgrade` to turn on retries, their "
                   "attempts and the audit log")
 
-DEFAULT_AGE = "7d"
+DEFAULT_RANGE = "7d"
+
+
+def sync_types(args: Mapping[str, list[str]]) -> tuple[str, ...]:
+    """The sync-type filter: ``sync_type``, else the deprecated ``operation_type`` (when both are
+    given, ``sync_type`` wins)."""
+    return values(args, "sync_type") or values(args, "operation_type")
 
 
 def operation_filter(args: Mapping[str, list[str]], now: datetime) -> OperationFilter:
-    """An OperationFilter from query-string values: age (24h, 7d, 30d, all), crm_source,
-    operation_type, state (repeated or comma-separated; none or ``any``: every state, so an operator
-    watching a retry sees it resolve)."""
-    age = (values(args, "age") or (DEFAULT_AGE,))[0]
-    if age not in AGES:
-        raise BadParameter("age", f"{age[:40]!r} is not one of {', '.join(AGES)}")
+    """An OperationFilter from query-string values: the window (``range`` 24h, 7d default, 30d, 90d,
+    all; or ``start``/``end``; the deprecated ``age``: ``params.window``), crm_source, sync_type
+    (deprecated: operation_type), state (repeated or comma-separated; none or ``any``: every state,
+    so an operator watching a retry sees it resolve)."""
+    window = params.window(args, now, DEFAULT_RANGE)
     states = tuple(s for s in values(args, "state") if s != "any")
     for state in states:
         if state not in STATES:
             raise BadParameter("state", f"{state[:40]!r} is not one of {', '.join(STATES)} (or any)")
-    window = AGES[age]
-    return OperationFilter(since=now - window if window else None, crm_sources=values(args, "crm_source"),
-                           operation_types=values(args, "operation_type"), states=states)
+    return OperationFilter(since=window.start, until=window.end, crm_sources=values(args, "crm_source"),
+                           sync_types=sync_types(args), states=states)
 
 
-FILTER_NAMES = ("age", "crm_source", "operation_type", "state")
+SINGLE_NAMES = ("range", "start", "end", "age")  # one value each
+FILTER_NAMES = (*SINGLE_NAMES, "crm_source", "sync_type", "operation_type", "state")
 
 
 def filter_args(spec: object) -> dict[str, list[str]]:
     """A bulk retry's ``{"filter": {...}}`` as query-string values: each a string or a list of
-    strings, each list capped (``params.MAX_VALUES``) before any work."""
+    strings, each list capped (``params.MAX_VALUES``) before any work; the window names take one
+    value. The names are the query string's (``range``, ``start``, ``end``, ``crm_source``,
+    ``sync_type``, ``state``; the deprecated ``age`` and ``operation_type`` too)."""
     if not isinstance(spec, dict):
         raise BadParameter("filter", "must be an object of filter values")
     args: dict[str, list[str]] = {}
@@ -64,7 +72,7 @@ def filter_args(spec: object) -> dict[str, list[str]]:
         if len(items) > MAX_VALUES:
             raise BadParameter(name, f"at most {MAX_VALUES} values")
         if not all(isinstance(item, str | int) and not isinstance(item, bool) for item in items) or (
-                name == "age" and len(items) != 1):
+                name in SINGLE_NAMES and len(items) != 1):
             raise BadParameter(name, "must be text or a list of text")
         args[str(name)] = [str(item) for item in items]
     return args
@@ -106,7 +114,8 @@ def operation_record(row: dict, max_attempts: int, details: bool = False) -> dic
         "id": int(row["sync_id"]),
         "crm_source": row["crm_source"],
         "name": display.crm_name(row["crm_source"]),
-        "operation_type": row["operation_type"],
+        "sync_type": row["operation_type"],
+        "operation_type": row["operation_type"],  # deprecated name of sync_type, kept for one release
         "run_status": row["run_status"],
         "run_class": display.text(row.get("run_class")),
         "failed_at": display.iso_utc(row["failed_at"]),
@@ -183,8 +192,16 @@ def describe_ids(sync_ids: list[int]) -> str:
 
 
 def describe(f: OperationFilter) -> str:
-    """A filter in words, for the audit: ``crm_source=hubspot; state=failed; since 2026-11-16 10:00 UTC``."""
+    """A filter in words, for the audit: ``crm_source=hubspot; state=failed; since 2026-11-16 10:00 UTC``
+    (a window with an end: ``from 2026-11-16 10:00 to 2026-11-17 10:00 UTC``)."""
     parts = [f"{name}={','.join(chosen)}" for name, chosen in
-             (("crm_source", f.crm_sources), ("operation_type", f.operation_types), ("state", f.states)) if chosen]
-    parts.append(f"since {f.since:%Y-%m-%d %H:%M} UTC" if f.since else "any time")
+             (("crm_source", f.crm_sources), ("sync_type", f.sync_types), ("state", f.states)) if chosen]
+    parts.append(_window_words(f.since, f.until))
     return "; ".join(parts)
+
+
+def _window_words(since: datetime | None, until: datetime | None) -> str:
+    if until is None:
+        return f"since {since:%Y-%m-%d %H:%M} UTC" if since else "any time"
+    return f"from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC" if since else \
+        f"before {until:%Y-%m-%d %H:%M} UTC"

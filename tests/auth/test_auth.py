@@ -180,7 +180,7 @@ def test_the_api_refuses_anonymous_viewers_and_a_read_only_app(dash_app, app_env
     missing = client.post("/api/failed-operations/987654/retry", auth=("alice", PASSWORD))
     assert missing.status_code == 404
     bulk = client.post("/api/failed-operations/retry", auth=("alice", PASSWORD),
-                       json={"filter": {"crm_source": ["retrytest"], "age": "24h"}})
+                       json={"filter": {"crm_source": ["retrytest"], "range": "24h"}})
     assert bulk.status_code == 202 and sorted(bulk.json["queued"]) == sorted(failed_ids[1:])
     assert bulk.json["skipped"] == [] and bulk.json["result"] == "ok"  # the queued one is not "failed"
     assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 3
@@ -260,7 +260,7 @@ def test_the_page_callback_checks_the_role_on_the_server(dash_app, app_env, pg_e
     client.post("/auth/sign-out")
     sign_in(client, "alice", PASSWORD)
     assert confirm(client, dash_app, pending) == "1 of 1 queued"
-    assert confirm(client, dash_app, {"filter": {"age": "7d", "crm_source": ["retrytest"], "state": ["failed"]},
+    assert confirm(client, dash_app, {"filter": {"range": "7d", "crm_source": ["retrytest"], "state": ["failed"]},
                                       "target": "filter"}) == "2 of 2 queued"
     assert redis.Redis.from_url(redis_url).llen(f"{queue}_retries") == 3
     page_rows = [(r["actor"], r["result"], r["operations"]) for r in audit_rows(pg_engine) if r["source"] == "page"]

@@ -147,7 +147,7 @@ def test_the_readme_recipe_as_written_serves_the_warehouse_read_only(recipe_run)
         assert "django" in contacts["next_sync_note"] and "permission denied" not in contacts["next_sync_note"]
         recent = requests.get(f"{base}/api/recent-syncs?limit=500", timeout=10).json()
         assert recent["total"] == 12
-        failed = requests.get(f"{base}/api/failed-operations?age=7d", timeout=10).json()
+        failed = requests.get(f"{base}/api/failed-operations?range=7d", timeout=10).json()
         assert sorted(o["crm_source"] for o in failed["operations"]) == ["hubspot", "salesforce", "salesforce"]
     assert _contents(recipe_run["warehouse"]) == before  # the warehouse was only read
     with _admin(recipe_run["warehouse"]).connect() as conn:

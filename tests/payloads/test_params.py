@@ -36,7 +36,11 @@ def test_a_filter_error_is_a_bad_parameter():
 
 
 def test_one_list_of_age_and_range_choices():
-    assert params.RANGES is params.AGES is failed.AGES is alerts.AGES
+    assert params.RANGES is params.AGES
+    for chosen in params.RANGES:  # the failed operations and alerts read their window through params.window
+        args = {"range": [chosen]}
+        assert failed.operation_filter(args, NOW).since == alerts.alert_filter(args, NOW)["since"] \
+            == params.window(args, NOW).start
     assert params.parse({"range": ["24h"]}, NOW).start == NOW - timedelta(hours=24)
 
 

@@ -78,7 +78,7 @@ def test_filters_and_counts(db, written):
     assert queries.count_by_state(db, f) == {"failed": 1, "queued": 0, "running": 0, "resolved": 1, "abandoned": 0}
     only_failed = queries.OperationFilter(since=week, states=("failed",))
     assert queries.operations(db, only_failed, 10)["sync_id"].tolist() == [runs[0].id, runs[1].id]
-    by_type = queries.OperationFilter(operation_types=("deals",))
+    by_type = queries.OperationFilter(sync_types=("deals",))
     assert queries.matching_ids(db, by_type, 10) == [runs[2].id]
     assert queries.matching_ids(db, queries.OperationFilter(), 10) == [runs[i].id for i in (2, 1, 5, 0)]  # oldest first
     with pytest.raises(FilterError, match="state"):
@@ -87,16 +87,16 @@ def test_filters_and_counts(db, written):
 
 def test_the_json_records(db, written):
     runs, now = written
-    f = failed_payloads.operation_filter({"age": ["7d"], "state": ["failed,resolved"]}, now)
+    f = failed_payloads.operation_filter({"range": ["7d"], "state": ["failed,resolved"]}, now)
     data = failed_payloads.operations_json(db, f, 500, 3)
     assert data["total"] == 3 and data["counts"]["failed"] == 2 and data["counts"]["resolved"] == 1
     first = data["operations"][0]
-    assert first["id"] == runs[0].id and first["name"] == "HubSpot" and first["operation_type"] == "contacts"
+    assert first["id"] == runs[0].id and first["name"] == "HubSpot" and first["sync_type"] == "contacts"
     assert first["payload"] == {"batch_size": 100} and first["max_attempts"] == 3
     assert first["failed_at"] == runs[0].start(now).strftime("%Y-%m-%dT%H:%M:%SZ")
     json.dumps(data)  # serialisable as it is
-    with pytest.raises(BadParameter, match="age"):
-        failed_payloads.operation_filter({"age": ["2w"]}, now)
+    with pytest.raises(BadParameter, match="range"):
+        failed_payloads.operation_filter({"range": ["2w"]}, now)
     with pytest.raises(BadParameter, match="state"):
         failed_payloads.operation_filter({"state": ["failed,nope"]}, now)
 

@@ -27,7 +27,7 @@ def test_the_audit_target_comes_from_the_server(client, dash_app, pg_engine):
     first, second = (int(r.id) for r in runs)
     sign_in(client, "alice")
     assert confirm(client, dash_app, {"ids": [first], "target": "nothing to see here"}) == "1 of 1 queued"
-    assert confirm(client, dash_app, {"filter": {"age": "7d", "crm_source": ["targettest"]},
+    assert confirm(client, dash_app, {"filter": {"range": "7d", "crm_source": ["targettest"]},
                                       "target": "<b>everything</b> was approved by the CEO"}) == "1 of 1 queued"
     rows = queries.audit(pg_engine, 10).to_dict("records")[::-1]
     targets = [r["target"] for r in rows if r["action"] == "retry"]

@@ -25,14 +25,14 @@ def timed(call):
 
 
 def test_anonymous_bulk_retry_with_a_huge_filter_is_refused_at_once(client):
-    body = json.dumps({"filter": {"age": "all", "crm_source": MANY}})
+    body = json.dumps({"filter": {"range": "all", "crm_source": MANY}})
     answer, took = timed(lambda: client.post("/api/failed-operations/retry", data=body,
                                              content_type="application/json"))
     assert answer.status_code in (401, 413) and took < FAST, (answer.status_code, took)
 
 
 def test_an_operator_with_a_long_list_gets_a_400_naming_it(client):
-    body = {"filter": {"age": "all", "crm_source": MANY[:5000]}}
+    body = {"filter": {"range": "all", "crm_source": MANY[:5000]}}
     answer, took = timed(lambda: client.post("/api/failed-operations/retry", json=body,
                                              auth=("alice", PASSWORD)))
     assert answer.status_code == 400 and answer.json["error"].startswith("crm_source:") and took < FAST
@@ -75,7 +75,7 @@ def test_the_failed_page_callback_with_100000_crms(client, dash_app):
     assert client.get("/_dash-dependencies").status_code == 200
     sign_in(client, "alice")
     spec = next(v for k, v in dash_app.callback_map.items() if f"{ids.FAILED_GRID}.rowData" in k)
-    values = {ids.FAILED_AGE: "all", ids.FAILED_CRM: MANY}
+    values = {ids.FAILED_RANGE: "all", ids.FAILED_CRM: MANY}
     inputs = [{**i, "value": values.get(i["id"])} for i in spec["inputs"]]
     _, (body,) = callback_body(dash_app, f"{ids.FAILED_GRID}.rowData", inputs,
                                [{**s, "value": None} for s in spec["state"]])

@@ -185,6 +185,6 @@ def test_the_apps_own_tables_unusable_is_permission_denied_not_missing(client, w
         conn.execute(text(f'GRANT USAGE ON SCHEMA sync_monitor TO "{warehouse.role}"'))
         conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA sync_monitor TO "{warehouse.role}"'))
         conn.execute(text(f'REVOKE SELECT ON sync_monitor.failed_operations FROM "{warehouse.role}"'))
-    response = call(client, dash_app, "failed-operations-grid.rowData", {"failed-age": "all"})
+    response = call(client, dash_app, "failed-operations-grid.rowData", {"failed-range": "all"})
     error = response["failed-refresh-state"]["data"]["error"]
     assert error == PERMISSION_SHORT and "db upgrade" not in error

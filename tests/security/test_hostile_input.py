@@ -69,9 +69,10 @@ GET_PARAMS = {
     "/api/api-stats": ["hours"],
     "/api/rate-limits": ["hours"],
     "/api/circuit-breakers": ["hours"],
-    "/api/failed-operations": ["age", "crm_source", "operation_type", "state", "limit"],
+    "/api/failed-operations": ["range", "start", "end", "age", "crm_source", "sync_type", "operation_type", "state",
+                               "limit"],
     "/api/audit": ["limit"],
-    "/api/alerts": ["state", "severity", "rule", "age", "limit"],
+    "/api/alerts": ["state", "severity", "rule", "range", "start", "end", "age", "limit"],
     "/export/sync-history.csv": ["range", "start", "end", "crm_source", "status", "sync_type", "q", "sort", "filter"],
     "/api/system-health": [],
     "/metrics": [],
@@ -140,7 +141,7 @@ def test_bulk_retry_bodies(basic_client, pg_engine):
         audits = audit_rows(pg_engine)
         answer = basic_client.post("/api/failed-operations/retry", data=json.dumps(body),
                                    content_type="application/json")
-        judge(answer, ["body", "ids", "filter", "age", "state"])
+        judge(answer, ["body", "ids", "filter", "range", "start", "end", "age", "state"])
         if answer.status_code == 400:
             assert audit_rows(pg_engine) == audits
 
@@ -311,8 +312,8 @@ BODIES = st.one_of(
 CONTENT_TYPES = st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""])
 
 
-NAMES = ("body", "ids", "filter", "note", "age", "state", "crm_source", "operation_type", "username", "password",
-         "next", "output", "inputs", "outputs", "changedPropIds")
+NAMES = ("body", "ids", "filter", "note", "range", "start", "end", "age", "state", "crm_source", "sync_type",
+         "operation_type", "username", "password", "next", "output", "inputs", "outputs", "changedPropIds")
 
 
 def sweep_route(client, path: str) -> None:

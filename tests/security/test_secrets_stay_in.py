@@ -253,12 +253,12 @@ def _details(client, dash_app, run_id: int) -> str:
 
 def _broker_views(client, dash_app, run_id: int) -> dict[str, str]:
     return {
-        "list": client.get("/api/failed-operations?age=all").get_data(as_text=True),
+        "list": client.get("/api/failed-operations?range=all").get_data(as_text=True),
         "one": client.get(f"/api/failed-operations/{run_id}").get_data(as_text=True),
         "run": client.get(f"/api/runs/{run_id}").get_data(as_text=True),
         "error": client.get(f"/api/runs/{run_id}/error?source=last_error").get_data(as_text=True),
         "error_offset": client.get(f"/api/runs/{run_id}/error?source=last_error&offset=20").get_data(as_text=True),
-        "grid": json.dumps(call(client, dash_app, "failed-operations-grid.rowData", {"failed-age": "all"})),
+        "grid": json.dumps(call(client, dash_app, "failed-operations-grid.rowData", {"failed-range": "all"})),
         "details": _details(client, dash_app, run_id),
         "run_page": json.dumps(call(client, dash_app, "run-body.children", {"run-id": run_id, "run-zone": "UTC"})),
     }

@@ -75,7 +75,7 @@ def warnings():
 def audit_table(client, dash_app, **request) -> str:
     """The /failed page's audit table, as its callback answers ``request``'s sender."""
     spec = next(v for k, v in dash_app.callback_map.items() if f"{ids.FAILED_GRID}.rowData" in k)
-    inputs = [{**i, "value": {ids.FAILED_AGE: "7d"}.get(i["id"])} for i in spec["inputs"]]
+    inputs = [{**i, "value": {ids.FAILED_RANGE: "7d"}.get(i["id"])} for i in spec["inputs"]]
     _, (body,) = callback_body(dash_app, f"{ids.FAILED_GRID}.rowData", inputs,
                                [{**s, "value": None} for s in spec["state"]])
     answer = client.post("/_dash-update-component", json=body, **request)

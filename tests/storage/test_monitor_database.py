@@ -126,8 +126,11 @@ def test_failed_operations_joined_in_the_app(split, written):
     assert queries.operations(split, only_failed, 10)["sync_id"].tolist() == [runs[0].id, runs[1].id]
     resolved = queries.OperationFilter(states=("resolved",))
     assert queries.operations(split, resolved, 10)["sync_id"].tolist() == [runs[5].id]
-    assert queries.matching_ids(split, queries.OperationFilter(operation_types=("deals",)), 10) == [runs[2].id]
-    data = failed_payloads.operations_json(split, failed_payloads.operation_filter({"age": ["7d"]}, now), 500, 3)
+    assert queries.matching_ids(split, queries.OperationFilter(sync_types=("deals",)), 10) == [runs[2].id]
+    older = queries.OperationFilter(since=week, until=now - timedelta(hours=24))  # the window's end, in the app too
+    assert queries.operations(split, older, 10)["sync_id"].tolist() == [runs[1].id]
+    assert queries.count_by_state(split, older)["failed"] == 1 and queries.count_by_state(split, older)["resolved"] == 0
+    data = failed_payloads.operations_json(split, failed_payloads.operation_filter({"range": ["7d"]}, now), 500, 3)
     assert data["total"] == 3 and data["counts"]["failed"] == 2 and data["counts"]["resolved"] == 1
     assert "note" not in data
 
@@ -184,7 +187,7 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
     try:
         stats = _get_json(f"{base}/api/stats", time.monotonic() + 30)
         assert stats["overview"]
-        failed = _get_json(f"{base}/api/failed-operations?age=30d", time.monotonic() + 5)
+        failed = _get_json(f"{base}/api/failed-operations?range=30d", time.monotonic() + 5)
         assert failed["counts"]["resolved"] == 1 and "note" not in failed
         assert {o["id"] for o in failed["operations"]} == {runs[i].id for i in (0, 1, 2, 5)}
         with pytest.raises(urllib.error.HTTPError, match="403"):  # the audit is for operators (issue 14)

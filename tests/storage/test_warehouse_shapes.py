@@ -189,7 +189,7 @@ def test_before_db_upgrade_nothing_503s(client_on):
     runs = insert_runs(db, [Run("hubspot", "contacts", "failed", 2 * H, 2 * H - M, error="boom"),
                             Run("genius", "jobs", "partial", 3 * H, 3 * H - M, error="2 rejected"),
                             Run("genius", "jobs", "success", H, H - M)], now)
-    body = client.get("/api/failed-operations?age=24h")
+    body = client.get("/api/failed-operations?range=24h")
     assert body.status_code == 200
     data = body.get_json()
     assert [o["id"] for o in data["operations"]] == [runs[0].id, runs[1].id]
@@ -207,8 +207,8 @@ def test_before_db_upgrade_nothing_503s(client_on):
             expected = 403 if path.startswith("/api/audit") else 200  # the audit is for operators (none here)
             assert answer.status_code == expected, (stage, path, answer.get_data(as_text=True)[:300])
         migrate.upgrade(db)
-    assert "note" not in client.get("/api/failed-operations?age=24h").get_json()
-    assert client.get("/api/failed-operations?age=24h").get_json()["counts"]["failed"] == 2
+    assert "note" not in client.get("/api/failed-operations?range=24h").get_json()
+    assert client.get("/api/failed-operations?range=24h").get_json()["counts"]["failed"] == 2
 
 
 def test_late_alert_from_beats_interval(deployed_engine, tmp_path):

@@ -53,6 +53,11 @@ def test_an_operator_retries_and_watches_them_resolve_a_viewer_cannot_act(dash_d
     sign_in(dash_duo, "alice", PASSWORD, "/failed")
     dash_duo.wait_for_contains_text(state_cell(first), "failed", timeout=15)
     assert "alice · operator" in dash_duo.find_element("#signed-in-user").text
+    # the window control is the range; the sync type's column says so, from the records' sync_type
+    assert dash_duo.find_element("#failed-range").get_attribute("name") == "range"
+    assert dash_duo.find_element('#failed-operations-grid .ag-header-cell[col-id="sync_type"]').text == "Sync type"
+    assert dash_duo.find_element(
+        f'#failed-operations-grid .ag-row[row-id="{first}"] .ag-cell[col-id="sync_type"]').text == "contacts"
 
     # one operation: tick its box, retry, confirm
     dash_duo.find_element(f'#failed-operations-grid .ag-row[row-id="{first}"] .ag-selection-checkbox input').click()

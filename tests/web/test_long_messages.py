@@ -139,7 +139,7 @@ def _get(client, url: str) -> tuple[int, bytes]:
 def test_no_json_route_sends_more_than_500_kb_and_each_says_what_it_cut(client, long_runs):
     ids, texts = long_runs["ids"], long_runs["texts"]
     sizes = {}
-    for url in ("/api/errors?days=7", "/api/failed-operations?age=all", "/api/failed-operations?age=all&limit=5000",
+    for url in ("/api/errors?days=7", "/api/failed-operations?range=all", "/api/failed-operations?range=all&limit=5000",
                 f"/api/failed-operations/{ids['emoji']}", f"/api/runs/{ids['ascii']}", f"/api/runs/{ids['emoji']}",
                 "/api/recent-syncs", "/api/crm-status"):
         status, body = _get(client, url)
@@ -222,7 +222,7 @@ def test_no_page_refresh_sends_more_than_500_kb(client, dash_app, long_runs):
     sizes["errors"], errors_page = _callback_bytes(client, dash_app, "recent-failures.children",
                                                    {"errors-refresh-interval": 1, "errors-days": "7"})
     sizes["failed"], failed_page = _callback_bytes(client, dash_app, "failed-operations-grid.rowData",
-                                                   {"failed-refresh-interval": 1, "failed-age": "all"})
+                                                   {"failed-refresh-interval": 1, "failed-range": "all"})
     sizes["details"], details = _callback_bytes(client, dash_app, "failed-details-body.children", {
         "failed-operations-grid.cellClicked": {"colId": "error", "rowId": str(ids["emoji"])},
         "failed-operations-grid.rowData": [{"id": ids["emoji"]}], "viewer-timezone": "UTC"})

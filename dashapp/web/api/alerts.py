@@ -1,6 +1,7 @@
 """The alert JSON routes.
 
-    GET  /api/alerts?state=firing&severity=critical&rule=late&age=7d&limit=500
+    GET  /api/alerts?state=firing&severity=critical&rule=late&range=7d&limit=500
+         (range: 24h, 7d default, 30d, 90d, all; or start/end, ISO 8601; age: deprecated name of range)
     POST /api/alerts/<id>/acknowledge
     POST /api/alerts/<id>/resolve        {"note": "fixed the token"}
 

@@ -1,10 +1,14 @@
 """The failed-operations JSON routes.
 
-    GET  /api/failed-operations?age=7d&crm_source=..&operation_type=..&state=..&limit=500
+    GET  /api/failed-operations?range=7d&crm_source=..&sync_type=..&state=..&limit=500
     GET  /api/failed-operations/<id>             one operation with its attempts
     POST /api/failed-operations/<id>/retry       202 queued, 409 not retryable now
-    POST /api/failed-operations/retry            bulk: {"ids": [...]} or {"filter": {"crm_source": [...], ...}}
+    POST /api/failed-operations/retry            bulk: {"ids": [...]} or {"filter": {"range": "7d", ...}}
     GET  /api/audit?limit=50
+
+The window is ``range`` (24h, 7d default, 30d, 90d, all) or ``start``/``end`` (ISO 8601); ``age``
+(for range) and ``operation_type`` (for sync_type) are deprecated names, read for one release, in
+the query string and in a bulk retry's filter alike.
 
 Actions need an operator: the session cookie of a signed-in user, the proxy's header, or HTTP Basic
 credentials from the users file (rate-limited like the sign-in form). 401 without, 403 for a

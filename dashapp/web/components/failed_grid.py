@@ -19,7 +19,7 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
         {"field": "failed_at", "headerName": "Failed", "cellRenderer": "RelativeTime", "cellRendererParams": zone,
          "width": 130},
         {"field": "name", "headerName": "CRM", "width": 130, "filter": "agTextColumnFilter"},
-        {"field": "operation_type", "headerName": "Operation", "width": 140, "filter": "agTextColumnFilter"},
+        {"field": "sync_type", "headerName": "Sync type", "width": 140, "filter": "agTextColumnFilter"},
         {"field": "run_status", "headerName": "Run status", "cellRenderer": "StatusBadge", "width": 120},
         {"field": "state", "headerName": "State", "cellRenderer": "StatusBadge", "width": 115,
          "filter": "agTextColumnFilter"},
@@ -48,5 +48,5 @@ def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
         className="failed-grid",
         style={"height": "55vh", "width": "100%"},
     ), text=("error", "last_error")),
-        ("failed_at", "operation_type", "run_status", "attempts", "updated_at", "error", "last_error"),
+        ("failed_at", "sync_type", "run_status", "attempts", "updated_at", "error", "last_error"),
         first="state")  # on a phone a tap opens the operation's details with every field

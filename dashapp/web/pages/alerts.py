@@ -61,7 +61,8 @@ def layout(**_query: str) -> html.Div:
         dbc.Card(dbc.CardBody([
             html.H6("History"),
             dbc.Row([
-                dbc.Col(dbc.Select(id=ids.ALERTS_AGE, value="7d", size="sm", options=age_options()), xs=12, md=3),
+                dbc.Col(dbc.Select(id=ids.ALERTS_RANGE, value=alert_payloads.DEFAULT_RANGE, size="sm",
+                                   options=age_options(), name="range"), xs=12, md=3),
                 dbc.Col(dcc.Dropdown(id=ids.ALERTS_STATE, options=list(ALERT_STATES), multi=True,
                                      placeholder="Any state"), xs=12, md=3),
                 dbc.Col(dcc.Dropdown(id=ids.ALERTS_SEVERITY, options=list(SEVERITIES), multi=True,
@@ -144,18 +145,18 @@ def _active(rows: list[dict], can_act: bool, zone: str | None) -> html.Div:
 @refresh_callback(
     REFRESH, [Output(ids.ALERTS_ACTIVE, "children"), Output(ids.ALERTS_COUNTS, "children"),
               Output(ids.ALERTS_HISTORY_GRID, "rowData")],
-    [Input(ids.ALERTS_AGE, "value"), Input(ids.ALERTS_STATE, "value"), Input(ids.ALERTS_SEVERITY, "value"),
+    [Input(ids.ALERTS_RANGE, "value"), Input(ids.ALERTS_STATE, "value"), Input(ids.ALERTS_SEVERITY, "value"),
      Input(ids.ALERTS_RULE, "value"), Input(ids.ALERTS_ACTION_DONE, "data"), State(ids.VIEWER_TIMEZONE, "data")],
     what="alerts",
 )
-def refresh_alerts(now, previous, age, states, severities, rules, _done, zone) -> Refresh:
+def refresh_alerts(now, previous, range_, states, severities, rules, _done, zone) -> Refresh:
     settings = runtime.settings()
     details = may_see_details()  # a send error's text for operators, its class for anyone else
     active = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
-        {"state": ["firing"], "age": ["all"]}, now), details=details)
-    history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
-        {"age": [age or "7d"], "state": states or [], "severity": severities or [], "rule": rules or []}, now),
-        details=details)
+        {"state": ["firing"], "range": ["all"]}, now), details=details)
+    chosen = {"range": [range_ or alert_payloads.DEFAULT_RANGE], "state": states or [],
+              "severity": severities or [], "rule": rules or []}
+    history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(chosen, now), details=details)
     counts = active["firing"]
     badges = [dbc.Badge(f"{severity} {counts.get(severity, 0)}", color=COLOURS[severity], className="me-1",
                         id=f"alerts-count-{severity}") for severity in ("critical", "warning")]

@@ -77,12 +77,12 @@ def layout(**_query: str) -> html.Div:
         page_header("Failed operations", REFRESH, settings.refresh_seconds),
         html.Div(note, id=ids.FAILED_ACCESS_NOTE),
         dbc.Row([
-            dbc.Col(dbc.Select(id=ids.FAILED_AGE, value=failed_payloads.DEFAULT_AGE, size="sm",
-                               options=age_options()), xs=12, md=2),
+            dbc.Col(dbc.Select(id=ids.FAILED_RANGE, value=failed_payloads.DEFAULT_RANGE, size="sm",
+                               options=age_options(), name="range"), xs=12, md=2),
             dbc.Col(dcc.Dropdown(id=ids.FAILED_CRM, options=filter_options("crm_source"), multi=True,
                                  placeholder="All CRMs"), xs=12, md=3),
-            dbc.Col(dcc.Dropdown(id=ids.FAILED_OPERATION_TYPE, options=filter_options("sync_type"), multi=True,
-                                 placeholder="All operation types"), xs=12, md=3),
+            dbc.Col(dcc.Dropdown(id=ids.FAILED_SYNC_TYPE, options=filter_options("sync_type"), multi=True,
+                                 placeholder="All sync types"), xs=12, md=3),
             dbc.Col(dcc.Dropdown(id=ids.FAILED_STATE, options=list(queries.STATES),
                                  value=[], multi=True,
                                  placeholder="Any state"), xs=12, md=4),
@@ -114,12 +114,17 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
-def _filter(age, crm_sources, operation_types, states):
-    """The page's filter controls (as the browser sent them: anything) as an OperationFilter;
-    a value of the wrong type or too many values is a BadParameter naming the control."""
-    args = failed_payloads.filter_args({"age": age or failed_payloads.DEFAULT_AGE, "crm_source": crm_sources or [],
-                                        "operation_type": operation_types or [], "state": states or []})
-    return failed_payloads.operation_filter(args, utc_now())
+def _spec(range_, crm_sources, sync_types, states) -> dict:
+    """The page's filter controls as a bulk retry's filter (the names of the query string)."""
+    return {"range": range_ or failed_payloads.DEFAULT_RANGE, "crm_source": crm_sources or [],
+            "sync_type": sync_types or [], "state": states or []}
+
+
+def _filter(spec: object):
+    """A filter (the controls' ``_spec``, as the browser sent it: anything) as an OperationFilter;
+    a value of the wrong type or too many values is a BadParameter naming it. The deprecated names
+    (``age``, ``operation_type``) are read as the API reads them."""
+    return failed_payloads.operation_filter(failed_payloads.filter_args(spec), utc_now())
 
 
 def _state_badges(counts: dict[str, int]) -> list:
@@ -161,13 +166,13 @@ def _problem(exc: Exception) -> str:
               Output(ids.FAILED_SHOWING, "children"), Output(ids.FAILED_AUDIT, "children"),
               Output(ids.FAILED_RETRY_MATCHING, "children"), Output(ids.FAILED_RETRY_MATCHING, "disabled"),
               Output(REFRESH.interval, "interval")],
-    [Input(ids.FAILED_AGE, "value"), Input(ids.FAILED_CRM, "value"), Input(ids.FAILED_OPERATION_TYPE, "value"),
+    [Input(ids.FAILED_RANGE, "value"), Input(ids.FAILED_CRM, "value"), Input(ids.FAILED_SYNC_TYPE, "value"),
      Input(ids.FAILED_STATE, "value"), Input(ids.FAILED_ACTION_DONE, "data"), State(ids.VIEWER_TIMEZONE, "data")],
     what="failed-operations", problem=_problem,
 )
-def refresh_failed(now, _previous, age, crm_sources, operation_types, states, _done, zone) -> Refresh:
+def refresh_failed(now, _previous, range_, crm_sources, sync_types, states, _done, zone) -> Refresh:
     settings = runtime.settings()
-    f = _filter(age, crm_sources, operation_types, states)
+    f = _filter(_spec(range_, crm_sources, sync_types, states))
     data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts,
                                            details=may_see_details())
     may_read_audit = auth.refusal(settings, auth.current_user(settings), "read the audit log") is None
@@ -209,13 +214,13 @@ def count_selected(rows):
     Input(ids.FAILED_CANCEL_BUTTON, "n_clicks"),
     State(ids.FAILED_GRID, "selectedRows"),
     State(ids.FAILED_DETAILS_ID, "data"),
-    State(ids.FAILED_AGE, "value"),
+    State(ids.FAILED_RANGE, "value"),
     State(ids.FAILED_CRM, "value"),
-    State(ids.FAILED_OPERATION_TYPE, "value"),
+    State(ids.FAILED_SYNC_TYPE, "value"),
     State(ids.FAILED_STATE, "value"),
     prevent_initial_call=True,
 )
-def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, crm_sources, operation_types, states):
+def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, range_, crm_sources, sync_types, states):
     trigger = ctx.triggered_id
     if trigger == ids.FAILED_CANCEL_BUTTON or not (ctx.triggered and ctx.triggered[0].get("value")):
         return False, no_update, None
@@ -233,12 +238,12 @@ def ask_to_confirm(_selected, _matching, _one, _cancel, rows, detail_id, age, cr
         text = (f"Retry the {len(chosen):,} selected operations? {failed_now:,} of them are in state failed and "
                 "will be queued; the others are skipped.")
     else:
-        f = _filter(age, crm_sources, operation_types, states)
+        spec = _spec(range_, crm_sources, sync_types, states)
+        f = _filter(spec)
         counts = queries.count_by_state(runtime.engine(), f)
         matching = sum(counts[s] for s in (f.states or queries.STATES))
         retryable = counts["failed"] if failed_payloads.retryable(f) else 0
-        pending = {"filter": {"age": age, "crm_source": crm_sources or [], "operation_type": operation_types or [],
-                              "state": states or []}}
+        pending = {"filter": spec}
         text = (f"Retry all {retryable:,} failed operations matching the filter ({failed_payloads.describe(f)})? "
                 f"{matching:,} operations match in all; those queued, running, resolved or abandoned are left as "
                 "they are.")
@@ -267,10 +272,7 @@ def confirm_retry(clicks, pending):
         # What the audit says was asked is built here from the ids or the filter, never taken
         # from the browser's state.
         if "filter" in pending:
-            spec = pending.get("filter") or {}
-            if not isinstance(spec, dict):
-                raise BadParameter("filter", "must be an object of filter values")
-            f = _filter(spec.get("age"), spec.get("crm_source"), spec.get("operation_type"), spec.get("state"))
+            f = _filter(pending.get("filter") or {})
             failed_only = failed_payloads.retryable(f)
             ids_ = [] if auth.refusal(settings, user) or failed_only is None else queries.matching_ids(
                 engine, failed_only, settings.retry_bulk_limit + 1)
@@ -321,7 +323,7 @@ def show_details(cell, rows, zone):
 
 def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
     facts = [("Run", dcc.Link(f"#{row['id']}", href=paths.run(row['id']))),
-             ("CRM", row["name"]), ("Operation", row["operation_type"]),
+             ("CRM", row["name"]), ("Sync type", row["sync_type"]),
              ("Run status", row["run_status"]), ("State", row["state"]),
              ("Attempts", f"{row['attempts']} of {row['max_attempts']}"),
              ("Failed at", display.local_clock(row["failed_at"], zone, seconds=True))]
