@@ -19,7 +19,6 @@ from flask import request, request_finished
 
 from dashapp import runtime
 from dashapp.alerts import notify
-from dashapp.auth.users import add_user
 from dashapp.config import ConfigError, load_settings
 from dashapp.health import probes
 from dashapp.payloads.card_links import card_links
@@ -27,6 +26,7 @@ from dashapp.web import routes
 from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs
+from tests.support.users_files import users_file
 
 PREFIX = "/ingestion/monitoring/"
 PASSWORD = "correct horse battery"
@@ -46,8 +46,7 @@ def under_prefix(dash_app, sqlite_db, tmp_path):
     now = utc_now()
     runs = insert_runs(sqlite_db, [Run("hubspot", "contacts", "success", 3 * H, 2 * H, processed=10),
                                    Run("hubspot", "contacts", "failed", H, H / 2, error="HTTPError: 500")], now)
-    users = tmp_path / "users.json"
-    add_user(users, "alice", "operator", PASSWORD)
+    users = users_file(tmp_path / "users.json", ("alice", "operator", PASSWORD))
     create_app(load_settings({"URL_PREFIX": PREFIX, "AUTH_USERS_FILE": str(users), "REFRESH_SECONDS": "2",
                              "CACHE_SECONDS": "0", "SQLITE_PATH": str(tmp_path / "x.sqlite3")}), sqlite_db)
     sign_in_limit.LOCAL.clear()
