@@ -35,6 +35,12 @@ H = timedelta(hours=1)
 
 
 @pytest.fixture
+def sqlite_db(migrated_sqlite_db):
+    """This module's SQLite file comes with the app's tables migrated (a copy of the run's)."""
+    return migrated_sqlite_db
+
+
+@pytest.fixture
 def under_prefix(dash_app, sqlite_db, tmp_path):
     """The process's app rebuilt under PREFIX on a SQLite file holding two runs (one failed) and
     an operator; rebuilt back at ``/`` afterwards. Yields (test client, the failed run's id)."""
