@@ -290,14 +290,17 @@ SLOW_FOLDERS = ("deploy",)  # every test there runs servers or containers of its
 # A test on ``db`` runs on three table shapes; the fast subset runs it once, on the documented
 # tables in PostgreSQL, and leaves the deployed shape and SQLite to the full run.
 SLOW_SHAPES = frozenset({"deployed", "sqlite"})
-# Tests slow by nature, named here (file::name, with its parameters where only some are slow): each
-# runs a real process. The fast subset keeps a sibling of each that proves the same thing cheaper.
+# Tests slow by nature, named here (file::name, with its parameters where only some are slow): a
+# real process, or a rollup build per test. The fast subset keeps a sibling of each.
 SLOW_TESTS = {
     # a real celery beat process waits for its first tick (the worker tests beside it are slow too)
     "retries/test_retry_queue.py::test_the_demo_beat_sends_due_syncs_from_beat_itself_and_they_read_queued",
     # ``python app.py`` as a process, ~2.5 s each: the fast subset keeps ``help`` and an unknown word
     "test_command_line.py::test_help_prints_every_command_and_exits_2_without_serving[--help]",
     "test_command_line.py::test_help_prints_every_command_and_exits_2_without_serving[-h]",
+    # each builds the run rollups over 50 days of runs (~1.5 s): the fast subset keeps the first filter
+    *(f"queries/test_history_count.py::test_filters_the_rollups_cannot_answer_count_the_raw_table[postgres-f{i}]"
+      for i in range(1, 5)),
 }
 
 
