@@ -1,4 +1,4 @@
-"""Issue 25 item 5: two instances of the app (gunicorn, 2 worker processes each) behind one real
+"""Two instances of the app (gunicorn, 2 worker processes each) behind one real
 nginx (round robin), sharing one Redis, one database (the user's tables as the warehouse deploys
 them, the app's tables made by ``python app.py db upgrade``), one SECRET_KEY and one users file,
 behave as one: a session signed in through one acts through the other and a sign-out ends it on

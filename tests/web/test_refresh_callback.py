@@ -1,4 +1,4 @@
-"""Issue 15: the self-refreshing pages' one refresh callback (``refresh_bar.refresh_callback``).
+"""The self-refreshing pages' one refresh callback (``refresh_bar.refresh_callback``).
 
 Each page's real callback is posted as the browser does, with the app on a database that refuses
 connections: the page's outputs stay as they were (Dash leaves them out of the response), and the

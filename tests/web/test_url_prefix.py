@@ -1,4 +1,4 @@
-"""Issue 25, item 4 (URL_PREFIX), through Flask's test client: with the app under
+"""URL_PREFIX, through Flask's test client: with the app under
 ``/ingestion/monitoring/`` every route of the route table answers under the prefix and nothing
 answers outside it; sign-in and sign-out redirect under it and set the cookie's path to it; links
 in JSON and in notifications carry it; a bad prefix stops the start naming the setting. Without

@@ -1,4 +1,4 @@
-"""Issue 24, item 5: every word and number right. Plurals, one full stop after an error class, a
+"""Every word and number right. Plurals, one full stop after an error class, a
 success rate of "—" before any run has finished, uptimes in days and hours, and a bell that counts
 only the firing alerts nobody has acknowledged. Rows are the test's own, in real PostgreSQL."""
 
