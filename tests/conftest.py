@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from dashapp.config import load_settings
-from dashapp.storage.db import postgres_engine, psycopg2_url, sqlite_engine
+from dashapp.storage.db import app_file, postgres_engine, psycopg2_url, sqlite_engine
 from dashapp.storage.sync_tables import metadata
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -137,6 +137,32 @@ def sqlite_db(tmp_path: Path) -> Iterator[Engine]:
     engine = sqlite_engine(tmp_path / "sync.sqlite3", "orchestration")
     with engine.begin() as conn:
         metadata.create_all(conn)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file (and its app file) with the user's tables and the app's migrated to head, made
+    once per run: Alembic's upgrade of a new file costs about 0.3 s."""
+    from dashapp.storage import migrate
+
+    path = tmp_path_factory.mktemp("migrated_sqlite") / "sync.sqlite3"
+    engine = sqlite_engine(path, "orchestration")
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+    migrate.upgrade(engine)
+    engine.dispose()  # the last connection's close folds the WAL into the files
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_db(tmp_path: Path, migrated_sqlite_file: Path) -> Iterator[Engine]:
+    """``sqlite_db`` with the app's tables already migrated: a copy of this run's migrated file."""
+    path = tmp_path / "sync.sqlite3"
+    for source, target in ((migrated_sqlite_file, path), (app_file(migrated_sqlite_file), app_file(path))):
+        shutil.copyfile(source, target)
+    engine = sqlite_engine(path, "orchestration")
     yield engine
     engine.dispose()
 
@@ -264,20 +290,35 @@ SLOW_FOLDERS = ("deploy",)  # every test there runs servers or containers of its
 # A test on ``db`` runs on three table shapes; the fast subset runs it once, on the documented
 # tables in PostgreSQL, and leaves the deployed shape and SQLite to the full run.
 SLOW_SHAPES = frozenset({"deployed", "sqlite"})
+# Tests slow by nature, named here (file::name, with its parameters where only some are slow): a
+# real process, or a rollup build per test. The fast subset keeps a sibling of each.
+SLOW_TESTS = {
+    # a real celery beat process waits for its first tick (the worker tests beside it are slow too)
+    "retries/test_retry_queue.py::test_the_demo_beat_sends_due_syncs_from_beat_itself_and_they_read_queued",
+    # ``python app.py`` as a process, ~2.5 s each: the fast subset keeps ``help`` and an unknown word
+    "test_command_line.py::test_help_prints_every_command_and_exits_2_without_serving[--help]",
+    "test_command_line.py::test_help_prints_every_command_and_exits_2_without_serving[-h]",
+    # each builds the run rollups over 50 days of runs (~1.5 s): the fast subset keeps the first filter
+    *(f"queries/test_history_count.py::test_filters_the_rollups_cannot_answer_count_the_raw_table[postgres-f{i}]"
+      for i in range(1, 5)),
+}
 
 
 def _slow(item: pytest.Item, tests: Path) -> bool:
-    folder = item.path.relative_to(tests).parts[0] if item.path.is_relative_to(tests) else ""
+    where = item.path.relative_to(tests) if item.path.is_relative_to(tests) else None
+    folder = where.parts[0] if where is not None else ""
+    named = where is not None and f"{where.as_posix()}::{item.name}" in SLOW_TESTS
     callspec = getattr(item, "callspec", None)
     other_shape = callspec is not None and callspec.params.get("db") in SLOW_SHAPES
-    return folder in SLOW_FOLDERS or other_shape or item.get_closest_marker("container") is not None
+    return folder in SLOW_FOLDERS or other_shape or named or item.get_closest_marker("container") is not None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by what they use, so a new one is marked without anyone remembering: a test that
     drives Chromium is ``browser``; a ``container`` test, everything in tests/deploy/ and a ``db``
-    test's runs on the deployed shape and SQLite are ``slow``. Files or tests slow for other reasons
-    (servers, workers, sweeps: over about 5 s alone) say so with ``pytest.mark.slow``."""
+    test's runs on the deployed shape and SQLite are ``slow``, and so are the tests of SLOW_TESTS. Files
+    or tests slow for other reasons (servers, workers, sweeps: over about 5 s alone) say so with
+    ``pytest.mark.slow``."""
     tests = Path(__file__).parent
     for item in items:
         if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):

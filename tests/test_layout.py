@@ -1,5 +1,6 @@
-"""The layout's rules (issue 15), checked by reading the source: imports via ``ast``, never by
-importing the modules. Each test names the rule it checks and, on failure, the file and line."""
+"""The layout's rules (docs/architecture.md, "The layer rules"), checked by reading the source:
+imports via ``ast``, never by importing the modules. Each test names the rule it checks and, on
+failure, the file and line."""
 
 from __future__ import annotations
 

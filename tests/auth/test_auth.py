@@ -21,17 +21,15 @@ from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.callbacks import callback_body
 from tests.support.rows import Run, insert_runs
+from tests.support.users_files import users_file as users_file_of
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def users_file(tmp_path):
-    path = tmp_path / "users.json"
-    add_user(path, "alice", "operator", PASSWORD)
-    add_user(path, "bob", "viewer", PASSWORD)
-    add_user(path, "proxied", "operator", None)
-    return path
+    return users_file_of(tmp_path / "users.json", ("alice", "operator", PASSWORD), ("bob", "viewer", PASSWORD),
+                         ("proxied", "operator", None))
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Issue 18, item 2: the embedded demo on a believable clock: schedules of 1-5 minutes that the runs
+"""The embedded demo on a believable clock: schedules of 1-5 minutes that the runs
 follow (one CRM visibly late), counts that add up, a backfill that reports its days."""
 
 from __future__ import annotations

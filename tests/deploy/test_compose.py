@@ -1,7 +1,7 @@
 """compose.yaml: valid for docker-compose, nothing secret written in it, and its web, worker, beat
-and migrate services run from the image against this machine's PostgreSQL and Redis (issue 25,
-item 2). No image registry is reachable here, so its redis and postgres services (public images)
-are not started: an override puts the app's services on the host's network instead."""
+and migrate services run from the image against this machine's PostgreSQL and Redis. No image
+registry is reachable here, so its redis and postgres services (public images) are not started:
+an override puts the app's services on the host's network instead."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The image built from the repository's Dockerfile, run the way a warehouse runs it: the web app
 against a PostgreSQL database holding the user's tables and runs this test wrote, and the Celery
-worker and beat from the same image against Redis (issue 25, items 1 and 3)."""
+worker and beat from the same image against Redis."""
 
 from __future__ import annotations
 

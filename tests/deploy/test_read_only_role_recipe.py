@@ -1,4 +1,4 @@
-"""Issue 25 item 6: the README's read-only role recipe ("Pointing it at a real warehouse"), read out
+"""The README's read-only role recipe ("Pointing it at a real warehouse"), read out
 of README.md and run exactly as written on a fresh warehouse (the user's tables as its Django
 migrations deploy them, beat's in schema ``django``); then the app runs as that role, its own
 tables in a second database the role owns (MONITOR_DATABASE_URL: ``python app.py db upgrade``

@@ -1,4 +1,4 @@
-"""Issue 25 item 5: two instances of the app (gunicorn, 2 worker processes each) behind one real
+"""Two instances of the app (gunicorn, 2 worker processes each) behind one real
 nginx (round robin), sharing one Redis, one database (the user's tables as the warehouse deploys
 them, the app's tables made by ``python app.py db upgrade``), one SECRET_KEY and one users file,
 behave as one: a session signed in through one acts through the other and a sign-out ends it on
@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from tests import conftest
 from tests.alerts.test_notifications import Hooks
 from tests.conftest import DEPLOYED_TIMEZONE, REDIS_URL, empty_redis
 from tests.support import deployed_shape
+from tests.support.celery_worker import celery_worker
 from tests.support.gunicorn_server import ROOT, gunicorn
 from tests.support.nginx import NginxServer, nginx
 from tests.support.rows import Run, insert_runs
@@ -232,28 +233,11 @@ def test_the_rollup_refresh_runs_once_per_cycle_not_once_per_process(pair):
     assert refreshed >= start["started_at"]
 
 
-@contextmanager
-def beat_worker(pair: Pair, queue: str, log: Path, **env: str) -> Iterator[subprocess.Popen]:
-    """``celery -A dashapp.worker worker --beat`` on ``queue``, its own beat schedule file, its
-    output in ``log``; stopped at the end."""
-    environment = {**os.environ, "DATABASE_URL": pair.database_url, "CELERY_BROKER_URL": REDIS_URL,
-                   "CELERY_QUEUES": queue, "REDIS_URL": REDIS_URL, "SQLITE_PATH": str(pair.tmp / "x.db"), **env}
-    name = f"sm-beat-{uuid.uuid4().hex[:6]}@localhost"
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "dashapp.worker", "worker", "--beat", "-s",
-             str(log.with_suffix(".schedule")), "-n", name, "-Q", f"{queue}_retries,{queue}", "--pool=threads",
-             "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=environment, stdout=output, stderr=output)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+def beat_worker(pair: Pair, queue: str, log: Path, **env: str) -> AbstractContextManager[str]:
+    """``celery -A dashapp.worker worker --beat`` on ``queue`` (tests/support/celery_worker.py), its
+    own beat schedule file, its output in ``log``; stopped at the end."""
+    return celery_worker(REDIS_URL, queue, beat_schedule=log.with_suffix(".schedule"), log=log,
+                         DATABASE_URL=pair.database_url, REDIS_URL=REDIS_URL, SQLITE_PATH=str(pair.tmp / "x.db"), **env)
 
 
 def _evaluations(logs: list[Path]) -> list[str]:

@@ -210,7 +210,7 @@ def test_rabbitmq_queue_depth_by_passive_declare(queue, pg_engine):
 
 
 def test_the_app_and_postgres_figures_with_their_thresholds(dash_app, use_engine, pg_engine):
-    """Issue 18, item 8: process and host figures, PostgreSQL's size, connections, cache, longest
+    """Process and host figures, PostgreSQL's size, connections, cache, longest
     query and lock waits, each with its level; the same in /api/system-health and on /health."""
     from sqlalchemy import text
 

@@ -1,4 +1,4 @@
-"""Issue 24, item 6: the Celery card turns amber, saying why, when waiting tasks pile up (more than
+"""The Celery card turns amber, saying why, when waiting tasks pile up (more than
 CELERY_QUEUE_WARN), and red above CELERY_QUEUE_CRITICAL. A real Redis broker, no worker consuming."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 22, item 10: whatever value the warehouse holds, on both table shapes (documented: naive
+"""Whatever value the warehouse holds, on both table shapes (documented: naive
 ``timestamp``; deployed: ``timestamptz``), the app keeps its promises:
 
 - the rollup build (``python app.py db upgrade``) and a refresh succeed, and the rollups
@@ -13,8 +13,8 @@
 - ``/metrics`` passes ``promtool check metrics`` with no problem printed.
 
 Rows come from ``tests/properties/warehouse_values.py``. Each example starts from an empty
-``sync_history`` and empty app tables. ``test_known_defects`` runs each check on the values issue
-22 names (not ``@example``s of the property tests: a failing explicit example stops hypothesis
+``sync_history`` and empty app tables. ``test_known_defects`` runs each check on named hard values
+(KNOWN_DEFECTS; not ``@example``s of the property tests: a failing explicit example stops hypothesis
 before it draws anything).
 """
 
@@ -256,7 +256,7 @@ def test_the_calls_cover_every_route() -> None:
     listed = {(r.method, r.path) for r in ROUTES if not r.path.startswith("/auth/")}
     assert called == listed
 
-MAX_ANSWER = 500 * 1024  # issue 22: no refresh sends more than about 500 KB (the export is a download)
+MAX_ANSWER = 500 * 1024  # no refresh sends more than about 500 KB (the export is a download)
 
 
 def call_every_route(warehouse: Warehouse, ids: list[int], crm_sources: set[str]) -> None:
@@ -400,7 +400,7 @@ def check_metrics(warehouse: Warehouse, rows: list[dict]) -> None:
 
 CHECKS = {"rollups": check_rollups, "routes": check_routes, "export": check_export, "metrics": check_metrics}
 LATE = Moment(from_now=-timedelta(hours=30))
-KNOWN_DEFECTS = {  # issue 22's list: values other lanes are fixing
+KNOWN_DEFECTS = {  # named hard values (each once a defect): every check runs on each
     "carriage return": [row(crm_source="hub\rspot"), row(sync_type="con\rtacts"),
                         row(status="failed", error_message="boom\rthere")],
     "empty crm_source and sync_type": [row(crm_source=""), row(sync_type="")],

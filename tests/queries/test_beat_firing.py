@@ -1,4 +1,4 @@
-"""Issue 21, item 3: the app's beat arithmetic against django-celery-beat itself.
+"""The app's beat arithmetic against django-celery-beat itself.
 
 Beat's tables are made by beat's own migrations in schema ``django`` (tests/support/beat_oracle.py),
 its tasks created through beat's ORM. The app reads them with its own SQL (``queries.beat_tasks``,
@@ -95,7 +95,7 @@ def table_line(case_id: str, found: Outcome, now: datetime) -> str:
     return f"| {case_id} | {library} | {app} |"
 
 
-# -- named cases (issue 21) ------------------------------------------------------------------
+# -- named cases ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Case:

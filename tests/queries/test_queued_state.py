@@ -1,4 +1,4 @@
-"""Issue 24, item 6: a sync beat has sent that no worker has started yet is "queued", not late, for
+"""A sync beat has sent that no worker has started yet is "queued", not late, for
 up to ``freshness.QUEUED_LIMIT``; then late, saying how long it has been queued. On both table
 shapes: beat's own tables (the deployed shape, beat's ``is_due()`` the oracle of when it sent) and
 the documented one whose schedule row keeps ``last_run`` (the embedded demo's, moved by its own

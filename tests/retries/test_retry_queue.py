@@ -1,4 +1,4 @@
-"""Issue 24, item 6: retries go to a queue of their own that the worker takes ahead of routine work,
+"""Retries go to a queue of their own that the worker takes ahead of routine work,
 and read "running" while they run; a demo sync holds no worker slot while it "runs". A real worker
 (concurrency 2) on a real Redis broker; states read through the app's own queries."""
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from dashapp.auth import sign_in_limit
-from dashapp.auth.users import add_user
 from tests.conftest import empty_app_tables
+from tests.support.users_files import users_file as users_file_of
 
 PASSWORD = "correct horse battery"
 
@@ -25,10 +25,7 @@ def no_earlier_failures():
 
 @pytest.fixture
 def users_file(tmp_path):
-    path = tmp_path / "users.json"
-    add_user(path, "alice", "operator", PASSWORD)
-    add_user(path, "bob", "viewer", PASSWORD)
-    return path
+    return users_file_of(tmp_path / "users.json", ("alice", "operator", PASSWORD), ("bob", "viewer", PASSWORD))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Item 4: the audit log names every user and role, so only a signed-in operator reads it (the API
+"""The audit log names every user and role, so only a signed-in operator reads it (the API
 and the /failed page's table); a failed sign-in for a name that is nobody's is recorded, and
 logged, without the name (people type passwords there)."""
 

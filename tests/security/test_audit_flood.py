@@ -1,4 +1,4 @@
-"""Issue 23 item 9a: refusals do not flood the audit log. Refused actions and refused or failed
+"""Refusals do not flood the audit log. Refused actions and refused or failed
 sign-ins are counted summaries (one row per source, actor, action, result, detail and minute, with
 ``repeats``), so 80 anonymous requests leave the real entries among the page's latest 50."""
 

@@ -1,4 +1,4 @@
-"""Item 10: what a page retry's audit row says was asked is built on the server from the ids or
+"""What a page retry's audit row says was asked is built on the server from the ids or
 the filter; a target the browser puts in its state is ignored."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Item 6: strings from data reach Plotly escaped (trace names, categories, hover text,
+"""Strings from data reach Plotly escaped (trace names, categories, hover text,
 annotations): a CRM named ``<a href="https://evil.example">x</a>`` is shown as that text in the
 performance legend and axes and in the errors chart's hover, never as a link."""
 

@@ -1,4 +1,4 @@
-"""Issue 23 item 9b: a chunked body (Transfer-Encoding: chunked, no Content-Length) obeys the size
+"""A chunked body (Transfer-Encoding: chunked, no Content-Length) obeys the size
 limits like any other: 64 KiB on the sign-in form and the JSON API, MAX_REQUEST_BYTES on Dash's
 callbacks, read through a stream limited to the path's limit, against real gunicorn."""
 

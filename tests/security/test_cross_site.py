@@ -1,4 +1,4 @@
-"""Item 9: one check refuses every state-changing request from another site's page: the Dash
+"""One check refuses every state-changing request from another site's page: the Dash
 callback endpoint (an operator's cookie riding along) as well as the JSON API and the forms."""
 
 from __future__ import annotations

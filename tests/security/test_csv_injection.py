@@ -1,4 +1,4 @@
-"""Item 3: text from the user's data that a spreadsheet would run as a formula (a leading ``=``,
+"""Text from the user's data that a spreadsheet would run as a formula (a leading ``=``,
 ``+``, ``-``, ``@``, tab or carriage return) is exported with a single quote before it, in every
 text column, on PostgreSQL's COPY path and the Python path alike; numbers stay numbers; XLSX keeps
 every string a string (no formula cell)."""

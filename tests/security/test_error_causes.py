@@ -1,4 +1,4 @@
-"""Issue 22 item 8: a database error names its cause in its own words with what to do, on both
+"""A database error names its cause in its own words with what to do, on both
 shapes of the user's tables, for a real role of the test's own (LOGIN, trust on 127.0.0.1):
 SELECT revoked on sync_schedule or sync_history, or USAGE on their schema, is "permission denied"
 (never "does not exist"), with the GRANT for operators only, and that GRANT, run as the owner,

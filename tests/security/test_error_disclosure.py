@@ -1,4 +1,4 @@
-"""Item 13: a database that refuses the app names its host, port and role in the driver's error.
+"""A database that refuses the app names its host, port and role in the driver's error.
 Anonymous users and viewers get "database unavailable" (503 bodies, /readyz, /api/system-health,
 the pages' notes); a signed-in operator sees the detail; the log always has it."""
 

@@ -1,4 +1,4 @@
-"""Item 8: every response carries the security headers; the CSP allows scripts from this app and
+"""Every response carries the security headers; the CSP allows scripts from this app and
 Dash's inline scripts by hash only (no 'unsafe-inline' or 'unsafe-eval' for scripts), and no page
 of another site may frame this one. HSTS only when the cookie is HTTPS-only."""
 

@@ -1,4 +1,4 @@
-"""Item 5: failures count per address and name together, with a delay that grows, so an attacker
+"""Failures count per address and name together, with a delay that grows, so an attacker
 elsewhere cannot lock a real user out; one address spraying many names is still limited."""
 
 from __future__ import annotations

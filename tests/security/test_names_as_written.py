@@ -1,4 +1,4 @@
-"""Issue 22 item 7: a CRM name is shown as written. A known CRM gets its display name (``hubspot``
+"""A CRM name is shown as written. A known CRM gets its display name (``hubspot``
 -> ``HubSpot``); any other is shown exactly as stored (never re-cased, trimmed or with characters
 replaced) in the JSON APIs' ``name``, the alert summaries, the generic webhook and the Slack
 message (escaped there by Slack's rules: ``&``, ``<`` and ``>`` only), on both shapes of the

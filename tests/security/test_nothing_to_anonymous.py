@@ -1,4 +1,4 @@
-"""Issue 22 item 6: while the database refuses the app, nothing about the infrastructure reaches an
+"""While the database refuses the app, nothing about the infrastructure reaches an
 anonymous user on any route: every route of ``dashapp.web.routes`` (JSON APIs, export, /metrics,
 the probes, sign-in) and every Dash callback of every page answers without a host, port, driver
 text, role, database or schema name; /metrics says ``sync_monitor_up 0`` and stays valid

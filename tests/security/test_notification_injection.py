@@ -1,4 +1,4 @@
-"""Item 7: alert notifications carry data as text. In Slack, ``&``, ``<`` and ``>`` from data are
+"""Alert notifications carry data as text. In Slack, ``&``, ``<`` and ``>`` from data are
 escaped (no ``<!channel>`` mention, no ``<url|label>`` link); in e-mail, CR and LF from data never
 reach a header (no injected Bcc)."""
 

@@ -1,4 +1,4 @@
-"""Item 1: ``next`` after sign-in goes only to a path on this app. Tabs and newlines (which a
+"""``next`` after sign-in goes only to a path on this app. Tabs and newlines (which a
 browser drops from a URL), one level of percent-encoding and backslashes cannot make it leave."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""A run without an end is matched by time only over what its kind of run can take (issue 23,
-item 7): the p99 duration of its CRM and sync type's finished runs, at most a day, never past
+"""A run without an end is matched by time only over what its kind of run can take: the
+p99 duration of its CRM and sync type's finished runs, at most a day, never past
 now; and ``/api/runs/<id>`` is shared between viewers for CACHE_SECONDS, so a loop on one run
 costs one computation per window. Every expected figure comes from rows the test wrote."""
 

@@ -1,4 +1,4 @@
-"""Issue 23 item 5: revocation fails closed. While the store of session generations cannot answer
+"""Revocation fails closed. While the store of session generations cannot answer
 (Redis stopped, the app's database erroring), a session, which may be a signed-out copy, reads as
 a viewer whose actions are paused, and the API and pages say why; once the store answers again the
 copy is signed out and the real session acts. Without the app's tables (a read-only warehouse)

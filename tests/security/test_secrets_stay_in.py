@@ -1,4 +1,4 @@
-"""Issue 23 items 2 and 8: secrets and infrastructure stay on the server.
+"""Secrets and infrastructure stay on the server.
 
 - A webhook's URL is its credential: a send that fails (the webhook answers 500, or nothing listens
   on its port) stores and logs its error with the URL cut to scheme and host, and shows it so to an

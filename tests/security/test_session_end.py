@@ -1,4 +1,4 @@
-"""Item 11: signing out ends the session everywhere: a cookie copied before sign-out is signed out
+"""Signing out ends the session everywhere: a cookie copied before sign-out is signed out
 too (the user's session generation, in Redis or in the app's tables); a changed password or role
 ends every earlier session; without the app's tables (a read-only warehouse) sessions still work."""
 

@@ -1,4 +1,4 @@
-"""Issue 23 item 3: the sign-in limit holds under a burst. An attempt reserves its place before its
+"""The sign-in limit holds under a burst. An attempt reserves its place before its
 password is checked, atomically across gunicorn's worker processes (Redis, or a locked row in the
 app's tables), so 40 concurrent wrong passwords get no more password checks than
 SIGN_IN_MAX_FAILURES, and 100 more at once, the right password among them, do not sign in."""

@@ -1,4 +1,4 @@
-"""Issue 23, items 1, 4 and 9 (access log): headers from a proxy count only when the request's
+"""Headers from a proxy (and so the access log's address) count only when the request's
 socket peer is a trusted proxy (FORWARDED_ALLOW_IPS). A client that is not the proxy cannot name
 itself an operator with AUTH_PROXY_HEADER, cannot dodge the sign-in limit by rotating
 X-Forwarded-For, and cannot put a name in gunicorn's access log."""

@@ -190,7 +190,7 @@ def test_the_app_serves_every_route_with_a_select_only_warehouse(read_only_url, 
         failed = _get_json(f"{base}/api/failed-operations?range=30d", time.monotonic() + 5)
         assert failed["counts"]["resolved"] == 1 and "note" not in failed
         assert {o["id"] for o in failed["operations"]} == {runs[i].id for i in (0, 1, 2, 5)}
-        with pytest.raises(urllib.error.HTTPError, match="403"):  # the audit is for operators (issue 14)
+        with pytest.raises(urllib.error.HTTPError, match="403"):  # the audit is for operators only
             urllib.request.urlopen(base + "/api/audit", timeout=10)
         for route in ("/api/alerts", "/api/api-stats", "/api/performance-charts?days=30",
                       "/api/errors?days=30", "/metrics"):

@@ -1,4 +1,4 @@
-"""Issue 13 on the tables as the warehouse deploys them: next sync as django-celery-beat computes
+"""The app on the tables as the warehouse deploys them: next sync as django-celery-beat computes
 it (intervals, crontabs in their own zone across a DST change, one-off, expired and disabled tasks,
 start_at), the schedule that runs each sync type, status aliases, a column that goes away, and the
 routes that answer before ``db upgrade``. The deployed database runs in Europe/Berlin."""

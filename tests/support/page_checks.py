@@ -9,7 +9,7 @@
 - ``geometry``: a Plotly legend over an x-axis title or tick label, two header cells of one AG Grid
   overlapping, a light chart in the dark theme, sideways scroll, a state colour without words.
 
-Each finding names the lane whose files decide it (issue 24): A figures, B grids, D colours.
+Each finding names the lane whose files decide it: A figures, B grids, D colours.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 AXE_JS = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
-# which lane's files decide each check (issue 24's lanes)
+# which lane's files decide each check
 LANES = {"contrast": "D", "state-words": "D", "light-panel-in-dark": "D",
          "legend-over-axis": "A", "chart-title-cut": "A", "light-chart-in-dark": "A", "chart-contrast": "A",
          "grid-headers-overlap": "B",

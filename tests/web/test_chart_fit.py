@@ -1,4 +1,4 @@
-"""Issue 24, items 1 and 2 for figures: one template lays out every figure (legends in the
+"""Figures: one template lays out every figure (legends in the
 container under the x axis title, so they cover nothing), light and dark; the bucket still in
 progress is drawn as partial ("so far"); error classes keep distinct labels; the demo's endpoints
 have latencies of their own."""

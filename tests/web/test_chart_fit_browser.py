@@ -1,4 +1,4 @@
-"""Issue 24, items 1 to 3 for figures, in headless Chromium: on performance and API usage, at 1440
+"""Figures fit their charts, in headless Chromium: on performance and API usage, at 1440
 and 390 px, light and dark, no legend meets an x axis title or tick label or lies on the plot, the
 plots keep a readable height, the charts' background is the theme's (and switches live), and on a
 phone each legend waits behind its "Legend" button. Data: runs and CRM calls the test wrote

@@ -1,4 +1,4 @@
-"""Issue 24, item 7: every page at 1440 and 390 px, light and dark, in headless Chromium against
+"""Every page at 1440 and 390 px, light and dark, in headless Chromium against
 PostgreSQL holding data this module writes (several CRMs, failures, partials, a running sync, a
 late CRM, CRM calls with 429s and rate limits, a breaker that opened, firing alerts, failed
 operations), checked as a demanding viewer would (tests/support/page_checks.py):

@@ -1,4 +1,4 @@
-"""Issue 24, item 4: grids sized by content, at 1440 and 390 px. On the history, the alerts, API
+"""Grids sized by content, at 1440 and 390 px. On the history, the alerts, API
 usage and the overview no two header cells of a grid overlap, and no status, number or time cell
 is cut (its scrollWidth fits its clientWidth); at 1440 px the history and API usage show every
 column without a sideways scroll; the phone's row detail formats numbers as the grid does; the

@@ -1,4 +1,4 @@
-"""Messages of 1 MB (issue 22, item 9): every page, grid and JSON route carries a message cut in SQL
+"""Messages of 1 MB: every page, grid and JSON route carries a message cut in SQL
 to its bound with its full length, no answer is over 500 KB, and ``GET /api/runs/<id>/error``
 gives back exactly the stored message a chunk at a time. On both table shapes and SQLite; the
 messages hold 4-byte characters (emoji) where the cuts fall, so characters are not bytes."""

@@ -1,4 +1,4 @@
-"""Issue 21 items 5 and 6 on the page: the overview's CRM grid in headless Chromium (dash_duo)
+"""The overview's CRM grid in headless Chromium (dash_duo)
 against PostgreSQL rows the tests wrote. The state comes first (words and colour, its reason on
 hover), problems first; a late sync's next sync is "overdue by N min" counted from when its run
 was due; each row has a strip of its latest runs linking to them; and 5,000 syncs page 50 CRMs at

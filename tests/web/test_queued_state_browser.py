@@ -1,4 +1,4 @@
-"""Issue 24, item 6 on the page: a sync its schedule sent that no worker has started reads "Queued"
+"""On the page, a sync its schedule sent that no worker has started reads "Queued"
 on the overview, in its own colour (assets/freshness-queued.css) with white text at 4.5:1 or more,
 and the reason on hover."""
 

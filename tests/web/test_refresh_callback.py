@@ -1,4 +1,4 @@
-"""Issue 15: the self-refreshing pages' one refresh callback (``refresh_bar.refresh_callback``).
+"""The self-refreshing pages' one refresh callback (``refresh_bar.refresh_callback``).
 
 Each page's real callback is posted as the browser does, with the app on a database that refuses
 connections: the page's outputs stay as they were (Dash leaves them out of the response), and the
@@ -11,13 +11,13 @@ from datetime import datetime
 
 import pytest
 
-from dashapp.auth.users import add_user
 from dashapp.storage.db import postgres_engine
 from dashapp.web import ids
 from dashapp.web.components.refresh_bar import chosen
 from queries.clock import utc_now
 from tests.conftest import closed_port
 from tests.support.callbacks import call
+from tests.support.users_files import users_file
 
 LAST_GOOD = "2026-01-02T03:04:05Z"
 PASSWORD = "correct horse battery"
@@ -48,8 +48,7 @@ def refused(dash_app, use_engine, tmp_path, redis_url):
     kept in Redis (kept in the app's tables, a session could not be confirmed: actions pause and
     an operator reads what a viewer does); its port."""
     port = closed_port()
-    users = tmp_path / "users.json"
-    add_user(users, "alice", "operator", PASSWORD)
+    users = users_file(tmp_path / "users.json", ("alice", "operator", PASSWORD))
     engine = postgres_engine(f"postgresql://postgres@127.0.0.1:{port}/nothing", "orchestration")
     use_engine(engine, AUTH_USERS_FILE=str(users), REDIS_URL=redis_url)
     yield port

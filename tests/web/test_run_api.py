@@ -227,7 +227,7 @@ def test_a_failed_demo_run_shows_its_429s_and_the_breaker_that_opened(client, db
     assert body["run"]["status"] == "failed" and "429" in body["run"]["error_message"]
     assert body["api_calls_correlated"] is True
     statuses = [c["status"] for c in body["api_calls"]]
-    # a 429 is retried twice (issue 18's believable demo), below the breaker's 3 failures in a row
+    # the demo's CRM client retries a 429 twice, below the breaker's 3 failures in a row
     assert statuses.count(429) == 2 and body["api_calls_summary"]["throttled"] == 2
     assert 200 in statuses  # the pages fetched on the demo's pool before the 429s
     assert body["breaker_events"] == []

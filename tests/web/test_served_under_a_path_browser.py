@@ -1,4 +1,4 @@
-"""Issue 25, item 4: the app under ``URL_PREFIX=/ingestion/monitoring/`` behind a real nginx (Debian's
+"""The app under ``URL_PREFIX=/ingestion/monitoring/`` behind a real nginx (Debian's
 package; ``location /ingestion/monitoring/ { proxy_pass http://sync_monitor; }``, the README's recipe)
 in front of gunicorn, on PostgreSQL holding runs this test writes, driven by headless Chromium:
 every page opened, the navbar's links clicked, a run opened from a grid's link (built in

@@ -1,4 +1,4 @@
-"""Issue 25, item 4 (URL_PREFIX), through Flask's test client: with the app under
+"""URL_PREFIX, through Flask's test client: with the app under
 ``/ingestion/monitoring/`` every route of the route table answers under the prefix and nothing
 answers outside it; sign-in and sign-out redirect under it and set the cookie's path to it; links
 in JSON and in notifications carry it; a bad prefix stops the start naming the setting. Without
@@ -19,7 +19,6 @@ from flask import request, request_finished
 
 from dashapp import runtime
 from dashapp.alerts import notify
-from dashapp.auth.users import add_user
 from dashapp.config import ConfigError, load_settings
 from dashapp.health import probes
 from dashapp.payloads.card_links import card_links
@@ -27,11 +26,18 @@ from dashapp.web import routes
 from queries.clock import utc_now
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs
+from tests.support.users_files import users_file
 
 PREFIX = "/ingestion/monitoring/"
 PASSWORD = "correct horse battery"
 ROOT = Path(__file__).resolve().parents[2]
 H = timedelta(hours=1)
+
+
+@pytest.fixture
+def sqlite_db(migrated_sqlite_db):
+    """This module's SQLite file comes with the app's tables migrated (a copy of the run's)."""
+    return migrated_sqlite_db
 
 
 @pytest.fixture
@@ -46,8 +52,7 @@ def under_prefix(dash_app, sqlite_db, tmp_path):
     now = utc_now()
     runs = insert_runs(sqlite_db, [Run("hubspot", "contacts", "success", 3 * H, 2 * H, processed=10),
                                    Run("hubspot", "contacts", "failed", H, H / 2, error="HTTPError: 500")], now)
-    users = tmp_path / "users.json"
-    add_user(users, "alice", "operator", PASSWORD)
+    users = users_file(tmp_path / "users.json", ("alice", "operator", PASSWORD))
     create_app(load_settings({"URL_PREFIX": PREFIX, "AUTH_USERS_FILE": str(users), "REFRESH_SECONDS": "2",
                              "CACHE_SECONDS": "0", "SQLITE_PATH": str(tmp_path / "x.sqlite3")}), sqlite_db)
     sign_in_limit.LOCAL.clear()

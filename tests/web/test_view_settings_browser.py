@@ -1,4 +1,4 @@
-"""Issue 18, items 4, 5 and 7 in headless Chromium: the navbar's Theme menu and Local/UTC switch,
+"""In headless Chromium: the navbar's Theme menu and Local/UTC switch,
 both remembered; every page at 390 px and 1440 px, light and dark, without sideways scroll."""
 
 from __future__ import annotations

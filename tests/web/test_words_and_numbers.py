@@ -1,4 +1,4 @@
-"""Issue 24, item 5: every word and number right. Plurals, one full stop after an error class, a
+"""Every word and number right. Plurals, one full stop after an error class, a
 success rate of "—" before any run has finished, uptimes in days and hours, and a bell that counts
 only the firing alerts nobody has acknowledged. Rows are the test's own, in real PostgreSQL."""
 
@@ -11,7 +11,7 @@ import pytest
 from dashapp import display
 from dashapp.alerts import actions as alert_actions
 from dashapp.alerts import evaluation as alerts
-from dashapp.auth.users import User, add_user
+from dashapp.auth.users import User
 from dashapp.payloads import alerts as alert_payloads
 from dashapp.payloads import runs as run_payloads
 from dashapp.web.components import health_strip
@@ -23,6 +23,7 @@ from queries.clock import utc_now
 from queries.overview import overview_counts
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs, insert_schedules
+from tests.support.users_files import users_file
 
 M = timedelta(minutes=1)
 
@@ -104,8 +105,7 @@ def test_an_error_class_ending_in_a_full_stop_gets_no_second_one(pg_engine):
 def two_alerts(use_engine, pg_engine, tmp_path):
     """latecrm late (its schedule every 10 minutes, last run 25 minutes ago), ratecrm failing."""
     empty_app_tables(pg_engine)
-    users = tmp_path / "users.json"
-    add_user(users, "alice", "operator", "correct horse battery")
+    users = users_file(tmp_path / "users.json", ("alice", "operator", "correct horse battery"))
     use_engine(pg_engine, AUTH_USERS_FILE=str(users))
     now = utc_now()
     insert_schedules(pg_engine, [{"crm_source": "latecrm", "recurrence_type": "interval", "every": 10,
