@@ -60,6 +60,11 @@ def _filter_values() -> dict[str, list[str]] | None:
         return None
 
 
+def _options(column: str, found: dict[str, list[str]] | None, aliases: tuple[tuple[str, str], ...]) -> list[dict]:
+    """A dropdown's options from the values read once; none when the database did not answer."""
+    return [] if found is None else options_of(column, found[column], aliases)
+
+
 def layout(**query: str | list[str]) -> html.Div:
     args = _as_lists(query)
     settings = runtime.settings()
@@ -72,9 +77,6 @@ def layout(**query: str | list[str]) -> html.Div:
     selection, bad = HistoryFilter.from_args(args, utc_now(), known=known)
     ignored = unknown_parameters(args, PAGE_PARAMETERS) + bad
     chosen_range = selection.range
-
-    def options(column: str) -> list[dict]:
-        return [] if found is None else options_of(column, found[column], aliases)
     filter_model, sort = selection.columns, selection.sort
     zone = viewer.zone()
     start = _local_input(selection.start, zone) if chosen_range == "custom" else ""
@@ -119,12 +121,12 @@ def layout(**query: str | list[str]) -> html.Div:
                 className="mb-2"),
         ], className="g-2 align-items-center"),
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_CRM, options=options("crm_source"), placeholder="CRM",
-                                 value=list(selection.crm_sources), **multi), xs=12, md=3),
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_STATUS, options=options("status"), placeholder="Status",
-                                 value=list(selection.statuses), **multi), xs=12, md=3),
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_SYNC_TYPE, options=options("sync_type"), placeholder="Sync type",
-                                 value=list(selection.sync_types), **multi), xs=12, md=3),
+            *(dbc.Col(dcc.Dropdown(id=control, options=_options(column, found, aliases), placeholder=placeholder,
+                                   value=list(chosen), **multi), xs=12, md=3)
+              for control, column, placeholder, chosen in (
+                  (ids.HISTORY_CRM, "crm_source", "CRM", selection.crm_sources),
+                  (ids.HISTORY_STATUS, "status", "Status", selection.statuses),
+                  (ids.HISTORY_SYNC_TYPE, "sync_type", "Sync type", selection.sync_types))),
             dbc.Col(dbc.Input(id=ids.HISTORY_SEARCH_TEXT, type="search", placeholder="Error message contains…",
                               value=selection.q or "", debounce=True), xs=12, md=3),
         ], className="g-2 mb-2"),
