@@ -24,11 +24,11 @@ from dashapp.config import load_settings
 from dashapp.payloads import errors as errors_payloads
 from dashapp.payloads import performance as performance_payloads
 from dashapp.storage.db import postgres_engine
-from queries.choices import distinct_values
+from queries.choices import filter_values
 from queries.clock import utc_now
 from queries.crm_status import crm_status
 from queries.errors import daily_messages
-from queries.history import HistoryFilter, history_count, history_page
+from queries.history import FilterValues, history_count, history_page
 from queries.overview import overview_counts
 from queries.performance import daily_percentiles, daily_rollup
 from queries.recent_syncs import recent_syncs
@@ -36,27 +36,25 @@ from queries.recent_syncs import recent_syncs
 
 def cases(now) -> list[tuple[str, Callable]]:
     week, month = now - timedelta(days=7), now - timedelta(days=30)
-    failed_two = HistoryFilter(start=month, statuses=("failed",), crm_sources=("genius", "hubspot"))
+    failed_two = FilterValues(start=month, statuses=("failed",), crm_sources=("genius", "hubspot"))
     return [
         ("overview: counts", lambda e: overview_counts(e, now)),
         ("overview: latest run per CRM + schedules", lambda e: crm_status(e, now)),
         ("overview: recent 20", lambda e: recent_syncs(e, 20, now)),
-        ("history: 7 d, newest first, 100 rows", lambda e: history_page(e, HistoryFilter(start=week), 0, 100, now)),
-        ("history: failed, 2 CRMs, 30 d, 100 rows", lambda e: history_page(e, failed_two, 0, 100, now)),
+        ("history: 7 d, newest first, 100 rows", lambda e: history_page(e, 0, 100, now, start=week)),
+        ("history: failed, 2 CRMs, 30 d, 100 rows", lambda e: history_page(e, 0, 100, now, **failed_two)),
         ("history: 7 d by duration desc", lambda e: history_page(
-            e, HistoryFilter(start=week, sort=(("duration_seconds", "desc"),)), 0, 100, now)),
+            e, 0, 100, now, start=week, sort=(("duration_seconds", "desc"),))),
         ("history: 7 d error contains 'timeout'", lambda e: history_page(
-            e, HistoryFilter(start=week, q="timeout"), 0, 100, now)),
-        ("history: all, offset 50,000", lambda e: history_page(e, HistoryFilter(), 50_000, 100, now)),
-        ("history: 30 d processed>4000, crm asc, records desc", lambda e: history_page(e, HistoryFilter(
-            start=month, sort=(("crm_source", "asc"), ("records_processed", "desc")),
-            columns={"records_processed": {"filterType": "number", "type": "greaterThan", "filter": 4000}}),
-            0, 100, now)),
-        ("count: 7 d (capped at 100k)", lambda e: history_count(e, HistoryFilter(start=week))),
-        ("count: failed, 2 CRMs, 30 d", lambda e: history_count(e, failed_two)),
-        ("count: all (estimate past cap)", lambda e: history_count(e, HistoryFilter())),
-        ("filter choices: CRM, status, sync type", lambda e: [distinct_values(e, c) for c in
-                                                             ("crm_source", "status", "sync_type")]),
+            e, 0, 100, now, start=week, q="timeout")),
+        ("history: all, offset 50,000", lambda e: history_page(e, 50_000, 100, now)),
+        ("history: 30 d processed>4000, crm asc, records desc", lambda e: history_page(
+            e, 0, 100, now, start=month, sort=(("crm_source", "asc"), ("records_processed", "desc")),
+            columns={"records_processed": {"filterType": "number", "type": "greaterThan", "filter": 4000}})),
+        ("count: 7 d (capped at 100k)", lambda e: history_count(e, start=week)),
+        ("count: failed, 2 CRMs, 30 d", lambda e: history_count(e, **failed_two)),
+        ("count: all (estimate past cap)", lambda e: history_count(e)),
+        ("filter choices: CRM, status, sync type", filter_values),
         ("performance: daily rollup, 7 d (uncached)", lambda e: daily_rollup(e, week, now)),
         ("performance: daily p50/p95 per CRM and overall, 7 d (uncached)", lambda e: daily_percentiles(e, week, now)),
         ("performance page refresh (closed days cached)", lambda e: performance_payloads.performance_frames(e, 7, now)),

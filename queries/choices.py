@@ -52,6 +52,16 @@ def distinct_values(db: Connectable, column: str) -> list[str]:
         return [row[0] for row in conn.execute(sql(statement))]
 
 
+FILTER_COLUMNS = ("crm_source", "status", "sync_type")
+
+
+def filter_values(db: Connectable) -> dict[str, list[str]]:
+    """``distinct_values`` of each of crm_source, status and sync_type, on one connection: one
+    skip scan each."""
+    with connect(db) as conn:
+        return {column: distinct_values(conn, column) for column in FILTER_COLUMNS}
+
+
 def crm_sync_type_pairs(db: Connectable) -> list[tuple[str, str]]:
     """Every (crm_source, sync_type) pair, by the same skip scan."""
     with connect(db) as conn:

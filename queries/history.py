@@ -11,8 +11,8 @@ import contextlib
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -78,21 +78,22 @@ def neutralised_text_sql(column: str) -> str:
     return f"CASE WHEN left({column}, 1) IN ({starts}) THEN chr(39) || {column} ELSE {column} END AS {column}"
 
 
-@dataclass(frozen=True)
-class HistoryFilter:
-    start: datetime | None = None  # start_time >= start (aware)
-    end: datetime | None = None  # start_time < end (aware)
-    crm_sources: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    sync_types: tuple[str, ...] = ()
-    q: str | None = None  # error_message contains, case-insensitive
-    columns: dict = field(default_factory=dict)  # AG Grid's filterModel
-    sort: tuple[tuple[str, str], ...] = ()  # (column id, "asc" | "desc"); default newest first
-    zone: str = "UTC"  # the zone grid date filters are given in (the viewer's)
-    ended_after: datetime | None = None  # end_time >= ended_after (aware): the overview cards' windows
+class FilterValues(TypedDict, total=False):
+    """The keyword arguments every reader below takes, each optional: which runs, in what order."""
+
+    start: datetime | None  # start_time >= start (aware)
+    end: datetime | None  # start_time < end (aware)
+    crm_sources: tuple[str, ...]
+    statuses: tuple[str, ...]  # a status class stands for its aliases too
+    sync_types: tuple[str, ...]
+    q: str | None  # error_message contains, case-insensitive
+    columns: dict  # AG Grid's filterModel
+    sort: tuple[tuple[str, str], ...]  # (column id, "asc" | "desc"); default newest first
+    zone: str  # the zone grid date filters are given in (the viewer's); default UTC
+    ended_after: datetime | None  # end_time >= ended_after (aware): the overview cards' windows
     # (low, high): only runs whose start is outside them, start_time < low or > high (/health's
     # impossible times, queries.impossible_times.bounds)
-    outside: tuple[datetime, datetime] | None = None
+    outside: tuple[datetime, datetime] | None
 
 
 def _expression(b: Binds, column: str) -> str:
@@ -225,23 +226,34 @@ def _date_condition(b: Binds, expr: str, op: object, model: dict, what: str) -> 
     return f"({expr} >= {b.bind(low)} AND {expr} < {b.bind(high + timedelta(days=1))})"
 
 
-def _where(b: Binds, f: HistoryFilter) -> str:
+def _clauses(conn: Connection, values: FilterValues) -> tuple[Binds, str, str]:
+    """The bound parameters, WHERE and ORDER BY of ``values``."""
+    b = Binds(conn, values.get("zone", "UTC"))
+    where = {name: value for name, value in values.items() if name not in ("zone", "sort")}
+    return b, _where(b, **where), _order(b, values.get("sort", ()))
+
+
+def _where(b: Binds, *, start: datetime | None = None, end: datetime | None = None,
+           crm_sources: tuple[str, ...] = (), statuses: tuple[str, ...] = (), sync_types: tuple[str, ...] = (),
+           q: str | None = None, columns: object = None, ended_after: datetime | None = None,
+           outside: tuple[datetime, datetime] | None = None) -> str:
     # a status class stands for its aliases too (status=success finds completed runs): scope.runs
-    clauses = scope.runs(b, start=f.start, end=f.end,
-                         crm_sources=tuple(_text(v, "crm_source") for v in f.crm_sources),
-                         sync_types=tuple(_text(v, "sync_type") for v in f.sync_types),
-                         statuses=tuple(_text(v, "status") for v in f.statuses),
-                         search=_text(f.q, "q") if f.q else None)
-    if f.outside is not None:
-        low, high = f.outside
+    clauses = scope.runs(b, start=start, end=end,
+                         crm_sources=tuple(_text(v, "crm_source") for v in crm_sources),
+                         sync_types=tuple(_text(v, "sync_type") for v in sync_types),
+                         statuses=tuple(_text(v, "status") for v in statuses),
+                         search=_text(q, "q") if q else None)
+    if outside is not None:
+        low, high = outside
         clauses.append(f"(start_time < {b.bind(low)} OR start_time > {b.bind(high)})")
-    if f.ended_after is not None:  # as the overview counts: a failed run that never closed, by its start
-        after = b.bind(f.ended_after)
+    if ended_after is not None:  # as the overview counts: a failed run that never closed, by its start
+        after = b.bind(ended_after)
         clauses.append(f"(end_time >= {after} OR (end_time IS NULL AND {outcomes.in_class(b.conn, 'failed')}"
                        f" AND start_time >= {after}))")
-    if not isinstance(f.columns, dict):
+    columns = {} if columns is None else columns
+    if not isinstance(columns, dict):
         raise FilterError("filter: not a filter model")
-    for column, model in f.columns.items():
+    for column, model in columns.items():
         if column not in COLUMNS:
             raise FilterError(f"filter: unknown column {str(column)[:40]!r}")
         clauses.append(_condition(b, column, model))
@@ -271,33 +283,66 @@ def parse_sort(text: str | None) -> tuple[tuple[str, str], ...]:
     """``start_time:desc,crm_source:asc`` -> (("start_time", "desc"), ("crm_source", "asc"))."""
     if not text:
         return ()
-    pairs = []
-    for part in text.split(","):
-        column, _, direction = part.strip().partition(":")
+    return sort_pairs([(column, direction) for column, _, direction in
+                       (part.strip().partition(":") for part in text.split(","))])
+
+
+def sort_pairs(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """(column id, direction) pairs checked against COLUMNS; a direction is asc (the default) or desc."""
+    checked = []
+    for column, direction in pairs:
         if column not in COLUMNS:
             raise FilterError(f"sort: unknown column {column[:40]!r}")
         if (direction or "asc").lower() not in ("asc", "desc"):
             raise FilterError(f"sort: direction of {column} must be asc or desc")
-        pairs.append((column, (direction or "asc").lower()))
-    if len(pairs) > len(COLUMNS):
+        checked.append((column, (direction or "asc").lower()))
+    if len(checked) > len(COLUMNS):
         raise FilterError("sort: too many columns")
-    return tuple(pairs)
+    return tuple(checked)
+
+
+MAX_FILTER_CHARS = 20_000
 
 
 def parse_filter_model(text: str | None) -> dict:
+    """AG Grid's filter model from its JSON text (``check_filter_model``); empty text is no filter."""
     if not text:
         return {}
-    if len(text) > 20_000:
-        raise FilterError("filter: longer than 20000 characters")
+    if len(text) > MAX_FILTER_CHARS:
+        raise FilterError(f"filter: longer than {MAX_FILTER_CHARS} characters")
     try:
         model = json.loads(text)
     except ValueError:
         raise FilterError("filter: not valid JSON") from None
     except RecursionError:
         raise FilterError("filter: nested too deeply") from None
+    return check_filter_model(model)
+
+
+def _holds_nul(value: object) -> bool:
+    """A NUL character in any key or text of decoded JSON (its text escapes NUL as \\u0000)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_holds_nul(v) for v in value)
+
+
+def check_filter_model(model: object) -> dict:
+    """AG Grid's filter model, a JSON object of column filters on COLUMNS, as it is; each filter's
+    values are checked when its SQL is written."""
     if not isinstance(model, dict):
         raise FilterError("filter: must be a JSON object of column filters")
-    if "\x00" in json.dumps(model, ensure_ascii=False):
+    try:
+        text = json.dumps(model, ensure_ascii=False, separators=(",", ":"))
+        nul = _holds_nul(model)
+    except (TypeError, ValueError):
+        raise FilterError("filter: not a JSON object of column filters") from None
+    except RecursionError:
+        raise FilterError("filter: nested too deeply") from None
+    if len(text) > MAX_FILTER_CHARS:
+        raise FilterError(f"filter: longer than {MAX_FILTER_CHARS} characters")
+    if nul:
         raise FilterError("filter: contains a NUL character, which no column holds")
     unknown = [str(column)[:40] for column in model if column not in COLUMNS]
     if unknown:
@@ -328,14 +373,14 @@ WHERE id IN (SELECT id FROM {h} {where} {order} LIMIT :limit OFFSET :offset)
 """
 
 
-def history_page(db: Connectable, f: HistoryFilter, offset: int, limit: int, now: datetime) -> pd.DataFrame:
-    """Rows ``offset`` .. ``offset + limit`` of the filtered, sorted history."""
+def history_page(db: Connectable, offset: int, limit: int, now: datetime,
+                 **values: Unpack[FilterValues]) -> pd.DataFrame:
+    """Rows ``offset`` .. ``offset + limit`` of the history filtered and sorted as ``values`` say."""
     if not 0 <= offset <= 10_000_000 or not 1 <= limit <= MAX_PAGE:
         raise FilterError(f"page: offset 0..10000000 and limit 1..{MAX_PAGE}")
     with connect(db) as conn:
-        b = Binds(conn, f.zone)
-        where, order = _where(b, f), _order(b, f.sort)
-        by_ids = b.postgres and any(column != "start_time" for column, _ in f.sort)
+        b, where, order = _clauses(conn, values)
+        by_ids = b.postgres and any(column != "start_time" for column, _ in values.get("sort", ()))
         statement = sql((_PAGE_BY_IDS if by_ids else _PAGE).format(
             h=table(conn, "sync_history"), where=where, order=order, status_class=outcomes.class_case(conn)),
             times=TIMES, params=tuple(b.time_params))
@@ -343,29 +388,30 @@ def history_page(db: Connectable, f: HistoryFilter, offset: int, limit: int, now
     return add_duration(frame, now)
 
 
-def rollup_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> int | None:
-    """The exact count of ``f`` from the run rollups (``run_rollups.rollup_count``), or None when
+def rollup_count(db: Connectable, cap: int = 100_000, **values: Unpack[FilterValues]) -> int | None:
+    """The exact count of ``values`` from the run rollups (``run_rollups.rollup_count``), or None when
     ``f`` holds what their keys cannot say: text search, grid column filters, ``ended_after``,
     impossible times (never rolled up), or a status that is not a whole class."""
-    if f.q or f.columns or f.ended_after is not None or f.outside is not None:
+    if values.get("q") or values.get("columns") or values.get("ended_after") is not None \
+            or values.get("outside") is not None:
         return None
-    classes = run_rollups.classes_of(f.statuses)
+    classes = run_rollups.classes_of(values.get("statuses", ()))
     if classes is None:
         return None
-    return run_rollups.rollup_count(db, f.start, f.end, f.crm_sources, f.sync_types, classes, cap)
+    return run_rollups.rollup_count(db, values.get("start"), values.get("end"), values.get("crm_sources", ()),
+                                    values.get("sync_types", ()), classes, cap)
 
 
-def history_count(db: Connectable, f: HistoryFilter, cap: int = 100_000) -> tuple[int, bool]:
+def history_count(db: Connectable, cap: int = 100_000, **values: Unpack[FilterValues]) -> tuple[int, bool]:
     """(rows matching, exact?). From the run rollups when the filter can be said in their keys
     (``rollup_count``: a window, CRMs, sync types, status classes), exact at any size.
     Otherwise counting stops at ``cap``; past it PostgreSQL's planner estimate is returned with
     exact=False, which the page shows as "about"."""
-    rolled = rollup_count(db, f, cap)
+    rolled = rollup_count(db, cap, **values)
     if rolled is not None:
         return rolled, True
     with connect(db) as conn:
-        b = Binds(conn, f.zone)
-        where = _where(b, f)
+        b, where, _ = _clauses(conn, values)
         h = table(conn, "sync_history")
         capped = sql(f"SELECT COUNT(*) FROM (SELECT 1 FROM {h} {where} LIMIT :cap) AS capped",
                      params=tuple(b.time_params))
@@ -393,15 +439,14 @@ def history_row(db: Connectable, run_id: int) -> dict | None:
     return row
 
 
-def export_select(conn: Connection, f: HistoryFilter, *, iso_times: bool = False,
-                  neutralise: bool = False) -> tuple[TextClause, Binds]:
+def export_select(conn: Connection, *, iso_times: bool = False, neutralise: bool = False,
+                  **values: Unpack[FilterValues]) -> tuple[TextClause, Binds]:
     """The export's SELECT (EXPORT_COLUMNS, filtered and sorted) and its bound parameters.
 
     ``iso_times`` formats times as ISO 8601 UTC text in SQL (PostgreSQL), for COPY; a timestamp
     column is read in the session zone, which the engine sets to the data zone. ``neutralise``
     (PostgreSQL, for the CSV COPY) puts a single quote before text starting with a formula character."""
-    b = Binds(conn, f.zone)
-    where, order = _where(b, f), _order(b, f.sort)
+    b, where, order = _clauses(conn, values)
     duration = _expression(b, "duration_seconds")
     if iso_times:
         start, end = iso_time_sql("start_time"), iso_time_sql("end_time")
@@ -430,7 +475,7 @@ def iso_time_sql(column: str) -> str:
             f"ELSE (to_json({utc}) #>> '{{}}') || 'Z' END AS {column}")
 
 
-def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterator[list[tuple]]:
+def history_rows(db: Connectable, chunk: int = 5000, **values: Unpack[FilterValues]) -> Iterator[list[tuple]]:
     """Every matching row, in chunks, from a server-side cursor (flat memory on PostgreSQL).
 
     Times are aware UTC datetimes on SQLite; on PostgreSQL the export's text (``iso_time_sql``),
@@ -439,7 +484,7 @@ def history_rows(db: Connectable, f: HistoryFilter, chunk: int = 5000) -> Iterat
     """
     with connect(db) as conn:
         postgres = conn.dialect.name == "postgresql"
-        statement, b = export_select(conn, f, iso_times=postgres)
+        statement, b = export_select(conn, iso_times=postgres, **values)
         zone = data_zone(conn)
         result = conn.execution_options(stream_results=True, yield_per=chunk).execute(statement, b.params)
         for rows in result.partitions(chunk):

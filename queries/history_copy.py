@@ -12,11 +12,12 @@ import contextlib
 import queue
 import threading
 from collections.abc import Iterator
+from typing import Unpack
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from queries.history import EXPORT_COLUMNS, HistoryFilter, export_select
+from queries.history import EXPORT_COLUMNS, FilterValues, export_select
 
 _DONE = object()
 PIECE_BYTES = 64 * 1024
@@ -34,9 +35,9 @@ def _as_sqlalchemy(engine: Engine, statement: str, exc: BaseException) -> BaseEx
     return exc
 
 
-def copy_statement(engine: Engine, f: HistoryFilter) -> str:
+def copy_statement(engine: Engine, **values: Unpack[FilterValues]) -> str:
     with engine.connect() as conn:
-        clause, binds = export_select(conn, f, iso_times=True, neutralise=True)
+        clause, binds = export_select(conn, iso_times=True, neutralise=True, **values)
         compiled = clause.bindparams(**binds.params).compile(dialect=conn.dialect)
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cursor:
@@ -44,11 +45,11 @@ def copy_statement(engine: Engine, f: HistoryFilter) -> str:
     return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER false)"
 
 
-def copy_csv(engine: Engine, f: HistoryFilter, queue_size: int = 16) -> Iterator[bytes]:
+def copy_csv(engine: Engine, queue_size: int = 16, **values: Unpack[FilterValues]) -> Iterator[bytes]:
     """The CSV bytes of every matching row, a header first; raises FilterError before any I/O.
     The header waits for the first rows (or the end), so a COPY that fails at once raises before
     the first byte; one that fails later raises mid-stream, never ends as if complete."""
-    statement = copy_statement(engine, f)
+    statement = copy_statement(engine, **values)
     pieces: queue.Queue = queue.Queue(maxsize=queue_size)
     stop = threading.Event()
 

@@ -9,6 +9,7 @@ import pytest
 
 from dashapp.errors import BadParameter
 from dashapp.payloads import alerts, failed, params
+from dashapp.payloads.history import HistoryFilter
 from queries.bad_parameter import FilterError
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -26,7 +27,7 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ])
 def test_a_bad_parameter_is_one_typed_error_naming_it(args, name):
     with pytest.raises(BadParameter) as caught:
-        params.parse(args, NOW)
+        HistoryFilter.parse(args, NOW)
     assert caught.value.name == name and str(caught.value).startswith(f"{name}: ") and caught.value.problem
 
 
@@ -41,7 +42,7 @@ def test_one_list_of_age_and_range_choices():
         args = {"range": [chosen]}
         assert failed.operation_filter(args, NOW).since == alerts.alert_filter(args, NOW)["since"] \
             == params.window(args, NOW).start
-    assert params.parse({"range": ["24h"]}, NOW).start == NOW - timedelta(hours=24)
+    assert HistoryFilter.parse({"range": ["24h"]}, NOW).start == NOW - timedelta(hours=24)
 
 
 @pytest.mark.parametrize(("chosen", "span"), [("24h", timedelta(hours=24)), ("7d", timedelta(days=7)),

@@ -12,7 +12,7 @@ from dashapp.storage.sync_tables import sync_history
 from queries.bad_parameter import FilterError
 from queries.choices import distinct_values
 from queries.clock import utc_now
-from queries.history import HistoryFilter, history_count, history_page, history_row, history_rows
+from queries.history import FilterValues, history_count, history_page, history_row, history_rows
 from tests.support.rows import Run, history_runs, insert_runs
 
 
@@ -22,16 +22,16 @@ def written(db):
     return db, insert_runs(db, history_runs(), now), now
 
 
-def ids_of(db, f: HistoryFilter, now, limit=1000) -> list[int]:
-    return [int(i) for i in history_page(db, f, 0, limit, now)["id"]]
+def ids_of(db, f: FilterValues, now, limit=1000) -> list[int]:
+    return [int(i) for i in history_page(db, 0, limit, now, **f)["id"]]
 
 
 def newest_first(runs: list[Run]) -> list[int]:
     return [r.id for r in sorted(runs, key=lambda r: (r.start_ago, -r.id))]
 
 
-def text_filter(column, op, value="") -> HistoryFilter:
-    return HistoryFilter(columns={column: {"filterType": "text", "type": op, "filter": value}})
+def text_filter(column, op, value="") -> FilterValues:
+    return FilterValues(columns={column: {"filterType": "text", "type": op, "filter": value}})
 
 
 @pytest.mark.parametrize(("op", "value", "rule"), [
@@ -64,7 +64,7 @@ def test_text_operators(written, op, value, rule):
 ])
 def test_number_operators(written, model, rule):
     db, runs, now = written
-    f = HistoryFilter(columns={"records_processed": {"filterType": "number", **model}})
+    f = FilterValues(columns={"records_processed": {"filterType": "number", **model}})
     assert ids_of(db, f, now) == newest_first([r for r in runs if rule(r.processed)])
 
 
@@ -84,7 +84,7 @@ def test_date_operators_take_whole_days_in_the_viewers_zone(written):
          lambda r: day - timedelta(days=2) <= start_day(r) <= day),
     ]
     for model, rule in cases:
-        f = HistoryFilter(columns={"start_time": {"filterType": "date", **model}}, zone=zone)
+        f = FilterValues(columns={"start_time": {"filterType": "date", **model}}, zone=zone)
         expected = newest_first([r for r in runs if rule(r)])
         assert expected, model
         assert ids_of(db, f, now) == expected, model
@@ -92,7 +92,7 @@ def test_date_operators_take_whole_days_in_the_viewers_zone(written):
 
 def test_combined_conditions_and_quick_filters(written):
     db, runs, now = written
-    f = HistoryFilter(
+    f = FilterValues(
         start=now - timedelta(days=7), crm_sources=("hubspot", "genius"), statuses=("failed", "partial", "weird"),
         sync_types=("contacts",), q="TOO",
         columns={"records_processed": {"filterType": "number", "operator": "OR", "conditions": [
@@ -107,12 +107,12 @@ def test_combined_conditions_and_quick_filters(written):
 
     expected = newest_first([r for r in runs if rule(r)])
     assert ids_of(db, f, now) == expected
-    assert history_count(db, f) == (len(expected), True)
+    assert history_count(db, **f) == (len(expected), True)
 
 
 def test_multi_sort_with_nulls_last(written):
     db, runs, now = written
-    f = HistoryFilter(sort=(("crm_source", "asc"), ("records_processed", "desc")))
+    f = FilterValues(sort=(("crm_source", "asc"), ("records_processed", "desc")))
     got = ids_of(db, f, now)
     with_value = sorted([r for r in runs if r.processed is not None], key=lambda r: (r.crm_source, -r.processed, -r.id))
     expected = []
@@ -124,7 +124,7 @@ def test_multi_sort_with_nulls_last(written):
 
 def test_duration_sort_and_filter(written):
     db, runs, now = written
-    f = HistoryFilter(sort=(("duration_seconds", "desc"),),
+    f = FilterValues(sort=(("duration_seconds", "desc"),),
                       columns={"duration_seconds": {"filterType": "number", "type": "greaterThan", "filter": 60}})
     durations = {r.id: (r.start_ago - r.end_ago).total_seconds() for r in runs if r.end_ago is not None}
     expected = [i for i, _ in sorted(((i, d) for i, d in durations.items() if d > 60), key=lambda p: (-p[1], -p[0]))]
@@ -133,19 +133,19 @@ def test_duration_sort_and_filter(written):
 
 def test_pages_tile_the_whole_result(written):
     db, runs, now = written
-    f = HistoryFilter(sort=(("records_created", "asc"),))
+    f = FilterValues(sort=(("records_created", "asc"),))
     whole = ids_of(db, f, now)
     pages = []
     for offset in range(0, len(runs), 7):
-        pages += [int(i) for i in history_page(db, f, offset, 7, now)["id"]]
+        pages += [int(i) for i in history_page(db, offset, 7, now, **f)["id"]]
     assert pages == whole and len(whole) == len(runs)
-    assert history_page(db, f, len(runs), 7, now).empty
+    assert history_page(db, len(runs), 7, now, **f).empty
 
 
 def test_count_caps_and_says_so(written):
     db, runs, now = written
-    assert history_count(db, HistoryFilter()) == (len(runs), True)
-    count, exact = history_count(db, HistoryFilter(), cap=10)
+    assert history_count(db) == (len(runs), True)
+    count, exact = history_count(db, cap=10)
     assert not exact and count > 10
 
 
@@ -159,34 +159,34 @@ def test_hostile_text_is_only_ever_a_value(written, value):
     for column in ("crm_source", "error_message", "status"):
         for op in ("contains", "equals", "startsWith"):
             assert ids_of(db, text_filter(column, op, value), now) == []
-    assert ids_of(db, HistoryFilter(crm_sources=(value,), q=value), now) == []
+    assert ids_of(db, FilterValues(crm_sources=(value,), q=value), now) == []
     with db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sync_history)).scalar_one() == len(runs)
 
 
 @pytest.mark.parametrize(("f", "message"), [
-    (HistoryFilter(columns={"nope; DROP": {"filterType": "text", "type": "contains", "filter": "x"}}),
+    (FilterValues(columns={"nope; DROP": {"filterType": "text", "type": "contains", "filter": "x"}}),
      "unknown column"),
-    (HistoryFilter(columns={"status": {"filterType": "text", "type": "regex", "filter": "x"}}),
+    (FilterValues(columns={"status": {"filterType": "text", "type": "regex", "filter": "x"}}),
      "unknown text operator"),
-    (HistoryFilter(columns={"records_failed": {"filterType": "number", "type": "equals", "filter": "ten"}}),
+    (FilterValues(columns={"records_failed": {"filterType": "number", "type": "equals", "filter": "ten"}}),
      "is not a number"),
-    (HistoryFilter(columns={"records_failed": {"filterType": "number", "type": "equals", "filter": "nan"}}),
+    (FilterValues(columns={"records_failed": {"filterType": "number", "type": "equals", "filter": "nan"}}),
      "not a usable number"),
-    (HistoryFilter(columns={"start_time": {"filterType": "date", "type": "equals", "dateFrom": "Tuesday"}}),
+    (FilterValues(columns={"start_time": {"filterType": "date", "type": "equals", "dateFrom": "Tuesday"}}),
      "not an ISO 8601"),
-    (HistoryFilter(columns={"error_message": {"filterType": "text", "type": "contains", "filter": "x" * 10_240}}),
+    (FilterValues(columns={"error_message": {"filterType": "text", "type": "contains", "filter": "x" * 10_240}}),
      "longer than 1000"),
-    (HistoryFilter(q="a\x00b"), "NUL"),
-    (HistoryFilter(sort=(("id; DROP TABLE x", "asc"),)), "unknown column"),
-    (HistoryFilter(sort=(("id", "sideways"),)), "asc or desc"),
-    (HistoryFilter(columns={"status": "contains"}), "not a filter model"),
+    (FilterValues(q="a\x00b"), "NUL"),
+    (FilterValues(sort=(("id; DROP TABLE x", "asc"),)), "unknown column"),
+    (FilterValues(sort=(("id", "sideways"),)), "asc or desc"),
+    (FilterValues(columns={"status": "contains"}), "not a filter model"),
 ])
 def test_filters_that_cannot_apply_say_why(written, f, message):
     db, runs, now = written
     with pytest.raises(FilterError, match=message):
-        history_page(db, f, 0, 10, now)
-    assert history_count(db, HistoryFilter())[0] == len(runs)
+        history_page(db, 0, 10, now, **f)
+    assert history_count(db)[0] == len(runs)
 
 
 def test_one_row_has_every_column(written):
@@ -200,8 +200,8 @@ def test_one_row_has_every_column(written):
 
 def test_streamed_rows_match_the_page_query(written):
     db, runs, now = written
-    f = HistoryFilter(statuses=("failed", "success"), sort=(("records_updated", "desc"),))
-    streamed = [row for chunk in history_rows(db, f, chunk=4) for row in chunk]
+    f = FilterValues(statuses=("failed", "success"), sort=(("records_updated", "desc"),))
+    streamed = [row for chunk in history_rows(db, chunk=4, **f) for row in chunk]
     assert [row[0] for row in streamed] == ids_of(db, f, now)
     by_id = {r.id: r for r in runs}
     for row in streamed:

@@ -15,7 +15,7 @@ from dashapp.storage.sync_tables import sync_history
 from queries import run_rollups
 from queries._sql import bind_time
 from queries.clock import utc_now
-from queries.history import HistoryFilter, history_count, rollup_count
+from queries.history import FilterValues, history_count, rollup_count
 from queries.outcomes import status_class
 from queries.run_rollups import count as counting
 from tests.conftest import empty_app_tables
@@ -52,33 +52,35 @@ def rolled_up(db):
     empty_app_tables(db)  # other tests share the database and read the raw table
 
 
-def expected(written: list[Run], f: HistoryFilter, now) -> int:
+def expected(written: list[Run], f: FilterValues, now) -> int:
     def matches(run: Run) -> bool:
         start = run.start(now)
-        return ((f.start is None or start >= f.start) and (f.end is None or start < f.end)
-                and (not f.crm_sources or run.crm_source in f.crm_sources)
-                and (not f.sync_types or run.sync_type in f.sync_types)
-                and (not f.statuses or status_class(run.status) in f.statuses))
+        low, high = f.get("start"), f.get("end")
+        crm_sources, sync_types, statuses = (f.get(name, ()) for name in ("crm_sources", "sync_types", "statuses"))
+        return ((low is None or start >= low) and (high is None or start < high)
+                and (not crm_sources or run.crm_source in crm_sources)
+                and (not sync_types or run.sync_type in sync_types)
+                and (not statuses or status_class(run.status) in statuses))
     return sum(1 for run in written if matches(run))
 
 
-def filters(now) -> list[HistoryFilter]:
+def filters(now) -> list[FilterValues]:
     month, odd = now - timedelta(days=30), now - timedelta(days=3, minutes=17, seconds=5)
     return [
-        HistoryFilter(start=month),
-        HistoryFilter(),
-        HistoryFilter(start=now - timedelta(hours=24)),
-        HistoryFilter(start=now - timedelta(days=7)),
-        HistoryFilter(start=month, statuses=("failed",)),
-        HistoryFilter(start=month, statuses=("success",)),  # completed too
-        HistoryFilter(start=month, statuses=("running",)),
-        HistoryFilter(start=month, statuses=("success", "partial")),
-        HistoryFilter(start=month, crm_sources=("hubspot",)),
-        HistoryFilter(start=month, crm_sources=("genius", "callrail"), statuses=("failed",)),
-        HistoryFilter(start=month, sync_types=("deals",)),
-        HistoryFilter(start=odd, end=now - timedelta(hours=2, minutes=41), crm_sources=("genius",),
+        FilterValues(start=month),
+        FilterValues(),
+        FilterValues(start=now - timedelta(hours=24)),
+        FilterValues(start=now - timedelta(days=7)),
+        FilterValues(start=month, statuses=("failed",)),
+        FilterValues(start=month, statuses=("success",)),  # completed too
+        FilterValues(start=month, statuses=("running",)),
+        FilterValues(start=month, statuses=("success", "partial")),
+        FilterValues(start=month, crm_sources=("hubspot",)),
+        FilterValues(start=month, crm_sources=("genius", "callrail"), statuses=("failed",)),
+        FilterValues(start=month, sync_types=("deals",)),
+        FilterValues(start=odd, end=now - timedelta(hours=2, minutes=41), crm_sources=("genius",),
                       sync_types=("deals", "calls"), statuses=("success", "running")),
-        HistoryFilter(start=now - timedelta(minutes=40)),  # no whole hour rolled up: the raw count
+        FilterValues(start=now - timedelta(minutes=40)),  # no whole hour rolled up: the raw count
     ]
 
 
@@ -86,43 +88,43 @@ def filters(now) -> list[HistoryFilter]:
 def test_rollup_counts_equal_the_raw_count(rolled_up, monkeypatch):
     db, written, now = rolled_up
     for f in filters(now):
-        count, exact = history_count(db, f, cap=20)  # a cap below most counts: only the rollups are exact past it
-        raw = len(written) if f == HistoryFilter() else expected(written, f, now)
-        if f.start is None or now - f.start > timedelta(hours=1):
-            assert rollup_count(db, f, cap=20) == raw, f
+        count, exact = history_count(db, cap=20, **f)  # a cap below most counts: only the rollups are exact past it
+        raw = len(written) if f == FilterValues() else expected(written, f, now)
+        if f.get("start") is None or now - f["start"] > timedelta(hours=1):
+            assert rollup_count(db, cap=20, **f) == raw, f
             assert (count, exact) == (raw, True), f
         with monkeypatch.context() as patch:  # the raw table's count, as without rollups
             patch.setattr(counting, "ready", lambda db: None)
-            assert history_count(db, f) == (raw, True), f
+            assert history_count(db, **f) == (raw, True), f
 
 
 def test_a_run_that_closes_after_its_hour_was_rolled_up_is_counted_in_its_new_class(rolled_up):
     db, written, now = rolled_up
     late = written[-1]
     month = now - timedelta(days=30)
-    failed = HistoryFilter(start=month, statuses=("failed",))
-    running = HistoryFilter(start=month, statuses=("running",))
-    before = history_count(db, failed), history_count(db, running)
+    failed = FilterValues(start=month, statuses=("failed",))
+    running = FilterValues(start=month, statuses=("running",))
+    before = history_count(db, **failed), history_count(db, **running)
     with db.begin() as conn:  # closes now; no refresh has run since
         conn.execute(update(sync_history).where(sync_history.c.id == late.id).values(
             status="failed", end_time=bind_time(conn, now - timedelta(minutes=1))))
     late.status = "failed"
-    assert history_count(db, failed) == (before[0][0] + 1, True) == (expected(written, failed, now), True)
-    assert history_count(db, running) == (before[1][0] - 1, True) == (expected(written, running, now), True)
-    assert history_count(db, HistoryFilter(start=month, crm_sources=("genius",), statuses=("failed", "running"))) \
-        == (expected(written, HistoryFilter(start=month, crm_sources=("genius",), statuses=("failed", "running")),
+    assert history_count(db, **failed) == (before[0][0] + 1, True) == (expected(written, failed, now), True)
+    assert history_count(db, **running) == (before[1][0] - 1, True) == (expected(written, running, now), True)
+    assert history_count(db, **FilterValues(start=month, crm_sources=("genius",), statuses=("failed", "running"))) \
+        == (expected(written, FilterValues(start=month, crm_sources=("genius",), statuses=("failed", "running")),
                      now), True)
 
 
 @pytest.mark.parametrize("f", [
-    HistoryFilter(q="anything"),
-    HistoryFilter(statuses=("completed",)),  # an alias alone is not a whole class
-    HistoryFilter(statuses=("weird",)),
-    HistoryFilter(columns={"records_processed": {"filterType": "number", "type": "greaterThan", "filter": 3}}),
-    HistoryFilter(ended_after=utc_now() - timedelta(hours=1)),
+    FilterValues(q="anything"),
+    FilterValues(statuses=("completed",)),  # an alias alone is not a whole class
+    FilterValues(statuses=("weird",)),
+    FilterValues(columns={"records_processed": {"filterType": "number", "type": "greaterThan", "filter": 3}}),
+    FilterValues(ended_after=utc_now() - timedelta(hours=1)),
 ])
 def test_filters_the_rollups_cannot_answer_count_the_raw_table(rolled_up, f):
     db, written, now = rolled_up
-    assert rollup_count(db, f) is None
-    count, exact = history_count(db, f)
+    assert rollup_count(db, **f) is None
+    count, exact = history_count(db, **f)
     assert exact and count <= len(written)

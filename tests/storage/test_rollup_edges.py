@@ -188,9 +188,9 @@ def test_null_and_empty_keys_stay_apart(nullable_keys, rolled):
         assert {key_value(crm) for _, crm in histograms.keys} == {None, "", "hubspot"}
     assert rollups.reconcile(db, now, days=4) == []  # NULL and '' compare as the raw table's keys
     for crm in ("", "hubspot"):  # a filter on '' matches '' only, in the rollups as in the raw table
-        f = history.HistoryFilter(crm_sources=(crm,))
+        f = history.FilterValues(crm_sources=(crm,))
         exact = sum(v[0] for k, v in raw_groups(db).items() if k[0] == crm)
-        assert history.rollup_count(db, f) == exact
+        assert history.rollup_count(db, **f) == exact
 
 
 IMPOSSIBLE = [datetime(1970, 1, 1, 0, 30), datetime(1, 1, 1, 5), datetime(9999, 12, 30, 1), datetime(1999, 12, 31, 23)]
@@ -238,8 +238,8 @@ def test_runs_at_impossible_times_are_read_raw_never_rolled_up(db, rolled):
         assert reader_groups(db, start, end) == raw_groups(db, start, end), (start, end)
     exact = sum(v[0] for v in raw_groups(db).values())
     assert exact == 3 + len(IMPOSSIBLE) + (3 if db.dialect.name == "postgresql" else 0)
-    assert history.rollup_count(db, history.HistoryFilter()) == exact
-    assert history.rollup_count(db, history.HistoryFilter(statuses=("failed",))) == exact - 3
+    assert history.rollup_count(db) == exact
+    assert history.rollup_count(db, statuses=("failed",)) == exact - 3
     start = datetime(1960, 1, 1, tzinfo=UTC)
     rows = run_rollups.error_messages(db, start, now, covered)
     assert int(rows["runs"].sum()) == sum(v[0] for v in raw_messages(db, start, now).values())
@@ -365,8 +365,8 @@ def test_a_late_run_is_counted_before_and_after_the_next_refresh(db, rolled):
     week = (later - timedelta(days=7), later)
     assert reader_groups(db, *week) == raw_groups(db, *week)
     assert reader_groups(db) == raw_groups(db)
-    f = history.HistoryFilter(start=week[0], end=week[1], statuses=("failed",))
-    assert history.rollup_count(db, f) == raw_count(db, week[0], week[1], "failed")
+    f = history.FilterValues(start=week[0], end=week[1], statuses=("failed",))
+    assert history.rollup_count(db, **f) == raw_count(db, week[0], week[1], "failed")
     messages = run_rollups.error_messages(db, *week, covered)
     assert int(messages["runs"].sum()) == sum(v[0] for v in raw_messages(db, *week).values())
     assert "arrived late" in set(messages["message"])
@@ -386,7 +386,7 @@ def test_a_late_run_is_counted_before_and_after_the_next_refresh(db, rolled):
                                    {"d": run_rollups.day_text(day)}).one()
     assert tuple(int(v) for v in rolled_late) == (1, 1000)
     assert reader_groups(db, *week) == raw_groups(db, *week)
-    assert history.rollup_count(db, f) == raw_count(db, week[0], week[1], "failed")
+    assert history.rollup_count(db, **f) == raw_count(db, week[0], week[1], "failed")
 
 
 def raw_count(db: Engine, start: datetime, end: datetime, status: str) -> int:

@@ -1,5 +1,5 @@
 """Issue 18, item 3: a bad parameter is named, never dropped. The export and the page read the same
-parser (dashapp.params.parse_all); unknown /api/ paths are a JSON 404."""
+parser (dashapp.payloads.history.HistoryFilter.from_args); unknown /api/ paths are a JSON 404."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from dashapp.payloads import params
+from dashapp.errors import BadParameter
+from dashapp.payloads.history import HistoryFilter
 from queries.clock import utc_now
 from tests.support.rows import history_runs, insert_runs
 
@@ -38,22 +39,22 @@ def test_known_values_an_alias_and_an_unknown_status_in_the_table_export(client,
     assert len(lines) - 1 == sum(1 for r in runs if r.status == "weird" and r.crm_source == "callrail") > 0
 
 
-def test_parse_all_sets_each_bad_parameter_aside_and_keeps_the_rest():
+def test_from_args_sets_each_bad_parameter_aside_and_keeps_the_rest():
     now = utc_now()
     known = {"crm_source": {"hubspot"}, "status": {"failed", "success"}, "sync_type": {"contacts"}}
-    parsed = params.parse_all(
+    selection, ignored = HistoryFilter.from_args(
         {"status": ["failed,bogus"], "range": ["fortnight"], "crm_source": ["hubspot"], "sort": ["x:asc"],
          "start": ["yesterday"]}, now, known=known)
-    assert [(p.name, str(p)) for p in parsed.ignored] == [
+    assert [(p.name, str(p)) for p in ignored] == [
         ("start", "start: 'yesterday' is not an ISO 8601 date or time"),
-        ("range", "range: 'fortnight' is not one of 24h, 7d, 30d, all"),
+        ("range", "range: 'fortnight' is not one of 24h, 7d, 30d, 90d, all"),
         ("sort", "sort: unknown column 'x'"),
         ("status", "status: 'bogus' is not a status in sync_history"),
     ]
-    assert parsed.selection.statuses == ("failed",) and parsed.selection.crm_sources == ("hubspot",)
-    assert parsed.selection.start == now - timedelta(days=7) and parsed.range == "7d"
-    with pytest.raises(params.BadParameter, match="^start:"):
-        params.parse({"start": ["yesterday"], "status": ["bogus"]}, now, known=known)
+    assert selection.statuses == ("failed",) and selection.crm_sources == ("hubspot",)
+    assert selection.start == now - timedelta(days=7) and selection.range == "7d"
+    with pytest.raises(BadParameter, match="^start:"):
+        HistoryFilter.parse({"start": ["yesterday"], "status": ["bogus"]}, now, known=known)
 
 
 @pytest.mark.parametrize(("query", "named"), [("crm_source=nowhere", "crm_source: 'nowhere'"),
@@ -96,7 +97,7 @@ def test_a_bad_link_shows_each_ignored_parameter_and_the_page_works_on(dash_duo,
     dash_duo.wait_for_text_to_equal("#history-count", f"{len(failed_this_week):,} matching runs", timeout=15)
     chips = [c.text for c in dash_duo.find_elements("#history-link-message .ignored-chip")]
     assert chips == ["ignored: colour: is not a parameter of this page",
-                     "ignored: range: 'bogus' is not one of 24h, 7d, 30d, all",
+                     "ignored: range: 'bogus' is not one of 24h, 7d, 30d, 90d, all",
                      "ignored: status: 'bogus' is not a status in sync_history"]
     dash_duo.find_elements("#history-link-message .ignored-chip .btn-close")[0].click()
     dash_duo.wait_for_no_elements("#history-link-message .ignored-chip:nth-child(3)", timeout=5)

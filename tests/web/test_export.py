@@ -12,7 +12,7 @@ import pytest
 
 from dashapp.web.api import export
 from queries.clock import utc_now
-from queries.history import EXPORT_COLUMNS, HistoryFilter, history_rows
+from queries.history import EXPORT_COLUMNS, FilterValues, history_rows
 from tests.support.rows import Run, history_runs, insert_runs
 
 
@@ -22,8 +22,8 @@ def client(dash_app, use_engine, db):
     return dash_app.server.test_client()
 
 
-def expected_frame(db, f: HistoryFilter) -> pd.DataFrame:
-    rows = [row for chunk in history_rows(db, f) for row in chunk]
+def expected_frame(db, f: FilterValues) -> pd.DataFrame:
+    rows = [row for chunk in history_rows(db, **f) for row in chunk]
     frame = pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -40,7 +40,7 @@ def test_csv_read_back_equals_the_query(client, db):
     body = response.get_data()
     assert body.startswith(b"id,crm_source,sync_type,endpoint,status,start_time,end_time,duration_seconds,")
     got = pd.read_csv(io.BytesIO(body), encoding="utf-8", keep_default_na=False, na_values=[""])
-    want = expected_frame(db, HistoryFilter(
+    want = expected_frame(db, FilterValues(
         start=utc_now() - pd.Timedelta(days=30).to_pytimedelta(), statuses=("failed", "partial", "weird"),
         crm_sources=("hubspot", "genius"), sort=(("records_processed", "desc"),)))
     assert len(got) == len(want) == sum(

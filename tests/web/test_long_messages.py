@@ -15,7 +15,7 @@ from queries import errors, failed_operations, messages, run_detail
 from queries._sql import app_db
 from queries.clock import utc_now
 from queries.crm_status import latest_run_per_type
-from queries.history import HistoryFilter, history_page, history_row
+from queries.history import history_page, history_row
 from tests.conftest import empty_app_tables
 from tests.support.rows import Run, insert_runs
 
@@ -94,7 +94,7 @@ def test_the_queries_cut_messages_in_sql_and_give_their_length(db, long_runs):
     assert cut["error_message"] == texts["emoji"][:messages.ROW_BOUND]
     assert int(cut["error_message_length"]) == lengths["emoji"]
 
-    page = history_page(db, HistoryFilter(), 0, 10, now).set_index("id")
+    page = history_page(db, 0, 10, now).set_index("id")
     assert page.loc[ids["ascii2"], "error_excerpt"] == texts["ascii2"][:300]
     assert int(page.loc[ids["ascii2"], "error_excerpt_length"]) == lengths["ascii2"]
 

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from dashapp.errors import BadParameter
-from dashapp.payloads import params
 from dashapp.payloads.card_links import card_links
+from dashapp.payloads.history import HistoryFilter
 from dashapp.web.components import run_figures
 from queries.clock import utc_now
 from queries.history import history_count
@@ -23,7 +23,7 @@ DAY = timedelta(hours=24)
 
 def _count(db, link: str, now) -> int:
     args = parse_qs(urlsplit(link).query)
-    count, exact = history_count(db, params.parse(args, now))
+    count, exact = history_count(db, **HistoryFilter.parse(args, now).query_values())
     assert exact
     return count
 
@@ -53,7 +53,7 @@ def test_each_card_link_counts_what_the_card_counts(db):
 @pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "\x00"])
 def test_a_bad_ended_after_is_named(value):
     with pytest.raises(BadParameter, match="ended_after"):
-        params.parse({"ended_after": [value]}, utc_now())
+        HistoryFilter.parse({"ended_after": [value]}, utc_now())
 
 
 def test_the_export_takes_ended_after(dash_app, use_engine, db):

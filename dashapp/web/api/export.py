@@ -27,13 +27,13 @@ from dashapp import runtime
 from dashapp.auth import users as auth
 from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import params
+from dashapp.payloads.history import HistoryFilter
 from dashapp.web import export_limits
 from queries.clock import utc_now
 from queries.history import (
     EXPORT_COLUMNS,
     EXPORT_TEXT_COLUMNS,
     FORMULA_STARTS,
-    HistoryFilter,
     history_count,
     history_rows,
 )
@@ -146,8 +146,8 @@ def sync_history_export():
         raise BadParameter("format", f"{chosen[:20]!r} is not one of csv, ndjson, xlsx")
     engine = runtime.engine()
     settings = runtime.settings()
-    selection: HistoryFilter = params.parse(args, now, known=params.known_values(engine))
-    name = params.export_name(selection, now, chosen)
+    selection = HistoryFilter.parse(args, now, known=params.known_values(engine))
+    name = selection.export_name(now, chosen)
     anonymous_wide = settings.auth_configured and auth.current_user(settings) is None and \
         export_limits.wide(selection.start, selection.end, now)
     try:
@@ -167,12 +167,12 @@ def sync_history_export():
 
 def _xlsx(engine, selection: HistoryFilter, name: str, slot: export_limits.Slot) -> Response:
     most = min(XLSX_MAX_ROWS, EXCEL_MAX_ROWS)
-    count, exact = history_count(engine, selection, cap=most)
+    count, exact = history_count(engine, cap=most, **selection.query_values())
     if count > most:
         about = "" if exact else "about "
         raise BadParameter("format", f"xlsx holds at most {most:,} rows here and {about}{count:,} match: "
                                      "use format=csv (no row limit) or narrow the filters")
-    target = write_xlsx(history_rows(engine, selection))
+    target = write_xlsx(history_rows(engine, **selection.query_values()))
     size = target.seek(0, io.SEEK_END)
     target.seek(0)
 
@@ -190,11 +190,12 @@ def _xlsx(engine, selection: HistoryFilter, name: str, slot: export_limits.Slot)
 
 
 def _stream(engine, selection: HistoryFilter, name: str, chosen: str, slot: export_limits.Slot) -> Response:
+    values = selection.query_values()
     if chosen == "csv" and engine.dialect.name == "postgresql":
-        body = copy_csv(engine, selection)  # the server writes the CSV: COPY speed
+        body = copy_csv(engine, **values)  # the server writes the CSV: COPY speed
     else:
-        body = csv_chunks(history_rows(engine, selection)) if chosen == "csv" else \
-            ndjson_chunks(history_rows(engine, selection))
+        rows = history_rows(engine, **values)
+        body = csv_chunks(rows) if chosen == "csv" else ndjson_chunks(rows)
     first = next(body, b"")  # fail here (a 4xx/503) rather than mid-stream
 
     def replay() -> Iterator[bytes]:

@@ -25,8 +25,13 @@ def filter_options(column: str) -> list[dict]:
     except SQLAlchemyError as exc:
         log.warning("filter options for %s failed: %s", column, error_line(exc))
         return []
+    return options_of(column, values, outcomes.aliases(runtime.engine()))
+
+
+def options_of(column: str, values: list[str], aliases: tuple[tuple[str, str], ...]) -> list[dict]:
+    """[{"label", "value"}] for ``column``'s distinct ``values`` (already read)."""
     if column == "status":
-        return status_options(values, outcomes.aliases(runtime.engine()))
+        return status_options(values, aliases)
     label = display.crm_name if column == "crm_source" else str
     return [{"label": label(v), "value": v} for v in values]
 

@@ -1,8 +1,9 @@
 """History (``/history``): every run, filtered, sorted and paged in SQL, with CSV export.
 
 Rows: ``queries.history.history_page``; count: ``queries.history.history_count``; filter
-choices: ``queries.choices.distinct_values``; one run: ``queries.history.history_row``. The
-filter state lives in the URL (``dashapp.payloads.params``), which ``/export/sync-history.csv``
+choices: ``queries.choices.filter_values`` (read once per load, for the dropdowns and the values
+a link's parameters are checked against); one run: ``queries.history.history_row``. The filter
+(``dashapp.payloads.history.HistoryFilter``) lives in the URL, which ``/export/sync-history.csv``
 takes as it is.
 """
 
@@ -22,14 +23,16 @@ from dashapp.auth.disclosure import shown_error
 from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import params, paths
 from dashapp.payloads import run_records as payloads
+from dashapp.payloads.history import PARAMETERS, GridBlock, HistoryFilter
 from dashapp.web import ids, viewer
-from dashapp.web.components.filter_options import age_options, filter_options
+from dashapp.web.components.filter_options import age_options, options_of
 from dashapp.web.components.history_grid import history_grid
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from queries import outcomes
 from queries.bad_parameter import FilterError
+from queries.choices import filter_values
 from queries.clock import utc_now
-from queries.history import MAX_PAGE, history_count, history_page, history_row, parse_time
+from queries.history import history_count, history_page, history_row
 
 SCROLL_ROWS = 100_000  # the most rows the grid's scrollbar spans at once
 
@@ -45,26 +48,35 @@ def _as_lists(query: dict) -> dict[str, list[str]]:
     return {k: (v if isinstance(v, list) else [v]) for k, v in query.items() if isinstance(v, str | list)}
 
 
-PAGE_PARAMETERS = (*params.PARAMETERS, "id")
+PAGE_PARAMETERS = (*PARAMETERS, "id")
 
 
-def _known_values() -> dict[str, set[str]] | None:
+def _filter_values() -> dict[str, list[str]] | None:
+    """The distinct CRMs, statuses and sync types, read once for the page's dropdowns and checks."""
     try:
-        return params.known_values(runtime.engine())
+        return filter_values(runtime.engine())
     except SQLAlchemyError as exc:  # the grid says so on its first load; values are not checked meanwhile
         log.warning("history filter values failed: %s", error_line(exc))
         return None
 
 
+def _options(column: str, found: dict[str, list[str]] | None, aliases: tuple[tuple[str, str], ...]) -> list[dict]:
+    """A dropdown's options from the values read once; none when the database did not answer."""
+    return [] if found is None else options_of(column, found[column], aliases)
+
+
 def layout(**query: str | list[str]) -> html.Div:
     args = _as_lists(query)
     settings = runtime.settings()
+    aliases = outcomes.aliases(runtime.engine())
     if "status" in args:  # the status dropdown offers classes: an alias (completed) picks its class (success)
-        to_class = dict(outcomes.aliases(runtime.engine()))
+        to_class = dict(aliases)
         args["status"] = [",".join(to_class.get(v.strip(), v) for v in raw.split(",")) for raw in args["status"]]
-    parsed = params.parse_all(args, utc_now(), known=_known_values())
-    ignored = unknown_parameters(args, PAGE_PARAMETERS) + parsed.ignored
-    chosen_range, selection = parsed.range, parsed.selection
+    found = _filter_values()
+    known = None if found is None else params.known_of(found, aliases)
+    selection, bad = HistoryFilter.from_args(args, utc_now(), known=known)
+    ignored = unknown_parameters(args, PAGE_PARAMETERS) + bad
+    chosen_range = selection.range
     filter_model, sort = selection.columns, selection.sort
     zone = viewer.zone()
     start = _local_input(selection.start, zone) if chosen_range == "custom" else ""
@@ -109,12 +121,12 @@ def layout(**query: str | list[str]) -> html.Div:
                 className="mb-2"),
         ], className="g-2 align-items-center"),
         dbc.Row([
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_CRM, options=filter_options("crm_source"), placeholder="CRM",
-                                 value=list(selection.crm_sources), **multi), xs=12, md=3),
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_STATUS, options=filter_options("status"), placeholder="Status",
-                                 value=list(selection.statuses), **multi), xs=12, md=3),
-            dbc.Col(dcc.Dropdown(id=ids.HISTORY_SYNC_TYPE, options=filter_options("sync_type"), placeholder="Sync type",
-                                 value=list(selection.sync_types), **multi), xs=12, md=3),
+            *(dbc.Col(dcc.Dropdown(id=control, options=_options(column, found, aliases), placeholder=placeholder,
+                                   value=list(chosen), **multi), xs=12, md=3)
+              for control, column, placeholder, chosen in (
+                  (ids.HISTORY_CRM, "crm_source", "CRM", selection.crm_sources),
+                  (ids.HISTORY_STATUS, "status", "Status", selection.statuses),
+                  (ids.HISTORY_SYNC_TYPE, "sync_type", "Sync type", selection.sync_types))),
             dbc.Col(dbc.Input(id=ids.HISTORY_SEARCH_TEXT, type="search", placeholder="Error message contains…",
                               value=selection.q or "", debounce=True), xs=12, md=3),
         ], className="g-2 mb-2"),
@@ -169,54 +181,6 @@ def _local_input(moment: datetime | None, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
-def _utc_text(value: str | None, what: str, zone: str) -> str | None:
-    """A datetime-local input's value, entered in ``zone``, as the URL carries it (UTC, with Z)."""
-    if not value:
-        return None
-    try:
-        return display.iso_utc(parse_time(value, what, ZoneInfo(zone)))
-    except FilterError as exc:
-        raise BadParameter(what, str(exc).split(":", 1)[1].strip()) from None
-
-
-def _state_args(range_value, start, end, crms, statuses, sync_types, q, request: dict | None,
-                zone: str = "UTC", ended_after: str | None = None, times: str | None = None) -> dict[str, list[str]]:
-    """The page's controls (and the grid's filter and sort) as query-string arguments; a custom
-    range is entered in the viewer's ``zone`` and carried in UTC."""
-    state: dict[str, object] = {"ended_after": ended_after} if ended_after else {}
-    if times:
-        state["times"] = times
-    if range_value == "custom":
-        state.update(start=_utc_text(start, "start", zone), end=_utc_text(end, "end", zone), range="all")
-    elif range_value != params.DEFAULT_RANGE:
-        state["range"] = range_value
-    state.update(crm_source=crms or [], status=statuses or [], sync_type=sync_types or [], q=(q or "").strip())
-    request = request or {}
-    if request.get("filterModel"):
-        state["filter"] = json.dumps(request["filterModel"], separators=(",", ":"))
-    sort_model = request.get("sortModel") or []
-    if not isinstance(sort_model, list) or not all(isinstance(s, dict) and isinstance(s.get("colId"), str)
-                                                   and isinstance(s.get("sort"), str) for s in sort_model):
-        raise BadParameter("sort", "the grid's sort model must be a list of {colId, sort}")
-    if sort_model:
-        state["sort"] = ",".join(f"{s['colId']}:{s['sort']}" for s in sort_model)
-    return state
-
-
-def _block(request: dict) -> tuple[int, int]:
-    """The grid's startRow and the number of rows it asks for, checked here so that a bad value is
-    named as the grid sent it (the query checks the offset's range)."""
-    start, end = request.get("startRow", 0), request.get("endRow")
-    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-        raise BadParameter("startRow", f"must be a whole number from 0, got {str(start)[:20]!r}")
-    if end is None:
-        return start, 100
-    if not isinstance(end, int) or isinstance(end, bool) or not start < end <= start + MAX_PAGE:
-        raise BadParameter("endRow", f"must be a whole number from startRow + 1 to startRow + {MAX_PAGE}, "
-                                     f"got {str(end)[:20]!r}")
-    return start, end - start
-
-
 @callback(
     Output(ids.HISTORY_GRID, "getRowsResponse"),
     Output(ids.HISTORY_COUNT, "children"),
@@ -243,13 +207,13 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
     now = utc_now()
     try:
         zone = viewer.valid_zone(zone) or "UTC"
-        state = _state_args(range_value, start, end, crms, statuses, sync_types, q, request, zone, ended_after,
-                            times)
-        search = params.to_search(state)
+        grid = GridBlock.read(request)
+        selection = HistoryFilter.from_controls(
+            now, grid, range_value=range_value, start=start, end=end, crm_sources=crms, statuses=statuses,
+            sync_types=sync_types, q=q, zone=zone, ended_after=ended_after, times=times)
+        search = selection.to_search()
         href = paths.href("/export/sync-history.csv" + search)
-        start_row, limit = _block(request)
-        selection = params.parse(_as_lists(state), now, zone=zone)
-        response, count_text = _rows_answer(runtime.engine(), selection, start_row, limit, now)
+        response, count_text = _rows_answer(runtime.engine(), selection, grid, now)
     except (BadParameter, FilterError) as exc:
         return _not_answered(f"This filter cannot be applied: {exc}. Showing the last rows that could.",
                              "warning", now)
@@ -260,18 +224,19 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
     return response, count_text, None, False, no_update, search, href, no_update
 
 
-def _rows_answer(engine, selection, start_row: int, limit: int, now: datetime) -> tuple[dict, object]:
-    """The grid's answer for rows ``start_row`` on (``rowData``, ``rowCount``), and the count's text
+def _rows_answer(engine, selection: HistoryFilter, grid: GridBlock, now: datetime) -> tuple[dict, object]:
+    """The grid's answer for its block (rows ``grid.offset`` on, (``rowData``, ``rowCount``), and the count's text
     on the first block (no_update on the others). ``rowCount`` is always present, None while the
     total is not given to the grid: dash-ag-grid passes an absent one to AG Grid's ``setRowCount``
     as undefined after an answer of 0 rows, which leaves the grid empty under a correct count."""
-    page = history_page(engine, selection, start_row, limit, now)
+    start_row, limit, values = grid.offset, grid.limit, selection.query_values()
+    page = history_page(engine, start_row, limit, now, **values)
     rows = [payloads.run_record(row, "error_excerpt") for row in page.to_dict("records")]
     rows = [{**row, "row_id": str(row["id"])} for row in rows]  # the grid's row id: a string
     response: dict = {"rowData": rows, "rowCount": None}
     count_text: object = no_update
     if start_row == 0:
-        count, exact = history_count(engine, selection)
+        count, exact = history_count(engine, **values)
         matching = display.plural(count, "matching run")
         count_text = matching if exact else f"about {matching}"
         if exact and count <= SCROLL_ROWS:  # past it the grid grows as it is scrolled, so a drag
