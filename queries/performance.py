@@ -12,11 +12,11 @@ Durations count finished runs that succeeded or were partial. Statuses count by 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from queries import outcomes, scope
+from queries import outcomes, run_rollups, scope
 from queries._sql import (
     Binds,
     Connectable,
@@ -32,6 +32,14 @@ from queries._sql import (
 )
 
 ALL = "all"
+
+
+def first_start(db: Connectable, low: datetime, high: datetime) -> datetime | None:
+    """The earliest start_time in [low, high) (aware UTC), or None: one probe of the start_time
+    index (where a window of ``all`` begins)."""
+    with connect(db) as conn:
+        found = run_rollups.next_start(conn, *(t.astimezone(UTC).replace(tzinfo=None) for t in (low, high)))
+    return None if found is None else found.replace(tzinfo=UTC)
 
 
 def finished_ok(db: Connectable) -> str:
