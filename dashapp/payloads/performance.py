@@ -68,7 +68,7 @@ def performance_tables(engine: Engine, window: Window, now: datetime, crm_source
     share them (callers pass the selections sorted, so the cache key does not depend on their order)."""
     start, end = span(engine, window, now)
     frames = performance_frames(engine, start, end, crm_sources, sync_types)
-    return {"start": display.iso_utc(start), "end": display.iso_utc(end),
+    return {"range": window.range, "start": display.iso_utc(start), "end": display.iso_utc(end),
             "tables": {name: frame.to_dict(orient="split", index=False) for name, frame in frames.items()}}
 
 
@@ -78,7 +78,7 @@ def shared_performance_frames(engine: Engine, window: Window, now: datetime, crm
     ({"range", "start", "end"}, ISO UTC)."""
     answer = performance_tables(engine, window, now, tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
     frames = {name: pd.DataFrame(table["data"], columns=table["columns"]) for name, table in answer["tables"].items()}
-    return frames, {"range": window.range, "start": answer["start"], "end": answer["end"]}
+    return frames, {name: answer[name] for name in ("range", "start", "end")}
 
 
 def _floats(series) -> list[float | None]:
