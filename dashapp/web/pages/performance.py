@@ -18,7 +18,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import runtime
+from dashapp import display, runtime
 from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import params
 from dashapp.payloads import performance as payloads
@@ -74,7 +74,7 @@ def layout(**query: str | list[str]) -> html.Div:
     multi = {"multi": True, "clearable": True}
     return html.Div([
         ignored_chips(ignored),
-        dcc.Store(id=ids.PERFORMANCE_CUSTOM, data=window.to_args() if window.range == CUSTOM else None),
+        dcc.Store(id=ids.PERFORMANCE_CUSTOM, data=_custom_args(window)),
         dcc.Store(id=ids.PERFORMANCE_URL_SEARCH),
         dcc.Store(id=ids.PERFORMANCE_URL_PUSHED),
         page_header("Performance", REFRESH, settings.refresh_seconds),
@@ -135,6 +135,14 @@ def refresh_performance(now, _previous, chosen_range, crms, sync_types, mode, cu
         figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""), now.date())),
         figures.throughput(frames["throughput"], why),
     ))
+
+
+def _custom_args(window: Window) -> dict[str, list[str]] | None:
+    """A custom window as query-string arguments, in ISO UTC ("...Z"); None for a named range."""
+    if window.range != CUSTOM:
+        return None
+    return {name: [display.iso_utc(moment)] for name, moment in (("start", window.start), ("end", window.end))
+            if moment is not None}
 
 
 def _window(chosen_range: object, custom: dict | None, now: datetime) -> Window:
