@@ -13,10 +13,11 @@ Durations count finished runs that succeeded or were partial. Statuses count by 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from queries import outcomes, run_rollups, scope
+from queries import _sql, outcomes, run_rollups, scope
 from queries._sql import (
     Binds,
     Connectable,
@@ -32,6 +33,11 @@ from queries._sql import (
 )
 
 ALL = "all"
+
+
+def data_zone(db: Connectable) -> ZoneInfo:
+    """The zone whose calendar days the per-day aggregates count in (the data's, SYNC_TIMEZONE)."""
+    return _sql.data_zone(db)
 
 
 def first_start(db: Connectable, low: datetime, high: datetime) -> datetime | None:

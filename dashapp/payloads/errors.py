@@ -35,7 +35,7 @@ def errors_frames(engine: Engine, start: datetime, end: datetime) -> dict:
                 "messages": errors.daily_messages(engine, low, high)}
 
     key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), "errors")
-    parts = window_frames(DAYS, key, start, end, compute)
+    parts = window_frames(DAYS, key, start, end, compute, performance.data_zone(engine))
     return {
         "recent": errors.recent_failures(engine, 10),
         "classes": errors.classes_from(parts["messages"]),

@@ -40,7 +40,7 @@ def performance_frames(engine: Engine, start: datetime, end: datetime, crm_sourc
         }
 
     key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), selection)
-    parts = window_frames(DAYS, key, start, end, compute)
+    parts = window_frames(DAYS, key, start, end, compute, performance.data_zone(engine))
     return _performance_from(parts["rollup"], parts["percentiles"])
 
 
