@@ -57,9 +57,10 @@ def cases(now) -> list[tuple[str, Callable]]:
         ("filter choices: CRM, status, sync type", filter_values),
         ("performance: daily rollup, 7 d (uncached)", lambda e: daily_rollup(e, week, now)),
         ("performance: daily p50/p95 per CRM and overall, 7 d (uncached)", lambda e: daily_percentiles(e, week, now)),
-        ("performance page refresh (closed days cached)", lambda e: performance_payloads.performance_frames(e, 7, now)),
+        ("performance page refresh (closed days cached)",
+         lambda e: performance_payloads.performance_frames(e, week, now)),
         ("errors: daily messages, 7 d (uncached)", lambda e: daily_messages(e, week, now)),
-        ("errors page refresh (closed days cached)", lambda e: errors_payloads.errors_frames(e, 7, now)),
+        ("errors page refresh (closed days cached)", lambda e: errors_payloads.errors_frames(e, week, now)),
     ]
 
 

@@ -43,6 +43,7 @@ from dashapp.payloads import crm_api_usage as usage
 from dashapp.payloads import day_cache as day_cache_payloads
 from dashapp.payloads import errors as errors_payloads
 from dashapp.payloads import performance as performance_payloads
+from dashapp.payloads.params import Window
 from dashapp.storage import migrate, rollups
 from queries import failed_operations, metrics, run_rollups
 from queries.clock import utc_now
@@ -237,18 +238,19 @@ def floor_table(engine, samples: int) -> dict[str, tuple[float, float | None]]:
     now = utc_now()
     month = failed_operations.OperationFilter(since=now - timedelta(days=30))
     cases = {
-        "/api/performance-charts any window <= 90 d": lambda e: performance_payloads.performance_frames(e, 90, now),
+        "/api/performance-charts any window <= 90 d":
+            lambda e: performance_payloads.performance_frames(e, now - timedelta(days=90), now),
         "/api/performance-charts 30 d, one CRM":
-            lambda e: performance_payloads.performance_frames(e, 30, now, ("hubspot",)),
+            lambda e: performance_payloads.performance_frames(e, now - timedelta(days=30), now, ("hubspot",)),
         "/api/performance-charts 30 d, one sync type":
-            lambda e: performance_payloads.performance_frames(e, 30, now, (), ("deals",)),
-        "/api/errors any window <= 90 d": lambda e: errors_payloads.errors_frames(e, 90, now),
+            lambda e: performance_payloads.performance_frames(e, now - timedelta(days=30), now, (), ("deals",)),
+        "/api/errors any window <= 90 d": lambda e: errors_payloads.errors_frames(e, now - timedelta(days=90), now),
         "/api/failed-operations age=30d, a CRM": lambda e: failed_operations.count_by_state(e, month),
         "/metrics": lambda e: metrics.day_counts(e, now - timedelta(hours=24)),
     }
-    cases["/api/api-stats any window <= 30 d"] = lambda e: usage.api_stats(e, 720, now)
-    cases["/api/rate-limits any window <= 30 d"] = lambda e: usage.rate_limit_list(e, 720, now)
-    cases["/api/circuit-breakers any window <= 30 d"] = lambda e: usage.breaker_list(e, 720, now)
+    cases["/api/api-stats any window <= 30 d"] = lambda e: usage.api_stats(e, Window("30d", None), now)
+    cases["/api/rate-limits any window <= 30 d"] = lambda e: usage.rate_limit_list(e, Window("30d", None), now)
+    cases["/api/circuit-breakers any window <= 30 d"] = lambda e: usage.breaker_list(e, Window("30d", None), now)
     cases["performance page refresh (window x CRM)"] = cases["/api/performance-charts any window <= 90 d"]
     cases["errors page refresh (7/14/30/90 d)"] = cases["/api/errors any window <= 90 d"]
     found = {}

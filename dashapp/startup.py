@@ -29,6 +29,7 @@ from dashapp.config import PROJECT_ROOT, ConfigError, Settings
 from dashapp.demo.embedded import LiveSimulator, backfill
 from dashapp.payloads import errors as errors_payloads
 from dashapp.payloads import performance as performance_payloads
+from dashapp.payloads.day_cache import day_start
 from dashapp.recording.recorder import set_default_engine
 from dashapp.storage import migrate, rollups
 from dashapp.storage.db import check_database, make_engine
@@ -72,8 +73,9 @@ def warm_up(engine: Engine) -> None:
     began = time.perf_counter()
     try:
         now = utc_now()
-        performance_payloads.performance_frames(engine, 1, now)
-        errors_payloads.errors_frames(engine, 1, now)
+        today = day_start(now.date())
+        performance_payloads.performance_frames(engine, today, now)
+        errors_payloads.errors_frames(engine, today, now)
     except SQLAlchemyError as exc:
         log.debug("warm-up skipped: %s", exc)
         return

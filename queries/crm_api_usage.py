@@ -79,6 +79,18 @@ def _period_start(table: str, moment: datetime) -> datetime:
     return moment.replace(minute=0) if table == "api_call_hours" else moment
 
 
+def first_record(db: Connectable, low: datetime, high: datetime) -> datetime | None:
+    """The earliest call or breaker transition in [low, high) (aware UTC), or None: one probe of
+    each table's time index (where a window of ``all`` begins)."""
+    with connect(app_db(db)) as conn:
+        found = [_frame(conn, f"""SELECT MIN({column}) AS first FROM {app_table(conn, name)}
+                                  WHERE {column} >= :low AND {column} < :high""",
+                        {"low": low, "high": high}, times=("first",))["first"].iloc[0]
+                 for name, column in (("api_calls", "called_at"), ("circuit_breaker_events", "occurred_at"))]
+    moments = [moment.to_pydatetime() for moment in found if not pd.isna(moment)]
+    return min(moments) if moments else None
+
+
 def call_stats(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
     """Per CRM and endpoint: calls, successes (2xx/3xx), 4xx, 5xx, no response, error rate (%),
     retries, average and p50/p95/p99 latency in ms.

@@ -12,11 +12,12 @@ Durations count finished runs that succeeded or were partial. Statuses count by 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from queries import outcomes, scope
+from queries import _sql, outcomes, run_rollups, scope
 from queries._sql import (
     Binds,
     Connectable,
@@ -32,6 +33,19 @@ from queries._sql import (
 )
 
 ALL = "all"
+
+
+def data_zone(db: Connectable) -> ZoneInfo:
+    """The zone whose calendar days the per-day aggregates count in (the data's, SYNC_TIMEZONE)."""
+    return _sql.data_zone(db)
+
+
+def first_start(db: Connectable, low: datetime, high: datetime) -> datetime | None:
+    """The earliest start_time in [low, high) (aware UTC), or None: one probe of the start_time
+    index (where a window of ``all`` begins)."""
+    with connect(db) as conn:
+        found = run_rollups.next_start(conn, *(t.astimezone(UTC).replace(tzinfo=None) for t in (low, high)))
+    return None if found is None else found.replace(tzinfo=UTC)
 
 
 def finished_ok(db: Connectable) -> str:

@@ -4,15 +4,20 @@ serve them and the page renders them."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 
 from dashapp import display
+from dashapp.payloads import windows
+from dashapp.payloads.params import Window
 from dashapp.payloads.result_cache import shared
 from queries import crm_api_usage
 
 NOT_MIGRATED = "the app's own tables do not exist yet: run `python app.py db upgrade`"
 WARN_PERCENT, CRITICAL_PERCENT = 80.0, 95.0
+PAST_HOUR = Window("1h", None)  # the overview's rate-limit card (``windows.OWN_SPANS``)
+MINUTE_BUCKETS_UP_TO = timedelta(hours=2)  # the calls' series per minute up to this window, else per hour
 
 
 def _number(value) -> float | None:
@@ -25,15 +30,31 @@ def level(percent_used: float | None) -> str:
     return "critical" if percent_used >= CRITICAL_PERCENT else "warning" if percent_used >= WARN_PERCENT else "ok"
 
 
+def _bounds(engine: Engine, window: Window, now: datetime, migrated: bool) -> tuple[datetime, datetime]:
+    """(start, end) of ``window`` at ``now`` (``windows.bounds``; ``all`` from the first call's or
+    breaker transition's day)."""
+    return windows.bounds(window, now, partial(crm_api_usage.first_record, engine) if migrated else _none)
+
+
+def _none(_low: datetime, _high: datetime) -> None:
+    return None
+
+
+def _window(window: Window, start: datetime, end: datetime) -> dict:
+    return {"range": window.range, "start": display.iso_utc(start), "end": display.iso_utc(end)}
+
+
+@windows.keyed
 @shared("api_stats")
-def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
-    start = now - timedelta(hours=hours)
-    base = {"start": display.iso_utc(start), "end": display.iso_utc(now)}
-    if not crm_api_usage.migrated(engine):
+def api_stats(engine: Engine, window: Window, now: datetime) -> dict:
+    migrated = crm_api_usage.migrated(engine)
+    start, end = _bounds(engine, window, now, migrated)
+    base = _window(window, start, end)
+    if not migrated:
         return {**base, "endpoints": [], "series": [], "note": NOT_MIGRATED}
-    stats = crm_api_usage.call_stats(engine, start, now)
-    size = "minute" if hours <= 2 else "hour"
-    series = crm_api_usage.call_series(engine, start, now, size)
+    stats = crm_api_usage.call_stats(engine, start, end)
+    size = "minute" if end - start <= MINUTE_BUCKETS_UP_TO else "hour"
+    series = crm_api_usage.call_series(engine, start, end, size)
     width = timedelta(minutes=1) if size == "minute" else timedelta(hours=1)
     still_filling = display.iso_utc(now - width)  # a bucket that starts after this has not ended yet
     buckets = display.iso_utc_all(series["bucket"])
@@ -56,12 +77,15 @@ def api_stats(engine: Engine, hours: int, now: datetime) -> dict:
     }
 
 
+@windows.keyed
 @shared("rate_limits")
-def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
-    start = now - timedelta(hours=hours)
-    if not crm_api_usage.migrated(engine):
-        return {"limits": [], "history": [], "note": NOT_MIGRATED}
-    frame = crm_api_usage.rate_limits(engine, start, now)
+def rate_limit_list(engine: Engine, window: Window, now: datetime) -> dict:
+    migrated = crm_api_usage.migrated(engine)
+    start, end = _bounds(engine, window, now, migrated)
+    base = _window(window, start, end)
+    if not migrated:
+        return {**base, "limits": [], "history": [], "note": NOT_MIGRATED}
+    frame = crm_api_usage.rate_limits(engine, start, end)
     limits = [{
         "crm_source": r["crm_source"], "name": display.crm_name(r["crm_source"]), "endpoint": r["endpoint"],
         "limit": None if r["rate_limit"] is None or r["rate_limit"] != r["rate_limit"] else int(r["rate_limit"]),
@@ -70,8 +94,9 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
         "reset_at": display.iso_utc(r["reset_at"]), "seen_at": display.iso_utc(r["seen_at"]),
         "throttled": int(r["throttled"]), "in_window": in_window(r["reset_at"], now),
     } for r in frame.to_dict("records")]
-    history = crm_api_usage.remaining_series(engine, start, now)
+    history = crm_api_usage.remaining_series(engine, start, end)
     return {
+        **base,
         "limits": sorted(limits, key=lambda x: (not x["in_window"], -(x["percent_used"] or -1))),
         "history": [{"at": at, "crm_source": crm, "endpoint": endpoint, "remaining": int(remaining)}
                     for at, crm, endpoint, remaining in zip(
@@ -80,14 +105,16 @@ def rate_limit_list(engine: Engine, hours: int, now: datetime) -> dict:
     }
 
 
+@windows.keyed
 @shared("circuit_breakers")
-def breaker_list(engine: Engine, hours: int, now: datetime) -> dict:
-    start = now - timedelta(hours=hours)
-    window = {"start": display.iso_utc(start), "end": display.iso_utc(now)}
-    if not crm_api_usage.migrated(engine):
-        return {**window, "breakers": [], "note": NOT_MIGRATED}
-    summaries = crm_api_usage.breaker_summary(crm_api_usage.breaker_states(engine, start, now), start, now)
-    return {**window, "breakers": [{
+def breaker_list(engine: Engine, window: Window, now: datetime) -> dict:
+    migrated = crm_api_usage.migrated(engine)
+    start, end = _bounds(engine, window, now, migrated)
+    base = _window(window, start, end)
+    if not migrated:
+        return {**base, "breakers": [], "note": NOT_MIGRATED}
+    summaries = crm_api_usage.breaker_summary(crm_api_usage.breaker_states(engine, start, end), start, end)
+    return {**base, "breakers": [{
         "breaker": s["breaker"], "crm_source": s["crm_source"], "name": display.crm_name(s["crm_source"]),
         "state": s["state"], "failure_count": s["failure_count"],
         "last_transition": display.iso_utc(s["last_transition"]), "last_reason": s["last_reason"],

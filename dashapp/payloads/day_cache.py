@@ -12,7 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import pandas as pd
 
@@ -68,10 +68,38 @@ class DayCache:
             self._entries.clear()
 
 
-DAYS = DayCache()  # closed days of the performance aggregates
+DAYS = DayCache()  # closed days of the performance and errors aggregates
+ONE_DAY = timedelta(days=1)
 
 
-def window_days(days: int, now: datetime) -> list:
-    """The ``days`` calendar days (UTC) ending today."""
-    today = now.date()
-    return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+def window_frames(cache: DayCache, key: Hashable, start: datetime, end: datetime,
+                  compute: Callable[[datetime, datetime], dict[str, pd.DataFrame]],
+                  zone: tzinfo = UTC) -> dict[str, pd.DataFrame]:
+    """The frames (each with a 'day' column) of the rows in [start, end), per calendar day: a
+    first day that starts before ``start`` is read on its own (never cached), the whole days after
+    it through ``cache``, the last one up to ``end``. The cache keeps UTC days: data whose days are
+    another ``zone``'s (``queries.performance.data_zone``) is read in one statement, uncached, so
+    that no day of its is split in two."""
+    if utc_offset(zone, start) or utc_offset(zone, end):
+        return compute(start, end)
+    first_whole = day_start(start.date())
+    parts = []
+    if first_whole < start:
+        first_whole += ONE_DAY
+        parts.append(compute(start, min(first_whole, end)))
+    if first_whole < end:
+        parts.append(cache.frames(key, window_days(first_whole, end), end, compute))
+    if not parts:  # an empty window
+        parts.append(compute(start, end))
+    return {name: pd.concat([part[name] for part in parts], ignore_index=True) for name in parts[0]}
+
+
+def utc_offset(zone: tzinfo, moment: datetime) -> timedelta:
+    """``zone``'s offset from UTC at ``moment`` (zero for UTC)."""
+    return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def window_days(first: datetime, end: datetime) -> list[date]:
+    """The calendar days (UTC) from the day of ``first`` to the one holding the instant before ``end``."""
+    last = (end - timedelta(microseconds=1)).date()
+    return [first.date() + timedelta(days=n) for n in range((last - first.date()).days + 1)]

@@ -8,34 +8,34 @@ From the run rollups for whole hours when they exist, else from ``queries.errors
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.payloads import paths
-from dashapp.payloads.day_cache import DAYS, day_start, window_days
-from dashapp.payloads.params import to_search
+from dashapp.payloads import paths, windows
+from dashapp.payloads.day_cache import DAYS, window_frames
+from dashapp.payloads.params import Window, to_search
 from dashapp.payloads.result_cache import shared
 from queries import errors, messages, performance, run_rollups
 
 
-def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
-    """The errors page's DataFrames for the last ``days`` calendar days (UTC, today included),
+def errors_frames(engine: Engine, start: datetime, end: datetime) -> dict:
+    """The errors page's DataFrames for the runs started in [start, end) (per calendar day, UTC),
     from the rollups for whole hours when they exist."""
     covered = run_rollups.ready(engine)
     if covered is not None:
-        start = day_start(window_days(days, now)[0])
-        daily = run_rollups.daily_rows(engine, start, now, covered, by=("crm_source",))[0]
+        daily = run_rollups.daily_rows(engine, start, end, covered, by=("crm_source",))[0]
         return {"recent": errors.recent_failures(engine, 10),
-                "classes": errors.classes_from(run_rollups.error_messages(engine, start, now, covered)),
+                "classes": errors.classes_from(run_rollups.error_messages(engine, start, end, covered)),
                 "rates": errors.failure_rates_from(daily)}
 
-    def compute(start: datetime, end: datetime) -> dict:
-        return {"rollup": performance.daily_rollup(engine, start, end),
-                "messages": errors.daily_messages(engine, start, end)}
+    def compute(low: datetime, high: datetime) -> dict:
+        return {"rollup": performance.daily_rollup(engine, low, high),
+                "messages": errors.daily_messages(engine, low, high)}
 
     key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), "errors")
-    parts = DAYS.frames(key, window_days(days, now), now, compute)
+    parts = window_frames(DAYS, key, start, end, compute, performance.data_zone(engine))
     return {
         "recent": errors.recent_failures(engine, 10),
         "classes": errors.classes_from(parts["messages"]),
@@ -43,10 +43,12 @@ def errors_frames(engine: Engine, days: int, now: datetime) -> dict:
     }
 
 
+@windows.keyed
 @shared("errors")
-def errors_payload(engine: Engine, days: int, now: datetime) -> dict:
-    """The JSON of /api/errors for the last ``days`` calendar days, shared between viewers."""
-    return errors_json(errors_frames(engine, days, now), day_start(window_days(days, now)[0]), now)
+def errors_payload(engine: Engine, window: Window, now: datetime) -> dict:
+    """The JSON of /api/errors for the runs started in ``window`` (``windows.bounds``), shared between viewers."""
+    start, end = windows.bounds(window, now, partial(performance.first_start, engine))
+    return {"range": window.range, **errors_json(errors_frames(engine, start, end), start, end)}
 
 
 def history_link(search: str, start: datetime, end: datetime) -> str:

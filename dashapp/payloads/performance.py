@@ -8,38 +8,45 @@ From the run rollups for whole hours when they exist (``queries.run_rollups``), 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
-from dashapp.payloads.day_cache import DAYS, day_start, window_days
+from dashapp.payloads import windows
+from dashapp.payloads.day_cache import DAYS, window_frames
+from dashapp.payloads.params import Window
 from dashapp.payloads.result_cache import shared
 from queries import performance, run_rollups
 from queries.outcomes import SUCCESS_RATE_HELP
 
 
-def performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
-    """The performance page's DataFrames for the last ``days`` calendar days (UTC, today
-    included): from the run rollups for whole hours and the raw table for the open edge when
-    they exist (``queries.run_rollups``), else two SQL statements over the days not already in
-    the closed-day cache."""
+def performance_frames(engine: Engine, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> dict:
+    """The performance page's DataFrames for the runs started in [start, end), per calendar day
+    (UTC) it touches: from the run rollups for whole hours and the raw table for the open edges
+    when they exist (``queries.run_rollups``), else two SQL statements over the days not already
+    in the closed-day cache."""
     selection = (tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
     covered = run_rollups.ready(engine)
     if covered is not None:
-        start = day_start(window_days(days, now)[0])
-        daily, durations = run_rollups.daily_rows(engine, start, now, covered, *selection, durations=True)
+        daily, durations = run_rollups.daily_rows(engine, start, end, covered, *selection, durations=True)
         return _performance_from(daily, run_rollups.daily_percentiles_from(durations))
 
-    def compute(start: datetime, end: datetime) -> dict:
+    def compute(low: datetime, high: datetime) -> dict:
         return {
-            "rollup": performance.daily_rollup(engine, start, end, *selection),
-            "percentiles": performance.daily_percentiles(engine, start, end, *selection),
+            "rollup": performance.daily_rollup(engine, low, high, *selection),
+            "percentiles": performance.daily_percentiles(engine, low, high, *selection),
         }
 
     key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), selection)
-    parts = DAYS.frames(key, window_days(days, now), now, compute)
+    parts = window_frames(DAYS, key, start, end, compute, performance.data_zone(engine))
     return _performance_from(parts["rollup"], parts["percentiles"])
+
+
+def span(engine: Engine, window: Window, now: datetime) -> tuple[datetime, datetime]:
+    """(start, end) of ``window`` at ``now`` over the runs (``windows.bounds``; ``all`` from the first run's day)."""
+    return windows.bounds(window, now, partial(performance.first_start, engine))
 
 
 def _performance_from(rollup: pd.DataFrame, percentiles: pd.DataFrame) -> dict:
@@ -54,18 +61,24 @@ def _performance_from(rollup: pd.DataFrame, percentiles: pd.DataFrame) -> dict:
     }
 
 
+@windows.keyed
 @shared("performance")
-def performance_tables(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
-    """``performance_frames`` as plain tables ({columns, data}), so viewers share them (callers pass
-    the selections sorted, so the cache key does not depend on their order)."""
-    frames = performance_frames(engine, days, now, crm_sources, sync_types)
-    return {name: frame.to_dict(orient="split", index=False) for name, frame in frames.items()}
+def performance_tables(engine: Engine, window: Window, now: datetime, crm_sources=(), sync_types=()) -> dict:
+    """``performance_frames`` as plain tables ({columns, data}) with the window's bounds, so viewers
+    share them (callers pass the selections sorted, so the cache key does not depend on their order)."""
+    start, end = span(engine, window, now)
+    frames = performance_frames(engine, start, end, crm_sources, sync_types)
+    return {"range": window.range, "start": display.iso_utc(start), "end": display.iso_utc(end),
+            "tables": {name: frame.to_dict(orient="split", index=False) for name, frame in frames.items()}}
 
 
-def shared_performance_frames(engine: Engine, days: int, now: datetime, crm_sources=(), sync_types=()) -> dict:
-    """The performance page's DataFrames, through the shared cache."""
-    tables = performance_tables(engine, days, now, tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
-    return {name: pd.DataFrame(table["data"], columns=table["columns"]) for name, table in tables.items()}
+def shared_performance_frames(engine: Engine, window: Window, now: datetime, crm_sources=(),
+                              sync_types=()) -> tuple[dict, dict]:
+    """The performance page's DataFrames, through the shared cache, and the window they cover
+    ({"range", "start", "end"}, ISO UTC)."""
+    answer = performance_tables(engine, window, now, tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
+    frames = {name: pd.DataFrame(table["data"], columns=table["columns"]) for name, table in answer["tables"].items()}
+    return frames, {name: answer[name] for name in ("range", "start", "end")}
 
 
 def _floats(series) -> list[float | None]:

@@ -45,6 +45,10 @@ HISTORY_RANGE_ZONE = "history-range-zone"  # "in CET": the zone the custom range
 RECENT_ACTIVITY_GRID = "recent-activity-grid"
 
 PERFORMANCE_DAYS = "performance-days"
+PERFORMANCE_RANGE = "performance-range"
+PERFORMANCE_CUSTOM = "performance-custom"  # dcc.Store: the link's start and end (ISO UTC) when it gave them
+PERFORMANCE_URL_SEARCH = "performance-url-search"  # dcc.Store: the controls as a query string
+PERFORMANCE_URL_PUSHED = "performance-url-pushed"  # dcc.Store: the query string put in the URL
 PERFORMANCE_CRM = "performance-crm-source"
 PERFORMANCE_SYNC_TYPE = "performance-sync-type"
 PERFORMANCE_SOURCE_NOTE = "performance-source-note"
@@ -61,6 +65,7 @@ FREQUENCY_CHART = "sync-frequency-chart"
 THROUGHPUT_CHART = "throughput-chart"
 
 ERRORS_DAYS = "errors-days"
+ERRORS_RANGE = "errors-range"
 ERRORS_INTERVAL = "errors-refresh-interval"
 ERRORS_REFRESH_BUTTON = "errors-refresh-button"
 ERRORS_REFRESH_STATE = "errors-refresh-state"
@@ -80,6 +85,7 @@ HEALTH_PAGE_BODY = "health-page-body"
 HEALTH_PAGE_CHECKED = "health-page-checked"
 
 API_USAGE_HOURS = "api-usage-hours"
+API_USAGE_RANGE = "api-usage-range"
 API_USAGE_INTERVAL = "api-usage-refresh-interval"
 API_USAGE_REFRESH_BUTTON = "api-usage-refresh-button"
 API_USAGE_REFRESH_STATE = "api-usage-refresh-state"

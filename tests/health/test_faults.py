@@ -285,7 +285,7 @@ def test_a_locked_breaker_table_times_out_one_api_usage_panel(dash_app, use_engi
     _, (body,) = callback_body(dash_app, "rate-limit-tiles.children",
                                [{"id": "api-usage-refresh-interval", "property": "n_intervals", "value": 1},
                                 {"id": "api-usage-refresh-button", "property": "n_clicks", "value": None},
-                                {"id": "api-usage-hours", "property": "value", "value": 24},
+                                {"id": "api-usage-range", "property": "value", "value": "24h"},
                                 {"id": "theme-mode", "property": "data", "value": "light"},
                                 {"id": "viewer-timezone", "property": "data", "value": "UTC"}],
                                [{"id": "api-usage-refresh-state", "property": "data", "value": None}])

@@ -260,5 +260,5 @@ def test_a_slow_callback_is_named_by_what_it_draws(dash_app, use_engine, pg_engi
     client = dash_app.server.test_client()
     client.get("/_dash-dependencies")
     host_stats._recent.clear()
-    call(client, dash_app, "duration-chart.figure", {"performance-days": "7"})
+    call(client, dash_app, "duration-chart.figure", {"performance-range": "7d"})
     assert [r[3] for r in host_stats._recent] == ["/_dash-update-component (duration-chart)"]

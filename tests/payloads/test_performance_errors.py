@@ -146,14 +146,13 @@ def client(dash_app, use_engine, db):
 def test_performance_charts_json(client, db):
     now = utc_now()
     runs = insert_runs(db, history_runs(), now)
-    body = client.get("/api/performance-charts?days=7&crm_source=genius").get_json()
-    first_day = (now - timedelta(days=6)).strftime("%Y-%m-%d")  # 7 calendar days, today included
-    inside = [r for r in runs if day(r, now) >= first_day and r.crm_source == "genius"]
+    body = client.get("/api/performance-charts?range=7d&crm_source=genius").get_json()
+    inside = [r for r in runs if r.start_ago <= timedelta(days=7) and r.crm_source == "genius"]  # the past 168 h
     assert set(body) >= {"sync_duration_trend", "records_by_crm", "success_rate_trend", "sync_frequency"}
     assert body["records_by_crm"] == {"labels": ["Genius"], "data": [sum(r.processed or 0 for r in inside)]}
     per_day = Counter(day(r, now) for r in inside)
     assert dict(zip(body["sync_frequency"]["labels"], body["sync_frequency"]["data"], strict=True)) == dict(per_day)
-    for value in ("0", "366", "week"):
+    for value in ("0", "3651", "week"):
         response = client.get(f"/api/performance-charts?days={value}")
         assert response.status_code == 400 and response.get_json()["error"].startswith("days:")
 
@@ -161,9 +160,8 @@ def test_performance_charts_json(client, db):
 def test_errors_json_links_each_class_to_its_runs(client, db):
     now = utc_now()
     runs = insert_runs(db, history_runs(), now)
-    body = client.get("/api/errors?days=30").get_json()
-    first_day = (now - timedelta(days=29)).strftime("%Y-%m-%d")
-    problems = [r for r in runs if r.status in ("failed", "partial") and day(r, now) >= first_day]
+    body = client.get("/api/errors?range=30d").get_json()
+    problems = [r for r in runs if r.status in ("failed", "partial") and r.start_ago <= timedelta(days=30)]
     assert sum(c["count"] for c in body["error_classes"]) == len(problems)  # partial runs are counted too
     assert sum(c["partial"] for c in body["error_classes"]) == sum(1 for r in problems if r.status == "partial") > 0
     for found in body["error_classes"]:  # each count is exactly the runs its link opens
@@ -192,13 +190,17 @@ def test_closed_days_come_from_the_cache(db):
     import queries.performance as performance
     performance.daily_rollup, saved = counting, performance.daily_rollup
     try:
-        first = performance_payloads.performance_frames(db, 7, now)
-        second = performance_payloads.performance_frames(db, 7, now + timedelta(seconds=1))
+        first = performance_payloads.performance_frames(db, now - timedelta(days=7), now)
+        later = now + timedelta(seconds=1)
+        second = performance_payloads.performance_frames(db, later - timedelta(days=7), later)
     finally:
         performance.daily_rollup = saved
-    assert calls[0][0].date() == (now - timedelta(days=6)).date()
-    assert calls[1][0].date() == (now - timedelta(hours=1)).date()
+    # the first day, in part, is read on its own each time; the whole days after it once
+    assert calls[0] == (now - timedelta(days=7), (now - timedelta(days=6)).replace(hour=0, minute=0, second=0,
+                                                                                     microsecond=0))
+    assert calls[1][0].date() == (now - timedelta(days=6)).date()
+    assert calls[2][0] == later - timedelta(days=7)
+    assert calls[3][0].date() == (later - timedelta(hours=1)).date()
     for name in first:
         assert first[name].reset_index(drop=True).equals(second[name].reset_index(drop=True)), name
-    first_day = (now - timedelta(days=6)).strftime("%Y-%m-%d")
-    assert int(first["runs_per_day"]["runs"].sum()) == sum(1 for r in runs if day(r, now) >= first_day)
+    assert int(first["runs_per_day"]["runs"].sum()) == sum(1 for r in runs if r.start_ago <= timedelta(days=7))

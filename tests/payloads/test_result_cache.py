@@ -103,9 +103,10 @@ def test_a_failed_computation_leaves_no_lock_behind(dash_app, use_engine, pg_eng
 
 
 def _without_now(payload: dict) -> dict:
-    """The payload without the window's end, which is "now" to the second and so moves between two requests."""
-    text = json.dumps({k: v for k, v in payload.items() if k != "end"})
-    return json.loads(re.sub(r"end=[0-9T%A-Z-]+", "end=", text))
+    """The payload without the window's start and end, which are "now" to the second (and 7 days
+    before) and so move between two requests."""
+    text = json.dumps({k: v for k, v in payload.items() if k not in ("start", "end")})
+    return json.loads(re.sub(r"(start|end)=[0-9T%A-Z.-]+", r"\1=", text))
 
 
 @pytest.mark.parametrize("path,name", [("/api/performance-charts?days=7", "performance"),

@@ -35,11 +35,10 @@ def test_after_the_warm_up_a_first_request_opens_no_connection(postgres_url, pg_
         day_cache_payloads.DAYS.clear()
         frames: dict = {}
         read = performance_payloads.performance_frames
-        assert connections_opened(engine, lambda: frames.update(read(engine, 7, now))) == 0
+        assert connections_opened(engine, lambda: frames.update(read(engine, now - timedelta(days=7), now))) == 0
     finally:
         engine.dispose()
-    first_day = (now - timedelta(days=6)).strftime("%Y-%m-%d")
-    week = [r for r in runs if r.start(now).strftime("%Y-%m-%d") >= first_day]
+    week = [r for r in runs if timedelta(0) < r.start_ago <= timedelta(days=7)]
     assert int(frames["runs_per_day"]["runs"].sum()) == len(week)
 
 
@@ -47,6 +46,6 @@ def test_a_database_that_does_not_answer_does_not_stop_the_start():
     engine = postgres_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{closed_port()}/none", "orchestration")
     warm_up(engine)  # logged and left to the first request, which reports it on the page
     with pytest.raises(OperationalError, match="connect|refused"):
-        performance_payloads.performance_frames(engine, 1, utc_now())
+        performance_payloads.performance_frames(engine, utc_now() - timedelta(days=1), utc_now())
     engine.dispose()
 

@@ -44,14 +44,14 @@ def test_performance_and_error_charts_escape_data(client, dash_app, pg_engine):
         Run(LINK, f"<b>{n}</b>", status, timedelta(hours=n + 2), timedelta(hours=n + 1), 10, 5, 5,
             error=f"{IMG} failed {n}" if status == "failed" else None)
         for n in range(3) for status in ("success", "failed")], now)
-    performance = call(client, dash_app, f"{ids.DURATION_CHART}.figure", {ids.PERFORMANCE_DAYS: 7})
+    performance = call(client, dash_app, f"{ids.DURATION_CHART}.figure", {ids.PERFORMANCE_RANGE: "7d"})
     charts = [props["figure"] for props in performance.values() if "figure" in props]
     assert len(charts) == 5
     for chart in charts:
         assert markup_in(chart) == [], chart.get("layout", {}).get("title")
     legend = {trace.get("name") for trace in performance[ids.DURATION_CHART]["figure"]["data"]}
     assert any("&lt;a href" in (name or "").lower() for name in legend), legend  # the text is there, escaped
-    errors = call(client, dash_app, f"{ids.ERRORS_CLASS_CHART}.figure", {ids.ERRORS_DAYS: 7})
+    errors = call(client, dash_app, f"{ids.ERRORS_CLASS_CHART}.figure", {ids.ERRORS_RANGE: "7d"})
     chart = errors[ids.ERRORS_CLASS_CHART]["figure"]
     assert markup_in(chart) == [] and "&lt;img" in json.dumps(chart["data"])
 

@@ -30,8 +30,8 @@ PATH_VALUES = {"sync_id": "1", "raw_id": "1", "alert_id": "1", "action": "acknow
 POST_BODIES = {"/api/failed-operations/retry": {"ids": [1]}, "/auth/sign-in": None}
 # what a page's components hold when the browser calls a callback (any other input is None)
 CALLBACK_VALUES = {
-    "viewer-timezone.data": "UTC", "theme-mode.data": "light", "errors-days.value": "7",
-    "performance-days.value": "7", "api-usage-hours.value": "24", "history-range.value": "all", "run-id.data": 1,
+    "viewer-timezone.data": "UTC", "theme-mode.data": "light", "errors-range.value": "7d",
+    "performance-range.value": "7d", "api-usage-range.value": "24h", "history-range.value": "all", "run-id.data": 1,
     "run-zone.data": "UTC", "history-grid.getRowsRequest": {"startRow": 0, "endRow": 100},
     "app-config.data": {"refresh_seconds": 2},
 }

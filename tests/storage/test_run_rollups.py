@@ -103,13 +103,14 @@ def assert_exact(db: Engine, monkeypatch, now) -> None:
     assert run_rollups.ready(db) is not None
     for days, crms, types in ((1, (), ()), (7, (), ()), (30, (), ()), (45, ("hubspot",), ()),
                               (30, (), ("deals",)), (7, ("genius", "callrail"), ("contacts",))):
-        rolled = performance_payloads.performance_frames(db, days, now, crms, types)
-        exact = raw(monkeypatch, lambda d=days, c=crms, t=types, read=performance_payloads.performance_frames:
-                    read(db, d, now, c, t))
+        start = now - timedelta(days=days)  # a window that starts inside a day: its first day in part
+        rolled = performance_payloads.performance_frames(db, start, now, crms, types)
+        exact = raw(monkeypatch, lambda s=start, c=crms, t=types, read=performance_payloads.performance_frames:
+                    read(db, s, now, c, t))
         assert_same_frames(rolled, exact)
     for days in (1, 7, 30):
-        rolled = errors_payloads.errors_frames(db, days, now)
-        exact = raw(monkeypatch, lambda d=days: errors_payloads.errors_frames(db, d, now))
+        rolled = errors_payloads.errors_frames(db, now - timedelta(days=days), now)
+        exact = raw(monkeypatch, lambda d=days: errors_payloads.errors_frames(db, now - timedelta(days=d), now))
         assert_same_frames({"classes": rolled["classes"], "rates": rolled["rates"]},
                            {"classes": exact["classes"], "rates": exact["rates"]})
     since = now - timedelta(hours=24)

@@ -33,7 +33,7 @@ def test_a_limit_past_its_window_is_greyed_and_not_the_tightest(recorded, dash_a
     _limit("hubspot", 0, 60, now - timedelta(minutes=12))  # 100% used, its window reset 11 min ago
     _limit("genius", 40, 600, now - timedelta(minutes=1))  # 60% used, resets in 9 min
     writer.flush()
-    limits = api_usage_payloads.rate_limit_list(db, 1, now)
+    limits = api_usage_payloads.rate_limit_list(db, api_usage_payloads.PAST_HOUR, now)
     assert [(x["crm_source"], x["percent_used"], x["in_window"]) for x in limits["limits"]] == [
         ("genius", 60.0, True), ("hubspot", 100.0, False)]
     tightest = api_usage_payloads.tightest(limits)
@@ -44,7 +44,7 @@ def test_a_limit_past_its_window_is_greyed_and_not_the_tightest(recorded, dash_a
     texts = str(card.to_plotly_json())
     assert "seen 12 min ago; window reset" in texts
     # its 429 count names its own span, the page's window, not "the window" the limit resets
-    assert "0 × 429 in the past hour" in str(_rate_tile(1, limits["limits"][1], display.iso_utc(now), 1)
+    assert "0 × 429 in the past 24 hours" in str(_rate_tile(1, limits["limits"][1], display.iso_utc(now), "24h")
                                              .to_plotly_json())
     live = _rate_tile(0, limits["limits"][0], display.iso_utc(now)).children.children
     assert "stale" not in live.className
@@ -55,7 +55,8 @@ def test_every_window_reset_leaves_no_tightest_limit(recorded):
     now = datetime.now(UTC).replace(microsecond=0)
     _limit("hubspot", 0, 30, now - timedelta(minutes=5))
     writer.flush()
-    assert api_usage_payloads.tightest(api_usage_payloads.rate_limit_list(db, 1, now)) is None
+    limits = api_usage_payloads.rate_limit_list(db, api_usage_payloads.PAST_HOUR, now)
+    assert api_usage_payloads.tightest(limits) is None
 
 
 def test_breaker_bands_cover_the_window_and_a_recovery_shows_as_closed():

@@ -19,6 +19,7 @@ from dashapp import display
 from dashapp.demo import latency
 from dashapp.payloads import crm_api_usage as api_usage_payloads
 from dashapp.payloads import performance as performance_payloads
+from dashapp.payloads.params import CUSTOM, Window
 from dashapp.recording import crm_calls as api_calls
 from dashapp.web.components import figures, run_figures
 from tests.conftest import call_writer
@@ -151,7 +152,7 @@ def test_the_minute_still_in_progress_is_drawn_as_so_far(recorded):
     for n in range(3):  # this minute, so far
         api_calls.record_api_call("hubspot", "/x", "GET", 200, 20.0, called_at=minute + timedelta(seconds=10 + n))
     writer.flush()
-    stats = api_usage_payloads.api_stats(db, 1, now)
+    stats = api_usage_payloads.api_stats(db, Window(CUSTOM, now - timedelta(hours=1)), now)
     assert stats["bucket_seconds"] == 60
     rows = sorted((r["bucket"], r["calls"], r["partial"]) for r in stats["series"])
     assert rows[-2:] == [(f"{minute - timedelta(minutes=1):%Y-%m-%dT%H:%M:%SZ}", 5, False),
@@ -172,7 +173,7 @@ def test_today_is_drawn_as_a_day_so_far(db):
                 + [Run("hubspot", "contacts", "success", today + timedelta(hours=3, minutes=n),
                        today + timedelta(hours=3, minutes=n) - timedelta(seconds=5), 10, 5, 5) for n in range(3)],
                 now)
-    frames = performance_payloads.performance_frames(db, 7, now)
+    frames = performance_payloads.performance_frames(db, now - timedelta(days=7), now)
     figure = figures.runs_per_day(frames["runs_per_day"], "why", now.date())
     (bars,) = figure.data
     by_day = {pd.Timestamp(d).date(): (y, shape, hover) for d, y, shape, hover in zip(

@@ -220,7 +220,7 @@ def test_no_page_refresh_sends_more_than_500_kb(client, dash_app, long_runs):
     ids, texts = long_runs["ids"], long_runs["texts"]
     sizes = {}
     sizes["errors"], errors_page = _callback_bytes(client, dash_app, "recent-failures.children",
-                                                   {"errors-refresh-interval": 1, "errors-days": "7"})
+                                                   {"errors-refresh-interval": 1, "errors-range": "7d"})
     sizes["failed"], failed_page = _callback_bytes(client, dash_app, "failed-operations-grid.rowData",
                                                    {"failed-refresh-interval": 1, "failed-range": "all"})
     sizes["details"], details = _callback_bytes(client, dash_app, "failed-details-body.children", {

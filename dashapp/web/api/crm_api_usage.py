@@ -1,6 +1,6 @@
 """The CRM API usage page's JSON routes: ``/api/api-stats``, ``/api/rate-limits`` and
-``/api/circuit-breakers``.
-
+``/api/circuit-breakers``: ``range`` (default 24h) or ``start``/``end`` (``params.window``;
+``hours`` deprecated).
 
 Unknown query parameters are ignored; a bad value of a known one is a 400 naming it; a database
 that cannot answer is a 503 with its error, never a 500 with a stack trace (``dashapp.web.http_errors``).
@@ -8,22 +8,28 @@ that cannot answer is a 503 with its error, never a 500 with a stack trace (``da
 
 from __future__ import annotations
 
-from flask import jsonify
+from collections.abc import Callable
+
+from flask import jsonify, request
 
 from dashapp import runtime
-from dashapp.payloads import crm_api_usage
-from dashapp.web.api.params import int_param
+from dashapp.payloads import crm_api_usage, params
 from queries.clock import utc_now
 
 
+def _answer(payload: Callable[..., dict]):
+    """``payload`` over the window the query string asks for (default the past 24 hours)."""
+    now = utc_now()
+    return jsonify(payload(runtime.engine(), params.window(request.args.to_dict(flat=False), now, "24h"), now))
+
+
 def api_stats():
-    return jsonify(crm_api_usage.api_stats(runtime.engine(), int_param("hours", 24, 1, 24 * 90), utc_now()))
+    return _answer(crm_api_usage.api_stats)
 
 
 def rate_limits():
-    return jsonify(crm_api_usage.rate_limit_list(runtime.engine(), int_param("hours", 24, 1, 24 * 90),
-                                                      utc_now()))
+    return _answer(crm_api_usage.rate_limit_list)
 
 
 def circuit_breakers():
-    return jsonify(crm_api_usage.breaker_list(runtime.engine(), int_param("hours", 24, 1, 24 * 90), utc_now()))
+    return _answer(crm_api_usage.breaker_list)

@@ -1,5 +1,5 @@
-"""The performance page's JSON route: ``/api/performance-charts``.
-
+"""The performance page's JSON route: ``/api/performance-charts``: ``range`` (default 7d) or
+``start``/``end`` (``params.window``; ``days`` deprecated), ``crm_source``, ``sync_type``.
 
 Unknown query parameters are ignored; a bad value of a known one is a 400 naming it; a database
 that cannot answer is a 503 with its error, never a 500 with a stack trace (``dashapp.web.http_errors``).
@@ -13,20 +13,19 @@ from dashapp import runtime
 from dashapp.errors import BadParameter
 from dashapp.payloads import params
 from dashapp.payloads import performance as payloads
-from dashapp.web.api.params import int_param
 from queries.clock import utc_now
 
 
 def performance_charts():
     now = utc_now()
-    days = int_param("days", 7, 1, 365)
     args = request.args.to_dict(flat=False)
+    window = params.window(args, now, "7d")
     chosen = {name: params.values(args, name) for name in ("crm_source", "sync_type")}
     known = params.known_values(runtime.engine())
     for name, picked in chosen.items():  # a value the table does not hold is named, as on the export
         unknown = [value for value in picked if value not in known[name]]
         if unknown:
             raise BadParameter(name, f"{unknown[0][:40]!r} is not {params.VALUE_LISTS[name]} in sync_history")
-    frames = payloads.shared_performance_frames(runtime.engine(), days, now, chosen["crm_source"],
-                                                chosen["sync_type"])
-    return jsonify(payloads.performance_charts(frames))
+    frames, covered = payloads.shared_performance_frames(runtime.engine(), window, now, chosen["crm_source"],
+                                                         chosen["sync_type"])
+    return jsonify({**payloads.performance_charts(frames), **covered})

@@ -1,16 +1,17 @@
-"""Dropdown options for the CRM, status and sync-type filters, from the data itself; and the age
-choices (``params.AGES``, the one list the payloads check) as the pages offer them."""
+"""Dropdown options for the CRM, status and sync-type filters, from the data itself; and the window
+choices (``params.RANGES``, the one list the payloads check) as the pages offer them."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import dash_bootstrap_components as dbc
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display, runtime
 from dashapp.errors import error_line
-from dashapp.payloads.params import AGES
+from dashapp.payloads.params import CUSTOM, RANGES, Window, window
 from queries import outcomes
 from queries.choices import distinct_values
 
@@ -50,20 +51,37 @@ def status_options(raw: list[str], aliases: tuple[tuple[str, str], ...]) -> list
 
 def age_label(window: timedelta | None, short: bool = False) -> str:
     """An age choice in words: "Past 24 hours", "Past 7 days", "Any time" (short: "Past 24 h", "Past 7 d",
-    "All"). "Past" is a rolling window ending now (7 days: the last 168 hours); the day charts' "Last
-    7 UTC days (today so far)" are calendar days (``day_window_label``)."""
+    "All"). "Past" is a rolling window ending now (7 days: the last 168 hours); the day charts draw the
+    calendar days (UTC) it touches."""
     if window is None:
         return "All" if short else "Any time"
     count, unit = (int(window.total_seconds() // 3600), "hour") if window < timedelta(days=2) else (window.days, "day")
     return f"Past {count} {unit[0]}" if short else f"Past {count} {unit}s"
 
 
-def day_window_label(days: int) -> str:
-    """A day chart's window in words: calendar days in UTC, today's so far ("Last 7 UTC days (today so
-    far)"; one: "Today (UTC, so far)")."""
-    return "Today (UTC, so far)" if days == 1 else f"Last {days} UTC days (today so far)"
-
-
 def age_options(short: bool = False) -> list[dict]:
     """[{"label", "value"}] for every age the consoles and the history take, newest first."""
-    return [{"label": age_label(window, short), "value": age} for age, window in AGES.items()]
+    return [{"label": age_label(window, short), "value": age} for age, window in RANGES.items()]
+
+
+def range_control(control_id: str, value: str, custom: bool = False) -> dbc.RadioItems:
+    """A page's window control as the history offers it: the ranges as buttons ("Past 24 h" …
+    "All"), and "Custom" when the page shows a window a link asked for by start and end."""
+    options = [*age_options(short=True), *([{"label": "Custom", "value": CUSTOM}] if custom else [])]
+    return dbc.RadioItems(id=control_id, value=value, inline=True, className="btn-group",
+                          inputClassName="btn-check", labelClassName="btn btn-outline-secondary btn-sm",
+                          labelCheckedClassName="active", options=options)
+
+
+def chosen_window(value: object, now: datetime, default: str) -> Window:
+    """A range control's value (as the browser sent it: anything) as a window at ``now``; anything
+    but a range is ``default``."""
+    return window({"range": [value if isinstance(value, str) and value in RANGES else default]}, now, default)
+
+
+def range_words(chosen: str) -> str:
+    """A range in a sentence: "the past 24 hours", "any time" (a custom window: "this window")."""
+    if chosen not in RANGES:
+        return "this window"
+    words = age_label(RANGES[chosen])
+    return words.lower() if RANGES[chosen] is None else "the " + words.lower()

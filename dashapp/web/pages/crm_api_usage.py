@@ -18,12 +18,12 @@ from dashapp.payloads import crm_api_usage
 from dashapp.web import ids
 from dashapp.web.components import figures, panel_note
 from dashapp.web.components.chart_box import chart
+from dashapp.web.components.filter_options import chosen_window, range_control, range_words
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail, size_by_content
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import (
     Refresh,
     RefreshIds,
-    chosen,
     failed,
     page_header,
     refresh_callback,
@@ -31,7 +31,7 @@ from dashapp.web.components.refresh_bar import (
 )
 from queries.clock import utc_now
 
-WINDOWS = {1: "Past hour", 24: "Past 24 hours", 168: "Past 7 days"}  # rolling, as the history's ages
+DEFAULT_RANGE = "24h"
 LEVEL_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
 STATE_COLOURS = {"CLOSED": "success", "HALF_OPEN": "warning", "OPEN": "danger"}
 REFRESH = RefreshIds(
@@ -72,9 +72,7 @@ def layout(**_query: str) -> html.Div:
         ignored_chips(unknown_parameters(_query, ())),
         dcc.Store(id=ids.RATE_LIMIT_RESETS),
         page_header("API usage", REFRESH, settings.refresh_seconds),
-        dbc.Row(dbc.Col(dbc.Select(id=ids.API_USAGE_HOURS, value="24", size="sm",
-                                   options=[{"label": v, "value": str(k)} for k, v in WINDOWS.items()]), xs=12, md=3),
-                className="mb-3"),
+        dbc.Row(dbc.Col(range_control(ids.API_USAGE_RANGE, DEFAULT_RANGE), xs=12), className="mb-3"),
         dbc.Alert(id=ids.API_USAGE_NOTE, color="info", is_open=False, className="small"),
         html.H5("Rate limits"),
         dbc.Row(id=ids.RATE_LIMIT_TILES, className="g-3 mb-3"),
@@ -99,7 +97,7 @@ def layout(**_query: str) -> html.Div:
     ])
 
 
-def _rate_tile(index: int, limit: dict, now_iso: str | None = None, hours: int = 24) -> dbc.Col:
+def _rate_tile(index: int, limit: dict, now_iso: str | None = None, chosen_range: str = DEFAULT_RANGE) -> dbc.Col:
     """A limit's card; once its window has reset it is greyed: "seen 12 min ago; window reset" (and a
     live one whose countdown runs out greys in the browser: ``limit-reset``, assets/grids.css). Its
     429 count names its own span, the page's window: "2 × 429 in the past 24 hours"."""
@@ -121,7 +119,7 @@ def _rate_tile(index: int, limit: dict, now_iso: str | None = None, hours: int =
                       f"{limit['limit'] if limit['limit'] is not None else '—'} left", className="me-2"),
             when,
         ], className="small"),
-        html.Div(f"{limit['throttled']:,} × 429 in the {WINDOWS.get(hours, f'past {hours} hours').lower()}",
+        html.Div(f"{limit['throttled']:,} × 429 in {range_words(chosen_range)}",
                  className="small text-danger throttled" if limit["throttled"] and live else "small text-muted"),
     ]), className=f"shadow-sm h-100 border-{colour} rate-limit-tile" + ("" if live else " opacity-75 stale"),
         id=f"rate-limit-{limit['crm_source']}-{index}"),
@@ -156,15 +154,16 @@ def _breaker_tile(breaker: dict, zone: str | None) -> dbc.Col:
               Output(ids.API_VOLUME_CHART, "figure"), Output(ids.API_STATS_GRID, "rowData"),
               Output(ids.API_USAGE_NOTE, "children"), Output(ids.API_USAGE_NOTE, "is_open"),
               Output(ids.API_USAGE_NOTE, "color")],
-    [Input(ids.API_USAGE_HOURS, "value"), Input(ids.THEME_MODE, "data"), Input(ids.VIEWER_TIMEZONE, "data")],
+    [Input(ids.API_USAGE_RANGE, "value"), Input(ids.THEME_MODE, "data"), Input(ids.VIEWER_TIMEZONE, "data")],
     what="API usage",
 )
-def refresh_api_usage(now, previous, hours, mode, zone) -> Refresh:
-    hours = chosen(hours, WINDOWS, 24)
+def refresh_api_usage(now, previous, chosen_range, mode, zone) -> Refresh:
+    window = chosen_window(chosen_range, now, DEFAULT_RANGE)
+    chosen_range = window.range
     engine = runtime.engine()
-    stats, stats_error = panel_note.load(CALLS, lambda: crm_api_usage.api_stats(engine, hours, now))
-    limits, limits_error = panel_note.load(LIMITS, lambda: crm_api_usage.rate_limit_list(engine, hours, now))
-    breakers, breakers_error = panel_note.load(BREAKERS, lambda: crm_api_usage.breaker_list(engine, hours, now))
+    stats, stats_error = panel_note.load(CALLS, lambda: crm_api_usage.api_stats(engine, window, now))
+    limits, limits_error = panel_note.load(LIMITS, lambda: crm_api_usage.rate_limit_list(engine, window, now))
+    breakers, breakers_error = panel_note.load(BREAKERS, lambda: crm_api_usage.breaker_list(engine, window, now))
     errors = {LIMITS: limits_error, BREAKERS: breakers_error, CALLS: stats_error}
     loaded = panel_note.loaded_before(previous)
     if all(errors.values()):  # the database is down: the banner says so
@@ -182,19 +181,20 @@ def refresh_api_usage(now, previous, hours, mode, zone) -> Refresh:
         notes.append(stats["note"])
     note = " ".join(notes) or None
     return Refresh((
-        *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode, hours=hours), limits,
+        *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode, chosen_range=chosen_range), limits,
                {"limits": [], "history": []}),
         *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone, mode=mode), breakers, {"breakers": []}),
-        *parts(CALLS, 3, partial(_calls_parts, hours=hours, zone=zone, mode=mode), stats,
+        *parts(CALLS, 3, partial(_calls_parts, chosen_range=chosen_range, zone=zone, mode=mode), stats,
                {"series": [], "endpoints": []}),
         note, bool(note), "warning" if any(errors.values()) else "info",
     ), panel_note.remember(refreshed(now), loaded, errors))
 
 
-def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None, hours: int = 24) -> tuple:
+def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None,
+                 chosen_range: str = DEFAULT_RANGE) -> tuple:
     why = why or "No rate-limit headers seen in this window"
     return (
-        [_rate_tile(i, limit, display.iso_utc(utc_now()), hours) for i, limit in enumerate(limits["limits"])] or
+        [_rate_tile(i, limit, display.iso_utc(utc_now()), chosen_range) for i, limit in enumerate(limits["limits"])] or
         [dbc.Col(html.Div(why + ".", className="text-muted small"))],
         [limit["reset_at"] for limit in limits["limits"] if limit.get("in_window", True)],  # one per countdown
         figures.themed(figures.remaining_history(limits["history"], why, zone), mode),
@@ -210,8 +210,8 @@ def _breaker_parts(breakers: dict, why: str | None, zone: str | None, mode: str 
     )
 
 
-def _calls_parts(stats: dict, why: str | None, hours: int, zone: str | None, mode: str | None) -> tuple:
-    why = why or f"No API calls recorded in the {WINDOWS[hours].lower()}"
+def _calls_parts(stats: dict, why: str | None, chosen_range: str, zone: str | None, mode: str | None) -> tuple:
+    why = why or f"No API calls recorded in {range_words(chosen_range)}"
     return (
         figures.themed(figures.api_series(stats["series"], "avg_ms", "Average latency (ms)", why, zone), mode),
         figures.themed(figures.api_series(stats["series"], "calls", "Calls", why, zone), mode),

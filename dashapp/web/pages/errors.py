@@ -13,17 +13,16 @@ from dash import Input, Output, callback, dcc, html, no_update
 from dashapp import display, runtime
 from dashapp.payloads import errors as payloads
 from dashapp.payloads import paths
-from dashapp.payloads.day_cache import day_start, window_days
 from dashapp.web import ids
 from dashapp.web.components import figures
 from dashapp.web.components.chart_box import chart
-from dashapp.web.components.filter_options import day_window_label
+from dashapp.web.components.filter_options import chosen_window, range_control
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.long_text import long_message
-from dashapp.web.components.refresh_bar import RefreshIds, chosen, page_header, refresh_callback
+from dashapp.web.components.refresh_bar import RefreshIds, page_header, refresh_callback
 from queries.outcomes import FAILURE_RATE_HELP, PARTIAL_RATE_HELP
 
-DAY_CHOICES = (1, 7, 30, 90)
+DEFAULT_RANGE = "7d"
 REFRESH = RefreshIds(
     interval=ids.ERRORS_INTERVAL, button=ids.ERRORS_REFRESH_BUTTON, state=ids.ERRORS_REFRESH_STATE,
     received=ids.ERRORS_REFRESH_RECEIVED, text=ids.ERRORS_REFRESH_TEXT, banner=ids.ERRORS_ERROR_BANNER,
@@ -36,9 +35,7 @@ def layout(**_query: str) -> html.Div:
         ignored_chips(unknown_parameters(_query, ())),
         dcc.Location(id=ids.ERRORS_NAVIGATE, refresh=True),
         page_header("Errors", REFRESH, settings.refresh_seconds),
-        dbc.Row(dbc.Col(dbc.Select(id=ids.ERRORS_DAYS, value="7", size="sm", options=[
-            {"label": day_window_label(d), "value": str(d)} for d in DAY_CHOICES]),
-            xs=12, md=3), className="mb-3"),
+        dbc.Row(dbc.Col(range_control(ids.ERRORS_RANGE, DEFAULT_RANGE), xs=12), className="mb-3"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
                 chart(dcc.Graph(id=ids.ERRORS_CLASS_CHART, config={"displaylogo": False})),
@@ -105,17 +102,20 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
 @refresh_callback(
     REFRESH, [Output(ids.ERRORS_CLASS_CHART, "figure"), Output(ids.ERRORS_CLASS_TABLE, "children"),
               Output(ids.ERRORS_CRM_RATES, "children"), Output(ids.ERRORS_RECENT, "children")],
-    [Input(ids.ERRORS_DAYS, "value"), Input(ids.THEME_MODE, "data"), Input(ids.VIEWER_TIMEZONE, "data")],
+    [Input(ids.ERRORS_RANGE, "value"), Input(ids.THEME_MODE, "data"), Input(ids.VIEWER_TIMEZONE, "data")],
     what="errors",
 )
-def refresh_errors(now, _previous, days, mode, zone) -> tuple:
-    days = chosen(days, DAY_CHOICES, 7)
-    start = day_start(window_days(days, now)[0])
-    data = payloads.errors_payload(runtime.engine(), days, now)
-    why = f"No failed or partial runs from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC"
+def refresh_errors(now, _previous, chosen_range, mode, zone) -> tuple:
+    data = payloads.errors_payload(runtime.engine(), chosen_window(chosen_range, now, DEFAULT_RANGE), now)
+    why = f"No failed or partial runs from {_utc(data['start'])} to {_utc(data['end'])} UTC"
     return (figures.themed(figures.error_classes(data["error_classes"], why), mode),
             _class_table(data["error_classes"]),
             _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone))
+
+
+def _utc(moment: str | None) -> str:
+    """An ISO UTC time of the payload as "2026-12-06 09:30"."""
+    return (moment or "")[:16].replace("T", " ")
 
 
 @callback(

@@ -164,8 +164,8 @@ def overview_cards(overview: dict, tightest: dict | None, now: datetime | None =
 def _cards(engine, now: datetime) -> list[dbc.Col]:
     stats = payloads.stats(engine, now)  # maybe shared: its links use the moment it was computed at
     counted_at = datetime.fromisoformat(stats["timestamp"].replace("Z", "+00:00"))
-    return overview_cards(stats["overview"],
-                          crm_api_usage.tightest(crm_api_usage.rate_limit_list(engine, 1, now)), counted_at)
+    limits = crm_api_usage.rate_limit_list(engine, crm_api_usage.PAST_HOUR, now)
+    return overview_cards(stats["overview"], crm_api_usage.tightest(limits), counted_at)
 
 
 @refresh_callback(
