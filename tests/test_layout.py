@@ -154,6 +154,26 @@ def test_rule1_the_clock_and_request_errors_are_not_sql_helpers():
     assert found == []
 
 
+# A feature is named alike in every layer: its page (web/pages), its payload (payloads) and its JSON
+# views (web/api). These are the modules that are not one feature's, and where a feature's payload
+# lives in its own subsystem instead.
+SHARED_PAYLOADS = {"params", "paths", "result_cache", "day_cache", "windows", "card_links", "run_records"}
+SHARED_API = {"params", "actions", "export", "metrics"}  # export: the history's downloads; metrics: Prometheus
+PAYLOAD_ELSEWHERE = {"health": "dashapp.health.snapshot", "sign_in": "dashapp.auth"}
+
+
+def _names(folder: str) -> set[str]:
+    return {path.stem for path in (ROOT / folder).glob("*.py") if path.stem != "__init__"}
+
+
+def test_rule1_one_module_per_feature_in_each_layer_named_alike():
+    pages, payloads, api = _names("dashapp/web/pages"), _names("dashapp/payloads"), _names("dashapp/web/api")
+    assert pages - payloads - set(PAYLOAD_ELSEWHERE) == set(), "a page without a payload of its name"
+    assert payloads - pages - SHARED_PAYLOADS == set(), "a payload without a page of its name"
+    assert api - pages - SHARED_API == set(), "JSON views without a page of their name"
+    assert not {"dashboard"} & (payloads | api), "one module per feature, not one for the dashboard"
+
+
 def test_rule1_the_app_never_imports_django():
     """Beat's arithmetic comes from celery's schedule classes; Django and django-celery-beat are
     the tests' oracle only (requirements-dev.txt)."""

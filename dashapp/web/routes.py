@@ -33,7 +33,7 @@ from dashapp.web.pages import health as health_page
 from dashapp.web.pages import history as history_page
 from dashapp.web.pages import overview as overview_page
 from dashapp.web.pages import performance as performance_page
-from dashapp.web.pages import run as run_page
+from dashapp.web.pages import runs as runs_page
 from dashapp.web.pages import sign_in as sign_in_page
 
 
@@ -66,7 +66,7 @@ PAGES: tuple[Page, ...] = (
     Page("/failed", failed_page, "Failed ops", "Failed operations"),
     Page("/alerts", alerts_page, "Alerts", "Alerts"),
     Page("/health", health_page, "Health", "Health"),
-    Page("/runs/<run_id>", run_page, "Run", "Run", in_navbar=False),
+    Page("/runs/<run_id>", runs_page, "Run", "Run", in_navbar=False),
     Page("/sign-in", sign_in_page, "Sign in", "Sign in", in_navbar=False),
 )
 

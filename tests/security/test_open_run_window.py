@@ -86,7 +86,7 @@ def test_a_run_open_for_40_days_counts_the_calls_of_its_usual_p99_duration(clien
         (start + timedelta(seconds=p99 / 2)).replace(microsecond=0).isoformat().replace("+00:00", "Z")]
 
     from dashapp.web import ids
-    from dashapp.web.pages.run import render
+    from dashapp.web.pages.runs import render
 
     def find(node, wanted: str):
         if getattr(node, "id", None) == wanted:

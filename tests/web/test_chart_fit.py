@@ -182,6 +182,28 @@ def test_today_is_drawn_as_a_day_so_far(db):
     assert by_day[now.date() - timedelta(days=1)] == (3, "", "%{y}")
 
 
+def test_a_day_the_window_covers_in_part_is_drawn_in_part(db):
+    """A window of exactly 7 days starts inside a day: that first day holds only the runs after the
+    window's start, so it is hatched and its hover says from when, not read as a slow day."""
+    now = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)
+    start = now - timedelta(days=7)  # 2026-11-23 15:30
+    runs = [Run("hubspot", "contacts", "success", now - at, now - at - timedelta(seconds=5), 10, 5, 5)
+            for at in (start - timedelta(hours=1), start + timedelta(hours=1), start + timedelta(hours=2),
+                       start + timedelta(days=1), now - timedelta(hours=1))]
+    insert_runs(db, runs, now)
+    frames = performance_payloads.performance_frames(db, start, now)
+    figure = figures.runs_per_day(frames["runs_per_day"], "why", now.date(), start, now)
+    (bars,) = figure.data
+    by_day = {pd.Timestamp(d).date(): (y, shape, hover) for d, y, shape, hover in zip(
+        bars.x, bars.y, bars.marker.pattern.shape, bars.hovertemplate, strict=True)}
+    assert by_day[start.date()] == (2, "/", "%{y} from 15:30 UTC (the window starts that day)")
+    assert by_day[start.date() + timedelta(days=1)] == (1, "", "%{y}")
+    assert by_day[now.date()] == (1, "/", "%{y} so far (today, UTC)")
+    ended = figures.runs_per_day(frames["runs_per_day"], "why", None, start, now - timedelta(hours=4))
+    last = {pd.Timestamp(d).date(): h for d, h in zip(ended.data[0].x, ended.data[0].hovertemplate, strict=True)}
+    assert last[now.date()] == "%{y} until 11:30 UTC (the window ends that day)"
+
+
 def test_demo_endpoints_have_latencies_of_their_own():
     """Log-normal around a seeded median per endpoint: medians differ between endpoints and are
     the same on every start."""

@@ -71,7 +71,7 @@ def test_the_export_takes_ended_after(dash_app, use_engine, db):
 
 
 def test_the_run_page_names_a_bad_id(dash_app):
-    from dashapp.web.pages import run
+    from dashapp.web.pages import runs as run
 
     text = str(run.layout(run_id="12abc"))
     assert "is not a run id" in text and "/runs/42" in text

@@ -17,7 +17,7 @@ from dashapp.payloads import runs as run_payloads
 from dashapp.web.components import health_strip
 from dashapp.web.components.alert_bell import bell
 from dashapp.web.pages.overview import overview_cards
-from dashapp.web.pages.run import _changed
+from dashapp.web.pages.runs import _changed
 from queries.alerts import alert_list
 from queries.clock import utc_now
 from queries.overview import overview_counts

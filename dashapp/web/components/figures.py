@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import os
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -173,20 +173,35 @@ def success_rate_trend(frame: pd.DataFrame, why_empty: str) -> go.Figure:
     return figure
 
 
-def runs_per_day(frame: pd.DataFrame, why_empty: str, today: date | None = None) -> go.Figure:
-    """Stacked bars of runs per day and CRM; ``today`` (UTC), a day still in progress, is drawn
-    hatched and its hover says "so far" instead of reading as a slow day."""
+def runs_per_day(frame: pd.DataFrame, why_empty: str, today: date | None = None, start: datetime | None = None,
+                 end: datetime | None = None) -> go.Figure:
+    """Stacked bars of runs per day and CRM. A day the window covers only in part is drawn hatched
+    with its hover saying so, instead of reading as a slow day: ``today`` (UTC, still in progress),
+    the day ``start`` falls inside, and the day a past ``end`` falls inside (aware datetimes)."""
     title = "Sync frequency: runs per day"
     if frame.empty:
         return empty(title, why_empty)
+    in_part = _days_in_part(today, start, end)
     figure = _figure(title)
     for crm, rows in frame.groupby("crm_source", sort=True):
-        partial = [_day(d) == today for d in rows["day"]]
+        notes = [in_part.get(_day(d)) for d in rows["day"]]
         figure.add_bar(x=rows["day"], y=rows["runs"], name=crm_label(crm),
-                       marker={"pattern": {"shape": ["/" if p else "" for p in partial], "solidity": 0.5}},
-                       hovertemplate=["%{y} so far (today, UTC)" if p else "%{y}" for p in partial])
+                       marker={"pattern": {"shape": ["/" if n else "" for n in notes], "solidity": 0.5}},
+                       hovertemplate=[f"%{{y}} {n}" if n else "%{y}" for n in notes])
     figure.update_layout(barmode="stack", legend_traceorder="normal")  # the legend in the CRMs' order
     return figure
+
+
+def _days_in_part(today: date | None, start: datetime | None, end: datetime | None) -> dict[date, str]:
+    """The days the window covers in part (UTC), each with the words its hover adds."""
+    notes: dict[date, str] = {}
+    for moment, words in ((start, "from {:%H:%M} UTC (the window starts that day)"),
+                          (end, "until {:%H:%M} UTC (the window ends that day)")):
+        if moment is not None and moment.astimezone(UTC).time() != time(0):
+            notes[moment.astimezone(UTC).date()] = words.format(moment.astimezone(UTC))
+    if today is not None:
+        notes[today] = "so far (today, UTC)"
+    return notes
 
 
 def _day(value: object) -> date | None:

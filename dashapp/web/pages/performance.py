@@ -134,7 +134,8 @@ def refresh_performance(now, _previous, chosen_range, crms, sync_types, mode, cu
         figures.day_axis(figures.duration_trend(frames["duration_by_crm"], why)),
         figures.records_by_crm(frames["records_by_crm"], why.replace("finished ", "")),
         figures.day_axis(figures.success_rate_trend(frames["success_rate"], why.replace("finished ", ""))),
-        figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""), now.date())),
+        figures.day_axis(figures.runs_per_day(frames["runs_per_day"], why.replace("finished ", ""), now.date(),
+                                              *(display.from_iso(covered[edge]) for edge in ("start", "end")))),
         figures.throughput(frames["throughput"], why),
     ))
 
