@@ -64,12 +64,11 @@ def _performance_from(rollup: pd.DataFrame, percentiles: pd.DataFrame) -> dict:
 @windows.keyed
 @shared("performance")
 def performance_tables(engine: Engine, window: Window, now: datetime, crm_sources=(), sync_types=()) -> dict:
-    """``performance_frames`` as plain tables ({columns, data}) with the window's bounds, so viewers
-    share them (callers pass the selections sorted, so the cache key does not depend on their order)."""
+    """``performance_frames`` with the window's bounds, shared between viewers (callers pass the
+    selections sorted, so the cache key does not depend on their order)."""
     start, end = span(engine, window, now)
-    frames = performance_frames(engine, start, end, crm_sources, sync_types)
     return {"range": window.range, "start": display.iso_utc(start), "end": display.iso_utc(end),
-            "tables": {name: frame.to_dict(orient="split", index=False) for name, frame in frames.items()}}
+            "frames": performance_frames(engine, start, end, crm_sources, sync_types)}
 
 
 def shared_performance_frames(engine: Engine, window: Window, now: datetime, crm_sources=(),
@@ -77,8 +76,7 @@ def shared_performance_frames(engine: Engine, window: Window, now: datetime, crm
     """The performance page's DataFrames, through the shared cache, and the window they cover
     ({"range", "start", "end"}, ISO UTC)."""
     answer = performance_tables(engine, window, now, tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
-    frames = {name: pd.DataFrame(table["data"], columns=table["columns"]) for name, table in answer["tables"].items()}
-    return frames, {name: answer[name] for name in ("range", "start", "end")}
+    return answer["frames"], {name: answer[name] for name in ("range", "start", "end")}
 
 
 def _floats(series) -> list[float | None]:

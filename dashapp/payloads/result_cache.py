@@ -6,6 +6,10 @@ name, the database and the parameters (not ``now``), and keeps it CACHE_SECONDS 
 of REFRESH_SECONDS; 0 turns the cache off). In Redis when REDIS_URL is set, so every worker process
 shares it, and one process computes while the others wait briefly for its answer; in this process
 otherwise. Any cache failure falls through to the database, never to an error.
+
+A result is kept as JSON text; a pandas DataFrame in it is kept as its split form and read back
+as a DataFrame (``_dumps``/``_loads``), so a payload returns its frames as they are and every
+reader, the computing one included, gets the same columns and values.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import redis
 
 from dashapp import runtime
 
 log = logging.getLogger(__name__)
-PREFIX = "sync-monitor:result:"
+PREFIX = "sync-monitor:result:v2:"  # v2: {"value", "frames"}
 WAIT_SECONDS = 2.0  # how long a process waits for another's answer before computing itself
 COMPUTED: dict[str, int] = {}  # name -> computations in this process (the benchmark and tests read it)
 
@@ -55,16 +60,55 @@ def clear() -> None:
         _local.clear()
 
 
+Path = tuple[str | int, ...]
+
+
+def _without_frames(value: Any, path: Path, found: list[Path]) -> Any:
+    """``value`` with each DataFrame in its dicts and lists put in split form, its path noted."""
+    if isinstance(value, pd.DataFrame):
+        found.append(path)
+        return value.to_dict(orient="split", index=False)
+    if isinstance(value, dict):
+        return {key: _without_frames(item, (*path, key), found) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_frames(item, (*path, n), found) for n, item in enumerate(value)]
+    return value
+
+
+def _dumps(value: Any) -> tuple[str, bool]:
+    """JSON text of ``value`` and where its DataFrames were (paths of our own: the data inside,
+    which may hold anything the warehouse stores, is never read as a marker), and whether it had any."""
+    found: list[Path] = []
+    plain = _without_frames(value, (), found)
+    return json.dumps({"value": plain, "frames": found}), bool(found)
+
+
+def _loads(text: str | bytes) -> Any:
+    stored = json.loads(text)
+    value = stored["value"]
+    for path in stored["frames"]:
+        if not path:
+            return pd.DataFrame(value["data"], columns=value["columns"])
+        holder = value
+        for step in path[:-1]:
+            holder = holder[step]
+        table = holder[path[-1]]
+        holder[path[-1]] = pd.DataFrame(table["data"], columns=table["columns"])
+    return value
+
+
 def _compute(name: str, compute: Callable[[], Any]) -> tuple[Any, str | None]:
     """The value, and its JSON text when it has one (only JSON is cached: every reader then gets
-    its own copy, the same from Redis as from this process)."""
+    its own copy, the same from Redis as from this process; a value with DataFrames is read back
+    from its text here too, so the computing reader gets what the others will)."""
     COMPUTED[name] = COMPUTED.get(name, 0) + 1
     value = compute()
     try:
-        return value, json.dumps(value)
+        text, with_frames = _dumps(value)
     except (TypeError, ValueError):
         log.debug("result cache: %s is not JSON, not cached", name)
         return value, None
+    return (_loads(text) if with_frames else value), text
 
 
 def _from_redis(url: str, key: str, ttl: float, name: str, compute: Callable[[], Any]) -> Any:
@@ -73,12 +117,12 @@ def _from_redis(url: str, key: str, ttl: float, name: str, compute: Callable[[],
     while True:
         cached = client.get(PREFIX + key)
         if cached is not None:
-            return json.loads(cached)
+            return _loads(cached)
         if client.set(PREFIX + key + ":lock", "1", nx=True, px=int(WAIT_SECONDS * 1000)):
             cached = client.get(PREFIX + key)  # the holder before us may have finished since our first look
             if cached is not None:
                 client.delete(PREFIX + key + ":lock")
-                return json.loads(cached)
+                return _loads(cached)
             try:
                 value, text = _compute(name, compute)
             except Exception:  # the database failed: let the next viewer try at once, not after the lock
@@ -104,7 +148,7 @@ def _from_process(key: str, ttl: float, name: str, compute: Callable[[], Any]) -
         with _local_lock:
             hit = _local.get(key)
         if hit is not None and hit[0] > time.monotonic():
-            return json.loads(hit[1])
+            return _loads(hit[1])
         value, text = _compute(name, compute)
         if text is not None:
             with _local_lock:

@@ -29,6 +29,7 @@ import requests
 from sqlalchemy import Engine, select
 
 from dashapp.auth.users import add_user
+from dashapp.payloads import result_cache
 from dashapp.storage import periodic
 from dashapp.storage.app_tables import rollup_state
 from dashapp.storage.db import postgres_engine
@@ -186,14 +187,14 @@ def test_wrong_passwords_spread_over_both_lock_after_the_same_number_as_on_one(p
 
 def test_a_result_computed_through_one_is_served_from_redis_by_the_other(pair):
     client = pair.redis()
-    for key in client.scan_iter("sync-monitor:result:stats:*"):
+    for key in client.scan_iter(f"{result_cache.PREFIX}stats:*"):
         client.delete(key)
     before = requests.get(f"{pair.a}/api/stats", timeout=10).json()["overview"]
-    (key,) = [k for k in client.scan_iter("sync-monitor:result:stats:*") if not k.endswith(b":lock")]
+    (key,) = [k for k in client.scan_iter(f"{result_cache.PREFIX}stats:*") if not k.endswith(b":lock")]
     now = utc_now()
     insert_runs(pair.engine, [Run("twocrm", "contacts", "success", M, timedelta(seconds=10), processed=7)], now)
     served = requests.get(f"{pair.b}/api/stats", timeout=10).json()["overview"]
-    assert served == before == json.loads(client.get(key))["overview"]  # B read A's answer, not the database
+    assert served == before == json.loads(client.get(key))["value"]["overview"]  # B read A's answer, not the database
     client.delete(key)
     fresh = requests.get(f"{pair.b}/api/stats", timeout=10).json()["overview"]
     assert fresh["completed_today"] == before["completed_today"] + 1

@@ -129,3 +129,35 @@ def test_the_performance_and_errors_pages_are_shared_too(dash_app, use_engine, p
     for answer in (first, second, third):
         assert _without_now(answer) == _without_now(direct)
     assert direct["sync_duration_trend" if name == "performance" else "error_classes"]  # there is something in it
+
+
+@pytest.mark.parametrize("through", ["redis", "process"])
+def test_dataframes_are_cached_as_frames_and_the_data_inside_is_never_a_marker(use_engine, pg_engine, redis_url,
+                                                                            through):
+    """A payload returns its DataFrames as they are; every reader, the computing one included, gets
+    the same frame back, whatever the warehouse's text holds (a value shaped like the cache's own
+    record stays text)."""
+    import pandas as pd
+
+    use_engine(pg_engine, REDIS_URL=redis_url if through == "redis" else "", CACHE_SECONDS="30")
+    result_cache.clear()
+    name = f"frames_{through}_{time.monotonic_ns()}"
+    forged = {"value": {"columns": ["x"], "data": [[1]]}, "frames": [[]], "__dataframe__": {"columns": []}}
+    frame = pd.DataFrame({"day": ["2026-11-30", "2026-12-01"], "runs": [3, 4], "p50": [1.5, None],
+                          "note": [json.dumps(forged), "line\r\nbreak"]})
+    calls = []
+
+    @result_cache.shared(name)
+    def payload(engine, key: str) -> dict:
+        calls.append(key)
+        return {"frames": {"runs": frame}, "config": forged, "rows": [frame.head(1)]}
+
+    first, second = payload(pg_engine, "a"), payload(pg_engine, "a")
+    assert calls == ["a"]  # the second reader got the cached copy
+    for answer in (first, second):
+        got = answer["frames"]["runs"]
+        assert isinstance(got, pd.DataFrame) and list(got.columns) == ["day", "runs", "p50", "note"]
+        assert got["runs"].tolist() == [3, 4] and got["p50"].iloc[0] == 1.5 and pd.isna(got["p50"].iloc[1])
+        assert got["note"].tolist() == frame["note"].tolist()
+        assert answer["config"] == forged  # the warehouse's look-alike stays a plain value
+        assert isinstance(answer["rows"][0], pd.DataFrame) and answer["rows"][0]["runs"].tolist() == [3]
