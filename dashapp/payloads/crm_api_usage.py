@@ -40,16 +40,17 @@ def _none(_low: datetime, _high: datetime) -> None:
     return None
 
 
-def _window(window: Window, start: datetime, end: datetime) -> dict:
-    return {"range": window.range, "start": display.iso_utc(start), "end": display.iso_utc(end)}
+def _scope(engine: Engine, window: Window, now: datetime) -> tuple[datetime, datetime, dict, bool]:
+    """The window's (start, end), the JSON that names it, and whether the app's tables exist."""
+    migrated = crm_api_usage.migrated(engine)
+    start, end = _bounds(engine, window, now, migrated)
+    return start, end, {"range": window.range, "start": display.iso_utc(start), "end": display.iso_utc(end)}, migrated
 
 
 @windows.keyed
 @shared("api_stats")
 def api_stats(engine: Engine, window: Window, now: datetime) -> dict:
-    migrated = crm_api_usage.migrated(engine)
-    start, end = _bounds(engine, window, now, migrated)
-    base = _window(window, start, end)
+    start, end, base, migrated = _scope(engine, window, now)
     if not migrated:
         return {**base, "endpoints": [], "series": [], "note": NOT_MIGRATED}
     stats = crm_api_usage.call_stats(engine, start, end)
@@ -80,9 +81,7 @@ def api_stats(engine: Engine, window: Window, now: datetime) -> dict:
 @windows.keyed
 @shared("rate_limits")
 def rate_limit_list(engine: Engine, window: Window, now: datetime) -> dict:
-    migrated = crm_api_usage.migrated(engine)
-    start, end = _bounds(engine, window, now, migrated)
-    base = _window(window, start, end)
+    start, end, base, migrated = _scope(engine, window, now)
     if not migrated:
         return {**base, "limits": [], "history": [], "note": NOT_MIGRATED}
     frame = crm_api_usage.rate_limits(engine, start, end)
@@ -108,9 +107,7 @@ def rate_limit_list(engine: Engine, window: Window, now: datetime) -> dict:
 @windows.keyed
 @shared("circuit_breakers")
 def breaker_list(engine: Engine, window: Window, now: datetime) -> dict:
-    migrated = crm_api_usage.migrated(engine)
-    start, end = _bounds(engine, window, now, migrated)
-    base = _window(window, start, end)
+    start, end, base, migrated = _scope(engine, window, now)
     if not migrated:
         return {**base, "breakers": [], "note": NOT_MIGRATED}
     summaries = crm_api_usage.breaker_summary(crm_api_usage.breaker_states(engine, start, end), start, end)
