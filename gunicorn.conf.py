@@ -35,3 +35,22 @@ loglevel = _settings.log_level
 # proxy; "-" for none: never a header as the client sent it), request, status, bytes, seconds taken
 access_log_format = '%(h)s "%({sync_monitor.user}e)s" "%(r)s" %(s)s %(B)s %(L)ss'
 forwarded_allow_ips = _settings.forwarded_allow_ips  # the scheme headers gunicorn itself reads
+
+
+def on_starting(server) -> None:
+    """Before any worker boots, the master checks the warehouse: a database the app cannot serve
+    (no ``sync_history``, not reachable) stops gunicorn here with its one line and status 3. Left to
+    the workers, each fails to boot at once, and gunicorn halts on the first while reaping the
+    second, with a traceback. The embedded demo fills its file in the worker: nothing to check."""
+    if _settings.embedded:
+        return
+    from dashapp.storage.db import StartupError, check_database, make_engine
+
+    engine = make_engine(_settings)
+    try:
+        check_database(engine, _settings.sync_schema)
+    except StartupError as exc:
+        print(f"sync-monitor: cannot start: {exc}", file=sys.stderr, flush=True)
+        sys.exit(3)
+    finally:
+        engine.dispose()

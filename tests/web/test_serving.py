@@ -79,3 +79,17 @@ def test_the_client_address_behind_a_proxy():
         app.test_client().get("/ip", environ_base={"REMOTE_ADDR": "10.0.0.2"},
                               headers={"X-Forwarded-For": "203.0.113.9"})
     assert seen == {"direct": "10.0.0.2", "untrusted peer": "10.0.0.2", "trusted peer": "203.0.113.9"}
+
+
+def test_gunicorn_refuses_a_database_without_the_tables_before_booting_a_worker(postgres_url, tmp_path):
+    """The master checks the warehouse before any worker boots: one line naming the missing table,
+    status 3, no worker, no traceback (two workers failing at once made gunicorn halt with one)."""
+    env = {**os.environ, "DATABASE_URL": postgres_url, "SYNC_SCHEMA": "no_such_schema_here", "WEB_CONCURRENCY": "2",
+           "PORT": str(closed_port()), "SQLITE_PATH": str(tmp_path / "x.db"), "SECRET_KEY": "serving-test"}
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:server"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if "cannot start" in line]
+    assert len(lines) == 1 and lines[0].startswith(
+        "sync-monitor: cannot start: table no_such_schema_here.sync_history not found in postgresql"), done.stderr
+    assert "Traceback" not in done.stderr and "Booting worker" not in done.stderr, done.stderr[-2000:]
