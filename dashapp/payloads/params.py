@@ -27,7 +27,6 @@ from queries.history import parse_time
 # The one list of window choices, for every route and page that takes a window.
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "90d": timedelta(days=90), "all": None}
-AGES = RANGES  # deprecated name
 DEFAULT_RANGE = "7d"
 CUSTOM = "custom"  # the range control's value when start or end is given
 WINDOW_PARAMETERS = ("range", "start", "end")
