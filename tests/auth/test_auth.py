@@ -98,6 +98,38 @@ def test_the_users_file(users_file):
     assert auth.USERS.users(broken) == {}  # unusable: nobody signs in, nobody acts
 
 
+def test_a_right_password_is_remembered_a_while_and_nothing_else_is(users_file, monkeypatch):
+    """HTTP Basic sends the password with every request: a right one checked lately is answered
+    without another scrypt check; a wrong one, an unknown name, a changed password or a removed user
+    always gets the full check, and the cache holds no password."""
+    settings_like = type("S", (), {"auth_users_file": users_file})()
+    checks = []
+    real = auth.check_password_hash
+    monkeypatch.setattr(auth, "check_password_hash",
+                        lambda stored, password: checks.append(1) or real(stored, password))
+    monkeypatch.setattr(auth, "VERIFIED", auth.VerifiedPasswords(seconds=60, most=2))
+    alice = auth.User("alice", "operator", "session")
+    assert [auth.check_password(settings_like, "alice", PASSWORD) for _ in range(3)] == [alice] * 3
+    assert len(checks) == 1  # the first only
+    assert auth.check_password(settings_like, "alice", PASSWORD + " ") is None and len(checks) == 2
+    assert auth.check_password(settings_like, "nobody", PASSWORD) is None and len(checks) == 3
+    assert PASSWORD.encode() not in repr(auth.VERIFIED._entries).encode()
+    add_user(users_file, "alice", "operator", "a new password")  # a new hash: the old password is gone
+    auth.USERS.users(users_file)  # reread (the file's key changed)
+    assert auth.check_password(settings_like, "alice", PASSWORD) is None and len(checks) == 4
+    assert auth.check_password(settings_like, "alice", "a new password") == alice and len(checks) == 5
+    users = json.loads(users_file.read_text())
+    del users["users"]["alice"]
+    users_file.write_text(json.dumps(users))
+    assert auth.check_password(settings_like, "alice", "a new password") is None  # removed: not remembered
+    auth.check_password(settings_like, "bob", PASSWORD)
+    auth.check_password(settings_like, "bob", PASSWORD)
+    assert len(auth.VERIFIED._entries) <= 2  # bounded
+    expired = auth.VerifiedPasswords(seconds=0)
+    expired.add("bob", "hash", PASSWORD)
+    assert not expired.holds("bob", "hash", PASSWORD)
+
+
 def test_sign_in_sets_an_http_only_same_site_cookie_and_never_logs_the_password(
         dash_app, app_env, pg_engine, caplog):
     client = dash_app.server.test_client()
