@@ -301,6 +301,21 @@ SLOW_TESTS = {
     # each builds the run rollups over 50 days of runs (~1.5 s): the fast subset keeps the first filter
     *(f"queries/test_history_count.py::test_filters_the_rollups_cannot_answer_count_the_raw_table[postgres-f{i}]"
       for i in range(1, 5)),
+    # each waits out a deliberate timeout (a broker or Redis that is down or never answers, Celery's
+    # inspect with no worker, a 1 s statement timeout): about 1 to 2 s of waiting each. The fast subset
+    # keeps the health, security and retry tests beside them that answer at once
+    "alerts/test_notifications.py::test_redis_down_and_tasks_waiting_without_a_worker",
+    "health/test_health.py::test_health_routes",
+    "health/test_health.py::test_redis_and_broker_that_do_not_answer_are_unhealthy_within_the_bound[black_hole]",
+    "health/test_health.py::test_tasks_waiting_with_no_worker_are_counted_and_degraded",
+    "health/test_health.py::test_two_calls_inside_the_window_cost_one_inspect_even_across_processes",
+    "health/test_queue_backlog.py::test_retries_waiting_are_counted_in_their_own_queue",
+    "queries/test_failed_operations.py::test_claims_on_both_backends_and_a_broker_that_is_down_gives_them_back"
+    "[postgres]",
+    "retries/test_retries.py::test_a_broker_that_is_down_gives_the_claim_back",
+    "security/test_error_causes.py::test_a_statement_timeout_says_so_and_names_the_setting[documented]",
+    "security/test_error_causes.py::test_a_statement_timeout_says_so_and_names_the_setting[deployed]",
+    "security/test_export_failure.py::test_a_copy_that_fails_before_the_first_byte_is_a_503",
 }
 
 
@@ -316,7 +331,8 @@ def _slow(item: pytest.Item, tests: Path) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by what they use, so a new one is marked without anyone remembering: a test that
     drives Chromium is ``browser``; a ``container`` test, everything in tests/deploy/ and a ``db``
-    test's runs on the deployed shape and SQLite are ``slow``, and so are the tests of SLOW_TESTS. Files
+    test's runs on the deployed shape and SQLite are ``slow``, and so are the tests of SLOW_TESTS (a
+    process or a rollup build per case, or a deliberate timeout waited out). Files
     or tests slow for other reasons (servers, workers, sweeps: over about 5 s alone) say so with
     ``pytest.mark.slow``."""
     tests = Path(__file__).parent
