@@ -1,4 +1,4 @@
-"""Issue 26, item 2: the history's filter is one object (``dashapp.payloads.history.HistoryFilter``),
+"""The history's filter is one object (``dashapp.payloads.history.HistoryFilter``),
 built from a URL or from the page's controls and the grid's block, and written back as the URL that
 asks for it again."""
 

@@ -1,4 +1,4 @@
-"""Item 2: a hostile request costs milliseconds and gets a 4xx. Who is asking is checked before a
+"""A hostile request costs milliseconds and gets a 4xx. Who is asking is checked before a
 body is read, every list parameter is capped by its raw length before any work, duplicates are
 removed in linear time, every body is bounded (the Dash callback endpoint included)."""
 

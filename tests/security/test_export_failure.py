@@ -1,4 +1,4 @@
-"""Item 14: an export whose database fails is never an empty or short file that looks complete.
+"""An export whose database fails is never an empty or short file that looks complete.
 Before the first byte it is a 503; after it, the stream ends without its final chunk (the client
 sees a truncated download) and the log says so."""
 

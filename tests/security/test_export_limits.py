@@ -1,4 +1,4 @@
-"""The export is bounded (issue 23, item 6): a client that asks for everything and never reads is
+"""The export is bounded: a client that asks for everything and never reads is
 dropped after EXPORT_WRITE_TIMEOUT_SECONDS under real gunicorn (and the dev server) while
 /healthz keeps answering; a third export at once from one client is a 429 naming its limit; an
 export of all history without sign-in runs one at a time per client where users are configured;

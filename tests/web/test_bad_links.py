@@ -1,4 +1,4 @@
-"""Issue 18, item 3: a bad parameter is named, never dropped. The export and the page read the same
+"""A bad parameter is named, never dropped. The export and the page read the same
 parser (dashapp.payloads.history.HistoryFilter.from_args); unknown /api/ paths are a JSON 404."""
 
 from __future__ import annotations

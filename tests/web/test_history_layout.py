@@ -1,4 +1,4 @@
-"""Issue 26, item 2: a history page load reads the distinct CRMs, statuses and sync types once (three
+"""A history page load reads the distinct CRMs, statuses and sync types once (three
 skip scans), for the dropdowns' options and the values a link's parameters are checked against."""
 
 from __future__ import annotations

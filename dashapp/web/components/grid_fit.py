@@ -1,6 +1,5 @@
-"""Grids sized by content (issue 24, item 4), and grids on phones (< 576 px wide): the status
-column first, secondary columns hidden, and a tap on a row opening its detail with every column
-(issue 18, item 5).
+"""Grids sized by content, and grids on phones (< 576 px wide): the status column first,
+secondary columns hidden, and a tap on a row opening its detail with every column.
 
 ``size_by_content`` marks a grid's columns: free text (``text``: error, summary, note) ``sm-text``,
 sharing what is left (flex), one line cut with an ellipsis and its whole text on hover, shrunk to
