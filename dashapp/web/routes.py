@@ -25,6 +25,7 @@ from dashapp.web.api import health as health_api
 from dashapp.web.api import overview as overview_api
 from dashapp.web.api import performance as performance_api
 from dashapp.web.api import runs as run_api
+from dashapp.web.api import timeline as timeline_api
 from dashapp.web.pages import alerts as alerts_page
 from dashapp.web.pages import crm_api_usage as crm_api_usage_page
 from dashapp.web.pages import errors as errors_page
@@ -89,6 +90,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/runs/<path:raw_id>", run_api.one_run),
     Route("GET", "/api/alerts", alert_api.list_alerts),
     Route("POST", "/api/alerts/<int:alert_id>/<action>", alert_api.act),
+    Route("GET", "/api/timeline", timeline_api.timeline),
     Route("GET", "/export/sync-history.csv", export.sync_history_export),
     Route("POST", "/auth/sign-in", auth_routes.sign_in),
     Route("POST", "/auth/sign-out", auth_routes.sign_out),

@@ -1,0 +1,111 @@
+"""The timeline as ``/api/timeline`` serves it: incidents and alert events in a window, newest first,
+paged, each with a one-line summary ("HubSpot contacts recovered: 3 runs lost over 2 h 10 min").
+
+The window is ``params.window`` (default the past 24 hours), at most ``MAX_SPAN`` long; ``kind``
+(repeated or comma-separated) picks among ``queries.timeline.KINDS``; ``crm_source`` and
+``sync_type`` narrow; ``limit`` (default 200, at most 1000) and ``offset`` page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from dashapp import display
+from dashapp.errors import BadParameter
+from dashapp.payloads import params
+from queries import timeline as queries
+
+DEFAULT_RANGE = "24h"
+MAX_SPAN = timedelta(days=31)
+DEFAULT_LIMIT, MAX_LIMIT = 200, 1000
+MAX_OFFSET = 100_000
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    window: params.Window
+    start: datetime
+    end: datetime
+    kinds: tuple[str, ...]
+    crm_sources: tuple[str, ...]
+    sync_types: tuple[str, ...]
+    limit: int
+    offset: int
+
+
+def timeline_filter(args: Mapping[str, list[str]], now: datetime) -> TimelineFilter:
+    """The query string's window, kinds, CRMs, sync types and page; a bad value is a BadParameter."""
+    window = params.window(args, now, DEFAULT_RANGE)
+    start, end = window.start, window.end or now
+    named = "range" if window.range != params.CUSTOM else "start"
+    if start is None or end - start > MAX_SPAN:
+        raise BadParameter(named, f"the timeline's window is at most {MAX_SPAN.days} days")
+    kinds = params.values(args, "kind")
+    unknown = [k for k in kinds if k not in queries.KINDS]
+    if unknown:
+        raise BadParameter("kind", f"{unknown[0][:40]!r} is not one of {', '.join(queries.KINDS)}")
+    return TimelineFilter(window, start, end, kinds or queries.KINDS, params.values(args, "crm_source"),
+                          params.values(args, "sync_type"),
+                          params.whole(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+                          params.whole(args, "offset", 0, 0, MAX_OFFSET))
+
+
+def timeline_json(engine: Engine, f: TimelineFilter) -> dict:
+    """``{"events": [...], "range", "start", "end", "total"}``: the page of events at
+    [offset, offset + limit) of all of them, newest first."""
+    wanted = f.offset + f.limit
+    frames = [reader(engine, f.start, f.end, f.kinds, f.crm_sources, f.sync_types, wanted)
+              for reader in (queries.incident_events, queries.alert_events)]
+    records = [event for frame, build in zip(frames, (incident_record, alert_record), strict=True)
+               for event in (build(row) for row in frame.to_dict("records"))]
+    records.sort(key=lambda e: e["at"], reverse=True)  # ISO texts in UTC with a Z sort as times
+    total = sum(int(frame["total"].iloc[0]) for frame in frames if not frame.empty)
+    return {"events": records[f.offset:wanted], "range": f.window.range, "start": display.iso_utc(f.start),
+            "end": display.iso_utc(f.end), "total": total}
+
+
+def _number(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def incident_record(row: dict) -> dict:
+    """One incident event: when, which sync, its run, and for a resolved one its length and runs lost."""
+    who = f"{display.crm_name(row['crm_source'])} {row['sync_type']}"
+    record = {"at": display.iso_utc(row["at"]), "kind": row["kind"], "crm_source": row["crm_source"],
+              "sync_type": row["sync_type"], "run_id": int(row["run_id"])}
+    if row["kind"] == "incident_started":
+        record["summary"] = f"{who} failing from run #{record['run_id']}"
+        return record
+    seconds, lost = _number(row["incident_seconds"]), int(row["runs_lost"])
+    record.update(incident_seconds=seconds, runs_lost=lost,
+                  summary=f"{who} recovered: {lost} run{'s' if lost != 1 else ''} lost over {display.span(seconds)}")
+    return record
+
+
+def subject_sync(subject: str) -> tuple[str | None, str | None]:
+    """An alert subject's CRM and sync type: ``hubspot/contacts run 12`` -> (hubspot, contacts),
+    ``hubspot api/v3`` -> (hubspot, None), ``hubspot`` -> (hubspot, None)."""
+    head, _, tail = subject.partition("/")
+    if tail and " " not in head:
+        return head, tail.split(" ")[0] or None
+    return subject.split(" ")[0] or None, None
+
+
+def alert_record(row: dict) -> dict:
+    """One alert event: fired, acknowledged or resolved (with ``by``), with its alert's id."""
+    crm, sync_type = subject_sync(str(row["subject"]))
+    record = {"at": display.iso_utc(row["at"]), "kind": row["kind"], "crm_source": crm, "sync_type": sync_type,
+              "alert_id": int(row["alert_id"]), "rule": row["rule"], "severity": row["severity"]}
+    what = f"{row['severity']} alert {row['rule']} on {row['subject']}"
+    if row["kind"] == "alert_fired":
+        record["summary"] = f"{what} fired: {row['alert_summary']}"
+    else:
+        record["by"] = row["actor"]
+        verb = "acknowledged" if row["kind"] == "alert_acknowledged" else "resolved"
+        record["summary"] = f"{what} {verb} by {row['actor']}"
+    return record

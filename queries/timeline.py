@@ -1,0 +1,146 @@
+"""The timeline's events in a window, newest first: incidents from the runs (``incident_events``)
+and alert events from the app's alerts table (``alert_events``).
+
+An incident of a (crm_source, sync_type) pair starts with its first failed or partial run after a
+success (at that run's start) and is resolved by the next success (at its end). Runs of no finished
+class (running, unknown statuses) take no part. To see an incident that started before the window
+but was resolved inside it, the runs are read from the pair's last success that ended before the
+window (in SQL). Each reader returns at most ``limit`` newest events and the count of all of them,
+so the caller can merge the two lists and page them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from queries import outcomes, scope
+from queries._sql import (
+    Binds,
+    Connectable,
+    app_db,
+    app_table,
+    app_tables_exist,
+    app_times,
+    connect,
+    duration_sql,
+    table,
+)
+from queries.scope import escape_like
+
+RUN_KINDS = ("incident_started", "incident_resolved")
+ALERT_KINDS = ("alert_fired", "alert_acknowledged", "alert_resolved")
+KINDS = RUN_KINDS + ALERT_KINDS
+RUN_COLUMNS = ["kind", "crm_source", "sync_type", "at", "run_id", "incident_seconds", "runs_lost", "total"]
+ALERT_COLUMNS = ["kind", "alert_id", "rule", "subject", "severity", "alert_summary", "actor", "at", "total"]
+
+
+def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tuple[str, ...] = RUN_KINDS,
+                    crm_sources: tuple[str, ...] = (), sync_types: tuple[str, ...] = (),
+                    limit: int = 200) -> pd.DataFrame:
+    """The ``limit`` newest incident events at [start, end): kind, crm_source, sync_type, at (UTC),
+    run_id (the first failed run; the resolving success), incident_seconds and runs_lost (resolved
+    only), and ``total``, the count of all the events (the same on every row)."""
+    kinds = tuple(k for k in kinds if k in RUN_KINDS)
+    if not kinds:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    with connect(db) as conn:
+        b = Binds(conn)
+        h = table(conn, "sync_history")
+        success = outcomes.in_class(conn, "success", column="h.status")
+        finished = outcomes.in_class(conn, *outcomes.FINISHED, column="h.status")
+        pairs = scope.runs(b, crm_sources=crm_sources, sync_types=sync_types, alias="h.")
+        narrowed = "".join(f" AND {condition}" for condition in pairs)
+        low, high = b.bind(start), b.bind(end)
+        statement = f"""
+            WITH anchor AS (
+                SELECT h.crm_source, h.sync_type, MAX(h.start_time) AS since FROM {h} h
+                WHERE {success} AND h.start_time < {low} AND h.end_time < {low}{narrowed}
+                GROUP BY h.crm_source, h.sync_type),
+            runs AS (
+                SELECT h.id, h.crm_source, h.sync_type, h.start_time, h.end_time,
+                       CASE WHEN {success} THEN 1 ELSE 0 END AS ok
+                FROM {h} h LEFT JOIN anchor a ON a.crm_source = h.crm_source AND a.sync_type = h.sync_type
+                WHERE {finished} AND h.start_time >= COALESCE(a.since, {low}) AND h.start_time < {high}{narrowed}),
+            streaks AS (
+                SELECT r.*, COALESCE(SUM(ok) OVER (PARTITION BY crm_source, sync_type ORDER BY start_time, id
+                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS streak
+                FROM runs r),
+            ranked AS (
+                SELECT s.*, ROW_NUMBER() OVER (PARTITION BY crm_source, sync_type, streak, ok
+                                               ORDER BY start_time, id) AS nth
+                FROM streaks s),
+            incidents AS (
+                SELECT crm_source, sync_type,
+                       MAX(CASE WHEN ok = 0 AND nth = 1 THEN id END) AS first_id,
+                       MAX(CASE WHEN ok = 0 AND nth = 1 THEN start_time END) AS start_time,
+                       MAX(CASE WHEN ok = 1 THEN id END) AS success_id,
+                       MAX(CASE WHEN ok = 1 THEN end_time END) AS end_time,
+                       SUM(1 - ok) AS runs_lost
+                FROM ranked WHERE streak >= 1
+                GROUP BY crm_source, sync_type, streak HAVING SUM(1 - ok) > 0),
+            events AS (
+                SELECT 'incident_started' AS kind, crm_source, sync_type, start_time AS at, first_id AS run_id,
+                       NULL AS incident_seconds, NULL AS runs_lost
+                FROM incidents WHERE start_time >= {low} AND start_time < {high}
+                UNION ALL
+                SELECT 'incident_resolved', i.crm_source, i.sync_type, i.end_time, i.success_id,
+                       {duration_sql(conn, 'i.')}, i.runs_lost
+                FROM incidents i WHERE i.success_id IS NOT NULL AND i.end_time >= {low} AND i.end_time < {high})
+            SELECT kind, crm_source, sync_type, at, run_id, incident_seconds, runs_lost, COUNT(*) OVER () AS total
+            FROM events WHERE {_kind_in(kinds)}
+            ORDER BY at DESC, run_id DESC, kind LIMIT {max(1, int(limit))}"""
+        return b.frame(statement, times=("at",))
+
+
+def alert_events(db: Connectable, start: datetime, end: datetime, kinds: tuple[str, ...] = ALERT_KINDS,
+                 crm_sources: tuple[str, ...] = (), sync_types: tuple[str, ...] = (),
+                 limit: int = 200) -> pd.DataFrame:
+    """The ``limit`` newest alert events at [start, end): kind, alert_id, rule, subject, severity,
+    alert_summary, actor (who acknowledged or resolved it), at (UTC) and ``total``. A CRM or sync
+    type narrows by the alert's subject (``crm``, ``crm/sync_type...``, ``crm endpoint``). Before
+    the app's tables exist: no events."""
+    kinds = tuple(k for k in kinds if k in ALERT_KINDS)
+    if not kinds or not app_tables_exist(db, "alerts"):
+        return pd.DataFrame(columns=ALERT_COLUMNS)
+    with connect(app_db(db)) as conn:
+        b = Binds(conn)
+        a = app_table(conn, "alerts")
+        low, high = b.bind_app_time(start), b.bind_app_time(end)
+        where = [f"at >= {low}", f"at < {high}", _kind_in(kinds)]
+        where += _subject_conditions(b, crm_sources, sync_types)
+        columns = "id AS alert_id, rule, subject, severity, summary AS alert_summary"
+        statement = f"""
+            WITH events AS (
+                SELECT 'alert_fired' AS kind, {columns}, NULL AS actor, fired_at AS at FROM {a}
+                UNION ALL
+                SELECT 'alert_acknowledged', {columns}, acknowledged_by, acknowledged_at FROM {a}
+                WHERE acknowledged_at IS NOT NULL
+                UNION ALL
+                SELECT 'alert_resolved', {columns}, resolved_by, resolved_at FROM {a} WHERE resolved_at IS NOT NULL)
+            SELECT kind, alert_id, rule, subject, severity, alert_summary, actor, at, COUNT(*) OVER () AS total
+            FROM events WHERE {' AND '.join(where)}
+            ORDER BY at DESC, alert_id DESC, kind LIMIT {max(1, int(limit))}"""
+        return app_times(b.frame(statement), ("at",))
+
+
+def _kind_in(kinds: tuple[str, ...]) -> str:
+    """SQL: the event's kind is one of ``kinds`` (already checked against ``KINDS``)."""
+    listed = ", ".join(f"'{k}'" for k in kinds if k in KINDS)
+    return f"kind IN ({listed})"
+
+
+def _subject_conditions(b: Binds, crm_sources: tuple[str, ...], sync_types: tuple[str, ...]) -> list[str]:
+    """An alert's subject names its CRM first (``hubspot``, ``hubspot/contacts``, ``hubspot endpoint``)
+    and its sync type after a slash (``hubspot/contacts run 12``)."""
+    where = []
+    if crm_sources:
+        where.append("(" + " OR ".join(
+            f"subject = {b.bind(crm)} OR {b.like('subject', escape_like(crm) + '/%')} "
+            f"OR {b.like('subject', escape_like(crm) + ' %')}" for crm in crm_sources) + ")")
+    if sync_types:
+        where.append("(" + " OR ".join(
+            f"{b.like('subject', '%/' + escape_like(kind))} OR {b.like('subject', '%/' + escape_like(kind) + ' %')}"
+            for kind in sync_types) + ")")
+    return where

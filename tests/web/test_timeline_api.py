@@ -1,0 +1,155 @@
+"""``GET /api/timeline``: incidents from runs the test writes (status aliases, runs of no finished
+class, an incident spanning the window's start) and alert events from alerts it writes, read back
+through the route on PostgreSQL (both table shapes) and SQLite; the 400s; paging."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from dashapp.display import iso_utc
+from dashapp.storage.app_tables import alerts
+from queries._sql import app_db
+from queries.clock import utc_now
+from tests.conftest import empty_app_tables
+from tests.support.rows import Run, insert_runs
+
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+@pytest.fixture
+def client(dash_app, use_engine, db):
+    empty_app_tables(db)
+    use_engine(db)
+    return dash_app.server.test_client()
+
+
+def write_runs(db, now) -> dict[str, Run]:
+    runs = {
+        # hubspot contacts: an incident from before the window resolved inside it, then one inside it
+        "anchor": Run("hubspot", "contacts", "success", 30 * H, 30 * H - M),
+        "f1": Run("hubspot", "contacts", "failed", 26 * H, 26 * H - M),
+        "p2": Run("hubspot", "contacts", "partial", 20 * H, 20 * H - M),
+        "s3": Run("hubspot", "contacts", "completed", 10 * H, 9 * H),  # an alias of success
+        "f4": Run("hubspot", "contacts", "failed", 5 * H, 5 * H - M),
+        "r5": Run("hubspot", "contacts", "in_progress", 4 * H, None),  # running: no part in incidents
+        "f6": Run("hubspot", "contacts", "failed", 3 * H, 3 * H - M),
+        "s7": Run("hubspot", "contacts", "success", 2 * H, 1 * H),
+        # callrail calls: an incident still open
+        "c1": Run("callrail", "calls", "success", 12 * H, 11 * H),
+        "c2": Run("callrail", "calls", "partial", 8 * H, 8 * H - M),
+        "c3": Run("callrail", "calls", "weird", 7 * H, 7 * H - M),  # an unknown status: no part either
+        # genius: never a success, so no incident; arrivy: an incident over before the window
+        "g1": Run("genius", "appointments", "failed", 40 * H, 40 * H - M),
+        "g2": Run("genius", "appointments", "failed", 6 * H, 6 * H - M),
+        "a1": Run("arrivy", "tasks", "success", 50 * H, 50 * H - M),
+        "a2": Run("arrivy", "tasks", "failed", 45 * H, 45 * H - M),
+        "a3": Run("arrivy", "tasks", "success", 40 * H, 39 * H),
+    }
+    insert_runs(db, list(runs.values()), now)
+    return runs
+
+
+def write_alerts(db, now) -> dict[str, int]:
+    naive = now.replace(tzinfo=None)
+    rows = {
+        "late": dict(rule="late", subject="hubspot", severity="critical", summary="HubSpot late", state="resolved",
+                     fired_at=naive - 6 * H, last_seen_at=naive - 3 * H, acknowledged_by="alice",
+                     acknowledged_at=naive - 5.5 * H, resolved_by="bob", resolved_at=naive - 3 * H),
+        "long": dict(rule="long_run", subject="callrail/calls", severity="warning", summary="CallRail calls long",
+                     state="firing", fired_at=naive - 2.5 * H, last_seen_at=naive - 2.5 * H),
+        "old": dict(rule="late", subject="genius", severity="warning", summary="Genius late", state="resolved",
+                    fired_at=naive - 30 * H, last_seen_at=naive - 20 * H, resolved_by="auto",
+                    resolved_at=naive - 20 * H),
+    }
+    with app_db(db).begin() as conn:
+        return {k: int(conn.execute(insert(alerts).values(**v)).inserted_primary_key[0]) for k, v in rows.items()}
+
+
+def expected_events(runs: dict[str, Run], ids: dict[str, int], now) -> list[tuple]:
+    """(at, kind, crm_source, sync_type, run or alert id, extra) computed from the rows written."""
+    def at(ago: timedelta) -> str:
+        return iso_utc(now - ago)
+
+    return [
+        (at(1 * H), "incident_resolved", "hubspot", "contacts", runs["s7"].id, (4 * 3600.0, 2)),
+        (at(2.5 * H), "alert_fired", "callrail", "calls", ids["long"], None),
+        (at(3 * H), "alert_resolved", "hubspot", None, ids["late"], "bob"),
+        (at(5 * H), "incident_started", "hubspot", "contacts", runs["f4"].id, None),
+        (at(5.5 * H), "alert_acknowledged", "hubspot", None, ids["late"], "alice"),
+        (at(6 * H), "alert_fired", "hubspot", None, ids["late"], None),
+        (at(8 * H), "incident_started", "callrail", "calls", runs["c2"].id, None),
+        (at(9 * H), "incident_resolved", "hubspot", "contacts", runs["s3"].id, (17 * 3600.0, 2)),
+        (at(20 * H), "alert_resolved", "genius", None, ids["old"], "auto"),
+    ]
+
+
+def as_tuple(event: dict) -> tuple:
+    extra = None
+    if event["kind"] == "incident_resolved":
+        extra = (round(event["incident_seconds"], 1), event["runs_lost"])
+    elif "by" in event:
+        extra = event["by"]
+    return (event["at"], event["kind"], event["crm_source"], event["sync_type"],
+            event.get("run_id", event.get("alert_id")), extra)
+
+
+def get(client, query: str) -> dict:
+    answer = client.get(f"/api/timeline?{query}")
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()
+
+
+def test_incidents_and_alert_events_newest_first(client, db):
+    now = utc_now()
+    runs, ids = write_runs(db, now), write_alerts(db, now)
+    expected = expected_events(runs, ids, now)
+    body = get(client, "")
+    assert [as_tuple(e) for e in body["events"]] == expected
+    assert body["total"] == len(expected) and body["range"] == "24h"
+    resolved = body["events"][0]
+    assert resolved["summary"] == "HubSpot contacts recovered: 2 runs lost over 4 h"
+    assert body["events"][3]["summary"] == f"HubSpot contacts failing from run #{runs['f4'].id}"
+    assert body["events"][2]["summary"] == "critical alert late on hubspot resolved by bob"
+
+    narrowed = get(client, "crm_source=hubspot&kind=incident_resolved,alert_acknowledged")["events"]
+    assert [as_tuple(e) for e in narrowed] == [expected[0], expected[4], expected[7]]
+    calls = get(client, "sync_type=calls")["events"]
+    assert [as_tuple(e) for e in calls] == [expected[1], expected[6]]
+    assert get(client, "kind=alert_fired&kind=incident_started")["total"] == 4
+
+
+def test_paging(client, db):
+    now = utc_now()
+    expected = expected_events(write_runs(db, now), write_alerts(db, now), now)
+    pages = [get(client, f"limit=4&offset={offset}") for offset in (0, 4, 8)]
+    assert [[as_tuple(e) for e in page["events"]] for page in pages] == [expected[0:4], expected[4:8], expected[8:]]
+    assert {page["total"] for page in pages} == {9}
+
+
+def test_a_window_across_a_past_incident(client, db):
+    """The window 27 h .. 15 h ago: the hubspot incident started in it; the arrivy one is all before it."""
+    now = utc_now()
+    runs = write_runs(db, now)
+    body = get(client, f"start={iso_utc(now - 27 * H)}&end={iso_utc(now - 15 * H)}&kind=incident_started")
+    assert [as_tuple(e) for e in body["events"]] == [
+        (iso_utc(now - 26 * H), "incident_started", "hubspot", "contacts", runs["f1"].id, None)]
+    assert body["range"] == "custom"
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("kind=bogus", "kind"),
+    ("kind=alert_fired,late_started", "kind"),
+    ("range=1y", "range"),
+    ("range=90d", "range"),
+    ("range=all", "range"),
+    ("start=2026-01-01T00:00:00Z&end=2026-02-10T00:00:00Z", "start"),
+    ("limit=1001", "limit"),
+    ("offset=-1", "offset"),
+])
+def test_a_bad_parameter_is_a_400_naming_it(client, query, named):
+    answer = client.get(f"/api/timeline?{query}")
+    assert answer.status_code == 400 and answer.get_json()["error"].startswith(f"{named}:"), answer.get_json()
