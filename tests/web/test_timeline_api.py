@@ -153,3 +153,15 @@ def test_a_window_across_a_past_incident(client, db):
 def test_a_bad_parameter_is_a_400_naming_it(client, query, named):
     answer = client.get(f"/api/timeline?{query}")
     assert answer.status_code == 400 and answer.get_json()["error"].startswith(f"{named}:"), answer.get_json()
+
+
+def test_before_db_upgrade_there_are_no_alert_events_and_no_error(dash_app, use_engine, sqlite_db):
+    """The app's tables do not exist yet: the incidents alone."""
+    now = utc_now()
+    runs = write_runs(sqlite_db, now)
+    use_engine(sqlite_db)
+    body = get(dash_app.server.test_client(), "")
+    assert [(e["kind"], e["run_id"]) for e in body["events"]] == [
+        ("incident_resolved", runs["s7"].id), ("incident_started", runs["f4"].id),
+        ("incident_started", runs["c2"].id), ("incident_resolved", runs["s3"].id)]
+    assert body["total"] == 4
