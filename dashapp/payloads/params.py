@@ -7,6 +7,10 @@ A window is ``range`` everywhere:
     range=24h|7d|30d|90d|all   (a route's default when absent)
     start, end                 ISO 8601 (a time without an offset is UTC): [start, end), either open
 
+Every page and route also takes ``at`` (ISO 8601, UTC without an offset): the moment it shows,
+instead of now (``at``; ``viewing`` gives the moment either way). It may not be in the future nor
+before 2000-01-01 (``queries.time_bounds.EARLIEST``).
+
 The names routes used before (``age``, the same choices; ``days=N``; ``hours=N``) are read when
 ``range``, ``start`` and ``end`` are absent: deprecated, kept for one release.
 """
@@ -23,6 +27,7 @@ from queries import outcomes
 from queries._sql import Connectable
 from queries.choices import filter_values
 from queries.history import parse_time
+from queries.time_bounds import EARLIEST
 
 # The one list of window choices, for every route and page that takes a window.
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30),
@@ -155,3 +160,24 @@ def _named(name: str, chosen: str, now: datetime) -> Window:
 def _moment(args: Mapping[str, list[str]], name: str) -> datetime | None:
     raw = first(args, name)
     return parse_time(raw, name) if raw else None
+
+
+AT = "at"  # the query-string name of the moment a view shows instead of now
+
+
+def at(args: Mapping[str, list[str]], now: datetime) -> datetime | None:
+    """The ``at`` a query string asks for (aware UTC), None when absent (live). In the future or
+    before EARLIEST is a BadParameter, as is a value that is not ISO 8601."""
+    moment = _moment(args, AT)
+    if moment is None:
+        return None
+    if moment > now:
+        raise BadParameter(AT, f"{moment:%Y-%m-%d %H:%M:%S} UTC is in the future")
+    if moment < EARLIEST:
+        raise BadParameter(AT, f"must be on or after {EARLIEST:%Y-%m-%d}")
+    return moment
+
+
+def viewing(args: Mapping[str, list[str]], now: datetime) -> datetime:
+    """The moment a view shows: ``at`` when the query string gives it, else ``now``."""
+    return at(args, now) or now

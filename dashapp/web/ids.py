@@ -1,6 +1,7 @@
 """Component ids as named constants, so layouts and callbacks never disagree on a string."""
 
 APP_CONFIG = "app-config"  # dcc.Store: refresh seconds and display zone for clientside code
+PAGE_LOCATION = "_pages_location"  # dash.page_container's own dcc.Location: the page's path and query string
 CLOCK_TICK = "clock-tick"  # dcc.Interval, 1 s: ticks relative times and countdowns in the browser
 
 OVERVIEW_INTERVAL = "overview-refresh-interval"

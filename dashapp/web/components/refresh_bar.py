@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
 from typing import Any
+from urllib.parse import parse_qs
 
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
@@ -25,8 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import display
 from dashapp.auth.disclosure import shown_error
 from dashapp.errors import BadParameter, error_line
+from dashapp.payloads import params
 from dashapp.web import ids
 from queries.clock import utc_now
+from queries.history import parse_time
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,13 @@ def page_header(title: str, rid: RefreshIds, refresh_seconds: int) -> dbc.Row:
     ], className="align-items-center mb-3 g-2")
 
 
-def refreshed(now: datetime, every: int | None = None, drawn: str | None = None) -> dict:
+def refreshed(now: datetime, every: int | None = None, drawn: str | None = None, at: datetime | None = None) -> dict:
     """A good refresh; ``every``: the seconds to the next one when the page changed its pace;
-    ``drawn``: the fingerprint (``fingerprint``) of what the page drew."""
+    ``drawn``: the fingerprint (``fingerprint``) of what the page drew; ``at``: the moment shown,
+    when the page shows one instead of now (``as_of``)."""
     state = {"ok": True, "updated_at": display.iso_utc(now), "error": None}
+    if at is not None:
+        state["at"] = display.iso_utc(at)
     if every:
         state["every"] = every
     if drawn:
@@ -80,6 +86,18 @@ def still_drawn(previous: dict | None, drawn: str) -> bool:
     """Whether the page already shows ``drawn``: then the refresh leaves it alone, so links and
     buttons are not swapped from under a pointer about to click them."""
     return bool(previous and previous.get("ok") and previous.get("drawn") == drawn)
+
+
+def as_of(search: object, now: datetime) -> datetime | None:
+    """The ``at`` of a page's query string (``params.at``), None when live; a bad one is a BadParameter."""
+    args = parse_qs(search.lstrip("?"), keep_blank_values=True) if isinstance(search, str) else {}
+    return params.at(args, now)
+
+
+def at_of(state: object) -> datetime | None:
+    """The moment a refresh state says its page shows (``refreshed(..., at=)``), None when live."""
+    value = state.get("at") if isinstance(state, dict) else None
+    return parse_time(value, params.AT) if isinstance(value, str) else None
 
 
 def failed(now: datetime, previous: dict | None, error: str) -> dict:
@@ -132,8 +150,9 @@ def refresh_callback(rid: RefreshIds, outputs: Sequence[Output], inputs: Sequenc
 
     The callback fills ``outputs`` and the refresh state, on the interval, the Refresh button and
     any of ``inputs`` (the page's filters, theme, zone: Inputs, then States). The decorated
-    ``build(now, previous, *values)`` gets the moment of this refresh, the last refresh state and
-    the values of ``inputs``, and returns the outputs' values (the state: ``refreshed(now)``) or a
+    ``build(now, previous, *values)`` gets the moment the page shows (its query string's ``at``,
+    else now: ``refreshed`` records which), the last refresh state and the values of ``inputs``,
+    and returns the outputs' values (the state: ``refreshed(now)``) or a
     ``Refresh``. When it raises a database error or a BadParameter, the log gets the detail
     ("<what> refresh failed: ..."), every output stays as it was and the banner says ``problem(exc)``.
     """
@@ -144,20 +163,22 @@ def refresh_callback(rid: RefreshIds, outputs: Sequence[Output], inputs: Sequenc
 
         @wraps(build)
         def refresh_page(_ticks: int | None, _clicks: int | None, *values: Any) -> tuple:
-            *page_values, previous = values
+            *page_values, search, previous = values
             now = utc_now()
             try:
-                built = build(now, previous, *page_values)
+                at = as_of(search, now)
+                built = build(at or now, previous, *page_values)
             except (SQLAlchemyError, BadParameter) as exc:
                 page_log.warning("%s refresh failed: %s", what, error_line(exc))
                 return (*(no_update for _ in range(count)), failed(now, previous, problem(exc)))
             if isinstance(built, Refresh):
-                return (*built.outputs, built.state)
-            return (*built, refreshed(now))
+                return (*built.outputs, built.state if at is None else {**built.state, "at": display.iso_utc(at)})
+            return (*built, refreshed(now, at=at))
 
         del refresh_page.__wrapped__  # Dash calls it with the interval and button first, not as ``build``
         callback(*outputs, Output(rid.state, "data"), Input(rid.interval, "n_intervals"),
-                 Input(rid.button, "n_clicks"), *inputs, State(rid.state, "data"))(refresh_page)
+                 Input(rid.button, "n_clicks"), *inputs, State(ids.PAGE_LOCATION, "search"),
+                 State(rid.state, "data"))(refresh_page)
         register_clientside(rid)
         return refresh_page
 
