@@ -2,7 +2,8 @@
 refreshing the same page cost about one set of queries per CACHE_SECONDS, whatever N is.
 
 ``@shared("stats")`` on a payload function ``f(engine, *params, now)`` keys its result by the
-name, the database and the parameters (not ``now``), and keeps it CACHE_SECONDS (default a third
+name, the database and the parameters (not ``now``; but a moment in the past, a view's ``at``, is a
+parameter: ``_parameters``), and keeps it CACHE_SECONDS (default a third
 of REFRESH_SECONDS; 0 turns the cache off). In Redis when REDIS_URL is set, so every worker process
 shares it, and one process computes while the others wait briefly for its answer; in this process
 otherwise. Any cache failure falls through to the database, never to an error.
@@ -22,12 +23,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import redis
 
 from dashapp import runtime
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 PREFIX = "sync-monitor:result:v2:"  # v2: {"value", "frames"}
@@ -52,6 +55,22 @@ def _key(name: str, engine: Any, params: tuple) -> str:
     where = f"{engine.url.render_as_string(hide_password=True)}|{engine.get_execution_options().get('sync_schema')}"
     digest = hashlib.sha1(json.dumps([where, params], default=str).encode()).hexdigest()
     return f"{name}:{digest}"
+
+
+LIVE = timedelta(seconds=5)  # a time this close to now is the live "now", not a view's ``at``
+
+
+def _parameters(args: tuple, kwargs: dict) -> tuple:
+    """What keys a call: its arguments but the live ``now`` (a time within LIVE of now), so every
+    viewer of the present shares one answer; a time further back (a view as of ``at``) keys it."""
+    live_after = utc_now() - LIVE
+    kept = tuple(a.isoformat() if isinstance(a, datetime) else a for a in args
+                 if not (hasattr(a, "tzinfo") and (not isinstance(a, datetime) or _aware(a) >= live_after)))
+    return kept + tuple(sorted(kwargs.items()))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=utc_now().tzinfo)
 
 
 def clear() -> None:
@@ -164,8 +183,7 @@ def shared(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             if settings is None or settings.cache_seconds <= 0:
                 COMPUTED[name] = COMPUTED.get(name, 0) + 1
                 return function(engine, *args, **kwargs)
-            params = tuple(a for a in args if not hasattr(a, "tzinfo")) + tuple(sorted(kwargs.items()))
-            key = _key(name, engine, params)
+            key = _key(name, engine, _parameters(args, kwargs))
 
             def compute() -> Any:
                 return function(engine, *args, **kwargs)

@@ -161,3 +161,27 @@ def test_dataframes_are_cached_as_frames_and_the_data_inside_is_never_a_marker(u
         assert got["note"].tolist() == frame["note"].tolist()
         assert answer["config"] == forged  # the warehouse's look-alike stays a plain value
         assert isinstance(answer["rows"][0], pd.DataFrame) and answer["rows"][0]["runs"].tolist() == [3]
+
+
+def test_a_moment_in_the_past_keys_its_own_answer(dash_app, use_engine, pg_engine, redis_url):
+    """Live viewers share one answer whatever their ``now``; a view as of an earlier moment (``at``)
+    is another answer, cached under that moment, and never handed to a live viewer."""
+    from datetime import timedelta
+
+    from dashapp.payloads import overview
+
+    use_engine(pg_engine, REDIS_URL=redis_url, CACHE_SECONDS="30")
+    result_cache.clear()
+    now = utc_now()
+    runs = insert_runs(pg_engine, edge_case_runs(), now)
+    before = result_cache.COMPUTED.get("stats", 0)
+    live = overview.stats(pg_engine, now)["overview"]
+    assert overview.stats(pg_engine, utc_now())["overview"] == live == expected_overview(runs)
+    assert result_cache.COMPUTED["stats"] - before == 1
+    earlier = now - timedelta(hours=30)
+    past = overview.stats(pg_engine, earlier)
+    assert result_cache.COMPUTED["stats"] - before == 2  # not the live answer
+    assert past["timestamp"] == overview.stats(pg_engine, earlier)["timestamp"]
+    assert result_cache.COMPUTED["stats"] - before == 2  # the same moment again: its own cached answer
+    assert overview.stats(pg_engine, utc_now())["overview"] == live
+    assert result_cache.COMPUTED["stats"] - before == 2
