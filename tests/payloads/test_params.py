@@ -95,3 +95,22 @@ def test_a_whole_number_is_bounded_and_named():
         with pytest.raises(BadParameter, match=problem) as caught:
             params.whole({"limit": [raw]}, "limit", 20, 1, 500)
         assert caught.value.name == "limit"
+
+
+def test_at_is_the_moment_a_view_shows_and_is_checked():
+    from dashapp.payloads import paths
+
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert params.at({}, now) is None and params.viewing({}, now) == now
+    asked = now - timedelta(days=1, minutes=48)
+    assert params.at({"at": [asked.strftime("%Y-%m-%dT%H:%M:%SZ")]}, now) == asked
+    assert params.viewing({"at": [asked.strftime("%Y-%m-%d %H:%M:%S")]}, now) == asked  # no offset: UTC
+    assert params.at({"at": [(asked + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00")]}, now) == asked
+    for bad, words in (("tomorrow", "not an ISO 8601"), ((now + timedelta(seconds=1)).isoformat(), "in the future"),
+                       ("1999-12-31T23:59:59Z", "on or after 2000-01-01"), ("0000-01-01", "not an ISO 8601")):
+        with pytest.raises(BadParameter) as raised:
+            params.at({"at": [bad]}, now)
+        assert raised.value.name == "at" and words in raised.value.problem
+    link = paths.with_at("/history?crm_source=a%26b#grid", asked)
+    assert link == f"/history?crm_source=a%26b&at={asked:%Y-%m-%dT%H:%M:%SZ}#grid"
+    assert paths.with_at("/history", None) == "/history" and paths.with_at(link, now) == link
