@@ -97,9 +97,18 @@ def timed_post(session: requests.Session, url: str, body: dict) -> float:
     return elapsed
 
 
+def as_of(samples: int) -> list[str]:
+    """``at=`` moments within the past 90 days, one per sample, each new (the issue's "any at")."""
+    now = utc_now()
+    return [f"at={(now - timedelta(days=89 * (i + 1) / (samples + 1), minutes=i)):%Y-%m-%dT%H:%M:%SZ}"
+            for i in range(samples)]
+
+
 def routes(samples: int) -> list[tuple[str, list[str], str]]:
-    """(name, cold URLs (each new), warm URL) per JSON route."""
+    """(name, cold URLs (each new), warm URL) per JSON route; the routes the overview reads also as of
+    ``at`` moments within 90 days (each new), beside their live figures."""
     days = [90 - i for i in range(samples)]
+    moments = as_of(samples)
     hours = [1, 24, 168, 720, *(719 - 37 * i for i in range(max(0, samples - 4)))][:samples]  # API calls: 30 days
     return [
         ("/api/performance-charts any window <= 90 d", [f"/api/performance-charts?days={d}" for d in days],
@@ -118,6 +127,16 @@ def routes(samples: int) -> list[tuple[str, list[str], str]]:
         ("/api/stats", ["/api/stats"] * samples, "/api/stats"),
         ("/api/crm-status", ["/api/crm-status"] * samples, "/api/crm-status"),
         ("/api/recent-syncs", ["/api/recent-syncs"] * samples, "/api/recent-syncs"),
+        *((f"{route} as of any at <= 90 d", [f"{route}?{m}" for m in moments], f"{route}?{moments[-1]}")
+          for route in ("/api/stats", "/api/crm-status", "/api/recent-syncs", "/api/alerts")),
+        ("/api/performance-charts 7 d as of any at", [f"/api/performance-charts?range=7d&{m}" for m in moments],
+         f"/api/performance-charts?range=7d&{moments[-1]}"),
+        ("/api/errors 7 d as of any at", [f"/api/errors?range=7d&{m}" for m in moments],
+         f"/api/errors?range=7d&{moments[-1]}"),
+        ("/api/timeline 24 h", ["/api/timeline?range=24h"] * samples, "/api/timeline?range=24h"),
+        ("/api/timeline a day within 90 d", [f"/api/timeline?start={m[3:13]}T00:00:00Z&end={m[3:13]}T23:59:59Z"
+                                             for m in moments],
+         f"/api/timeline?start={moments[-1][3:13]}T00:00:00Z&end={moments[-1][3:13]}T23:59:59Z"),
         *((f"/api/{route} any window <= 30 d", [f"/api/{route}?hours={h}" for h in hours], f"/api/{route}?hours=24")
           for route in ("api-stats", "rate-limits", "circuit-breakers")),
     ]
