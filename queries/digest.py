@@ -95,14 +95,17 @@ def last_sent_day(db: Connectable) -> str | None:
         return conn.execute(text(f"SELECT MAX(day) FROM {app_table(conn, 'digests')} WHERE status = 'sent'")).scalar()
 
 
-def claim(db: Connectable, day: str, now: datetime, by: str, stale_before: datetime, max_attempts: int) -> bool:
+def claim(db: Connectable, day: str, now: datetime, by: str, stale_before: datetime, max_attempts: int,
+          retry_before: datetime | None = None) -> bool:
     """Claim ``day``'s digest for this process: True for exactly one of any number of callers. The
-    first inserts its row (ON CONFLICT DO NOTHING); later a row whose send failed (or whose sender
-    died while sending, claimed before ``stale_before``) may be claimed again, by one conditional
-    update, while it has had fewer than ``max_attempts``."""
+    first inserts its row (ON CONFLICT DO NOTHING); later a row whose send failed (last claimed
+    before ``retry_before``: on a later tick, not by a caller of the same one) or whose sender died
+    while sending (claimed before ``stale_before``) may be claimed again, by one conditional update,
+    while it has had fewer than ``max_attempts``."""
     with begin(app_db(db)) as conn:
         d = app_table(conn, "digests")
-        params = {"day": day, "now": now, "by": by[:200], "stale": stale_before, "most": max_attempts}
+        params = {"day": day, "now": now, "by": by[:200], "stale": stale_before, "most": max_attempts,
+                  "retry": now if retry_before is None else retry_before}
         inserted = conn.execute(text(f"""
             INSERT INTO {d} (day, status, attempts, claimed_at, claimed_by) VALUES (:day, 'sending', 1, :now, :by)
             ON CONFLICT (day) DO NOTHING"""), params).rowcount
@@ -111,7 +114,8 @@ def claim(db: Connectable, day: str, now: datetime, by: str, stale_before: datet
         return conn.execute(text(f"""
             UPDATE {d} SET status = 'sending', attempts = attempts + 1, claimed_at = :now, claimed_by = :by
             WHERE day = :day AND attempts < :most
-              AND (status = 'failed' OR (status = 'sending' AND claimed_at < :stale))"""), params).rowcount == 1
+              AND ((status = 'failed' AND claimed_at <= :retry)
+                   OR (status = 'sending' AND claimed_at < :stale))"""), params).rowcount == 1
 
 
 def delivered(db: Connectable, day: str) -> set[tuple[str, str]]:
@@ -132,11 +136,13 @@ def record_delivery(db: Connectable, day: str, channel: str, target: str, error:
 
 def _upsert_delivery(conn: Connection, params: dict) -> None:
     dd = app_table(conn, "digest_deliveries")
+    postgres = conn.dialect.name == "postgresql"  # an alias there; SQLite reads the bare column as the row's
+    alias, prior = (" AS d", "d.attempts") if postgres else ("", "attempts")
     conn.execute(text(f"""
-        INSERT INTO {dd} (day, channel, target, status, attempts, error, sent_at)
+        INSERT INTO {dd}{alias} (day, channel, target, status, attempts, error, sent_at)
         VALUES (:day, :channel, :target, :status, 1, :error, :sent)
         ON CONFLICT (day, channel, target) DO UPDATE
-        SET status = excluded.status, attempts = attempts + 1, error = excluded.error,
+        SET status = excluded.status, attempts = {prior} + 1, error = excluded.error,
             sent_at = excluded.sent_at"""), params)
 
 

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 DAY = timedelta(hours=24)
 MAX_ATTEMPTS = 5  # rounds of sending one day's digest (the first and four retries, a tick apart)
 STALE = timedelta(minutes=10)  # a claim this old still "sending": its process died; another may take it
+RETRY_AFTER = timedelta(seconds=30)  # a failed round is tried again by a later tick, not by one of the same
 TICK_SECONDS = 60
 Summarize = Callable[[Engine, datetime], dict[str, Any]]
 
@@ -95,7 +96,7 @@ def public_link(settings: Settings, path: str) -> str | None:
 
 def _headline(summary: dict[str, Any]) -> str:
     day = summary.get("day") or summary["end"]
-    return (f"Sync Monitor digest for {day}: {display.plural(summary['runs'], 'run')}, "
+    return (f"Digest for {day}: {display.plural(summary['runs'], 'run')}, "
             f"{summary['failure_rate']:.2f}% failed, {summary['partial_rate']:.2f}% partial")
 
 
@@ -153,7 +154,7 @@ def slack_message(summary: dict[str, Any], settings: Settings) -> dict[str, Any]
         return notify.slack_escape(_safe_line(value)).replace("*", "\u2217").replace("_", "\uff3f") \
             .replace("~", "\u223c").replace("`", "\u2035")
 
-    text = f":sunrise: *{notify.slack_escape(_headline(summary))}*\n" + "\n".join(_lines(summary, escape))
+    text = f":sunrise: *Sync Monitor* {notify.slack_escape(_headline(summary))}\n" + "\n".join(_lines(summary, escape))
     if link := public_link(settings, summary["timeline_link"]):
         text += f"\n<{link}|Open the timeline of the day>"
     return {"text": text}
@@ -222,7 +223,7 @@ def send_digest(engine: Engine, settings: Settings, now: datetime | None = None,
     if day is None:
         return "skipped: no digest is due"
     stamp = now.astimezone(UTC).replace(tzinfo=None)
-    if not digest_rows.claim(engine, day, stamp, _me(), stamp - STALE, MAX_ATTEMPTS):
+    if not digest_rows.claim(engine, day, stamp, _me(), stamp - STALE, MAX_ATTEMPTS, stamp - RETRY_AFTER):
         return f"skipped: the digest of {day} is sent (or being sent) by another process, or was given up"
     try:
         start, end = day_window(date.fromisoformat(day), settings)
