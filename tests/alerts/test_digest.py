@@ -310,3 +310,25 @@ def test_nothing_is_sent_without_digest_at_channels_or_tables(sqlite_db, receive
         "skipped: no alert channel is configured"
     assert "db upgrade" in digest.send_digest(sqlite_db, settings_for(tmp_path, receiver), now, summarize=summarize)
     assert receiver.received == []
+
+
+def test_the_beat_task_sends_through_the_payloads_summary(pg_engine, receiver, tmp_path, monkeypatch):
+    """``sync_monitor.send_digest`` as beat runs it (the task's body, in this process): the worker hands
+    the payloads' summary to the sender; a second tick sends nothing."""
+    from dashapp import worker
+    from dashapp.recording import recorder
+
+    empty_app_tables(pg_engine)
+    now = utc_now()
+    day, _, end = yesterday_window(now)
+    write_day(pg_engine, now, end)
+    monkeypatch.setattr(worker, "settings", settings_for(tmp_path, receiver))
+    saved = recorder._default_engine
+    recorder.set_default_engine(pg_engine)
+    try:
+        assert worker.send_digest.run() == f"digest of {day}: 2 sent, 0 failed"
+        assert worker.send_digest.run() == "skipped: no digest is due"
+    finally:
+        recorder.set_default_engine(saved)
+    assert receiver.bodies("/generic")[0]["digest"]["runs"] == 5
+    assert "sync_monitor.send_digest" in worker.app.tasks
