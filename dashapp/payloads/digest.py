@@ -8,8 +8,9 @@
   in percentage points (None when either window had no finished run);
 - ``incidents``: from ``queries.timeline.incident_events`` (a sync's first failed or partial run
   after a success, resolved by the next success), those resolved or started in the window, newest
-  start first, at most MAX_INCIDENTS, with ``incidents_total``; one still open at ``end`` has its
-  length and runs lost so far;
+  start first, at most MAX_INCIDENTS, with ``incidents_total`` (``incidents_truncated``: the day had
+  more than MAX_EVENTS incident events, and only the newest were counted); one still open at ``end``
+  has its length and runs lost so far;
 - ``late``: the syncs late at ``end`` (the overview's sync states), only for a window ending now:
   beat keeps only each task's latest run, so the states at the end of a past day cannot be told
   (``late`` is then None and ``late_note`` says why);
@@ -72,8 +73,9 @@ def _moment(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # type: ignore[union-attr]
 
 
-def _incidents(engine: Engine, start: datetime, end: datetime) -> tuple[list[dict], int]:
-    """The incidents resolved or started in [start, end), newest start first (bounded), and how many."""
+def _incidents(engine: Engine, start: datetime, end: datetime) -> tuple[list[dict], int, bool]:
+    """The incidents resolved or started in [start, end), newest start first (bounded), how many,
+    and whether there were more incident events than MAX_EVENTS (then only the newest are counted)."""
     frame = incident_events(engine, start, end, limit=MAX_EVENTS)
     events = sorted(frame.to_dict("records"), key=lambda e: (_moment(e["at"]), e["kind"] == "incident_started"))
     found: list[dict] = []
@@ -99,10 +101,8 @@ def _incidents(engine: Engine, start: datetime, end: datetime) -> tuple[list[dic
         if incident["resolved"] is None and incident["started"] is not None:
             incident["seconds"] = max(0.0, (end - incident["started"]).total_seconds())
             incident["runs_lost"] = queries.runs_lost(engine, *incident["pair"], incident["started"], end)
-    read = int(frame["total"].iloc[0]) if not frame.empty else 0
-    if read > len(frame):  # more events than were read: count them as incidents too, at least
-        total = max(total, read // 2)
-    return [_incident_record(i, end) for i in shown], total
+    truncated = not frame.empty and int(frame["total"].iloc[0]) > len(frame)
+    return [_incident_record(i, end) for i in shown], total, truncated
 
 
 def _incident_record(incident: dict, end: datetime) -> dict:
@@ -145,12 +145,12 @@ def digest(engine: Engine, end: datetime, now: datetime | None = None) -> dict:
     day = _rates(queries.outcome_counts(engine, start, end), start, end)
     week = _rates(queries.outcome_counts(engine, start - WEEK, start), start - WEEK, start)
     comparable = day["runs"] > 0 and week["runs"] > 0
-    incidents, incidents_total = _incidents(engine, start, end)
+    incidents, incidents_total, truncated = _incidents(engine, start, end)
     summary = {
         "day": None, **day, "week_before": week,
         "change": {rate: round(day[rate] - week[rate], 2) if comparable else None
                    for rate in ("failure_rate", "partial_rate")},
-        "incidents": incidents, "incidents_total": incidents_total,
+        "incidents": incidents, "incidents_total": incidents_total, "incidents_truncated": truncated,
         "late": None, "late_total": None, "late_note": None,
         "worst_crm": _worst(engine, start, end),
         "timeline_link": timeline_link(start, end),

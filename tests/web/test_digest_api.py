@@ -143,7 +143,7 @@ def test_incidents_with_their_length_and_runs_lost(client, db):
         ("callrail", "calls", iso_utc(now - 8 * H), None, True, 2),
         ("hubspot", "contacts", iso_utc(now - 26 * H), iso_utc(now - 9 * H), False, 2),
     ]
-    assert body["incidents_total"] == 3
+    assert body["incidents_total"] == 3 and body["incidents_truncated"] is False
     first = body["incidents"][0]
     assert first["seconds"] == pytest.approx(4 * 3600, abs=1) and first["length"] == "4 h"
     assert body["incidents"][1]["length"].endswith(" so far")

@@ -82,6 +82,7 @@ def summary_card(payload: dict) -> dbc.Card:
     worst_text = (f"{worst['name']}: {worst['failed']:,} failed, {worst['partial']:,} partial of "
                   f"{display.plural(worst['runs'], 'run')}" if worst else "none: no run failed")
     change, week = payload["change"], payload["week_before"]
+    more = " or more" if payload.get("incidents_truncated") else ""
     return dbc.Card([
         dbc.CardHeader([
             html.Span(title, className="fw-semibold digest-title"),
@@ -100,7 +101,7 @@ def summary_card(payload: dict) -> dbc.Card:
             ]),
             html.Div([html.Span("Worst CRM: ", className="text-muted"),
                       html.Span(worst_text, className="digest-worst")], className="mb-2"),
-            html.Div(f"Incidents ({payload['incidents_total']:,})", className="fw-semibold small"),
+            html.Div(f"Incidents ({payload['incidents_total']:,}{more})", className="fw-semibold small"),
             *_incidents(payload),
             html.Div("Late syncs" + ("" if payload["late"] is None else f" now ({payload['late_total']:,})"),
                      className="fw-semibold small mt-2"),
