@@ -113,7 +113,7 @@ def _lines(summary: dict[str, Any], escape: Callable[[object], str]) -> list[str
     week = summary["week_before"]
     lines = [
         f"Runs: {summary['runs']:,} ({summary['completed']:,} completed, {summary['failed']:,} failed, "
-        f"{summary['partial']:,} partial)",
+        f"{summary['partial']:,} partial; {week['runs_per_day']:,} a day the week before)",
         f"Failure rate: {summary['failure_rate']:.2f}% ({_change(summary['change']['failure_rate'])}: "
         f"{week['failure_rate']:.2f}%)",
         f"Partial rate: {summary['partial_rate']:.2f}% ({_change(summary['change']['partial_rate'])}: "

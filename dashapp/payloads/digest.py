@@ -144,6 +144,7 @@ def digest(engine: Engine, end: datetime, now: datetime | None = None) -> dict:
     start = end - WINDOW
     day = _rates(queries.outcome_counts(engine, start, end), start, end)
     week = _rates(queries.outcome_counts(engine, start - WEEK, start), start - WEEK, start)
+    week["runs_per_day"] = round(week["runs"] / (WEEK / WINDOW), 1)  # to set beside the day's runs
     comparable = day["runs"] > 0 and week["runs"] > 0
     incidents, incidents_total, truncated = _incidents(engine, start, end)
     summary = {

@@ -210,7 +210,7 @@ def test_webhook_slack_and_email_receive_the_digest_once(pg_engine, receiver, ma
     content = message.get_content()
     assert mail.rcpt_tos == ["ops@example.com"]
     assert message["Subject"].strip() == f"[Sync Monitor] Digest for {day}: 5 runs, 60.00% failed, 0.00% partial"
-    assert "Runs: 5 (2 completed, 3 failed, 0 partial)" in content.splitlines()
+    assert "Runs: 5 (2 completed, 3 failed, 0 partial; 0.0 a day the week before)" in content.splitlines()
     assert content.splitlines()[-1] == f"Timeline: {body['link']}"
     worst = [line for line in content.splitlines() if line.startswith("Worst CRM:")]
     assert worst == [f"Worst CRM: {HOSTILE.replace(chr(10), ' ')} (3 failed, 0 partial of 3 runs)"]

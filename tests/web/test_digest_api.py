@@ -123,6 +123,7 @@ def test_the_last_24_hours_against_the_week_before(client, db):
     got = {k: body[k] for k in ("runs", "completed", "failed", "partial", "failure_rate", "partial_rate")}
     assert got == {k: expected[k] for k in got}
     assert {k: body["week_before"][k] for k in got} == expected["week"]
+    assert body["week_before"]["runs_per_day"] == round(expected["week"]["runs"] / 7, 1)
     assert body["week_before"]["end"] == body["start"]
     assert body["change"] == {r: round(expected[r] - expected["week"][r], 2) for r in ("failure_rate", "partial_rate")}
     crm, failed, partial, total = expected["worst"]

@@ -93,7 +93,8 @@ def summary_card(payload: dict) -> dbc.Card:
             dbc.Row([
                 _figure("Runs", f"{payload['runs']:,}",
                         html.Span(f"{payload['completed']:,} completed, {payload['failed']:,} failed, "
-                                  f"{payload['partial']:,} partial", className="text-muted small ms-2")),
+                                  f"{payload['partial']:,} partial; {week['runs_per_day']:,} a day the week before",
+                                  className="text-muted small ms-2")),
                 _figure("Failure rate", f"{payload['failure_rate']:.2f}%",
                         _arrow(change["failure_rate"], week["failure_rate"])),
                 _figure("Partial rate", f"{payload['partial_rate']:.2f}%",
