@@ -291,6 +291,20 @@ def _secret(env: dict[str, str], name: str) -> str | None:
     return env.get(name) or None  # not stripped: spaces may be part of it
 
 
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _clock(env: dict[str, str], name: str) -> str | None:
+    """A local time of day, ``HH:MM`` on the 24-hour clock (``8:00`` is read as ``08:00``); None when empty."""
+    raw = _text(env, name)
+    if not raw:
+        return None
+    padded = raw.zfill(5) if len(raw) == 4 else raw
+    if not _CLOCK.match(padded):
+        raise ConfigError(f"{name}={raw[:40]!r} is not a time of day such as 08:00 (HH:MM, 24-hour clock)")
+    return padded
+
+
 def _address(env: dict[str, str], name: str) -> str | None:
     return (_text(env, name) or "").rstrip("/") or None
 
@@ -310,6 +324,7 @@ PREFIX: Reader = _prefix
 LEVEL: Reader = _level
 ALIASES: Reader = _aliases
 PROXIES: Reader = _proxies
+CLOCK: Reader = _clock
 
 
 # Every setting once: its field, type and bounds, default and help. The README's configuration table
@@ -489,6 +504,12 @@ VARIABLES: dict[str, Variable] = {
     "ALERT_EMAIL_TO": Variable(
         "alert_email_to", NAMES,
         None, "alert e-mail's recipients, comma-separated"),
+    "DIGEST_AT": Variable(
+        "digest_at", CLOCK,
+        None,
+        'the local time (`HH:MM`, 24-hour, in `DISPLAY_TIMEZONE`, else UTC) the morning digest of the 24 hours '
+        'before it is sent through the alert channels, once a day however many instances run (empty: no digest)',
+    ),
     "PUBLIC_URL": Variable(
         "public_url", ADDRESS,
         None,
@@ -638,6 +659,7 @@ class Settings:
     rollup_refresh_seconds: int
     export_write_timeout_seconds: int
     url_prefix: str = "/"
+    digest_at: str | None = None  # HH:MM local (DISPLAY_TIMEZONE); None: no morning digest
 
     def href(self, path: str) -> str:
         """``path`` (an app path such as ``/history?range=all``) as browsers request it: under URL_PREFIX."""

@@ -58,6 +58,8 @@ app.conf.update(
 )
 app.conf.beat_schedule = {
     "evaluate-alerts": {"task": "sync_monitor.evaluate_alerts", "schedule": settings.alert_interval_seconds},
+    # the morning digest: each minute, whether DIGEST_AT has passed and today's digest is still to send
+    **({"send-digest": {"task": "sync_monitor.send_digest", "schedule": 60.0}} if settings.digest_at else {}),
 }
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,15 @@ def evaluate_alerts() -> str:
     from dashapp.alerts import evaluation as alerts
 
     return alerts.on_schedule(default_engine(), settings).summary()
+
+
+@app.task(name="sync_monitor.send_digest")
+def send_digest() -> str:
+    """The morning digest, when due and not sent by another process (``dashapp.alerts.digest``)."""
+    from dashapp.alerts import digest
+    from dashapp.payloads.digest import digest as summarize
+
+    return digest.send_digest(default_engine(), settings, summarize=summarize)
 
 
 @app.task(name="sync_monitor.hold")

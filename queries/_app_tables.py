@@ -170,3 +170,27 @@ sign_in_attempts = Table(
     Column("window_ends", DateTime(), nullable=False),
     Column("last_failure", DateTime()),
 )
+
+# The morning digest (dashapp/alerts/digest.py): one row per local day it covers, inserted by the one
+# process that claims the day (so it is sent once however many instances run), and one row per
+# channel and target it went to, so a retry resends only what failed.
+digests = Table(
+    "digests", metadata,
+    Column("day", String(10), primary_key=True),  # the local day covered (DISPLAY_TIMEZONE), YYYY-MM-DD
+    Column("status", String(10), nullable=False),  # sending, sent, failed (some channel failed)
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("claimed_at", DateTime(), nullable=False),
+    Column("claimed_by", String(200)),  # host:pid
+    Column("sent_at", DateTime()),
+    Column("error", Text),
+)
+digest_deliveries = Table(
+    "digest_deliveries", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("channel", String(20), primary_key=True),  # webhook, slack, email
+    Column("target", String(300), primary_key=True),  # the URL (cut to 300) or the addresses
+    Column("status", String(10), nullable=False),  # sent, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("sent_at", DateTime()),
+)

@@ -18,6 +18,8 @@ from queries._app_tables import (
     api_calls,
     audit_log,
     breaker_events,
+    digest_deliveries,
+    digests,
     failed_operations,
     metadata,
     operation_attempts,
@@ -27,7 +29,8 @@ from queries._app_tables import (
 from queries.duration_histogram import COLUMNS as DURATIONS
 
 __all__ = ["alert_notifications", "alerts", "api_call_hours", "api_call_minutes", "api_calls", "audit_log",
-           "breaker_events", "duration_days", "error_hours", "failed_operations", "metadata", "operation_attempts",
+           "breaker_events", "digest_deliveries", "digests", "duration_days", "error_hours", "failed_operations",
+           "metadata", "operation_attempts",
            "periodic_runs", "rollup_state", "run_days", "run_hours", "session_generations", "sign_in_attempts"]
 
 

@@ -18,6 +18,7 @@ from flask import Flask
 from dashapp.web import auth_routes
 from dashapp.web.api import alerts as alert_api
 from dashapp.web.api import crm_api_usage as crm_api_usage_api
+from dashapp.web.api import digest as digest_api
 from dashapp.web.api import errors as errors_api
 from dashapp.web.api import export, metrics
 from dashapp.web.api import failed as failed_api
@@ -91,6 +92,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/alerts", alert_api.list_alerts),
     Route("POST", "/api/alerts/<int:alert_id>/<action>", alert_api.act),
     Route("GET", "/api/timeline", timeline_api.timeline),
+    Route("GET", "/api/digest", digest_api.digest),
     Route("GET", "/export/sync-history.csv", export.sync_history_export),
     Route("POST", "/auth/sign-in", auth_routes.sign_in),
     Route("POST", "/auth/sign-out", auth_routes.sign_out),

@@ -42,9 +42,14 @@ def test_of_many_processes_asking_at_once_one_wins(pg_engine):
 
 def test_before_the_upgrade_made_the_table_every_process_runs_the_job(pg_engine):
     empty_app_tables(pg_engine)
-    with pg_engine.begin() as conn:
-        conn.execute(text("DROP TABLE sync_monitor.periodic_runs"))
-        conn.execute(text("UPDATE sync_monitor.alembic_version SET version_num = '0011'"))
+    from alembic import command
+
+    from dashapp.storage.migrate import _config
+
+    with pg_engine.begin() as conn:  # back to 0011 through every later migration's downgrade (0012 drops the table)
+        command.downgrade(_config(conn, "sync_monitor"), "0011")
+    with pg_engine.connect() as conn:
+        assert conn.execute(text("SELECT to_regclass('sync_monitor.periodic_runs')")).scalar() is None
     try:
         assert [periodic.claim(pg_engine, "job", 60) for _ in range(2)] == [True, True]
     finally:
