@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import runtime
 from dashapp.alerts import config as alert_config
+from dashapp.alerts import digest as digest_sender
 from dashapp.alerts import evaluation as alerts
 from dashapp.auth import users as auth
 from dashapp.auth.users import UsersFileError, parse_users
@@ -30,6 +31,7 @@ from dashapp.demo.embedded import LiveSimulator, backfill
 from dashapp.payloads import errors as errors_payloads
 from dashapp.payloads import performance as performance_payloads
 from dashapp.payloads.day_cache import day_start
+from dashapp.payloads.digest import digest as digest_summary
 from dashapp.recording.recorder import set_default_engine
 from dashapp.storage import migrate, rollups
 from dashapp.storage.db import check_database, make_engine
@@ -130,6 +132,7 @@ def _fill_then_simulate(settings: Settings, engine: Engine) -> None:
                  min(settings.demo_interval_seconds, 5.0))
         time.sleep(simulator.interval * 2 + 1)  # the syncs due since the fill have started: none reads as late
         alerts.start_loop(engine, settings)  # no beat without a broker: this process evaluates
+        digest_sender.start_loop(engine, settings, digest_summary)  # ... and sends the digest at DIGEST_AT
 
 
 def check_users_file(settings: Settings) -> None:
