@@ -213,3 +213,4 @@ AS_OF_BANNER_TEXT = "as-of-banner-text"
 AS_OF_BANNER_LIVE = "as-of-banner-live"
 AS_OF_ZONE = "as-of-zone"  # the zone the control's input is read in
 AS_OF_ASSUMED = "as-of-assumed"  # what a view as of a past moment assumed (schedules as they are now)
+AS_OF_TOGGLE = "as-of-toggle"  # the navbar button: "Live" or "As of 03:12"; opens the control

@@ -8,6 +8,7 @@ import pytest
 from selenium.webdriver.support.wait import WebDriverWait
 
 from dashapp.display import iso_utc
+from dashapp.web.components.time_control import local_value
 from queries.clock import utc_now
 from queries.outcomes import status_class
 from tests.web.test_as_of_overview import BACK, expected_counts, write_runs
@@ -39,11 +40,27 @@ def test_the_overview_as_of_a_moment_and_back_to_live(dash_duo, dash_app, use_en
     dash_duo.wait_for_contains_text("#as-of-banner-text", f"As of {at:%Y-%m-%d %H:%M}", timeout=15)
 
     # Live: the same page now, no banner; the overview's numbers are the present's
-    dash_duo.find_element("#as-of-live").click()
+    dash_duo.wait_for_contains_text("#as-of-toggle", "As of", timeout=10)
+    dash_duo.find_element("#as-of-toggle").click()
+    dash_duo.wait_for_element("#as-of-live", timeout=5).click()
     dash_duo.wait_for_element("#alerts-refresh-text", timeout=15)
     WebDriverWait(dash_duo.driver, 15).until(lambda driver: "at=" not in driver.current_url)
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}/")
     dash_duo.wait_for_text_to_equal("#stat-active", f"{live_active:,}", timeout=15)
     dash_duo.wait_for_text_to_equal("#stat-failed", f"{expected_counts(runs, now, utc_now())['failed_today']:,}")
     assert all(not e.is_displayed() for e in dash_duo.find_elements("#as-of-banner"))
+    dash_duo.wait_for_text_to_equal("#as-of-toggle", "Live", timeout=10)
+
+    # the control: a moment typed in the viewer's zone, Go: the same page as of it
+    zone = dash_duo.driver.execute_script("return window.syncMonitor.zone() || 'UTC'")
+    dash_duo.find_element("#as-of-toggle").click()
+    field = dash_duo.wait_for_element("#as-of-input", timeout=5)
+    dash_duo.driver.execute_script(
+        "var setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;"
+        "setter.call(arguments[0], arguments[1]);"
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));", field, local_value(at, zone))
+    dash_duo.find_element("#as-of-go").click()
+    WebDriverWait(dash_duo.driver, 15).until(lambda driver: "at=" in driver.current_url)
+    dash_duo.wait_for_contains_text("#as-of-banner-text", f"As of {at:%Y-%m-%d %H:%M}", timeout=15)
+    dash_duo.wait_for_text_to_equal("#stat-active", f"{expected['active_syncs']:,}", timeout=15)
     assert dash_duo.get_logs() == []

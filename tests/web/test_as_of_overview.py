@@ -199,11 +199,12 @@ def test_the_overview_page_as_of_says_so_and_shows_its_numbers(client, dash_app,
     assert hubspot["state"] == "running"
     assert "assumed" in str(crms[ids.CRM_STATUS_NOTE]["children"])
     # the banner under the navbar
-    words, is_open, colour, value, zone, _outline = show_as_of(f"?at={iso_utc(at)}", "UTC")
-    assert is_open and colour == "warning"
+    words, is_open, colour, value, zone, button, button_colour = show_as_of(f"?at={iso_utc(at)}", "UTC")
+    assert is_open and colour == "warning" and button_colour == "warning"
+    assert button == f"As of {at:%m-%d %H:%M} UTC"
     assert words.startswith(f"As of {at:%Y-%m-%d %H:%M} UTC (10 h ago")
     assert value == f"{at:%Y-%m-%dT%H:%M}" and zone == "UTC"
-    assert show_as_of("", "UTC")[1] is False  # live: no banner
+    assert show_as_of("", "UTC")[1] is False and show_as_of("", "UTC")[5] == "Live"  # live: no banner
     bad = show_as_of("?at=2999-01-01T00:00:00Z", "UTC")
     assert bad[1] and bad[2] == "danger" and "future" in bad[0]
 

@@ -51,18 +51,22 @@ def banner_text(moment: datetime, zone: str | None, now: datetime) -> str:
 @callback(
     Output(ids.AS_OF_BANNER_TEXT, "children"), Output(ids.AS_OF_BANNER, "is_open"),
     Output(ids.AS_OF_BANNER, "color"), Output(ids.AS_OF_INPUT, "value"), Output(ids.AS_OF_ZONE, "children"),
-    Output(ids.AS_OF_LIVE, "outline"),
+    Output(ids.AS_OF_TOGGLE, "children"), Output(ids.AS_OF_TOGGLE, "color"),
     Input(ids.PAGE_LOCATION, "search"), Input(ids.VIEWER_TIMEZONE, "data"),
 )
 def show_as_of(search: object, zone: object):
-    """The banner, the control's input and its zone for the address's ``at``."""
+    """The banner, the control's input and its zone for the address's ``at``, and the navbar's
+    button: green "Live" when the app shows now, amber "As of 12-04 03:12 UTC" when the past."""
     now = utc_now()
     zone = zone if isinstance(zone, str) and zone else None
     label = display.zone_name(zone)
     try:
         moment = as_of(search, now)
     except BadParameter as exc:
-        return f"Cannot show the app as of that moment: {exc.problem}. Showing now.", True, "danger", "", label, True
+        why = f"Cannot show the app as of that moment: {exc.problem}. Showing now."
+        return why, True, "danger", "", label, "Live", "success"
     if moment is None:
-        return "", False, "warning", local_value(now, zone or "UTC"), label, False
-    return banner_text(moment, zone, now), True, "warning", local_value(moment, zone or "UTC"), label, True
+        return "", False, "warning", local_value(now, zone or "UTC"), label, "Live", "success"
+    clock = display.local_clock(moment, zone)
+    return (banner_text(moment, zone, now), True, "warning", local_value(moment, zone or "UTC"), label,
+            f"As of {clock[5:]}", "warning")

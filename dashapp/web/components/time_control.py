@@ -18,17 +18,24 @@ from queries.clock import utc_now
 
 
 def time_control() -> html.Div:
+    """One small navbar button ("Live", or "As of 03:12" while the app shows the past) that opens
+    the control: the moment, Go and Live."""
     return html.Div([
         dcc.Store(id=ids.AS_OF_TARGET),
-        html.Label("Show the app as of", htmlFor=ids.AS_OF_INPUT, className="visually-hidden"),
-        dbc.Input(id=ids.AS_OF_INPUT, type="datetime-local", size="sm", step=60, className="as-of-input"),
-        html.Span("", id=ids.AS_OF_ZONE, className="text-light small ms-1 me-1 text-nowrap"),
-        dbc.Button("Go", id=ids.AS_OF_GO, size="sm", color="light", outline=True, className="me-1",
-                   title="Show every page as of this moment"),
-        dbc.Button("Live", id=ids.AS_OF_LIVE, size="sm", color="success", className="text-nowrap",
-                   title="Back to now"),
-        html.Div(id=ids.AS_OF_MESSAGE, className="small text-warning ms-2", role="status"),
-    ], className="d-flex align-items-center flex-wrap my-2 my-lg-0 me-lg-3 time-control")
+        dbc.Button("Live", id=ids.AS_OF_TOGGLE, size="sm", color="success", className="text-nowrap",
+                   title="Show the app as of another moment"),
+        dbc.Popover(dbc.PopoverBody([
+            html.Label(["Show the app as of (", html.Span("UTC", id=ids.AS_OF_ZONE), ")"], htmlFor=ids.AS_OF_INPUT,
+                       className="form-label small mb-1"),
+            dbc.Input(id=ids.AS_OF_INPUT, type="datetime-local", size="sm", step=60, className="as-of-input mb-2"),
+            html.Div([
+                dbc.Button("Go", id=ids.AS_OF_GO, size="sm", color="primary", className="me-2"),
+                dbc.Button("Live", id=ids.AS_OF_LIVE, size="sm", color="success", outline=True,
+                           title="Back to now"),
+            ], className="d-flex"),
+            html.Div(id=ids.AS_OF_MESSAGE, className="small text-danger mt-1", role="status"),
+        ]), target=ids.AS_OF_TOGGLE, trigger="legacy", placement="bottom", className="as-of-popover"),
+    ], className="d-flex align-items-center my-2 my-lg-0 me-lg-2 time-control")
 
 
 def _zone(zone: object) -> ZoneInfo:

@@ -18,7 +18,7 @@ from dashapp.alerts.config import DEFAULTS, SEVERITIES
 from dashapp.auth import users as auth
 from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.payloads import alerts as alert_payloads
-from dashapp.payloads import paths
+from dashapp.payloads import params, paths
 from dashapp.web import ids
 from dashapp.web.components.as_of_banner import viewed_at
 from dashapp.web.components.filter_options import age_options
@@ -50,7 +50,7 @@ def layout(**_query: str) -> html.Div:
     note = dbc.Alert(refused.read_only_note, color="secondary", className="py-2 small") if refused else ""
     zone = {"timeZone": settings.display_timezone}
     return html.Div([
-        ignored_chips(unknown_parameters(_query, ())),
+        ignored_chips(unknown_parameters(_query, (params.AT,))),
         dcc.Store(id=ids.ALERTS_RESOLVE_TARGET),
         dcc.Store(id=ids.ALERTS_ACTION_DONE),
         dcc.Store(id=ids.ALERTS_REQUEST),

@@ -33,7 +33,7 @@ from dashapp import display, runtime
 from dashapp.auth import disclosure
 from dashapp.errors import BadParameter
 from dashapp.health import snapshot as health
-from dashapp.payloads import crm_api_usage
+from dashapp.payloads import crm_api_usage, params
 from dashapp.payloads import overview as payloads
 from dashapp.payloads.card_links import card_links
 from dashapp.web import ids
@@ -127,7 +127,7 @@ def crm_panel(display_timezone: str | None) -> html.Div:
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
-        ignored_chips(unknown_parameters(_query, ())),
+        ignored_chips(unknown_parameters(_query, (params.AT,))),
         page_header("Overview", REFRESH, settings.refresh_seconds),
         dcc.Interval(id=ids.HEALTH_STRIP_INTERVAL, interval=settings.health_refresh_seconds * 1000),
         html.Div(id=ids.HEALTH_STRIP, className="mb-3"),
