@@ -82,6 +82,14 @@
     soon();
   });
 
+  /* The moment the page shows, in ms: at, else now. Relative times ("6 h ago", "due now") should
+     count from it (the grids' renderers in sync-monitor.js call Date.now(): see the lane's report). */
+  window.syncMonitorNow = function () {
+    var at = currentAt();
+    var ms = at ? Date.parse(at) : NaN;
+    return isNaN(ms) ? Date.now() : ms;
+  };
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.syncMonitorAsOf = {
     go: function (at) {  /* the time control's moment (UTC ISO): this page as of it */
