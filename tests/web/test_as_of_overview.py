@@ -17,6 +17,7 @@ from dashapp.web.components.time_control import chosen_moment, local_value
 from queries.clock import utc_now
 from queries.outcomes import status_class
 from queries.overview import MAX_RUN, WINDOW
+from tests.properties.warehouse_values import Moment, insert, row
 from tests.support.callbacks import call
 from tests.support.rows import Run, insert_runs, insert_schedules
 
@@ -218,3 +219,37 @@ def test_the_time_control_reads_the_viewers_zone():
         with pytest.raises(ValueError):
             chosen_moment(value, "UTC", now)
     assert viewed_at(utc_now()) is None and viewed_at(utc_now() - H) is not None
+
+
+HARD_VALUES = {  # the hostile-value sweep's named cases (tests/properties/test_any_value.py), as of a moment
+    "carriage return": [row(crm_source="hub\rspot"), row(sync_type="con\rtacts"),
+                        row(status="failed", error_message="boom\rthere")],
+    "empty crm_source and sync_type": [row(crm_source=""), row(sync_type="")],
+    "start -infinity": [row(start=Moment(infinite="-infinity"))],
+    "start +infinity": [row(start=Moment(infinite="infinity"), end=None, status="running")],
+    "start in year 1": [row(start=Moment(at=datetime(1, 1, 1)), end=Moment(at=datetime(1, 1, 1, 1)))],
+    "success ending at infinity": [row(start=Moment(from_now=-3 * H), end=Moment(infinite="infinity"))],
+    "1 MB message": [row(status="failed", error_message="m" * 1_000_000)],
+}
+ROUTES = ("/api/stats", "/api/crm-status?limit=1000", "/api/recent-syncs?limit=500", "/api/alerts?range=all")
+
+
+@pytest.mark.parametrize("case", HARD_VALUES)
+@pytest.mark.parametrize("engine_fixture", ["pg_engine", "deployed_engine"])
+def test_any_value_as_of_answers_below_500(dash_app, use_engine, request, engine_fixture, case):
+    db = request.getfixturevalue(engine_fixture)
+    use_engine(db)
+    client = dash_app.server.test_client()
+    now = utc_now()
+    insert(db, HARD_VALUES[case], now, aware=engine_fixture == "deployed_engine")
+    for back in (2 * H, 4.5 * H, 40 * 24 * H):
+        at = iso_utc((now - back).replace(microsecond=0))
+        for route in ROUTES:
+            answer = client.get(f"{route}{'&' if '?' in route else '?'}at={at}")
+            assert answer.status_code == 200, (route, at, answer.get_data(as_text=True)[:300])
+            assert answer.get_json().get("at") == at
+    if case == "success ending at infinity":  # started 3 h ago, never ended: running 2 h ago
+        at = iso_utc((now - 2 * H).replace(microsecond=0))
+        assert client.get(f"/api/stats?at={at}").get_json()["overview"]["active_syncs"] == 1
+        crm = client.get(f"/api/crm-status?at={at}").get_json()["crms"][0]
+        assert crm["state"] == "running" and crm["status"] == "running"
