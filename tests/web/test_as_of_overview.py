@@ -253,3 +253,12 @@ def test_any_value_as_of_answers_below_500(dash_app, use_engine, request, engine
         assert client.get(f"/api/stats?at={at}").get_json()["overview"]["active_syncs"] == 1
         crm = client.get(f"/api/crm-status?at={at}").get_json()["crms"][0]
         assert crm["state"] == "running" and crm["status"] == "running"
+
+
+def test_the_cards_link_as_of_the_same_moment():
+    from dashapp.payloads.card_links import card_links
+
+    at = datetime(2026, 12, 4, 3, 12, tzinfo=UTC)
+    for key, link in card_links(at, at).items():
+        assert link.endswith("at=2026-12-04T03:12:00Z") or "at=2026-12-04T03:12:00Z#" in link, key
+    assert all("at=" not in link for link in card_links(at).values())

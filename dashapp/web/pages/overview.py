@@ -144,9 +144,11 @@ def layout(**_query: str) -> html.Div:
 TIGHTEST_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
 
 
-def overview_cards(overview: dict, tightest: dict | None, now: datetime | None = None) -> list[dbc.Col]:
-    """The cards; with ``now`` (when the numbers were computed) each opens the runs it counts."""
-    links = card_links(now) if now is not None else {}
+def overview_cards(overview: dict, tightest: dict | None, now: datetime | None = None,
+                   at: datetime | None = None) -> list[dbc.Col]:
+    """The cards; with ``now`` (when the numbers were computed) each opens the runs it counts
+    (``at``: as of that past moment)."""
+    links = card_links(now, at) if now is not None else {}
     limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary",
                  "no rate limit in its window (headers of the last hour)", links.get("tightest-limit")) \
         if tightest is None else Stat("tightest-limit", "Tightest rate limit", f"{tightest['percent_used']:.0f}%",
@@ -170,7 +172,7 @@ def _cards(engine, now: datetime) -> list[dbc.Col]:
     stats = payloads.stats(engine, now, as_of=at is not None)  # maybe shared: links use the moment it was computed at
     counted_at = datetime.fromisoformat(stats["timestamp"].replace("Z", "+00:00"))
     limits = crm_api_usage.rate_limit_list(engine, crm_api_usage.PAST_HOUR, now)
-    return overview_cards(stats["overview"], crm_api_usage.tightest(limits), counted_at)
+    return overview_cards(stats["overview"], crm_api_usage.tightest(limits), counted_at, at)
 
 
 def assumed_note(assumed: str) -> html.Div:
