@@ -14,6 +14,7 @@ from dash import Input, Output, callback, html
 
 from dashapp import display
 from dashapp.errors import BadParameter
+from dashapp.payloads import paths
 from dashapp.web import ids
 from dashapp.web.components.refresh_bar import as_of
 from dashapp.web.components.time_control import local_value
@@ -31,7 +32,7 @@ def as_of_banner() -> dbc.Alert:
     return dbc.Alert([
         html.Span("", id=ids.AS_OF_BANNER_TEXT),
         " · ",
-        html.A("Live", id=ids.AS_OF_BANNER_LIVE, href="#", className="alert-link as-of-live-link",
+        html.A("Live", id=ids.AS_OF_BANNER_LIVE, href=paths.href("/"), className="alert-link as-of-live-link",
                **{"data-live": "1"}),
     ], id=ids.AS_OF_BANNER, color="warning", is_open=False, className="small py-2 mb-0 rounded-0 as-of-banner")
 
