@@ -38,6 +38,7 @@ from dashapp.storage.db import check_database, make_engine
 from dashapp.storage.sync_tables import metadata
 from dashapp.web import auth_routes, http_errors, ids, request_guard, security_headers, serving, url_prefix
 from dashapp.web.api import metrics
+from dashapp.web.components.as_of_banner import as_of_banner
 from dashapp.web.components.demo_banner import demo_banner
 from dashapp.web.components.navbar import navbar
 from queries.clock import utc_now
@@ -206,6 +207,7 @@ def _layout() -> html.Div:
         dcc.Store(id=ids.VIEWER_TIMEZONE),
         dcc.Interval(id=ids.CLOCK_TICK, interval=1000),
         navbar(current, auth.current_user(current)),
+        as_of_banner(),
         demo_banner(),
         dbc.Container(dash.page_container, fluid=True, className="py-3"),
     ])

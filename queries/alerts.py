@@ -129,17 +129,46 @@ def running(db: Connectable, limit: int = 1000) -> pd.DataFrame:
 ALERT_STATES = ("firing", "resolved")
 
 
+def _as_of_columns(at: str | None) -> dict[str, str]:
+    """The columns of an alert as they were at the bound moment ``at`` (SQL, e.g. ``:p0``), None
+    for now: resolved by then, or firing (acknowledged only when acknowledged by then)."""
+    if at is None:
+        return {c: f"a.{c}" for c in ("state", "resolved_at", "resolved_by", "resolve_note", "acknowledged_by",
+                                      "acknowledged_at")}
+    resolved = f"(a.state = 'resolved' AND (a.resolved_at IS NULL OR a.resolved_at <= {at}))"
+    acked = f"(a.acknowledged_at IS NOT NULL AND a.acknowledged_at <= {at})"
+    return {"state": f"CASE WHEN {resolved} THEN 'resolved' ELSE 'firing' END",
+            **{c: f"CASE WHEN {resolved} THEN a.{c} END" for c in ("resolved_at", "resolved_by", "resolve_note")},
+            **{c: f"CASE WHEN {acked} THEN a.{c} END" for c in ("acknowledged_by", "acknowledged_at")}}
+
+
+def _firing_at(b: Binds, at: datetime | None) -> tuple[str, dict[str, str]]:
+    """A WHERE for the alerts firing at ``at`` (None: now) and their columns then."""
+    if at is None:
+        return "a.state = 'firing'", _as_of_columns(None)
+    moment = b.bind_app_time(at)
+    columns = _as_of_columns(moment)
+    return f"a.fired_at <= {moment} AND {columns['state']} = 'firing'", columns
+
+
 def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[str, ...] = (),
                rules: tuple[str, ...] = (), since: datetime | None = None, limit: int = 500,
-               until: datetime | None = None) -> pd.DataFrame:
+               until: datetime | None = None, at: datetime | None = None) -> pd.DataFrame:
     """Alerts fired in [``since``, ``until``) (None: open), newest first, with how their
     notifications went (sent, pending, failed counts, and the latest error of one not sent with its
-    channel). Times in the app's tables are naive UTC."""
+    channel). Times in the app's tables are naive UTC. ``at``: as they were at that past moment
+    (fired by then; state, resolution and acknowledgement then; severity, summary, value, last
+    seen and notifications as they are now, the app keeps no earlier)."""
     with connect(app_db(db)) as conn:
         b = Binds(conn)
         where = ["1 = 1"]
+        columns = _as_of_columns(None)
+        if at is not None:
+            moment = b.bind_app_time(at)
+            columns = _as_of_columns(moment)
+            where.append(f"a.fired_at <= {moment}")
         if states:
-            where.append(b.in_list("a.state", states))
+            where.append(b.in_list(columns["state"], states))
         if severities:
             where.append(b.in_list("a.severity", severities))
         if rules:
@@ -149,9 +178,9 @@ def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[
         if until is not None:
             where.append(f"a.fired_at < {b.bind_app_time(until)}")
         n = app_table(conn, "alert_notifications")
+        shown = ", ".join(f"{expression} AS {name}" for name, expression in columns.items())
         frame = b.frame(f"""
-            SELECT a.id, a.rule, a.subject, a.severity, a.summary, a.value, a.state, a.fired_at, a.last_seen_at,
-                   a.resolved_at, a.resolved_by, a.resolve_note, a.acknowledged_by, a.acknowledged_at,
+            SELECT a.id, a.rule, a.subject, a.severity, a.summary, a.value, a.fired_at, a.last_seen_at, {shown},
                    (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'sent') AS sent,
                    (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'pending') AS pending,
                    (SELECT COUNT(*) FROM {n} x WHERE x.alert_id = a.id AND x.status = 'failed') AS gave_up,
@@ -164,24 +193,27 @@ def alert_list(db: Connectable, states: tuple[str, ...] = (), severities: tuple[
     return app_times(frame, ("fired_at", "last_seen_at", "resolved_at", "acknowledged_at"))
 
 
-def firing_by_acknowledgement(db: Connectable) -> dict[str, dict[str, int]]:
+def firing_by_acknowledgement(db: Connectable, at: datetime | None = None) -> dict[str, dict[str, int]]:
     """Firing alerts per severity, those nobody has acknowledged yet apart from those someone has:
-    ``{"unacknowledged": {"critical": 1}, "acknowledged": {"warning": 2}}`` (the navbar's bell)."""
+    ``{"unacknowledged": {"critical": 1}, "acknowledged": {"warning": 2}}`` (the navbar's bell);
+    ``at``: those firing at that past moment, acknowledged by then or not."""
     with connect(app_db(db)) as conn:
         b = Binds(conn)
-        frame = b.frame(f"SELECT severity, CASE WHEN acknowledged_by IS NULL THEN 0 ELSE 1 END AS acked, "
-                        f"COUNT(*) AS n FROM {app_table(conn, 'alerts')} WHERE state = 'firing' "
-                        "GROUP BY severity, CASE WHEN acknowledged_by IS NULL THEN 0 ELSE 1 END")
+        firing, columns = _firing_at(b, at)
+        acked = f"CASE WHEN {columns['acknowledged_by']} IS NULL THEN 0 ELSE 1 END"
+        frame = b.frame(f"SELECT a.severity, {acked} AS acked, COUNT(*) AS n FROM {app_table(conn, 'alerts')} a "
+                        f"WHERE {firing} GROUP BY a.severity, {acked}")
     counts: dict[str, dict[str, int]] = {"unacknowledged": {}, "acknowledged": {}}
-    for severity, acked, n in zip(frame["severity"], frame["acked"], frame["n"], strict=True):
-        counts["acknowledged" if int(acked) else "unacknowledged"][str(severity)] = int(n)
+    for severity, ack, n in zip(frame["severity"], frame["acked"], frame["n"], strict=True):
+        counts["acknowledged" if int(ack) else "unacknowledged"][str(severity)] = int(n)
     return counts
 
 
-def firing_count(db: Connectable) -> dict[str, int]:
-    """Firing alerts per severity (the navbar's bell)."""
+def firing_count(db: Connectable, at: datetime | None = None) -> dict[str, int]:
+    """Firing alerts per severity (the navbar's bell); ``at``: those firing at that past moment."""
     with connect(app_db(db)) as conn:
         b = Binds(conn)
-        frame = b.frame(f"SELECT severity, COUNT(*) AS n FROM {app_table(conn, 'alerts')} WHERE state = 'firing'"
-                        " GROUP BY severity")
+        firing, _ = _firing_at(b, at)
+        frame = b.frame(f"SELECT a.severity, COUNT(*) AS n FROM {app_table(conn, 'alerts')} a WHERE {firing}"
+                        " GROUP BY a.severity")
     return {str(s): int(n) for s, n in zip(frame["severity"], frame["n"], strict=True)}

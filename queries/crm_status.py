@@ -9,17 +9,22 @@ and a plural ``s`` aside). A schedule whose django-celery-beat task is readable 
 ``periodic_task_id``, or ``{"schedule_id": N}`` in the task's kwargs) fires by beat's arithmetic
 (``queries.beat_firing``); else by its own fields; a sync no schedule runs, by the median gap
 between its latest runs.
+
+As of a past moment T (``as_of``): each pair's latest run among those started by T, one that ended
+after T shown running (``recent_runs.running_at``), its state decided at T from those runs and the
+schedules as they are now (``ASSUMED``: the past of a schedule is not kept; beat keeps only its
+latest ``last_run_at``).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 
-from queries import freshness, time_bounds
+from queries import freshness
 from queries._sql import Binds, Connectable, connect, read_frame, sql, table
 from queries.beat_firing import BeatTask, moment
 from queries.beat_tasks import MAX_TASKS, beat_tasks, schedule_id_in
@@ -28,12 +33,14 @@ from queries.durations import add_duration
 from queries.freshness import Plan
 from queries.messages import ROW_BOUND
 from queries.outcomes import class_case
-from queries.recent_runs import recent_runs
+from queries.recent_runs import recent_runs, running_at, started_by
 from queries.run_detail import MAX_PAIRS, expected_durations
 from queries.schedules import CRON_FIELDS, all_schedules
 from queries.table_shape import shape
 
 TIMES = ("start_time", "end_time")
+ASSUMED = ("schedules as they are now: beat keeps only its latest last_run_at and the warehouse no past "
+           "of a schedule; a run that ended after this moment is shown running, with its final record counts")
 
 # The pairs come from a skip scan over the (crm_source, sync_type) index; each pair's newest run
 # is one short probe (on the deployed (crm_source, sync_type, start_time DESC) index, or backwards
@@ -58,18 +65,24 @@ ORDER BY r.crm_source, r.sync_type
 """
 
 
-def latest_run_per_type(db: Connectable, now: datetime) -> pd.DataFrame:
+def latest_run_per_type(db: Connectable, now: datetime, as_of: bool = False) -> pd.DataFrame:
     """The newest run of every (crm_source, sync_type) pair, with its status class and duration:
     newest among runs started by ``time_bounds.latest(now)`` (a run at +infinity or next year is
     an impossible time, listed on /health, not the sync's latest run); a pair whose every run is
-    later than that still has one (its earliest), so no sync the warehouse holds goes unlisted."""
+    later than that still has one (its earliest), so no sync the warehouse holds goes unlisted.
+    ``as_of``: ``now`` is a past moment: the newest run started by it, a pair with none is left
+    out, and a run that ended after it is running (``running_at``)."""
     with connect(db) as conn:
         h = table(conn, "sync_history")
         b = Binds(conn)
         statement = _LATEST_PER_PAIR.format(pairs=PAIRS_CTE.format(h=h), h=h, bound=ROW_BOUND,
                                             status_class=class_case(conn, "r.status"),
-                                            latest=b.bind(time_bounds.latest(now)))
+                                            latest=b.bind(started_by(now, as_of)))
         frame = read_frame(conn, sql(statement, times=TIMES, params=tuple(b.time_params)), b.params, times=TIMES)
+    if as_of:
+        moment = pd.Timestamp(now if now.tzinfo else now.replace(tzinfo=UTC))
+        frame = running_at(frame[frame["start_time"].notna() & (frame["start_time"] <= moment)]
+                           .reset_index(drop=True), now)
     return add_duration(frame, now)
 
 
@@ -172,13 +185,13 @@ class _Index:
         return self.by_model.get((crm, _loose(sync_type))) or self.orphans.get(crm, [])
 
 
-def sync_states(db: Connectable, now: datetime) -> list[dict]:
+def sync_states(db: Connectable, now: datetime, as_of: bool = False) -> list[dict]:
     """One record per sync: its latest run (NaN/NaT where it never ran), ``state``, ``state_reason``,
     ``expected_at``, ``overdue_seconds``, ``next_sync`` (UTC or NaT), ``next_sync_source`` (beat,
     schedule, estimated or None), ``next_sync_note`` (where the time came from, or why there is
-    none) and ``schedule_id``."""
+    none) and ``schedule_id``. ``as_of``: the states at ``now``, a past moment (the module's docstring)."""
     with connect(db) as conn:
-        latest = latest_run_per_type(conn, now)
+        latest = latest_run_per_type(conn, now, as_of)
         plans, unplanned = _plans(conn, now)
         runs = records(latest)
         crms = {r["crm_source"] for r in runs}
@@ -198,7 +211,7 @@ def sync_states(db: Connectable, now: datetime) -> list[dict]:
         unscheduled = [(r["crm_source"], r["sync_type"]) for r, p in zip(runs, pair_plans, strict=True)
                        if not p and "id" in r]
         starts: dict[tuple[str, str], list] = {}
-        for row in recent_runs(conn, unscheduled, freshness.ESTIMATE_FROM + 3, now).to_dict("records"):
+        for row in recent_runs(conn, unscheduled, freshness.ESTIMATE_FROM + 3, now, as_of).to_dict("records"):
             starts.setdefault((row["crm_source"], row["sync_type"]), []).append(moment(row["start_time"]))
         for i, run in enumerate(runs):
             if not pair_plans[i]:
@@ -230,9 +243,9 @@ def sync_states(db: Connectable, now: datetime) -> list[dict]:
     return found
 
 
-def crm_status(db: Connectable, now: datetime) -> pd.DataFrame:
+def crm_status(db: Connectable, now: datetime, as_of: bool = False) -> pd.DataFrame:
     """``sync_states`` as a DataFrame, times as UTC timestamps (NaT where there is none)."""
-    found = sync_states(db, now)
+    found = sync_states(db, now, as_of)
     frame = pd.DataFrame(found, columns=[*LATEST_COLUMNS, *STATE_COLUMNS_OUT])
     for column in ("start_time", "end_time", "expected_at", "next_sync"):
         frame[column] = pd.to_datetime(frame[column], utc=True)

@@ -5,6 +5,12 @@ completed, failed and partial = that class with end_time in the last 24 hours, a
 that never closed (end_time NULL: a worker that died) counted by its start_time; success rate =
 completed / (completed + failed) x 100, two decimals, 0 when both are 0; partial rate = partial /
 (completed + failed + partial).
+
+As of a past moment T (``as_of=True``, a view's ``at``): the 24 hours before T, and only runs that
+had ended by T (end_time <= T); active = started by T and either ended after T (it was running
+then, whatever its status now) or of the running class and not ended by T. The "ended after T"
+scan reads runs started in the MAX_RUN before T (the start_time index), so an old T stays an index
+read: a run longer than MAX_RUN that ended after T is not counted active at T.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from queries import outcomes
 from queries._sql import Connectable, bind_time, connect, sql, table
 
 WINDOW = timedelta(hours=24)
+MAX_RUN = timedelta(hours=48)  # as of T, runs that ended after T are looked for among those started this long before T
 
 # Three statements, so each can use an index: the status index for the running count and for
 # failed runs that never closed, and an (end_time) index (deployed; README for the documented
@@ -29,6 +36,14 @@ FROM {h}
 WHERE end_time >= :cutoff
 """
 _DIED_24H = "SELECT COUNT(*) FROM {h} WHERE {failed} AND end_time IS NULL AND start_time >= :cutoff"
+# as of T: the same statements bounded by T, and "running at T" in two index reads
+_RUNNING_AT = """
+SELECT (SELECT COUNT(*) FROM {h} WHERE {running} AND start_time <= :until
+          AND (end_time IS NULL OR end_time <= :until))
+     + (SELECT COUNT(*) FROM {h} WHERE start_time >= :longest AND start_time <= :until AND end_time > :until)
+"""
+_LAST_24H_AT = _LAST_24H + " AND end_time <= :until"
+_DIED_24H_AT = _DIED_24H + " AND start_time <= :until"
 
 
 @dataclass(frozen=True)
@@ -44,15 +59,26 @@ class OverviewCounts:
         return asdict(self)
 
 
-def overview_counts(db: Connectable, now: datetime) -> OverviewCounts:
-    """The five overview numbers as of ``now`` (an aware or naive-UTC datetime)."""
+def overview_counts(db: Connectable, now: datetime, as_of: bool = False) -> OverviewCounts:
+    """The five overview numbers at ``now`` (an aware or naive-UTC datetime); ``as_of``: ``now`` is
+    a past moment, and the numbers are those of that moment (the module's docstring)."""
     with connect(db) as conn:
         h = table(conn, "sync_history")
         classes = {c: outcomes.in_class(conn, c) for c in outcomes.CLASSES}
-        active = conn.execute(sql(_RUNNING.format(h=h, **classes))).scalar_one()
-        cutoff = {"cutoff": bind_time(conn, now - WINDOW)}
-        row = conn.execute(sql(_LAST_24H.format(h=h, **classes), params=("cutoff",)), cutoff).one()
-        died = conn.execute(sql(_DIED_24H.format(h=h, **classes), params=("cutoff",)), cutoff).scalar_one()
+        if as_of:
+            binds = {"cutoff": bind_time(conn, now - WINDOW), "until": bind_time(conn, now),
+                     "longest": bind_time(conn, now - MAX_RUN)}
+            names = ("cutoff", "until", "longest")
+            active = conn.execute(sql(_RUNNING_AT.format(h=h, **classes), params=names[1:]),
+                                  {k: binds[k] for k in names[1:]}).scalar_one()
+            window = {k: binds[k] for k in names[:2]}
+            row = conn.execute(sql(_LAST_24H_AT.format(h=h, **classes), params=names[:2]), window).one()
+            died = conn.execute(sql(_DIED_24H_AT.format(h=h, **classes), params=names[:2]), window).scalar_one()
+        else:
+            active = conn.execute(sql(_RUNNING.format(h=h, **classes))).scalar_one()
+            cutoff = {"cutoff": bind_time(conn, now - WINDOW)}
+            row = conn.execute(sql(_LAST_24H.format(h=h, **classes), params=("cutoff",)), cutoff).one()
+            died = conn.execute(sql(_DIED_24H.format(h=h, **classes), params=("cutoff",)), cutoff).scalar_one()
     completed, failed, partial = (int(v or 0) for v in row)
     failed += int(died or 0)
     rate = outcomes.success_rate(completed, failed) if completed + failed else None

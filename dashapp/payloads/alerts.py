@@ -1,6 +1,10 @@
 """Alerts as ``/api/alerts`` serves them and ``/alerts`` renders them. A notification's send error
 is an operator's (``details``: its URLs cut to scheme and host); anyone else reads its class
-("the webhook answered 500", ``dashapp.auth.failure_classes``)."""
+("the webhook answered 500", ``dashapp.auth.failure_classes``).
+
+As of a past moment (``at``): the alerts fired by then, each firing or resolved as it was then
+(resolved by then; acknowledged only when acknowledged by then); their severity, summary, value and
+notifications are as they are now (``ASSUMED``)."""
 
 from __future__ import annotations
 
@@ -23,20 +27,24 @@ from queries._sql import app_tables_exist
 NOT_MIGRATED_NOTE = ("alerts are off: the app's own tables do not exist yet; run `python app.py db upgrade` "
                      "to keep alerts, acknowledge and resolve them, and send notifications")
 DEFAULT_RANGE = "7d"  # the history's window when the query string names none
+ASSUMED = ("an alert's severity, summary, value and notifications are as they are now: the app keeps only "
+           "their latest; its firing, acknowledgement and resolution are as they were then")
 
 
 @shared("alert_bell_acknowledged")
-def firing_counts(engine: Engine) -> dict[str, dict[str, int]]:
+def firing_counts(engine: Engine, at: datetime | None = None) -> dict[str, dict[str, int]]:
     """Firing alerts per severity, not yet acknowledged and acknowledged, for the bell every page
-    shows (shared between viewers); none before ``db upgrade``."""
+    shows (shared between viewers); none before ``db upgrade``; ``at``: those firing then."""
     if not app_tables_exist(engine, "alerts"):
         return {"unacknowledged": {}, "acknowledged": {}}
-    return queries.firing_by_acknowledgement(engine)
+    return queries.firing_by_acknowledgement(engine, at)
 
 
 def alert_filter(args: Mapping[str, list[str]], now: datetime) -> dict:
     """state, severity, rule (repeated or comma-separated) and the window of ``fired_at`` (``range``
-    24h, 7d default, 30d, 90d, all; or ``start``/``end``; the deprecated ``age``: ``params.window``)."""
+    24h, 7d default, 30d, 90d, all; or ``start``/``end``; the deprecated ``age``: ``params.window``),
+    and ``at``: the moment the alerts are shown as of (None: now), named windows ending then."""
+    at = params.at(args, now)
     chosen = {}
     for name, allowed in (("state", queries.ALERT_STATES), ("severity", SEVERITIES), ("rule", tuple(DEFAULTS))):
         picked = tuple(v for v in values(args, name) if v != "any")
@@ -44,9 +52,9 @@ def alert_filter(args: Mapping[str, list[str]], now: datetime) -> dict:
             if value not in allowed:
                 raise BadParameter(name, f"{value[:40]!r} is not one of {', '.join(allowed)}")
         chosen[name] = picked
-    window = params.window(args, now, DEFAULT_RANGE)
+    window = params.window(args, at or now, DEFAULT_RANGE)
     return {"states": chosen["state"], "severities": chosen["severity"], "rules": chosen["rule"],
-            "since": window.start, "until": window.end}
+            "since": window.start, "until": window.end, "at": at}
 
 
 def _number(value) -> float | None:
@@ -69,9 +77,11 @@ def alert_record(row: dict, details: bool = False) -> dict:
 
 def alerts_json(engine: Engine, f: dict, limit: int = 500, details: bool = False) -> dict:
     """The alerts matching ``f``; ``details`` (an operator asks): send errors as stored, URLs cut."""
+    at = f.get("at")
+    when = {"at": display.iso_utc(at), "assumed": ASSUMED} if at is not None else {}
     if not app_tables_exist(engine, "alerts"):
-        return {"alerts": [], "firing": {}, "note": NOT_MIGRATED_NOTE}
+        return {"alerts": [], "firing": {}, "note": NOT_MIGRATED_NOTE, **when}
     frame = queries.alert_list(engine, f["states"], f["severities"], f["rules"], f["since"], limit,
-                               f["until"])
+                               f["until"], at=at)
     return {"alerts": [alert_record(row, details) for row in frame.to_dict("records")],
-            "firing": queries.firing_count(engine)}
+            "firing": queries.firing_count(engine, at), **when}

@@ -12,10 +12,11 @@ from dashapp.payloads.runs import history_link as _history
 from queries.overview import WINDOW
 
 
-def card_links(now: datetime) -> dict[str, str]:
-    """Card key -> link, for the numbers computed at ``now``."""
+def card_links(now: datetime, at: datetime | None = None) -> dict[str, str]:
+    """Card key -> link, for the numbers computed at ``now``; ``at``: the page shows that past
+    moment, and each link keeps it (``paths.with_at``)."""
     since = (now - WINDOW).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return {
+    links = {
         "active": _history(status=["running"]),
         "completed": _history(status=["success"], ended_after=since),
         "failed": _history(status=["failed"], ended_after=since),
@@ -23,3 +24,4 @@ def card_links(now: datetime) -> dict[str, str]:
         "success-rate": _history(status=["success", "failed"], ended_after=since),
         "tightest-limit": paths.href("/api-usage"),
     }
+    return {key: paths.with_at(link, at) for key, link in links.items()}

@@ -4,6 +4,10 @@ every CRM's sync states (``crm_statuses``, ``all_crm_statuses``) and the recent 
 Each function runs the query functions from ``queries/`` and shapes their DataFrames into the
 structures of docs/json-api.md. The page feeds the same records to its cards and grid, so the
 screen and ``/api/...`` cannot disagree.
+
+``as_of=True``: ``now`` is a past moment (a view's ``at``) and the answers are that moment's
+(``queries.overview``, ``queries.crm_status``); they carry ``"at"``, and the sync states say what
+they assumed (``"assumed"``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dashapp import display
 from dashapp.payloads.result_cache import shared
 from dashapp.payloads.run_records import counts, run_record
 from dashapp.payloads.runs import progress_json
+from queries import crm_status as crm_status_queries
 from queries import freshness, messages, run_detail, table_shape
 from queries.crm_status import sync_states
 from queries.overview import overview_counts
@@ -25,9 +30,17 @@ from queries.recent_syncs import recent_syncs
 DEFAULT_LIMIT, MAX_LIMIT = 200, 1000  # CRMs per page of /api/crm-status
 
 
+ASSUMED = crm_status_queries.ASSUMED
+
+
+def _at(now: datetime, as_of: bool) -> dict:
+    return {"at": display.iso_utc(now)} if as_of else {}
+
+
 @shared("stats")
-def stats(engine: Engine, now: datetime) -> dict:
-    return {"overview": overview_counts(engine, now).as_dict(), "timestamp": display.iso_utc(now)}
+def stats(engine: Engine, now: datetime, as_of: bool = False) -> dict:
+    return {"overview": overview_counts(engine, now, as_of).as_dict(), "timestamp": display.iso_utc(now),
+            **_at(now, as_of)}
 
 
 STRIP_RUNS = 30  # the ticks of a sync's latest runs on the overview
@@ -107,12 +120,12 @@ def _with_progress(engine: Engine, records: list[dict], now: datetime) -> None:
 
 
 @shared("crm_status")
-def all_crm_statuses(engine: Engine, now: datetime) -> dict:
+def all_crm_statuses(engine: Engine, now: datetime, as_of: bool = False) -> dict:
     """Every CRM, each with ``sync_types``, problems first (late, failing, ..., then by name);
     running ones carry ``expected_seconds``, ``eta``, ``progress_percent`` and ``overdue``."""
     records = [{**_type_record({**row, "start_iso": _iso(row["start_time"]), "expected_iso": _iso(row["expected_at"]),
                                 "next_iso": _iso(row["next_sync"])}), "crm_source": row["crm_source"]}
-               for row in sync_states(engine, now)]
+               for row in sync_states(engine, now, as_of)]
     _with_progress(engine, records, now)
     by_crm: dict[str, list[dict]] = {}
     for record in records:
@@ -132,13 +145,15 @@ def _iso(moment: object) -> str | None:
 
 
 def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search: str = "",
-                 limit: int = DEFAULT_LIMIT, offset: int = 0, strip: int = STRIP_RUNS, details: bool = True) -> dict:
+                 limit: int = DEFAULT_LIMIT, offset: int = 0, strip: int = STRIP_RUNS, details: bool = True,
+                 as_of: bool = False) -> dict:
     """``/api/crm-status``: a page of CRMs, problems first; ``state`` keeps the CRMs with a sync
     in that state, ``search`` those whose name, source or a sync type holds it (any case).
     ``total`` counts the CRMs that match, ``states`` every CRM by its state. Each sync type of
     the page carries ``recent_runs``: its latest ``strip`` runs, newest first. Without ``details``
-    (anyone but an operator) a note does not name the role and tables beat's GRANT needs."""
-    crms = all_crm_statuses(engine, now)["crms"]
+    (anyone but an operator) a note does not name the role and tables beat's GRANT needs.
+    ``as_of``: the CRMs at ``now``, a past moment, with ``at`` and ``assumed``."""
+    crms = all_crm_statuses(engine, now, as_of)["crms"]
     counts = {name: 0 for name in freshness.STATES}
     for crm in crms:
         counts[crm["state"]] += 1
@@ -156,7 +171,7 @@ def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search
     if strip > 0:
         pairs = [(c["crm_source"], t["sync_type"]) for c in page for t in c["sync_types"]]
         ticks: dict[tuple[str, str], list[dict]] = {}
-        for row in recent_runs(engine, pairs, strip, now).to_dict("records"):
+        for row in recent_runs(engine, pairs, strip, now, as_of).to_dict("records"):
             ticks.setdefault((row["crm_source"], row["sync_type"]), []).append(
                 {"id": int(row["id"]), "status": display.text(row["status"]),
                  "status_class": display.text(row["status_class"]), "start_time": display.iso_utc(row["start_time"])})
@@ -164,10 +179,10 @@ def crm_statuses(engine: Engine, now: datetime, state: str | None = None, search
             for sync in crm["sync_types"]:
                 sync["recent_runs"] = ticks.get((crm["crm_source"], sync["sync_type"]), [])
     return {"crms": page, "total": len(matching), "offset": offset, "limit": limit, "states": counts,
-            "timestamp": display.iso_utc(now)}
+            "timestamp": display.iso_utc(now), **_at(now, as_of), **({"assumed": ASSUMED} if as_of else {})}
 
 
 @shared("recent_syncs")
-def recent(engine: Engine, limit: int, now: datetime) -> dict:
-    syncs = [run_record(row) for row in recent_syncs(engine, limit, now).to_dict("records")]
-    return {"syncs": syncs, "total": len(syncs)}
+def recent(engine: Engine, limit: int, now: datetime, as_of: bool = False) -> dict:
+    syncs = [run_record(row) for row in recent_syncs(engine, limit, now, as_of).to_dict("records")]
+    return {"syncs": syncs, "total": len(syncs), **_at(now, as_of)}

@@ -201,3 +201,16 @@ CLOCK_CHOICE = "clock-choice"  # dcc.Store: "local" | "utc", as picked
 CLOCK_TOGGLE = "clock-toggle"
 DEMO_BANNER = "demo-banner"  # "Filling the demo: 12 of 30 days" while the embedded demo backfills
 DEMO_PROGRESS_INTERVAL = "demo-progress-interval"
+
+# As of a moment (a view's ``at``): the navbar's time control and the banner under the navbar
+AS_OF_INPUT = "as-of-input"  # datetime-local, in the viewer's zone
+AS_OF_GO = "as-of-go"
+AS_OF_LIVE = "as-of-live"
+AS_OF_TARGET = "as-of-target"  # dcc.Store: the UTC ISO moment chosen ("" for live); the browser goes there
+AS_OF_MESSAGE = "as-of-message"  # a bad moment typed in the control
+AS_OF_BANNER = "as-of-banner"
+AS_OF_BANNER_TEXT = "as-of-banner-text"
+AS_OF_BANNER_LIVE = "as-of-banner-live"
+AS_OF_ZONE = "as-of-zone"  # the zone the control's input is read in
+AS_OF_ASSUMED = "as-of-assumed"  # what a view as of a past moment assumed (schedules as they are now)
+AS_OF_TOGGLE = "as-of-toggle"  # the navbar button: "Live" or "As of 03:12"; opens the control

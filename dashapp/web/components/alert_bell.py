@@ -1,6 +1,7 @@
 """The navbar's bell: how many firing alerts nobody has acknowledged yet (red when any of them is
 critical; its title also counts the firing ones already acknowledged), linking to /alerts.
-Refreshed on its own interval by ``refresh_bell``."""
+Refreshed on its own interval by ``refresh_bell``; as of a past moment (the address's ``at``), the
+alerts firing then."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashapp import runtime
+from dashapp import display, runtime
 from dashapp.display import plural
-from dashapp.errors import error_line
+from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import alerts as alert_payloads
 from dashapp.payloads import paths
 from dashapp.web import ids
+from dashapp.web.components.refresh_bar import as_of
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 # a bell drawn inline: no icon font or emoji font needed, nothing fetched
@@ -49,11 +52,17 @@ def bell(counts: dict[str, dict[str, int]]) -> tuple[str, str, str]:
     Output(ids.ALERTS_BELL_COUNT, "color"),
     Output(ids.ALERTS_BELL, "title"),
     Input(ids.ALERTS_BELL_INTERVAL, "n_intervals"),
+    Input(ids.PAGE_LOCATION, "search"),
 )
-def refresh_bell(_ticks):
+def refresh_bell(_ticks, search=None):
     try:
-        counts = alert_payloads.firing_counts(runtime.engine())
+        at = as_of(search, utc_now())
+    except BadParameter:
+        at = None  # the banner says why; the bell shows now
+    try:
+        counts = alert_payloads.firing_counts(runtime.engine(), at)
     except SQLAlchemyError as exc:  # no app tables yet, or the database is down: the bell says "?"
         log.debug("alert bell: %s", error_line(exc))
         return "?", "secondary", "Firing alerts: unknown (the database did not answer)"
-    return bell(counts)
+    count, colour, title = bell(counts)
+    return count, colour, title if at is None else f"As of {display.iso_utc(at)}: {title}"

@@ -10,6 +10,7 @@ from dashapp.auth.users import User
 from dashapp.config import Settings
 from dashapp.payloads import paths
 from dashapp.web.components.alert_bell import alert_bell
+from dashapp.web.components.time_control import time_control
 from dashapp.web.components.view_settings import view_settings
 
 
@@ -39,7 +40,7 @@ def navbar(settings: Settings, user: User | None) -> dbc.Navbar:
         dbc.Container([
             dbc.NavbarBrand("Sync Monitor", href=paths.href("/")),
             dbc.NavbarToggler(id="navbar-toggler"),
-            dbc.Collapse([dbc.Nav(links, navbar=True, className="me-auto"), view_settings()],
+            dbc.Collapse([dbc.Nav(links, navbar=True, className="me-auto"), time_control(), view_settings()],
                          id="navbar-collapse", navbar=True),
             alert_bell(settings.refresh_seconds),
             user_area(settings, user),

@@ -18,8 +18,9 @@ from dashapp.alerts.config import DEFAULTS, SEVERITIES
 from dashapp.auth import users as auth
 from dashapp.auth.disclosure import may_see_details, shown_error
 from dashapp.payloads import alerts as alert_payloads
-from dashapp.payloads import paths
+from dashapp.payloads import params, paths
 from dashapp.web import ids
+from dashapp.web.components.as_of_banner import viewed_at
 from dashapp.web.components.filter_options import age_options
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail, size_by_content
 from dashapp.web.components.history_grid import zoned
@@ -49,7 +50,7 @@ def layout(**_query: str) -> html.Div:
     note = dbc.Alert(refused.read_only_note, color="secondary", className="py-2 small") if refused else ""
     zone = {"timeZone": settings.display_timezone}
     return html.Div([
-        ignored_chips(unknown_parameters(_query, ())),
+        ignored_chips(unknown_parameters(_query, (params.AT,))),
         dcc.Store(id=ids.ALERTS_RESOLVE_TARGET),
         dcc.Store(id=ids.ALERTS_ACTION_DONE),
         dcc.Store(id=ids.ALERTS_REQUEST),
@@ -150,23 +151,32 @@ def _active(rows: list[dict], can_act: bool, zone: str | None) -> html.Div:
     what="alerts",
 )
 def refresh_alerts(now, previous, range_, states, severities, rules, _done, zone) -> Refresh:
+    """The firing alerts and the history; as of a past moment (``now`` is it), those firing then
+    and the history up to then, with no buttons (what was done then is done) and a note of what
+    was assumed."""
     settings = runtime.settings()
     details = may_see_details()  # a send error's text for operators, its class for anyone else
+    at = viewed_at(now)
+    moment = {"at": [display.iso_utc(at)]} if at is not None else {}
     active = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(
-        {"state": ["firing"], "range": ["all"]}, now), details=details)
+        {"state": ["firing"], "range": ["all"], **moment}, utc_now()), details=details)
     chosen = {"range": [range_ or alert_payloads.DEFAULT_RANGE], "state": states or [],
-              "severity": severities or [], "rule": rules or []}
-    history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(chosen, now), details=details)
+              "severity": severities or [], "rule": rules or [], **moment}
+    history = alert_payloads.alerts_json(runtime.engine(), alert_payloads.alert_filter(chosen, utc_now()),
+                                         details=details)
     counts = active["firing"]
     badges = [dbc.Badge(f"{severity} {counts.get(severity, 0)}", color=COLOURS[severity], className="me-1",
                         id=f"alerts-count-{severity}") for severity in ("critical", "warning")]
-    can_act = auth.refusal(settings, auth.current_user(settings)) is None
+    if at is not None:
+        badges.append(html.Div(f"As of this moment, assumed: {alert_payloads.ASSUMED}.",
+                               className="small text-muted mt-1 as-of-assumed", id=ids.AS_OF_ASSUMED))
+    can_act = at is None and auth.refusal(settings, auth.current_user(settings)) is None
     rows = [{**a, "row_id": str(a["id"])} for a in history["alerts"]]
     drawn = fingerprint(active["alerts"], can_act, zone, active.get("note"))  # the firing list, with its buttons
     firing = no_update if still_drawn(previous, drawn) else (
         dbc.Alert(active["note"], color="info", className="py-2 small", id=ids.ALERTS_NOT_MIGRATED_NOTE)
         if active.get("note") else _active(active["alerts"], can_act, zone))
-    return Refresh((firing, badges, rows), refreshed(now, drawn=drawn))
+    return Refresh((firing, badges, rows), refreshed(utc_now(), drawn=drawn))  # updated now, whatever it shows
 
 
 clientside_callback(

@@ -31,12 +31,14 @@ from dash import (
 
 from dashapp import display, runtime
 from dashapp.auth import disclosure
+from dashapp.errors import BadParameter
 from dashapp.health import snapshot as health
-from dashapp.payloads import crm_api_usage
+from dashapp.payloads import crm_api_usage, params
 from dashapp.payloads import overview as payloads
 from dashapp.payloads.card_links import card_links
 from dashapp.web import ids
 from dashapp.web.components import health_strip, panel_note
+from dashapp.web.components.as_of_banner import viewed_at
 from dashapp.web.components.crm_status_grid import PAGE_SIZE, count_line, crm_status_grid, grid_rows, groups, toggled
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
@@ -44,6 +46,8 @@ from dashapp.web.components.recent_activity import recent_activity_grid
 from dashapp.web.components.refresh_bar import (
     Refresh,
     RefreshIds,
+    as_of,
+    at_of,
     failed,
     page_header,
     refresh_callback,
@@ -123,7 +127,7 @@ def crm_panel(display_timezone: str | None) -> html.Div:
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
-        ignored_chips(unknown_parameters(_query, ())),
+        ignored_chips(unknown_parameters(_query, (params.AT,))),
         page_header("Overview", REFRESH, settings.refresh_seconds),
         dcc.Interval(id=ids.HEALTH_STRIP_INTERVAL, interval=settings.health_refresh_seconds * 1000),
         html.Div(id=ids.HEALTH_STRIP, className="mb-3"),
@@ -140,9 +144,11 @@ def layout(**_query: str) -> html.Div:
 TIGHTEST_COLOURS = {"ok": "success", "warning": "warning", "critical": "danger", "unknown": "secondary"}
 
 
-def overview_cards(overview: dict, tightest: dict | None, now: datetime | None = None) -> list[dbc.Col]:
-    """The cards; with ``now`` (when the numbers were computed) each opens the runs it counts."""
-    links = card_links(now) if now is not None else {}
+def overview_cards(overview: dict, tightest: dict | None, now: datetime | None = None,
+                   at: datetime | None = None) -> list[dbc.Col]:
+    """The cards; with ``now`` (when the numbers were computed) each opens the runs it counts
+    (``at``: as of that past moment)."""
+    links = card_links(now, at) if now is not None else {}
     limit = Stat("tightest-limit", "Tightest rate limit", "—", "secondary",
                  "no rate limit in its window (headers of the last hour)", links.get("tightest-limit")) \
         if tightest is None else Stat("tightest-limit", "Tightest rate limit", f"{tightest['percent_used']:.0f}%",
@@ -162,10 +168,17 @@ def overview_cards(overview: dict, tightest: dict | None, now: datetime | None =
 
 
 def _cards(engine, now: datetime) -> list[dbc.Col]:
-    stats = payloads.stats(engine, now)  # maybe shared: its links use the moment it was computed at
+    at = viewed_at(now)
+    stats = payloads.stats(engine, now, as_of=at is not None)  # maybe shared: links use the moment it was computed at
     counted_at = datetime.fromisoformat(stats["timestamp"].replace("Z", "+00:00"))
     limits = crm_api_usage.rate_limit_list(engine, crm_api_usage.PAST_HOUR, now)
-    return overview_cards(stats["overview"], crm_api_usage.tightest(limits), counted_at)
+    return overview_cards(stats["overview"], crm_api_usage.tightest(limits), counted_at, at)
+
+
+def assumed_note(assumed: str) -> html.Div:
+    """What a view as of a past moment assumed (the warehouse keeps no past of it)."""
+    return html.Div(f"As of this moment, assumed: {assumed}.", className="small text-muted mb-2 as-of-assumed",
+                    id=ids.AS_OF_ASSUMED)
 
 
 @refresh_callback(
@@ -179,8 +192,10 @@ def refresh_overview(now: datetime, previous: dict | None) -> Refresh:
     panel fails (the database is down) the banner says so instead, and no panel's note does (the
     CRM panel, which loads after this, leaves its note to the banner then: ``show_crm_page``)."""
     engine = runtime.engine()
+    as_of = viewed_at(now) is not None
     cards, cards_error = panel_note.load(CARDS, lambda: _cards(engine, now))
-    recent, recent_error = panel_note.load(RECENT, lambda: payloads.recent(engine, RECENT_RUNS, now)["syncs"])
+    recent, recent_error = panel_note.load(
+        RECENT, lambda: payloads.recent(engine, RECENT_RUNS, now, as_of=as_of)["syncs"])
     errors = {CARDS: cards_error, RECENT: recent_error}
     loaded = panel_note.loaded_before(previous)
     if all(errors.values()):
@@ -191,7 +206,7 @@ def refresh_overview(now: datetime, previous: dict | None) -> Refresh:
         no_update if recent_error else recent,
         *(panel_note.note(panel, error, loaded) for panel, error in errors.items()),
         no_update,  # the CRM panel's own callback says how it went
-    ), panel_note.remember(refreshed(now), loaded, errors))
+    ), panel_note.remember(refreshed(utc_now()), loaded, errors))  # updated now, whatever moment it shows
 
 
 def _page(value: object) -> int:
@@ -217,16 +232,17 @@ def show_crm_page(refresh: dict | None, search: object, state: object, page: obj
     text = search.strip()[:MAX_SEARCH] if isinstance(search, str) else ""
     chosen_state = state if state in STATES else None
     number = 1 if ctx.triggered_id in (ids.CRM_STATUS_SEARCH, ids.CRM_STATUS_STATE) else _page(page)
-    engine, now = runtime.engine(), utc_now()
+    at = at_of(refresh)  # the moment the page shows, when not now
+    engine, now = runtime.engine(), at or utc_now()
     details = disclosure.may_see_details()  # the GRANT a note may carry is for operators
 
     def load() -> dict:
         body = payloads.crm_statuses(engine, now, state=chosen_state, search=text, limit=PAGE_SIZE,
-                                     offset=(number - 1) * PAGE_SIZE, details=details)
+                                     offset=(number - 1) * PAGE_SIZE, details=details, as_of=at is not None)
         if not body["crms"] and body["total"]:  # past the last page (fewer CRMs match now): the last one
             last = (body["total"] - 1) // PAGE_SIZE
             body = payloads.crm_statuses(engine, now, state=chosen_state, search=text, limit=PAGE_SIZE,
-                                         offset=last * PAGE_SIZE, details=details)
+                                         offset=last * PAGE_SIZE, details=details, as_of=at is not None)
         return body
 
     body, error = panel_note.load(CRMS, load)
@@ -240,7 +256,7 @@ def show_crm_page(refresh: dict | None, search: object, state: object, page: obj
         grid_rows(crms), groups(crms), pages, body["offset"] // PAGE_SIZE + 1,
         "mb-0" if pages > 1 else "mb-0 d-none",
         count_line(body["total"], body["offset"], len(crms), text, chosen_state),
-        state_options(body["states"]), {"loaded": True}, None,
+        state_options(body["states"]), {"loaded": True}, assumed_note(body["assumed"]) if "assumed" in body else None,
     )
 
 
@@ -261,10 +277,21 @@ def open_or_close_crm(clicked: dict | None, expanded: list[str] | None, grouped:
                    grouped if isinstance(grouped, list) else [])
 
 
-@callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"))
-def refresh_health_strip(_ticks):
-    """On its own interval, so a slow or absent service never holds the numbers above back."""
-    return health_strip.strip(disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine())))
+HEALTH_NOW = ("Health as it is now: the app keeps no past of the services' health, so the strip shows the "
+              "present, not the moment above.")
+
+
+@callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"),
+          State(ids.PAGE_LOCATION, "search"))
+def refresh_health_strip(_ticks, search=None):
+    """On its own interval, so a slow or absent service never holds the numbers above back; as
+    of a past moment it says that it shows the present."""
+    strip = health_strip.strip(disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine())))
+    try:
+        past = as_of(search, utc_now()) is not None
+    except BadParameter:
+        past = False
+    return [html.Div(HEALTH_NOW, className="small text-muted mb-1 as-of-assumed"), *strip] if past else strip
 
 register_row_detail(ids.CRM_STATUS_GRID)
 register_row_detail(ids.RECENT_ACTIVITY_GRID)
