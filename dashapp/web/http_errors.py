@@ -75,11 +75,11 @@ def register(server: Flask) -> None:
 
     @server.errorhandler(BadParameter)
     def bad_parameter(exc: BadParameter):
-        return jsonify({"error": str(exc)}), 400
+        return jsonify({"error": str(exc), "parameter": exc.name}), 400
 
     @server.errorhandler(FilterError)
     def bad_filter(exc: FilterError):  # its message starts with the parameter: "sort: ..."
-        return jsonify({"error": str(exc)}), 400
+        return jsonify({"error": str(exc), "parameter": exc.name}), 400
 
     @server.errorhandler(SQLAlchemyError)
     def database_error(exc: SQLAlchemyError):

@@ -160,7 +160,7 @@ def test_a_bad_at_is_a_400_naming_it(client, route, value, why):
     answer = client.get(f"{route}?at={value}")
     assert answer.status_code == 400
     error = answer.get_json()["error"]
-    assert error.startswith("at: ") and why.lower() in error.lower()
+    assert error.startswith("at: ") and why.lower() in error.lower() and answer.get_json()["parameter"] == "at"
 
 
 def _stat_values(tree: object, found: dict | None = None) -> dict[str, object]:

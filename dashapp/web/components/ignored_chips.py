@@ -9,13 +9,15 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from dashapp.errors import BadParameter
+from dashapp.payloads.params import AT
 
 MAX_CHIPS = 20  # a link with hundreds of bad parameters shows the first 20 and says how many more
 
 
 def unknown_parameters(query: Mapping[str, object], allowed: Iterable[str]) -> list[BadParameter]:
-    """Parameters a page does not read, each as a BadParameter."""
-    known = set(allowed)
+    """Parameters a page does not read, each as a BadParameter; every page reads ``at`` (the moment
+    it shows: ``params.AT``, checked where it is read)."""
+    known = set(allowed) | {AT}
     return [BadParameter(str(name)[:40], "is not a parameter of this page") for name in query if name not in known]
 
 
