@@ -26,6 +26,7 @@ from dashapp.web.api import overview as overview_api
 from dashapp.web.api import performance as performance_api
 from dashapp.web.api import runs as run_api
 from dashapp.web.api import timeline as timeline_api
+from dashapp.web.api import timeline_lanes as timeline_lanes_api
 from dashapp.web.pages import alerts as alerts_page
 from dashapp.web.pages import crm_api_usage as crm_api_usage_page
 from dashapp.web.pages import errors as errors_page
@@ -91,6 +92,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/alerts", alert_api.list_alerts),
     Route("POST", "/api/alerts/<int:alert_id>/<action>", alert_api.act),
     Route("GET", "/api/timeline", timeline_api.timeline),
+    Route("GET", "/api/timeline/lanes", timeline_lanes_api.timeline_lanes),
     Route("GET", "/export/sync-history.csv", export.sync_history_export),
     Route("POST", "/auth/sign-in", auth_routes.sign_in),
     Route("POST", "/auth/sign-out", auth_routes.sign_out),
