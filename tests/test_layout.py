@@ -161,6 +161,9 @@ SHARED_PAYLOADS = {"params", "paths", "result_cache", "day_cache", "windows", "c
                    "timeline"}  # timeline: its page comes with issue 27's next step
 SHARED_API = {"params", "actions", "export", "metrics",  # export: the history's downloads; metrics: Prometheus
               "timeline"}  # (its page comes with issue 27's next step)
+# timeline_lanes: the /timeline page's second payload and JSON view (its swimlanes, /api/timeline/lanes)
+SHARED_PAYLOADS |= {"timeline_lanes"}
+SHARED_API |= {"timeline_lanes"}
 PAYLOAD_ELSEWHERE = {"health": "dashapp.health.snapshot", "sign_in": "dashapp.auth"}
 
 

@@ -117,6 +117,15 @@ def _span(key: tuple, began: dict | None, ended: dict | None, start: str | None,
             "summary": summary or words, "href": at_link(at or start)}
 
 
+def _wide_enough(span: dict, tick: timedelta) -> dict:
+    """A span drawn at least ``tick`` wide (a 2-minute incident in a 30-day window stays clickable);
+    ``end`` stays as it was, ``drawn_end`` is where its bar ends."""
+    began, ended = display.from_iso(span["start"]), display.from_iso(span["end"])
+    if began is None or ended is None or not display.finite(began) or not display.finite(ended):
+        return {**span, "drawn_end": span["end"]}
+    return {**span, "drawn_end": display.iso_utc(max(ended, began + tick))}
+
+
 def worst(counts: Mapping[str, int]) -> str:
     """The worst status class of a bucket's runs."""
     return next((c for c in WORST_FIRST if counts.get(c, 0) > 0), "unknown")
@@ -140,7 +149,8 @@ def lanes_json(engine: Engine, lf: LaneFilter, now: datetime) -> dict:
                   for lane, crm in event_only[skip:skip + room]]
     _add_bars(engine, f, lanes, now)
     shown = {lane["lane"] for lane in lanes}
-    spans = [s for s in pair_spans(events, f.start, f.end) if s["lane"] in shown]
+    tick = timedelta(seconds=(f.end - f.start).total_seconds() / 600)
+    spans = [_wide_enough(s, tick) for s in pair_spans(events, f.start, f.end) if s["lane"] in shown]
     points = [{**{k: e.get(k) for k in ("at", "kind", "crm_source", "sync_type", "summary", "run_id", "alert_id",
                                          "service")},
                "lane": lane_key(e), "href": event_link(e, f.start, f.end)}

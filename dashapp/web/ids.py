@@ -200,3 +200,27 @@ CLOCK_CHOICE = "clock-choice"  # dcc.Store: "local" | "utc", as picked
 CLOCK_TOGGLE = "clock-toggle"
 DEMO_BANNER = "demo-banner"  # "Filling the demo: 12 of 30 days" while the embedded demo backfills
 DEMO_PROGRESS_INTERVAL = "demo-progress-interval"
+
+# Timeline (/timeline): swimlanes per CRM over a window, and the event list under them
+TIMELINE_RANGE = "timeline-range"  # dbc.RadioItems: 24h, 7d, 30d (Custom when a link gave start and end)
+TIMELINE_CUSTOM = "timeline-custom"  # dcc.Store: the link's start and end (ISO UTC) when it gave them
+TIMELINE_CRM = "timeline-crm-source"
+TIMELINE_SYNC_TYPE = "timeline-sync-type"
+TIMELINE_KIND = "timeline-kind"  # dcc.Dropdown (multi): the event kinds drawn and listed
+TIMELINE_URL_SEARCH = "timeline-url-search"  # dcc.Store: the controls as a query string
+TIMELINE_URL_PUSHED = "timeline-url-pushed"  # dcc.Store: the query string put in the URL
+TIMELINE_NAVIGATE = "timeline-navigate"  # dcc.Location: a click on a bar, span or marker opens its link
+TIMELINE_DAY_SUMMARY = "timeline-day-summary"  # html.Div: the day's summary (filled by the digest's page part)
+TIMELINE_LANES_CHART = "timeline-lanes-chart"
+TIMELINE_LANES_NOTE = "timeline-lanes-note"  # what the figure leaves out (buckets, events past the newest 1000)
+TIMELINE_LANE_PAGER = "timeline-lane-pager"  # dbc.Pagination: 40 lanes a page
+TIMELINE_LANE_COUNT = "timeline-lane-count"  # "CRMs 1–40 of 57"
+TIMELINE_EVENTS = "timeline-events"  # the event list (a table, each row linking to its run, alert or history)
+TIMELINE_EVENT_PAGER = "timeline-event-pager"  # dbc.Pagination: 50 events a page
+TIMELINE_EVENT_COUNT = "timeline-event-count"
+TIMELINE_INTERVAL = "timeline-refresh-interval"
+TIMELINE_REFRESH_BUTTON = "timeline-refresh-button"
+TIMELINE_REFRESH_STATE = "timeline-refresh-state"
+TIMELINE_REFRESH_RECEIVED = "timeline-refresh-received"
+TIMELINE_REFRESH_TEXT = "timeline-refresh-text"
+TIMELINE_ERROR_BANNER = "timeline-error-banner"

@@ -37,6 +37,7 @@ from dashapp.web.pages import overview as overview_page
 from dashapp.web.pages import performance as performance_page
 from dashapp.web.pages import runs as runs_page
 from dashapp.web.pages import sign_in as sign_in_page
+from dashapp.web.pages import timeline as timeline_page
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Route:
 
 PAGES: tuple[Page, ...] = (
     Page("/", overview_page, "Overview", "Overview"),
+    Page("/timeline", timeline_page, "Timeline", "Timeline"),
     Page("/history", history_page, "History", "History"),
     Page("/performance", performance_page, "Performance", "Performance"),
     Page("/errors", errors_page, "Errors", "Errors"),
