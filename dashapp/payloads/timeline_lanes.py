@@ -53,7 +53,9 @@ def lane_filter(args: Mapping[str, list[str]], now: datetime) -> LaneFilter:
 
 def lane_key(event: Mapping) -> str:
     """The lane an event belongs to: its CRM, else the service it is about (``redis``), else ``app``."""
-    return str(event.get("crm_source") or event.get("service") or "app")
+    if event.get("crm_source") is not None:
+        return str(event["crm_source"])
+    return str(event.get("service") or "app")
 
 
 def at_link(moment: str | None) -> str:
@@ -172,13 +174,13 @@ def _run_lane_total(engine: Engine, f: TimelineFilter, offset: int) -> int:
 def _event_only_lanes(engine: Engine, f: TimelineFilter, events: list[dict]) -> list[tuple[str, str | None]]:
     """The lanes of events whose CRM has no run in the window (or that name a service), by name."""
     keys = sorted({(lane_key(e), e.get("crm_source")) for e in events}, key=lambda k: k[0])
-    crms = [crm for _, crm in keys if crm][:MAX_EVENT_CRMS]
+    crms = [crm for _, crm in keys if crm is not None][:MAX_EVENT_CRMS]
     with_runs: set[str] = set()
     for offset in range(0, len(crms), CHUNK):
         chunk = tuple(crms[offset:offset + CHUNK])
         found = queries.lanes(engine, f.start, f.end, chunk, f.sync_types, queries.MAX_LANES, 0)
         with_runs |= set(found["crm_source"])
-    return [(lane, crm) for lane, crm in keys if not crm or (crm not in with_runs and crm in crms)]
+    return [(lane, crm) for lane, crm in keys if crm is None or (crm not in with_runs and crm in crms)]
 
 
 def _add_bars(engine: Engine, f: TimelineFilter, lanes: list[dict], now: datetime) -> None:
@@ -216,5 +218,6 @@ def _add_bars(engine: Engine, f: TimelineFilter, lanes: list[dict], now: datetim
     for lane in lanes:
         lane["bucketed"] = lane["runs"] > MAX_BARS
         lane["bucket_seconds"] = seconds if lane["bucketed"] else None
-        lane["name"] = display.crm_name(lane["crm_source"]) if lane["crm_source"] else lane["lane"]
+        crm = lane["crm_source"]
+        lane["name"] = lane["lane"] if crm is None else display.crm_name(crm) if crm.strip() else f"{crm!r} (blank)"
         lane["bars"] = bars.get(lane["lane"], [])

@@ -117,7 +117,8 @@ def swimlanes(data: dict, zone: str | None, mode: str | None = None) -> go.Figur
                               p.get("summary"), display.local_clock(p["at"], zone, seconds=True)) for p in mine]))
     figure.update_layout(
         template=figures.TEMPLATE, barmode="overlay", hovermode="closest", height=CHROME_PX + LANE_PX * len(lanes),
-        margin={"t": 10}, clickmode="event", showlegend=True)
+        margin={"t": 10}, clickmode="event", showlegend=True,
+        uirevision=f"{data.get('range')}:{data.get('lane_offset')}")  # a zoom survives the refreshes
     figure.update_yaxes(tickvals=list(range(len(lanes))), ticktext=[figures.label(names[lane["lane"]])
                                                                     for lane in lanes],
                         range=[len(lanes) - 0.5, -0.5], showgrid=False, zeroline=False, rangemode="normal",
