@@ -118,3 +118,44 @@ def test_a_lane_of_many_runs_is_bucketed_in_sql(client, db):
 def test_a_bad_parameter_is_a_400_naming_it(client, query, named):
     answer = client.get(f"/api/timeline/lanes?{query}")
     assert answer.status_code == 400 and answer.get_json()["error"].startswith(f"{named}:"), answer.get_json()
+
+
+def test_late_spans_and_kinds_to_come_are_drawn():
+    """Events of kinds the timeline will serve (late, breakers, services): late spans pair like
+    incidents, a service's event gets its own lane, an unknown kind a neutral marker and words."""
+    from dashapp.payloads import timeline_lanes as payloads
+    from dashapp.web.components import swimlanes
+
+    now = utc_now().replace(microsecond=0)
+    low, high = now - 24 * H, now
+    events = [  # newest first, as timeline_json gives them
+        {"at": iso_utc(now - 1 * H), "kind": "late_ended", "crm_source": "hubspot", "sync_type": "deals",
+         "summary": "on time again"},
+        {"at": iso_utc(now - 2 * H), "kind": "breaker_opened", "crm_source": None, "service": "redis",
+         "sync_type": None, "summary": "redis breaker opened"},
+        {"at": iso_utc(now - 3 * H), "kind": "late_started", "crm_source": "hubspot", "sync_type": "deals",
+         "summary": "late"},
+        {"at": iso_utc(now - 4 * H), "kind": "late_ended", "crm_source": "genius", "sync_type": "appointments",
+         "summary": "on time"},
+        {"at": iso_utc(now - 5 * H), "kind": "brand_new_kind", "crm_source": "genius", "sync_type": None,
+         "summary": "<b>new</b>"},
+    ]
+    spans = payloads.pair_spans(events, low, high)
+    assert [(s["kind"], s["lane"], s["start"], s["end"], s["open_start"], s["href"]) for s in spans] == [
+        ("late", "genius", iso_utc(low), iso_utc(now - 4 * H), True, f"/?at={iso_utc(low)}"),
+        ("late", "hubspot", iso_utc(now - 3 * H), iso_utc(now - 1 * H), False, f"/?at={iso_utc(now - 3 * H)}"),
+    ]
+    assert payloads.lane_key(events[1]) == "redis"
+    assert payloads.event_link(events[1], low, high).startswith("/history?start=")
+    data = {"start": iso_utc(low), "end": iso_utc(high), "range": "custom", "lane_offset": 0,
+            "lanes": [{"lane": lane, "name": lane, "crm_source": lane, "bars": []}
+                      for lane in ("genius", "hubspot", "redis")],
+            "spans": spans,
+            "points": [{**e, "lane": payloads.lane_key(e), "href": "/history"} for e in events
+                       if e["kind"] not in ("late_started", "late_ended")]}
+    figure = swimlanes.swimlanes(data, "UTC")
+    markers = {trace.name: trace for trace in figure.data if trace.meta == "point"}
+    assert set(markers) == {"Breaker opened", "Brand new kind"}
+    assert markers["Brand new kind"].marker.symbol == swimlanes.NEUTRAL[0]
+    assert "&lt;b&gt;new&lt;/b&gt;" in markers["Brand new kind"].hovertext[0]
+    assert [trace.meta for trace in figure.data if trace.meta == "late"] == ["late"]
