@@ -24,6 +24,7 @@ from dashapp import display
 from dashapp.payloads import params, paths
 from dashapp.payloads import timeline as timeline_payloads
 from dashapp.payloads.timeline import TimelineFilter
+from queries import timeline as timeline_queries
 from queries import timeline_lanes as queries
 
 MAX_LANES = 40  # lanes on one page
@@ -128,6 +129,15 @@ def _wide_enough(span: dict, tick: timedelta) -> dict:
     return {**span, "drawn_end": display.iso_utc(max(ended, began + tick))}
 
 
+def with_partners(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """``kinds`` and the other end of each span kind among them (an incident's start asked for: its
+    end too), so a span is drawn whole whichever end the filter named."""
+    partners = {start: end for start, (_, end) in SPANS.items()}
+    partners |= {end: start for end, (_, start) in SPAN_ENDS.items()}
+    known = set(timeline_queries.KINDS)
+    return tuple(dict.fromkeys([*kinds, *(partners[k] for k in kinds if k in partners and partners[k] in known)]))
+
+
 def worst(counts: Mapping[str, int]) -> str:
     """The worst status class of a bucket's runs."""
     return next((c for c in WORST_FIRST if counts.get(c, 0) > 0), "unknown")
@@ -136,7 +146,8 @@ def worst(counts: Mapping[str, int]) -> str:
 def lanes_json(engine: Engine, lf: LaneFilter, now: datetime) -> dict:
     """``{"lanes": [...], "spans": [...], "points": [...], "total_lanes", ...}`` for the window."""
     f = lf.timeline
-    timeline = timeline_payloads.timeline_json(engine, replace(f, limit=MAX_EVENTS, offset=0))
+    timeline = timeline_payloads.timeline_json(engine, replace(f, kinds=with_partners(f.kinds), limit=MAX_EVENTS,
+                                                               offset=0))
     events = timeline["events"]
     ranked = queries.lanes(engine, f.start, f.end, f.crm_sources, f.sync_types, lf.lane_limit, lf.lane_offset)
     run_total = int(ranked["total"].iloc[0]) if not ranked.empty else _run_lane_total(engine, f, lf.lane_offset)

@@ -124,15 +124,18 @@ def test_the_refresh_draws_a_lane_per_crm_its_runs_and_the_incident_spans(page, 
     assert note == []
 
 
-def test_the_kind_filter_keeps_only_those_events(page, db):
+def test_the_kind_filter_keeps_only_those_events_and_spans_whole(page, db):
     now = utc_now()
     runs = write_runs(db, now)
     write_alerts(db, now)
     figure, *_rest, events, _pages, count, _state = refresh(page, kinds=["incident_started"])
     assert not _traces(figure, "point")
     spans = _traces(figure, "incident")[0]
-    assert sorted(link[0] for link in spans.customdata) == sorted(
-        [f"/?at={iso_utc(now - 5 * H)}", f"/?at={iso_utc(now - 8 * H)}"])  # both open at the window's end
+    assert sorted(link[0] for link in spans.customdata) == sorted(  # each span whole: its end is read too
+        [f"/?at={iso_utc(now - 26 * H)}", f"/?at={iso_utc(now - 5 * H)}", f"/?at={iso_utc(now - 8 * H)}"])
+    ends = sorted(s["end"] for s in page.lane_payloads.lanes_json(
+        db, page.lane_payloads.lane_filter({"kind": ["incident_started"]}, now), now)["spans"])
+    assert ends[:2] == sorted([iso_utc(now - 9 * H), iso_utc(now - 1 * H)])
     links = [c.href for c in _components(events) if getattr(c, "className", "") == "timeline-event-link text-nowrap"]
     assert links == [f"/runs/{runs['f4'].id}", f"/runs/{runs['c2'].id}"]
     assert count == "Events 1–2 of 2, newest first"

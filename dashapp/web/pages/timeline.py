@@ -86,7 +86,7 @@ def layout(**query: str | list[str]) -> html.Div:
     f, ignored = selection(query, utc_now())
     custom = _custom_args(f) if f.window.range == CUSTOM else None
     chosen_kinds = [] if set(f.kinds) == set(timeline_queries.KINDS) else list(f.kinds)
-    multi = {"multi": True, "clearable": True}
+    multi = {"multi": True, "clearable": True, "className": "timeline-dropdown"}
     return html.Div([
         ignored_chips(ignored),
         dcc.Location(id=ids.TIMELINE_NAVIGATE, refresh="callback-nav"),
