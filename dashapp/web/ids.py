@@ -215,6 +215,7 @@ TIMELINE_LANES_CHART = "timeline-lanes-chart"
 TIMELINE_LANES_NOTE = "timeline-lanes-note"  # what the figure leaves out (buckets, events past the newest 1000)
 TIMELINE_LANE_PAGER = "timeline-lane-pager"  # dbc.Pagination: 40 lanes a page
 TIMELINE_LANE_COUNT = "timeline-lane-count"  # "CRMs 1–40 of 57"
+TIMELINE_EVENTS_NOTE = "timeline-events-note"  # the event list's own failure (panel_note)
 TIMELINE_EVENTS = "timeline-events"  # the event list (a table, each row linking to its run, alert or history)
 TIMELINE_EVENT_PAGER = "timeline-event-pager"  # dbc.Pagination: 50 events a page
 TIMELINE_EVENT_COUNT = "timeline-event-count"

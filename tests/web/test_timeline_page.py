@@ -15,7 +15,7 @@ from dashapp.display import crm_name, iso_utc
 from dashapp.web import ids
 from queries.clock import utc_now
 from queries.outcomes import status_class
-from tests.conftest import empty_app_tables
+from tests.conftest import closed_port, empty_app_tables
 from tests.support.rows import Run, insert_runs
 from tests.web.test_timeline_api import write_alerts, write_runs
 
@@ -88,7 +88,7 @@ def _traces(figure, meta: str) -> list:
 def test_the_refresh_draws_a_lane_per_crm_its_runs_and_the_incident_spans(page, db):
     now = utc_now()
     runs, alert_ids = write_runs(db, now), write_alerts(db, now)
-    figure, note, lane_pages, lane_count, events, event_pages, event_count, state = refresh(page)
+    figure, note, lane_pages, lane_count, events_note, events, event_pages, event_count, state = refresh(page)
     assert state["ok"]
     inside = [r for r in runs.values() if r.start_ago <= 24 * H]
     crms = {r.crm_source for r in inside}
@@ -121,7 +121,7 @@ def test_the_refresh_draws_a_lane_per_crm_its_runs_and_the_incident_spans(page, 
     links = [c.href for c in _components(events) if getattr(c, "className", "") == "timeline-event-link text-nowrap"]
     assert links[:4] == [f"/runs/{runs['s7'].id}", "/alerts", "/alerts", f"/runs/{runs['f4'].id}"]
     assert event_pages == 1 and event_count == "Events 1–9 of 9, newest first"
-    assert note == []
+    assert note == [] and events_note is None
 
 
 def test_the_kind_filter_keeps_only_those_events_and_spans_whole(page, db):
@@ -142,10 +142,26 @@ def test_the_kind_filter_keeps_only_those_events_and_spans_whole(page, db):
 
 
 def test_an_empty_window_says_so(page, db):
-    figure, _note, pages, count, events, *_rest = refresh(page)
+    figure, _note, pages, count, _events_note, events, *_rest = refresh(page)
     assert "No runs or events" in figure.layout.annotations[0].text
     assert pages == 1 and count == ""
     assert events.children == "No events in this window for this selection."
+
+
+def test_a_database_that_does_not_answer_is_said_per_panel(dash_app, use_engine):
+    from dashapp.storage.db import postgres_engine
+    from dashapp.web.pages import timeline
+
+    engine = postgres_engine(f"postgresql://postgres@127.0.0.1:{closed_port()}/nothing", "orchestration")
+    use_engine(engine)
+    try:
+        figure, lanes_note, _pages, _count, events_note, events, *_rest, state = refresh(timeline)
+    finally:
+        engine.dispose()
+    assert figure is no_update and events is no_update
+    assert lanes_note.children.startswith("The swimlanes did not load: ")
+    assert events_note.children.startswith("The event list did not load: ")
+    assert state["ok"] is False and state["loaded"] == []
 
 
 def test_hostile_names_are_escaped(page, db):

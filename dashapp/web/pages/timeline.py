@@ -115,6 +115,7 @@ def layout(**query: str | list[str]) -> html.Div:
         ]), className="shadow-sm mb-3"),
         dbc.Card(dbc.CardBody([
             html.H6("Events"),
+            html.Div(id=ids.TIMELINE_EVENTS_NOTE),
             html.Div(id=ids.TIMELINE_EVENTS),
             html.Div([
                 html.Span(id=ids.TIMELINE_EVENT_COUNT, className="small text-muted me-2"),
@@ -157,7 +158,8 @@ def _page(value: object, pages: int) -> int:
     REFRESH,
     [Output(ids.TIMELINE_LANES_CHART, "figure"), Output(ids.TIMELINE_LANES_NOTE, "children"),
      Output(ids.TIMELINE_LANE_PAGER, "max_value"), Output(ids.TIMELINE_LANE_COUNT, "children"),
-     Output(ids.TIMELINE_EVENTS, "children"), Output(ids.TIMELINE_EVENT_PAGER, "max_value"),
+     Output(ids.TIMELINE_EVENTS_NOTE, "children"), Output(ids.TIMELINE_EVENTS, "children"),
+     Output(ids.TIMELINE_EVENT_PAGER, "max_value"),
      Output(ids.TIMELINE_EVENT_COUNT, "children")],
     [Input(ids.TIMELINE_RANGE, "value"), Input(ids.TIMELINE_CRM, "value"), Input(ids.TIMELINE_SYNC_TYPE, "value"),
      Input(ids.TIMELINE_KIND, "value"), Input(ids.TIMELINE_LANE_PAGER, "active_page"),
@@ -185,9 +187,9 @@ def refresh_timeline(now, previous, chosen_range, crms, sync_types, kinds, lane_
         outputs += [swimlanes.swimlanes(lanes, zone, mode), lanes_note(lanes),
                     _pages(lanes["total_lanes"], lane_payloads.MAX_LANES), lane_count(lanes)]
     if events is None:
-        outputs += [panel_note.note("The event list", events_error, loaded), no_update, no_update]
+        outputs += [panel_note.note("The event list", events_error, loaded), no_update, no_update, no_update]
     else:
-        outputs += [event_list(events["events"], zone, now, f), _pages(events["total"], EVENTS_PER_PAGE,
+        outputs += [None, event_list(events["events"], zone, now, f), _pages(events["total"], EVENTS_PER_PAGE,
                                                                     MAX_EVENT_PAGES),
                     event_count(events, event_page)]
     errors = {"The swimlanes": lanes_error, "The event list": events_error}
