@@ -203,6 +203,10 @@ DEMO_PROGRESS_INTERVAL = "demo-progress-interval"
 
 # Timeline (/timeline): swimlanes per CRM over a window, and the event list under them
 TIMELINE_RANGE = "timeline-range"  # dbc.RadioItems: 24h, 7d, 30d (Custom when a link gave start and end)
+TIMELINE_START = "timeline-start"  # dbc.Input datetime-local (the viewer's zone), shown for Custom
+TIMELINE_END = "timeline-end"
+TIMELINE_CUSTOM_RANGE = "timeline-custom-range"  # the two inputs and their zone, shown for Custom
+TIMELINE_RANGE_ZONE = "timeline-range-zone"
 TIMELINE_CUSTOM = "timeline-custom"  # dcc.Store: the link's start and end (ISO UTC) when it gave them
 TIMELINE_CRM = "timeline-crm-source"
 TIMELINE_SYNC_TYPE = "timeline-sync-type"

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from dash import no_update
 
-from dashapp.display import crm_name, iso_utc
-from dashapp.web import ids
+from dashapp.display import crm_name, from_iso, iso_utc
+from dashapp.web import ids, viewer
 from queries.clock import utc_now
 from queries.outcomes import status_class
 from tests.conftest import closed_port, empty_app_tables
@@ -65,7 +66,8 @@ def test_the_layout_reads_its_controls_from_the_url(dash_app, use_engine, sqlite
         assert _by_id(layout, component_id) is not None
     assert _by_id(layout, ids.TIMELINE_DAY_SUMMARY).children is None  # the digest fills it
     assert _by_id(layout, ids.TIMELINE_RANGE).value == "7d"
-    assert [o["value"] for o in _by_id(layout, ids.TIMELINE_RANGE).options] == ["24h", "7d", "30d"]
+    assert [o["value"] for o in _by_id(layout, ids.TIMELINE_RANGE).options] == ["24h", "7d", "30d", "custom"]
+    assert _by_id(layout, ids.TIMELINE_CUSTOM_RANGE).className == "d-none"
     assert _by_id(layout, ids.TIMELINE_CRM).value == ["hubspot"]
     assert _by_id(layout, ids.TIMELINE_KIND).value == ["alert_fired", "incident_started"]
     assert _chips(layout) == ["ignored: bogus: is not a parameter of this page"]
@@ -79,6 +81,23 @@ def test_the_layout_reads_its_controls_from_the_url(dash_app, use_engine, sqlite
     custom = timeline.layout(start=start, end=end)
     assert _by_id(custom, ids.TIMELINE_RANGE).value == "custom"
     assert _by_id(custom, ids.TIMELINE_CUSTOM).data == {"start": [start], "end": [end]}
+    assert _by_id(custom, ids.TIMELINE_CUSTOM_RANGE).className == "d-flex flex-wrap gap-2"
+    zone = ZoneInfo(viewer.zone())
+    assert _by_id(custom, ids.TIMELINE_START).value == from_iso(start).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    assert _by_id(custom, ids.TIMELINE_END).value == from_iso(end).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_custom_window_typed_in_the_viewers_zone(page):
+    assert page.custom_inputs("2026-11-01T09:00", "2026-11-02T09:30", "Europe/Paris") == {
+        "start": ["2026-11-01T08:00:00Z"], "end": ["2026-11-02T08:30:00Z"]}
+    assert page.custom_inputs("2026-11-01T09:00", "2026-11-02T09:30", "Nowhere/Else") == {
+        "start": ["2026-11-01T09:00:00Z"], "end": ["2026-11-02T09:30:00Z"]}
+    for start, end in (("2026-11-01T09:00", ""), ("yesterday", "2026-11-02T09:30"), (None, None)):
+        assert page.custom_inputs(start, end, "UTC") is no_update
+    now = utc_now()
+    window = page.custom_inputs((now - 2 * H).strftime("%Y-%m-%dT%H:%M"), now.strftime("%Y-%m-%dT%H:%M"), "UTC")
+    f = page.controls_filter("custom", window, [], [], [], now)
+    assert (iso_utc(f.start), iso_utc(f.end)) == (window["start"][0], window["end"][0])
 
 
 def _traces(figure, meta: str) -> list:

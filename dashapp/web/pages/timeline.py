@@ -12,7 +12,8 @@ incident or late span the overview as of its start (``/?at=``), on an alert the 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
@@ -70,8 +71,7 @@ def selection(query: dict, now: datetime) -> tuple[timeline_payloads.TimelineFil
 
 def range_control(value: str) -> dbc.RadioItems:
     options = [{"label": age_label(RANGES[name], short=True), "value": name} for name in CHOICES]
-    if value == CUSTOM:
-        options.append({"label": "Custom", "value": CUSTOM})
+    options.append({"label": "Custom", "value": CUSTOM})
     return dbc.RadioItems(id=ids.TIMELINE_RANGE, value=value, inline=True, className="btn-group",
                           inputClassName="btn-check", labelClassName="btn btn-outline-secondary btn-sm",
                           labelCheckedClassName="active", options=options)
@@ -85,6 +85,7 @@ def layout(**query: str | list[str]) -> html.Div:
     settings = runtime.settings()
     f, ignored = selection(query, utc_now())
     custom = _custom_args(f) if f.window.range == CUSTOM else None
+    zone = viewer.zone()
     chosen_kinds = [] if set(f.kinds) == set(timeline_queries.KINDS) else list(f.kinds)
     multi = {"multi": True, "clearable": True, "className": "timeline-dropdown"}
     return html.Div([
@@ -94,7 +95,18 @@ def layout(**query: str | list[str]) -> html.Div:
         dcc.Store(id=ids.TIMELINE_URL_SEARCH),
         dcc.Store(id=ids.TIMELINE_URL_PUSHED),
         page_header("Timeline", REFRESH, settings.refresh_seconds),
-        dbc.Row(dbc.Col(range_control(f.window.range), xs=12), className="mb-2"),
+        dbc.Row([
+            dbc.Col(range_control(f.window.range), xs=12, lg="auto", className="mb-2"),
+            dbc.Col(html.Div([
+                dbc.Input(id=ids.TIMELINE_START, type="datetime-local", size="sm", debounce=True, placeholder="from",
+                          value=_local_input(f.start, zone) if custom else ""),
+                dbc.Input(id=ids.TIMELINE_END, type="datetime-local", size="sm", debounce=True, placeholder="to",
+                          value=_local_input(f.end, zone) if custom else ""),
+                html.Small(f"in {display.zone_name(zone)}", id=ids.TIMELINE_RANGE_ZONE,
+                           className="text-muted align-self-center text-nowrap"),
+            ], id=ids.TIMELINE_CUSTOM_RANGE, className=_custom_class(f.window.range)), xs=12, lg="auto",
+                className="mb-2"),
+        ], className="g-2 align-items-center"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=ids.TIMELINE_CRM, options=filter_options("crm_source"), placeholder="All CRMs",
                                  value=list(f.crm_sources), **multi), xs=12, md=4),
@@ -124,6 +136,54 @@ def layout(**query: str | list[str]) -> html.Div:
             ], className="d-flex flex-wrap align-items-center gap-2 mt-1"),
         ]), className="shadow-sm"),
     ])
+
+
+def _custom_class(chosen_range: str) -> str:
+    return "d-flex flex-wrap gap-2" if chosen_range == CUSTOM else "d-none"
+
+
+def _local_input(moment: datetime | None, zone: str) -> str:
+    """A UTC time as a datetime-local input shows it in ``zone``: ``2026-11-20T11:00``."""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
+def custom_window(start: object, end: object, zone: object) -> dict[str, list[str]] | None:
+    """The custom inputs (datetime-local, in the viewer's ``zone``) as the window's arguments in ISO
+    UTC; None while either is empty or not a time."""
+    try:
+        tz = ZoneInfo(viewer.valid_zone(zone) or "UTC")
+        moments = [datetime.fromisoformat(value).replace(tzinfo=tz).astimezone(UTC)
+                   if isinstance(value, str) and value.strip() else None for value in (start, end)]
+    except (ValueError, OverflowError):
+        return None
+    if None in moments:
+        return None
+    return {"start": [display.iso_utc(moments[0])], "end": [display.iso_utc(moments[1])]}
+
+
+@callback(
+    Output(ids.TIMELINE_CUSTOM, "data"),
+    Input(ids.TIMELINE_START, "value"), Input(ids.TIMELINE_END, "value"), State(ids.VIEWER_TIMEZONE, "data"),
+    prevent_initial_call=True,
+)
+def custom_inputs(start, end, zone):
+    """A custom window typed in: the store the refresh and the URL read (a half-typed one waits)."""
+    window = custom_window(start, end, zone)
+    return no_update if window is None else window
+
+
+clientside_callback(
+    "function (value) { return value === 'custom' ? 'd-flex flex-wrap gap-2' : 'd-none'; }",
+    Output(ids.TIMELINE_CUSTOM_RANGE, "className"),
+    Input(ids.TIMELINE_RANGE, "value"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    ClientsideFunction("syncMonitor", "zoneNote"),
+    Output(ids.TIMELINE_RANGE_ZONE, "children"),
+    Input(ids.VIEWER_TIMEZONE, "data"),
+)
 
 
 def _custom_args(f: timeline_payloads.TimelineFilter) -> dict[str, list[str]]:
@@ -164,7 +224,7 @@ def _page(value: object, pages: int) -> int:
     [Input(ids.TIMELINE_RANGE, "value"), Input(ids.TIMELINE_CRM, "value"), Input(ids.TIMELINE_SYNC_TYPE, "value"),
      Input(ids.TIMELINE_KIND, "value"), Input(ids.TIMELINE_LANE_PAGER, "active_page"),
      Input(ids.TIMELINE_EVENT_PAGER, "active_page"), Input(ids.THEME_MODE, "data"),
-     Input(ids.VIEWER_TIMEZONE, "data"), State(ids.TIMELINE_CUSTOM, "data")],
+     Input(ids.VIEWER_TIMEZONE, "data"), Input(ids.TIMELINE_CUSTOM, "data")],
     what="timeline",
 )
 def refresh_timeline(now, previous, chosen_range, crms, sync_types, kinds, lane_page, event_page, mode, zone,
@@ -286,7 +346,7 @@ def open_link(click):
 @callback(
     Output(ids.TIMELINE_LANE_PAGER, "active_page"), Output(ids.TIMELINE_EVENT_PAGER, "active_page"),
     Input(ids.TIMELINE_RANGE, "value"), Input(ids.TIMELINE_CRM, "value"), Input(ids.TIMELINE_SYNC_TYPE, "value"),
-    Input(ids.TIMELINE_KIND, "value"),
+    Input(ids.TIMELINE_KIND, "value"), Input(ids.TIMELINE_CUSTOM, "data"),
     prevent_initial_call=True,
 )
 def first_pages(*_controls):
@@ -308,7 +368,7 @@ def url_state(chosen_range: object, crms: list | None, sync_types: list | None, 
 @callback(
     Output(ids.TIMELINE_URL_SEARCH, "data"),
     Input(ids.TIMELINE_RANGE, "value"), Input(ids.TIMELINE_CRM, "value"),
-    Input(ids.TIMELINE_SYNC_TYPE, "value"), Input(ids.TIMELINE_KIND, "value"), State(ids.TIMELINE_CUSTOM, "data"),
+    Input(ids.TIMELINE_SYNC_TYPE, "value"), Input(ids.TIMELINE_KIND, "value"), Input(ids.TIMELINE_CUSTOM, "data"),
     prevent_initial_call=True,
 )
 def url_search(chosen_range, crms, sync_types, kinds, custom) -> str:
