@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 
 from dashapp.display import iso_utc
@@ -37,17 +38,30 @@ def test_a_click_on_an_incident_opens_the_overview_as_of_its_start(dash_duo, das
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/timeline")
 
+    def texts(selector: str) -> list[str]:
+        try:  # a refresh as the page settles (the viewer's zone and theme arrive) may redraw them while read
+            return [element.text for element in dash_duo.find_elements(selector)]
+        except StaleElementReferenceException:
+            return []
+
     def lanes() -> list[str]:
-        return [tick.text for tick in dash_duo.find_elements(f"{CHART} .ytick text")]
+        return texts(f"{CHART} .ytick text")
 
     wait_for(lambda: lanes() == ["HubSpot", "CallRail"], timeout=20, what="a lane per CRM, the failing one first")
     spans = f"{CHART} .barlayer .trace:first-child .point path"  # the spans are the figure's first trace
     wait_for(lambda: len(dash_duo.find_elements(spans)) == 1, timeout=10, what="the incident's span")
-    assert dash_duo.find_element("#timeline-event-list").text.count("Incident started") == 1
+    wait_for(lambda: "".join(texts("#timeline-event-list")).count("Incident started") == 1, timeout=10,
+             what="the incident in the event list")
     assert dash_duo.get_logs() == []
 
-    span = dash_duo.find_elements(spans)[0]
-    ActionChains(dash_duo.driver).move_to_element(span).pause(0.3).click().perform()
+    def click_the_span() -> bool:
+        try:
+            ActionChains(dash_duo.driver).move_to_element(dash_duo.find_elements(spans)[0]).pause(0.3).click().perform()
+        except StaleElementReferenceException:  # redrawn meanwhile: again
+            return False
+        return True
+
+    wait_for(click_the_span, timeout=10, what="a click on the span")
     wait_for(lambda: dash_duo.driver.current_url.endswith(f"/?at={iso_utc(started)}"), timeout=10,
              what="the overview as of the incident's start")
     assert dash_duo.get_logs() == []
