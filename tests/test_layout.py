@@ -158,11 +158,11 @@ def test_rule1_the_clock_and_request_errors_are_not_sql_helpers():
 # views (web/api). These are the modules that are not one feature's, and where a feature's payload
 # lives in its own subsystem instead.
 SHARED_PAYLOADS = {"params", "paths", "result_cache", "day_cache", "windows", "card_links", "run_records",
-                   "timeline",  # timeline: its page comes with issue 27's next step
-                   "digest"}  # digest: the timeline page's day summary card and the morning digest's JSON
+                   "digest",  # digest: the timeline page's day summary card and the morning digest's JSON
+                   "timeline_lanes"}  # the /timeline page's second payload: its swimlanes
 SHARED_API = {"params", "actions", "export", "metrics",  # export: the history's downloads; metrics: Prometheus
-              "timeline",  # (its page comes with issue 27's next step)
-              "digest"}  # the timeline page's day summary (dashapp/web/components/digest_summary.py)
+              "digest",  # the timeline page's day summary (dashapp/web/components/digest_summary.py)
+              "timeline_lanes"}  # /api/timeline/lanes: the swimlanes of the /timeline page
 PAYLOAD_ELSEWHERE = {"health": "dashapp.health.snapshot", "sign_in": "dashapp.auth"}
 
 

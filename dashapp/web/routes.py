@@ -27,6 +27,7 @@ from dashapp.web.api import overview as overview_api
 from dashapp.web.api import performance as performance_api
 from dashapp.web.api import runs as run_api
 from dashapp.web.api import timeline as timeline_api
+from dashapp.web.api import timeline_lanes as timeline_lanes_api
 from dashapp.web.pages import alerts as alerts_page
 from dashapp.web.pages import crm_api_usage as crm_api_usage_page
 from dashapp.web.pages import errors as errors_page
@@ -37,6 +38,7 @@ from dashapp.web.pages import overview as overview_page
 from dashapp.web.pages import performance as performance_page
 from dashapp.web.pages import runs as runs_page
 from dashapp.web.pages import sign_in as sign_in_page
+from dashapp.web.pages import timeline as timeline_page
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Route:
 
 PAGES: tuple[Page, ...] = (
     Page("/", overview_page, "Overview", "Overview"),
+    Page("/timeline", timeline_page, "Timeline", "Timeline"),
     Page("/history", history_page, "History", "History"),
     Page("/performance", performance_page, "Performance", "Performance"),
     Page("/errors", errors_page, "Errors", "Errors"),
@@ -93,6 +96,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/alerts/<int:alert_id>/<action>", alert_api.act),
     Route("GET", "/api/timeline", timeline_api.timeline),
     Route("GET", "/api/digest", digest_api.digest),
+    Route("GET", "/api/timeline/lanes", timeline_lanes_api.timeline_lanes),
     Route("GET", "/export/sync-history.csv", export.sync_history_export),
     Route("POST", "/auth/sign-in", auth_routes.sign_in),
     Route("POST", "/auth/sign-out", auth_routes.sign_out),

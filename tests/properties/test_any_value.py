@@ -238,6 +238,7 @@ def calls(ids: list[int]) -> list[Call]:
             Call("/api/timeline", "GET", "/api/timeline?range=30d&limit=1000"),
             Call("/api/digest", "GET", "/api/digest"),
             Call("/api/digest", "GET", "/api/digest?day=2026-01-01"),
+            Call("/api/timeline/lanes", "GET", "/api/timeline/lanes?range=30d"),
             Call("/api/alerts/<int:alert_id>/<action>", "POST", "/api/alerts/1/acknowledge", {"note": "seen"}),
             Call("/export/sync-history.csv", "GET", export),
             Call("/export/sync-history.csv", "GET", export + "&format=ndjson"),

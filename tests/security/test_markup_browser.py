@@ -25,8 +25,9 @@ SYNC_TYPE = '<a href="https://evil.example/s" id=evil-s>s</a>'
 ENDPOINT = "<img src=x onerror=window.__xss=2><a href=//evil.example/e>e</a>"
 STATUS = "<a href=//e.x>s</a>"
 ERROR = '=HYPERLINK("x") <img src=x onerror=window.__xss=3> <a href="https://evil.example/m">m</a>'
-PAGES = ["/", "/history?range=all", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health"]
-SHOWS_DATA = {"/", "/history?range=all", "/performance", "/errors", "/failed", "/alerts"}
+PAGES = ["/", "/history?range=all", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health",
+         "/timeline?range=7d"]
+SHOWS_DATA = {"/", "/history?range=all", "/performance", "/errors", "/failed", "/alerts", "/timeline?range=7d"}
 
 FIND_DATA_ELEMENTS = """
 const found = [];

@@ -28,9 +28,9 @@ PREFIX = "/ingestion/monitoring/"
 PASSWORD = "correct horse battery"
 M, H = timedelta(minutes=1), timedelta(hours=1)
 LONG_ERROR = "Timeout " + "x" * 9000 + " the tail"
-TITLES = {"/": "Overview", "/history": "History", "/performance": "Performance", "/errors": "Errors",
-          "/api-usage": "API usage", "/failed": "Failed operations", "/alerts": "Alerts", "/health": "Health",
-          "/sign-in": "Sign in"}
+TITLES = {"/": "Overview", "/timeline": "Timeline", "/history": "History", "/performance": "Performance",
+          "/errors": "Errors", "/api-usage": "API usage", "/failed": "Failed operations", "/alerts": "Alerts",
+          "/health": "Health", "/sign-in": "Sign in"}
 
 
 def _runs() -> list[Run]:
