@@ -189,9 +189,14 @@ def digest_json(engine: Engine, settings: Settings, args: Mapping[str, list[str]
     the 24 hours ending now; its links under URL_PREFIX, as every link the app writes."""
     day = day_param(args, settings, now)
     if day is None:
-        summary = digest(engine, now, now)
-    else:
-        _, end = day_window(day, settings)
-        summary = {**digest(engine, min(end, now), now), "day": day.isoformat()}
+        return digest_until(engine, now, now)
+    _, end = day_window(day, settings)
+    return {**digest_until(engine, min(end, now), now), "day": day.isoformat()}
+
+
+def digest_until(engine: Engine, end: datetime, now: datetime) -> dict:
+    """The digest of the 24 hours before ``end`` with its links under URL_PREFIX: the timeline
+    page's summary of the day its window ends with."""
+    summary = digest(engine, end, now)
     return {**summary, "timeline_link": paths.href(summary["timeline_link"]),
             "incidents": [{**i, "timeline_link": paths.href(i["timeline_link"])} for i in summary["incidents"]]}

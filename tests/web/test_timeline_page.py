@@ -107,7 +107,7 @@ def _traces(figure, meta: str) -> list:
 def test_the_refresh_draws_a_lane_per_crm_its_runs_and_the_incident_spans(page, db):
     now = utc_now()
     runs, alert_ids = write_runs(db, now), write_alerts(db, now)
-    figure, note, lane_pages, lane_count, events_note, events, event_pages, event_count, state = refresh(page)
+    figure, note, lane_pages, lane_count, events_note, events, event_pages, event_count, summary, state = refresh(page)
     assert state["ok"]
     inside = [r for r in runs.values() if r.start_ago <= 24 * H]
     crms = {r.crm_source for r in inside}
@@ -134,6 +134,7 @@ def test_the_refresh_draws_a_lane_per_crm_its_runs_and_the_incident_spans(page, 
         (hubspot, f"/?at={iso_utc(now - 5 * H)}"),
         (callrail, f"/?at={iso_utc(now - 8 * H)}"),  # still open
     ])
+    incidents = len(links)
     points = [link[0] for trace in _traces(figure, "point") for link in trace.customdata]
     assert sorted(points) == ["/alerts"] * 5 and alert_ids
 
@@ -142,12 +143,21 @@ def test_the_refresh_draws_a_lane_per_crm_its_runs_and_the_incident_spans(page, 
     assert event_pages == 1 and event_count == "Events 1–9 of 9, newest first"
     assert note == [] and events_note is None
 
+    # the day's summary: the morning digest of the 24 hours the window ends with
+    texts = []
+    for node in _components(summary):
+        children = getattr(node, "children", None)
+        texts += [children] if isinstance(children, str) else [c for c in children or () if isinstance(c, str)]
+    ended = [r for r in runs.values() if r.end_ago is not None and r.end_ago <= 24 * H
+             and status_class(r.status) in ("success", "failed", "partial")]
+    assert f"{len(ended):,}" in texts and f"Incidents ({incidents})" in texts
+
 
 def test_the_kind_filter_keeps_only_those_events_and_spans_whole(page, db):
     now = utc_now()
     runs = write_runs(db, now)
     write_alerts(db, now)
-    figure, *_rest, events, _pages, count, _state = refresh(page, kinds=["incident_started"])
+    figure, *_rest, events, _pages, count, _summary, _state = refresh(page, kinds=["incident_started"])
     assert not _traces(figure, "point")
     spans = _traces(figure, "incident")[0]
     assert sorted(link[0] for link in spans.customdata) == sorted(  # each span whole: its end is read too

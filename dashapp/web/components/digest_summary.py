@@ -77,7 +77,8 @@ def _late(payload: dict) -> list:
 
 def summary_card(payload: dict) -> dbc.Card:
     """The digest ``payload`` (``/api/digest``'s answer) as a card."""
-    title = f"Day {payload['day']}" if payload.get("day") else "The last 24 hours"
+    title = (f"Day {payload['day']}" if payload.get("day")
+             else "The last 24 hours" if payload.get("late") is not None else "The 24 hours")  # ... to a past end
     worst = payload["worst_crm"]
     worst_text = (f"{worst['name']}: {worst['failed']:,} failed, {worst['partial']:,} partial of "
                   f"{display.plural(worst['runs'], 'run')}" if worst else "none: no run failed")

@@ -20,6 +20,7 @@ from dash import ClientsideFunction, Input, Output, State, callback, clientside_
 
 from dashapp import display, runtime
 from dashapp.errors import BadParameter
+from dashapp.payloads import digest as digest_payloads
 from dashapp.payloads import params
 from dashapp.payloads import timeline as timeline_payloads
 from dashapp.payloads import timeline_lanes as lane_payloads
@@ -27,6 +28,7 @@ from dashapp.payloads.params import CUSTOM, RANGES
 from dashapp.web import ids, viewer
 from dashapp.web.components import panel_note, swimlanes
 from dashapp.web.components.chart_box import chart
+from dashapp.web.components.digest_summary import summary_card
 from dashapp.web.components.filter_options import age_label, filter_options
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
 from dashapp.web.components.refresh_bar import Refresh, RefreshIds, failed, page_header, refresh_callback, refreshed
@@ -37,6 +39,7 @@ DEFAULT_RANGE = timeline_payloads.DEFAULT_RANGE
 CHOICES = tuple(name for name, span in RANGES.items() if span is not None and span <= timeline_payloads.MAX_SPAN)
 PAGE_PARAMETERS = (*params.WINDOW_PARAMETERS, "crm_source", "sync_type", "kind")
 EVENTS_PER_PAGE = 50
+DAY_SUMMARY = "The day's summary"  # the morning digest of the 24 hours the window ends with
 MAX_EVENT_PAGES = timeline_payloads.MAX_OFFSET // EVENTS_PER_PAGE
 REFRESH = RefreshIds(
     interval=ids.TIMELINE_INTERVAL, button=ids.TIMELINE_REFRESH_BUTTON, state=ids.TIMELINE_REFRESH_STATE,
@@ -220,7 +223,7 @@ def _page(value: object, pages: int) -> int:
      Output(ids.TIMELINE_LANE_PAGER, "max_value"), Output(ids.TIMELINE_LANE_COUNT, "children"),
      Output(ids.TIMELINE_EVENTS_NOTE, "children"), Output(ids.TIMELINE_EVENTS, "children"),
      Output(ids.TIMELINE_EVENT_PAGER, "max_value"),
-     Output(ids.TIMELINE_EVENT_COUNT, "children")],
+     Output(ids.TIMELINE_EVENT_COUNT, "children"), Output(ids.TIMELINE_DAY_SUMMARY, "children")],
     [Input(ids.TIMELINE_RANGE, "value"), Input(ids.TIMELINE_CRM, "value"), Input(ids.TIMELINE_SYNC_TYPE, "value"),
      Input(ids.TIMELINE_KIND, "value"), Input(ids.TIMELINE_LANE_PAGER, "active_page"),
      Input(ids.TIMELINE_EVENT_PAGER, "active_page"), Input(ids.THEME_MODE, "data"),
@@ -252,7 +255,11 @@ def refresh_timeline(now, previous, chosen_range, crms, sync_types, kinds, lane_
         outputs += [None, event_list(events["events"], zone, now, f), _pages(events["total"], EVENTS_PER_PAGE,
                                                                     MAX_EVENT_PAGES),
                     event_count(events, event_page)]
-    errors = {"The swimlanes": lanes_error, "The event list": events_error}
+    summary, summary_error = panel_note.load(DAY_SUMMARY, lambda: digest_payloads.digest_until(
+        runtime.engine(), f.end, utc_now()))
+    outputs.append(summary_card(summary) if summary is not None else panel_note.note(DAY_SUMMARY, summary_error,
+                                                                                     loaded))
+    errors = {"The swimlanes": lanes_error, "The event list": events_error, DAY_SUMMARY: summary_error}
     state = refreshed(now) if lanes is not None or events is not None else failed(now, previous, str(lanes_error))
     return Refresh(tuple(outputs), panel_note.remember(state, loaded, errors))
 
