@@ -70,6 +70,11 @@
     return isNaN(Date.parse(iso));
   }
 
+  /* The moment the page shows (its address's at: as-of.js), else now: what relative times count from. */
+  function shownNow() {
+    return typeof window.syncMonitorNow === "function" ? window.syncMonitorNow() : Date.now();
+  }
+
   function relative(iso, nowMs) {
     if (!iso || timeless(iso)) { return ""; }
     var seconds = Math.round((Date.parse(iso) - nowMs) / 1000);
@@ -300,7 +305,7 @@
     return React.createElement("span", {
       title: absolute(props.value, zoneOf(props)), className: "relative-time",
       "data-iso": props.value
-    }, relative(props.value, Date.now()));
+    }, relative(props.value, shownNow()));
   };
 
   var NEXT_SOURCES = { beat: "from Celery beat's task (its interval or crontab after its last run)",
@@ -331,17 +336,17 @@
           (props.value ? " · next firing " + absolute(props.value, zone) : "") + hover,
         className: "next-sync overdue text-danger-emphasis fw-semibold", "data-expected": data.expected_at,
         "data-iso": props.value || "", "data-source": data.next_sync_source || ""
-      }, "overdue by " + span((Date.now() - Date.parse(data.expected_at)) / 1000));
+      }, "overdue by " + span((shownNow() - Date.parse(data.expected_at)) / 1000));
     }
     if (!props.value) {
       return React.createElement("span", { className: "text-muted small", title: why || "" }, "— " + (why || ""));
     }
-    var past = Date.parse(props.value) <= Date.now();
+    var past = Date.parse(props.value) <= shownNow();
     return React.createElement("span", {
       title: (past ? "was due " : "") + absolute(props.value, zone) + hover,
       className: "relative-time next-sync" + (past ? " text-warning-emphasis" : ""), "data-iso": props.value,
       "data-source": data.next_sync_source || ""
-    }, past ? "due now" : relative(props.value, Date.now()));
+    }, past ? "due now" : relative(props.value, shownNow()));
   };
 
   var FRESHNESS = { late: 1, failing: 1, unknown: 1, running: 1, queued: 1, on_time: 1, paused: 1 };
@@ -409,7 +414,7 @@
     useTicking(30000);
     if (!props.value) { return React.createElement("span", { className: "text-muted" }, "—"); }
     return React.createElement("span", {
-      title: absolute(props.value, zoneOf(props)) + (timeless(props.value) ? "" : " (" + relative(props.value, Date.now()) + ")")
+      title: absolute(props.value, zoneOf(props)) + (timeless(props.value) ? "" : " (" + relative(props.value, shownNow()) + ")")
     }, compact(props.value, zoneOf(props)));
   };
 
