@@ -201,3 +201,11 @@ CLOCK_CHOICE = "clock-choice"  # dcc.Store: "local" | "utc", as picked
 CLOCK_TOGGLE = "clock-toggle"
 DEMO_BANNER = "demo-banner"  # "Filling the demo: 12 of 30 days" while the embedded demo backfills
 DEMO_PROGRESS_INTERVAL = "demo-progress-interval"
+
+# "As of" notes of the pages shown at a past moment (what each assumed; issue 27, item 2)
+HISTORY_AS_OF_NOTE = "history-as-of-note"
+PERFORMANCE_AS_OF_NOTE = "performance-as-of-note"
+ERRORS_AS_OF_NOTE = "errors-as-of-note"
+API_USAGE_AS_OF_NOTE = "api-usage-as-of-note"
+FAILED_AS_OF_NOTE = "failed-as-of-note"
+RUN_AS_OF_NOTE = "run-as-of-note"
