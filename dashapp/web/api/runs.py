@@ -1,6 +1,8 @@
 """``GET /api/runs/<id>``: one run with its API calls, breaker transitions, alerts, failed
 operation, previous runs and expected duration (``dashapp.payloads.runs``). 400 for an id that is
-not a whole number, 404 for no such run.
+not a whole number, 404 for no such run. ``at`` (ISO 8601): the run as of that moment
+(``payloads.runs``: running then if it ended later; calls, breakers, alerts by then); 404 for a
+run not started by then.
 
 ``GET /api/runs/<id>/error?offset=0``: the run's whole error message, a chunk at a time (the
 pages' "show all"; ``queries.messages``); ``source=last_error``: its failed operation's latest
@@ -18,6 +20,7 @@ from dashapp import runtime
 from dashapp.auth import disclosure
 from dashapp.auth.failure_classes import is_broker_refusal, retry_error
 from dashapp.errors import BadParameter
+from dashapp.payloads import params
 from dashapp.payloads import runs as run_payloads
 from dashapp.web.api.params import int_param
 from queries import messages
@@ -46,9 +49,13 @@ def one_run(raw_id: str):
     if run_id is None:
         return _bad_id(raw_id)
     settings = runtime.settings()
-    page = run_payloads.run_page(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts,
-                                 details=disclosure.may_see_details())
+    now = utc_now()
+    at = params.at(request.args.to_dict(flat=False), now)
+    page = run_payloads.run_page(runtime.engine(), run_id, at or now, settings.retry_max_attempts,
+                                 details=disclosure.may_see_details(), as_of=at is not None)
     if page is None:
+        if at is not None:
+            return jsonify({"error": f"id: no run {run_id} had started by {at:%Y-%m-%d %H:%M:%S} UTC"}), 404
         return jsonify({"error": f"id: no run {run_id}"}), 404
     return jsonify(page)
 
