@@ -332,10 +332,11 @@ def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3, 
     run = run_json(row, now, outcomes.aliases(engine))
     cls = error_class(run["error_message"]) if run["error_message"] else None
     run["error_class"] = cls
+    at = display.iso_utc(now) if as_of else None  # links to the history as of the same moment
     run["error_class_link"] = history_link(status=[run["status_class"]]
                                            if run["status_class"] in ("failed", "partial") else [],
-                                           crm_source=run["crm_source"], q=search_text(cls)) if cls else None
-    run["history_link"] = history_link(crm_source=run["crm_source"], sync_type=run["sync_type"])
+                                           crm_source=run["crm_source"], q=search_text(cls), at=at) if cls else None
+    run["history_link"] = history_link(crm_source=run["crm_source"], sync_type=run["sync_type"], at=at)
     expected = run_detail.expected_durations(engine, [(run["crm_source"], run["sync_type"])],
                                              ended_by=now if as_of else None)
     progress = progress_json(run, expected.to_dict("records")[0] if not expected.empty else None, now)

@@ -6,7 +6,7 @@ a live answer unchanged; a bad ``at`` a 400 naming it. PostgreSQL (both shapes) 
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from sqlalchemy import insert
@@ -101,3 +101,35 @@ def test_a_bad_at_is_a_400_naming_it(client, value):
     response = client.get(f"/api/runs/1?at={quote(value)}")
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("at:")
+
+
+def _hrefs(component) -> list[str]:
+    found = []
+    if isinstance(component, list | tuple):
+        for child in component:
+            found += _hrefs(child)
+        return found
+    if getattr(component, "href", None):
+        found.append(component.href)
+    children = getattr(component, "children", None)
+    return found + (_hrefs(children) if children is not None and not isinstance(children, str) else [])
+
+
+def test_the_page_as_of_keeps_at_in_its_links_and_says_so(dash_app, use_engine, db):
+    from dashapp.payloads import runs as run_payloads
+    from dashapp.web import ids
+    from dashapp.web.pages import runs as run_page
+
+    empty_app_tables(db)
+    use_engine(db)
+    now = utc_now().replace(microsecond=0)
+    runs = write(db, now)
+    at = now - 5 * H
+    page = run_payloads.run_page.__wrapped__(db, runs[1].id, at, as_of=True)
+    drawn = run_page.render(page, "UTC")
+    links = [h for h in _hrefs(drawn) if "/runs/" in h or "/history" in h or "/api/" in h]
+    assert links and all(parse_qs(urlsplit(h).query).get("at") == [iso_utc(at)] for h in links)
+    notes = [c for c in drawn if getattr(c, "id", None) == ids.RUN_AS_OF_NOTE]
+    assert len(notes) == 1
+    live = run_page.render(run_payloads.run_page.__wrapped__(db, runs[1].id, now), "UTC")
+    assert not any("at=" in h for h in _hrefs(live))
