@@ -127,3 +127,29 @@ def test_a_bad_at_is_a_400_naming_it(client, path):
     response = client.get(f"{path}?at=tomorrow")
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("at:")
+
+
+def _ids(component) -> set[str]:
+    found = set()
+    if isinstance(component, list | tuple):
+        for child in component:
+            found |= _ids(child)
+        return found
+    if getattr(component, "id", None) and "d-none" not in (getattr(component, "className", "") or ""):
+        found.add(component.id if isinstance(component.id, str) else str(component.id))
+    children = getattr(component, "children", None)
+    return found | (_ids(children) if children is not None and not isinstance(children, str) else set())
+
+
+def test_the_page_as_of_a_moment_says_so_and_offers_no_retry(dash_app, use_engine, db, monkeypatch):
+    from dashapp.web import ids
+    from dashapp.web.pages import failed as page
+
+    empty_app_tables(db)
+    use_engine(db)
+    monkeypatch.setattr(page, "_access_note", lambda settings, user: ("", True))  # an operator with a broker
+    at = utc_now().replace(microsecond=0) - AT_AGO
+    shown = _ids(page.layout(at=iso_utc(at)))
+    assert ids.FAILED_AS_OF_NOTE in shown and ids.FAILED_ACTIONS not in shown and ids.FAILED_RETRY_ONE not in shown
+    live = _ids(page.layout())
+    assert ids.FAILED_AS_OF_NOTE not in live and ids.FAILED_ACTIONS in live and ids.FAILED_RETRY_ONE in live

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 from datetime import timedelta
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import pytest
 
@@ -129,3 +129,37 @@ def test_a_bad_at_is_a_400_naming_it(client, value):
     response = client.get(f"/export/sync-history.csv?at={quote(value)}")
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("at:")
+
+
+def test_the_page_grid_answers_as_of_the_url_at(dash_app, use_engine, db):
+    from dashapp.web.pages import history as page
+
+    use_engine(db)
+    now = utc_now().replace(microsecond=0)
+    runs = write_runs(db, now)
+    at = now - AT_AGO
+    search = f"?at={quote(iso_utc(at))}"
+    response, count, message, shown, _color, pushed, download, _failed = page.load_rows(
+        {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}, "all", "", "", [], [], [], "", "UTC",
+        None, None, search)
+    assert message is None and not shown
+    expected = {r.id: as_at(r, AT_AGO) for r in runs if as_at(r, AT_AGO) is not None}
+    assert {row["id"]: row["status"] for row in response["rowData"]} == {i: s for i, (s, _) in expected.items()}
+    assert count == f"{len(expected)} matching runs"
+    assert parse_qs(pushed.lstrip("?"))["at"] == [iso_utc(at)]
+    assert parse_qs(download.partition("?")[2])["at"] == [iso_utc(at)]
+    selected = [{"id": runs[1].id}]
+    assert page.open_run(selected, search).endswith(f"/runs/{runs[1].id}?at={quote(iso_utc(at), safe=':')}")
+    live = page.load_rows({"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}, "all", "", "", [], [],
+                          [], "", "UTC")
+    assert {row["id"]: row["status"] for row in live[0]["rowData"]} == {r.id: r.status for r in runs}
+    assert "at=" not in live[5]
+
+
+def test_a_bad_at_on_the_page_is_a_message_not_an_error(dash_app, use_engine, db):
+    from dashapp.web.pages import history as page
+
+    use_engine(db)
+    answer = page.load_rows({"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}, "all", "", "", [],
+                            [], [], "", "UTC", None, None, "?at=2999-01-01")
+    assert answer[3] is True and "at" in str(answer[2])
