@@ -6,17 +6,17 @@ its status is ``running`` (a class of its own, in no finished count), its end an
 unknown (NULL). Its other columns are as stored: the table keeps no earlier values of its record
 counts. Only runs started before the moment are in it.
 
-``spanning_hours`` finds the UTC hours whose runs the rollups count differently at the moment (a
-run that started in them and ended after it): readers take those hours from the raw table through
-``runs_source``. The search looks back at most ``SPANNING_LOOKBACK`` from the moment: a run longer
-than that across the moment counts with its stored status (the pages say so).
+``queries.run_rollups.spanning_hours`` finds the UTC hours whose runs the rollups count differently
+at the moment (a run that started in them and ended after it): readers take those hours from the
+raw table through ``runs_source``. It looks back at most ``SPANNING_LOOKBACK`` from the moment: a
+run longer than that across the moment counts with its stored status (the pages say so).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from queries._sql import Binds, Connectable, connect, table
+from queries._sql import Binds, table
 
 RUNNING = "running"
 SPANNING_LOOKBACK = timedelta(days=7)
@@ -36,22 +36,3 @@ def runs_source(b: Binds, at: datetime | None, name: str = "sync_history") -> st
             f"CASE WHEN {after} THEN NULL ELSE end_time END AS end_time, "
             f"CASE WHEN {after} THEN NULL ELSE error_message END AS error_message "
             f"FROM {h} WHERE start_time < {moment}) {name}")
-
-
-def spanning_hours(db: Connectable, start: datetime | None, at: datetime) -> frozenset[datetime]:
-    """The UTC hours (naive) in [max(start, at - SPANNING_LOOKBACK), at) holding a run that started
-    then and ended after ``at`` (one range scan of the start_time index)."""
-    from queries.run_rollups import floor_hour
-    from queries.run_rollups.raw import hour_sql, utc_hours
-
-    low = at - SPANNING_LOOKBACK if start is None else max(start, at - SPANNING_LOOKBACK)
-    with connect(db) as conn:
-        b = Binds(conn)
-        moment = b.bind(at)
-        frame = b.frame(f"""
-            SELECT DISTINCT {hour_sql(conn)} AS hour FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(low)} AND start_time < {moment} AND end_time > {moment}""")
-        if frame.empty:
-            return frozenset()
-        hours = utc_hours(conn, frame["hour"])
-    return frozenset(floor_hour(h.to_pydatetime().replace(tzinfo=UTC)) for h in hours)

@@ -9,7 +9,6 @@ import pandas as pd
 
 from queries import scope
 from queries._sql import Binds, Connectable, app_db, app_table, connect, to_utc
-from queries.as_of import spanning_hours
 from queries.run_rollups import fetch
 from queries.run_rollups.columns import (
     COUNTS,
@@ -30,7 +29,7 @@ from queries.run_rollups.frames import (
     sum_histograms,
 )
 from queries.run_rollups.plan import plan_window, split_window
-from queries.run_rollups.raw import error_rows, hour_rows
+from queries.run_rollups.raw import error_rows, hour_rows, spanning_hours
 from queries.run_rollups.state import dirty_hours
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
@@ -50,7 +51,8 @@ def layout(run_id: str | None = None, **_query: str) -> html.Div:
         html.H4("Run"), dbc.Alert(f"{(run_id or '')[:40]!r} is not a run id: a run's page is /runs/<number>, "
                                   "e.g. /runs/42.", color="warning", id="run-bad-id")])
     return html.Div([
-        dcc.Store(id=ids.RUN_ID, data=parsed),
+        # the run's id; as of a moment (the URL's at), {"id", "at"}: then nothing acts on it (retry_run)
+        dcc.Store(id=ids.RUN_ID, data=_run_store(parsed, _query.get("at"))),
         dcc.Store(id=ids.RUN_ZONE),
         dcc.Store(id=ids.RUN_THEME),
         dcc.Interval(id=ids.RUN_INTERVAL, interval=settings.refresh_seconds * 1000, disabled=True),
@@ -61,6 +63,13 @@ def layout(run_id: str | None = None, **_query: str) -> html.Div:
             id=ids.RUN_RETRY_AREA, className="d-none"),
         dbc.Alert(id=ids.RUN_RETRY_RESULT, is_open=False, dismissable=True, className="py-2 small mt-2"),
     ])
+
+
+def _run_store(parsed: int | None, at: object) -> int | dict | None:
+    """The page's RUN_ID store: the id, or with the URL's ``at`` (checked when the page refreshes) both."""
+    if parsed is None or not isinstance(at, str) or not at.strip():
+        return parsed
+    return {"id": parsed, "at": at[:100]}
 
 
 def _when(value: str | None, zone: str | None) -> html.Span:
@@ -317,13 +326,16 @@ def render(page: dict, zone: str | None, mode: str | None = None) -> list:
     Input(ids.RUN_RETRY_RESULT, "children"),
     Input(ids.RUN_THEME, "data"),
     State(ids.RUN_ID, "data"),
-    State(ids.PAGE_LOCATION, "search"),
     prevent_initial_call=True,
 )
-def refresh_run(_ticks, zone, _retried, mode, run_id, search=None):
+def refresh_run(_ticks, zone, _retried, mode, run_id):
     """The run as of the page's ``at`` when it has one (no refresh then: the past does not change,
     and no retry: retries act on the present)."""
-    if not isinstance(run_id, int):
+    search = ""
+    if isinstance(run_id, dict):
+        search = "?at=" + quote(str(run_id.get("at") or ""))
+        run_id = run_id.get("id")
+    if not isinstance(run_id, int) or isinstance(run_id, bool):
         return no_update, True, "d-none"
     settings = runtime.settings()
     # after this viewer's retry, its operation's new state at once, not the shared (cached) page
