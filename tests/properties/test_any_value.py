@@ -264,7 +264,8 @@ def calls(ids: list[int]) -> list[Call]:
                  Call("/api/runs/<path:raw_id>", "GET", f"/api/runs/{run_id}"),
                  Call("/api/runs/<raw_id>/error", "GET", f"/api/runs/{run_id}/error"),
                  Call("/api/failed-operations/<int:sync_id>", "GET", f"/api/failed-operations/{run_id}?{at}"),
-                 Call("/api/runs/<path:raw_id>", "GET", f"/api/runs/{run_id}?{at}")]
+                 Call("/api/runs/<path:raw_id>", "GET", f"/api/runs/{run_id}?{at}"),
+                 Call("/api/runs/<raw_id>/error", "GET", f"/api/runs/{run_id}/error?{at}")]
     return made
 
 

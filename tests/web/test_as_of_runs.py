@@ -133,3 +133,15 @@ def test_the_page_as_of_keeps_at_in_its_links_and_says_so(dash_app, use_engine, 
     assert len(notes) == 1
     live = run_page.render(run_payloads.run_page.__wrapped__(db, runs[1].id, now), "UTC")
     assert not any("at=" in h for h in _hrefs(live))
+
+
+def test_the_error_route_as_of_a_moment_before_the_end_has_no_message(client, db):
+    now = utc_now().replace(microsecond=0)
+    runs = write(db, now)
+    before_end = client.get(f"/api/runs/{runs[1].id}/error?at={quote(iso_utc(now - 5 * H))}").get_json()
+    assert (before_end["text"], before_end["message_length"]) == ("", 0)
+    after_end = client.get(f"/api/runs/{runs[1].id}/error?at={quote(iso_utc(now - H))}").get_json()
+    live = client.get(f"/api/runs/{runs[1].id}/error").get_json()
+    assert after_end["text"] == live["text"] == runs[1].error
+    response = client.get(f"/api/runs/{runs[1].id}/error?at=later")
+    assert response.status_code == 400 and response.get_json()["error"].startswith("at:")

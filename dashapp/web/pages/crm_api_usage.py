@@ -171,7 +171,7 @@ def refresh_api_usage(now, previous, chosen_range, mode, zone) -> Refresh:
     errors = {LIMITS: limits_error, BREAKERS: breakers_error, CALLS: stats_error}
     loaded = panel_note.loaded_before(previous)
     if all(errors.values()):  # the database is down: the banner says so
-        return Refresh((no_update,) * 11, panel_note.remember(failed(now, previous, stats_error), loaded, errors))
+        return Refresh((no_update,) * 11, panel_note.remember(failed(utc_now(), previous, stats_error), loaded, errors))
 
     def parts(panel: str, count: int, render, payload, empty: dict) -> tuple:
         """A panel that failed after loading keeps its parts; one that never loaded shows its
