@@ -39,7 +39,8 @@ def layout(**_query: str) -> html.Div:
         page_header("Errors", REFRESH, settings.refresh_seconds),
         as_of_note.note(ids.ERRORS_AS_OF_NOTE, as_of_note.at_of_query(_query),
                         "failed and partial runs started in the window ending then and over by then; a run that "
-                        "ended later was still running and is not counted. Class links open the history as of then."),
+                        "ended later was still running and is not counted (one longer than 7 days across the "
+                        "moment counts with its final status). Class links open the history as of then."),
         dbc.Row(dbc.Col(range_control(ids.ERRORS_RANGE, DEFAULT_RANGE), xs=12), className="mb-3"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([

@@ -39,7 +39,7 @@ DEFAULT_RANGE = "7d"
 PAGE_PARAMETERS = (*params.WINDOW_PARAMETERS, "crm_source", "sync_type", params.AT)
 AS_OF_TEXT = ("runs started in the window ending then, as they stood then: a run that ended later counts as running, "
               "in no rate or duration; the last day's bars are that day up to then. Record counts are the runs' "
-              "final ones.")
+              "final ones, and a run longer than 7 days across the moment counts with its final status.")
 REFRESH = RefreshIds(
     interval=ids.PERFORMANCE_INTERVAL, button=ids.PERFORMANCE_REFRESH_BUTTON, state=ids.PERFORMANCE_REFRESH_STATE,
     received=ids.PERFORMANCE_REFRESH_RECEIVED, text=ids.PERFORMANCE_REFRESH_TEXT,
