@@ -14,7 +14,8 @@ from datetime import datetime
 import pandas as pd
 
 from queries import outcomes, scope
-from queries._sql import Binds, Connectable, connect, day_sql, label_days, read_frame, sql, table
+from queries._sql import Binds, Connectable, connect, day_sql, label_days, read_frame, sql
+from queries.as_of import runs_source
 from queries.error_classes import error_class, search_text
 from queries.messages import LIST_BOUND, cut
 
@@ -23,29 +24,34 @@ PROBLEMS = ("failed", "partial")
 TIMES = ("start_time", "end_time")
 
 
-def recent_failures(db: Connectable, limit: int = 10, bound: int = LIST_BOUND) -> pd.DataFrame:
+def recent_failures(db: Connectable, limit: int = 10, bound: int = LIST_BOUND,
+                    as_of: datetime | None = None) -> pd.DataFrame:
     """The newest ``limit`` failed or partial runs, each message cut in SQL to ``bound``
-    characters with its full length (``error_message_length``: ``queries.messages``)."""
+    characters with its full length (``error_message_length``: ``queries.messages``). ``as_of``:
+    those that had failed by then (``queries.as_of.runs_source``)."""
     with connect(db) as conn:
+        b = Binds(conn)
+        source = runs_source(b, as_of)
         statement = sql(f"""
             SELECT id, crm_source, sync_type, status, {outcomes.class_case(conn)} AS status_class,
                    start_time, end_time, {cut("error_message", "error_message", bound)}
-            FROM {table(conn, 'sync_history')} WHERE {outcomes.in_class(conn, *PROBLEMS)}
-            ORDER BY start_time DESC, id DESC LIMIT :limit""", times=TIMES)
-        return read_frame(conn, statement, {"limit": int(limit)}, times=TIMES)
+            FROM {source} WHERE {outcomes.in_class(conn, *PROBLEMS)}
+            ORDER BY start_time DESC, id DESC LIMIT :limit""", times=TIMES, params=tuple(b.time_params))
+        return read_frame(conn, statement, {**b.params, "limit": int(limit)}, times=TIMES)
 
 
-def daily_messages(db: Connectable, start: datetime, end: datetime) -> pd.DataFrame:
+def daily_messages(db: Connectable, start: datetime, end: datetime, as_of: datetime | None = None) -> pd.DataFrame:
     """Failed and partial runs started in [start, end), per day and distinct message: runs, of
-    which failed and partial, and the last start."""
+    which failed and partial, and the last start. ``as_of``: the runs as they stood then."""
     with connect(db) as conn:
         b = Binds(conn)
+        source = runs_source(b, as_of)
         return label_days(b.frame(f"""
             SELECT {day_sql(conn)} AS day, SUBSTR(error_message, 1, 500) AS message, COUNT(*) AS runs,
                    COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'failed')}) AS failed,
                    COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'partial')}) AS partial,
                    MAX(start_time) AS last_seen
-            FROM {table(conn, 'sync_history')}
+            FROM {source}
             WHERE {scope.where(scope.runs(b, start=start, end=end, classes=PROBLEMS))}
             GROUP BY 1, 2""", times=("last_seen",)))
 

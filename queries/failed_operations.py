@@ -46,6 +46,7 @@ class OperationFilter:
     states: tuple[str, ...] = ()
     sync_ids: tuple[int, ...] = ()
     until: datetime | None = None
+    ended_by: datetime | None = None  # as of a moment: only runs that had failed by then (aware UTC)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.states if s not in STATES]
@@ -141,6 +142,30 @@ def attempts(db: Connectable, sync_id: int, bound: int = LIST_BOUND) -> pd.DataF
                    queued_at, started_at, finished_at
             FROM {app_table(conn, 'operation_attempts')} WHERE sync_id = {b.bind(int(sync_id))}
             ORDER BY attempt""")
+    return app_times(frame, ("queued_at", "started_at", "finished_at"))
+
+
+MAX_ACTED = 100_000  # operations with attempts read at once for a view as of a moment
+
+
+def attempts_at(db: Connectable, at: datetime, bound: int = ROW_BOUND) -> pd.DataFrame:
+    """Every operation with an attempt queued by ``at``, one row each: sync_id, attempts (queued by
+    then), max_attempts (the operation's, NULL without a row), and its last attempt by then:
+    attempt_state (as stored), task_id, run_id, error (cut to ``bound``), queued_at, started_at,
+    finished_at (naive UTC as stored, later ones included: ``dashapp.payloads.failed`` reads them
+    against ``at``). At most MAX_ACTED rows, the newest."""
+    with connect(app_db(db)) as conn:
+        b = Binds(conn)
+        t, o = app_table(conn, "operation_attempts"), app_table(conn, "failed_operations")
+        by_then = b.bind_app_time(at)
+        frame = b.frame(f"""
+            SELECT a.sync_id, n.attempts, o.max_attempts, a.state AS attempt_state, a.task_id, a.run_id,
+                   {cut("a.error", "error", bound)}, a.queued_at, a.started_at, a.finished_at
+            FROM (SELECT sync_id, MAX(attempt) AS last_attempt, COUNT(*) AS attempts FROM {t}
+                  WHERE queued_at <= {by_then} GROUP BY sync_id) n
+            JOIN {t} a ON a.sync_id = n.sync_id AND a.attempt = n.last_attempt
+            LEFT JOIN {o} o ON o.sync_id = n.sync_id
+            ORDER BY a.queued_at DESC LIMIT {MAX_ACTED}""")
     return app_times(frame, ("queued_at", "started_at", "finished_at"))
 
 

@@ -32,9 +32,16 @@ _OPERATION_COLUMNS = ("state", "attempts", "max_attempts", "last_error", "last_e
 
 
 def operation_runs(b: Binds, f) -> list[str]:
-    """The failed or partial runs of ``sync_history h`` that ``f`` selects (its states aside)."""
-    return scope.runs(b, start=f.since, end=f.until, crm_sources=f.crm_sources, sync_types=f.sync_types,
-                      classes=("failed", "partial"), ids=f.sync_ids, alias="h.")
+    """The failed or partial runs of ``sync_history h`` that ``f`` selects (its states aside); as of
+    a moment (``f.ended_by``), those that had failed by then: started before it and ended by it (a
+    failed run that never closed, by its start)."""
+    ended_by = getattr(f, "ended_by", None)
+    end = f.until if ended_by is None else (ended_by if f.until is None else min(f.until, ended_by))
+    where = scope.runs(b, start=f.since, end=end, crm_sources=f.crm_sources, sync_types=f.sync_types,
+                       classes=("failed", "partial"), ids=f.sync_ids, alias="h.")
+    if ended_by is not None:
+        where.append(f"(h.end_time <= {b.bind(ended_by)} OR h.end_time IS NULL)")
+    return where
 
 
 def _run_where(b: Binds, f, after: tuple[datetime, int] | None, newest_first: bool) -> str:
@@ -68,7 +75,8 @@ def count_runs(db: Connectable, f) -> int:
     they exist (and ``f`` names no ids), else one count over the raw table."""
     from queries import run_rollups
 
-    covered = None if f.sync_ids else run_rollups.ready(db)
+    # as of a moment (ended_by) the rollups, keyed by the stored status, cannot tell what had ended
+    covered = None if f.sync_ids or getattr(f, "ended_by", None) is not None else run_rollups.ready(db)
     if covered is not None:
         rows = run_rollups.run_rows(db, f.since, f.until, covered, f.crm_sources, f.sync_types,
                                     ("failed", "partial"))

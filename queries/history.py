@@ -72,10 +72,12 @@ EXPORT_TEXT_COLUMNS = ("crm_source", "sync_type", "endpoint", "status", "error_m
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralised_text_sql(column: str) -> str:
-    """``column`` with a single quote before a leading formula character (PostgreSQL, for COPY)."""
+def neutralised_text_sql(column: str, name: str | None = None) -> str:
+    """``column`` (named ``name``, default itself) with a single quote before a leading formula
+    character (PostgreSQL, for COPY)."""
     starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_STARTS)
-    return f"CASE WHEN left({column}, 1) IN ({starts}) THEN chr(39) || {column} ELSE {column} END AS {column}"
+    return (f"CASE WHEN left({column}, 1) IN ({starts}) THEN chr(39) || {column} ELSE {column} END "
+            f"AS {name or column}")
 
 
 class FilterValues(TypedDict, total=False):
@@ -94,6 +96,22 @@ class FilterValues(TypedDict, total=False):
     # (low, high): only runs whose start is outside them, start_time < low or > high (/health's
     # impossible times, queries.impossible_times.bounds)
     outside: tuple[datetime, datetime] | None
+    # the moment the view shows (``at``): only runs started before it; a run that ended after it
+    # is shown as it was then, ``running`` with no end (``as_of_columns``)
+    as_of: datetime | None
+
+
+AS_OF_RUNNING = "running"
+
+
+def as_of_columns(b: Binds, as_of: datetime | None) -> tuple[str, str]:
+    """SQL for (status, end_time) as they were at ``as_of``: a run that ended after it was running
+    then and had no end yet; the stored columns when live (``as_of`` None)."""
+    if as_of is None:
+        return "status", "end_time"
+    moment = b.bind(as_of)
+    return (f"CASE WHEN end_time > {moment} THEN '{AS_OF_RUNNING}' ELSE status END",
+            f"CASE WHEN end_time > {moment} THEN NULL ELSE end_time END")
 
 
 def _expression(b: Binds, column: str) -> str:
@@ -233,16 +251,27 @@ def _clauses(conn: Connection, values: FilterValues) -> tuple[Binds, str, str]:
     return b, _where(b, **where), _order(b, values.get("sort", ()))
 
 
+def _as_of_status(b: Binds, as_of: datetime, statuses: tuple[str, ...]) -> str:
+    """The status filter on the status at ``as_of`` (a run that ended after it was running)."""
+    status, _ = as_of_columns(b, as_of)
+    return b.in_list(f"({status})", outcomes.filter_values(b.conn, statuses))
+
+
 def _where(b: Binds, *, start: datetime | None = None, end: datetime | None = None,
            crm_sources: tuple[str, ...] = (), statuses: tuple[str, ...] = (), sync_types: tuple[str, ...] = (),
            q: str | None = None, columns: object = None, ended_after: datetime | None = None,
-           outside: tuple[datetime, datetime] | None = None) -> str:
+           outside: tuple[datetime, datetime] | None = None, as_of: datetime | None = None) -> str:
     # a status class stands for its aliases too (status=success finds completed runs): scope.runs
+    checked = tuple(_text(v, "status") for v in statuses)
+    if as_of is not None:  # started before the moment shown
+        end = as_of if end is None else min(end, as_of)
     clauses = scope.runs(b, start=start, end=end,
                          crm_sources=tuple(_text(v, "crm_source") for v in crm_sources),
                          sync_types=tuple(_text(v, "sync_type") for v in sync_types),
-                         statuses=tuple(_text(v, "status") for v in statuses),
+                         statuses=() if as_of is not None else checked,
                          search=_text(q, "q") if q else None)
+    if as_of is not None and checked:
+        clauses.append(_as_of_status(b, as_of, checked))
     if outside is not None:
         low, high = outside
         clauses.append(f"(start_time < {b.bind(low)} OR start_time > {b.bind(high)})")
@@ -351,7 +380,8 @@ def check_filter_model(model: object) -> dict:
 
 
 _PAGE = """
-SELECT id, crm_source, sync_type, status, {status_class} AS status_class, start_time, end_time, records_processed,
+SELECT id, crm_source, sync_type, {status} AS status, {status_class} AS status_class, start_time,
+       {end_time} AS end_time, records_processed,
        records_created, records_updated, records_failed,
        SUBSTR(error_message, 1, 300) AS error_excerpt, LENGTH(error_message) AS error_excerpt_length
 FROM {h}
@@ -364,7 +394,8 @@ LIMIT :limit OFFSET :offset
 # the sort key, id and start_time answers that alone, without reading a row: README, "Indexes
 # worth adding"), then those rows. The same rows in the same order as _PAGE.
 _PAGE_BY_IDS = """
-SELECT id, crm_source, sync_type, status, {status_class} AS status_class, start_time, end_time, records_processed,
+SELECT id, crm_source, sync_type, {status} AS status, {status_class} AS status_class, start_time,
+       {end_time} AS end_time, records_processed,
        records_created, records_updated, records_failed,
        SUBSTR(error_message, 1, 300) AS error_excerpt, LENGTH(error_message) AS error_excerpt_length
 FROM {h}
@@ -381,8 +412,10 @@ def history_page(db: Connectable, offset: int, limit: int, now: datetime,
     with connect(db) as conn:
         b, where, order = _clauses(conn, values)
         by_ids = b.postgres and any(column != "start_time" for column, _ in values.get("sort", ()))
+        status, end_time = as_of_columns(b, values.get("as_of"))
         statement = sql((_PAGE_BY_IDS if by_ids else _PAGE).format(
-            h=table(conn, "sync_history"), where=where, order=order, status_class=outcomes.class_case(conn)),
+            h=table(conn, "sync_history"), where=where, order=order, status=status, end_time=end_time,
+            status_class=outcomes.class_case(conn, column=f"({status})")),
             times=TIMES, params=tuple(b.time_params))
         frame = read_frame(conn, statement, {**b.params, "limit": limit, "offset": offset}, times=TIMES)
     return add_duration(frame, now)
@@ -395,10 +428,16 @@ def rollup_count(db: Connectable, cap: int = 100_000, **values: Unpack[FilterVal
     if values.get("q") or values.get("columns") or values.get("ended_after") is not None \
             or values.get("outside") is not None:
         return None
+    as_of = values.get("as_of")
+    if as_of is not None and values.get("statuses"):  # rolled up by the stored status, not the one at as_of
+        return None
+    end = values.get("end")
+    if as_of is not None:
+        end = as_of if end is None else min(end, as_of)
     classes = run_rollups.classes_of(values.get("statuses", ()))
     if classes is None:
         return None
-    return run_rollups.rollup_count(db, values.get("start"), values.get("end"), values.get("crm_sources", ()),
+    return run_rollups.rollup_count(db, values.get("start"), end, values.get("crm_sources", ()),
                                     values.get("sync_types", ()), classes, cap)
 
 
@@ -447,13 +486,20 @@ def export_select(conn: Connection, *, iso_times: bool = False, neutralise: bool
     column is read in the session zone, which the engine sets to the data zone. ``neutralise``
     (PostgreSQL, for the CSV COPY) puts a single quote before text starting with a formula character."""
     b, where, order = _clauses(conn, values)
+    as_of = values.get("as_of")
+    status_at, end_at = as_of_columns(b, as_of)
     duration = _expression(b, "duration_seconds")
+    if as_of is not None:  # a run running at as_of: its duration up to then
+        duration = f"CASE WHEN end_time > {b.bind(as_of)} THEN NULL ELSE {duration} END"
     if iso_times:
-        start, end = iso_time_sql("start_time"), iso_time_sql("end_time")
+        start, end = iso_time_sql("start_time"), iso_time_sql(f"({end_at})", "end_time")
         duration = f"ROUND(CAST({duration} AS NUMERIC), 3)"
     else:
-        start, end = "start_time", "end_time"
+        start, end = "start_time", f"{end_at} AS end_time"
     text_columns = {c: neutralised_text_sql(c) if neutralise else c for c in EXPORT_TEXT_COLUMNS}
+    if as_of is not None:
+        text_columns["status"] = (neutralised_text_sql(f"({status_at})", "status") if neutralise
+                                  else f"{status_at} AS status")
     crm_source, sync_type, endpoint, status, error_message = text_columns.values()
     statement = (f"SELECT id, {crm_source}, {sync_type}, {endpoint}, {status}, {start}, {end}, "
                  f"{duration} AS duration_seconds, "
@@ -463,7 +509,7 @@ def export_select(conn: Connection, *, iso_times: bool = False, neutralise: bool
     return sql(statement, times=times, params=tuple(b.time_params)), b
 
 
-def iso_time_sql(column: str) -> str:
+def iso_time_sql(column: str, name: str | None = None) -> str:
     """``column`` as the export writes a time (PostgreSQL, for COPY): ISO 8601 UTC with a Z by
     to_json (a T at a third of to_char's cost); ±infinity as "infinity" / "-infinity"; an instant
     outside years 1..9999 of UTC clamped as the app clamps it (``queries.time_bounds``).
@@ -472,7 +518,7 @@ def iso_time_sql(column: str) -> str:
     return (f"CASE WHEN NOT isfinite({column}) THEN {column}::text "
             f"WHEN {utc} < '0001-01-01' THEN '0001-01-01T00:00:00Z' "
             f"WHEN {utc} >= '10000-01-01' THEN '9999-12-31T23:59:59.999998Z' "
-            f"ELSE (to_json({utc}) #>> '{{}}') || 'Z' END AS {column}")
+            f"ELSE (to_json({utc}) #>> '{{}}') || 'Z' END AS {name or column}")
 
 
 def history_rows(db: Connectable, chunk: int = 5000, **values: Unpack[FilterValues]) -> Iterator[list[tuple]]:

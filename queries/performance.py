@@ -27,10 +27,10 @@ from queries._sql import (
     known_duration_sql,
     label_days,
     span_sql,
-    table,
     timed_seconds_sql,
     timed_sql,
 )
+from queries.as_of import runs_source
 
 ALL = "all"
 
@@ -57,9 +57,11 @@ def _window(b: Binds, start: datetime, end: datetime, crm_sources=(), sync_types
     return scope.where(scope.runs(b, start=start, end=end, crm_sources=crm_sources, sync_types=sync_types))
 
 
-def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> pd.DataFrame:
+def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=(), sync_types=(),
+                 as_of: datetime | None = None) -> pd.DataFrame:
     """Per day, CRM and sync type: runs, completed, failed, partial, records (NULL as 0), and the
-    runs, records and seconds of finished runs with a duration above 0 (for throughput)."""
+    runs, records and seconds of finished runs with a duration above 0 (for throughput).
+    ``as_of``: the runs as they stood then (``queries.as_of.runs_source``)."""
     with connect(db) as conn:
         b = Binds(conn)
         timed = timed_sql(conn)
@@ -74,17 +76,18 @@ def daily_rollup(db: Connectable, start: datetime, end: datetime, crm_sources=()
                    COALESCE(SUM(records_processed), 0) AS records,
                    COALESCE(SUM(CASE WHEN {timed} THEN COALESCE(records_processed, 0) END), 0) AS timed_records,
                    CAST(COALESCE({timed_seconds}, 0) AS DOUBLE PRECISION) AS timed_seconds
-            FROM {table(conn, 'sync_history')}
+            FROM {runs_source(b, as_of)}
             WHERE {_window(b, start, end, crm_sources, sync_types)}
             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""))
 
 
 def daily_percentiles(db: Connectable, start: datetime, end: datetime, crm_sources=(),
-                      sync_types=()) -> pd.DataFrame:
+                      sync_types=(), as_of: datetime | None = None) -> pd.DataFrame:
     """Per day and CRM, and per day over all CRMs (crm_source = 'all'): p50, p95 (nearest rank,
-    in seconds) and runs."""
+    in seconds) and runs. ``as_of``: the runs as they stood then."""
     with connect(db) as conn:
         b = Binds(conn)
+        source = runs_source(b, as_of)
         window = f"WHERE {_window(b, start, end, crm_sources, sync_types)} AND {finished_ok(conn)}"
         if b.postgres:  # percentile_disc sorts the intervals themselves: no per-row arithmetic
             return label_days(b.frame(f"""
@@ -95,10 +98,10 @@ def daily_percentiles(db: Connectable, start: datetime, end: datetime, crm_sourc
                             AS DOUBLE PRECISION) AS p95,
                        COUNT(*) AS runs
                 FROM (SELECT {day_sql(conn)} AS day, crm_source, {span_sql(conn)} AS span
-                      FROM {table(conn, 'sync_history')} {window}) d
+                      FROM {source} {window}) d
                 GROUP BY GROUPING SETS ((day, crm_source), (day)) ORDER BY 1, 2"""))
         runs = (f"SELECT {day_sql(conn)} AS day, crm_source, {duration_sql(conn)} AS seconds "
-                f"FROM {table(conn, 'sync_history')} {window}")
+                f"FROM {source} {window}")
         ranked = """
             SELECT day, crm_source, seconds,
                    ROW_NUMBER() OVER (PARTITION BY day, crm_source ORDER BY seconds) AS rn,

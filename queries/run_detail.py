@@ -46,12 +46,14 @@ class CallScope:
     start: datetime | None  # aware UTC; None (with end): no time window, nothing matched by time
     end: datetime | None  # aware UTC: the run's end, or the bounded end of a run without one
     correlated: bool = True
+    until: datetime | None = None  # aware UTC: only calls made by then (the run as of a past moment)
 
 
 def _scope_where(b: Binds, scope: CallScope, alias: str = "") -> str:
     p = f"{alias}." if alias else ""
     if scope.correlated:
-        return f"{p}sync_run_id = {b.bind(int(scope.run_id))}"
+        by_then = "" if scope.until is None else f" AND {p}called_at <= {b.bind_app_time(scope.until)}"
+        return f"{p}sync_run_id = {b.bind(int(scope.run_id))}{by_then}"
     if scope.start is None or scope.end is None:
         return "1 = 0"
     return (f"{p}sync_run_id IS NULL AND {p}crm_source = {b.bind(scope.crm_source)} "
@@ -140,12 +142,13 @@ def calls_summary(db: Connectable, scope: CallScope) -> dict:
 
 
 def breaker_events(db: Connectable, run_id: int, crm_source: str, start: datetime | None, end: datetime | None,
-                   limit: int = 200) -> pd.DataFrame:
+                   limit: int = 200, until: datetime | None = None) -> pd.DataFrame:
     """Transitions of the CRM's breakers during the run (those the run itself caused, and any
     other of the same CRM in its window; no window: only its own): occurred_at, breaker,
-    from_state, to_state, failure_count, reason, correlated."""
+    from_state, to_state, failure_count, reason, correlated. ``until``: only those by then."""
     with connect(db) as conn:
         b = Binds(conn)
+        by_then = "" if until is None else f" AND occurred_at <= {b.bind_app_time(until)}"
         in_window = "1 = 0" if start is None or end is None else (
             f"crm_source = {b.bind(crm_source)} AND occurred_at >= {b.bind_app_time(start)} "
             f"AND occurred_at <= {b.bind_app_time(end)}")
@@ -153,7 +156,7 @@ def breaker_events(db: Connectable, run_id: int, crm_source: str, start: datetim
             SELECT occurred_at, breaker, from_state, to_state, failure_count, {cut("reason", "reason", ROW_BOUND)},
                    CASE WHEN sync_run_id = {b.bind(int(run_id))} THEN 1 ELSE 0 END AS correlated
             FROM {app_table(conn, 'circuit_breaker_events')}
-            WHERE sync_run_id = {b.bind(int(run_id))} OR ({in_window})
+            WHERE (sync_run_id = {b.bind(int(run_id))} OR ({in_window})){by_then}
             ORDER BY occurred_at, id LIMIT {max(1, min(int(limit), 1000))}""")
     return app_times(frame, ("occurred_at",))
 
@@ -199,23 +202,27 @@ def previous_runs(db: Connectable, crm_source: str, sync_type: str, run_id: int,
             times=("start_time", "end_time"))
 
 
-def last_success(db: Connectable, crm_source: str, sync_type: str, start: datetime) -> dict | None:
-    """The latest successful run of the same CRM and type that started before ``start``: id,
-    start_time, end_time, or None."""
+def last_success(db: Connectable, crm_source: str, sync_type: str, start: datetime,
+                 ended_by: datetime | None = None) -> dict | None:
+    """The latest successful run of the same CRM and type that started before ``start`` (and, as
+    of a moment, had ended by ``ended_by``): id, start_time, end_time, or None."""
     with connect(db) as conn:
         b = Binds(conn)
+        by_then = "" if ended_by is None else f" AND end_time <= {b.bind(ended_by)}"
         frame = b.frame(f"""
             SELECT id, start_time, end_time FROM {table(conn, 'sync_history')}
             WHERE crm_source = {b.bind(crm_source)} AND sync_type = {b.bind(sync_type)}
-              AND {outcomes.in_class(conn, 'success')} AND start_time < {b.bind(start)}
+              AND {outcomes.in_class(conn, 'success')} AND start_time < {b.bind(start)}{by_then}
             ORDER BY start_time DESC, id DESC LIMIT 1""", times=("start_time", "end_time"))
     return None if frame.empty else frame.iloc[0].to_dict()
 
 
-def expected_durations(db: Connectable, pairs: list[tuple[str, str]], runs: int = EXPECTED_FROM) -> pd.DataFrame:
+def expected_durations(db: Connectable, pairs: list[tuple[str, str]], runs: int = EXPECTED_FROM,
+                       ended_by: datetime | None = None) -> pd.DataFrame:
     """For each (crm_source, sync_type) pair, the median and p95 duration in seconds of its last
     ``runs`` successful runs, in one statement: crm_source, sync_type, median_seconds, p95_seconds,
-    runs. Pairs without a successful run are absent. On PostgreSQL each pair reads its newest
+    runs. Pairs without a successful run are absent. ``ended_by``: only runs that had ended by then.
+    On PostgreSQL each pair reads its newest
     successes through an index (LATERAL ... LIMIT); on SQLite, a window over the pairs' successes."""
     pairs = sorted(set(pairs))[:MAX_PAIRS]
     if not pairs:
@@ -226,6 +233,8 @@ def expected_durations(db: Connectable, pairs: list[tuple[str, str]], runs: int 
         h = table(conn, "sync_history")
         ok = outcomes.in_class(conn, "success", column="h.status")
         known = known_duration_sql(conn, "h.")
+        if ended_by is not None:
+            known += f" AND h.end_time <= {b.bind(ended_by)}"
         if b.postgres:
             values = ", ".join(f"({b.bind(c)}, {b.bind(t)})" for c, t in pairs)
             return b.frame(f"""

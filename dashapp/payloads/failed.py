@@ -31,6 +31,9 @@ READ_ONLY_NOTE = ("read-only: the app's own tables do not exist yet, so these ar
                   "attempts and the audit log")
 
 DEFAULT_RANGE = "7d"
+AS_OF_NOTE = ("as of a past moment: the operations whose run had failed by then, each in the state its retry "
+              "attempts queued by then gave it (an attempt finished later was still queued or running); "
+              "retries act on the present, so they are off here")
 
 
 def sync_types(args: Mapping[str, list[str]]) -> tuple[str, ...]:
@@ -39,18 +42,19 @@ def sync_types(args: Mapping[str, list[str]]) -> tuple[str, ...]:
     return values(args, "sync_type") or values(args, "operation_type")
 
 
-def operation_filter(args: Mapping[str, list[str]], now: datetime) -> OperationFilter:
+def operation_filter(args: Mapping[str, list[str]], now: datetime, as_of: datetime | None = None) -> OperationFilter:
     """An OperationFilter from query-string values: the window (``range`` 24h, 7d default, 30d, 90d,
     all; or ``start``/``end``; the deprecated ``age``: ``params.window``), crm_source, sync_type
     (deprecated: operation_type), state (repeated or comma-separated; none or ``any``: every state,
-    so an operator watching a retry sees it resolve)."""
-    window = params.window(args, now, DEFAULT_RANGE)
+    so an operator watching a retry sees it resolve). ``as_of``: the moment shown (``at``): the
+    window ends there and only runs that had failed by then count."""
+    window = params.window(args, as_of or now, DEFAULT_RANGE)
     states = tuple(s for s in values(args, "state") if s != "any")
     for state in states:
         if state not in STATES:
             raise BadParameter("state", f"{state[:40]!r} is not one of {', '.join(STATES)} (or any)")
     return OperationFilter(since=window.start, until=window.end, crm_sources=values(args, "crm_source"),
-                           sync_types=sync_types(args), states=states)
+                           sync_types=sync_types(args), states=states, ended_by=as_of)
 
 
 SINGLE_NAMES = ("range", "start", "end", "age")  # one value each
@@ -148,12 +152,126 @@ def operations_json(engine: Engine, f: OperationFilter, limit: int, max_attempts
     }
 
 
+def _by_then(value: object, at: datetime) -> datetime | None:
+    """A naive-UTC or aware time of the app's tables, when it is on or before ``at``, else None."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    moment = pd.Timestamp(value)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+    return moment.to_pydatetime() if moment <= at else None
+
+
+def state_at(acted: dict, at: datetime, max_attempts: int) -> dict:
+    """An operation's app columns as they were at ``at``, from its last attempt queued by then
+    (``queries.failed_operations.attempts_at``): resolved or failed when that attempt had finished
+    (abandoned when it was the last allowed), running when it had started, else queued."""
+    cap = _int(acted.get("max_attempts")) or max_attempts
+    attempts = int(acted["attempts"])
+    queued, started, finished = (_by_then(acted.get(c), at) for c in ("queued_at", "started_at", "finished_at"))
+    if finished is not None:
+        resolved = acted["attempt_state"] == "resolved"
+        state = "resolved" if resolved else ("abandoned" if attempts >= cap else "failed")
+    else:
+        state = "running" if started is not None else "queued"
+    return {"state": state, "attempts": attempts, "max_attempts": cap, "task_id": acted.get("task_id"),
+            "resolved_by_run": acted.get("run_id") if state == "resolved" else None,
+            "last_error": acted.get("error") if finished is not None and state != "resolved" else None,
+            "last_error_length": acted.get("error_length") if finished is not None and state != "resolved" else None,
+            "queued_at": queued, "started_at": started, "finished_at": finished,
+            "updated_at": finished or started or queued}
+
+
+def _unacted(max_attempts: int) -> dict:
+    return {"state": "failed", "attempts": 0, "max_attempts": max_attempts, "task_id": None, "resolved_by_run": None,
+            "last_error": None, "last_error_length": None, "queued_at": None, "started_at": None,
+            "finished_at": None, "updated_at": None}
+
+
+def states_at(engine: Engine, at: datetime, max_attempts: int) -> dict[int, dict]:
+    """Every operation acted on by ``at``: sync id -> its app columns then (``state_at``)."""
+    if not queries.has_app_tables(engine):
+        return {}
+    return {int(row["sync_id"]): state_at(row, at, max_attempts)
+            for row in queries.attempts_at(engine, at).to_dict("records")}
+
+
+def operations_json_at(engine: Engine, f: OperationFilter, at: datetime, limit: int, max_attempts: int,
+                       details: bool = False) -> dict:
+    """``operations_json`` as of ``at`` (``f.ended_by`` = at): each operation in its state then."""
+    from queries import failed_split
+
+    unfiltered = replace(f, states=(), ended_by=at)
+    acted = states_at(engine, at, max_attempts)
+    retried = failed_split.retry_runs(engine) if acted else set()
+    counts = dict.fromkeys(STATES, 0)
+    total = failed_split.count_runs(engine, unfiltered)
+    for chunk in _chunked(sorted(retried | set(acted))):
+        for sync_id in failed_split._matching(engine, unfiltered, chunk):
+            total -= 1
+            if sync_id not in retried:
+                counts[acted[sync_id]["state"]] += 1
+    counts["failed"] += total
+    wanted = f.states or STATES
+    if "failed" in wanted:
+        frame = failed_split.runs(engine, unfiltered, queries.MAX_LIMIT)
+    else:
+        ids = [i for i, state in acted.items() if state["state"] in wanted and i not in retried][:queries.MAX_LIMIT]
+        frame = failed_split.runs(engine, replace(unfiltered, sync_ids=tuple(ids)), queries.MAX_LIMIT) if ids \
+            else pd.DataFrame(columns=["sync_id"])
+    records = []
+    for row in frame.to_dict("records"):
+        sync_id = int(row["sync_id"])
+        if sync_id in retried:
+            continue
+        state = acted.get(sync_id) or _unacted(max_attempts)
+        if state["state"] not in wanted:
+            continue
+        records.append(operation_record({**row, **state}, max_attempts, details))
+        if len(records) >= limit:
+            break
+    return {"operations": records, "total": sum(counts[s] for s in wanted), "counts": counts,
+            "max_attempts": max_attempts, "as_of": display.iso_utc(at), "as_of_note": AS_OF_NOTE,
+            **({} if queries.has_app_tables(engine) else {"note": READ_ONLY_NOTE})}
+
+
+def _chunked(ids: list[int], size: int = 1000) -> list[list[int]]:
+    return [ids[n:n + size] for n in range(0, len(ids), size)]
+
+
 def operation_json(engine: Engine, sync_id: int, max_attempts: int, details: bool = False) -> dict | None:
     """One operation (its texts cut to ``messages.MESSAGE_BOUND``), or None for no failed or
     partial run ``sync_id``."""
     frame = queries.operations(engine, OperationFilter(sync_ids=(sync_id,)), 1, queries.has_app_tables(engine),
                                bound=messages.MESSAGE_BOUND)
     return None if frame.empty else operation_record(frame.to_dict("records")[0], max_attempts, details)
+
+
+def operation_json_at(engine: Engine, sync_id: int, at: datetime, max_attempts: int,
+                      details: bool = False) -> dict | None:
+    """``operation_json`` as of ``at``: None when the run had not failed by then."""
+    from queries import failed_split
+
+    frame = failed_split.runs(engine, OperationFilter(sync_ids=(sync_id,), ended_by=at), 1,
+                              bound=messages.MESSAGE_BOUND)
+    if frame.empty:
+        return None
+    acted = states_at(engine, at, max_attempts).get(sync_id) or _unacted(max_attempts)
+    return operation_record({**frame.to_dict("records")[0], **acted}, max_attempts, details)
+
+
+def attempts_at_json(engine: Engine, sync_id: int, at: datetime) -> list[dict]:
+    """``attempts_json`` as of ``at``: the attempts queued by then, each in its state then."""
+    shown = []
+    for attempt in attempts_json(engine, sync_id):
+        if display.from_iso(attempt["queued_at"]) > at:
+            continue
+        started, finished = (attempt[c] and display.from_iso(attempt[c]) <= at for c in ("started_at", "finished_at"))
+        if not finished:
+            attempt = {**attempt, "state": "running" if started else "queued", "finished_at": None, "error": None,
+                       "error_length": None, "error_truncated": False, "run_id": None,
+                       "started_at": attempt["started_at"] if started else None}
+        shown.append(attempt)
+    return shown
 
 
 def attempts_json(engine: Engine, sync_id: int) -> list[dict]:

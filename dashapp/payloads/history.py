@@ -13,6 +13,9 @@ Its query-string parameters:
     times=impossible          only runs at impossible times (a start before 2000 or after a day
                               from now, ±infinity included: /health's list); no range applies
     id                        (page only) one run to open in the detail panel
+    at                        ISO 8601: the history as of that moment (``params.at``): the range
+                              ends there (a later end is cut to it), only runs started before it,
+                              a run that ended after it shows as running with no end
 
 ``HistoryFilter.from_args`` reads every parameter on its own: a bad one is set aside as a
 BadParameter (the page shows each as a chip, "ignored: status 'bogus'") and its default is used.
@@ -37,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from dashapp import display
 from dashapp.errors import BadParameter
-from dashapp.payloads.params import CUSTOM, DEFAULT_RANGE, RANGES, VALUE_LISTS, first, to_search, values
+from dashapp.payloads.params import AT, CUSTOM, DEFAULT_RANGE, RANGES, VALUE_LISTS, at, first, to_search, values
 from queries import impossible_times
 from queries.history import (
     MAX_PAGE,
@@ -49,7 +52,7 @@ from queries.history import (
     sort_pairs,
 )
 
-PARAMETERS = ("range", "start", "end", "crm_source", "status", "sync_type", "q", "sort", "filter", "times")
+PARAMETERS = ("range", "start", "end", "crm_source", "status", "sync_type", "q", "sort", "filter", "times", "at")
 TIMES_CHOICES = ("impossible",)
 UTC_ZONE = ZoneInfo("UTC")
 Known = Mapping[str, Collection[str]]
@@ -112,6 +115,7 @@ class HistoryFilter:
     # (low, high): only runs whose start is outside them (/health's impossible times)
     outside: tuple[datetime, datetime] | None = None
     range: str = DEFAULT_RANGE  # the range control's value: a RANGES key, or "custom"
+    as_of: datetime | None = None  # the moment shown (``at``), None when live
 
     @classmethod
     def from_args(cls, args: Mapping[str, list[str]], now: datetime, zone: str = "UTC",
@@ -128,13 +132,13 @@ class HistoryFilter:
     @classmethod
     def from_controls(cls, now: datetime, grid: GridBlock, *, range_value: object, start: object, end: object,
                       crm_sources: object, statuses: object, sync_types: object, q: object, zone: str = "UTC",
-                      ended_after: object = None, times: object = None) -> HistoryFilter:
+                      ended_after: object = None, times: object = None, as_of: object = None) -> HistoryFilter:
         """The page's controls and the grid's block: a custom range is entered in the viewer's
         ``zone``; the first bad value raises a BadParameter."""
         custom = range_value == CUSTOM
         controls = {"range": "all" if custom else range_value, "start": start if custom else None,
                     "end": end if custom else None, "crm_source": crm_sources, "status": statuses,
-                    "sync_type": sync_types, "q": q, "ended_after": ended_after, "times": times}
+                    "sync_type": sync_types, "q": q, "ended_after": ended_after, "times": times, AT: as_of}
         args = {name: _as_list(value) for name, value in controls.items()}
         selection = _strict(_read(args, now, zone, None, ZoneInfo(zone)))
         return replace(selection, columns=grid.columns, sort=grid.sort)
@@ -152,19 +156,25 @@ class HistoryFilter:
         if self.columns:
             state["filter"] = json.dumps(self.columns, separators=(",", ":"))
         state["sort"] = ",".join(f"{column}:{direction}" for column, direction in self.sort)
+        state[AT] = display.iso_utc(self.as_of)
         return to_search(state)
 
     def query_values(self) -> FilterValues:
         """The keyword arguments of ``queries.history``'s readers."""
-        return FilterValues(start=self.start, end=self.end, crm_sources=self.crm_sources, statuses=self.statuses,
-                            sync_types=self.sync_types, q=self.q, columns=self.columns, sort=self.sort,
-                            zone=self.zone, ended_after=self.ended_after, outside=self.outside)
+        values = FilterValues(start=self.start, end=self.end, crm_sources=self.crm_sources, statuses=self.statuses,
+                              sync_types=self.sync_types, q=self.q, columns=self.columns, sort=self.sort,
+                              zone=self.zone, ended_after=self.ended_after, outside=self.outside)
+        if self.as_of is not None:
+            values["as_of"] = self.as_of
+        return values
 
     def export_name(self, now: datetime, extension: str) -> str:
-        """``sync-history-<from>-<to>.<ext>``, dates in UTC."""
+        """``sync-history-<from>-<to>.<ext>``, dates in UTC; as of a moment
+        ``sync-history-<from>-<to>-as-of-<YYYYMMDDTHHMMSSZ>.<ext>``."""
         start = self.start.strftime("%Y%m%d") if self.start else "all"
-        end = (self.end or now).strftime("%Y%m%d")
-        return f"sync-history-{start}-{end}.{extension}"
+        end = (self.end or self.as_of or now).strftime("%Y%m%d")
+        as_of = f"-as-of-{self.as_of:%Y%m%dT%H%M%SZ}" if self.as_of else ""
+        return f"sync-history-{start}-{end}{as_of}.{extension}"
 
 
 def _as_list(value: object) -> list:
@@ -186,7 +196,10 @@ def _read(args: Mapping[str, list[str]], now: datetime, zone: str, known: Known 
     """Every parameter read on its own (``start``/``end`` without an offset in ``times_zone``), in
     the order their problems are named."""
     ignored: list[BadParameter] = []
+    as_of = _guarded(ignored, None, lambda: at(args, now))
     start, end = _time(args, "start", ignored, times_zone), _time(args, "end", ignored, times_zone)
+    if as_of is not None and end is not None and end > as_of:
+        end = as_of  # nothing after the moment shown
     if start and end and end <= start:
         ignored.append(BadParameter("end", "must be after start"))
         end = None
@@ -199,7 +212,7 @@ def _read(args: Mapping[str, list[str]], now: datetime, zone: str, known: Known 
         chosen = "all"  # impossible times are outside any recent range
     shown_range = CUSTOM if start or end else chosen
     if start is None and end is None and RANGES[chosen] is not None:
-        start = now - RANGES[chosen]
+        start = (as_of or now) - RANGES[chosen]
     columns = _guarded(ignored, {}, lambda: parse_filter_model(first(args, "filter")))
     sort = _guarded(ignored, (), lambda: parse_sort(first(args, "sort")))
     q = _guarded(ignored, None, lambda: first(args, "q"))
@@ -207,7 +220,7 @@ def _read(args: Mapping[str, list[str]], now: datetime, zone: str, known: Known 
         start=start, end=end, crm_sources=_listed(args, "crm_source", known, ignored),
         statuses=_listed(args, "status", known, ignored), sync_types=_listed(args, "sync_type", known, ignored),
         q=q, columns=columns, sort=sort, zone=zone, ended_after=_time(args, "ended_after", ignored, UTC_ZONE),
-        outside=outside, range=shown_range,
+        outside=outside, range=shown_range, as_of=as_of,
     )
     return selection, ignored
 

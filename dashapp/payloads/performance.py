@@ -3,6 +3,11 @@ them: run durations, records, success rates, runs per day and throughput per cal
 
 From the run rollups for whole hours when they exist (``queries.run_rollups``), else from
 ``queries.performance`` over the days not already in the closed-day cache (``day_cache.DAYS``).
+
+As of a past moment (``as_of``, a view's ``at``): the window ends there (its day's "today so far"
+is that moment's day), the runs are as they stood then (``queries.as_of``: one that ended later
+is running, in no finished count), hours the rollups would count differently and the partial
+hour up to the moment come from the raw table, and the closed-day cache is not used.
 """
 
 from __future__ import annotations
@@ -22,22 +27,30 @@ from queries import performance, run_rollups
 from queries.outcomes import SUCCESS_RATE_HELP
 
 
-def performance_frames(engine: Engine, start: datetime, end: datetime, crm_sources=(), sync_types=()) -> dict:
+def performance_frames(engine: Engine, start: datetime, end: datetime, crm_sources=(), sync_types=(),
+                       as_of: datetime | None = None) -> dict:
     """The performance page's DataFrames for the runs started in [start, end), per calendar day
     (UTC) it touches: from the run rollups for whole hours and the raw table for the open edges
     when they exist (``queries.run_rollups``), else two SQL statements over the days not already
-    in the closed-day cache."""
+    in the closed-day cache. ``as_of``: the runs as they stood then (no day cache)."""
     selection = (tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
     covered = run_rollups.ready(engine)
     if covered is not None:
-        daily, durations = run_rollups.daily_rows(engine, start, end, covered, *selection, durations=True)
+        daily, durations = run_rollups.daily_rows(engine, start, end, covered, *selection, durations=True,
+                                                  as_of=as_of)
         return _performance_from(daily, run_rollups.daily_percentiles_from(durations))
+
+    moment = {} if as_of is None else {"as_of": as_of}
 
     def compute(low: datetime, high: datetime) -> dict:
         return {
-            "rollup": performance.daily_rollup(engine, low, high, *selection),
-            "percentiles": performance.daily_percentiles(engine, low, high, *selection),
+            "rollup": performance.daily_rollup(engine, low, high, *selection, **moment),
+            "percentiles": performance.daily_percentiles(engine, low, high, *selection, **moment),
         }
+
+    if as_of is not None:
+        parts = compute(start, end)
+        return _performance_from(parts["rollup"], parts["percentiles"])
 
     key = (engine.url.render_as_string(), engine.get_execution_options().get("sync_schema"), selection)
     parts = window_frames(DAYS, key, start, end, compute, performance.data_zone(engine))
@@ -63,19 +76,22 @@ def _performance_from(rollup: pd.DataFrame, percentiles: pd.DataFrame) -> dict:
 
 @windows.keyed
 @shared("performance")
-def performance_tables(engine: Engine, window: Window, now: datetime, crm_sources=(), sync_types=()) -> dict:
+def performance_tables(engine: Engine, window: Window, now: datetime, crm_sources=(), sync_types=(),
+                       as_of: bool = False) -> dict:
     """``performance_frames`` with the window's bounds, shared between viewers (callers pass the
-    selections sorted, so the cache key does not depend on their order)."""
+    selections sorted, so the cache key does not depend on their order). ``as_of``: ``now`` is a
+    past moment shown (a view's ``at``)."""
     start, end = span(engine, window, now)
     return {"range": window.range, "start": display.iso_utc(start), "end": display.iso_utc(end),
-            "frames": performance_frames(engine, start, end, crm_sources, sync_types)}
+            "frames": performance_frames(engine, start, end, crm_sources, sync_types, now if as_of else None)}
 
 
 def shared_performance_frames(engine: Engine, window: Window, now: datetime, crm_sources=(),
-                              sync_types=()) -> tuple[dict, dict]:
+                              sync_types=(), as_of: bool = False) -> tuple[dict, dict]:
     """The performance page's DataFrames, through the shared cache, and the window they cover
-    ({"range", "start", "end"}, ISO UTC)."""
-    answer = performance_tables(engine, window, now, tuple(sorted(crm_sources)), tuple(sorted(sync_types)))
+    ({"range", "start", "end"}, ISO UTC); ``as_of``: ``now`` is a past moment shown."""
+    answer = performance_tables(engine, window, now, tuple(sorted(crm_sources)), tuple(sorted(sync_types)),
+                                as_of=as_of)
     return answer["frames"], {name: answer[name] for name in ("range", "start", "end")}
 
 

@@ -2,6 +2,12 @@
 API calls and their summary, breaker transitions, alerts, the failed operation, the runs before
 it and how this one compares, and for a running run its expected duration and ETA.
 
+As of a past moment ``at`` (``run_page(..., as_of=True)`` with ``now`` = at): a run that ended after it
+was running then, without an end or an error message yet; its calls, breaker transitions and
+alerts are those by then (an alert resolved later was firing), the runs before it are as they
+were then, its expected duration comes from runs that had ended by then. Its record counts are
+its final ones (the table keeps no earlier values): ``as_of_note`` says so.
+
 SQL: ``queries.run_detail``. Long texts arrive cut to their bound (``queries.messages``): each
 record says the full length and whether it was cut (``message_length``, ``message_truncated``);
 ``GET /api/runs/<id>/error`` serves the whole message.
@@ -62,6 +68,27 @@ def _int(value: object) -> int | None:
 
 def history_link(**state: object) -> str:
     return paths.history(to_search({"range": "all", **state}))
+
+
+AS_OF_NOTE = ("as of a past moment: a run that ended later is shown running, without its end or error; "
+              "its record counts are its final ones, the table keeps no earlier values")
+
+
+def _ended_after(end: object, at: datetime) -> bool:
+    return end is not None and not (not isinstance(end, str) and pd.isna(end)) and pd.Timestamp(end) > at
+
+
+def row_at(row: dict, at: datetime) -> dict:
+    """A run's row as it was at ``at``: one that ended after it was running then, with no end
+    and no error message yet (its other columns as stored)."""
+    if not _ended_after(row.get("end_time"), at):
+        return row
+    cleared = {"status": "running", "end_time": None, "error_message": None}
+    if "error_message_length" in row:
+        cleared["error_message_length"] = None
+    if "duration_seconds" in row:
+        cleared["duration_seconds"] = None
+    return {**row, **cleared}
 
 
 def status_class(raw: object, pairs: tuple[tuple[str, str], ...] = outcomes.DEFAULT_ALIASES) -> str:
@@ -180,14 +207,15 @@ def calls_window(engine: Engine, run: dict, now: datetime) -> tuple[datetime | N
                        "seconds": round(taken, 3), "basis": basis, "from_runs": runs, "reason": reason}
 
 
-def _calls(engine: Engine, run: dict, now: datetime) -> dict:
+def _calls(engine: Engine, run: dict, now: datetime, as_of: bool = False) -> dict:
     empty = {"api_calls": [], "api_calls_correlated": True, "api_calls_truncated": False,
              "api_calls_summary": _summary({}), "calls_window": None, "breaker_events": [], "alerts": []}
     if not migrated(engine):
         return {**empty, "note": "The app's own tables are missing: run `python app.py db upgrade`."}
     start, end, window = calls_window(engine, run, now)
     correlated = run_detail.has_correlated_calls(engine, run["id"])
-    scope = run_detail.CallScope(run["id"], run["crm_source"], start, end, correlated)
+    until = now if as_of else None
+    scope = run_detail.CallScope(run["id"], run["crm_source"], start, end, correlated, until)
     summary = _summary(run_detail.calls_summary(engine, scope))
     calls = [{"called_at": display.iso_utc(c["called_at"]), "method": c["method"], "endpoint": c["endpoint"],
               "status": _int(c["status_code"]), "duration_ms": _float(c["duration_ms"]),
@@ -197,12 +225,16 @@ def _calls(engine: Engine, run: dict, now: datetime) -> dict:
     events = [{"occurred_at": display.iso_utc(e["occurred_at"]), "breaker": e["breaker"],
                "from_state": e["from_state"], "to_state": e["to_state"], "failure_count": int(e["failure_count"]),
                **messages.fields("reason", e["reason"], e["reason_length"]), "correlated": bool(e["correlated"])}
-              for e in run_detail.breaker_events(engine, run["id"], run["crm_source"], start, end).to_dict("records")]
+              for e in run_detail.breaker_events(engine, run["id"], run["crm_source"], start, end,
+                                                 until=until).to_dict("records")]
     alerts = [{"id": int(a["id"]), "rule": a["rule"], "subject": a["subject"], "severity": a["severity"],
                **messages.fields("summary", a["summary"], a["summary_length"]), "state": a["state"],
                "fired_at": display.iso_utc(a["fired_at"]),
                "resolved_at": display.iso_utc(a["resolved_at"])}
               for a in run_detail.run_alerts(engine, run["id"], run["crm_source"], start, end).to_dict("records")]
+    if as_of:  # an alert resolved after the moment was firing then
+        alerts = [{**a, "state": "firing", "resolved_at": None} if _ended_after(a["resolved_at"], now) else a
+                  for a in alerts if a["fired_at"] is None or display.from_iso(a["fired_at"]) <= now]
     return {"api_calls": calls, "api_calls_correlated": correlated,
             "api_calls_truncated": summary["calls"] > len(calls), "api_calls_summary": summary,
             "calls_window": window, "breaker_events": events, "alerts": alerts}
@@ -220,24 +252,27 @@ def _summary(row: dict) -> dict:
     }
 
 
-def _previous(engine: Engine, run: dict) -> tuple[list[dict], dict]:
+def _previous(engine: Engine, run: dict, as_of: datetime | None = None) -> tuple[list[dict], dict]:
     start = display.from_iso(run["start_time"])
     frame = run_detail.previous_runs(engine, run["crm_source"], run["sync_type"], run["id"], start)
     pairs = outcomes.aliases(engine)
+    rows = frame.to_dict("records")
+    if as_of is not None:
+        rows = [row_at(r, as_of) for r in rows]
     previous = [{"id": int(r["id"]), "status": display.text(r["status"]),
                  "status_class": status_class(r["status"], pairs),
                  "start_time": display.iso_utc(r["start_time"]), "end_time": display.iso_utc(r["end_time"]),
                  "duration_seconds": _float(r["duration_seconds"]),
                  "records_processed": display.count(r["records_processed"]),
                  **messages.fields("error_message", r["error_message"], r["error_message_length"])}
-                for r in frame.to_dict("records")]
+                for r in rows]
     # medians of at most PREVIOUS_RUNS rows already read (a bounded page, not a table)
     durations = [p["duration_seconds"] for p in previous if p["duration_seconds"] is not None
                  and p["status_class"] != "running"]
     records = [p["records_processed"] for p in previous if p["status_class"] != "running"]
     median_duration = round(statistics.median(durations), 3) if durations else None
     median_records = statistics.median(records) if records else None
-    last_ok = run_detail.last_success(engine, run["crm_source"], run["sync_type"], start)
+    last_ok = run_detail.last_success(engine, run["crm_source"], run["sync_type"], start, ended_by=as_of)
     changed = {
         "duration_seconds": run["duration_seconds"],
         "median_duration_seconds": median_duration,
@@ -256,9 +291,19 @@ def _previous(engine: Engine, run: dict) -> tuple[list[dict], dict]:
     return previous, changed
 
 
-def _operation(engine: Engine, run: dict, max_attempts: int, details: bool) -> dict | None:
+OPERATION_FIELDS = ("state", "attempts", "max_attempts", "last_error", "last_error_length", "last_error_truncated",
+                    "task_id", "resolved_by_run", "queued_at", "started_at", "finished_at", "updated_at")
+
+
+def _operation(engine: Engine, run: dict, max_attempts: int, details: bool,
+               as_of: datetime | None = None) -> dict | None:
     if run["status_class"] not in ("failed", "partial") or not migrated(engine):
         return None
+    if as_of is not None:
+        from dashapp.payloads.failed import operation_json_at
+
+        record = operation_json_at(engine, run["id"], as_of, max_attempts, details)
+        return None if record is None else {k: record[k] for k in OPERATION_FIELDS}
     frame = failed_operations.operations(engine, failed_operations.OperationFilter(sync_ids=(run["id"],)), 1,
                                          bound=messages.MESSAGE_BOUND)
     if frame.empty:
@@ -266,35 +311,45 @@ def _operation(engine: Engine, run: dict, max_attempts: int, details: bool) -> d
     from dashapp.payloads.failed import operation_record
 
     record = operation_record(frame.to_dict("records")[0], max_attempts, details)
-    return {k: record[k] for k in ("state", "attempts", "max_attempts", "last_error", "last_error_length",
-                                   "last_error_truncated", "task_id", "resolved_by_run", "queued_at", "started_at",
-                                   "finished_at", "updated_at")}
+    return {k: record[k] for k in OPERATION_FIELDS}
 
 
 @shared("run_page")
-def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3, details: bool = False) -> dict | None:
+def run_page(engine: Engine, run_id: int, now: datetime, max_attempts: int = 3, details: bool = False,
+             as_of: bool = False) -> dict | None:
     """The JSON of /api/runs/<id>, or None for no such run; ``details``: an operator asks (its
-    failed operation's ``last_error`` when a broker refused the retry, ``payloads.failed``).
+    failed operation's ``last_error`` when a broker refused the retry, ``payloads.failed``);
+    ``as_of``: ``now`` is a past moment the run is shown at (a run not started by then is None too).
     Shared between viewers for CACHE_SECONDS (``result_cache``: keyed by the run's id and
     ``details``, not ``now``), so a crowd (or a loop) on one run costs one computation per window."""
     row = run_detail.run_row(engine, run_id)
     if row is None:
         return None
+    if as_of:
+        if _ended_after(row.get("start_time"), now):
+            return None
+        row = row_at(row, now)
     run = run_json(row, now, outcomes.aliases(engine))
     cls = error_class(run["error_message"]) if run["error_message"] else None
     run["error_class"] = cls
+    at = display.iso_utc(now) if as_of else None  # links to the history as of the same moment
     run["error_class_link"] = history_link(status=[run["status_class"]]
                                            if run["status_class"] in ("failed", "partial") else [],
-                                           crm_source=run["crm_source"], q=search_text(cls)) if cls else None
-    run["history_link"] = history_link(crm_source=run["crm_source"], sync_type=run["sync_type"])
-    expected = run_detail.expected_durations(engine, [(run["crm_source"], run["sync_type"])])
+                                           crm_source=run["crm_source"], q=search_text(cls), at=at) if cls else None
+    run["history_link"] = history_link(crm_source=run["crm_source"], sync_type=run["sync_type"], at=at)
+    expected = run_detail.expected_durations(engine, [(run["crm_source"], run["sync_type"])],
+                                             ended_by=now if as_of else None)
     progress = progress_json(run, expected.to_dict("records")[0] if not expected.empty else None, now)
-    previous, changed = _previous(engine, run)
-    return {
+    previous, changed = _previous(engine, run, now if as_of else None)
+    page = {
         "run": {**run, **progress},
-        **_calls(engine, run, now),
+        **_calls(engine, run, now, as_of),
         "previous_runs": previous,
         "what_changed": changed,
-        "failed_operation": _operation(engine, run, max_attempts, details),
+        "failed_operation": _operation(engine, run, max_attempts, details, now if as_of else None),
         "generated_at": display.iso_utc(now),
     }
+    if as_of:
+        page["as_of"] = display.iso_utc(now)
+        page["as_of_note"] = AS_OF_NOTE
+    return page

@@ -23,6 +23,7 @@ from queries._sql import (
     timed_seconds_sql,
     timed_sql,
 )
+from queries.as_of import SPANNING_LOOKBACK, runs_source
 from queries.error_classes import error_class
 from queries.run_rollups.columns import COUNTS, DURATIONS, KEY, SECONDS, VALUES
 from queries.run_rollups.fetch import driver_frame
@@ -48,10 +49,12 @@ def utc_hours(conn, values: pd.Series) -> pd.Series:
 
 
 def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm_sources=(),
-              sync_types=(), classes: tuple[str, ...] = (), histogram: bool = True) -> pd.DataFrame:
+              sync_types=(), classes: tuple[str, ...] = (), histogram: bool = True,
+              as_of: datetime | None = None) -> pd.DataFrame:
     """Runs started in [start, end) per hour (naive UTC), day, CRM, sync type and class: every
     column of ``run_hours``. One scan; the histogram is pivoted here from (key, bucket) counts
-    (without ``histogram``, its columns are left at 0 and the rows are not split by bucket)."""
+    (without ``histogram``, its columns are left at 0 and the rows are not split by bucket).
+    ``as_of``: the runs as they stood then (``queries.as_of.runs_source``)."""
     with connect(db) as conn:
         b = Binds(conn)
         seconds = duration_sql(conn)
@@ -75,7 +78,7 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
                          COALESCE({outcomes.class_case(conn)}, 'unknown') AS status_class,
                          {duration_histogram.bucket_sql(b.postgres, seconds) if histogram else 'NULL'} AS bucket,
                          start_time, end_time, records_processed, records_created, records_updated, records_failed
-                  FROM {table(conn, 'sync_history')}
+                  FROM {runs_source(b, as_of)}
                   WHERE {scope.where(where)}) r
             GROUP BY 1, 2, 3, 4, 5, 6""")
         if frame.empty:
@@ -93,9 +96,28 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
     return pd.concat([sums, pd.DataFrame(buckets, columns=DURATIONS)], axis=1)
 
 
-def error_rows(db: Connectable, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+def spanning_hours(db: Connectable, start: datetime | None, at: datetime) -> frozenset[datetime]:
+    """The UTC hours (naive) in [max(start, at - SPANNING_LOOKBACK), at) holding a run that started
+    then and ended after ``at`` (one range scan of the start_time index): as of ``at`` the rollups
+    count those hours' runs by their later status, so readers take them from the raw table."""
+    low = at - SPANNING_LOOKBACK if start is None else max(start, at - SPANNING_LOOKBACK)
+    with connect(db) as conn:
+        b = Binds(conn)
+        moment = b.bind(at)
+        frame = b.frame(f"""
+            SELECT DISTINCT {hour_sql(conn)} AS hour FROM {table(conn, 'sync_history')}
+            WHERE start_time >= {b.bind(low)} AND start_time < {moment} AND end_time > {moment}""")
+        if frame.empty:
+            return frozenset()
+        hours = utc_hours(conn, frame["hour"])
+    return frozenset(floor_hour(h.to_pydatetime().replace(tzinfo=UTC)) for h in hours)
+
+
+def error_rows(db: Connectable, start: datetime | None, end: datetime | None,
+               as_of: datetime | None = None) -> pd.DataFrame:
     """Failed and partial runs started in [start, end) per hour, day and error class: runs,
-    failed, partial, last seen, the most frequent message (first 500 characters) and one run of it."""
+    failed, partial, last seen, the most frequent message (first 500 characters) and one run of it.
+    ``as_of``: the runs as they stood then (``queries.as_of.runs_source``)."""
     columns = ["hour", "day", "error_class", "runs", "failed", "partial", "last_seen", "sample", "sample_runs",
                "sample_id"]
     with connect(db) as conn:
@@ -106,7 +128,7 @@ def error_rows(db: Connectable, start: datetime | None, end: datetime | None) ->
                    COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'failed')}) AS failed,
                    COUNT(*) FILTER (WHERE {outcomes.in_class(conn, 'partial')}) AS partial,
                    MAX(start_time) AS last_seen, MAX(id) AS sample_id
-            FROM {table(conn, 'sync_history')}
+            FROM {runs_source(b, as_of)}
             WHERE {scope.where(scope.runs(b, start=start, end=end, classes=('failed', 'partial')))}
             GROUP BY 1, 2, 3""", times=("last_seen",))
         if frame.empty:

@@ -29,7 +29,7 @@ from queries.run_rollups.frames import (
     sum_histograms,
 )
 from queries.run_rollups.plan import plan_window, split_window
-from queries.run_rollups.raw import error_rows, hour_rows
+from queries.run_rollups.raw import error_rows, hour_rows, spanning_hours
 from queries.run_rollups.state import dirty_hours
 
 
@@ -67,15 +67,24 @@ def daily_sql(b: Binds, name: str, period: str, low: object, high: object, crm_s
         GROUP BY {', '.join(by)}""", len(by))
 
 
+def _stale(db: Connectable, start: datetime | None, covered: datetime, as_of: datetime | None) -> frozenset[datetime]:
+    """The hours read from the raw table: the dirty ones, and as of a moment (``as_of``) those whose
+    runs it would count differently (``queries.as_of.spanning_hours``)."""
+    dirty = dirty_hours(db, covered)
+    return dirty if as_of is None else dirty | spanning_hours(db, start, as_of)
+
+
 def daily_rows(db: Connectable, start: datetime, end: datetime, covered: datetime, crm_sources=(), sync_types=(),
-               durations: bool = False, by: tuple[str, ...] = DAILY_KEY) -> tuple[pd.DataFrame, Histograms | None]:
+               durations: bool = False, by: tuple[str, ...] = DAILY_KEY,
+               as_of: datetime | None = None) -> tuple[pd.DataFrame, Histograms | None]:
     """``queries.performance.daily_rollup``'s frame for runs started in [start, end) (summed per
     ``by``, a part of its key: the errors page needs CRMs only), and (with ``durations``) the
     duration histograms of finished runs that succeeded or were partial per day and CRM. The raw
     edges are read once for both; whole days of the histograms come from ``duration_days`` (no
-    sync type in it) unless a sync type is chosen."""
-    raw, rolled = plan_window(start, end, covered, dirty_hours(db, covered))
-    edges = [hour_rows(db, a, b, crm_sources, sync_types, histogram=durations) for a, b in raw]
+    sync type in it) unless a sync type is chosen. ``as_of``: the runs as they stood then (``end`` at
+    most it): a run that ended later is running."""
+    raw, rolled = plan_window(start, end, covered, _stale(db, start, covered, as_of))
+    edges = [hour_rows(db, a, b, crm_sources, sync_types, histogram=durations, as_of=as_of) for a, b in raw]
     counts = [daily_rollup_from(e) for e in edges]
     histograms = [histogram_part(e[e["status_class"].isin(TIMED)]) for e in edges]
     if rolled:
@@ -121,14 +130,16 @@ def run_rows(db: Connectable, start: datetime | None, end: datetime | None, cove
     return window_rows(db, start, end, covered, crm_sources, sync_types, classes)
 
 
-def error_messages(db: Connectable, start: datetime, end: datetime, covered: datetime) -> pd.DataFrame:
+def error_messages(db: Connectable, start: datetime, end: datetime, covered: datetime,
+                   as_of: datetime | None = None) -> pd.DataFrame:
     """``queries.errors.daily_messages``' frame (day, message, runs, failed, partial, last_seen)
     with one row per error class (its sample as the message) for the whole hours before
     ``covered``, summed in SQL, and the raw table's rows for the edges. Counts and last seen are
     exact; a class's sample is its most frequent message in the hour that had the most.
-    (``day`` is left empty on the rolled-up rows: ``queries.errors.classes_from`` ignores it.)"""
-    raw, spans = split_window(start, end, covered, dirty_hours(db, covered))
-    parts = [error_rows(db, a, b) for a, b in raw]
+    (``day`` is left empty on the rolled-up rows: ``queries.errors.classes_from`` ignores it.)
+    ``as_of``: the runs as they stood then."""
+    raw, spans = split_window(start, end, covered, _stale(db, start, covered, as_of))
+    parts = [error_rows(db, a, b, as_of) for a, b in raw]
     if spans:
         with connect(app_db(db)) as conn:
             b = Binds(conn)

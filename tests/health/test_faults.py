@@ -288,9 +288,10 @@ def test_a_locked_breaker_table_times_out_one_api_usage_panel(dash_app, use_engi
                                 {"id": "api-usage-range", "property": "value", "value": "24h"},
                                 {"id": "theme-mode", "property": "data", "value": "light"},
                                 {"id": "viewer-timezone", "property": "data", "value": "UTC"}],
-                               [{"id": "api-usage-refresh-state", "property": "data", "value": None}])
+                               [{"id": "_pages_location", "property": "search", "value": ""},  # live
+                                {"id": "api-usage-refresh-state", "property": "data", "value": None}])
     def refresh(state: dict | None) -> dict:
-        body["state"][0]["value"] = state
+        body["state"][-1]["value"] = state
         answer = client.post("/_dash-update-component", json=body)
         assert answer.status_code == 200
         return answer.get_json()["response"]

@@ -246,11 +246,29 @@ def calls(ids: list[int]) -> list[Call]:
             Call("/metrics", "GET", "/metrics"),
             Call("/healthz", "GET", "/healthz"),
             Call("/readyz", "GET", "/readyz")]
+    # as of a moment an hour ago (runs written around it were running then)
+    from urllib.parse import quote
+
+    from dashapp.display import iso_utc
+
+    at = "at=" + quote(iso_utc(utc_now() - timedelta(hours=1)) or "")
+    made += [Call("/api/performance-charts", "GET", f"/api/performance-charts?range=90d&{at}"),
+             Call("/api/errors", "GET", f"/api/errors?range=90d&{at}"),
+             Call("/api/api-stats", "GET", f"/api/api-stats?range=90d&{at}"),
+             Call("/api/rate-limits", "GET", f"/api/rate-limits?range=90d&{at}"),
+             Call("/api/circuit-breakers", "GET", f"/api/circuit-breakers?range=90d&{at}"),
+             Call("/api/failed-operations", "GET", f"/api/failed-operations?range=all&limit=5000&{at}"),
+             Call("/api/audit", "GET", f"/api/audit?limit=1000&{at}"),
+             Call("/export/sync-history.csv", "GET", f"{export}&{at}"),
+             Call("/export/sync-history.csv", "GET", f"{export}&format=ndjson&{at}")]
     for run_id in ids:
         made += [Call("/api/failed-operations/<int:sync_id>", "GET", f"/api/failed-operations/{run_id}"),
                  Call("/api/failed-operations/<int:sync_id>/retry", "POST", f"/api/failed-operations/{run_id}/retry"),
                  Call("/api/runs/<path:raw_id>", "GET", f"/api/runs/{run_id}"),
-                 Call("/api/runs/<raw_id>/error", "GET", f"/api/runs/{run_id}/error")]
+                 Call("/api/runs/<raw_id>/error", "GET", f"/api/runs/{run_id}/error"),
+                 Call("/api/failed-operations/<int:sync_id>", "GET", f"/api/failed-operations/{run_id}?{at}"),
+                 Call("/api/runs/<path:raw_id>", "GET", f"/api/runs/{run_id}?{at}"),
+                 Call("/api/runs/<raw_id>/error", "GET", f"/api/runs/{run_id}/error?{at}")]
     return made
 
 

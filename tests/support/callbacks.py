@@ -26,7 +26,8 @@ def history_grid_body(dash_app, request: dict, crm_sources: list | None = None) 
             ("history-error-search", ""))),
          {"id": "viewer-timezone", "property": "data", "value": "UTC"},
          {"id": "history-ended-after", "property": "data", "value": None},
-         {"id": "history-times", "property": "data", "value": None}])
+         {"id": "history-times", "property": "data", "value": None},
+         {"id": "_pages_location", "property": "search", "value": ""}])  # live: no at
     return body
 
 

@@ -6,6 +6,8 @@
     POST /api/failed-operations/retry            bulk: {"ids": [...]} or {"filter": {"range": "7d", ...}}
     GET  /api/audit?limit=50
 
+``at`` (ISO 8601) on the GETs: the operations as of that moment (``payloads.failed.operations_json_at``).
+
 The window is ``range`` (24h, 7d default, 30d, 90d, all) or ``start``/``end`` (ISO 8601); ``age``
 (for range) and ``operation_type`` (for sync_type) are deprecated names, read for one release, in
 the query string and in a bulk retry's filter alike.
@@ -19,11 +21,12 @@ from __future__ import annotations
 
 from flask import abort, jsonify, request
 
-from dashapp import runtime
+from dashapp import display, runtime
 from dashapp.auth import disclosure
 from dashapp.auth import users as auth
 from dashapp.errors import BadParameter
 from dashapp.payloads import failed as failed_payloads
+from dashapp.payloads import params
 from dashapp.retries import action as retry_action
 from dashapp.web import auth_routes
 from dashapp.web.api.actions import answer, user
@@ -32,10 +35,20 @@ from queries import failed_operations as queries
 from queries.clock import utc_now
 
 
+def _at():
+    return params.at(request.args.to_dict(flat=False), utc_now())
+
+
 def list_operations():
     settings = runtime.settings()
-    f = failed_payloads.operation_filter(request.args.to_dict(flat=False), utc_now())
+    args = request.args.to_dict(flat=False)
+    now = utc_now()
+    at = params.at(args, now)
+    f = failed_payloads.operation_filter(args, now, at)
     limit = int_param("limit", 500, 1, queries.MAX_LIMIT)
+    if at is not None:
+        return jsonify(failed_payloads.operations_json_at(runtime.engine(), f, at, limit, settings.retry_max_attempts,
+                                                          details=disclosure.may_see_details()))
     return jsonify(failed_payloads.operations_json(runtime.engine(), f, limit, settings.retry_max_attempts,
                                                    details=disclosure.may_see_details()))
 
@@ -46,6 +59,15 @@ def _one(sync_id: int) -> dict | None:
 
 
 def one_operation(sync_id: int):
+    at = _at()
+    if at is not None:
+        operation = failed_payloads.operation_json_at(runtime.engine(), sync_id, at,
+                                                      runtime.settings().retry_max_attempts,
+                                                      details=disclosure.may_see_details())
+        if operation is None:
+            return jsonify({"error": f"id: no run {sync_id} had failed by {at:%Y-%m-%d %H:%M:%S} UTC"}), 404
+        return jsonify({**operation, "attempts_list": failed_payloads.attempts_at_json(runtime.engine(), sync_id, at),
+                        "as_of": display.iso_utc(at), "as_of_note": failed_payloads.AS_OF_NOTE})
     operation = _one(sync_id)
     if operation is None:
         return jsonify({"error": f"id: no failed or partial run {sync_id}"}), 404
@@ -98,5 +120,10 @@ def audit_rows():
     if refused is not None:
         return answer(retry_action.ActionOutcome(refused.status, refused.message))
     engine = runtime.engine()
+    at = _at()
     note = {} if queries.has_app_tables(engine) else {"note": failed_payloads.READ_ONLY_NOTE}
-    return jsonify({"audit": failed_payloads.audit_json(engine, int_param("limit", 50, 1, 1000)), **note})
+    rows = failed_payloads.audit_json(engine, int_param("limit", 50, 1, 1000))
+    if at is not None:  # the newest entries, those made by then (fewer than limit when later ones exist)
+        rows = [row for row in rows if row["at"] is not None and display.from_iso(row["at"]) <= at]
+        note["as_of"] = display.iso_utc(at)
+    return jsonify({"audit": rows, **note})

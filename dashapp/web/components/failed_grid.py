@@ -15,7 +15,7 @@ _CUT = "cutMessage(params, '{prefix}')"  # assets/long-messages.js
 def failed_grid(display_timezone: str | None, selectable: bool) -> dag.AgGrid:
     zone = {"timeZone": display_timezone}
     columns = [
-        {"field": "id", "headerName": "Run", "cellRenderer": "RunLink", "width": 110},
+        {"field": "id", "headerName": "Run", "cellRenderer": "RunLinkAt", "width": 110},
         {"field": "failed_at", "headerName": "Failed", "cellRenderer": "RelativeTime", "cellRendererParams": zone,
          "width": 130},
         {"field": "name", "headerName": "CRM", "width": 130, "filter": "agTextColumnFilter"},

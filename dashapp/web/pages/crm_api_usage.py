@@ -16,7 +16,7 @@ from dash import ALL, Input, Output, State, clientside_callback, dcc, html, no_u
 from dashapp import display, runtime
 from dashapp.payloads import crm_api_usage
 from dashapp.web import ids
-from dashapp.web.components import figures, panel_note
+from dashapp.web.components import as_of_note, figures, panel_note
 from dashapp.web.components.chart_box import chart
 from dashapp.web.components.filter_options import chosen_window, range_control, range_words
 from dashapp.web.components.grid_fit import fit_to_phones, register_row_detail, row_detail, size_by_content
@@ -69,9 +69,13 @@ def layout(**_query: str) -> html.Div:
     ]
     graph = {"config": {"displaylogo": False, "responsive": True}, "style": {"height": "320px"}}
     return html.Div([
-        ignored_chips(unknown_parameters(_query, ())),
+        ignored_chips(unknown_parameters(_query, ("at",))),
         dcc.Store(id=ids.RATE_LIMIT_RESETS),
         page_header("API usage", REFRESH, settings.refresh_seconds),
+        as_of_note.note(ids.API_USAGE_AS_OF_NOTE, as_of_note.at_of_query(_query),
+                        "calls in the window ending then; each rate limit as its last call before then reported it, "
+                        "its reset counted from then; each breaker in the state its last transition before then "
+                        "left it."),
         dbc.Row(dbc.Col(range_control(ids.API_USAGE_RANGE, DEFAULT_RANGE), xs=12), className="mb-3"),
         dbc.Alert(id=ids.API_USAGE_NOTE, color="info", is_open=False, className="small"),
         html.H5("Rate limits"),
@@ -167,7 +171,7 @@ def refresh_api_usage(now, previous, chosen_range, mode, zone) -> Refresh:
     errors = {LIMITS: limits_error, BREAKERS: breakers_error, CALLS: stats_error}
     loaded = panel_note.loaded_before(previous)
     if all(errors.values()):  # the database is down: the banner says so
-        return Refresh((no_update,) * 11, panel_note.remember(failed(now, previous, stats_error), loaded, errors))
+        return Refresh((no_update,) * 11, panel_note.remember(failed(utc_now(), previous, stats_error), loaded, errors))
 
     def parts(panel: str, count: int, render, payload, empty: dict) -> tuple:
         """A panel that failed after loading keeps its parts; one that never loaded shows its
@@ -181,20 +185,22 @@ def refresh_api_usage(now, previous, chosen_range, mode, zone) -> Refresh:
         notes.append(stats["note"])
     note = " ".join(notes) or None
     return Refresh((
-        *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode, chosen_range=chosen_range), limits,
+        *parts(LIMITS, 3, partial(_limit_parts, zone=zone, mode=mode, chosen_range=chosen_range, now=now), limits,
                {"limits": [], "history": []}),
         *parts(BREAKERS, 2, partial(_breaker_parts, zone=zone, mode=mode), breakers, {"breakers": []}),
         *parts(CALLS, 3, partial(_calls_parts, chosen_range=chosen_range, zone=zone, mode=mode), stats,
                {"series": [], "endpoints": []}),
         note, bool(note), "warning" if any(errors.values()) else "info",
-    ), panel_note.remember(refreshed(now), loaded, errors))
+    ), panel_note.remember(refreshed(utc_now(), at=as_of_note.viewed_at()), loaded, errors))
 
 
 def _limit_parts(limits: dict, why: str | None, zone: str | None, mode: str | None,
-                 chosen_range: str = DEFAULT_RANGE) -> tuple:
+                 chosen_range: str = DEFAULT_RANGE, now: datetime | None = None) -> tuple:
+    """``now``: the moment shown (a page as of ``at``: its readings' ages are counted from it)."""
     why = why or "No rate-limit headers seen in this window"
+    shown = display.iso_utc(now or utc_now())
     return (
-        [_rate_tile(i, limit, display.iso_utc(utc_now()), chosen_range) for i, limit in enumerate(limits["limits"])] or
+        [_rate_tile(i, limit, shown, chosen_range) for i, limit in enumerate(limits["limits"])] or
         [dbc.Col(html.Div(why + ".", className="text-muted small"))],
         [limit["reset_at"] for limit in limits["limits"] if limit.get("in_window", True)],  # one per countdown
         figures.themed(figures.remaining_history(limits["history"], why, zone), mode),
@@ -218,9 +224,11 @@ def _calls_parts(stats: dict, why: str | None, chosen_range: str, zone: str | No
         stats["endpoints"],
     )
 
-clientside_callback(  # a live limit whose reset time passes reads "window reset" and turns grey at once
+clientside_callback(  # a live limit whose reset time passes reads "window reset" and turns grey at once;
+    # as of a past moment (the URL's at) the countdowns are counted from it and stand still
     """function (tick, resets, tiles) {
-        var now = Date.now(), texts = [], classes = [];
+        var at = window.syncMonitorAsOf ? window.syncMonitorAsOf.pageAt() : null;
+        var now = at && !isNaN(Date.parse(at)) ? Date.parse(at) : Date.now(), texts = [], classes = [];
         (tiles || []).forEach(function (_, i) {
             var iso = (resets || [])[i];
             var left = iso ? Math.round((Date.parse(iso) - now) / 1000) : null;

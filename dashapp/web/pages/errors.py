@@ -7,6 +7,8 @@ Clicking a class (bar or link) opens the history filtered to its runs.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html, no_update
 
@@ -14,7 +16,7 @@ from dashapp import display, runtime
 from dashapp.payloads import errors as payloads
 from dashapp.payloads import paths
 from dashapp.web import ids
-from dashapp.web.components import figures
+from dashapp.web.components import as_of_note, figures
 from dashapp.web.components.chart_box import chart
 from dashapp.web.components.filter_options import chosen_window, range_control
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
@@ -32,9 +34,13 @@ REFRESH = RefreshIds(
 def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     return html.Div([
-        ignored_chips(unknown_parameters(_query, ())),
+        ignored_chips(unknown_parameters(_query, ("at",))),
         dcc.Location(id=ids.ERRORS_NAVIGATE, refresh=True),
         page_header("Errors", REFRESH, settings.refresh_seconds),
+        as_of_note.note(ids.ERRORS_AS_OF_NOTE, as_of_note.at_of_query(_query),
+                        "failed and partial runs started in the window ending then and over by then; a run that "
+                        "ended later was still running and is not counted (one longer than 7 days across the "
+                        "moment counts with its final status). Class links open the history as of then."),
         dbc.Row(dbc.Col(range_control(ids.ERRORS_RANGE, DEFAULT_RANGE), xs=12), className="mb-3"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
@@ -80,7 +86,7 @@ def _rates_table(rates: list[dict]) -> dbc.Table | html.Div:
                       html.Tbody(rows)], size="sm", className="small", id="crm-failure-rates-table")
 
 
-def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.Div:
+def _recent_list(recent: list[dict], zone: str | None, at: datetime | None = None) -> dbc.ListGroup | html.Div:
     if not recent:
         return html.Div("No failed or partial runs recorded.", className="text-muted")
     return dbc.ListGroup([
@@ -88,7 +94,8 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
             html.Div([html.Span([html.Strong(f"{r['name']} · {r['sync_type']}"),
                                  html.Span(r["status"] or "?", className="badge ms-2 text-bg-" + (
                                      "warning" if r.get("status_class") == "partial" else "danger")),
-                                 dcc.Link(f"#{r['id']}", href=paths.run(r['id']), className="ms-2 small run-link")]),
+                                 dcc.Link(f"#{r['id']}", href=paths.with_at(paths.run(r['id']), at),
+                                          className="ms-2 small run-link")]),
                       html.Span(display.local_clock(r["start_time"], zone, seconds=True),
                                 className="text-muted small", title=r["start_time"] or "")],
                      className="d-flex flex-wrap justify-content-between column-gap-2"),  # the time wraps under
@@ -106,11 +113,14 @@ def _recent_list(recent: list[dict], zone: str | None) -> dbc.ListGroup | html.D
     what="errors",
 )
 def refresh_errors(now, _previous, chosen_range, mode, zone) -> tuple:
-    data = payloads.errors_payload(runtime.engine(), chosen_window(chosen_range, now, DEFAULT_RANGE), now)
+    """``now``: the moment shown (a page as of ``at``: its window ends there)."""
+    at = as_of_note.viewed_at()
+    data = payloads.errors_payload(runtime.engine(), chosen_window(chosen_range, now, DEFAULT_RANGE), now,
+                                   as_of=at is not None)
     why = f"No failed or partial runs from {_utc(data['start'])} to {_utc(data['end'])} UTC"
     return (figures.themed(figures.error_classes(data["error_classes"], why), mode),
             _class_table(data["error_classes"]),
-            _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone))
+            _rates_table(data["crm_failure_rates"]), _recent_list(data["recent_failures"], zone, at))
 
 
 def _utc(moment: str | None) -> str:

@@ -23,6 +23,7 @@ from dashapp.payloads import failed as failed_payloads
 from dashapp.payloads import paths
 from dashapp.retries import action as retry_action
 from dashapp.web import ids
+from dashapp.web.components import as_of_note
 from dashapp.web.components.failed_grid import failed_grid
 from dashapp.web.components.filter_options import age_options, filter_options
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
@@ -30,6 +31,7 @@ from dashapp.web.components.long_text import cell_text, length_note, long_messag
 from dashapp.web.components.refresh_bar import (
     Refresh,
     RefreshIds,
+    as_of,
     page_header,
     problem_shown,
     refresh_callback,
@@ -69,8 +71,13 @@ def layout(**_query: str) -> html.Div:
     settings = runtime.settings()
     user = auth.current_user(settings)
     note, can_act = _access_note(settings, user)
+    at = as_of_note.at_of_query(_query)
+    if at is not None:
+        can_act = False  # retries act on the present
     return html.Div([
-        ignored_chips(unknown_parameters(_query, ())),
+        ignored_chips(unknown_parameters(_query, ("at",))),
+        as_of_note.note(ids.FAILED_AS_OF_NOTE, at, "operations whose run had failed by then, each in the state its "
+                        "retries queued by then gave it. Retries act on the present: press Live to retry."),
         dcc.Store(id=ids.FAILED_PENDING),
         dcc.Store(id=ids.FAILED_ACTION_DONE),
         dcc.Store(id=ids.FAILED_DETAILS_ID),
@@ -172,16 +179,22 @@ def _problem(exc: Exception) -> str:
 )
 def refresh_failed(now, _previous, range_, crm_sources, sync_types, states, _done, zone) -> Refresh:
     settings = runtime.settings()
-    f = _filter(_spec(range_, crm_sources, sync_types, states))
-    data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts,
-                                           details=may_see_details())
+    at = as_of_note.viewed_at()
+    f = failed_payloads.operation_filter(failed_payloads.filter_args(_spec(range_, crm_sources, sync_types, states)),
+                                         now, at)
+    if at is not None:
+        data = failed_payloads.operations_json_at(runtime.engine(), f, at, 500, settings.retry_max_attempts,
+                                                  details=may_see_details())
+    else:
+        data = failed_payloads.operations_json(runtime.engine(), f, 500, settings.retry_max_attempts,
+                                               details=may_see_details())
     may_read_audit = auth.refusal(settings, auth.current_user(settings), "read the audit log") is None
     audit_rows = failed_payloads.audit_json(runtime.engine(), 50) if may_read_audit else None
     counts = data["counts"]
     shown = len(data["operations"])
     showing = (f"Showing the newest {shown:,} of {data['total']:,} matching operations." if data["total"] > shown
                else f"{data['total']:,} matching operations." if shown else "No failed operations match these filters.")
-    retryable = counts["failed"] if failed_payloads.retryable(f) else 0
+    retryable = counts["failed"] if failed_payloads.retryable(f) and at is None else 0
     busy = counts["queued"] + counts["running"] > 0
     every = BUSY_SECONDS if busy else settings.refresh_seconds
     # the payload shows in an operation's details, which read it again: the grid's rows go without
@@ -190,8 +203,11 @@ def refresh_failed(now, _previous, range_, crm_sources, sync_types, states, _don
     if data.get("note"):  # before db upgrade: the runs alone, read-only, and what the upgrade turns on
         showing = [dbc.Alert(data["note"], color="info", className="py-2 small mb-1", id=ids.FAILED_READ_ONLY_NOTE),
                    showing]
+    if at is not None:  # the past does not change: no faster pace for queued or running retries
+        every = settings.refresh_seconds
     return Refresh((rows, _state_badges(counts), showing, _audit_table(audit_rows, zone),
-                    f"Retry all matching ({retryable:,})", retryable == 0, every * 1000), refreshed(now, every))
+                    f"Retry all matching ({retryable:,})", retryable == 0, every * 1000),
+                   refreshed(utc_now(), every, at=at))
 
 
 @callback(
@@ -303,26 +319,32 @@ def confirm_retry(clicks, pending):
     Input(ids.FAILED_GRID, "cellClicked"),
     State(ids.FAILED_GRID, "rowData"),
     State(ids.VIEWER_TIMEZONE, "data"),
+    State(ids.PAGE_LOCATION, "search"),
     prevent_initial_call=True,
 )
-def show_details(cell, rows, zone):
+def show_details(cell, rows, zone, search=None):
     if not cell or cell.get("colId") == "id":  # the run link opens the run's page instead
         return no_update, no_update, no_update
     row = next((r for r in rows or [] if str(r["id"]) == str(cell.get("rowId"))), None)
     if row is None:
         return no_update, no_update, no_update
     try:  # the grid's row carries excerpts: the operation again, its texts to the detail bound
-        row = failed_payloads.operation_json(runtime.engine(), int(row["id"]), runtime.settings().retry_max_attempts,
-                                             details=may_see_details()) or row
-        tries = failed_payloads.attempts_json(runtime.engine(), int(row["id"]))
-    except SQLAlchemyError as exc:
-        tries = []
+        at = as_of(search, utc_now())
+        engine, most = runtime.engine(), runtime.settings().retry_max_attempts
+        if at is not None:
+            row = failed_payloads.operation_json_at(engine, int(row["id"]), at, most, details=may_see_details()) or row
+            tries = failed_payloads.attempts_at_json(engine, int(row["id"]), at)
+        else:
+            row = failed_payloads.operation_json(engine, int(row["id"]), most, details=may_see_details()) or row
+            tries = failed_payloads.attempts_json(engine, int(row["id"]))
+    except (SQLAlchemyError, BadParameter) as exc:
+        tries, at = [], None
         log.warning("operation %s: %s", row["id"], error_line(exc))
-    return True, _details(row, tries, zone), row["id"]
+    return True, _details(row, tries, zone, at), row["id"]
 
 
-def _details(row: dict, tries: list[dict], zone: str | None) -> html.Div:
-    facts = [("Run", dcc.Link(f"#{row['id']}", href=paths.run(row['id']))),
+def _details(row: dict, tries: list[dict], zone: str | None, at=None) -> html.Div:
+    facts = [("Run", dcc.Link(f"#{row['id']}", href=paths.with_at(paths.run(row['id']), at))),
              ("CRM", row["name"]), ("Sync type", row["sync_type"]),
              ("Run status", row["run_status"]), ("State", row["state"]),
              ("Attempts", f"{row['attempts']} of {row['max_attempts']}"),

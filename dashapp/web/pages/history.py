@@ -25,6 +25,7 @@ from dashapp.payloads import params, paths
 from dashapp.payloads import run_records as payloads
 from dashapp.payloads.history import PARAMETERS, GridBlock, HistoryFilter
 from dashapp.web import ids, viewer
+from dashapp.web.components import refresh_bar
 from dashapp.web.components.filter_options import age_options, options_of
 from dashapp.web.components.history_grid import history_grid
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
@@ -88,7 +89,7 @@ def layout(**query: str | list[str]) -> html.Div:
         run_id = None
     if run_id and not run_id.isdigit():
         ignored.append(BadParameter("id", f"{run_id[:20]!r} is not a run id"))
-    detail = _detail(int(run_id), zone) if run_id and run_id.isdigit() else None
+    detail = _detail(int(run_id), zone, selection.as_of) if run_id and run_id.isdigit() else None
     ended_after = display.iso_utc(selection.ended_after) if selection.ended_after else None
     multi = {"multi": True, "clearable": True, "className": "history-dropdown"}
     return html.Div([
@@ -138,6 +139,7 @@ def layout(**query: str | list[str]) -> html.Div:
         ignored_chips(ignored, ids.HISTORY_LINK_MESSAGE),
         _ended_after_note(ended_after, args),
         _impossible_note(selection.outside is not None, args),
+        _as_of_note(selection.as_of),
         dbc.Alert(id=ids.HISTORY_MESSAGE, color="warning", is_open=False, className="small"),
         history_grid(settings.display_timezone, filter_model, sort),
         html.Div("Click a row to open its run's page. Shift-click headers to sort on several columns. "
@@ -161,6 +163,17 @@ def _ended_after_note(ended_after: str | None, args: dict[str, list[str]]) -> ht
                              title=f"{ended_after} (UTC)"), " (the overview card's window). "]),
         dcc.Link("Show them all", href=paths.history(params.to_search(rest))),
     ], className="small text-muted mb-2", id="history-ended-after-note")
+
+
+def _as_of_note(as_of: datetime | None) -> html.Div | None:
+    """What the rows mean as of a past moment, and what could not be known then."""
+    if as_of is None:
+        return None
+    return html.Div(
+        f"As of {as_of:%Y-%m-%d %H:%M} UTC: only runs started by then; a run that ended later shows as running, "
+        "without an end, its duration up to then. Record counts are the run's final ones (the table keeps no "
+        "earlier values). Status filters apply to the status at that moment.",
+        id=ids.HISTORY_AS_OF_NOTE, className="text-muted small mb-2")
 
 
 def _impossible_note(shown: bool, args: dict[str, list[str]]) -> html.Div | None:
@@ -195,9 +208,11 @@ def _local_input(moment: datetime | None, zone: str) -> str:
     State(ids.VIEWER_TIMEZONE, "data"),
     State(ids.HISTORY_ENDED_AFTER, "data"),
     State(ids.HISTORY_TIMES, "data"),
+    State(ids.PAGE_LOCATION, "search"),
     prevent_initial_call=True,
 )
-def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, ended_after=None, times=None):
+def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, zone, ended_after=None, times=None,
+              search=None):
     """One block of rows for the grid. A block that cannot be read is not answered here: its
     failure goes to ``HISTORY_ROWS_FAILED``, whose clientside callback (``keepHistoryRows``) answers
     the grid with the rows it already shows, so an outage or a bad filter never empties the grid, and
@@ -208,12 +223,14 @@ def load_rows(request, range_value, start, end, crms, statuses, sync_types, q, z
     try:
         zone = viewer.valid_zone(zone) or "UTC"
         grid = GridBlock.read(request)
+        as_of = refresh_bar.as_of(search, now)
         selection = HistoryFilter.from_controls(
             now, grid, range_value=range_value, start=start, end=end, crm_sources=crms, statuses=statuses,
-            sync_types=sync_types, q=q, zone=zone, ended_after=ended_after, times=times)
+            sync_types=sync_types, q=q, zone=zone, ended_after=ended_after, times=times,
+            as_of=display.iso_utc(as_of))
         search = selection.to_search()
         href = paths.href("/export/sync-history.csv" + search)
-        response, count_text = _rows_answer(runtime.engine(), selection, grid, now)
+        response, count_text = _rows_answer(runtime.engine(), selection, grid, as_of or now)
     except (BadParameter, FilterError) as exc:
         return _not_answered(f"This filter cannot be applied: {exc}. Showing the last rows that could.",
                              "warning", now)
@@ -302,7 +319,7 @@ def _custom_class(chosen_range: str) -> str:
     return "d-flex gap-2" if chosen_range == "custom" else "d-none"
 
 
-def _detail(run_id: int, zone: str | None) -> html.Div | None:
+def _detail(run_id: int, zone: str | None, as_of: datetime | None = None) -> html.Div | None:
     try:
         row = history_row(runtime.engine(), run_id)
     except SQLAlchemyError as exc:
@@ -323,21 +340,23 @@ def _detail(run_id: int, zone: str | None) -> html.Div | None:
                  html.Pre(row.get("error_message") or "—", className="bg-body-tertiary p-2 small text-wrap",
                           id="history-detail-error")]
     sections.insert(0, dcc.Link(f"Open run #{run_id}'s page: its API calls, breakers and previous runs",
-                                href=paths.run(run_id), id="history-detail-run-link", className="d-block mb-2"))
+                                href=paths.with_at(paths.run(run_id), as_of), id="history-detail-run-link",
+                                className="d-block mb-2"))
     return html.Div(sections, id=ids.HISTORY_DETAIL_BODY)
 
 
 @callback(
     Output(ids.HISTORY_NAVIGATE, "href"),
     Input(ids.HISTORY_GRID, "selectedRows"),
+    State(ids.PAGE_LOCATION, "search"),
     prevent_initial_call=True,
 )
-def open_run(selected):
+def open_run(selected, search=None):
     """A click on a row opens the run's page (``/history?id=N`` still opens the quick-look panel)."""
     run_id = (selected or [{}])[0].get("id")
     if not isinstance(run_id, int) or isinstance(run_id, bool):
         return no_update
-    return paths.run(run_id)
+    return paths.with_at(paths.run(run_id), refresh_bar.as_of(search, utc_now()))
 
 
 clientside_callback(

@@ -26,17 +26,20 @@ from dashapp.payloads import performance as payloads
 from dashapp.payloads.history import HistoryFilter
 from dashapp.payloads.params import CUSTOM, RANGES, Window
 from dashapp.web import ids
-from dashapp.web.components import figures
+from dashapp.web.components import as_of_note, figures
 from dashapp.web.components.chart_box import chart
 from dashapp.web.components.filter_options import chosen_window, filter_options, range_control
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
-from dashapp.web.components.refresh_bar import RefreshIds, page_header, refresh_callback
+from dashapp.web.components.refresh_bar import RefreshIds, as_of, page_header, refresh_callback
 from queries import run_rollups
 from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 DEFAULT_RANGE = "7d"
-PAGE_PARAMETERS = (*params.WINDOW_PARAMETERS, "crm_source", "sync_type")
+PAGE_PARAMETERS = (*params.WINDOW_PARAMETERS, "crm_source", "sync_type", params.AT)
+AS_OF_TEXT = ("runs started in the window ending then, as they stood then: a run that ended later counts as running, "
+              "in no rate or duration; the last day's bars are that day up to then. Record counts are the runs' "
+              "final ones, and a run longer than 7 days across the moment counts with its final status.")
 REFRESH = RefreshIds(
     interval=ids.PERFORMANCE_INTERVAL, button=ids.PERFORMANCE_REFRESH_BUTTON, state=ids.PERFORMANCE_REFRESH_STATE,
     received=ids.PERFORMANCE_REFRESH_RECEIVED, text=ids.PERFORMANCE_REFRESH_TEXT,
@@ -80,6 +83,7 @@ def layout(**query: str | list[str]) -> html.Div:
         dcc.Store(id=ids.PERFORMANCE_URL_SEARCH),
         dcc.Store(id=ids.PERFORMANCE_URL_PUSHED),
         page_header("Performance", REFRESH, settings.refresh_seconds),
+        as_of_note.note(ids.PERFORMANCE_AS_OF_NOTE, as_of_note.at_of_query(query), AS_OF_TEXT),
         dbc.Row(dbc.Col(range_control(ids.PERFORMANCE_RANGE, window.range, custom=window.range == CUSTOM), xs=12),
                 className="mb-2"),
         dbc.Row([
@@ -126,8 +130,10 @@ def source_note() -> str | list:
     what="performance",
 )
 def refresh_performance(now, _previous, chosen_range, crms, sync_types, mode, custom=None) -> tuple:
+    """``now``: the moment shown (a page as of ``at``: its windows end there)."""
     frames, covered = payloads.shared_performance_frames(runtime.engine(), _window(chosen_range, custom, now), now,
-                                                         crms or (), sync_types or ())
+                                                         crms or (), sync_types or (),
+                                                         as_of=as_of_note.viewed_at() is not None)
     why = (f"No finished runs from {covered['start'][:16].replace('T', ' ')} to "
            f"{covered['end'][:16].replace('T', ' ')} UTC for this selection")
     return tuple(figures.themed(figure, mode) for figure in (
@@ -158,24 +164,31 @@ def _window(chosen_range: object, custom: dict | None, now: datetime) -> Window:
     return chosen_window(chosen_range, now, DEFAULT_RANGE)
 
 
-def url_state(chosen_range: object, crms: list | None, sync_types: list | None, custom: dict | None) -> dict:
-    """The controls as query-string arguments (``params.to_search``): the default range left out."""
+def url_state(chosen_range: object, crms: list | None, sync_types: list | None, custom: dict | None,
+              at: str | None = None) -> dict:
+    """The controls as query-string arguments (``params.to_search``): the default range left out;
+    ``at``, the moment the page shows, kept."""
     state: dict[str, object] = {}
     if chosen_range == CUSTOM and custom:
         state.update({name: values[0] for name, values in custom.items() if name in ("start", "end") and values})
     elif chosen_range in RANGES and chosen_range != DEFAULT_RANGE:
         state["range"] = chosen_range
-    return {**state, "crm_source": crms or [], "sync_type": sync_types or []}
+    return {**state, "crm_source": crms or [], "sync_type": sync_types or [], params.AT: at}
 
 
 @callback(
     Output(ids.PERFORMANCE_URL_SEARCH, "data"),
     Input(ids.PERFORMANCE_RANGE, "value"), Input(ids.PERFORMANCE_CRM, "value"),
     Input(ids.PERFORMANCE_SYNC_TYPE, "value"), State(ids.PERFORMANCE_CUSTOM, "data"),
+    State(ids.PAGE_LOCATION, "search"),
     prevent_initial_call=True,
 )
-def url_search(chosen_range, crms, sync_types, custom) -> str:
-    return params.to_search(url_state(chosen_range, crms, sync_types, custom))
+def url_search(chosen_range, crms, sync_types, custom, search=None) -> str:
+    try:
+        at = display.iso_utc(as_of(search, utc_now()))
+    except BadParameter:  # the refresh names it; the URL keeps the controls
+        at = None
+    return params.to_search(url_state(chosen_range, crms, sync_types, custom, at))
 
 
 clientside_callback(  # the URL follows the controls, without a reload (as on the history)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
+from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
@@ -18,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashapp import display, runtime
 from dashapp.auth import users as auth
 from dashapp.auth.disclosure import may_see_details, shown_error
-from dashapp.errors import error_line
+from dashapp.errors import BadParameter, error_line
 from dashapp.payloads import paths
 from dashapp.payloads import runs as run_payloads
 from dashapp.retries import action as retry_action
@@ -28,6 +30,7 @@ from dashapp.web.components import run_figures
 from dashapp.web.components.chart_box import chart
 from dashapp.web.components.figures import themed
 from dashapp.web.components.long_text import cell_text, length_note, long_message
+from dashapp.web.components.refresh_bar import as_of
 from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,8 @@ def layout(run_id: str | None = None, **_query: str) -> html.Div:
         html.H4("Run"), dbc.Alert(f"{(run_id or '')[:40]!r} is not a run id: a run's page is /runs/<number>, "
                                   "e.g. /runs/42.", color="warning", id="run-bad-id")])
     return html.Div([
-        dcc.Store(id=ids.RUN_ID, data=parsed),
+        # the run's id; as of a moment (the URL's at), {"id", "at"}: then nothing acts on it (retry_run)
+        dcc.Store(id=ids.RUN_ID, data=_run_store(parsed, _query.get("at"))),
         dcc.Store(id=ids.RUN_ZONE),
         dcc.Store(id=ids.RUN_THEME),
         dcc.Interval(id=ids.RUN_INTERVAL, interval=settings.refresh_seconds * 1000, disabled=True),
@@ -59,6 +63,13 @@ def layout(run_id: str | None = None, **_query: str) -> html.Div:
             id=ids.RUN_RETRY_AREA, className="d-none"),
         dbc.Alert(id=ids.RUN_RETRY_RESULT, is_open=False, dismissable=True, className="py-2 small mt-2"),
     ])
+
+
+def _run_store(parsed: int | None, at: object) -> int | dict | None:
+    """The page's RUN_ID store: the id, or with the URL's ``at`` (checked when the page refreshes) both."""
+    if parsed is None or not isinstance(at, str) or not at.strip():
+        return parsed
+    return {"id": parsed, "at": at[:100]}
 
 
 def _when(value: str | None, zone: str | None) -> html.Span:
@@ -196,6 +207,11 @@ def _alerts(alerts: list[dict], zone: str | None) -> html.Div:
     ]) for a in alerts], flush=True, id="run-alerts")
 
 
+def _at(page: dict) -> datetime | None:
+    """The moment the page shows (``as_of`` of its JSON), None when live."""
+    return display.from_iso(page.get("as_of")) if page.get("as_of") else None
+
+
 def _changed(page: dict, zone: str | None) -> html.Ul:
     c = page["what_changed"]
     items = []
@@ -212,7 +228,8 @@ def _changed(page: dict, zone: str | None) -> html.Ul:
             items.append(f"Error class: {display.sentence(c['error_class'])} No successful run before it.")
         else:
             items.append(html.Span([f"Error class: {display.sentence(c['error_class'])} Last success: ",
-                                    dcc.Link(f"#{last['id']}", href=paths.run(last['id'])), " (",
+                                    dcc.Link(f"#{last['id']}", href=paths.with_at(paths.run(last['id']), _at(page))),
+                                    " (",
                                     _when(last["start_time"], zone),
                                     f"); {display.plural(c['runs_since_last_success'], 'run')} between it and this "
                                     "one."]))
@@ -228,9 +245,10 @@ def _operation(page: dict, zone: str | None) -> html.Div | None:
         html.Span("Failed operation: "), dbc.Badge(op["state"], color=STATE_COLOURS.get(op["state"], "secondary"),
                                                    id="run-operation-state"),
         html.Span(f" · {op['attempts']} of {op['max_attempts']} retries"),
-        html.Span([" · resolved by ", dcc.Link(f"#{op['resolved_by_run']}", href=paths.run(op['resolved_by_run']))])
+        html.Span([" · resolved by ", dcc.Link(f"#{op['resolved_by_run']}",
+                                               href=paths.with_at(paths.run(op['resolved_by_run']), _at(page)))])
         if op["resolved_by_run"] else None,
-        html.Span([" · ", dcc.Link("all failed operations", href=paths.href("/failed"))]),
+        html.Span([" · ", dcc.Link("all failed operations", href=paths.with_at(paths.href("/failed"), _at(page)))]),
         html.Div([html.Span("Last retry's error:"),
                   long_message(op["last_error"], op.get("last_error_length"), op.get("last_error_truncated", False),
                                page["run"]["id"], "last_error", element_id="run-last-error",
@@ -261,14 +279,18 @@ def render(page: dict, zone: str | None, mode: str | None = None) -> list:
     bounded = None if not window.get("bounded") else html.Div(
         f"Breakers, alerts and calls without a run id: {window['reason']}.", className="small text-muted mb-2",
         id=ids.RUN_CALLS_WINDOW)
+    at = _at(page)
     return [
         dbc.Row([
             dbc.Col(html.H4(f"Run #{run['id']} · {run['name']} · {run['sync_type']}", id=ids.RUN_TITLE,
                             className="mb-0"), xs=12, md=8),
             dbc.Col(html.Div([dcc.Link("its history", href=run["history_link"], className="small me-3"),
-                              html.A("JSON", href=paths.href(f"/api/runs/{run['id']}"), className="small")],
+                              html.A("JSON", href=paths.with_at(paths.href(f"/api/runs/{run['id']}"), at),
+                                     className="small")],
                              className="text-md-end"), xs=12, md=4),
         ], className="align-items-center mb-3"),
+        dbc.Alert([html.Strong(f"As of {at:%Y-%m-%d %H:%M} UTC: "), page.get("as_of_note", "")],
+                  id=ids.RUN_AS_OF_NOTE, color="secondary", className="py-2 small") if at else None,
         _progress(run, zone),
         dbc.Row([
             dbc.Col(_card("The run", _facts(run, zone), *_error(run), _operation(page, zone)), xs=12, lg=6),
@@ -307,21 +329,35 @@ def render(page: dict, zone: str | None, mode: str | None = None) -> list:
     prevent_initial_call=True,
 )
 def refresh_run(_ticks, zone, _retried, mode, run_id):
-    if not isinstance(run_id, int):
+    """The run as of the page's ``at`` when it has one (no refresh then: the past does not change,
+    and no retry: retries act on the present)."""
+    search = ""
+    if isinstance(run_id, dict):
+        search = "?at=" + quote(str(run_id.get("at") or ""))
+        run_id = run_id.get("id")
+    if not isinstance(run_id, int) or isinstance(run_id, bool):
         return no_update, True, "d-none"
     settings = runtime.settings()
     # after this viewer's retry, its operation's new state at once, not the shared (cached) page
     read = run_payloads.run_page.__wrapped__ if ctx.triggered_id == ids.RUN_RETRY_RESULT else run_payloads.run_page
     try:
-        page = read(runtime.engine(), run_id, utc_now(), settings.retry_max_attempts, details=may_see_details())
+        at = as_of(search, utc_now())
+        page = read(runtime.engine(), run_id, at or utc_now(), settings.retry_max_attempts, details=may_see_details(),
+                    as_of=at is not None)
+    except BadParameter as exc:
+        return dbc.Alert(f"This link's moment cannot be shown: {exc}.", color="warning", id="run-bad-at"), True, \
+            "d-none"
     except SQLAlchemyError as exc:
         log.warning("run %s: %s", run_id, error_line(exc))
         return dbc.Alert(f"The database did not answer: {shown_error(exc)}", color="danger"), False, "d-none"
+    if page is None and at is not None:
+        return dbc.Alert(f"Run {run_id} had not started by {at:%Y-%m-%d %H:%M:%S} UTC.", color="warning",
+                         id="run-missing"), True, "d-none"
     if page is None:
         return dbc.Alert(f"No run with id {run_id}.", color="warning", id="run-missing"), True, "d-none"
     operation = page["failed_operation"]
-    retryable = operation is not None and operation["state"] == "failed" and _can_retry(settings)
-    running = page["run"]["status_class"] == "running"
+    retryable = operation is not None and operation["state"] == "failed" and _can_retry(settings) and at is None
+    running = page["run"]["status_class"] == "running" and at is None
     return render(page, zone, mode), not running, "mb-2" if retryable else "d-none"
 
 
