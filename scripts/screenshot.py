@@ -31,8 +31,8 @@ from tests.support import page_checks  # noqa: E402 - the checks the browser swe
 
 README_EXTRAS = (("overview", 390, "light"), ("overview", 1440, "dark"), ("history", 390, "dark"),
                  ("api-usage", 1440, "dark"))
-PAGES = {"overview": "/", "history": "/history", "performance": "/performance", "errors": "/errors",
-         "api-usage": "/api-usage", "failed": "/failed", "alerts": "/alerts", "health": "/health"}
+PAGES = {"overview": "/", "timeline": "/timeline", "history": "/history", "performance": "/performance",
+         "errors": "/errors", "api-usage": "/api-usage", "failed": "/failed", "alerts": "/alerts", "health": "/health"}
 
 
 def main() -> None:

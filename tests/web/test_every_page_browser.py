@@ -45,8 +45,8 @@ pytestmark = pytest.mark.usefixtures("browser_ready")
 M, H = timedelta(minutes=1), timedelta(hours=1)
 # {failed}: the run page of a failed run with 429s and a breaker; {running}: of a running one (its
 # progress bar). "operator:" views are seen signed in as an operator (their action buttons), last.
-PAGES = ("/", "/history", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health", "/runs/{failed}",
-         "/runs/{running}", "/sign-in")
+PAGES = ("/", "/timeline", "/history", "/performance", "/errors", "/api-usage", "/failed", "/alerts", "/health",
+         "/runs/{failed}", "/runs/{running}", "/sign-in")
 OPERATOR_PAGES = ("operator:/failed", "operator:/alerts")
 WIDTHS = (1440, 390)
 THEMES = ("light", "dark")
