@@ -13,6 +13,7 @@ newest ``MAX_EVENTS``); a kind this module does not know is drawn as a neutral p
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -60,7 +61,11 @@ def lane_key(event: Mapping) -> str:
 
 
 def at_link(moment: str | None) -> str:
-    """The overview as of ``moment`` (ISO UTC)."""
+    """The overview as of the second after ``moment`` (ISO UTC, whole seconds): a run that began in
+    that second (its time has microseconds the ISO text drops) has begun by then."""
+    if display.finite(moment):
+        with contextlib.suppress(OverflowError):  # the last second Python holds: itself
+            moment = display.iso_utc(display.from_iso(moment) + timedelta(seconds=1))
     return paths.href(f"/?at={moment}")
 
 

@@ -1,6 +1,7 @@
 """The timeline in headless Chromium against PostgreSQL: on runs the test wrote, /timeline shows a
 lane per CRM and the incident as a span; a click on the span lands on the overview as of the
-incident's start (``/?at=``); the console stays clean."""
+incident's start (``/?at=``), which says so and counts what was running then; Live comes back to
+the present's numbers; the console stays clean."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.support.rows import Run, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 H = timedelta(hours=1)
+SECOND = timedelta(seconds=1)  # the overview links to the second after a start
 M = timedelta(minutes=1)
 CHART = "#timeline-lanes-chart"
 
@@ -62,6 +64,17 @@ def test_a_click_on_an_incident_opens_the_overview_as_of_its_start(dash_duo, das
         return True
 
     wait_for(click_the_span, timeout=10, what="a click on the span")
-    wait_for(lambda: dash_duo.driver.current_url.endswith(f"/?at={iso_utc(started)}"), timeout=10,
+    wait_for(lambda: dash_duo.driver.current_url.endswith(f"/?at={iso_utc(started + SECOND)}"), timeout=10,
              what="the overview as of the incident's start")
+    dash_duo.wait_for_contains_text("#as-of-banner-text", f"As of {started:%Y-%m-%d %H:%M}", timeout=15)
+    running_then = sum(1 for run in runs if run.start(now) <= started < run.end(now))  # the failing run, then
+    dash_duo.wait_for_text_to_equal("#stat-active", f"{running_then:,}", timeout=15)
+    ended_by_then = [run for run in runs if started - 24 * H <= run.end(now) <= started]
+    dash_duo.wait_for_text_to_equal("#stat-completed", f"{sum(r.status == 'success' for r in ended_by_then):,}")
+
+    dash_duo.find_element("#as-of-toggle").click()  # Live: the present
+    dash_duo.wait_for_element("#as-of-live", timeout=5).click()
+    wait_for(lambda: "at=" not in dash_duo.driver.current_url, timeout=15, what="the address without at")
+    dash_duo.wait_for_text_to_equal("#stat-failed", f"{sum(r.status == 'failed' for r in runs):,}", timeout=15)
+    dash_duo.wait_for_text_to_equal("#as-of-toggle", "Live", timeout=10)
     assert dash_duo.get_logs() == []

@@ -16,6 +16,7 @@ from tests.support.rows import Run, insert_runs
 from tests.web.test_timeline_api import write_alerts, write_runs
 
 H = timedelta(hours=1)
+SECOND = timedelta(seconds=1)  # the overview links to the second after a start
 M = timedelta(minutes=1)
 
 
@@ -61,7 +62,7 @@ def test_a_lane_per_crm_problems_first_with_a_bar_per_run(client, db):
         ("hubspot", body["start"], iso_utc(now - 9 * H), True, False, iso_utc(now - 26 * H)),
         ("hubspot", iso_utc(now - 5 * H), iso_utc(now - 1 * H), False, False, iso_utc(now - 5 * H)),
     ], key=lambda s: (s[0], s[1]))
-    assert body["spans"][1]["href"] == f"/?at={iso_utc(now - 26 * H)}"
+    assert body["spans"][1]["href"] == f"/?at={iso_utc(now - 26 * H + SECOND)}"
     # the alerts are points on their CRM's lane, each leading to the alerts page
     points = sorted((p["kind"], p["lane"], p["href"]) for p in body["points"])
     assert points == sorted([("alert_fired", "callrail", "/alerts"), ("alert_resolved", "hubspot", "/alerts"),
@@ -142,8 +143,8 @@ def test_late_spans_and_kinds_to_come_are_drawn():
     ]
     spans = payloads.pair_spans(events, low, high)
     assert [(s["kind"], s["lane"], s["start"], s["end"], s["open_start"], s["href"]) for s in spans] == [
-        ("late", "genius", iso_utc(low), iso_utc(now - 4 * H), True, f"/?at={iso_utc(low)}"),
-        ("late", "hubspot", iso_utc(now - 3 * H), iso_utc(now - 1 * H), False, f"/?at={iso_utc(now - 3 * H)}"),
+        ("late", "genius", iso_utc(low), iso_utc(now - 4 * H), True, f"/?at={iso_utc(low + SECOND)}"),
+        ("late", "hubspot", iso_utc(now - 3 * H), iso_utc(now - 1 * H), False, f"/?at={iso_utc(now - 3 * H + SECOND)}"),
     ]
     assert payloads.lane_key(events[1]) == "redis"
     assert payloads.event_link(events[1], low, high).startswith("/history?start=")
