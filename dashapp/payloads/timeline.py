@@ -19,6 +19,7 @@ from dashapp import display
 from dashapp.errors import BadParameter
 from dashapp.payloads import params
 from queries import timeline as queries
+from queries import timeline_app
 
 DEFAULT_RANGE = "24h"
 MAX_SPAN = timedelta(days=31)
@@ -59,9 +60,8 @@ def timeline_json(engine: Engine, f: TimelineFilter) -> dict:
     """``{"events": [...], "range", "start", "end", "total"}``: the page of events at
     [offset, offset + limit) of all of them, newest first."""
     wanted = f.offset + f.limit
-    frames = [reader(engine, f.start, f.end, f.kinds, f.crm_sources, f.sync_types, wanted)
-              for reader in (queries.incident_events, queries.alert_events)]
-    records = [event for frame, build in zip(frames, (incident_record, alert_record), strict=True)
+    frames = [reader(engine, f.start, f.end, f.kinds, f.crm_sources, f.sync_types, wanted) for reader, _ in READERS]
+    records = [event for frame, (_, build) in zip(frames, READERS, strict=True)
                for event in (build(row) for row in frame.to_dict("records"))]
     records.sort(key=lambda e: e["at"], reverse=True)  # ISO texts in UTC with a Z sort as times
     total = sum(int(frame["total"].iloc[0]) for frame in frames if not frame.empty)
@@ -71,6 +71,14 @@ def timeline_json(engine: Engine, f: TimelineFilter) -> dict:
 
 def _number(value: object) -> float | None:
     return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def _whole(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)  # type: ignore[arg-type,call-overload]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
 def incident_record(row: dict) -> dict:
@@ -109,3 +117,57 @@ def alert_record(row: dict) -> dict:
         verb = "acknowledged" if row["kind"] == "alert_acknowledged" else "resolved"
         record["summary"] = f"{what} {verb} by {row['actor']}"
     return record
+
+
+def breaker_record(row: dict) -> dict:
+    """A breaker opened or closed: its name, CRM, failure count, reason (bounded) and run, if any."""
+    opened = row["kind"] == "breaker_opened"
+    record = {"at": display.iso_utc(row["at"]), "kind": row["kind"], "crm_source": row["crm_source"],
+              "sync_type": None, "breaker": row["breaker"], "failure_count": _whole(row["failure_count"]),
+              "reason": _text(row["reason"]), "run_id": _whole(row["run_id"])}
+    what = f"{display.crm_name(row['crm_source'])} breaker {row['breaker']}"
+    if opened:
+        failures = display.plural(record["failure_count"] or 0, "failure")
+        record["summary"] = f"{what} opened after {failures}" + (f": {record['reason']}" if record["reason"] else "")
+    else:
+        record["summary"] = f"{what} closed"
+    return record
+
+
+def rate_limited_record(row: dict) -> dict:
+    """A burst of 429s: from its first call (``at``) to its last (``until``), ``calls`` of them."""
+    calls = int(row["calls"])
+    until = display.iso_utc(row["until"])
+    seconds = (row["until"] - row["at"]).total_seconds()
+    return {"at": display.iso_utc(row["at"]), "kind": "rate_limited", "crm_source": row["crm_source"],
+            "sync_type": None, "calls": calls, "until": until,
+            "summary": f"{display.crm_name(row['crm_source'])} rate limited: {display.plural(calls, 'HTTP 429')}"
+                       + (f" over {display.span(seconds)}" if seconds > 0 else "")}
+
+
+def retry_record(row: dict) -> dict:
+    """A retry queued (``by``), resolved (``retry_run_id``, the run it recorded) or abandoned."""
+    crm, sync_type, kind = _text(row["crm_source"]), _text(row["sync_type"]), row["kind"]
+    record = {"at": display.iso_utc(row["at"]), "kind": kind, "crm_source": crm, "sync_type": sync_type,
+              "run_id": int(row["run_id"]), "attempt": _whole(row["attempt"])}
+    who = f"{display.crm_name(crm)} {sync_type}" if crm else "an operation"
+    run = f"run #{record['run_id']}"
+    if kind == "retry_queued":
+        record["by"] = _text(row["actor"])
+        record["summary"] = f"Retry {record['attempt']} of {who} {run} queued by {record['by']}"
+    elif kind == "retry_resolved":
+        record["retry_run_id"] = _whole(row["retry_run_id"])
+        record["by"] = _text(row["actor"])
+        record["summary"] = f"Retry {record['attempt']} of {who} {run} succeeded"
+    else:
+        record["max_attempts"] = _whole(row["max_attempts"])
+        record["error"] = _text(row["error"])
+        tries = display.plural(record["attempt"] or 0, "attempt")
+        record["summary"] = f"Retries of {who} {run} abandoned after {tries}" + (
+            f": {record['error']}" if record["error"] else "")
+    return record
+
+
+READERS = ((queries.incident_events, incident_record), (queries.alert_events, alert_record),
+           (timeline_app.breaker_events, breaker_record), (timeline_app.rate_limited_events, rate_limited_record),
+           (timeline_app.retry_events, retry_record))
