@@ -19,7 +19,7 @@ from dashapp import display
 from dashapp.errors import BadParameter
 from dashapp.payloads import params
 from queries import timeline as queries
-from queries import timeline_app
+from queries import timeline_app, timeline_late
 
 DEFAULT_RANGE = "24h"
 MAX_SPAN = timedelta(days=31)
@@ -168,6 +168,25 @@ def retry_record(row: dict) -> dict:
     return record
 
 
-READERS = ((queries.incident_events, incident_record), (queries.alert_events, alert_record),
+def late_record(row: dict) -> dict:
+    """A sync late (no run by its expected time + grace after ``run_id``) or running again (``run_id``)."""
+    who = f"{display.crm_name(row['crm_source'])} {row['sync_type']}"
+    record = {"at": display.iso_utc(row["at"]), "kind": row["kind"], "crm_source": row["crm_source"],
+              "sync_type": row["sync_type"], "run_id": int(row["run_id"]),
+              "expected_at": display.iso_utc(row["expected_at"]), "interval_seconds": _number(row["interval_seconds"]),
+              "grace_seconds": _number(row["grace_seconds"]), "plan": row["plan"]}
+    every = display.span(record["interval_seconds"])
+    if row["kind"] == "late_started":
+        record["summary"] = (f"{who} late: no run within {display.span(record['grace_seconds'])} of its expected "
+                             f"time (every {every}, {row['plan']}) after run #{record['run_id']}")
+    else:
+        record["late_seconds"] = _number(row["late_seconds"])
+        late = display.span(record["late_seconds"])
+        record["summary"] = f"{who} ran again (run #{record['run_id']}) after {late} late"
+    return record
+
+
+READERS = ((queries.incident_events, incident_record), (timeline_late.late_events, late_record),
+           (queries.alert_events, alert_record),
            (timeline_app.breaker_events, breaker_record), (timeline_app.rate_limited_events, rate_limited_record),
            (timeline_app.retry_events, retry_record))
