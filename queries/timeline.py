@@ -27,13 +27,14 @@ from queries._sql import (
     duration_sql,
     table,
 )
+from queries.health_changes import KINDS as HEALTH_KINDS
 from queries.scope import escape_like
 from queries.timeline_app import BREAKER_KINDS, RATE_KINDS, RETRY_KINDS
 from queries.timeline_late import LATE_KINDS
 
 RUN_KINDS = ("incident_started", "incident_resolved")
 ALERT_KINDS = ("alert_fired", "alert_acknowledged", "alert_resolved")
-KINDS = RUN_KINDS + LATE_KINDS + ALERT_KINDS + BREAKER_KINDS + RATE_KINDS + RETRY_KINDS
+KINDS = RUN_KINDS + LATE_KINDS + ALERT_KINDS + BREAKER_KINDS + RATE_KINDS + RETRY_KINDS + HEALTH_KINDS
 RUN_COLUMNS = ["kind", "crm_source", "sync_type", "at", "run_id", "incident_seconds", "runs_lost", "total"]
 ALERT_COLUMNS = ["kind", "alert_id", "rule", "subject", "severity", "alert_summary", "actor", "at", "total"]
 

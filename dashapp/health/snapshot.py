@@ -11,6 +11,10 @@ shared between viewers and server processes.
   otherwise in the process. After that window the last snapshot is still served, at once, while
   one background probe round replaces it (stale-while-revalidate), so only the very first viewer
   waits for a slow broker. A cache that fails is skipped, never an error.
+- Each probe round records the services whose status changed since the last one recorded
+  (``queries.health_changes``, the timeline's ``health_changed``): a write that fails (the table not
+  made yet, the database down) is logged and skipped; while the database probe fails, the write is
+  tried in a background thread, so the page never waits on it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.config import Settings
 from dashapp.health import probes as health_probes
+from queries import health_changes
 from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -91,8 +96,36 @@ def probe_all(settings: Settings, engine: Engine) -> dict:
         else:
             snapshot[name] = {"status": health_probes.UNHEALTHY,
                               "error": f"no answer within {timeout + 0.3:.1f} s"}
-    snapshot["checked_at"] = display.iso_utc(utc_now())
+    checked = utc_now()
+    snapshot["checked_at"] = display.iso_utc(checked)
+    record_changes(engine, snapshot, checked)
     return snapshot
+
+
+RECORDED = ("database", "impossible_times", "redis", "celery")  # the services whose changes are kept
+RECORDED_STATUSES = (health_probes.HEALTHY, health_probes.DEGRADED, health_probes.UNHEALTHY)
+
+
+def record_changes(engine: Engine, snapshot: dict, at) -> None:
+    """Write the services' status changes seen in ``snapshot``; never raises, never waits on a
+    database the snapshot found unhealthy (a thread of its own tries then)."""
+    seen = {name: snapshot[name] for name in RECORDED
+            if isinstance(snapshot.get(name), dict) and snapshot[name].get("status") in RECORDED_STATUSES}
+    statuses = {name: value["status"] for name, value in seen.items()}
+    details = {name: value.get("error") for name, value in seen.items()}
+
+    def write() -> None:
+        try:
+            health_changes.record_changes(engine, at, statuses, details)
+        except Exception as exc:  # noqa: BLE001 - the health page never breaks on its record
+            log.info("health changes not recorded: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
+
+    if not statuses:
+        return
+    if statuses.get("database") == health_probes.UNHEALTHY:
+        threading.Thread(target=write, name="health-changes", daemon=True).start()
+    else:
+        write()
 
 
 def system_health(settings: Settings, engine: Engine) -> dict:

@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.errors import BadParameter
 from dashapp.payloads import params
+from queries import health_changes, timeline_app, timeline_late
 from queries import timeline as queries
-from queries import timeline_app, timeline_late
 
 DEFAULT_RANGE = "24h"
 MAX_SPAN = timedelta(days=31)
@@ -186,7 +186,25 @@ def late_record(row: dict) -> dict:
     return record
 
 
+COLOURS = {"healthy": "green", "degraded": "amber", "unhealthy": "red"}
+SERVICE_NAMES = {"database": "Database", "impossible_times": "Impossible times", "redis": "Redis", "celery": "Celery"}
+
+
+def health_record(row: dict) -> dict:
+    """A service's health turning green, amber or red (``from_status`` None for its first record)."""
+    to_status, from_status = str(row["to_status"]), _text(row["from_status"])
+    name = SERVICE_NAMES.get(str(row["service"]), str(row["service"]))
+    record = {"at": display.iso_utc(row["at"]), "kind": "health_changed", "crm_source": None, "sync_type": None,
+              "change_id": int(row["change_id"]), "service": row["service"], "from_status": from_status,
+              "to_status": to_status, "colour": COLOURS.get(to_status), "detail": _text(row["detail"])}
+    turned = f"{name} turned {COLOURS.get(to_status, to_status)}"
+    if from_status is not None:
+        turned += f" (was {COLOURS.get(from_status, from_status)})"
+    record["summary"] = turned + (f": {record['detail']}" if record["detail"] else "")
+    return record
+
+
 READERS = ((queries.incident_events, incident_record), (timeline_late.late_events, late_record),
            (queries.alert_events, alert_record),
            (timeline_app.breaker_events, breaker_record), (timeline_app.rate_limited_events, rate_limited_record),
-           (timeline_app.retry_events, retry_record))
+           (timeline_app.retry_events, retry_record), (health_changes.events, health_record))
