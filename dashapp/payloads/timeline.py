@@ -1,5 +1,6 @@
-"""The timeline as ``/api/timeline`` serves it: incidents and alert events in a window, newest first,
-paged, each with a one-line summary ("HubSpot contacts recovered: 3 runs lost over 2 h 10 min").
+"""The timeline as ``/api/timeline`` serves it: incidents, late spans, alerts, breakers, bursts of
+429s, retries and health changes in a window (one reader each, ``READERS``), newest first, paged,
+each with a one-line summary ("HubSpot contacts recovered: 3 runs lost over 2 h 10 min").
 
 The window is ``params.window`` (default the past 24 hours), at most ``MAX_SPAN`` long; ``kind``
 (repeated or comma-separated) picks among ``queries.timeline.KINDS``; ``crm_source`` and
