@@ -87,7 +87,8 @@ def events(db: Connectable, start: datetime, end: datetime, kinds: tuple[str, ..
     with connect(app_db(db)) as conn:
         b = Binds(conn)
         statement = f"""
-            SELECT 'health_changed' AS kind, id AS change_id, service, from_status, to_status, detail, at,
+            SELECT 'health_changed' AS kind, id AS change_id, service, from_status, to_status,
+                   SUBSTR(detail, 1, {DETAIL_CHARS}) AS detail, at,
                    COUNT(*) OVER () AS total
             FROM {app_table(conn, "health_changes")}
             WHERE at >= {b.bind_app_time(start)} AND at < {b.bind_app_time(end)}

@@ -78,6 +78,13 @@ def _whole(value: object) -> int | None:
     return None if value is None or pd.isna(value) else int(value)  # type: ignore[arg-type,call-overload]
 
 
+SUMMARY_TEXT = 120  # characters of a reason or error in a summary (the event's own field has more)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SUMMARY_TEXT else text[:SUMMARY_TEXT - 1] + "…"
+
+
 def _text(value: object) -> str | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
@@ -129,7 +136,8 @@ def breaker_record(row: dict) -> dict:
     what = f"{display.crm_name(row['crm_source'])} breaker {row['breaker']}"
     if opened:
         failures = display.plural(record["failure_count"] or 0, "failure")
-        record["summary"] = f"{what} opened after {failures}" + (f": {record['reason']}" if record["reason"] else "")
+        why = f": {_short(record['reason'])}" if record["reason"] else ""
+        record["summary"] = f"{what} opened after {failures}{why}"
     else:
         record["summary"] = f"{what} closed"
     return record
@@ -165,7 +173,7 @@ def retry_record(row: dict) -> dict:
         record["error"] = _text(row["error"])
         tries = display.plural(record["attempt"] or 0, "attempt")
         record["summary"] = f"Retries of {who} {run} abandoned after {tries}" + (
-            f": {record['error']}" if record["error"] else "")
+            f": {_short(record['error'])}" if record["error"] else "")
     return record
 
 
@@ -201,7 +209,7 @@ def health_record(row: dict) -> dict:
     turned = f"{name} turned {COLOURS.get(to_status, to_status)}"
     if from_status is not None:
         turned += f" (was {COLOURS.get(from_status, from_status)})"
-    record["summary"] = turned + (f": {record['detail']}" if record["detail"] else "")
+    record["summary"] = turned + (f": {_short(record['detail'])}" if record["detail"] else "")
     return record
 
 
