@@ -114,3 +114,12 @@ def test_a_past_window(client, db):
     body = get(client, f"kind=late_started,late_ended&start={iso_utc(start)}&end={iso_utc(end)}")
     assert [as_tuple(e) for e in body["events"]] == expected_late(runs, now, start, end)
     assert body["total"] > 0
+
+
+def test_every_kind_before_db_upgrade(dash_app, use_engine, sqlite_db):
+    """No app tables yet: the runs' events alone (incidents none here, late spans from the runs)."""
+    now = utc_now()
+    runs = write(sqlite_db, now)
+    use_engine(sqlite_db)
+    body = get(dash_app.server.test_client(), "")
+    assert [as_tuple(e) for e in body["events"]] == expected_late(runs, now, now - DAY, now)
