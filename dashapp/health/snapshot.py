@@ -13,8 +13,8 @@ shared between viewers and server processes.
   waits for a slow broker. A cache that fails is skipped, never an error.
 - Each probe round records the services whose status changed since the last one recorded
   (``queries.health_changes``, the timeline's ``health_changed``): a write that fails (the table not
-  made yet, the database down) is logged and skipped; while the database probe fails, the write is
-  tried in a background thread, so the page never waits on it.
+  made yet) is logged and skipped; while the database probe fails, nothing is written (no page waits
+  on a database that is down) and the round is written, at its own time, once the database answers.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, wait
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -104,28 +105,39 @@ def probe_all(settings: Settings, engine: Engine) -> dict:
 
 RECORDED = ("database", "impossible_times", "redis", "celery")  # the services whose changes are kept
 RECORDED_STATUSES = (health_probes.HEALTHY, health_probes.DEGRADED, health_probes.UNHEALTHY)
+MAX_PENDING = 20  # probe rounds kept while the database does not answer
+_pending: dict[str, list[tuple[datetime, dict, dict]]] = {}  # per database: rounds not written yet
+_pending_lock = threading.Lock()
 
 
-def record_changes(engine: Engine, snapshot: dict, at) -> None:
-    """Write the services' status changes seen in ``snapshot``; never raises, never waits on a
-    database the snapshot found unhealthy (a thread of its own tries then)."""
+def record_changes(engine: Engine, snapshot: dict, at: datetime) -> None:
+    """Write the services' status changes seen in ``snapshot`` (at ``at``); never raises. While the
+    database probe fails, the round is kept in the process (the last MAX_PENDING distinct ones) and
+    written, at its own time, by the first round that finds the database answering: no write waits
+    on a database that is down, and its outage is still recorded."""
     seen = {name: snapshot[name] for name in RECORDED
             if isinstance(snapshot.get(name), dict) and snapshot[name].get("status") in RECORDED_STATUSES}
+    if not seen:
+        return
     statuses = {name: value["status"] for name, value in seen.items()}
     details = {name: value.get("error") for name, value in seen.items()}
-
-    def write() -> None:
-        try:
-            health_changes.record_changes(engine, at, statuses, details)
-        except Exception as exc:  # noqa: BLE001 - the health page never breaks on its record
-            log.info("health changes not recorded: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
-
-    if not statuses:
+    key = repr(engine.url)
+    with _pending_lock:
+        rounds = _pending.setdefault(key, [])
+        if not rounds or rounds[-1][1] != statuses:
+            rounds.append((at, statuses, details))
+            del rounds[:-MAX_PENDING]
+        if statuses.get("database") == health_probes.UNHEALTHY:
+            return
+        waiting = list(rounds)
+    try:
+        for when, seen_statuses, seen_details in waiting:
+            health_changes.record_changes(engine, when, seen_statuses, seen_details)
+    except Exception as exc:  # noqa: BLE001 - the health page never breaks on its record
+        log.info("health changes not recorded: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
         return
-    if statuses.get("database") == health_probes.UNHEALTHY:
-        threading.Thread(target=write, name="health-changes", daemon=True).start()
-    else:
-        write()
+    with _pending_lock:
+        _pending[key] = [r for r in _pending.get(key, []) if not any(r is w for w in waiting)]
 
 
 def system_health(settings: Settings, engine: Engine) -> dict:
