@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade(app_schema: str | None = None) -> None:
+    if sa.inspect(op.get_bind()).has_table("health_changes", schema=app_schema):
+        return  # already made (a database put back to an older revision by hand keeps it)
     op.create_table(
         "health_changes",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
