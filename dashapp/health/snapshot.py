@@ -133,8 +133,9 @@ def record_changes(engine: Engine, snapshot: dict, at: datetime) -> None:
     try:
         for when, seen_statuses, seen_details in waiting:
             health_changes.record_changes(engine, when, seen_statuses, seen_details)
-    except Exception as exc:  # noqa: BLE001 - the health page never breaks on its record
-        log.info("health changes not recorded: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
+    except Exception as exc:  # noqa: BLE001 - the health page never breaks on its record (debug: before
+        # `db upgrade` every round would say it)
+        log.debug("health changes not recorded: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
         return
     with _pending_lock:
         _pending[key] = [r for r in _pending.get(key, []) if not any(r is w for w in waiting)]
