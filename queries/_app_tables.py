@@ -1,14 +1,27 @@
 """The Core definitions of the app's own tables that the writers in ``queries/`` use: the CRM
 calls and their rollups, breaker transitions, failed operations and their attempts, the audit log,
-alerts and their notifications, session generations, sign-in attempts. They live in APP_SCHEMA (default
-``sync_monitor``; plain tables on SQLite): the engine's ``schema_translate_map`` points
-APP_DEFAULT_SCHEMA at it. ``dashapp/storage/app_tables.py`` re-exports them beside the run rollups'
-tables, on the same ``metadata``; ``dashapp/storage/migrations`` creates them. Times are naive UTC.
+alerts and their notifications, session generations, sign-in attempts, the services' health
+changes. They live in APP_SCHEMA (default ``sync_monitor``; plain tables on SQLite): the engine's
+``schema_translate_map`` points APP_DEFAULT_SCHEMA at it. ``dashapp/storage/app_tables.py``
+re-exports them beside the run rollups' tables, on the same ``metadata``;
+``dashapp/storage/migrations`` creates them. Times are naive UTC.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from queries.latency_histogram import COLUMNS as HISTOGRAM
 
@@ -193,4 +206,19 @@ digest_deliveries = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("error", Text),
     Column("sent_at", DateTime()),
+)
+# One row per change of a service's health status as the health snapshot saw it (queries/health_changes.py):
+# ``previous_id`` is the service's row before it (0 for its first), unique per service, so two
+# instances seeing the same change write it once.
+health_changes = Table(
+    "health_changes", metadata,
+    Column("id", _id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(), nullable=False),
+    Column("service", String(40), nullable=False),
+    Column("from_status", String(20)),  # NULL for a service's first row
+    Column("to_status", String(20), nullable=False),
+    Column("detail", Text),  # the probe's error, at most 500 characters
+    Column("previous_id", BigInteger, nullable=False, server_default="0"),
+    UniqueConstraint("service", "previous_id", name="health_changes_once"),
+    Index("health_changes_service_at", "service", "at"),
 )

@@ -5,7 +5,10 @@ An incident of a (crm_source, sync_type) pair starts with its first failed or pa
 success (at that run's start) and is resolved by the next success (at its end). Runs of no finished
 class (running, unknown statuses) take no part. To see an incident that started before the window
 but was resolved inside it, the runs are read from the pair's last success that ended before the
-window (in SQL). Each reader returns at most ``limit`` newest events and the count of all of them,
+window: the pairs come from a skip scan of the (crm_source, sync_type) index (``choices.PAIRS_CTE``)
+and each pair's anchor is one backward read of its (crm_source, sync_type, start_time) index from the
+window's start (``ORDER BY start_time DESC LIMIT 1``), not a scan of every earlier success.
+Each reader returns at most ``limit`` newest events and the count of all of them,
 so the caller can merge the two lists and page them.
 """
 
@@ -27,11 +30,15 @@ from queries._sql import (
     duration_sql,
     table,
 )
+from queries.choices import PAIRS_CTE
+from queries.health_changes import KINDS as HEALTH_KINDS
 from queries.scope import escape_like
+from queries.timeline_app import BREAKER_KINDS, RATE_KINDS, RETRY_KINDS
+from queries.timeline_late import LATE_KINDS
 
 RUN_KINDS = ("incident_started", "incident_resolved")
 ALERT_KINDS = ("alert_fired", "alert_acknowledged", "alert_resolved")
-KINDS = RUN_KINDS + ALERT_KINDS
+KINDS = RUN_KINDS + LATE_KINDS + ALERT_KINDS + BREAKER_KINDS + RATE_KINDS + RETRY_KINDS + HEALTH_KINDS
 RUN_COLUMNS = ["kind", "crm_source", "sync_type", "at", "run_id", "incident_seconds", "runs_lost", "total"]
 ALERT_COLUMNS = ["kind", "alert_id", "rule", "subject", "severity", "alert_summary", "actor", "at", "total"]
 
@@ -54,10 +61,14 @@ def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tupl
         narrowed = "".join(f" AND {condition}" for condition in pairs)
         low, high = b.bind(start), b.bind(end)
         statement = f"""
-            WITH anchor AS (
-                SELECT h.crm_source, h.sync_type, MAX(h.start_time) AS since FROM {h} h
-                WHERE {success} AND h.start_time < {low} AND h.end_time < {low}{narrowed}
-                GROUP BY h.crm_source, h.sync_type),
+            {PAIRS_CTE.format(h=h)},
+            anchor AS (
+                SELECT p.c AS crm_source, p.t AS sync_type, (
+                    SELECT h.start_time FROM {h} h
+                    WHERE h.crm_source = p.c AND h.sync_type = p.t AND {success}
+                      AND h.start_time < {low} AND h.end_time < {low}{narrowed}
+                    ORDER BY h.start_time DESC LIMIT 1) AS since
+                FROM pairs p WHERE p.c IS NOT NULL AND p.t IS NOT NULL),
             runs AS (
                 SELECT h.id, h.crm_source, h.sync_type, h.start_time, h.end_time,
                        CASE WHEN {success} THEN 1 ELSE 0 END AS ok

@@ -11,6 +11,10 @@ shared between viewers and server processes.
   otherwise in the process. After that window the last snapshot is still served, at once, while
   one background probe round replaces it (stale-while-revalidate), so only the very first viewer
   waits for a slow broker. A cache that fails is skipped, never an error.
+- Each probe round records the services whose status changed since the last one recorded
+  (``queries.health_changes``, the timeline's ``health_changed``): a write that fails (the table not
+  made yet) is logged and skipped; while the database probe fails, nothing is written (no page waits
+  on a database that is down) and the round is written, at its own time, once the database answers.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, wait
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,6 +34,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.config import Settings
 from dashapp.health import probes as health_probes
+from queries import health_changes
 from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -91,8 +97,48 @@ def probe_all(settings: Settings, engine: Engine) -> dict:
         else:
             snapshot[name] = {"status": health_probes.UNHEALTHY,
                               "error": f"no answer within {timeout + 0.3:.1f} s"}
-    snapshot["checked_at"] = display.iso_utc(utc_now())
+    checked = utc_now()
+    snapshot["checked_at"] = display.iso_utc(checked)
+    record_changes(engine, snapshot, checked)
     return snapshot
+
+
+RECORDED = ("database", "impossible_times", "redis", "celery")  # the services whose changes are kept
+RECORDED_STATUSES = (health_probes.HEALTHY, health_probes.DEGRADED, health_probes.UNHEALTHY)
+MAX_PENDING = 20  # probe rounds kept while the database does not answer
+_pending: dict[str, list[tuple[datetime, dict, dict]]] = {}  # per database: rounds not written yet
+_pending_lock = threading.Lock()
+
+
+def record_changes(engine: Engine, snapshot: dict, at: datetime) -> None:
+    """Write the services' status changes seen in ``snapshot`` (at ``at``); never raises. While the
+    database probe fails, the round is kept in the process (the last MAX_PENDING distinct ones) and
+    written, at its own time, by the first round that finds the database answering: no write waits
+    on a database that is down, and its outage is still recorded."""
+    seen = {name: snapshot[name] for name in RECORDED
+            if isinstance(snapshot.get(name), dict) and snapshot[name].get("status") in RECORDED_STATUSES}
+    if not seen:
+        return
+    statuses = {name: value["status"] for name, value in seen.items()}
+    details = {name: value.get("error") for name, value in seen.items()}
+    key = repr(engine.url)
+    with _pending_lock:
+        rounds = _pending.setdefault(key, [])
+        if not rounds or rounds[-1][1] != statuses:
+            rounds.append((at, statuses, details))
+            del rounds[:-MAX_PENDING]
+        if statuses.get("database") == health_probes.UNHEALTHY:
+            return
+        waiting = list(rounds)
+    try:
+        for when, seen_statuses, seen_details in waiting:
+            health_changes.record_changes(engine, when, seen_statuses, seen_details)
+    except Exception as exc:  # noqa: BLE001 - the health page never breaks on its record (debug: before
+        # `db upgrade` every round would say it)
+        log.debug("health changes not recorded: %s", str(exc).splitlines()[0][:200] if str(exc) else exc)
+        return
+    with _pending_lock:
+        _pending[key] = [r for r in _pending.get(key, []) if not any(r is w for w in waiting)]
 
 
 def system_health(settings: Settings, engine: Engine) -> dict:

@@ -1,5 +1,6 @@
-"""The timeline as ``/api/timeline`` serves it: incidents and alert events in a window, newest first,
-paged, each with a one-line summary ("HubSpot contacts recovered: 3 runs lost over 2 h 10 min").
+"""The timeline as ``/api/timeline`` serves it: incidents, late spans, alerts, breakers, bursts of
+429s, retries and health changes in a window (one reader each, ``READERS``), newest first, paged,
+each with a one-line summary ("HubSpot contacts recovered: 3 runs lost over 2 h 10 min").
 
 The window is ``params.window`` (default the past 24 hours), at most ``MAX_SPAN`` long; ``kind``
 (repeated or comma-separated) picks among ``queries.timeline.KINDS``; ``crm_source`` and
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.errors import BadParameter
 from dashapp.payloads import params
+from queries import health_changes, timeline_app, timeline_late
 from queries import timeline as queries
 
 DEFAULT_RANGE = "24h"
@@ -59,9 +61,8 @@ def timeline_json(engine: Engine, f: TimelineFilter) -> dict:
     """``{"events": [...], "range", "start", "end", "total"}``: the page of events at
     [offset, offset + limit) of all of them, newest first."""
     wanted = f.offset + f.limit
-    frames = [reader(engine, f.start, f.end, f.kinds, f.crm_sources, f.sync_types, wanted)
-              for reader in (queries.incident_events, queries.alert_events)]
-    records = [event for frame, build in zip(frames, (incident_record, alert_record), strict=True)
+    frames = [reader(engine, f.start, f.end, f.kinds, f.crm_sources, f.sync_types, wanted) for reader, _ in READERS]
+    records = [event for frame, (_, build) in zip(frames, READERS, strict=True)
                for event in (build(row) for row in frame.to_dict("records"))]
     records.sort(key=lambda e: e["at"], reverse=True)  # ISO texts in UTC with a Z sort as times
     total = sum(int(frame["total"].iloc[0]) for frame in frames if not frame.empty)
@@ -71,6 +72,21 @@ def timeline_json(engine: Engine, f: TimelineFilter) -> dict:
 
 def _number(value: object) -> float | None:
     return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def _whole(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)  # type: ignore[arg-type,call-overload]
+
+
+SUMMARY_TEXT = 120  # characters of a reason or error in a summary (the event's own field has more)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SUMMARY_TEXT else text[:SUMMARY_TEXT - 1] + "…"
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
 def incident_record(row: dict) -> dict:
@@ -109,3 +125,95 @@ def alert_record(row: dict) -> dict:
         verb = "acknowledged" if row["kind"] == "alert_acknowledged" else "resolved"
         record["summary"] = f"{what} {verb} by {row['actor']}"
     return record
+
+
+def breaker_record(row: dict) -> dict:
+    """A breaker opened or closed: its name, CRM, failure count, reason (bounded) and run, if any."""
+    opened = row["kind"] == "breaker_opened"
+    record = {"at": display.iso_utc(row["at"]), "kind": row["kind"], "crm_source": row["crm_source"],
+              "sync_type": None, "breaker": row["breaker"], "failure_count": _whole(row["failure_count"]),
+              "reason": _text(row["reason"]), "run_id": _whole(row["run_id"])}
+    what = f"{display.crm_name(row['crm_source'])} breaker {row['breaker']}"
+    if opened:
+        failures = display.plural(record["failure_count"] or 0, "failure")
+        why = f": {_short(record['reason'])}" if record["reason"] else ""
+        record["summary"] = f"{what} opened after {failures}{why}"
+    else:
+        record["summary"] = f"{what} closed"
+    return record
+
+
+def rate_limited_record(row: dict) -> dict:
+    """A burst of 429s: from its first call (``at``) to its last (``until``), ``calls`` of them."""
+    calls = int(row["calls"])
+    until = display.iso_utc(row["until"])
+    seconds = (row["until"] - row["at"]).total_seconds()
+    return {"at": display.iso_utc(row["at"]), "kind": "rate_limited", "crm_source": row["crm_source"],
+            "sync_type": None, "calls": calls, "until": until,
+            "summary": f"{display.crm_name(row['crm_source'])} rate limited: {display.plural(calls, 'HTTP 429')}"
+                       + (f" over {display.span(seconds)}" if seconds > 0 else "")}
+
+
+def retry_record(row: dict) -> dict:
+    """A retry queued (``by``), resolved (``retry_run_id``, the run it recorded) or abandoned."""
+    crm, sync_type, kind = _text(row["crm_source"]), _text(row["sync_type"]), row["kind"]
+    record = {"at": display.iso_utc(row["at"]), "kind": kind, "crm_source": crm, "sync_type": sync_type,
+              "run_id": int(row["run_id"]), "attempt": _whole(row["attempt"])}
+    who = f"{display.crm_name(crm)} {sync_type}" if crm else "an operation"
+    run = f"run #{record['run_id']}"
+    if kind == "retry_queued":
+        record["by"] = _text(row["actor"])
+        record["summary"] = f"Retry {record['attempt']} of {who} {run} queued by {record['by']}"
+    elif kind == "retry_resolved":
+        record["retry_run_id"] = _whole(row["retry_run_id"])
+        record["by"] = _text(row["actor"])
+        record["summary"] = f"Retry {record['attempt']} of {who} {run} succeeded"
+    else:
+        record["max_attempts"] = _whole(row["max_attempts"])
+        record["error"] = _text(row["error"])
+        tries = display.plural(record["attempt"] or 0, "attempt")
+        record["summary"] = f"Retries of {who} {run} abandoned after {tries}" + (
+            f": {_short(record['error'])}" if record["error"] else "")
+    return record
+
+
+def late_record(row: dict) -> dict:
+    """A sync late (no run by its expected time + grace after ``run_id``) or running again (``run_id``)."""
+    who = f"{display.crm_name(row['crm_source'])} {row['sync_type']}"
+    record = {"at": display.iso_utc(row["at"]), "kind": row["kind"], "crm_source": row["crm_source"],
+              "sync_type": row["sync_type"], "run_id": int(row["run_id"]),
+              "expected_at": display.iso_utc(row["expected_at"]), "interval_seconds": _number(row["interval_seconds"]),
+              "grace_seconds": _number(row["grace_seconds"]), "plan": row["plan"]}
+    every = display.span(record["interval_seconds"])
+    if row["kind"] == "late_started":
+        record["summary"] = (f"{who} late: no run within {display.span(record['grace_seconds'])} of its expected "
+                             f"time (every {every}, {row['plan']}) after run #{record['run_id']}")
+    else:
+        record["late_seconds"] = _number(row["late_seconds"])
+        late = display.span(record["late_seconds"])
+        record["summary"] = f"{who} ran again (run #{record['run_id']}) after {late} late"
+    return record
+
+
+COLOURS = {"healthy": "green", "degraded": "amber", "unhealthy": "red"}
+SERVICE_NAMES = {"database": "Database", "impossible_times": "Impossible times", "redis": "Redis", "celery": "Celery"}
+
+
+def health_record(row: dict) -> dict:
+    """A service's health turning green, amber or red (``from_status`` None for its first record)."""
+    to_status, from_status = str(row["to_status"]), _text(row["from_status"])
+    name = SERVICE_NAMES.get(str(row["service"]), str(row["service"]))
+    record = {"at": display.iso_utc(row["at"]), "kind": "health_changed", "crm_source": None, "sync_type": None,
+              "change_id": int(row["change_id"]), "service": row["service"], "from_status": from_status,
+              "to_status": to_status, "colour": COLOURS.get(to_status), "detail": _text(row["detail"])}
+    turned = f"{name} turned {COLOURS.get(to_status, to_status)}"
+    if from_status is not None:
+        turned += f" (was {COLOURS.get(from_status, from_status)})"
+    record["summary"] = turned + (f": {_short(record['detail'])}" if record["detail"] else "")
+    return record
+
+
+READERS = ((queries.incident_events, incident_record), (timeline_late.late_events, late_record),
+           (queries.alert_events, alert_record),
+           (timeline_app.breaker_events, breaker_record), (timeline_app.rate_limited_events, rate_limited_record),
+           (timeline_app.retry_events, retry_record), (health_changes.events, health_record))

@@ -21,6 +21,7 @@ from queries._app_tables import (
     digest_deliveries,
     digests,
     failed_operations,
+    health_changes,
     metadata,
     operation_attempts,
     session_generations,
@@ -30,8 +31,8 @@ from queries.duration_histogram import COLUMNS as DURATIONS
 
 __all__ = ["alert_notifications", "alerts", "api_call_hours", "api_call_minutes", "api_calls", "audit_log",
            "breaker_events", "digest_deliveries", "digests", "duration_days", "error_hours", "failed_operations",
-           "metadata", "operation_attempts",
-           "periodic_runs", "rollup_state", "run_days", "run_hours", "session_generations", "sign_in_attempts"]
+           "health_changes", "metadata", "operation_attempts", "periodic_runs", "rollup_state", "run_days",
+           "run_hours", "session_generations", "sign_in_attempts"]
 
 
 # Rollups of the user's runs (dashapp/storage/rollups.py keeps them; queries/run_rollups/ reads them).

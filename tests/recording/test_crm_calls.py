@@ -88,7 +88,7 @@ def test_breaker_opens_cools_down_and_recovers():
 
 
 def test_migrations_from_empty_twice(db):
-    assert migrate.head() == "0014"  # issue 27: 0013 (health_changes, lane A) and 0014 (digests) come together
+    assert migrate.head() == "0014"
     assert migrate.upgrade(db) == migrate.head()
     assert migrate.upgrade(db) == migrate.head()  # idempotent
     schema = db.get_execution_options().get("app_schema")
@@ -97,7 +97,7 @@ def test_migrations_from_empty_twice(db):
         expected = {"api_calls", "api_call_minutes", "api_call_hours", "circuit_breaker_events", "failed_operations",
                     "operation_attempts", "audit_log", "alembic_version", "run_hours", "run_days", "duration_days",
                     "error_hours", "rollup_state", "session_generations", "sign_in_attempts", "digests",
-                    "digest_deliveries"}
+                    "digest_deliveries", "health_changes"}
         assert expected <= tables
         if schema:  # never in the user's schema
             assert "api_calls" not in inspect(conn).get_table_names(schema="orchestration")

@@ -1,6 +1,6 @@
 """``GET /api/timeline?range=24h&kind=incident_started,alert_fired&crm_source=&sync_type=&limit=200&offset=0``:
-incidents and alert events in a window of at most 31 days, newest first, paged
-(``dashapp.payloads.timeline``); a bad value is a 400 naming it."""
+incidents, late spans, alerts, breakers, 429 bursts, retries and health changes in a window of at most
+31 days, newest first, paged (``dashapp.payloads.timeline``); a bad value is a 400 naming it."""
 
 from __future__ import annotations
 

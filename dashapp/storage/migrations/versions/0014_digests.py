@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"  # issue 27: lane A's 0013 (health_changes) comes between; the integrator chains them
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
