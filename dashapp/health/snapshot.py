@@ -30,9 +30,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashapp import display
 from dashapp.config import Settings
+from dashapp.errors import error_line
 from dashapp.health import probes as health_probes
 from queries import health_changes
 from queries.clock import utc_now
@@ -139,6 +141,25 @@ def record_changes(engine: Engine, snapshot: dict, at: datetime) -> None:
         return
     with _pending_lock:
         _pending[key] = [r for r in _pending.get(key, []) if not any(r is w for w in waiting)]
+
+
+RECORDED_NOTE = ("as the app recorded it: each service's status changes are kept (health_changes), "
+                 "not its figures, so only statuses are shown")
+
+
+def recorded_health(engine: Engine, at: datetime) -> dict:
+    """The services as of ``at``: each recorded service's status as last recorded at or before it
+    (``unknown`` before its first record), no figures; ``as_of`` and ``note`` say so. A database
+    that cannot be read leaves every status unknown and says why in ``error``."""
+    try:
+        statuses = health_changes.status_at(engine, at)
+        error = None
+    except SQLAlchemyError as exc:  # the detail to the log: anyone may read this answer
+        log.warning("recorded health as of %s could not be read: %s", display.iso_utc(at), error_line(exc))
+        statuses, error = {}, "the recorded health could not be read: database unavailable"
+    found: dict[str, Any] = {name: {"status": statuses.get(name, "unknown")} for name in RECORDED}
+    return {**found, "as_of": display.iso_utc(at), "checked_at": None, "note": RECORDED_NOTE,
+            **({"error": error} if error else {})}
 
 
 def system_health(settings: Settings, engine: Engine) -> dict:

@@ -41,7 +41,8 @@ def call(client, dash_app, output_part: str, values: dict | None = None) -> dict
     inputs = [{**i, "value": values.get(i["id"])} for i in spec["inputs"]]
     state = [{**s, "value": values.get(s["id"])} for s in spec.get("state") or []]
     outputs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in key.strip(".").split("...")]
-    body = {"output": key, "outputs": outputs, "inputs": inputs, "state": state,
+    # as the renderer sends them: a list for a callback of several outputs ("..a.b...c.d.."), else the one
+    body = {"output": key, "outputs": outputs if key.startswith("..") else outputs[0], "inputs": inputs, "state": state,
             "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
     answer = client.post("/_dash-update-component", json=body)
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]

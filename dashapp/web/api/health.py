@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
+from flask import jsonify, request
 
 from dashapp import runtime
 from dashapp.auth import disclosure
 from dashapp.health import snapshot as health
+from dashapp.payloads import params
+from queries.clock import utc_now
 
 log = logging.getLogger(__name__)
 
 
 def system_health():
+    """The services now; as of ``at``, their statuses as recorded then (``snapshot.recorded_health``)."""
+    at = params.at(request.args.to_dict(flat=False), utc_now())
+    if at is not None:
+        return jsonify(disclosure.shown_health(health.recorded_health(runtime.engine(), at)))
     return jsonify(disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine())))
 
 

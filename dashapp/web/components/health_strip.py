@@ -18,8 +18,13 @@ LEVEL_CLASSES = {"amber": "text-warning-emphasis fw-semibold", "red": "text-dang
 HIDDEN = ("status", "error", "workers", "queues", "levels", "slowest_requests")
 
 
-def _summary(name: str, probe: dict) -> str:
+RECORDED_WORDS = {"healthy": "up", "degraded": "degraded", "unhealthy": "down"}  # a status as recorded, no figures
+
+
+def _summary(name: str, probe: dict, recorded: bool = False) -> str:
     status = probe.get("status", "unknown")
+    if recorded:  # a past moment: the status the app recorded then (``snapshot.recorded_health``)
+        return RECORDED_WORDS.get(status, "not recorded")
     if status == "unhealthy" and not (name == "celery" and probe.get("active_workers")):  # red for a backlog: up
         return "down"
     if status == "not_configured":
@@ -35,12 +40,14 @@ def _summary(name: str, probe: dict) -> str:
 
 
 def strip(snapshot: dict) -> list:
+    """A pill per service; of a snapshot as of a past moment (``as_of``) the recorded statuses only."""
     pills = []
+    recorded = bool(snapshot.get("as_of"))
     for name, label in LABELS.items():
         probe = snapshot.get(name) or {}
         status = probe.get("status", "unknown")
         pills.append(html.A(dbc.Badge(
-            [html.Span("●", className="me-1"), f"{label}: {_summary(name, probe)}"],
+            [html.Span("●", className="me-1"), f"{label}: {_summary(name, probe, recorded)}"],
             color=COLOURS.get(status, "secondary"), className="me-2 health-pill",
             id=f"health-pill-{name}", title=probe.get("error") or status,
         ), href=paths.href("/health")))

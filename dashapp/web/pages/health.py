@@ -11,10 +11,13 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashapp import display, runtime
 from dashapp.auth import disclosure
+from dashapp.errors import BadParameter
 from dashapp.health import snapshot as health
 from dashapp.web import ids
 from dashapp.web.components import health_strip
 from dashapp.web.components.ignored_chips import ignored_chips, unknown_parameters
+from dashapp.web.components.refresh_bar import as_of
+from queries.clock import utc_now
 
 
 def layout(**_query: str) -> html.Div:
@@ -64,8 +67,21 @@ def impossible_card(found: dict, zone: str | None) -> dbc.Col:
     Output(ids.HEALTH_PAGE_CHECKED, "children"),
     Input(ids.HEALTH_PAGE_INTERVAL, "n_intervals"),
     State(ids.VIEWER_TIMEZONE, "data"),
+    State(ids.PAGE_LOCATION, "search"),
 )
-def refresh_health(_ticks, zone):
+def refresh_health(_ticks, zone, search=None):
+    """The services now, every HEALTH_REFRESH_SECONDS; as of the address's ``at``, their statuses as
+    the app recorded them then (no figures: only changes are kept)."""
+    try:
+        at = as_of(search, utc_now())
+    except BadParameter as exc:
+        return [dbc.Col(dbc.Alert(str(exc), color="danger", className="small"))], ""
+    if at is not None:
+        recorded = disclosure.shown_health(health.recorded_health(runtime.engine(), at))
+        note = f"as recorded at {display.local_clock(recorded['as_of'], zone, seconds=True)}: {recorded['note']}"
+        if recorded.get("error"):
+            note += f"; {recorded['error']}"
+        return health_strip.details(recorded), note
     snapshot = disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine()))
     checked = display.local_clock(snapshot.get("checked_at"), zone, seconds=True)
     cards = health_strip.details(snapshot)

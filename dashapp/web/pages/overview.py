@@ -277,21 +277,22 @@ def open_or_close_crm(clicked: dict | None, expanded: list[str] | None, grouped:
                    grouped if isinstance(grouped, list) else [])
 
 
-HEALTH_NOW = ("Health as it is now: the app keeps no past of the services' health, so the strip shows the "
-              "present, not the moment above.")
+HEALTH_RECORDED = "Health as recorded at the moment above: the services' statuses only, not their figures."
 
 
 @callback(Output(ids.HEALTH_STRIP, "children"), Input(ids.HEALTH_STRIP_INTERVAL, "n_intervals"),
           State(ids.PAGE_LOCATION, "search"))
 def refresh_health_strip(_ticks, search=None):
     """On its own interval, so a slow or absent service never holds the numbers above back; as
-    of a past moment it says that it shows the present."""
-    strip = health_strip.strip(disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine())))
+    of a past moment the statuses the app recorded then, and a note that says so."""
     try:
-        past = as_of(search, utc_now()) is not None
+        at = as_of(search, utc_now())
     except BadParameter:
-        past = False
-    return [html.Div(HEALTH_NOW, className="small text-muted mb-1 as-of-assumed"), *strip] if past else strip
+        at = None
+    if at is None:
+        return health_strip.strip(disclosure.shown_health(health.system_health(runtime.settings(), runtime.engine())))
+    strip = health_strip.strip(disclosure.shown_health(health.recorded_health(runtime.engine(), at)))
+    return [html.Div(HEALTH_RECORDED, className="small text-muted mb-1 as-of-assumed"), *strip]
 
 register_row_detail(ids.CRM_STATUS_GRID)
 register_row_detail(ids.RECENT_ACTIVITY_GRID)
