@@ -14,6 +14,7 @@ from dash import no_update
 
 from dashapp.display import crm_name, from_iso, iso_utc
 from dashapp.web import ids, viewer
+from queries import timeline as timeline_queries
 from queries.clock import utc_now
 from queries.outcomes import status_class
 from tests.conftest import closed_port, empty_app_tables
@@ -108,7 +109,9 @@ def _traces(figure, meta: str) -> list:
 def test_the_refresh_draws_a_lane_per_crm_its_runs_and_the_incident_spans(page, db):
     now = utc_now()
     runs, alert_ids = write_runs(db, now), write_alerts(db, now)
-    figure, note, lane_pages, lane_count, events_note, events, event_pages, event_count, summary, state = refresh(page)
+    written = list(timeline_queries.RUN_KINDS + timeline_queries.ALERT_KINDS)  # the kinds of the rows written
+    figure, note, lane_pages, lane_count, events_note, events, event_pages, event_count, summary, state = refresh(
+        page, kinds=written)
     assert state["ok"]
     inside = [r for r in runs.values() if r.start_ago <= 24 * H]
     crms = {r.crm_source for r in inside}

@@ -5,15 +5,14 @@ time, in the future, before 2000) is said under the input, and the address is le
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from dashapp import display
 from dashapp.payloads import params
-from dashapp.web import ids
+from dashapp.web import ids, viewer
 from queries.clock import utc_now
 
 
@@ -38,30 +37,15 @@ def time_control() -> html.Div:
     ], className="d-flex align-items-center my-2 my-lg-0 me-lg-2 time-control")
 
 
-def _zone(zone: object) -> ZoneInfo:
-    try:
-        return ZoneInfo(zone) if isinstance(zone, str) and zone else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def chosen_moment(value: object, zone: object, now: datetime) -> datetime:
     """The UTC moment a datetime-local value (``2026-12-04T03:12``) names in ``zone``; a value
     that is not one, or one ``params.at`` refuses (future, before 2000), is a ValueError saying why."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("choose a date and time first")
-    try:
-        local = datetime.fromisoformat(value.strip()[:19])
-    except ValueError:
-        raise ValueError(f"{value[:40]!r} is not a date and time") from None
-    moment = (local if local.tzinfo else local.replace(tzinfo=_zone(zone))).astimezone(UTC)
+    moment = viewer.from_local_input(value, zone)
     checked = params.at({params.AT: [display.iso_utc(moment) or ""]}, now)  # BadParameter is a ValueError
     return checked or moment
 
 
-def local_value(moment: datetime | None, zone: object) -> str:
-    """A UTC moment as the input shows it in ``zone``: ``2026-12-04T03:12``."""
-    return moment.astimezone(_zone(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
+local_value = viewer.local_input  # the input's value for a moment
 
 
 @callback(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
@@ -80,8 +79,8 @@ def layout(**query: str | list[str]) -> html.Div:
     chosen_range = selection.range
     filter_model, sort = selection.columns, selection.sort
     zone = viewer.zone()
-    start = _local_input(selection.start, zone) if chosen_range == "custom" else ""
-    end = _local_input(selection.end, zone) if chosen_range == "custom" else ""
+    start = viewer.local_input(selection.start, zone) if chosen_range == "custom" else ""
+    end = viewer.local_input(selection.end, zone) if chosen_range == "custom" else ""
     try:
         run_id = params.first(args, "id")
     except BadParameter as exc:
@@ -187,11 +186,6 @@ def _impossible_note(shown: bool, args: dict[str, list[str]]) -> html.Div | None
                   "±infinity included. "),
         dcc.Link("Show them all", href=paths.history(params.to_search(rest))),
     ], className="small text-muted mb-2", id="history-times-note")
-
-
-def _local_input(moment: datetime | None, zone: str) -> str:
-    """A UTC time as a datetime-local input shows it in ``zone``: ``2026-11-20T11:00``."""
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
 @callback(

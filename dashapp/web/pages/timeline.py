@@ -12,8 +12,7 @@ incident or late span the overview as of its start (``/?at=``), on an alert the 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html, no_update
@@ -102,9 +101,9 @@ def layout(**query: str | list[str]) -> html.Div:
             dbc.Col(range_control(f.window.range), xs=12, lg="auto", className="mb-2"),
             dbc.Col(html.Div([
                 dbc.Input(id=ids.TIMELINE_START, type="datetime-local", size="sm", debounce=True, placeholder="from",
-                          value=_local_input(f.start, zone) if custom else ""),
+                          value=viewer.local_input(f.start, zone) if custom else ""),
                 dbc.Input(id=ids.TIMELINE_END, type="datetime-local", size="sm", debounce=True, placeholder="to",
-                          value=_local_input(f.end, zone) if custom else ""),
+                          value=viewer.local_input(f.end, zone) if custom else ""),
                 html.Small(f"in {display.zone_name(zone)}", id=ids.TIMELINE_RANGE_ZONE,
                            className="text-muted align-self-center text-nowrap"),
             ], id=ids.TIMELINE_CUSTOM_RANGE, className=_custom_class(f.window.range)), xs=12, lg="auto",
@@ -145,21 +144,12 @@ def _custom_class(chosen_range: str) -> str:
     return "d-flex flex-wrap gap-2" if chosen_range == CUSTOM else "d-none"
 
 
-def _local_input(moment: datetime | None, zone: str) -> str:
-    """A UTC time as a datetime-local input shows it in ``zone``: ``2026-11-20T11:00``."""
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
-
-
 def custom_window(start: object, end: object, zone: object) -> dict[str, list[str]] | None:
     """The custom inputs (datetime-local, in the viewer's ``zone``) as the window's arguments in ISO
     UTC; None while either is empty or not a time."""
     try:
-        tz = ZoneInfo(viewer.valid_zone(zone) or "UTC")
-        moments = [datetime.fromisoformat(value).replace(tzinfo=tz).astimezone(UTC)
-                   if isinstance(value, str) and value.strip() else None for value in (start, end)]
-    except (ValueError, OverflowError):
-        return None
-    if None in moments:
+        moments = [viewer.from_local_input(value, zone) for value in (start, end)]
+    except ValueError:
         return None
     return {"start": [display.iso_utc(moments[0])], "end": [display.iso_utc(moments[1])]}
 
