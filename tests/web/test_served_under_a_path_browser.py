@@ -137,7 +137,10 @@ def test_every_page_and_action_through_nginx_stays_under_the_path(dash_br, pg_en
         console = [entry for entry in browser.get_logs() if entry["level"] == "SEVERE"]
 
     outside = [(status, uri) for status, uri, _ in served if not uri.startswith(PREFIX)]
-    failing = [(status, uri) for status, uri, _ in served if status >= 400]
+    # 499: nginx's word for a request the browser gave up as it left the page (a Dash update in
+    # flight when "Sign out" loaded the next one): no answer of the app's, so not a failure
+    failing = [(status, uri) for status, uri, _ in served
+               if status >= 400 and not (status == 499 and uri.startswith(PREFIX + "_dash-update-component"))]
     assert len(served) > 100, served  # pages, assets, Dash's requests, the JSON, the export, the forms
     assert outside == [] and failing == [], (outside, failing)
     uris = [uri for _, uri, _ in served]
