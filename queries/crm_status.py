@@ -185,6 +185,31 @@ class _Index:
         return self.by_model.get((crm, _loose(sync_type))) or self.orphans.get(crm, [])
 
 
+def plans_of_syncs(conn, runs: list[dict], now: datetime,
+                   unrun: bool = False) -> tuple[list[dict], list[list[Plan]], str]:
+    """Each sync's plans: the schedule its latest run names, else its CRM's schedules for its type, else
+    the CRM's schedules that name none of its syncs. ``runs``: one record per sync (crm_source,
+    sync_type, and configuration where it ran). Returns the syncs (with ``unrun``, followed by one
+    record per schedule whose CRM has never run, a sync too), their plans in the same order, and what
+    a sync without a plan is told."""
+    plans, unplanned = _plans(conn, now)
+    runs = list(runs)
+    crms = {r["crm_source"] for r in runs}
+    loose_keys = {(r["crm_source"], _loose(r["sync_type"])) for r in runs}
+    orphans: dict[str, list[Plan]] = {}
+    for row, plan in plans:
+        pair = (row["crm_source"], row["model_name"])
+        if pair[0] is None or pair[1] is None or (pair[0], _loose(pair[1])) in loose_keys:
+            continue
+        if pair[0] in crms:  # its CRM runs, but no sync of that name: the CRM's unnamed syncs follow it
+            orphans.setdefault(pair[0], []).append(plan)
+        elif unrun:  # a schedule that has never produced a run is a sync too
+            loose_keys.add((pair[0], _loose(pair[1])))
+            runs.append({"crm_source": pair[0], "sync_type": pair[1]})
+    index = _Index(plans, orphans)
+    return runs, [index.plans(r if "id" in r else None, r["crm_source"], r["sync_type"]) for r in runs], unplanned
+
+
 def sync_states(db: Connectable, now: datetime, as_of: bool = False) -> list[dict]:
     """One record per sync: its latest run (NaN/NaT where it never ran), ``state``, ``state_reason``,
     ``expected_at``, ``overdue_seconds``, ``next_sync`` (UTC or NaT), ``next_sync_source`` (beat,
@@ -192,22 +217,7 @@ def sync_states(db: Connectable, now: datetime, as_of: bool = False) -> list[dic
     none) and ``schedule_id``. ``as_of``: the states at ``now``, a past moment (the module's docstring)."""
     with connect(db) as conn:
         latest = latest_run_per_type(conn, now, as_of)
-        plans, unplanned = _plans(conn, now)
-        runs = records(latest)
-        crms = {r["crm_source"] for r in runs}
-        loose_keys = {(r["crm_source"], _loose(r["sync_type"])) for r in runs}
-        orphans: dict[str, list[Plan]] = {}
-        for row, plan in plans:
-            pair = (row["crm_source"], row["model_name"])
-            if pair[0] is None or pair[1] is None or (pair[0], _loose(pair[1])) in loose_keys:
-                continue
-            if pair[0] in crms:  # its CRM runs, but no sync of that name: the CRM's unnamed syncs follow it
-                orphans.setdefault(pair[0], []).append(plan)
-            else:  # a schedule that has never produced a run is a sync too
-                loose_keys.add((pair[0], _loose(pair[1])))
-                runs.append({"crm_source": pair[0], "sync_type": pair[1]})
-        index = _Index(plans, orphans)
-        pair_plans = [index.plans(r if "id" in r else None, r["crm_source"], r["sync_type"]) for r in runs]
+        runs, pair_plans, unplanned = plans_of_syncs(conn, records(latest), now, unrun=True)
         unscheduled = [(r["crm_source"], r["sync_type"]) for r, p in zip(runs, pair_plans, strict=True)
                        if not p and "id" in r]
         starts: dict[tuple[str, str], list] = {}

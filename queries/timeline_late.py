@@ -30,7 +30,7 @@ import pandas as pd
 from queries import freshness
 from queries._sql import Binds, Connectable, connect, table
 from queries.beat_firing import moment, stopped
-from queries.crm_status import _Index, _loose, _plans, latest_run_per_type, records
+from queries.crm_status import latest_run_per_type, plans_of_syncs, records
 from queries.recent_runs import recent_runs
 from queries.run_detail import MAX_PAIRS, expected_durations
 
@@ -50,19 +50,11 @@ def thresholds(db: Connectable, now: datetime, crm_sources: tuple[str, ...] = ()
         runs = [r for r in records(latest_run_per_type(conn, now))
                 if (not crm_sources or r["crm_source"] in crm_sources)
                 and (not sync_types or r["sync_type"] in sync_types)]
-        plans, _ = _plans(conn, now)
-        keys = {(r["crm_source"], _loose(r["sync_type"])) for r in runs}
-        crms = {r["crm_source"] for r in runs}
-        orphans: dict[str, list[freshness.Plan]] = {}
-        for row, plan in plans:
-            if row["crm_source"] in crms and (row["crm_source"], _loose(row["model_name"])) not in keys:
-                orphans.setdefault(row["crm_source"], []).append(plan)
-        index = _Index(plans, orphans)
+        runs, plans, _ = plans_of_syncs(conn, runs, now)
         found: dict[tuple[str, str], tuple[float, str]] = {}
         unplanned = []
-        for run in runs:
+        for run, pair_plans in zip(runs, plans, strict=True):
             pair = (run["crm_source"], run["sync_type"])
-            pair_plans = index.plans(run, *pair)
             if not pair_plans:
                 unplanned.append(pair)
                 continue
