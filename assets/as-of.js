@@ -83,7 +83,7 @@
   });
 
   /* The moment the page shows, in ms: at, else now. Relative times ("6 h ago", "due now") should
-     count from it (the grids' renderers in sync-monitor.js call Date.now(): see the lane's report). */
+     count from it (sync-monitor.js's shownNow() reads this). */
   window.syncMonitorNow = function () {
     var at = currentAt();
     var ms = at ? Date.parse(at) : NaN;
