@@ -135,6 +135,24 @@ def alerts_command(args: list[str]) -> int:
     return 1 if outcome.rule_errors else 0
 
 
+def digest_command(args: list[str]) -> int:
+    """``digest send``: send the morning digest if it is due and no process has sent it (for cron,
+    where no Celery beat runs); prints what happened. Status 1 when a channel failed."""
+    if args != ["send"]:
+        raise BadUsage
+    from dashapp.alerts import digest
+    from dashapp.payloads.digest import digest as summarize
+    from dashapp.storage import migrate
+
+    settings = load_settings()
+    engine = make_engine(settings)
+    if migrate.current(engine) != migrate.head():
+        raise Refused("the app's tables are not up to date: run `python app.py db upgrade`")
+    outcome = digest.send_digest(engine, settings, summarize=summarize)
+    print(outcome)
+    return 1 if outcome.startswith("failed") or outcome.endswith("tried again next tick") else 0
+
+
 def rollups_command(args: list[str]) -> int:
     """``rollups refresh`` (one cycle, for cron) or ``rollups build`` (all again)."""
     if args not in (["refresh"], ["build"]):
@@ -193,6 +211,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("users", users_command, "users add NAME [--role viewer|operator] [--no-password]",
             "add or replace a user in AUTH_USERS_FILE (the password is asked, or read from stdin)"),
     Command("alerts", alerts_command, "alerts check", "evaluate the alert rules once (for cron)"),
+    Command("digest", digest_command, "digest send",
+            "send the morning digest when DIGEST_AT has passed and nobody sent it (for cron)"),
     Command("rollups", rollups_command, "rollups refresh | rollups build",
             "bring the run rollups up to date once (for cron), or build them all again"),
     Command("demo", demo_command, "demo fill [--days N]  (N from 1 to 30)",

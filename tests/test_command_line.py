@@ -37,7 +37,7 @@ def test_help_prints_every_command_and_exits_2_without_serving(word):
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("usage:\n  python app.py\n")
     assert usage_lines(done.stderr) == USAGES
-    assert [command.word for command in cli.COMMANDS] == ["db", "users", "alerts", "rollups", "demo"]
+    assert [command.word for command in cli.COMMANDS] == ["db", "users", "alerts", "digest", "rollups", "demo"]
 
 
 def test_an_unknown_command_is_named_then_the_usage():
@@ -63,6 +63,7 @@ BAD_ARGUMENTS = [
     (["users"], "users"), (["users", "add"], "users"), (["users", "remove", "bob"], "users"),
     (["users", "add", "bob", "--role", "boss"], "users"),
     (["alerts"], "alerts"), (["alerts", "check", "--all"], "alerts"),
+    (["digest"], "digest"), (["digest", "now"], "digest"), (["digest", "send", "--day", "x"], "digest"),
     (["rollups"], "rollups"), (["rollups", "now"], "rollups"),
     (["demo"], "demo"), (["demo", "fill", "--days", "0"], "demo"), (["demo", "fill", "--days", "31"], "demo"),
     (["demo", "fill", "--days", "x"], "demo"),

@@ -332,3 +332,32 @@ def test_the_beat_task_sends_through_the_payloads_summary(pg_engine, receiver, t
         recorder.set_default_engine(saved)
     assert receiver.bodies("/generic")[0]["digest"]["runs"] == 5
     assert "sync_monitor.send_digest" in worker.app.tasks
+
+
+def test_the_digest_send_command_sends_once_for_cron(pg_engine, postgres_url, receiver, tmp_path):
+    """``python app.py digest send`` (cron, where no beat runs): the due digest through the webhook and
+    its line on stdout, status 0; again: nothing due; a channel that fails: status 1 naming it."""
+    empty_app_tables(pg_engine)
+    now = utc_now()
+    day, _, end = yesterday_window(now)
+    write_day(pg_engine, now, end)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALERT_", "DIGEST_", "SQLITE_"))}
+    env |= {"DATABASE_URL": postgres_url, "DIGEST_AT": "00:00", "DISPLAY_TIMEZONE": "Europe/Berlin",
+            "ALERT_WEBHOOK_URLS": f"{receiver.url}/generic"}
+
+    def send(**more: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "app.py", "digest", "send"], cwd=ROOT, env={**env, **more},
+                              capture_output=True, text=True, timeout=120)
+
+    receiver.failing.add("/failing")
+    failed = send(ALERT_WEBHOOK_URLS=f"{receiver.url}/failing")
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stdout.startswith(f"digest of {day}: 0 sent, 1 failed"), failed.stdout
+    empty_app_tables(pg_engine)  # a failed round is tried again only RETRY_AFTER later: the day afresh
+    first = send()
+    assert (first.returncode, first.stdout.strip()) == (0, f"digest of {day}: 1 sent, 0 failed"), first.stderr
+    [body] = receiver.bodies("/generic")
+    assert (body["day"], body["digest"]["runs"], body["digest"]["failed"]) == (day, 5, 3)
+    again = send()
+    assert (again.returncode, again.stdout.strip()) == (0, "skipped: no digest is due")
+    assert len(receiver.bodies("/generic")) == 1
