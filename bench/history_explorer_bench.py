@@ -18,6 +18,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from itertools import count
 
 from bench.fill import database_arguments, prepared_warehouse
@@ -44,8 +45,11 @@ def request(start_row: int, sort: list[tuple[str, str]]) -> dict:
 
 def cases() -> list[tuple[str, Callable[[int], tuple]]]:
     """(name, sample number -> the callback's arguments after the request) per kind of filter."""
-    def args(crms=None, statuses=None, types=None, q=None):
-        return ("30d", None, None, crms, statuses, types, q, "UTC", None)
+    def args(crms=None, statuses=None, types=None, q=None, at=None):
+        return ("30d", None, None, crms, statuses, types, q, "UTC", None, None, f"?at={at}" if at else None)
+
+    def moment(i: int) -> str:  # as of any moment within 90 days, each sample a new one
+        return (utc_now() - timedelta(days=1 + 88 * (i % 17) / 17, minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     return [
         ("30 d, newest first", lambda i: ([], args())),
@@ -58,6 +62,9 @@ def cases() -> list[tuple[str, Callable[[int], tuple]]]:
         ("sort duration desc", lambda i: ([("duration_seconds", "desc")], args())),
         ("sort records desc", lambda i: ([("records_processed", "desc")], args())),
         ("sort CRM asc", lambda i: ([("crm_source", "asc")], args())),
+        ("as of any T, 30 d", lambda i: ([], args(at=moment(i)))),
+        ("as of any T, + status failed", lambda i: ([], args(statuses=["failed"], at=moment(i)))),
+        ("as of any T, + one CRM", lambda i: ([], args(crms=[CRMS[i % 10]], at=moment(i)))),
     ]
 
 

@@ -128,3 +128,43 @@ def test_filters_the_rollups_cannot_answer_count_the_raw_table(rolled_up, f):
     assert rollup_count(db, **f) is None
     count, exact = history_count(db, **f)
     assert exact and count <= len(written)
+
+
+def long_runs() -> list[Run]:
+    """Runs across the moments below: started in the 48 hours before (LONG_RUN) and long before,
+    ending after, in every stored class."""
+    d, h = timedelta(days=1), timedelta(hours=1)
+    return [Run("hubspot", "contacts", "failed", 10 * d, 2 * d), Run("genius", "deals", "success", 9 * d + 3 * h, 8 * d),
+            Run("callrail", "calls", "partial", 20 * d, h), Run("hubspot", "deals", "success", 8 * d + 5 * h, 7 * d),
+            Run("genius", "calls", "completed", 30 * d, 8 * d - h)]
+
+
+@pytest.mark.slow
+def test_counts_as_of_a_moment_take_the_status_then(db):
+    """As of T the status filter matches the status at T (a run that ended after T was running):
+    the rollups' count by stored class, corrected by the runs running at T, equals the count worked
+    out here for every moment and filter, also for runs longer than LONG_RUN."""
+    empty_app_tables(db)
+    now = utc_now()
+    written = insert_runs(db, runs(not deployed(db)) + long_runs(), now)
+    rollups.build(db, now)
+    try:
+        for at_ago in (timedelta(days=8, hours=2), timedelta(days=3, minutes=17), timedelta(hours=7, minutes=1)):
+            at = now - at_ago
+            for f in [FilterValues(start=at - timedelta(days=30), statuses=classes)
+                      for classes in (("running",), ("failed",), ("success",), ("success", "running"),
+                                      ("partial", "failed"))] + [
+                    FilterValues(start=at - timedelta(days=12), crm_sources=("hubspot", "genius"),
+                                 statuses=("running", "failed")), FilterValues(statuses=("success",))]:
+                def then(run: Run) -> str | None:
+                    ended_after = run.end_ago is not None and run.end_ago < at_ago
+                    return "running" if ended_after else status_class(run.status)
+
+                want = sum(1 for r in written if r.start_ago > at_ago
+                           and (f.get("start") is None or r.start(now) >= f["start"])
+                           and (not f.get("crm_sources") or r.crm_source in f["crm_sources"])
+                           and then(r) in f["statuses"])
+                assert rollup_count(db, **f, as_of=at) == want, (at_ago, f)
+                assert history_count(db, **f, as_of=at) == (want, True), (at_ago, f)
+    finally:
+        empty_app_tables(db)
