@@ -22,6 +22,7 @@ import pandas as pd
 from queries import outcomes, scope
 from queries._sql import Binds, Connectable, app_db, app_table, app_times, connect, table
 from queries.messages import ROW_BOUND, cut, cut_text
+from queries.running_at import ended_after
 
 PAGE = 500
 CHUNK = 1000  # ids in one IN list
@@ -72,15 +73,21 @@ def runs(db: Connectable, f, limit: int, after: tuple[datetime, int] | None = No
 
 def count_runs(db: Connectable, f) -> int:
     """How many failed or partial runs match ``f``: from the run rollups for whole hours when
-    they exist (and ``f`` names no ids), else one count over the raw table."""
+    they exist (and ``f`` names no ids), else one count over the raw table. As of a moment
+    (``f.ended_by``): the rollups' count up to it less the runs that ended after it
+    (``queries.running_at``)."""
     from queries import run_rollups
 
-    # as of a moment (ended_by) the rollups, keyed by the stored status, cannot tell what had ended
-    covered = None if f.sync_ids or getattr(f, "ended_by", None) is not None else run_rollups.ready(db)
+    covered = None if f.sync_ids else run_rollups.ready(db)
     if covered is not None:
-        rows = run_rollups.run_rows(db, f.since, f.until, covered, f.crm_sources, f.sync_types,
-                                    ("failed", "partial"))
-        return int(rows["runs"].sum()) if not rows.empty else 0
+        ended_by = getattr(f, "ended_by", None)
+        until = f.until if ended_by is None else (ended_by if f.until is None else min(f.until, ended_by))
+        rows = run_rollups.run_rows(db, f.since, until, covered, f.crm_sources, f.sync_types, ("failed", "partial"))
+        found = int(rows["runs"].sum()) if not rows.empty else 0
+        if ended_by is None:
+            return found
+        # as of a moment: a run that ended after it had not failed yet (the rollups hold its stored status)
+        return found - ended_after(db, ended_by, f.since, until, f.crm_sources, f.sync_types, ("failed", "partial"))
     with connect(db) as conn:
         b = Binds(conn)
         where = _run_where(b, f, None, True)

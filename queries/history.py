@@ -35,6 +35,7 @@ from queries.bad_parameter import FilterError
 from queries.durations import add_duration
 from queries.messages import length_of
 from queries.run_detail import run_row
+from queries.running_at import ended_after
 from queries.scope import escape_like
 
 TEXT, NUMBER, DATE = "text", "number", "date"
@@ -102,7 +103,6 @@ class FilterValues(TypedDict, total=False):
 
 
 AS_OF_RUNNING = "running"
-LONG_RUN = timedelta(hours=48)  # as of T, runs started before T - LONG_RUN and running at T: by duration
 
 
 def as_of_columns(b: Binds, as_of: datetime | None) -> tuple[str, str]:
@@ -441,33 +441,8 @@ def rollup_count(db: Connectable, cap: int = 100_000, **values: Unpack[FilterVal
     if total is None or as_of is None or not classes:
         return total
     # rolled up by the stored status; at as_of a run that ended after it was running (as_of_columns)
-    total -= _running_then(db, as_of, start, end, keys, classes)
-    return total + (_running_then(db, as_of, start, end, keys, ()) if "running" in classes else 0)
-
-
-def _running_then(db: Connectable, as_of: datetime, start: datetime | None, end: datetime,
-                  keys: tuple[tuple[str, ...], tuple[str, ...]], classes: tuple[str, ...]) -> int:
-    """Runs of ``keys`` (stored in ``classes``; empty: any) started in [start, end), end <= as_of,
-    that ended after ``as_of``: on PostgreSQL two index reads, the runs started in the LONG_RUN
-    before as_of (start_time) and the longer ones before them (the README's duration index), not
-    the whole window."""
-    with connect(db) as conn:
-        b = Binds(conn)
-        h = table(conn, "sync_history")
-        after = f"end_time > {b.bind(as_of)}"
-        if not b.postgres:
-            where = scope.runs(b, start=start, end=end, crm_sources=keys[0], sync_types=keys[1], classes=classes)
-            statement = f"SELECT COUNT(*) FROM {h} WHERE {scope.where([*where, after])}"
-        else:
-            split = as_of - LONG_RUN
-            recent = scope.runs(b, start=split if start is None else max(start, split), end=end,
-                                crm_sources=keys[0], sync_types=keys[1], classes=classes)
-            older = scope.runs(b, start=start, end=min(end, split), crm_sources=keys[0], sync_types=keys[1],
-                               classes=classes)
-            long_run = f"(end_time - start_time) > INTERVAL '{int(LONG_RUN.total_seconds())} seconds'"
-            statement = (f"SELECT (SELECT COUNT(*) FROM {h} WHERE {scope.where([*recent, after])}) + "
-                         f"(SELECT COUNT(*) FROM {h} WHERE {scope.where([*older, long_run, after])})")
-        return int(conn.execute(sql(statement, params=tuple(b.time_params)), b.params).scalar_one())
+    total -= ended_after(db, as_of, start, end, *keys, classes)
+    return total + (ended_after(db, as_of, start, end, *keys) if "running" in classes else 0)
 
 
 def history_count(db: Connectable, cap: int = 100_000, **values: Unpack[FilterValues]) -> tuple[int, bool]:

@@ -153,3 +153,21 @@ def test_the_page_as_of_a_moment_says_so_and_offers_no_retry(dash_app, use_engin
     assert ids.FAILED_AS_OF_NOTE in shown and ids.FAILED_ACTIONS not in shown and ids.FAILED_RETRY_ONE not in shown
     live = _ids(page.layout())
     assert ids.FAILED_AS_OF_NOTE not in live and ids.FAILED_ACTIONS in live and ids.FAILED_RETRY_ONE in live
+
+
+def test_counts_as_of_a_moment_from_the_rollups(client, db):
+    """With the run rollups built, the failed count as of T comes from them less the runs that had
+    not ended by T: the same answer as the raw table's."""
+    from dashapp.storage import rollups
+    from queries import run_rollups
+
+    now = utc_now().replace(microsecond=0)
+    runs, ago = write(db, now)
+    rollups.build(db, now)
+    assert run_rollups.ready(db) is not None
+    at = now - AT_AGO
+    want = expected(runs, ago, AT_AGO)
+    for query in ("range=all", "range=7d", "range=24h"):
+        body = client.get(f"/api/failed-operations?{query}&at={quote(iso_utc(at))}").get_json()
+        assert body["counts"] == {s: sum(1 for state, _ in want.values() if state == s) for s in STATES}, query
+        assert body["total"] == len(want)
