@@ -8,18 +8,25 @@ counts. Only runs started before the moment are in it.
 
 ``queries.run_rollups.spanning_hours`` finds the UTC hours whose runs the rollups count differently
 at the moment (a run that started in them and ended after it): readers take those hours from the
-raw table through ``runs_source``. It looks back at most ``SPANNING_LOOKBACK`` from the moment: a
-run longer than that across the moment counts with its stored status (the pages say so).
+raw table through ``runs_source``; ``ended_after`` counts such runs (the history's and the failed
+operations' counts take them out of their stored class).
+
+Runs across the moment are found without a scan of the window, however long ago they started
+(``across``): on PostgreSQL, those started in the LONG_RUN before the moment by the start_time
+index, and those started earlier (longer than LONG_RUN, so few) by the README's duration index
+``(end_time - start_time) DESC``. Without that index the second read scans the window's earlier
+runs: slower, the same answer.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from queries._sql import Binds, table
+from queries import scope
+from queries._sql import Binds, Connectable, connect, sql, table
 
 RUNNING = "running"
-SPANNING_LOOKBACK = timedelta(days=7)
+LONG_RUN = timedelta(hours=6)
 _COLUMNS = ("id", "crm_source", "sync_type", "start_time", "records_processed", "records_created",
             "records_updated", "records_failed")
 
@@ -36,3 +43,32 @@ def runs_source(b: Binds, at: datetime | None, name: str = "sync_history") -> st
             f"CASE WHEN {after} THEN NULL ELSE end_time END AS end_time, "
             f"CASE WHEN {after} THEN NULL ELSE error_message END AS error_message "
             f"FROM {h} WHERE start_time < {moment}) {name}")
+
+
+def across(b: Binds, at: datetime, start: datetime | None, end: datetime, crm_sources=(), sync_types=(),
+           classes: tuple[str, ...] = ()) -> list[list[str]]:
+    """Conditions on ``sync_history``, one list per index read, whose union is the runs of these
+    CRMs, sync types and stored status ``classes`` (empty: any) started in [start, end) (``end`` at
+    most ``at``; ``start`` None: any time) that ended after ``at``."""
+    keys = {"crm_sources": crm_sources, "sync_types": sync_types, "classes": classes}
+    after = f"end_time > {b.bind(at)}"
+    if not b.postgres:
+        return [[*scope.runs(b, start=start, end=end, **keys), after]]
+    split = at - LONG_RUN
+    recent = scope.runs(b, start=split if start is None else max(start, split), end=end, **keys)
+    older = scope.runs(b, start=start, end=min(end, split), **keys)
+    longer = f"(end_time - start_time) > INTERVAL '{int(LONG_RUN.total_seconds())} seconds'"
+    return [[*recent, after], [*older, longer, after]]
+
+
+def ended_after(db: Connectable, at: datetime, start: datetime | None, end: datetime, crm_sources=(),
+                sync_types=(), classes: tuple[str, ...] = ()) -> int:
+    """How many runs of these CRMs, sync types and stored status ``classes`` (empty: any) started in
+    [start, end) and ended after ``at`` (``across``)."""
+    with connect(db) as conn:
+        b = Binds(conn)
+        h = table(conn, "sync_history")
+        parts = across(b, at, start, end, crm_sources, sync_types, classes)
+        statement = "SELECT " + " + ".join(f"(SELECT COUNT(*) FROM {h} WHERE {scope.where(where)})"
+                                           for where in parts)
+        return int(conn.execute(sql(statement, params=tuple(b.time_params)), b.params).scalar_one())

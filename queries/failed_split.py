@@ -21,8 +21,8 @@ import pandas as pd
 
 from queries import outcomes, scope
 from queries._sql import Binds, Connectable, app_db, app_table, app_times, connect, table
+from queries.as_of import ended_after
 from queries.messages import ROW_BOUND, cut, cut_text
-from queries.running_at import ended_after
 
 PAGE = 500
 CHUNK = 1000  # ids in one IN list
@@ -75,7 +75,7 @@ def count_runs(db: Connectable, f) -> int:
     """How many failed or partial runs match ``f``: from the run rollups for whole hours when
     they exist (and ``f`` names no ids), else one count over the raw table. As of a moment
     (``f.ended_by``): the rollups' count up to it less the runs that ended after it
-    (``queries.running_at``)."""
+    (``queries.as_of.ended_after``)."""
     from queries import run_rollups
 
     covered = None if f.sync_ids else run_rollups.ready(db)

@@ -31,11 +31,11 @@ from queries._sql import (
     table,
     utc_moment,
 )
+from queries.as_of import ended_after
 from queries.bad_parameter import FilterError
 from queries.durations import add_duration
 from queries.messages import length_of
 from queries.run_detail import run_row
-from queries.running_at import ended_after
 from queries.scope import escape_like
 
 TEXT, NUMBER, DATE = "text", "number", "date"

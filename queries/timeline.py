@@ -6,8 +6,11 @@ success (at that run's start) and is resolved by the next success (at its end). 
 class (running, unknown statuses) take no part. To see an incident that started before the window
 but was resolved inside it, the runs are read from the pair's last success that ended before the
 window: the pairs come from a skip scan of the (crm_source, sync_type) index (``choices.PAIRS_CTE``)
-and each pair's anchor is one backward read of its (crm_source, sync_type, start_time) index from the
-window's start (``ORDER BY start_time DESC LIMIT 1``), not a scan of every earlier success.
+and each pair's anchor is one backward read of the start_time index from the window's start
+(``ORDER BY start_time DESC LIMIT 1``), not a scan of every earlier success. The runs are the
+window's (a start_time range) and, apart, each pair's from its anchor to the window's start (a
+range from the oldest anchor): a bound the planner can use, so a day's timeline reads about a day
+of runs, not everything before the window.
 Each reader returns at most ``limit`` newest events and the count of all of them,
 so the caller can merge the two lists and page them.
 """
@@ -72,24 +75,25 @@ def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tupl
             runs AS (
                 SELECT h.id, h.crm_source, h.sync_type, h.start_time, h.end_time,
                        CASE WHEN {success} THEN 1 ELSE 0 END AS ok
-                FROM {h} h LEFT JOIN anchor a ON a.crm_source = h.crm_source AND a.sync_type = h.sync_type
-                WHERE {finished} AND h.start_time >= COALESCE(a.since, {low}) AND h.start_time < {high}{narrowed}),
+                FROM {h} h WHERE {finished} AND h.start_time >= {low} AND h.start_time < {high}{narrowed}
+                UNION ALL
+                SELECT h.id, h.crm_source, h.sync_type, h.start_time, h.end_time,
+                       CASE WHEN {success} THEN 1 ELSE 0 END AS ok
+                FROM {h} h JOIN anchor a ON a.crm_source = h.crm_source AND a.sync_type = h.sync_type
+                WHERE {finished} AND h.start_time >= a.since AND h.start_time < {low}{narrowed}
+                  AND h.start_time >= (SELECT MIN(since) FROM anchor)),
             streaks AS (
-                SELECT r.*, COALESCE(SUM(ok) OVER (PARTITION BY crm_source, sync_type ORDER BY start_time, id
-                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS streak
-                FROM runs r),
-            ranked AS (
-                SELECT s.*, ROW_NUMBER() OVER (PARTITION BY crm_source, sync_type, streak, ok
-                                               ORDER BY start_time, id) AS nth
-                FROM streaks s),
+                SELECT r.*, COALESCE(SUM(ok) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS streak,
+                       CASE WHEN ok = 0 AND LAG(ok) OVER w = 1 THEN 1 ELSE 0 END AS opens
+                FROM runs r WINDOW w AS (PARTITION BY crm_source, sync_type ORDER BY start_time, id)),
             incidents AS (
                 SELECT crm_source, sync_type,
-                       MAX(CASE WHEN ok = 0 AND nth = 1 THEN id END) AS first_id,
-                       MAX(CASE WHEN ok = 0 AND nth = 1 THEN start_time END) AS start_time,
+                       MAX(CASE WHEN opens = 1 THEN id END) AS first_id,
+                       MAX(CASE WHEN opens = 1 THEN start_time END) AS start_time,
                        MAX(CASE WHEN ok = 1 THEN id END) AS success_id,
                        MAX(CASE WHEN ok = 1 THEN end_time END) AS end_time,
                        SUM(1 - ok) AS runs_lost
-                FROM ranked WHERE streak >= 1
+                FROM streaks WHERE streak >= 1
                 GROUP BY crm_source, sync_type, streak HAVING SUM(1 - ok) > 0),
             events AS (
                 SELECT 'incident_started' AS kind, crm_source, sync_type, start_time AS at, first_id AS run_id,

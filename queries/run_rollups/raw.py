@@ -23,7 +23,7 @@ from queries._sql import (
     timed_seconds_sql,
     timed_sql,
 )
-from queries.as_of import SPANNING_LOOKBACK, runs_source
+from queries.as_of import across, runs_source
 from queries.error_classes import error_class
 from queries.run_rollups.columns import COUNTS, DURATIONS, KEY, SECONDS, VALUES
 from queries.run_rollups.fetch import driver_frame
@@ -97,16 +97,14 @@ def hour_rows(db: Connectable, start: datetime | None, end: datetime | None, crm
 
 
 def spanning_hours(db: Connectable, start: datetime | None, at: datetime) -> frozenset[datetime]:
-    """The UTC hours (naive) in [max(start, at - SPANNING_LOOKBACK), at) holding a run that started
-    then and ended after ``at`` (one range scan of the start_time index): as of ``at`` the rollups
-    count those hours' runs by their later status, so readers take them from the raw table."""
-    low = at - SPANNING_LOOKBACK if start is None else max(start, at - SPANNING_LOOKBACK)
+    """The UTC hours (naive) in [start, at) holding a run that started then and ended after ``at``
+    (``queries.as_of.across``: two index reads): as of ``at`` the rollups count those hours' runs by
+    their later status, so readers take them from the raw table."""
     with connect(db) as conn:
         b = Binds(conn)
-        moment = b.bind(at)
-        frame = b.frame(f"""
-            SELECT DISTINCT {hour_sql(conn)} AS hour FROM {table(conn, 'sync_history')}
-            WHERE start_time >= {b.bind(low)} AND start_time < {moment} AND end_time > {moment}""")
+        h = table(conn, "sync_history")
+        frame = b.frame(" UNION ".join(f"SELECT DISTINCT {hour_sql(conn)} AS hour FROM {h} WHERE {scope.where(where)}"
+                                       for where in across(b, at, start, at)))
         if frame.empty:
             return frozenset()
         hours = utc_hours(conn, frame["hour"])

@@ -131,12 +131,14 @@ def test_filters_the_rollups_cannot_answer_count_the_raw_table(rolled_up, f):
 
 
 def long_runs() -> list[Run]:
-    """Runs across the moments below: started in the 48 hours before (LONG_RUN) and long before,
-    ending after, in every stored class."""
+    """Runs across the moments below: started in the LONG_RUN before them and long before, ending
+    after, in every stored class."""
     d, h = timedelta(days=1), timedelta(hours=1)
-    return [Run("hubspot", "contacts", "failed", 10 * d, 2 * d), Run("genius", "deals", "success", 9 * d + 3 * h, 8 * d),
+    return [Run("hubspot", "contacts", "failed", 10 * d, 2 * d), Run("genius", "deals", "success", 9 * d + 3 * h,
+                8 * d),
             Run("callrail", "calls", "partial", 20 * d, h), Run("hubspot", "deals", "success", 8 * d + 5 * h, 7 * d),
-            Run("genius", "calls", "completed", 30 * d, 8 * d - h)]
+            Run("genius", "calls", "completed", 30 * d, 8 * d - h), Run("callrail", "deals", "failed", 3 * h, h),
+            Run("genius", "contacts", "success", 8 * d + 4 * h, 8 * d + h)]
 
 
 @pytest.mark.slow
@@ -156,7 +158,7 @@ def test_counts_as_of_a_moment_take_the_status_then(db):
                                       ("partial", "failed"))] + [
                     FilterValues(start=at - timedelta(days=12), crm_sources=("hubspot", "genius"),
                                  statuses=("running", "failed")), FilterValues(statuses=("success",))]:
-                def then(run: Run) -> str | None:
+                def then(run: Run, at_ago: timedelta = at_ago) -> str | None:
                     ended_after = run.end_ago is not None and run.end_ago < at_ago
                     return "running" if ended_after else status_class(run.status)
 
@@ -168,3 +170,28 @@ def test_counts_as_of_a_moment_take_the_status_then(db):
                 assert history_count(db, **f, as_of=at) == (want, True), (at_ago, f)
     finally:
         empty_app_tables(db)
+
+
+def test_spanning_hours_find_runs_across_the_moment_however_long_ago_they_started(db):
+    """``spanning_hours``: the UTC hours of the runs started before T that ended after it, from a run
+    started 30 days before T to one started a minute before it; not a run that ended by T."""
+    from datetime import UTC
+
+    from queries.run_rollups.hours import floor_hour
+    from queries.run_rollups.raw import spanning_hours
+
+    empty_app_tables(db)
+    now = utc_now()
+    at_ago = timedelta(days=8, hours=2)
+    written = insert_runs(db, long_runs() + [Run("hubspot", "calls", "success", at_ago + timedelta(minutes=1),
+                                                 at_ago - timedelta(minutes=1))], now)
+    at = now - at_ago
+
+    def hours(since: timedelta) -> set:
+        return {floor_hour(r.start(now).astimezone(UTC)).replace(tzinfo=None) for r in written
+                if since > r.start_ago > at_ago and r.end_ago is not None and r.end_ago < at_ago}
+
+    assert len(hours(timedelta(days=90))) >= 4 and hours(timedelta(days=12)) != hours(timedelta(days=90))
+    assert {h.replace(tzinfo=None) for h in spanning_hours(db, None, at)} == hours(timedelta(days=90))
+    assert {h.replace(tzinfo=None) for h in spanning_hours(db, now - timedelta(days=12), at)} \
+        == hours(timedelta(days=12))
