@@ -20,11 +20,17 @@ runs: slower, the same answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DataError
 
 from queries import scope
 from queries._sql import Binds, Connectable, connect, sql, table
 
+T = TypeVar("T")
 RUNNING = "running"
 LONG_RUN = timedelta(hours=6)
 _COLUMNS = ("id", "crm_source", "sync_type", "start_time", "records_processed", "records_created",
@@ -46,10 +52,12 @@ def runs_source(b: Binds, at: datetime | None, name: str = "sync_history") -> st
 
 
 def across(b: Binds, at: datetime, start: datetime | None, end: datetime, crm_sources=(), sync_types=(),
-           classes: tuple[str, ...] = ()) -> list[list[str]]:
+           classes: tuple[str, ...] = (), indexed: bool = True) -> list[list[str]]:
     """Conditions on ``sync_history``, one list per index read, whose union is the runs of these
     CRMs, sync types and stored status ``classes`` (empty: any) started in [start, end) (``end`` at
-    most ``at``; ``start`` None: any time) that ended after ``at``."""
+    most ``at``; ``start`` None: any time) that ended after ``at``. ``indexed=False``: the longer
+    runs without the duration index's expression, which PostgreSQL before 16 cannot compute for a
+    time at ±infinity (``in_one``)."""
     keys = {"crm_sources": crm_sources, "sync_types": sync_types, "classes": classes}
     after = f"end_time > {b.bind(at)}"
     if not b.postgres:
@@ -57,8 +65,22 @@ def across(b: Binds, at: datetime, start: datetime | None, end: datetime, crm_so
     split = at - LONG_RUN
     recent = scope.runs(b, start=split if start is None else max(start, split), end=end, **keys)
     older = scope.runs(b, start=start, end=min(end, split), **keys)
-    longer = f"(end_time - start_time) > INTERVAL '{int(LONG_RUN.total_seconds())} seconds'"
+    span = f"INTERVAL '{int(LONG_RUN.total_seconds())} seconds'"
+    longer = f"(end_time - start_time) > {span}" if indexed else f"end_time > start_time + {span}"
     return [[*recent, after], [*older, longer, after]]
+
+
+def in_one(conn: Connection, read: Callable[[bool], T]) -> T:
+    """``read(indexed)`` with ``across``'s duration index; where PostgreSQL refuses it (a time at
+    ±infinity: "cannot subtract infinite timestamps" before version 16), again without it, in the
+    caller's transaction (a savepoint)."""
+    if conn.dialect.name != "postgresql":
+        return read(False)
+    try:
+        with conn.begin_nested():
+            return read(True)
+    except DataError:
+        return read(False)
 
 
 def ended_after(db: Connectable, at: datetime, start: datetime | None, end: datetime, crm_sources=(),
@@ -66,9 +88,12 @@ def ended_after(db: Connectable, at: datetime, start: datetime | None, end: date
     """How many runs of these CRMs, sync types and stored status ``classes`` (empty: any) started in
     [start, end) and ended after ``at`` (``across``)."""
     with connect(db) as conn:
-        b = Binds(conn)
-        h = table(conn, "sync_history")
-        parts = across(b, at, start, end, crm_sources, sync_types, classes)
-        statement = "SELECT " + " + ".join(f"(SELECT COUNT(*) FROM {h} WHERE {scope.where(where)})"
-                                           for where in parts)
-        return int(conn.execute(sql(statement, params=tuple(b.time_params)), b.params).scalar_one())
+        def read(indexed: bool) -> int:
+            b = Binds(conn)
+            h = table(conn, "sync_history")
+            parts = across(b, at, start, end, crm_sources, sync_types, classes, indexed)
+            statement = "SELECT " + " + ".join(f"(SELECT COUNT(*) FROM {h} WHERE {scope.where(where)})"
+                                               for where in parts)
+            return int(conn.execute(sql(statement, params=tuple(b.time_params)), b.params).scalar_one())
+
+        return in_one(conn, read)

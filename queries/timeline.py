@@ -63,6 +63,8 @@ def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tupl
         pairs = scope.runs(b, crm_sources=crm_sources, sync_types=sync_types, alias="h.")
         narrowed = "".join(f" AND {condition}" for condition in pairs)
         low, high = b.bind(start), b.bind(end)
+        # the pairs only group runs: byte order sorts them faster than the database's collation
+        pair = 'crm_source COLLATE "C", sync_type COLLATE "C"' if b.postgres else "crm_source, sync_type"
         statement = f"""
             {PAIRS_CTE.format(h=h)},
             anchor AS (
@@ -82,27 +84,25 @@ def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tupl
                 FROM {h} h JOIN anchor a ON a.crm_source = h.crm_source AND a.sync_type = h.sync_type
                 WHERE {finished} AND h.start_time >= a.since AND h.start_time < {low}{narrowed}
                   AND h.start_time >= (SELECT MIN(since) FROM anchor)),
-            streaks AS (
-                SELECT r.*, COALESCE(SUM(ok) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS streak,
-                       CASE WHEN ok = 0 AND LAG(ok) OVER w = 1 THEN 1 ELSE 0 END AS opens
-                FROM runs r WINDOW w AS (PARTITION BY crm_source, sync_type ORDER BY start_time, id)),
-            incidents AS (
-                SELECT crm_source, sync_type,
-                       MAX(CASE WHEN opens = 1 THEN id END) AS first_id,
-                       MAX(CASE WHEN opens = 1 THEN start_time END) AS start_time,
-                       MAX(CASE WHEN ok = 1 THEN id END) AS success_id,
-                       MAX(CASE WHEN ok = 1 THEN end_time END) AS end_time,
-                       SUM(1 - ok) AS runs_lost
-                FROM streaks WHERE streak >= 1
-                GROUP BY crm_source, sync_type, streak HAVING SUM(1 - ok) > 0),
+            marked AS (
+                SELECT r.*, ROW_NUMBER() OVER w AS nth,
+                       CASE WHEN ok = 0 AND LAG(ok) OVER w = 1 THEN 1 ELSE 0 END AS opens,
+                       CASE WHEN ok = 1 AND LAG(ok) OVER w = 0 THEN 1 ELSE 0 END AS closes
+                FROM runs r WINDOW w AS (PARTITION BY {pair} ORDER BY start_time, id)),
+            opened AS (
+                SELECT m.*, MAX(CASE WHEN opens = 1 THEN start_time END) OVER w AS open_start,
+                       MAX(CASE WHEN opens = 1 THEN nth END) OVER w AS open_nth
+                FROM marked m WINDOW w AS (PARTITION BY {pair} ORDER BY start_time, id)),
             events AS (
-                SELECT 'incident_started' AS kind, crm_source, sync_type, start_time AS at, first_id AS run_id,
-                       NULL AS incident_seconds, NULL AS runs_lost
-                FROM incidents WHERE start_time >= {low} AND start_time < {high}
-                UNION ALL
-                SELECT 'incident_resolved', i.crm_source, i.sync_type, i.end_time, i.success_id,
-                       {duration_sql(conn, 'i.')}, i.runs_lost
-                FROM incidents i WHERE i.success_id IS NOT NULL AND i.end_time >= {low} AND i.end_time < {high})
+                SELECT CASE WHEN opens = 1 THEN 'incident_started' ELSE 'incident_resolved' END AS kind,
+                       crm_source, sync_type, CASE WHEN opens = 1 THEN start_time ELSE end_time END AS at,
+                       id AS run_id,
+                       CASE WHEN opens = 0 THEN {duration_sql(conn).replace("start_time", "open_start")} END
+                           AS incident_seconds,
+                       CASE WHEN opens = 0 THEN nth - open_nth END AS runs_lost
+                FROM opened
+                WHERE (opens = 1 AND start_time >= {low} AND start_time < {high})
+                   OR (closes = 1 AND open_start IS NOT NULL AND end_time >= {low} AND end_time < {high}))
             SELECT kind, crm_source, sync_type, at, run_id, incident_seconds, runs_lost, COUNT(*) OVER () AS total
             FROM events WHERE {_kind_in(kinds)}
             ORDER BY at DESC, run_id DESC, kind LIMIT {max(1, int(limit))}"""

@@ -212,8 +212,8 @@ def operations_json_at(engine: Engine, f: OperationFilter, at: datetime, limit: 
                 counts[acted[sync_id]["state"]] += 1
     counts["failed"] += total
     wanted = f.states or STATES
-    if "failed" in wanted:
-        frame = failed_split.runs(engine, unfiltered, queries.MAX_LIMIT)
+    if "failed" in wanted:  # enough rows for ``limit`` records after the retried and acted ones are skipped
+        frame = failed_split.runs(engine, unfiltered, min(queries.MAX_LIMIT, limit + len(retried) + len(acted)))
     else:
         ids = [i for i, state in acted.items() if state["state"] in wanted and i not in retried][:queries.MAX_LIMIT]
         frame = failed_split.runs(engine, replace(unfiltered, sync_ids=tuple(ids)), queries.MAX_LIMIT) if ids \

@@ -23,7 +23,7 @@ from queries._sql import (
     timed_seconds_sql,
     timed_sql,
 )
-from queries.as_of import across, runs_source
+from queries.as_of import across, in_one, runs_source
 from queries.error_classes import error_class
 from queries.run_rollups.columns import COUNTS, DURATIONS, KEY, SECONDS, VALUES
 from queries.run_rollups.fetch import driver_frame
@@ -101,10 +101,13 @@ def spanning_hours(db: Connectable, start: datetime | None, at: datetime) -> fro
     (``queries.as_of.across``: two index reads): as of ``at`` the rollups count those hours' runs by
     their later status, so readers take them from the raw table."""
     with connect(db) as conn:
-        b = Binds(conn)
-        h = table(conn, "sync_history")
-        frame = b.frame(" UNION ".join(f"SELECT DISTINCT {hour_sql(conn)} AS hour FROM {h} WHERE {scope.where(where)}"
-                                       for where in across(b, at, start, at)))
+        def read(indexed: bool) -> pd.DataFrame:
+            b = Binds(conn)
+            h = table(conn, "sync_history")
+            return b.frame(" UNION ".join(f"SELECT DISTINCT {hour_sql(conn)} AS hour FROM {h} WHERE {scope.where(w)}"
+                                          for w in across(b, at, start, at, indexed=indexed)))
+
+        frame = in_one(conn, read)
         if frame.empty:
             return frozenset()
         hours = utc_hours(conn, frame["hour"])
