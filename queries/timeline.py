@@ -32,6 +32,7 @@ from queries._sql import (
     connect,
     duration_sql,
     table,
+    without_jit,
 )
 from queries.choices import PAIRS_CTE
 from queries.health_changes import KINDS as HEALTH_KINDS
@@ -63,24 +64,27 @@ def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tupl
         pairs = scope.runs(b, crm_sources=crm_sources, sync_types=sync_types, alias="h.")
         narrowed = "".join(f" AND {condition}" for condition in pairs)
         low, high = b.bind(start), b.bind(end)
-        # the pairs only group runs: byte order sorts them faster than the database's collation
-        pair = 'crm_source COLLATE "C", sync_type COLLATE "C"' if b.postgres else "crm_source, sync_type"
+        without_jit(conn)
+        # a pair's number partitions the runs (sorting narrow rows by an integer is faster than by two
+        # texts); a run whose CRM or sync type is NULL has no number and carries its keys (c, t)
+        pair = "n, c, t"
         statement = f"""
             {PAIRS_CTE.format(h=h)},
             anchor AS (
-                SELECT p.c AS crm_source, p.t AS sync_type, (
+                SELECT ROW_NUMBER() OVER () AS n, p.c AS crm_source, p.t AS sync_type, (
                     SELECT h.start_time FROM {h} h
                     WHERE h.crm_source = p.c AND h.sync_type = p.t AND {success}
                       AND h.start_time < {low} AND h.end_time < {low}{narrowed}
                     ORDER BY h.start_time DESC LIMIT 1) AS since
                 FROM pairs p WHERE p.c IS NOT NULL AND p.t IS NOT NULL),
             runs AS (
-                SELECT h.id, h.crm_source, h.sync_type, h.start_time, h.end_time,
+                SELECT a.n, CASE WHEN a.n IS NULL THEN h.crm_source END AS c,
+                       CASE WHEN a.n IS NULL THEN h.sync_type END AS t, h.id, h.start_time, h.end_time,
                        CASE WHEN {success} THEN 1 ELSE 0 END AS ok
-                FROM {h} h WHERE {finished} AND h.start_time >= {low} AND h.start_time < {high}{narrowed}
+                FROM {h} h LEFT JOIN anchor a ON a.crm_source = h.crm_source AND a.sync_type = h.sync_type
+                WHERE {finished} AND h.start_time >= {low} AND h.start_time < {high}{narrowed}
                 UNION ALL
-                SELECT h.id, h.crm_source, h.sync_type, h.start_time, h.end_time,
-                       CASE WHEN {success} THEN 1 ELSE 0 END AS ok
+                SELECT a.n, NULL, NULL, h.id, h.start_time, h.end_time, CASE WHEN {success} THEN 1 ELSE 0 END
                 FROM {h} h JOIN anchor a ON a.crm_source = h.crm_source AND a.sync_type = h.sync_type
                 WHERE {finished} AND h.start_time >= a.since AND h.start_time < {low}{narrowed}
                   AND h.start_time >= (SELECT MIN(since) FROM anchor)),
@@ -95,12 +99,13 @@ def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tupl
                 FROM marked m WINDOW w AS (PARTITION BY {pair} ORDER BY start_time, id)),
             events AS (
                 SELECT CASE WHEN opens = 1 THEN 'incident_started' ELSE 'incident_resolved' END AS kind,
-                       crm_source, sync_type, CASE WHEN opens = 1 THEN start_time ELSE end_time END AS at,
+                       COALESCE(a.crm_source, o.c) AS crm_source, COALESCE(a.sync_type, o.t) AS sync_type,
+                       CASE WHEN opens = 1 THEN start_time ELSE end_time END AS at,
                        id AS run_id,
                        CASE WHEN opens = 0 THEN {duration_sql(conn).replace("start_time", "open_start")} END
                            AS incident_seconds,
                        CASE WHEN opens = 0 THEN nth - open_nth END AS runs_lost
-                FROM opened
+                FROM opened o LEFT JOIN anchor a ON a.n = o.n
                 WHERE (opens = 1 AND start_time >= {low} AND start_time < {high})
                    OR (closes = 1 AND open_start IS NOT NULL AND end_time >= {low} AND end_time < {high}))
             SELECT kind, crm_source, sync_type, at, run_id, incident_seconds, runs_lost, COUNT(*) OVER () AS total

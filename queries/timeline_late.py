@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from queries import freshness
-from queries._sql import Binds, Connectable, connect, table
+from queries._sql import Binds, Connectable, connect, table, without_jit
 from queries.beat_firing import moment, stopped
 from queries.crm_status import latest_run_per_type, plans_of_syncs, records
 from queries.recent_runs import recent_runs
@@ -144,36 +144,35 @@ def _late_gaps(db: Connectable, start: datetime, end: datetime,
     with connect(db) as conn:
         b = Binds(conn)
         h = table(conn, "sync_history")
-        values = ", ".join(f"({b.bind(c)}, {b.bind(t)}, CAST({b.bind(i + g)} AS DOUBLE PRECISION))"
-                           for (c, t), (i, g, _) in found.items())
+        without_jit(conn)
+        # each pair a number: the window sorts narrow rows by an integer, not two texts
+        values = ", ".join(f"({n}, {b.bind(c)}, {b.bind(t)}, CAST({b.bind(i + g)} AS DOUBLE PRECISION))"
+                           for n, ((c, t), (i, g, _)) in enumerate(found.items()))
         low, high = b.bind(start), b.bind(end)
         finite = " AND isfinite(h.start_time)" if b.postgres else ""
         if b.postgres:
-            longer = "COALESCE(g.next_start, {high}) - g.start_time > g.secs * INTERVAL '1 second'"
+            longer = "COALESCE(g.next_start, {high}) - g.start_time > p.secs * INTERVAL '1 second'"
         else:
-            longer = "(julianday(COALESCE(g.next_start, {high})) - julianday(g.start_time)) * 86400.0 > g.secs"
+            longer = "(julianday(COALESCE(g.next_start, {high})) - julianday(g.start_time)) * 86400.0 > p.secs"
         statement = f"""
-            WITH plan (c, t, secs) AS (VALUES {values}),
+            WITH plan (n, c, t, secs) AS (VALUES {values}),
             before AS (
-                SELECT p.c, p.t, p.secs, (
+                SELECT p.n, (
                     SELECT h.id FROM {h} h
                     WHERE h.crm_source = p.c AND h.sync_type = p.t AND h.start_time < {low}{finite}
                     ORDER BY h.start_time DESC, h.id DESC LIMIT 1) AS id
                 FROM plan p),
             runs AS (
-                SELECT h.id, h.crm_source, h.sync_type, h.start_time, p.secs
+                SELECT p.n, h.id, h.start_time
                 FROM {h} h JOIN plan p ON h.crm_source = p.c AND h.sync_type = p.t
                 WHERE h.start_time >= {low} AND h.start_time < {high}{finite}
                 UNION ALL
-                SELECT h.id, h.crm_source, h.sync_type, h.start_time, p.secs
-                FROM before p JOIN {h} h ON h.id = p.id),
+                SELECT p.n, h.id, h.start_time FROM before p JOIN {h} h ON h.id = p.id),
             g AS (
-                SELECT id, crm_source, sync_type, start_time, secs,
-                       LEAD(id) OVER (PARTITION BY crm_source, sync_type ORDER BY start_time, id) AS next_id,
-                       LEAD(start_time) OVER (PARTITION BY crm_source, sync_type ORDER BY start_time, id)
-                           AS next_start
-                FROM runs)
-            SELECT g.crm_source, g.sync_type, g.id, g.start_time, g.next_id, g.next_start FROM g
+                SELECT n, id, start_time, LEAD(id) OVER w AS next_id, LEAD(start_time) OVER w AS next_start
+                FROM runs WINDOW w AS (PARTITION BY n ORDER BY start_time, id))
+            SELECT p.c AS crm_source, p.t AS sync_type, g.id, g.start_time, g.next_id, g.next_start
+            FROM g JOIN plan p ON p.n = g.n
             WHERE {longer.format(high=high)}
             ORDER BY g.start_time DESC LIMIT {MAX_SPANS}"""
         return b.frame(statement, times=("start_time", "next_start"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from dashapp import display
 from dashapp.errors import BadParameter
 from dashapp.payloads import params
+from dashapp.payloads.together import read_together
 from queries import health_changes, timeline_app, timeline_late
 from queries import timeline as queries
 
@@ -61,7 +63,8 @@ def timeline_json(engine: Engine, f: TimelineFilter) -> dict:
     """``{"events": [...], "range", "start", "end", "total"}``: the page of events at
     [offset, offset + limit) of all of them, newest first."""
     wanted = f.offset + f.limit
-    frames = [reader(engine, f.start, f.end, f.kinds, f.crm_sources, f.sync_types, wanted) for reader, _ in READERS]
+    frames = read_together(engine, [partial(reader, engine, f.start, f.end, f.kinds, f.crm_sources, f.sync_types,
+                                            wanted) for reader, _ in READERS])
     records = [event for frame, (_, build) in zip(frames, READERS, strict=True)
                for event in (build(row) for row in frame.to_dict("records"))]
     records.sort(key=lambda e: e["at"], reverse=True)  # ISO texts in UTC with a Z sort as times
