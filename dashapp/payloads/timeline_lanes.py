@@ -17,7 +17,7 @@ import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -25,6 +25,7 @@ from dashapp import display
 from dashapp.payloads import params, paths
 from dashapp.payloads import timeline as timeline_payloads
 from dashapp.payloads.timeline import TimelineFilter
+from dashapp.payloads.together import read_beside
 from queries import timeline as timeline_queries
 from queries import timeline_lanes as queries
 
@@ -151,21 +152,26 @@ def worst(counts: Mapping[str, int]) -> str:
 def lanes_json(engine: Engine, lf: LaneFilter, now: datetime) -> dict:
     """``{"lanes": [...], "spans": [...], "points": [...], "total_lanes", ...}`` for the window."""
     f = lf.timeline
-    timeline = timeline_payloads.timeline_json(engine, replace(f, kinds=with_partners(f.kinds), limit=MAX_EVENTS,
-                                                               offset=0))
+
+    def run_lanes() -> tuple[list[dict], int]:  # the lanes with runs and their bars, beside the events
+        ranked = queries.lanes(engine, f.start, f.end, f.crm_sources, f.sync_types, lf.lane_limit, lf.lane_offset)
+        total = int(ranked["total"].iloc[0]) if not ranked.empty else _run_lane_total(engine, f, lf.lane_offset)
+        found = [{"lane": str(r["crm_source"]), "crm_source": r["crm_source"], "runs": int(r["runs"]),
+                  "problems": int(r["problems"] or 0)} for r in ranked.to_dict("records")][:lf.lane_limit]
+        _add_bars(engine, f, found, now)
+        return found, total
+
+    (lanes, run_total), timeline = read_beside(engine, run_lanes, lambda: timeline_payloads.timeline_json(
+        engine, replace(f, kinds=with_partners(f.kinds), limit=MAX_EVENTS, offset=0)))
     events = timeline["events"]
-    ranked = queries.lanes(engine, f.start, f.end, f.crm_sources, f.sync_types, lf.lane_limit, lf.lane_offset)
-    run_total = int(ranked["total"].iloc[0]) if not ranked.empty else _run_lane_total(engine, f, lf.lane_offset)
-    rows = ranked.to_dict("records")
     event_only = _event_only_lanes(engine, f, events)
-    lanes = [{"lane": str(r["crm_source"]), "crm_source": r["crm_source"], "runs": int(r["runs"]),
-              "problems": int(r["problems"] or 0)} for r in rows][:lf.lane_limit]
     room = lf.lane_limit - len(lanes)
     if room > 0:  # the lanes with events but no runs come after every lane with runs
         skip = max(0, lf.lane_offset - run_total)
-        lanes += [{"lane": lane, "crm_source": crm, "runs": 0, "problems": 0}
-                  for lane, crm in event_only[skip:skip + room]]
-    _add_bars(engine, f, lanes, now)
+        quiet = [{"lane": lane, "crm_source": crm, "runs": 0, "problems": 0}
+                 for lane, crm in event_only[skip:skip + room]]
+        _add_bars(engine, f, quiet, now)  # no runs: names them, reads nothing
+        lanes += quiet
     shown = {lane["lane"] for lane in lanes}
     tick = timedelta(seconds=(f.end - f.start).total_seconds() / 600)
     spans = [_wide_enough(s, tick) for s in pair_spans(events, f.start, f.end) if s["lane"] in shown]
@@ -199,6 +205,16 @@ def _event_only_lanes(engine: Engine, f: TimelineFilter, events: list[dict]) -> 
     return [(lane, crm) for lane, crm in keys if crm is None or (crm not in with_runs and crm in crms)]
 
 
+def bucket_grid(start: datetime, end: datetime) -> tuple[int, datetime]:
+    """A bucketed lane's bucket length (seconds) and where bucket 0 starts: the window in MAX_BARS
+    buckets from its start; where that is an hour or more, whole hours from the hour the window
+    starts in, so the hourly run rollups answer them (the first bucket is cut at the window's start)."""
+    seconds = max(1, math.ceil((end - start).total_seconds() / MAX_BARS))
+    if seconds < 3600:
+        return seconds, start
+    return math.ceil(seconds / 3600) * 3600, start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def _add_bars(engine: Engine, f: TimelineFilter, lanes: list[dict], now: datetime) -> None:
     """Each lane's bars: one a run, or one a bucket when the lane has more than MAX_BARS runs."""
     few = tuple(lane["crm_source"] for lane in lanes if 0 < lane["runs"] <= MAX_BARS)
@@ -220,10 +236,11 @@ def _add_bars(engine: Engine, f: TimelineFilter, lanes: list[dict], now: datetim
             "status": display.text(row["status"]), "sync_type": display.text(row["sync_type"]),
             "run_id": int(row["id"]), "runs": 1,
             "href": paths.run(int(row["id"]))})
-    seconds = math.ceil(window / MAX_BARS)
-    for row in queries.lane_buckets(engine, f.start, f.end, many, seconds, f.sync_types).to_dict("records"):
-        began = f.start + timedelta(seconds=seconds * int(row["bucket"]))
+    seconds, anchor = bucket_grid(f.start, f.end)
+    for row in queries.lane_buckets(engine, f.start, f.end, many, seconds, f.sync_types, anchor).to_dict("records"):
+        began = anchor + timedelta(seconds=seconds * int(row["bucket"]))
         ended = min(began + timedelta(seconds=seconds), f.end)
+        began = max(began, f.start)
         counts = {c: int(row[c] or 0) for c in ("success", "failed", "partial", "running")}
         counts["unknown"] = int(row["other"] or 0)
         bars[str(row["crm_source"])].append({

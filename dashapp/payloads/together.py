@@ -26,3 +26,16 @@ def read_together(engine: Engine, reads: Sequence[Callable[[], Any]]) -> list[An
     futures = [_POOL.submit(read) for read in reads]
     wait(futures)
     return [future.result() for future in futures]
+
+
+def read_beside(engine: Engine, leaf: Callable[[], Any], main: Callable[[], Any]) -> tuple[Any, Any]:
+    """(``leaf()``, ``main()``): ``leaf`` (which must not use this pool) in the pool while ``main``
+    (which may: ``read_together``) runs in the calling thread."""
+    if engine.dialect.name != "postgresql":
+        return leaf(), main()
+    future = _POOL.submit(leaf)
+    try:
+        found = main()
+    finally:
+        wait([future])
+    return future.result(), found

@@ -161,3 +161,51 @@ def test_late_spans_and_kinds_to_come_are_drawn():
     assert markers["Brand new kind"].marker.symbol == swimlanes.NEUTRAL[0]
     assert "&lt;b&gt;new&lt;/b&gt;" in markers["Brand new kind"].hovertext[0]
     assert [trace.meta for trace in figure.data if trace.meta == "late"] == ["late"]
+
+
+def test_a_week_lane_is_bucketed_in_whole_hours_from_the_rollups(client, db, monkeypatch):
+    """Over 7 days the buckets are whole hours from the hour the window starts in, and the hourly
+    run rollups answer the hours they cover: each bar's counts equal the runs written here that
+    started in it, also for a run that was running when its hour was rolled up (it closed since),
+    a run written after the build, and the first bucket cut at the window's start."""
+    from sqlalchemy import update
+
+    from dashapp.storage import rollups
+    from dashapp.storage.sync_tables import sync_history
+    from queries import run_rollups
+    from queries import timeline_lanes as lane_queries
+    from queries._sql import bind_time
+
+    now = utc_now().replace(microsecond=0)
+    low, high = now - 7 * 24 * H - 17 * M, now
+    count = MAX_BARS * 3
+    step = (7 * 24 * H) / count
+    runs = [Run("bulk", "contacts", ("failed", "partial", "success", "success")[i % 4], 7 * 24 * H - i * step,
+                7 * 24 * H - i * step - M) for i in range(count)]
+    runs.append(Run("bulk", "deals", "running", 50 * H, None))  # closes after the build
+    written = insert_runs(db, runs, now)
+    rollups.build(db, now)
+    assert run_rollups.ready(db) is not None
+    with db.begin() as conn:
+        conn.execute(update(sync_history).where(sync_history.c.id == written[-1].id).values(
+            status="failed", end_time=bind_time(conn, now - 49 * H)))
+    written[-1].status = "failed"
+    written += insert_runs(db, [Run("bulk", "calls", "partial", 30 * H + 5 * M, 30 * H)], now)  # after the build
+
+    calls = []
+    rolled = lane_queries._rolled_buckets
+    monkeypatch.setattr(lane_queries, "_rolled_buckets", lambda *a: calls.append(a) or rolled(*a))
+    lane = get(client, f"start={iso_utc(low)}&end={iso_utc(high)}")["lanes"][0]
+    assert calls, "the rollups answered no hour"
+    width = timedelta(seconds=lane["bucket_seconds"])
+    assert lane["bucketed"] and width % H == timedelta(0) and width * MAX_BARS >= high - low
+    assert sum(bar["runs"] for bar in lane["bars"]) == len(written)
+    anchor = low.replace(minute=0, second=0)
+    for bar in lane["bars"]:
+        began = from_iso(bar["start"])
+        cell = max(low, anchor + width * ((began - anchor) // width))
+        assert began == cell
+        inside = [r for r in written if cell <= r.start(now) < anchor + width * ((began - anchor) // width + 1)]
+        assert bar["runs"] == len(inside)
+        for kind in ("failed", "partial", "success", "running"):
+            assert bar["counts"][kind] == sum(status_class(r.status) == kind for r in inside), (bar, kind)
