@@ -8,21 +8,21 @@ completed / (completed + failed) x 100, two decimals, 0 when both are 0; partial
 
 As of a past moment T (``as_of=True``, a view's ``at``): the 24 hours before T, and only runs that
 had ended by T (end_time <= T); active = started by T and either ended after T (it was running
-then, whatever its status now) or of the running class and not ended by T. The "ended after T"
-scan reads runs started in the MAX_RUN before T (the start_time index), so an old T stays an index
-read: a run longer than MAX_RUN that ended after T is not counted active at T.
+then, whatever its status now) or of the running class and not ended by T. The runs that ended
+after T are found by ``queries.as_of.ended_after`` (index reads however long ago they started), so
+an old T stays an index read.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from queries import outcomes
 from queries._sql import Connectable, bind_time, connect, sql, table
+from queries.as_of import ended_after
 
 WINDOW = timedelta(hours=24)
-MAX_RUN = timedelta(hours=48)  # as of T, runs that ended after T are looked for among those started this long before T
 
 # Three statements, so each can use an index: the status index for the running count and for
 # failed runs that never closed, and an (end_time) index (deployed; README for the documented
@@ -36,11 +36,9 @@ FROM {h}
 WHERE end_time >= :cutoff
 """
 _DIED_24H = "SELECT COUNT(*) FROM {h} WHERE {failed} AND end_time IS NULL AND start_time >= :cutoff"
-# as of T: the same statements bounded by T, and "running at T" in two index reads
+# as of T: the same statements bounded by T; "running at T" adds queries.as_of.ended_after
 _RUNNING_AT = """
-SELECT (SELECT COUNT(*) FROM {h} WHERE {running} AND start_time <= :until
-          AND (end_time IS NULL OR end_time <= :until))
-     + (SELECT COUNT(*) FROM {h} WHERE start_time >= :longest AND start_time <= :until AND end_time > :until)
+SELECT COUNT(*) FROM {h} WHERE {running} AND start_time <= :until AND (end_time IS NULL OR end_time <= :until)
 """
 _LAST_24H_AT = _LAST_24H + " AND end_time <= :until"
 _DIED_24H_AT = _DIED_24H + " AND start_time <= :until"
@@ -66,11 +64,12 @@ def overview_counts(db: Connectable, now: datetime, as_of: bool = False) -> Over
         h = table(conn, "sync_history")
         classes = {c: outcomes.in_class(conn, c) for c in outcomes.CLASSES}
         if as_of:
-            binds = {"cutoff": bind_time(conn, now - WINDOW), "until": bind_time(conn, now),
-                     "longest": bind_time(conn, now - MAX_RUN)}
-            names = ("cutoff", "until", "longest")
+            binds = {"cutoff": bind_time(conn, now - WINDOW), "until": bind_time(conn, now)}
+            names = ("cutoff", "until")
             active = conn.execute(sql(_RUNNING_AT.format(h=h, **classes), params=names[1:]),
-                                  {k: binds[k] for k in names[1:]}).scalar_one()
+                                  {"until": binds["until"]}).scalar_one()
+            # started by T (start_time <= T: before T plus a microsecond) and ended after it
+            active += ended_after(conn, _aware(now), None, _aware(now) + timedelta(microseconds=1))
             window = {k: binds[k] for k in names[:2]}
             row = conn.execute(sql(_LAST_24H_AT.format(h=h, **classes), params=names[:2]), window).one()
             died = conn.execute(sql(_DIED_24H_AT.format(h=h, **classes), params=names[:2]), window).scalar_one()
@@ -84,3 +83,8 @@ def overview_counts(db: Connectable, now: datetime, as_of: bool = False) -> Over
     rate = outcomes.success_rate(completed, failed) if completed + failed else None
     return OverviewCounts(int(active), completed, failed, partial, rate,
                           outcomes.partial_rate(completed, failed, partial))
+
+
+def _aware(moment: datetime) -> datetime:
+    """An aware or naive-UTC moment, aware."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

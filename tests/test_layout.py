@@ -158,6 +158,7 @@ def test_rule1_the_clock_and_request_errors_are_not_sql_helpers():
 # views (web/api). These are the modules that are not one feature's, and where a feature's payload
 # lives in its own subsystem instead.
 SHARED_PAYLOADS = {"params", "paths", "result_cache", "day_cache", "windows", "card_links", "run_records",
+                   "together",  # independent reads of one payload sent to PostgreSQL at once
                    "digest",  # digest: the timeline page's day summary card and the morning digest's JSON
                    "timeline_lanes"}  # the /timeline page's second payload: its swimlanes
 SHARED_API = {"params", "actions", "export", "metrics",  # export: the history's downloads; metrics: Prometheus
