@@ -109,6 +109,8 @@ def routes(samples: int) -> list[tuple[str, list[str], str]]:
     ``at`` moments within 90 days (each new), beside their live figures."""
     days = [90 - i for i in range(samples)]
     moments = as_of(samples)
+    recent = [(utc_now() - timedelta(days=1 + 28 * i / max(1, samples), minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+              for i in range(samples)]  # the CRM API calls span 30 days
     hours = [1, 24, 168, 720, *(719 - 37 * i for i in range(max(0, samples - 4)))][:samples]  # API calls: 30 days
     return [
         ("/api/performance-charts any window <= 90 d", [f"/api/performance-charts?days={d}" for d in days],
@@ -137,8 +139,15 @@ def routes(samples: int) -> list[tuple[str, list[str], str]]:
         ("/api/timeline a day within 90 d", [f"/api/timeline?start={m[3:13]}T00:00:00Z&end={m[3:13]}T23:59:59Z"
                                              for m in moments],
          f"/api/timeline?start={moments[-1][3:13]}T00:00:00Z&end={moments[-1][3:13]}T23:59:59Z"),
+        ("/api/timeline 7 d", ["/api/timeline?range=7d"] * samples, "/api/timeline?range=7d"),
+        *((f"/api/timeline/lanes {window}", [f"/api/timeline/lanes?range={window}"] * samples,
+           f"/api/timeline/lanes?range={window}") for window in ("24h", "7d", "30d")),
+        ("/api/failed-operations 30 d as of any at", [f"/api/failed-operations?range=30d&{m}" for m in moments],
+         f"/api/failed-operations?range=30d&{moments[-1]}"),
         *((f"/api/{route} any window <= 30 d", [f"/api/{route}?hours={h}" for h in hours], f"/api/{route}?hours=24")
           for route in ("api-stats", "rate-limits", "circuit-breakers")),
+        *((f"/api/{route} 24 h as of any at <= 30 d", [f"/api/{route}?range=24h&at={at}" for at in recent],
+           f"/api/{route}?range=24h&at={recent[-1]}") for route in ("api-stats", "rate-limits", "circuit-breakers")),
     ]
 
 
