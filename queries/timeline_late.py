@@ -6,17 +6,20 @@ run's start + its interval) plus the grace (``freshness.grace`` of its p95 durat
 each gap between a run's start and the pair's next start (or, for the last one, the window's end)
 is compared in SQL (``LEAD()`` over the pair's runs in the window plus its last run before the
 window, one index read per pair) with interval + grace: a longer gap is a late span from
-previous start + interval + grace (``late_started``) to the next start (``late_ended``).
+previous start + interval + grace (``late_started``) to the next start (``late_ended``). A sync
+whose plans fire at calendar times (crontab, solar) has no fixed interval: SQL returns its gaps
+longer than the grace (no shorter one can be late), and each is checked against the firing beat's
+own arithmetic (``beat_firing.firing_after``) puts due after the run's start.
 
 Assumptions, said on the timeline's docs too:
 - The interval is the sync's schedule **as it is now** (beat keeps only its latest ``last_run_at``
   and nobody keeps a schedule's history): the interval of the pair's ``interval`` plans as
   ``queries.crm_status`` matches them (the shortest when several), else, for a sync no schedule
   runs, the median gap between its latest runs (``freshness.estimated_plan``).
-- Syncs whose plans are all crontab, solar, clocked, broken or stopped (disabled, expired) have no
-  late spans here: their firings are not a fixed interval, and the present state of a stopped plan
-  says nothing sure about the past. The ``queued`` grace (a send waiting for a worker) is not
-  replayed either: beat's past sends are not kept.
+- Syncs whose plans are all clocked (one-off), broken or stopped (disabled, expired) have no late
+  spans here: the present state of a stopped plan says nothing sure about the past. The
+  ``queued`` grace (a send waiting for a worker) is not replayed either: beat's past sends are
+  not kept.
 - The grace is the sync's p95 duration now (``run_detail.expected_durations``), within
   ``freshness.MIN_GRACE`` .. ``MAX_GRACE``.
 """
@@ -29,29 +32,37 @@ import pandas as pd
 
 from queries import freshness
 from queries._sql import Binds, Connectable, connect, table, without_jit
-from queries.beat_firing import moment, stopped
+from queries.beat_firing import describe, firing_after, moment, stopped
 from queries.crm_status import latest_run_per_type, plans_of_syncs, records
 from queries.recent_runs import recent_runs
 from queries.run_detail import MAX_PAIRS, expected_durations
 
 LATE_KINDS = ("late_started", "late_ended")
 COLUMNS = ["kind", "crm_source", "sync_type", "at", "run_id", "expected_at", "interval_seconds", "grace_seconds",
-           "late_seconds", "plan", "total"]
+           "late_seconds", "plan", "schedule", "total"]
 PERIOD_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}
 PAIRS_PER_STATEMENT = 500
 MAX_SPANS = 50_000  # late gaps read in one call (a window of at most 31 days)
 
 
 def thresholds(db: Connectable, now: datetime, crm_sources: tuple[str, ...] = (),
-               sync_types: tuple[str, ...] = ()) -> dict[tuple[str, str], tuple[float, float, str]]:
-    """Each sync's (interval seconds, grace seconds, where the interval comes from: schedule, beat or
-    estimated), for the syncs that have one (see the module's docstring)."""
+               sync_types: tuple[str, ...] = ()) -> dict[tuple[str, str], tuple[float | None, float, str]]:
+    """Each sync's (interval seconds, grace seconds, where the plan comes from: schedule, beat or
+    estimated), for the syncs that have one (see the module's docstring); for a sync whose plans
+    fire at calendar times (crontab, solar) the interval is None and ``firing_plans`` holds them."""
+    return _thresholds(db, now, crm_sources, sync_types)[0]
+
+
+def _thresholds(db: Connectable, now: datetime, crm_sources: tuple[str, ...] = (), sync_types: tuple[str, ...] = ()
+                ) -> tuple[dict[tuple[str, str], tuple[float | None, float, str]],
+                           dict[tuple[str, str], list[freshness.Plan]]]:
     with connect(db) as conn:
         runs = [r for r in records(latest_run_per_type(conn, now))
                 if (not crm_sources or r["crm_source"] in crm_sources)
                 and (not sync_types or r["sync_type"] in sync_types)]
         runs, plans, _ = plans_of_syncs(conn, runs, now)
-        found: dict[tuple[str, str], tuple[float, str]] = {}
+        found: dict[tuple[str, str], tuple[float | None, str]] = {}
+        firing: dict[tuple[str, str], list[freshness.Plan]] = {}
         unplanned = []
         for run, pair_plans in zip(runs, plans, strict=True):
             pair = (run["crm_source"], run["sync_type"])
@@ -61,6 +72,8 @@ def thresholds(db: Connectable, now: datetime, crm_sources: tuple[str, ...] = ()
             every = [(s, p.source) for p in pair_plans if (s := _interval(p, now)) is not None]
             if every:
                 found[pair] = min(every)
+            elif calendar := [p for p in pair_plans if _fires_at_times(p, now)]:
+                firing[pair] = calendar
         for chunk in range(0, len(unplanned), MAX_PAIRS):
             starts: dict[tuple[str, str], list[datetime]] = {}
             for row in recent_runs(conn, unplanned[chunk:chunk + MAX_PAIRS], freshness.ESTIMATE_FROM + 3,
@@ -72,13 +85,20 @@ def thresholds(db: Connectable, now: datetime, crm_sources: tuple[str, ...] = ()
                 estimate = freshness.estimated_plan(times)
                 if estimate is not None and (seconds := _interval(estimate, now)) is not None:
                     found[pair] = (seconds, "estimated")
+        for pair, calendar in firing.items():
+            found[pair] = (None, calendar[0].source)
         pairs = sorted(found)
         p95: dict[tuple[str, str], float | None] = {}
         for chunk in range(0, len(pairs), MAX_PAIRS):
             for row in expected_durations(conn, pairs[chunk:chunk + MAX_PAIRS]).to_dict("records"):
                 p95[(row["crm_source"], row["sync_type"])] = _float(row["p95_seconds"])
     return {pair: (seconds, freshness.grace(p95.get(pair)).total_seconds(), source)
-            for pair, (seconds, source) in found.items()}
+            for pair, (seconds, source) in found.items()}, firing
+
+
+def _fires_at_times(plan: freshness.Plan, now: datetime) -> bool:
+    """A crontab or solar plan beat can compute and has not stopped: its firings are calendar times."""
+    return not plan.broken and plan.task.kind in ("crontab", "solar") and stopped(plan.task, now) is None
 
 
 def _interval(plan: freshness.Plan, now: datetime) -> float | None:
@@ -111,21 +131,30 @@ def late_events(db: Connectable, start: datetime, end: datetime, kinds: tuple[st
     if not kinds:
         return pd.DataFrame(columns=COLUMNS)
     now = now or end
-    found = thresholds(db, now, crm_sources, sync_types)
+    found, firing = _thresholds(db, now, crm_sources, sync_types)
     events: list[dict] = []
     pairs = sorted(found)
     for chunk in range(0, len(pairs), PAIRS_PER_STATEMENT):
         part = {p: found[p] for p in pairs[chunk:chunk + PAIRS_PER_STATEMENT]}
         for row in _late_gaps(db, start, end, part).to_dict("records"):
-            interval, grace, source = part[(row["crm_source"], row["sync_type"])]
-            expected = row["start_time"] + timedelta(seconds=interval)
+            pair = (row["crm_source"], row["sync_type"])
+            interval, grace, source = part[pair]
+            if interval is None:  # calendar times: the firing due after this run, by beat's arithmetic
+                expected = _first_firing(firing[pair], row["start_time"], now)
+                if expected is None:
+                    continue
+            else:
+                expected = row["start_time"] + timedelta(seconds=interval)
             late_at = expected + timedelta(seconds=grace)
+            following = row["next_start"]
+            if late_at >= (end if following is None or pd.isna(following) else following):
+                continue  # a calendar plan's candidate gap that was not late
             common = {"crm_source": row["crm_source"], "sync_type": row["sync_type"], "expected_at": expected,
-                      "interval_seconds": interval, "grace_seconds": grace, "plan": source}
+                      "interval_seconds": interval, "grace_seconds": grace, "plan": source,
+                      "schedule": None if interval is not None else "; ".join(describe(p.task) for p in firing[pair])}
             if "late_started" in kinds and start <= late_at < end:
                 events.append({"kind": "late_started", "at": late_at, "run_id": int(row["id"]),
                                "late_seconds": None, **common})
-            following = row["next_start"]
             if "late_ended" in kinds and following is not None and not pd.isna(following) \
                     and start <= following < end and following > late_at:
                 events.append({"kind": "late_ended", "at": following, "run_id": int(row["next_id"]),
@@ -136,17 +165,27 @@ def late_events(db: Connectable, start: datetime, end: datetime, kinds: tuple[st
     return frame
 
 
+def _first_firing(plans: list[freshness.Plan], start: object, now: datetime) -> datetime | None:
+    """The soonest firing of ``plans`` due after a run that started at ``start`` (aware UTC)."""
+    began = moment(start)
+    if began is None:
+        return None
+    times = [f.at for plan in plans if (f := firing_after(plan.task, began, now)).at is not None]
+    return min(times) if times else None
+
+
 def _late_gaps(db: Connectable, start: datetime, end: datetime,
-               found: dict[tuple[str, str], tuple[float, float, str]]) -> pd.DataFrame:
+               found: dict[tuple[str, str], tuple[float | None, float, str]]) -> pd.DataFrame:
     """The runs of ``found``'s pairs (in the window, and each pair's last before it) followed by a
-    gap longer than interval + grace: crm_source, sync_type, id, start_time, next_id, next_start
-    (NULL when no run followed before the window's end)."""
+    gap longer than interval + grace (a calendar plan's: longer than the grace, the candidates
+    ``late_events`` checks against each firing): crm_source, sync_type, id, start_time, next_id,
+    next_start (NULL when no run followed before the window's end)."""
     with connect(db) as conn:
         b = Binds(conn)
         h = table(conn, "sync_history")
         without_jit(conn)
         # each pair a number: the window sorts narrow rows by an integer, not two texts
-        values = ", ".join(f"({n}, {b.bind(c)}, {b.bind(t)}, CAST({b.bind(i + g)} AS DOUBLE PRECISION))"
+        values = ", ".join(f"({n}, {b.bind(c)}, {b.bind(t)}, CAST({b.bind((i or 0) + g)} AS DOUBLE PRECISION))"
                            for n, ((c, t), (i, g, _)) in enumerate(found.items()))
         low, high = b.bind(start), b.bind(end)
         finite = " AND isfinite(h.start_time)" if b.postgres else ""

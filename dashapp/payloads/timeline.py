@@ -187,10 +187,10 @@ def late_record(row: dict) -> dict:
               "sync_type": row["sync_type"], "run_id": int(row["run_id"]),
               "expected_at": display.iso_utc(row["expected_at"]), "interval_seconds": _number(row["interval_seconds"]),
               "grace_seconds": _number(row["grace_seconds"]), "plan": row["plan"]}
-    every = display.span(record["interval_seconds"])
+    schedule = _text(row.get("schedule")) or f"every {display.span(record['interval_seconds'])}"
     if row["kind"] == "late_started":
         record["summary"] = (f"{who} late: no run within {display.span(record['grace_seconds'])} of its expected "
-                             f"time (every {every}, {row['plan']}) after run #{record['run_id']}")
+                             f"time ({_short(schedule)}, {row['plan']}) after run #{record['run_id']}")
     else:
         record["late_seconds"] = _number(row["late_seconds"])
         late = display.span(record["late_seconds"])

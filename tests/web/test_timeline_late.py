@@ -1,12 +1,13 @@
 """``GET /api/timeline``'s ``late_started`` / ``late_ended``: the freshness rule over past run starts,
 from runs and schedules the test writes (an interval schedule, a sync no schedule runs, a crontab
-one), with the expected spans computed here in Python from the same rows; on PostgreSQL (both
-shapes: the deployed one reads the interval from beat's tables) and SQLite."""
+one, whose firings come from celery's own crontab), with the expected spans computed here from the
+same rows; on PostgreSQL (both shapes: the deployed one reads the plans from beat's tables) and
+SQLite."""
 
 from __future__ import annotations
 
 import statistics
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -30,7 +31,7 @@ def write(db, now) -> dict[tuple[str, str], list[Run]]:
     starts = {
         ("hubspot", "contacts"): [30, 20, 19, 18, 15, 14, 3],  # every hour by its schedule
         ("callrail", "calls"): list(range(40, 9, -2)),  # no schedule: every 2 h by its runs
-        ("genius", "appointments"): [20, 5],  # a crontab schedule: not covered
+        ("genius", "appointments"): [20, 5],  # a crontab schedule: every 4 hours on the hour (UTC)
     }
     runs = {pair: [Run(*pair, "success", h * H, h * H - M) for h in hours] for pair, hours in starts.items()}
     insert_runs(db, [r for rs in runs.values() for r in rs], now)
@@ -51,11 +52,24 @@ def intervals(runs: dict[tuple[str, str], list[Run]], now) -> dict[tuple[str, st
     return {("hubspot", "contacts"): H, ("callrail", "calls"): timedelta(seconds=statistics.median(gaps))}
 
 
+def crontab_due(start: datetime) -> datetime:
+    """celery's crontab (minute 0, hour */4, UTC) asked when it is due after a send at ``start``:
+    the library's arithmetic, not this test's reading of it."""
+    from celery import Celery
+    from celery.schedules import crontab
+
+    fixed = datetime(2000, 1, 1, tzinfo=UTC)  # remaining_estimate counts from "now": a fixed one
+    schedule = crontab(minute="0", hour="*/4", nowfun=lambda: fixed, app=Celery(set_as_current=False))
+    return fixed + schedule.remaining_estimate(start.astimezone(UTC))
+
+
 def expected_late(runs, now, start: datetime, end: datetime, kinds=("late_started", "late_ended"),
                   crm=None) -> list[tuple]:
-    """Each pair's gaps (from its last run before the window), longer than interval + grace."""
+    """Each pair's gaps (from its last run before the window) that outlast the firing due after the
+    run plus the grace: the run's start + interval, or the crontab's next firing."""
     events = []
-    for pair, every in intervals(runs, now).items():
+    every = intervals(runs, now)
+    for pair in (*every, ("genius", "appointments")):
         if crm is not None and pair[0] != crm:
             continue
         ordered = sorted(runs[pair], key=lambda r: r.start(now))
@@ -63,9 +77,10 @@ def expected_late(runs, now, start: datetime, end: datetime, kinds=("late_starte
         inside = [r for r in ordered if start <= r.start(now) < end]
         chain = before + inside
         for run, following in zip(chain, [*chain[1:], None], strict=True):
-            late_at = run.start(now) + every + GRACE
+            due = run.start(now) + every[pair] if pair in every else crontab_due(run.start(now))
+            late_at = due + GRACE
             until = following.start(now) if following else end
-            if until - run.start(now) <= every + GRACE:
+            if until <= late_at:
                 continue
             if "late_started" in kinds and start <= late_at < end:
                 events.append((iso_utc(late_at), "late_started", *pair, run.id))
@@ -90,13 +105,17 @@ def test_late_spans_from_the_schedule_and_from_the_runs(client, db):
     body = get(client, "kind=late_started,late_ended")
     expected = expected_late(runs, now, now - DAY, now)
     assert [as_tuple(e) for e in body["events"]] == expected and body["total"] == len(expected)
-    assert len(expected) == 7  # hubspot: 6 (a span from before the window, one still open); callrail: 1
+    # hubspot: 6 (a span from before the window, one still open); callrail: 1; genius: its crontab's
+    assert len(expected) == 7 + sum(1 for e in expected if e[2] == "genius") and any(e[2] == "genius" for e in expected)
     ended = next(e for e in body["events"] if e["kind"] == "late_ended")
     hubspot = runs[("hubspot", "contacts")]
     assert ended["run_id"] == hubspot[-1].id and ended["late_seconds"] == pytest.approx(
         (hubspot[-2].start_ago - hubspot[-1].start_ago - H - GRACE).total_seconds())
     assert ended["interval_seconds"] == 3600 and ended["grace_seconds"] == GRACE.total_seconds()
     assert ended["plan"] in ("schedule", "beat")
+    genius = next(e for e in body["events"] if e["crm_source"] == "genius" and e["kind"] == "late_started")
+    assert genius["interval_seconds"] is None and genius["plan"] in ("schedule", "beat")
+    assert "crontab 0 */4" in genius["summary"]
     callrail = next(e for e in body["events"] if e["crm_source"] == "callrail")
     assert callrail["plan"] == "estimated" and callrail["summary"].startswith("CallRail calls late: no run within")
 
