@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 
 from dashapp import display
 from dashapp.errors import BadParameter
-from dashapp.payloads import params
+from dashapp.payloads import params, windows
+from dashapp.payloads.result_cache import shared
 from dashapp.payloads.together import read_together
 from queries import health_changes, timeline_app, timeline_late
 from queries import timeline as queries
@@ -62,15 +63,27 @@ def timeline_filter(args: Mapping[str, list[str]], now: datetime) -> TimelineFil
 def timeline_json(engine: Engine, f: TimelineFilter) -> dict:
     """``{"events": [...], "range", "start", "end", "total"}``: the page of events at
     [offset, offset + limit) of all of them, newest first."""
-    wanted = f.offset + f.limit
-    frames = read_together(engine, [partial(reader, engine, f.start, f.end, f.kinds, f.crm_sources, f.sync_types,
-                                            wanted) for reader, _ in READERS])
+    found = _events(engine, f.window, f.end, f.kinds, f.crm_sources, f.sync_types,
+                    max(MAX_LIMIT, f.offset + f.limit))
+    return {"events": found["events"][f.offset:f.offset + f.limit], "range": f.window.range,
+            "start": display.iso_utc(f.start), "end": display.iso_utc(f.end), "total": found["total"]}
+
+
+@windows.keyed
+@shared("timeline")
+def _events(engine: Engine, window: params.Window, now: datetime, kinds: tuple[str, ...],
+            crm_sources: tuple[str, ...], sync_types: tuple[str, ...], wanted: int) -> dict:
+    """The ``wanted`` newest events of the window ending at ``now`` and the count of all of them,
+    computed once per CACHE_SECONDS for every viewer: the page's list and its lanes (which ask for
+    up to MAX_LIMIT, so the list asks for as many) share one computation."""
+    start, end = windows.bounds(window, now, lambda low, high: None)
+    frames = read_together(engine, [partial(reader, engine, start, end, kinds, crm_sources, sync_types, wanted)
+                                    for reader, _ in READERS])
     records = [event for frame, (_, build) in zip(frames, READERS, strict=True)
                for event in (build(row) for row in frame.to_dict("records"))]
     records.sort(key=lambda e: e["at"], reverse=True)  # ISO texts in UTC with a Z sort as times
     total = sum(int(frame["total"].iloc[0]) for frame in frames if not frame.empty)
-    return {"events": records[f.offset:wanted], "range": f.window.range, "start": display.iso_utc(f.start),
-            "end": display.iso_utc(f.end), "total": total}
+    return {"events": records[:wanted], "total": total}
 
 
 def _number(value: object) -> float | None:
