@@ -43,7 +43,8 @@ from queries.timeline_late import LATE_KINDS
 RUN_KINDS = ("incident_started", "incident_resolved")
 ALERT_KINDS = ("alert_fired", "alert_acknowledged", "alert_resolved")
 KINDS = RUN_KINDS + LATE_KINDS + ALERT_KINDS + BREAKER_KINDS + RATE_KINDS + RETRY_KINDS + HEALTH_KINDS
-RUN_COLUMNS = ["kind", "crm_source", "sync_type", "at", "run_id", "incident_seconds", "runs_lost", "total"]
+RUN_COLUMNS = ["kind", "crm_source", "sync_type", "at", "run_id", "incident_seconds", "runs_lost", "failed_at",
+               "started_at", "total"]
 ALERT_COLUMNS = ["kind", "alert_id", "rule", "subject", "severity", "alert_summary", "actor", "at", "total"]
 
 
@@ -51,8 +52,10 @@ def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tupl
                     crm_sources: tuple[str, ...] = (), sync_types: tuple[str, ...] = (),
                     limit: int = 200) -> pd.DataFrame:
     """The ``limit`` newest incident events at [start, end): kind, crm_source, sync_type, at (UTC),
-    run_id (the first failed run; the resolving success), incident_seconds and runs_lost (resolved
-    only), and ``total``, the count of all the events (the same on every row)."""
+    run_id (the first failed run; the resolving success), failed_at (started only: when that run
+    ended, so the failure was known), incident_seconds, runs_lost and started_at (resolved only: the
+    start of the incident it ends; a pair's runs may overlap, so incidents may too), and ``total``,
+    the count of all the events (the same on every row)."""
     kinds = tuple(k for k in kinds if k in RUN_KINDS)
     if not kinds:
         return pd.DataFrame(columns=RUN_COLUMNS)
@@ -104,14 +107,17 @@ def incident_events(db: Connectable, start: datetime, end: datetime, kinds: tupl
                        id AS run_id,
                        CASE WHEN opens = 0 THEN {duration_sql(conn).replace("start_time", "open_start")} END
                            AS incident_seconds,
-                       CASE WHEN opens = 0 THEN nth - open_nth END AS runs_lost
+                       CASE WHEN opens = 0 THEN nth - open_nth END AS runs_lost,
+                       CASE WHEN opens = 1 THEN end_time END AS failed_at,
+                       CASE WHEN opens = 0 THEN open_start END AS started_at
                 FROM opened o LEFT JOIN anchor a ON a.n = o.n
                 WHERE (opens = 1 AND start_time >= {low} AND start_time < {high})
                    OR (closes = 1 AND open_start IS NOT NULL AND end_time >= {low} AND end_time < {high}))
-            SELECT kind, crm_source, sync_type, at, run_id, incident_seconds, runs_lost, COUNT(*) OVER () AS total
+            SELECT kind, crm_source, sync_type, at, run_id, incident_seconds, runs_lost, failed_at, started_at,
+                   COUNT(*) OVER () AS total
             FROM events WHERE {_kind_in(kinds)}
             ORDER BY at DESC, run_id DESC, kind LIMIT {max(1, int(limit))}"""
-        return b.frame(statement, times=("at",))
+        return b.frame(statement, times=("at", "failed_at", "started_at"))
 
 
 def alert_events(db: Connectable, start: datetime, end: datetime, kinds: tuple[str, ...] = ALERT_KINDS,

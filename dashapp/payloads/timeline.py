@@ -86,6 +86,11 @@ def _events(engine: Engine, window: params.Window, now: datetime, kinds: tuple[s
     return {"events": records[:wanted], "total": total}
 
 
+def _moment(value: object) -> str | None:
+    """A time of a row as ISO UTC, None where the row has none."""
+    return None if value is None or pd.isna(value) else display.iso_utc(value)
+
+
 def _number(value: object) -> float | None:
     return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
 
@@ -111,10 +116,11 @@ def incident_record(row: dict) -> dict:
     record = {"at": display.iso_utc(row["at"]), "kind": row["kind"], "crm_source": row["crm_source"],
               "sync_type": row["sync_type"], "run_id": int(row["run_id"])}
     if row["kind"] == "incident_started":
+        record["failed_at"] = _moment(row.get("failed_at"))
         record["summary"] = f"{who} failing from run #{record['run_id']}"
         return record
     seconds, lost = _number(row["incident_seconds"]), int(row["runs_lost"])
-    record.update(incident_seconds=seconds, runs_lost=lost,
+    record.update(incident_seconds=seconds, runs_lost=lost, incident_started_at=_moment(row.get("started_at")),
                   summary=f"{who} recovered: {lost} run{'s' if lost != 1 else ''} lost over {display.span(seconds)}")
     return record
 

@@ -62,8 +62,10 @@ def lane_key(event: Mapping) -> str:
 
 
 def at_link(moment: str | None) -> str:
-    """The overview as of the second after ``moment`` (ISO UTC, whole seconds): a run that began in
-    that second (its time has microseconds the ISO text drops) has begun by then."""
+    """The overview as of the second after ``moment`` (ISO UTC, whole seconds): a run that began or
+    ended in that second (its time has microseconds the ISO text drops) has by then. An incident's
+    span links to the second after its first failed run ended: the overview then shows it failed
+    (at its start the run was still running, and nothing looked wrong)."""
     if display.finite(moment):
         with contextlib.suppress(OverflowError):  # the last second Python holds: itself
             moment = display.iso_utc(display.from_iso(moment) + timedelta(seconds=1))
@@ -98,18 +100,19 @@ def pair_spans(events: list[dict], start: datetime, end: datetime) -> list[dict]
     for event in sorted(events, key=lambda e: (e["at"] or "", e["kind"] not in SPANS)):
         kind = event["kind"]
         key = (SPANS.get(kind, SPAN_ENDS.get(kind, (None,)))[0], lane_key(event), event.get("sync_type"))
-        if kind in SPANS:
+        # a sync's runs may overlap, and so may its incidents: each resolved one names its start
+        if kind == "incident_started":
+            opened.setdefault((*key, event["at"]), event)
+        elif kind in SPANS:
             opened.setdefault(key, event)  # a second start before an end continues the first
         elif kind in SPAN_ENDS:
-            began = opened.pop(key, None)
+            began = opened.pop((*key, event.get("incident_started_at")) if kind == "incident_resolved" else key,
+                               None)
             if began is not None:
                 spans.append(_span(key, began, event, began["at"], False))
             else:
-                seconds = event.get("incident_seconds")
-                really = (display.iso_utc(display.from_iso(event["at"]) - timedelta(seconds=seconds))
-                          if isinstance(seconds, int | float) and math.isfinite(seconds) else None)
-                spans.append(_span(key, None, event, low, True, really))
-    spans += [_span(key, began, None, began["at"], False, end_at=high) for key, began in opened.items()]
+                spans.append(_span(key, None, event, low, True, event.get("incident_started_at")))
+    spans += [_span(key[:3], began, None, began["at"], False, end_at=high) for key, began in opened.items()]
     return sorted(spans, key=lambda s: (s["lane"], s["start"] or ""))
 
 
@@ -123,7 +126,7 @@ def _span(key: tuple, began: dict | None, ended: dict | None, start: str | None,
     return {"kind": kind, "lane": lane, "crm_source": first.get("crm_source"), "sync_type": sync_type,
             "start": start, "end": ended["at"] if ended else end_at, "open_start": open_start,
             "open_end": ended is None, "at": at, "run_id": first.get("run_id"),
-            "summary": summary or words, "href": at_link(at or start)}
+            "summary": summary or words, "href": at_link((began or {}).get("failed_at") or at or start)}
 
 
 def _wide_enough(span: dict, tick: timedelta) -> dict:

@@ -1,7 +1,7 @@
 """The timeline in headless Chromium against PostgreSQL: on runs the test wrote, /timeline shows a
-lane per CRM and the incident as a span; a click on the span lands on the overview as of the
-incident's start (``/?at=``), which says so and counts what was running then; Live comes back to
-the present's numbers; the console stays clean."""
+lane per CRM and the incident as a span; a click on the span lands on the overview as of the moment
+the incident became known (``/?at=``: the second after its first failed run ended), which says so
+and counts that run failed; Live comes back to the present's numbers; the console stays clean."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from tests.support.rows import Run, insert_runs
 
 pytestmark = pytest.mark.usefixtures("browser_ready")
 H = timedelta(hours=1)
-SECOND = timedelta(seconds=1)  # the overview links to the second after a start
+SECOND = timedelta(seconds=1)  # the overview links to the second after the first failed run ended
 M = timedelta(minutes=1)
 CHART = "#timeline-lanes-chart"
 
 
-def test_a_click_on_an_incident_opens_the_overview_as_of_its_start(dash_duo, dash_app, use_engine, pg_engine):
+def test_a_click_on_an_incident_opens_the_overview_as_of_when_it_was_known(dash_duo, dash_app, use_engine, pg_engine):
     empty_app_tables(pg_engine)
     use_engine(pg_engine)
     now = utc_now()
@@ -36,7 +36,7 @@ def test_a_click_on_an_incident_opens_the_overview_as_of_its_start(dash_duo, das
         Run("callrail", "calls", "success", 8 * H, 8 * H - M),
         Run("callrail", "calls", "success", 2 * H, 2 * H - M),
     ], now)
-    started = runs[1].start(now)
+    failed = runs[1].end(now)  # the first failed run's end: the incident known
     dash_duo.start_server(dash_app)
     dash_duo.wait_for_page(f"{dash_duo.server_url}/timeline")
 
@@ -65,12 +65,16 @@ def test_a_click_on_an_incident_opens_the_overview_as_of_its_start(dash_duo, das
         return True
 
     wait_for(click_the_span, timeout=10, what="a click on the span")
-    wait_for(lambda: dash_duo.driver.current_url.endswith(f"/?at={iso_utc(started + SECOND)}"), timeout=10,
-             what="the overview as of the incident's start")
-    dash_duo.wait_for_contains_text("#as-of-banner-text", f"As of {started + SECOND:%Y-%m-%d %H:%M}", timeout=15)
-    running_then = sum(1 for run in runs if run.start(now) <= started < run.end(now))  # the failing run, then
+    at = (failed + SECOND).replace(microsecond=0)
+    wait_for(lambda: dash_duo.driver.current_url.endswith(f"/?at={iso_utc(at)}"), timeout=10,
+             what="the overview as of the incident known")
+    dash_duo.wait_for_contains_text("#as-of-banner-text", f"As of {at:%Y-%m-%d %H:%M}", timeout=15)
+    ended_by_then = [run for run in runs if at - 24 * H <= run.end(now) <= at]
+    dash_duo.wait_for_text_to_equal("#stat-failed", f"{sum(r.status == 'failed' for r in ended_by_then):,}",
+                                    timeout=15)
+    assert sum(r.status == "failed" for r in ended_by_then) == 1  # what was failing then: the first failed run
+    running_then = sum(1 for run in runs if run.start(now) <= at < run.end(now))
     dash_duo.wait_for_text_to_equal("#stat-active", f"{running_then:,}", timeout=15)
-    ended_by_then = [run for run in runs if started - 24 * H <= run.end(now) <= started]
     dash_duo.wait_for_text_to_equal("#stat-completed", f"{sum(r.status == 'success' for r in ended_by_then):,}")
 
     dash_duo.find_element("#as-of-toggle").click()  # Live: the present

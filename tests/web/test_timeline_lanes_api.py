@@ -209,3 +209,24 @@ def test_a_week_lane_is_bucketed_in_whole_hours_from_the_rollups(client, db, mon
         assert bar["runs"] == len(inside)
         for kind in ("failed", "partial", "success", "running"):
             assert bar["counts"][kind] == sum(status_class(r.status) == kind for r in inside), (bar, kind)
+
+
+def test_overlapping_runs_make_overlapping_incidents_each_whole(client, db):
+    """A sync's runs may overlap: a long success started before a failure ends the first incident
+    after a second one opened and closed. Each resolved incident names its start, so both spans are
+    drawn whole (no span open from the window's start), each linking to its first failed run's end."""
+    now = utc_now().replace(microsecond=0)
+    runs = insert_runs(db, [
+        Run("marketsharp", "contacts", "success", 6 * H, 6 * H - M),
+        Run("marketsharp", "contacts", "failed", 5 * H, 5 * H - M),             # opens incident 1
+        Run("marketsharp", "contacts", "success", 5 * H - 3 * M, 5 * H - 8 * M),  # ends it, 8 min on
+        Run("marketsharp", "contacts", "failed", 5 * H - 4 * M, 5 * H - 5 * M),   # opens incident 2 meanwhile
+        Run("marketsharp", "contacts", "success", 5 * H - 6 * M, 5 * H - 7 * M),  # ends incident 2 first
+    ], now)
+    spans = [s for s in get(client)["spans"] if s["kind"] == "incident"]
+    assert sorted((s["start"], s["end"], s["open_start"], s["open_end"], s["href"]) for s in spans) == sorted([
+        (iso_utc(runs[1].start(now)), iso_utc(runs[2].end(now)), False, False,
+         f"/?at={iso_utc(runs[1].end(now) + SECOND)}"),
+        (iso_utc(runs[3].start(now)), iso_utc(runs[4].end(now)), False, False,
+         f"/?at={iso_utc(runs[3].end(now) + SECOND)}"),
+    ])

@@ -22,7 +22,7 @@ from tests.support.rows import Run, insert_runs
 from tests.web.test_timeline_api import write_alerts, write_runs
 
 H = timedelta(hours=1)
-SECOND = timedelta(seconds=1)  # the overview links to the second after a start
+SECOND = timedelta(seconds=1)  # the overview links to the second after an incident became known
 M = timedelta(minutes=1)
 
 
@@ -135,8 +135,8 @@ def test_the_refresh_draws_a_lane_per_crm_its_runs_and_the_incident_spans(page, 
     hubspot, callrail = order.index("hubspot"), order.index("callrail")
     assert links == sorted([
         (hubspot, f"/?at={iso_utc(now - 26 * H + SECOND)}"),  # began before the window: the link is its real start
-        (hubspot, f"/?at={iso_utc(now - 5 * H + SECOND)}"),
-        (callrail, f"/?at={iso_utc(now - 8 * H + SECOND)}"),  # still open
+        (hubspot, f"/?at={iso_utc(runs['f4'].end(now) + SECOND)}"),  # the second after its first failed run ended
+        (callrail, f"/?at={iso_utc(runs['c2'].end(now) + SECOND)}"),  # still open
     ])
     incidents = len(links)
     points = [link[0] for trace in _traces(figure, "point") for link in trace.customdata]
@@ -165,7 +165,7 @@ def test_the_kind_filter_keeps_only_those_events_and_spans_whole(page, db):
     assert not _traces(figure, "point")
     spans = _traces(figure, "incident")[0]
     assert sorted(link[0] for link in spans.customdata) == sorted(  # each span whole: its end is read too
-        [f"/?at={iso_utc(now - hours * H + SECOND)}" for hours in (26, 5, 8)])
+        [f"/?at={iso_utc(moment + SECOND)}" for moment in (now - 26 * H, runs["f4"].end(now), runs["c2"].end(now))])
     ends = sorted(s["end"] for s in page.lane_payloads.lanes_json(
         db, page.lane_payloads.lane_filter({"kind": ["incident_started"]}, now), now)["spans"])
     assert ends[:2] == sorted([iso_utc(now - 9 * H), iso_utc(now - 1 * H)])
