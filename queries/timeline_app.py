@@ -73,7 +73,10 @@ def rate_limited_events(db: Connectable, start: datetime, end: datetime, kinds: 
         b = Binds(conn)
         c = app_table(conn, "api_calls")
         low, high = b.bind_app_time(start), b.bind_app_time(end)
-        before = b.bind_app_time(start - BURST_GAP)
+        try:
+            before = b.bind_app_time(start - BURST_GAP)
+        except OverflowError:  # a window from the first minutes of year 1: nothing is before it
+            before = low
         narrowed = f" AND {b.in_list('crm_source', crm_sources)}" if crm_sources else ""
         statement = f"""
             WITH throttled AS (

@@ -175,6 +175,8 @@ def day_param(args: Mapping[str, list[str]], settings: Settings, now: datetime) 
         day = None
     if day is None:
         raise BadParameter("day", f"{raw[:40]!r} is not a day such as 2026-12-04 (YYYY-MM-DD)")
+    if day > now.date() + timedelta(days=1):  # far ahead (9999-12-31 has no next day to end on)
+        raise BadParameter("day", f"{day.isoformat()} has not begun yet")
     start, _ = day_window(day, settings)
     if start > now:
         raise BadParameter("day", f"{day.isoformat()} has not begun yet")

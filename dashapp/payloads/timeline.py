@@ -24,6 +24,7 @@ from dashapp.payloads.result_cache import shared
 from dashapp.payloads.together import read_together
 from queries import health_changes, timeline_app, timeline_late
 from queries import timeline as queries
+from queries._sql import MAX_CHOICES
 
 DEFAULT_RANGE = "24h"
 MAX_SPAN = timedelta(days=31)
@@ -44,12 +45,20 @@ class TimelineFilter:
 
 
 def timeline_filter(args: Mapping[str, list[str]], now: datetime) -> TimelineFilter:
-    """The query string's window, kinds, CRMs, sync types and page; a bad value is a BadParameter."""
+    """The query string's window, kinds, CRMs, sync types and page; a bad value is a BadParameter.
+    The window ends at the moment shown (``at``, else now) at the latest: nothing after it is known."""
+    now = params.viewing(args, now)
     window = params.window(args, now, DEFAULT_RANGE)
-    start, end = window.start, window.end or now
+    start, end = window.start, min(window.end or now, now)
     named = "range" if window.range != params.CUSTOM else "start"
     if start is None or end - start > MAX_SPAN:
         raise BadParameter(named, f"the timeline's window is at most {MAX_SPAN.days} days")
+    if start >= end:
+        raise BadParameter("start", f"{start:%Y-%m-%d %H:%M:%S} UTC is not before the window's end "
+                                    f"({end:%Y-%m-%d %H:%M:%S} UTC, {'the moment shown' if end == now else 'end'})")
+    for name in ("crm_source", "sync_type"):
+        if len(params.values(args, name)) > MAX_CHOICES:
+            raise BadParameter(name, f"at most {MAX_CHOICES} values")
     kinds = params.values(args, "kind")
     unknown = [k for k in kinds if k not in queries.KINDS]
     if unknown:
@@ -76,7 +85,10 @@ def _events(engine: Engine, window: params.Window, now: datetime, kinds: tuple[s
     """The ``wanted`` newest events of the window ending at ``now`` and the count of all of them,
     computed once per CACHE_SECONDS for every viewer: the page's list and its lanes (which ask for
     up to MAX_LIMIT, so the list asks for as many) share one computation."""
-    start, end = windows.bounds(window, now, lambda low, high: None)
+    if window.range == params.CUSTOM:  # (windows.bounds would reach 10 years back from year 1)
+        start, end = window.start, window.end or now
+    else:
+        start, end = now - windows.SPANS[window.range], now
     frames = read_together(engine, [partial(reader, engine, start, end, kinds, crm_sources, sync_types, wanted)
                                     for reader, _ in READERS])
     records = [event for frame, (_, build) in zip(frames, READERS, strict=True)

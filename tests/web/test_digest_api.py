@@ -224,7 +224,7 @@ def test_the_card_shows_the_answer(dash_app, use_engine, migrated_sqlite_db):
     assert links[0] == body["timeline_link"]
 
 
-@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-1-1", "1999-12-31", "2999-01-01", "",
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-1-1", "1999-12-31", "2999-01-01", "9999-12-31", "",
                                  "2026-12-01T00:00"])
 def test_a_bad_day_is_a_400_naming_it(client, day):
     answer = client.get(f"/api/digest?day={day}")

@@ -171,3 +171,22 @@ def test_before_db_upgrade_there_are_no_alert_events_and_no_error(dash_app, use_
         ("incident_resolved", runs["s7"].id), ("incident_started", runs["f4"].id),
         ("incident_started", runs["c2"].id), ("incident_resolved", runs["s3"].id)]
     assert body["total"] == 4
+
+
+@pytest.mark.parametrize("route", ["/api/timeline", "/api/timeline/lanes"])
+def test_the_window_ends_at_the_moment_shown(client, db, route):
+    """A named range as of ``at`` is the one before it; a custom end later than ``at`` (or now) is cut
+    there; a start not before it, a bad ``at`` and too many CRMs are 400s naming the parameter."""
+    from urllib.parse import quote
+
+    now = utc_now().replace(microsecond=0)
+    at = now - 6 * H
+    body = client.get(f"{route}?range=24h&at={quote(iso_utc(at))}").get_json()
+    assert (body["start"], body["end"]) == (iso_utc(at - 24 * H), iso_utc(at))
+    later = client.get(f"{route}?start={quote(iso_utc(now - 2 * H))}&end={quote(iso_utc(now + 2 * H))}").get_json()
+    assert later["end"] <= iso_utc(utc_now()) and later["start"] == iso_utc(now - 2 * H)
+    for query, named in ((f"start={quote(iso_utc(now - H))}&at={quote(iso_utc(at))}", "start"),
+                         (f"start={quote(iso_utc(now + H))}", "start"), ("at=garbage", "at"),
+                         ("&".join(f"crm_source=c{i}" for i in range(201)), "crm_source")):
+        answer = client.get(f"{route}?{query}")
+        assert answer.status_code == 400 and answer.get_json()["parameter"] == named, (query, answer.get_json())

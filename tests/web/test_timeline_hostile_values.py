@@ -69,3 +69,16 @@ def test_hostile_rows_on_every_app_kind(client, db):
     orphan = client.get("/api/timeline?range=30d&kind=retry_resolved").get_json()["events"]
     assert [(e["run_id"], e["crm_source"], e["by"]) for e in orphan] == [(8, None, "\r")]
     assert len(answer.get_data()) < 500 * 1024  # what test_any_value.py allows any answer
+
+
+@pytest.mark.parametrize("route", ["/api/timeline", "/api/timeline/lanes"])
+@pytest.mark.parametrize("window", ["start=0001-01-01T00:00:00Z&end=0001-01-15T00:00:00Z",
+                                    "start=0001-01-01T05:00:00%2B05:00&end=0001-01-02T00:00:00Z",
+                                    "start=9999-12-01T00:00:00Z&end=9999-12-31T00:00:00Z"])
+def test_windows_at_the_ends_of_time_answer(client, route, window):
+    """A window in the first minutes of year 1 (a 429 burst looks 5 minutes before it) or at the end
+    of year 9999: an answer, or a 400 naming the parameter, never a 500."""
+    answer = client.get(f"{route}?{window}")
+    assert answer.status_code in (200, 400), answer.get_data(as_text=True)[:300]
+    body = answer.get_json()
+    assert body is not None and (answer.status_code == 200 or body["parameter"] in ("start", "end"))

@@ -7,11 +7,13 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from dashapp import runtime
+from dashapp.payloads import params
 from dashapp.payloads import timeline_lanes as lane_payloads
 from queries.clock import utc_now
 
 
 def timeline_lanes():
-    now = utc_now()
-    f = lane_payloads.lane_filter(request.args.to_dict(flat=False), now)
+    args = request.args.to_dict(flat=False)
+    now = params.viewing(args, utc_now())  # as of ``at``: a run still running then is drawn up to it
+    f = lane_payloads.lane_filter(args, now)
     return jsonify(lane_payloads.lanes_json(runtime.engine(), f, now))
