@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashapp import display
+from dashapp.auth import disclosure
 from dashapp.errors import BadParameter
 from dashapp.payloads import params, windows
 from dashapp.payloads.result_cache import shared
@@ -74,7 +75,8 @@ def timeline_json(engine: Engine, f: TimelineFilter) -> dict:
     [offset, offset + limit) of all of them, newest first."""
     found = _events(engine, f.window, f.end, f.kinds, f.crm_sources, f.sync_types,
                     max(MAX_LIMIT, f.offset + f.limit))
-    return {"events": found["events"][f.offset:f.offset + f.limit], "range": f.window.range,
+    return {"events": [as_viewer_may_see(e) for e in found["events"][f.offset:f.offset + f.limit]],
+            "range": f.window.range,
             "start": display.iso_utc(f.start), "end": display.iso_utc(f.end), "total": found["total"]}
 
 
@@ -244,7 +246,19 @@ def health_record(row: dict) -> dict:
     if from_status is not None:
         turned += f" (was {COLOURS.get(from_status, from_status)})"
     record["summary"] = turned + (f": {_short(record['detail'])}" if record["detail"] else "")
+    record["public_summary"] = turned  # what anyone else reads (``as_viewer_may_see``)
     return record
+
+
+def as_viewer_may_see(event: dict) -> dict:
+    """An event as this request may see it: a health change's probe error (which can name a host,
+    a port or a role) for an operator only, as /api/system-health shows it; anyone else reads that
+    the service turned red."""
+    public = event.get("public_summary")
+    if public is None:
+        return event
+    shown = {k: v for k, v in event.items() if k != "public_summary"}
+    return shown if disclosure.may_see_details() else {**shown, "detail": None, "summary": public}
 
 
 READERS = ((queries.incident_events, incident_record), (timeline_late.late_events, late_record),
