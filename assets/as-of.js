@@ -87,7 +87,9 @@
   window.syncMonitorNow = function () {
     var at = currentAt();
     var ms = at ? Date.parse(at) : NaN;
-    return isNaN(ms) ? Date.now() : ms;
+    var now = Date.now();
+    /* an at the server refuses (not a time, in the future, before 2000): the page shows now */
+    return isNaN(ms) || ms > now || ms < Date.UTC(2000, 0, 1) ? now : ms;
   };
 
   window.dash_clientside = window.dash_clientside || {};

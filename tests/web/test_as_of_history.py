@@ -156,10 +156,17 @@ def test_the_page_grid_answers_as_of_the_url_at(dash_app, use_engine, db):
     assert "at=" not in live[5]
 
 
-def test_a_bad_at_on_the_page_is_a_message_not_an_error(dash_app, use_engine, db):
+def test_a_bad_at_on_the_page_shows_it_live(dash_app, use_engine, db):
+    """A bad ``at`` in the address: the banner says why and that it shows now (as_of_banner), and the
+    grid does show now: the live rows, no error, an export link without ``at``."""
+    from dashapp.web.components.as_of_banner import show_as_of
     from dashapp.web.pages import history as page
 
     use_engine(db)
+    runs = write_runs(db, utc_now().replace(microsecond=0))
     answer = page.load_rows({"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}}, "all", "", "", [],
                             [], [], "", "UTC", None, None, "?at=2999-01-01")
-    assert answer[3] is True and "at" in str(answer[2])
+    assert {row["id"]: row["status"] for row in answer[0]["rowData"]} == {r.id: r.status for r in runs}
+    assert answer[3] is not True and "at=" not in answer[5]
+    banner = show_as_of("?at=2999-01-01", "UTC")
+    assert banner[0].startswith("Cannot show the app as of that moment: ") and banner[0].endswith("Showing now.")

@@ -62,7 +62,7 @@ def show_as_of(search: object, zone: object):
     zone = zone if isinstance(zone, str) and zone else None
     label = display.zone_name(zone)
     try:
-        moment = as_of(search, now)
+        moment = as_of(search, now, strict=True)
     except BadParameter as exc:
         why = f"Cannot show the app as of that moment: {exc.problem}. Showing now."
         return why, True, "danger", "", label, "Live", "success"

@@ -88,10 +88,16 @@ def still_drawn(previous: dict | None, drawn: str) -> bool:
     return bool(previous and previous.get("ok") and previous.get("drawn") == drawn)
 
 
-def as_of(search: object, now: datetime) -> datetime | None:
-    """The ``at`` of a page's query string (``params.at``), None when live; a bad one is a BadParameter."""
+def as_of(search: object, now: datetime, strict: bool = False) -> datetime | None:
+    """The ``at`` of a page's query string (``params.at``), None when live. A bad one shows the
+    page live (the banner, which asks ``strict``ly and gets the BadParameter, says why)."""
     args = parse_qs(search.lstrip("?"), keep_blank_values=True) if isinstance(search, str) else {}
-    return params.at(args, now)
+    if strict:
+        return params.at(args, now)
+    try:
+        return params.at(args, now)
+    except BadParameter:
+        return None
 
 
 def at_of(state: object) -> datetime | None:
