@@ -64,3 +64,20 @@ def test_the_overview_as_of_a_moment_and_back_to_live(dash_duo, dash_app, use_en
     dash_duo.wait_for_contains_text("#as-of-banner-text", f"As of {at:%Y-%m-%d %H:%M}", timeout=15)
     dash_duo.wait_for_text_to_equal("#stat-active", f"{expected['active_syncs']:,}", timeout=15)
     assert dash_duo.get_logs() == []
+
+
+def test_a_bad_at_shows_the_page_live_and_says_why(dash_duo, dash_app, use_engine, pg_engine):
+    """An ``at`` the server refuses (here in the future): the banner says why and that it shows now,
+    and the page does: the present's numbers, relative times counted from now, a clean console."""
+    use_engine(pg_engine)
+    now = utc_now()
+    runs = write_runs(pg_engine, now)
+    live_active = sum(1 for r in runs.values() if status_class(r.status) == "running")
+    dash_duo.start_server(dash_app)
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}/?at=2999-01-01T00:00:00Z")
+    dash_duo.wait_for_contains_text("#as-of-banner-text", "Cannot show the app as of that moment", timeout=15)
+    dash_duo.wait_for_contains_text("#as-of-banner-text", "Showing now.", timeout=5)
+    dash_duo.wait_for_text_to_equal("#stat-active", f"{live_active:,}", timeout=15)
+    dash_duo.wait_for_text_to_equal("#stat-failed", f"{expected_counts(runs, now, utc_now())['failed_today']:,}")
+    assert dash_duo.driver.execute_script("return window.syncMonitorNow() <= Date.now()")
+    assert dash_duo.get_logs() == []
