@@ -20,7 +20,10 @@ from dashapp.web.components import figures
 STATUS_COLOURS = {"success": "#198754", "failed": "#dc3545", "partial": "#b98900", "running": "#0d6efd",
                   "unknown": "#6c757d"}
 DARK_STATUS = {"partial": "#ffc107", "unknown": "#adb5bd"}
-SPAN_COLOURS = {"incident": "rgba(220, 53, 69, 0.22)", "late": "rgba(253, 126, 20, 0.25)"}
+SPAN_COLOURS = {"incident": "rgba(220, 53, 69, 0.26)", "late": "rgba(253, 126, 20, 0.10)"}
+# late spans hatched, so they read apart from incidents in either theme (pink and peach did not)
+SPAN_PATTERNS = {"late": {"shape": "/", "fgcolor": "rgba(253, 126, 20, 0.75)", "size": 7, "solidity": 0.25,
+                          "fillmode": "overlay"}}
 SPAN_NAMES = {"incident": "Incident", "late": "Late"}
 # a kind -> (marker symbol, colour, legend name)
 POINT_STYLES = {
@@ -89,7 +92,8 @@ def swimlanes(data: dict, zone: str | None, mode: str | None = None) -> go.Figur
                 orientation="h", name=SPAN_NAMES[kind], y=[row[s["lane"]] for s in spans],
                 base=_zoned((s["start"] for s in spans), zone),
                 x=[_ms(s["start"], s.get("drawn_end") or s["end"]) for s in spans],
-                width=SPAN_WIDTH, marker={"color": SPAN_COLOURS[kind], "line": {"width": 0}},
+                width=SPAN_WIDTH, marker={"color": SPAN_COLOURS[kind], "line": {"width": 0},
+                                          **({"pattern": SPAN_PATTERNS[kind]} if kind in SPAN_PATTERNS else {})},
                 customdata=[[s["href"]] for s in spans], hoverinfo="text",
                 hovertext=[_span_text(s, names, zone) for s in spans], meta=kind))
     bars = [(lane["lane"], bar) for lane in lanes for bar in lane.get("bars") or []]
