@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy
 import pandas as pd
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 
 from dashapp.recording import crm_calls as api_calls
 from dashapp.recording.circuit_breaker import OPEN, CircuitBreaker, CircuitOpenError
@@ -85,17 +86,27 @@ def test_the_page_shows_calls_quota_countdown_and_an_open_breaker(dash_duo, dash
     first = [line for line in countdown.splitlines() if "resets in" in line]
     assert first, countdown
     def countdown_now() -> list[str]:
-        return [line for line in dash_duo.find_element("#rate-limit-tiles").text.splitlines() if "resets in" in line]
+        try:
+            return [line for line in dash_duo.find_element("#rate-limit-tiles").text.splitlines()
+                    if "resets in" in line]
+        except StaleElementReferenceException:  # re-rendered while read
+            return first
 
     wait_for(lambda: countdown_now() != first, timeout=5, what="the countdown ticks in the browser")
     dash_duo.wait_for_contains_text("#breaker-tiles", "callrail-calls", timeout=5)
-    badge = dash_duo.find_element("#breaker-tiles .breaker-state")
-    assert badge.text == "OPEN" and "bg-danger" in badge.get_attribute("class")
+    def badge_open() -> bool:  # the tiles re-render on each refresh: read the badge afresh until it holds
+        try:
+            badge = dash_duo.find_element("#breaker-tiles .breaker-state")
+            return badge.text == "OPEN" and "bg-danger" in badge.get_attribute("class")
+        except StaleElementReferenceException:
+            return False
+
+    wait_for(badge_open, timeout=5, what="the breaker's red OPEN badge")
     dash_duo.wait_for_contains_text("#api-stats-grid", "/calls.json", timeout=5)
     client = dash_app.server.test_client()
     breaker = client.get("/api/circuit-breakers?hours=24").get_json()["breakers"][0]
     here = pd.Timestamp(breaker["last_transition"]).tz_convert("America/Los_Angeles")
-    assert f"last: {here:%Y-%m-%d %H:%M %Z}" in dash_duo.find_element("#breaker-callrail-calls").text
+    dash_duo.wait_for_contains_text("#breaker-callrail-calls", f"last: {here:%Y-%m-%d %H:%M %Z}", timeout=5)
     endpoint = next(e for e in client.get("/api/api-stats?hours=24").get_json()["endpoints"]
                     if e["endpoint"] == "/calls.json")
     shown = dash_duo.driver.execute_script("""  // the cell as the grid formats it (it may be scrolled out of view)
